@@ -1,0 +1,588 @@
+//! Typed request/response networking between nodes, with faults.
+//!
+//! Built beside madsim's network rather than on it, because eosim needs what madsim lacks:
+//! per-link FIFO delivery (Kafka runs over TCP: requests on one connection arrive in order,
+//! reordering happens only across connections), duplicate delivery, holding a message and
+//! releasing it late, and dropping a response *after* its request took effect (the lost ack).
+//! One delivery loop on the supervisor keeps a time-ordered queue of messages in flight; a
+//! message's due time is `max(now + latency, previous due time on its link)`, so each link is
+//! FIFO. Delayed and duplicated copies bypass the link order, as a request resent on a new
+//! connection would.
+//!
+//! Invariants: a message addressed to an earlier incarnation of a node (it crashed meanwhile)
+//! is never delivered; a response reaches only the call that is still waiting for it.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use madsim::time::Instant;
+use rand::Rng;
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+use tokio::sync::{Notify, mpsc, oneshot};
+
+use crate::node::{NodeId, NodeState, SUPERVISOR, Sim};
+use crate::trace::{self, DropReason, TraceKind};
+
+/// A message type the network can carry. `label` names the message kind for fault filters and
+/// the trace (e.g. "produce").
+pub trait Message: Clone + Send + 'static {
+    fn label(&self) -> &'static str;
+}
+
+/// Which half of a call a fault targets.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Direction {
+    Request,
+    Response,
+}
+
+/// What a targeted fault does to the messages it matches.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RuleAction {
+    Drop,
+    Duplicate,
+    /// Hold the message and deliver it this much later than it would have arrived.
+    Delay {
+        extra_ms: u64,
+    },
+}
+
+/// A targeted fault: applies `action` to the next `remaining` messages that match.
+#[derive(Clone, Debug)]
+pub struct MessageRule {
+    pub direction: Direction,
+    pub from: Option<NodeId>,
+    pub to: Option<NodeId>,
+    pub label: Option<String>,
+    pub action: RuleAction,
+    pub remaining: u32,
+}
+
+impl MessageRule {
+    fn matches(&self, from: NodeId, to: NodeId, label: &str, response: bool) -> bool {
+        Sim::direction_matches(self.direction, response)
+            && self.from.is_none_or(|f| f == from)
+            && self.to.is_none_or(|t| t == to)
+            && self.label.as_deref().is_none_or(|l| l == label)
+    }
+}
+
+/// Link policy for every message. Defaults: latency 0.5–2 ms, no loss.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct NetConfig {
+    /// Smallest one-way latency, microseconds.
+    pub latency_min_us: u64,
+    /// Largest one-way latency, microseconds.
+    pub latency_max_us: u64,
+    /// Probability that any one message is lost (0.0–1.0).
+    pub loss: f64,
+}
+
+impl Default for NetConfig {
+    fn default() -> Self {
+        Self {
+            latency_min_us: 500,
+            latency_max_us: 2_000,
+            loss: 0.0,
+        }
+    }
+}
+
+/// Message counts of one run.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct NetStats {
+    /// Messages handed to the network (requests + responses, duplicates included).
+    pub sent: u64,
+    pub delivered: u64,
+    pub dropped: u64,
+    pub duplicated: u64,
+    pub delayed: u64,
+}
+
+/// Why a call returned no response.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum CallError {
+    /// No response within the timeout: the request may or may not have taken effect.
+    #[error("request timed out")]
+    Timeout,
+}
+
+/// Where to send the response to a request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ReplyTo {
+    pub node: NodeId,
+    incarnation: u32,
+    call: u64,
+}
+
+/// A request delivered to a serving node.
+#[derive(Debug)]
+pub struct Incoming<Req> {
+    pub request: Req,
+    pub reply_to: ReplyTo,
+}
+
+enum Body<Req, Resp> {
+    Request(Req),
+    Response(Resp),
+}
+
+struct Envelope<Req, Resp> {
+    from: NodeId,
+    to: NodeId,
+    /// Incarnation of the destination when sent (requests) or of the caller (responses).
+    to_incarnation: u32,
+    from_incarnation: u32,
+    call: u64,
+    label: &'static str,
+    body: Body<Req, Resp>,
+}
+
+impl<Req: Clone, Resp: Clone> Envelope<Req, Resp> {
+    fn duplicate(&self) -> Self {
+        Self {
+            from: self.from,
+            to: self.to,
+            to_incarnation: self.to_incarnation,
+            from_incarnation: self.from_incarnation,
+            call: self.call,
+            label: self.label,
+            body: match &self.body {
+                Body::Request(r) => Body::Request(r.clone()),
+                Body::Response(r) => Body::Response(r.clone()),
+            },
+        }
+    }
+}
+
+struct Waiter<Resp> {
+    node: NodeId,
+    incarnation: u32,
+    reply: oneshot::Sender<Resp>,
+}
+
+struct NetState<Req, Resp> {
+    config: NetConfig,
+    queue: BTreeMap<(Instant, u64), Envelope<Req, Resp>>,
+    next_seq: u64,
+    next_call: u64,
+    /// Due time of the last message queued on each link, indexed [from][to].
+    link_last_due: Vec<Vec<Option<Instant>>>,
+    /// Request inboxes of serving nodes, with the incarnation they belong to.
+    inboxes: Vec<Option<(u32, mpsc::UnboundedSender<Incoming<Req>>)>>,
+    waiters: BTreeMap<u64, Waiter<Resp>>,
+    rng: ChaCha8Rng,
+    stats: NetStats,
+}
+
+/// The typed network of a run. Cheap to clone.
+pub struct Net<Req, Resp> {
+    state: Arc<Mutex<NetState<Req, Resp>>>,
+    wake: Arc<Notify>,
+    sim: Sim,
+}
+
+impl<Req, Resp> Clone for Net<Req, Resp> {
+    fn clone(&self) -> Self {
+        Self {
+            state: self.state.clone(),
+            wake: self.wake.clone(),
+            sim: self.sim.clone(),
+        }
+    }
+}
+
+impl<Req: Message, Resp: Message> Net<Req, Resp> {
+    /// Creates the network and starts its delivery loop on the supervisor.
+    pub fn new(sim: &Sim, config: NetConfig) -> Self {
+        assert!(
+            config.latency_min_us <= config.latency_max_us,
+            "latency range is empty"
+        );
+        assert!(
+            (0.0..=1.0).contains(&config.loss),
+            "loss must be a probability"
+        );
+        let state = NetState {
+            config,
+            queue: BTreeMap::new(),
+            next_seq: 0,
+            next_call: 0,
+            link_last_due: Vec::new(),
+            inboxes: Vec::new(),
+            waiters: BTreeMap::new(),
+            rng: sim.rng("network"),
+            stats: NetStats::default(),
+        };
+        let net = Self {
+            state: Arc::new(Mutex::new(state)),
+            wake: Arc::new(Notify::new()),
+            sim: sim.clone(),
+        };
+        let runner = net.clone();
+        sim.spawn_supervisor(async move { runner.delivery_loop().await });
+        net
+    }
+
+    fn lock(&self) -> MutexGuard<'_, NetState<Req, Resp>> {
+        self.state.lock().expect("net lock poisoned")
+    }
+
+    /// Message counts so far.
+    pub fn stats(&self) -> NetStats {
+        self.lock().stats
+    }
+
+    /// Opens `node`'s request inbox for its current incarnation. Call it from the node's
+    /// `init`: requests that arrive while no inbox is open (or for an earlier incarnation)
+    /// are dropped.
+    pub fn serve(&self, node: NodeId) -> mpsc::UnboundedReceiver<Incoming<Req>> {
+        let incarnation = self.sim.incarnation(node);
+        let (tx, rx) = mpsc::unbounded_channel();
+        let mut state = self.lock();
+        let index = node.0 as usize;
+        if state.inboxes.len() <= index {
+            state.inboxes.resize_with(index + 1, || None);
+        }
+        state.inboxes[index] = Some((incarnation, tx));
+        rx
+    }
+
+    /// Sends `request` from `from` to `to` and waits up to `timeout` for the response.
+    pub async fn call(
+        &self,
+        from: NodeId,
+        to: NodeId,
+        request: Req,
+        timeout: Duration,
+    ) -> Result<Resp, CallError> {
+        let (reply, response) = oneshot::channel();
+        let (from_incarnation, to_incarnation) = {
+            let world = self.sim.lock();
+            (
+                world.nodes[from.0 as usize].incarnation,
+                world.nodes[to.0 as usize].incarnation,
+            )
+        };
+        let call = {
+            let mut state = self.lock();
+            let call = state.next_call;
+            state.next_call += 1;
+            state.waiters.insert(
+                call,
+                Waiter {
+                    node: from,
+                    incarnation: from_incarnation,
+                    reply,
+                },
+            );
+            call
+        };
+        let label = request.label();
+        self.route(Envelope {
+            from,
+            to,
+            to_incarnation,
+            from_incarnation,
+            call,
+            label,
+            body: Body::Request(request),
+        });
+        match madsim::time::timeout(timeout, response).await {
+            Ok(Ok(resp)) => Ok(resp),
+            // The waiter was dropped without an answer: treat like silence.
+            Ok(Err(_)) => Err(CallError::Timeout),
+            Err(_) => {
+                self.lock().waiters.remove(&call);
+                Err(CallError::Timeout)
+            }
+        }
+    }
+
+    /// Sends the response to a request that `server` received.
+    pub fn reply(&self, server: NodeId, reply_to: ReplyTo, response: Resp) {
+        let from_incarnation = self.sim.incarnation(server);
+        let label = response.label();
+        self.route(Envelope {
+            from: server,
+            to: reply_to.node,
+            to_incarnation: reply_to.incarnation,
+            from_incarnation,
+            call: reply_to.call,
+            label,
+            body: Body::Response(response),
+        });
+    }
+
+    /// Applies link policy and targeted faults, then queues the message (or not).
+    fn route(&self, envelope: Envelope<Req, Resp>) {
+        let response = matches!(envelope.body, Body::Response(_));
+        let (from, to, call, label) = (envelope.from, envelope.to, envelope.call, envelope.label);
+        trace::record(
+            from,
+            TraceKind::Send {
+                to,
+                call,
+                label,
+                response,
+            },
+        );
+        let (cut, action) = {
+            let mut world = self.sim.lock();
+            let cut = world.cut_links.contains(&(from, to));
+            let mut action = None;
+            if !cut && !world.rules.is_empty() {
+                if let Some(i) = world
+                    .rules
+                    .iter()
+                    .position(|r| r.matches(from, to, label, response))
+                {
+                    let rule = &mut world.rules[i];
+                    action = Some(rule.action);
+                    rule.remaining -= 1;
+                    if rule.remaining == 0 {
+                        world.rules.remove(i);
+                    }
+                }
+            }
+            (cut, action)
+        };
+        let mut state = self.lock();
+        state.stats.sent += 1;
+        let lost = state.config.loss > 0.0 && {
+            let loss = state.config.loss;
+            state.rng.gen_bool(loss)
+        };
+        let drop_reason = if cut {
+            Some(DropReason::Partition)
+        } else if action == Some(RuleAction::Drop) {
+            Some(DropReason::Fault)
+        } else if lost {
+            Some(DropReason::Loss)
+        } else {
+            None
+        };
+        if let Some(reason) = drop_reason {
+            state.stats.dropped += 1;
+            drop(state);
+            trace::record(
+                from,
+                TraceKind::Drop {
+                    to,
+                    call,
+                    label,
+                    response,
+                    reason,
+                },
+            );
+            return;
+        }
+        let now = Instant::now();
+        let latency = state.latency();
+        let due = match action {
+            Some(RuleAction::Delay { extra_ms }) => {
+                state.stats.delayed += 1;
+                trace::record(
+                    from,
+                    TraceKind::Delay {
+                        to,
+                        call,
+                        label,
+                        response,
+                        extra_ms,
+                    },
+                );
+                now + latency + Duration::from_millis(extra_ms)
+            }
+            _ => state.fifo_due(from, to, now + latency),
+        };
+        if action == Some(RuleAction::Duplicate) {
+            state.stats.duplicated += 1;
+            state.stats.sent += 1;
+            trace::record(
+                from,
+                TraceKind::Duplicate {
+                    to,
+                    call,
+                    label,
+                    response,
+                },
+            );
+            let copy_due = due + state.latency();
+            let copy = envelope.duplicate();
+            state.enqueue(copy_due, copy);
+        }
+        let earliest = state.enqueue(due, envelope);
+        drop(state);
+        if earliest {
+            self.wake.notify_one();
+        }
+    }
+
+    async fn delivery_loop(self) {
+        loop {
+            let next_due = self.lock().queue.first_key_value().map(|(k, _)| k.0);
+            match next_due {
+                None => self.wake.notified().await,
+                Some(due) => {
+                    let now = Instant::now();
+                    if due > now {
+                        // Wake at the due time, or earlier if an earlier message is queued.
+                        let _ = madsim::time::timeout(due - now, self.wake.notified()).await;
+                        continue;
+                    }
+                    self.deliver_due(now);
+                }
+            }
+        }
+    }
+
+    fn deliver_due(&self, now: Instant) {
+        loop {
+            let envelope = {
+                let mut state = self.lock();
+                match state.queue.first_entry() {
+                    Some(entry) if entry.key().0 <= now => entry.remove(),
+                    _ => return,
+                }
+            };
+            self.deliver(envelope);
+        }
+    }
+
+    fn deliver(&self, envelope: Envelope<Req, Resp>) {
+        let Envelope {
+            from,
+            to,
+            to_incarnation,
+            call,
+            label,
+            body,
+            ..
+        } = envelope;
+        let (to_state, current_incarnation) = {
+            let world = self.sim.lock();
+            let n = &world.nodes[to.0 as usize];
+            (n.state, n.incarnation)
+        };
+        let response = matches!(body, Body::Response(_));
+        let dropped = |reason| {
+            trace::record(
+                to,
+                TraceKind::Drop {
+                    to,
+                    call,
+                    label,
+                    response,
+                    reason,
+                },
+            );
+        };
+        if to_state == NodeState::Crashed || current_incarnation != to_incarnation {
+            self.lock().stats.dropped += 1;
+            return dropped(DropReason::DestinationDown);
+        }
+        let mut state = self.lock();
+        match body {
+            Body::Request(request) => {
+                let inbox = state.inboxes.get(to.0 as usize).and_then(|i| i.as_ref());
+                let open = inbox
+                    .filter(|(inc, _)| *inc == current_incarnation)
+                    .map(|(_, tx)| tx.clone());
+                let reply_to = ReplyTo {
+                    node: from,
+                    incarnation: envelope.from_incarnation,
+                    call,
+                };
+                match open.map(|tx| tx.send(Incoming { request, reply_to })) {
+                    Some(Ok(())) => {
+                        state.stats.delivered += 1;
+                        drop(state);
+                        trace::record(
+                            to,
+                            TraceKind::Deliver {
+                                from,
+                                call,
+                                label,
+                                response,
+                            },
+                        );
+                    }
+                    _ => {
+                        state.stats.dropped += 1;
+                        drop(state);
+                        dropped(DropReason::DestinationDown);
+                    }
+                }
+            }
+            Body::Response(resp) => {
+                let waiter = state.waiters.remove(&call);
+                let accepted = waiter
+                    .filter(|w| w.node == to && w.incarnation == to_incarnation)
+                    .is_some_and(|w| w.reply.send(resp).is_ok());
+                match accepted {
+                    true => {
+                        state.stats.delivered += 1;
+                        drop(state);
+                        trace::record(
+                            to,
+                            TraceKind::Deliver {
+                                from,
+                                call,
+                                label,
+                                response,
+                            },
+                        );
+                    }
+                    false => {
+                        state.stats.dropped += 1;
+                        drop(state);
+                        dropped(DropReason::NoWaiter);
+                    }
+                }
+            }
+        }
+    }
+}
+
+impl<Req, Resp> NetState<Req, Resp> {
+    fn latency(&mut self) -> Duration {
+        let (lo, hi) = (self.config.latency_min_us, self.config.latency_max_us);
+        Duration::from_micros(if lo == hi {
+            lo
+        } else {
+            self.rng.gen_range(lo..=hi)
+        })
+    }
+
+    /// Due time that keeps the link FIFO: never before the previous message on it.
+    fn fifo_due(&mut self, from: NodeId, to: NodeId, wanted: Instant) -> Instant {
+        let (f, t) = (from.0 as usize, to.0 as usize);
+        if self.link_last_due.len() <= f {
+            self.link_last_due.resize_with(f + 1, Vec::new);
+        }
+        let row = &mut self.link_last_due[f];
+        if row.len() <= t {
+            row.resize(t + 1, None);
+        }
+        let due = row[t].map_or(wanted, |last| last.max(wanted));
+        row[t] = Some(due);
+        due
+    }
+
+    /// Queues a message; returns whether it is now the earliest in flight.
+    fn enqueue(&mut self, due: Instant, envelope: Envelope<Req, Resp>) -> bool {
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        let earliest = self.queue.first_key_value().is_none_or(|(k, _)| due < k.0);
+        self.queue.insert((due, seq), envelope);
+        earliest
+    }
+}
+
+/// The supervisor's node id, for calls made by the workload driver.
+pub const SUPERVISOR_NODE: NodeId = SUPERVISOR;

@@ -1,0 +1,353 @@
+//! Named nodes and the run's world: crash, restart, pause, resume, partitions, fault rules.
+
+use std::future::Future;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use serde::Serialize;
+
+use crate::disk::Crashable;
+use crate::net::{Direction, MessageRule};
+use crate::trace::{self, TraceKind};
+
+/// A node's index in its run (0 is the supervisor, which never crashes).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub struct NodeId(pub u32);
+
+/// The supervisor: runs the fault plan, the network's delivery loop and the workload driver.
+pub const SUPERVISOR: NodeId = NodeId(0);
+
+/// What a node is doing now.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum NodeState {
+    Running,
+    Crashed,
+    /// Frozen: timers and mailbox keep filling; it acts on stale beliefs when resumed.
+    Paused,
+}
+
+pub(crate) struct NodeEntry {
+    pub(crate) name: String,
+    pub(crate) state: NodeState,
+    /// Bumped by every crash, so messages and calls addressed to an earlier life are dropped.
+    pub(crate) incarnation: u32,
+    madsim_node: Option<madsim::runtime::NodeHandle>,
+    disks: Vec<Arc<dyn Crashable>>,
+}
+
+pub(crate) struct World {
+    pub(crate) nodes: Vec<NodeEntry>,
+    /// Cut links (from, to): messages on them are dropped.
+    pub(crate) cut_links: std::collections::BTreeSet<(NodeId, NodeId)>,
+    /// Targeted message faults still to apply.
+    pub(crate) rules: Vec<MessageRule>,
+    pub(crate) lose_unsynced_on_crash: bool,
+    supervisor_tasks: Vec<madsim::task::AbortHandle>,
+}
+
+/// Handle to the current run: create nodes, inject node and network faults.
+#[derive(Clone)]
+pub struct Sim {
+    pub(crate) world: Arc<Mutex<World>>,
+    seed: u64,
+}
+
+impl Sim {
+    pub(crate) fn new(seed: u64) -> Self {
+        let supervisor = NodeEntry {
+            name: "supervisor".to_string(),
+            state: NodeState::Running,
+            incarnation: 0,
+            madsim_node: None,
+            disks: Vec::new(),
+        };
+        let world = World {
+            nodes: vec![supervisor],
+            cut_links: Default::default(),
+            rules: Vec::new(),
+            lose_unsynced_on_crash: false,
+            supervisor_tasks: Vec::new(),
+        };
+        Self {
+            world: Arc::new(Mutex::new(world)),
+            seed,
+        }
+    }
+
+    pub(crate) fn lock(&self) -> MutexGuard<'_, World> {
+        self.world.lock().expect("world lock poisoned")
+    }
+
+    /// The seed of this run.
+    pub fn seed(&self) -> u64 {
+        self.seed
+    }
+
+    /// A random stream for `name`, derived from this run's seed.
+    pub fn rng(&self, name: &str) -> rand_chacha::ChaCha8Rng {
+        crate::rng::stream(self.seed, name)
+    }
+
+    /// Whether a crash loses writes that were not synced (default: false).
+    pub fn set_lose_unsynced_on_crash(&self, lose: bool) {
+        self.lock().lose_unsynced_on_crash = lose;
+    }
+
+    /// Creates a node. `init` runs now and again on every restart, with the node's id; the
+    /// state it must keep across crashes has to live in objects it captures (see `disk`).
+    pub fn add_node<F, Fut>(&self, name: &str, init: F) -> NodeId
+    where
+        F: Fn(NodeId) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        let id = {
+            let mut world = self.lock();
+            assert!(
+                world.nodes.iter().all(|n| n.name != name),
+                "node name {name:?} used twice"
+            );
+            world.nodes.push(NodeEntry {
+                name: name.to_string(),
+                state: NodeState::Running,
+                incarnation: 0,
+                madsim_node: None,
+                disks: Vec::new(),
+            });
+            NodeId(world.nodes.len() as u32 - 1)
+        };
+        let handle = madsim::runtime::Handle::current()
+            .create_node()
+            .name(name)
+            .init(move || init(id))
+            .build();
+        self.lock().nodes[id.0 as usize].madsim_node = Some(handle);
+        id
+    }
+
+    /// Registers storage that a crash of `node` affects.
+    pub fn attach_disk(&self, node: NodeId, disk: Arc<dyn Crashable>) {
+        self.lock().nodes[node.0 as usize].disks.push(disk);
+    }
+
+    /// Spawns a further task on `node`; it dies with the node.
+    pub fn spawn_on<F>(&self, node: NodeId, fut: F) -> madsim::task::JoinHandle<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        if node == SUPERVISOR {
+            return self.spawn_supervisor(fut);
+        }
+        let handle = self.lock().nodes[node.0 as usize]
+            .madsim_node
+            .clone()
+            .expect("node has a madsim handle");
+        handle.spawn(fut)
+    }
+
+    /// Spawns a task on the supervisor; it is aborted when the run ends.
+    pub fn spawn_supervisor<F>(&self, fut: F) -> madsim::task::JoinHandle<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        let join = madsim::task::spawn(fut);
+        self.lock().supervisor_tasks.push(join.abort_handle());
+        join
+    }
+
+    pub fn node_id(&self, name: &str) -> Option<NodeId> {
+        self.lock()
+            .nodes
+            .iter()
+            .position(|n| n.name == name)
+            .map(|i| NodeId(i as u32))
+    }
+
+    pub fn name(&self, node: NodeId) -> String {
+        self.lock().nodes[node.0 as usize].name.clone()
+    }
+
+    pub fn node_names(&self) -> Vec<String> {
+        self.lock().nodes.iter().map(|n| n.name.clone()).collect()
+    }
+
+    pub fn state(&self, node: NodeId) -> NodeState {
+        self.lock().nodes[node.0 as usize].state
+    }
+
+    /// Current incarnation of `node` (bumped by each crash).
+    pub fn incarnation(&self, node: NodeId) -> u32 {
+        self.lock().nodes[node.0 as usize].incarnation
+    }
+
+    fn madsim_id(&self, node: NodeId) -> madsim::task::NodeId {
+        assert_ne!(node, SUPERVISOR, "the supervisor cannot be faulted");
+        self.lock().nodes[node.0 as usize]
+            .madsim_node
+            .as_ref()
+            .expect("node has a madsim handle")
+            .id()
+    }
+
+    /// Kills every task of `node`; its disks lose unsynced writes if the run says so.
+    /// Panics if the node is already crashed (fault plans are validated before they run).
+    pub fn crash(&self, node: NodeId) {
+        let madsim_id = self.madsim_id(node);
+        let (disks, lose) = {
+            let mut world = self.lock();
+            let lose = world.lose_unsynced_on_crash;
+            let entry = &mut world.nodes[node.0 as usize];
+            assert_ne!(
+                entry.state,
+                NodeState::Crashed,
+                "crash of a crashed node {}",
+                entry.name
+            );
+            entry.state = NodeState::Crashed;
+            entry.incarnation += 1;
+            (entry.disks.clone(), lose)
+        };
+        madsim::runtime::Handle::current().kill(madsim_id);
+        for disk in disks {
+            disk.crash(lose);
+        }
+        trace::record(node, TraceKind::Crash);
+    }
+
+    /// Restarts a crashed node: its `init` runs again on its durable state.
+    pub fn restart(&self, node: NodeId) {
+        let madsim_id = self.madsim_id(node);
+        {
+            let mut world = self.lock();
+            let entry = &mut world.nodes[node.0 as usize];
+            assert_eq!(
+                entry.state,
+                NodeState::Crashed,
+                "restart of a live node {}",
+                entry.name
+            );
+            entry.state = NodeState::Running;
+        }
+        trace::record(node, TraceKind::Restart);
+        madsim::runtime::Handle::current().restart(madsim_id);
+    }
+
+    /// Freezes a running node (a zombie in the making).
+    pub fn pause(&self, node: NodeId) {
+        let madsim_id = self.madsim_id(node);
+        {
+            let mut world = self.lock();
+            let entry = &mut world.nodes[node.0 as usize];
+            assert_eq!(
+                entry.state,
+                NodeState::Running,
+                "pause of {} that is not running",
+                entry.name
+            );
+            entry.state = NodeState::Paused;
+        }
+        madsim::runtime::Handle::current().pause(madsim_id);
+        trace::record(node, TraceKind::Pause);
+    }
+
+    /// Resumes a paused node: expired timers fire, buffered messages are handled.
+    pub fn resume(&self, node: NodeId) {
+        let madsim_id = self.madsim_id(node);
+        {
+            let mut world = self.lock();
+            let entry = &mut world.nodes[node.0 as usize];
+            assert_eq!(
+                entry.state,
+                NodeState::Paused,
+                "resume of {} that is not paused",
+                entry.name
+            );
+            entry.state = NodeState::Running;
+        }
+        madsim::runtime::Handle::current().resume(madsim_id);
+        trace::record(node, TraceKind::Resume);
+    }
+
+    /// Cuts every link between group `a` and group `b`, both ways.
+    pub fn partition(&self, a: &[NodeId], b: &[NodeId]) {
+        let mut world = self.lock();
+        for &x in a {
+            for &y in b {
+                world.cut_links.insert((x, y));
+                world.cut_links.insert((y, x));
+            }
+        }
+    }
+
+    /// Restores every cut link.
+    pub fn heal_partitions(&self) {
+        self.lock().cut_links.clear();
+    }
+
+    /// Adds a targeted message fault.
+    pub fn add_rule(&self, rule: MessageRule) {
+        self.lock().rules.push(rule);
+    }
+
+    /// Number of targeted message faults that have not been used up.
+    pub fn pending_rules(&self) -> usize {
+        self.lock().rules.len()
+    }
+
+    /// The healing phase begins: every partition healed, every message fault lifted, every
+    /// paused node resumed and every crashed node restarted.
+    pub fn heal_all(&self) {
+        let (crashed, paused): (Vec<NodeId>, Vec<NodeId>) = {
+            let mut world = self.lock();
+            world.cut_links.clear();
+            world.rules.clear();
+            let ids = |state| {
+                world
+                    .nodes
+                    .iter()
+                    .enumerate()
+                    .filter(move |(_, n)| n.state == state)
+                    .map(|(i, _)| NodeId(i as u32))
+                    .collect::<Vec<_>>()
+            };
+            (ids(NodeState::Crashed), ids(NodeState::Paused))
+        };
+        trace::record(crate::node::SUPERVISOR, TraceKind::Heal);
+        for node in paused {
+            self.resume(node);
+        }
+        for node in crashed {
+            self.restart(node);
+        }
+    }
+
+    /// Ends the run's simulated processes so the runtime can be dropped without leaking
+    /// tasks: aborts supervisor tasks and kills every node.
+    pub(crate) fn teardown(&self) {
+        let (tasks, ids) = {
+            let mut world = self.lock();
+            let tasks = std::mem::take(&mut world.supervisor_tasks);
+            let ids: Vec<_> = world
+                .nodes
+                .iter()
+                .filter_map(|n| n.madsim_node.as_ref().map(|h| h.id()))
+                .collect();
+            (tasks, ids)
+        };
+        for task in tasks {
+            task.abort();
+        }
+        let handle = madsim::runtime::Handle::current();
+        for id in ids {
+            handle.kill(id);
+        }
+    }
+
+    pub(crate) fn direction_matches(rule_dir: Direction, response: bool) -> bool {
+        match rule_dir {
+            Direction::Request => !response,
+            Direction::Response => response,
+        }
+    }
+}

@@ -1,0 +1,349 @@
+//! The event trace of one run and its stable 64-bit hash.
+//!
+//! Every network event, node transition and model note is folded into an xxh3 hash over an
+//! explicit little-endian encoding (never `std::hash`, whose output may change between Rust
+//! releases), so the hash is the same across runs, threads, builds and machines. The events
+//! themselves are kept only when asked for (`--trace`, the determinism check): one seed stays
+//! cheap.
+
+use std::cell::RefCell;
+use std::fmt;
+
+use serde::Serialize;
+use xxhash_rust::xxh3::Xxh3;
+
+use crate::node::NodeId;
+
+/// Why the network dropped a message.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum DropReason {
+    /// The link is cut by a partition.
+    Partition,
+    /// Random background loss of the link policy.
+    Loss,
+    /// A targeted fault (drop-requests, lose-acks).
+    Fault,
+    /// The destination crashed or restarted while the message was in flight.
+    DestinationDown,
+    /// A response arrived for a call nobody waits for any more (it timed out).
+    NoWaiter,
+}
+
+/// What happened.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "event", rename_all = "kebab-case")]
+pub enum TraceKind {
+    Send {
+        to: NodeId,
+        call: u64,
+        label: &'static str,
+        response: bool,
+    },
+    Deliver {
+        from: NodeId,
+        call: u64,
+        label: &'static str,
+        response: bool,
+    },
+    Drop {
+        to: NodeId,
+        call: u64,
+        label: &'static str,
+        response: bool,
+        reason: DropReason,
+    },
+    Duplicate {
+        to: NodeId,
+        call: u64,
+        label: &'static str,
+        response: bool,
+    },
+    Delay {
+        to: NodeId,
+        call: u64,
+        label: &'static str,
+        response: bool,
+        extra_ms: u64,
+    },
+    Crash,
+    Restart,
+    Pause,
+    Resume,
+    /// A fault of the plan took effect (index into the plan).
+    Fault {
+        index: u32,
+        description: String,
+    },
+    Heal,
+    /// A model-level event worth hashing and showing (e.g. "append", partition, offset).
+    Note {
+        what: &'static str,
+        a: u64,
+        b: u64,
+    },
+}
+
+/// One trace entry: when (virtual nanoseconds since the start), where, what.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct TraceEvent {
+    pub at_ns: u64,
+    pub node: NodeId,
+    #[serde(flatten)]
+    pub kind: TraceKind,
+}
+
+/// Hash, event count and (when recorded) the events of one run.
+#[derive(Clone, Debug, Default)]
+pub struct TraceSummary {
+    pub hash: u64,
+    pub events: u64,
+    pub recorded: Option<Vec<TraceEvent>>,
+    /// Node names, indexed by `NodeId`, for rendering.
+    pub node_names: Vec<String>,
+}
+
+impl TraceSummary {
+    /// The hash as 16 lowercase hex digits, the form reports and snapshots use.
+    pub fn hash_hex(&self) -> String {
+        format!("{:016x}", self.hash)
+    }
+
+    /// Renders one event with node names.
+    pub fn render(&self, event: &TraceEvent) -> String {
+        let name = |n: NodeId| {
+            self.node_names
+                .get(n.0 as usize)
+                .map_or("?", |s| s.as_str())
+        };
+        let ms = event.at_ns as f64 / 1e6;
+        let what = match &event.kind {
+            TraceKind::Send {
+                to,
+                call,
+                label,
+                response,
+            } => {
+                format!(
+                    "send {} #{call} {label} -> {}",
+                    kind_word(*response),
+                    name(*to)
+                )
+            }
+            TraceKind::Deliver {
+                from,
+                call,
+                label,
+                response,
+            } => {
+                format!(
+                    "deliver {} #{call} {label} <- {}",
+                    kind_word(*response),
+                    name(*from)
+                )
+            }
+            TraceKind::Drop {
+                to,
+                call,
+                label,
+                response,
+                reason,
+            } => format!(
+                "drop {} #{call} {label} -> {} ({reason:?})",
+                kind_word(*response),
+                name(*to)
+            ),
+            TraceKind::Duplicate {
+                to,
+                call,
+                label,
+                response,
+            } => {
+                format!(
+                    "duplicate {} #{call} {label} -> {}",
+                    kind_word(*response),
+                    name(*to)
+                )
+            }
+            TraceKind::Delay {
+                to,
+                call,
+                label,
+                response,
+                extra_ms,
+            } => format!(
+                "hold {} #{call} {label} -> {} for +{extra_ms} ms",
+                kind_word(*response),
+                name(*to)
+            ),
+            TraceKind::Crash => "crash".to_string(),
+            TraceKind::Restart => "restart".to_string(),
+            TraceKind::Pause => "pause".to_string(),
+            TraceKind::Resume => "resume".to_string(),
+            TraceKind::Fault { index, description } => format!("fault #{index}: {description}"),
+            TraceKind::Heal => "heal: every fault lifted".to_string(),
+            TraceKind::Note { what, a, b } => format!("{what} {a} {b}"),
+        };
+        format!("{ms:>12.3} ms  {:<12} {what}", name(event.node))
+    }
+}
+
+fn kind_word(response: bool) -> &'static str {
+    if response { "response" } else { "request" }
+}
+
+struct TraceState {
+    hasher: Xxh3,
+    events: u64,
+    recorded: Option<Vec<TraceEvent>>,
+    start: madsim::time::Instant,
+}
+
+thread_local! {
+    // One run per OS thread (madsim runs all of a seed's tasks on the thread that called
+    // `block_on`), so the trace of the current run lives in a thread-local.
+    static TRACE: RefCell<Option<TraceState>> = const { RefCell::new(None) };
+}
+
+/// Starts the trace of a run on this thread. Called by the runner inside `block_on`.
+pub(crate) fn begin(record: bool) {
+    TRACE.with(|t| {
+        *t.borrow_mut() = Some(TraceState {
+            hasher: Xxh3::new(),
+            events: 0,
+            recorded: record.then(Vec::new),
+            start: madsim::time::Instant::now(),
+        })
+    });
+}
+
+/// Ends the trace of this thread's run and returns it.
+pub(crate) fn finish(node_names: Vec<String>) -> TraceSummary {
+    TRACE.with(|t| match t.borrow_mut().take() {
+        Some(state) => TraceSummary {
+            hash: state.hasher.digest(),
+            events: state.events,
+            recorded: state.recorded,
+            node_names,
+        },
+        None => TraceSummary {
+            node_names,
+            ..TraceSummary::default()
+        },
+    })
+}
+
+/// Virtual nanoseconds since the start of this thread's run (0 outside a run).
+pub fn elapsed_ns() -> u64 {
+    TRACE.with(|t| {
+        t.borrow()
+            .as_ref()
+            .map_or(0, |s| s.start.elapsed().as_nanos() as u64)
+    })
+}
+
+/// Records an event of node `node` at the current virtual time.
+pub fn record(node: NodeId, kind: TraceKind) {
+    TRACE.with(|t| {
+        let mut guard = t.borrow_mut();
+        let Some(state) = guard.as_mut() else { return };
+        let at_ns = state.start.elapsed().as_nanos() as u64;
+        hash_event(&mut state.hasher, at_ns, node, &kind);
+        state.events += 1;
+        if let Some(events) = state.recorded.as_mut() {
+            events.push(TraceEvent { at_ns, node, kind });
+        }
+    });
+}
+
+/// Records a model-level note (hashed, and shown with `--trace`).
+pub fn note(node: NodeId, what: &'static str, a: u64, b: u64) {
+    record(node, TraceKind::Note { what, a, b });
+}
+
+fn hash_event(h: &mut Xxh3, at_ns: u64, node: NodeId, kind: &TraceKind) {
+    h.update(&at_ns.to_le_bytes());
+    h.update(&node.0.to_le_bytes());
+    let msg = |h: &mut Xxh3, tag: u8, peer: NodeId, call: u64, label: &str, response: bool| {
+        h.update(&[tag, response as u8]);
+        h.update(&peer.0.to_le_bytes());
+        h.update(&call.to_le_bytes());
+        h.update(label.as_bytes());
+    };
+    match kind {
+        TraceKind::Send {
+            to,
+            call,
+            label,
+            response,
+        } => msg(h, 1, *to, *call, label, *response),
+        TraceKind::Deliver {
+            from,
+            call,
+            label,
+            response,
+        } => msg(h, 2, *from, *call, label, *response),
+        TraceKind::Drop {
+            to,
+            call,
+            label,
+            response,
+            reason,
+        } => {
+            msg(h, 3, *to, *call, label, *response);
+            h.update(&[*reason as u8]);
+        }
+        TraceKind::Duplicate {
+            to,
+            call,
+            label,
+            response,
+        } => msg(h, 4, *to, *call, label, *response),
+        TraceKind::Delay {
+            to,
+            call,
+            label,
+            response,
+            extra_ms,
+        } => {
+            msg(h, 5, *to, *call, label, *response);
+            h.update(&extra_ms.to_le_bytes());
+        }
+        TraceKind::Crash => h.update(&[6]),
+        TraceKind::Restart => h.update(&[7]),
+        TraceKind::Pause => h.update(&[8]),
+        TraceKind::Resume => h.update(&[9]),
+        TraceKind::Fault { index, description } => {
+            h.update(&[10]);
+            h.update(&index.to_le_bytes());
+            h.update(description.as_bytes());
+        }
+        TraceKind::Heal => h.update(&[11]),
+        TraceKind::Note { what, a, b } => {
+            h.update(&[12]);
+            h.update(what.as_bytes());
+            h.update(&a.to_le_bytes());
+            h.update(&b.to_le_bytes());
+        }
+    }
+}
+
+impl fmt::Display for TraceEvent {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{:.3} ms node {} {:?}",
+            self.at_ns as f64 / 1e6,
+            self.node.0,
+            self.kind
+        )
+    }
+}
+
+/// The first index at which two recorded traces differ, if any.
+pub fn first_difference(a: &[TraceEvent], b: &[TraceEvent]) -> Option<usize> {
+    let common = a.len().min(b.len());
+    (0..common)
+        .find(|&i| a[i] != b[i])
+        .or((a.len() != b.len()).then_some(common))
+}

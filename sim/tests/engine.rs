@@ -1,0 +1,294 @@
+//! Behaviour of the engine on a toy counter service: FIFO links, lost acks, duplicates,
+//! crashes with durable state, panics, and trace-hash determinism.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use sim::fault::{FaultAction, MessageFilter, apply};
+use sim::net::Direction;
+use sim::node::SUPERVISOR;
+use sim::trace::TraceKind;
+use sim::{DurableLog, Message, Net, NetConfig, SeedOptions, Sim, run_seed};
+
+#[derive(Clone, Debug)]
+struct Add(u64);
+#[derive(Clone, Debug)]
+struct Total(u64);
+impl Message for Add {
+    fn label(&self) -> &'static str {
+        "add"
+    }
+}
+impl Message for Total {
+    fn label(&self) -> &'static str {
+        "total"
+    }
+}
+
+/// A counter server whose additions are kept in a durable log (synced before replying).
+fn counter_server(
+    sim: &Sim,
+    net: &Net<Add, Total>,
+    applied: Arc<AtomicU64>,
+) -> (sim::NodeId, Arc<DurableLog<u64>>) {
+    let disk = DurableLog::new();
+    let (net2, disk2) = (net.clone(), disk.clone());
+    let id = sim.add_node("server", move |me| {
+        let (net, disk, applied) = (net2.clone(), disk2.clone(), applied.clone());
+        async move {
+            let mut inbox = net.serve(me);
+            while let Some(incoming) = inbox.recv().await {
+                disk.append(incoming.request.0);
+                disk.sync();
+                applied.fetch_add(1, Ordering::Relaxed);
+                let total = disk.read(|e| e.iter().sum());
+                net.reply(me, incoming.reply_to, Total(total));
+            }
+        }
+    });
+    sim.attach_disk(id, disk.clone());
+    (id, disk)
+}
+
+const TIMEOUT: Duration = Duration::from_millis(100);
+
+#[test]
+fn lost_ack_means_the_request_took_effect_but_the_caller_times_out() {
+    let report = run_seed(1, &SeedOptions::default(), |sim| async move {
+        let net: Net<Add, Total> = Net::new(&sim, NetConfig::default());
+        let applied = Arc::new(AtomicU64::new(0));
+        let (server, disk) = counter_server(&sim, &net, applied.clone());
+        apply(
+            &sim,
+            &FaultAction::LoseAcks {
+                filter: MessageFilter::default(),
+                count: 1,
+            },
+        );
+        let first = net.call(SUPERVISOR, server, Add(5), TIMEOUT).await;
+        let second = net.call(SUPERVISOR, server, Add(1), TIMEOUT).await;
+        (
+            first.is_err(),
+            second.map(|t| t.0),
+            applied.load(Ordering::Relaxed),
+            disk.len(),
+        )
+    });
+    assert_eq!(report.outcome.unwrap(), (true, Ok(6), 2, 2));
+}
+
+#[test]
+fn duplicated_request_takes_effect_twice_and_duplicated_response_is_dropped() {
+    let report = run_seed(2, &SeedOptions::default(), |sim| async move {
+        let net: Net<Add, Total> = Net::new(&sim, NetConfig::default());
+        let applied = Arc::new(AtomicU64::new(0));
+        let (server, _) = counter_server(&sim, &net, applied.clone());
+        apply(
+            &sim,
+            &FaultAction::DuplicateRequests {
+                filter: MessageFilter::default(),
+                count: 1,
+            },
+        );
+        let total = net
+            .call(SUPERVISOR, server, Add(5), TIMEOUT)
+            .await
+            .unwrap()
+            .0;
+        madsim::time::sleep(Duration::from_millis(50)).await;
+        apply(
+            &sim,
+            &FaultAction::DuplicateResponses {
+                filter: MessageFilter::default(),
+                count: 1,
+            },
+        );
+        let after = net
+            .call(SUPERVISOR, server, Add(0), TIMEOUT)
+            .await
+            .unwrap()
+            .0;
+        madsim::time::sleep(Duration::from_millis(50)).await;
+        (
+            total,
+            after,
+            applied.load(Ordering::Relaxed),
+            net.stats().duplicated,
+        )
+    });
+    let (total, after, applied, duplicated) = report.outcome.unwrap();
+    assert_eq!(total, 5, "the first copy answers first");
+    assert_eq!(after, 10, "the duplicate request was applied too");
+    assert_eq!(applied, 3);
+    assert_eq!(duplicated, 2);
+}
+
+#[test]
+fn links_are_fifo_but_held_messages_arrive_late() {
+    let options = SeedOptions {
+        record_trace: true,
+        ..Default::default()
+    };
+    let report = run_seed(3, &options, |sim| async move {
+        let net: Net<Add, Total> = Net::new(
+            &sim,
+            NetConfig {
+                latency_min_us: 100,
+                latency_max_us: 5_000,
+                loss: 0.0,
+            },
+        );
+        let (server, _) = counter_server(&sim, &net, Arc::new(AtomicU64::new(0)));
+        apply(
+            &sim,
+            &FaultAction::Delay {
+                filter: MessageFilter::default(),
+                direction: Direction::Request,
+                extra_ms: 200,
+                count: 1,
+            },
+        );
+        let mut calls = Vec::new();
+        for i in 0..50 {
+            let net = net.clone();
+            calls.push(madsim::task::spawn(async move {
+                net.call(SUPERVISOR, server, Add(i), Duration::from_secs(1))
+                    .await
+            }));
+        }
+        for c in calls {
+            c.await.unwrap().unwrap();
+        }
+    });
+    report.outcome.unwrap();
+    let events = report.trace.recorded.unwrap();
+    let sent: Vec<u64> = events
+        .iter()
+        .filter_map(|e| match e.kind {
+            TraceKind::Send {
+                call,
+                response: false,
+                ..
+            } => Some(call),
+            _ => None,
+        })
+        .collect();
+    let held: Vec<u64> = events
+        .iter()
+        .filter_map(|e| match e.kind {
+            TraceKind::Delay { call, .. } => Some(call),
+            _ => None,
+        })
+        .collect();
+    let delivered: Vec<u64> = events
+        .iter()
+        .filter_map(|e| match e.kind {
+            TraceKind::Deliver {
+                call,
+                response: false,
+                ..
+            } => Some(call),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(held.len(), 1);
+    assert_eq!(delivered.len(), 50);
+    assert_eq!(
+        *delivered.last().unwrap(),
+        held[0],
+        "the held request arrives after all others"
+    );
+    let expected: Vec<u64> = sent.iter().copied().filter(|c| *c != held[0]).collect();
+    assert_eq!(
+        &delivered[..49],
+        &expected[..],
+        "the rest arrive in the order they were sent"
+    );
+}
+
+#[test]
+fn crash_loses_inflight_requests_and_restart_runs_init_on_durable_state() {
+    let report = run_seed(4, &SeedOptions::default(), |sim| async move {
+        let net: Net<Add, Total> = Net::new(&sim, NetConfig::default());
+        let applied = Arc::new(AtomicU64::new(0));
+        let (server, disk) = counter_server(&sim, &net, applied.clone());
+        net.call(SUPERVISOR, server, Add(7), TIMEOUT).await.unwrap();
+        sim.crash(server);
+        let while_down = net.call(SUPERVISOR, server, Add(1), TIMEOUT).await;
+        sim.restart(server);
+        let after = net
+            .call(SUPERVISOR, server, Add(1), TIMEOUT)
+            .await
+            .map(|t| t.0);
+        (while_down.is_err(), after, disk.len())
+    });
+    assert_eq!(report.outcome.unwrap(), (true, Ok(8), 2));
+}
+
+#[test]
+fn a_panic_in_the_simulation_is_reported_not_propagated() {
+    let report = run_seed(5, &SeedOptions::default(), |sim| async move {
+        let node = sim.add_node("bad", |_| async { panic!("invariant broken") });
+        let _ = node;
+        madsim::time::sleep(Duration::from_millis(10)).await;
+    });
+    let err = report.outcome.unwrap_err();
+    assert!(err.contains("invariant broken"), "{err}");
+}
+
+fn busy_run(seed: u64, record: bool) -> sim::SeedReport<u64> {
+    run_seed(
+        seed,
+        &SeedOptions {
+            record_trace: record,
+            ..Default::default()
+        },
+        |sim| async move {
+            let net: Net<Add, Total> = Net::new(&sim, NetConfig::default());
+            let (server, _) = counter_server(&sim, &net, Arc::new(AtomicU64::new(0)));
+            apply(
+                &sim,
+                &FaultAction::LoseAcks {
+                    filter: MessageFilter::default(),
+                    count: 3,
+                },
+            );
+            let mut calls = Vec::new();
+            for i in 0..20 {
+                let net = net.clone();
+                calls.push(madsim::task::spawn(async move {
+                    net.call(SUPERVISOR, server, Add(i), TIMEOUT).await.is_ok() as u64
+                }));
+            }
+            let mut ok = 0;
+            for c in calls {
+                ok += c.await.unwrap();
+            }
+            ok
+        },
+    )
+}
+
+#[test]
+fn the_trace_hash_is_a_function_of_the_seed() {
+    let a = busy_run(9, false);
+    let b = busy_run(9, true);
+    let c = busy_run(10, false);
+    assert_eq!(
+        a.trace.hash, b.trace.hash,
+        "recording must not change the hash"
+    );
+    assert_eq!(a.outcome, b.outcome);
+    assert_ne!(a.trace.hash, c.trace.hash);
+    assert!(b.trace.recorded.as_ref().unwrap().len() as u64 == b.trace.events);
+    assert!(b.trace.events > 60);
+}
+
+#[test]
+fn parallel_runs_match_serial_runs() {
+    let seeds: Vec<u64> = (0..8).collect();
+    let serial = sim::run_seeds(&seeds, 1, |s| busy_run(s, false).trace.hash, &|_| {});
+    let parallel = sim::run_seeds(&seeds, 4, |s| busy_run(s, false).trace.hash, &|_| {});
+    assert_eq!(serial, parallel);
+}
