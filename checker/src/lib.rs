@@ -1,1 +1,15 @@
-#![doc = "placeholder"]
+//! eosim's checkers and the history vocabulary they read.
+//!
+//! Depends on nothing of eosim's, so it can check histories that did not come from the
+//! simulator. A history is a sequence of client operations (invoke, then ok | fail | info),
+//! plus, when the producer of the history knows it, the ground truth (the final logs).
+//!
+//! Every finding is its own type with its own explanation; `Anomaly` gathers them.
+
+pub mod anomaly;
+pub mod history;
+pub mod log;
+
+pub use anomaly::{Anomaly, AnomalyKind};
+pub use history::{FinalLog, History, HistoryError, LogEntry, Op, Operation, Phase, PolledRecord};
+pub use log::check_log;

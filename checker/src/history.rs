@@ -1,0 +1,336 @@
+//! The history vocabulary: what clients did and saw, and what the system really holds.
+//!
+//! On disk a history is JSON Lines: one object per line, tagged by `"type"`: `"op"` lines in
+//! real-time order, then optional `"final-log"` lines (ground truth per partition) and one
+//! optional `"end"` line saying whether the run converged.
+
+use std::fmt;
+use std::io::BufRead;
+
+use serde::{Deserialize, Serialize};
+
+/// Phase of an operation (Jepsen's `:type`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Phase {
+    /// The client started the operation.
+    Invoke,
+    /// It definitely happened, with the recorded result.
+    Ok,
+    /// It definitely did not happen.
+    Fail,
+    /// Unknown: it may or may not have happened (e.g. a timeout).
+    Info,
+}
+
+/// A record a poll returned.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PolledRecord {
+    pub offset: u64,
+    pub value: u64,
+}
+
+/// What a client operation does.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "f", rename_all = "kebab-case")]
+pub enum Operation {
+    /// Produce `value` to a partition; `offset` is known once acknowledged.
+    Send {
+        topic: String,
+        partition: u32,
+        value: u64,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        offset: Option<u64>,
+    },
+    /// Read a partition from `from_offset`; `records` are known on completion.
+    Poll {
+        topic: String,
+        partition: u32,
+        from_offset: u64,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        records: Vec<PolledRecord>,
+    },
+}
+
+impl Operation {
+    pub fn partition_key(&self) -> (&str, u32) {
+        match self {
+            Operation::Send {
+                topic, partition, ..
+            }
+            | Operation::Poll {
+                topic, partition, ..
+            } => (topic, *partition),
+        }
+    }
+}
+
+/// One history event.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Op {
+    /// Position in the history (0-based); events are in real-time order.
+    pub index: u64,
+    /// The client (Jepsen's `:process`). A completion belongs to the latest invoke of the
+    /// same process.
+    pub process: u64,
+    /// Virtual nanoseconds since the start of the run.
+    pub time_ns: u64,
+    pub phase: Phase,
+    #[serde(flatten)]
+    pub op: Operation,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// One record of a partition's final log.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LogEntry {
+    pub offset: u64,
+    pub value: u64,
+    /// Producer id that wrote it (-1: none).
+    #[serde(default = "no_producer")]
+    pub producer_id: i64,
+}
+
+fn no_producer() -> i64 {
+    -1
+}
+
+/// Ground truth: everything a partition holds at the end of the run.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FinalLog {
+    pub topic: String,
+    pub partition: u32,
+    pub records: Vec<LogEntry>,
+}
+
+/// A whole history.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct History {
+    pub ops: Vec<Op>,
+    /// Ground truth, when the history's producer knows it (the simulator does).
+    pub final_logs: Vec<FinalLog>,
+    /// Whether the system converged (all work finished after healing). `None`: unknown.
+    pub converged: Option<bool>,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "kebab-case")]
+enum Line {
+    Op(Op),
+    FinalLog(FinalLog),
+    End { converged: bool },
+}
+
+/// A malformed history file: which line and what is wrong.
+#[derive(Debug, thiserror::Error)]
+pub enum HistoryError {
+    #[error("{file}:{line}: {message}")]
+    Malformed {
+        file: String,
+        line: usize,
+        message: String,
+    },
+    #[error("{file}: {source}")]
+    Io {
+        file: String,
+        source: std::io::Error,
+    },
+}
+
+impl History {
+    /// Appends an operation, numbering it.
+    pub fn push(
+        &mut self,
+        process: u64,
+        time_ns: u64,
+        phase: Phase,
+        op: Operation,
+        error: Option<String>,
+    ) -> u64 {
+        let index = self.ops.len() as u64;
+        self.ops.push(Op {
+            index,
+            process,
+            time_ns,
+            phase,
+            op,
+            error,
+        });
+        index
+    }
+
+    /// Writes the history as JSON Lines.
+    pub fn to_jsonl(&self) -> String {
+        let mut out = String::new();
+        let mut line = |l: &Line| {
+            out.push_str(&serde_json::to_string(l).expect("history serialises"));
+            out.push('\n');
+        };
+        for op in &self.ops {
+            line(&Line::Op(op.clone()));
+        }
+        for log in &self.final_logs {
+            line(&Line::FinalLog(log.clone()));
+        }
+        if let Some(converged) = self.converged {
+            line(&Line::End { converged });
+        }
+        out
+    }
+
+    /// Reads a JSON Lines history; `file` names it in errors. Blank lines are skipped.
+    pub fn from_jsonl(reader: impl BufRead, file: &str) -> Result<Self, HistoryError> {
+        let mut history = History::default();
+        for (i, line) in reader.lines().enumerate() {
+            let line = line.map_err(|source| HistoryError::Io {
+                file: file.to_string(),
+                source,
+            })?;
+            if line.trim().is_empty() {
+                continue;
+            }
+            let malformed = |message: String| HistoryError::Malformed {
+                file: file.to_string(),
+                line: i + 1,
+                message,
+            };
+            match serde_json::from_str::<Line>(&line).map_err(|e| malformed(e.to_string()))? {
+                Line::Op(op) => {
+                    if op.index != history.ops.len() as u64 {
+                        return Err(malformed(format!(
+                            "field `index`: expected {} (ops are numbered in order), found {}",
+                            history.ops.len(),
+                            op.index
+                        )));
+                    }
+                    history.ops.push(op);
+                }
+                Line::FinalLog(log) => history.final_logs.push(log),
+                Line::End { converged } => history.converged = Some(converged),
+            }
+        }
+        history.validate_pairing(file)?;
+        Ok(history)
+    }
+
+    /// Each completion must follow an open invoke of its process.
+    fn validate_pairing(&self, file: &str) -> Result<(), HistoryError> {
+        self.pairs()
+            .map(|_| ())
+            .map_err(|(index, message)| HistoryError::Malformed {
+                file: file.to_string(),
+                line: index as usize + 1,
+                message,
+            })
+    }
+
+    /// Pairs every invoke with its completion (if any): `(invoke index, completion index)`.
+    /// Errors name the op index of a completion without an open invoke, or an invoke while
+    /// the process still has one open.
+    pub fn pairs(&self) -> Result<Vec<(usize, Option<usize>)>, (u64, String)> {
+        let mut open: std::collections::BTreeMap<u64, usize> = Default::default();
+        let mut pairs = Vec::new();
+        let mut slot_of_invoke: std::collections::BTreeMap<usize, usize> = Default::default();
+        for (i, op) in self.ops.iter().enumerate() {
+            match op.phase {
+                Phase::Invoke => {
+                    if let Some(prev) = open.insert(op.process, i) {
+                        return Err((
+                            op.index,
+                            format!(
+                                "process {} invokes again while op {prev} is open",
+                                op.process
+                            ),
+                        ));
+                    }
+                    slot_of_invoke.insert(i, pairs.len());
+                    pairs.push((i, None));
+                }
+                _ => {
+                    let Some(invoke) = open.remove(&op.process) else {
+                        return Err((
+                            op.index,
+                            format!("completion of process {} has no open invoke", op.process),
+                        ));
+                    };
+                    if std::mem::discriminant(&self.ops[invoke].op)
+                        != std::mem::discriminant(&op.op)
+                    {
+                        return Err((
+                            op.index,
+                            format!("completion's `f` differs from its invoke (op {invoke})"),
+                        ));
+                    }
+                    pairs[slot_of_invoke[&invoke]].1 = Some(i);
+                }
+            }
+        }
+        Ok(pairs)
+    }
+}
+
+impl fmt::Display for Phase {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Phase::Invoke => "invoke",
+            Phase::Ok => "ok",
+            Phase::Fail => "fail",
+            Phase::Info => "info",
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn send(value: u64, offset: Option<u64>) -> Operation {
+        Operation::Send {
+            topic: "t".into(),
+            partition: 0,
+            value,
+            offset,
+        }
+    }
+
+    #[test]
+    fn jsonl_round_trip() {
+        let mut h = History::default();
+        h.push(1, 10, Phase::Invoke, send(7, None), None);
+        h.push(1, 20, Phase::Ok, send(7, Some(0)), None);
+        h.final_logs.push(FinalLog {
+            topic: "t".into(),
+            partition: 0,
+            records: vec![LogEntry {
+                offset: 0,
+                value: 7,
+                producer_id: 3,
+            }],
+        });
+        h.converged = Some(true);
+        let text = h.to_jsonl();
+        let back = History::from_jsonl(text.as_bytes(), "h.jsonl").unwrap();
+        assert_eq!(back, h);
+    }
+
+    #[test]
+    fn malformed_line_names_file_line_and_field() {
+        let text = "{\"type\":\"op\",\"index\":0,\"process\":1,\"time_ns\":0,\"phase\":\"invoke\",\"f\":\"send\",\"topic\":\"t\",\"partition\":0,\"value\":1}\n{\"type\":\"op\",\"index\":1,\"process\":1,\"time_ns\":0,\"phase\":\"okay\",\"f\":\"send\",\"topic\":\"t\",\"partition\":0,\"value\":1}\n";
+        let err = History::from_jsonl(text.as_bytes(), "h.jsonl")
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with("h.jsonl:2: "), "{err}");
+        assert!(err.contains("okay"), "{err}");
+    }
+
+    #[test]
+    fn completion_without_invoke_is_rejected() {
+        let mut h = History::default();
+        h.push(1, 20, Phase::Ok, send(7, Some(0)), None);
+        let err = History::from_jsonl(h.to_jsonl().as_bytes(), "h")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("no open invoke"), "{err}");
+    }
+}
