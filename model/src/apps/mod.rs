@@ -1,0 +1,3 @@
+//! Applications: the workloads that run on the simulated cluster.
+
+pub mod produce;

@@ -1,0 +1,120 @@
+//! A consumer that reads a partition from an offset.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use checker::history::{Operation, Phase, PolledRecord};
+
+use super::{ClientContext, PROCESSES_PER_CLIENT};
+use crate::protocol::{Request, Response, TopicPartition};
+
+/// A fetch that got no answer.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("fetch failed: {0}")]
+pub struct PollError(pub String);
+
+/// Defaults: 500 records per fetch, 300 ms request timeout, 50 ms backoff.
+pub struct Consumer {
+    ctx: ClientContext,
+    calls: AtomicU64,
+    pub max_records: u32,
+    pub request_timeout: Duration,
+    pub retry_backoff: Duration,
+}
+
+impl Consumer {
+    pub fn new(ctx: ClientContext) -> Self {
+        Self {
+            ctx,
+            calls: AtomicU64::new(0),
+            max_records: 500,
+            request_timeout: Duration::from_millis(300),
+            retry_backoff: Duration::from_millis(50),
+        }
+    }
+
+    fn process(&self) -> u64 {
+        self.ctx.client_id * PROCESSES_PER_CLIENT + self.calls.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// One fetch from `offset`: records and the high watermark. Recorded as a poll.
+    pub async fn poll(
+        &self,
+        tp: &TopicPartition,
+        offset: u64,
+    ) -> Result<(Vec<(u64, u64)>, u64), PollError> {
+        let process = self.process();
+        let op = |records: Vec<PolledRecord>| Operation::Poll {
+            topic: tp.topic.to_string(),
+            partition: tp.partition,
+            from_offset: offset,
+            records,
+        };
+        self.ctx
+            .recorder
+            .record(process, Phase::Invoke, op(Vec::new()), None);
+        let leader = self.ctx.cluster.leader(tp);
+        let request = Request::Fetch {
+            tp: tp.clone(),
+            offset,
+            max_records: self.max_records,
+        };
+        let result = match self
+            .ctx
+            .net
+            .call(self.ctx.node, leader, request, self.request_timeout)
+            .await
+        {
+            Ok(Response::Fetch(Ok(fetched))) => Ok((fetched.records, fetched.high_watermark)),
+            Ok(Response::Fetch(Err(e))) => Err(PollError(e.to_string())),
+            Ok(other) => panic!("fetch answered with {other:?}"),
+            Err(e) => Err(PollError(e.to_string())),
+        };
+        match &result {
+            Ok((records, _)) => {
+                let polled = records
+                    .iter()
+                    .map(|&(offset, value)| PolledRecord { offset, value })
+                    .collect();
+                self.ctx
+                    .recorder
+                    .record(process, Phase::Ok, op(polled), None);
+            }
+            // A read has no effect, so a failed one definitely did nothing.
+            Err(e) => {
+                self.ctx
+                    .recorder
+                    .record(process, Phase::Fail, op(Vec::new()), Some(e.0.clone()));
+            }
+        }
+        result
+    }
+
+    /// Reads `tp` from offset 0 to its end, retrying failed fetches until `deadline` (virtual
+    /// ms since the start of the run). Returns the records, or None at the deadline.
+    pub async fn read_to_end(
+        &self,
+        tp: &TopicPartition,
+        deadline_ms: u64,
+    ) -> Option<Vec<(u64, u64)>> {
+        let mut offset = 0;
+        let mut all = Vec::new();
+        loop {
+            if sim::now_ms() >= deadline_ms {
+                return None;
+            }
+            match self.poll(tp, offset).await {
+                Ok((records, high_watermark)) => {
+                    if let Some(&(last, _)) = records.last() {
+                        offset = last + 1;
+                    }
+                    all.extend(records);
+                    if offset >= high_watermark {
+                        return Some(all);
+                    }
+                }
+                Err(_) => madsim::time::sleep(self.retry_backoff).await,
+            }
+        }
+    }
+}

@@ -1,0 +1,29 @@
+//! Clients whose calls read like Kafka client code. Every call is recorded in the history as
+//! invoke → ok | fail | info.
+
+pub mod consumer;
+pub mod producer;
+
+use sim::{NodeId, Sim};
+
+use crate::cluster::Cluster;
+use crate::protocol::KafkaNet;
+use crate::recorder::Recorder;
+
+pub use consumer::Consumer;
+pub use producer::{Producer, ProducerConfig, SendError};
+
+/// What a client needs from its run: its node, the network, the layout, the recorder.
+#[derive(Clone)]
+pub struct ClientContext {
+    pub sim: Sim,
+    pub node: NodeId,
+    pub net: KafkaNet,
+    pub cluster: Cluster,
+    pub recorder: Recorder,
+    /// Distinguishes this client's history processes: process = client_id × 1,000,000 + call.
+    pub client_id: u64,
+}
+
+/// Calls per client before process ids would collide.
+pub const PROCESSES_PER_CLIENT: u64 = 1_000_000;

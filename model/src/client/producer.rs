@@ -1,0 +1,524 @@
+//! An async producer: idempotent or not, with retries, an in-flight limit and a delivery
+//! timeout, after Kafka's `KafkaProducer` / `Sender` / `RecordAccumulator`.
+//!
+//! One sender task per partition keeps the unacknowledged batches in order (one record per
+//! batch). Only the first `max_in_flight` unacknowledged batches may be on the wire, so with
+//! idempotence every retry stays inside the broker's window of 5 retained batches. A failed
+//! or timed-out attempt sends that batch and every later unacknowledged one again, in order
+//! (their sequence numbers never change), after `retry_backoff`. A batch is given up when its
+//! retries run out or it outlives `delivery_timeout`; an idempotent producer then bumps its
+//! epoch and renumbers what is left from sequence 0 (KIP-360).
+//!
+//! Outcomes are honest: `ok` when a broker acknowledged an attempt; `fail` only when no
+//! attempt can have been written (every attempt was answered with an error); otherwise `info`.
+//!
+//! Simplifications (documented in ARCHITECTURE.md): one record per batch; the epoch is bumped
+//! per partition rather than producer-wide; leadership is static.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use checker::history::{Operation, Phase};
+use madsim::export::futures::StreamExt;
+use madsim::export::futures::stream::FuturesUnordered;
+use madsim::time::Instant;
+use tokio::sync::{mpsc, oneshot};
+
+use super::{ClientContext, PROCESSES_PER_CLIENT};
+use crate::protocol::{
+    KafkaError, NO_PRODUCER_EPOCH, NO_PRODUCER_ID, NO_SEQUENCE, RecordBatch, Request, Response,
+    TopicPartition,
+};
+
+/// Producer settings. Defaults follow Kafka's, scaled to simulated latencies.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ProducerConfig {
+    /// Producer id + sequence numbers, deduplicated by the broker (default true).
+    pub enable_idempotence: bool,
+    /// Retries per batch; 0 gives at-most-once (default `u32::MAX`).
+    pub retries: u32,
+    /// Unacknowledged batches on the wire per partition (default 5; ≤ 5 with idempotence).
+    pub max_in_flight: usize,
+    /// How long to wait for one response, ms (default 300; Kafka 30,000 over real networks).
+    pub request_timeout_ms: u64,
+    /// Pause before a retry, ms (default 50; Kafka 100).
+    pub retry_backoff_ms: u64,
+    /// Give a batch up this long after `send`, ms (default 120,000, Kafka's).
+    pub delivery_timeout_ms: u64,
+}
+
+impl Default for ProducerConfig {
+    fn default() -> Self {
+        Self {
+            enable_idempotence: true,
+            retries: u32::MAX,
+            max_in_flight: 5,
+            request_timeout_ms: 300,
+            retry_backoff_ms: 50,
+            delivery_timeout_ms: 120_000,
+        }
+    }
+}
+
+/// The Kafka rule for idempotence: in-flight requests fit the broker's 5-batch window.
+pub const MAX_IN_FLIGHT_FOR_IDEMPOTENCE: usize = 5;
+
+/// A configuration Kafka would reject.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("invalid producer config: {0}")]
+pub struct ConfigError(pub String);
+
+impl ProducerConfig {
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.max_in_flight == 0 {
+            return Err(ConfigError("max_in_flight must be at least 1".into()));
+        }
+        if self.enable_idempotence && self.max_in_flight > MAX_IN_FLIGHT_FOR_IDEMPOTENCE {
+            return Err(ConfigError(format!(
+                "idempotence requires max_in_flight <= {MAX_IN_FLIGHT_FOR_IDEMPOTENCE}, got {}",
+                self.max_in_flight
+            )));
+        }
+        if self.enable_idempotence && self.retries == 0 {
+            return Err(ConfigError("idempotence requires retries > 0".into()));
+        }
+        Ok(())
+    }
+}
+
+/// Why a send did not succeed.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum SendError {
+    /// The value may or may not have been written (a timeout, or an error after an attempt
+    /// that may have landed).
+    #[error("outcome unknown: {0}")]
+    Unknown(String),
+    /// Definitely not written: every attempt was refused.
+    #[error("failed: {0}")]
+    Failed(String),
+}
+
+type Reply = oneshot::Sender<Result<u64, SendError>>;
+
+struct Pending {
+    value: u64,
+    reply: Reply,
+}
+
+/// An async producer. Cheap to share behind an `Arc`.
+pub struct Producer {
+    ctx: ClientContext,
+    config: ProducerConfig,
+    producer_id: i64,
+    senders: Mutex<BTreeMap<TopicPartition, mpsc::UnboundedSender<Pending>>>,
+    calls: AtomicU64,
+}
+
+impl Producer {
+    /// Creates a producer; an idempotent one first obtains a producer id (retrying until a
+    /// broker answers).
+    pub async fn connect(ctx: ClientContext, config: ProducerConfig) -> Result<Self, ConfigError> {
+        config.validate()?;
+        let producer_id = if config.enable_idempotence {
+            init_producer_id(&ctx, &config).await
+        } else {
+            NO_PRODUCER_ID
+        };
+        Ok(Self {
+            ctx,
+            config,
+            producer_id,
+            senders: Mutex::new(BTreeMap::new()),
+            calls: AtomicU64::new(0),
+        })
+    }
+
+    pub fn producer_id(&self) -> i64 {
+        self.producer_id
+    }
+
+    /// Sends `value` to `tp` and waits for the outcome; recorded as invoke → ok | fail | info.
+    pub async fn send(&self, tp: &TopicPartition, value: u64) -> Result<u64, SendError> {
+        let process =
+            self.ctx.client_id * PROCESSES_PER_CLIENT + self.calls.fetch_add(1, Ordering::Relaxed);
+        let op = |offset| Operation::Send {
+            topic: tp.topic.to_string(),
+            partition: tp.partition,
+            value,
+            offset,
+        };
+        self.ctx
+            .recorder
+            .record(process, Phase::Invoke, op(None), None);
+        let (reply, outcome) = oneshot::channel();
+        self.sender_for(tp)
+            .send(Pending { value, reply })
+            .expect("partition sender runs as long as its node");
+        let result = outcome
+            .await
+            .unwrap_or_else(|_| Err(SendError::Unknown("producer stopped".into())));
+        match &result {
+            Ok(offset) => self
+                .ctx
+                .recorder
+                .record(process, Phase::Ok, op(Some(*offset)), None),
+            Err(SendError::Failed(e)) => {
+                self.ctx
+                    .recorder
+                    .record(process, Phase::Fail, op(None), Some(e.clone()))
+            }
+            Err(SendError::Unknown(e)) => {
+                self.ctx
+                    .recorder
+                    .record(process, Phase::Info, op(None), Some(e.clone()))
+            }
+        };
+        result
+    }
+
+    fn sender_for(&self, tp: &TopicPartition) -> mpsc::UnboundedSender<Pending> {
+        let mut senders = self.senders.lock().expect("senders lock");
+        senders
+            .entry(tp.clone())
+            .or_insert_with(|| {
+                let (tx, rx) = mpsc::unbounded_channel();
+                let sender = PartitionSender::new(
+                    self.ctx.clone(),
+                    self.config.clone(),
+                    tp.clone(),
+                    self.producer_id,
+                    rx,
+                );
+                self.ctx.sim.spawn_on(self.ctx.node, sender.run());
+                tx
+            })
+            .clone()
+    }
+}
+
+async fn init_producer_id(ctx: &ClientContext, config: &ProducerConfig) -> i64 {
+    let timeout = Duration::from_millis(config.request_timeout_ms);
+    for attempt in 0usize.. {
+        let broker = ctx.cluster.brokers[attempt % ctx.cluster.brokers.len()];
+        if let Ok(Response::InitProducerId(Ok((producer_id, _epoch)))) = ctx
+            .net
+            .call(ctx.node, broker, Request::InitProducerId, timeout)
+            .await
+        {
+            return producer_id;
+        }
+        madsim::time::sleep(Duration::from_millis(config.retry_backoff_ms)).await;
+    }
+    unreachable!("the loop only ends by returning")
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum BatchState {
+    Unsent,
+    /// On the wire as attempt number `attempt`; responses to older attempts are stale.
+    InFlight {
+        attempt: u32,
+    },
+    Acked,
+}
+
+struct Batch {
+    id: u64,
+    value: u64,
+    sequence: i32,
+    epoch: i16,
+    enqueued_at: Instant,
+    attempts: u32,
+    /// Some attempt may have been written (it timed out or its answer is still out).
+    maybe_written: bool,
+    state: BatchState,
+    reply: Option<Reply>,
+}
+
+type Attempt = Pin<Box<dyn Future<Output = (u64, u32, Result<Response, sim::CallError>)> + Send>>;
+
+struct PartitionSender {
+    ctx: ClientContext,
+    config: ProducerConfig,
+    tp: TopicPartition,
+    producer_id: i64,
+    epoch: i16,
+    next_sequence: i32,
+    next_batch_id: u64,
+    /// Unfinished batches in send order (acknowledged ones leave from the front).
+    queue: VecDeque<Batch>,
+    backoff_until: Option<Instant>,
+    incoming: mpsc::UnboundedReceiver<Pending>,
+}
+
+impl PartitionSender {
+    fn new(
+        ctx: ClientContext,
+        config: ProducerConfig,
+        tp: TopicPartition,
+        producer_id: i64,
+        incoming: mpsc::UnboundedReceiver<Pending>,
+    ) -> Self {
+        let epoch = if producer_id == NO_PRODUCER_ID {
+            NO_PRODUCER_EPOCH
+        } else {
+            0
+        };
+        Self {
+            ctx,
+            config,
+            tp,
+            producer_id,
+            epoch,
+            next_sequence: 0,
+            next_batch_id: 0,
+            queue: VecDeque::new(),
+            backoff_until: None,
+            incoming,
+        }
+    }
+
+    fn idempotent(&self) -> bool {
+        self.producer_id != NO_PRODUCER_ID
+    }
+
+    async fn run(mut self) {
+        let mut attempts: FuturesUnordered<Attempt> = FuturesUnordered::new();
+        let mut open = true;
+        loop {
+            let now = Instant::now();
+            self.expire(now);
+            if self.backoff_until.is_some_and(|t| t <= now) {
+                self.backoff_until = None;
+            }
+            if self.backoff_until.is_none() {
+                self.send_ready(&mut attempts);
+            }
+            if !open && self.queue.is_empty() && attempts.is_empty() {
+                return;
+            }
+            let wake_at = self.next_wakeup();
+            tokio::select! {
+                biased;
+                Some((id, attempt, result)) = attempts.next(), if !attempts.is_empty() => self.on_result(id, attempt, result),
+                pending = self.incoming.recv(), if open => match pending {
+                    Some(p) => self.enqueue(p),
+                    None => open = false,
+                },
+                _ = madsim::time::sleep_until(wake_at.unwrap_or(now)), if wake_at.is_some() => {}
+            }
+        }
+    }
+
+    fn enqueue(&mut self, pending: Pending) {
+        let sequence = if self.idempotent() {
+            self.take_sequence()
+        } else {
+            NO_SEQUENCE
+        };
+        self.queue.push_back(Batch {
+            id: self.next_batch_id,
+            value: pending.value,
+            sequence,
+            epoch: self.epoch,
+            enqueued_at: Instant::now(),
+            attempts: 0,
+            maybe_written: false,
+            state: BatchState::Unsent,
+            reply: Some(pending.reply),
+        });
+        self.next_batch_id += 1;
+    }
+
+    fn take_sequence(&mut self) -> i32 {
+        let s = self.next_sequence;
+        self.next_sequence = if s == i32::MAX { 0 } else { s + 1 };
+        s
+    }
+
+    /// The earliest of: backoff end, next delivery-timeout expiry.
+    fn next_wakeup(&self) -> Option<Instant> {
+        let expiry = self
+            .queue
+            .iter()
+            .filter(|b| b.state != BatchState::Acked)
+            .map(|b| b.enqueued_at + Duration::from_millis(self.config.delivery_timeout_ms))
+            .min();
+        match (self.backoff_until, expiry) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// Puts every unsent batch within the in-flight window on the wire.
+    fn send_ready(&mut self, attempts: &mut FuturesUnordered<Attempt>) {
+        let window = self.config.max_in_flight.min(self.queue.len());
+        for i in 0..window {
+            if self.queue[i].state != BatchState::Unsent {
+                continue;
+            }
+            let batch = &mut self.queue[i];
+            batch.attempts += 1;
+            batch.state = BatchState::InFlight {
+                attempt: batch.attempts,
+            };
+            batch.maybe_written = true;
+            let request = Request::Produce {
+                tp: self.tp.clone(),
+                batch: RecordBatch {
+                    producer_id: self.producer_id,
+                    producer_epoch: batch.epoch,
+                    base_sequence: batch.sequence,
+                    values: Arc::from([batch.value]),
+                },
+            };
+            let (net, from, to) = (
+                self.ctx.net.clone(),
+                self.ctx.node,
+                self.ctx.cluster.leader(&self.tp),
+            );
+            let (id, attempt) = (batch.id, batch.attempts);
+            let timeout = Duration::from_millis(self.config.request_timeout_ms);
+            attempts.push(Box::pin(async move {
+                (id, attempt, net.call(from, to, request, timeout).await)
+            }));
+        }
+    }
+
+    fn on_result(&mut self, id: u64, attempt: u32, result: Result<Response, sim::CallError>) {
+        let Some(index) = self.queue.iter().position(|b| b.id == id) else {
+            return;
+        };
+        let current = self.queue[index].state == BatchState::InFlight { attempt };
+        match result {
+            Ok(Response::Produce(Ok(ok))) => {
+                // Any attempt's acknowledgement is valid: every attempt carries the same batch.
+                self.complete(index, Ok(ok.base_offset));
+            }
+            Ok(Response::Produce(Err(error))) if current => {
+                if attempt == 1 && self.queue[index].attempts == 1 {
+                    // Answered, so this (only) attempt was not written.
+                    self.queue[index].maybe_written = false;
+                }
+                self.on_failure(index, Some(error));
+            }
+            Err(sim::CallError::Timeout) if current => self.on_failure(index, None),
+            Ok(Response::Produce(Err(_))) | Err(_) => {}
+            Ok(other) => panic!("produce answered with {other:?}"),
+        }
+        self.drop_acked_front();
+    }
+
+    fn on_failure(&mut self, index: usize, error: Option<KafkaError>) {
+        let batch = &self.queue[index];
+        let retries_left = batch.attempts <= self.config.retries;
+        let head = self.queue.iter().position(|b| b.state != BatchState::Acked) == Some(index);
+        let give_up = !retries_left
+            || error == Some(KafkaError::InvalidProducerEpoch)
+            || error.is_some_and(|e| !e.is_retriable())
+            // Out of order at the head: the broker's state lost our sequence (KIP-360).
+            || (self.idempotent() && head && error == Some(KafkaError::OutOfOrderSequence));
+        if give_up {
+            let reason = error.map_or("request timed out".to_string(), |e| e.to_string());
+            self.give_up(index, reason);
+            return;
+        }
+        // Go back: this batch and every later unacknowledged one are sent again, in order.
+        for b in self.queue.iter_mut().skip(index) {
+            if b.state != BatchState::Acked {
+                b.state = BatchState::Unsent;
+            }
+        }
+        self.backoff_until =
+            Some(Instant::now() + Duration::from_millis(self.config.retry_backoff_ms));
+    }
+
+    /// Completes a batch that will not be retried, then (idempotent) bumps the epoch so the
+    /// sequence gap it leaves cannot block the batches behind it.
+    fn give_up(&mut self, index: usize, reason: String) {
+        let error = if self.queue[index].maybe_written {
+            SendError::Unknown(reason)
+        } else {
+            SendError::Failed(reason)
+        };
+        self.complete(index, Err(error));
+        if self.idempotent() {
+            self.bump_epoch();
+        }
+    }
+
+    /// KIP-360 for an idempotent producer: a new epoch, sequences restart at 0. A batch that
+    /// may already be in the log under the old epoch is given up as unknown rather than sent
+    /// again under the new one, where the broker could not recognise it as a duplicate.
+    fn bump_epoch(&mut self) {
+        self.epoch = self.epoch.checked_add(1).expect("producer epoch exhausted");
+        self.next_sequence = 0;
+        sim::trace::note(
+            self.ctx.node,
+            "epoch-bump",
+            self.producer_id as u64,
+            self.epoch as u64,
+        );
+        let mut index = 0;
+        while index < self.queue.len() {
+            if self.queue[index].state == BatchState::Acked {
+                index += 1;
+                continue;
+            }
+            if self.queue[index].maybe_written {
+                let e =
+                    SendError::Unknown("abandoned at epoch bump: it may have been written".into());
+                self.complete(index, Err(e));
+                continue;
+            }
+            let sequence = self.take_sequence();
+            let batch = &mut self.queue[index];
+            batch.sequence = sequence;
+            batch.epoch = self.epoch;
+            batch.state = BatchState::Unsent;
+            index += 1;
+        }
+        self.drop_acked_front();
+    }
+
+    /// Batches older than the delivery timeout are given up.
+    fn expire(&mut self, now: Instant) {
+        let limit = Duration::from_millis(self.config.delivery_timeout_ms);
+        while let Some(index) = self
+            .queue
+            .iter()
+            .position(|b| b.state != BatchState::Acked && now - b.enqueued_at >= limit)
+        {
+            self.give_up(index, "delivery timeout expired".into());
+        }
+    }
+
+    /// Answers the caller and marks the batch done (acked batches leave from the front; a
+    /// failed one is removed at once).
+    fn complete(&mut self, index: usize, outcome: Result<u64, SendError>) {
+        let batch = &mut self.queue[index];
+        if let Some(reply) = batch.reply.take() {
+            let _ = reply.send(outcome.clone());
+        }
+        match outcome {
+            Ok(_) => batch.state = BatchState::Acked,
+            Err(_) => {
+                self.queue.remove(index);
+            }
+        }
+    }
+
+    fn drop_acked_front(&mut self) {
+        while self
+            .queue
+            .front()
+            .is_some_and(|b| b.state == BatchState::Acked)
+        {
+            self.queue.pop_front();
+        }
+    }
+}

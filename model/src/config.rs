@@ -1,0 +1,113 @@
+//! The processing guarantee and the protocol variants (safeguards switched off, historical
+//! bugs switched on), by name.
+
+use std::collections::BTreeSet;
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+/// The producer-side processing guarantee.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Guarantee {
+    /// No retries: a send that times out or fails is given up (values may be missing).
+    AtMostOnce,
+    /// Retries without idempotence: a retry after a lost ack writes the value again.
+    AtLeastOnce,
+    /// Idempotent producer: retries are deduplicated by producer id and sequence number.
+    ExactlyOnce,
+}
+
+impl Guarantee {
+    pub const ALL: [Guarantee; 3] = [
+        Guarantee::AtMostOnce,
+        Guarantee::AtLeastOnce,
+        Guarantee::ExactlyOnce,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Guarantee::AtMostOnce => "at-most-once",
+            Guarantee::AtLeastOnce => "at-least-once",
+            Guarantee::ExactlyOnce => "exactly-once",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|g| g.name() == name)
+    }
+}
+
+impl fmt::Display for Guarantee {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A protocol variant. Each documents the bug, the anomaly it produces, and the fix.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Variant {
+    /// Bug: the broker ignores producer ids and sequence numbers and appends every batch, as
+    /// before KIP-98. Anomaly: `duplicate` — a producer retry after a lost ack is appended a
+    /// second time. Fix: per-producer state with the last 5 batches; a retry of a retained
+    /// batch is answered with its original offsets (KIP-98 idempotence).
+    NoDedup,
+    /// Bug: the broker acknowledges a produce before the batch is durable (synced only every
+    /// 500 ms) and a crash loses the unsynced tail. Anomalies: `lost-write` (acked values
+    /// vanish) and `inconsistent-offsets` (the lost offsets are reused by later writes). Fix:
+    /// acknowledge only durable writes (Kafka: acks=all with min.insync.replicas ≥ 2).
+    UnsyncedAcks,
+}
+
+impl Variant {
+    pub const ALL: [Variant; 2] = [Variant::NoDedup, Variant::UnsyncedAcks];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Variant::NoDedup => "no-dedup",
+            Variant::UnsyncedAcks => "unsynced-acks",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|v| v.name() == name)
+    }
+
+    /// One paragraph: the bug, the anomaly, the fix.
+    pub fn description(self) -> &'static str {
+        match self {
+            Variant::NoDedup => {
+                "broker appends every batch, ignoring producer id and sequence (pre-KIP-98); \
+                 anomaly: duplicate (a retry after a lost ack is appended twice); fix: retain \
+                 the last 5 batches per producer and answer retries with the original offsets"
+            }
+            Variant::UnsyncedAcks => {
+                "broker acks before the write is durable and a crash loses the unsynced tail; \
+                 anomalies: lost-write, inconsistent-offsets; fix: ack only durable \
+                 (replicated) writes"
+            }
+        }
+    }
+}
+
+impl fmt::Display for Variant {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// The set of variants in force for a run.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Variants(pub BTreeSet<Variant>);
+
+impl Variants {
+    pub fn has(&self, v: Variant) -> bool {
+        self.0.contains(&v)
+    }
+
+    pub fn names(&self) -> Vec<&'static str> {
+        self.0.iter().map(|v| v.name()).collect()
+    }
+}

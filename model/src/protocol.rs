@@ -1,0 +1,167 @@
+//! Wire messages between clients and brokers.
+
+use std::fmt;
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+/// A partition of a topic.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct TopicPartition {
+    pub topic: Arc<str>,
+    pub partition: u32,
+}
+
+impl TopicPartition {
+    pub fn new(topic: &str, partition: u32) -> Self {
+        Self {
+            topic: Arc::from(topic),
+            partition,
+        }
+    }
+}
+
+impl fmt::Display for TopicPartition {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}-{}", self.topic, self.partition)
+    }
+}
+
+/// No producer id: a plain (non-idempotent) producer.
+pub const NO_PRODUCER_ID: i64 = -1;
+/// No producer epoch.
+pub const NO_PRODUCER_EPOCH: i16 = -1;
+/// No sequence number.
+pub const NO_SEQUENCE: i32 = -1;
+
+/// A batch of records as a producer sends it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RecordBatch {
+    pub producer_id: i64,
+    pub producer_epoch: i16,
+    /// Sequence of the first record (`NO_SEQUENCE` without idempotence).
+    pub base_sequence: i32,
+    /// Record values (eosim's records are unique 64-bit ids).
+    pub values: Arc<[u64]>,
+}
+
+impl RecordBatch {
+    /// Sequence of the last record, wrapping from `i32::MAX` to 0 as Kafka does.
+    pub fn last_sequence(&self) -> i32 {
+        if self.base_sequence == NO_SEQUENCE {
+            return NO_SEQUENCE;
+        }
+        let span = self.values.len() as i64 - 1;
+        ((self.base_sequence as i64 + span) % (i32::MAX as i64 + 1)) as i32
+    }
+
+    pub fn is_idempotent(&self) -> bool {
+        self.producer_id != NO_PRODUCER_ID
+    }
+}
+
+/// Errors a broker answers with (Kafka's error codes, the subset this model uses).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+pub enum KafkaError {
+    #[error("OUT_OF_ORDER_SEQUENCE_NUMBER")]
+    OutOfOrderSequence,
+    #[error("INVALID_PRODUCER_EPOCH")]
+    InvalidProducerEpoch,
+    #[error("UNKNOWN_TOPIC_OR_PARTITION")]
+    UnknownTopicOrPartition,
+    #[error("NOT_LEADER_OR_FOLLOWER")]
+    NotLeaderOrFollower,
+}
+
+impl KafkaError {
+    /// Whether a client may retry the same request.
+    pub fn is_retriable(self) -> bool {
+        matches!(
+            self,
+            KafkaError::NotLeaderOrFollower | KafkaError::OutOfOrderSequence
+        )
+    }
+}
+
+/// A successful produce: where the batch is (or, for a duplicate, already was).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ProduceOk {
+    pub base_offset: u64,
+    /// The batch was a retry of one already in the log: nothing was appended.
+    pub duplicate: bool,
+}
+
+/// Records a fetch returned, and the partition's end.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FetchOk {
+    /// (offset, value) in offset order.
+    pub records: Vec<(u64, u64)>,
+    pub high_watermark: u64,
+}
+
+#[derive(Clone, Debug)]
+pub enum Request {
+    Produce {
+        tp: TopicPartition,
+        batch: RecordBatch,
+    },
+    Fetch {
+        tp: TopicPartition,
+        offset: u64,
+        max_records: u32,
+    },
+    /// Non-transactional InitProducerId: a fresh producer id with epoch 0.
+    InitProducerId,
+}
+
+#[derive(Clone, Debug)]
+pub enum Response {
+    Produce(Result<ProduceOk, KafkaError>),
+    Fetch(Result<FetchOk, KafkaError>),
+    InitProducerId(Result<(i64, i16), KafkaError>),
+}
+
+impl sim::Message for Request {
+    fn label(&self) -> &'static str {
+        match self {
+            Request::Produce { .. } => "produce",
+            Request::Fetch { .. } => "fetch",
+            Request::InitProducerId => "init-producer-id",
+        }
+    }
+}
+
+impl sim::Message for Response {
+    fn label(&self) -> &'static str {
+        match self {
+            Response::Produce(_) => "produce",
+            Response::Fetch(_) => "fetch",
+            Response::InitProducerId(_) => "init-producer-id",
+        }
+    }
+}
+
+/// The network of a Kafka-like cluster.
+pub type KafkaNet = sim::Net<Request, Response>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn last_sequence_wraps_like_kafka() {
+        let batch = |base, n: u64| RecordBatch {
+            producer_id: 1,
+            producer_epoch: 0,
+            base_sequence: base,
+            values: (0..n).collect::<Vec<_>>().into(),
+        };
+        assert_eq!(batch(0, 3).last_sequence(), 2);
+        assert_eq!(batch(i32::MAX, 1).last_sequence(), i32::MAX);
+        assert_eq!(
+            batch(i32::MAX - 10, 21).last_sequence(),
+            9,
+            "P11: offsets 2000-2020"
+        );
+    }
+}
