@@ -1,1 +1,13 @@
-#![doc = "placeholder"]
+//! Scenarios: TOML files that describe a cluster, an application, a processing guarantee,
+//! protocol variants, faults and the expected outcome; and the code that turns one into a
+//! simulated run and checks it.
+
+pub mod builtin;
+pub mod expect;
+pub mod run;
+pub mod spec;
+
+pub use builtin::{BUILTIN, load};
+pub use expect::{Expectation, RunKey};
+pub use run::{RunOptions, RunOutcome, RunStats, run};
+pub use spec::{Scenario, ScenarioError};

@@ -417,7 +417,7 @@ impl Default for FaultMix {
 
 impl FaultMix {
     /// Draws an explicit plan over `[0, fault_phase_ms)`. `crash_targets` may crash or pause;
-    /// `message_nodes` are the endpoints message faults may name as `to`. The result is valid:
+    /// `message_nodes` are the servers message faults aim at: requests *to* one of them, responses *from* one. The result is valid:
     /// a node is never crashed twice without a restart between.
     pub fn expand(
         &self,
@@ -457,9 +457,16 @@ impl FaultMix {
                 })
                 .map(|k| k.1)
                 .expect("weights sum to total");
-            let filter = MessageFilter {
+            // Requests are aimed at the node (`to`), responses come from it (`from`).
+            let node = message_nodes.choose(rng).cloned();
+            let towards = MessageFilter {
                 from: None,
-                to: message_nodes.choose(rng).cloned(),
+                to: node.clone(),
+                message: self.message.clone(),
+            };
+            let back = MessageFilter {
+                from: node,
+                to: None,
                 message: self.message.clone(),
             };
             let count = rng.gen_range(1..=self.max_messages.max(1));
@@ -491,15 +498,27 @@ impl FaultMix {
                     });
                     down
                 }
-                2 => FaultAction::DropRequests { filter, count },
-                3 => FaultAction::LoseAcks { filter, count },
-                4 => FaultAction::DuplicateRequests { filter, count },
-                5 => FaultAction::DuplicateResponses { filter, count },
+                2 => FaultAction::DropRequests {
+                    filter: towards,
+                    count,
+                },
+                3 => FaultAction::LoseAcks {
+                    filter: back,
+                    count,
+                },
+                4 => FaultAction::DuplicateRequests {
+                    filter: towards,
+                    count,
+                },
+                5 => FaultAction::DuplicateResponses {
+                    filter: back,
+                    count,
+                },
                 _ => {
-                    let direction = if rng.gen_bool(0.5) {
-                        Direction::Request
+                    let (direction, filter) = if rng.gen_bool(0.5) {
+                        (Direction::Request, towards)
                     } else {
-                        Direction::Response
+                        (Direction::Response, back)
                     };
                     let extra_ms = rng.gen_range(1..=self.max_delay_ms.max(1));
                     FaultAction::Delay {

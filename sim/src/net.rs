@@ -1,16 +1,24 @@
 //! Typed request/response networking between nodes, with faults.
 //!
 //! Built beside madsim's network rather than on it, because eosim needs what madsim lacks:
-//! per-link FIFO delivery (Kafka runs over TCP: requests on one connection arrive in order,
-//! reordering happens only across connections), duplicate delivery, holding a message and
-//! releasing it late, and dropping a response *after* its request took effect (the lost ack).
-//! One delivery loop on the supervisor keeps a time-ordered queue of messages in flight; a
-//! message's due time is `max(now + latency, previous due time on its link)`, so each link is
-//! FIFO. Delayed and duplicated copies bypass the link order, as a request resent on a new
-//! connection would.
+//! TCP-like connections, duplicate delivery, holding a message and releasing it late, and
+//! dropping a response *after* its request took effect (the lost ack).
+//!
+//! Connections. Calls from a client to a server travel on a connection (one per ordered pair
+//! of nodes, replaced by a new *generation* when it breaks). A connection is FIFO in each
+//! direction: a message's due time is `max(now + latency, previous due time on it)`. When the
+//! network loses a message (a partition, random loss, a targeted drop, a lost ack, a crashed
+//! destination) the connection breaks, as a TCP stream would: everything sent on it afterwards
+//! is lost too, until the client notices. The client notices when a call times out: it closes
+//! the connection, every other call still waiting on it fails at once (Kafka's client fails all
+//! in-flight requests of a connection it closes), and the next call opens a new generation. So
+//! a later request can never overtake a lost earlier one on the same connection, which is what
+//! Kafka's idempotent producer relies on. A held message (`Delay`) stalls its connection: what
+//! follows on it queues behind. A duplicated copy travels outside the connection order.
 //!
 //! Invariants: a message addressed to an earlier incarnation of a node (it crashed meanwhile)
-//! is never delivered; a response reaches only the call that is still waiting for it.
+//! is never delivered; a response reaches only the call that is still waiting for it; nothing
+//! sent on a broken or replaced connection is delivered unless it was already in flight.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -109,6 +117,27 @@ pub enum CallError {
     /// No response within the timeout: the request may or may not have taken effect.
     #[error("request timed out")]
     Timeout,
+    /// The connection was closed while the call waited (another call on it timed out): the
+    /// request may or may not have taken effect.
+    #[error("connection closed")]
+    Disconnected,
+}
+
+/// A connection: from a client to a server, in one generation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+struct ConnId {
+    client: NodeId,
+    server: NodeId,
+    generation: u64,
+}
+
+#[derive(Clone, Copy, Debug, Default)]
+struct ConnState {
+    generation: u64,
+    /// A message on the current generation was lost: the stream is dead.
+    broken: bool,
+    /// Due time of the last message queued on it, per direction (to server, to client).
+    last_due: [Option<Instant>; 2],
 }
 
 /// Where to send the response to a request.
@@ -117,6 +146,7 @@ pub struct ReplyTo {
     pub node: NodeId,
     incarnation: u32,
     call: u64,
+    conn: ConnId,
 }
 
 /// A request delivered to a serving node.
@@ -134,10 +164,13 @@ enum Body<Req, Resp> {
 struct Envelope<Req, Resp> {
     from: NodeId,
     to: NodeId,
-    /// Incarnation of the destination when sent (requests) or of the caller (responses).
+    /// Incarnation of the destination when sent.
     to_incarnation: u32,
     from_incarnation: u32,
     call: u64,
+    conn: ConnId,
+    /// A copy made by a duplicate fault: travels outside the connection.
+    stray: bool,
     label: &'static str,
     body: Body<Req, Resp>,
 }
@@ -150,6 +183,8 @@ impl<Req: Clone, Resp: Clone> Envelope<Req, Resp> {
             to_incarnation: self.to_incarnation,
             from_incarnation: self.from_incarnation,
             call: self.call,
+            conn: self.conn,
+            stray: true,
             label: self.label,
             body: match &self.body {
                 Body::Request(r) => Body::Request(r.clone()),
@@ -162,6 +197,7 @@ impl<Req: Clone, Resp: Clone> Envelope<Req, Resp> {
 struct Waiter<Resp> {
     node: NodeId,
     incarnation: u32,
+    conn: ConnId,
     reply: oneshot::Sender<Resp>,
 }
 
@@ -170,8 +206,8 @@ struct NetState<Req, Resp> {
     queue: BTreeMap<(Instant, u64), Envelope<Req, Resp>>,
     next_seq: u64,
     next_call: u64,
-    /// Due time of the last message queued on each link, indexed [from][to].
-    link_last_due: Vec<Vec<Option<Instant>>>,
+    /// Connections by (client, server).
+    conns: BTreeMap<(NodeId, NodeId), ConnState>,
     /// Request inboxes of serving nodes, with the incarnation they belong to.
     inboxes: Vec<Option<(u32, mpsc::UnboundedSender<Incoming<Req>>)>>,
     waiters: BTreeMap<u64, Waiter<Resp>>,
@@ -212,7 +248,7 @@ impl<Req: Message, Resp: Message> Net<Req, Resp> {
             queue: BTreeMap::new(),
             next_seq: 0,
             next_call: 0,
-            link_last_due: Vec::new(),
+            conns: BTreeMap::new(),
             inboxes: Vec::new(),
             waiters: BTreeMap::new(),
             rng: sim.rng("network"),
@@ -252,7 +288,8 @@ impl<Req: Message, Resp: Message> Net<Req, Resp> {
         rx
     }
 
-    /// Sends `request` from `from` to `to` and waits up to `timeout` for the response.
+    /// Sends `request` from `from` to `to` and waits up to `timeout` for the response. On a
+    /// timeout the connection is closed (see the module docs).
     pub async fn call(
         &self,
         from: NodeId,
@@ -268,19 +305,26 @@ impl<Req: Message, Resp: Message> Net<Req, Resp> {
                 world.nodes[to.0 as usize].incarnation,
             )
         };
-        let call = {
+        let (call, conn) = {
             let mut state = self.lock();
             let call = state.next_call;
             state.next_call += 1;
+            let generation = state.conns.entry((from, to)).or_default().generation;
+            let conn = ConnId {
+                client: from,
+                server: to,
+                generation,
+            };
             state.waiters.insert(
                 call,
                 Waiter {
                     node: from,
                     incarnation: from_incarnation,
+                    conn,
                     reply,
                 },
             );
-            call
+            (call, conn)
         };
         let label = request.label();
         self.route(Envelope {
@@ -289,18 +333,36 @@ impl<Req: Message, Resp: Message> Net<Req, Resp> {
             to_incarnation,
             from_incarnation,
             call,
+            conn,
+            stray: false,
             label,
             body: Body::Request(request),
         });
         match madsim::time::timeout(timeout, response).await {
             Ok(Ok(resp)) => Ok(resp),
-            // The waiter was dropped without an answer: treat like silence.
-            Ok(Err(_)) => Err(CallError::Timeout),
+            Ok(Err(_)) => Err(CallError::Disconnected),
             Err(_) => {
-                self.lock().waiters.remove(&call);
+                self.close_connection(call, conn);
                 Err(CallError::Timeout)
             }
         }
+    }
+
+    /// A call on `conn` timed out: the client closes the connection, failing every other
+    /// call still waiting on it, and the next call opens a new generation.
+    fn close_connection(&self, call: u64, conn: ConnId) {
+        let mut state = self.lock();
+        state.waiters.remove(&call);
+        let current = state.conns.entry((conn.client, conn.server)).or_default();
+        if current.generation != conn.generation {
+            return; // already closed by another call's timeout
+        }
+        *current = ConnState {
+            generation: conn.generation + 1,
+            ..ConnState::default()
+        };
+        // Dropping a waiter's sender makes its call return `Disconnected` at once.
+        state.waiters.retain(|_, w| w.conn != conn);
     }
 
     /// Sends the response to a request that `server` received.
@@ -313,12 +375,15 @@ impl<Req: Message, Resp: Message> Net<Req, Resp> {
             to_incarnation: reply_to.incarnation,
             from_incarnation,
             call: reply_to.call,
+            conn: reply_to.conn,
+            stray: false,
             label,
             body: Body::Response(response),
         });
     }
 
-    /// Applies link policy and targeted faults, then queues the message (or not).
+    /// Applies connection state, link policy and targeted faults, then queues the message
+    /// (or not).
     fn route(&self, envelope: Envelope<Req, Resp>) {
         let response = matches!(envelope.body, Body::Response(_));
         let (from, to, call, label) = (envelope.from, envelope.to, envelope.call, envelope.label);
@@ -353,11 +418,16 @@ impl<Req: Message, Resp: Message> Net<Req, Resp> {
         };
         let mut state = self.lock();
         state.stats.sent += 1;
-        let lost = state.config.loss > 0.0 && {
+        let conn_key = (envelope.conn.client, envelope.conn.server);
+        let conn = state.conns.entry(conn_key).or_default();
+        let conn_dead = conn.generation != envelope.conn.generation || conn.broken;
+        let lost = !conn_dead && state.config.loss > 0.0 && {
             let loss = state.config.loss;
             state.rng.gen_bool(loss)
         };
-        let drop_reason = if cut {
+        let drop_reason = if conn_dead {
+            Some(DropReason::ConnectionBroken)
+        } else if cut {
             Some(DropReason::Partition)
         } else if action == Some(RuleAction::Drop) {
             Some(DropReason::Fault)
@@ -368,6 +438,9 @@ impl<Req: Message, Resp: Message> Net<Req, Resp> {
         };
         if let Some(reason) = drop_reason {
             state.stats.dropped += 1;
+            if !conn_dead {
+                state.conns.entry(conn_key).or_default().broken = true;
+            }
             drop(state);
             trace::record(
                 from,
@@ -383,7 +456,7 @@ impl<Req: Message, Resp: Message> Net<Req, Resp> {
         }
         let now = Instant::now();
         let latency = state.latency();
-        let due = match action {
+        let extra = match action {
             Some(RuleAction::Delay { extra_ms }) => {
                 state.stats.delayed += 1;
                 trace::record(
@@ -396,10 +469,11 @@ impl<Req: Message, Resp: Message> Net<Req, Resp> {
                         extra_ms,
                     },
                 );
-                now + latency + Duration::from_millis(extra_ms)
+                Duration::from_millis(extra_ms)
             }
-            _ => state.fifo_due(from, to, now + latency),
+            _ => Duration::ZERO,
         };
+        let due = state.fifo_due(conn_key, response, now + latency + extra);
         if action == Some(RuleAction::Duplicate) {
             state.stats.duplicated += 1;
             state.stats.sent += 1;
@@ -459,10 +533,12 @@ impl<Req: Message, Resp: Message> Net<Req, Resp> {
             from,
             to,
             to_incarnation,
+            from_incarnation,
             call,
+            conn,
+            stray,
             label,
             body,
-            ..
         } = envelope;
         let (to_state, current_incarnation) = {
             let world = self.sim.lock();
@@ -470,8 +546,71 @@ impl<Req: Message, Resp: Message> Net<Req, Resp> {
             (n.state, n.incarnation)
         };
         let response = matches!(body, Body::Response(_));
-        let dropped = |reason| {
+        let mut state = self.lock();
+        if to_state == NodeState::Crashed || current_incarnation != to_incarnation {
+            state.stats.dropped += 1;
+            let c = state.conns.entry((conn.client, conn.server)).or_default();
+            if c.generation == conn.generation && !stray {
+                c.broken = true;
+            }
+            drop(state);
             trace::record(
+                to,
+                TraceKind::Drop {
+                    to,
+                    call,
+                    label,
+                    response,
+                    reason: DropReason::DestinationDown,
+                },
+            );
+            return;
+        }
+        let delivered = match body {
+            Body::Request(request) => {
+                let inbox = state.inboxes.get(to.0 as usize).and_then(|i| i.as_ref());
+                let open = inbox
+                    .filter(|(inc, _)| *inc == current_incarnation)
+                    .map(|(_, tx)| tx.clone());
+                let reply_to = ReplyTo {
+                    node: from,
+                    incarnation: from_incarnation,
+                    call,
+                    conn,
+                };
+                match open.map(|tx| tx.send(Incoming { request, reply_to })) {
+                    Some(Ok(())) => Ok(()),
+                    _ => Err(DropReason::DestinationDown),
+                }
+            }
+            Body::Response(resp) => {
+                let waiter = state.waiters.remove(&call);
+                let accepted = waiter
+                    .filter(|w| w.node == to && w.incarnation == to_incarnation)
+                    .is_some_and(|w| w.reply.send(resp).is_ok());
+                if accepted {
+                    Ok(())
+                } else {
+                    Err(DropReason::NoWaiter)
+                }
+            }
+        };
+        match delivered {
+            Ok(()) => state.stats.delivered += 1,
+            Err(_) => state.stats.dropped += 1,
+        }
+        drop(state);
+        match delivered {
+            Ok(()) => trace::record(
+                to,
+                TraceKind::Deliver {
+                    from,
+                    call,
+                    label,
+                    response,
+                },
+            ),
+            Err(reason) => trace::record(
                 to,
                 TraceKind::Drop {
                     to,
@@ -480,71 +619,7 @@ impl<Req: Message, Resp: Message> Net<Req, Resp> {
                     response,
                     reason,
                 },
-            );
-        };
-        if to_state == NodeState::Crashed || current_incarnation != to_incarnation {
-            self.lock().stats.dropped += 1;
-            return dropped(DropReason::DestinationDown);
-        }
-        let mut state = self.lock();
-        match body {
-            Body::Request(request) => {
-                let inbox = state.inboxes.get(to.0 as usize).and_then(|i| i.as_ref());
-                let open = inbox
-                    .filter(|(inc, _)| *inc == current_incarnation)
-                    .map(|(_, tx)| tx.clone());
-                let reply_to = ReplyTo {
-                    node: from,
-                    incarnation: envelope.from_incarnation,
-                    call,
-                };
-                match open.map(|tx| tx.send(Incoming { request, reply_to })) {
-                    Some(Ok(())) => {
-                        state.stats.delivered += 1;
-                        drop(state);
-                        trace::record(
-                            to,
-                            TraceKind::Deliver {
-                                from,
-                                call,
-                                label,
-                                response,
-                            },
-                        );
-                    }
-                    _ => {
-                        state.stats.dropped += 1;
-                        drop(state);
-                        dropped(DropReason::DestinationDown);
-                    }
-                }
-            }
-            Body::Response(resp) => {
-                let waiter = state.waiters.remove(&call);
-                let accepted = waiter
-                    .filter(|w| w.node == to && w.incarnation == to_incarnation)
-                    .is_some_and(|w| w.reply.send(resp).is_ok());
-                match accepted {
-                    true => {
-                        state.stats.delivered += 1;
-                        drop(state);
-                        trace::record(
-                            to,
-                            TraceKind::Deliver {
-                                from,
-                                call,
-                                label,
-                                response,
-                            },
-                        );
-                    }
-                    false => {
-                        state.stats.dropped += 1;
-                        drop(state);
-                        dropped(DropReason::NoWaiter);
-                    }
-                }
-            }
+            ),
         }
     }
 }
@@ -559,18 +634,12 @@ impl<Req, Resp> NetState<Req, Resp> {
         })
     }
 
-    /// Due time that keeps the link FIFO: never before the previous message on it.
-    fn fifo_due(&mut self, from: NodeId, to: NodeId, wanted: Instant) -> Instant {
-        let (f, t) = (from.0 as usize, to.0 as usize);
-        if self.link_last_due.len() <= f {
-            self.link_last_due.resize_with(f + 1, Vec::new);
-        }
-        let row = &mut self.link_last_due[f];
-        if row.len() <= t {
-            row.resize(t + 1, None);
-        }
-        let due = row[t].map_or(wanted, |last| last.max(wanted));
-        row[t] = Some(due);
+    /// Due time that keeps a connection FIFO in one direction: never before the previous
+    /// message on it.
+    fn fifo_due(&mut self, conn: (NodeId, NodeId), response: bool, wanted: Instant) -> Instant {
+        let slot = &mut self.conns.entry(conn).or_default().last_due[response as usize];
+        let due = slot.map_or(wanted, |last| last.max(wanted));
+        *slot = Some(due);
         due
     }
 

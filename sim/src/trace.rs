@@ -28,6 +28,8 @@ pub enum DropReason {
     DestinationDown,
     /// A response arrived for a call nobody waits for any more (it timed out).
     NoWaiter,
+    /// Sent on a connection that broke earlier or was replaced (a dead TCP stream).
+    ConnectionBroken,
 }
 
 /// What happened.

@@ -406,7 +406,8 @@ impl PartitionSender {
                 }
                 self.on_failure(index, Some(error));
             }
-            Err(sim::CallError::Timeout) if current => self.on_failure(index, None),
+            // Timed out, or the connection closed under it: unknown, retry.
+            Err(_) if current => self.on_failure(index, None),
             Ok(Response::Produce(Err(_))) | Err(_) => {}
             Ok(other) => panic!("produce answered with {other:?}"),
         }

@@ -1,0 +1,57 @@
+//! Scenarios embedded in the binary, addressable by name.
+
+use std::path::Path;
+
+use crate::spec::{Scenario, ScenarioError};
+
+/// (name, TOML text) of every built-in scenario.
+pub const BUILTIN: &[(&str, &str)] = &[(
+    "produce-retries",
+    include_str!("../builtin/produce-retries.toml"),
+)];
+
+/// Loads a built-in scenario by name, or a scenario file by path.
+pub fn load(name_or_path: &str) -> Result<Scenario, ScenarioError> {
+    if let Some((name, text)) = BUILTIN.iter().find(|(n, _)| *n == name_or_path) {
+        return Scenario::parse(text, &format!("builtin:{name}"));
+    }
+    let path = Path::new(name_or_path);
+    let text = std::fs::read_to_string(path).map_err(|e| ScenarioError {
+        file: name_or_path.to_string(),
+        position: None,
+        field: None,
+        message: if e.kind() == std::io::ErrorKind::NotFound {
+            let names: Vec<&str> = BUILTIN.iter().map(|(n, _)| *n).collect();
+            format!(
+                "no such file, and not a built-in scenario (built-in: {})",
+                names.join(", ")
+            )
+        } else {
+            e.to_string()
+        },
+    })?;
+    Scenario::parse(&text, name_or_path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_builtin_parses_and_is_named_after_its_key() {
+        for (name, text) in BUILTIN {
+            let scenario = Scenario::parse(text, name).unwrap_or_else(|e| panic!("{e}"));
+            assert_eq!(scenario.name, *name);
+            assert!(
+                !scenario.expect.is_empty(),
+                "{name} states its expected outcomes"
+            );
+        }
+    }
+
+    #[test]
+    fn unknown_name_says_what_exists() {
+        let err = load("no-such-scenario").unwrap_err().to_string();
+        assert!(err.contains("produce-retries"), "{err}");
+    }
+}

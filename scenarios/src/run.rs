@@ -1,0 +1,327 @@
+//! Turns a scenario into a simulated run and checks it.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use checker::{Anomaly, FinalLog, History, LogEntry};
+use model::apps::produce::{Completion, producer_program};
+use model::broker::{BrokerStorage, spawn_broker};
+use model::client::consumer::Consumer;
+use model::client::{ClientContext, ProducerConfig};
+use model::partition::Partition;
+use model::protocol::KafkaNet;
+use model::{Cluster, Guarantee, Recorder, Variant, Variants};
+use serde::Serialize;
+use sim::{FaultPlan, NetStats, SeedOptions, Sim, TraceSummary};
+
+use crate::spec::{Scenario, VERIFIER, producer_name};
+
+/// What to run: the seed and any overrides of the scenario. Defaults: seed 0, no overrides,
+/// no recorded trace.
+#[derive(Clone, Debug, Default)]
+pub struct RunOptions {
+    pub seed: u64,
+    /// Overrides the scenario's guarantee.
+    pub guarantee: Option<Guarantee>,
+    /// Added to the scenario's variants.
+    pub variants: Vec<Variant>,
+    /// Keep every trace event (for `--trace` and the determinism check).
+    pub record_trace: bool,
+    /// Replace the fault plan (mix and explicit faults) with this one (used by replay of a
+    /// shrunk plan and by tests).
+    pub plan_override: Option<FaultPlan>,
+}
+
+/// Counts of one run.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct RunStats {
+    /// Virtual time at the end of the run, ms.
+    pub virtual_ms: u64,
+    pub messages: NetStats,
+    /// Values the workload sent, and how their sends ended.
+    pub sends: u64,
+    pub sends_ok: u64,
+    pub sends_failed: u64,
+    pub sends_unknown: u64,
+    /// Records in the final logs.
+    pub log_records: u64,
+    pub history_events: u64,
+}
+
+/// Everything about one run.
+#[derive(Debug)]
+pub struct RunOutcome {
+    pub scenario: String,
+    pub seed: u64,
+    pub guarantee: Guarantee,
+    pub variants: Variants,
+    pub plan: FaultPlan,
+    pub anomalies: Vec<Anomaly>,
+    /// The simulation panicked (an invariant broke): the message.
+    pub panic: Option<String>,
+    pub trace: TraceSummary,
+    pub stats: RunStats,
+    pub history: History,
+}
+
+impl RunOutcome {
+    /// Whether every property held.
+    pub fn passed(&self) -> bool {
+        self.anomalies.is_empty() && self.panic.is_none()
+    }
+
+    /// The distinct anomaly kinds found.
+    pub fn kinds(&self) -> BTreeSet<checker::AnomalyKind> {
+        self.anomalies.iter().map(Anomaly::kind).collect()
+    }
+}
+
+/// The producer settings a guarantee stands for.
+pub fn producer_config(guarantee: Guarantee) -> ProducerConfig {
+    match guarantee {
+        Guarantee::AtMostOnce => ProducerConfig {
+            enable_idempotence: false,
+            retries: 0,
+            ..ProducerConfig::default()
+        },
+        Guarantee::AtLeastOnce => ProducerConfig {
+            enable_idempotence: false,
+            ..ProducerConfig::default()
+        },
+        Guarantee::ExactlyOnce => ProducerConfig::default(),
+    }
+}
+
+impl Scenario {
+    /// The fault plan of `seed`: the explicit faults plus the mix expanded from the seed's
+    /// "faults" stream, in time order.
+    pub fn fault_plan(&self, seed: u64) -> FaultPlan {
+        let mut faults = self.explicit_plan();
+        if let Some(mix) = &self.faults.mix {
+            let mut rng = sim::rng_stream(seed, "faults");
+            let drawn = mix.expand(
+                &mut rng,
+                self.faults.phase_ms,
+                &self.crash_targets(),
+                &self.cluster.broker_names(),
+            );
+            faults = merge_plans(faults, drawn.0, &self.crash_targets(), self.faults.phase_ms);
+        }
+        FaultPlan(faults)
+    }
+}
+
+/// Merges explicit and drawn faults; drawn crash/pause pairs that would clash with the
+/// explicit plan's node lifecycles are left out, so the result stays valid.
+fn merge_plans(
+    explicit: Vec<sim::Fault>,
+    drawn: Vec<sim::Fault>,
+    targets: &[String],
+    phase_ms: u64,
+) -> Vec<sim::Fault> {
+    let mut merged = explicit;
+    for fault in drawn {
+        let mut candidate = merged.clone();
+        candidate.push(fault);
+        candidate.sort_by_key(|f| f.at_ms);
+        if FaultPlan(candidate.clone())
+            .validate(targets, phase_ms)
+            .is_ok()
+        {
+            merged = candidate;
+        }
+    }
+    merged
+}
+
+/// Runs one seed of `scenario`.
+pub fn run(scenario: &Scenario, options: &RunOptions) -> RunOutcome {
+    let guarantee = options.guarantee.unwrap_or(scenario.guarantee);
+    let mut variants = Variants(scenario.variants.iter().copied().collect());
+    variants.0.extend(options.variants.iter().copied());
+    let plan = options
+        .plan_override
+        .clone()
+        .unwrap_or_else(|| scenario.fault_plan(options.seed));
+    let seed_options = SeedOptions {
+        record_trace: options.record_trace,
+        ..SeedOptions::default()
+    };
+    let (s, p, v) = (Arc::new(scenario.clone()), plan.clone(), variants.clone());
+    let report = sim::run_seed(options.seed, &seed_options, move |sim| {
+        execute(sim, s, p, guarantee, v)
+    });
+    let (history, messages, virtual_ms, panic) = match report.outcome {
+        Ok((history, messages, virtual_ms)) => (history, messages, virtual_ms, None),
+        Err(message) => (History::default(), NetStats::default(), 0, Some(message)),
+    };
+    let anomalies = if panic.is_some() {
+        Vec::new()
+    } else {
+        checker::check_log(&history)
+            .unwrap_or_else(|e| panic!("the model recorded a malformed history: {e}"))
+    };
+    let stats = stats(&history, messages, virtual_ms);
+    RunOutcome {
+        scenario: scenario.name.clone(),
+        seed: options.seed,
+        guarantee,
+        variants,
+        plan,
+        anomalies,
+        panic,
+        trace: report.trace,
+        stats,
+        history,
+    }
+}
+
+fn stats(history: &History, messages: NetStats, virtual_ms: u64) -> RunStats {
+    use checker::{Operation, Phase};
+    let mut s = RunStats {
+        virtual_ms,
+        messages,
+        history_events: history.ops.len() as u64,
+        ..Default::default()
+    };
+    for op in &history.ops {
+        if let Operation::Send { .. } = op.op {
+            match op.phase {
+                Phase::Invoke => s.sends += 1,
+                Phase::Ok => s.sends_ok += 1,
+                Phase::Fail => s.sends_failed += 1,
+                Phase::Info => s.sends_unknown += 1,
+            }
+        }
+    }
+    s.log_records = history
+        .final_logs
+        .iter()
+        .map(|l| l.records.len() as u64)
+        .sum();
+    s
+}
+
+/// The run itself, inside the simulation.
+async fn execute(
+    sim: Sim,
+    scenario: Arc<Scenario>,
+    plan: FaultPlan,
+    guarantee: Guarantee,
+    variants: Variants,
+) -> (History, NetStats, u64) {
+    // Brokers sync before they acknowledge, so only a variant can lose acknowledged data.
+    sim.set_lose_unsynced_on_crash(true);
+    let net = KafkaNet::new(&sim, scenario.network.clone());
+    let spec = scenario.cluster.clone();
+    let partitions = spec.partitions();
+
+    let mut brokers = Vec::new();
+    let mut storages: Vec<Arc<BrokerStorage>> = Vec::new();
+    for i in 0..spec.brokers {
+        let led: Vec<_> = partitions
+            .iter()
+            .filter(|tp| spec.leader_index(tp) == i)
+            .cloned()
+            .collect();
+        let (node, storage) = spawn_broker(
+            &sim,
+            &net,
+            &model::ClusterSpec::broker_name(i),
+            i,
+            led,
+            &variants,
+        );
+        brokers.push(node);
+        storages.push(storage);
+    }
+    let cluster = Cluster {
+        spec: spec.clone(),
+        brokers,
+    };
+    let recorder = Recorder::new();
+    let done = Completion::default();
+    let producers = scenario.workload.producers;
+    for p in 0..producers {
+        let (sim2, net2, cluster2, recorder2, done2) = (
+            sim.clone(),
+            net.clone(),
+            cluster.clone(),
+            recorder.clone(),
+            done.clone(),
+        );
+        let (workload, partitions) = (scenario.workload.clone(), partitions.clone());
+        let config = producer_config(guarantee);
+        sim.add_node(&producer_name(p), move |node| {
+            let ctx = ClientContext {
+                sim: sim2.clone(),
+                node,
+                net: net2.clone(),
+                cluster: cluster2.clone(),
+                recorder: recorder2.clone(),
+                client_id: p as u64 + 1,
+            };
+            producer_program(
+                ctx,
+                config.clone(),
+                p,
+                workload.clone(),
+                partitions.clone(),
+                done2.clone(),
+            )
+        });
+    }
+    let verifier = sim.add_node(VERIFIER, |_| async {});
+
+    // Fault phase, then healing: everything restarted, resumed, reconnected.
+    let faults = sim.spawn_supervisor(plan.execute(sim.clone()));
+    madsim::time::sleep(Duration::from_millis(scenario.faults.phase_ms)).await;
+    faults.await.expect("the fault plan runs to its end");
+    sim.heal_all();
+    let heal_deadline = Duration::from_millis(scenario.faults.heal_deadline_ms);
+    let converged = madsim::time::timeout(heal_deadline, done.wait_for(producers))
+        .await
+        .is_ok();
+
+    // Read every partition back as a client would, then take the ground truth.
+    let consumer = Consumer::new(ClientContext {
+        sim: sim.clone(),
+        node: verifier,
+        net: net.clone(),
+        cluster: cluster.clone(),
+        recorder: recorder.clone(),
+        client_id: 0,
+    });
+    let read_deadline = sim::now_ms() + scenario.faults.heal_deadline_ms;
+    let reader = sim.spawn_on(verifier, async move {
+        for tp in &partitions {
+            consumer.read_to_end(tp, read_deadline).await;
+        }
+    });
+    let _ = reader.await;
+
+    let mut history = recorder.take();
+    history.converged = Some(converged);
+    for storage in &storages {
+        for (tp, log) in &storage.logs {
+            let records = Partition::dump(log)
+                .into_iter()
+                .map(|(offset, value, producer_id)| LogEntry {
+                    offset,
+                    value,
+                    producer_id,
+                })
+                .collect();
+            history.final_logs.push(FinalLog {
+                topic: tp.topic.to_string(),
+                partition: tp.partition,
+                records,
+            });
+        }
+    }
+    history
+        .final_logs
+        .sort_by(|a, b| (&a.topic, a.partition).cmp(&(&b.topic, b.partition)));
+    (history, net.stats(), sim::now_ms())
+}

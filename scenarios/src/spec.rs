@@ -1,0 +1,281 @@
+//! The scenario file format and its strict parser.
+//!
+//! Unknown keys are errors, and every error names the file, the line and column, and the
+//! field (as a path such as `faults.plan[2].node`).
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use model::apps::produce::ProduceWorkload;
+use model::{ClusterSpec, Guarantee, Variant};
+use serde::{Deserialize, Serialize};
+use sim::{Fault, FaultMix, NetConfig};
+use toml::Spanned;
+
+use crate::expect::{Expectation, RunKey};
+
+/// Which application runs on the cluster.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Application {
+    /// Producers send unique values to a topic (the talk's "Error Scenario #1").
+    Produce,
+}
+
+/// The fault schedule: a fault phase with an explicit plan and/or a random mix, then a
+/// healing phase in which the system must finish its work.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FaultsSpec {
+    /// Length of the fault phase, ms (default 5,000). Every fault happens inside it.
+    #[serde(default = "default_phase_ms")]
+    pub phase_ms: u64,
+    /// Time allowed to converge after healing, ms (default 60,000); longer is a liveness
+    /// failure (`not-converged`).
+    #[serde(default = "default_heal_deadline_ms")]
+    pub heal_deadline_ms: u64,
+    /// A random mix, expanded from the seed into explicit faults.
+    #[serde(default)]
+    pub mix: Option<FaultMix>,
+    /// Explicit faults (merged with the mix's, in time order).
+    #[serde(default)]
+    pub plan: Vec<Spanned<Fault>>,
+}
+
+fn default_phase_ms() -> u64 {
+    5_000
+}
+
+fn default_heal_deadline_ms() -> u64 {
+    60_000
+}
+
+impl Default for FaultsSpec {
+    fn default() -> Self {
+        Self {
+            phase_ms: default_phase_ms(),
+            heal_deadline_ms: default_heal_deadline_ms(),
+            mix: None,
+            plan: Vec::new(),
+        }
+    }
+}
+
+/// A whole scenario.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Scenario {
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+    pub application: Application,
+    /// Default processing guarantee (`--guarantee` overrides it). Default: exactly-once.
+    #[serde(default = "default_guarantee")]
+    pub guarantee: Guarantee,
+    /// Protocol variants in force (`--variant` adds to them).
+    #[serde(default)]
+    pub variants: Vec<Variant>,
+    pub cluster: ClusterSpec,
+    #[serde(default)]
+    pub workload: ProduceWorkload,
+    #[serde(default)]
+    pub network: NetConfig,
+    #[serde(default)]
+    pub faults: FaultsSpec,
+    /// Expected outcome per run key ("exactly-once", "exactly-once+no-dedup", …).
+    #[serde(default)]
+    pub expect: BTreeMap<String, Expectation>,
+}
+
+fn default_guarantee() -> Guarantee {
+    Guarantee::ExactlyOnce
+}
+
+/// A scenario that cannot be used: where and why.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub struct ScenarioError {
+    pub file: String,
+    /// 1-based line and column, when known.
+    pub position: Option<(usize, usize)>,
+    /// The field, as a path (`faults.plan[2].node`), when known.
+    pub field: Option<String>,
+    pub message: String,
+}
+
+impl fmt::Display for ScenarioError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.file)?;
+        if let Some((line, column)) = self.position {
+            write!(f, ":{line}:{column}")?;
+        }
+        if let Some(field) = &self.field {
+            write!(f, ": field `{field}`")?;
+        }
+        write!(f, ": {}", self.message)
+    }
+}
+
+/// 1-based (line, column) of a byte offset.
+fn position(text: &str, offset: usize) -> (usize, usize) {
+    let before = &text[..offset.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let column = before
+        .rfind('\n')
+        .map_or(before.len(), |nl| before.len() - nl - 1)
+        + 1;
+    (line, column)
+}
+
+impl Scenario {
+    /// Parses and validates scenario text; `file` names it in errors.
+    pub fn parse(text: &str, file: &str) -> Result<Self, ScenarioError> {
+        let error = |span: Option<std::ops::Range<usize>>,
+                     field: Option<String>,
+                     message: String| ScenarioError {
+            file: file.to_string(),
+            position: span.map(|s| position(text, s.start)),
+            field,
+            message,
+        };
+        let deserializer = toml::Deserializer::parse(text)
+            .map_err(|e| error(e.span(), None, e.message().to_string()))?;
+        let scenario: Scenario = serde_path_to_error::deserialize(deserializer).map_err(|e| {
+            let path = e.path().to_string();
+            let inner = e.into_inner();
+            let field = (path != "." && !path.is_empty()).then_some(path);
+            error(inner.span(), field, inner.message().trim().to_string())
+        })?;
+        scenario
+            .validate()
+            .map_err(|(span, field, message)| error(span, Some(field), message))?;
+        Ok(scenario)
+    }
+
+    /// Names of the nodes a fault may crash or pause.
+    pub fn crash_targets(&self) -> Vec<String> {
+        self.cluster.broker_names()
+    }
+
+    /// Names of every node a message fault may name.
+    pub fn node_names(&self) -> Vec<String> {
+        let mut names = self.cluster.broker_names();
+        names.extend((0..self.workload.producers).map(producer_name));
+        names.push(VERIFIER.to_string());
+        names
+    }
+
+    /// The explicit part of the plan, without spans.
+    pub fn explicit_plan(&self) -> Vec<Fault> {
+        self.faults
+            .plan
+            .iter()
+            .map(|f| f.get_ref().clone())
+            .collect()
+    }
+
+    fn validate(&self) -> Result<(), (Option<std::ops::Range<usize>>, String, String)> {
+        let field = |f: &str, m: String| Err((None, f.to_string(), m));
+        if self.name.trim().is_empty() {
+            return field("name", "must not be empty".into());
+        }
+        if self.cluster.brokers == 0 {
+            return field(
+                "cluster.brokers",
+                "a cluster needs at least one broker".into(),
+            );
+        }
+        if self.cluster.topics.is_empty() {
+            return field("cluster.topics", "at least one topic is needed".into());
+        }
+        for (i, t) in self.cluster.topics.iter().enumerate() {
+            if t.partitions == 0 {
+                return field(
+                    &format!("cluster.topics[{i}].partitions"),
+                    "must be at least 1".into(),
+                );
+            }
+            if self.cluster.topics[..i].iter().any(|o| o.name == t.name) {
+                return field(
+                    &format!("cluster.topics[{i}].name"),
+                    format!("topic {:?} is declared twice", t.name),
+                );
+            }
+        }
+        if self.workload.producers == 0 {
+            return field("workload.producers", "must be at least 1".into());
+        }
+        if self.network.latency_min_us > self.network.latency_max_us {
+            return field(
+                "network.latency_min_us",
+                "must not exceed latency_max_us".into(),
+            );
+        }
+        if !(0.0..=1.0).contains(&self.network.loss) {
+            return field(
+                "network.loss",
+                "must be a probability between 0 and 1".into(),
+            );
+        }
+        if self.faults.heal_deadline_ms == 0 {
+            return field("faults.heal_deadline_ms", "must be positive".into());
+        }
+        let plan = sim::FaultPlan(self.explicit_plan());
+        if let Err(e) = validate_plan_nodes(
+            &plan,
+            &self.crash_targets(),
+            &self.node_names(),
+            self.faults.phase_ms,
+        ) {
+            let span = self.faults.plan.get(e.index).map(|s| s.span());
+            return Err((
+                span,
+                format!("faults.plan[{}]", e.index),
+                format!("impossible fault ({}): {}", e.what, e.reason),
+            ));
+        }
+        for key in self.expect.keys() {
+            if let Err(m) = RunKey::parse(key) {
+                return field(&format!("expect.{key}"), m);
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Validates node lifecycles against the crash targets and message filters against all nodes.
+fn validate_plan_nodes(
+    plan: &sim::FaultPlan,
+    crash_targets: &[String],
+    all_nodes: &[String],
+    phase_ms: u64,
+) -> Result<(), sim::PlanError> {
+    plan.validate(crash_targets, phase_ms)?;
+    for (index, fault) in plan.0.iter().enumerate() {
+        use sim::FaultAction::*;
+        let names: Vec<&String> = match &fault.action {
+            DropRequests { filter, .. }
+            | LoseAcks { filter, .. }
+            | DuplicateRequests { filter, .. }
+            | DuplicateResponses { filter, .. }
+            | Delay { filter, .. } => filter.from.iter().chain(filter.to.iter()).collect(),
+            Partition { a, b } => a.iter().chain(b.iter()).collect(),
+            _ => Vec::new(),
+        };
+        if let Some(unknown) = names.into_iter().find(|n| !all_nodes.contains(n)) {
+            return Err(sim::PlanError {
+                index,
+                what: fault.action.to_string(),
+                reason: format!("unknown node {unknown:?} (nodes: {})", all_nodes.join(", ")),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Node name of producer `p` (0-based).
+pub fn producer_name(p: u32) -> String {
+    format!("producer-{}", p + 1)
+}
+
+/// The node that reads every partition after healing.
+pub const VERIFIER: &str = "verifier";
