@@ -1,1 +1,381 @@
-fn main() {}
+//! The eosim command line. See DESIGN.md ("Command line") for the contract.
+//! Exit codes: 0 every property held; 1 a property was violated; 2 bad input or usage.
+
+use std::collections::BTreeSet;
+use std::io::IsTerminal;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use eosim::model::{Guarantee, Variant};
+use eosim::reports::{SweepReport, Verdict};
+use eosim::scenarios::{self, RunOptions};
+
+#[derive(Parser)]
+#[command(
+    name = "eosim",
+    version,
+    about = "Deterministic simulation and fault injection for exactly-once stream processing"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(clap::Args, Clone)]
+struct RunKnobs {
+    /// Processing guarantee: at-most-once, at-least-once, exactly-once (default: the scenario's).
+    #[arg(long, value_parser = parse_guarantee)]
+    guarantee: Option<Guarantee>,
+    /// Protocol variant to switch on (repeatable); `eosim list` names them.
+    #[arg(long = "variant", value_parser = parse_variant)]
+    variants: Vec<Variant>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run one seed of a scenario and check it.
+    Run {
+        /// A built-in scenario name or a scenario file path.
+        scenario: String,
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        #[command(flatten)]
+        knobs: RunKnobs,
+        /// Print the JSON result instead of the text summary.
+        #[arg(long)]
+        json: bool,
+        /// Print the event trace before the result.
+        #[arg(long)]
+        trace: bool,
+        /// Write the recorded history (JSON Lines) to this file.
+        #[arg(long)]
+        history: Option<std::path::PathBuf>,
+    },
+    /// Run many seeds in parallel and summarise.
+    Sweep {
+        scenario: String,
+        /// Seed range A..B (B exclusive).
+        #[arg(long)]
+        seeds: String,
+        /// Worker threads (default: available cores).
+        #[arg(long)]
+        jobs: Option<usize>,
+        /// Run only shard K of N (1-based): seeds at positions ≡ K-1 (mod N).
+        #[arg(long)]
+        shard: Option<String>,
+        #[command(flatten)]
+        knobs: RunKnobs,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Run a seed again; with --check-determinism run it twice and compare the traces.
+    Replay {
+        scenario: String,
+        #[arg(long)]
+        seed: u64,
+        #[arg(long)]
+        check_determinism: bool,
+        #[command(flatten)]
+        knobs: RunKnobs,
+    },
+    /// Check a recorded history file (eosim JSON Lines) with the log checkers.
+    Check {
+        file: std::path::PathBuf,
+        /// History format (only `eosim` for now).
+        #[arg(long, default_value = "eosim")]
+        format: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// List built-in scenarios, guarantees and variants.
+    List,
+}
+
+fn parse_guarantee(s: &str) -> Result<Guarantee, String> {
+    Guarantee::from_name(s).ok_or_else(|| {
+        let known: Vec<_> = Guarantee::ALL.iter().map(|g| g.name()).collect();
+        format!("unknown guarantee {s:?} (known: {})", known.join(", "))
+    })
+}
+
+fn parse_variant(s: &str) -> Result<Variant, String> {
+    Variant::from_name(s).ok_or_else(|| {
+        let known: Vec<_> = Variant::ALL.iter().map(|v| v.name()).collect();
+        format!("unknown variant {s:?} (known: {})", known.join(", "))
+    })
+}
+
+/// Bad input (a malformed scenario, range or file): reported, exit 2.
+#[derive(Debug)]
+struct BadInput(String);
+
+impl std::fmt::Display for BadInput {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for BadInput {}
+
+fn main() -> ExitCode {
+    init_tracing();
+    let cli = Cli::parse();
+    match dispatch(cli.command) {
+        Ok(code) => code,
+        // Every error that reaches here is about the input (files, scenarios, arguments).
+        Err(e) => {
+            eprintln!("eosim: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// `RUST_LOG` filters tracing output (timestamps inside the simulation are virtual).
+fn init_tracing() {
+    if std::env::var_os("RUST_LOG").is_some() {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+            .with_writer(std::io::stderr)
+            .try_init();
+    }
+}
+
+fn load(scenario: &str) -> Result<scenarios::Scenario, BadInput> {
+    scenarios::load(scenario).map_err(|e| BadInput(e.to_string()))
+}
+
+fn exit_for(passed: bool) -> ExitCode {
+    if passed {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    }
+}
+
+fn options(seed: u64, knobs: &RunKnobs, record_trace: bool) -> RunOptions {
+    RunOptions {
+        seed,
+        guarantee: knobs.guarantee,
+        variants: knobs.variants.clone(),
+        record_trace,
+        plan_override: None,
+    }
+}
+
+fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
+    match command {
+        Command::Run {
+            scenario,
+            seed,
+            knobs,
+            json,
+            trace,
+            history,
+        } => {
+            let loaded = load(&scenario)?;
+            let outcome = scenarios::run(&loaded, &options(seed, &knobs, trace));
+            if trace {
+                if let Some(events) = &outcome.trace.recorded {
+                    for e in events {
+                        println!("{}", outcome.trace.render(e));
+                    }
+                }
+            }
+            if let Some(path) = history {
+                std::fs::write(&path, outcome.history.to_jsonl())
+                    .with_context(|| format!("writing the history to {}", path.display()))?;
+            }
+            let report = eosim::report(&outcome, &scenario);
+            print!(
+                "{}",
+                if json {
+                    report.to_json() + "\n"
+                } else {
+                    report.to_text()
+                }
+            );
+            Ok(exit_for(report.passed()))
+        }
+        Command::Sweep {
+            scenario,
+            seeds,
+            jobs,
+            shard,
+            knobs,
+            json,
+        } => sweep(&scenario, &seeds, jobs, shard, &knobs, json),
+        Command::Replay {
+            scenario,
+            seed,
+            check_determinism,
+            knobs,
+        } => replay(&scenario, seed, check_determinism, &knobs),
+        Command::Check { file, format, json } => check(&file, &format, json),
+        Command::List => {
+            println!("built-in scenarios:");
+            for (name, text) in scenarios::BUILTIN {
+                let s =
+                    scenarios::Scenario::parse(text, name).map_err(|e| BadInput(e.to_string()))?;
+                println!("  {name:<20} {}", s.description);
+            }
+            println!("guarantees:");
+            for g in Guarantee::ALL {
+                println!("  {g}");
+            }
+            println!("variants:");
+            for v in Variant::ALL {
+                println!("  {:<20} {}", v.name(), v.description());
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn sweep(
+    scenario: &str,
+    seeds: &str,
+    jobs: Option<usize>,
+    shard: Option<String>,
+    knobs: &RunKnobs,
+    json: bool,
+) -> anyhow::Result<ExitCode> {
+    let loaded = load(scenario)?;
+    let range = eosim::parse_seed_range(seeds).map_err(BadInput)?;
+    let shard_kn = shard
+        .as_deref()
+        .map(eosim::parse_shard)
+        .transpose()
+        .map_err(BadInput)?;
+    let seed_list = eosim::shard_seeds(range, shard_kn);
+    let jobs = jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let bar = if std::io::stderr().is_terminal() {
+        indicatif::ProgressBar::new(seed_list.len() as u64)
+    } else {
+        indicatif::ProgressBar::hidden()
+    };
+    let outcomes = eosim::sim::run_seeds(
+        &seed_list,
+        jobs,
+        |seed| {
+            let outcome = scenarios::run(&loaded, &options(seed, knobs, false));
+            (
+                eosim::seed_result(&outcome),
+                outcome.guarantee,
+                outcome.variants.0.clone(),
+            )
+        },
+        &|done| bar.set_position(done as u64),
+    );
+    bar.finish_and_clear();
+    let guarantee = knobs.guarantee.unwrap_or(loaded.guarantee);
+    let mut variants: BTreeSet<Variant> = loaded.variants.iter().copied().collect();
+    variants.extend(knobs.variants.iter().copied());
+    let results: Vec<_> = outcomes.into_iter().map(|(r, _, _)| r).collect();
+    let first_failing = results
+        .iter()
+        .find(|r| r.verdict == Verdict::Fail)
+        .map(|r| r.seed);
+    let report = SweepReport {
+        schema: eosim::reports::run::SCHEMA_VERSION,
+        scenario: loaded.name.clone(),
+        guarantee: guarantee.to_string(),
+        variants: variants.iter().map(|v| v.to_string()).collect(),
+        seeds: seeds.to_string(),
+        shard,
+        runs: 0,
+        failed: 0,
+        failing_seeds: Vec::new(),
+        anomaly_counts: Default::default(),
+        results,
+        replay: first_failing.map(|s| eosim::replay_command(scenario, s, guarantee, &variants)),
+    }
+    .summarise();
+    print!(
+        "{}",
+        if json {
+            report.to_json() + "\n"
+        } else {
+            report.to_text()
+        }
+    );
+    Ok(exit_for(report.failed == 0))
+}
+
+fn replay(
+    scenario: &str,
+    seed: u64,
+    check_determinism: bool,
+    knobs: &RunKnobs,
+) -> anyhow::Result<ExitCode> {
+    let loaded = load(scenario)?;
+    let first = scenarios::run(&loaded, &options(seed, knobs, check_determinism));
+    let report = eosim::report(&first, scenario);
+    print!("{}", report.to_text());
+    if !check_determinism {
+        return Ok(exit_for(report.passed()));
+    }
+    let second = scenarios::run(&loaded, &options(seed, knobs, true));
+    let (a, b) = (
+        first.trace.recorded.as_deref().unwrap_or(&[]),
+        second.trace.recorded.as_deref().unwrap_or(&[]),
+    );
+    if first.trace.hash == second.trace.hash && a == b {
+        println!(
+            "determinism: ok, two runs gave trace hash {} ({} events)",
+            first.trace.hash_hex(),
+            first.trace.events
+        );
+        return Ok(exit_for(report.passed()));
+    }
+    println!(
+        "determinism: VIOLATED: trace hashes {} and {}",
+        first.trace.hash_hex(),
+        second.trace.hash_hex()
+    );
+    if let Some(i) = eosim::sim::trace::first_difference(a, b) {
+        println!("first difference at event {i}:");
+        println!(
+            "  run 1: {}",
+            a.get(i)
+                .map_or("(end of trace)".to_string(), |e| first.trace.render(e))
+        );
+        println!(
+            "  run 2: {}",
+            b.get(i)
+                .map_or("(end of trace)".to_string(), |e| second.trace.render(e))
+        );
+    }
+    Ok(ExitCode::from(1))
+}
+
+fn check(file: &std::path::Path, format: &str, json: bool) -> anyhow::Result<ExitCode> {
+    if format != "eosim" {
+        return Err(BadInput(format!("unknown history format {format:?} (known: eosim)")).into());
+    }
+    let name = file.display().to_string();
+    let reader = std::fs::File::open(file).map_err(|e| BadInput(format!("{name}: {e}")))?;
+    let history = eosim::checker::History::from_jsonl(std::io::BufReader::new(reader), &name)
+        .map_err(|e| BadInput(e.to_string()))?;
+    let anomalies =
+        eosim::checker::check_log(&history).map_err(|e| BadInput(format!("{name}: {e}")))?;
+    if json {
+        let reports: Vec<_> = anomalies
+            .iter()
+            .map(eosim::reports::AnomalyReport::from)
+            .collect();
+        let verdict = if anomalies.is_empty() { "pass" } else { "fail" };
+        let out = serde_json::json!({ "file": name, "verdict": verdict, "ops": history.ops.len(), "anomalies": reports });
+        println!("{}", serde_json::to_string_pretty(&out)?);
+    } else {
+        println!(
+            "{name}: {} ops, {} anomalies",
+            history.ops.len(),
+            anomalies.len()
+        );
+        for a in &anomalies {
+            println!("  - {}: {}", a.kind(), a.explain());
+        }
+    }
+    Ok(exit_for(anomalies.is_empty()))
+}

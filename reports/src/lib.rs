@@ -1,1 +1,11 @@
-#![doc = "placeholder"]
+//! Renderings of eosim results: a one-screen text summary and JSON with a stable schema
+//! (documented in README.md, "JSON schema").
+//!
+//! Depends only on `checker`: the caller converts its run outcome into these plain records,
+//! so reports can render results from any source.
+
+pub mod run;
+pub mod sweep;
+
+pub use run::{AnomalyReport, RunReport, Verdict};
+pub use sweep::{SeedResult, SweepReport};

@@ -1,0 +1,160 @@
+//! One run: the JSON record and the text summary.
+
+use std::collections::BTreeMap;
+use std::fmt::Write;
+
+use checker::Anomaly;
+use serde::{Deserialize, Serialize};
+
+/// Whether every property held.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Verdict {
+    Pass,
+    Fail,
+}
+
+/// A finding with its explanation.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AnomalyReport {
+    #[serde(flatten)]
+    pub anomaly: Anomaly,
+    pub explanation: String,
+}
+
+impl From<&Anomaly> for AnomalyReport {
+    fn from(anomaly: &Anomaly) -> Self {
+        Self {
+            anomaly: anomaly.clone(),
+            explanation: anomaly.explain(),
+        }
+    }
+}
+
+/// The JSON result of `eosim run` (schema version 1).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RunReport {
+    pub schema: u32,
+    pub scenario: String,
+    pub seed: u64,
+    pub guarantee: String,
+    pub variants: Vec<String>,
+    pub verdict: Verdict,
+    /// Every finding, in the checker's stable order.
+    pub anomalies: Vec<AnomalyReport>,
+    /// Number of findings per kind.
+    pub anomaly_counts: BTreeMap<String, u64>,
+    /// The message of a panic that ended the simulation (an invariant broke), if any.
+    pub panic: Option<String>,
+    /// Stable 64-bit hash of the event trace, 16 hex digits.
+    pub trace_hash: String,
+    pub trace_events: u64,
+    /// The fault plan applied, in time order.
+    pub faults: serde_json::Value,
+    /// Counts: virtual time, messages, sends, log records.
+    pub stats: serde_json::Value,
+    /// The command that replays this run exactly.
+    pub replay: String,
+}
+
+/// JSON schema version of `RunReport` and `SweepReport`.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// How many findings the text summary shows before "… and N more".
+pub const TEXT_ANOMALY_LIMIT: usize = 8;
+
+impl RunReport {
+    pub fn passed(&self) -> bool {
+        self.verdict == Verdict::Pass
+    }
+
+    /// Counts per kind from a list of findings.
+    pub fn count_kinds(anomalies: &[Anomaly]) -> BTreeMap<String, u64> {
+        let mut counts = BTreeMap::new();
+        for a in anomalies {
+            *counts.entry(a.kind().name().to_string()).or_insert(0) += 1;
+        }
+        counts
+    }
+
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(self).expect("reports serialise")
+    }
+
+    /// The one-screen summary.
+    pub fn to_text(&self) -> String {
+        let mut out = String::new();
+        let variants = if self.variants.is_empty() {
+            "-".to_string()
+        } else {
+            self.variants.join(",")
+        };
+        let _ = writeln!(
+            out,
+            "eosim run {}  seed {}  guarantee {}  variants {}",
+            self.scenario, self.seed, self.guarantee, variants
+        );
+        let verdict = match (self.verdict, &self.panic) {
+            (_, Some(_)) => "FAIL (the simulation panicked)".to_string(),
+            (Verdict::Pass, None) => "PASS (every property held)".to_string(),
+            (Verdict::Fail, None) => {
+                let counts: Vec<String> = self
+                    .anomaly_counts
+                    .iter()
+                    .map(|(k, n)| format!("{k} ×{n}"))
+                    .collect();
+                format!("FAIL ({})", counts.join(", "))
+            }
+        };
+        let _ = writeln!(out, "verdict: {verdict}");
+        if let Some(panic) = &self.panic {
+            let _ = writeln!(out, "panic: {panic}");
+        }
+        let faults = self.faults.as_array().map(Vec::len).unwrap_or(0);
+        let _ = writeln!(out, "faults: {faults} in the plan");
+        let _ = writeln!(out, "stats: {}", compact_stats(&self.stats));
+        let _ = writeln!(
+            out,
+            "trace: {} ({} events)",
+            self.trace_hash, self.trace_events
+        );
+        if !self.anomalies.is_empty() {
+            let _ = writeln!(out, "anomalies:");
+            for a in self.anomalies.iter().take(TEXT_ANOMALY_LIMIT) {
+                let _ = writeln!(out, "  - {}: {}", a.anomaly.kind(), a.explanation);
+            }
+            if self.anomalies.len() > TEXT_ANOMALY_LIMIT {
+                let _ = writeln!(
+                    out,
+                    "  … and {} more (--json lists all)",
+                    self.anomalies.len() - TEXT_ANOMALY_LIMIT
+                );
+            }
+        }
+        let _ = writeln!(out, "replay: {}", self.replay);
+        out
+    }
+}
+
+/// `key=value` pairs of a flat or nested JSON object, on one line.
+fn compact_stats(stats: &serde_json::Value) -> String {
+    let mut parts = Vec::new();
+    flatten("", stats, &mut parts);
+    parts.join(" ")
+}
+
+fn flatten(prefix: &str, value: &serde_json::Value, parts: &mut Vec<String>) {
+    match value {
+        serde_json::Value::Object(map) => {
+            for (k, v) in map {
+                let key = if prefix.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{prefix}.{k}")
+                };
+                flatten(&key, v, parts);
+            }
+        }
+        other => parts.push(format!("{prefix}={other}")),
+    }
+}
