@@ -1,0 +1,123 @@
+//! Every built-in scenario meets the outcome it declares for each run key, over a sweep.
+//! This is the CI regression library: a protocol change that breaks a guarantee fails here.
+
+use std::collections::BTreeSet;
+
+use scenarios::{BUILTIN, RunKey, RunOptions, Scenario, run};
+
+/// Seeds per run key. Enough for the failing keys to show their anomaly (they fail on most
+/// seeds) while keeping debug-build CI fast.
+const SEEDS: u64 = 24;
+
+fn sweep(scenario: &Scenario, key: &RunKey) -> Vec<(u64, BTreeSet<checker::AnomalyKind>)> {
+    let seeds: Vec<u64> = (0..SEEDS).collect();
+    sim::run_seeds(
+        &seeds,
+        2,
+        |seed| {
+            let options = RunOptions {
+                seed,
+                guarantee: Some(key.guarantee),
+                variants: key.variants.iter().copied().collect(),
+                ..RunOptions::default()
+            };
+            let outcome = run(scenario, &options);
+            assert!(
+                outcome.panic.is_none(),
+                "{key} seed {seed} panicked: {:?}",
+                outcome.panic
+            );
+            (seed, outcome.kinds())
+        },
+        &|_| {},
+    )
+}
+
+#[test]
+fn builtin_scenarios_meet_their_expected_outcomes() {
+    for (name, text) in BUILTIN {
+        let scenario = Scenario::parse(text, name).unwrap();
+        for (key, expectation) in &scenario.expect {
+            let key = RunKey::parse(key).unwrap();
+            let results = sweep(&scenario, &key);
+            if let Err(why) = expectation.judge(&results) {
+                panic!("{name} under {key}: {why}");
+            }
+        }
+    }
+}
+
+#[test]
+fn the_guarantee_knob_changes_the_outcome_on_the_same_fault_plan() {
+    // Same seed, same faults: at-least-once duplicates, exactly-once does not.
+    let scenario = scenarios::load("produce-retries").unwrap();
+    let seed = 3;
+    let at_least = run(
+        &scenario,
+        &RunOptions {
+            seed,
+            guarantee: Some(model::Guarantee::AtLeastOnce),
+            ..Default::default()
+        },
+    );
+    let exactly = run(
+        &scenario,
+        &RunOptions {
+            seed,
+            guarantee: Some(model::Guarantee::ExactlyOnce),
+            ..Default::default()
+        },
+    );
+    assert_eq!(at_least.plan, exactly.plan);
+    assert!(at_least.kinds().contains(&checker::AnomalyKind::Duplicate));
+    assert!(exactly.passed(), "{:?}", exactly.anomalies);
+    assert_eq!(
+        exactly.stats.log_records, exactly.stats.sends,
+        "every value exactly once"
+    );
+}
+
+#[test]
+fn an_explicit_plan_reproduces_a_lost_ack_duplicate() {
+    // One lost produce ack from broker-1: without idempotence the retry is appended again.
+    let text = r#"
+name = "one-lost-ack"
+application = "produce"
+guarantee = "at-least-once"
+[cluster]
+brokers = 1
+topics = [{ name = "t", partitions = 1 }]
+[workload]
+producers = 1
+values_per_producer = 5
+send_interval_ms = 50
+[faults]
+phase_ms = 1000
+[[faults.plan]]
+at_ms = 60
+kind = "lose-acks"
+from = "broker-1"
+message = "produce"
+count = 1
+"#;
+    let scenario = Scenario::parse(text, "one-lost-ack.toml").unwrap();
+    let outcome = run(&scenario, &RunOptions::default());
+    let duplicates: Vec<_> = outcome
+        .anomalies
+        .iter()
+        .filter_map(|a| match a {
+            checker::Anomaly::Duplicate(d) => Some(d.value),
+            _ => None,
+        })
+        .collect();
+    // Value 2 is sent at 100 ms: the first produce answered after the fault arms at 60 ms.
+    assert_eq!(duplicates, vec![1_000_002], "{:#?}", outcome.anomalies);
+    let exactly = run(
+        &scenario,
+        &RunOptions {
+            guarantee: Some(model::Guarantee::ExactlyOnce),
+            ..Default::default()
+        },
+    );
+    assert!(exactly.passed(), "{:#?}", exactly.anomalies);
+}

@@ -1,0 +1,93 @@
+//! Bad scenarios get a clear error naming the file, line and field; never a panic.
+
+use scenarios::Scenario;
+
+const GOOD: &str = r#"
+name = "s"
+application = "produce"
+[cluster]
+brokers = 2
+topics = [{ name = "t", partitions = 2 }]
+"#;
+
+fn err(text: &str) -> String {
+    Scenario::parse(text, "bad.toml").unwrap_err().to_string()
+}
+
+#[test]
+fn the_minimal_scenario_parses_with_documented_defaults() {
+    let s = Scenario::parse(GOOD, "good.toml").unwrap();
+    assert_eq!(s.guarantee, model::Guarantee::ExactlyOnce);
+    assert_eq!(s.faults.phase_ms, 5_000);
+    assert_eq!(s.workload.producers, 3);
+    assert!(s.faults.mix.is_none() && s.faults.plan.is_empty());
+}
+
+#[test]
+fn unknown_key_names_file_line_and_field() {
+    let e = err(&format!("{GOOD}[workload]\nproducers = 2\nvalues = 4\n"));
+    assert!(e.starts_with("bad.toml:9:1:"), "{e}");
+    assert!(
+        e.contains("field `workload.values`") && e.contains("expected one of"),
+        "{e}"
+    );
+}
+
+#[test]
+fn wrong_type_names_the_field() {
+    let e = err(&GOOD.replace("brokers = 2", "brokers = \"two\""));
+    assert!(e.starts_with("bad.toml:5:"), "{e}");
+    assert!(e.contains("cluster.brokers"), "{e}");
+}
+
+#[test]
+fn unknown_guarantee_lists_the_known_ones() {
+    let e = err(&format!("guarantee = \"twice\"\n{GOOD}"));
+    assert!(e.starts_with("bad.toml:1:"), "{e}");
+    assert!(e.contains("exactly-once"), "{e}");
+}
+
+#[test]
+fn impossible_fault_plan_is_rejected_with_the_reason_and_line() {
+    let plan = "[[faults.plan]]\nat_ms = 10\nkind = \"restart\"\nnode = \"broker-1\"\n";
+    let e = err(&format!("{GOOD}{plan}"));
+    assert!(
+        e.starts_with("bad.toml:7:1:"),
+        "the [[faults.plan]] entry: {e}"
+    );
+    assert!(
+        e.contains("faults.plan[0]") && e.contains("it is running"),
+        "{e}"
+    );
+    let plan = "[[faults.plan]]\nat_ms = 10\nkind = \"crash\"\nnode = \"broker-7\"\n";
+    assert!(err(&format!("{GOOD}{plan}")).contains("unknown node \"broker-7\""));
+    let plan = "[[faults.plan]]\nat_ms = 10\nkind = \"lose-acks\"\nfrom = \"nobody\"\ncount = 1\n";
+    assert!(err(&format!("{GOOD}{plan}")).contains("unknown node \"nobody\""));
+}
+
+#[test]
+fn unknown_fault_field_is_an_error() {
+    let plan = "[[faults.plan]]\nat_ms = 10\nkind = \"crash\"\nnode = \"broker-1\"\nforce = true\n";
+    let e = err(&format!("{GOOD}{plan}"));
+    assert!(e.contains("force"), "{e}");
+}
+
+#[test]
+fn semantic_errors_name_the_field() {
+    assert!(err(&GOOD.replace("brokers = 2", "brokers = 0")).contains("field `cluster.brokers`"));
+    assert!(
+        err(&GOOD.replace("partitions = 2", "partitions = 0"))
+            .contains("cluster.topics[0].partitions")
+    );
+    let e = err(&format!("{GOOD}[expect.sometimes]\nanomalies = []\n"));
+    assert!(
+        e.contains("expect.sometimes") && e.contains("unknown guarantee"),
+        "{e}"
+    );
+}
+
+#[test]
+fn malformed_toml_names_the_line() {
+    let e = err("name = \"s\"\napplication = \n");
+    assert!(e.starts_with("bad.toml:2:"), "{e}");
+}
