@@ -1,0 +1,200 @@
+//! The command-line contract: outputs, JSON fields, exit codes (0 held, 1 violated, 2 bad input).
+
+use std::process::{Command, Output};
+
+fn eosim(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_eosim"))
+        .args(args)
+        .output()
+        .expect("eosim runs")
+}
+
+fn json(out: &Output) -> serde_json::Value {
+    serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stdout)))
+}
+
+#[test]
+fn run_json_has_the_documented_fields_and_exit_codes() {
+    let pass = eosim(&["run", "produce-retries", "--seed", "3", "--json"]);
+    assert_eq!(
+        pass.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&pass.stderr)
+    );
+    let v = json(&pass);
+    for field in [
+        "scenario",
+        "seed",
+        "guarantee",
+        "variants",
+        "verdict",
+        "anomalies",
+        "trace_hash",
+        "faults",
+        "stats",
+        "replay",
+    ] {
+        assert!(v.get(field).is_some(), "missing {field}");
+    }
+    assert_eq!(v["verdict"], "pass");
+    assert_eq!(v["guarantee"], "exactly-once");
+    assert_eq!(v["trace_hash"].as_str().unwrap().len(), 16);
+
+    let fail = eosim(&[
+        "run",
+        "produce-retries",
+        "--seed",
+        "3",
+        "--guarantee",
+        "at-least-once",
+        "--json",
+    ]);
+    assert_eq!(fail.status.code(), Some(1));
+    let v = json(&fail);
+    assert_eq!(v["verdict"], "fail");
+    assert_eq!(v["anomalies"][0]["kind"], "duplicate");
+    assert_eq!(
+        v["replay"],
+        "eosim run produce-retries --seed 3 --guarantee at-least-once"
+    );
+}
+
+#[test]
+fn the_no_dedup_variant_makes_exactly_once_fail_with_duplicates() {
+    let out = eosim(&[
+        "run",
+        "produce-retries",
+        "--seed",
+        "3",
+        "--variant",
+        "no-dedup",
+        "--json",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let v = json(&out);
+    assert_eq!(v["variants"][0], "no-dedup");
+    assert!(v["anomaly_counts"]["duplicate"].as_u64().unwrap() > 0);
+}
+
+#[test]
+fn bad_input_exits_2_with_a_clear_message() {
+    let dir = std::env::temp_dir().join(format!("eosim-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("bad.toml");
+    std::fs::write(&file, "name = \"x\"\napplication = \"produce\"\n[cluster]\nbrokers = 1\ntopics = []\nshards = 3\n").unwrap();
+    let out = eosim(&["run", file.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("bad.toml:6:1") && err.contains("shards"),
+        "{err}"
+    );
+
+    let out = eosim(&["run", "no-such-scenario"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("produce-retries"));
+
+    let out = eosim(&["run", "produce-retries", "--guarantee", "twice"]);
+    assert_eq!(out.status.code(), Some(2));
+
+    let out = eosim(&["sweep", "produce-retries", "--seeds", "5..5"]);
+    assert_eq!(out.status.code(), Some(2));
+
+    let history = dir.join("h.jsonl");
+    std::fs::write(&history, "{\"type\":\"op\",\"index\":0}\n").unwrap();
+    let out = eosim(&["check", history.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("h.jsonl:1"));
+}
+
+#[test]
+fn sweep_results_do_not_depend_on_the_number_of_jobs() {
+    let one = json(&eosim(&[
+        "sweep",
+        "produce-retries",
+        "--seeds",
+        "0..12",
+        "--guarantee",
+        "at-least-once",
+        "--jobs",
+        "1",
+        "--json",
+    ]));
+    let two = json(&eosim(&[
+        "sweep",
+        "produce-retries",
+        "--seeds",
+        "0..12",
+        "--guarantee",
+        "at-least-once",
+        "--jobs",
+        "2",
+        "--json",
+    ]));
+    assert_eq!(one, two);
+    assert_eq!(one["runs"], 12);
+    assert!(
+        one["failed"].as_u64().unwrap() >= 10,
+        "at-least-once duplicates on most seeds"
+    );
+    assert!(one["failing_seeds"].is_array());
+    assert!(one["anomaly_counts"]["duplicate"].as_u64().unwrap() >= 10);
+}
+
+#[test]
+fn replay_checks_determinism_and_prints_the_hash() {
+    let out = eosim(&[
+        "replay",
+        "produce-retries",
+        "--seed",
+        "11",
+        "--check-determinism",
+    ]);
+    assert_eq!(out.status.code(), Some(0));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("determinism: ok"), "{text}");
+}
+
+#[test]
+fn history_written_by_run_is_checked_the_same_by_check() {
+    let dir = std::env::temp_dir().join(format!("eosim-hist-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("h.jsonl");
+    let run = eosim(&[
+        "run",
+        "produce-retries",
+        "--seed",
+        "3",
+        "--guarantee",
+        "at-least-once",
+        "--json",
+        "--history",
+        file.to_str().unwrap(),
+    ]);
+    let run_kinds = json(&run)["anomaly_counts"].clone();
+    let check = eosim(&["check", file.to_str().unwrap(), "--json"]);
+    assert_eq!(check.status.code(), Some(1));
+    let anomalies = json(&check)["anomalies"].as_array().unwrap().len() as u64;
+    assert_eq!(
+        anomalies,
+        run_kinds
+            .as_object()
+            .unwrap()
+            .values()
+            .map(|v| v.as_u64().unwrap())
+            .sum::<u64>()
+    );
+}
+
+#[test]
+fn trace_prints_events() {
+    let out = eosim(&["run", "produce-retries", "--seed", "1", "--trace"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("send request") && text.contains("fault #0"),
+        "{}",
+        &text[..text.len().min(500)]
+    );
+}

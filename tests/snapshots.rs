@@ -1,0 +1,37 @@
+//! Snapshots of the text and JSON reports for fixed seeds. They guard the formats and,
+//! through the trace hash, determinism across builds and machines.
+
+use eosim::model::Guarantee;
+use eosim::scenarios::{self, RunOptions};
+
+fn report(seed: u64, guarantee: Guarantee) -> eosim::reports::RunReport {
+    let scenario = scenarios::load("produce-retries").unwrap();
+    let outcome = scenarios::run(
+        &scenario,
+        &RunOptions {
+            seed,
+            guarantee: Some(guarantee),
+            ..Default::default()
+        },
+    );
+    eosim::report(&outcome, "produce-retries")
+}
+
+#[test]
+fn exactly_once_report() {
+    let r = report(5, Guarantee::ExactlyOnce);
+    insta::assert_snapshot!("exactly_once_seed5_text", r.to_text());
+    insta::assert_snapshot!("exactly_once_seed5_json", r.to_json());
+}
+
+#[test]
+fn at_least_once_report() {
+    let r = report(5, Guarantee::AtLeastOnce);
+    insta::assert_snapshot!("at_least_once_seed5_text", r.to_text());
+}
+
+#[test]
+fn at_most_once_report() {
+    let r = report(5, Guarantee::AtMostOnce);
+    insta::assert_snapshot!("at_most_once_seed5_text", r.to_text());
+}
