@@ -175,11 +175,9 @@ fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
         } => {
             let loaded = load(&scenario)?;
             let outcome = scenarios::run(&loaded, &options(seed, &knobs, trace));
-            if trace {
-                if let Some(events) = &outcome.trace.recorded {
-                    for e in events {
-                        println!("{}", outcome.trace.render(e));
-                    }
+            if let Some(events) = outcome.trace.recorded.as_ref().filter(|_| trace) {
+                for e in events {
+                    println!("{}", outcome.trace.render(e));
                 }
             }
             if let Some(path) = history {

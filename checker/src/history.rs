@@ -9,6 +9,9 @@ use std::io::BufRead;
 
 use serde::{Deserialize, Serialize};
 
+/// An invoke's index and its completion's, if it completed.
+pub type OpPair = (usize, Option<usize>);
+
 /// Phase of an operation (Jepsen's `:type`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -228,7 +231,7 @@ impl History {
     /// Pairs every invoke with its completion (if any): `(invoke index, completion index)`.
     /// Errors name the op index of a completion without an open invoke, or an invoke while
     /// the process still has one open.
-    pub fn pairs(&self) -> Result<Vec<(usize, Option<usize>)>, (u64, String)> {
+    pub fn pairs(&self) -> Result<Vec<OpPair>, (u64, String)> {
         let mut open: std::collections::BTreeMap<u64, usize> = Default::default();
         let mut pairs = Vec::new();
         let mut slot_of_invoke: std::collections::BTreeMap<usize, usize> = Default::default();

@@ -131,12 +131,12 @@ impl Broker {
                     return Response::Produce(Err(KafkaError::NotLeaderOrFollower));
                 };
                 let result = partition.append(&batch, AppendOrigin::Client);
-                if let Ok(ok) = &result {
-                    if !ok.duplicate {
-                        sim::trace::note(self.me, "append", tp.partition as u64, ok.base_offset);
-                        if !self.ack_before_sync {
-                            partition.sync();
-                        }
+                if let Ok(ok) = &result
+                    && !ok.duplicate
+                {
+                    sim::trace::note(self.me, "append", tp.partition as u64, ok.base_offset);
+                    if !self.ack_before_sync {
+                        partition.sync();
                     }
                 }
                 Response::Produce(result)

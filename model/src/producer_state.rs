@@ -84,10 +84,10 @@ impl ProducerStateEntry {
         if epoch < self.epoch {
             return Err(KafkaError::InvalidProducerEpoch);
         }
-        if epoch == self.epoch {
-            if let Some(original) = self.find_duplicate(first_seq, last_seq) {
-                return Ok(Validation::Duplicate(original));
-            }
+        if epoch == self.epoch
+            && let Some(original) = self.find_duplicate(first_seq, last_seq)
+        {
+            return Ok(Validation::Duplicate(original));
         }
         self.check_sequence(epoch, first_seq)?;
         Ok(Validation::Append)

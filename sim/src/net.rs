@@ -396,31 +396,21 @@ impl<Req: Message, Resp: Message> Net<Req, Resp> {
                 response,
             },
         );
-        let (cut, action) = {
-            let mut world = self.sim.lock();
-            let cut = world.cut_links.contains(&(from, to));
-            let mut action = None;
-            if !cut && !world.rules.is_empty() {
-                if let Some(i) = world
-                    .rules
-                    .iter()
-                    .position(|r| r.matches(from, to, label, response))
-                {
-                    let rule = &mut world.rules[i];
-                    action = Some(rule.action);
-                    rule.remaining -= 1;
-                    if rule.remaining == 0 {
-                        world.rules.remove(i);
-                    }
-                }
-            }
-            (cut, action)
+        let conn_key = (envelope.conn.client, envelope.conn.server);
+        let conn_dead = {
+            let mut state = self.lock();
+            let conn = state.conns.entry(conn_key).or_default();
+            conn.generation != envelope.conn.generation || conn.broken
+        };
+        // Faults apply only to messages that would otherwise travel: a message on a dead
+        // connection does not use up a targeted fault.
+        let (cut, action) = if conn_dead {
+            (false, None)
+        } else {
+            self.link_faults(from, to, label, response)
         };
         let mut state = self.lock();
         state.stats.sent += 1;
-        let conn_key = (envelope.conn.client, envelope.conn.server);
-        let conn = state.conns.entry(conn_key).or_default();
-        let conn_dead = conn.generation != envelope.conn.generation || conn.broken;
         let lost = !conn_dead && state.config.loss > 0.0 && {
             let loss = state.config.loss;
             state.rng.gen_bool(loss)
@@ -495,6 +485,34 @@ impl<Req: Message, Resp: Message> Net<Req, Resp> {
         if earliest {
             self.wake.notify_one();
         }
+    }
+
+    /// Whether the link is cut, and the targeted fault (if any) that takes this message.
+    fn link_faults(
+        &self,
+        from: NodeId,
+        to: NodeId,
+        label: &str,
+        response: bool,
+    ) -> (bool, Option<RuleAction>) {
+        let mut world = self.sim.lock();
+        if world.cut_links.contains(&(from, to)) {
+            return (true, None);
+        }
+        let Some(i) = world
+            .rules
+            .iter()
+            .position(|r| r.matches(from, to, label, response))
+        else {
+            return (false, None);
+        };
+        let rule = &mut world.rules[i];
+        let action = rule.action;
+        rule.remaining -= 1;
+        if rule.remaining == 0 {
+            world.rules.remove(i);
+        }
+        (false, Some(action))
     }
 
     async fn delivery_loop(self) {

@@ -1,0 +1,176 @@
+//! Throughput and memory of the engine, in release builds (`cargo bench --bench throughput`).
+//!
+//! Reports, all measured in this run on this machine:
+//! - the baseline: raw madsim request/response round trips (the same loop as
+//!   shared/tools/madsim-baseline: one seed per fresh thread, no fault layer, no protocol);
+//! - `produce-retries` (exactly-once, its default fault mix): seeds/s and simulated
+//!   messages/s, one core;
+//! - a long produce run (3 producers × 3,000 values) for steady-state messages/s;
+//! - resident memory before and after a sweep of `EOSIM_BENCH_MEMORY_SEEDS` seeds (default
+//!   10,000) on one worker.
+//!
+//! Messages are requests + responses handed to the network, as in the baseline.
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use eosim::model::Guarantee;
+use eosim::scenarios::{self, RunOptions, Scenario};
+
+/// The madsim-baseline loop: CLIENTS nodes make REQUESTS round trips each to one server.
+fn baseline_seed(seed: u64, clients: usize, requests: usize) -> usize {
+    use madsim::net::Endpoint;
+    use madsim::runtime::{Handle, Runtime};
+    let mut cfg = madsim::Config::default();
+    cfg.net.send_latency = Duration::from_micros(100)..Duration::from_micros(500);
+    let rt = Runtime::with_seed_and_config(seed, cfg);
+    rt.block_on(async move {
+        let h = Handle::current();
+        let server_addr: SocketAddr = "10.0.0.1:9000".parse().unwrap();
+        let server = h.create_node().name("server").ip(server_addr.ip()).build();
+        server.spawn(async move {
+            let ep = Endpoint::bind(server_addr).await.unwrap();
+            loop {
+                let (payload, from) = ep.recv_from_raw(1).await.unwrap();
+                let n = *payload.downcast::<u64>().unwrap();
+                ep.send_to_raw(from, 2, Box::new(n + 1)).await.unwrap();
+            }
+        });
+        let mut joins = Vec::new();
+        for c in 0..clients {
+            let ip = format!("10.0.1.{}", c + 1);
+            let node = h
+                .create_node()
+                .name(format!("client-{c}"))
+                .ip(ip.parse().unwrap())
+                .build();
+            joins.push(node.spawn(async move {
+                let ep = Endpoint::bind(format!("{ip}:1").parse::<SocketAddr>().unwrap())
+                    .await
+                    .unwrap();
+                let mut sum = 0u64;
+                for i in 0..requests as u64 {
+                    ep.send_to_raw(server_addr, 1, Box::new(i)).await.unwrap();
+                    let (resp, _) = ep.recv_from_raw(2).await.unwrap();
+                    sum += *resp.downcast::<u64>().unwrap();
+                }
+                sum
+            }));
+        }
+        for j in joins {
+            j.await.unwrap();
+        }
+        for c in 0..clients {
+            h.kill(format!("client-{c}"));
+        }
+        h.kill("server");
+        madsim::time::sleep(Duration::from_millis(1)).await;
+    });
+    clients * requests * 2
+}
+
+fn baseline(seeds: u64) -> f64 {
+    let start = Instant::now();
+    let mut messages = 0;
+    for seed in 0..seeds {
+        messages += std::thread::spawn(move || baseline_seed(seed, 4, 2500))
+            .join()
+            .unwrap();
+    }
+    messages as f64 / start.elapsed().as_secs_f64()
+}
+
+/// Runs seeds one after another on this core; returns (seeds/s, messages/s).
+fn eosim_rate(scenario: &Scenario, seeds: u64) -> (f64, f64) {
+    let start = Instant::now();
+    let mut messages = 0;
+    for seed in 0..seeds {
+        let outcome = scenarios::run(
+            scenario,
+            &RunOptions {
+                seed,
+                guarantee: Some(Guarantee::ExactlyOnce),
+                ..Default::default()
+            },
+        );
+        assert!(
+            outcome.passed(),
+            "seed {seed} failed: {:?}",
+            outcome.anomalies
+        );
+        messages += outcome.stats.messages.sent;
+    }
+    let secs = start.elapsed().as_secs_f64();
+    (seeds as f64 / secs, messages as f64 / secs)
+}
+
+fn rss_kib() -> u64 {
+    let statm = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
+    let pages: u64 = statm
+        .split_whitespace()
+        .nth(1)
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(0);
+    pages * 4
+}
+
+fn env_u64(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn main() {
+    // `cargo bench` passes `--bench`; a plain `cargo test` of benches passes nothing useful.
+    let seeds = env_u64("EOSIM_BENCH_SEEDS", 2_000);
+    let memory_seeds = env_u64("EOSIM_BENCH_MEMORY_SEEDS", 10_000);
+
+    let base = baseline(env_u64("EOSIM_BENCH_BASELINE_SEEDS", 50));
+    println!(
+        "baseline (raw madsim round trips, 4 clients x 2500): {:>10.0} msgs/s",
+        base
+    );
+
+    let produce = scenarios::load("produce-retries").unwrap();
+    let (seeds_per_s, msgs_per_s) = eosim_rate(&produce, seeds);
+    println!(
+        "produce-retries exactly-once ({seeds} seeds, 1 core):     {msgs_per_s:>10.0} msgs/s  {seeds_per_s:>8.1} seeds/s  ({:.2} ms/seed, {:.0}% of baseline)",
+        1e3 / seeds_per_s,
+        100.0 * msgs_per_s / base
+    );
+
+    let mut long = produce.clone();
+    long.workload.values_per_producer = 3_000;
+    long.workload.send_interval_ms = 1;
+    let (_, long_msgs) = eosim_rate(&long, 20);
+    println!(
+        "long produce run (3 x 3000 values, 20 seeds, 1 core):   {long_msgs:>10.0} msgs/s  ({:.0}% of baseline)",
+        100.0 * long_msgs / base
+    );
+
+    let before = rss_kib();
+    let list: Vec<u64> = (0..memory_seeds).collect();
+    let start = Instant::now();
+    eosim::sim::run_seeds(
+        &list,
+        1,
+        |seed| {
+            scenarios::run(
+                &produce,
+                &RunOptions {
+                    seed,
+                    ..Default::default()
+                },
+            )
+            .passed()
+        },
+        &|_| {},
+    );
+    let after = rss_kib();
+    println!(
+        "memory over {memory_seeds} seeds: rss {before} KiB -> {after} KiB ({:+} KiB) in {:.1} s",
+        after as i64 - before as i64,
+        start.elapsed().as_secs_f64()
+    );
+}
