@@ -145,6 +145,19 @@ fn load(scenario: &str) -> Result<scenarios::Scenario, BadInput> {
     scenarios::load(scenario).map_err(|e| BadInput(e.to_string()))
 }
 
+/// Writes to stdout; a closed pipe (`eosim run … | head`) ends the program quietly instead of
+/// panicking.
+fn emit(text: &str) {
+    use std::io::Write;
+    if let Err(e) = std::io::stdout().lock().write_all(text.as_bytes()) {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(0);
+        }
+        eprintln!("eosim: writing output: {e}");
+        std::process::exit(2);
+    }
+}
+
 fn exit_for(passed: bool) -> ExitCode {
     if passed {
         ExitCode::SUCCESS
@@ -176,9 +189,12 @@ fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
             let loaded = load(&scenario)?;
             let outcome = scenarios::run(&loaded, &options(seed, &knobs, trace));
             if let Some(events) = outcome.trace.recorded.as_ref().filter(|_| trace) {
+                let mut text = String::new();
                 for e in events {
-                    println!("{}", outcome.trace.render(e));
+                    text.push_str(&outcome.trace.render(e));
+                    text.push('\n');
                 }
+                emit(&text);
             }
             if let Some(path) = history {
                 std::fs::write(&path, outcome.history.to_jsonl())

@@ -110,8 +110,22 @@ impl RunReport {
         if let Some(panic) = &self.panic {
             let _ = writeln!(out, "panic: {panic}");
         }
-        let faults = self.faults.as_array().map(Vec::len).unwrap_or(0);
-        let _ = writeln!(out, "faults: {faults} in the plan");
+        let faults = self
+            .faults
+            .as_array()
+            .map(Vec::as_slice)
+            .unwrap_or_default();
+        let _ = writeln!(out, "faults: {} in the plan", faults.len());
+        for fault in faults.iter().take(TEXT_FAULT_LIMIT) {
+            let _ = writeln!(out, "  {}", render_fault(fault));
+        }
+        if faults.len() > TEXT_FAULT_LIMIT {
+            let _ = writeln!(
+                out,
+                "  … and {} more (--json lists all)",
+                faults.len() - TEXT_FAULT_LIMIT
+            );
+        }
         let _ = writeln!(out, "stats: {}", compact_stats(&self.stats));
         let _ = writeln!(
             out,
@@ -134,6 +148,23 @@ impl RunReport {
         let _ = writeln!(out, "replay: {}", self.replay);
         out
     }
+}
+
+/// How many faults the text summary lists.
+pub const TEXT_FAULT_LIMIT: usize = 16;
+
+/// "@461 ms crash node=broker-3" from a fault's JSON form.
+fn render_fault(fault: &serde_json::Value) -> String {
+    let at = fault.get("at_ms").and_then(|v| v.as_u64()).unwrap_or(0);
+    let kind = fault.get("kind").and_then(|v| v.as_str()).unwrap_or("?");
+    let mut rest = Vec::new();
+    if let Some(map) = fault.as_object() {
+        for (k, v) in map.iter().filter(|(k, _)| *k != "at_ms" && *k != "kind") {
+            let v = v.as_str().map_or_else(|| v.to_string(), str::to_string);
+            rest.push(format!("{k}={v}"));
+        }
+    }
+    format!("@{at:>5} ms {kind} {}", rest.join(" "))
 }
 
 /// `key=value` pairs of a flat or nested JSON object, on one line.
