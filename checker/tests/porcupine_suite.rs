@@ -71,17 +71,25 @@ fn empty_etcd_log_is_linearizable() {
     assert_eq!(report.operations.checked, 0);
 }
 
+/// Unpartitioned for 1 and 10 clients, as Porcupine's own suite: with 50 clients the
+/// unpartitioned search space (2,000 operations over 10 keys at once) is out of reach.
 #[test]
 fn kv_histories_get_the_expected_verdicts_with_and_without_partitioning() {
     let kv: Vec<_> = expectations().into_iter().filter(|e| e.file.starts_with("kv/")).collect();
     assert_eq!(kv.len(), 6);
     for expectation in &kv {
-        for partition in [true, false] {
+        let mut modes = vec![true];
+        if !expectation.file.starts_with("kv/c50") {
+            modes.push(false);
+        }
+        for partition in modes {
             let options = CheckOptions { partition, ..CheckOptions::default() };
             let report = check(&expectation.file, &options);
             assert_eq!(report.verdict, expectation.verdict, "{} partition={partition}", expectation.file);
-            let expected_parts = if partition { report.partitions.len().max(1) } else { 1 };
-            assert_eq!(report.partitions.len(), expected_parts);
+            assert_eq!(report.partitioned, partition);
+            if !partition {
+                assert_eq!(report.partitions.len(), 1);
+            }
         }
     }
 }
@@ -90,7 +98,7 @@ fn kv_histories_get_the_expected_verdicts_with_and_without_partitioning() {
 fn kv_partitions_by_key() {
     let report = check("kv/c50-ok.txt", &CheckOptions::default());
     assert_eq!(report.partitions.len(), 10);
-    assert!(report.partitions.iter().all(|part| part.verdict == Verdict::Linearizable));
+    assert!(report.partitions.iter().all(|part| part.verdict == Some(Verdict::Linearizable)));
 }
 
 #[test]

@@ -2,15 +2,25 @@
 //! Zobrist hash, so hashing a (set, state) pair costs O(1) instead of O(operations).
 
 /// A bitset over `0..len` whose hash is the XOR of a fixed random key per member.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug)]
 pub struct Bitset {
     words: Vec<u64>,
     hash: u64,
+    /// `zobrist_key(i)` for every index, computed once: the search updates the hash per step.
+    keys: Vec<u64>,
 }
+
+impl PartialEq for Bitset {
+    fn eq(&self, other: &Bitset) -> bool {
+        self.words == other.words
+    }
+}
+
+impl Eq for Bitset {}
 
 impl Bitset {
     pub fn new(len: usize) -> Self {
-        Bitset { words: vec![0; len.div_ceil(64)], hash: 0 }
+        Bitset { words: vec![0; len.div_ceil(64)], hash: 0, keys: (0..len).map(zobrist_key).collect() }
     }
 
     pub fn contains(&self, index: usize) -> bool {
@@ -21,14 +31,14 @@ impl Bitset {
     pub fn insert(&mut self, index: usize) {
         debug_assert!(!self.contains(index));
         self.words[index / 64] |= 1 << (index % 64);
-        self.hash ^= zobrist_key(index);
+        self.hash ^= self.keys[index];
     }
 
     /// Removes `index`, which must be present.
     pub fn remove(&mut self, index: usize) {
         debug_assert!(self.contains(index));
         self.words[index / 64] &= !(1 << (index % 64));
-        self.hash ^= zobrist_key(index);
+        self.hash ^= self.keys[index];
     }
 
     pub fn words(&self) -> &[u64] {

@@ -82,15 +82,17 @@ pub struct Counterexample {
     pub stuck_operation: OperationView,
     /// States in which it was tried and could not have returned what it returned.
     pub states_it_could_see: Vec<String>,
-    /// The number of such states (the list above is capped).
-    pub state_count: usize,
+    /// Whether there were more such states than listed (the list is capped).
+    pub more_states: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct PartitionReport {
     pub partition: String,
     pub operations: usize,
-    pub verdict: Verdict,
+    /// `None` (JSON `null`) when the search of this partition was stopped because another
+    /// partition had already been shown not linearizable.
+    pub verdict: Option<Verdict>,
     pub search_steps: u64,
     pub model_steps: u64,
     pub distinct_states: usize,
@@ -139,7 +141,7 @@ pub fn partition_report<M: Model>(
     let report = PartitionReport {
         partition: label.to_string(),
         operations: operations.len(),
-        verdict: outcome.verdict.into(),
+        verdict: Some(outcome.verdict.into()),
         search_steps: outcome.search_steps,
         model_steps: outcome.model_steps,
         distinct_states: outcome.distinct_states,
@@ -166,7 +168,7 @@ fn counterexample<M: Model>(
             .collect(),
         stuck_operation: view(model, operations[failure.stuck]),
         states_it_could_see: failure.rejecting_states.iter().map(|state| model.describe_state(state)).collect(),
-        state_count: failure.rejecting_state_count,
+        more_states: failure.more_rejecting_states,
     }
 }
 
@@ -200,8 +202,12 @@ impl fmt::Display for LinReport {
             self.search_steps,
             self.model_steps
         )?;
-        for partition in self.partitions.iter().filter(|p| p.verdict == Verdict::Unknown) {
+        for partition in self.partitions.iter().filter(|p| p.verdict == Some(Verdict::Unknown)) {
             writeln!(f, "partition {}: unknown (time budget exhausted)", partition.partition)?;
+        }
+        let stopped = self.partitions.iter().filter(|p| p.verdict.is_none()).count();
+        if stopped > 0 {
+            writeln!(f, "{stopped} partition(s) not searched to the end: a violation was found elsewhere first")?;
         }
         for counterexample in &self.counterexamples {
             write_counterexample(f, counterexample)?;
@@ -222,12 +228,8 @@ fn write_counterexample(f: &mut fmt::Formatter<'_>, counterexample: &Counterexam
         writeln!(f, "    {}  ⇒ {}", placed.operation, placed.state_after)?;
     }
     writeln!(f, "  cannot place: {}", counterexample.stuck_operation)?;
-    writeln!(
-        f,
-        "  it was tried in {} state(s), none of which allows it: {}",
-        counterexample.state_count,
-        counterexample.states_it_could_see.join(", ")
-    )
+    let more = if counterexample.more_states { ", …" } else { "" };
+    writeln!(f, "  states it was tried in, none of which allows it: {}{more}", counterexample.states_it_could_see.join(", "))
 }
 
 #[cfg(test)]

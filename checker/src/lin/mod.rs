@@ -9,7 +9,6 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
@@ -221,7 +220,7 @@ pub fn check_operations<M: Model>(
     let results = check_partitions(model, operations, &partitions, deadline, options.threads);
     let (partition_reports, counterexamples): (Vec<_>, Vec<_>) = results.into_iter().unzip();
     LinReport {
-        verdict: Verdict::combine(partition_reports.iter().map(|report| report.verdict)),
+        verdict: Verdict::combine(partition_reports.iter().filter_map(|report| report.verdict)),
         model: model.name().to_string(),
         partitioned: options.partition,
         operations: counts,
@@ -234,8 +233,15 @@ pub fn check_operations<M: Model>(
 
 type PartitionResult = (PartitionReport, Option<Counterexample>);
 
-/// Searches every partition, on up to `threads` threads; results come back in partition
-/// order, and every partition is searched in full, so nothing depends on scheduling.
+/// Search steps every unfinished partition gets in the first round; each round doubles it.
+const FIRST_ROUND_STEPS: u64 = 1 << 16;
+
+/// Searches the partitions in rounds: each round gives every unfinished partition the same
+/// step budget (doubling per round), on up to `threads` threads. After the first round in
+/// which some partition is shown not linearizable, the others stop: that is how a hard but
+/// innocent partition cannot hide an easy violation. Rounds are counted in search steps,
+/// never in time, so which partitions finish — and so the whole report — does not depend on
+/// the thread count or on scheduling.
 fn check_partitions<M: Model>(
     model: &M,
     operations: &[Operation<M::Input, M::Output>],
@@ -243,40 +249,80 @@ fn check_partitions<M: Model>(
     deadline: Option<Instant>,
     threads: usize,
 ) -> Vec<PartitionResult> {
-    let check_one = |partition: &Partition| {
-        let members: Vec<&Operation<M::Input, M::Output>> =
-            partition.operations.iter().map(|&index| &operations[index]).collect();
-        let outcome = search::search(model, &members, deadline);
-        counterexample::partition_report(model, &partition.label, &members, &outcome)
-    };
-    let workers = threads.clamp(1, partitions.len().max(1));
-    if workers == 1 {
-        return partitions.iter().map(check_one).collect();
+    let members: Vec<Vec<&Operation<M::Input, M::Output>>> = partitions
+        .iter()
+        .map(|partition| partition.operations.iter().map(|&index| &operations[index]).collect())
+        .collect();
+    let mut searches: Vec<search::Search<'_, M>> =
+        members.iter().map(|members| search::Search::new(model, members)).collect();
+    let mut finished: Vec<bool> = vec![false; partitions.len()];
+    let mut step_limit = FIRST_ROUND_STEPS;
+    loop {
+        let unfinished: Vec<(usize, &mut search::Search<'_, M>)> =
+            searches.iter_mut().enumerate().filter(|(index, _)| !finished[*index]).collect();
+        if unfinished.is_empty() {
+            break;
+        }
+        let mut violation_found = false;
+        for (index, verdict) in run_round(unfinished, step_limit, deadline, threads) {
+            finished[index] = verdict.is_some();
+            violation_found |= verdict == Some(search::SearchVerdict::NotLinearizable);
+        }
+        if violation_found {
+            break;
+        }
+        step_limit = step_limit.saturating_mul(2);
     }
-    let next_partition = AtomicUsize::new(0);
-    let mut results: Vec<Option<PartitionResult>> = (0..partitions.len()).map(|_| None).collect();
+    searches
+        .iter()
+        .zip(partitions)
+        .zip(&members)
+        .zip(&finished)
+        .map(|(((search, partition), members), &finished)| {
+            let outcome = search.outcome();
+            let (mut report, counterexample) =
+                counterexample::partition_report(model, &partition.label, members, &outcome);
+            if !finished {
+                report.verdict = None;
+            }
+            (report, counterexample)
+        })
+        .collect()
+}
+
+/// Resumes each search up to `step_limit`; returns (partition index, verdict if finished).
+fn run_round<M: Model>(
+    mut searches: Vec<(usize, &mut search::Search<'_, M>)>,
+    step_limit: u64,
+    deadline: Option<Instant>,
+    threads: usize,
+) -> Vec<(usize, Option<search::SearchVerdict>)> {
+    let workers = threads.clamp(1, searches.len().max(1));
+    if workers == 1 {
+        return searches.iter_mut().map(|(index, search)| (*index, search.resume(step_limit, deadline))).collect();
+    }
+    let queue = std::sync::Mutex::new(searches.into_iter());
     std::thread::scope(|scope| {
         let handles: Vec<_> = (0..workers)
             .map(|_| {
                 scope.spawn(|| {
                     let mut done = Vec::new();
                     loop {
-                        let index = next_partition.fetch_add(1, Ordering::Relaxed);
-                        let Some(partition) = partitions.get(index) else { break };
-                        done.push((index, check_one(partition)));
+                        let next = queue.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).next();
+                        let Some((index, search)) = next else { break };
+                        done.push((index, search.resume(step_limit, deadline)));
                     }
                     done
                 })
             })
             .collect();
-        for handle in handles {
-            let done = handle.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic));
-            for (index, result) in done {
-                results[index] = Some(result);
-            }
-        }
-    });
-    results.into_iter().map(|result| result.expect("every partition is taken by one worker")).collect()
+        let mut results: Vec<_> = handles
+            .into_iter()
+            .flat_map(|handle| handle.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
+            .collect();
+        results.sort_by_key(|(index, _)| *index);
+        results
+    })
 }
 
 #[cfg(test)]

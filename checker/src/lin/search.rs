@@ -3,11 +3,19 @@
 //!
 //! Beyond the textbook algorithm (as in Porcupine):
 //! - Model states are interned: the cache, the stack and the transition memo hold 32-bit ids.
-//! - Transitions are memoised per (state, operation): the model steps once per distinct pair,
-//!   however often the search tries it. `search_steps` counts tries (what Porcupine calls
-//!   model steps), `model_steps` the calls into the model.
+//! - Transitions are memoised per (state, operation) in a dense table while the states are
+//!   few (registers: a handful of values), so the model steps once per distinct pair however
+//!   often the search tries it. Past [`DENSE_MEMO_ENTRIES`] the model is called directly: with
+//!   that many states (key-value stores), pairs rarely repeat and a memo would only cost.
+//!   `search_steps` counts tries (what Porcupine calls model steps), `model_steps` the calls
+//!   into the model.
 //! - The linearized set hashes incrementally (Zobrist), so a cache probe is O(1) plus one
 //!   comparison of the bitset on a hash match.
+//! - Read-only operations (see [`Model::is_read_only`]) are linearized as soon as they are
+//!   legal, and alternatives to them are never tried: if a configuration has a legal
+//!   read-only candidate, it can be completed iff it can be completed with that read first
+//!   (the read's call precedes every pending return, so it may move first; it changes no
+//!   state, so nothing after it notices). This cuts the search well below Porcupine's.
 //! - Operations with an unknown outcome have no return event: they never force backtracking,
 //!   and the search succeeds as soon as every operation with a known outcome is linearized
 //!   (the rest may take effect later, or never).
@@ -41,8 +49,8 @@ pub struct Failure<S> {
     /// States in which the search tried `stuck` and the model rejected it, in discovery order,
     /// at most [`MAX_REJECTING_STATES`].
     pub rejecting_states: Vec<S>,
-    /// How many such states there were in all.
-    pub rejecting_state_count: usize,
+    /// Whether there were more such states than listed.
+    pub more_rejecting_states: bool,
 }
 
 /// Caps the states listed in a counterexample: beyond a handful they stop explaining.
@@ -63,14 +71,22 @@ pub struct SearchOutcome<S> {
 const STEPS_BETWEEN_DEADLINE_CHECKS: u64 = 4096;
 
 const NONE: u32 = u32::MAX;
+/// A memo entry not computed yet.
+const UNKNOWN: u32 = u32::MAX - 1;
 
-/// Checks whether `operations` (one partition, in any order) are linearizable.
+/// The memo's size cap, in entries of 4 bytes: 4 MiB per partition at most.
+pub const DENSE_MEMO_ENTRIES: usize = 1 << 20;
+
+/// Checks whether `operations` (one partition, in any order) are linearizable, searching
+/// until done or until the deadline.
 pub fn search<M: Model>(
     model: &M,
     operations: &[&Operation<M::Input, M::Output>],
     deadline: Option<Instant>,
 ) -> SearchOutcome<M::State> {
-    Search::new(model, operations).run(deadline)
+    let mut search = Search::new(model, operations);
+    search.resume(u64::MAX, deadline);
+    search.outcome()
 }
 
 /// Call and return events sorted by time, in a doubly linked list that operations are lifted
@@ -198,159 +214,313 @@ impl<S: Eq + Hash> States<S> {
 }
 
 /// The set of (linearized operations, state) configurations already explored.
+///
+/// An open-addressing table with linear probing, written out rather than a general hash map
+/// because a search probes it on nearly every step: a slot holds the upper half of the hash
+/// and the configuration's index, so most probes touch one cache line and compare no set.
 struct ConfigurationCache {
     words_per_set: usize,
+    /// Per configuration: its set's words, state and full hash (to grow the table).
     sets: Vec<u64>,
     states: Vec<u32>,
     hashes: Vec<u64>,
-    table: HashTable<u32>,
+    /// `EMPTY_SLOT` or (hash >> 32) << 32 | configuration index.
+    slots: Vec<u64>,
 }
+
+const EMPTY_SLOT: u64 = u64::MAX;
+const INITIAL_SLOTS: usize = 1 << 10;
 
 impl ConfigurationCache {
     fn new(words_per_set: usize) -> Self {
-        ConfigurationCache { words_per_set, sets: Vec::new(), states: Vec::new(), hashes: Vec::new(), table: HashTable::new() }
+        ConfigurationCache {
+            words_per_set,
+            sets: Vec::new(),
+            states: Vec::new(),
+            hashes: Vec::new(),
+            slots: vec![EMPTY_SLOT; INITIAL_SLOTS],
+        }
     }
 
     /// Records the configuration; false if it was already there.
     fn insert_if_new(&mut self, linearized: &Bitset, state: u32) -> bool {
         let hash = linearized.hash() ^ mix64(u64::from(state));
+        let tag = hash & 0xffff_ffff_0000_0000;
         let words = self.words_per_set;
-        let ConfigurationCache { sets, states, hashes, table, .. } = self;
-        let entry = table.entry(
-            hash,
-            |&id| {
-                let id = id as usize;
-                hashes[id] == hash && states[id] == state && sets[id * words..(id + 1) * words] == *linearized.words()
-            },
-            |&id| hashes[id as usize],
-        );
-        match entry {
-            hashbrown::hash_table::Entry::Occupied(_) => false,
-            hashbrown::hash_table::Entry::Vacant(vacant) => {
-                vacant.insert(states.len() as u32);
-                sets.extend_from_slice(linearized.words());
-                states.push(state);
-                hashes.push(hash);
-                true
+        let mask = self.slots.len() - 1;
+        let mut slot = hash as usize & mask;
+        loop {
+            let entry = self.slots[slot];
+            if entry == EMPTY_SLOT {
+                break;
             }
+            if entry & 0xffff_ffff_0000_0000 == tag {
+                let id = (entry & 0xffff_ffff) as usize;
+                if self.states[id] == state && same_words(&self.sets[id * words..(id + 1) * words], linearized.words()) {
+                    return false;
+                }
+            }
+            slot = (slot + 1) & mask;
         }
+        let id = self.states.len();
+        self.slots[slot] = tag | id as u64;
+        self.sets.extend_from_slice(linearized.words());
+        self.states.push(state);
+        self.hashes.push(hash);
+        // Keep the load under a half, so probe sequences stay short.
+        if self.states.len() * 2 > self.slots.len() {
+            self.grow();
+        }
+        true
+    }
+
+    fn grow(&mut self) {
+        let mut slots = vec![EMPTY_SLOT; self.slots.len() * 2];
+        let mask = slots.len() - 1;
+        for (id, &hash) in self.hashes.iter().enumerate() {
+            let mut slot = hash as usize & mask;
+            while slots[slot] != EMPTY_SLOT {
+                slot = (slot + 1) & mask;
+            }
+            slots[slot] = (hash & 0xffff_ffff_0000_0000) | id as u64;
+        }
+        self.slots = slots;
     }
 }
 
-struct Search<'a, M: Model> {
+/// Word-by-word: sets are a few words long, shorter than a call to `memcmp` is worth.
+fn same_words(a: &[u64], b: &[u64]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x == y)
+}
+
+/// A search that can be paused after a number of steps and resumed, so that partitions can
+/// be interleaved deterministically.
+pub struct Search<'a, M: Model> {
     model: &'a M,
     operations: &'a [&'a Operation<M::Input, M::Output>],
     events: EventList,
     states: States<M::State>,
-    /// (state << 32 | operation) → next state, or `NONE` if the model rejects it.
-    transitions: HashTable<(u64, u32)>,
+    /// Row per state (while under [`DENSE_MEMO_ENTRIES`]), column per operation: the next
+    /// state, `NONE` if the model rejects it, or `UNKNOWN`.
+    memo: Vec<u32>,
+    /// Per operation: the first states in which the model rejected it (for counterexamples),
+    /// at most `MAX_REJECTING_STATES`, and whether there were more.
+    rejections: Vec<(Vec<u32>, bool)>,
+    cache: ConfigurationCache,
+    linearized: Bitset,
+    state: u32,
+    /// (operation, state before it, whether it was forced: a read-only operation, the only
+    /// candidate worth trying in its configuration)
+    stack: Vec<(u32, u32, bool)>,
+    /// Per operation: `Model::is_read_only`.
+    read_only: Vec<bool>,
+    /// The deepest stack seen: (operation, state after it).
+    deepest: Vec<(u32, u32)>,
+    /// The next event to look at.
+    event: u32,
+    /// Whether the current pass tries the read-only candidates (else the others).
+    read_only_pass: bool,
+    open_with_known_outcome: usize,
+    verdict: Option<SearchVerdict>,
     search_steps: u64,
     model_steps: u64,
 }
 
 impl<'a, M: Model> Search<'a, M> {
-    fn new(model: &'a M, operations: &'a [&'a Operation<M::Input, M::Output>]) -> Self {
-        Search {
+    pub fn new(model: &'a M, operations: &'a [&'a Operation<M::Input, M::Output>]) -> Self {
+        let events = EventList::new(operations);
+        let mut search = Search {
             model,
             operations,
-            events: EventList::new(operations),
+            event: events.first(),
+            events,
             states: States::new(),
-            transitions: HashTable::new(),
+            memo: Vec::new(),
+            rejections: vec![(Vec::new(), false); operations.len()],
+            cache: ConfigurationCache::new(operations.len().div_ceil(64)),
+            linearized: Bitset::new(operations.len()),
+            state: 0,
+            stack: Vec::new(),
+            read_only: operations.iter().map(|op| model.is_read_only(&op.input, op.output.as_ref())).collect(),
+            deepest: Vec::new(),
+            read_only_pass: true,
+            open_with_known_outcome: operations.iter().filter(|op| op.ret.is_some()).count(),
+            verdict: None,
             search_steps: 0,
             model_steps: 0,
-        }
+        };
+        search.state = search.intern(model.init());
+        search
     }
 
     /// The state after applying `operation` in `state`, or `NONE`.
     fn transition(&mut self, state: u32, operation: u32) -> u32 {
-        let key = (u64::from(state) << 32) | u64::from(operation);
-        let hash = mix64(key);
-        if let Some(&(_, next)) = self.transitions.find(hash, |&(known, _)| known == key) {
-            return next;
+        let operation_count = self.operations.len();
+        let slot = state as usize * operation_count + operation as usize;
+        if let Some(&next) = self.memo.get(slot) {
+            if next != UNKNOWN {
+                return next;
+            }
         }
         self.model_steps += 1;
         let op = self.operations[operation as usize];
         let next = match self.model.step(&self.states.states[state as usize], &op.input, op.output.as_ref()) {
-            Some(next_state) => self.states.intern(next_state),
-            None => NONE,
+            Some(next_state) => self.intern(next_state),
+            None => {
+                self.record_rejection(state, operation);
+                NONE
+            }
         };
-        self.transitions.insert_unique(hash, (key, next), |&(known, _)| mix64(known));
+        if let Some(entry) = self.memo.get_mut(slot) {
+            *entry = next;
+        }
         next
     }
 
-    fn known_transition(&self, state: u32, operation: u32) -> Option<u32> {
-        let key = (u64::from(state) << 32) | u64::from(operation);
-        self.transitions.find(mix64(key), |&(known, _)| known == key).map(|&(_, next)| next)
+    /// Interns a state, giving it a memo row while the memo is under its cap.
+    fn intern(&mut self, state: M::State) -> u32 {
+        let id = self.states.intern(state);
+        let row_end = (id as usize + 1) * self.operations.len();
+        if row_end > self.memo.len() && row_end <= DENSE_MEMO_ENTRIES {
+            self.memo.resize(row_end, UNKNOWN);
+        }
+        id
     }
 
-    fn run(mut self, deadline: Option<Instant>) -> SearchOutcome<M::State> {
-        let operation_count = self.operations.len();
-        let mut open_with_known_outcome = self.operations.iter().filter(|op| op.ret.is_some()).count();
-        let mut linearized = Bitset::new(operation_count);
-        let mut cache = ConfigurationCache::new(operation_count.div_ceil(64));
-        let mut state = self.states.intern(self.model.init());
-        // (operation, state before it)
-        let mut stack: Vec<(u32, u32)> = Vec::new();
-        // The deepest stack seen: (operation, state after it).
-        let mut deepest: Vec<(u32, u32)> = Vec::new();
-        let mut event = self.events.first();
-        let verdict = loop {
-            if open_with_known_outcome == 0 || event == NONE {
-                break SearchVerdict::Linearizable;
+    fn record_rejection(&mut self, state: u32, operation: u32) {
+        let (states, more) = &mut self.rejections[operation as usize];
+        if !states.contains(&state) {
+            if states.len() < MAX_REJECTING_STATES {
+                states.push(state);
+            } else {
+                *more = true;
+            }
+        }
+    }
+
+    pub fn search_steps(&self) -> u64 {
+        self.search_steps
+    }
+
+    /// Searches until a verdict, until `search_steps` reaches `step_limit` (then `None`: call
+    /// again with a higher limit to go on), or until the deadline (verdict `Unknown`).
+    pub fn resume(&mut self, step_limit: u64, deadline: Option<Instant>) -> Option<SearchVerdict> {
+        if self.verdict.is_none() {
+            self.verdict = self.run_until(step_limit, deadline);
+        }
+        self.verdict
+    }
+
+    /// Each configuration is searched in two passes over its candidates (the calls before the
+    /// first pending return): read-only ones first, where one that is legal settles the
+    /// configuration, then the others.
+    fn run_until(&mut self, step_limit: u64, deadline: Option<Instant>) -> Option<SearchVerdict> {
+        loop {
+            if self.open_with_known_outcome == 0 {
+                return Some(SearchVerdict::Linearizable);
+            }
+            let event = self.event;
+            if event == NONE || !self.events.is_call[event as usize] {
+                // The end of this pass's candidates.
+                if self.read_only_pass {
+                    self.read_only_pass = false;
+                    self.event = self.events.first();
+                } else if !self.backtrack() {
+                    return Some(SearchVerdict::NotLinearizable);
+                }
+                continue;
             }
             let operation = self.events.operation[event as usize];
-            if !self.events.is_call[event as usize] {
-                // The earliest pending return: whatever is on top of the stack cannot be right.
-                let Some((undone, previous_state)) = stack.pop() else {
-                    break SearchVerdict::NotLinearizable;
-                };
-                linearized.remove(undone as usize);
-                state = previous_state;
-                self.events.unlift(undone);
-                if self.operations[undone as usize].ret.is_some() {
-                    open_with_known_outcome += 1;
-                }
-                event = self.events.next[self.events.call_event[undone as usize] as usize];
+            let read_only = self.read_only[operation as usize];
+            if read_only != self.read_only_pass {
+                self.event = self.events.next[event as usize];
                 continue;
+            }
+            if self.search_steps >= step_limit {
+                return None;
             }
             self.search_steps += 1;
             if self.search_steps % STEPS_BETWEEN_DEADLINE_CHECKS == 0 && deadline.is_some_and(|d| Instant::now() >= d) {
-                break SearchVerdict::Unknown;
+                return Some(SearchVerdict::Unknown);
             }
-            let next_state = self.transition(state, operation);
-            if next_state != NONE {
-                linearized.insert(operation as usize);
-                if cache.insert_if_new(&linearized, next_state) {
-                    stack.push((operation, state));
-                    state = next_state;
-                    self.events.lift(operation);
-                    if self.operations[operation as usize].ret.is_some() {
-                        open_with_known_outcome -= 1;
-                    }
-                    if stack.len() > deepest.len() {
-                        deepest = prefix_with_states_after(&stack, state);
-                    }
-                    event = self.events.first();
-                    continue;
+            let next_state = self.transition(self.state, operation);
+            if next_state == NONE {
+                self.event = self.events.next[event as usize];
+                continue;
+            }
+            if self.linearize(operation, next_state, read_only) {
+                continue;
+            }
+            if read_only {
+                // Seen before, so it failed: and so does this configuration.
+                if !self.backtrack() {
+                    return Some(SearchVerdict::NotLinearizable);
                 }
-                linearized.remove(operation as usize);
+                continue;
             }
-            event = self.events.next[event as usize];
-        };
-        let failure = (verdict == SearchVerdict::NotLinearizable).then(|| self.explain(&deepest));
+            self.event = self.events.next[event as usize];
+        }
+    }
+
+    /// Linearizes `operation` next unless the resulting configuration was seen before.
+    fn linearize(&mut self, operation: u32, next_state: u32, forced: bool) -> bool {
+        self.linearized.insert(operation as usize);
+        if !self.cache.insert_if_new(&self.linearized, next_state) {
+            self.linearized.remove(operation as usize);
+            return false;
+        }
+        self.stack.push((operation, self.state, forced));
+        self.state = next_state;
+        self.events.lift(operation);
+        if self.operations[operation as usize].ret.is_some() {
+            self.open_with_known_outcome -= 1;
+        }
+        if self.stack.len() > self.deepest.len() {
+            self.deepest = prefix_with_states_after(&self.stack, self.state);
+        }
+        self.event = self.events.first();
+        self.read_only_pass = true;
+        true
+    }
+
+    /// Undoes the last linearization and moves on to the next candidate; false if there is
+    /// nothing to undo. A forced operation has no alternatives: undo the one before it too.
+    fn backtrack(&mut self) -> bool {
+        loop {
+            let Some((undone, previous_state, forced)) = self.stack.pop() else {
+                return false;
+            };
+            self.linearized.remove(undone as usize);
+            self.state = previous_state;
+            self.events.unlift(undone);
+            if self.operations[undone as usize].ret.is_some() {
+                self.open_with_known_outcome += 1;
+            }
+            if !forced {
+                // This configuration's read-only pass is over: go on with the others.
+                self.event = self.events.next[self.events.call_event[undone as usize] as usize];
+                self.read_only_pass = false;
+                return true;
+            }
+        }
+    }
+
+    /// The result so far (verdict `Unknown` if the search has not finished).
+    pub fn outcome(&self) -> SearchOutcome<M::State> {
+        let verdict = self.verdict.unwrap_or(SearchVerdict::Unknown);
         SearchOutcome {
             verdict,
             search_steps: self.search_steps,
             model_steps: self.model_steps,
             distinct_states: self.states.states.len(),
-            failure,
+            failure: (verdict == SearchVerdict::NotLinearizable).then(|| self.explain()),
         }
     }
 
     /// Builds the counterexample from the deepest prefix the search reached.
-    fn explain(&self, deepest: &[(u32, u32)]) -> Failure<M::State> {
+    fn explain(&self) -> Failure<M::State> {
         let mut in_prefix = vec![false; self.operations.len()];
-        for &(operation, _) in deepest {
+        for &(operation, _) in &self.deepest {
             in_prefix[operation as usize] = true;
         }
         // Events are stored in time order: the first return of an operation outside the
@@ -359,26 +529,24 @@ impl<'a, M: Model> Search<'a, M> {
             .find(|&event| !self.events.is_call[event] && !in_prefix[self.events.operation[event] as usize])
             .map(|event| self.events.operation[event])
             .expect("a non-linearizable partition has an operation with a known outcome left over");
-        let rejecting: Vec<u32> = (0..self.states.states.len() as u32)
-            .filter(|&state| self.known_transition(state, stuck) == Some(NONE))
-            .collect();
+        let (rejecting, more_rejecting) = &self.rejections[stuck as usize];
         let state_of = |id: u32| self.states.states[id as usize].clone();
         Failure {
-            prefix: deepest.iter().map(|&(operation, after)| (operation as usize, state_of(after))).collect(),
+            prefix: self.deepest.iter().map(|&(operation, after)| (operation as usize, state_of(after))).collect(),
             stuck: stuck as usize,
-            rejecting_states: rejecting.iter().take(MAX_REJECTING_STATES).map(|&id| state_of(id)).collect(),
-            rejecting_state_count: rejecting.len(),
+            rejecting_states: rejecting.iter().map(|&id| state_of(id)).collect(),
+            more_rejecting_states: *more_rejecting,
         }
     }
 }
 
 /// The stack as (operation, state after it), given the state after its top.
-fn prefix_with_states_after(stack: &[(u32, u32)], top_state: u32) -> Vec<(u32, u32)> {
+fn prefix_with_states_after(stack: &[(u32, u32, bool)], top_state: u32) -> Vec<(u32, u32)> {
     stack
         .iter()
         .enumerate()
-        .map(|(depth, &(operation, _))| {
-            let after = stack.get(depth + 1).map_or(top_state, |&(_, before_next)| before_next);
+        .map(|(depth, &(operation, _, _))| {
+            let after = stack.get(depth + 1).map_or(top_state, |&(_, before_next, _)| before_next);
             (operation, after)
         })
         .collect()
@@ -438,6 +606,22 @@ mod tests {
         let early_read = op(RegisterInput::Read, Some(7), 0, Some(1));
         let late_write = op(RegisterInput::Write(Value::Int(7)), None, 2, None);
         assert_eq!(check(&[early_read, late_write]).verdict, SearchVerdict::NotLinearizable);
+    }
+
+    #[test]
+    fn a_paused_search_resumes_to_the_same_result() {
+        let mut history: Vec<_> = (0..8).map(|value| op(RegisterInput::Write(Value::Int(value)), None, value as u64, Some(100))).collect();
+        history.push(op(RegisterInput::Read, Some(99), 50, Some(60)));
+        let refs: Vec<_> = history.iter().collect();
+        let whole = search(&Register, &refs, None);
+        let mut paused = Search::new(&Register, &refs);
+        let mut limit = 1;
+        while paused.resume(limit, None).is_none() {
+            assert_eq!(paused.search_steps(), limit);
+            limit += 7;
+        }
+        assert_eq!(paused.outcome(), whole);
+        assert_eq!(whole.verdict, SearchVerdict::NotLinearizable);
     }
 
     #[test]

@@ -59,6 +59,10 @@ impl Model for CasRegister {
         }
     }
 
+    fn is_read_only(&self, input: &CasInput, output: Option<&CasOutput>) -> bool {
+        matches!(input, CasInput::Read) || matches!((input, output), (CasInput::Cas { .. }, Some(CasOutput::CasFailed)))
+    }
+
     fn describe_operation(&self, input: &CasInput, output: Option<&CasOutput>) -> String {
         match (input, output) {
             (CasInput::Read, Some(CasOutput::Read(value))) => format!("read → {value}"),

@@ -27,8 +27,32 @@ impl KvInput {
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Kv;
 
-/// Keys absent from the map hold "".
-pub type KvState = BTreeMap<Arc<str>, Arc<str>>;
+/// The store: (key, value) sorted by key; keys absent hold "". A sorted vector because a
+/// partition holds one key and an unpartitioned history a handful: cheaper to clone than a map.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+pub struct KvState {
+    entries: Vec<(Arc<str>, Text)>,
+}
+
+impl KvState {
+    /// The value `key` holds ("" if never written).
+    pub fn value(&self, key: &str) -> String {
+        self.get(key).map_or_else(String::new, Text::to_string)
+    }
+
+    fn get(&self, key: &str) -> Option<&Text> {
+        self.entries.binary_search_by(|(known, _)| (**known).cmp(key)).ok().map(|index| &self.entries[index].1)
+    }
+
+    fn with(&self, key: &Arc<str>, update: impl FnOnce(Option<&Text>) -> Text) -> KvState {
+        let mut next = self.clone();
+        match next.entries.binary_search_by(|(known, _)| known.cmp(key)) {
+            Ok(index) => next.entries[index].1 = update(Some(&self.entries[index].1)),
+            Err(index) => next.entries.insert(index, (key.clone(), update(None))),
+        }
+        next
+    }
+}
 
 impl Model for Kv {
     type Input = KvInput;
@@ -41,34 +65,31 @@ impl Model for Kv {
     }
 
     fn init(&self) -> KvState {
-        KvState::new()
+        KvState::default()
     }
 
     fn step(&self, state: &KvState, input: &KvInput, output: Option<&Arc<str>>) -> Option<KvState> {
         match input {
             KvInput::Get { key } => {
-                let current = state.get(key).map_or("", |value| value);
+                let matches = |read: &str| state.get(key).map_or(read.is_empty(), |value| value.equals(read));
                 match output {
-                    Some(read) if **read != *current => None,
+                    Some(read) if !matches(read) => None,
                     _ => Some(state.clone()),
                 }
             }
-            KvInput::Put { key, value } => {
-                let mut next = state.clone();
-                next.insert(key.clone(), value.clone());
-                Some(next)
-            }
+            KvInput::Put { key, value } => Some(state.with(key, |_| Text::new(value.clone()))),
             KvInput::Append { key, value } => {
-                let mut next = state.clone();
-                let current = next.entry(key.clone()).or_insert_with(|| "".into());
-                *current = format!("{current}{value}").into();
-                Some(next)
+                Some(state.with(key, |current| current.map_or_else(|| Text::new(value.clone()), |text| text.append(value.clone()))))
             }
         }
     }
 
     fn partition(&self, operations: &[Operation<KvInput, Arc<str>>]) -> Vec<Partition> {
         partition_by_first_appearance(operations.iter().map(|operation| operation.input.key().to_string()))
+    }
+
+    fn is_read_only(&self, input: &KvInput, _output: Option<&Arc<str>>) -> bool {
+        matches!(input, KvInput::Get { .. })
     }
 
     fn describe_operation(&self, input: &KvInput, output: Option<&Arc<str>>) -> String {
@@ -83,8 +104,108 @@ impl Model for Kv {
     }
 
     fn describe_state(&self, state: &KvState) -> String {
-        let entries: Vec<String> = state.iter().map(|(key, value)| format!("{key:?} {value:?}")).collect();
+        let entries: Vec<String> =
+            state.entries.iter().map(|(key, value)| format!("{key:?} {:?}", value.to_string())).collect();
         format!("{{{}}}", entries.join(", "))
+    }
+}
+
+/// A string built by appends, shared between states: an append is O(1) (a new piece pointing
+/// at the old text) instead of a copy, and the text's hash is kept, so interning a state costs
+/// O(keys) rather than O(characters).
+#[derive(Clone, Debug)]
+pub struct Text(Arc<Piece>);
+
+#[derive(Debug)]
+struct Piece {
+    prefix: Option<Arc<Piece>>,
+    piece: Arc<str>,
+    /// Length in bytes of the whole text.
+    len: usize,
+    /// Polynomial hash of the whole text's bytes: extending it needs only the new piece.
+    hash: u64,
+}
+
+const HASH_BASE: u64 = 0x100_0000_01b3;
+
+impl Text {
+    pub fn new(piece: Arc<str>) -> Text {
+        Text::extend(None, piece)
+    }
+
+    pub fn append(&self, piece: Arc<str>) -> Text {
+        Text::extend(Some(self.0.clone()), piece)
+    }
+
+    fn extend(prefix: Option<Arc<Piece>>, piece: Arc<str>) -> Text {
+        let (mut hash, mut power) = (0u64, 1u64);
+        for &byte in piece.as_bytes() {
+            hash = hash.wrapping_mul(HASH_BASE).wrapping_add(u64::from(byte));
+            power = power.wrapping_mul(HASH_BASE);
+        }
+        let (prefix_len, prefix_hash) = prefix.as_ref().map_or((0, 0), |prefix| (prefix.len, prefix.hash));
+        Text(Arc::new(Piece {
+            len: prefix_len + piece.len(),
+            hash: prefix_hash.wrapping_mul(power).wrapping_add(hash),
+            prefix,
+            piece,
+        }))
+    }
+
+    fn pieces(&self) -> impl Iterator<Item = &str> {
+        std::iter::successors(Some(&*self.0), |piece| piece.prefix.as_deref()).map(|piece| &*piece.piece)
+    }
+
+    /// Compares with a string without building the text: pieces from the end.
+    pub fn equals(&self, text: &str) -> bool {
+        if self.0.len != text.len() {
+            return false;
+        }
+        let mut end = text.len();
+        for piece in self.pieces() {
+            let start = end - piece.len();
+            if &text.as_bytes()[start..end] != piece.as_bytes() {
+                return false;
+            }
+            end = start;
+        }
+        true
+    }
+}
+
+impl std::fmt::Display for Text {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let pieces: Vec<&str> = self.pieces().collect();
+        pieces.iter().rev().try_for_each(|piece| f.write_str(piece))
+    }
+}
+
+impl PartialEq for Text {
+    fn eq(&self, other: &Text) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+            || (self.0.len == other.0.len && self.0.hash == other.0.hash && self.equals(&other.to_string()))
+    }
+}
+
+impl Eq for Text {}
+
+impl std::hash::Hash for Text {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        state.write_u64(self.0.hash);
+    }
+}
+
+impl Drop for Piece {
+    /// Unlinks long chains iteratively: the default recursive drop could overflow the stack
+    /// on a key appended to hundreds of thousands of times.
+    fn drop(&mut self) {
+        let mut next = self.prefix.take();
+        while let Some(piece) = next {
+            next = match Arc::try_unwrap(piece) {
+                Ok(mut unique) => unique.prefix.take(),
+                Err(_) => None,
+            };
+        }
     }
 }
 
@@ -160,6 +281,24 @@ mod tests {
         assert!(kv.step(&state, &get, Some(&"ab".into())).is_none());
         let state = kv.step(&state, &KvInput::Put { key, value: "z".into() }, None).unwrap();
         assert!(kv.step(&state, &get, Some(&"z".into())).is_some());
+    }
+
+    #[test]
+    fn texts_built_differently_are_equal_and_hash_alike() {
+        use std::hash::{BuildHasher, BuildHasherDefault};
+        let appended = Text::new("ab".into()).append("c".into()).append("".into());
+        let put = Text::new("abc".into());
+        assert_eq!(appended, put);
+        let hasher = BuildHasherDefault::<rustc_hash::FxHasher>::default();
+        assert_eq!(hasher.hash_one(&appended), hasher.hash_one(&put));
+        assert_ne!(appended, Text::new("abd".into()));
+        assert_eq!(appended.to_string(), "abc");
+        assert!(appended.equals("abc") && !appended.equals("abcd") && !appended.equals("abd"));
+        let mut long = Text::new("x".into());
+        for _ in 0..200_000 {
+            long = long.append("y".into());
+        }
+        drop(long);
     }
 
     #[test]

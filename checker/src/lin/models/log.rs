@@ -60,6 +60,10 @@ impl Model for Log {
         }
     }
 
+    fn is_read_only(&self, input: &LogInput, _output: Option<&LogOutput>) -> bool {
+        matches!(input, LogInput::Read { .. })
+    }
+
     fn describe_operation(&self, input: &LogInput, output: Option<&LogOutput>) -> String {
         match (input, output) {
             (LogInput::Append(value), Some(LogOutput::Appended { offset })) => format!("append {value} → offset {offset}"),

@@ -72,6 +72,14 @@ pub trait Model: Sync {
         output: Option<&Self::Output>,
     ) -> Option<Self::State>;
 
+    /// True if the operation never changes the state wherever it is legal (a read, or a CAS
+    /// that observed a mismatch). The search linearizes such an operation as soon as it is
+    /// legal and never tries alternatives to it: doing it first loses no linearization.
+    /// Answering false is always safe, only slower. Default false.
+    fn is_read_only(&self, _input: &Self::Input, _output: Option<&Self::Output>) -> bool {
+        false
+    }
+
     /// Splits a history into independently checkable parts. The default keeps it whole.
     fn partition(&self, operations: &[Operation<Self::Input, Self::Output>]) -> Vec<Partition> {
         vec![whole_history(operations.len())]

@@ -67,6 +67,10 @@ impl Model for MultiRegister {
         partition_by_connected_keys(operations)
     }
 
+    fn is_read_only(&self, txn: &Vec<MicroOp>, _output: Option<&()>) -> bool {
+        txn.iter().all(|micro| matches!(micro, MicroOp::Read { .. }))
+    }
+
     fn describe_operation(&self, txn: &Vec<MicroOp>, _output: Option<&()>) -> String {
         let parts: Vec<String> = txn
             .iter()

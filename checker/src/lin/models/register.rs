@@ -38,6 +38,10 @@ impl Model for Register {
         }
     }
 
+    fn is_read_only(&self, input: &RegisterInput, _output: Option<&Value>) -> bool {
+        matches!(input, RegisterInput::Read)
+    }
+
     fn describe_operation(&self, input: &RegisterInput, output: Option<&Value>) -> String {
         match (input, output) {
             (RegisterInput::Read, Some(value)) => format!("read → {value}"),
