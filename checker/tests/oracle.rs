@@ -11,13 +11,23 @@ use checker::lin::models::log::{LogInput, LogOutput};
 use checker::lin::models::mutex::MutexInput;
 use checker::lin::models::register::RegisterInput;
 use checker::lin::models::{CasRegister, Kv, Log, Mutex, Register};
-use checker::lin::{CheckOptions, Model, Operation, OperationCounts, OperationSource, Verdict, check_operations};
+use checker::lin::{
+    CheckOptions, Model, Operation, OperationCounts, OperationSource, Verdict, check_operations,
+};
 use proptest::prelude::*;
 
 /// Tries every order of a subset recursively: `placed` marks operations already in the order.
 fn brute_force<M: Model>(model: &M, history: &[Operation<M::Input, M::Output>]) -> bool {
-    fn extend<M: Model>(model: &M, history: &[Operation<M::Input, M::Output>], placed: &mut Vec<bool>, state: &M::State) -> bool {
-        let all_known_placed = history.iter().zip(placed.iter()).all(|(op, &done)| done || op.ret.is_none());
+    fn extend<M: Model>(
+        model: &M,
+        history: &[Operation<M::Input, M::Output>],
+        placed: &mut Vec<bool>,
+        state: &M::State,
+    ) -> bool {
+        let all_known_placed = history
+            .iter()
+            .zip(placed.iter())
+            .all(|(op, &done)| done || op.ret.is_none());
         if all_known_placed {
             return true;
         }
@@ -26,10 +36,11 @@ fn brute_force<M: Model>(model: &M, history: &[Operation<M::Input, M::Output>]) 
                 continue;
             }
             // Real time: nothing unplaced may have returned before `next` was invoked.
-            let blocked = history
-                .iter()
-                .enumerate()
-                .any(|(other, op)| !placed[other] && other != next && op.ret.is_some_and(|ret| ret < history[next].call));
+            let blocked = history.iter().enumerate().any(|(other, op)| {
+                !placed[other]
+                    && other != next
+                    && op.ret.is_some_and(|ret| ret < history[next].call)
+            });
             if blocked {
                 continue;
             }
@@ -44,7 +55,12 @@ fn brute_force<M: Model>(model: &M, history: &[Operation<M::Input, M::Output>]) 
         }
         false
     }
-    extend(model, history, &mut vec![false; history.len()], &model.init())
+    extend(
+        model,
+        history,
+        &mut vec![false; history.len()],
+        &model.init(),
+    )
 }
 
 /// A random history of `count` operations: intervals over a small clock, outputs from a
@@ -58,14 +74,34 @@ struct Skeleton {
 }
 
 fn skeleton() -> impl Strategy<Value = Skeleton> {
-    let interval = (0u64..12, 0u64..6, 0u64..6, prop::bool::weighted(0.2), any::<bool>());
-    (prop::collection::vec(interval, 1..7), prop::collection::vec(any::<u8>(), 7), prop::option::of((0usize..7, any::<u8>())))
-        .prop_map(|(intervals, choices, corrupt)| Skeleton { intervals, choices, corrupt })
+    let interval = (
+        0u64..12,
+        0u64..6,
+        0u64..6,
+        prop::bool::weighted(0.2),
+        any::<bool>(),
+    );
+    (
+        prop::collection::vec(interval, 1..7),
+        prop::collection::vec(any::<u8>(), 7),
+        prop::option::of((0usize..7, any::<u8>())),
+    )
+        .prop_map(|(intervals, choices, corrupt)| Skeleton {
+            intervals,
+            choices,
+            corrupt,
+        })
 }
 
 /// Builds a history: `generate(choice)` picks an input; `run(state, input)` gives the true
 /// output and next state; `corrupt(output, choice)` changes an output.
-fn build<M: Model, G, R, C>(model: &M, skeleton: &Skeleton, generate: G, run: R, corrupt: C) -> Vec<Operation<M::Input, M::Output>>
+fn build<M: Model, G, R, C>(
+    model: &M,
+    skeleton: &Skeleton,
+    generate: G,
+    run: R,
+    corrupt: C,
+) -> Vec<Operation<M::Input, M::Output>>
 where
     M::Input: Clone,
     M::Output: Clone,
@@ -81,7 +117,9 @@ where
     };
     order.sort_by_key(|&index| point(index));
     let mut outputs: Vec<Option<M::Output>> = vec![None; skeleton.intervals.len()];
-    let inputs: Vec<M::Input> = (0..skeleton.intervals.len()).map(|index| generate(skeleton.choices[index])).collect();
+    let inputs: Vec<M::Input> = (0..skeleton.intervals.len())
+        .map(|index| generate(skeleton.choices[index]))
+        .collect();
     let mut state = model.init();
     for &index in &order {
         let (_, _, _, unknown, applied) = skeleton.intervals[index];
@@ -96,12 +134,16 @@ where
         .map(|index| {
             let (call, length, _, unknown, _) = skeleton.intervals[index];
             let mut output = outputs[index].clone();
-            if let (Some((target, choice)), Some(value)) = (skeleton.corrupt, &output) {
-                if target % skeleton.intervals.len() == index {
-                    output = Some(corrupt(value, choice));
-                }
+            if let (Some((target, choice)), Some(value)) = (skeleton.corrupt, &output)
+                && target % skeleton.intervals.len() == index
+            {
+                output = Some(corrupt(value, choice));
             }
-            let source = OperationSource { process: index.to_string(), invoke_line: index + 1, complete_line: None };
+            let source = OperationSource {
+                process: index.to_string(),
+                invoke_line: index + 1,
+                complete_line: None,
+            };
             Operation {
                 input: inputs[index].clone(),
                 output: if unknown { None } else { output },
@@ -113,19 +155,38 @@ where
         .collect()
 }
 
-fn assert_agrees<M: Model>(model: &M, history: &[Operation<M::Input, M::Output>]) -> Result<(), TestCaseError>
+fn assert_agrees<M: Model>(
+    model: &M,
+    history: &[Operation<M::Input, M::Output>],
+) -> Result<(), TestCaseError>
 where
     M::Input: std::fmt::Debug,
     M::Output: std::fmt::Debug,
 {
-    let expected = if brute_force(model, history) { Verdict::Linearizable } else { Verdict::NotLinearizable };
+    let expected = if brute_force(model, history) {
+        Verdict::Linearizable
+    } else {
+        Verdict::NotLinearizable
+    };
     if std::env::var_os("ORACLE_STATS").is_some() {
         eprintln!("oracle: {} {}", model.name(), expected);
     }
     for (threads, partition) in [(1, true), (2, true), (1, false)] {
-        let options = CheckOptions { threads, partition, time_budget: None, ..CheckOptions::default() };
+        let options = CheckOptions {
+            threads,
+            partition,
+            time_budget: None,
+            ..CheckOptions::default()
+        };
         let report = check_operations(model, history, OperationCounts::default(), &options);
-        prop_assert_eq!(report.verdict, expected, "threads={} partition={} history={:#?}", threads, partition, history);
+        prop_assert_eq!(
+            report.verdict,
+            expected,
+            "threads={} partition={} history={:#?}",
+            threads,
+            partition,
+            history
+        );
     }
     Ok(())
 }
@@ -143,7 +204,7 @@ proptest! {
     #[test]
     fn register_matches_brute_force(skeleton in skeleton()) {
         let history = build(&Register, &skeleton,
-            |choice| if choice % 2 == 0 { RegisterInput::Read } else { RegisterInput::Write(small_value(choice / 2 % 3 + 1)) },
+            |choice| if choice.is_multiple_of(2) { RegisterInput::Read } else { RegisterInput::Write(small_value(choice / 2 % 3 + 1)) },
             |state: &Value, input| match input {
                 RegisterInput::Read => (Some(state.clone()), state.clone()),
                 RegisterInput::Write(value) => (None, value.clone()),
@@ -176,7 +237,7 @@ proptest! {
 
     #[test]
     fn kv_matches_brute_force(skeleton in skeleton()) {
-        let key = |choice: u8| -> Arc<str> { if choice % 2 == 0 { "a".into() } else { "b".into() } };
+        let key = |choice: u8| -> Arc<str> { if choice.is_multiple_of(2) { "a".into() } else { "b".into() } };
         let history = build(&Kv, &skeleton,
             |choice| match choice % 3 {
                 0 => KvInput::Get { key: key(choice / 3) },
@@ -197,7 +258,7 @@ proptest! {
     #[test]
     fn mutex_matches_brute_force(skeleton in skeleton()) {
         let history = build(&Mutex, &skeleton,
-            |choice| if choice % 2 == 0 { MutexInput::Acquire } else { MutexInput::Release },
+            |choice| if choice.is_multiple_of(2) { MutexInput::Acquire } else { MutexInput::Release },
             |held: &bool, input| (Some(()), Mutex.step(held, input, None).unwrap_or(*held)),
             |_, _| ());
         assert_agrees(&Mutex, &history)?;
@@ -206,7 +267,7 @@ proptest! {
     #[test]
     fn log_matches_brute_force(skeleton in skeleton()) {
         let history = build(&Log, &skeleton,
-            |choice| if choice % 2 == 0 {
+            |choice| if choice.is_multiple_of(2) {
                 LogInput::Append(Value::Int(i64::from(choice / 2 % 3)))
             } else {
                 LogInput::Read { from: u64::from(choice / 2 % 3), limit: [None, Some(1)][usize::from(choice / 6 % 2)] }

@@ -20,7 +20,11 @@ impl Eq for Bitset {}
 
 impl Bitset {
     pub fn new(len: usize) -> Self {
-        Bitset { words: vec![0; len.div_ceil(64)], hash: 0, keys: (0..len).map(zobrist_key).collect() }
+        Bitset {
+            words: vec![0; len.div_ceil(64)],
+            hash: 0,
+            keys: (0..len).map(zobrist_key).collect(),
+        }
     }
 
     pub fn contains(&self, index: usize) -> bool {

@@ -118,7 +118,8 @@ pub struct LinReport {
 
 impl LinReport {
     pub fn to_json(&self) -> String {
-        serde_json::to_string_pretty(self).expect("the report holds only strings, numbers and lists")
+        serde_json::to_string_pretty(self)
+            .expect("the report holds only strings, numbers and lists")
     }
 }
 
@@ -146,7 +147,10 @@ pub fn partition_report<M: Model>(
         model_steps: outcome.model_steps,
         distinct_states: outcome.distinct_states,
     };
-    let counterexample = outcome.failure.as_ref().map(|failure| counterexample(model, label, operations, failure));
+    let counterexample = outcome
+        .failure
+        .as_ref()
+        .map(|failure| counterexample(model, label, operations, failure));
     (report, counterexample)
 }
 
@@ -167,7 +171,11 @@ fn counterexample<M: Model>(
             })
             .collect(),
         stuck_operation: view(model, operations[failure.stuck]),
-        states_it_could_see: failure.rejecting_states.iter().map(|state| model.describe_state(state)).collect(),
+        states_it_could_see: failure
+            .rejecting_states
+            .iter()
+            .map(|state| model.describe_state(state))
+            .collect(),
         more_states: failure.more_rejecting_states,
     }
 }
@@ -178,7 +186,11 @@ impl fmt::Display for OperationView {
             Some(complete) => format!("lines {}–{complete}", self.invoke_line),
             None => format!("line {}–(never completed)", self.invoke_line),
         };
-        write!(f, "process {}: {} ({lines})", self.process, self.description)
+        write!(
+            f,
+            "process {}: {} ({lines})",
+            self.process, self.description
+        )
     }
 }
 
@@ -192,9 +204,17 @@ impl fmt::Display for LinReport {
         writeln!(
             f,
             "operations: {} checked ({} completed, {} indeterminate, {} failed but observed), {} failed and dropped",
-            counts.checked, counts.completed, counts.indeterminate, counts.failed_observations, counts.failed_dropped
+            counts.checked,
+            counts.completed,
+            counts.indeterminate,
+            counts.failed_observations,
+            counts.failed_dropped
         )?;
-        let partitioning = if self.partitioned { "partitioned" } else { "not partitioned" };
+        let partitioning = if self.partitioned {
+            "partitioned"
+        } else {
+            "not partitioned"
+        };
         writeln!(
             f,
             "search: {} partition(s), {partitioning}; {} search steps, {} model steps",
@@ -202,12 +222,27 @@ impl fmt::Display for LinReport {
             self.search_steps,
             self.model_steps
         )?;
-        for partition in self.partitions.iter().filter(|p| p.verdict == Some(Verdict::Unknown)) {
-            writeln!(f, "partition {}: unknown (time budget exhausted)", partition.partition)?;
+        for partition in self
+            .partitions
+            .iter()
+            .filter(|p| p.verdict == Some(Verdict::Unknown))
+        {
+            writeln!(
+                f,
+                "partition {}: unknown (time budget exhausted)",
+                partition.partition
+            )?;
         }
-        let stopped = self.partitions.iter().filter(|p| p.verdict.is_none()).count();
+        let stopped = self
+            .partitions
+            .iter()
+            .filter(|p| p.verdict.is_none())
+            .count();
         if stopped > 0 {
-            writeln!(f, "{stopped} partition(s) not searched to the end: a violation was found elsewhere first")?;
+            writeln!(
+                f,
+                "{stopped} partition(s) not searched to the end: a violation was found elsewhere first"
+            )?;
         }
         for counterexample in &self.counterexamples {
             write_counterexample(f, counterexample)?;
@@ -216,10 +251,21 @@ impl fmt::Display for LinReport {
     }
 }
 
-fn write_counterexample(f: &mut fmt::Formatter<'_>, counterexample: &Counterexample) -> fmt::Result {
+fn write_counterexample(
+    f: &mut fmt::Formatter<'_>,
+    counterexample: &Counterexample,
+) -> fmt::Result {
     let prefix = &counterexample.linearizable_prefix;
-    writeln!(f, "\npartition {}: not linearizable", counterexample.partition)?;
-    writeln!(f, "  longest linearizable prefix: {} operation(s)", prefix.len())?;
+    writeln!(
+        f,
+        "\npartition {}: not linearizable",
+        counterexample.partition
+    )?;
+    writeln!(
+        f,
+        "  longest linearizable prefix: {} operation(s)",
+        prefix.len()
+    )?;
     let hidden = prefix.len().saturating_sub(PREFIX_TAIL_SHOWN);
     if hidden > 0 {
         writeln!(f, "    … {hidden} earlier operation(s)")?;
@@ -228,8 +274,16 @@ fn write_counterexample(f: &mut fmt::Formatter<'_>, counterexample: &Counterexam
         writeln!(f, "    {}  ⇒ {}", placed.operation, placed.state_after)?;
     }
     writeln!(f, "  cannot place: {}", counterexample.stuck_operation)?;
-    let more = if counterexample.more_states { ", …" } else { "" };
-    writeln!(f, "  states it was tried in, none of which allows it: {}{more}", counterexample.states_it_could_see.join(", "))
+    let more = if counterexample.more_states {
+        ", …"
+    } else {
+        ""
+    };
+    writeln!(
+        f,
+        "  states it was tried in, none of which allows it: {}{more}",
+        counterexample.states_it_could_see.join(", ")
+    )
 }
 
 #[cfg(test)]
@@ -239,9 +293,15 @@ mod tests {
     #[test]
     fn violations_dominate_and_unknown_beats_linearizable() {
         use Verdict::*;
-        assert_eq!(Verdict::combine([Linearizable, Unknown, NotLinearizable]), NotLinearizable);
+        assert_eq!(
+            Verdict::combine([Linearizable, Unknown, NotLinearizable]),
+            NotLinearizable
+        );
         assert_eq!(Verdict::combine([Linearizable, Unknown]), Unknown);
         assert_eq!(Verdict::combine([]), Linearizable);
-        assert_eq!(serde_json::to_string(&NotLinearizable).unwrap(), "\"not-linearizable\"");
+        assert_eq!(
+            serde_json::to_string(&NotLinearizable).unwrap(),
+            "\"not-linearizable\""
+        );
     }
 }

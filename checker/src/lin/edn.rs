@@ -170,7 +170,12 @@ pub fn read_spread_sequence(text: &str) -> Result<Vec<Form>, LinError> {
                 reader.bump();
                 break;
             }
-            None => return Err(reader.error(&format!("{close:?} to close the history"), "the end of the input")),
+            None => {
+                return Err(reader.error(
+                    &format!("{close:?} to close the history"),
+                    "the end of the input",
+                ));
+            }
             Some(_) => {
                 let line = reader.line;
                 let value = reader.read_value()?;
@@ -181,7 +186,10 @@ pub fn read_spread_sequence(text: &str) -> Result<Vec<Form>, LinError> {
     reader.skip_whitespace_and_comments()?;
     match reader.peek() {
         None => Ok(forms),
-        Some(_) => Err(reader.error("the end of the input after the history", &reader.describe_next())),
+        Some(_) => Err(reader.error(
+            "the end of the input after the history",
+            &reader.describe_next(),
+        )),
     }
 }
 
@@ -212,7 +220,12 @@ fn is_delimiter(c: char) -> bool {
 
 impl<'a> Reader<'a> {
     fn new(text: &'a str) -> Self {
-        Reader { text, position: 0, line: 1, line_start: 0 }
+        Reader {
+            text,
+            position: 0,
+            line: 1,
+            line_start: 0,
+        }
     }
 
     fn peek(&self) -> Option<char> {
@@ -316,7 +329,12 @@ impl<'a> Reader<'a> {
                     self.bump();
                     return Ok(items);
                 }
-                None => return Err(self.error(&format!("{close:?} to close the collection"), "the end of the input")),
+                None => {
+                    return Err(self.error(
+                        &format!("{close:?} to close the collection"),
+                        "the end of the input",
+                    ));
+                }
                 Some(_) => items.push(self.read_value()?),
             }
         }
@@ -325,7 +343,10 @@ impl<'a> Reader<'a> {
     fn read_map(&mut self) -> Result<Value, LinError> {
         let items = self.read_sequence('}')?;
         if items.len() % 2 != 0 {
-            return Err(self.error("a map with an even number of forms", "a key without a value"));
+            return Err(self.error(
+                "a map with an even number of forms",
+                "a key without a value",
+            ));
         }
         let mut entries = Vec::with_capacity(items.len() / 2);
         let mut items = items.into_iter();
@@ -380,7 +401,10 @@ impl<'a> Reader<'a> {
                     .and_then(char::from_u32)
                     .ok_or_else(|| self.error("four hex digits after \\u", &format!("{digits:?}")))
             }
-            Some(c) => Err(self.error("an escape (\\n \\t \\r \\\" \\\\ \\uXXXX)", &format!("\\{c}"))),
+            Some(c) => Err(self.error(
+                "an escape (\\n \\t \\r \\\" \\\\ \\uXXXX)",
+                &format!("\\{c}"),
+            )),
             None => Err(self.error("an escape", "the end of the input")),
         }
     }
@@ -407,7 +431,9 @@ impl<'a> Reader<'a> {
 
     fn parse_number(&self, token: &str) -> Result<Value, LinError> {
         let integer_text = token.strip_suffix('N').unwrap_or(token);
-        let digits = integer_text.strip_prefix(['-', '+']).unwrap_or(integer_text);
+        let digits = integer_text
+            .strip_prefix(['-', '+'])
+            .unwrap_or(integer_text);
         if digits.chars().all(|c| c.is_ascii_digit()) {
             return integer_text
                 .parse::<i64>()
@@ -435,7 +461,10 @@ mod tests {
         let value = read("{:process 3, :type :ok, :f :cas, :value [1 2], :key \"7\"}");
         assert_eq!(value.get("process"), Some(&Value::Int(3)));
         assert_eq!(value.get("type"), Some(&Value::keyword("ok")));
-        assert_eq!(value.get("value"), Some(&Value::Vector(vec![Value::Int(1), Value::Int(2)])));
+        assert_eq!(
+            value.get("value"),
+            Some(&Value::Vector(vec![Value::Int(1), Value::Int(2)]))
+        );
         assert_eq!(value.get("key"), Some(&Value::Str("7".into())));
         assert_eq!(value.get("missing"), None);
     }
@@ -447,35 +476,68 @@ mod tests {
         assert_eq!(read("12N"), Value::Int(12));
         assert_eq!(read("1.5"), Value::Float("1.5".into()));
         assert_eq!(read("\"a\\\"b\\u0041\""), Value::Str("a\"bA".into()));
-        assert_eq!(read("#{1 2}"), Value::Set(vec![Value::Int(1), Value::Int(2)]));
+        assert_eq!(
+            read("#{1 2}"),
+            Value::Set(vec![Value::Int(1), Value::Int(2)])
+        );
         assert_eq!(read("#_ 5 ; comment\n 7"), Value::Int(7));
-        assert_eq!(read("#inst \"x\""), Value::Tagged("inst".into(), Box::new(Value::Str("x".into()))));
+        assert_eq!(
+            read("#inst \"x\""),
+            Value::Tagged("inst".into(), Box::new(Value::Str("x".into())))
+        );
         assert_eq!(read("foo/bar"), Value::Symbol("foo/bar".into()));
     }
 
     #[test]
     fn reports_line_column_and_expectation() {
         let error = read_all("{:a 1}\n{:b [1 2}").unwrap_err();
-        let LinError::Syntax { line, expected, found, .. } = error else {
+        let LinError::Syntax {
+            line,
+            expected,
+            found,
+            ..
+        } = error
+        else {
             panic!("expected a syntax error, got {error:?}");
         };
         assert_eq!(line, 2);
         assert_eq!(found, "'}'");
         assert_eq!(expected, "a value");
-        assert!(matches!(read_all("{:a}"), Err(LinError::Syntax { line: 1, .. })));
-        assert!(matches!(read_all("\"open"), Err(LinError::Syntax { line: 1, .. })));
-        assert!(matches!(read_all("99999999999999999999"), Err(LinError::Syntax { .. })));
+        assert!(matches!(
+            read_all("{:a}"),
+            Err(LinError::Syntax { line: 1, .. })
+        ));
+        assert!(matches!(
+            read_all("\"open"),
+            Err(LinError::Syntax { line: 1, .. })
+        ));
+        assert!(matches!(
+            read_all("99999999999999999999"),
+            Err(LinError::Syntax { .. })
+        ));
         assert!(matches!(read_all("\\a"), Err(LinError::Syntax { .. })));
     }
 
     #[test]
     fn spreads_a_top_level_vector_keeping_lines() {
         let forms = read_spread_sequence("[{:a 1}\n {:a 2}]").unwrap();
-        assert_eq!(forms.iter().map(|form| form.line).collect::<Vec<_>>(), vec![1, 2]);
+        assert_eq!(
+            forms.iter().map(|form| form.line).collect::<Vec<_>>(),
+            vec![1, 2]
+        );
         let forms = read_spread_sequence("{:a 1}\n\n{:a 2}").unwrap();
-        assert_eq!(forms.iter().map(|form| form.line).collect::<Vec<_>>(), vec![1, 3]);
-        assert!(matches!(read_spread_sequence("[{:a 1}"), Err(LinError::Syntax { .. })));
-        assert!(matches!(read_spread_sequence("[] 5"), Err(LinError::Syntax { .. })));
+        assert_eq!(
+            forms.iter().map(|form| form.line).collect::<Vec<_>>(),
+            vec![1, 3]
+        );
+        assert!(matches!(
+            read_spread_sequence("[{:a 1}"),
+            Err(LinError::Syntax { .. })
+        ));
+        assert!(matches!(
+            read_spread_sequence("[] 5"),
+            Err(LinError::Syntax { .. })
+        ));
     }
 
     #[test]

@@ -104,7 +104,9 @@ pub fn pair_events(events: &[Event]) -> Result<Vec<RawOperation>, LinError> {
         let Some(open) = pending.remove(&process) else {
             return Err(LinError::Invalid {
                 line: event.line,
-                message: format!("a completion for process {process}, which has no pending invocation"),
+                message: format!(
+                    "a completion for process {process}, which has no pending invocation"
+                ),
             });
         };
         let operation = &mut operations[open];
@@ -138,7 +140,14 @@ mod tests {
     use super::*;
 
     fn event(line: usize, process: i64, kind: EventType, f: &str, value: Value) -> Event {
-        Event { line, process: Value::Int(process), kind, f: f.into(), key: None, value }
+        Event {
+            line,
+            process: Value::Int(process),
+            kind,
+            f: f.into(),
+            key: None,
+            value,
+        }
     }
 
     #[test]
@@ -156,23 +165,35 @@ mod tests {
         assert_eq!(operations[0].return_time, None);
         assert_eq!(operations[0].complete_line, Some(3));
         assert_eq!(operations[1].completion, Completion::Ok(Value::Int(1)));
-        assert_eq!((operations[1].call_time, operations[1].return_time), (1, Some(3)));
+        assert_eq!(
+            (operations[1].call_time, operations[1].return_time),
+            (1, Some(3))
+        );
         assert_eq!(operations[2].completion, Completion::Unknown);
     }
 
     #[test]
     fn rejects_orphan_completions_mismatches_and_double_invokes() {
         let orphan = [event(7, 0, EventType::Ok, "read", Value::Nil)];
-        assert!(matches!(pair_events(&orphan), Err(LinError::Invalid { line: 7, .. })));
+        assert!(matches!(
+            pair_events(&orphan),
+            Err(LinError::Invalid { line: 7, .. })
+        ));
         let mismatch = [
             event(1, 0, EventType::Invoke, "read", Value::Nil),
             event(2, 0, EventType::Ok, "write", Value::Int(1)),
         ];
-        assert!(matches!(pair_events(&mismatch), Err(LinError::Invalid { line: 2, .. })));
+        assert!(matches!(
+            pair_events(&mismatch),
+            Err(LinError::Invalid { line: 2, .. })
+        ));
         let double = [
             event(1, 0, EventType::Invoke, "read", Value::Nil),
             event(2, 0, EventType::Invoke, "read", Value::Nil),
         ];
-        assert!(matches!(pair_events(&double), Err(LinError::Invalid { line: 2, .. })));
+        assert!(matches!(
+            pair_events(&double),
+            Err(LinError::Invalid { line: 2, .. })
+        ));
     }
 }

@@ -21,8 +21,12 @@ pub mod history;
 pub mod models;
 pub mod search;
 
-pub use counterexample::{Counterexample, LinReport, OperationView, PartitionReport, PlacedOperation, Verdict};
-pub use models::{FromHistory, Model, Operation, OperationCounts, OperationSource, Partition, Semantics};
+pub use counterexample::{
+    Counterexample, LinReport, OperationView, PartitionReport, PlacedOperation, Verdict,
+};
+pub use models::{
+    FromHistory, Model, Operation, OperationCounts, OperationSource, Partition, Semantics,
+};
 
 /// Everything that can go wrong before a verdict. Parse errors name the line.
 #[derive(Debug, thiserror::Error)]
@@ -34,9 +38,18 @@ pub enum LinError {
         source: std::io::Error,
     },
     #[error("line {line}, column {column}: expected {expected}, found {found}")]
-    Syntax { line: usize, column: usize, expected: String, found: String },
+    Syntax {
+        line: usize,
+        column: usize,
+        expected: String,
+        found: String,
+    },
     #[error("line {line}: expected {expected}, found {found}")]
-    Malformed { line: usize, expected: String, found: String },
+    Malformed {
+        line: usize,
+        expected: String,
+        found: String,
+    },
     /// The events do not form a history (e.g. a completion without an invocation).
     #[error("line {line}: {message}")]
     Invalid { line: usize, message: String },
@@ -47,7 +60,11 @@ pub enum LinError {
 
 impl LinError {
     pub fn expected(line: usize, expected: &str, found: &str) -> LinError {
-        LinError::Malformed { line, expected: expected.to_string(), found: found.to_string() }
+        LinError::Malformed {
+            line,
+            expected: expected.to_string(),
+            found: found.to_string(),
+        }
     }
 }
 
@@ -150,13 +167,26 @@ impl Default for CheckOptions {
 }
 
 /// Reads and checks a history file.
-pub fn check_file(path: &Path, format: Format, model: ModelName, options: &CheckOptions) -> Result<LinReport, LinError> {
-    let text = std::fs::read_to_string(path).map_err(|source| LinError::Io { path: path.to_path_buf(), source })?;
+pub fn check_file(
+    path: &Path,
+    format: Format,
+    model: ModelName,
+    options: &CheckOptions,
+) -> Result<LinReport, LinError> {
+    let text = std::fs::read_to_string(path).map_err(|source| LinError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
     check_str(&text, format, model, options)
 }
 
 /// Checks a history given as text.
-pub fn check_str(text: &str, format: Format, model: ModelName, options: &CheckOptions) -> Result<LinReport, LinError> {
+pub fn check_str(
+    text: &str,
+    format: Format,
+    model: ModelName,
+    options: &CheckOptions,
+) -> Result<LinReport, LinError> {
     let prepared = PreparedHistory::parse(text, format, options)?;
     prepared.check(model, options)
 }
@@ -186,7 +216,10 @@ impl PreparedHistory {
             Format::PorcupineKv => formats::porcupine_kv::SEMANTICS,
             Format::JepsenEdn => formats::jepsen_edn::semantics(options.failed_cas_is_observation),
         };
-        Ok(PreparedHistory { operations: history::pair_events(&events)?, semantics })
+        Ok(PreparedHistory {
+            operations: history::pair_events(&events)?,
+            semantics,
+        })
     }
 
     pub fn check(&self, model: ModelName, options: &CheckOptions) -> Result<LinReport, LinError> {
@@ -200,7 +233,11 @@ impl PreparedHistory {
         }
     }
 
-    fn check_with<M: FromHistory>(&self, model: &M, options: &CheckOptions) -> Result<LinReport, LinError> {
+    fn check_with<M: FromHistory>(
+        &self,
+        model: &M,
+        options: &CheckOptions,
+    ) -> Result<LinReport, LinError> {
         let (operations, counts) = models::convert_history::<M>(&self.operations, &self.semantics)?;
         Ok(check_operations(model, &operations, counts, options))
     }
@@ -214,8 +251,11 @@ pub fn check_operations<M: Model>(
     counts: OperationCounts,
     options: &CheckOptions,
 ) -> LinReport {
-    let partitions =
-        if options.partition { model.partition(operations) } else { vec![models::whole_history(operations.len())] };
+    let partitions = if options.partition {
+        model.partition(operations)
+    } else {
+        vec![models::whole_history(operations.len())]
+    };
     let deadline = options.time_budget.map(|budget| Instant::now() + budget);
     let results = check_partitions(model, operations, &partitions, deadline, options.threads);
     let (partition_reports, counterexamples): (Vec<_>, Vec<_>) = results.into_iter().unzip();
@@ -224,8 +264,14 @@ pub fn check_operations<M: Model>(
         model: model.name().to_string(),
         partitioned: options.partition,
         operations: counts,
-        search_steps: partition_reports.iter().map(|report| report.search_steps).sum(),
-        model_steps: partition_reports.iter().map(|report| report.model_steps).sum(),
+        search_steps: partition_reports
+            .iter()
+            .map(|report| report.search_steps)
+            .sum(),
+        model_steps: partition_reports
+            .iter()
+            .map(|report| report.model_steps)
+            .sum(),
         partitions: partition_reports,
         counterexamples: counterexamples.into_iter().flatten().collect(),
     }
@@ -251,15 +297,26 @@ fn check_partitions<M: Model>(
 ) -> Vec<PartitionResult> {
     let members: Vec<Vec<&Operation<M::Input, M::Output>>> = partitions
         .iter()
-        .map(|partition| partition.operations.iter().map(|&index| &operations[index]).collect())
+        .map(|partition| {
+            partition
+                .operations
+                .iter()
+                .map(|&index| &operations[index])
+                .collect()
+        })
         .collect();
-    let mut searches: Vec<search::Search<'_, M>> =
-        members.iter().map(|members| search::Search::new(model, members)).collect();
+    let mut searches: Vec<search::Search<'_, M>> = members
+        .iter()
+        .map(|members| search::Search::new(model, members))
+        .collect();
     let mut finished: Vec<bool> = vec![false; partitions.len()];
     let mut step_limit = FIRST_ROUND_STEPS;
     loop {
-        let unfinished: Vec<(usize, &mut search::Search<'_, M>)> =
-            searches.iter_mut().enumerate().filter(|(index, _)| !finished[*index]).collect();
+        let unfinished: Vec<(usize, &mut search::Search<'_, M>)> = searches
+            .iter_mut()
+            .enumerate()
+            .filter(|(index, _)| !finished[*index])
+            .collect();
         if unfinished.is_empty() {
             break;
         }
@@ -299,7 +356,10 @@ fn run_round<M: Model>(
 ) -> Vec<(usize, Option<search::SearchVerdict>)> {
     let workers = threads.clamp(1, searches.len().max(1));
     if workers == 1 {
-        return searches.iter_mut().map(|(index, search)| (*index, search.resume(step_limit, deadline))).collect();
+        return searches
+            .iter_mut()
+            .map(|(index, search)| (*index, search.resume(step_limit, deadline)))
+            .collect();
     }
     let queue = std::sync::Mutex::new(searches.into_iter());
     std::thread::scope(|scope| {
@@ -308,7 +368,10 @@ fn run_round<M: Model>(
                 scope.spawn(|| {
                     let mut done = Vec::new();
                     loop {
-                        let next = queue.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).next();
+                        let next = queue
+                            .lock()
+                            .unwrap_or_else(|poisoned| poisoned.into_inner())
+                            .next();
                         let Some((index, search)) = next else { break };
                         done.push((index, search.resume(step_limit, deadline)));
                     }
@@ -318,7 +381,11 @@ fn run_round<M: Model>(
             .collect();
         let mut results: Vec<_> = handles
             .into_iter()
-            .flat_map(|handle| handle.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
+            .flat_map(|handle| {
+                handle
+                    .join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+            })
             .collect();
         results.sort_by_key(|(index, _)| *index);
         results
@@ -338,7 +405,10 @@ mod tests {
             assert_eq!(model.as_str().parse::<ModelName>(), Ok(*model));
         }
         let error = "queue".parse::<ModelName>().unwrap_err();
-        assert!(error.contains("cas-register") && error.contains("\"queue\""), "{error}");
+        assert!(
+            error.contains("cas-register") && error.contains("\"queue\""),
+            "{error}"
+        );
     }
 
     #[test]
@@ -352,11 +422,21 @@ mod tests {
                         {:process 2 :type :invoke :f :read :value nil}
                         {:process 2 :type :ok :f :read :value 1}]";
         let knossos = CheckOptions::default();
-        let report = check_str(history, Format::JepsenEdn, ModelName::CasRegister, &knossos).unwrap();
+        let report =
+            check_str(history, Format::JepsenEdn, ModelName::CasRegister, &knossos).unwrap();
         assert_eq!(report.verdict, Verdict::Linearizable);
         assert_eq!(report.operations.failed_dropped, 1);
-        let observing = CheckOptions { failed_cas_is_observation: true, ..CheckOptions::default() };
-        let report = check_str(history, Format::JepsenEdn, ModelName::CasRegister, &observing).unwrap();
+        let observing = CheckOptions {
+            failed_cas_is_observation: true,
+            ..CheckOptions::default()
+        };
+        let report = check_str(
+            history,
+            Format::JepsenEdn,
+            ModelName::CasRegister,
+            &observing,
+        )
+        .unwrap();
         assert_eq!(report.verdict, Verdict::NotLinearizable);
         assert_eq!(report.counterexamples[0].stuck_operation.invoke_line, 3);
     }
@@ -367,25 +447,51 @@ mod tests {
                        {:process 0 :type :info :f :acquire}
                        {:process 1 :type :invoke :f :acquire}
                        {:process 1 :type :ok :f :acquire}";
-        let report = check_str(history, Format::JepsenEdn, ModelName::Mutex, &CheckOptions::default()).unwrap();
+        let report = check_str(
+            history,
+            Format::JepsenEdn,
+            ModelName::Mutex,
+            &CheckOptions::default(),
+        )
+        .unwrap();
         assert_eq!(report.verdict, Verdict::Linearizable);
         assert_eq!(report.operations.indeterminate, 1);
         let doubled = history.replace(":info", ":ok");
-        let report = check_str(&doubled, Format::JepsenEdn, ModelName::Mutex, &CheckOptions::default()).unwrap();
+        let report = check_str(
+            &doubled,
+            Format::JepsenEdn,
+            ModelName::Mutex,
+            &CheckOptions::default(),
+        )
+        .unwrap();
         assert_eq!(report.verdict, Verdict::NotLinearizable);
     }
 
     #[test]
     fn model_mismatch_names_the_line() {
         let history = "{:process 0 :type :invoke :f :cas :value [1 2]}";
-        let error = check_str(history, Format::JepsenEdn, ModelName::Register, &CheckOptions::default()).unwrap_err();
-        assert_eq!(error.to_string(), "line 1: the register model has no :cas operation (expected :read or :write)");
+        let error = check_str(
+            history,
+            Format::JepsenEdn,
+            ModelName::Register,
+            &CheckOptions::default(),
+        )
+        .unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "line 1: the register model has no :cas operation (expected :read or :write)"
+        );
     }
 
     #[test]
     fn missing_file_is_an_error_not_a_panic() {
-        let error = check_file(Path::new("/nonexistent/history.edn"), Format::JepsenEdn, ModelName::Register, &CheckOptions::default())
-            .unwrap_err();
+        let error = check_file(
+            Path::new("/nonexistent/history.edn"),
+            Format::JepsenEdn,
+            ModelName::Register,
+            &CheckOptions::default(),
+        )
+        .unwrap_err();
         assert!(matches!(error, LinError::Io { .. }));
     }
 
@@ -395,10 +501,22 @@ mod tests {
                     {:process 0 :type :ok :f :txn :value [[:w :x 1] [:w :y 1]]}
                     {:process 1 :type :invoke :f :txn :value [[:r :x nil] [:r :y nil]]}
                     {:process 1 :type :ok :f :txn :value [[:r :x 1] [:r :y nil]]}";
-        let report = check_str(txns, Format::JepsenEdn, ModelName::MultiRegister, &CheckOptions::default()).unwrap();
+        let report = check_str(
+            txns,
+            Format::JepsenEdn,
+            ModelName::MultiRegister,
+            &CheckOptions::default(),
+        )
+        .unwrap();
         assert_eq!(report.verdict, Verdict::Linearizable);
         let torn = txns.replace("[[:r :x 1] [:r :y nil]]", "[[:r :x 1] [:r :y 2]]");
-        let report = check_str(&torn, Format::JepsenEdn, ModelName::MultiRegister, &CheckOptions::default()).unwrap();
+        let report = check_str(
+            &torn,
+            Format::JepsenEdn,
+            ModelName::MultiRegister,
+            &CheckOptions::default(),
+        )
+        .unwrap();
         assert_eq!(report.verdict, Verdict::NotLinearizable);
 
         let log = "{:process 0 :type :invoke :f :append :value \"a\"}
@@ -407,10 +525,22 @@ mod tests {
                    {:process 1 :type :ok :f :append :value 0}
                    {:process 0 :type :invoke :f :read :value [0 nil]}
                    {:process 0 :type :ok :f :read :value [\"b\" \"a\"]}";
-        let report = check_str(log, Format::JepsenEdn, ModelName::Log, &CheckOptions::default()).unwrap();
+        let report = check_str(
+            log,
+            Format::JepsenEdn,
+            ModelName::Log,
+            &CheckOptions::default(),
+        )
+        .unwrap();
         assert_eq!(report.verdict, Verdict::Linearizable);
         let reordered = log.replace("[\"b\" \"a\"]", "[\"a\" \"b\"]");
-        let report = check_str(&reordered, Format::JepsenEdn, ModelName::Log, &CheckOptions::default()).unwrap();
+        let report = check_str(
+            &reordered,
+            Format::JepsenEdn,
+            ModelName::Log,
+            &CheckOptions::default(),
+        )
+        .unwrap();
         assert_eq!(report.verdict, Verdict::NotLinearizable);
     }
 }

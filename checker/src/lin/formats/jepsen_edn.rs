@@ -13,14 +13,21 @@ use crate::lin::history::Event;
 use crate::lin::models::Semantics;
 
 pub fn semantics(failed_cas_is_observation: bool) -> Semantics {
-    Semantics { nil_read_is_unknown: true, failed_cas_is_observation }
+    Semantics {
+        nil_read_is_unknown: true,
+        failed_cas_is_observation,
+    }
 }
 
 pub fn parse(text: &str) -> Result<Vec<Event>, LinError> {
     let mut events = Vec::new();
     for form in edn::read_spread_sequence(text)? {
         if !matches!(form.value, Value::Map(_)) {
-            return Err(LinError::expected(form.line, "an operation map", form.value.kind()));
+            return Err(LinError::expected(
+                form.line,
+                "an operation map",
+                form.value.kind(),
+            ));
         }
         if form.value.get("process").and_then(Value::as_keyword) == Some("nemesis") {
             continue;
@@ -43,8 +50,12 @@ mod tests {
                       {:process 0, :type :ok, :f :write, :value 3}]";
         let events = parse(vector).unwrap();
         assert_eq!(events.len(), 2);
-        assert_eq!((events[1].line, events[1].kind, events[1].value.clone()), (3, EventType::Ok, Value::Int(3)));
-        let sequence = "{:process 0 :type :invoke :f :read}\n{:process 0 :type :ok :f :read :value 3}";
+        assert_eq!(
+            (events[1].line, events[1].kind, events[1].value.clone()),
+            (3, EventType::Ok, Value::Int(3))
+        );
+        let sequence =
+            "{:process 0 :type :invoke :f :read}\n{:process 0 :type :ok :f :read :value 3}";
         let events = parse(sequence).unwrap();
         assert_eq!(events[0].value, Value::Nil);
         assert_eq!(events[1].line, 2);
@@ -53,11 +64,26 @@ mod tests {
     #[test]
     fn malformed_operations_name_the_line() {
         for (text, needle) in [
-            ("{:process 0 :type :invoke :f :read}\n{:type :ok :f :read}", "a :process entry"),
-            ("{:process 0 :type :invoke :f :read}\n{:process 0 :type :done :f :read}", ":type :invoke, :ok, :fail or :info"),
-            ("{:process 0 :type :invoke :f :read}\n{:process 0 :type :ok :f \"read\"}", "a keyword for :f"),
-            ("{:process 0 :type :invoke :f :read}\n[1]", "an operation map"),
-            ("{:process 0 :type :invoke :f :read}\n{:process 0 :type", "line 2, column"),
+            (
+                "{:process 0 :type :invoke :f :read}\n{:type :ok :f :read}",
+                "a :process entry",
+            ),
+            (
+                "{:process 0 :type :invoke :f :read}\n{:process 0 :type :done :f :read}",
+                ":type :invoke, :ok, :fail or :info",
+            ),
+            (
+                "{:process 0 :type :invoke :f :read}\n{:process 0 :type :ok :f \"read\"}",
+                "a keyword for :f",
+            ),
+            (
+                "{:process 0 :type :invoke :f :read}\n[1]",
+                "an operation map",
+            ),
+            (
+                "{:process 0 :type :invoke :f :read}\n{:process 0 :type",
+                "line 2, column",
+            ),
         ] {
             let message = parse(text).unwrap_err().to_string();
             assert!(message.starts_with("line 2"), "{message}");

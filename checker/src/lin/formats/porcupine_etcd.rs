@@ -10,9 +10,13 @@ use crate::lin::edn::{self, Value};
 use crate::lin::history::{Event, EventType};
 use crate::lin::models::Semantics;
 
-pub const SEMANTICS: Semantics = Semantics { nil_read_is_unknown: false, failed_cas_is_observation: true };
+pub const SEMANTICS: Semantics = Semantics {
+    nil_read_is_unknown: false,
+    failed_cas_is_observation: true,
+};
 
-const LINE_SHAPE: &str = "\"INFO jepsen.util - <process> <:invoke|:ok|:fail|:info> <:read|:write|:cas> <value>\"";
+const LINE_SHAPE: &str =
+    "\"INFO jepsen.util - <process> <:invoke|:ok|:fail|:info> <:read|:write|:cas> <value>\"";
 
 /// Reads every non-blank line as an event.
 pub fn parse(text: &str) -> Result<Vec<Event>, LinError> {
@@ -30,23 +34,40 @@ fn parse_line(text: &str, line: usize) -> Result<Event, LinError> {
     if fields.len() < 7 || fields[0..3] != ["INFO", "jepsen.util", "-"] {
         return Err(LinError::expected(line, LINE_SHAPE, &format!("{text:?}")));
     }
-    let process: i64 = fields[3]
-        .parse()
-        .map_err(|_| LinError::expected(line, "an integer process id", &format!("{:?}", fields[3])))?;
-    let kind = keyword(fields[4], line)
-        .and_then(|name| EventType::from_keyword(name).ok_or_else(|| unexpected(line, ":invoke, :ok, :fail or :info", fields[4])))?;
+    let process: i64 = fields[3].parse().map_err(|_| {
+        LinError::expected(line, "an integer process id", &format!("{:?}", fields[3]))
+    })?;
+    let kind = keyword(fields[4], line).and_then(|name| {
+        EventType::from_keyword(name)
+            .ok_or_else(|| unexpected(line, ":invoke, :ok, :fail or :info", fields[4]))
+    })?;
     let f = keyword(fields[5], line)?;
     // The value's own column would mislead: report the line only.
     let value = edn::read_one(&fields[6..].join(" "), line).map_err(|error| match error {
-        LinError::Syntax { expected, found, .. } => LinError::Malformed { line, expected, found },
+        LinError::Syntax {
+            expected, found, ..
+        } => LinError::Malformed {
+            line,
+            expected,
+            found,
+        },
         other => other,
     })?;
     let kind = check_body(kind, f, &value, line)?;
-    Ok(Event { line, process: Value::Int(process), kind, f: f.to_string(), key: None, value })
+    Ok(Event {
+        line,
+        process: Value::Int(process),
+        kind,
+        f: f.to_string(),
+        key: None,
+        value,
+    })
 }
 
 fn keyword(field: &str, line: usize) -> Result<&str, LinError> {
-    field.strip_prefix(':').ok_or_else(|| unexpected(line, "a keyword", field))
+    field
+        .strip_prefix(':')
+        .ok_or_else(|| unexpected(line, "a keyword", field))
 }
 
 fn unexpected(line: usize, expected: &str, found: &str) -> LinError {
@@ -82,7 +103,11 @@ fn check_body(kind: EventType, f: &str, value: &Value, line: usize) -> Result<Ev
         "cas" => "[int int] for :invoke, :ok and :fail, :timed-out for :info",
         _ => return Err(unexpected(line, ":read, :write or :cas", &format!(":{f}"))),
     };
-    Err(LinError::expected(line, &format!(":{f} value: {expected}"), &value.to_string()))
+    Err(LinError::expected(
+        line,
+        &format!(":{f} value: {expected}"),
+        &value.to_string(),
+    ))
 }
 
 #[cfg(test)]
@@ -103,17 +128,29 @@ mod tests {
         assert_eq!(events[1].value, Value::Int(3));
         assert_eq!(events[2].line, 4);
         assert_eq!(events[3].kind, EventType::Fail);
-        assert_eq!(events[3].value, Value::Vector(vec![Value::Int(2), Value::Int(4)]));
+        assert_eq!(
+            events[3].value,
+            Value::Vector(vec![Value::Int(2), Value::Int(4)])
+        );
         assert_eq!(events[5].kind, EventType::Info);
     }
 
     #[test]
     fn malformed_lines_name_the_line_and_the_expectation() {
         for (text, needle) in [
-            ("INFO jepsen.util - 4 :ok :read", "expected \"INFO jepsen.util"),
-            ("WARN jepsen.util - 4 :ok :read 1", "expected \"INFO jepsen.util"),
+            (
+                "INFO jepsen.util - 4 :ok :read",
+                "expected \"INFO jepsen.util",
+            ),
+            (
+                "WARN jepsen.util - 4 :ok :read 1",
+                "expected \"INFO jepsen.util",
+            ),
             ("INFO jepsen.util - x :ok :read 1", "an integer process id"),
-            ("INFO jepsen.util - 1 :done :read 1", ":invoke, :ok, :fail or :info"),
+            (
+                "INFO jepsen.util - 1 :done :read 1",
+                ":invoke, :ok, :fail or :info",
+            ),
             ("INFO jepsen.util - 1 :ok :cas [1]", "[int int]"),
             ("INFO jepsen.util - 1 :ok :inc 1", ":read, :write or :cas"),
             ("INFO jepsen.util - 1 :ok :read [1", "expected ']' to close"),

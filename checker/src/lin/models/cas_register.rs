@@ -60,7 +60,11 @@ impl Model for CasRegister {
     }
 
     fn is_read_only(&self, input: &CasInput, output: Option<&CasOutput>) -> bool {
-        matches!(input, CasInput::Read) || matches!((input, output), (CasInput::Cas { .. }, Some(CasOutput::CasFailed)))
+        matches!(input, CasInput::Read)
+            || matches!(
+                (input, output),
+                (CasInput::Cas { .. }, Some(CasOutput::CasFailed))
+            )
     }
 
     fn describe_operation(&self, input: &CasInput, output: Option<&CasOutput>) -> String {
@@ -94,7 +98,10 @@ impl FromHistory for CasRegister {
             return Ok(Conversion::Dropped);
         }
         let operation = match raw.f.as_str() {
-            "read" => (CasInput::Read, read_result(raw, semantics).map(CasOutput::Read)),
+            "read" => (
+                CasInput::Read,
+                read_result(raw, semantics).map(CasOutput::Read),
+            ),
             "write" => (CasInput::Write(raw.invoke_value.clone()), None),
             "cas" => {
                 let (expected, new) = pair(&raw.invoke_value, "the :cas value [expected new]")?;
@@ -116,21 +123,46 @@ mod tests {
     use super::*;
 
     fn cas(expected: i64, new: i64) -> CasInput {
-        CasInput::Cas { expected: Value::Int(expected), new: Value::Int(new) }
+        CasInput::Cas {
+            expected: Value::Int(expected),
+            new: Value::Int(new),
+        }
     }
 
     #[test]
     fn cas_outcomes() {
         let model = CasRegister;
         let one = Value::Int(1);
-        assert_eq!(model.step(&one, &cas(1, 2), Some(&CasOutput::CasSucceeded)), Some(Value::Int(2)));
-        assert_eq!(model.step(&one, &cas(3, 2), Some(&CasOutput::CasSucceeded)), None);
-        assert_eq!(model.step(&one, &cas(3, 2), Some(&CasOutput::CasFailed)), Some(one.clone()));
-        assert_eq!(model.step(&one, &cas(1, 2), Some(&CasOutput::CasFailed)), None);
+        assert_eq!(
+            model.step(&one, &cas(1, 2), Some(&CasOutput::CasSucceeded)),
+            Some(Value::Int(2))
+        );
+        assert_eq!(
+            model.step(&one, &cas(3, 2), Some(&CasOutput::CasSucceeded)),
+            None
+        );
+        assert_eq!(
+            model.step(&one, &cas(3, 2), Some(&CasOutput::CasFailed)),
+            Some(one.clone())
+        );
+        assert_eq!(
+            model.step(&one, &cas(1, 2), Some(&CasOutput::CasFailed)),
+            None
+        );
         // Unknown outcome: the CAS does whatever the state makes it do.
         assert_eq!(model.step(&one, &cas(1, 2), None), Some(Value::Int(2)));
         assert_eq!(model.step(&one, &cas(3, 2), None), Some(one.clone()));
-        assert_eq!(model.step(&Value::Nil, &CasInput::Read, Some(&CasOutput::Read(Value::Nil))), Some(Value::Nil));
-        assert_eq!(model.step(&one, &CasInput::Read, Some(&CasOutput::Read(Value::Nil))), None);
+        assert_eq!(
+            model.step(
+                &Value::Nil,
+                &CasInput::Read,
+                Some(&CasOutput::Read(Value::Nil))
+            ),
+            Some(Value::Nil)
+        );
+        assert_eq!(
+            model.step(&one, &CasInput::Read, Some(&CasOutput::Read(Value::Nil))),
+            None
+        );
     }
 }

@@ -5,7 +5,10 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use super::{Conversion, FromHistory, Model, Operation, Partition, Semantics, failed, read_result, unsupported};
+use super::{
+    Conversion, FromHistory, Model, Operation, Partition, Semantics, failed, read_result,
+    unsupported,
+};
 use crate::lin::edn::Value;
 use crate::lin::history::RawOperation;
 
@@ -41,7 +44,10 @@ impl KvState {
     }
 
     fn get(&self, key: &str) -> Option<&Text> {
-        self.entries.binary_search_by(|(known, _)| (**known).cmp(key)).ok().map(|index| &self.entries[index].1)
+        self.entries
+            .binary_search_by(|(known, _)| (**known).cmp(key))
+            .ok()
+            .map(|index| &self.entries[index].1)
     }
 
     fn with(&self, key: &Arc<str>, update: impl FnOnce(Option<&Text>) -> Text) -> KvState {
@@ -70,26 +76,38 @@ impl Model for Kv {
 
     fn step(&self, state: &KvState, input: &KvInput, output: Option<&Arc<str>>) -> Option<KvState> {
         match input {
-            KvInput::Get { key } => {
-                let matches = |read: &str| state.get(key).map_or(read.is_empty(), |value| value.equals(read));
-                match output {
-                    Some(read) if !matches(read) => None,
-                    _ => Some(state.clone()),
-                }
-            }
+            KvInput::Get { .. } => self
+                .read_is_legal(state, input, output)
+                .then(|| state.clone()),
             KvInput::Put { key, value } => Some(state.with(key, |_| Text::new(value.clone()))),
-            KvInput::Append { key, value } => {
-                Some(state.with(key, |current| current.map_or_else(|| Text::new(value.clone()), |text| text.append(value.clone()))))
-            }
+            KvInput::Append { key, value } => Some(state.with(key, |current| {
+                current.map_or_else(
+                    || Text::new(value.clone()),
+                    |text| text.append(value.clone()),
+                )
+            })),
         }
     }
 
     fn partition(&self, operations: &[Operation<KvInput, Arc<str>>]) -> Vec<Partition> {
-        partition_by_first_appearance(operations.iter().map(|operation| operation.input.key().to_string()))
+        partition_by_first_appearance(
+            operations
+                .iter()
+                .map(|operation| operation.input.key().to_string()),
+        )
     }
 
     fn is_read_only(&self, input: &KvInput, _output: Option<&Arc<str>>) -> bool {
         matches!(input, KvInput::Get { .. })
+    }
+
+    fn read_is_legal(&self, state: &KvState, input: &KvInput, output: Option<&Arc<str>>) -> bool {
+        match (input, output) {
+            (KvInput::Get { key }, Some(read)) => state
+                .get(key)
+                .map_or(read.is_empty(), |value| value.equals(read)),
+            _ => true,
+        }
     }
 
     fn describe_operation(&self, input: &KvInput, output: Option<&Arc<str>>) -> String {
@@ -104,8 +122,11 @@ impl Model for Kv {
     }
 
     fn describe_state(&self, state: &KvState) -> String {
-        let entries: Vec<String> =
-            state.entries.iter().map(|(key, value)| format!("{key:?} {:?}", value.to_string())).collect();
+        let entries: Vec<String> = state
+            .entries
+            .iter()
+            .map(|(key, value)| format!("{key:?} {:?}", value.to_string()))
+            .collect();
         format!("{{{}}}", entries.join(", "))
     }
 }
@@ -143,7 +164,9 @@ impl Text {
             hash = hash.wrapping_mul(HASH_BASE).wrapping_add(u64::from(byte));
             power = power.wrapping_mul(HASH_BASE);
         }
-        let (prefix_len, prefix_hash) = prefix.as_ref().map_or((0, 0), |prefix| (prefix.len, prefix.hash));
+        let (prefix_len, prefix_hash) = prefix
+            .as_ref()
+            .map_or((0, 0), |prefix| (prefix.len, prefix.hash));
         Text(Arc::new(Piece {
             len: prefix_len + piece.len(),
             hash: prefix_hash.wrapping_mul(power).wrapping_add(hash),
@@ -153,7 +176,8 @@ impl Text {
     }
 
     fn pieces(&self) -> impl Iterator<Item = &str> {
-        std::iter::successors(Some(&*self.0), |piece| piece.prefix.as_deref()).map(|piece| &*piece.piece)
+        std::iter::successors(Some(&*self.0), |piece| piece.prefix.as_deref())
+            .map(|piece| &*piece.piece)
     }
 
     /// Compares with a string without building the text: pieces from the end.
@@ -183,7 +207,9 @@ impl std::fmt::Display for Text {
 impl PartialEq for Text {
     fn eq(&self, other: &Text) -> bool {
         Arc::ptr_eq(&self.0, &other.0)
-            || (self.0.len == other.0.len && self.0.hash == other.0.hash && self.equals(&other.to_string()))
+            || (self.0.len == other.0.len
+                && self.0.hash == other.0.hash
+                && self.equals(&other.to_string()))
     }
 }
 
@@ -215,7 +241,10 @@ pub fn partition_by_first_appearance(labels: impl Iterator<Item = String>) -> Ve
     let mut partitions: Vec<Partition> = Vec::new();
     for (index, label) in labels.enumerate() {
         let part = *part_of_label.entry(label.clone()).or_insert_with(|| {
-            partitions.push(Partition { label, operations: Vec::new() });
+            partitions.push(Partition {
+                label,
+                operations: Vec::new(),
+            });
             partitions.len() - 1
         });
         partitions[part].operations.push(index);
@@ -234,12 +263,18 @@ fn key_text(value: &Value) -> Arc<str> {
 fn string_value(value: &Value, f: &str) -> Result<Arc<str>, String> {
     match value {
         Value::Str(text) => Ok(text.clone()),
-        other => Err(format!("expected a string :value for :{f}, found {}", other.kind())),
+        other => Err(format!(
+            "expected a string :value for :{f}, found {}",
+            other.kind()
+        )),
     }
 }
 
 impl FromHistory for Kv {
-    fn convert(raw: &RawOperation, semantics: &Semantics) -> Result<Conversion<KvInput, Arc<str>>, String> {
+    fn convert(
+        raw: &RawOperation,
+        semantics: &Semantics,
+    ) -> Result<Conversion<KvInput, Arc<str>>, String> {
         if failed(raw) {
             return Ok(Conversion::Dropped);
         }
@@ -249,7 +284,9 @@ impl FromHistory for Kv {
         let key = key_text(key);
         match raw.f.as_str() {
             "get" => {
-                let output = read_result(raw, semantics).map(|value| string_value(&value, "get")).transpose()?;
+                let output = read_result(raw, semantics)
+                    .map(|value| string_value(&value, "get"))
+                    .transpose()?;
                 Ok(Conversion::Operation(KvInput::Get { key }, output))
             }
             "put" => {
@@ -275,11 +312,38 @@ mod tests {
         let key: Arc<str> = "k".into();
         let get = KvInput::Get { key: key.clone() };
         assert!(kv.step(&kv.init(), &get, Some(&"".into())).is_some());
-        let state = kv.step(&kv.init(), &KvInput::Append { key: key.clone(), value: "ab".into() }, None).unwrap();
-        let state = kv.step(&state, &KvInput::Append { key: key.clone(), value: "c".into() }, None).unwrap();
+        let state = kv
+            .step(
+                &kv.init(),
+                &KvInput::Append {
+                    key: key.clone(),
+                    value: "ab".into(),
+                },
+                None,
+            )
+            .unwrap();
+        let state = kv
+            .step(
+                &state,
+                &KvInput::Append {
+                    key: key.clone(),
+                    value: "c".into(),
+                },
+                None,
+            )
+            .unwrap();
         assert!(kv.step(&state, &get, Some(&"abc".into())).is_some());
         assert!(kv.step(&state, &get, Some(&"ab".into())).is_none());
-        let state = kv.step(&state, &KvInput::Put { key, value: "z".into() }, None).unwrap();
+        let state = kv
+            .step(
+                &state,
+                &KvInput::Put {
+                    key,
+                    value: "z".into(),
+                },
+                None,
+            )
+            .unwrap();
         assert!(kv.step(&state, &get, Some(&"z".into())).is_some());
     }
 
@@ -305,8 +369,13 @@ mod tests {
     fn partitions_by_key_in_order_of_first_appearance() {
         let labels = ["b", "a", "b", "c", "a"].map(String::from);
         let partitions = partition_by_first_appearance(labels.into_iter());
-        let summary: Vec<(&str, &[usize])> =
-            partitions.iter().map(|part| (part.label.as_str(), part.operations.as_slice())).collect();
-        assert_eq!(summary, vec![("b", &[0, 2][..]), ("a", &[1, 4][..]), ("c", &[3][..])]);
+        let summary: Vec<(&str, &[usize])> = partitions
+            .iter()
+            .map(|part| (part.label.as_str(), part.operations.as_slice()))
+            .collect();
+        assert_eq!(
+            summary,
+            vec![("b", &[0, 2][..]), ("a", &[1, 4][..]), ("c", &[3][..])]
+        );
     }
 }

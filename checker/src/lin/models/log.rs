@@ -39,13 +39,18 @@ impl Model for Log {
         Vec::new()
     }
 
-    fn step(&self, log: &Vec<Value>, input: &LogInput, output: Option<&LogOutput>) -> Option<Vec<Value>> {
+    fn step(
+        &self,
+        log: &Vec<Value>,
+        input: &LogInput,
+        output: Option<&LogOutput>,
+    ) -> Option<Vec<Value>> {
         match (input, output) {
             (LogInput::Append(value), output) => {
-                if let Some(LogOutput::Appended { offset }) = output {
-                    if *offset != log.len() as u64 {
-                        return None;
-                    }
+                if let Some(LogOutput::Appended { offset }) = output
+                    && *offset != log.len() as u64
+                {
+                    return None;
                 }
                 let mut next = log.clone();
                 next.push(value.clone());
@@ -53,7 +58,9 @@ impl Model for Log {
             }
             (LogInput::Read { from, limit }, Some(LogOutput::Read(values))) => {
                 let start = (*from).min(log.len() as u64) as usize;
-                let end = limit.map_or(log.len(), |limit| start.saturating_add(limit as usize).min(log.len()));
+                let end = limit.map_or(log.len(), |limit| {
+                    start.saturating_add(limit as usize).min(log.len())
+                });
                 (log[start..end] == values[..]).then(|| log.clone())
             }
             (LogInput::Read { .. }, _) => Some(log.clone()),
@@ -66,12 +73,17 @@ impl Model for Log {
 
     fn describe_operation(&self, input: &LogInput, output: Option<&LogOutput>) -> String {
         match (input, output) {
-            (LogInput::Append(value), Some(LogOutput::Appended { offset })) => format!("append {value} → offset {offset}"),
+            (LogInput::Append(value), Some(LogOutput::Appended { offset })) => {
+                format!("append {value} → offset {offset}")
+            }
             (LogInput::Append(value), _) => format!("append {value} → ?"),
             (LogInput::Read { from, limit }, output) => {
                 let limit = limit.map_or("∞".to_string(), |limit| limit.to_string());
                 match output {
-                    Some(LogOutput::Read(values)) => format!("read from {from} limit {limit} → {}", Value::Vector(values.clone())),
+                    Some(LogOutput::Read(values)) => format!(
+                        "read from {from} limit {limit} → {}",
+                        Value::Vector(values.clone())
+                    ),
                     _ => format!("read from {from} limit {limit} → ?"),
                 }
             }
@@ -86,20 +98,31 @@ impl Model for Log {
 fn offset(value: &Value, what: &str) -> Result<u64, String> {
     match value {
         Value::Int(offset) if *offset >= 0 => Ok(*offset as u64),
-        other => Err(format!("expected {what} as a non-negative integer, found {other}")),
+        other => Err(format!(
+            "expected {what} as a non-negative integer, found {other}"
+        )),
     }
 }
 
 fn read_range(value: &Value) -> Result<(u64, Option<u64>), String> {
     match value.as_sequence() {
         Some([from, Value::Nil]) => Ok((offset(from, "the read's start offset")?, None)),
-        Some([from, limit]) => Ok((offset(from, "the read's start offset")?, Some(offset(limit, "the read's limit")?))),
-        _ => Ok((offset(value, "the read's [from limit] or start offset")?, None)),
+        Some([from, limit]) => Ok((
+            offset(from, "the read's start offset")?,
+            Some(offset(limit, "the read's limit")?),
+        )),
+        _ => Ok((
+            offset(value, "the read's [from limit] or start offset")?,
+            None,
+        )),
     }
 }
 
 impl FromHistory for Log {
-    fn convert(raw: &RawOperation, _semantics: &Semantics) -> Result<Conversion<LogInput, LogOutput>, String> {
+    fn convert(
+        raw: &RawOperation,
+        _semantics: &Semantics,
+    ) -> Result<Conversion<LogInput, LogOutput>, String> {
         if failed(raw) {
             return Ok(Conversion::Dropped);
         }
@@ -109,20 +132,32 @@ impl FromHistory for Log {
         };
         match raw.f.as_str() {
             "append" => {
-                let output = completed.map(|value| offset(value, "the appended offset")).transpose()?;
+                let output = completed
+                    .map(|value| offset(value, "the appended offset"))
+                    .transpose()?;
                 let output = output.map(|offset| LogOutput::Appended { offset });
-                Ok(Conversion::Operation(LogInput::Append(raw.invoke_value.clone()), output))
+                Ok(Conversion::Operation(
+                    LogInput::Append(raw.invoke_value.clone()),
+                    output,
+                ))
             }
             "read" => {
                 let (from, limit) = read_range(&raw.invoke_value)?;
                 let output = match completed {
                     Some(value) => match value.as_sequence() {
                         Some(values) => Some(LogOutput::Read(values.to_vec())),
-                        None => return Err(format!("expected the values read as a vector, found {value}")),
+                        None => {
+                            return Err(format!(
+                                "expected the values read as a vector, found {value}"
+                            ));
+                        }
                     },
                     None => None,
                 };
-                Ok(Conversion::Operation(LogInput::Read { from, limit }, output))
+                Ok(Conversion::Operation(
+                    LogInput::Read { from, limit },
+                    output,
+                ))
             }
             _ => Err(unsupported("log", raw, ":append or :read")),
         }
@@ -134,17 +169,34 @@ mod tests {
     use super::*;
 
     fn read(from: u64, limit: Option<u64>, values: &[i64]) -> (LogInput, LogOutput) {
-        (LogInput::Read { from, limit }, LogOutput::Read(values.iter().map(|&v| Value::Int(v)).collect()))
+        (
+            LogInput::Read { from, limit },
+            LogOutput::Read(values.iter().map(|&v| Value::Int(v)).collect()),
+        )
     }
 
     #[test]
     fn append_returns_the_offset_and_read_returns_the_range() {
         let model = Log;
         let appended = |offset| LogOutput::Appended { offset };
-        let log = model.step(&model.init(), &LogInput::Append(Value::Int(10)), Some(&appended(0))).unwrap();
-        assert!(model.step(&log, &LogInput::Append(Value::Int(11)), Some(&appended(0))).is_none());
-        let log = model.step(&log, &LogInput::Append(Value::Int(11)), None).unwrap();
-        let log = model.step(&log, &LogInput::Append(Value::Int(12)), Some(&appended(2))).unwrap();
+        let log = model
+            .step(
+                &model.init(),
+                &LogInput::Append(Value::Int(10)),
+                Some(&appended(0)),
+            )
+            .unwrap();
+        assert!(
+            model
+                .step(&log, &LogInput::Append(Value::Int(11)), Some(&appended(0)))
+                .is_none()
+        );
+        let log = model
+            .step(&log, &LogInput::Append(Value::Int(11)), None)
+            .unwrap();
+        let log = model
+            .step(&log, &LogInput::Append(Value::Int(12)), Some(&appended(2)))
+            .unwrap();
         for (from, limit, values, legal) in [
             (0, None, &[10, 11, 12][..], true),
             (1, Some(1), &[11][..], true),
@@ -155,7 +207,11 @@ mod tests {
             (0, None, &[10, 11][..], false),
         ] {
             let (input, output) = read(from, limit, values);
-            assert_eq!(model.step(&log, &input, Some(&output)).is_some(), legal, "{input:?} {output:?}");
+            assert_eq!(
+                model.step(&log, &input, Some(&output)).is_some(),
+                legal,
+                "{input:?} {output:?}"
+            );
         }
     }
 }

@@ -80,6 +80,17 @@ pub trait Model: Sync {
         false
     }
 
+    /// For a read-only operation: whether it is legal in `state`. The default asks `step`;
+    /// models override it to spare building a copy of the state only to drop it.
+    fn read_is_legal(
+        &self,
+        state: &Self::State,
+        input: &Self::Input,
+        output: Option<&Self::Output>,
+    ) -> bool {
+        self.step(state, input, output).is_some()
+    }
+
     /// Splits a history into independently checkable parts. The default keeps it whole.
     fn partition(&self, operations: &[Operation<Self::Input, Self::Output>]) -> Vec<Partition> {
         vec![whole_history(operations.len())]
@@ -92,7 +103,10 @@ pub trait Model: Sync {
 
 /// The single partition holding every operation.
 pub fn whole_history(operation_count: usize) -> Partition {
-    Partition { label: "all".to_string(), operations: (0..operation_count).collect() }
+    Partition {
+        label: "all".to_string(),
+        operations: (0..operation_count).collect(),
+    }
 }
 
 /// How a history format encodes what it observed; set by the format reader.
@@ -137,11 +151,14 @@ pub struct OperationCounts {
     pub failed_dropped: usize,
 }
 
+/// An operation typed for model `M`.
+pub type ModelOperation<M> = Operation<<M as Model>::Input, <M as Model>::Output>;
+
 /// Converts a paired history into a model's operations.
 pub fn convert_history<M: FromHistory>(
     raw_operations: &[RawOperation],
     semantics: &Semantics,
-) -> Result<(Vec<Operation<M::Input, M::Output>>, OperationCounts), LinError> {
+) -> Result<(Vec<ModelOperation<M>>, OperationCounts), LinError> {
     let mut operations = Vec::with_capacity(raw_operations.len());
     let mut counts = OperationCounts::default();
     for raw in raw_operations {
@@ -194,14 +211,19 @@ pub fn read_result(raw: &RawOperation, semantics: &Semantics) -> Option<Value> {
 
 /// The error text for an operation function a model does not know.
 pub fn unsupported(model: &str, raw: &RawOperation, supported: &str) -> String {
-    format!("the {model} model has no :{} operation (expected {supported})", raw.f)
+    format!(
+        "the {model} model has no :{} operation (expected {supported})",
+        raw.f
+    )
 }
 
 /// Extracts a `[a b]` pair.
 pub fn pair(value: &Value, what: &str) -> Result<(Value, Value), String> {
     match value.as_sequence() {
         Some([first, second]) => Ok((first.clone(), second.clone())),
-        _ => Err(format!("expected {what} as a two-element vector, found {value}")),
+        _ => Err(format!(
+            "expected {what} as a two-element vector, found {value}"
+        )),
     }
 }
 

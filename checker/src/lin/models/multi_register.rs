@@ -6,15 +6,24 @@
 
 use std::collections::BTreeMap;
 
-use super::{Conversion, FromHistory, Model, Operation, Partition, Semantics, failed, observed_value, unsupported};
+use super::{
+    Conversion, FromHistory, Model, Operation, Partition, Semantics, failed, observed_value,
+    unsupported,
+};
 use crate::lin::edn::Value;
 use crate::lin::history::RawOperation;
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum MicroOp {
     /// `None`: the value read is unknown.
-    Read { key: Value, value: Option<Value> },
-    Write { key: Value, value: Value },
+    Read {
+        key: Value,
+        value: Option<Value>,
+    },
+    Write {
+        key: Value,
+        value: Value,
+    },
 }
 
 impl MicroOp {
@@ -45,11 +54,19 @@ impl Model for MultiRegister {
         MultiRegisterState::new()
     }
 
-    fn step(&self, state: &MultiRegisterState, txn: &Vec<MicroOp>, _output: Option<&()>) -> Option<MultiRegisterState> {
+    fn step(
+        &self,
+        state: &MultiRegisterState,
+        txn: &Vec<MicroOp>,
+        _output: Option<&()>,
+    ) -> Option<MultiRegisterState> {
         let mut next = state.clone();
         for micro in txn {
             match micro {
-                MicroOp::Read { key, value: Some(read) } => {
+                MicroOp::Read {
+                    key,
+                    value: Some(read),
+                } => {
                     if next.get(key).unwrap_or(&Value::Nil) != read {
                         return None;
                     }
@@ -68,14 +85,18 @@ impl Model for MultiRegister {
     }
 
     fn is_read_only(&self, txn: &Vec<MicroOp>, _output: Option<&()>) -> bool {
-        txn.iter().all(|micro| matches!(micro, MicroOp::Read { .. }))
+        txn.iter()
+            .all(|micro| matches!(micro, MicroOp::Read { .. }))
     }
 
     fn describe_operation(&self, txn: &Vec<MicroOp>, _output: Option<&()>) -> String {
         let parts: Vec<String> = txn
             .iter()
             .map(|micro| match micro {
-                MicroOp::Read { key, value: Some(value) } => format!("[:read {key} {value}]"),
+                MicroOp::Read {
+                    key,
+                    value: Some(value),
+                } => format!("[:read {key} {value}]"),
                 MicroOp::Read { key, value: None } => format!("[:read {key} ?]"),
                 MicroOp::Write { key, value } => format!("[:write {key} {value}]"),
             })
@@ -84,7 +105,10 @@ impl Model for MultiRegister {
     }
 
     fn describe_state(&self, state: &MultiRegisterState) -> String {
-        let entries: Vec<String> = state.iter().map(|(key, value)| format!("{key} {value}")).collect();
+        let entries: Vec<String> = state
+            .iter()
+            .map(|(key, value)| format!("{key} {value}"))
+            .collect();
         format!("{{{}}}", entries.join(", "))
     }
 }
@@ -120,7 +144,10 @@ fn partition_by_connected_keys(operations: &[Operation<Vec<MicroOp>, ()>]) -> Ve
     }
     let mut keys_of_root: BTreeMap<usize, Vec<String>> = BTreeMap::new();
     for (key, &id) in &key_ids {
-        keys_of_root.entry(root(&mut parent, id)).or_default().push(key.to_string());
+        keys_of_root
+            .entry(root(&mut parent, id))
+            .or_default()
+            .push(key.to_string());
     }
     let mut labels = Vec::with_capacity(operations.len());
     for first in first_key_of_operation {
@@ -134,20 +161,33 @@ fn partition_by_connected_keys(operations: &[Operation<Vec<MicroOp>, ()>]) -> Ve
 
 fn micro_op(value: &Value) -> Result<MicroOp, String> {
     let Some([f, key, micro_value]) = value.as_sequence() else {
-        return Err(format!("expected a micro-operation [f key value], found {value}"));
+        return Err(format!(
+            "expected a micro-operation [f key value], found {value}"
+        ));
     };
     match f.as_keyword() {
         Some("read" | "r") => {
             let value = (*micro_value != Value::Nil).then(|| micro_value.clone());
-            Ok(MicroOp::Read { key: key.clone(), value })
+            Ok(MicroOp::Read {
+                key: key.clone(),
+                value,
+            })
         }
-        Some("write" | "w") => Ok(MicroOp::Write { key: key.clone(), value: micro_value.clone() }),
-        _ => Err(format!("expected :read or :write in a micro-operation, found {f}")),
+        Some("write" | "w") => Ok(MicroOp::Write {
+            key: key.clone(),
+            value: micro_value.clone(),
+        }),
+        _ => Err(format!(
+            "expected :read or :write in a micro-operation, found {f}"
+        )),
     }
 }
 
 impl FromHistory for MultiRegister {
-    fn convert(raw: &RawOperation, _semantics: &Semantics) -> Result<Conversion<Vec<MicroOp>, ()>, String> {
+    fn convert(
+        raw: &RawOperation,
+        _semantics: &Semantics,
+    ) -> Result<Conversion<Vec<MicroOp>, ()>, String> {
         if failed(raw) {
             return Ok(Conversion::Dropped);
         }
@@ -156,9 +196,14 @@ impl FromHistory for MultiRegister {
         }
         let value = observed_value(raw);
         let Some(micro_ops) = value.as_sequence() else {
-            return Err(format!("expected the :txn value to be a vector of micro-operations, found {value}"));
+            return Err(format!(
+                "expected the :txn value to be a vector of micro-operations, found {value}"
+            ));
         };
-        let txn = micro_ops.iter().map(micro_op).collect::<Result<Vec<_>, _>>()?;
+        let txn = micro_ops
+            .iter()
+            .map(micro_op)
+            .collect::<Result<Vec<_>, _>>()?;
         Ok(Conversion::Operation(txn, Some(())))
     }
 }
@@ -173,30 +218,65 @@ mod tests {
     }
 
     fn txn_on(keys: &[&str]) -> Operation<Vec<MicroOp>, ()> {
-        let input = keys.iter().map(|name| MicroOp::Write { key: key(name), value: Value::Int(1) }).collect();
-        let source = OperationSource { process: "0".into(), invoke_line: 1, complete_line: None };
-        Operation { input, output: Some(()), call: 0, ret: Some(1), source }
+        let input = keys
+            .iter()
+            .map(|name| MicroOp::Write {
+                key: key(name),
+                value: Value::Int(1),
+            })
+            .collect();
+        let source = OperationSource {
+            process: "0".into(),
+            invoke_line: 1,
+            complete_line: None,
+        };
+        Operation {
+            input,
+            output: Some(()),
+            call: 0,
+            ret: Some(1),
+            source,
+        }
     }
 
     #[test]
     fn transactions_read_their_own_writes_and_check_reads() {
         let model = MultiRegister;
         let txn = vec![
-            MicroOp::Read { key: key("x"), value: None },
-            MicroOp::Write { key: key("x"), value: Value::Int(2) },
-            MicroOp::Read { key: key("x"), value: Some(Value::Int(2)) },
+            MicroOp::Read {
+                key: key("x"),
+                value: None,
+            },
+            MicroOp::Write {
+                key: key("x"),
+                value: Value::Int(2),
+            },
+            MicroOp::Read {
+                key: key("x"),
+                value: Some(Value::Int(2)),
+            },
         ];
         let state = model.step(&model.init(), &txn, None).unwrap();
-        let stale = vec![MicroOp::Read { key: key("x"), value: Some(Value::Int(1)) }];
+        let stale = vec![MicroOp::Read {
+            key: key("x"),
+            value: Some(Value::Int(1)),
+        }];
         assert!(model.step(&state, &stale, None).is_none());
     }
 
     #[test]
     fn partitions_by_connected_keys() {
-        let history = [txn_on(&["x"]), txn_on(&["y"]), txn_on(&["z", "x"]), txn_on(&["y"])];
+        let history = [
+            txn_on(&["x"]),
+            txn_on(&["y"]),
+            txn_on(&["z", "x"]),
+            txn_on(&["y"]),
+        ];
         let partitions = MultiRegister.partition(&history);
-        let summary: Vec<(&str, &[usize])> =
-            partitions.iter().map(|part| (part.label.as_str(), part.operations.as_slice())).collect();
+        let summary: Vec<(&str, &[usize])> = partitions
+            .iter()
+            .map(|part| (part.label.as_str(), part.operations.as_slice()))
+            .collect();
         assert_eq!(summary, vec![(":x :z", &[0, 2][..]), (":y", &[1, 3][..])]);
     }
 }

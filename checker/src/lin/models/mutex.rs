@@ -48,7 +48,10 @@ impl Model for Mutex {
 }
 
 impl FromHistory for Mutex {
-    fn convert(raw: &RawOperation, _semantics: &Semantics) -> Result<Conversion<MutexInput, ()>, String> {
+    fn convert(
+        raw: &RawOperation,
+        _semantics: &Semantics,
+    ) -> Result<Conversion<MutexInput, ()>, String> {
         if failed(raw) {
             return Ok(Conversion::Dropped);
         }
@@ -68,7 +71,9 @@ mod tests {
     #[test]
     fn acquire_needs_free_and_release_needs_held() {
         let mutex = Mutex;
-        let held = mutex.step(&mutex.init(), &MutexInput::Acquire, None).unwrap();
+        let held = mutex
+            .step(&mutex.init(), &MutexInput::Acquire, None)
+            .unwrap();
         assert!(mutex.step(&held, &MutexInput::Acquire, None).is_none());
         assert_eq!(mutex.step(&held, &MutexInput::Release, None), Some(false));
         assert!(mutex.step(&false, &MutexInput::Release, None).is_none());

@@ -64,8 +64,14 @@ impl FromHistory for Register {
             return Ok(Conversion::Dropped);
         }
         match raw.f.as_str() {
-            "read" => Ok(Conversion::Operation(RegisterInput::Read, read_result(raw, semantics))),
-            "write" => Ok(Conversion::Operation(RegisterInput::Write(raw.invoke_value.clone()), None)),
+            "read" => Ok(Conversion::Operation(
+                RegisterInput::Read,
+                read_result(raw, semantics),
+            )),
+            "write" => Ok(Conversion::Operation(
+                RegisterInput::Write(raw.invoke_value.clone()),
+                None,
+            )),
             _ => Err(unsupported("register", raw, ":read or :write")),
         }
     }
@@ -78,11 +84,25 @@ mod tests {
     #[test]
     fn reads_must_match_and_unknown_reads_match_anything() {
         let register = Register;
-        let state = register.step(&register.init(), &RegisterInput::Write(Value::Int(3)), None).unwrap();
+        let state = register
+            .step(&register.init(), &RegisterInput::Write(Value::Int(3)), None)
+            .unwrap();
         assert_eq!(state, Value::Int(3));
-        assert!(register.step(&state, &RegisterInput::Read, Some(&Value::Int(3))).is_some());
-        assert!(register.step(&state, &RegisterInput::Read, Some(&Value::Int(4))).is_none());
-        assert!(register.step(&state, &RegisterInput::Read, Some(&Value::Nil)).is_none());
+        assert!(
+            register
+                .step(&state, &RegisterInput::Read, Some(&Value::Int(3)))
+                .is_some()
+        );
+        assert!(
+            register
+                .step(&state, &RegisterInput::Read, Some(&Value::Int(4)))
+                .is_none()
+        );
+        assert!(
+            register
+                .step(&state, &RegisterInput::Read, Some(&Value::Nil))
+                .is_none()
+        );
         assert!(register.step(&state, &RegisterInput::Read, None).is_some());
     }
 }
