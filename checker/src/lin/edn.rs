@@ -211,7 +211,12 @@ struct Reader<'a> {
     position: usize,
     line: usize,
     line_start: usize,
+    /// Collections currently open: bounded so hostile input cannot overflow the stack.
+    depth: usize,
 }
+
+/// Deeper nesting is an error; histories nest a few levels.
+const MAX_DEPTH: usize = 256;
 
 /// Characters that end a token (besides whitespace).
 fn is_delimiter(c: char) -> bool {
@@ -225,6 +230,7 @@ impl<'a> Reader<'a> {
             position: 0,
             line: 1,
             line_start: 0,
+            depth: 0,
         }
     }
 
@@ -275,8 +281,10 @@ impl<'a> Reader<'a> {
             } else if self.text[self.position..].starts_with("#_") {
                 self.bump();
                 self.bump();
-                self.skip_whitespace_and_comments()?;
-                self.read_value()?;
+                self.nested(|reader| {
+                    reader.skip_whitespace_and_comments()?;
+                    reader.read_value()
+                })?;
             } else {
                 break;
             }
@@ -320,6 +328,27 @@ impl<'a> Reader<'a> {
     }
 
     fn read_sequence(&mut self, close: char) -> Result<Vec<Value>, LinError> {
+        self.nested(|reader| reader.read_items(close))
+    }
+
+    /// Runs a reading step one nesting level deeper.
+    fn nested<T>(
+        &mut self,
+        read: impl FnOnce(&mut Self) -> Result<T, LinError>,
+    ) -> Result<T, LinError> {
+        if self.depth >= MAX_DEPTH {
+            return Err(self.error(
+                &format!("at most {MAX_DEPTH} nested forms"),
+                "deeper nesting",
+            ));
+        }
+        self.depth += 1;
+        let result = read(self);
+        self.depth -= 1;
+        result
+    }
+
+    fn read_items(&mut self, close: char) -> Result<Vec<Value>, LinError> {
         self.bump();
         let mut items = Vec::new();
         loop {
@@ -363,7 +392,7 @@ impl<'a> Reader<'a> {
             Some(c) if c.is_alphabetic() => {
                 let tag = self.read_token();
                 self.skip_whitespace_and_comments()?;
-                let value = self.read_value()?;
+                let value = self.nested(Self::read_value)?;
                 Ok(Value::Tagged(tag.into(), Box::new(value)))
             }
             _ => Err(self.error("'{' or a tag after '#'", &self.describe_next())),
@@ -516,6 +545,15 @@ mod tests {
             Err(LinError::Syntax { .. })
         ));
         assert!(matches!(read_all("\\a"), Err(LinError::Syntax { .. })));
+        for deep in ["[", "#t ", "#_"] {
+            assert!(
+                matches!(
+                    read_all(&deep.repeat(100_000)),
+                    Err(LinError::Syntax { .. })
+                ),
+                "{deep}"
+            );
+        }
     }
 
     #[test]
