@@ -30,11 +30,13 @@ impl KvInput {
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Kv;
 
-/// The store: (key, value) sorted by key; keys absent hold "". A sorted vector because a
-/// partition holds one key and an unpartitioned history a handful: cheaper to clone than a map.
+/// The store: (key, value) pairs sorted by key; keys absent hold "". The smallest key sits
+/// inline, so a partition's state (one key) is built without allocating a vector.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
 pub struct KvState {
-    entries: Vec<(Arc<str>, Text)>,
+    first: Option<(Arc<str>, Text)>,
+    /// The other keys, in order, all greater than `first`'s.
+    rest: Vec<(Arc<str>, Text)>,
 }
 
 impl KvState {
@@ -43,20 +45,44 @@ impl KvState {
         self.get(key).map_or_else(String::new, Text::to_string)
     }
 
+    fn entries(&self) -> impl Iterator<Item = &(Arc<str>, Text)> {
+        self.first.iter().chain(&self.rest)
+    }
+
     fn get(&self, key: &str) -> Option<&Text> {
-        self.entries
-            .binary_search_by(|(known, _)| (**known).cmp(key))
-            .ok()
-            .map(|index| &self.entries[index].1)
+        match &self.first {
+            Some((first, text)) if **first == *key => Some(text),
+            _ => self
+                .rest
+                .binary_search_by(|(known, _)| (**known).cmp(key))
+                .ok()
+                .map(|index| &self.rest[index].1),
+        }
     }
 
     fn with(&self, key: &Arc<str>, update: impl FnOnce(Option<&Text>) -> Text) -> KvState {
-        let mut next = self.clone();
-        match next.entries.binary_search_by(|(known, _)| known.cmp(key)) {
-            Ok(index) => next.entries[index].1 = update(Some(&self.entries[index].1)),
-            Err(index) => next.entries.insert(index, (key.clone(), update(None))),
+        match &self.first {
+            None => KvState {
+                first: Some((key.clone(), update(None))),
+                rest: Vec::new(),
+            },
+            Some((first, text)) if first == key => KvState {
+                first: Some((first.clone(), update(Some(text)))),
+                rest: self.rest.clone(),
+            },
+            Some(_) => {
+                let mut entries: Vec<(Arc<str>, Text)> = self.entries().cloned().collect();
+                match entries.binary_search_by(|(known, _)| known.cmp(key)) {
+                    Ok(index) => entries[index].1 = update(Some(&entries[index].1)),
+                    Err(index) => entries.insert(index, (key.clone(), update(None))),
+                }
+                let rest = entries.split_off(1);
+                KvState {
+                    first: entries.pop(),
+                    rest,
+                }
+            }
         }
-        next
     }
 }
 
@@ -123,8 +149,7 @@ impl Model for Kv {
 
     fn describe_state(&self, state: &KvState) -> String {
         let entries: Vec<String> = state
-            .entries
-            .iter()
+            .entries()
             .map(|(key, value)| format!("{key:?} {:?}", value.to_string()))
             .collect();
         format!("{{{}}}", entries.join(", "))
