@@ -8,6 +8,8 @@
 
 pub mod anomaly;
 pub mod history;
+/// Linearizability checking (Wing–Gong–Lowe search) and readers for external histories.
+pub mod lin;
 pub mod log;
 
 pub use anomaly::{Anomaly, AnomalyKind};

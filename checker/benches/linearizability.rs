@@ -1,0 +1,187 @@
+//! Times the linearizability checker on Porcupine's test histories, single-threaded, parsing
+//! excluded (as in Porcupine's reference figures), and prints the figures beside Porcupine's.
+//!
+//!     cargo bench -p eosim-checker --bench linearizability [-- ROUNDS]
+//!
+//! Each figure is the minimum over ROUNDS runs (default 7): the least disturbed by other load.
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use checker::lin::{CheckOptions, Format, LinReport, ModelName, PreparedHistory};
+
+struct Case {
+    name: String,
+    histories: Vec<PreparedHistory>,
+    model: ModelName,
+    options: CheckOptions,
+    /// Porcupine (Go, one thread) on the same histories, from FORMATS.md.
+    porcupine: Option<Duration>,
+}
+
+fn testdata_dir() -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/testdata/porcupine");
+    assert!(
+        dir.is_dir(),
+        "Porcupine test histories not found at {}",
+        dir.display()
+    );
+    dir
+}
+
+fn prepare(file: &str, format: Format, options: &CheckOptions) -> PreparedHistory {
+    let text = std::fs::read_to_string(testdata_dir().join(file)).unwrap();
+    PreparedHistory::parse(&text, format, options).unwrap_or_else(|error| panic!("{file}: {error}"))
+}
+
+fn cases() -> Vec<Case> {
+    let partitioned = CheckOptions {
+        threads: 1,
+        partition: true,
+        time_budget: None,
+        ..CheckOptions::default()
+    };
+    let unpartitioned = CheckOptions {
+        partition: false,
+        ..partitioned.clone()
+    };
+    let etcd = |number: u32| {
+        prepare(
+            &format!("jepsen/etcd_{number:03}.log"),
+            Format::PorcupineEtcd,
+            &partitioned,
+        )
+    };
+    let case =
+        |name: &str, histories, model, options: &CheckOptions, porcupine_ms: Option<u64>| Case {
+            name: name.to_string(),
+            histories,
+            model,
+            options: options.clone(),
+            porcupine: porcupine_ms.map(Duration::from_millis),
+        };
+    vec![
+        case(
+            "etcd, all 102 logs",
+            (0..=102).map(etcd).collect(),
+            ModelName::CasRegister,
+            &partitioned,
+            Some(299),
+        ),
+        case(
+            "etcd_002",
+            vec![etcd(2)],
+            ModelName::CasRegister,
+            &partitioned,
+            Some(113),
+        ),
+        case(
+            "etcd_007",
+            vec![etcd(7)],
+            ModelName::CasRegister,
+            &partitioned,
+            Some(76),
+        ),
+        case(
+            "etcd_057",
+            vec![etcd(57)],
+            ModelName::CasRegister,
+            &partitioned,
+            Some(37),
+        ),
+        case(
+            "etcd_099",
+            vec![etcd(99)],
+            ModelName::CasRegister,
+            &partitioned,
+            Some(35),
+        ),
+        case(
+            "kv c50-ok partitioned",
+            vec![prepare("kv/c50-ok.txt", Format::PorcupineKv, &partitioned)],
+            ModelName::Kv,
+            &partitioned,
+            Some(112),
+        ),
+        case(
+            "kv c50-bad partitioned",
+            vec![prepare("kv/c50-bad.txt", Format::PorcupineKv, &partitioned)],
+            ModelName::Kv,
+            &partitioned,
+            None,
+        ),
+        case(
+            "kv c10-ok unpartitioned",
+            vec![prepare(
+                "kv/c10-ok.txt",
+                Format::PorcupineKv,
+                &unpartitioned,
+            )],
+            ModelName::Kv,
+            &unpartitioned,
+            Some(1660),
+        ),
+        case(
+            "kv c10-bad unpartitioned",
+            vec![prepare(
+                "kv/c10-bad.txt",
+                Format::PorcupineKv,
+                &unpartitioned,
+            )],
+            ModelName::Kv,
+            &unpartitioned,
+            None,
+        ),
+    ]
+}
+
+/// Checks every history of the case once; returns the time and the reports.
+fn run(case: &Case) -> (Duration, Vec<LinReport>) {
+    let start = Instant::now();
+    let reports: Vec<LinReport> = case
+        .histories
+        .iter()
+        .map(|history| history.check(case.model, &case.options).unwrap())
+        .collect();
+    (start.elapsed(), reports)
+}
+
+fn main() {
+    // `cargo bench` passes "--bench"; a bare number is the round count.
+    let rounds: usize = std::env::args()
+        .skip(1)
+        .find_map(|arg| arg.parse().ok())
+        .unwrap_or(7);
+    println!("linearizability checker, one thread, parse excluded, minimum of {rounds} runs\n");
+    println!(
+        "{:<26} {:>10} {:>11} {:>8} {:>13} {:>12}",
+        "case", "eosim", "Porcupine", "ratio", "search steps", "model steps"
+    );
+    for case in cases() {
+        let mut best = Duration::MAX;
+        let mut reports = Vec::new();
+        for _ in 0..rounds {
+            let (elapsed, run_reports) = run(&case);
+            best = best.min(elapsed);
+            reports = run_reports;
+        }
+        let search_steps: u64 = reports.iter().map(|report| report.search_steps).sum();
+        let model_steps: u64 = reports.iter().map(|report| report.model_steps).sum();
+        let (porcupine, ratio) = match case.porcupine {
+            Some(reference) => (
+                format!("{:.1} ms", reference.as_secs_f64() * 1e3),
+                format!("{:.2}", best.as_secs_f64() / reference.as_secs_f64()),
+            ),
+            None => ("-".to_string(), "-".to_string()),
+        };
+        println!(
+            "{:<26} {:>7.1} ms {:>11} {:>8} {:>13} {:>12}",
+            case.name,
+            best.as_secs_f64() * 1e3,
+            porcupine,
+            ratio,
+            search_steps,
+            model_steps
+        );
+    }
+}

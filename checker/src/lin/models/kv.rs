@@ -1,0 +1,406 @@
+//! A key-value store of strings with get / put / append (Porcupine's kv model): every key
+//! initially holds ""; get is legal iff it returns the key's value; put sets it; append
+//! concatenates. Keys are independent, so histories partition by key.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use super::{
+    Conversion, FromHistory, Model, Operation, Partition, Semantics, failed, read_result,
+    unsupported,
+};
+use crate::lin::edn::Value;
+use crate::lin::history::RawOperation;
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum KvInput {
+    Get { key: Arc<str> },
+    Put { key: Arc<str>, value: Arc<str> },
+    Append { key: Arc<str>, value: Arc<str> },
+}
+
+impl KvInput {
+    pub fn key(&self) -> &Arc<str> {
+        match self {
+            KvInput::Get { key } | KvInput::Put { key, .. } | KvInput::Append { key, .. } => key,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Kv;
+
+/// The store: (key, value) pairs sorted by key; keys absent hold "". The smallest key sits
+/// inline, so a partition's state (one key) is built without allocating a vector.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+pub struct KvState {
+    first: Option<(Arc<str>, Text)>,
+    /// The other keys, in order, all greater than `first`'s.
+    rest: Vec<(Arc<str>, Text)>,
+}
+
+impl KvState {
+    /// The value `key` holds ("" if never written).
+    pub fn value(&self, key: &str) -> String {
+        self.get(key).map_or_else(String::new, Text::to_string)
+    }
+
+    fn entries(&self) -> impl Iterator<Item = &(Arc<str>, Text)> {
+        self.first.iter().chain(&self.rest)
+    }
+
+    fn get(&self, key: &str) -> Option<&Text> {
+        match &self.first {
+            Some((first, text)) if **first == *key => Some(text),
+            _ => self
+                .rest
+                .binary_search_by(|(known, _)| (**known).cmp(key))
+                .ok()
+                .map(|index| &self.rest[index].1),
+        }
+    }
+
+    fn with(&self, key: &Arc<str>, update: impl FnOnce(Option<&Text>) -> Text) -> KvState {
+        match &self.first {
+            None => KvState {
+                first: Some((key.clone(), update(None))),
+                rest: Vec::new(),
+            },
+            Some((first, text)) if first == key => KvState {
+                first: Some((first.clone(), update(Some(text)))),
+                rest: self.rest.clone(),
+            },
+            Some(_) => {
+                let mut entries: Vec<(Arc<str>, Text)> = self.entries().cloned().collect();
+                match entries.binary_search_by(|(known, _)| known.cmp(key)) {
+                    Ok(index) => entries[index].1 = update(Some(&entries[index].1)),
+                    Err(index) => entries.insert(index, (key.clone(), update(None))),
+                }
+                let rest = entries.split_off(1);
+                KvState {
+                    first: entries.pop(),
+                    rest,
+                }
+            }
+        }
+    }
+}
+
+impl Model for Kv {
+    type Input = KvInput;
+    /// The value a get returned.
+    type Output = Arc<str>;
+    type State = KvState;
+
+    fn name(&self) -> &'static str {
+        "kv"
+    }
+
+    fn init(&self) -> KvState {
+        KvState::default()
+    }
+
+    fn step(&self, state: &KvState, input: &KvInput, output: Option<&Arc<str>>) -> Option<KvState> {
+        match input {
+            KvInput::Get { .. } => self
+                .read_is_legal(state, input, output)
+                .then(|| state.clone()),
+            KvInput::Put { key, value } => Some(state.with(key, |_| Text::new(value.clone()))),
+            KvInput::Append { key, value } => Some(state.with(key, |current| {
+                current.map_or_else(
+                    || Text::new(value.clone()),
+                    |text| text.append(value.clone()),
+                )
+            })),
+        }
+    }
+
+    fn partition(&self, operations: &[Operation<KvInput, Arc<str>>]) -> Vec<Partition> {
+        partition_by_first_appearance(
+            operations
+                .iter()
+                .map(|operation| operation.input.key().to_string()),
+        )
+    }
+
+    fn is_read_only(&self, input: &KvInput, _output: Option<&Arc<str>>) -> bool {
+        matches!(input, KvInput::Get { .. })
+    }
+
+    fn read_is_legal(&self, state: &KvState, input: &KvInput, output: Option<&Arc<str>>) -> bool {
+        match (input, output) {
+            (KvInput::Get { key }, Some(read)) => state
+                .get(key)
+                .map_or(read.is_empty(), |value| value.equals(read)),
+            _ => true,
+        }
+    }
+
+    fn describe_operation(&self, input: &KvInput, output: Option<&Arc<str>>) -> String {
+        match input {
+            KvInput::Get { key } => match output {
+                Some(value) => format!("get {key:?} → {value:?}"),
+                None => format!("get {key:?} → ?"),
+            },
+            KvInput::Put { key, value } => format!("put {key:?} {value:?}"),
+            KvInput::Append { key, value } => format!("append {key:?} {value:?}"),
+        }
+    }
+
+    fn describe_state(&self, state: &KvState) -> String {
+        let entries: Vec<String> = state
+            .entries()
+            .map(|(key, value)| format!("{key:?} {:?}", value.to_string()))
+            .collect();
+        format!("{{{}}}", entries.join(", "))
+    }
+}
+
+/// A string built by appends, shared between states: an append is O(1) (a new piece pointing
+/// at the old text) instead of a copy, and the text's hash is kept, so interning a state costs
+/// O(keys) rather than O(characters).
+#[derive(Clone, Debug)]
+pub struct Text(Arc<Piece>);
+
+#[derive(Debug)]
+struct Piece {
+    prefix: Option<Arc<Piece>>,
+    piece: Arc<str>,
+    /// Length in bytes of the whole text.
+    len: usize,
+    /// Polynomial hash of the whole text's bytes: extending it needs only the new piece.
+    hash: u64,
+}
+
+const HASH_BASE: u64 = 0x100_0000_01b3;
+
+impl Text {
+    pub fn new(piece: Arc<str>) -> Text {
+        Text::extend(None, piece)
+    }
+
+    pub fn append(&self, piece: Arc<str>) -> Text {
+        Text::extend(Some(self.0.clone()), piece)
+    }
+
+    fn extend(prefix: Option<Arc<Piece>>, piece: Arc<str>) -> Text {
+        let (mut hash, mut power) = (0u64, 1u64);
+        for &byte in piece.as_bytes() {
+            hash = hash.wrapping_mul(HASH_BASE).wrapping_add(u64::from(byte));
+            power = power.wrapping_mul(HASH_BASE);
+        }
+        let (prefix_len, prefix_hash) = prefix
+            .as_ref()
+            .map_or((0, 0), |prefix| (prefix.len, prefix.hash));
+        Text(Arc::new(Piece {
+            len: prefix_len + piece.len(),
+            hash: prefix_hash.wrapping_mul(power).wrapping_add(hash),
+            prefix,
+            piece,
+        }))
+    }
+
+    fn pieces(&self) -> impl Iterator<Item = &str> {
+        std::iter::successors(Some(&*self.0), |piece| piece.prefix.as_deref())
+            .map(|piece| &*piece.piece)
+    }
+
+    /// Compares with a string without building the text: pieces from the end.
+    pub fn equals(&self, text: &str) -> bool {
+        if self.0.len != text.len() {
+            return false;
+        }
+        let mut end = text.len();
+        for piece in self.pieces() {
+            let start = end - piece.len();
+            if &text.as_bytes()[start..end] != piece.as_bytes() {
+                return false;
+            }
+            end = start;
+        }
+        true
+    }
+}
+
+impl std::fmt::Display for Text {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let pieces: Vec<&str> = self.pieces().collect();
+        pieces.iter().rev().try_for_each(|piece| f.write_str(piece))
+    }
+}
+
+impl PartialEq for Text {
+    fn eq(&self, other: &Text) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+            || (self.0.len == other.0.len
+                && self.0.hash == other.0.hash
+                && self.equals(&other.to_string()))
+    }
+}
+
+impl Eq for Text {}
+
+impl std::hash::Hash for Text {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        state.write_u64(self.0.hash);
+    }
+}
+
+impl Drop for Piece {
+    /// Unlinks long chains iteratively: the default recursive drop could overflow the stack
+    /// on a key appended to hundreds of thousands of times.
+    fn drop(&mut self) {
+        let mut next = self.prefix.take();
+        while let Some(piece) = next {
+            next = match Arc::try_unwrap(piece) {
+                Ok(mut unique) => unique.prefix.take(),
+                Err(_) => None,
+            };
+        }
+    }
+}
+
+/// Groups operation indices by label, parts ordered by their first operation.
+pub fn partition_by_first_appearance(labels: impl Iterator<Item = String>) -> Vec<Partition> {
+    let mut part_of_label: BTreeMap<String, usize> = BTreeMap::new();
+    let mut partitions: Vec<Partition> = Vec::new();
+    for (index, label) in labels.enumerate() {
+        let part = *part_of_label.entry(label.clone()).or_insert_with(|| {
+            partitions.push(Partition {
+                label,
+                operations: Vec::new(),
+            });
+            partitions.len() - 1
+        });
+        partitions[part].operations.push(index);
+    }
+    partitions
+}
+
+/// A key as text: strings as they are, anything else in EDN notation.
+fn key_text(value: &Value) -> Arc<str> {
+    match value {
+        Value::Str(text) => text.clone(),
+        other => other.to_string().into(),
+    }
+}
+
+fn string_value(value: &Value, f: &str) -> Result<Arc<str>, String> {
+    match value {
+        Value::Str(text) => Ok(text.clone()),
+        other => Err(format!(
+            "expected a string :value for :{f}, found {}",
+            other.kind()
+        )),
+    }
+}
+
+impl FromHistory for Kv {
+    fn convert(
+        raw: &RawOperation,
+        semantics: &Semantics,
+    ) -> Result<Conversion<KvInput, Arc<str>>, String> {
+        if failed(raw) {
+            return Ok(Conversion::Dropped);
+        }
+        let Some(key) = &raw.key else {
+            return Err("the kv model needs a :key in every operation".to_string());
+        };
+        let key = key_text(key);
+        match raw.f.as_str() {
+            "get" => {
+                let output = read_result(raw, semantics)
+                    .map(|value| string_value(&value, "get"))
+                    .transpose()?;
+                Ok(Conversion::Operation(KvInput::Get { key }, output))
+            }
+            "put" => {
+                let value = string_value(&raw.invoke_value, "put")?;
+                Ok(Conversion::Operation(KvInput::Put { key, value }, None))
+            }
+            "append" => {
+                let value = string_value(&raw.invoke_value, "append")?;
+                Ok(Conversion::Operation(KvInput::Append { key, value }, None))
+            }
+            _ => Err(unsupported("kv", raw, ":get, :put or :append")),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn append_concatenates_and_get_compares() {
+        let kv = Kv;
+        let key: Arc<str> = "k".into();
+        let get = KvInput::Get { key: key.clone() };
+        assert!(kv.step(&kv.init(), &get, Some(&"".into())).is_some());
+        let state = kv
+            .step(
+                &kv.init(),
+                &KvInput::Append {
+                    key: key.clone(),
+                    value: "ab".into(),
+                },
+                None,
+            )
+            .unwrap();
+        let state = kv
+            .step(
+                &state,
+                &KvInput::Append {
+                    key: key.clone(),
+                    value: "c".into(),
+                },
+                None,
+            )
+            .unwrap();
+        assert!(kv.step(&state, &get, Some(&"abc".into())).is_some());
+        assert!(kv.step(&state, &get, Some(&"ab".into())).is_none());
+        let state = kv
+            .step(
+                &state,
+                &KvInput::Put {
+                    key,
+                    value: "z".into(),
+                },
+                None,
+            )
+            .unwrap();
+        assert!(kv.step(&state, &get, Some(&"z".into())).is_some());
+    }
+
+    #[test]
+    fn texts_built_differently_are_equal_and_hash_alike() {
+        use std::hash::{BuildHasher, BuildHasherDefault};
+        let appended = Text::new("ab".into()).append("c".into()).append("".into());
+        let put = Text::new("abc".into());
+        assert_eq!(appended, put);
+        let hasher = BuildHasherDefault::<rustc_hash::FxHasher>::default();
+        assert_eq!(hasher.hash_one(&appended), hasher.hash_one(&put));
+        assert_ne!(appended, Text::new("abd".into()));
+        assert_eq!(appended.to_string(), "abc");
+        assert!(appended.equals("abc") && !appended.equals("abcd") && !appended.equals("abd"));
+        let mut long = Text::new("x".into());
+        for _ in 0..200_000 {
+            long = long.append("y".into());
+        }
+        drop(long);
+    }
+
+    #[test]
+    fn partitions_by_key_in_order_of_first_appearance() {
+        let labels = ["b", "a", "b", "c", "a"].map(String::from);
+        let partitions = partition_by_first_appearance(labels.into_iter());
+        let summary: Vec<(&str, &[usize])> = partitions
+            .iter()
+            .map(|part| (part.label.as_str(), part.operations.as_slice()))
+            .collect();
+        assert_eq!(
+            summary,
+            vec![("b", &[0, 2][..]), ("a", &[1, 4][..]), ("c", &[3][..])]
+        );
+    }
+}

@@ -1,0 +1,748 @@
+//! The Wing–Gong–Lowe search for one partition, with Lowe's memoisation of
+//! (set of linearized operations, model state).
+//!
+//! Beyond the textbook algorithm (as in Porcupine):
+//! - Model states are interned: the cache, the stack and the transition memo hold 32-bit ids.
+//! - Transitions are memoised per (state, operation) in a dense table while the states are
+//!   few (registers: a handful of values), so the model steps once per distinct pair however
+//!   often the search tries it. Past [`DENSE_MEMO_ENTRIES`] the model is called directly: with
+//!   that many states (key-value stores), pairs rarely repeat (measured: a hash memo there
+//!   saved 4 % of the model steps and cost more than it saved).
+//!   `search_steps` counts tries (what Porcupine calls model steps), `model_steps` the calls
+//!   into the model.
+//! - The linearized set hashes incrementally (Zobrist), so a cache probe is O(1) plus one
+//!   comparison of the bitset on a hash match.
+//! - Read-only operations (see [`Model::is_read_only`]) are linearized as soon as they are
+//!   legal, and alternatives to them are never tried: if a configuration has a legal
+//!   read-only candidate, it can be completed iff it can be completed with that read first
+//!   (the read's call precedes every pending return, so it may move first; it changes no
+//!   state, so nothing after it notices). This cuts the search well below Porcupine's.
+//! - Operations with an unknown outcome have no return event: they never force backtracking,
+//!   and the search succeeds as soon as every operation with a known outcome is linearized
+//!   (the rest may take effect later, or never).
+
+use std::hash::{Hash, Hasher};
+use std::time::Instant;
+
+use hashbrown::HashTable;
+use rustc_hash::FxHasher;
+
+use super::bitset::{Bitset, mix64};
+use super::models::{Model, Operation};
+
+/// The outcome of one search.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SearchVerdict {
+    Linearizable,
+    NotLinearizable,
+    /// The time budget ran out first.
+    Unknown,
+}
+
+/// Why a partition is not linearizable.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Failure<S> {
+    /// The longest linearizable prefix found: operation index (into the searched slice) and
+    /// the state after it.
+    pub prefix: Vec<(usize, S)>,
+    /// The operation that cannot be placed after that prefix: the earliest-returning one left.
+    pub stuck: usize,
+    /// States in which the search tried `stuck` and the model rejected it, in discovery order,
+    /// at most [`MAX_REJECTING_STATES`].
+    pub rejecting_states: Vec<S>,
+    /// Whether there were more such states than listed.
+    pub more_rejecting_states: bool,
+}
+
+/// Caps the states listed in a counterexample: beyond a handful they stop explaining.
+pub const MAX_REJECTING_STATES: usize = 8;
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SearchOutcome<S> {
+    pub verdict: SearchVerdict,
+    /// Operations tried at some point of the search (Porcupine's "model steps").
+    pub search_steps: u64,
+    /// Calls into the model (distinct (state, operation) pairs).
+    pub model_steps: u64,
+    pub distinct_states: usize,
+    pub failure: Option<Failure<S>>,
+}
+
+/// How many tries between two looks at the clock: cheap, yet well under a millisecond.
+const STEPS_BETWEEN_DEADLINE_CHECKS: u64 = 4096;
+
+const NONE: u32 = u32::MAX;
+/// A memo entry not computed yet.
+const UNKNOWN: u32 = u32::MAX - 1;
+
+/// The memo's size cap, in entries of 4 bytes: 4 MiB per partition at most.
+pub const DENSE_MEMO_ENTRIES: usize = 1 << 20;
+
+/// Checks whether `operations` (one partition, in any order) are linearizable, searching
+/// until done or until the deadline.
+pub fn search<M: Model>(
+    model: &M,
+    operations: &[&Operation<M::Input, M::Output>],
+    deadline: Option<Instant>,
+) -> SearchOutcome<M::State> {
+    let mut search = Search::new(model, operations);
+    search.resume(u64::MAX, deadline);
+    search.outcome()
+}
+
+/// Call and return events sorted by time, in a doubly linked list that operations are lifted
+/// out of when linearized and put back on backtracking (dancing links).
+struct EventList {
+    /// Per event: the operation, and whether it is the call (or the return).
+    operation: Vec<u32>,
+    is_call: Vec<bool>,
+    next: Vec<u32>,
+    prev: Vec<u32>,
+    call_event: Vec<u32>,
+    /// `NONE` for operations with an unknown outcome.
+    return_event: Vec<u32>,
+    /// The sentinel before the first event.
+    head: u32,
+}
+
+impl EventList {
+    fn new<I, O>(operations: &[&Operation<I, O>]) -> Self {
+        // (time, returns after calls at equal times, operation): ties between a call and a
+        // return count as concurrent, as in Porcupine.
+        let mut events: Vec<(u64, bool, u32)> = Vec::with_capacity(operations.len() * 2);
+        for (index, operation) in operations.iter().enumerate() {
+            events.push((operation.call, false, index as u32));
+            if let Some(ret) = operation.ret {
+                events.push((ret, true, index as u32));
+            }
+        }
+        events.sort_unstable();
+        let count = events.len();
+        let head = count as u32;
+        let mut list = EventList {
+            operation: Vec::with_capacity(count),
+            is_call: Vec::with_capacity(count),
+            next: Vec::with_capacity(count + 1),
+            prev: Vec::with_capacity(count + 1),
+            call_event: vec![NONE; operations.len()],
+            return_event: vec![NONE; operations.len()],
+            head,
+        };
+        for (position, &(_, is_return, operation)) in events.iter().enumerate() {
+            list.operation.push(operation);
+            list.is_call.push(!is_return);
+            let slot = if is_return {
+                &mut list.return_event
+            } else {
+                &mut list.call_event
+            };
+            slot[operation as usize] = position as u32;
+            list.next.push(if position + 1 < count {
+                position as u32 + 1
+            } else {
+                NONE
+            });
+            list.prev.push(if position == 0 {
+                head
+            } else {
+                position as u32 - 1
+            });
+        }
+        list.next.push(if count > 0 { 0 } else { NONE });
+        list.prev.push(NONE);
+        list
+    }
+
+    fn first(&self) -> u32 {
+        self.next[self.head as usize]
+    }
+
+    fn unlink(&mut self, event: u32) {
+        let (prev, next) = (self.prev[event as usize], self.next[event as usize]);
+        self.next[prev as usize] = next;
+        if next != NONE {
+            self.prev[next as usize] = prev;
+        }
+    }
+
+    fn relink(&mut self, event: u32) {
+        let (prev, next) = (self.prev[event as usize], self.next[event as usize]);
+        self.next[prev as usize] = event;
+        if next != NONE {
+            self.prev[next as usize] = event;
+        }
+    }
+
+    fn lift(&mut self, operation: u32) {
+        self.unlink(self.call_event[operation as usize]);
+        let ret = self.return_event[operation as usize];
+        if ret != NONE {
+            self.unlink(ret);
+        }
+    }
+
+    /// Undoes the most recent `lift`, which must have been of `operation`.
+    fn unlift(&mut self, operation: u32) {
+        let ret = self.return_event[operation as usize];
+        if ret != NONE {
+            self.relink(ret);
+        }
+        self.relink(self.call_event[operation as usize]);
+    }
+}
+
+/// Interned model states.
+struct States<S> {
+    states: Vec<S>,
+    hashes: Vec<u64>,
+    table: HashTable<u32>,
+}
+
+impl<S: Eq + Hash> States<S> {
+    fn new() -> Self {
+        States {
+            states: Vec::new(),
+            hashes: Vec::new(),
+            table: HashTable::new(),
+        }
+    }
+
+    fn intern(&mut self, state: S) -> u32 {
+        let mut hasher = FxHasher::default();
+        state.hash(&mut hasher);
+        let hash = mix64(hasher.finish());
+        let States {
+            states,
+            hashes,
+            table,
+        } = self;
+        let entry = table.entry(
+            hash,
+            |&id| hashes[id as usize] == hash && states[id as usize] == state,
+            |&id| hashes[id as usize],
+        );
+        match entry {
+            hashbrown::hash_table::Entry::Occupied(occupied) => *occupied.get(),
+            hashbrown::hash_table::Entry::Vacant(vacant) => {
+                let id = states.len() as u32;
+                vacant.insert(id);
+                states.push(state);
+                hashes.push(hash);
+                id
+            }
+        }
+    }
+}
+
+/// The set of (linearized operations, state) configurations already explored.
+///
+/// An open-addressing table with linear probing, written out rather than a general hash map
+/// because a search probes it on nearly every step: a slot holds the upper half of the hash
+/// and the configuration's index, so most probes touch one cache line and compare no set.
+struct ConfigurationCache {
+    words_per_set: usize,
+    /// Per configuration: its set's words, state and full hash (to grow the table).
+    sets: Vec<u64>,
+    states: Vec<u32>,
+    hashes: Vec<u64>,
+    /// `EMPTY_SLOT` or (hash >> 32) << 32 | configuration index.
+    slots: Vec<u64>,
+}
+
+const EMPTY_SLOT: u64 = u64::MAX;
+const INITIAL_SLOTS: usize = 1 << 10;
+
+impl ConfigurationCache {
+    fn new(words_per_set: usize) -> Self {
+        ConfigurationCache {
+            words_per_set,
+            sets: Vec::new(),
+            states: Vec::new(),
+            hashes: Vec::new(),
+            slots: vec![EMPTY_SLOT; INITIAL_SLOTS],
+        }
+    }
+
+    /// Records the configuration; false if it was already there.
+    fn insert_if_new(&mut self, linearized: &Bitset, state: u32) -> bool {
+        let hash = linearized.hash() ^ mix64(u64::from(state));
+        let tag = hash & 0xffff_ffff_0000_0000;
+        let words = self.words_per_set;
+        let mask = self.slots.len() - 1;
+        let mut slot = hash as usize & mask;
+        loop {
+            let entry = self.slots[slot];
+            if entry == EMPTY_SLOT {
+                break;
+            }
+            if entry & 0xffff_ffff_0000_0000 == tag {
+                let id = (entry & 0xffff_ffff) as usize;
+                if self.states[id] == state
+                    && same_words(&self.sets[id * words..(id + 1) * words], linearized.words())
+                {
+                    return false;
+                }
+            }
+            slot = (slot + 1) & mask;
+        }
+        let id = self.states.len();
+        self.slots[slot] = tag | id as u64;
+        self.sets.extend_from_slice(linearized.words());
+        self.states.push(state);
+        self.hashes.push(hash);
+        // Keep the load under a half, so probe sequences stay short.
+        if self.states.len() * 2 > self.slots.len() {
+            self.grow();
+        }
+        true
+    }
+
+    fn grow(&mut self) {
+        let mut slots = vec![EMPTY_SLOT; self.slots.len() * 2];
+        let mask = slots.len() - 1;
+        for (id, &hash) in self.hashes.iter().enumerate() {
+            let mut slot = hash as usize & mask;
+            while slots[slot] != EMPTY_SLOT {
+                slot = (slot + 1) & mask;
+            }
+            slots[slot] = (hash & 0xffff_ffff_0000_0000) | id as u64;
+        }
+        self.slots = slots;
+    }
+}
+
+/// Word-by-word: sets are a few words long, shorter than a call to `memcmp` is worth.
+fn same_words(a: &[u64], b: &[u64]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x == y)
+}
+
+/// A search that can be paused after a number of steps and resumed, so that partitions can
+/// be interleaved deterministically.
+pub struct Search<'a, M: Model> {
+    model: &'a M,
+    operations: &'a [&'a Operation<M::Input, M::Output>],
+    events: EventList,
+    states: States<M::State>,
+    /// Row per state (while under [`DENSE_MEMO_ENTRIES`]), column per operation: the next
+    /// state, `NONE` if the model rejects it, or `UNKNOWN`.
+    memo: Vec<u32>,
+    /// Per operation: the first states in which the model rejected it (for counterexamples),
+    /// at most `MAX_REJECTING_STATES`, and whether there were more.
+    rejections: Vec<(Vec<u32>, bool)>,
+    cache: ConfigurationCache,
+    linearized: Bitset,
+    state: u32,
+    /// (operation, state before it, whether it was forced: a read-only operation, the only
+    /// candidate worth trying in its configuration)
+    stack: Vec<(u32, u32, bool)>,
+    /// Per operation: `Model::is_read_only`.
+    read_only: Vec<bool>,
+    /// The deepest stack seen: (operation, state after it).
+    deepest: Vec<(u32, u32)>,
+    /// The next event to look at.
+    event: u32,
+    /// Whether the current pass tries the read-only candidates (else the others).
+    read_only_pass: bool,
+    open_with_known_outcome: usize,
+    verdict: Option<SearchVerdict>,
+    search_steps: u64,
+    model_steps: u64,
+}
+
+impl<'a, M: Model> Search<'a, M> {
+    pub fn new(model: &'a M, operations: &'a [&'a Operation<M::Input, M::Output>]) -> Self {
+        let events = EventList::new(operations);
+        let mut search = Search {
+            model,
+            operations,
+            event: events.first(),
+            events,
+            states: States::new(),
+            memo: Vec::new(),
+            rejections: vec![(Vec::new(), false); operations.len()],
+            cache: ConfigurationCache::new(operations.len().div_ceil(64)),
+            linearized: Bitset::new(operations.len()),
+            state: 0,
+            stack: Vec::new(),
+            read_only: operations
+                .iter()
+                .map(|op| model.is_read_only(&op.input, op.output.as_ref()))
+                .collect(),
+            deepest: Vec::new(),
+            read_only_pass: true,
+            open_with_known_outcome: operations.iter().filter(|op| op.ret.is_some()).count(),
+            verdict: None,
+            search_steps: 0,
+            model_steps: 0,
+        };
+        search.state = search.intern(model.init());
+        search
+    }
+
+    /// The state after applying `operation` in `state`, or `NONE`.
+    fn transition(&mut self, state: u32, operation: u32) -> u32 {
+        let operation_count = self.operations.len();
+        let slot = state as usize * operation_count + operation as usize;
+        if let Some(&next) = self.memo.get(slot)
+            && next != UNKNOWN
+        {
+            return next;
+        }
+        self.model_steps += 1;
+        let op = self.operations[operation as usize];
+        let current = &self.states.states[state as usize];
+        let next = if self.read_only[operation as usize] {
+            // Read-only: the state stays, nothing to build or intern.
+            if self
+                .model
+                .read_is_legal(current, &op.input, op.output.as_ref())
+            {
+                state
+            } else {
+                NONE
+            }
+        } else {
+            match self.model.step(current, &op.input, op.output.as_ref()) {
+                Some(next_state) => self.intern(next_state),
+                None => NONE,
+            }
+        };
+        if next == NONE {
+            self.record_rejection(state, operation);
+        }
+        if let Some(entry) = self.memo.get_mut(slot) {
+            *entry = next;
+        }
+        next
+    }
+
+    /// Interns a state, giving it a memo row while the memo is under its cap.
+    fn intern(&mut self, state: M::State) -> u32 {
+        let id = self.states.intern(state);
+        let row_end = (id as usize + 1) * self.operations.len();
+        if row_end > self.memo.len() && row_end <= DENSE_MEMO_ENTRIES {
+            self.memo.resize(row_end, UNKNOWN);
+        }
+        id
+    }
+
+    fn record_rejection(&mut self, state: u32, operation: u32) {
+        let (states, more) = &mut self.rejections[operation as usize];
+        if !states.contains(&state) {
+            if states.len() < MAX_REJECTING_STATES {
+                states.push(state);
+            } else {
+                *more = true;
+            }
+        }
+    }
+
+    pub fn search_steps(&self) -> u64 {
+        self.search_steps
+    }
+
+    /// Searches until a verdict, until `search_steps` reaches `step_limit` (then `None`: call
+    /// again with a higher limit to go on), or until the deadline (verdict `Unknown`).
+    pub fn resume(&mut self, step_limit: u64, deadline: Option<Instant>) -> Option<SearchVerdict> {
+        if self.verdict.is_none() {
+            self.verdict = self.run_until(step_limit, deadline);
+        }
+        self.verdict
+    }
+
+    /// Each configuration is searched in two passes over its candidates (the calls before the
+    /// first pending return): read-only ones first, where one that is legal settles the
+    /// configuration, then the others.
+    fn run_until(&mut self, step_limit: u64, deadline: Option<Instant>) -> Option<SearchVerdict> {
+        loop {
+            if self.open_with_known_outcome == 0 {
+                return Some(SearchVerdict::Linearizable);
+            }
+            let event = self.event;
+            if event == NONE || !self.events.is_call[event as usize] {
+                // The end of this pass's candidates.
+                if self.read_only_pass {
+                    self.read_only_pass = false;
+                    self.event = self.events.first();
+                } else if !self.backtrack() {
+                    return Some(SearchVerdict::NotLinearizable);
+                }
+                continue;
+            }
+            let operation = self.events.operation[event as usize];
+            let read_only = self.read_only[operation as usize];
+            if read_only != self.read_only_pass {
+                self.event = self.events.next[event as usize];
+                continue;
+            }
+            if self.search_steps >= step_limit {
+                return None;
+            }
+            self.search_steps += 1;
+            if self
+                .search_steps
+                .is_multiple_of(STEPS_BETWEEN_DEADLINE_CHECKS)
+                && deadline.is_some_and(|d| Instant::now() >= d)
+            {
+                return Some(SearchVerdict::Unknown);
+            }
+            let next_state = self.transition(self.state, operation);
+            if next_state == NONE {
+                self.event = self.events.next[event as usize];
+                continue;
+            }
+            if self.linearize(operation, next_state, read_only) {
+                continue;
+            }
+            if read_only {
+                // Seen before, so it failed: and so does this configuration.
+                if !self.backtrack() {
+                    return Some(SearchVerdict::NotLinearizable);
+                }
+                continue;
+            }
+            self.event = self.events.next[event as usize];
+        }
+    }
+
+    /// Linearizes `operation` next unless the resulting configuration was seen before.
+    fn linearize(&mut self, operation: u32, next_state: u32, forced: bool) -> bool {
+        self.linearized.insert(operation as usize);
+        if !self.cache.insert_if_new(&self.linearized, next_state) {
+            self.linearized.remove(operation as usize);
+            return false;
+        }
+        self.stack.push((operation, self.state, forced));
+        self.state = next_state;
+        self.events.lift(operation);
+        if self.operations[operation as usize].ret.is_some() {
+            self.open_with_known_outcome -= 1;
+        }
+        if self.stack.len() > self.deepest.len() {
+            self.deepest = prefix_with_states_after(&self.stack, self.state);
+        }
+        self.event = self.events.first();
+        self.read_only_pass = true;
+        true
+    }
+
+    /// Undoes the last linearization and moves on to the next candidate; false if there is
+    /// nothing to undo. A forced operation has no alternatives: undo the one before it too.
+    fn backtrack(&mut self) -> bool {
+        loop {
+            let Some((undone, previous_state, forced)) = self.stack.pop() else {
+                return false;
+            };
+            self.linearized.remove(undone as usize);
+            self.state = previous_state;
+            self.events.unlift(undone);
+            if self.operations[undone as usize].ret.is_some() {
+                self.open_with_known_outcome += 1;
+            }
+            if !forced {
+                // This configuration's read-only pass is over: go on with the others.
+                self.event = self.events.next[self.events.call_event[undone as usize] as usize];
+                self.read_only_pass = false;
+                return true;
+            }
+        }
+    }
+
+    /// The result so far (verdict `Unknown` if the search has not finished).
+    pub fn outcome(&self) -> SearchOutcome<M::State> {
+        let verdict = self.verdict.unwrap_or(SearchVerdict::Unknown);
+        SearchOutcome {
+            verdict,
+            search_steps: self.search_steps,
+            model_steps: self.model_steps,
+            distinct_states: self.states.states.len(),
+            failure: (verdict == SearchVerdict::NotLinearizable).then(|| self.explain()),
+        }
+    }
+
+    /// Builds the counterexample from the deepest prefix the search reached.
+    fn explain(&self) -> Failure<M::State> {
+        let mut in_prefix = vec![false; self.operations.len()];
+        for &(operation, _) in &self.deepest {
+            in_prefix[operation as usize] = true;
+        }
+        // Events are stored in time order: the first return of an operation outside the
+        // prefix is the deadline nothing after the prefix could meet.
+        let stuck = (0..self.events.operation.len())
+            .find(|&event| {
+                !self.events.is_call[event] && !in_prefix[self.events.operation[event] as usize]
+            })
+            .map(|event| self.events.operation[event])
+            .expect("a non-linearizable partition has an operation with a known outcome left over");
+        let (rejecting, more_rejecting) = &self.rejections[stuck as usize];
+        let state_of = |id: u32| self.states.states[id as usize].clone();
+        Failure {
+            prefix: self
+                .deepest
+                .iter()
+                .map(|&(operation, after)| (operation as usize, state_of(after)))
+                .collect(),
+            stuck: stuck as usize,
+            rejecting_states: rejecting.iter().map(|&id| state_of(id)).collect(),
+            more_rejecting_states: *more_rejecting,
+        }
+    }
+}
+
+/// The stack as (operation, state after it), given the state after its top.
+fn prefix_with_states_after(stack: &[(u32, u32, bool)], top_state: u32) -> Vec<(u32, u32)> {
+    stack
+        .iter()
+        .enumerate()
+        .map(|(depth, &(operation, _, _))| {
+            let after = stack
+                .get(depth + 1)
+                .map_or(top_state, |&(_, before_next, _)| before_next);
+            (operation, after)
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::lin::edn::Value;
+    use crate::lin::models::register::RegisterInput;
+    use crate::lin::models::{OperationSource, Register};
+
+    fn op(
+        input: RegisterInput,
+        output: Option<i64>,
+        call: u64,
+        ret: Option<u64>,
+    ) -> Operation<RegisterInput, Value> {
+        let source = OperationSource {
+            process: "0".into(),
+            invoke_line: call as usize + 1,
+            complete_line: None,
+        };
+        Operation {
+            input,
+            output: output.map(Value::Int),
+            call,
+            ret,
+            source,
+        }
+    }
+
+    fn check(history: &[Operation<RegisterInput, Value>]) -> SearchOutcome<Value> {
+        let refs: Vec<_> = history.iter().collect();
+        search(&Register, &refs, None)
+    }
+
+    #[test]
+    fn concurrent_write_and_read_can_go_either_way() {
+        let write = op(RegisterInput::Write(Value::Int(1)), None, 0, Some(3));
+        let read_new = op(RegisterInput::Read, Some(1), 1, Some(2));
+        assert_eq!(
+            check(&[write.clone(), read_new]).verdict,
+            SearchVerdict::Linearizable
+        );
+        let read_nil = Operation {
+            output: Some(Value::Nil),
+            ..op(RegisterInput::Read, None, 1, Some(2))
+        };
+        assert_eq!(
+            check(&[write, read_nil]).verdict,
+            SearchVerdict::Linearizable
+        );
+    }
+
+    #[test]
+    fn stale_read_after_write_is_caught_with_a_counterexample() {
+        let history = [
+            op(RegisterInput::Write(Value::Int(1)), None, 0, Some(1)),
+            op(RegisterInput::Write(Value::Int(2)), None, 2, Some(3)),
+            op(RegisterInput::Read, Some(1), 4, Some(5)),
+        ];
+        let outcome = check(&history);
+        assert_eq!(outcome.verdict, SearchVerdict::NotLinearizable);
+        let failure = outcome.failure.unwrap();
+        assert_eq!(failure.prefix, vec![(0, Value::Int(1)), (1, Value::Int(2))]);
+        assert_eq!(failure.stuck, 2);
+        assert_eq!(failure.rejecting_states, vec![Value::Int(2)]);
+    }
+
+    #[test]
+    fn unknown_outcomes_may_apply_late_or_never() {
+        // A write that never returned may explain a later read…
+        let pending_write = op(RegisterInput::Write(Value::Int(7)), None, 0, None);
+        let read_seven = op(RegisterInput::Read, Some(7), 5, Some(6));
+        assert_eq!(
+            check(&[pending_write.clone(), read_seven]).verdict,
+            SearchVerdict::Linearizable
+        );
+        // …or never happen at all.
+        let read_nil = Operation {
+            output: Some(Value::Nil),
+            ..op(RegisterInput::Read, None, 5, Some(6))
+        };
+        assert_eq!(
+            check(&[pending_write.clone(), read_nil.clone()]).verdict,
+            SearchVerdict::Linearizable
+        );
+        // But it cannot take effect before it was invoked.
+        let early_read = op(RegisterInput::Read, Some(7), 0, Some(1));
+        let late_write = op(RegisterInput::Write(Value::Int(7)), None, 2, None);
+        assert_eq!(
+            check(&[early_read, late_write]).verdict,
+            SearchVerdict::NotLinearizable
+        );
+    }
+
+    #[test]
+    fn a_paused_search_resumes_to_the_same_result() {
+        let mut history: Vec<_> = (0..8)
+            .map(|value| {
+                op(
+                    RegisterInput::Write(Value::Int(value)),
+                    None,
+                    value as u64,
+                    Some(100),
+                )
+            })
+            .collect();
+        history.push(op(RegisterInput::Read, Some(99), 50, Some(60)));
+        let refs: Vec<_> = history.iter().collect();
+        let whole = search(&Register, &refs, None);
+        let mut paused = Search::new(&Register, &refs);
+        let mut limit = 1;
+        while paused.resume(limit, None).is_none() {
+            assert_eq!(paused.search_steps(), limit);
+            limit += 7;
+        }
+        assert_eq!(paused.outcome(), whole);
+        assert_eq!(whole.verdict, SearchVerdict::NotLinearizable);
+    }
+
+    #[test]
+    fn empty_history_is_linearizable() {
+        let outcome = check(&[]);
+        assert_eq!(outcome.verdict, SearchVerdict::Linearizable);
+        assert_eq!(outcome.search_steps, 0);
+    }
+
+    #[test]
+    fn an_expired_deadline_gives_unknown() {
+        // Many concurrent writes and an impossible read force a long search.
+        let mut history: Vec<_> = (0..40)
+            .map(|value| {
+                op(
+                    RegisterInput::Write(Value::Int(value)),
+                    None,
+                    value as u64,
+                    Some(1000),
+                )
+            })
+            .collect();
+        history.push(op(RegisterInput::Read, Some(99), 500, Some(600)));
+        let refs: Vec<_> = history.iter().collect();
+        let outcome = search(&Register, &refs, Some(Instant::now()));
+        assert_eq!(outcome.verdict, SearchVerdict::Unknown);
+    }
+}

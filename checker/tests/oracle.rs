@@ -1,0 +1,297 @@
+//! The search against a brute-force oracle on small random histories: a history is
+//! linearizable iff some order of its operations — every completed one, any subset of those
+//! with unknown outcome — respects real time and is legal for the model.
+
+use std::sync::Arc;
+
+use checker::lin::edn::Value;
+use checker::lin::models::cas_register::{CasInput, CasOutput};
+use checker::lin::models::kv::KvInput;
+use checker::lin::models::log::{LogInput, LogOutput};
+use checker::lin::models::mutex::MutexInput;
+use checker::lin::models::register::RegisterInput;
+use checker::lin::models::{CasRegister, Kv, Log, Mutex, Register};
+use checker::lin::{
+    CheckOptions, Model, Operation, OperationCounts, OperationSource, Verdict, check_operations,
+};
+use proptest::prelude::*;
+
+/// Tries every order of a subset recursively: `placed` marks operations already in the order.
+fn brute_force<M: Model>(model: &M, history: &[Operation<M::Input, M::Output>]) -> bool {
+    fn extend<M: Model>(
+        model: &M,
+        history: &[Operation<M::Input, M::Output>],
+        placed: &mut Vec<bool>,
+        state: &M::State,
+    ) -> bool {
+        let all_known_placed = history
+            .iter()
+            .zip(placed.iter())
+            .all(|(op, &done)| done || op.ret.is_none());
+        if all_known_placed {
+            return true;
+        }
+        for next in 0..history.len() {
+            if placed[next] {
+                continue;
+            }
+            // Real time: nothing unplaced may have returned before `next` was invoked.
+            let blocked = history.iter().enumerate().any(|(other, op)| {
+                !placed[other]
+                    && other != next
+                    && op.ret.is_some_and(|ret| ret < history[next].call)
+            });
+            if blocked {
+                continue;
+            }
+            let op = &history[next];
+            if let Some(after) = model.step(state, &op.input, op.output.as_ref()) {
+                placed[next] = true;
+                if extend(model, history, placed, &after) {
+                    return true;
+                }
+                placed[next] = false;
+            }
+        }
+        false
+    }
+    extend(
+        model,
+        history,
+        &mut vec![false; history.len()],
+        &model.init(),
+    )
+}
+
+/// A random history of `count` operations: intervals over a small clock, outputs from a
+/// sequential run at random points inside them, then optionally one output corrupted.
+#[derive(Clone, Debug)]
+struct Skeleton {
+    /// (call, length, linearization point within, unknown outcome, applied if unknown)
+    intervals: Vec<(u64, u64, u64, bool, bool)>,
+    choices: Vec<u8>,
+    corrupt: Option<(usize, u8)>,
+}
+
+fn skeleton() -> impl Strategy<Value = Skeleton> {
+    let interval = (
+        0u64..12,
+        0u64..6,
+        0u64..6,
+        prop::bool::weighted(0.2),
+        any::<bool>(),
+    );
+    (
+        prop::collection::vec(interval, 1..7),
+        prop::collection::vec(any::<u8>(), 7),
+        prop::option::of((0usize..7, any::<u8>())),
+    )
+        .prop_map(|(intervals, choices, corrupt)| Skeleton {
+            intervals,
+            choices,
+            corrupt,
+        })
+}
+
+/// Builds a history: `generate(choice)` picks an input; `run(state, input)` gives the true
+/// output and next state; `corrupt(output, choice)` changes an output.
+fn build<M: Model, G, R, C>(
+    model: &M,
+    skeleton: &Skeleton,
+    generate: G,
+    run: R,
+    corrupt: C,
+) -> Vec<Operation<M::Input, M::Output>>
+where
+    M::Input: Clone,
+    M::Output: Clone,
+    G: Fn(u8) -> M::Input,
+    R: Fn(&M::State, &M::Input) -> (Option<M::Output>, M::State),
+    C: Fn(&M::Output, u8) -> M::Output,
+{
+    // Distinct even times for events, odd offsets for linearization points.
+    let mut order: Vec<usize> = (0..skeleton.intervals.len()).collect();
+    let point = |index: usize| {
+        let (call, length, offset, _, _) = skeleton.intervals[index];
+        (call * 2) * 16 + (offset.min(length) * 2) * 16 + 1 + index as u64
+    };
+    order.sort_by_key(|&index| point(index));
+    let mut outputs: Vec<Option<M::Output>> = vec![None; skeleton.intervals.len()];
+    let inputs: Vec<M::Input> = (0..skeleton.intervals.len())
+        .map(|index| generate(skeleton.choices[index]))
+        .collect();
+    let mut state = model.init();
+    for &index in &order {
+        let (_, _, _, unknown, applied) = skeleton.intervals[index];
+        if unknown && !applied {
+            continue;
+        }
+        let (output, next) = run(&state, &inputs[index]);
+        outputs[index] = output;
+        state = next;
+    }
+    (0..skeleton.intervals.len())
+        .map(|index| {
+            let (call, length, _, unknown, _) = skeleton.intervals[index];
+            let mut output = outputs[index].clone();
+            if let (Some((target, choice)), Some(value)) = (skeleton.corrupt, &output)
+                && target % skeleton.intervals.len() == index
+            {
+                output = Some(corrupt(value, choice));
+            }
+            let source = OperationSource {
+                process: index.to_string(),
+                invoke_line: index + 1,
+                complete_line: None,
+            };
+            Operation {
+                input: inputs[index].clone(),
+                output: if unknown { None } else { output },
+                call: call * 32 + index as u64,
+                ret: (!unknown).then_some((call + length) * 32 + 16 + index as u64),
+                source,
+            }
+        })
+        .collect()
+}
+
+fn assert_agrees<M: Model>(
+    model: &M,
+    history: &[Operation<M::Input, M::Output>],
+) -> Result<(), TestCaseError>
+where
+    M::Input: std::fmt::Debug,
+    M::Output: std::fmt::Debug,
+{
+    let expected = if brute_force(model, history) {
+        Verdict::Linearizable
+    } else {
+        Verdict::NotLinearizable
+    };
+    if std::env::var_os("ORACLE_STATS").is_some() {
+        eprintln!("oracle: {} {}", model.name(), expected);
+    }
+    for (threads, partition) in [(1, true), (2, true), (1, false)] {
+        let options = CheckOptions {
+            threads,
+            partition,
+            time_budget: None,
+            ..CheckOptions::default()
+        };
+        let report = check_operations(model, history, OperationCounts::default(), &options);
+        prop_assert_eq!(
+            report.verdict,
+            expected,
+            "threads={} partition={} history={:#?}",
+            threads,
+            partition,
+            history
+        );
+    }
+    Ok(())
+}
+
+fn small_value(choice: u8) -> Value {
+    match choice % 4 {
+        0 => Value::Nil,
+        other => Value::Int(i64::from(other)),
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 400, ..ProptestConfig::default() })]
+
+    #[test]
+    fn register_matches_brute_force(skeleton in skeleton()) {
+        let history = build(&Register, &skeleton,
+            |choice| if choice.is_multiple_of(2) { RegisterInput::Read } else { RegisterInput::Write(small_value(choice / 2 % 3 + 1)) },
+            |state: &Value, input| match input {
+                RegisterInput::Read => (Some(state.clone()), state.clone()),
+                RegisterInput::Write(value) => (None, value.clone()),
+            },
+            |_, choice| small_value(choice));
+        assert_agrees(&Register, &history)?;
+    }
+
+    #[test]
+    fn cas_register_matches_brute_force(skeleton in skeleton()) {
+        let history = build(&CasRegister, &skeleton,
+            |choice| match choice % 3 {
+                0 => CasInput::Read,
+                1 => CasInput::Write(small_value(choice / 3 % 3 + 1)),
+                _ => CasInput::Cas { expected: small_value(choice / 3), new: small_value(choice / 12 % 3 + 1) },
+            },
+            |state: &Value, input| match input {
+                CasInput::Read => (Some(CasOutput::Read(state.clone())), state.clone()),
+                CasInput::Write(value) => (None, value.clone()),
+                CasInput::Cas { expected, new } if expected == state => (Some(CasOutput::CasSucceeded), new.clone()),
+                CasInput::Cas { .. } => (Some(CasOutput::CasFailed), state.clone()),
+            },
+            |output, choice| match output {
+                CasOutput::Read(_) => CasOutput::Read(small_value(choice)),
+                CasOutput::CasSucceeded => CasOutput::CasFailed,
+                CasOutput::CasFailed => CasOutput::CasSucceeded,
+            });
+        assert_agrees(&CasRegister, &history)?;
+    }
+
+    #[test]
+    fn kv_matches_brute_force(skeleton in skeleton()) {
+        let key = |choice: u8| -> Arc<str> { if choice.is_multiple_of(2) { "a".into() } else { "b".into() } };
+        let history = build(&Kv, &skeleton,
+            |choice| match choice % 3 {
+                0 => KvInput::Get { key: key(choice / 3) },
+                1 => KvInput::Put { key: key(choice / 3), value: ["x", "y"][usize::from(choice / 6 % 2)].into() },
+                _ => KvInput::Append { key: key(choice / 3), value: ["x", "y"][usize::from(choice / 6 % 2)].into() },
+            },
+            |state, input| {
+                let output = match input {
+                    KvInput::Get { key } => Some(state.value(key).into()),
+                    _ => None,
+                };
+                (output, Kv.step(state, input, None).unwrap())
+            },
+            |value, choice| format!("{value}{}", ["x", "y"][usize::from(choice % 2)]).into());
+        assert_agrees(&Kv, &history)?;
+    }
+
+    #[test]
+    fn mutex_matches_brute_force(skeleton in skeleton()) {
+        let history = build(&Mutex, &skeleton,
+            |choice| if choice.is_multiple_of(2) { MutexInput::Acquire } else { MutexInput::Release },
+            |held: &bool, input| (Some(()), Mutex.step(held, input, None).unwrap_or(*held)),
+            |_, _| ());
+        assert_agrees(&Mutex, &history)?;
+    }
+
+    #[test]
+    fn log_matches_brute_force(skeleton in skeleton()) {
+        let history = build(&Log, &skeleton,
+            |choice| if choice.is_multiple_of(2) {
+                LogInput::Append(Value::Int(i64::from(choice / 2 % 3)))
+            } else {
+                LogInput::Read { from: u64::from(choice / 2 % 3), limit: [None, Some(1)][usize::from(choice / 6 % 2)] }
+            },
+            |log: &Vec<Value>, input| match input {
+                LogInput::Append(value) => {
+                    let mut next = log.clone();
+                    next.push(value.clone());
+                    (Some(LogOutput::Appended { offset: log.len() as u64 }), next)
+                }
+                LogInput::Read { from, limit } => {
+                    let start = (*from as usize).min(log.len());
+                    let end = limit.map_or(log.len(), |limit| (start + limit as usize).min(log.len()));
+                    (Some(LogOutput::Read(log[start..end].to_vec())), log.clone())
+                }
+            },
+            |output, choice| match output {
+                LogOutput::Appended { offset } => LogOutput::Appended { offset: offset + 1 + u64::from(choice % 2) },
+                LogOutput::Read(values) => {
+                    let mut values = values.clone();
+                    values.push(Value::Int(i64::from(choice % 3)));
+                    LogOutput::Read(values)
+                }
+            });
+        assert_agrees(&Log, &history)?;
+    }
+}
