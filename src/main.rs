@@ -79,12 +79,29 @@ enum Command {
         #[command(flatten)]
         knobs: RunKnobs,
     },
-    /// Check a recorded history file (eosim JSON Lines) with the log checkers.
+    /// Check a history file: eosim JSON Lines with the log checkers, or a Porcupine / Jepsen
+    /// history for linearizability. Exit 3: inconclusive (the time budget ran out).
     Check {
         file: std::path::PathBuf,
-        /// History format (only `eosim` for now).
+        /// eosim | porcupine-etcd | porcupine-kv | jepsen-edn.
         #[arg(long, default_value = "eosim")]
         format: String,
+        /// Linearizability model: register, cas-register, multi-register, mutex, kv, log
+        /// (default: cas-register for etcd and EDN histories, kv for kv histories).
+        #[arg(long)]
+        model: Option<String>,
+        /// Worker threads over independent partitions (results do not depend on it).
+        #[arg(long, default_value_t = 1)]
+        threads: usize,
+        /// Check the history as a whole instead of per key (P-compositionality off).
+        #[arg(long)]
+        no_partition: bool,
+        /// jepsen-edn: a failed CAS observed a different value (instead of not happening).
+        #[arg(long)]
+        failed_cas_observes: bool,
+        /// Give up with verdict `unknown` after this many seconds.
+        #[arg(long, default_value_t = 60)]
+        time_budget_s: u64,
         #[arg(long)]
         json: bool,
     },
@@ -225,7 +242,27 @@ fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
             check_determinism,
             knobs,
         } => replay(&scenario, seed, check_determinism, &knobs),
-        Command::Check { file, format, json } => check(&file, &format, json),
+        Command::Check {
+            file,
+            format,
+            model,
+            threads,
+            no_partition,
+            failed_cas_observes,
+            time_budget_s,
+            json,
+        } => {
+            if format == "eosim" {
+                return check(&file, json);
+            }
+            let options = eosim::checker::lin::CheckOptions {
+                threads: threads.max(1),
+                partition: !no_partition,
+                time_budget: Some(std::time::Duration::from_secs(time_budget_s)),
+                failed_cas_is_observation: failed_cas_observes,
+            };
+            check_linearizability(&file, &format, model.as_deref(), &options, json)
+        }
         Command::List => {
             println!("built-in scenarios:");
             for (name, text) in scenarios::BUILTIN {
@@ -363,10 +400,38 @@ fn replay(
     Ok(ExitCode::from(1))
 }
 
-fn check(file: &std::path::Path, format: &str, json: bool) -> anyhow::Result<ExitCode> {
-    if format != "eosim" {
-        return Err(BadInput(format!("unknown history format {format:?} (known: eosim)")).into());
-    }
+fn check_linearizability(
+    file: &std::path::Path,
+    format: &str,
+    model: Option<&str>,
+    options: &eosim::checker::lin::CheckOptions,
+    json: bool,
+) -> anyhow::Result<ExitCode> {
+    use eosim::checker::lin::{Format, ModelName, Verdict};
+    let format: Format = format
+        .parse()
+        .map_err(|e: String| BadInput(format!("{e}, or eosim")))?;
+    let model: ModelName = match model {
+        Some(m) => m.parse().map_err(BadInput)?,
+        None if format == Format::PorcupineKv => ModelName::Kv,
+        None => ModelName::CasRegister,
+    };
+    let name = file.display().to_string();
+    let report = eosim::checker::lin::check_file(file, format, model, options)
+        .map_err(|e| BadInput(format!("{name}: {e}")))?;
+    emit(&if json {
+        report.to_json() + "\n"
+    } else {
+        format!("{name}: {report}\n")
+    });
+    Ok(match report.verdict {
+        Verdict::Linearizable => ExitCode::SUCCESS,
+        Verdict::NotLinearizable => ExitCode::from(1),
+        Verdict::Unknown => ExitCode::from(3),
+    })
+}
+
+fn check(file: &std::path::Path, json: bool) -> anyhow::Result<ExitCode> {
     let name = file.display().to_string();
     let reader = std::fs::File::open(file).map_err(|e| BadInput(format!("{name}: {e}")))?;
     let history = eosim::checker::History::from_jsonl(std::io::BufReader::new(reader), &name)

@@ -198,3 +198,79 @@ fn trace_prints_events() {
         &text[..text.len().min(500)]
     );
 }
+
+fn testdata(path: &str) -> String {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../shared/testdata/porcupine")
+        .join(path);
+    assert!(
+        dir.exists(),
+        "test data missing at {} (shared/ must sit beside the checkout)",
+        dir.display()
+    );
+    dir.to_str().unwrap().to_string()
+}
+
+#[test]
+fn check_reads_porcupine_histories_with_verdict_exit_codes() {
+    let bad = eosim(&[
+        "check",
+        &testdata("jepsen/etcd_000.log"),
+        "--format",
+        "porcupine-etcd",
+    ]);
+    assert_eq!(
+        bad.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&bad.stderr)
+    );
+    assert!(String::from_utf8_lossy(&bad.stdout).contains("cannot place"));
+    let good = eosim(&[
+        "check",
+        &testdata("jepsen/etcd_002.log"),
+        "--format",
+        "porcupine-etcd",
+        "--json",
+    ]);
+    assert_eq!(good.status.code(), Some(0));
+    let v = json(&good);
+    assert_eq!(v["verdict"], "linearizable");
+    assert_eq!(v["model"], "cas-register");
+    let kv = eosim(&[
+        "check",
+        &testdata("kv/c10-bad.txt"),
+        "--format",
+        "porcupine-kv",
+        "--threads",
+        "2",
+    ]);
+    assert_eq!(kv.status.code(), Some(1));
+}
+
+#[test]
+fn check_rejects_malformed_or_mismatched_input_with_exit_2() {
+    let out = eosim(&[
+        "check",
+        &testdata("kv/c01-ok.txt"),
+        "--format",
+        "porcupine-etcd",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("line 1"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = eosim(&[
+        "check",
+        &testdata("kv/c01-ok.txt"),
+        "--format",
+        "porcupine-kv",
+        "--model",
+        "queue",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    let out = eosim(&["check", &testdata("kv/c01-ok.txt"), "--format", "csv"]);
+    assert_eq!(out.status.code(), Some(2));
+}
