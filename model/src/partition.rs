@@ -98,11 +98,15 @@ impl Partition {
     ) -> Result<ProduceOk, KafkaError> {
         assert!(!batch.values.is_empty(), "empty batches are never sent");
         if self.config.idempotence_checks && batch.is_idempotent() {
-            let entry = self
-                .producers
-                .get(&batch.producer_id)
-                .cloned()
-                .unwrap_or_else(|| ProducerStateEntry::new(self.config.dedup_window));
+            // A producer the partition has never seen validates like a fresh entry.
+            let fresh;
+            let entry = match self.producers.get(&batch.producer_id) {
+                Some(entry) => entry,
+                None => {
+                    fresh = ProducerStateEntry::new(self.config.dedup_window);
+                    &fresh
+                }
+            };
             match entry.validate(
                 batch.producer_epoch,
                 batch.base_sequence,
@@ -145,13 +149,7 @@ impl Partition {
             .producers
             .entry(batch.producer_id)
             .or_insert_with(|| ProducerStateEntry::new(window));
-        let last_seq = RecordBatch {
-            producer_id: batch.producer_id,
-            producer_epoch: batch.producer_epoch,
-            base_sequence: batch.base_sequence,
-            values: batch.values.clone(),
-        }
-        .last_sequence();
+        let last_seq = crate::protocol::last_sequence(batch.base_sequence, batch.values.len());
         entry.update(
             batch.producer_epoch,
             BatchMetadata {

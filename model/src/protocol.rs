@@ -48,16 +48,22 @@ pub struct RecordBatch {
 impl RecordBatch {
     /// Sequence of the last record, wrapping from `i32::MAX` to 0 as Kafka does.
     pub fn last_sequence(&self) -> i32 {
-        if self.base_sequence == NO_SEQUENCE {
-            return NO_SEQUENCE;
-        }
-        let span = self.values.len() as i64 - 1;
-        ((self.base_sequence as i64 + span) % (i32::MAX as i64 + 1)) as i32
+        last_sequence(self.base_sequence, self.values.len())
     }
 
     pub fn is_idempotent(&self) -> bool {
         self.producer_id != NO_PRODUCER_ID
     }
+}
+
+/// Sequence of the last of `records` records starting at `base_sequence`, wrapping from
+/// `i32::MAX` to 0 as Kafka does (`NO_SEQUENCE` stays).
+pub fn last_sequence(base_sequence: i32, records: usize) -> i32 {
+    if base_sequence == NO_SEQUENCE {
+        return NO_SEQUENCE;
+    }
+    let span = records as i64 - 1;
+    ((base_sequence as i64 + span) % (i32::MAX as i64 + 1)) as i32
 }
 
 /// Errors a broker answers with (Kafka's error codes, the subset this model uses).
