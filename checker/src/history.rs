@@ -6,8 +6,12 @@
 
 use std::fmt;
 use std::io::BufRead;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
+
+/// A topic name, shared cheaply between the many events that name it.
+pub type Topic = Arc<str>;
 
 /// An invoke's index and its completion's, if it completed.
 pub type OpPair = (usize, Option<usize>);
@@ -39,7 +43,7 @@ pub struct PolledRecord {
 pub enum Operation {
     /// Produce `value` to a partition; `offset` is known once acknowledged.
     Send {
-        topic: String,
+        topic: Topic,
         partition: u32,
         value: u64,
         #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -47,7 +51,7 @@ pub enum Operation {
     },
     /// Read a partition from `from_offset`; `records` are known on completion.
     Poll {
-        topic: String,
+        topic: Topic,
         partition: u32,
         from_offset: u64,
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -102,7 +106,7 @@ fn no_producer() -> i64 {
 /// Ground truth: everything a partition holds at the end of the run.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FinalLog {
-    pub topic: String,
+    pub topic: Topic,
     pub partition: u32,
     pub records: Vec<LogEntry>,
 }

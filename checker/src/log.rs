@@ -8,9 +8,27 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::anomaly::*;
-use crate::history::{History, Operation, Phase};
+use crate::history::{History, Operation, Phase, Topic};
 
-type PartitionKey = (String, u32);
+type PartitionKey = (Topic, u32);
+
+/// Where an offset's value was seen.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Source {
+    FinalLog,
+    Ack(u64),
+    Poll(u64),
+}
+
+impl Source {
+    fn describe(self) -> String {
+        match self {
+            Source::FinalLog => "final log".to_string(),
+            Source::Ack(op) => format!("ack op {op}"),
+            Source::Poll(op) => format!("poll op {op}"),
+        }
+    }
+}
 
 #[derive(Debug)]
 struct SendRecord {
@@ -29,17 +47,17 @@ struct PartitionView {
     /// value → its sends.
     sends: BTreeMap<u64, Vec<SendRecord>>,
     /// offset → (value, where it was seen).
-    offset_observations: BTreeMap<u64, Vec<(u64, String)>>,
+    offset_observations: BTreeMap<u64, Vec<(u64, Source)>>,
     /// Highest offset any poll observed.
     max_polled_offset: Option<u64>,
 }
 
 fn view<'a>(
     views: &'a mut BTreeMap<PartitionKey, PartitionView>,
-    topic: &str,
+    topic: &Topic,
     partition: u32,
 ) -> &'a mut PartitionView {
-    views.entry((topic.to_string(), partition)).or_default()
+    views.entry((topic.clone(), partition)).or_default()
 }
 
 fn build_views(
@@ -55,7 +73,7 @@ fn build_views(
             v.offset_observations
                 .entry(r.offset)
                 .or_default()
-                .push((r.value, "final log".into()));
+                .push((r.value, Source::FinalLog));
         }
     }
     let truth_known = !history.final_logs.is_empty();
@@ -85,7 +103,7 @@ fn build_views(
                     v.offset_observations
                         .entry(offset)
                         .or_default()
-                        .push((*value, format!("ack op {}", d.index)));
+                        .push((*value, Source::Ack(d.index)));
                 }
                 v.sends.entry(*value).or_default().push(SendRecord {
                     invoke: inv.index,
@@ -109,7 +127,7 @@ fn build_views(
                     v.offset_observations
                         .entry(r.offset)
                         .or_default()
-                        .push((r.value, format!("poll op {}", d.index)));
+                        .push((r.value, Source::Poll(d.index)));
                     if !truth_known {
                         v.value_offsets.entry(r.value).or_default().insert(r.offset);
                     }
@@ -149,7 +167,7 @@ fn duplicates(views: &BTreeMap<PartitionKey, PartitionView>) -> Vec<Anomaly> {
             let sends = v.sends.get(value).map(Vec::as_slice).unwrap_or_default();
             let ack = sends.iter().find(|s| s.acked_offset.is_some());
             out.push(Anomaly::Duplicate(Duplicate {
-                topic: topic.clone(),
+                topic: topic.to_string(),
                 partition: *partition,
                 value: *value,
                 offsets: offsets.iter().copied().collect(),
@@ -178,7 +196,7 @@ fn lost_writes(views: &BTreeMap<PartitionKey, PartitionView>) -> Vec<Anomaly> {
                 || matches!((ok.acked_offset, v.max_polled_offset), (Some(a), Some(m)) if m >= a);
             if provably_lost {
                 out.push(Anomaly::LostWrite(LostWrite {
-                    topic: topic.clone(),
+                    topic: topic.to_string(),
                     partition: *partition,
                     value: *value,
                     send: ok.invoke,
@@ -203,7 +221,7 @@ fn missing(views: &BTreeMap<PartitionKey, PartitionView>) -> Vec<Anomaly> {
             }
             let last = sends.last().expect("a value in `sends` has a send");
             out.push(Anomaly::Missing(Missing {
-                topic: topic.clone(),
+                topic: topic.to_string(),
                 partition: *partition,
                 value: *value,
                 send: last.invoke,
@@ -236,12 +254,12 @@ fn inconsistent_offsets(views: &BTreeMap<PartitionKey, PartitionView>) -> Vec<An
                 let source = seen
                     .iter()
                     .find(|(v, _)| *v == value)
-                    .map(|(_, s)| s.clone())
+                    .map(|(_, s)| s.describe())
                     .unwrap_or_default();
                 observations.push((value, source));
             }
             out.push(Anomaly::InconsistentOffsets(InconsistentOffsets {
-                topic: topic.clone(),
+                topic: topic.to_string(),
                 partition: *partition,
                 offset: *offset,
                 observations,
@@ -258,7 +276,7 @@ fn unexpected_writes(views: &BTreeMap<PartitionKey, PartitionView>) -> Vec<Anoma
         for (value, offsets) in &v.value_offsets {
             if !v.sends.contains_key(value) {
                 out.push(Anomaly::UnexpectedWrite(UnexpectedWrite {
-                    topic: topic.clone(),
+                    topic: topic.to_string(),
                     partition: *partition,
                     value: *value,
                     offsets: offsets.iter().copied().collect(),

@@ -314,7 +314,7 @@ async fn execute(
                 })
                 .collect();
             history.final_logs.push(FinalLog {
-                topic: tp.topic.to_string(),
+                topic: tp.topic.clone(),
                 partition: tp.partition,
                 records,
             });

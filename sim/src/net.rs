@@ -31,7 +31,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::{Notify, mpsc, oneshot};
 
 use crate::node::{NodeId, NodeState, SUPERVISOR, Sim};
-use crate::trace::{self, DropReason, TraceKind};
+use crate::trace::{self, DropReason, TraceKind, now as sim_now};
 
 /// A message type the network can carry. `label` names the message kind for fault filters and
 /// the trace (e.g. "produce").
@@ -198,7 +198,8 @@ struct Waiter<Resp> {
     node: NodeId,
     incarnation: u32,
     conn: ConnId,
-    reply: oneshot::Sender<Resp>,
+    deadline: Instant,
+    reply: oneshot::Sender<Result<Resp, CallError>>,
 }
 
 struct NetState<Req, Resp> {
@@ -211,6 +212,9 @@ struct NetState<Req, Resp> {
     /// Request inboxes of serving nodes, with the incarnation they belong to.
     inboxes: Vec<Option<(u32, mpsc::UnboundedSender<Incoming<Req>>)>>,
     waiters: BTreeMap<u64, Waiter<Resp>>,
+    /// Call deadlines, expired by the delivery loop (cheaper than a madsim timer per call,
+    /// which madsim cannot cancel once the call is answered).
+    deadlines: std::collections::BTreeSet<(Instant, u64)>,
     rng: ChaCha8Rng,
     stats: NetStats,
 }
@@ -251,6 +255,7 @@ impl<Req: Message, Resp: Message> Net<Req, Resp> {
             conns: BTreeMap::new(),
             inboxes: Vec::new(),
             waiters: BTreeMap::new(),
+            deadlines: Default::default(),
             rng: sim.rng("network"),
             stats: NetStats::default(),
         };
@@ -305,7 +310,8 @@ impl<Req: Message, Resp: Message> Net<Req, Resp> {
                 world.nodes[to.0 as usize].incarnation,
             )
         };
-        let (call, conn) = {
+        let deadline = sim_now() + timeout;
+        let (call, conn, earliest) = {
             let mut state = self.lock();
             let call = state.next_call;
             state.next_call += 1;
@@ -315,17 +321,23 @@ impl<Req: Message, Resp: Message> Net<Req, Resp> {
                 server: to,
                 generation,
             };
+            let earliest = state.next_wake().is_none_or(|t| deadline < t);
             state.waiters.insert(
                 call,
                 Waiter {
                     node: from,
                     incarnation: from_incarnation,
                     conn,
+                    deadline,
                     reply,
                 },
             );
-            (call, conn)
+            state.deadlines.insert((deadline, call));
+            (call, conn, earliest)
         };
+        if earliest {
+            self.wake.notify_one();
+        }
         let label = request.label();
         self.route(Envelope {
             from,
@@ -338,31 +350,45 @@ impl<Req: Message, Resp: Message> Net<Req, Resp> {
             label,
             body: Body::Request(request),
         });
-        match madsim::time::timeout(timeout, response).await {
-            Ok(Ok(resp)) => Ok(resp),
-            Ok(Err(_)) => Err(CallError::Disconnected),
-            Err(_) => {
-                self.close_connection(call, conn);
-                Err(CallError::Timeout)
-            }
-        }
+        // A dropped sender (the run is being torn down) reads as a closed connection.
+        response.await.unwrap_or(Err(CallError::Disconnected))
     }
 
-    /// A call on `conn` timed out: the client closes the connection, failing every other
-    /// call still waiting on it, and the next call opens a new generation.
-    fn close_connection(&self, call: u64, conn: ConnId) {
+    /// Calls whose deadline has passed time out; each closes its connection: every other
+    /// call still waiting on it fails with `Disconnected`, and the next call opens a new
+    /// generation.
+    fn expire_calls(&self, now: Instant) {
         let mut state = self.lock();
-        state.waiters.remove(&call);
-        let current = state.conns.entry((conn.client, conn.server)).or_default();
-        if current.generation != conn.generation {
-            return; // already closed by another call's timeout
+        while let Some(&(deadline, call)) = state.deadlines.first() {
+            if deadline > now {
+                return;
+            }
+            state.deadlines.pop_first();
+            let Some(waiter) = state.waiters.remove(&call) else {
+                continue;
+            };
+            let conn = waiter.conn;
+            let _ = waiter.reply.send(Err(CallError::Timeout));
+            let current = state.conns.entry((conn.client, conn.server)).or_default();
+            if current.generation != conn.generation {
+                continue; // already closed by another call's timeout
+            }
+            *current = ConnState {
+                generation: conn.generation + 1,
+                ..ConnState::default()
+            };
+            let closed: Vec<u64> = state
+                .waiters
+                .iter()
+                .filter(|(_, w)| w.conn == conn)
+                .map(|(c, _)| *c)
+                .collect();
+            for other in closed {
+                let waiter = state.waiters.remove(&other).expect("listed above");
+                state.deadlines.remove(&(waiter.deadline, other));
+                let _ = waiter.reply.send(Err(CallError::Disconnected));
+            }
         }
-        *current = ConnState {
-            generation: conn.generation + 1,
-            ..ConnState::default()
-        };
-        // Dropping a waiter's sender makes its call return `Disconnected` at once.
-        state.waiters.retain(|_, w| w.conn != conn);
     }
 
     /// Sends the response to a request that `server` received.
@@ -444,7 +470,7 @@ impl<Req: Message, Resp: Message> Net<Req, Resp> {
             );
             return;
         }
-        let now = Instant::now();
+        let now = sim_now();
         let latency = state.latency();
         let extra = match action {
             Some(RuleAction::Delay { extra_ms }) => {
@@ -517,17 +543,18 @@ impl<Req: Message, Resp: Message> Net<Req, Resp> {
 
     async fn delivery_loop(self) {
         loop {
-            let next_due = self.lock().queue.first_key_value().map(|(k, _)| k.0);
-            match next_due {
+            let next_wake = self.lock().next_wake();
+            match next_wake {
                 None => self.wake.notified().await,
-                Some(due) => {
-                    let now = Instant::now();
-                    if due > now {
-                        // Wake at the due time, or earlier if an earlier message is queued.
-                        let _ = madsim::time::timeout(due - now, self.wake.notified()).await;
+                Some(at) => {
+                    let now = sim_now();
+                    if at > now {
+                        // Wake then, or earlier if something earlier is queued.
+                        let _ = madsim::time::timeout(at - now, self.wake.notified()).await;
                         continue;
                     }
                     self.deliver_due(now);
+                    self.expire_calls(now);
                 }
             }
         }
@@ -605,7 +632,10 @@ impl<Req: Message, Resp: Message> Net<Req, Resp> {
                 let waiter = state.waiters.remove(&call);
                 let accepted = waiter
                     .filter(|w| w.node == to && w.incarnation == to_incarnation)
-                    .is_some_and(|w| w.reply.send(resp).is_ok());
+                    .is_some_and(|w| {
+                        state.deadlines.remove(&(w.deadline, call));
+                        w.reply.send(Ok(resp)).is_ok()
+                    });
                 if accepted {
                     Ok(())
                 } else {
@@ -643,6 +673,16 @@ impl<Req: Message, Resp: Message> Net<Req, Resp> {
 }
 
 impl<Req, Resp> NetState<Req, Resp> {
+    /// When the delivery loop must act next: the next message due or call deadline.
+    fn next_wake(&self) -> Option<Instant> {
+        let message = self.queue.first_key_value().map(|(k, _)| k.0);
+        let deadline = self.deadlines.first().map(|d| d.0);
+        match (message, deadline) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
     fn latency(&mut self) -> Duration {
         let (lo, hi) = (self.config.latency_min_us, self.config.latency_max_us);
         Duration::from_micros(if lo == hi {

@@ -45,7 +45,7 @@ impl Consumer {
     ) -> Result<(Vec<(u64, u64)>, u64), PollError> {
         let process = self.process();
         let op = |records: Vec<PolledRecord>| Operation::Poll {
-            topic: tp.topic.to_string(),
+            topic: tp.topic.clone(),
             partition: tp.partition,
             from_offset: offset,
             records,

@@ -146,7 +146,7 @@ impl Producer {
         let process =
             self.ctx.client_id * PROCESSES_PER_CLIENT + self.calls.fetch_add(1, Ordering::Relaxed);
         let op = |offset| Operation::Send {
-            topic: tp.topic.to_string(),
+            topic: tp.topic.clone(),
             partition: tp.partition,
             value,
             offset,
@@ -290,7 +290,7 @@ impl PartitionSender {
         let mut attempts: FuturesUnordered<Attempt> = FuturesUnordered::new();
         let mut open = true;
         loop {
-            let now = Instant::now();
+            let now = sim::trace::now();
             self.expire(now);
             if self.backoff_until.is_some_and(|t| t <= now) {
                 self.backoff_until = None;
@@ -325,7 +325,7 @@ impl PartitionSender {
             value: pending.value,
             sequence,
             epoch: self.epoch,
-            enqueued_at: Instant::now(),
+            enqueued_at: sim::trace::now(),
             attempts: 0,
             maybe_written: false,
             state: BatchState::Unsent,
@@ -340,14 +340,17 @@ impl PartitionSender {
         s
     }
 
+    /// The oldest unacknowledged batch: batches are queued in send order, so it is the first
+    /// one not yet acknowledged (acknowledged ones leave from the front).
+    fn oldest_unacked(&self) -> Option<&Batch> {
+        self.queue.iter().find(|b| b.state != BatchState::Acked)
+    }
+
     /// The earliest of: backoff end, next delivery-timeout expiry.
     fn next_wakeup(&self) -> Option<Instant> {
         let expiry = self
-            .queue
-            .iter()
-            .filter(|b| b.state != BatchState::Acked)
-            .map(|b| b.enqueued_at + Duration::from_millis(self.config.delivery_timeout_ms))
-            .min();
+            .oldest_unacked()
+            .map(|b| b.enqueued_at + Duration::from_millis(self.config.delivery_timeout_ms));
         match (self.backoff_until, expiry) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
@@ -390,7 +393,8 @@ impl PartitionSender {
     }
 
     fn on_result(&mut self, id: u64, attempt: u32, result: Result<Response, sim::CallError>) {
-        let Some(index) = self.queue.iter().position(|b| b.id == id) else {
+        // Batch ids grow along the queue.
+        let Ok(index) = self.queue.binary_search_by_key(&id, |b| b.id) else {
             return;
         };
         let current = self.queue[index].state == BatchState::InFlight { attempt };
@@ -435,7 +439,7 @@ impl PartitionSender {
             }
         }
         self.backoff_until =
-            Some(Instant::now() + Duration::from_millis(self.config.retry_backoff_ms));
+            Some(sim::trace::now() + Duration::from_millis(self.config.retry_backoff_ms));
     }
 
     /// Completes a batch that will not be retried, then (idempotent) bumps the epoch so the
@@ -486,14 +490,13 @@ impl PartitionSender {
         self.drop_acked_front();
     }
 
-    /// Batches older than the delivery timeout are given up.
+    /// Batches older than the delivery timeout are given up (oldest first).
     fn expire(&mut self, now: Instant) {
         let limit = Duration::from_millis(self.config.delivery_timeout_ms);
-        while let Some(index) = self
-            .queue
-            .iter()
-            .position(|b| b.state != BatchState::Acked && now - b.enqueued_at >= limit)
-        {
+        while let Some(index) = self.queue.iter().position(|b| b.state != BatchState::Acked) {
+            if now - self.queue[index].enqueued_at < limit {
+                return;
+            }
             self.give_up(index, "delivery timeout expired".into());
         }
     }
