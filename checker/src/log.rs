@@ -5,12 +5,10 @@
 //! reconstructed from what polls observed, as Jepsen does, and the checks that need ground
 //! truth (missing) are skipped.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use crate::anomaly::*;
-use crate::history::{History, Operation, Phase, Topic};
-
-type PartitionKey = (Topic, u32);
+use crate::history::{History, OpPair, Operation, Phase};
 
 /// Where an offset's value was seen.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -39,41 +37,63 @@ struct SendRecord {
     error: Option<String>,
 }
 
+/// Everything known about one partition, in sorted vectors (one allocation each, however
+/// many records: this runs once per simulated seed).
 #[derive(Debug, Default)]
 struct PartitionView {
     has_ground_truth: bool,
-    /// value → offsets it occupies (ground truth, or as polled).
-    value_offsets: BTreeMap<u64, BTreeSet<u64>>,
-    /// value → its sends.
-    sends: BTreeMap<u64, Vec<SendRecord>>,
-    /// offset → (value, where it was seen).
-    offset_observations: BTreeMap<u64, Vec<(u64, Source)>>,
+    /// (value, offset) of every record (ground truth, or as polled), sorted, distinct.
+    placements: Vec<(u64, u64)>,
+    /// (value, send), by value; the sends of one value in history order.
+    sends: Vec<(u64, SendRecord)>,
+    /// (offset, value, where seen), by offset; one offset's observations in history order.
+    observations: Vec<(u64, u64, Source)>,
     /// Highest offset any poll observed.
     max_polled_offset: Option<u64>,
 }
 
-fn view<'a>(
-    views: &'a mut BTreeMap<PartitionKey, PartitionView>,
-    topic: &Topic,
-    partition: u32,
-) -> &'a mut PartitionView {
-    views.entry((topic.clone(), partition)).or_default()
+impl PartitionView {
+    fn finish(&mut self) {
+        self.placements.sort_unstable();
+        self.placements.dedup();
+        self.sends.sort_by_key(|(value, _)| *value);
+        self.observations.sort_by_key(|(offset, _, _)| *offset);
+    }
+
+    fn offsets_of(&self, value: u64) -> impl Iterator<Item = u64> + '_ {
+        let start = self.placements.partition_point(|(v, _)| *v < value);
+        self.placements[start..]
+            .iter()
+            .take_while(move |(v, _)| *v == value)
+            .map(|(_, o)| *o)
+    }
+
+    fn holds(&self, value: u64) -> bool {
+        self.offsets_of(value).next().is_some()
+    }
+
+    fn sends_of(&self, value: u64) -> &[(u64, SendRecord)] {
+        let start = self.sends.partition_point(|(v, _)| *v < value);
+        let end = self.sends.partition_point(|(v, _)| *v <= value);
+        &self.sends[start..end]
+    }
 }
 
-fn build_views(
-    history: &History,
-    pairs: &[(usize, Option<usize>)],
-) -> BTreeMap<PartitionKey, PartitionView> {
-    let mut views: BTreeMap<PartitionKey, PartitionView> = BTreeMap::new();
+/// Consecutive runs of equal keys.
+fn groups<T, K: PartialEq>(items: &[T], key: impl Fn(&T) -> K) -> impl Iterator<Item = &[T]> {
+    items.chunk_by(move |a, b| key(a) == key(b))
+}
+
+type Views<'h> = BTreeMap<(&'h str, u32), PartitionView>;
+
+fn build_views<'h>(history: &'h History, pairs: &[OpPair]) -> Views<'h> {
+    let mut views: Views<'h> = BTreeMap::new();
     for log in &history.final_logs {
-        let v = view(&mut views, &log.topic, log.partition);
+        let v = views.entry((&log.topic, log.partition)).or_default();
         v.has_ground_truth = true;
         for r in &log.records {
-            v.value_offsets.entry(r.value).or_default().insert(r.offset);
-            v.offset_observations
-                .entry(r.offset)
-                .or_default()
-                .push((r.value, Source::FinalLog));
+            v.placements.push((r.value, r.offset));
+            v.observations.push((r.offset, r.value, Source::FinalLog));
         }
     }
     let truth_known = !history.final_logs.is_empty();
@@ -98,20 +118,18 @@ fn build_views(
                     }
                     _ => None,
                 };
-                let v = view(&mut views, topic, *partition);
+                let v = views.entry((topic, *partition)).or_default();
                 if let (Some(offset), Some(d)) = (acked_offset, done) {
-                    v.offset_observations
-                        .entry(offset)
-                        .or_default()
-                        .push((*value, Source::Ack(d.index)));
+                    v.observations.push((offset, *value, Source::Ack(d.index)));
                 }
-                v.sends.entry(*value).or_default().push(SendRecord {
+                let record = SendRecord {
                     invoke: inv.index,
                     completion: done.map(|d| d.index),
                     phase: done.map(|d| d.phase),
                     acked_offset,
                     error: done.and_then(|d| d.error.clone()),
-                });
+                };
+                v.sends.push((*value, record));
             }
             (
                 Operation::Poll {
@@ -122,14 +140,12 @@ fn build_views(
                 let Some(d) = done.filter(|d| d.phase == Phase::Ok) else {
                     continue;
                 };
-                let v = view(&mut views, topic, *partition);
+                let v = views.entry((topic, *partition)).or_default();
                 for r in records {
-                    v.offset_observations
-                        .entry(r.offset)
-                        .or_default()
-                        .push((r.value, Source::Poll(d.index)));
+                    v.observations
+                        .push((r.offset, r.value, Source::Poll(d.index)));
                     if !truth_known {
-                        v.value_offsets.entry(r.value).or_default().insert(r.offset);
+                        v.placements.push((r.value, r.offset));
                     }
                     v.max_polled_offset = v.max_polled_offset.max(Some(r.offset));
                 }
@@ -137,6 +153,7 @@ fn build_views(
             _ => {}
         }
     }
+    views.values_mut().for_each(PartitionView::finish);
     views
 }
 
@@ -157,21 +174,22 @@ pub fn check_log(history: &History) -> Result<Vec<Anomaly>, String> {
 }
 
 /// A value at more than one offset.
-fn duplicates(views: &BTreeMap<PartitionKey, PartitionView>) -> Vec<Anomaly> {
+fn duplicates(views: &Views) -> Vec<Anomaly> {
     let mut out = Vec::new();
     for ((topic, partition), v) in views {
-        for (value, offsets) in &v.value_offsets {
-            if offsets.len() < 2 {
-                continue;
-            }
-            let sends = v.sends.get(value).map(Vec::as_slice).unwrap_or_default();
-            let ack = sends.iter().find(|s| s.acked_offset.is_some());
+        for group in groups(&v.placements, |(value, _)| *value).filter(|g| g.len() > 1) {
+            let value = group[0].0;
+            let sends = v.sends_of(value);
+            let ack = sends
+                .iter()
+                .map(|(_, s)| s)
+                .find(|s| s.acked_offset.is_some());
             out.push(Anomaly::Duplicate(Duplicate {
                 topic: topic.to_string(),
                 partition: *partition,
-                value: *value,
-                offsets: offsets.iter().copied().collect(),
-                sends: sends.iter().map(|s| s.invoke).collect(),
+                value,
+                offsets: group.iter().map(|(_, o)| *o).collect(),
+                sends: sends.iter().map(|(_, s)| s.invoke).collect(),
                 ack: ack.and_then(|s| s.completion),
                 acked_offset: ack.and_then(|s| s.acked_offset),
             }));
@@ -182,14 +200,19 @@ fn duplicates(views: &BTreeMap<PartitionKey, PartitionView>) -> Vec<Anomaly> {
 
 /// An ok send whose value is absent: from the ground truth, or (without it) never polled
 /// although polls reached past its offset.
-fn lost_writes(views: &BTreeMap<PartitionKey, PartitionView>) -> Vec<Anomaly> {
+fn lost_writes(views: &Views) -> Vec<Anomaly> {
     let mut out = Vec::new();
     for ((topic, partition), v) in views {
-        for (value, sends) in &v.sends {
-            let Some(ok) = sends.iter().find(|s| s.phase == Some(Phase::Ok)) else {
+        for group in groups(&v.sends, |(value, _)| *value) {
+            let value = group[0].0;
+            let Some(ok) = group
+                .iter()
+                .map(|(_, s)| s)
+                .find(|s| s.phase == Some(Phase::Ok))
+            else {
                 continue;
             };
-            if v.value_offsets.contains_key(value) {
+            if v.holds(value) {
                 continue;
             }
             let provably_lost = v.has_ground_truth
@@ -198,7 +221,7 @@ fn lost_writes(views: &BTreeMap<PartitionKey, PartitionView>) -> Vec<Anomaly> {
                 out.push(Anomaly::LostWrite(LostWrite {
                     topic: topic.to_string(),
                     partition: *partition,
-                    value: *value,
+                    value,
                     send: ok.invoke,
                     ack: ok.completion.expect("an ok send has a completion"),
                     acked_offset: ok.acked_offset,
@@ -210,20 +233,19 @@ fn lost_writes(views: &BTreeMap<PartitionKey, PartitionView>) -> Vec<Anomaly> {
 }
 
 /// An intended value that is not in the ground-truth log and whose send never succeeded.
-fn missing(views: &BTreeMap<PartitionKey, PartitionView>) -> Vec<Anomaly> {
+fn missing(views: &Views) -> Vec<Anomaly> {
     let mut out = Vec::new();
     for ((topic, partition), v) in views.iter().filter(|(_, v)| v.has_ground_truth) {
-        for (value, sends) in &v.sends {
-            if v.value_offsets.contains_key(value)
-                || sends.iter().any(|s| s.phase == Some(Phase::Ok))
-            {
+        for group in groups(&v.sends, |(value, _)| *value) {
+            let value = group[0].0;
+            if v.holds(value) || group.iter().any(|(_, s)| s.phase == Some(Phase::Ok)) {
                 continue;
             }
-            let last = sends.last().expect("a value in `sends` has a send");
+            let last = &group[group.len() - 1].1;
             out.push(Anomaly::Missing(Missing {
                 topic: topic.to_string(),
                 partition: *partition,
-                value: *value,
+                value,
                 send: last.invoke,
                 completion: last.completion,
                 outcome: match last.phase {
@@ -240,28 +262,31 @@ fn missing(views: &BTreeMap<PartitionKey, PartitionView>) -> Vec<Anomaly> {
 }
 
 /// An offset at which observers saw different values.
-fn inconsistent_offsets(views: &BTreeMap<PartitionKey, PartitionView>) -> Vec<Anomaly> {
+fn inconsistent_offsets(views: &Views) -> Vec<Anomaly> {
     let mut out = Vec::new();
     for ((topic, partition), v) in views {
-        for (offset, seen) in &v.offset_observations {
-            let distinct: BTreeSet<u64> = seen.iter().map(|(value, _)| *value).collect();
-            if distinct.len() < 2 {
+        for seen in groups(&v.observations, |(offset, _, _)| *offset) {
+            if seen.iter().all(|(_, value, _)| *value == seen[0].1) {
                 continue;
             }
-            // One observation per distinct value: the first place it was seen.
-            let mut observations = Vec::new();
-            for value in distinct {
-                let source = seen
-                    .iter()
-                    .find(|(v, _)| *v == value)
-                    .map(|(_, s)| s.describe())
-                    .unwrap_or_default();
-                observations.push((value, source));
-            }
+            // One observation per distinct value, in value order: the first place it was seen.
+            let mut distinct: Vec<u64> = seen.iter().map(|(_, value, _)| *value).collect();
+            distinct.sort_unstable();
+            distinct.dedup();
+            let observations = distinct
+                .into_iter()
+                .map(|value| {
+                    let source = seen
+                        .iter()
+                        .find(|(_, v, _)| *v == value)
+                        .map(|(_, _, s)| *s);
+                    (value, source.expect("a distinct value was seen").describe())
+                })
+                .collect();
             out.push(Anomaly::InconsistentOffsets(InconsistentOffsets {
                 topic: topic.to_string(),
                 partition: *partition,
-                offset: *offset,
+                offset: seen[0].0,
                 observations,
             }));
         }
@@ -270,16 +295,17 @@ fn inconsistent_offsets(views: &BTreeMap<PartitionKey, PartitionView>) -> Vec<An
 }
 
 /// A value in the log that no client sent.
-fn unexpected_writes(views: &BTreeMap<PartitionKey, PartitionView>) -> Vec<Anomaly> {
+fn unexpected_writes(views: &Views) -> Vec<Anomaly> {
     let mut out = Vec::new();
     for ((topic, partition), v) in views {
-        for (value, offsets) in &v.value_offsets {
-            if !v.sends.contains_key(value) {
+        for group in groups(&v.placements, |(value, _)| *value) {
+            let value = group[0].0;
+            if v.sends_of(value).is_empty() {
                 out.push(Anomaly::UnexpectedWrite(UnexpectedWrite {
                     topic: topic.to_string(),
                     partition: *partition,
-                    value: *value,
-                    offsets: offsets.iter().copied().collect(),
+                    value,
+                    offsets: group.iter().map(|(_, o)| *o).collect(),
                 }));
             }
         }
@@ -288,7 +314,7 @@ fn unexpected_writes(views: &BTreeMap<PartitionKey, PartitionView>) -> Vec<Anoma
 }
 
 /// The run said it did not converge: list the invocations left open.
-fn not_converged(history: &History, pairs: &[(usize, Option<usize>)]) -> Vec<Anomaly> {
+fn not_converged(history: &History, pairs: &[OpPair]) -> Vec<Anomaly> {
     if history.converged != Some(false) {
         return Vec::new();
     }

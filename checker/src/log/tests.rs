@@ -1,6 +1,7 @@
 use super::*;
 use crate::history::{FinalLog, LogEntry, PolledRecord};
 use proptest::prelude::*;
+use std::collections::BTreeSet;
 
 fn send(value: u64, offset: Option<u64>) -> Operation {
     Operation::Send {
