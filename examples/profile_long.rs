@@ -1,4 +1,5 @@
-//! A long produce run for profilers: `cargo run --release --example profile_long`.
+//! A long produce run for profilers: `cargo run --release --example profile_long [SEEDS]`.
+//! Prints simulated messages per second and the share of time the log checker takes.
 fn main() {
     let mut s = eosim::scenarios::load("produce-retries").unwrap();
     s.workload.values_per_producer = 3_000;
@@ -8,6 +9,7 @@ fn main() {
         .and_then(|a| a.parse().ok())
         .unwrap_or(20);
     let mut msgs = 0;
+    let mut check = std::time::Duration::ZERO;
     let start = std::time::Instant::now();
     for seed in 0..seeds {
         let o = eosim::scenarios::run(
@@ -18,6 +20,14 @@ fn main() {
             },
         );
         msgs += o.stats.messages.sent;
+        let t = std::time::Instant::now();
+        let _ = eosim::checker::check_log(&o.history);
+        check += t.elapsed();
     }
-    println!("{} msgs/s", msgs as f64 / start.elapsed().as_secs_f64());
+    let total = start.elapsed() - check;
+    println!(
+        "{:.0} msgs/s; log checker {:.1}% of a run",
+        msgs as f64 / total.as_secs_f64(),
+        100.0 * check.as_secs_f64() / total.as_secs_f64()
+    );
 }

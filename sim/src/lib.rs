@@ -15,6 +15,7 @@ compile_error!(
      a RUSTFLAGS environment variable replaces that setting, so unset RUSTFLAGS)"
 );
 
+pub mod alarm;
 pub mod disk;
 pub mod fault;
 pub mod net;
@@ -23,6 +24,7 @@ pub mod rng;
 pub mod runner;
 pub mod trace;
 
+pub use alarm::Alarm;
 pub use disk::{Crashable, DurableCell, DurableLog};
 pub use fault::{Fault, FaultAction, FaultMix, FaultPlan, MessageFilter, PlanError};
 pub use net::{CallError, Incoming, Message, Net, NetConfig, NetStats, ReplyTo};

@@ -199,7 +199,28 @@ struct Waiter<Resp> {
     incarnation: u32,
     conn: ConnId,
     deadline: Instant,
-    reply: oneshot::Sender<Result<Resp, CallError>>,
+    reply: Reply<Resp>,
+}
+
+/// Where a call's outcome goes.
+enum Reply<Resp> {
+    /// An `async` caller waiting on this one call.
+    Once(oneshot::Sender<Result<Resp, CallError>>),
+    /// A client that multiplexes many calls over one channel, tagging each.
+    Sink(CallSink<Resp>, u64),
+}
+
+/// The receiving end's sender for `Net::start_call`: outcomes arrive as (tag, result).
+pub type CallSink<Resp> = mpsc::UnboundedSender<(u64, Result<Resp, CallError>)>;
+
+impl<Resp> Reply<Resp> {
+    /// Delivers the outcome; false if nobody listens any more.
+    fn send(self, outcome: Result<Resp, CallError>) -> bool {
+        match self {
+            Reply::Once(tx) => tx.send(outcome).is_ok(),
+            Reply::Sink(tx, tag) => tx.send((tag, outcome)).is_ok(),
+        }
+    }
 }
 
 struct NetState<Req, Resp> {
@@ -303,6 +324,27 @@ impl<Req: Message, Resp: Message> Net<Req, Resp> {
         timeout: Duration,
     ) -> Result<Resp, CallError> {
         let (reply, response) = oneshot::channel();
+        self.start(from, to, request, timeout, Reply::Once(reply));
+        // A dropped sender (the run is being torn down) reads as a closed connection.
+        response.await.unwrap_or(Err(CallError::Disconnected))
+    }
+
+    /// Starts a call without waiting: its outcome (the response, or the timeout or
+    /// disconnection) arrives on `sink` tagged with `tag`. For clients that keep many calls in
+    /// flight; cheaper than one future per call.
+    pub fn start_call(
+        &self,
+        from: NodeId,
+        to: NodeId,
+        request: Req,
+        timeout: Duration,
+        sink: &CallSink<Resp>,
+        tag: u64,
+    ) {
+        self.start(from, to, request, timeout, Reply::Sink(sink.clone(), tag));
+    }
+
+    fn start(&self, from: NodeId, to: NodeId, request: Req, timeout: Duration, reply: Reply<Resp>) {
         let (from_incarnation, to_incarnation) = {
             let world = self.sim.lock();
             (
@@ -350,8 +392,6 @@ impl<Req: Message, Resp: Message> Net<Req, Resp> {
             label,
             body: Body::Request(request),
         });
-        // A dropped sender (the run is being torn down) reads as a closed connection.
-        response.await.unwrap_or(Err(CallError::Disconnected))
     }
 
     /// Calls whose deadline has passed time out; each closes its connection: every other
@@ -542,20 +582,21 @@ impl<Req: Message, Resp: Message> Net<Req, Resp> {
     }
 
     async fn delivery_loop(self) {
+        let mut alarm = crate::alarm::Alarm::new();
         loop {
             let next_wake = self.lock().next_wake();
-            match next_wake {
-                None => self.wake.notified().await,
-                Some(at) => {
-                    let now = sim_now();
-                    if at > now {
-                        // Wake then, or earlier if something earlier is queued.
-                        let _ = madsim::time::timeout(at - now, self.wake.notified()).await;
-                        continue;
-                    }
-                    self.deliver_due(now);
-                    self.expire_calls(now);
-                }
+            let now = sim_now();
+            if next_wake.is_some_and(|at| at <= now) {
+                self.deliver_due(now);
+                self.expire_calls(now);
+                continue;
+            }
+            // Wake then, or earlier if something earlier is queued.
+            alarm.set(next_wake);
+            tokio::select! {
+                biased;
+                _ = self.wake.notified() => {}
+                _ = alarm.fired() => {}
             }
         }
     }
@@ -634,7 +675,7 @@ impl<Req: Message, Resp: Message> Net<Req, Resp> {
                     .filter(|w| w.node == to && w.incarnation == to_incarnation)
                     .is_some_and(|w| {
                         state.deadlines.remove(&(w.deadline, call));
-                        w.reply.send(Ok(resp)).is_ok()
+                        w.reply.send(Ok(resp))
                     });
                 if accepted {
                     Ok(())

@@ -74,25 +74,19 @@ pub async fn producer_program(
     partitions: Vec<TopicPartition>,
     done: Completion,
 ) {
-    let node = ctx.node;
-    let sim = ctx.sim.clone();
     let producer_client = Arc::new(
         Producer::connect(ctx, config)
             .await
             .expect("producer config validated by the scenario"),
     );
-    let mut sends = Vec::with_capacity(workload.values_per_producer as usize);
+    let mut deliveries = Vec::with_capacity(workload.values_per_producer as usize);
     for i in 0..workload.values_per_producer {
-        let tp = partitions[(i as usize + producer as usize) % partitions.len()].clone();
-        let client = producer_client.clone();
-        let value = value_id(producer, i);
-        sends.push(sim.spawn_on(node, async move {
-            let _ = client.send(&tp, value).await;
-        }));
+        let tp = &partitions[(i as usize + producer as usize) % partitions.len()];
+        deliveries.push(producer_client.send(tp, value_id(producer, i)));
         madsim::time::sleep(Duration::from_millis(workload.send_interval_ms)).await;
     }
-    for send in sends {
-        let _ = send.await;
+    for delivery in deliveries {
+        let _ = delivery.await;
     }
     done.finish_one();
 }

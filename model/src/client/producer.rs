@@ -16,15 +16,12 @@
 //! per partition rather than producer-wide; leadership is static.
 
 use std::collections::{BTreeMap, VecDeque};
-use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use checker::history::{Operation, Phase};
-use madsim::export::futures::StreamExt;
-use madsim::export::futures::stream::FuturesUnordered;
 use madsim::time::Instant;
 use tokio::sync::{mpsc, oneshot};
 
@@ -106,7 +103,26 @@ type Reply = oneshot::Sender<Result<u64, SendError>>;
 
 struct Pending {
     value: u64,
+    /// History process of this send: the sender records its completion.
+    process: u64,
     reply: Reply,
+}
+
+/// The outcome of a send, to await (Kafka's `Future<RecordMetadata>`). The completion is
+/// recorded in the history when it happens, whether or not anyone awaits this.
+pub struct Delivery(oneshot::Receiver<Result<u64, SendError>>);
+
+impl std::future::Future for Delivery {
+    type Output = Result<u64, SendError>;
+
+    fn poll(
+        mut self: Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Self::Output> {
+        Pin::new(&mut self.0)
+            .poll(cx)
+            .map(|r| r.unwrap_or_else(|_| Err(SendError::Unknown("producer stopped".into()))))
+    }
 }
 
 /// An async producer. Cheap to share behind an `Arc`.
@@ -141,43 +157,27 @@ impl Producer {
         self.producer_id
     }
 
-    /// Sends `value` to `tp` and waits for the outcome; recorded as invoke → ok | fail | info.
-    pub async fn send(&self, tp: &TopicPartition, value: u64) -> Result<u64, SendError> {
+    /// Sends `value` to `tp` without waiting (Kafka's `send`): recorded as an invoke now and
+    /// as ok | fail | info when the outcome is known; await the `Delivery` for the outcome.
+    pub fn send(&self, tp: &TopicPartition, value: u64) -> Delivery {
         let process =
             self.ctx.client_id * PROCESSES_PER_CLIENT + self.calls.fetch_add(1, Ordering::Relaxed);
-        let op = |offset| Operation::Send {
+        let op = Operation::Send {
             topic: tp.topic.clone(),
             partition: tp.partition,
             value,
-            offset,
+            offset: None,
         };
-        self.ctx
-            .recorder
-            .record(process, Phase::Invoke, op(None), None);
+        self.ctx.recorder.record(process, Phase::Invoke, op, None);
         let (reply, outcome) = oneshot::channel();
         self.sender_for(tp)
-            .send(Pending { value, reply })
+            .send(Pending {
+                value,
+                process,
+                reply,
+            })
             .expect("partition sender runs as long as its node");
-        let result = outcome
-            .await
-            .unwrap_or_else(|_| Err(SendError::Unknown("producer stopped".into())));
-        match &result {
-            Ok(offset) => self
-                .ctx
-                .recorder
-                .record(process, Phase::Ok, op(Some(*offset)), None),
-            Err(SendError::Failed(e)) => {
-                self.ctx
-                    .recorder
-                    .record(process, Phase::Fail, op(None), Some(e.clone()))
-            }
-            Err(SendError::Unknown(e)) => {
-                self.ctx
-                    .recorder
-                    .record(process, Phase::Info, op(None), Some(e.clone()))
-            }
-        };
-        result
+        Delivery(outcome)
     }
 
     fn sender_for(&self, tp: &TopicPartition) -> mpsc::UnboundedSender<Pending> {
@@ -229,6 +229,7 @@ enum BatchState {
 struct Batch {
     id: u64,
     value: u64,
+    process: u64,
     sequence: i32,
     epoch: i16,
     enqueued_at: Instant,
@@ -239,7 +240,24 @@ struct Batch {
     reply: Option<Reply>,
 }
 
-type Attempt = Pin<Box<dyn Future<Output = (u64, u32, Result<Response, sim::CallError>)> + Send>>;
+/// A call's tag carries the batch id and the attempt number, so a late answer to an earlier
+/// attempt is recognised as stale.
+const ATTEMPT_BITS: u32 = 20;
+
+fn attempt_tag(batch_id: u64, attempt: u32) -> u64 {
+    assert!(
+        attempt < 1 << ATTEMPT_BITS,
+        "attempt number overflows its tag bits"
+    );
+    batch_id << ATTEMPT_BITS | attempt as u64
+}
+
+fn split_tag(tag: u64) -> (u64, u32) {
+    (
+        tag >> ATTEMPT_BITS,
+        (tag & ((1 << ATTEMPT_BITS) - 1)) as u32,
+    )
+}
 
 struct PartitionSender {
     ctx: ClientContext,
@@ -253,6 +271,9 @@ struct PartitionSender {
     queue: VecDeque<Batch>,
     backoff_until: Option<Instant>,
     incoming: mpsc::UnboundedReceiver<Pending>,
+    /// Outcomes of this sender's calls, tagged by `attempt_tag`.
+    outcomes: mpsc::UnboundedReceiver<(u64, Result<Response, sim::CallError>)>,
+    outcome_sink: sim::net::CallSink<Response>,
 }
 
 impl PartitionSender {
@@ -268,6 +289,7 @@ impl PartitionSender {
         } else {
             0
         };
+        let (outcome_sink, outcomes) = mpsc::unbounded_channel();
         Self {
             ctx,
             config,
@@ -279,6 +301,8 @@ impl PartitionSender {
             queue: VecDeque::new(),
             backoff_until: None,
             incoming,
+            outcomes,
+            outcome_sink,
         }
     }
 
@@ -287,8 +311,8 @@ impl PartitionSender {
     }
 
     async fn run(mut self) {
-        let mut attempts: FuturesUnordered<Attempt> = FuturesUnordered::new();
         let mut open = true;
+        let mut alarm = sim::Alarm::new();
         loop {
             let now = sim::trace::now();
             self.expire(now);
@@ -296,20 +320,23 @@ impl PartitionSender {
                 self.backoff_until = None;
             }
             if self.backoff_until.is_none() {
-                self.send_ready(&mut attempts);
+                self.send_ready();
             }
-            if !open && self.queue.is_empty() && attempts.is_empty() {
+            if !open && self.queue.is_empty() {
                 return;
             }
-            let wake_at = self.next_wakeup();
+            alarm.set(self.next_wakeup());
             tokio::select! {
                 biased;
-                Some((id, attempt, result)) = attempts.next(), if !attempts.is_empty() => self.on_result(id, attempt, result),
+                Some((tag, result)) = self.outcomes.recv() => {
+                    let (id, attempt) = split_tag(tag);
+                    self.on_result(id, attempt, result);
+                }
                 pending = self.incoming.recv(), if open => match pending {
                     Some(p) => self.enqueue(p),
                     None => open = false,
                 },
-                _ = madsim::time::sleep_until(wake_at.unwrap_or(now)), if wake_at.is_some() => {}
+                _ = alarm.fired() => {}
             }
         }
     }
@@ -323,6 +350,7 @@ impl PartitionSender {
         self.queue.push_back(Batch {
             id: self.next_batch_id,
             value: pending.value,
+            process: pending.process,
             sequence,
             epoch: self.epoch,
             enqueued_at: sim::trace::now(),
@@ -358,13 +386,15 @@ impl PartitionSender {
     }
 
     /// Puts every unsent batch within the in-flight window on the wire.
-    fn send_ready(&mut self, attempts: &mut FuturesUnordered<Attempt>) {
+    fn send_ready(&mut self) {
         let window = self.config.max_in_flight.min(self.queue.len());
+        let leader = self.ctx.cluster.leader(&self.tp);
+        let timeout = Duration::from_millis(self.config.request_timeout_ms);
         for i in 0..window {
-            if self.queue[i].state != BatchState::Unsent {
+            let batch = &mut self.queue[i];
+            if batch.state != BatchState::Unsent {
                 continue;
             }
-            let batch = &mut self.queue[i];
             batch.attempts += 1;
             batch.state = BatchState::InFlight {
                 attempt: batch.attempts,
@@ -379,16 +409,15 @@ impl PartitionSender {
                     values: Arc::from([batch.value]),
                 },
             };
-            let (net, from, to) = (
-                self.ctx.net.clone(),
+            let tag = attempt_tag(batch.id, batch.attempts);
+            self.ctx.net.start_call(
                 self.ctx.node,
-                self.ctx.cluster.leader(&self.tp),
+                leader,
+                request,
+                timeout,
+                &self.outcome_sink,
+                tag,
             );
-            let (id, attempt) = (batch.id, batch.attempts);
-            let timeout = Duration::from_millis(self.config.request_timeout_ms);
-            attempts.push(Box::pin(async move {
-                (id, attempt, net.call(from, to, request, timeout).await)
-            }));
         }
     }
 
@@ -506,6 +535,22 @@ impl PartitionSender {
     fn complete(&mut self, index: usize, outcome: Result<u64, SendError>) {
         let batch = &mut self.queue[index];
         if let Some(reply) = batch.reply.take() {
+            let op = |offset| Operation::Send {
+                topic: self.tp.topic.clone(),
+                partition: self.tp.partition,
+                value: batch.value,
+                offset,
+            };
+            let recorder = &self.ctx.recorder;
+            match &outcome {
+                Ok(offset) => recorder.record(batch.process, Phase::Ok, op(Some(*offset)), None),
+                Err(SendError::Failed(e)) => {
+                    recorder.record(batch.process, Phase::Fail, op(None), Some(e.clone()))
+                }
+                Err(SendError::Unknown(e)) => {
+                    recorder.record(batch.process, Phase::Info, op(None), Some(e.clone()))
+                }
+            };
             let _ = reply.send(outcome.clone());
         }
         match outcome {
