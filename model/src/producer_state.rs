@@ -5,10 +5,19 @@
 //! recognised as a duplicate iff its epoch is the current one and its exact (first, last)
 //! sequence range is retained; a new batch must carry the next sequence (wrapping at
 //! `i32::MAX`); a bumped epoch must start at sequence 0; an older epoch is fenced.
+//!
+//! Transactions (§1.4): an entry also holds the first offset of the producer's open
+//! transaction and the newest coordinator epoch it has seen in a marker.
+//! [`ProducerStateManager`] holds every producer of a partition plus the open and the
+//! not-yet-replicated transactions, from which the first unstable offset follows (Kafka's
+//! `ProducerStateManager`).
 
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
 
-use crate::protocol::{KafkaError, NO_PRODUCER_EPOCH, NO_SEQUENCE};
+use crate::protocol::{KafkaError, NO_PRODUCER_EPOCH, NO_SEQUENCE, TxnMarker, TxnResult};
+
+/// No coordinator epoch seen yet.
+pub const NO_COORDINATOR_EPOCH: i32 = -1;
 
 /// Batches Kafka retains per producer for duplicate detection.
 pub const NUM_BATCHES_TO_RETAIN: usize = 5;
@@ -47,6 +56,10 @@ pub struct ProducerStateEntry {
     pub batches: VecDeque<BatchMetadata>,
     /// How many batches to retain (Kafka: 5; a variant may shrink it).
     retain: usize,
+    /// Newest coordinator epoch seen in a marker: older coordinators are fenced.
+    pub coordinator_epoch: i32,
+    /// Offset of the first batch of the producer's open transaction, if one is open.
+    pub current_txn_first_offset: Option<u64>,
 }
 
 impl ProducerStateEntry {
@@ -57,6 +70,8 @@ impl ProducerStateEntry {
             epoch: NO_PRODUCER_EPOCH,
             batches: VecDeque::new(),
             retain,
+            coordinator_epoch: NO_COORDINATOR_EPOCH,
+            current_txn_first_offset: None,
         }
     }
 
@@ -120,15 +135,242 @@ impl ProducerStateEntry {
         }
     }
 
+    /// Checks, after `validate` said `Append`, that a batch fits the producer's transaction
+    /// state: no non-transactional write while a transaction is open (P15).
+    pub fn check_transactional(&self, transactional: bool) -> Result<(), KafkaError> {
+        if !transactional && self.current_txn_first_offset.is_some() {
+            return Err(KafkaError::InvalidTxnState);
+        }
+        Ok(())
+    }
+
     /// Records an appended batch. An epoch change clears the retained batches.
     pub fn update(&mut self, epoch: i16, batch: BatchMetadata) {
+        self.maybe_update_epoch(epoch);
+        self.batches.push_back(batch);
+        while self.batches.len() > self.retain {
+            self.batches.pop_front();
+        }
+    }
+
+    fn maybe_update_epoch(&mut self, epoch: i16) {
         if epoch != self.epoch {
             self.epoch = epoch;
             self.batches.clear();
         }
-        self.batches.push_back(batch);
-        while self.batches.len() > self.retain {
-            self.batches.pop_front();
+    }
+
+    /// Opens a transaction at `first_offset` unless one is open; true if one was opened.
+    pub fn begin_txn_if_needed(&mut self, first_offset: u64) -> bool {
+        if self.current_txn_first_offset.is_some() {
+            return false;
+        }
+        self.current_txn_first_offset = Some(first_offset);
+        true
+    }
+
+    /// Checks a COMMIT/ABORT marker: an older producer epoch (P24, U17) or an older
+    /// coordinator epoch (P23, U16) is rejected. Kafka accepts an equal producer epoch (TV0/1
+    /// markers carry the transaction's own epoch).
+    pub fn validate_marker(
+        &self,
+        marker: &TxnMarker,
+        origin: AppendOrigin,
+    ) -> Result<(), KafkaError> {
+        if origin == AppendOrigin::Replication {
+            return Ok(());
+        }
+        if marker.producer_epoch < self.epoch {
+            return Err(KafkaError::InvalidProducerEpoch);
+        }
+        if marker.coordinator_epoch < self.coordinator_epoch {
+            return Err(KafkaError::TransactionCoordinatorFenced);
+        }
+        Ok(())
+    }
+
+    /// Applies a marker: adopts its epoch (a higher one clears the retained batches, P13),
+    /// its coordinator epoch, and closes the open transaction, returning its first offset.
+    pub fn apply_marker(&mut self, marker: &TxnMarker) -> Option<u64> {
+        self.maybe_update_epoch(marker.producer_epoch);
+        self.coordinator_epoch = marker.coordinator_epoch;
+        self.current_txn_first_offset.take()
+    }
+}
+
+/// A transaction whose marker is in the log: data from `first_offset`, marker at `last_offset`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CompletedTxn {
+    pub producer_id: i64,
+    pub first_offset: u64,
+    /// Offset of the COMMIT/ABORT marker.
+    pub last_offset: u64,
+    pub aborted: bool,
+}
+
+/// A data batch as the state manager sees it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DataBatch {
+    pub producer_id: i64,
+    pub epoch: i16,
+    pub first_seq: i32,
+    pub last_seq: i32,
+    pub first_offset: u64,
+    pub last_offset: u64,
+    pub transactional: bool,
+}
+
+impl DataBatch {
+    fn metadata(&self) -> BatchMetadata {
+        BatchMetadata {
+            first_seq: self.first_seq,
+            last_seq: self.last_seq,
+            first_offset: self.first_offset,
+            last_offset: self.last_offset,
+        }
+    }
+}
+
+/// Every producer's state on one partition, and the partition's transactions.
+///
+/// Validation (`validate_*`) never mutates; `apply_*` records what was appended, so a
+/// rejected batch leaves no trace (P17).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ProducerStateManager {
+    producers: BTreeMap<i64, ProducerStateEntry>,
+    /// Undecided transactions: first offset → producer id.
+    ongoing_txns: BTreeMap<u64, i64>,
+    /// Decided transactions whose marker is not yet below the high watermark, by first offset:
+    /// a reader must not pass them until the marker is replicated.
+    unreplicated_txns: BTreeMap<u64, CompletedTxn>,
+    dedup_window: usize,
+}
+
+impl ProducerStateManager {
+    pub fn new(dedup_window: usize) -> Self {
+        Self {
+            producers: BTreeMap::new(),
+            ongoing_txns: BTreeMap::new(),
+            unreplicated_txns: BTreeMap::new(),
+            dedup_window,
+        }
+    }
+
+    pub fn entry(&self, producer_id: i64) -> Option<&ProducerStateEntry> {
+        self.producers.get(&producer_id)
+    }
+
+    /// Validates a data batch (sequence, epoch, then transaction state, in Kafka's order; an
+    /// exact duplicate is answered before the transaction state is looked at).
+    pub fn validate_data(
+        &self,
+        batch: &DataBatch,
+        origin: AppendOrigin,
+    ) -> Result<Validation, KafkaError> {
+        let fresh;
+        let entry = match self.producers.get(&batch.producer_id) {
+            Some(entry) => entry,
+            None => {
+                fresh = ProducerStateEntry::new(self.dedup_window);
+                &fresh
+            }
+        };
+        let validation = entry.validate(batch.epoch, batch.first_seq, batch.last_seq, origin)?;
+        if validation == Validation::Append && origin == AppendOrigin::Client {
+            entry.check_transactional(batch.transactional)?;
+        }
+        Ok(validation)
+    }
+
+    /// Records a data batch now in the log; a transactional batch opens the producer's
+    /// transaction if none is open.
+    pub fn apply_data(&mut self, batch: &DataBatch) {
+        if batch.producer_id < 0 {
+            return;
+        }
+        let window = self.dedup_window;
+        let entry = self
+            .producers
+            .entry(batch.producer_id)
+            .or_insert_with(|| ProducerStateEntry::new(window));
+        entry.update(batch.epoch, batch.metadata());
+        if batch.transactional && entry.begin_txn_if_needed(batch.first_offset) {
+            self.ongoing_txns
+                .insert(batch.first_offset, batch.producer_id);
+        }
+    }
+
+    /// Validates a marker for `marker.producer_id` (a producer with no state accepts any, P5).
+    pub fn validate_marker(
+        &self,
+        marker: &TxnMarker,
+        origin: AppendOrigin,
+    ) -> Result<(), KafkaError> {
+        match self.producers.get(&marker.producer_id) {
+            Some(entry) => entry.validate_marker(marker, origin),
+            None => Ok(()),
+        }
+    }
+
+    /// Records a marker now in the log at `offset`; returns the transaction it completed, if
+    /// the producer had one open (a marker on an empty transaction completes nothing, P22).
+    /// The caller indexes an aborted one (see `last_stable_offset_for`) and then calls
+    /// `complete_txn`.
+    pub fn apply_marker(&mut self, marker: &TxnMarker, offset: u64) -> Option<CompletedTxn> {
+        let window = self.dedup_window;
+        let entry = self
+            .producers
+            .entry(marker.producer_id)
+            .or_insert_with(|| ProducerStateEntry::new(window));
+        let first_offset = entry.apply_marker(marker)?;
+        Some(CompletedTxn {
+            producer_id: marker.producer_id,
+            first_offset,
+            last_offset: offset,
+            aborted: marker.result == TxnResult::Abort,
+        })
+    }
+
+    /// The last stable offset recorded with an aborted transaction in the index: the first
+    /// offset of another producer's open transaction, else just past the marker (Kafka's
+    /// `lastStableOffset(completedTxn)`).
+    pub fn last_stable_offset_for(&self, completed: &CompletedTxn) -> u64 {
+        self.ongoing_txns
+            .iter()
+            .find(|&(_, &pid)| pid != completed.producer_id)
+            .map_or(completed.last_offset + 1, |(&first, _)| first)
+    }
+
+    /// Moves a completed transaction from undecided to decided-but-unreplicated.
+    pub fn complete_txn(&mut self, completed: CompletedTxn) {
+        let removed = self.ongoing_txns.remove(&completed.first_offset);
+        assert_eq!(
+            removed,
+            Some(completed.producer_id),
+            "a completed transaction was open, under its producer"
+        );
+        self.unreplicated_txns
+            .insert(completed.first_offset, completed);
+    }
+
+    /// The high watermark moved: decided transactions whose marker is below it are stable.
+    pub fn on_high_watermark_updated(&mut self, high_watermark: u64) {
+        self.unreplicated_txns
+            .retain(|_, txn| txn.last_offset >= high_watermark);
+    }
+
+    /// First offset of a transaction with no marker yet.
+    pub fn first_undecided_offset(&self) -> Option<u64> {
+        self.ongoing_txns.keys().next().copied()
+    }
+
+    /// First offset a read_committed reader may not pass: the earliest undecided transaction,
+    /// or decided one whose marker is not yet below the high watermark.
+    pub fn first_unstable_offset(&self) -> Option<u64> {
+        let unreplicated = self.unreplicated_txns.keys().next().copied();
+        match (self.first_undecided_offset(), unreplicated) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
         }
     }
 }

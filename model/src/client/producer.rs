@@ -374,6 +374,7 @@ impl PartitionSender {
                     producer_epoch: batch.epoch,
                     base_sequence: batch.sequence,
                     values: Arc::from([batch.value]),
+                    transactional: false,
                 },
             };
             let (net, from, to) = (

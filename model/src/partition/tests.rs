@@ -8,6 +8,7 @@ fn batch(pid: i64, epoch: i16, seq: i32, values: &[u64]) -> RecordBatch {
         producer_epoch: epoch,
         base_sequence: seq,
         values: values.into(),
+        transactional: false,
     }
 }
 
