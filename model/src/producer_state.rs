@@ -582,4 +582,271 @@ mod tests {
             Ok(Validation::Duplicate(meta(0, 0, 1)))
         );
     }
+
+    // ---- Transactions: ProducerStateManagerTest (P5–P8, P13–P24) ----
+
+    use crate::protocol::{TxnMarker, TxnResult};
+
+    fn data(pid: i64, epoch: i16, seqs: (i32, i32), first_offset: u64, txn: bool) -> DataBatch {
+        DataBatch {
+            producer_id: pid,
+            epoch,
+            first_seq: seqs.0,
+            last_seq: seqs.1,
+            first_offset,
+            last_offset: first_offset + (seqs.1 - seqs.0) as u64,
+            transactional: txn,
+        }
+    }
+
+    fn marker(pid: i64, epoch: i16, result: TxnResult, coordinator_epoch: i32) -> TxnMarker {
+        TxnMarker {
+            producer_id: pid,
+            producer_epoch: epoch,
+            result,
+            coordinator_epoch,
+        }
+    }
+
+    fn append_data(
+        m: &mut ProducerStateManager,
+        batch: DataBatch,
+        origin: AppendOrigin,
+    ) -> Result<Validation, KafkaError> {
+        let v = m.validate_data(&batch, origin)?;
+        if v == Validation::Append {
+            m.apply_data(&batch);
+        }
+        Ok(v)
+    }
+
+    /// Validates, applies and completes a marker at `offset` (as the partition does).
+    fn append_marker(
+        m: &mut ProducerStateManager,
+        marker: TxnMarker,
+        offset: u64,
+        origin: AppendOrigin,
+    ) -> Result<Option<CompletedTxn>, KafkaError> {
+        m.validate_marker(&marker, origin)?;
+        let completed = m.apply_marker(&marker, offset);
+        if let Some(c) = completed {
+            m.complete_txn(c);
+        }
+        Ok(completed)
+    }
+
+    #[test]
+    fn p5_p8_marker_with_no_producer_state() {
+        let mut m = ProducerStateManager::new(5);
+        // P5: a COMMIT for a producer the partition never saw creates an entry, epoch 2,
+        // no sequence, and completes nothing.
+        let completed = append_marker(&mut m, marker(1, 2, TxnResult::Commit, 0), 27, Client);
+        assert_eq!(completed, Ok(None));
+        let e = m.entry(1).expect("the marker created an entry");
+        assert_eq!((e.epoch, e.last_seq()), (2, NO_SEQUENCE));
+        // P6: fencing survives when only a marker remains.
+        assert_eq!(
+            m.validate_data(&data(1, 0, (0, 0), 28, false), Client),
+            Err(KafkaError::InvalidProducerEpoch)
+        );
+        // P7: only a marker left: the producer must restart at 0.
+        assert_eq!(
+            m.validate_data(&data(1, 2, (17, 17), 28, false), Client),
+            Err(KafkaError::OutOfOrderSequence)
+        );
+        // P8
+        assert_eq!(
+            append_data(&mut m, data(1, 2, (0, 0), 28, false), Client),
+            Ok(Validation::Append)
+        );
+        assert_eq!(m.entry(1).unwrap().last_seq(), 0);
+    }
+
+    #[test]
+    fn p13_control_record_bumps_producer_epoch() {
+        let mut m = ProducerStateManager::new(5);
+        append_data(&mut m, data(1, 0, (0, 0), 0, false), Client).unwrap();
+        append_marker(&mut m, marker(1, 1, TxnResult::Abort, 0), 1, Client).unwrap();
+        let e = m.entry(1).unwrap();
+        assert_eq!(e.epoch, 1);
+        assert_eq!(e.current_txn_first_offset, None);
+        assert_eq!((e.first_seq(), e.last_seq()), (NO_SEQUENCE, NO_SEQUENCE));
+        assert_eq!(
+            append_data(&mut m, data(1, 1, (0, 0), 2, false), Client),
+            Ok(Validation::Append)
+        );
+    }
+
+    #[test]
+    fn p14_out_of_sequence_after_control_record_epoch_bump() {
+        let mut m = ProducerStateManager::new(5);
+        append_data(&mut m, data(1, 0, (0, 0), 0, true), Client).unwrap();
+        append_data(&mut m, data(1, 0, (1, 1), 1, true), Client).unwrap();
+        append_marker(&mut m, marker(1, 1, TxnResult::Abort, 0), 2, Client).unwrap();
+        assert_eq!(
+            m.validate_data(&data(1, 1, (2, 2), 3, true), Client),
+            Err(KafkaError::OutOfOrderSequence)
+        );
+        assert_eq!(
+            m.validate_data(&data(1, 2, (2, 2), 3, true), Client),
+            Err(KafkaError::OutOfOrderSequence)
+        );
+        assert_eq!(
+            m.validate_data(&data(1, 1, (0, 0), 3, true), Client),
+            Ok(Validation::Append)
+        );
+    }
+
+    #[test]
+    fn p15_non_transactional_append_during_open_transaction() {
+        let mut m = ProducerStateManager::new(5);
+        append_data(&mut m, data(1, 0, (0, 0), 0, true), Client).unwrap();
+        assert_eq!(
+            m.validate_data(&data(1, 0, (1, 1), 1, false), Client),
+            Err(KafkaError::InvalidTxnState)
+        );
+        // An exact retry of the transactional batch is still a duplicate, not an error.
+        assert!(matches!(
+            m.validate_data(&data(1, 0, (0, 0), 1, true), Client),
+            Ok(Validation::Duplicate(_))
+        ));
+    }
+
+    #[test]
+    fn p16_transaction_state_through_commit() {
+        let mut m = ProducerStateManager::new(5);
+        append_data(&mut m, data(1, 0, (0, 0), 9, false), Client).unwrap();
+        assert_eq!(m.entry(1).unwrap().current_txn_first_offset, None);
+        append_data(&mut m, data(1, 0, (1, 5), 16, true), Client).unwrap();
+        assert_eq!(m.entry(1).unwrap().current_txn_first_offset, Some(16));
+        append_data(&mut m, data(1, 0, (6, 10), 26, true), Client).unwrap();
+        assert_eq!(m.entry(1).unwrap().current_txn_first_offset, Some(16));
+        let completed = append_marker(&mut m, marker(1, 0, TxnResult::Commit, 15), 40, Client);
+        assert_eq!(
+            completed,
+            Ok(Some(CompletedTxn {
+                producer_id: 1,
+                first_offset: 16,
+                last_offset: 40,
+                aborted: false
+            }))
+        );
+        let e = m.entry(1).unwrap();
+        assert_eq!(
+            e.last_seq(),
+            10,
+            "the sequence survives a same-epoch marker"
+        );
+        assert_eq!(e.current_txn_first_offset, None);
+        assert_eq!(e.coordinator_epoch, 15);
+    }
+
+    #[test]
+    fn p17_validation_does_not_mutate() {
+        let mut m = ProducerStateManager::new(5);
+        append_data(&mut m, data(1, 0, (0, 5), 0, true), Client).unwrap();
+        let before = m.clone();
+        m.validate_data(&data(1, 0, (6, 10), 6, true), Client)
+            .unwrap();
+        m.validate_marker(&marker(1, 0, TxnResult::Commit, 0), Client)
+            .unwrap();
+        assert_eq!(m, before, "validation left no trace");
+        append_data(&mut m, data(1, 0, (6, 10), 26, true), Client).unwrap();
+        let e = m.entry(1).unwrap();
+        assert_eq!((e.first_seq(), e.last_seq()), (0, 10));
+        assert_eq!(e.batches.back().unwrap().last_offset, 30);
+    }
+
+    #[test]
+    fn p18_p20_first_unstable_offset_waits_for_the_high_watermark() {
+        let (a, b) = (1, 2);
+        let mut m = ProducerStateManager::new(5);
+        append_data(&mut m, data(a, 0, (0, 0), 99, true), Client).unwrap();
+        append_data(&mut m, data(b, 0, (0, 0), 105, true), Client).unwrap();
+        // P18
+        assert_eq!(m.first_undecided_offset(), Some(99));
+        assert_eq!(m.first_unstable_offset(), Some(99));
+        // P19
+        append_marker(&mut m, marker(a, 0, TxnResult::Commit, 0), 109, Client).unwrap();
+        assert_eq!(m.first_undecided_offset(), Some(105));
+        assert_eq!(m.first_unstable_offset(), Some(99));
+        m.on_high_watermark_updated(100);
+        assert_eq!(m.first_unstable_offset(), Some(99));
+        m.on_high_watermark_updated(110);
+        assert_eq!(m.first_unstable_offset(), Some(105));
+        // P20
+        append_marker(&mut m, marker(b, 0, TxnResult::Abort, 0), 112, Client).unwrap();
+        assert_eq!(m.first_undecided_offset(), None);
+        assert_eq!(m.first_unstable_offset(), Some(105));
+        m.on_high_watermark_updated(113);
+        assert_eq!(m.first_unstable_offset(), None);
+    }
+
+    #[test]
+    fn p21_last_stable_offset_of_completed_transactions() {
+        let s = 1000;
+        let mut m = ProducerStateManager::new(5);
+        for (pid, first) in [(1, s), (2, s + 25), (3, s + 57)] {
+            append_data(&mut m, data(pid, 0, (0, 0), first, true), Client).unwrap();
+        }
+        let complete = |m: &mut ProducerStateManager, pid: i64, last: u64| {
+            let c = m
+                .apply_marker(&marker(pid, 0, TxnResult::Abort, 0), last)
+                .unwrap();
+            let lso = m.last_stable_offset_for(&c);
+            m.complete_txn(c);
+            lso
+        };
+        assert_eq!(complete(&mut m, 1, s + 72), s + 25);
+        assert_eq!(complete(&mut m, 3, s + 100), s + 25);
+        assert_eq!(complete(&mut m, 2, s + 170), s + 171);
+        m.on_high_watermark_updated(s + 171);
+        assert_eq!(m.first_unstable_offset(), None);
+    }
+
+    #[test]
+    fn p23_coordinator_fencing() {
+        let mut m = ProducerStateManager::new(5);
+        let mut offset = 0;
+        for (seq, coordinator_epoch) in [1, 1, 2].into_iter().enumerate() {
+            let seq = seq as i32;
+            append_data(&mut m, data(1, 0, (seq, seq), offset, true), Client).unwrap();
+            let commit = marker(1, 0, TxnResult::Commit, coordinator_epoch);
+            let r = append_marker(&mut m, commit, offset + 1, Client);
+            assert!(
+                matches!(r, Ok(Some(_))),
+                "coordinator epoch {coordinator_epoch} accepted"
+            );
+            offset += 2;
+        }
+        append_data(&mut m, data(1, 0, (3, 3), offset, true), Client).unwrap();
+        assert_eq!(
+            m.validate_marker(&marker(1, 0, TxnResult::Commit, 1), Client),
+            Err(KafkaError::TransactionCoordinatorFenced)
+        );
+    }
+
+    #[test]
+    fn p24_old_epoch_for_control_record() {
+        let mut m = ProducerStateManager::new(5);
+        append_data(&mut m, data(1, 5, (0, 0), 0, true), Client).unwrap();
+        assert_eq!(
+            m.validate_marker(&marker(1, 3, TxnResult::Commit, 0), Client),
+            Err(KafkaError::InvalidProducerEpoch)
+        );
+    }
+
+    #[test]
+    fn recovery_replays_an_open_transaction() {
+        // Recovery replays without validation and reopens the transaction.
+        let mut m = ProducerStateManager::new(5);
+        append_data(&mut m, data(1, 0, (0, 0), 0, true), Replication).unwrap();
+        append_data(&mut m, data(1, 0, (1, 1), 1, true), Replication).unwrap();
+        assert_eq!(m.entry(1).unwrap().current_txn_first_offset, Some(0));
+        assert_eq!(m.first_undecided_offset(), Some(0));
+        assert_eq!(
+            append_data(&mut m, data(1, 0, (2, 2), 2, true), Client),
+            Ok(Validation::Append)
+        );
+    }
 }
