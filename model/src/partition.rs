@@ -214,15 +214,15 @@ impl Partition {
             transactional: batch.transactional,
             control: None,
         };
-        if self.config.idempotence_checks && batch.is_idempotent() {
-            if let Validation::Duplicate(original) =
+        if self.config.idempotence_checks
+            && batch.is_idempotent()
+            && let Validation::Duplicate(original) =
                 self.producers.validate_data(&stored.data_batch(), origin)?
-            {
-                return Ok(ProduceOk {
-                    base_offset: original.first_offset,
-                    duplicate: true,
-                });
-            }
+        {
+            return Ok(ProduceOk {
+                base_offset: original.first_offset,
+                duplicate: true,
+            });
         }
         let base_offset = stored.base_offset;
         self.push(stored);
