@@ -15,6 +15,7 @@ pub mod partition;
 pub mod producer_state;
 pub mod protocol;
 pub mod recorder;
+pub mod txn;
 
 pub use cluster::{Cluster, ClusterSpec, TopicSpec};
 pub use config::{Guarantee, Variant, Variants};
