@@ -11,6 +11,7 @@ pub mod broker;
 pub mod client;
 pub mod cluster;
 pub mod config;
+pub mod group;
 pub mod partition;
 pub mod producer_state;
 pub mod protocol;
