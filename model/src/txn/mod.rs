@@ -5,6 +5,8 @@
 
 pub mod coordinator;
 pub mod metadata;
+#[cfg(test)]
+mod proptests;
 
 pub use coordinator::{
     CONSUMER_OFFSETS_TOPIC, EndTxnOutcome, InitProducerIdOutcome, MarkerRequest,
