@@ -5,16 +5,22 @@
 //! Kafka's idempotent producer (shared/reference/kafka-eos-protocol.md §1.1, tested against the
 //! behaviours of Kafka's own unit tests). Clients (an async producer and a consumer) record
 //! every call they make in the checker's history vocabulary.
+//!
+//! Transactions (§1.2–§1.4) are pure, synchronous state machines so far: transactional
+//! batches, markers, the LSO and read_committed fetches in `partition`; the transaction
+//! coordinator in `txn`; committed and pending transactional offsets in `group`.
 
 pub mod apps;
 pub mod broker;
 pub mod client;
 pub mod cluster;
 pub mod config;
+pub mod group;
 pub mod partition;
 pub mod producer_state;
 pub mod protocol;
 pub mod recorder;
+pub mod txn;
 
 pub use cluster::{Cluster, ClusterSpec, TopicSpec};
 pub use config::{Guarantee, Variant, Variants};

@@ -7,11 +7,23 @@ use std::sync::Arc;
 use sim::DurableLog;
 
 use crate::producer_state::{
-    AppendOrigin, BatchMetadata, NUM_BATCHES_TO_RETAIN, ProducerStateEntry, Validation,
+    AppendOrigin, CompletedTxn, DataBatch, NUM_BATCHES_TO_RETAIN, ProducerStateEntry,
+    ProducerStateManager, Validation,
 };
-use crate::protocol::{FetchOk, KafkaError, ProduceOk, RecordBatch, TopicPartition};
+use crate::protocol::{
+    FetchOk, IsolationLevel, KafkaError, ProduceOk, RecordBatch, TopicPartition, TxnMarker,
+    TxnResult, last_sequence,
+};
 
-/// A batch as stored in the log.
+/// The record of a control batch: how a transaction ended, and which coordinator said so.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ControlRecord {
+    pub result: TxnResult,
+    pub coordinator_epoch: i32,
+}
+
+/// A batch as stored in the log: producer data, or a control batch (a transaction marker),
+/// which holds no values but occupies one offset as Kafka's does.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct StoredBatch {
     pub base_offset: u64,
@@ -19,21 +31,65 @@ pub struct StoredBatch {
     pub producer_epoch: i16,
     pub base_sequence: i32,
     pub values: Arc<[u64]>,
+    /// Part of a transaction (control batches are transactional too, as in Kafka).
+    pub transactional: bool,
+    /// `Some` for a COMMIT/ABORT marker.
+    pub control: Option<ControlRecord>,
 }
 
 impl StoredBatch {
+    /// Offsets the batch occupies: its values, or one for a control record.
+    pub fn record_count(&self) -> u64 {
+        if self.control.is_some() {
+            1
+        } else {
+            self.values.len() as u64
+        }
+    }
+
     pub fn next_offset(&self) -> u64 {
-        self.base_offset + self.values.len() as u64
+        self.base_offset + self.record_count()
+    }
+
+    pub fn last_offset(&self) -> u64 {
+        self.next_offset() - 1
+    }
+
+    fn data_batch(&self) -> DataBatch {
+        DataBatch {
+            producer_id: self.producer_id,
+            epoch: self.producer_epoch,
+            first_seq: self.base_sequence,
+            last_seq: last_sequence(self.base_sequence, self.values.len()),
+            first_offset: self.base_offset,
+            last_offset: self.last_offset(),
+            transactional: self.transactional,
+        }
     }
 }
 
-/// How a partition validates producers. Defaults: Kafka's (dedup on, window 5).
+/// An entry of the aborted-transaction index (Kafka's `AbortedTxn`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AbortedTxn {
+    pub producer_id: i64,
+    pub first_offset: u64,
+    /// Offset of the ABORT marker.
+    pub last_offset: u64,
+    /// The last stable offset when the marker was written.
+    pub last_stable_offset: u64,
+}
+
+/// How a partition validates producers. Defaults: Kafka's (dedup on, window 5), and a high
+/// watermark that follows the log end (one replica: an append is replicated when it is made).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct PartitionConfig {
     /// Duplicate detection and sequence checks (off: append everything, pre-KIP-98).
     pub idempotence_checks: bool,
     /// Batches retained per producer for duplicate detection.
     pub dedup_window: usize,
+    /// Every append moves the high watermark to the log end. Off: it moves only by
+    /// `set_high_watermark` (tests of the last stable offset under replication lag).
+    pub high_watermark_follows_log_end: bool,
 }
 
 impl Default for PartitionConfig {
@@ -41,6 +97,7 @@ impl Default for PartitionConfig {
         Self {
             idempotence_checks: true,
             dedup_window: NUM_BATCHES_TO_RETAIN,
+            high_watermark_follows_log_end: true,
         }
     }
 }
@@ -49,13 +106,20 @@ impl Default for PartitionConfig {
 pub struct Partition {
     pub tp: TopicPartition,
     log: Arc<DurableLog<StoredBatch>>,
-    producers: BTreeMap<i64, ProducerStateEntry>,
+    producers: ProducerStateManager,
+    /// In marker order.
+    aborted_txns: Vec<AbortedTxn>,
+    /// (producer id, first offset) → ABORT marker offset, to filter read_committed fetches.
+    aborted_ranges: BTreeMap<(i64, u64), u64>,
     next_offset: u64,
+    high_watermark: u64,
     config: PartitionConfig,
 }
 
 impl Partition {
-    /// Opens a partition on its (possibly non-empty) durable log, rebuilding producer state.
+    /// Opens a partition on its (possibly non-empty) durable log, rebuilding producer state,
+    /// open transactions and the aborted-transaction index. Everything in the log counts as
+    /// replicated: the high watermark starts at the log end.
     pub fn open(
         tp: TopicPartition,
         log: Arc<DurableLog<StoredBatch>>,
@@ -64,8 +128,11 @@ impl Partition {
         let mut partition = Self {
             tp,
             log,
-            producers: BTreeMap::new(),
+            producers: ProducerStateManager::new(config.dedup_window),
+            aborted_txns: Vec::new(),
+            aborted_ranges: BTreeMap::new(),
             next_offset: 0,
+            high_watermark: 0,
             config,
         };
         let batches = partition.log.read(|b| b.to_vec());
@@ -77,6 +144,7 @@ impl Partition {
             partition.track(&batch);
             partition.next_offset = batch.next_offset();
         }
+        partition.set_high_watermark(partition.next_offset);
         partition
     }
 
@@ -85,9 +153,45 @@ impl Partition {
         self.next_offset
     }
 
+    pub fn high_watermark(&self) -> u64 {
+        self.high_watermark
+    }
+
+    /// Moves the high watermark (never backwards, never past the log end).
+    pub fn set_high_watermark(&mut self, high_watermark: u64) {
+        assert!(
+            high_watermark <= self.next_offset,
+            "the high watermark {high_watermark} passes the log end {}",
+            self.next_offset
+        );
+        assert!(
+            high_watermark >= self.high_watermark,
+            "the high watermark moves forward only"
+        );
+        self.high_watermark = high_watermark;
+        self.producers.on_high_watermark_updated(high_watermark);
+    }
+
+    /// First offset of an open transaction, or of a decided one whose marker is not yet
+    /// below the high watermark.
+    pub fn first_unstable_offset(&self) -> Option<u64> {
+        self.producers.first_unstable_offset()
+    }
+
+    /// Below this offset every transaction is decided and replicated.
+    pub fn last_stable_offset(&self) -> u64 {
+        self.first_unstable_offset()
+            .map_or(self.high_watermark, |fuo| fuo.min(self.high_watermark))
+    }
+
+    /// The aborted-transaction index, in marker order.
+    pub fn aborted_transactions(&self) -> &[AbortedTxn] {
+        &self.aborted_txns
+    }
+
     /// The producer state of `producer_id`, if any.
     pub fn producer(&self, producer_id: i64) -> Option<&ProducerStateEntry> {
-        self.producers.get(&producer_id)
+        self.producers.entry(producer_id)
     }
 
     /// Validates and appends a producer's batch (not yet synced: the caller syncs).
@@ -97,68 +201,118 @@ impl Partition {
         origin: AppendOrigin,
     ) -> Result<ProduceOk, KafkaError> {
         assert!(!batch.values.is_empty(), "empty batches are never sent");
-        if self.config.idempotence_checks && batch.is_idempotent() {
-            // A producer the partition has never seen validates like a fresh entry.
-            let fresh;
-            let entry = match self.producers.get(&batch.producer_id) {
-                Some(entry) => entry,
-                None => {
-                    fresh = ProducerStateEntry::new(self.config.dedup_window);
-                    &fresh
-                }
-            };
-            match entry.validate(
-                batch.producer_epoch,
-                batch.base_sequence,
-                batch.last_sequence(),
-                origin,
-            )? {
-                Validation::Duplicate(original) => {
-                    return Ok(ProduceOk {
-                        base_offset: original.first_offset,
-                        duplicate: true,
-                    });
-                }
-                Validation::Append => {}
-            }
-        }
+        assert!(
+            !batch.transactional || batch.is_idempotent(),
+            "a transactional batch carries a producer id"
+        );
         let stored = StoredBatch {
             base_offset: self.next_offset,
             producer_id: batch.producer_id,
             producer_epoch: batch.producer_epoch,
             base_sequence: batch.base_sequence,
             values: batch.values.clone(),
+            transactional: batch.transactional,
+            control: None,
         };
-        self.track(&stored);
-        self.next_offset = stored.next_offset();
+        if self.config.idempotence_checks
+            && batch.is_idempotent()
+            && let Validation::Duplicate(original) =
+                self.producers.validate_data(&stored.data_batch(), origin)?
+        {
+            return Ok(ProduceOk {
+                base_offset: original.first_offset,
+                duplicate: true,
+            });
+        }
         let base_offset = stored.base_offset;
-        self.log.append(stored);
+        self.push(stored);
         Ok(ProduceOk {
             base_offset,
             duplicate: false,
         })
     }
 
-    /// Updates producer state for a batch now in the log.
+    /// Validates and appends a COMMIT/ABORT marker as a control batch; returns its offset.
+    pub fn append_marker(
+        &mut self,
+        marker: &TxnMarker,
+        origin: AppendOrigin,
+    ) -> Result<u64, KafkaError> {
+        self.producers.validate_marker(marker, origin)?;
+        let stored = StoredBatch {
+            base_offset: self.next_offset,
+            producer_id: marker.producer_id,
+            producer_epoch: marker.producer_epoch,
+            base_sequence: crate::protocol::NO_SEQUENCE,
+            values: Arc::from([]),
+            transactional: true,
+            control: Some(ControlRecord {
+                result: marker.result,
+                coordinator_epoch: marker.coordinator_epoch,
+            }),
+        };
+        let offset = stored.base_offset;
+        self.push(stored);
+        Ok(offset)
+    }
+
+    /// Appends a validated batch to the log and to the in-memory state.
+    fn push(&mut self, stored: StoredBatch) {
+        self.track(&stored);
+        self.next_offset = stored.next_offset();
+        self.log.append(stored);
+        if self.config.high_watermark_follows_log_end {
+            self.set_high_watermark(self.next_offset);
+        }
+    }
+
+    /// Updates producer and transaction state for a batch now in the log.
     fn track(&mut self, batch: &StoredBatch) {
         if batch.producer_id < 0 {
             return;
         }
-        let window = self.config.dedup_window;
-        let entry = self
-            .producers
-            .entry(batch.producer_id)
-            .or_insert_with(|| ProducerStateEntry::new(window));
-        let last_seq = crate::protocol::last_sequence(batch.base_sequence, batch.values.len());
-        entry.update(
-            batch.producer_epoch,
-            BatchMetadata {
-                first_seq: batch.base_sequence,
-                last_seq,
-                first_offset: batch.base_offset,
-                last_offset: batch.next_offset() - 1,
-            },
+        let Some(control) = batch.control else {
+            self.producers.apply_data(&batch.data_batch());
+            return;
+        };
+        let marker = TxnMarker {
+            producer_id: batch.producer_id,
+            producer_epoch: batch.producer_epoch,
+            result: control.result,
+            coordinator_epoch: control.coordinator_epoch,
+        };
+        if let Some(completed) = self.producers.apply_marker(&marker, batch.base_offset) {
+            if completed.aborted {
+                self.index_aborted(&completed);
+            }
+            self.producers.complete_txn(completed);
+        }
+    }
+
+    fn index_aborted(&mut self, completed: &CompletedTxn) {
+        let entry = AbortedTxn {
+            producer_id: completed.producer_id,
+            first_offset: completed.first_offset,
+            last_offset: completed.last_offset,
+            last_stable_offset: self.producers.last_stable_offset_for(completed),
+        };
+        self.aborted_txns.push(entry);
+        self.aborted_ranges.insert(
+            (completed.producer_id, completed.first_offset),
+            completed.last_offset,
         );
+    }
+
+    /// Whether a transactional data batch belongs to an aborted transaction. A producer has
+    /// one transaction open at a time, so the aborted range of that producer that starts at
+    /// or before the batch, if it reaches the batch, is its transaction.
+    fn is_aborted(&self, batch: &StoredBatch) -> bool {
+        batch.transactional
+            && self
+                .aborted_ranges
+                .range((batch.producer_id, 0)..=(batch.producer_id, batch.base_offset))
+                .next_back()
+                .is_some_and(|(_, &marker_offset)| marker_offset >= batch.base_offset)
     }
 
     /// Makes the appended batches durable.
@@ -166,18 +320,40 @@ impl Partition {
         self.log.sync();
     }
 
-    /// Up to `max_records` records from `offset`.
+    /// Up to `max_records` records from `offset`, read_uncommitted.
     pub fn fetch(&self, offset: u64, max_records: u32) -> FetchOk {
+        self.fetch_isolated(offset, max_records, IsolationLevel::ReadUncommitted)
+    }
+
+    /// Up to `max_records` records from `offset`. read_uncommitted reads up to the high
+    /// watermark; read_committed up to the last stable offset and skips aborted transactions'
+    /// records. Control records are never returned. (Kafka sends the aborted-transaction
+    /// list and the consumer filters; here the partition filters, with the same result.)
+    pub fn fetch_isolated(
+        &self,
+        offset: u64,
+        max_records: u32,
+        isolation: IsolationLevel,
+    ) -> FetchOk {
+        let last_stable_offset = self.last_stable_offset();
+        let end = match isolation {
+            IsolationLevel::ReadUncommitted => self.high_watermark,
+            IsolationLevel::ReadCommitted => last_stable_offset,
+        };
+        let read_committed = isolation == IsolationLevel::ReadCommitted;
         let records = self.log.read(|batches| {
             let start = batches.partition_point(|b| b.next_offset() <= offset);
             let mut out = Vec::new();
             'batches: for b in &batches[start..] {
+                if read_committed && self.is_aborted(b) {
+                    continue;
+                }
                 for (i, &value) in b.values.iter().enumerate() {
                     let o = b.base_offset + i as u64;
                     if o < offset {
                         continue;
                     }
-                    if out.len() as u32 >= max_records {
+                    if o >= end || out.len() as u32 >= max_records {
                         break 'batches;
                     }
                     out.push((o, value));
@@ -187,11 +363,13 @@ impl Partition {
         });
         FetchOk {
             records,
-            high_watermark: self.next_offset,
+            high_watermark: self.high_watermark,
+            last_stable_offset,
         }
     }
 
-    /// Every record in the log as (offset, value, producer id): the ground truth.
+    /// Every data record in the log as (offset, value, producer id): the ground truth. It
+    /// includes records of open and aborted transactions; control records hold no values.
     pub fn dump(log: &DurableLog<StoredBatch>) -> Vec<(u64, u64, i64)> {
         log.read(|batches| {
             batches

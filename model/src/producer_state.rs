@@ -5,10 +5,19 @@
 //! recognised as a duplicate iff its epoch is the current one and its exact (first, last)
 //! sequence range is retained; a new batch must carry the next sequence (wrapping at
 //! `i32::MAX`); a bumped epoch must start at sequence 0; an older epoch is fenced.
+//!
+//! Transactions (§1.4): an entry also holds the first offset of the producer's open
+//! transaction and the newest coordinator epoch it has seen in a marker.
+//! [`ProducerStateManager`] holds every producer of a partition plus the open and the
+//! not-yet-replicated transactions, from which the first unstable offset follows (Kafka's
+//! `ProducerStateManager`).
 
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
 
-use crate::protocol::{KafkaError, NO_PRODUCER_EPOCH, NO_SEQUENCE};
+use crate::protocol::{KafkaError, NO_PRODUCER_EPOCH, NO_SEQUENCE, TxnMarker, TxnResult};
+
+/// No coordinator epoch seen yet.
+pub const NO_COORDINATOR_EPOCH: i32 = -1;
 
 /// Batches Kafka retains per producer for duplicate detection.
 pub const NUM_BATCHES_TO_RETAIN: usize = 5;
@@ -47,6 +56,10 @@ pub struct ProducerStateEntry {
     pub batches: VecDeque<BatchMetadata>,
     /// How many batches to retain (Kafka: 5; a variant may shrink it).
     retain: usize,
+    /// Newest coordinator epoch seen in a marker: older coordinators are fenced.
+    pub coordinator_epoch: i32,
+    /// Offset of the first batch of the producer's open transaction, if one is open.
+    pub current_txn_first_offset: Option<u64>,
 }
 
 impl ProducerStateEntry {
@@ -57,6 +70,8 @@ impl ProducerStateEntry {
             epoch: NO_PRODUCER_EPOCH,
             batches: VecDeque::new(),
             retain,
+            coordinator_epoch: NO_COORDINATOR_EPOCH,
+            current_txn_first_offset: None,
         }
     }
 
@@ -120,15 +135,242 @@ impl ProducerStateEntry {
         }
     }
 
+    /// Checks, after `validate` said `Append`, that a batch fits the producer's transaction
+    /// state: no non-transactional write while a transaction is open (P15).
+    pub fn check_transactional(&self, transactional: bool) -> Result<(), KafkaError> {
+        if !transactional && self.current_txn_first_offset.is_some() {
+            return Err(KafkaError::InvalidTxnState);
+        }
+        Ok(())
+    }
+
     /// Records an appended batch. An epoch change clears the retained batches.
     pub fn update(&mut self, epoch: i16, batch: BatchMetadata) {
+        self.maybe_update_epoch(epoch);
+        self.batches.push_back(batch);
+        while self.batches.len() > self.retain {
+            self.batches.pop_front();
+        }
+    }
+
+    fn maybe_update_epoch(&mut self, epoch: i16) {
         if epoch != self.epoch {
             self.epoch = epoch;
             self.batches.clear();
         }
-        self.batches.push_back(batch);
-        while self.batches.len() > self.retain {
-            self.batches.pop_front();
+    }
+
+    /// Opens a transaction at `first_offset` unless one is open; true if one was opened.
+    pub fn begin_txn_if_needed(&mut self, first_offset: u64) -> bool {
+        if self.current_txn_first_offset.is_some() {
+            return false;
+        }
+        self.current_txn_first_offset = Some(first_offset);
+        true
+    }
+
+    /// Checks a COMMIT/ABORT marker: an older producer epoch (P24, U17) or an older
+    /// coordinator epoch (P23, U16) is rejected. Kafka accepts an equal producer epoch (TV0/1
+    /// markers carry the transaction's own epoch).
+    pub fn validate_marker(
+        &self,
+        marker: &TxnMarker,
+        origin: AppendOrigin,
+    ) -> Result<(), KafkaError> {
+        if origin == AppendOrigin::Replication {
+            return Ok(());
+        }
+        if marker.producer_epoch < self.epoch {
+            return Err(KafkaError::InvalidProducerEpoch);
+        }
+        if marker.coordinator_epoch < self.coordinator_epoch {
+            return Err(KafkaError::TransactionCoordinatorFenced);
+        }
+        Ok(())
+    }
+
+    /// Applies a marker: adopts its epoch (a higher one clears the retained batches, P13),
+    /// its coordinator epoch, and closes the open transaction, returning its first offset.
+    pub fn apply_marker(&mut self, marker: &TxnMarker) -> Option<u64> {
+        self.maybe_update_epoch(marker.producer_epoch);
+        self.coordinator_epoch = marker.coordinator_epoch;
+        self.current_txn_first_offset.take()
+    }
+}
+
+/// A transaction whose marker is in the log: data from `first_offset`, marker at `last_offset`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CompletedTxn {
+    pub producer_id: i64,
+    pub first_offset: u64,
+    /// Offset of the COMMIT/ABORT marker.
+    pub last_offset: u64,
+    pub aborted: bool,
+}
+
+/// A data batch as the state manager sees it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DataBatch {
+    pub producer_id: i64,
+    pub epoch: i16,
+    pub first_seq: i32,
+    pub last_seq: i32,
+    pub first_offset: u64,
+    pub last_offset: u64,
+    pub transactional: bool,
+}
+
+impl DataBatch {
+    fn metadata(&self) -> BatchMetadata {
+        BatchMetadata {
+            first_seq: self.first_seq,
+            last_seq: self.last_seq,
+            first_offset: self.first_offset,
+            last_offset: self.last_offset,
+        }
+    }
+}
+
+/// Every producer's state on one partition, and the partition's transactions.
+///
+/// Validation (`validate_*`) never mutates; `apply_*` records what was appended, so a
+/// rejected batch leaves no trace (P17).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ProducerStateManager {
+    producers: BTreeMap<i64, ProducerStateEntry>,
+    /// Undecided transactions: first offset → producer id.
+    ongoing_txns: BTreeMap<u64, i64>,
+    /// Decided transactions whose marker is not yet below the high watermark, by first offset:
+    /// a reader must not pass them until the marker is replicated.
+    unreplicated_txns: BTreeMap<u64, CompletedTxn>,
+    dedup_window: usize,
+}
+
+impl ProducerStateManager {
+    pub fn new(dedup_window: usize) -> Self {
+        Self {
+            producers: BTreeMap::new(),
+            ongoing_txns: BTreeMap::new(),
+            unreplicated_txns: BTreeMap::new(),
+            dedup_window,
+        }
+    }
+
+    pub fn entry(&self, producer_id: i64) -> Option<&ProducerStateEntry> {
+        self.producers.get(&producer_id)
+    }
+
+    /// Validates a data batch (sequence, epoch, then transaction state, in Kafka's order; an
+    /// exact duplicate is answered before the transaction state is looked at).
+    pub fn validate_data(
+        &self,
+        batch: &DataBatch,
+        origin: AppendOrigin,
+    ) -> Result<Validation, KafkaError> {
+        let fresh;
+        let entry = match self.producers.get(&batch.producer_id) {
+            Some(entry) => entry,
+            None => {
+                fresh = ProducerStateEntry::new(self.dedup_window);
+                &fresh
+            }
+        };
+        let validation = entry.validate(batch.epoch, batch.first_seq, batch.last_seq, origin)?;
+        if validation == Validation::Append && origin == AppendOrigin::Client {
+            entry.check_transactional(batch.transactional)?;
+        }
+        Ok(validation)
+    }
+
+    /// Records a data batch now in the log; a transactional batch opens the producer's
+    /// transaction if none is open.
+    pub fn apply_data(&mut self, batch: &DataBatch) {
+        if batch.producer_id < 0 {
+            return;
+        }
+        let window = self.dedup_window;
+        let entry = self
+            .producers
+            .entry(batch.producer_id)
+            .or_insert_with(|| ProducerStateEntry::new(window));
+        entry.update(batch.epoch, batch.metadata());
+        if batch.transactional && entry.begin_txn_if_needed(batch.first_offset) {
+            self.ongoing_txns
+                .insert(batch.first_offset, batch.producer_id);
+        }
+    }
+
+    /// Validates a marker for `marker.producer_id` (a producer with no state accepts any, P5).
+    pub fn validate_marker(
+        &self,
+        marker: &TxnMarker,
+        origin: AppendOrigin,
+    ) -> Result<(), KafkaError> {
+        match self.producers.get(&marker.producer_id) {
+            Some(entry) => entry.validate_marker(marker, origin),
+            None => Ok(()),
+        }
+    }
+
+    /// Records a marker now in the log at `offset`; returns the transaction it completed, if
+    /// the producer had one open (a marker on an empty transaction completes nothing, P22).
+    /// The caller indexes an aborted one (see `last_stable_offset_for`) and then calls
+    /// `complete_txn`.
+    pub fn apply_marker(&mut self, marker: &TxnMarker, offset: u64) -> Option<CompletedTxn> {
+        let window = self.dedup_window;
+        let entry = self
+            .producers
+            .entry(marker.producer_id)
+            .or_insert_with(|| ProducerStateEntry::new(window));
+        let first_offset = entry.apply_marker(marker)?;
+        Some(CompletedTxn {
+            producer_id: marker.producer_id,
+            first_offset,
+            last_offset: offset,
+            aborted: marker.result == TxnResult::Abort,
+        })
+    }
+
+    /// The last stable offset recorded with an aborted transaction in the index: the first
+    /// offset of another producer's open transaction, else just past the marker (Kafka's
+    /// `lastStableOffset(completedTxn)`).
+    pub fn last_stable_offset_for(&self, completed: &CompletedTxn) -> u64 {
+        self.ongoing_txns
+            .iter()
+            .find(|&(_, &pid)| pid != completed.producer_id)
+            .map_or(completed.last_offset + 1, |(&first, _)| first)
+    }
+
+    /// Moves a completed transaction from undecided to decided-but-unreplicated.
+    pub fn complete_txn(&mut self, completed: CompletedTxn) {
+        let removed = self.ongoing_txns.remove(&completed.first_offset);
+        assert_eq!(
+            removed,
+            Some(completed.producer_id),
+            "a completed transaction was open, under its producer"
+        );
+        self.unreplicated_txns
+            .insert(completed.first_offset, completed);
+    }
+
+    /// The high watermark moved: decided transactions whose marker is below it are stable.
+    pub fn on_high_watermark_updated(&mut self, high_watermark: u64) {
+        self.unreplicated_txns
+            .retain(|_, txn| txn.last_offset >= high_watermark);
+    }
+
+    /// First offset of a transaction with no marker yet.
+    pub fn first_undecided_offset(&self) -> Option<u64> {
+        self.ongoing_txns.keys().next().copied()
+    }
+
+    /// First offset a read_committed reader may not pass: the earliest undecided transaction,
+    /// or decided one whose marker is not yet below the high watermark.
+    pub fn first_unstable_offset(&self) -> Option<u64> {
+        let unreplicated = self.unreplicated_txns.keys().next().copied();
+        match (self.first_undecided_offset(), unreplicated) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
         }
     }
 }
@@ -338,6 +580,273 @@ mod tests {
         assert_eq!(
             e.validate(1, 0, 0, Client),
             Ok(Validation::Duplicate(meta(0, 0, 1)))
+        );
+    }
+
+    // ---- Transactions: ProducerStateManagerTest (P5–P8, P13–P24) ----
+
+    use crate::protocol::{TxnMarker, TxnResult};
+
+    fn data(pid: i64, epoch: i16, seqs: (i32, i32), first_offset: u64, txn: bool) -> DataBatch {
+        DataBatch {
+            producer_id: pid,
+            epoch,
+            first_seq: seqs.0,
+            last_seq: seqs.1,
+            first_offset,
+            last_offset: first_offset + (seqs.1 - seqs.0) as u64,
+            transactional: txn,
+        }
+    }
+
+    fn marker(pid: i64, epoch: i16, result: TxnResult, coordinator_epoch: i32) -> TxnMarker {
+        TxnMarker {
+            producer_id: pid,
+            producer_epoch: epoch,
+            result,
+            coordinator_epoch,
+        }
+    }
+
+    fn append_data(
+        m: &mut ProducerStateManager,
+        batch: DataBatch,
+        origin: AppendOrigin,
+    ) -> Result<Validation, KafkaError> {
+        let v = m.validate_data(&batch, origin)?;
+        if v == Validation::Append {
+            m.apply_data(&batch);
+        }
+        Ok(v)
+    }
+
+    /// Validates, applies and completes a marker at `offset` (as the partition does).
+    fn append_marker(
+        m: &mut ProducerStateManager,
+        marker: TxnMarker,
+        offset: u64,
+        origin: AppendOrigin,
+    ) -> Result<Option<CompletedTxn>, KafkaError> {
+        m.validate_marker(&marker, origin)?;
+        let completed = m.apply_marker(&marker, offset);
+        if let Some(c) = completed {
+            m.complete_txn(c);
+        }
+        Ok(completed)
+    }
+
+    #[test]
+    fn p5_p8_marker_with_no_producer_state() {
+        let mut m = ProducerStateManager::new(5);
+        // P5: a COMMIT for a producer the partition never saw creates an entry, epoch 2,
+        // no sequence, and completes nothing.
+        let completed = append_marker(&mut m, marker(1, 2, TxnResult::Commit, 0), 27, Client);
+        assert_eq!(completed, Ok(None));
+        let e = m.entry(1).expect("the marker created an entry");
+        assert_eq!((e.epoch, e.last_seq()), (2, NO_SEQUENCE));
+        // P6: fencing survives when only a marker remains.
+        assert_eq!(
+            m.validate_data(&data(1, 0, (0, 0), 28, false), Client),
+            Err(KafkaError::InvalidProducerEpoch)
+        );
+        // P7: only a marker left: the producer must restart at 0.
+        assert_eq!(
+            m.validate_data(&data(1, 2, (17, 17), 28, false), Client),
+            Err(KafkaError::OutOfOrderSequence)
+        );
+        // P8
+        assert_eq!(
+            append_data(&mut m, data(1, 2, (0, 0), 28, false), Client),
+            Ok(Validation::Append)
+        );
+        assert_eq!(m.entry(1).unwrap().last_seq(), 0);
+    }
+
+    #[test]
+    fn p13_control_record_bumps_producer_epoch() {
+        let mut m = ProducerStateManager::new(5);
+        append_data(&mut m, data(1, 0, (0, 0), 0, false), Client).unwrap();
+        append_marker(&mut m, marker(1, 1, TxnResult::Abort, 0), 1, Client).unwrap();
+        let e = m.entry(1).unwrap();
+        assert_eq!(e.epoch, 1);
+        assert_eq!(e.current_txn_first_offset, None);
+        assert_eq!((e.first_seq(), e.last_seq()), (NO_SEQUENCE, NO_SEQUENCE));
+        assert_eq!(
+            append_data(&mut m, data(1, 1, (0, 0), 2, false), Client),
+            Ok(Validation::Append)
+        );
+    }
+
+    #[test]
+    fn p14_out_of_sequence_after_control_record_epoch_bump() {
+        let mut m = ProducerStateManager::new(5);
+        append_data(&mut m, data(1, 0, (0, 0), 0, true), Client).unwrap();
+        append_data(&mut m, data(1, 0, (1, 1), 1, true), Client).unwrap();
+        append_marker(&mut m, marker(1, 1, TxnResult::Abort, 0), 2, Client).unwrap();
+        assert_eq!(
+            m.validate_data(&data(1, 1, (2, 2), 3, true), Client),
+            Err(KafkaError::OutOfOrderSequence)
+        );
+        assert_eq!(
+            m.validate_data(&data(1, 2, (2, 2), 3, true), Client),
+            Err(KafkaError::OutOfOrderSequence)
+        );
+        assert_eq!(
+            m.validate_data(&data(1, 1, (0, 0), 3, true), Client),
+            Ok(Validation::Append)
+        );
+    }
+
+    #[test]
+    fn p15_non_transactional_append_during_open_transaction() {
+        let mut m = ProducerStateManager::new(5);
+        append_data(&mut m, data(1, 0, (0, 0), 0, true), Client).unwrap();
+        assert_eq!(
+            m.validate_data(&data(1, 0, (1, 1), 1, false), Client),
+            Err(KafkaError::InvalidTxnState)
+        );
+        // An exact retry of the transactional batch is still a duplicate, not an error.
+        assert!(matches!(
+            m.validate_data(&data(1, 0, (0, 0), 1, true), Client),
+            Ok(Validation::Duplicate(_))
+        ));
+    }
+
+    #[test]
+    fn p16_transaction_state_through_commit() {
+        let mut m = ProducerStateManager::new(5);
+        append_data(&mut m, data(1, 0, (0, 0), 9, false), Client).unwrap();
+        assert_eq!(m.entry(1).unwrap().current_txn_first_offset, None);
+        append_data(&mut m, data(1, 0, (1, 5), 16, true), Client).unwrap();
+        assert_eq!(m.entry(1).unwrap().current_txn_first_offset, Some(16));
+        append_data(&mut m, data(1, 0, (6, 10), 26, true), Client).unwrap();
+        assert_eq!(m.entry(1).unwrap().current_txn_first_offset, Some(16));
+        let completed = append_marker(&mut m, marker(1, 0, TxnResult::Commit, 15), 40, Client);
+        assert_eq!(
+            completed,
+            Ok(Some(CompletedTxn {
+                producer_id: 1,
+                first_offset: 16,
+                last_offset: 40,
+                aborted: false
+            }))
+        );
+        let e = m.entry(1).unwrap();
+        assert_eq!(
+            e.last_seq(),
+            10,
+            "the sequence survives a same-epoch marker"
+        );
+        assert_eq!(e.current_txn_first_offset, None);
+        assert_eq!(e.coordinator_epoch, 15);
+    }
+
+    #[test]
+    fn p17_validation_does_not_mutate() {
+        let mut m = ProducerStateManager::new(5);
+        append_data(&mut m, data(1, 0, (0, 5), 0, true), Client).unwrap();
+        let before = m.clone();
+        m.validate_data(&data(1, 0, (6, 10), 6, true), Client)
+            .unwrap();
+        m.validate_marker(&marker(1, 0, TxnResult::Commit, 0), Client)
+            .unwrap();
+        assert_eq!(m, before, "validation left no trace");
+        append_data(&mut m, data(1, 0, (6, 10), 26, true), Client).unwrap();
+        let e = m.entry(1).unwrap();
+        assert_eq!((e.first_seq(), e.last_seq()), (0, 10));
+        assert_eq!(e.batches.back().unwrap().last_offset, 30);
+    }
+
+    #[test]
+    fn p18_p20_first_unstable_offset_waits_for_the_high_watermark() {
+        let (a, b) = (1, 2);
+        let mut m = ProducerStateManager::new(5);
+        append_data(&mut m, data(a, 0, (0, 0), 99, true), Client).unwrap();
+        append_data(&mut m, data(b, 0, (0, 0), 105, true), Client).unwrap();
+        // P18
+        assert_eq!(m.first_undecided_offset(), Some(99));
+        assert_eq!(m.first_unstable_offset(), Some(99));
+        // P19
+        append_marker(&mut m, marker(a, 0, TxnResult::Commit, 0), 109, Client).unwrap();
+        assert_eq!(m.first_undecided_offset(), Some(105));
+        assert_eq!(m.first_unstable_offset(), Some(99));
+        m.on_high_watermark_updated(100);
+        assert_eq!(m.first_unstable_offset(), Some(99));
+        m.on_high_watermark_updated(110);
+        assert_eq!(m.first_unstable_offset(), Some(105));
+        // P20
+        append_marker(&mut m, marker(b, 0, TxnResult::Abort, 0), 112, Client).unwrap();
+        assert_eq!(m.first_undecided_offset(), None);
+        assert_eq!(m.first_unstable_offset(), Some(105));
+        m.on_high_watermark_updated(113);
+        assert_eq!(m.first_unstable_offset(), None);
+    }
+
+    #[test]
+    fn p21_last_stable_offset_of_completed_transactions() {
+        let s = 1000;
+        let mut m = ProducerStateManager::new(5);
+        for (pid, first) in [(1, s), (2, s + 25), (3, s + 57)] {
+            append_data(&mut m, data(pid, 0, (0, 0), first, true), Client).unwrap();
+        }
+        let complete = |m: &mut ProducerStateManager, pid: i64, last: u64| {
+            let c = m
+                .apply_marker(&marker(pid, 0, TxnResult::Abort, 0), last)
+                .unwrap();
+            let lso = m.last_stable_offset_for(&c);
+            m.complete_txn(c);
+            lso
+        };
+        assert_eq!(complete(&mut m, 1, s + 72), s + 25);
+        assert_eq!(complete(&mut m, 3, s + 100), s + 25);
+        assert_eq!(complete(&mut m, 2, s + 170), s + 171);
+        m.on_high_watermark_updated(s + 171);
+        assert_eq!(m.first_unstable_offset(), None);
+    }
+
+    #[test]
+    fn p23_coordinator_fencing() {
+        let mut m = ProducerStateManager::new(5);
+        let mut offset = 0;
+        for (seq, coordinator_epoch) in [1, 1, 2].into_iter().enumerate() {
+            let seq = seq as i32;
+            append_data(&mut m, data(1, 0, (seq, seq), offset, true), Client).unwrap();
+            let commit = marker(1, 0, TxnResult::Commit, coordinator_epoch);
+            let r = append_marker(&mut m, commit, offset + 1, Client);
+            assert!(
+                matches!(r, Ok(Some(_))),
+                "coordinator epoch {coordinator_epoch} accepted"
+            );
+            offset += 2;
+        }
+        append_data(&mut m, data(1, 0, (3, 3), offset, true), Client).unwrap();
+        assert_eq!(
+            m.validate_marker(&marker(1, 0, TxnResult::Commit, 1), Client),
+            Err(KafkaError::TransactionCoordinatorFenced)
+        );
+    }
+
+    #[test]
+    fn p24_old_epoch_for_control_record() {
+        let mut m = ProducerStateManager::new(5);
+        append_data(&mut m, data(1, 5, (0, 0), 0, true), Client).unwrap();
+        assert_eq!(
+            m.validate_marker(&marker(1, 3, TxnResult::Commit, 0), Client),
+            Err(KafkaError::InvalidProducerEpoch)
+        );
+    }
+
+    #[test]
+    fn recovery_replays_an_open_transaction() {
+        // Recovery replays without validation and reopens the transaction.
+        let mut m = ProducerStateManager::new(5);
+        append_data(&mut m, data(1, 0, (0, 0), 0, true), Replication).unwrap();
+        append_data(&mut m, data(1, 0, (1, 1), 1, true), Replication).unwrap();
+        assert_eq!(m.entry(1).unwrap().current_txn_first_offset, Some(0));
+        assert_eq!(m.first_undecided_offset(), Some(0));
+        assert_eq!(
+            append_data(&mut m, data(1, 0, (2, 2), 2, true), Client),
+            Ok(Validation::Append)
         );
     }
 }

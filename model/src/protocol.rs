@@ -43,6 +43,8 @@ pub struct RecordBatch {
     pub base_sequence: i32,
     /// Record values (eosim's records are unique 64-bit ids).
     pub values: Arc<[u64]>,
+    /// Part of a transaction: invisible to read_committed readers until its COMMIT marker.
+    pub transactional: bool,
 }
 
 impl RecordBatch {
@@ -77,6 +79,37 @@ pub enum KafkaError {
     UnknownTopicOrPartition,
     #[error("NOT_LEADER_OR_FOLLOWER")]
     NotLeaderOrFollower,
+    /// A request that does not fit the transaction's state (e.g. a non-transactional write
+    /// while the producer has a transaction open, or EndTxn with no transaction).
+    #[error("INVALID_TXN_STATE")]
+    InvalidTxnState,
+    /// The coordinator knows a newer epoch for this transactional.id: the caller is a zombie.
+    #[error("PRODUCER_FENCED")]
+    ProducerFenced,
+    /// Another transition of this transactional.id is in progress; back off and retry.
+    #[error("CONCURRENT_TRANSACTIONS")]
+    ConcurrentTransactions,
+    /// A marker from a coordinator older than one this partition has seen.
+    #[error("TRANSACTION_COORDINATOR_FENCED")]
+    TransactionCoordinatorFenced,
+    /// The producer id is not the one mapped to this transactional.id.
+    #[error("INVALID_PRODUCER_ID_MAPPING")]
+    InvalidProducerIdMapping,
+    /// Malformed request (e.g. an empty transactional.id).
+    #[error("INVALID_REQUEST")]
+    InvalidRequest,
+    /// A transaction timeout outside (0, transaction.max.timeout.ms].
+    #[error("INVALID_TRANSACTION_TIMEOUT")]
+    InvalidTransactionTimeout,
+    /// OffsetFetch(require_stable) while a transactional offset commit is pending.
+    #[error("UNSTABLE_OFFSET_COMMIT")]
+    UnstableOffsetCommit,
+    /// TxnOffsetCommit from a generation the group has left behind.
+    #[error("ILLEGAL_GENERATION")]
+    IllegalGeneration,
+    /// TxnOffsetCommit from a member the group does not know.
+    #[error("UNKNOWN_MEMBER_ID")]
+    UnknownMemberId,
 }
 
 impl KafkaError {
@@ -84,9 +117,31 @@ impl KafkaError {
     pub fn is_retriable(self) -> bool {
         matches!(
             self,
-            KafkaError::NotLeaderOrFollower | KafkaError::OutOfOrderSequence
+            KafkaError::NotLeaderOrFollower
+                | KafkaError::OutOfOrderSequence
+                | KafkaError::ConcurrentTransactions
+                | KafkaError::UnstableOffsetCommit
         )
     }
+}
+
+/// How a transaction ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum TxnResult {
+    Commit,
+    Abort,
+}
+
+/// A transaction marker as the coordinator asks a partition leader to write it
+/// (one partition's share of Kafka's WriteTxnMarkers request).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct TxnMarker {
+    pub producer_id: i64,
+    /// The epoch the coordinator ended the transaction with (bumped under TV2).
+    pub producer_epoch: i16,
+    pub result: TxnResult,
+    /// The coordinator's leader epoch: a partition rejects a marker from an older coordinator.
+    pub coordinator_epoch: i32,
 }
 
 /// A successful produce: where the batch is (or, for a duplicate, already was).
@@ -103,6 +158,18 @@ pub struct FetchOk {
     /// (offset, value) in offset order.
     pub records: Vec<(u64, u64)>,
     pub high_watermark: u64,
+    /// Below this every transaction is decided (equals the high watermark without transactions).
+    pub last_stable_offset: u64,
+}
+
+/// Which records a fetch may return.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum IsolationLevel {
+    /// Everything below the high watermark, open and aborted transactions included.
+    #[default]
+    ReadUncommitted,
+    /// Only records below the last stable offset, without aborted transactions' records.
+    ReadCommitted,
 }
 
 #[derive(Clone, Debug)]
@@ -161,6 +228,7 @@ mod tests {
             producer_epoch: 0,
             base_sequence: base,
             values: (0..n).collect::<Vec<_>>().into(),
+            transactional: false,
         };
         assert_eq!(batch(0, 3).last_sequence(), 2);
         assert_eq!(batch(i32::MAX, 1).last_sequence(), i32::MAX);

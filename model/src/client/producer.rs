@@ -407,6 +407,7 @@ impl PartitionSender {
                     producer_epoch: batch.epoch,
                     base_sequence: batch.sequence,
                     values: Arc::from([batch.value]),
+                    transactional: false,
                 },
             };
             let tag = attempt_tag(batch.id, batch.attempts);

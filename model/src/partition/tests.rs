@@ -8,6 +8,7 @@ fn batch(pid: i64, epoch: i16, seq: i32, values: &[u64]) -> RecordBatch {
         producer_epoch: epoch,
         base_sequence: seq,
         values: values.into(),
+        transactional: false,
     }
 }
 
@@ -198,4 +199,402 @@ proptest! {
         prop_assert_eq!(values.len(), n, "no value appended twice");
         prop_assert_eq!(values, (0..next_value).collect::<Vec<_>>());
     }
+}
+
+// ---- Transactions: UnifiedLogTest (U11–U17), P22, read_committed, recovery ----
+
+use crate::protocol::{IsolationLevel, TxnMarker, TxnResult};
+use IsolationLevel::{ReadCommitted, ReadUncommitted};
+
+fn txn_batch(pid: i64, epoch: i16, seq: i32, values: &[u64]) -> RecordBatch {
+    RecordBatch {
+        transactional: true,
+        ..batch(pid, epoch, seq, values)
+    }
+}
+
+fn marker(pid: i64, epoch: i16, result: TxnResult, coordinator_epoch: i32) -> TxnMarker {
+    TxnMarker {
+        producer_id: pid,
+        producer_epoch: epoch,
+        result,
+        coordinator_epoch,
+    }
+}
+
+/// A partition whose high watermark moves only when the test says so.
+fn open_manual_hw(log: &Arc<DurableLog<StoredBatch>>) -> Partition {
+    let config = PartitionConfig {
+        high_watermark_follows_log_end: false,
+        ..Default::default()
+    };
+    Partition::open(TopicPartition::new("t", 0), log.clone(), config)
+}
+
+/// A test producer: appends consecutive records with its own sequence numbers.
+struct TestProducer {
+    pid: i64,
+    epoch: i16,
+    next_seq: i32,
+    next_value: u64,
+}
+
+impl TestProducer {
+    fn new(pid: i64, epoch: i16) -> Self {
+        Self {
+            pid,
+            epoch,
+            next_seq: 0,
+            next_value: pid as u64 * 1_000_000,
+        }
+    }
+
+    fn send(&mut self, p: &mut Partition, records: u64, transactional: bool) -> u64 {
+        let values: Vec<u64> = (self.next_value..self.next_value + records).collect();
+        let b = RecordBatch {
+            transactional,
+            ..batch(self.pid, self.epoch, self.next_seq, &values)
+        };
+        let ok = p
+            .append(&b, Client)
+            .expect("the test producer's append is valid");
+        self.next_seq += records as i32;
+        self.next_value += records;
+        ok.base_offset
+    }
+
+    fn txn(&mut self, p: &mut Partition, records: u64) -> u64 {
+        self.send(p, records, true)
+    }
+
+    fn end(&self, p: &mut Partition, result: TxnResult) -> u64 {
+        p.append_marker(&marker(self.pid, self.epoch, result, 0), Client)
+            .expect("the marker is valid")
+    }
+}
+
+/// Appends `records` records without a producer id.
+fn plain(p: &mut Partition, records: u64) {
+    let values: Vec<u64> = (0..records).map(|i| 900_000_000 + i).collect();
+    p.append(&batch(-1, -1, -1, &values), Client).unwrap();
+}
+
+fn has_data(p: &Partition, offset: u64) -> bool {
+    !p.fetch_isolated(offset, 1000, ReadCommitted)
+        .records
+        .is_empty()
+}
+
+#[test]
+fn u11_no_transactional_data_no_unstable_offset() {
+    let log = DurableLog::new();
+    let mut p = open_manual_hw(&log);
+    plain(&mut p, 3);
+    assert_eq!(p.first_unstable_offset(), None);
+}
+
+#[test]
+fn u12_first_unstable_offset_with_transactional_data() {
+    let log = DurableLog::new();
+    let mut p = open_manual_hw(&log);
+    let mut producer = TestProducer::new(137, 5);
+    producer.txn(&mut p, 3);
+    assert_eq!(p.first_unstable_offset(), Some(0));
+    producer.txn(&mut p, 3);
+    assert_eq!(p.first_unstable_offset(), Some(0));
+    let marker_offset = producer.end(&mut p, TxnResult::Commit);
+    assert_eq!(p.first_unstable_offset(), Some(0));
+    p.set_high_watermark(marker_offset);
+    assert_eq!(
+        p.first_unstable_offset(),
+        Some(0),
+        "HW not yet past the marker"
+    );
+    p.set_high_watermark(marker_offset + 1);
+    assert_eq!(p.first_unstable_offset(), None);
+}
+
+#[test]
+fn u13_last_stable_offset_with_mixed_producer_data() {
+    let log = DurableLog::new();
+    let mut p = open_manual_hw(&log);
+    let (mut p1, mut p2) = (TestProducer::new(1, 0), TestProducer::new(2, 0));
+    p1.txn(&mut p, 3);
+    plain(&mut p, 3);
+    p2.txn(&mut p, 3);
+    assert_eq!(p.first_unstable_offset(), Some(0));
+    p1.end(&mut p, TxnResult::Abort);
+    p.set_high_watermark(p.log_end_offset());
+    assert_eq!(p.first_unstable_offset(), Some(6));
+    p2.end(&mut p, TxnResult::Commit);
+    p.set_high_watermark(p.log_end_offset());
+    assert_eq!(p.first_unstable_offset(), None);
+}
+
+#[test]
+fn u14_fetch_up_to_last_stable_offset() {
+    let log = DurableLog::new();
+    let mut p = open_manual_hw(&log);
+    let (mut p1, mut p2) = (TestProducer::new(1, 0), TestProducer::new(2, 0));
+    p1.txn(&mut p, 5); // 0-4
+    plain(&mut p, 3); // 5-7
+    p2.txn(&mut p, 2); // 8-9
+    p1.txn(&mut p, 4); // 10-13
+    plain(&mut p, 2); // 14-15
+    p1.txn(&mut p, 10); // 16-25
+    assert_eq!(p1.end(&mut p, TxnResult::Commit), 26);
+    assert_eq!(p.last_stable_offset(), 0, "the HW has not moved");
+    p.set_high_watermark(p.log_end_offset());
+    assert_eq!(p.last_stable_offset(), 8);
+    for offset in 0..8 {
+        assert!(has_data(&p, offset), "data below the LSO at {offset}");
+    }
+    for offset in 8..27 {
+        assert!(
+            !has_data(&p, offset),
+            "nothing at or past the LSO ({offset})"
+        );
+    }
+    assert_eq!(p2.end(&mut p, TxnResult::Abort), 27);
+    assert_eq!(
+        p.last_stable_offset(),
+        8,
+        "the ABORT is not yet below the HW"
+    );
+    p.set_high_watermark(p.log_end_offset());
+    assert_eq!(p.last_stable_offset(), 28);
+    // Kafka returns the control batch at 26-27 (the consumer drops it); here the partition
+    // returns records only, so from 26 on a read_committed fetch is empty.
+    for offset in 0..26 {
+        assert!(has_data(&p, offset), "data below the LSO at {offset}");
+    }
+    let committed: Vec<u64> = p
+        .fetch_isolated(0, 1000, ReadCommitted)
+        .records
+        .iter()
+        .map(|&(o, _)| o)
+        .collect();
+    let expected: Vec<u64> = (0..8).chain(10..26).collect();
+    assert_eq!(committed, expected, "p2's aborted 8-9 are filtered out");
+    assert_eq!(p.fetch_isolated(0, 1000, ReadUncommitted).records.len(), 26);
+}
+
+/// Builds U15's log: four producers interleaved with plain data, two aborts, two commits.
+fn u15_log(p: &mut Partition) {
+    let mut producers: Vec<TestProducer> = (1..=4).map(|pid| TestProducer::new(pid, 0)).collect();
+    let mut txn = |p: &mut Partition, index: usize, records| producers[index].txn(p, records);
+    txn(p, 0, 5); // 0-4
+    plain(p, 3); // 5-7
+    txn(p, 1, 2); // 8-9
+    txn(p, 0, 4); // 10-13
+    txn(p, 2, 3); // 14-16
+    plain(p, 2); // 17-18
+    txn(p, 0, 10); // 19-28
+    let end = |p: &mut Partition, pid: i64, result| {
+        p.append_marker(&marker(pid, 0, result, 0), Client).unwrap()
+    };
+    assert_eq!(end(p, 1, TxnResult::Abort), 29);
+    txn(p, 1, 6); // 30-35
+    txn(p, 3, 3); // 36-38
+    plain(p, 10); // 39-48
+    txn(p, 2, 9); // 49-57
+    assert_eq!(end(p, 3, TxnResult::Commit), 58);
+    txn(p, 3, 8); // 59-66
+    txn(p, 1, 7); // 67-73
+    assert_eq!(end(p, 2, TxnResult::Abort), 74);
+    plain(p, 10); // 75-84
+    txn(p, 3, 4); // 85-88
+    assert_eq!(end(p, 4, TxnResult::Commit), 89);
+}
+
+#[test]
+fn u15_transaction_index_updated() {
+    let log = DurableLog::new();
+    let mut p = open_manual_hw(&log);
+    u15_log(&mut p);
+    let expected = vec![
+        AbortedTxn {
+            producer_id: 1,
+            first_offset: 0,
+            last_offset: 29,
+            last_stable_offset: 8,
+        },
+        AbortedTxn {
+            producer_id: 2,
+            first_offset: 8,
+            last_offset: 74,
+            last_stable_offset: 36,
+        },
+    ];
+    assert_eq!(p.aborted_transactions(), expected.as_slice());
+    p.set_high_watermark(30);
+    assert_eq!(p.first_unstable_offset(), Some(8));
+    p.set_high_watermark(75);
+    assert_eq!(p.first_unstable_offset(), Some(36));
+    p.set_high_watermark(p.log_end_offset());
+    assert_eq!(p.first_unstable_offset(), None);
+    // Recovery rebuilds the same index.
+    p.sync();
+    let reopened = open_manual_hw(&log);
+    assert_eq!(reopened.aborted_transactions(), expected.as_slice());
+    assert_eq!(reopened.first_unstable_offset(), None);
+}
+
+#[test]
+fn u16_zombie_coordinator_fenced() {
+    for with_data in [true, false] {
+        let log = DurableLog::new();
+        let mut p = open(&log);
+        let mut producer = TestProducer::new(1, 0);
+        let mut end = |p: &mut Partition, result, coordinator_epoch| {
+            if with_data {
+                producer.txn(p, 1);
+            }
+            p.append_marker(&marker(1, 0, result, coordinator_epoch), Client)
+        };
+        assert!(end(&mut p, TxnResult::Abort, 1).is_ok());
+        assert!(end(&mut p, TxnResult::Commit, 2).is_ok());
+        assert_eq!(
+            end(&mut p, TxnResult::Commit, 1),
+            Err(KafkaError::TransactionCoordinatorFenced),
+            "with data: {with_data}"
+        );
+    }
+}
+
+#[test]
+fn u17_end_txn_with_fenced_producer_epoch() {
+    let log = DurableLog::new();
+    let mut p = open(&log);
+    p.append_marker(&marker(1, 5, TxnResult::Abort, 0), Client)
+        .unwrap();
+    let end = p.log_end_offset();
+    assert_eq!(
+        p.append_marker(&marker(1, 4, TxnResult::Abort, 0), Client),
+        Err(KafkaError::InvalidProducerEpoch)
+    );
+    assert_eq!(p.log_end_offset(), end, "a rejected marker is not appended");
+}
+
+#[test]
+fn p22_markers_on_empty_transactions_complete_nothing() {
+    let log = DurableLog::new();
+    let mut p = open_manual_hw(&log);
+    plain(&mut p, 16); // 0-15
+    let mut producer = TestProducer::new(1, 0);
+    producer.txn(&mut p, 5); // 16-20
+    assert_eq!(producer.end(&mut p, TxnResult::Commit), 21);
+    assert_eq!(producer.end(&mut p, TxnResult::Commit), 22);
+    assert_eq!(producer.end(&mut p, TxnResult::Abort), 23);
+    producer.txn(&mut p, 4); // 24-27
+    assert_eq!(producer.end(&mut p, TxnResult::Abort), 28);
+    assert_eq!(producer.end(&mut p, TxnResult::Abort), 29);
+    producer.txn(&mut p, 2); // 30-31
+    let aborted: Vec<(u64, u64)> = p
+        .aborted_transactions()
+        .iter()
+        .map(|a| (a.first_offset, a.last_offset))
+        .collect();
+    assert_eq!(
+        aborted,
+        vec![(24, 28)],
+        "only the non-empty abort is indexed"
+    );
+    p.set_high_watermark(32);
+    assert_eq!(p.first_unstable_offset(), Some(30));
+}
+
+#[test]
+fn p15_non_transactional_append_during_open_transaction_is_rejected() {
+    let log = DurableLog::new();
+    let mut p = open(&log);
+    p.append(&txn_batch(1, 0, 0, &[10]), Client).unwrap();
+    assert_eq!(
+        p.append(&batch(1, 0, 1, &[11]), Client),
+        Err(KafkaError::InvalidTxnState)
+    );
+    assert_eq!(p.log_end_offset(), 1);
+}
+
+#[test]
+fn read_committed_with_concurrent_high_watermark_updates() {
+    // A transaction is written and aborted while the high watermark catches up at every
+    // possible point in between: a read_committed reader never sees its data.
+    for hw_moves_after_step in 0..4 {
+        let log = DurableLog::new();
+        let mut p = open_manual_hw(&log);
+        let mut producer = TestProducer::new(1, 0);
+        let mut non_empty_reads = 0;
+        for step in 0..4 {
+            match step {
+                0 | 1 => {
+                    producer.txn(&mut p, 2);
+                }
+                2 => {
+                    producer.end(&mut p, TxnResult::Abort);
+                }
+                _ => {}
+            }
+            if step >= hw_moves_after_step {
+                p.set_high_watermark(p.log_end_offset());
+            }
+            non_empty_reads += usize::from(has_data(&p, 0));
+        }
+        assert_eq!(
+            non_empty_reads, 0,
+            "HW moves after step {hw_moves_after_step}"
+        );
+        assert_eq!(p.fetch_isolated(0, 10, ReadUncommitted).high_watermark, 5);
+    }
+}
+
+#[test]
+fn reopen_mid_transaction_and_after_markers() {
+    let log = DurableLog::new();
+    let mut p = open(&log);
+    plain(&mut p, 2); // 0-1
+    p.append(&txn_batch(1, 0, 0, &[10, 11]), Client).unwrap(); // 2-3
+    p.sync();
+
+    // Mid-transaction: the transaction is open again after the restart.
+    let mut p = open(&log);
+    assert_eq!(p.producer(1).unwrap().current_txn_first_offset, Some(2));
+    assert_eq!(p.last_stable_offset(), 2);
+    assert_eq!(p.fetch_isolated(0, 10, ReadCommitted).records.len(), 2);
+    assert_eq!(
+        p.append(&batch(1, 0, 2, &[12]), Client),
+        Err(KafkaError::InvalidTxnState),
+        "still inside the transaction"
+    );
+    p.append(&txn_batch(1, 0, 2, &[12]), Client).unwrap(); // 4
+    p.append_marker(&marker(1, 0, TxnResult::Commit, 3), Client)
+        .unwrap(); // 5
+    p.append(&txn_batch(1, 0, 3, &[13]), Client).unwrap(); // 6
+    p.append_marker(&marker(1, 0, TxnResult::Abort, 3), Client)
+        .unwrap(); // 7
+    p.sync();
+
+    // After markers: decided, indexed, and the coordinator epoch remembered.
+    let mut p = open(&log);
+    assert_eq!(p.producer(1).unwrap().current_txn_first_offset, None);
+    assert_eq!(p.last_stable_offset(), 8);
+    let values: Vec<u64> = p
+        .fetch_isolated(0, 10, ReadCommitted)
+        .records
+        .iter()
+        .map(|&(_, v)| v)
+        .collect();
+    assert_eq!(values, vec![900_000_000, 900_000_001, 10, 11, 12]);
+    assert_eq!(p.aborted_transactions().len(), 1);
+    assert_eq!(
+        p.append_marker(&marker(1, 0, TxnResult::Commit, 2), Client),
+        Err(KafkaError::TransactionCoordinatorFenced),
+        "P23 after reload"
+    );
+    assert_eq!(
+        p.append(&txn_batch(1, 0, 4, &[14]), Client)
+            .map(|ok| ok.base_offset),
+        Ok(8),
+        "the sequence continues after the reload"
+    );
 }
