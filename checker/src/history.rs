@@ -57,6 +57,54 @@ pub enum Operation {
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         records: Vec<PolledRecord>,
     },
+    /// A transaction (or, with `transactional: false`, a non-transactional batch of steps such
+    /// as the talk's do-it-yourself poll → send → commit loop). Phase `ok`: committed; `fail`:
+    /// definitely aborted; `info`: outcome unknown. The invoke lists the steps the client meant
+    /// to take; the completion lists what it did, with results (offsets, records).
+    Txn {
+        #[serde(default = "yes")]
+        transactional: bool,
+        /// The transactional.id (or client id) the steps ran under, if any.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        txn_id: Option<String>,
+        steps: Vec<TxnStep>,
+    },
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// One step of a `Txn` operation.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "step", rename_all = "kebab-case")]
+pub enum TxnStep {
+    /// Produce `value`; `source` is the input record value it was derived from (lineage for
+    /// the exactly-once oracle), `offset` known once acknowledged.
+    Send {
+        topic: Topic,
+        partition: u32,
+        value: u64,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        source: Option<u64>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        offset: Option<u64>,
+    },
+    /// Records consumed (as a `Poll` operation's).
+    Poll {
+        topic: Topic,
+        partition: u32,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        records: Vec<PolledRecord>,
+    },
+    /// Commit consumer offset `offset` (the next offset to read) of `group` for a partition,
+    /// inside the transaction (sendOffsetsToTransaction) or on its own.
+    CommitOffset {
+        group: String,
+        topic: Topic,
+        partition: u32,
+        offset: u64,
+    },
 }
 
 impl Operation {
@@ -68,6 +116,7 @@ impl Operation {
             | Operation::Poll {
                 topic, partition, ..
             } => (topic, *partition),
+            Operation::Txn { .. } => ("", 0),
         }
     }
 }
@@ -97,6 +146,42 @@ pub struct LogEntry {
     /// Producer id that wrote it (-1: none).
     #[serde(default = "no_producer")]
     pub producer_id: i64,
+    /// Whether it belongs to a transaction and how that transaction ended.
+    #[serde(default, skip_serializing_if = "RecordStatus::is_plain")]
+    pub status: RecordStatus,
+}
+
+/// The transactional status of a record in the final log.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RecordStatus {
+    /// Not written in a transaction.
+    #[default]
+    Plain,
+    Committed,
+    Aborted,
+    /// Its transaction never ended (a hanging transaction, if the run converged).
+    Open,
+}
+
+impl RecordStatus {
+    pub fn is_plain(&self) -> bool {
+        *self == RecordStatus::Plain
+    }
+
+    /// Visible to a read_committed consumer.
+    pub fn is_committed(&self) -> bool {
+        matches!(self, RecordStatus::Plain | RecordStatus::Committed)
+    }
+}
+
+/// Ground truth: a consumer group's committed offset (the next offset to read) of a partition.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CommittedOffset {
+    pub group: String,
+    pub topic: Topic,
+    pub partition: u32,
+    pub offset: u64,
 }
 
 fn no_producer() -> i64 {
@@ -117,6 +202,8 @@ pub struct History {
     pub ops: Vec<Op>,
     /// Ground truth, when the history's producer knows it (the simulator does).
     pub final_logs: Vec<FinalLog>,
+    /// Ground truth: committed consumer offsets at the end of the run.
+    pub committed_offsets: Vec<CommittedOffset>,
     /// Whether the system converged (all work finished after healing). `None`: unknown.
     pub converged: Option<bool>,
 }
@@ -126,6 +213,7 @@ pub struct History {
 enum Line {
     Op(Op),
     FinalLog(FinalLog),
+    CommittedOffset(CommittedOffset),
     End { converged: bool },
 }
 
@@ -180,6 +268,9 @@ impl History {
         for log in &self.final_logs {
             line(&Line::FinalLog(log.clone()));
         }
+        for offset in &self.committed_offsets {
+            line(&Line::CommittedOffset(offset.clone()));
+        }
         if let Some(converged) = self.converged {
             line(&Line::End { converged });
         }
@@ -214,6 +305,7 @@ impl History {
                     history.ops.push(op);
                 }
                 Line::FinalLog(log) => history.final_logs.push(log),
+                Line::CommittedOffset(offset) => history.committed_offsets.push(offset),
                 Line::End { converged } => history.converged = Some(converged),
             }
         }
@@ -313,6 +405,7 @@ mod tests {
                 offset: 0,
                 value: 7,
                 producer_id: 3,
+                status: RecordStatus::Plain,
             }],
         });
         h.converged = Some(true);

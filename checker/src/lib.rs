@@ -13,5 +13,8 @@ pub mod lin;
 pub mod log;
 
 pub use anomaly::{Anomaly, AnomalyKind};
-pub use history::{FinalLog, History, HistoryError, LogEntry, Op, Operation, Phase, PolledRecord};
+pub use history::{
+    CommittedOffset, FinalLog, History, HistoryError, LogEntry, Op, Operation, Phase, PolledRecord,
+    RecordStatus, TxnStep,
+};
 pub use log::check_log;

@@ -4,7 +4,7 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
 
-use checker::{Anomaly, FinalLog, History, LogEntry};
+use checker::{Anomaly, FinalLog, History, LogEntry, RecordStatus};
 use model::apps::produce::{Completion, producer_program};
 use model::broker::{BrokerStorage, spawn_broker};
 use model::client::consumer::Consumer;
@@ -311,6 +311,7 @@ async fn execute(
                     offset,
                     value,
                     producer_id,
+                    status: RecordStatus::Plain,
                 })
                 .collect();
             history.final_logs.push(FinalLog {

@@ -1,5 +1,5 @@
 use super::*;
-use crate::history::{FinalLog, LogEntry, PolledRecord};
+use crate::history::{FinalLog, LogEntry, PolledRecord, RecordStatus};
 use proptest::prelude::*;
 use std::collections::BTreeSet;
 
@@ -23,6 +23,7 @@ fn log(values: &[u64]) -> FinalLog {
                 offset: o as u64,
                 value,
                 producer_id: 1,
+                status: RecordStatus::Plain,
             })
             .collect(),
     }
