@@ -328,13 +328,13 @@ impl History {
     /// Errors name the op index of a completion without an open invoke, or an invoke while
     /// the process still has one open.
     pub fn pairs(&self) -> Result<Vec<OpPair>, (u64, String)> {
-        let mut open: std::collections::BTreeMap<u64, usize> = Default::default();
-        let mut pairs = Vec::new();
-        let mut slot_of_invoke: std::collections::BTreeMap<usize, usize> = Default::default();
+        // process → (invoke index, its slot in `pairs`)
+        let mut open: std::collections::BTreeMap<u64, (usize, usize)> = Default::default();
+        let mut pairs = Vec::with_capacity(self.ops.len() / 2 + 1);
         for (i, op) in self.ops.iter().enumerate() {
             match op.phase {
                 Phase::Invoke => {
-                    if let Some(prev) = open.insert(op.process, i) {
+                    if let Some((prev, _)) = open.insert(op.process, (i, pairs.len())) {
                         return Err((
                             op.index,
                             format!(
@@ -343,11 +343,10 @@ impl History {
                             ),
                         ));
                     }
-                    slot_of_invoke.insert(i, pairs.len());
                     pairs.push((i, None));
                 }
                 _ => {
-                    let Some(invoke) = open.remove(&op.process) else {
+                    let Some((invoke, slot)) = open.remove(&op.process) else {
                         return Err((
                             op.index,
                             format!("completion of process {} has no open invoke", op.process),
@@ -361,7 +360,7 @@ impl History {
                             format!("completion's `f` differs from its invoke (op {invoke})"),
                         ));
                     }
-                    pairs[slot_of_invoke[&invoke]].1 = Some(i);
+                    pairs[slot].1 = Some(i);
                 }
             }
         }

@@ -225,7 +225,9 @@ impl<Resp> Reply<Resp> {
 
 struct NetState<Req, Resp> {
     config: NetConfig,
-    queue: BTreeMap<(Instant, u64), Envelope<Req, Resp>>,
+    /// Messages in flight by (due time, send order). Boxed: B-tree nodes shift their
+    /// entries on insert and remove, and an envelope is large.
+    queue: BTreeMap<(Instant, u64), Box<Envelope<Req, Resp>>>,
     next_seq: u64,
     next_call: u64,
     /// Connections by (client, server).
@@ -606,7 +608,7 @@ impl<Req: Message, Resp: Message> Net<Req, Resp> {
             let envelope = {
                 let mut state = self.lock();
                 match state.queue.first_entry() {
-                    Some(entry) if entry.key().0 <= now => entry.remove(),
+                    Some(entry) if entry.key().0 <= now => *entry.remove(),
                     _ => return,
                 }
             };
@@ -747,7 +749,7 @@ impl<Req, Resp> NetState<Req, Resp> {
         let seq = self.next_seq;
         self.next_seq += 1;
         let earliest = self.queue.first_key_value().is_none_or(|(k, _)| due < k.0);
-        self.queue.insert((due, seq), envelope);
+        self.queue.insert((due, seq), Box::new(envelope));
         earliest
     }
 }

@@ -1,0 +1,28 @@
+//! Many short produce-retries seeds for profilers: `cargo run --release --example profile_seeds [SEEDS]`.
+fn main() {
+    let s = eosim::scenarios::load("produce-retries").unwrap();
+    let seeds: u64 = std::env::args()
+        .nth(1)
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(500);
+    let start = std::time::Instant::now();
+    let mut msgs = 0;
+    for seed in 0..seeds {
+        msgs += eosim::scenarios::run(
+            &s,
+            &eosim::scenarios::RunOptions {
+                seed,
+                ..Default::default()
+            },
+        )
+        .stats
+        .messages
+        .sent;
+    }
+    let secs = start.elapsed().as_secs_f64();
+    println!(
+        "{:.0} msgs/s, {:.2} ms/seed",
+        msgs as f64 / secs,
+        1e3 * secs / seeds as f64
+    );
+}
