@@ -272,6 +272,7 @@ impl FaultPlan {
             if fault.at_ms > now_ms {
                 madsim::time::sleep(Duration::from_millis(fault.at_ms - now_ms)).await;
             }
+            tracing::info!(index, fault = %fault.action, "fault");
             trace::record(
                 crate::node::SUPERVISOR,
                 TraceKind::Fault {

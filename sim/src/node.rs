@@ -313,6 +313,7 @@ impl Sim {
             };
             (ids(NodeState::Crashed), ids(NodeState::Paused))
         };
+        tracing::info!("heal: every fault lifted");
         trace::record(crate::node::SUPERVISOR, TraceKind::Heal);
         for node in paused {
             self.resume(node);

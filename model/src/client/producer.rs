@@ -475,6 +475,7 @@ impl PartitionSender {
     /// Completes a batch that will not be retried, then (idempotent) bumps the epoch so the
     /// sequence gap it leaves cannot block the batches behind it.
     fn give_up(&mut self, index: usize, reason: String) {
+        tracing::debug!(partition = %self.tp, value = self.queue[index].value, %reason, "send given up");
         let error = if self.queue[index].maybe_written {
             SendError::Unknown(reason)
         } else {
