@@ -105,6 +105,21 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Minimise a failing seed's fault plan to the fewest, weakest, earliest faults that still
+    /// show the same anomaly kind; confirm it twice; write it as a scenario file.
+    Shrink {
+        scenario: String,
+        #[arg(long)]
+        seed: u64,
+        #[command(flatten)]
+        knobs: RunKnobs,
+        /// Write the minimal scenario here (default: print it).
+        #[arg(short = 'o', long = "output")]
+        output: Option<std::path::PathBuf>,
+        /// Budget of candidate runs.
+        #[arg(long, default_value_t = 400)]
+        max_runs: u32,
+    },
     /// List built-in scenarios, guarantees and variants.
     List,
 }
@@ -264,6 +279,13 @@ fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
             };
             check_linearizability(&file, &format, model.as_deref(), &options, json)
         }
+        Command::Shrink {
+            scenario,
+            seed,
+            knobs,
+            output,
+            max_runs,
+        } => shrink(&scenario, seed, &knobs, output.as_deref(), max_runs),
         Command::List => {
             println!("built-in scenarios:");
             for (name, text) in scenarios::BUILTIN {
@@ -458,4 +480,146 @@ fn check(file: &std::path::Path, json: bool) -> anyhow::Result<ExitCode> {
         }
     }
     Ok(exit_for(anomalies.is_empty()))
+}
+
+fn shrink(
+    scenario: &str,
+    seed: u64,
+    knobs: &RunKnobs,
+    output: Option<&std::path::Path>,
+    max_runs: u32,
+) -> anyhow::Result<ExitCode> {
+    let loaded = load(scenario)?;
+    let original = scenarios::run(&loaded, &options(seed, knobs, false));
+    let Some(target) = original.anomalies.first().map(|a| a.kind()) else {
+        let why = if original.panic.is_some() {
+            "it panicked (shrinking panics is not supported yet)"
+        } else {
+            "every property held"
+        };
+        return Err(BadInput(format!(
+            "seed {seed} of {scenario} does not fail with an anomaly: {why}"
+        ))
+        .into());
+    };
+    eprintln!(
+        "shrinking seed {seed}: {} faults, target anomaly `{target}`",
+        original.plan.0.len()
+    );
+    let bar = if std::io::stderr().is_terminal() {
+        indicatif::ProgressBar::new_spinner()
+    } else {
+        indicatif::ProgressBar::hidden()
+    };
+    let run_with = |plan: &eosim::sim::FaultPlan| {
+        let mut o = options(seed, knobs, false);
+        o.plan_override = Some(plan.clone());
+        scenarios::run(&loaded, &o)
+    };
+    let shrunk = eosim::sim::shrink::minimise(
+        &original.plan,
+        &loaded.crash_targets(),
+        loaded.faults.phase_ms,
+        max_runs,
+        |plan| {
+            let kinds = run_with(plan).kinds();
+            bar.set_message(format!("{} faults", plan.0.len()));
+            bar.tick();
+            kinds.contains(&target)
+        },
+    );
+    bar.finish_and_clear();
+    // Confirm: twice, same anomaly kind, same trace.
+    let (first, second) = (run_with(&shrunk.plan), run_with(&shrunk.plan));
+    let confirmed = first.kinds().contains(&target)
+        && first.trace.hash == second.trace.hash
+        && first.anomalies == second.anomalies;
+    if !confirmed {
+        println!(
+            "shrink: the minimal plan did not replay the same way twice; this is a determinism bug"
+        );
+        return Ok(ExitCode::from(1));
+    }
+    let text = minimal_scenario_text(&loaded, scenario, seed, &first, target)?;
+    match output {
+        Some(path) => {
+            std::fs::write(path, &text).with_context(|| format!("writing {}", path.display()))?
+        }
+        None => emit(&text),
+    }
+    eprintln!(
+        "shrunk {} -> {} fault(s) in {} runs; replayed twice: `{target}`, trace {}",
+        original.plan.0.len(),
+        shrunk.plan.0.len(),
+        shrunk.runs,
+        first.trace.hash_hex()
+    );
+    if let Some(path) = output {
+        eprintln!("reproduce: eosim run {} --seed {seed}", path.display());
+    }
+    Ok(ExitCode::from(1))
+}
+
+/// The scenario with the minimal explicit plan (no random mix) and the anomaly it must show.
+fn minimal_scenario_text(
+    loaded: &scenarios::Scenario,
+    scenario_arg: &str,
+    seed: u64,
+    outcome: &scenarios::RunOutcome,
+    target: eosim::checker::AnomalyKind,
+) -> anyhow::Result<String> {
+    let mut doc = toml::Value::try_from(loaded).context("serialising the scenario")?;
+    let table = doc.as_table_mut().expect("a scenario is a table");
+    let key = eosim::scenarios::RunKey {
+        guarantee: outcome.guarantee,
+        variants: outcome.variants.0.clone(),
+    };
+    table.insert(
+        "name".into(),
+        toml::Value::String(format!("{}-seed{seed}-{target}", loaded.name)),
+    );
+    table.insert(
+        "description".into(),
+        toml::Value::String(format!(
+            "{} (shrunk from seed {seed}: shows {target})",
+            loaded.description
+        )),
+    );
+    table.insert(
+        "guarantee".into(),
+        toml::Value::String(outcome.guarantee.to_string()),
+    );
+    let variants = outcome
+        .variants
+        .names()
+        .into_iter()
+        .map(|v| toml::Value::String(v.to_string()))
+        .collect();
+    table.insert("variants".into(), toml::Value::Array(variants));
+    let faults = table
+        .get_mut("faults")
+        .and_then(toml::Value::as_table_mut)
+        .expect("scenarios have [faults]");
+    faults.remove("mix");
+    faults.insert(
+        "plan".into(),
+        toml::Value::try_from(&outcome.plan).context("serialising the plan")?,
+    );
+    let mut expect = toml::map::Map::new();
+    let mut entry = toml::map::Map::new();
+    // Every kind the minimal run shows: the file is a regression test of exactly this outcome.
+    let kinds = outcome
+        .kinds()
+        .into_iter()
+        .map(|k| toml::Value::String(k.to_string()))
+        .collect();
+    entry.insert("anomalies".into(), toml::Value::Array(kinds));
+    expect.insert(key.to_string(), toml::Value::Table(entry));
+    table.insert("expect".into(), toml::Value::Table(expect));
+    let body = toml::to_string(&doc).context("writing TOML")?;
+    Ok(format!(
+        "# Shrunk by `eosim shrink {scenario_arg} --seed {seed}`: {} fault(s) that still show `{target}`.\n\
+         # Reproduce with the same seed: eosim run <this file> --seed {seed}\n{body}",
+        outcome.plan.0.len()
+    ))
 }

@@ -274,3 +274,43 @@ fn check_rejects_malformed_or_mismatched_input_with_exit_2() {
     let out = eosim(&["check", &testdata("kv/c01-ok.txt"), "--format", "csv"]);
     assert_eq!(out.status.code(), Some(2));
 }
+
+#[test]
+fn shrink_cuts_a_failing_plan_to_a_few_faults_that_fail_the_same_way() {
+    let dir = std::env::temp_dir().join(format!("eosim-shrink-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("minimal.toml");
+    let out = eosim(&[
+        "shrink",
+        "produce-retries",
+        "--seed",
+        "0",
+        "--variant",
+        "no-dedup",
+        "-o",
+        file.to_str().unwrap(),
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = std::fs::read_to_string(&file).unwrap();
+    let faults = text.matches("[[faults.plan]]").count();
+    assert!((1..=3).contains(&faults), "{faults} faults:\n{text}");
+    assert!(!text.contains("[faults.mix]"));
+    let run = eosim(&["run", file.to_str().unwrap(), "--seed", "0", "--json"]);
+    assert_eq!(run.status.code(), Some(1));
+    let v = json(&run);
+    assert!(v["anomaly_counts"]["duplicate"].as_u64().unwrap() >= 1);
+    let again = eosim(&["run", file.to_str().unwrap(), "--seed", "0", "--json"]);
+    assert_eq!(json(&again)["trace_hash"], v["trace_hash"]);
+
+    let passing = eosim(&["shrink", "produce-retries", "--seed", "0"]);
+    assert_eq!(
+        passing.status.code(),
+        Some(2),
+        "a passing seed cannot be shrunk"
+    );
+}

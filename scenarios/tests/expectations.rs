@@ -125,14 +125,33 @@ count = 1
 #[test]
 fn a_seed_replays_exactly_with_or_without_a_recorded_trace() {
     let scenario = scenarios::load("produce-retries").unwrap();
-    let options = RunOptions { seed: 42, guarantee: Some(model::Guarantee::AtLeastOnce), ..Default::default() };
+    let options = RunOptions {
+        seed: 42,
+        guarantee: Some(model::Guarantee::AtLeastOnce),
+        ..Default::default()
+    };
     let first = run(&scenario, &options);
-    let second = run(&scenario, &RunOptions { record_trace: true, ..options.clone() });
+    let second = run(
+        &scenario,
+        &RunOptions {
+            record_trace: true,
+            ..options.clone()
+        },
+    );
     assert_eq!(first.trace.hash, second.trace.hash);
     assert_eq!(first.trace.events, second.trace.events);
     assert_eq!(first.history, second.history);
     assert_eq!(first.anomalies, second.anomalies);
-    assert_eq!(second.trace.recorded.as_ref().map(Vec::len), Some(second.trace.events as usize));
-    let other_seed = run(&scenario, &RunOptions { seed: 43, ..options });
+    assert_eq!(
+        second.trace.recorded.as_ref().map(Vec::len),
+        Some(second.trace.events as usize)
+    );
+    let other_seed = run(
+        &scenario,
+        &RunOptions {
+            seed: 43,
+            ..options
+        },
+    );
     assert_ne!(first.trace.hash, other_seed.trace.hash);
 }

@@ -22,6 +22,7 @@ pub mod net;
 pub mod node;
 pub mod rng;
 pub mod runner;
+pub mod shrink;
 pub mod trace;
 
 pub use alarm::Alarm;
