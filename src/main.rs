@@ -51,6 +51,9 @@ enum Command {
         /// Write the recorded history (JSON Lines) to this file.
         #[arg(long)]
         history: Option<std::path::PathBuf>,
+        /// Write a JUnit XML report to this file.
+        #[arg(long)]
+        junit: Option<std::path::PathBuf>,
     },
     /// Run many seeds in parallel and summarise.
     Sweep {
@@ -68,6 +71,19 @@ enum Command {
         knobs: RunKnobs,
         #[arg(long)]
         json: bool,
+        /// Write a JUnit XML report (one test case per seed) to this file.
+        #[arg(long)]
+        junit: Option<std::path::PathBuf>,
+    },
+    /// Merge the JSON results of a sharded sweep (`sweep --shard K/N --json`) into one.
+    Merge {
+        /// The shards' JSON files.
+        #[arg(required = true)]
+        files: Vec<std::path::PathBuf>,
+        #[arg(long)]
+        json: bool,
+        #[arg(long)]
+        junit: Option<std::path::PathBuf>,
     },
     /// Run a seed again; with --check-determinism run it twice and compare the traces.
     Replay {
@@ -218,6 +234,7 @@ fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
             json,
             trace,
             history,
+            junit,
         } => {
             let loaded = load(&scenario)?;
             let outcome = scenarios::run(&loaded, &options(seed, &knobs, trace));
@@ -234,14 +251,14 @@ fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
                     .with_context(|| format!("writing the history to {}", path.display()))?;
             }
             let report = eosim::report(&outcome, &scenario);
-            print!(
-                "{}",
-                if json {
-                    report.to_json() + "\n"
-                } else {
-                    report.to_text()
-                }
-            );
+            if let Some(path) = junit {
+                write_file(&path, &eosim::reports::junit::run_junit(&report))?;
+            }
+            emit(&if json {
+                report.to_json() + "\n"
+            } else {
+                report.to_text()
+            });
             Ok(exit_for(report.passed()))
         }
         Command::Sweep {
@@ -251,7 +268,17 @@ fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
             shard,
             knobs,
             json,
-        } => sweep(&scenario, &seeds, jobs, shard, &knobs, json),
+            junit,
+        } => sweep(
+            &scenario,
+            &seeds,
+            jobs,
+            shard,
+            &knobs,
+            json,
+            junit.as_deref(),
+        ),
+        Command::Merge { files, json, junit } => merge(&files, json, junit.as_deref()),
         Command::Replay {
             scenario,
             seed,
@@ -306,6 +333,55 @@ fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
     }
 }
 
+fn write_file(path: &std::path::Path, text: &str) -> anyhow::Result<()> {
+    std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))
+}
+
+/// The replay command of `seed` in a sweep report (guarantee and variants by name).
+fn sweep_replay(report: &SweepReport, scenario: &str, seed: u64) -> String {
+    let guarantee = Guarantee::from_name(&report.guarantee).expect("reports name known guarantees");
+    let variants = report
+        .variants
+        .iter()
+        .filter_map(|v| Variant::from_name(v))
+        .collect();
+    eosim::replay_command(scenario, seed, guarantee, &variants)
+}
+
+/// Merges shard results; the replay command names the scenario as the results do.
+fn merge(
+    files: &[std::path::PathBuf],
+    json: bool,
+    junit: Option<&std::path::Path>,
+) -> anyhow::Result<ExitCode> {
+    let mut parts = Vec::new();
+    for file in files {
+        let text = std::fs::read_to_string(file)
+            .map_err(|e| BadInput(format!("{}: {e}", file.display())))?;
+        let part: SweepReport = serde_json::from_str(&text)
+            .map_err(|e| BadInput(format!("{}: not a sweep result: {e}", file.display())))?;
+        parts.push(part);
+    }
+    let mut merged = SweepReport::merge(parts).map_err(BadInput)?;
+    let scenario = merged.scenario.clone();
+    merged.replay = merged
+        .failing_seeds
+        .first()
+        .map(|&s| sweep_replay(&merged, &scenario, s));
+    if let Some(path) = junit {
+        write_file(
+            path,
+            &eosim::reports::junit::sweep_junit(&merged, |s| sweep_replay(&merged, &scenario, s)),
+        )?;
+    }
+    emit(&if json {
+        merged.to_json() + "\n"
+    } else {
+        merged.to_text()
+    });
+    Ok(exit_for(merged.failed == 0))
+}
+
 fn sweep(
     scenario: &str,
     seeds: &str,
@@ -313,6 +389,7 @@ fn sweep(
     shard: Option<String>,
     knobs: &RunKnobs,
     json: bool,
+    junit: Option<&std::path::Path>,
 ) -> anyhow::Result<ExitCode> {
     let loaded = load(scenario)?;
     let range = eosim::parse_seed_range(seeds).map_err(BadInput)?;
@@ -365,14 +442,17 @@ fn sweep(
         replay: first_failing.map(|s| eosim::replay_command(scenario, s, guarantee, &variants)),
     }
     .summarise();
-    print!(
-        "{}",
-        if json {
-            report.to_json() + "\n"
-        } else {
-            report.to_text()
-        }
-    );
+    if let Some(path) = junit {
+        write_file(
+            path,
+            &eosim::reports::junit::sweep_junit(&report, |s| sweep_replay(&report, scenario, s)),
+        )?;
+    }
+    emit(&if json {
+        report.to_json() + "\n"
+    } else {
+        report.to_text()
+    });
     Ok(exit_for(report.failed == 0))
 }
 
@@ -385,7 +465,7 @@ fn replay(
     let loaded = load(scenario)?;
     let first = scenarios::run(&loaded, &options(seed, knobs, check_determinism));
     let report = eosim::report(&first, scenario);
-    print!("{}", report.to_text());
+    emit(&report.to_text());
     if !check_determinism {
         return Ok(exit_for(report.passed()));
     }

@@ -314,3 +314,91 @@ fn shrink_cuts_a_failing_plan_to_a_few_faults_that_fail_the_same_way() {
         "a passing seed cannot be shrunk"
     );
 }
+
+#[test]
+fn sharded_sweeps_merge_into_the_unsharded_sweep() {
+    let dir = std::env::temp_dir().join(format!("eosim-shards-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let common = [
+        "sweep",
+        "produce-retries",
+        "--seeds",
+        "0..40",
+        "--guarantee",
+        "at-least-once",
+        "--json",
+    ];
+    let whole = json(&eosim(&common));
+    let mut files = Vec::new();
+    for k in 1..=4 {
+        let shard = format!("{k}/4");
+        let mut args = common.to_vec();
+        args.extend(["--shard", &shard]);
+        let out = eosim(&args);
+        let part = json(&out);
+        assert_eq!(part["runs"], 10);
+        let file = dir.join(format!("shard-{k}.json"));
+        std::fs::write(&file, &out.stdout).unwrap();
+        files.push(file.to_str().unwrap().to_string());
+    }
+    let mut args = vec!["merge", "--json"];
+    args.extend(files.iter().map(String::as_str));
+    let merged = eosim(&args);
+    assert_eq!(
+        merged.status.code(),
+        Some(1),
+        "at-least-once fails on some seeds"
+    );
+    let merged = json(&merged);
+    for field in [
+        "runs",
+        "failed",
+        "failing_seeds",
+        "anomaly_counts",
+        "results",
+        "replay",
+    ] {
+        assert_eq!(merged[field], whole[field], "{field}");
+    }
+    // A shard given twice is refused.
+    let out = eosim(&["merge", &files[0], &files[0]]);
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn junit_reports_one_case_per_seed() {
+    let dir = std::env::temp_dir().join(format!("eosim-junit-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("sweep.xml");
+    let out = eosim(&[
+        "sweep",
+        "produce-retries",
+        "--seeds",
+        "0..6",
+        "--guarantee",
+        "at-least-once",
+        "--junit",
+        file.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let xml = std::fs::read_to_string(&file).unwrap();
+    assert!(xml.starts_with("<?xml"));
+    assert_eq!(xml.matches("<testcase ").count(), 6);
+    assert!(xml.contains("<failure message=\"duplicate\""), "{xml}");
+    assert!(xml.contains("replay: eosim run produce-retries --seed"));
+    let run = dir.join("run.xml");
+    let out = eosim(&[
+        "run",
+        "produce-retries",
+        "--seed",
+        "3",
+        "--junit",
+        run.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(0));
+    let xml = std::fs::read_to_string(&run).unwrap();
+    assert!(
+        xml.contains("failures=\"0\"") && xml.contains("name=\"seed 3\"/>"),
+        "{xml}"
+    );
+}

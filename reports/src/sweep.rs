@@ -57,6 +57,44 @@ impl SweepReport {
         self
     }
 
+    /// Combines shard reports of one sweep (same scenario, guarantee, variants and seed range)
+    /// into the report of the whole sweep. Errors if they do not belong together or overlap.
+    pub fn merge(parts: Vec<SweepReport>) -> Result<SweepReport, String> {
+        let mut parts = parts.into_iter();
+        let mut merged = parts.next().ok_or("nothing to merge")?;
+        for part in parts {
+            let same = (&part.scenario, &part.guarantee, &part.variants, &part.seeds)
+                == (
+                    &merged.scenario,
+                    &merged.guarantee,
+                    &merged.variants,
+                    &merged.seeds,
+                );
+            if !same {
+                return Err(format!(
+                    "shard {:?} is of another sweep ({} {} {:?} seeds {}) than {} {} {:?} seeds {}",
+                    part.shard,
+                    part.scenario,
+                    part.guarantee,
+                    part.variants,
+                    part.seeds,
+                    merged.scenario,
+                    merged.guarantee,
+                    merged.variants,
+                    merged.seeds
+                ));
+            }
+            merged.results.extend(part.results);
+        }
+        merged.results.sort_by_key(|r| r.seed);
+        if let Some(w) = merged.results.windows(2).find(|w| w[0].seed == w[1].seed) {
+            return Err(format!("seed {} appears in two shards", w[0].seed));
+        }
+        merged.shard = None;
+        merged.replay = None;
+        Ok(merged.summarise())
+    }
+
     pub fn to_json(&self) -> String {
         serde_json::to_string_pretty(self).expect("reports serialise")
     }

@@ -1,0 +1,130 @@
+//! JUnit XML for CI systems: one test case per seed.
+
+use std::fmt::Write;
+
+use crate::run::{RunReport, Verdict};
+use crate::sweep::SweepReport;
+
+/// Escapes text for XML attributes and character data.
+fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&apos;"),
+            c if (c as u32) < 0x20 && !matches!(c, '\n' | '\t' | '\r') => {}
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+fn suite_name(scenario: &str, guarantee: &str, variants: &[String]) -> String {
+    let mut name = format!("{scenario} {guarantee}");
+    for v in variants {
+        name.push('+');
+        name.push_str(v);
+    }
+    name
+}
+
+/// A single run as a one-case suite; the failure lists each finding's explanation.
+pub fn run_junit(report: &RunReport) -> String {
+    let suite = suite_name(&report.scenario, &report.guarantee, &report.variants);
+    let failed = u32::from(report.verdict == Verdict::Fail);
+    let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+    let _ = writeln!(out, "<testsuites tests=\"1\" failures=\"{failed}\">");
+    let _ = writeln!(
+        out,
+        "  <testsuite name=\"{}\" tests=\"1\" failures=\"{failed}\">",
+        escape(&suite)
+    );
+    let _ = write!(
+        out,
+        "    <testcase classname=\"{}\" name=\"seed {}\"",
+        escape(&suite),
+        report.seed
+    );
+    if report.verdict == Verdict::Pass {
+        out.push_str("/>\n");
+    } else {
+        out.push_str(">\n");
+        let kinds: Vec<String> = report
+            .anomaly_counts
+            .iter()
+            .map(|(k, n)| format!("{k} x{n}"))
+            .collect();
+        let _ = writeln!(
+            out,
+            "      <failure message=\"{}\" type=\"anomaly\">",
+            escape(&kinds.join(", "))
+        );
+        if let Some(panic) = &report.panic {
+            let _ = writeln!(out, "panic: {}", escape(panic));
+        }
+        for a in &report.anomalies {
+            let _ = writeln!(
+                out,
+                "{}: {}",
+                escape(a.anomaly.kind().name()),
+                escape(&a.explanation)
+            );
+        }
+        let _ = writeln!(out, "replay: {}", escape(&report.replay));
+        out.push_str("      </failure>\n    </testcase>\n");
+    }
+    out.push_str("  </testsuite>\n</testsuites>\n");
+    out
+}
+
+/// A sweep: one test case per seed; a failing case names its anomaly kinds and how to replay.
+pub fn sweep_junit(report: &SweepReport, replay_for_seed: impl Fn(u64) -> String) -> String {
+    let suite = suite_name(&report.scenario, &report.guarantee, &report.variants);
+    let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+    let _ = writeln!(
+        out,
+        "<testsuites tests=\"{}\" failures=\"{}\">",
+        report.runs, report.failed
+    );
+    let _ = writeln!(
+        out,
+        "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{}\">",
+        escape(&suite),
+        report.runs,
+        report.failed
+    );
+    for r in &report.results {
+        let _ = write!(
+            out,
+            "    <testcase classname=\"{}\" name=\"seed {}\"",
+            escape(&suite),
+            r.seed
+        );
+        if r.verdict == Verdict::Pass {
+            out.push_str("/>\n");
+        } else {
+            let _ = writeln!(
+                out,
+                ">\n      <failure message=\"{}\" type=\"anomaly\">",
+                escape(&r.kinds.join(", "))
+            );
+            let _ = writeln!(out, "replay: {}", escape(&replay_for_seed(r.seed)));
+            out.push_str("      </failure>\n    </testcase>\n");
+        }
+    }
+    out.push_str("  </testsuite>\n</testsuites>\n");
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escapes_markup() {
+        assert_eq!(escape("a<b & \"c\"\u{1}"), "a&lt;b &amp; &quot;c&quot;");
+    }
+}
