@@ -153,6 +153,200 @@ pub fn shard_seeds(range: std::ops::Range<u64>, shard: Option<(u64, u64)>) -> Ve
     }
 }
 
+/// The HTML page of a run. The run must have been made with a recorded trace
+/// (`RunOptions::record_trace`); without one the timeline is empty.
+pub fn html_report(outcome: &RunOutcome, scenario_arg: &str) -> String {
+    use reports::html::{PartitionView, render_run_html};
+    let report = report(outcome, scenario_arg);
+    let (timeline, chains) = timeline_and_chains(outcome);
+    let partitions: Vec<PartitionView> = outcome
+        .history
+        .final_logs
+        .iter()
+        .map(|log| {
+            let flagged = flagged_offsets(&outcome.anomalies, &log.topic, log.partition);
+            PartitionView {
+                name: format!("{}-{}", log.topic, log.partition),
+                records: log
+                    .records
+                    .iter()
+                    .map(|r| (r.offset, r.value, flagged.contains(&r.offset)))
+                    .collect(),
+            }
+        })
+        .collect();
+    render_run_html(&report, &timeline, &chains, &partitions)
+}
+
+/// Offsets a finding points at, in one partition.
+fn flagged_offsets(anomalies: &[checker::Anomaly], topic: &str, partition: u32) -> BTreeSet<u64> {
+    use checker::Anomaly::*;
+    let mut out = BTreeSet::new();
+    for a in anomalies {
+        match a {
+            Duplicate(d) if d.topic == topic && d.partition == partition => {
+                out.extend(d.offsets.iter().copied())
+            }
+            LostWrite(l) if l.topic == topic && l.partition == partition => {
+                out.extend(l.acked_offset)
+            }
+            InconsistentOffsets(i) if i.topic == topic && i.partition == partition => {
+                out.insert(i.offset);
+            }
+            UnexpectedWrite(u) if u.topic == topic && u.partition == partition => {
+                out.extend(u.offsets.iter().copied())
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+/// (partition, offsets) a finding is about, for tracing its cause.
+fn finding_offsets(anomaly: &checker::Anomaly) -> Option<(u32, Vec<u64>)> {
+    use checker::Anomaly::*;
+    match anomaly {
+        Duplicate(d) => Some((d.partition, d.offsets.clone())),
+        LostWrite(l) => l.acked_offset.map(|o| (l.partition, vec![o])),
+        InconsistentOffsets(i) => Some((i.partition, vec![i.offset])),
+        UnexpectedWrite(u) => Some((u.partition, u.offsets.clone())),
+        _ => None,
+    }
+}
+
+/// The timeline, and per finding its causal chain: every append at the offsets it names, the
+/// request that caused each append (the one the broker answers next) with all of that call's
+/// messages, and, for writes that vanished, the broker's crashes afterwards.
+fn timeline_and_chains(
+    outcome: &RunOutcome,
+) -> (reports::html::Timeline, Vec<Vec<reports::html::ChainStep>>) {
+    use reports::html::{ChainStep, Timeline, TimelineEvent};
+    use sim::trace::TraceKind;
+    let trace = &outcome.trace;
+    let events = trace.recorded.as_deref().unwrap_or(&[]);
+    let mut causes: Vec<BTreeSet<usize>> = vec![BTreeSet::new(); outcome.anomalies.len()];
+    for (i, anomaly) in outcome.anomalies.iter().enumerate() {
+        let Some((partition, offsets)) = finding_offsets(anomaly) else {
+            continue;
+        };
+        for (j, e) in events.iter().enumerate() {
+            let TraceKind::Note {
+                what: "append",
+                a,
+                b,
+            } = e.kind
+            else {
+                continue;
+            };
+            if a != partition as u64 || !offsets.contains(&b) {
+                continue;
+            }
+            causes[i].insert(j);
+            // A broker handles one request at a time and answers it before the next: the
+            // request that caused this append is the one answered next by the same broker.
+            let cause = events[j..].iter().position(|p| {
+                p.node == e.node && matches!(p.kind, TraceKind::Send { response: true, .. })
+            });
+            if let Some(TraceKind::Send { call, .. }) = cause.map(|c| &events[j + c].kind) {
+                for (k, m) in events.iter().enumerate() {
+                    let same_call = match &m.kind {
+                        TraceKind::Send { call: c, .. }
+                        | TraceKind::Deliver { call: c, .. }
+                        | TraceKind::Drop { call: c, .. }
+                        | TraceKind::Duplicate { call: c, .. }
+                        | TraceKind::Delay { call: c, .. } => c == call,
+                        _ => false,
+                    };
+                    if same_call {
+                        causes[i].insert(k);
+                    }
+                }
+            }
+            // A write that vanished or whose offset was reused: the broker's crashes matter.
+            if !matches!(anomaly, checker::Anomaly::Duplicate(_)) {
+                for (k, m) in events.iter().enumerate().skip(j) {
+                    if m.node == e.node && matches!(m.kind, TraceKind::Crash | TraceKind::Restart) {
+                        causes[i].insert(k);
+                    }
+                }
+            }
+        }
+    }
+    let highlighted = causes.first().cloned().unwrap_or_default();
+    let name = |n: sim::NodeId| {
+        trace
+            .node_names
+            .get(n.0 as usize)
+            .cloned()
+            .unwrap_or_default()
+    };
+    let timeline_events = events
+        .iter()
+        .enumerate()
+        .map(|(j, e)| {
+            let (kind, peer, call, response) = match &e.kind {
+                TraceKind::Send {
+                    to, call, response, ..
+                } => ("send", Some(*to), Some(*call), *response),
+                TraceKind::Deliver {
+                    from,
+                    call,
+                    response,
+                    ..
+                } => ("deliver", Some(*from), Some(*call), *response),
+                TraceKind::Drop {
+                    to, call, response, ..
+                } => ("drop", Some(*to), Some(*call), *response),
+                TraceKind::Duplicate {
+                    to, call, response, ..
+                } => ("duplicate", Some(*to), Some(*call), *response),
+                TraceKind::Delay {
+                    to, call, response, ..
+                } => ("hold", Some(*to), Some(*call), *response),
+                TraceKind::Crash => ("crash", None, None, false),
+                TraceKind::Restart => ("restart", None, None, false),
+                TraceKind::Pause => ("pause", None, None, false),
+                TraceKind::Resume => ("resume", None, None, false),
+                TraceKind::Fault { .. } => ("fault", None, None, false),
+                TraceKind::Heal => ("heal", None, None, false),
+                TraceKind::Note { .. } => ("note", None, None, false),
+            };
+            let text = trace.render(e);
+            TimelineEvent {
+                at_ms: e.at_ns as f64 / 1e6,
+                node: e.node.0 as usize,
+                kind: kind.to_string(),
+                text: text.trim().to_string(),
+                peer: peer.map(|p| p.0 as usize),
+                call,
+                response,
+                highlight: highlighted.contains(&j),
+            }
+        })
+        .collect();
+    let chains = causes
+        .iter()
+        .map(|set| {
+            set.iter()
+                .map(|&j| {
+                    let e = &events[j];
+                    ChainStep {
+                        at_ms: e.at_ns as f64 / 1e6,
+                        node: name(e.node),
+                        text: trace.describe(&e.kind),
+                    }
+                })
+                .collect()
+        })
+        .collect();
+    let timeline = Timeline {
+        nodes: trace.node_names.clone(),
+        events: timeline_events,
+        end_ms: outcome.stats.virtual_ms as f64,
+    };
+    (timeline, chains)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

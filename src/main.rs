@@ -54,6 +54,9 @@ enum Command {
         /// Write a JUnit XML report to this file.
         #[arg(long)]
         junit: Option<std::path::PathBuf>,
+        /// Write a self-contained HTML report (timeline, causal chains, offsets) to this file.
+        #[arg(long)]
+        html: Option<std::path::PathBuf>,
     },
     /// Run many seeds in parallel and summarise.
     Sweep {
@@ -235,9 +238,13 @@ fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
             trace,
             history,
             junit,
+            html,
         } => {
             let loaded = load(&scenario)?;
-            let outcome = scenarios::run(&loaded, &options(seed, &knobs, trace));
+            let outcome = scenarios::run(&loaded, &options(seed, &knobs, trace || html.is_some()));
+            if let Some(path) = &html {
+                write_file(path, &eosim::html_report(&outcome, &scenario))?;
+            }
             if let Some(events) = outcome.trace.recorded.as_ref().filter(|_| trace) {
                 let mut text = String::new();
                 for e in events {

@@ -4,6 +4,7 @@
 //! Depends only on `checker`: the caller converts its run outcome into these plain records,
 //! so reports can render results from any source.
 
+pub mod html;
 pub mod junit;
 pub mod run;
 pub mod sweep;

@@ -111,15 +111,26 @@ impl TraceSummary {
         format!("{:016x}", self.hash)
     }
 
-    /// Renders one event with node names.
+    /// Renders one event with node names: time, node, what happened.
     pub fn render(&self, event: &TraceEvent) -> String {
-        let name = |n: NodeId| {
-            self.node_names
-                .get(n.0 as usize)
-                .map_or("?", |s| s.as_str())
-        };
         let ms = event.at_ns as f64 / 1e6;
-        let what = match &event.kind {
+        format!(
+            "{ms:>12.3} ms  {:<12} {}",
+            self.node_name(event.node),
+            self.describe(&event.kind)
+        )
+    }
+
+    fn node_name(&self, n: NodeId) -> &str {
+        self.node_names
+            .get(n.0 as usize)
+            .map_or("?", |s| s.as_str())
+    }
+
+    /// What happened, with node names (no time, no acting node).
+    pub fn describe(&self, kind: &TraceKind) -> String {
+        let name = |n: NodeId| self.node_name(n);
+        match kind {
             TraceKind::Send {
                 to,
                 call,
@@ -150,11 +161,13 @@ impl TraceSummary {
                 label,
                 response,
                 reason,
-            } => format!(
-                "drop {} #{call} {label} -> {} ({reason:?})",
-                kind_word(*response),
-                name(*to)
-            ),
+            } => {
+                format!(
+                    "drop {} #{call} {label} -> {} ({reason:?})",
+                    kind_word(*response),
+                    name(*to)
+                )
+            }
             TraceKind::Duplicate {
                 to,
                 call,
@@ -173,11 +186,13 @@ impl TraceSummary {
                 label,
                 response,
                 extra_ms,
-            } => format!(
-                "hold {} #{call} {label} -> {} for +{extra_ms} ms",
-                kind_word(*response),
-                name(*to)
-            ),
+            } => {
+                format!(
+                    "hold {} #{call} {label} -> {} for +{extra_ms} ms",
+                    kind_word(*response),
+                    name(*to)
+                )
+            }
             TraceKind::Crash => "crash".to_string(),
             TraceKind::Restart => "restart".to_string(),
             TraceKind::Pause => "pause".to_string(),
@@ -185,8 +200,7 @@ impl TraceSummary {
             TraceKind::Fault { index, description } => format!("fault #{index}: {description}"),
             TraceKind::Heal => "heal: every fault lifted".to_string(),
             TraceKind::Note { what, a, b } => format!("{what} {a} {b}"),
-        };
-        format!("{ms:>12.3} ms  {:<12} {what}", name(event.node))
+        }
     }
 }
 

@@ -1,0 +1,82 @@
+//! The HTML report in a real headless browser (Debian's chromium): the page loads, its script
+//! runs to the end without errors, and it shows the finding with its causal chain.
+//! Runs when chromium is installed; `.ci/run` installs it and sets EOSIM_BROWSER_TEST=1, which
+//! makes a missing browser a failure instead of a skip.
+
+use std::process::Command;
+
+fn chromium() -> Option<&'static str> {
+    ["/usr/bin/chromium", "/usr/bin/chromium-browser"]
+        .into_iter()
+        .find(|p| std::path::Path::new(p).exists())
+}
+
+#[test]
+fn html_report_renders_the_duplicate_and_its_causal_chain_in_chromium() {
+    let Some(browser) = chromium() else {
+        assert!(
+            std::env::var_os("EOSIM_BROWSER_TEST").is_none(),
+            "EOSIM_BROWSER_TEST is set but chromium is not installed"
+        );
+        eprintln!("skipped: chromium is not installed (apt-get install chromium)");
+        return;
+    };
+    let dir = std::env::temp_dir().join(format!("eosim-browser-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let page = dir.join("report.html");
+    let run = Command::new(env!("CARGO_BIN_EXE_eosim"))
+        .args([
+            "run",
+            "produce-retries",
+            "--seed",
+            "7",
+            "--guarantee",
+            "at-least-once",
+            "--html",
+        ])
+        .arg(&page)
+        .output()
+        .unwrap();
+    assert_eq!(run.status.code(), Some(1));
+    let out = Command::new(browser)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--enable-logging=stderr",
+            "--v=0",
+        ])
+        .arg(format!("--user-data-dir={}", dir.join("profile").display()))
+        .arg("--dump-dom")
+        .arg(format!("file://{}", page.display()))
+        .output()
+        .unwrap();
+    let dom = String::from_utf8_lossy(&out.stdout);
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert!(!log.contains("Uncaught"), "script error:\n{log}");
+    assert!(
+        dom.contains("data-rendered=\"ok\""),
+        "the script did not finish:\n{log}"
+    );
+    assert!(
+        dom.contains("id=\"anomaly-0\"") && dom.contains("duplicate"),
+        "no finding shown"
+    );
+    assert!(
+        dom.contains("causal chain") && dom.contains("(Fault)"),
+        "no causal chain with the lost ack"
+    );
+    assert!(
+        dom.contains("stroke=\"#e67e00\""),
+        "the chain is not highlighted on the timeline"
+    );
+    assert!(
+        dom.contains("class=\"flag\""),
+        "the duplicate offsets are not flagged"
+    );
+}
