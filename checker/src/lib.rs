@@ -7,10 +7,13 @@
 //! Every finding is its own type with its own explanation; `Anomaly` gathers them.
 
 pub mod anomaly;
+mod facts;
 pub mod history;
 /// Linearizability checking (Wing–Gong–Lowe search) and readers for external histories.
 pub mod lin;
 pub mod log;
+#[cfg(test)]
+mod testkit;
 
 pub use anomaly::{Anomaly, AnomalyKind};
 pub use history::{
