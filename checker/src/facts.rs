@@ -7,9 +7,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::history::{
-    FinalLog, History, LogEntry, OpPair, Operation, Phase, PolledRecord, TxnStep,
-};
+use crate::history::{FinalLog, History, OpPair, Operation, Phase, PolledRecord, TxnStep};
 
 /// One send: a `send` op, or one send step of a `txn` op.
 #[derive(Debug)]
@@ -19,7 +17,6 @@ pub(crate) struct SendFact<'h> {
     pub value: u64,
     /// The input value this output derives from (send steps only).
     pub source: Option<u64>,
-    pub process: u64,
     /// History index of the op's invoke, and of its completion if it completed.
     pub invoke: u64,
     pub completion: Option<u64>,
@@ -49,7 +46,6 @@ impl SendFact<'_> {
 pub(crate) struct PollFact<'h> {
     pub topic: &'h str,
     pub partition: u32,
-    pub process: u64,
     /// History index of the invoke (of the `poll`, or of the `txn`).
     pub invoke: u64,
     /// History index of the completion (of the `poll`, or of the `txn`).
@@ -64,7 +60,6 @@ pub(crate) struct PollFact<'h> {
 pub(crate) struct TxnFact<'h> {
     pub transactional: bool,
     pub txn_id: Option<&'h str>,
-    pub process: u64,
     pub invoke: u64,
     pub completion: Option<u64>,
     pub outcome: Option<Phase>,
@@ -142,7 +137,6 @@ impl<'h> Facts<'h> {
                         partition: *partition,
                         value: *value,
                         source: None,
-                        process: inv.process,
                         invoke: inv.index,
                         completion: done.map(|d| d.index),
                         outcome,
@@ -175,7 +169,6 @@ impl<'h> Facts<'h> {
                     facts.polls.push(PollFact {
                         topic,
                         partition: *partition,
-                        process: inv.process,
                         invoke: inv.index,
                         op: d.index,
                         from_offset: Some(*from_offset),
@@ -214,7 +207,6 @@ impl<'h> Facts<'h> {
                                     partition: *partition,
                                     value: *value,
                                     source: *source,
-                                    process: inv.process,
                                     invoke: inv.index,
                                     completion: done.map(|d| d.index),
                                     outcome,
@@ -237,7 +229,6 @@ impl<'h> Facts<'h> {
                                 facts.polls.push(PollFact {
                                     topic,
                                     partition: *partition,
-                                    process: inv.process,
                                     invoke: inv.index,
                                     op: d.index,
                                     from_offset: None,
@@ -253,7 +244,6 @@ impl<'h> Facts<'h> {
                     facts.txns.push(TxnFact {
                         transactional: *transactional,
                         txn_id: txn_id.as_deref(),
-                        process: inv.process,
                         invoke: inv.index,
                         completion: done.map(|d| d.index),
                         outcome,
@@ -275,13 +265,6 @@ impl<'h> Facts<'h> {
             facts.by_process.entry(process).or_default().push(event);
         }
         facts
-    }
-
-    /// The ground-truth records of a partition, if the history has them.
-    pub fn log(&self, topic: &str, partition: u32) -> Option<&'h [LogEntry]> {
-        self.logs
-            .get(&(topic, partition))
-            .map(|log| log.records.as_slice())
     }
 
     /// Sends of `value` to a partition, in invoke order.

@@ -14,6 +14,7 @@ pub mod lin;
 pub mod log;
 #[cfg(test)]
 mod testkit;
+pub mod txn;
 
 pub use anomaly::{Anomaly, AnomalyKind};
 pub use history::{
@@ -21,3 +22,4 @@ pub use history::{
     RecordStatus, TxnStep,
 };
 pub use log::check_log;
+pub use txn::{check_all, check_transactions};

@@ -81,15 +81,11 @@ impl PartitionView {
         self.every_record.sort_unstable();
         self.every_record.dedup();
         self.sends.sort_by_key(|(value, _)| *value);
-        // Stable: one offset's observations keep the final log first, then history order.
-        let mut ranked: Vec<((u64, u64), (u64, u64, Source))> = self
-            .observation_rank
-            .drain(..)
-            .zip(self.observations.drain(..))
-            .map(|(rank, o)| ((o.0, rank), o))
-            .collect();
-        ranked.sort_by_key(|(key, _)| *key);
-        self.observations = ranked.into_iter().map(|(_, o)| o).collect();
+        // One offset's observations keep the final log first, then history order.
+        let mut order: Vec<usize> = (0..self.observations.len()).collect();
+        order.sort_by_key(|&i| (self.observations[i].0, self.observation_rank[i]));
+        self.observations = order.iter().map(|&i| self.observations[i]).collect();
+        self.observation_rank.clear();
     }
 
     fn offsets_of(&self, value: u64) -> impl Iterator<Item = u64> + '_ {
@@ -170,17 +166,21 @@ fn build_views<'h>(history: &'h History, facts: &Facts<'h>) -> Views<'h> {
 /// partition, then by value or offset. Errors if the history's invokes and completions do
 /// not pair up.
 pub fn check_log(history: &History) -> Result<Vec<Anomaly>, String> {
-    let pairs = history.pairs().map_err(|(i, m)| format!("op {i}: {m}"))?;
+    let pairs = crate::txn::pairs(history)?;
     let facts = Facts::new(history, &pairs);
-    let views = build_views(history, &facts);
+    Ok(log_findings(history, &pairs, &facts))
+}
+
+pub(crate) fn log_findings(history: &History, pairs: &[OpPair], facts: &Facts) -> Vec<Anomaly> {
+    let views = build_views(history, facts);
     let mut found = Vec::new();
     found.extend(duplicates(&views));
     found.extend(lost_writes(&views));
     found.extend(missing(&views));
     found.extend(inconsistent_offsets(&views));
     found.extend(unexpected_writes(&views));
-    found.extend(not_converged(history, &pairs));
-    Ok(found)
+    found.extend(not_converged(history, pairs));
+    found
 }
 
 /// A value at more than one offset.
