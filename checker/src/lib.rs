@@ -5,6 +5,10 @@
 //! plus, when the producer of the history knows it, the ground truth (the final logs).
 //!
 //! Every finding is its own type with its own explanation; `Anomaly` gathers them.
+//! `check_all` runs everything: `check_log` (duplicate, lost-write, missing,
+//! inconsistent-offsets, unexpected-write, not-converged) then `check_transactions`
+//! (aborted-read, torn-transaction, hanging-transaction, poll-skip, nonmonotonic-poll,
+//! nonmonotonic-send, unseen, duplicate-effect, lost-effect).
 
 pub mod anomaly;
 mod facts;
