@@ -73,6 +73,183 @@ pub struct NotConverged {
     pub open_ops: Vec<u64>,
 }
 
+/// A record of a transaction's send, as a finding names it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TxnRecord {
+    pub topic: String,
+    pub partition: u32,
+    pub value: u64,
+    /// Where it landed, if known (acknowledgement or final log).
+    pub offset: Option<u64>,
+}
+
+impl fmt::Display for TxnRecord {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "value {} in {}-{}",
+            self.value, self.topic, self.partition
+        )?;
+        if let Some(offset) = self.offset {
+            write!(f, " at offset {offset}")?;
+        }
+        Ok(())
+    }
+}
+
+/// An ok poll returned a value whose writer definitely aborted (Jepsen's G1a).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AbortedRead {
+    pub topic: String,
+    pub partition: u32,
+    pub offset: u64,
+    pub value: u64,
+    /// History index of the poll's completion (a `poll` op, or the committed `txn` whose
+    /// poll step returned the record).
+    pub poll: u64,
+    /// The failed transaction that sent the value: (invoke, completion), if the history has one.
+    pub writer: Option<(u64, u64)>,
+    /// Whether the final log marks the record at that offset aborted.
+    pub aborted_in_final_log: bool,
+}
+
+/// What shows a committed transaction torn.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "evidence", rename_all = "kebab-case")]
+pub enum TornEvidence {
+    /// The final logs hold some of its sends as committed data and not the others.
+    Log {
+        committed: Vec<TxnRecord>,
+        not_committed: Vec<TxnRecord>,
+    },
+    /// Some of its sends were returned by ok polls while an ok poll read past another one's
+    /// offset without returning it. Each record comes with the poll (completion index).
+    Polls {
+        seen: Vec<(TxnRecord, u64)>,
+        skipped: Vec<(TxnRecord, u64)>,
+    },
+}
+
+/// A committed transaction whose sends are only partly committed, or only partly visible.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TornTransaction {
+    /// History index of the transaction's invoke.
+    pub txn: u64,
+    pub completion: Option<u64>,
+    pub txn_id: Option<String>,
+    /// How the client saw it end: "ok", "fail", "info" or "none".
+    pub outcome: String,
+    /// Whether the final log shows one of its sends committed (the client outcome aside).
+    pub committed_in_final_log: bool,
+    pub evidence: TornEvidence,
+}
+
+/// After a converged run a partition still holds records of a transaction that never ended.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HangingTransaction {
+    pub topic: String,
+    pub partition: u32,
+    pub producer_id: i64,
+    /// Offsets of the open records, ascending; the first is where the last stable offset sticks.
+    pub offsets: Vec<u64>,
+    pub values: Vec<u64>,
+    /// Invoke indices of the history's transactions that sent those values.
+    pub writers: Vec<u64>,
+}
+
+/// One process's successive polls of a partition jumped over a known record.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PollSkip {
+    pub process: u64,
+    pub topic: String,
+    pub partition: u32,
+    /// Completion index of the earlier poll and the last offset it returned.
+    pub previous_poll: u64,
+    pub previous_offset: u64,
+    /// Completion index of the next poll and the first offset it returned.
+    pub next_poll: u64,
+    pub next_offset: u64,
+    /// (offset, value) of the known records in between, ascending.
+    pub skipped: Vec<(u64, u64)>,
+}
+
+/// One process's next poll of a partition started at or before where its previous one ended.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NonmonotonicPoll {
+    pub process: u64,
+    pub topic: String,
+    pub partition: u32,
+    pub previous_poll: u64,
+    pub previous_offset: u64,
+    pub next_poll: u64,
+    pub next_offset: u64,
+}
+
+/// One process's later acknowledged send to a partition landed below its earlier one.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NonmonotonicSend {
+    pub process: u64,
+    pub topic: String,
+    pub partition: u32,
+    /// Completion index of the earlier acknowledgement, its value and offset.
+    pub previous_ack: u64,
+    pub previous_value: u64,
+    pub previous_offset: u64,
+    pub next_ack: u64,
+    pub next_value: u64,
+    pub next_offset: u64,
+}
+
+/// Acknowledged values of a partition that no poll returned although polls read to its end.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Unseen {
+    pub topic: String,
+    pub partition: u32,
+    pub count: usize,
+    /// The unseen values, ascending.
+    pub values: Vec<u64>,
+    /// Highest offset any ok poll returned.
+    pub polled_through: u64,
+    /// Highest known committed offset of the partition (final log or acknowledgements).
+    pub end_offset: u64,
+}
+
+/// A committed output record attributed to an input by its sends' lineage.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EffectRecord {
+    pub topic: String,
+    pub partition: u32,
+    pub offset: u64,
+    pub value: u64,
+    /// Invoke indices of the operations whose sends of this value named the input.
+    pub sent_by: Vec<u64>,
+}
+
+/// An input's effect is in the committed output more often than one attempt produces it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DuplicateEffect {
+    /// The input record's value.
+    pub input: u64,
+    /// Every committed output attributed to it, by topic, partition, offset.
+    pub outputs: Vec<EffectRecord>,
+    /// The most sends naming this input in any one operation (the transform's fan-out).
+    pub per_attempt: usize,
+}
+
+/// An input consumed under a committed offset has no committed output at all.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LostEffect {
+    pub input: u64,
+    pub topic: String,
+    pub partition: u32,
+    /// The input record's offset in the final log.
+    pub offset: u64,
+    pub group: String,
+    pub committed_offset: u64,
+    /// Invoke indices of the transactions whose poll steps returned the input, with outcome.
+    pub consumed_by: Vec<(u64, String)>,
+}
+
 /// Any finding.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "kebab-case")]
@@ -83,6 +260,15 @@ pub enum Anomaly {
     InconsistentOffsets(InconsistentOffsets),
     UnexpectedWrite(UnexpectedWrite),
     NotConverged(NotConverged),
+    AbortedRead(AbortedRead),
+    TornTransaction(TornTransaction),
+    HangingTransaction(HangingTransaction),
+    PollSkip(PollSkip),
+    NonmonotonicPoll(NonmonotonicPoll),
+    NonmonotonicSend(NonmonotonicSend),
+    Unseen(Unseen),
+    DuplicateEffect(DuplicateEffect),
+    LostEffect(LostEffect),
 }
 
 /// The kind of a finding, for counts and expectations.
@@ -95,16 +281,34 @@ pub enum AnomalyKind {
     InconsistentOffsets,
     UnexpectedWrite,
     NotConverged,
+    AbortedRead,
+    TornTransaction,
+    HangingTransaction,
+    PollSkip,
+    NonmonotonicPoll,
+    NonmonotonicSend,
+    Unseen,
+    DuplicateEffect,
+    LostEffect,
 }
 
 impl AnomalyKind {
-    pub const ALL: [AnomalyKind; 6] = [
+    pub const ALL: [AnomalyKind; 15] = [
         AnomalyKind::Duplicate,
         AnomalyKind::LostWrite,
         AnomalyKind::Missing,
         AnomalyKind::InconsistentOffsets,
         AnomalyKind::UnexpectedWrite,
         AnomalyKind::NotConverged,
+        AnomalyKind::AbortedRead,
+        AnomalyKind::TornTransaction,
+        AnomalyKind::HangingTransaction,
+        AnomalyKind::PollSkip,
+        AnomalyKind::NonmonotonicPoll,
+        AnomalyKind::NonmonotonicSend,
+        AnomalyKind::Unseen,
+        AnomalyKind::DuplicateEffect,
+        AnomalyKind::LostEffect,
     ];
 
     /// The kebab-case name used in files and on the command line.
@@ -116,6 +320,15 @@ impl AnomalyKind {
             AnomalyKind::InconsistentOffsets => "inconsistent-offsets",
             AnomalyKind::UnexpectedWrite => "unexpected-write",
             AnomalyKind::NotConverged => "not-converged",
+            AnomalyKind::AbortedRead => "aborted-read",
+            AnomalyKind::TornTransaction => "torn-transaction",
+            AnomalyKind::HangingTransaction => "hanging-transaction",
+            AnomalyKind::PollSkip => "poll-skip",
+            AnomalyKind::NonmonotonicPoll => "nonmonotonic-poll",
+            AnomalyKind::NonmonotonicSend => "nonmonotonic-send",
+            AnomalyKind::Unseen => "unseen",
+            AnomalyKind::DuplicateEffect => "duplicate-effect",
+            AnomalyKind::LostEffect => "lost-effect",
         }
     }
 
@@ -231,6 +444,222 @@ impl NotConverged {
     }
 }
 
+/// "a, b, c" of at most ten items, then "… (n in all)".
+fn capped<T: fmt::Display>(items: &[T]) -> String {
+    let shown: Vec<String> = items.iter().take(10).map(T::to_string).collect();
+    if items.len() > 10 {
+        format!("{}, … ({} in all)", shown.join(", "), items.len())
+    } else {
+        shown.join(", ")
+    }
+}
+
+impl AbortedRead {
+    pub fn explain(&self) -> String {
+        let mut why = Vec::new();
+        if let Some((invoke, completion)) = self.writer {
+            why.push(format!(
+                "the transaction that sent it (op {invoke}) failed (op {completion})"
+            ));
+        }
+        if self.aborted_in_final_log {
+            why.push("the final log marks that record aborted".to_string());
+        }
+        format!(
+            "poll op {} returned value {} at offset {} of {}-{}, but {}: a read of aborted \
+             data (G1a)",
+            self.poll,
+            self.value,
+            self.offset,
+            self.topic,
+            self.partition,
+            why.join(" and ")
+        )
+    }
+}
+
+impl TornTransaction {
+    pub fn explain(&self) -> String {
+        let who = match &self.txn_id {
+            Some(id) => format!("transaction {id} (op {})", self.txn),
+            None => format!("transaction op {}", self.txn),
+        };
+        let how = match (self.outcome.as_str(), self.completion) {
+            ("ok", Some(c)) => format!("committed (op {c})"),
+            (outcome, Some(c)) => {
+                format!("ended {outcome} (op {c}) but the final log shows it committed")
+            }
+            _ => "never completed but the final log shows it committed".to_string(),
+        };
+        match &self.evidence {
+            TornEvidence::Log {
+                committed,
+                not_committed,
+            } => format!(
+                "{who} {how}, yet only part of it is committed data in the final logs: {} \
+                 committed; {} not: a torn transaction",
+                capped(committed),
+                capped(not_committed)
+            ),
+            TornEvidence::Polls { seen, skipped } => {
+                let seen: Vec<String> = seen
+                    .iter()
+                    .map(|(r, poll)| format!("{r} (poll op {poll})"))
+                    .collect();
+                let skipped: Vec<String> = skipped
+                    .iter()
+                    .map(|(r, poll)| format!("{r} (poll op {poll})"))
+                    .collect();
+                format!(
+                    "{who} {how}, yet polls saw only part of it: returned {}; read past {} \
+                     without returning it: a torn transaction",
+                    capped(&seen),
+                    capped(&skipped)
+                )
+            }
+        }
+    }
+}
+
+impl HangingTransaction {
+    pub fn explain(&self) -> String {
+        let writers = if self.writers.is_empty() {
+            String::new()
+        } else {
+            format!(" (sent by transaction op {})", capped(&self.writers))
+        };
+        format!(
+            "the run converged but {}-{} still holds an open transaction of producer {} at \
+             offsets {} (values {}){writers}: it never committed or aborted, so the last \
+             stable offset stays at {} and read_committed consumers never read past it",
+            self.topic,
+            self.partition,
+            self.producer_id,
+            capped(&self.offsets),
+            capped(&self.values),
+            self.offsets.first().copied().unwrap_or_default()
+        )
+    }
+}
+
+impl PollSkip {
+    pub fn explain(&self) -> String {
+        let skipped: Vec<String> = self
+            .skipped
+            .iter()
+            .map(|(offset, value)| format!("{value}@{offset}"))
+            .collect();
+        format!(
+            "process {} polled {}-{} up to offset {} (op {}), then from offset {} (op {}), \
+             skipping known record(s) {}: a poll skip",
+            self.process,
+            self.topic,
+            self.partition,
+            self.previous_offset,
+            self.previous_poll,
+            self.next_offset,
+            self.next_poll,
+            capped(&skipped)
+        )
+    }
+}
+
+impl NonmonotonicPoll {
+    pub fn explain(&self) -> String {
+        format!(
+            "process {} polled {}-{} up to offset {} (op {}), then its next poll started at \
+             offset {} (op {}) with no rewind in between: a non-monotonic poll",
+            self.process,
+            self.topic,
+            self.partition,
+            self.previous_offset,
+            self.previous_poll,
+            self.next_offset,
+            self.next_poll
+        )
+    }
+}
+
+impl NonmonotonicSend {
+    pub fn explain(&self) -> String {
+        format!(
+            "process {} had value {} acknowledged at offset {} of {}-{} (op {}), then its \
+             later value {} at the lower offset {} (op {}): a non-monotonic send",
+            self.process,
+            self.previous_value,
+            self.previous_offset,
+            self.topic,
+            self.partition,
+            self.previous_ack,
+            self.next_value,
+            self.next_offset,
+            self.next_ack
+        )
+    }
+}
+
+impl Unseen {
+    pub fn explain(&self) -> String {
+        format!(
+            "{} acknowledged value(s) of {}-{} were never returned by any poll, although polls \
+             read through offset {} (the partition ends at {}): {}",
+            self.count,
+            self.topic,
+            self.partition,
+            self.polled_through,
+            self.end_offset,
+            capped(&self.values)
+        )
+    }
+}
+
+impl DuplicateEffect {
+    pub fn explain(&self) -> String {
+        let outputs: Vec<String> = self
+            .outputs
+            .iter()
+            .map(|o| {
+                format!(
+                    "value {} at {}-{} offset {} (sent by op {})",
+                    o.value,
+                    o.topic,
+                    o.partition,
+                    o.offset,
+                    capped(&o.sent_by)
+                )
+            })
+            .collect();
+        format!(
+            "input {} has {} committed outputs but one attempt produces {}: {}: its effect \
+             was applied more than once",
+            self.input,
+            self.outputs.len(),
+            self.per_attempt,
+            capped(&outputs)
+        )
+    }
+}
+
+impl LostEffect {
+    pub fn explain(&self) -> String {
+        let consumed: Vec<String> = self
+            .consumed_by
+            .iter()
+            .map(|(op, outcome)| format!("op {op} ({outcome})"))
+            .collect();
+        let consumed = if consumed.is_empty() {
+            "no transaction in the history polled it".to_string()
+        } else {
+            format!("consumed by transaction {}", capped(&consumed))
+        };
+        format!(
+            "input {} at offset {} of {}-{} lies below group {}'s committed offset {} but has \
+             no committed output ({consumed}): its effect was lost",
+            self.input, self.offset, self.topic, self.partition, self.group, self.committed_offset
+        )
+    }
+}
+
 impl Anomaly {
     pub fn kind(&self) -> AnomalyKind {
         match self {
@@ -240,6 +669,15 @@ impl Anomaly {
             Anomaly::InconsistentOffsets(_) => AnomalyKind::InconsistentOffsets,
             Anomaly::UnexpectedWrite(_) => AnomalyKind::UnexpectedWrite,
             Anomaly::NotConverged(_) => AnomalyKind::NotConverged,
+            Anomaly::AbortedRead(_) => AnomalyKind::AbortedRead,
+            Anomaly::TornTransaction(_) => AnomalyKind::TornTransaction,
+            Anomaly::HangingTransaction(_) => AnomalyKind::HangingTransaction,
+            Anomaly::PollSkip(_) => AnomalyKind::PollSkip,
+            Anomaly::NonmonotonicPoll(_) => AnomalyKind::NonmonotonicPoll,
+            Anomaly::NonmonotonicSend(_) => AnomalyKind::NonmonotonicSend,
+            Anomaly::Unseen(_) => AnomalyKind::Unseen,
+            Anomaly::DuplicateEffect(_) => AnomalyKind::DuplicateEffect,
+            Anomaly::LostEffect(_) => AnomalyKind::LostEffect,
         }
     }
 
@@ -252,6 +690,15 @@ impl Anomaly {
             Anomaly::InconsistentOffsets(a) => a.explain(),
             Anomaly::UnexpectedWrite(a) => a.explain(),
             Anomaly::NotConverged(a) => a.explain(),
+            Anomaly::AbortedRead(a) => a.explain(),
+            Anomaly::TornTransaction(a) => a.explain(),
+            Anomaly::HangingTransaction(a) => a.explain(),
+            Anomaly::PollSkip(a) => a.explain(),
+            Anomaly::NonmonotonicPoll(a) => a.explain(),
+            Anomaly::NonmonotonicSend(a) => a.explain(),
+            Anomaly::Unseen(a) => a.explain(),
+            Anomaly::DuplicateEffect(a) => a.explain(),
+            Anomaly::LostEffect(a) => a.explain(),
         }
     }
 }

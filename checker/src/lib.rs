@@ -5,12 +5,20 @@
 //! plus, when the producer of the history knows it, the ground truth (the final logs).
 //!
 //! Every finding is its own type with its own explanation; `Anomaly` gathers them.
+//! `check_all` runs everything: `check_log` (duplicate, lost-write, missing,
+//! inconsistent-offsets, unexpected-write, not-converged) then `check_transactions`
+//! (aborted-read, torn-transaction, hanging-transaction, poll-skip, nonmonotonic-poll,
+//! nonmonotonic-send, unseen, duplicate-effect, lost-effect).
 
 pub mod anomaly;
+mod facts;
 pub mod history;
 /// Linearizability checking (Wing–Gong–Lowe search) and readers for external histories.
 pub mod lin;
 pub mod log;
+#[cfg(test)]
+mod testkit;
+pub mod txn;
 
 pub use anomaly::{Anomaly, AnomalyKind};
 pub use history::{
@@ -18,3 +26,4 @@ pub use history::{
     RecordStatus, TxnStep,
 };
 pub use log::check_log;
+pub use txn::{check_all, check_transactions};

@@ -4,11 +4,20 @@
 //! The ground truth (final logs) is used when the history carries it; otherwise the log is
 //! reconstructed from what polls observed, as Jepsen does, and the checks that need ground
 //! truth (missing) are skipped.
+//!
+//! Transactions (`txn` ops): a committed (`ok`) transaction's send steps count as ok sends
+//! with their offsets, and its poll steps as ok polls. A definitely aborted (`fail`,
+//! transactional) transaction's sends are expected *not* to be committed, so their absence is
+//! not `missing`; an `info` transaction's sends are unknown, like an `info` send. Only
+//! committed-visible records (status plain or committed) count as the log for duplicate,
+//! lost-write and missing; `unexpected-write` looks at every record, whatever its status,
+//! because it is about data nobody sent at all.
 
 use std::collections::BTreeMap;
 
 use crate::anomaly::*;
-use crate::history::{History, OpPair, Operation, Phase};
+use crate::facts::Facts;
+use crate::history::{History, OpPair, Phase};
 
 /// Where an offset's value was seen.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -35,6 +44,8 @@ struct SendRecord {
     phase: Option<Phase>,
     acked_offset: Option<u64>,
     error: Option<String>,
+    /// A send step of a definitely aborted transaction: absent by design, never `missing`.
+    aborted: bool,
 }
 
 /// Everything known about one partition, in sorted vectors (one allocation each, however
@@ -42,22 +53,39 @@ struct SendRecord {
 #[derive(Debug, Default)]
 struct PartitionView {
     has_ground_truth: bool,
-    /// (value, offset) of every record (ground truth, or as polled), sorted, distinct.
+    /// (value, offset) of every committed-visible record (ground truth, or as polled),
+    /// sorted, distinct.
     placements: Vec<(u64, u64)>,
+    /// (value, offset) of every record whatever its transactional status, sorted, distinct.
+    every_record: Vec<(u64, u64)>,
     /// (value, send), by value; the sends of one value in history order.
     sends: Vec<(u64, SendRecord)>,
-    /// (offset, value, where seen), by offset; one offset's observations in history order.
+    /// (offset, value, where seen), by offset; one offset's observations in history order
+    /// (final log first, then by invoke).
     observations: Vec<(u64, u64, Source)>,
+    /// Invoke index of each observation's op, to sort `observations` (0 for the final log).
+    observation_rank: Vec<u64>,
     /// Highest offset any poll observed.
     max_polled_offset: Option<u64>,
 }
 
 impl PartitionView {
+    fn observe(&mut self, offset: u64, value: u64, source: Source, rank: u64) {
+        self.observations.push((offset, value, source));
+        self.observation_rank.push(rank);
+    }
+
     fn finish(&mut self) {
         self.placements.sort_unstable();
         self.placements.dedup();
+        self.every_record.sort_unstable();
+        self.every_record.dedup();
         self.sends.sort_by_key(|(value, _)| *value);
-        self.observations.sort_by_key(|(offset, _, _)| *offset);
+        // One offset's observations keep the final log first, then history order.
+        let mut order: Vec<usize> = (0..self.observations.len()).collect();
+        order.sort_by_key(|&i| (self.observations[i].0, self.observation_rank[i]));
+        self.observations = order.iter().map(|&i| self.observations[i]).collect();
+        self.observation_rank.clear();
     }
 
     fn offsets_of(&self, value: u64) -> impl Iterator<Item = u64> + '_ {
@@ -86,71 +114,48 @@ fn groups<T, K: PartialEq>(items: &[T], key: impl Fn(&T) -> K) -> impl Iterator<
 
 type Views<'h> = BTreeMap<(&'h str, u32), PartitionView>;
 
-fn build_views<'h>(history: &'h History, pairs: &[OpPair]) -> Views<'h> {
+fn build_views<'h>(history: &'h History, facts: &Facts<'h>) -> Views<'h> {
     let mut views: Views<'h> = BTreeMap::new();
     for log in &history.final_logs {
         let v = views.entry((&log.topic, log.partition)).or_default();
         v.has_ground_truth = true;
         for r in &log.records {
-            v.placements.push((r.value, r.offset));
-            v.observations.push((r.offset, r.value, Source::FinalLog));
+            if r.status.is_committed() {
+                v.placements.push((r.value, r.offset));
+            }
+            v.every_record.push((r.value, r.offset));
+            v.observe(r.offset, r.value, Source::FinalLog, 0);
         }
     }
     let truth_known = !history.final_logs.is_empty();
-    for &(invoke, completion) in pairs {
-        let inv = &history.ops[invoke];
-        let done = completion.map(|c| &history.ops[c]);
-        match (&inv.op, done.map(|d| &d.op)) {
-            (
-                Operation::Send {
-                    topic,
-                    partition,
-                    value,
-                    ..
-                },
-                completed,
-            ) => {
-                let acked_offset = match completed {
-                    Some(Operation::Send { offset, .. })
-                        if done.is_some_and(|d| d.phase == Phase::Ok) =>
-                    {
-                        *offset
-                    }
-                    _ => None,
-                };
-                let v = views.entry((topic, *partition)).or_default();
-                if let (Some(offset), Some(d)) = (acked_offset, done) {
-                    v.observations.push((offset, *value, Source::Ack(d.index)));
-                }
-                let record = SendRecord {
-                    invoke: inv.index,
-                    completion: done.map(|d| d.index),
-                    phase: done.map(|d| d.phase),
-                    acked_offset,
-                    error: done.and_then(|d| d.error.clone()),
-                };
-                v.sends.push((*value, record));
+    for send in &facts.sends {
+        let v = views.entry((send.topic, send.partition)).or_default();
+        if let (Some(offset), Some(ack)) = (send.acked_offset, send.completion) {
+            v.observe(offset, send.value, Source::Ack(ack), send.invoke);
+        }
+        let record = SendRecord {
+            invoke: send.invoke,
+            completion: send.completion,
+            phase: if send.acknowledged {
+                Some(Phase::Ok)
+            } else {
+                send.outcome
+            },
+            acked_offset: send.acked_offset,
+            error: send.error.map(str::to_string),
+            aborted: send.aborted(facts),
+        };
+        v.sends.push((send.value, record));
+    }
+    for poll in &facts.polls {
+        let v = views.entry((poll.topic, poll.partition)).or_default();
+        for r in poll.records {
+            v.observe(r.offset, r.value, Source::Poll(poll.op), poll.invoke);
+            if !truth_known {
+                v.placements.push((r.value, r.offset));
+                v.every_record.push((r.value, r.offset));
             }
-            (
-                Operation::Poll {
-                    topic, partition, ..
-                },
-                Some(Operation::Poll { records, .. }),
-            ) => {
-                let Some(d) = done.filter(|d| d.phase == Phase::Ok) else {
-                    continue;
-                };
-                let v = views.entry((topic, *partition)).or_default();
-                for r in records {
-                    v.observations
-                        .push((r.offset, r.value, Source::Poll(d.index)));
-                    if !truth_known {
-                        v.placements.push((r.value, r.offset));
-                    }
-                    v.max_polled_offset = v.max_polled_offset.max(Some(r.offset));
-                }
-            }
-            _ => {}
+            v.max_polled_offset = v.max_polled_offset.max(Some(r.offset));
         }
     }
     views.values_mut().for_each(PartitionView::finish);
@@ -161,16 +166,21 @@ fn build_views<'h>(history: &'h History, pairs: &[OpPair]) -> Views<'h> {
 /// partition, then by value or offset. Errors if the history's invokes and completions do
 /// not pair up.
 pub fn check_log(history: &History) -> Result<Vec<Anomaly>, String> {
-    let pairs = history.pairs().map_err(|(i, m)| format!("op {i}: {m}"))?;
-    let views = build_views(history, &pairs);
+    let pairs = crate::txn::pairs(history)?;
+    let facts = Facts::new(history, &pairs);
+    Ok(log_findings(history, &pairs, &facts))
+}
+
+pub(crate) fn log_findings(history: &History, pairs: &[OpPair], facts: &Facts) -> Vec<Anomaly> {
+    let views = build_views(history, facts);
     let mut found = Vec::new();
     found.extend(duplicates(&views));
     found.extend(lost_writes(&views));
     found.extend(missing(&views));
     found.extend(inconsistent_offsets(&views));
     found.extend(unexpected_writes(&views));
-    found.extend(not_converged(history, &pairs));
-    Ok(found)
+    found.extend(not_converged(history, pairs));
+    found
 }
 
 /// A value at more than one offset.
@@ -233,6 +243,7 @@ fn lost_writes(views: &Views) -> Vec<Anomaly> {
 }
 
 /// An intended value that is not in the ground-truth log and whose send never succeeded.
+/// Sends of definitely aborted transactions are meant to be absent and do not count.
 fn missing(views: &Views) -> Vec<Anomaly> {
     let mut out = Vec::new();
     for ((topic, partition), v) in views.iter().filter(|(_, v)| v.has_ground_truth) {
@@ -241,7 +252,9 @@ fn missing(views: &Views) -> Vec<Anomaly> {
             if v.holds(value) || group.iter().any(|(_, s)| s.phase == Some(Phase::Ok)) {
                 continue;
             }
-            let last = &group[group.len() - 1].1;
+            let Some((_, last)) = group.iter().rfind(|(_, s)| !s.aborted) else {
+                continue;
+            };
             out.push(Anomaly::Missing(Missing {
                 topic: topic.to_string(),
                 partition: *partition,
@@ -294,11 +307,11 @@ fn inconsistent_offsets(views: &Views) -> Vec<Anomaly> {
     out
 }
 
-/// A value in the log that no client sent.
+/// A value in the log (of any transactional status) that no client sent.
 fn unexpected_writes(views: &Views) -> Vec<Anomaly> {
     let mut out = Vec::new();
     for ((topic, partition), v) in views {
-        for group in groups(&v.placements, |(value, _)| *value) {
+        for group in groups(&v.every_record, |(value, _)| *value) {
             let value = group[0].0;
             if v.sends_of(value).is_empty() {
                 out.push(Anomaly::UnexpectedWrite(UnexpectedWrite {

@@ -1,5 +1,5 @@
 use super::*;
-use crate::history::{FinalLog, LogEntry, PolledRecord, RecordStatus};
+use crate::history::{FinalLog, LogEntry, Operation, PolledRecord, RecordStatus};
 use proptest::prelude::*;
 use std::collections::BTreeSet;
 
@@ -244,5 +244,136 @@ proptest! {
             (a.kind(), value)
         }).collect();
         prop_assert_eq!(got, expected);
+    }
+}
+
+mod transactions {
+    use super::*;
+    use crate::testkit::*;
+    use RecordStatus::{Aborted, Committed, Open};
+
+    #[test]
+    fn a_committed_txns_sends_count_as_ok_sends() {
+        let mut h = History::default();
+        let steps = vec![
+            send_step("t", 0, 10, None, Some(0)),
+            send_step("t", 0, 11, None, Some(1)),
+        ];
+        run(&mut h, 1, Phase::Ok, txn(steps));
+        h.final_logs.push(final_log("t", 0, &[(10, Committed)]));
+        // 11 was committed (ok txn) but the log lacks it; the ack of 11 at offset 1 agrees
+        // with nothing else, so it is only a lost write.
+        assert_eq!(kinds(&h), vec![AnomalyKind::LostWrite]);
+        let found = check_log(&h).unwrap();
+        let Anomaly::LostWrite(l) = &found[0] else {
+            panic!()
+        };
+        assert_eq!(
+            (l.value, l.send, l.ack, l.acked_offset),
+            (11, 0, 1, Some(1))
+        );
+    }
+
+    #[test]
+    fn an_ok_txns_send_held_only_as_aborted_is_lost() {
+        let mut h = History::default();
+        run(
+            &mut h,
+            1,
+            Phase::Ok,
+            txn(vec![send_step("t", 0, 10, None, Some(0))]),
+        );
+        h.final_logs.push(final_log("t", 0, &[(10, Aborted)]));
+        assert_eq!(kinds(&h), vec![AnomalyKind::LostWrite]);
+    }
+
+    #[test]
+    fn an_aborted_txns_sends_are_meant_to_be_absent() {
+        let mut h = History::default();
+        let steps = vec![
+            send_step("t", 0, 10, None, None),
+            send_step("t", 0, 11, None, None),
+        ];
+        run(&mut h, 1, Phase::Fail, txn(steps));
+        h.final_logs.push(final_log("t", 0, &[(10, Aborted)]));
+        assert_eq!(kinds(&h), vec![]);
+    }
+
+    #[test]
+    fn an_unknown_txns_absent_sends_are_missing_like_an_unknown_send() {
+        let mut h = History::default();
+        run(
+            &mut h,
+            1,
+            Phase::Info,
+            txn(vec![send_step("t", 0, 10, None, None)]),
+        );
+        h.final_logs.push(final_log("t", 0, &[(10, Aborted)]));
+        assert_eq!(kinds(&h), vec![AnomalyKind::Missing]);
+    }
+
+    #[test]
+    fn aborted_and_open_copies_are_not_duplicates() {
+        let mut h = History::default();
+        run(
+            &mut h,
+            1,
+            Phase::Fail,
+            txn(vec![send_step("t", 0, 10, None, None)]),
+        );
+        run(
+            &mut h,
+            1,
+            Phase::Ok,
+            txn(vec![send_step("t", 0, 10, None, Some(2))]),
+        );
+        h.final_logs.push(final_log(
+            "t",
+            0,
+            &[(10, Aborted), (10, Open), (10, Committed)],
+        ));
+        assert_eq!(kinds(&h), vec![]);
+    }
+
+    #[test]
+    fn committed_copies_of_a_txn_value_are_duplicates() {
+        let mut h = History::default();
+        run(
+            &mut h,
+            1,
+            Phase::Ok,
+            txn(vec![send_step("t", 0, 10, None, Some(0))]),
+        );
+        h.final_logs
+            .push(final_log("t", 0, &[(10, Committed), (10, Committed)]));
+        assert_eq!(kinds(&h), vec![AnomalyKind::Duplicate]);
+    }
+
+    #[test]
+    fn an_unsent_aborted_record_is_still_unexpected() {
+        let mut h = History::default();
+        h.final_logs.push(final_log("t", 0, &[(99, Aborted)]));
+        assert_eq!(kinds(&h), vec![AnomalyKind::UnexpectedWrite]);
+    }
+
+    #[test]
+    fn a_committed_txns_poll_steps_count_as_polls() {
+        let mut h = History::default();
+        run(&mut h, 1, Phase::Ok, send_op("t", 0, 10, Some(0)));
+        run(
+            &mut h,
+            2,
+            Phase::Ok,
+            txn(vec![poll_step("t", 0, &[(0, 11)])]),
+        );
+        // Without ground truth the poll stands in for the log: it disagrees with the ack.
+        assert_eq!(
+            kinds(&h),
+            vec![
+                AnomalyKind::LostWrite,
+                AnomalyKind::InconsistentOffsets,
+                AnomalyKind::UnexpectedWrite
+            ]
+        );
     }
 }

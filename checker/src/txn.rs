@@ -1,0 +1,733 @@
+//! Transaction, per-process and exactly-once findings. One function per finding; each says
+//! exactly what it reports. Shared conventions:
+//!
+//! - *Ok poll*: a `poll` op that completed ok, or a poll step of a `txn` that completed ok.
+//!   Polls are taken to be read_committed (the history does not record isolation).
+//! - *Acknowledged send*: an ok `send`, a send step of an ok `txn`, or a send step of a
+//!   non-transactional `txn` whose completion reports an offset.
+//! - *Definitely aborted send*: a send step of a transactional `txn` that completed `fail`.
+//! - *Committed-visible record*: a final-log record with status plain or committed.
+//! - Values identify records within a partition, as in Jepsen: a workload sends each value to
+//!   a partition once (a retry resends the same value). Where that does not hold, a check
+//!   attributes a record to every send of its value, and says below how it stays
+//!   conservative.
+//! - A `txn`'s steps are its completion's when it completed, else its invoke's.
+//!
+//! Findings come in a stable order: by check (the order of `check_transactions`), then by
+//! partition, then by value or offset (torn transactions by invoke index, per-process
+//! findings by partition then process then history index).
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::anomaly::*;
+use crate::facts::{Facts, ProcessEvent, SendFact, phase_name};
+use crate::history::{History, OpPair, Phase, RecordStatus, TxnStep};
+
+/// Runs every transaction check over `history` (see the module docs for the definitions).
+/// Errors if the history's invokes and completions do not pair up.
+pub fn check_transactions(history: &History) -> Result<Vec<Anomaly>, String> {
+    let pairs = pairs(history)?;
+    let facts = Facts::new(history, &pairs);
+    Ok(transaction_findings(history, &facts))
+}
+
+/// `check_log`'s findings followed by `check_transactions`', pairing the history once.
+pub fn check_all(history: &History) -> Result<Vec<Anomaly>, String> {
+    let pairs = pairs(history)?;
+    let facts = Facts::new(history, &pairs);
+    let mut found = crate::log::log_findings(history, &pairs, &facts);
+    found.extend(transaction_findings(history, &facts));
+    Ok(found)
+}
+
+pub(crate) fn pairs(history: &History) -> Result<Vec<OpPair>, String> {
+    history.pairs().map_err(|(i, m)| format!("op {i}: {m}"))
+}
+
+fn transaction_findings(history: &History, facts: &Facts) -> Vec<Anomaly> {
+    let truth = Truth::new(facts);
+    let mut found = Vec::new();
+    found.extend(aborted_reads(facts, &truth));
+    found.extend(torn_transactions(facts, &truth));
+    found.extend(hanging_transactions(history, facts));
+    let known = known_records(facts, &truth);
+    found.extend(poll_skips_and_nonmonotonic_polls(facts, &known));
+    found.extend(nonmonotonic_sends(facts));
+    found.extend(unseen(facts, &truth));
+    let effects = Effects::new(facts, &truth);
+    found.extend(duplicate_effects(&effects));
+    found.extend(lost_effects(history, facts, &truth, &effects));
+    found
+}
+
+type Partition<'h> = (&'h str, u32);
+
+/// The final logs indexed by value and by offset: (value or offset, the other, status).
+#[derive(Default)]
+struct Truth<'h> {
+    by_value: BTreeMap<Partition<'h>, Vec<(u64, u64, RecordStatus)>>,
+    by_offset: BTreeMap<Partition<'h>, Vec<(u64, u64, RecordStatus)>>,
+}
+
+impl<'h> Truth<'h> {
+    fn new(facts: &Facts<'h>) -> Self {
+        let mut truth = Truth::default();
+        for (&key, log) in &facts.logs {
+            let mut by_value: Vec<_> = log
+                .records
+                .iter()
+                .map(|r| (r.value, r.offset, r.status))
+                .collect();
+            by_value.sort_by_key(|&(value, offset, _)| (value, offset));
+            let mut by_offset: Vec<_> = by_value.iter().map(|&(v, o, s)| (o, v, s)).collect();
+            by_offset.sort_by_key(|&(offset, value, _)| (offset, value));
+            truth.by_value.insert(key, by_value);
+            truth.by_offset.insert(key, by_offset);
+        }
+        truth
+    }
+
+    fn has(&self, partition: Partition<'h>) -> bool {
+        self.by_value.contains_key(&partition)
+    }
+
+    /// (value, offset, status) of the records holding `value`, by offset.
+    fn with_value(&self, partition: Partition<'h>, value: u64) -> &[(u64, u64, RecordStatus)] {
+        let Some(records) = self.by_value.get(&partition) else {
+            return &[];
+        };
+        let start = records.partition_point(|r| r.0 < value);
+        let end = records.partition_point(|r| r.0 <= value);
+        &records[start..end]
+    }
+
+    /// (offset, value, status) of the records at `offset`.
+    fn at(&self, partition: Partition<'h>, offset: u64) -> &[(u64, u64, RecordStatus)] {
+        let Some(records) = self.by_offset.get(&partition) else {
+            return &[];
+        };
+        let start = records.partition_point(|r| r.0 < offset);
+        let end = records.partition_point(|r| r.0 <= offset);
+        &records[start..end]
+    }
+
+    /// The lowest offset holding `value` as committed-visible data.
+    fn committed_offset_of(&self, partition: Partition<'h>, value: u64) -> Option<u64> {
+        self.with_value(partition, value)
+            .iter()
+            .find(|r| r.2.is_committed())
+            .map(|r| r.1)
+    }
+}
+
+fn partition_of<'h>(send: &SendFact<'h>) -> Partition<'h> {
+    (send.topic, send.partition)
+}
+
+/// aborted-read (Jepsen's G1a): an ok poll returned value v at offset o of a partition, and
+/// either the final log holds v at o with status aborted, or every send of v to that
+/// partition in the history is a definitely aborted send (there is at least one). One finding
+/// per (poll completion, partition, offset).
+fn aborted_reads(facts: &Facts, truth: &Truth) -> Vec<Anomaly> {
+    let mut found: Vec<AbortedRead> = Vec::new();
+    for poll in &facts.polls {
+        let partition = (poll.topic, poll.partition);
+        for r in poll.records {
+            let aborted_in_final_log = truth
+                .at(partition, r.offset)
+                .iter()
+                .any(|&(_, value, status)| value == r.value && status == RecordStatus::Aborted);
+            let writers = facts.sends_of(poll.topic, poll.partition, r.value);
+            let writer_aborted =
+                !writers.is_empty() && writers.iter().all(|&w| facts.sends[w].aborted(facts));
+            if !(aborted_in_final_log || writer_aborted) {
+                continue;
+            }
+            let writer = writers.first().filter(|_| writer_aborted).map(|&w| {
+                let s = &facts.sends[w];
+                (
+                    s.invoke,
+                    s.completion.expect("an aborted send's txn completed"),
+                )
+            });
+            found.push(AbortedRead {
+                topic: poll.topic.to_string(),
+                partition: poll.partition,
+                offset: r.offset,
+                value: r.value,
+                poll: poll.op,
+                writer,
+                aborted_in_final_log,
+            });
+        }
+    }
+    found.sort_by(|a, b| {
+        (&a.topic, a.partition, a.offset, a.poll).cmp(&(&b.topic, b.partition, b.offset, b.poll))
+    });
+    found.dedup_by(|a, b| {
+        (&a.topic, a.partition, a.offset, a.poll) == (&b.topic, b.partition, b.offset, b.poll)
+    });
+    found.into_iter().map(Anomaly::AbortedRead).collect()
+}
+
+/// Where a send landed: its acknowledged offset, else its value's committed-visible offset.
+fn txn_record(send: &SendFact, truth: &Truth) -> TxnRecord {
+    TxnRecord {
+        topic: send.topic.to_string(),
+        partition: send.partition,
+        value: send.value,
+        offset: send
+            .acked_offset
+            .or_else(|| truth.committed_offset_of(partition_of(send), send.value)),
+    }
+}
+
+/// What one ok poll read of a partition, for "read past".
+struct PollSpan {
+    /// Where it started: its `from_offset`, or its lowest returned offset.
+    low: u64,
+    /// Its highest returned offset.
+    high: u64,
+    /// History index of its completion.
+    poll: u64,
+    values: BTreeSet<u64>,
+}
+
+/// torn-transaction: a transactional `txn` with at least two sends that *committed* — it
+/// completed ok, or the final log holds one of its sends' values with status committed and
+/// no other send in the history has that value in that partition (so the record is surely
+/// this transaction's) — and either
+/// - *log*: among its sends to partitions with ground truth, some have a committed-visible
+///   record of their value and some have none; or
+/// - *polls*: some ok poll returned one of its sends (by value), while an ok poll of another
+///   of its sends' partition read past that send's offset (acknowledged, else its value's
+///   committed-visible offset in the final log) without returning its value. "Read past
+///   offset o": the poll returned a record above o and started at or below o (its
+///   `from_offset`, or for a poll step, its lowest returned offset).
+///
+/// One finding per transaction and kind of evidence, log first.
+fn torn_transactions(facts: &Facts, truth: &Truth) -> Vec<Anomaly> {
+    let mut spans: BTreeMap<Partition, Vec<PollSpan>> = BTreeMap::new();
+    for poll in &facts.polls {
+        let (Some(low), Some(high)) = (
+            poll.records.iter().map(|r| r.offset).min(),
+            poll.records.iter().map(|r| r.offset).max(),
+        ) else {
+            continue;
+        };
+        spans
+            .entry((poll.topic, poll.partition))
+            .or_default()
+            .push(PollSpan {
+                low: poll.from_offset.map_or(low, |from| from.min(low)),
+                high,
+                poll: poll.op,
+                values: poll.records.iter().map(|r| r.value).collect(),
+            });
+    }
+    let mut found = Vec::new();
+    for txn in facts.txns.iter().filter(|t| t.transactional) {
+        let sends = &facts.sends[txn.sends.clone()];
+        if sends.len() < 2 {
+            continue;
+        }
+        let committed_in_final_log = sends.iter().any(|s| {
+            facts.sends_of(s.topic, s.partition, s.value).len() == 1
+                && truth
+                    .with_value(partition_of(s), s.value)
+                    .iter()
+                    .any(|r| r.2 == RecordStatus::Committed)
+        });
+        if txn.outcome != Some(Phase::Ok) && !committed_in_final_log {
+            continue;
+        }
+        let torn = |evidence| {
+            Anomaly::TornTransaction(TornTransaction {
+                txn: txn.invoke,
+                completion: txn.completion,
+                txn_id: txn.txn_id.map(str::to_string),
+                outcome: phase_name(txn.outcome),
+                committed_in_final_log,
+                evidence,
+            })
+        };
+
+        let (mut committed, mut not_committed) = (Vec::new(), Vec::new());
+        for s in sends.iter().filter(|s| truth.has(partition_of(s))) {
+            match truth.committed_offset_of(partition_of(s), s.value) {
+                Some(_) => committed.push(txn_record(s, truth)),
+                None => not_committed.push(txn_record(s, truth)),
+            }
+        }
+        if !committed.is_empty() && !not_committed.is_empty() {
+            found.push(torn(TornEvidence::Log {
+                committed,
+                not_committed,
+            }));
+        }
+
+        // (send index within the txn, record, poll completion)
+        let (mut seen, mut skipped) = (Vec::new(), Vec::new());
+        for (k, s) in sends.iter().enumerate() {
+            let record = txn_record(s, truth);
+            for span in spans.get(&partition_of(s)).into_iter().flatten() {
+                if span.values.contains(&s.value) {
+                    seen.push((k, record.clone(), span.poll));
+                } else if record
+                    .offset
+                    .is_some_and(|o| span.low <= o && o < span.high)
+                {
+                    skipped.push((k, record.clone(), span.poll));
+                }
+            }
+        }
+        let tear = skipped
+            .iter()
+            .any(|(ks, _, _)| seen.iter().any(|(kv, _, _)| kv != ks));
+        if tear {
+            let strip =
+                |v: Vec<(usize, TxnRecord, u64)>| v.into_iter().map(|(_, r, p)| (r, p)).collect();
+            found.push(torn(TornEvidence::Polls {
+                seen: strip(seen),
+                skipped: strip(skipped),
+            }));
+        }
+    }
+    found
+}
+
+/// hanging-transaction: the run converged (`end` line says so) and a final log still holds
+/// records with status open. One finding per partition and producer id, naming the open
+/// records and the history's transactions that sent their values.
+fn hanging_transactions(history: &History, facts: &Facts) -> Vec<Anomaly> {
+    if history.converged != Some(true) {
+        return Vec::new();
+    }
+    let mut found = Vec::new();
+    for (&(topic, partition), log) in &facts.logs {
+        let mut open: BTreeMap<i64, Vec<(u64, u64)>> = BTreeMap::new();
+        for r in log
+            .records
+            .iter()
+            .filter(|r| r.status == RecordStatus::Open)
+        {
+            open.entry(r.producer_id)
+                .or_default()
+                .push((r.offset, r.value));
+        }
+        for (producer_id, mut records) in open {
+            records.sort_unstable();
+            let mut writers: Vec<u64> = records
+                .iter()
+                .flat_map(|&(_, value)| facts.sends_of(topic, partition, value))
+                .filter(|&&s| facts.sends[s].txn.is_some())
+                .map(|&s| facts.sends[s].invoke)
+                .collect();
+            writers.sort_unstable();
+            writers.dedup();
+            found.push(Anomaly::HangingTransaction(HangingTransaction {
+                topic: topic.to_string(),
+                partition,
+                producer_id,
+                offsets: records.iter().map(|r| r.0).collect(),
+                values: records.iter().map(|r| r.1).collect(),
+                writers,
+            }));
+        }
+    }
+    found
+}
+
+/// Per partition, the records a consumer should see, (offset, value) ascending: the final
+/// log's committed-visible records when the history has it, else every record an ok poll
+/// returned or an acknowledged send reported.
+fn known_records<'h>(
+    facts: &Facts<'h>,
+    truth: &Truth<'h>,
+) -> BTreeMap<Partition<'h>, Vec<(u64, u64)>> {
+    let mut known: BTreeMap<Partition, Vec<(u64, u64)>> = BTreeMap::new();
+    for (&partition, records) in &truth.by_offset {
+        let visible = records.iter().filter(|r| r.2.is_committed());
+        known.insert(partition, visible.map(|r| (r.0, r.1)).collect());
+    }
+    for poll in &facts.polls {
+        let partition = (poll.topic, poll.partition);
+        if !truth.has(partition) {
+            let records = known.entry(partition).or_default();
+            records.extend(poll.records.iter().map(|r| (r.offset, r.value)));
+        }
+    }
+    for send in &facts.sends {
+        if let (Some(offset), false) = (send.acked_offset, truth.has(partition_of(send))) {
+            known
+                .entry(partition_of(send))
+                .or_default()
+                .push((offset, send.value));
+        }
+    }
+    for records in known.values_mut() {
+        records.sort_unstable();
+        records.dedup();
+    }
+    known
+}
+
+/// poll-skip and nonmonotonic-poll (Jepsen's per-process scan). For each process, its ok
+/// polls of each partition in completion order (a txn's poll steps in step order); polls
+/// that returned nothing are passed over. With `a` the last offset the previous poll returned
+/// and `b` the first offset the next one returned:
+/// - nonmonotonic-poll if b ≤ a;
+/// - poll-skip if a known record (see `known_records`) lies strictly between a and b.
+///
+/// The history has no assign/subscribe/rebalance events, so the scan assumes each process is
+/// one consumer that moves only by its own polls, and forgets a position when the process
+/// says it moved: a `poll` op whose `from_offset` is at or below `a` is an explicit rewind
+/// (not compared), and a `txn` of the process that ended fail or info rewinds all its
+/// partitions (an aborted consume-transform-produce loop seeks back to its committed offsets).
+fn poll_skips_and_nonmonotonic_polls(
+    facts: &Facts,
+    known: &BTreeMap<Partition, Vec<(u64, u64)>>,
+) -> Vec<Anomaly> {
+    let (mut skips, mut backwards) = (Vec::new(), Vec::new());
+    for (&process, events) in &facts.by_process {
+        // Per partition: (last offset returned, completion of that poll).
+        let mut position: BTreeMap<Partition, (u64, u64)> = BTreeMap::new();
+        for event in events {
+            let poll = match *event {
+                ProcessEvent::Rewind => {
+                    position.clear();
+                    continue;
+                }
+                ProcessEvent::Ack(_) => continue,
+                ProcessEvent::Poll(i) => &facts.polls[i],
+            };
+            let (Some(first), Some(last)) = (poll.records.first(), poll.records.last()) else {
+                continue;
+            };
+            let partition = (poll.topic, poll.partition);
+            if let Some(&(previous_offset, previous_poll)) = position.get(&partition) {
+                let rewound = poll.from_offset.is_some_and(|from| from <= previous_offset);
+                if !rewound && first.offset <= previous_offset {
+                    backwards.push(NonmonotonicPoll {
+                        process,
+                        topic: poll.topic.to_string(),
+                        partition: poll.partition,
+                        previous_poll,
+                        previous_offset,
+                        next_poll: poll.op,
+                        next_offset: first.offset,
+                    });
+                } else if !rewound {
+                    let between = known.get(&partition).map_or(&[][..], |records| {
+                        let start = records.partition_point(|r| r.0 <= previous_offset);
+                        let end = records.partition_point(|r| r.0 < first.offset);
+                        &records[start..end]
+                    });
+                    if !between.is_empty() {
+                        skips.push(PollSkip {
+                            process,
+                            topic: poll.topic.to_string(),
+                            partition: poll.partition,
+                            previous_poll,
+                            previous_offset,
+                            next_poll: poll.op,
+                            next_offset: first.offset,
+                            skipped: between.to_vec(),
+                        });
+                    }
+                }
+            }
+            position.insert(partition, (last.offset, poll.op));
+        }
+    }
+    skips.sort_by(|a, b| {
+        (&a.topic, a.partition, a.process, a.next_poll).cmp(&(
+            &b.topic,
+            b.partition,
+            b.process,
+            b.next_poll,
+        ))
+    });
+    backwards.sort_by(|a, b| {
+        (&a.topic, a.partition, a.process, a.next_poll).cmp(&(
+            &b.topic,
+            b.partition,
+            b.process,
+            b.next_poll,
+        ))
+    });
+    let skips = skips.into_iter().map(Anomaly::PollSkip);
+    skips
+        .chain(backwards.into_iter().map(Anomaly::NonmonotonicPoll))
+        .collect()
+}
+
+/// nonmonotonic-send: for each process, its acknowledged sends with an offset, per partition
+/// in completion order (a txn's send steps in step order): a send whose offset is strictly
+/// lower than the process's previous acknowledged send to that partition.
+fn nonmonotonic_sends(facts: &Facts) -> Vec<Anomaly> {
+    let mut found = Vec::new();
+    for (&process, events) in &facts.by_process {
+        // Per partition: (offset, value, completion) of the last acknowledged send.
+        let mut last: BTreeMap<Partition, (u64, u64, u64)> = BTreeMap::new();
+        for event in events {
+            let ProcessEvent::Ack(i) = *event else {
+                continue;
+            };
+            let send = &facts.sends[i];
+            let (Some(offset), Some(ack)) = (send.acked_offset, send.completion) else {
+                continue;
+            };
+            let partition = partition_of(send);
+            if let Some(&(previous_offset, previous_value, previous_ack)) = last.get(&partition)
+                && offset < previous_offset
+            {
+                found.push(NonmonotonicSend {
+                    process,
+                    topic: send.topic.to_string(),
+                    partition: send.partition,
+                    previous_ack,
+                    previous_value,
+                    previous_offset,
+                    next_ack: ack,
+                    next_value: send.value,
+                    next_offset: offset,
+                });
+            }
+            last.insert(partition, (offset, send.value, ack));
+        }
+    }
+    found.sort_by(|a, b| {
+        (&a.topic, a.partition, a.process, a.next_ack).cmp(&(
+            &b.topic,
+            b.partition,
+            b.process,
+            b.next_ack,
+        ))
+    });
+    found.into_iter().map(Anomaly::NonmonotonicSend).collect()
+}
+
+/// unseen: for a partition that ok polls read, the values of its acknowledged sends that no
+/// ok poll of it returned — reported only when polls read to the partition's end: the highest
+/// offset any ok poll returned is at least the highest known committed offset (the final log's
+/// last committed-visible record, and every acknowledged offset). One finding per partition.
+/// An acknowledged value absent from the log is also a lost-write; both are reported, as in
+/// Jepsen.
+fn unseen(facts: &Facts, truth: &Truth) -> Vec<Anomaly> {
+    let mut polled: BTreeMap<Partition, (u64, BTreeSet<u64>)> = BTreeMap::new();
+    for poll in &facts.polls {
+        for r in poll.records {
+            let (through, values) = polled
+                .entry((poll.topic, poll.partition))
+                .or_insert((r.offset, BTreeSet::new()));
+            *through = (*through).max(r.offset);
+            values.insert(r.value);
+        }
+    }
+    let mut acknowledged: BTreeMap<Partition, Vec<&SendFact>> = BTreeMap::new();
+    for send in facts.sends.iter().filter(|s| s.acknowledged) {
+        acknowledged
+            .entry(partition_of(send))
+            .or_default()
+            .push(send);
+    }
+    let mut found = Vec::new();
+    for (partition, (polled_through, values)) in polled {
+        let sends = acknowledged.get(&partition).map_or(&[][..], Vec::as_slice);
+        let last_committed = truth.by_offset.get(&partition).and_then(|records| {
+            records
+                .iter()
+                .rev()
+                .find(|r| r.2.is_committed())
+                .map(|r| r.0)
+        });
+        let last_acked = sends.iter().filter_map(|s| s.acked_offset).max();
+        let Some(end_offset) = last_committed.max(last_acked) else {
+            continue;
+        };
+        if polled_through < end_offset {
+            continue;
+        }
+        let mut missed: Vec<u64> = sends
+            .iter()
+            .map(|s| s.value)
+            .filter(|v| !values.contains(v))
+            .collect();
+        missed.sort_unstable();
+        missed.dedup();
+        if !missed.is_empty() {
+            found.push(Anomaly::Unseen(Unseen {
+                topic: partition.0.to_string(),
+                partition: partition.1,
+                count: missed.len(),
+                values: missed,
+                polled_through,
+                end_offset,
+            }));
+        }
+    }
+    found
+}
+
+/// The exactly-once oracle's view: every committed-visible final-log record attributed to the
+/// inputs its value's sends name as `source`.
+struct Effects {
+    /// Input value → its committed outputs, by (topic, partition, offset).
+    outputs: BTreeMap<u64, Vec<EffectRecord>>,
+    /// Input value → the most sends naming it in any one op (the transform's fan-out).
+    per_attempt: BTreeMap<u64, usize>,
+}
+
+impl Effects {
+    fn new(facts: &Facts, truth: &Truth) -> Self {
+        let mut outputs: BTreeMap<u64, Vec<EffectRecord>> = BTreeMap::new();
+        for (&(topic, partition, value), sends) in &facts.send_index {
+            let mut by_source: BTreeMap<u64, Vec<u64>> = BTreeMap::new();
+            for &s in sends {
+                if let Some(source) = facts.sends[s].source {
+                    by_source
+                        .entry(source)
+                        .or_default()
+                        .push(facts.sends[s].invoke);
+                }
+            }
+            let records = truth.with_value((topic, partition), value);
+            for (source, mut sent_by) in by_source {
+                sent_by.dedup();
+                for r in records.iter().filter(|r| r.2.is_committed()) {
+                    outputs.entry(source).or_default().push(EffectRecord {
+                        topic: topic.to_string(),
+                        partition,
+                        offset: r.1,
+                        value,
+                        sent_by: sent_by.clone(),
+                    });
+                }
+            }
+        }
+        for records in outputs.values_mut() {
+            records.sort_by(|a, b| {
+                (&a.topic, a.partition, a.offset).cmp(&(&b.topic, b.partition, b.offset))
+            });
+        }
+        let mut per_attempt: BTreeMap<u64, usize> = BTreeMap::new();
+        for txn in &facts.txns {
+            let mut count: BTreeMap<u64, usize> = BTreeMap::new();
+            for s in &facts.sends[txn.sends.clone()] {
+                if let Some(source) = s.source {
+                    *count.entry(source).or_default() += 1;
+                }
+            }
+            for (source, n) in count {
+                let most = per_attempt.entry(source).or_default();
+                *most = (*most).max(n);
+            }
+        }
+        Effects {
+            outputs,
+            per_attempt,
+        }
+    }
+}
+
+/// duplicate-effect: an input value v has more committed outputs than one attempt produces.
+/// A committed output of v is a committed-visible final-log record whose (topic, partition,
+/// value) some send step with `source: v` sent (a record counts once per distinct source its
+/// value's sends name). One attempt produces `per_attempt(v)` outputs: the most send steps
+/// with `source: v` in any one `txn` (1 for a one-to-one transform). Finding iff
+/// outputs(v) > per_attempt(v). One finding per input value, ascending.
+fn duplicate_effects(effects: &Effects) -> Vec<Anomaly> {
+    let mut found = Vec::new();
+    for (&input, outputs) in &effects.outputs {
+        let per_attempt = effects.per_attempt.get(&input).copied().unwrap_or(1);
+        if outputs.len() > per_attempt {
+            found.push(Anomaly::DuplicateEffect(DuplicateEffect {
+                input,
+                outputs: outputs.clone(),
+                per_attempt,
+            }));
+        }
+    }
+    found
+}
+
+/// lost-effect: an input consumed under a committed offset has no committed output. The
+/// consume-transform-produce groups are those named by a commit-offset step of a `txn` that
+/// also has a send step with a `source`. For each of their committed offsets (ground truth,
+/// `History::committed_offsets`) of a partition with a final log, every committed-visible
+/// record of that partition below the committed offset is a consumed input, identified by its
+/// value; finding iff no committed output names it (as for duplicate-effect). This assumes
+/// every input has an effect (a transform that filters inputs out cannot be checked this
+/// way). One finding per input record, by (topic, partition, offset); where several groups
+/// commit one partition, the first by name reports it.
+fn lost_effects(
+    history: &History,
+    facts: &Facts,
+    truth: &Truth,
+    effects: &Effects,
+) -> Vec<Anomaly> {
+    let mut groups: BTreeSet<&str> = BTreeSet::new();
+    for txn in &facts.txns {
+        if facts.sends[txn.sends.clone()]
+            .iter()
+            .any(|s| s.source.is_some())
+        {
+            for step in txn.steps {
+                if let TxnStep::CommitOffset { group, .. } = step {
+                    groups.insert(group);
+                }
+            }
+        }
+    }
+    let mut commits: Vec<_> = history
+        .committed_offsets
+        .iter()
+        .filter(|c| groups.contains(c.group.as_str()))
+        .collect();
+    commits
+        .sort_by(|a, b| (&a.topic, a.partition, &a.group).cmp(&(&b.topic, b.partition, &b.group)));
+    let mut found: Vec<LostEffect> = Vec::new();
+    let mut reported: BTreeSet<(&str, u32, u64)> = BTreeSet::new();
+    for commit in commits {
+        let Some(records) = truth.by_offset.get(&(&*commit.topic, commit.partition)) else {
+            continue;
+        };
+        for &(offset, input, _) in records
+            .iter()
+            .filter(|r| r.0 < commit.offset && r.2.is_committed())
+        {
+            if effects.outputs.contains_key(&input)
+                || !reported.insert((&commit.topic, commit.partition, offset))
+            {
+                continue;
+            }
+            let consumed_by = facts
+                .txns
+                .iter()
+                .filter(|t| {
+                    t.steps.iter().any(|step| {
+                        matches!(step, TxnStep::Poll { topic, partition, records }
+                            if *topic == commit.topic && *partition == commit.partition
+                                && records.iter().any(|r| r.value == input))
+                    })
+                })
+                .map(|t| (t.invoke, phase_name(t.outcome)))
+                .collect();
+            found.push(LostEffect {
+                input,
+                topic: commit.topic.to_string(),
+                partition: commit.partition,
+                offset,
+                group: commit.group.clone(),
+                committed_offset: commit.offset,
+                consumed_by,
+            });
+        }
+    }
+    found.sort_by(|a, b| (&a.topic, a.partition, a.offset).cmp(&(&b.topic, b.partition, b.offset)));
+    found.into_iter().map(Anomaly::LostEffect).collect()
+}
+
+#[cfg(test)]
+mod tests;
