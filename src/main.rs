@@ -547,7 +547,7 @@ fn check(file: &std::path::Path, json: bool) -> anyhow::Result<ExitCode> {
     let history = eosim::checker::History::from_jsonl(std::io::BufReader::new(reader), &name)
         .map_err(|e| BadInput(e.to_string()))?;
     let anomalies =
-        eosim::checker::check_log(&history).map_err(|e| BadInput(format!("{name}: {e}")))?;
+        eosim::checker::check_all(&history).map_err(|e| BadInput(format!("{name}: {e}")))?;
     if json {
         let reports: Vec<_> = anomalies
             .iter()
