@@ -9,6 +9,13 @@ fn eosim(args: &[&str]) -> Output {
         .expect("eosim runs")
 }
 
+/// A fresh folder for one test's files.
+fn scratch_dir(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("eosim-{name}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
 fn json(out: &Output) -> serde_json::Value {
     serde_json::from_slice(&out.stdout)
         .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stdout)))
@@ -80,8 +87,7 @@ fn the_no_dedup_variant_makes_exactly_once_fail_with_duplicates() {
 
 #[test]
 fn bad_input_exits_2_with_a_clear_message() {
-    let dir = std::env::temp_dir().join(format!("eosim-cli-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = scratch_dir("cli");
     let file = dir.join("bad.toml");
     std::fs::write(&file, "name = \"x\"\napplication = \"produce\"\n[cluster]\nbrokers = 1\ntopics = []\nshards = 3\n").unwrap();
     let out = eosim(&["run", file.to_str().unwrap()]);
@@ -159,8 +165,7 @@ fn replay_checks_determinism_and_prints_the_hash() {
 
 #[test]
 fn history_written_by_run_is_checked_the_same_by_check() {
-    let dir = std::env::temp_dir().join(format!("eosim-hist-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = scratch_dir("hist");
     let file = dir.join("h.jsonl");
     let run = eosim(&[
         "run",
@@ -277,8 +282,7 @@ fn check_rejects_malformed_or_mismatched_input_with_exit_2() {
 
 #[test]
 fn shrink_cuts_a_failing_plan_to_a_few_faults_that_fail_the_same_way() {
-    let dir = std::env::temp_dir().join(format!("eosim-shrink-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = scratch_dir("shrink");
     let file = dir.join("minimal.toml");
     let out = eosim(&[
         "shrink",
@@ -317,8 +321,7 @@ fn shrink_cuts_a_failing_plan_to_a_few_faults_that_fail_the_same_way() {
 
 #[test]
 fn sharded_sweeps_merge_into_the_unsharded_sweep() {
-    let dir = std::env::temp_dir().join(format!("eosim-shards-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = scratch_dir("shards");
     let common = [
         "sweep",
         "produce-retries",
@@ -367,8 +370,7 @@ fn sharded_sweeps_merge_into_the_unsharded_sweep() {
 
 #[test]
 fn junit_reports_one_case_per_seed() {
-    let dir = std::env::temp_dir().join(format!("eosim-junit-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = scratch_dir("junit");
     let file = dir.join("sweep.xml");
     let out = eosim(&[
         "sweep",
