@@ -428,6 +428,11 @@ impl<'a, M: Model> Search<'a, M> {
 
     fn record_rejection(&mut self, state: u32, operation: u32) {
         let (states, more) = &mut self.rejections[operation as usize];
+        // Once the list is full and known to be incomplete, nothing more is recorded: skip
+        // the scan (an operation can be rejected in thousands of states).
+        if *more {
+            return;
+        }
         if !states.contains(&state) {
             if states.len() < MAX_REJECTING_STATES {
                 states.push(state);
