@@ -421,6 +421,12 @@ impl<'a, M: Model> Search<'a, M> {
         let id = self.states.intern(state);
         let row_end = (id as usize + 1) * self.operations.len();
         if row_end > self.memo.len() && row_end <= DENSE_MEMO_ENTRIES {
+            if row_end > self.memo.capacity() {
+                // Room for the whole memo at once: growing by doubling copied it over and
+                // over (a realloc of megabytes), and untouched room costs no memory.
+                self.memo
+                    .reserve_exact(DENSE_MEMO_ENTRIES - self.memo.len());
+            }
             self.memo.resize(row_end, UNKNOWN);
         }
         id
