@@ -78,6 +78,10 @@ const UNKNOWN: u32 = u32::MAX - 1;
 /// The memo's size cap, in entries of 4 bytes: 4 MiB per partition at most.
 pub const DENSE_MEMO_ENTRIES: usize = 1 << 20;
 
+/// Up to this many entries (256 KiB) the memo grows as needed; past it, it reserves the cap,
+/// so that a history of many small partitions does not reserve 4 MiB for each.
+const SMALL_MEMO_ENTRIES: usize = 1 << 16;
+
 /// Checks whether `operations` (one partition, in any order) are linearizable, searching
 /// until done or until the deadline.
 pub fn search<M: Model>(
@@ -421,6 +425,12 @@ impl<'a, M: Model> Search<'a, M> {
         let id = self.states.intern(state);
         let row_end = (id as usize + 1) * self.operations.len();
         if row_end > self.memo.len() && row_end <= DENSE_MEMO_ENTRIES {
+            if row_end > self.memo.capacity() && row_end > SMALL_MEMO_ENTRIES {
+                // Past a small memo, room for the whole memo at once: growing by doubling
+                // copied megabytes over and over, and room not written to costs no memory.
+                self.memo
+                    .reserve_exact(DENSE_MEMO_ENTRIES - self.memo.len());
+            }
             self.memo.resize(row_end, UNKNOWN);
         }
         id
@@ -428,6 +438,11 @@ impl<'a, M: Model> Search<'a, M> {
 
     fn record_rejection(&mut self, state: u32, operation: u32) {
         let (states, more) = &mut self.rejections[operation as usize];
+        // Once the list is full and known to be incomplete, nothing more is recorded: skip
+        // the scan (an operation can be rejected in thousands of states).
+        if *more {
+            return;
+        }
         if !states.contains(&state) {
             if states.len() < MAX_REJECTING_STATES {
                 states.push(state);

@@ -231,10 +231,46 @@ impl std::fmt::Display for Text {
 
 impl PartialEq for Text {
     fn eq(&self, other: &Text) -> bool {
-        Arc::ptr_eq(&self.0, &other.0)
-            || (self.0.len == other.0.len
-                && self.0.hash == other.0.hash
-                && self.equals(&other.to_string()))
+        self.0.len == other.0.len && self.0.hash == other.0.hash && same_bytes(&self.0, &other.0)
+    }
+}
+
+/// Compares two texts of equal length from their ends, piece by piece, without building
+/// either. Stops early where both reach the same piece: the search builds every text from an
+/// interned state's text, so two equal texts usually share all but their last piece.
+fn same_bytes(mut left: &Piece, mut right: &Piece) -> bool {
+    // Bytes of the current piece not compared yet: `piece[..left_open]`. The bytes still to
+    // compare are the prefix's and these, as many on both sides.
+    let (mut left_open, mut right_open) = (left.piece.len(), right.piece.len());
+    loop {
+        if left_open == left.piece.len()
+            && right_open == right.piece.len()
+            && std::ptr::eq(left, right)
+        {
+            return true;
+        }
+        if left_open == 0 {
+            let Some(prefix) = left.prefix.as_deref() else {
+                return true; // nothing left on either side
+            };
+            (left, left_open) = (prefix, prefix.piece.len());
+            continue;
+        }
+        if right_open == 0 {
+            let Some(prefix) = right.prefix.as_deref() else {
+                return true;
+            };
+            (right, right_open) = (prefix, prefix.piece.len());
+            continue;
+        }
+        let common = left_open.min(right_open);
+        let left_bytes = &left.piece.as_bytes()[left_open - common..left_open];
+        let right_bytes = &right.piece.as_bytes()[right_open - common..right_open];
+        if left_bytes != right_bytes {
+            return false;
+        }
+        left_open -= common;
+        right_open -= common;
     }
 }
 
@@ -248,14 +284,13 @@ impl std::hash::Hash for Text {
 
 impl Drop for Piece {
     /// Unlinks long chains iteratively: the default recursive drop could overflow the stack
-    /// on a key appended to hundreds of thousands of times.
+    /// on a key appended to hundreds of thousands of times. `Arc::into_inner` costs one
+    /// atomic operation where `try_unwrap` costs two when the prefix is shared (the usual case:
+    /// a search drops a piece per step it finds a known state, and every state at the end).
     fn drop(&mut self) {
         let mut next = self.prefix.take();
         while let Some(piece) = next {
-            next = match Arc::try_unwrap(piece) {
-                Ok(mut unique) => unique.prefix.take(),
-                Err(_) => None,
-            };
+            next = Arc::into_inner(piece).and_then(|mut unique| unique.prefix.take());
         }
     }
 }
@@ -388,6 +423,31 @@ mod tests {
             long = long.append("y".into());
         }
         drop(long);
+    }
+
+    #[test]
+    fn texts_compare_by_content_whatever_their_pieces() {
+        // Every way of building short texts from pieces, some sharing a prefix: equality
+        // must agree with comparing the strings.
+        let shared = Text::new("x".into()).append("y".into());
+        let mut texts = Vec::new();
+        for content in ["", "a", "ab", "abc", "abd", "xyab", "xyabc"] {
+            for split in 0..=content.len() {
+                let (head, tail) = content.split_at(split);
+                texts.push(Text::new(head.into()).append(tail.into()));
+                texts.push(shared.append(head.into()).append(tail.into()));
+                texts.push(Text::new("".into()).append(head.into()).append(tail.into()));
+            }
+        }
+        for left in &texts {
+            for right in &texts {
+                assert_eq!(
+                    left == right,
+                    left.to_string() == right.to_string(),
+                    "{left} vs {right}"
+                );
+            }
+        }
     }
 
     #[test]
