@@ -69,20 +69,44 @@ fn baseline_seed(seed: u64, clients: usize, requests: usize) -> usize {
     clients * requests * 2
 }
 
-fn baseline(seeds: u64) -> f64 {
-    let start = Instant::now();
+/// CPU seconds this process has used (user + system), from /proc: on a shared machine a
+/// rate per CPU second is steadier than one per wall second.
+fn cpu_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // Fields after the command name (which may contain spaces) start after the last ')';
+    // utime and stime (clock ticks, 100 per second) are the 12th and 13th of those.
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map(|(_, rest)| rest.split_whitespace().collect())
+        .unwrap_or_default();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|f| f.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    (ticks(11) + ticks(12)) / 100.0
+}
+
+/// (messages per wall second, messages per CPU second)
+fn baseline(seeds: u64) -> (f64, f64) {
+    let (start, cpu) = (Instant::now(), cpu_seconds());
     let mut messages = 0;
     for seed in 0..seeds {
         messages += std::thread::spawn(move || baseline_seed(seed, 4, 2500))
             .join()
             .unwrap();
     }
-    messages as f64 / start.elapsed().as_secs_f64()
+    (
+        messages as f64 / start.elapsed().as_secs_f64(),
+        messages as f64 / (cpu_seconds() - cpu),
+    )
 }
 
-/// Runs seeds one after another on this core; returns (seeds/s, messages/s).
-fn eosim_rate(scenario: &Scenario, seeds: u64) -> (f64, f64) {
-    let start = Instant::now();
+/// Runs seeds one after another on this core; returns (seeds/s, messages/s, messages per CPU
+/// second).
+fn eosim_rate(scenario: &Scenario, seeds: u64) -> (f64, f64, f64) {
+    let (start, cpu) = (Instant::now(), cpu_seconds());
     let mut messages = 0;
     for seed in 0..seeds {
         let outcome = scenarios::run(
@@ -101,7 +125,11 @@ fn eosim_rate(scenario: &Scenario, seeds: u64) -> (f64, f64) {
         messages += outcome.stats.messages.sent;
     }
     let secs = start.elapsed().as_secs_f64();
-    (seeds as f64 / secs, messages as f64 / secs)
+    (
+        seeds as f64 / secs,
+        messages as f64 / secs,
+        messages as f64 / (cpu_seconds() - cpu),
+    )
 }
 
 fn rss_kib() -> u64 {
@@ -122,31 +150,29 @@ fn env_u64(name: &str, default: u64) -> u64 {
 }
 
 fn main() {
-    // `cargo bench` passes `--bench`; a plain `cargo test` of benches passes nothing useful.
     let seeds = env_u64("EOSIM_BENCH_SEEDS", 2_000);
     let memory_seeds = env_u64("EOSIM_BENCH_MEMORY_SEEDS", 10_000);
 
-    let base = baseline(env_u64("EOSIM_BENCH_BASELINE_SEEDS", 50));
+    let (base, base_cpu) = baseline(env_u64("EOSIM_BENCH_BASELINE_SEEDS", 50));
     println!(
-        "baseline (raw madsim round trips, 4 clients x 2500): {:>10.0} msgs/s",
-        base
+        "baseline (raw madsim round trips, 4 clients x 2500):    {base:>8.0} msgs/s {base_cpu:>8.0} msgs/CPU-s"
     );
 
     let produce = scenarios::load("produce-retries").unwrap();
-    let (seeds_per_s, msgs_per_s) = eosim_rate(&produce, seeds);
+    let (seeds_per_s, msgs_per_s, msgs_per_cpu) = eosim_rate(&produce, seeds);
     println!(
-        "produce-retries exactly-once ({seeds} seeds, 1 core):     {msgs_per_s:>10.0} msgs/s  {seeds_per_s:>8.1} seeds/s  ({:.2} ms/seed, {:.0}% of baseline)",
+        "produce-retries exactly-once ({seeds} seeds, 1 core):        {msgs_per_s:>8.0} msgs/s {msgs_per_cpu:>8.0} msgs/CPU-s  {seeds_per_s:.1} seeds/s ({:.2} ms/seed; {:.0}% of baseline per CPU-s)",
         1e3 / seeds_per_s,
-        100.0 * msgs_per_s / base
+        100.0 * msgs_per_cpu / base_cpu
     );
 
     let mut long = produce.clone();
     long.workload.values_per_producer = 3_000;
     long.workload.send_interval_ms = 1;
-    let (_, long_msgs) = eosim_rate(&long, 20);
+    let (_, long_msgs, long_cpu) = eosim_rate(&long, 20);
     println!(
-        "long produce run (3 x 3000 values, 20 seeds, 1 core):   {long_msgs:>10.0} msgs/s  ({:.0}% of baseline)",
-        100.0 * long_msgs / base
+        "long produce run (3 x 3000 values, 20 seeds, 1 core):      {long_msgs:>8.0} msgs/s {long_cpu:>8.0} msgs/CPU-s  ({:.0}% of baseline per CPU-s)",
+        100.0 * long_cpu / base_cpu
     );
 
     let before = rss_kib();
