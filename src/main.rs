@@ -38,8 +38,9 @@ enum Command {
     Run {
         /// A built-in scenario name or a scenario file path.
         scenario: String,
-        #[arg(long, default_value_t = 0)]
-        seed: u64,
+        /// Seed (default: the scenario's `seed`, or 0).
+        #[arg(long)]
+        seed: Option<u64>,
         #[command(flatten)]
         knobs: RunKnobs,
         /// Print the JSON result instead of the text summary.
@@ -138,6 +139,9 @@ enum Command {
         /// Budget of candidate runs.
         #[arg(long, default_value_t = 400)]
         max_runs: u32,
+        /// The anomaly kind to keep (default: the run's first finding's kind).
+        #[arg(long)]
+        anomaly: Option<String>,
     },
     /// List built-in scenarios, guarantees and variants.
     List,
@@ -241,6 +245,7 @@ fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
             html,
         } => {
             let loaded = load(&scenario)?;
+            let seed = seed.or(loaded.seed).unwrap_or(0);
             let outcome = scenarios::run(&loaded, &options(seed, &knobs, trace || html.is_some()));
             if let Some(path) = &html {
                 write_file(path, &eosim::html_report(&outcome, &scenario))?;
@@ -319,7 +324,15 @@ fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
             knobs,
             output,
             max_runs,
-        } => shrink(&scenario, seed, &knobs, output.as_deref(), max_runs),
+            anomaly,
+        } => shrink(
+            &scenario,
+            seed,
+            &knobs,
+            output.as_deref(),
+            max_runs,
+            anomaly.as_deref(),
+        ),
         Command::List => {
             println!("built-in scenarios:");
             for (name, text) in scenarios::BUILTIN {
@@ -575,10 +588,20 @@ fn shrink(
     knobs: &RunKnobs,
     output: Option<&std::path::Path>,
     max_runs: u32,
+    anomaly: Option<&str>,
 ) -> anyhow::Result<ExitCode> {
     let loaded = load(scenario)?;
     let original = scenarios::run(&loaded, &options(seed, knobs, false));
-    let Some(target) = original.anomalies.first().map(|a| a.kind()) else {
+    let wanted = anomaly
+        .map(|name| {
+            eosim::checker::AnomalyKind::from_name(name)
+                .ok_or_else(|| BadInput(format!("unknown anomaly kind {name:?}")))
+        })
+        .transpose()?;
+    if let Some(kind) = wanted.filter(|k| !original.kinds().contains(k)) {
+        return Err(BadInput(format!("seed {seed} of {scenario} does not show `{kind}`")).into());
+    }
+    let Some(target) = wanted.or(original.anomalies.first().map(|a| a.kind())) else {
         let why = if original.panic.is_some() {
             "it panicked (shrinking panics is not supported yet)"
         } else {
@@ -642,7 +665,7 @@ fn shrink(
         first.trace.hash_hex()
     );
     if let Some(path) = output {
-        eprintln!("reproduce: eosim run {} --seed {seed}", path.display());
+        eprintln!("reproduce: eosim run {}", path.display());
     }
     Ok(ExitCode::from(1))
 }
@@ -676,6 +699,7 @@ fn minimal_scenario_text(
         "guarantee".into(),
         toml::Value::String(outcome.guarantee.to_string()),
     );
+    table.insert("seed".into(), toml::Value::Integer(seed as i64));
     let variants = outcome
         .variants
         .names()
@@ -706,7 +730,7 @@ fn minimal_scenario_text(
     let body = toml::to_string(&doc).context("writing TOML")?;
     Ok(format!(
         "# Shrunk by `eosim shrink {scenario_arg} --seed {seed}`: {} fault(s) that still show `{target}`.\n\
-         # Reproduce with the same seed: eosim run <this file> --seed {seed}\n{body}",
+         # Reproduce: eosim run <this file>   (it records seed {seed})\n{body}",
         outcome.plan.0.len()
     ))
 }

@@ -75,6 +75,10 @@ pub struct Scenario {
     /// Protocol variants in force (`--variant` adds to them).
     #[serde(default)]
     pub variants: Vec<Variant>,
+    /// The seed `eosim run` uses when `--seed` is not given (a shrunk reproduction records
+    /// the seed it fails with). Default: none (seed 0).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seed: Option<u64>,
     pub cluster: ClusterSpec,
     #[serde(default)]
     pub workload: ProduceWorkload,
