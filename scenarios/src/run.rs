@@ -217,6 +217,7 @@ async fn execute(
     let spec = scenario.cluster.clone();
     let partitions = spec.partitions();
 
+    let cluster_cell: model::broker::ClusterCell = Default::default();
     let mut brokers = Vec::new();
     let mut storages: Vec<Arc<BrokerStorage>> = Vec::new();
     for i in 0..spec.brokers {
@@ -232,6 +233,7 @@ async fn execute(
             i,
             led,
             &variants,
+            cluster_cell.clone(),
         );
         brokers.push(node);
         storages.push(storage);
@@ -240,6 +242,9 @@ async fn execute(
         spec: spec.clone(),
         brokers,
     };
+    cluster_cell
+        .set(cluster.clone())
+        .expect("the cluster layout is set once");
     let recorder = Recorder::new();
     let done = Completion::default();
     let producers = scenario.workload.producers;

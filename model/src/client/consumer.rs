@@ -6,7 +6,7 @@ use std::time::Duration;
 use checker::history::{Operation, Phase, PolledRecord};
 
 use super::{ClientContext, PROCESSES_PER_CLIENT};
-use crate::protocol::{Request, Response, TopicPartition};
+use crate::protocol::{IsolationLevel, Request, Response, TopicPartition};
 
 /// A fetch that got no answer.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -58,6 +58,7 @@ impl Consumer {
             tp: tp.clone(),
             offset,
             max_records: self.max_records,
+            isolation: IsolationLevel::ReadUncommitted,
         };
         let result = match self
             .ctx
