@@ -667,3 +667,6 @@ fn next_producer_id(counter: &DurableCell<u64>, index: u32) -> i64 {
     counter.set_synced(n);
     index as i64 + PRODUCER_ID_STRIDE * n as i64
 }
+
+#[cfg(test)]
+mod tests;
