@@ -8,7 +8,7 @@
 use std::collections::BTreeMap;
 
 use crate::anomaly::*;
-use crate::history::{History, OpPair, Operation, Phase};
+use crate::history::{History, OpPair, Operation, Phase, TxnStep};
 
 /// Where an offset's value was seen.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -92,7 +92,11 @@ fn build_views<'h>(history: &'h History, pairs: &[OpPair]) -> Views<'h> {
         let v = views.entry((&log.topic, log.partition)).or_default();
         v.has_ground_truth = true;
         for r in &log.records {
-            v.placements.push((r.value, r.offset));
+            // An aborted transaction's record is in the log but never visible to a
+            // read_committed reader: not a placement of its value.
+            if r.status != crate::history::RecordStatus::Aborted {
+                v.placements.push((r.value, r.offset));
+            }
             v.observations.push((r.offset, r.value, Source::FinalLog));
         }
     }
@@ -148,6 +152,57 @@ fn build_views<'h>(history: &'h History, pairs: &[OpPair]) -> Views<'h> {
                         v.placements.push((r.value, r.offset));
                     }
                     v.max_polled_offset = v.max_polled_offset.max(Some(r.offset));
+                }
+            }
+            (Operation::Txn { steps, .. }, completed) => {
+                // The completion's steps carry the results; without one, the invoke's.
+                let (steps, phase) = match (completed, done) {
+                    (Some(Operation::Txn { steps, .. }), Some(d)) => (steps, Some(d.phase)),
+                    _ => (steps, None),
+                };
+                for step in steps {
+                    match step {
+                        TxnStep::Send {
+                            topic,
+                            partition,
+                            value,
+                            offset,
+                            ..
+                        } => {
+                            let v = views.entry((topic, *partition)).or_default();
+                            let acked_offset = offset.filter(|_| phase == Some(Phase::Ok));
+                            if let (Some(offset), Some(d)) = (acked_offset, done) {
+                                v.observations.push((offset, *value, Source::Ack(d.index)));
+                            }
+                            v.sends.push((
+                                *value,
+                                SendRecord {
+                                    invoke: inv.index,
+                                    completion: done.map(|d| d.index),
+                                    phase,
+                                    acked_offset,
+                                    error: done.and_then(|d| d.error.clone()),
+                                },
+                            ));
+                        }
+                        TxnStep::Poll {
+                            topic,
+                            partition,
+                            records,
+                        } if phase.is_some() => {
+                            let d = done.expect("a phase comes from a completion");
+                            let v = views.entry((topic, *partition)).or_default();
+                            for r in records {
+                                v.observations
+                                    .push((r.offset, r.value, Source::Poll(d.index)));
+                                if !truth_known {
+                                    v.placements.push((r.value, r.offset));
+                                }
+                                v.max_polled_offset = v.max_polled_offset.max(Some(r.offset));
+                            }
+                        }
+                        _ => {}
+                    }
                 }
             }
             _ => {}

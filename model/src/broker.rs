@@ -540,10 +540,13 @@ impl Broker {
     fn send_markers(&mut self, now: Instant) {
         let ids: Vec<u64> = self.markers.keys().copied().collect();
         for id in ids {
-            let pending = &self.markers[&id];
+            let pending = self.markers.get_mut(&id).expect("listed");
             if pending.retry_at.is_some_and(|t| t > now) {
                 continue;
             }
+            // The backoff (if any) is over: the alarm must not keep firing for it.
+            pending.retry_at = None;
+            let pending = &self.markers[&id];
             let mut by_leader: BTreeMap<u32, Vec<TopicPartition>> = BTreeMap::new();
             for tp in &pending.remaining {
                 let leader = self.leader_index(tp);
