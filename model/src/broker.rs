@@ -1,18 +1,41 @@
-//! A broker node: serves produce, fetch and InitProducerId for the partitions it leads.
+//! A broker node: serves produce and fetch for the partitions it leads, and hosts the
+//! transaction coordinator of the transactional.ids and the group coordinator of the groups
+//! placed on it (`ClusterSpec::txn_coordinator_index` / `group_coordinator_index`).
 //!
-//! Durable state (the partition logs and the producer-id counter) lives in storage objects
-//! the node's init closure captures; everything else is rebuilt from it on restart.
+//! Durable state (the partition logs, the producer-id counter, the transaction log, the
+//! offsets log and the coordinator-load counter) lives in [`BrokerStorage`], which the node's
+//! init closure captures; everything else is rebuilt from it on restart. Each restart loads
+//! the transaction coordinator with a higher coordinator epoch, so partitions fence markers
+//! from an earlier load, and re-sends the markers of transactions it finds in
+//! PrepareCommit/PrepareAbort.
+//!
+//! Markers travel to partition leaders as WriteTxnMarkers requests, retried (after
+//! `MARKER_RETRY_BACKOFF`) until every partition acknowledged; then the coordinator logs
+//! Complete*. Markers for partitions this broker leads are written directly. A marker for a
+//! `__consumer_offsets` partition completes the pending transactional offsets of the groups
+//! there. Every `TXN_TIMEOUT_SWEEP_INTERVAL` while a transaction is Ongoing, the coordinator
+//! aborts (and fences) the transactions that outlived their timeout.
 
-use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
+use madsim::time::Instant;
 use sim::{DurableCell, DurableLog, NodeId, Sim};
+use tokio::sync::mpsc;
 
+use crate::cluster::{Cluster, OFFSETS_TOPIC_PARTITIONS};
 use crate::config::{Variant, Variants};
+use crate::group::{GroupOffsets, GroupOffsetsConfig, OffsetLogRecord};
 use crate::partition::{Partition, PartitionConfig, StoredBatch};
 use crate::producer_state::AppendOrigin;
-use crate::protocol::{KafkaError, KafkaNet, Request, Response, TopicPartition};
+use crate::protocol::{
+    KafkaError, KafkaNet, Request, Response, TopicPartition, TxnMarker, TxnProducer,
+};
+use crate::txn::{
+    CONSUMER_OFFSETS_TOPIC, MarkerRequest, TxnCoordinator, TxnCoordinatorConfig, TxnLogRecord,
+    TxnState,
+};
 
 /// Producer ids are `broker index + PRODUCER_ID_STRIDE * n`, so brokers never collide.
 pub const PRODUCER_ID_STRIDE: i64 = 1_000;
@@ -20,10 +43,31 @@ pub const PRODUCER_ID_STRIDE: i64 = 1_000;
 /// How often the `unsynced-acks` variant syncs the logs.
 pub const UNSYNCED_FLUSH_INTERVAL: Duration = Duration::from_millis(500);
 
+/// How often a coordinator with an Ongoing transaction looks for timed-out ones (Kafka's
+/// `transaction.abort.timed.out.transaction.cleanup.interval.ms` is 10 s; scaled down to the
+/// simulated runs' length).
+pub const TXN_TIMEOUT_SWEEP_INTERVAL: Duration = Duration::from_millis(1_000);
+
+/// Pause before a WriteTxnMarkers request that failed or timed out is sent again.
+pub const MARKER_RETRY_BACKOFF: Duration = Duration::from_millis(50);
+
+/// How long the coordinator waits for a WriteTxnMarkers response.
+pub const MARKER_REQUEST_TIMEOUT: Duration = Duration::from_millis(300);
+
 /// What survives a broker crash.
 pub struct BrokerStorage {
     pub logs: BTreeMap<TopicPartition, Arc<DurableLog<StoredBatch>>>,
     pub producer_id_counter: Arc<DurableCell<u64>>,
+    /// The transaction coordinator's log (`__transaction_state`, this broker's share).
+    pub txn_log: Arc<DurableLog<TxnLogRecord>>,
+    /// The group coordinator's log (`__consumer_offsets`, this broker's share).
+    pub offsets_log: Arc<DurableLog<OffsetLogRecord>>,
+    /// Highest producer epoch seen per producer id on this broker's offsets partitions
+    /// (Kafka keeps it in the `__consumer_offsets` partitions' producer state): a
+    /// TxnOffsetCommit below it comes from a fenced producer.
+    pub offsets_producer_epochs: Arc<DurableCell<BTreeMap<i64, i16>>>,
+    /// Times the coordinators were loaded: the coordinator epoch of the current load.
+    pub coordinator_loads: Arc<DurableCell<u64>>,
 }
 
 impl BrokerStorage {
@@ -34,11 +78,32 @@ impl BrokerStorage {
                 .map(|tp| (tp.clone(), DurableLog::new()))
                 .collect(),
             producer_id_counter: DurableCell::new(0),
+            txn_log: DurableLog::new(),
+            offsets_log: DurableLog::new(),
+            offsets_producer_epochs: DurableCell::new(BTreeMap::new()),
+            coordinator_loads: DurableCell::new(0),
         })
+    }
+
+    /// The group coordinator's state as its log holds it (ground truth for checkers).
+    pub fn group_offsets(&self) -> GroupOffsets {
+        let records = self.offsets_log.read(|r| r.to_vec());
+        GroupOffsets::from_records(group_offsets_config(), &records)
     }
 }
 
-/// Starts broker `index` (0-based) as node `name`, leading `partitions`.
+fn group_offsets_config() -> GroupOffsetsConfig {
+    GroupOffsetsConfig {
+        offsets_topic_partitions: OFFSETS_TOPIC_PARTITIONS,
+        ..GroupOffsetsConfig::default()
+    }
+}
+
+/// The cluster layout, known once every broker node exists (brokers route markers with it).
+pub type ClusterCell = Arc<OnceLock<Cluster>>;
+
+/// Starts broker `index` (0-based) as node `name`, leading `partitions`. `cluster` must be
+/// set before the simulation runs (after every broker is spawned).
 pub fn spawn_broker(
     sim: &Sim,
     net: &KafkaNet,
@@ -46,6 +111,7 @@ pub fn spawn_broker(
     index: u32,
     partitions: Vec<TopicPartition>,
     variants: &Variants,
+    cluster: ClusterCell,
 ) -> (NodeId, Arc<BrokerStorage>) {
     let storage = BrokerStorage::new(&partitions);
     let config = PartitionConfig {
@@ -63,6 +129,7 @@ pub fn spawn_broker(
             init_storage.clone(),
             config,
             ack_before_sync,
+            cluster.clone(),
         );
         let sim = sim_for_init.clone();
         async move { broker.run(sim).await }
@@ -71,40 +138,93 @@ pub fn spawn_broker(
         sim.attach_disk(node, log.clone());
     }
     sim.attach_disk(node, storage.producer_id_counter.clone());
+    sim.attach_disk(node, storage.txn_log.clone());
+    sim.attach_disk(node, storage.offsets_log.clone());
+    sim.attach_disk(node, storage.offsets_producer_epochs.clone());
+    sim.attach_disk(node, storage.coordinator_loads.clone());
     (node, storage)
 }
 
-struct Broker {
+/// A transaction's markers on their way to the partition leaders.
+struct PendingMarkers {
+    request: MarkerRequest,
+    /// Partitions still without their marker.
+    remaining: BTreeSet<TopicPartition>,
+    /// Leaders (broker index) with a WriteTxnMarkers request on the wire.
+    in_flight: BTreeSet<u32>,
+    /// Not before this instant (after a failure).
+    retry_at: Option<Instant>,
+}
+
+/// Call tags of WriteTxnMarkers requests: (pending-marker id, leader index).
+const LEADER_BITS: u32 = 16;
+
+pub(crate) struct Broker {
     me: NodeId,
     index: u32,
     net: KafkaNet,
     storage: Arc<BrokerStorage>,
     partitions: BTreeMap<TopicPartition, Partition>,
     ack_before_sync: bool,
+    cluster: ClusterCell,
+    txn_coordinator: TxnCoordinator,
+    groups: GroupOffsets,
+    offsets_producer_epochs: BTreeMap<i64, i16>,
+    markers: BTreeMap<u64, PendingMarkers>,
+    next_marker_id: u64,
+    marker_sink: sim::net::CallSink<Response>,
+    marker_outcomes: mpsc::UnboundedReceiver<(u64, Result<Response, sim::CallError>)>,
 }
 
 impl Broker {
-    fn open(
+    pub(crate) fn open(
         me: NodeId,
         index: u32,
         net: KafkaNet,
         storage: Arc<BrokerStorage>,
         config: PartitionConfig,
         ack_before_sync: bool,
+        cluster: ClusterCell,
     ) -> Self {
         let partitions = storage
             .logs
             .iter()
             .map(|(tp, log)| (tp.clone(), Partition::open(tp.clone(), log.clone(), config)))
             .collect();
-        Self {
+        let coordinator_epoch = storage.coordinator_loads.get() + 1;
+        storage.coordinator_loads.set_synced(coordinator_epoch);
+        let counter = storage.producer_id_counter.clone();
+        let allocator = move || next_producer_id(&counter, index);
+        let (txn_coordinator, recovered_markers) = TxnCoordinator::open(
+            storage.txn_log.clone(),
+            i32::try_from(coordinator_epoch).expect("fewer than 2^31 coordinator loads"),
+            TxnCoordinatorConfig {
+                offsets_topic_partitions: OFFSETS_TOPIC_PARTITIONS,
+                ..TxnCoordinatorConfig::default()
+            },
+            Box::new(allocator),
+        );
+        let groups = storage.group_offsets();
+        let offsets_producer_epochs = storage.offsets_producer_epochs.get();
+        let (marker_sink, marker_outcomes) = mpsc::unbounded_channel();
+        let mut broker = Self {
             me,
             index,
             net,
             storage,
             partitions,
             ack_before_sync,
-        }
+            cluster,
+            txn_coordinator,
+            groups,
+            offsets_producer_epochs,
+            markers: BTreeMap::new(),
+            next_marker_id: 0,
+            marker_sink,
+            marker_outcomes,
+        };
+        broker.enqueue_markers(recovered_markers);
+        broker
     }
 
     async fn run(mut self, sim: Sim) {
@@ -118,13 +238,61 @@ impl Broker {
                 }
             });
         }
-        while let Some(incoming) = inbox.recv().await {
-            let response = self.handle(incoming.request);
-            self.net.reply(self.me, incoming.reply_to, response);
+        let mut alarm = sim::Alarm::new();
+        let mut next_sweep: Option<Instant> = None;
+        loop {
+            let now = sim::trace::now();
+            self.send_markers(now);
+            // The sweep timer runs only while a transaction is Ongoing, so brokers without
+            // transactions keep no timers.
+            if self.has_ongoing_transaction() {
+                let due = *next_sweep.get_or_insert(now + TXN_TIMEOUT_SWEEP_INTERVAL);
+                if due <= now {
+                    let markers = self
+                        .txn_coordinator
+                        .abort_timed_out_transactions(sim::now_ms());
+                    self.enqueue_markers(markers);
+                    next_sweep = None;
+                    continue;
+                }
+            } else {
+                next_sweep = None;
+            }
+            let retry = self.markers.values().filter_map(|m| m.retry_at).min();
+            alarm.set(match (next_sweep, retry) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            });
+            tokio::select! {
+                biased;
+                Some((tag, outcome)) = self.marker_outcomes.recv() => {
+                    self.on_marker_outcome(tag, outcome);
+                }
+                incoming = inbox.recv() => {
+                    let Some(incoming) = incoming else { return };
+                    let response = self.handle(incoming.request);
+                    self.net.reply(self.me, incoming.reply_to, response);
+                }
+                _ = alarm.fired() => {}
+            }
         }
     }
 
-    fn handle(&mut self, request: Request) -> Response {
+    fn has_ongoing_transaction(&self) -> bool {
+        self.txn_coordinator
+            .transactions()
+            .any(|m| m.state == TxnState::Ongoing)
+    }
+
+    fn cluster(&self) -> &Cluster {
+        self.cluster
+            .get()
+            .expect("the cluster layout is set before the simulation runs")
+    }
+
+    /// Handles one request; markers the coordinator must have written are queued.
+    pub(crate) fn handle(&mut self, request: Request) -> Response {
+        let now_ms = sim::now_ms();
         match request {
             Request::Produce { tp, batch } => {
                 let Some(partition) = self.partitions.get_mut(&tp) else {
@@ -145,17 +313,363 @@ impl Broker {
                 tp,
                 offset,
                 max_records,
+                isolation,
             } => match self.partitions.get(&tp) {
-                Some(partition) => Response::Fetch(Ok(partition.fetch(offset, max_records))),
+                Some(partition) => {
+                    Response::Fetch(Ok(partition.fetch_isolated(offset, max_records, isolation)))
+                }
                 None => Response::Fetch(Err(KafkaError::NotLeaderOrFollower)),
             },
-            Request::InitProducerId => {
-                let counter = &self.storage.producer_id_counter;
-                let n = counter.get() + 1;
-                counter.set_synced(n);
-                let producer_id = self.index as i64 + PRODUCER_ID_STRIDE * n as i64;
+            Request::InitProducerId {
+                transactional_id: None,
+                ..
+            } => {
+                let producer_id = next_producer_id(&self.storage.producer_id_counter, self.index);
                 Response::InitProducerId(Ok((producer_id, 0)))
+            }
+            Request::InitProducerId {
+                transactional_id: Some(id),
+                txn_timeout_ms,
+            } => {
+                if !self.is_txn_coordinator(&id) {
+                    return Response::InitProducerId(Err(KafkaError::NotCoordinator));
+                }
+                let outcome =
+                    self.txn_coordinator
+                        .init_producer_id(Some(&id), txn_timeout_ms, None, now_ms);
+                self.enqueue_markers(outcome.markers);
+                Response::InitProducerId(outcome.result)
+            }
+            Request::AddPartitionsToTxn {
+                producer,
+                partitions,
+            } => {
+                Response::AddPartitionsToTxn(self.check_txn_coordinator(&producer).and_then(|()| {
+                    self.txn_coordinator.add_partitions(
+                        &producer.transactional_id,
+                        producer.producer_id,
+                        producer.producer_epoch,
+                        &partitions,
+                        now_ms,
+                    )
+                }))
+            }
+            Request::AddOffsetsToTxn { producer, group_id } => {
+                Response::AddOffsetsToTxn(self.check_txn_coordinator(&producer).and_then(|()| {
+                    self.txn_coordinator.add_offsets(
+                        &producer.transactional_id,
+                        producer.producer_id,
+                        producer.producer_epoch,
+                        &group_id,
+                        now_ms,
+                    )
+                }))
+            }
+            Request::EndTxn { producer, result } => {
+                if let Err(e) = self.check_txn_coordinator(&producer) {
+                    return Response::EndTxn(Err(e));
+                }
+                let outcome = self.txn_coordinator.end_txn(
+                    &producer.transactional_id,
+                    producer.producer_id,
+                    producer.producer_epoch,
+                    result,
+                    now_ms,
+                );
+                self.enqueue_markers(outcome.markers);
+                Response::EndTxn(outcome.result)
+            }
+            Request::WriteTxnMarkers { marker, partitions } => Response::WriteTxnMarkers(
+                partitions
+                    .into_iter()
+                    .map(|tp| {
+                        let result = self.write_marker(&tp, &marker);
+                        (tp, result)
+                    })
+                    .collect(),
+            ),
+            Request::TxnOffsetCommit {
+                producer,
+                group,
+                offsets,
+            } => Response::TxnOffsetCommit(self.txn_offset_commit(&producer, &group, &offsets)),
+            Request::OffsetCommit { group_id, offsets } => {
+                if !self.is_group_coordinator(&group_id) {
+                    return Response::OffsetCommit(Err(KafkaError::NotCoordinator));
+                }
+                Response::OffsetCommit(self.update_groups(|groups| {
+                    groups.commit(&group_id, &offsets);
+                    Ok(())
+                }))
+            }
+            Request::OffsetFetch {
+                group_id,
+                partitions,
+                require_stable,
+            } => {
+                if !self.is_group_coordinator(&group_id) {
+                    return Response::OffsetFetch(Err(KafkaError::NotCoordinator));
+                }
+                let fetched: Result<Vec<_>, _> = partitions
+                    .into_iter()
+                    .map(|tp| {
+                        let offset = self.groups.fetch(&group_id, &tp, require_stable)?;
+                        Ok((tp, offset))
+                    })
+                    .collect();
+                Response::OffsetFetch(fetched)
             }
         }
     }
+
+    fn is_txn_coordinator(&self, transactional_id: &str) -> bool {
+        self.cluster().spec.txn_coordinator_index(transactional_id) == self.index
+    }
+
+    fn is_group_coordinator(&self, group_id: &str) -> bool {
+        self.cluster().spec.group_coordinator_index(group_id) == self.index
+    }
+
+    fn check_txn_coordinator(&self, producer: &TxnProducer) -> Result<(), KafkaError> {
+        if self.is_txn_coordinator(&producer.transactional_id) {
+            Ok(())
+        } else {
+            Err(KafkaError::NotCoordinator)
+        }
+    }
+
+    /// Applies a change to the group offsets and makes its new log records durable.
+    fn update_groups(
+        &mut self,
+        change: impl FnOnce(&mut GroupOffsets) -> Result<(), KafkaError>,
+    ) -> Result<(), KafkaError> {
+        let before = self.groups.records().len();
+        let result = change(&mut self.groups);
+        for record in &self.groups.records()[before..] {
+            self.storage.offsets_log.append(record.clone());
+        }
+        self.storage.offsets_log.sync();
+        result
+    }
+
+    /// TxnOffsetCommit: a producer epoch below the highest seen for its producer id on the
+    /// offsets partitions is fenced (Kafka: the `__consumer_offsets` partition's producer
+    /// state); then the group's KIP-447 member check.
+    fn txn_offset_commit(
+        &mut self,
+        producer: &TxnProducer,
+        group: &crate::protocol::GroupMetadata,
+        offsets: &[(TopicPartition, u64)],
+    ) -> Result<(), KafkaError> {
+        if !self.is_group_coordinator(&group.group_id) {
+            return Err(KafkaError::NotCoordinator);
+        }
+        let seen = self.offsets_producer_epochs.get(&producer.producer_id);
+        if seen.is_some_and(|&epoch| producer.producer_epoch < epoch) {
+            return Err(KafkaError::ProducerFenced);
+        }
+        self.raise_offsets_producer_epoch(producer.producer_id, producer.producer_epoch);
+        self.update_groups(|groups| {
+            groups.txn_commit(
+                &group.group_id,
+                producer.producer_id,
+                group.generation,
+                &group.member_id,
+                offsets,
+            )
+        })
+    }
+
+    fn raise_offsets_producer_epoch(&mut self, producer_id: i64, epoch: i16) {
+        let entry = self
+            .offsets_producer_epochs
+            .entry(producer_id)
+            .or_insert(epoch);
+        *entry = (*entry).max(epoch);
+        self.storage
+            .offsets_producer_epochs
+            .set_synced(self.offsets_producer_epochs.clone());
+    }
+
+    /// Writes one partition's marker (a data partition this broker leads, or an offsets
+    /// partition whose groups this broker coordinates).
+    fn write_marker(&mut self, tp: &TopicPartition, marker: &TxnMarker) -> Result<(), KafkaError> {
+        if *tp.topic == *CONSUMER_OFFSETS_TOPIC {
+            if self
+                .cluster()
+                .spec
+                .offsets_partition_leader_index(tp.partition)
+                != self.index
+            {
+                return Err(KafkaError::NotLeaderOrFollower);
+            }
+            self.raise_offsets_producer_epoch(marker.producer_id, marker.producer_epoch);
+            let _ = self.update_groups(|groups| {
+                groups.on_marker(tp.partition, marker.producer_id, marker.result);
+                Ok(())
+            });
+            return Ok(());
+        }
+        let Some(partition) = self.partitions.get_mut(tp) else {
+            return Err(KafkaError::NotLeaderOrFollower);
+        };
+        let offset = partition.append_marker(marker, AppendOrigin::Client)?;
+        partition.sync();
+        sim::trace::note(self.me, "marker", tp.partition as u64, offset);
+        Ok(())
+    }
+
+    fn enqueue_markers(&mut self, requests: Vec<MarkerRequest>) {
+        for request in requests {
+            let id = self.next_marker_id;
+            self.next_marker_id += 1;
+            self.markers.insert(
+                id,
+                PendingMarkers {
+                    remaining: request.partitions.iter().cloned().collect(),
+                    request,
+                    in_flight: BTreeSet::new(),
+                    retry_at: None,
+                },
+            );
+        }
+    }
+
+    /// Writes local markers and puts a WriteTxnMarkers request on the wire for every leader
+    /// with partitions still waiting (none already in flight, backoff over).
+    fn send_markers(&mut self, now: Instant) {
+        let ids: Vec<u64> = self.markers.keys().copied().collect();
+        for id in ids {
+            let pending = self.markers.get_mut(&id).expect("listed");
+            if pending.retry_at.is_some_and(|t| t > now) {
+                continue;
+            }
+            // The backoff (if any) is over: the alarm must not keep firing for it.
+            pending.retry_at = None;
+            let pending = &self.markers[&id];
+            let mut by_leader: BTreeMap<u32, Vec<TopicPartition>> = BTreeMap::new();
+            for tp in &pending.remaining {
+                let leader = self.leader_index(tp);
+                if !pending.in_flight.contains(&leader) {
+                    by_leader.entry(leader).or_default().push(tp.clone());
+                }
+            }
+            let marker = pending.request.marker;
+            let mut failed = false;
+            for (leader, partitions) in by_leader {
+                if leader == self.index {
+                    for tp in partitions {
+                        match self.write_marker(&tp, &marker) {
+                            Ok(()) => self.marker_written(id, &tp),
+                            Err(e) => failed |= !self.marker_refused(&tp, &marker, e),
+                        }
+                    }
+                    continue;
+                }
+                let to = self.cluster().brokers[leader as usize];
+                let request = Request::WriteTxnMarkers { marker, partitions };
+                self.net.start_call(
+                    self.me,
+                    to,
+                    request,
+                    MARKER_REQUEST_TIMEOUT,
+                    &self.marker_sink,
+                    id << LEADER_BITS | leader as u64,
+                );
+                let pending = self.markers.get_mut(&id).expect("pending");
+                pending.in_flight.insert(leader);
+            }
+            if failed {
+                let pending = self.markers.get_mut(&id).expect("pending");
+                pending.retry_at = Some(now + MARKER_RETRY_BACKOFF);
+            }
+            self.complete_if_written(id);
+        }
+    }
+
+    fn leader_index(&self, tp: &TopicPartition) -> u32 {
+        let spec = &self.cluster().spec;
+        if *tp.topic == *CONSUMER_OFFSETS_TOPIC {
+            spec.offsets_partition_leader_index(tp.partition)
+        } else {
+            spec.leader_index(tp)
+        }
+    }
+
+    /// A leader refused a marker. A newer coordinator (TRANSACTION_COORDINATOR_FENCED) or a
+    /// producer already past this epoch (INVALID_PRODUCER_EPOCH: a marker re-sent after a
+    /// coordinator restart, once the producer moved on) make the marker moot: counted as
+    /// written. Returns whether it counts as written; otherwise it is retried.
+    fn marker_refused(&mut self, tp: &TopicPartition, marker: &TxnMarker, e: KafkaError) -> bool {
+        sim::trace::note(self.me, "marker-refused", tp.partition as u64, e as u64);
+        let moot = matches!(
+            e,
+            KafkaError::TransactionCoordinatorFenced | KafkaError::InvalidProducerEpoch
+        );
+        assert!(
+            moot || e.is_retriable(),
+            "{tp}: marker {marker:?} refused with {e}, which no coordinator can cause"
+        );
+        moot
+    }
+
+    fn marker_written(&mut self, id: u64, tp: &TopicPartition) {
+        if let Some(pending) = self.markers.get_mut(&id) {
+            pending.remaining.remove(tp);
+        }
+    }
+
+    fn complete_if_written(&mut self, id: u64) {
+        let done = self
+            .markers
+            .get(&id)
+            .is_some_and(|p| p.remaining.is_empty());
+        if done {
+            let pending = self.markers.remove(&id).expect("checked");
+            self.txn_coordinator
+                .on_markers_written(&pending.request, sim::now_ms());
+        }
+    }
+
+    fn on_marker_outcome(&mut self, tag: u64, outcome: Result<Response, sim::CallError>) {
+        let (id, leader) = (tag >> LEADER_BITS, (tag & ((1 << LEADER_BITS) - 1)) as u32);
+        let Some(pending) = self.markers.get_mut(&id) else {
+            return;
+        };
+        pending.in_flight.remove(&leader);
+        let marker = pending.request.marker;
+        let mut failed = false;
+        match outcome {
+            Ok(Response::WriteTxnMarkers(results)) => {
+                for (tp, result) in results {
+                    match result {
+                        Ok(()) => self.marker_written(id, &tp),
+                        Err(e) => {
+                            if self.marker_refused(&tp, &marker, e) {
+                                self.marker_written(id, &tp);
+                            } else {
+                                failed = true;
+                            }
+                        }
+                    }
+                }
+            }
+            Ok(other) => panic!("WriteTxnMarkers answered with {other:?}"),
+            Err(_) => failed = true,
+        }
+        if failed && let Some(pending) = self.markers.get_mut(&id) {
+            pending.retry_at = Some(sim::trace::now() + MARKER_RETRY_BACKOFF);
+        }
+        self.complete_if_written(id);
+    }
 }
+
+/// Allocates the next producer id of broker `index` from its durable counter.
+fn next_producer_id(counter: &DurableCell<u64>, index: u32) -> i64 {
+    let n = counter.get() + 1;
+    counter.set_synced(n);
+    index as i64 + PRODUCER_ID_STRIDE * n as i64
+}
+
+#[cfg(test)]
+mod tests;

@@ -385,5 +385,38 @@ impl Partition {
     }
 }
 
+impl Partition {
+    /// Like `dump`, with each record's transaction outcome: `None` for a non-transactional
+    /// record, `Some(Some(result))` once its producer's next marker decided it, `Some(None)`
+    /// while its transaction is open.
+    pub fn dump_with_status(
+        log: &DurableLog<StoredBatch>,
+    ) -> Vec<(u64, u64, i64, Option<Option<TxnResult>>)> {
+        log.read(|batches| {
+            let mut out: Vec<(u64, u64, i64, Option<Option<TxnResult>>)> = Vec::new();
+            // Producer id → indexes in `out` of its records awaiting a marker.
+            let mut open: BTreeMap<i64, Vec<usize>> = BTreeMap::new();
+            for b in batches {
+                if let Some(control) = b.control {
+                    for i in open.remove(&b.producer_id).unwrap_or_default() {
+                        out[i].3 = Some(Some(control.result));
+                    }
+                    continue;
+                }
+                for (i, &v) in b.values.iter().enumerate() {
+                    let status = if b.transactional {
+                        open.entry(b.producer_id).or_default().push(out.len());
+                        Some(None)
+                    } else {
+                        None
+                    };
+                    out.push((b.base_offset + i as u64, v, b.producer_id, status));
+                }
+            }
+            out
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests;

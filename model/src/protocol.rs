@@ -110,6 +110,10 @@ pub enum KafkaError {
     /// TxnOffsetCommit from a member the group does not know.
     #[error("UNKNOWN_MEMBER_ID")]
     UnknownMemberId,
+    /// The request went to a broker that is not the coordinator of its transactional.id or
+    /// group (coordinators are placed statically here, so only a misrouted client sees it).
+    #[error("NOT_COORDINATOR")]
+    NotCoordinator,
 }
 
 impl KafkaError {
@@ -121,6 +125,7 @@ impl KafkaError {
                 | KafkaError::OutOfOrderSequence
                 | KafkaError::ConcurrentTransactions
                 | KafkaError::UnstableOffsetCommit
+                | KafkaError::NotCoordinator
         )
     }
 }
@@ -172,6 +177,35 @@ pub enum IsolationLevel {
     ReadCommitted,
 }
 
+/// A consumer group's identity as a transactional producer passes it to
+/// TxnOffsetCommit (Kafka's `ConsumerGroupMetadata`). Without group membership (static
+/// assignment) the generation is −1 and the member id empty.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GroupMetadata {
+    pub group_id: Arc<str>,
+    pub generation: i32,
+    pub member_id: Arc<str>,
+}
+
+impl GroupMetadata {
+    /// Metadata of a group whose partitions are assigned statically (no generation).
+    pub fn static_assignment(group_id: &str) -> Self {
+        Self {
+            group_id: Arc::from(group_id),
+            generation: -1,
+            member_id: Arc::from(""),
+        }
+    }
+}
+
+/// Identifies a transactional producer's current session on transactional requests.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TxnProducer {
+    pub transactional_id: Arc<str>,
+    pub producer_id: i64,
+    pub producer_epoch: i16,
+}
+
 #[derive(Clone, Debug)]
 pub enum Request {
     Produce {
@@ -182,9 +216,51 @@ pub enum Request {
         tp: TopicPartition,
         offset: u64,
         max_records: u32,
+        isolation: IsolationLevel,
     },
-    /// Non-transactional InitProducerId: a fresh producer id with epoch 0.
-    InitProducerId,
+    /// InitProducerId. Without a transactional.id (any broker): a fresh producer id with
+    /// epoch 0. With one (its transaction coordinator): the id's producer id and a bumped
+    /// epoch, fencing earlier instances and aborting their open transaction.
+    InitProducerId {
+        transactional_id: Option<Arc<str>>,
+        txn_timeout_ms: u64,
+    },
+    AddPartitionsToTxn {
+        producer: TxnProducer,
+        partitions: Vec<TopicPartition>,
+    },
+    AddOffsetsToTxn {
+        producer: TxnProducer,
+        group_id: Arc<str>,
+    },
+    EndTxn {
+        producer: TxnProducer,
+        result: TxnResult,
+    },
+    /// Coordinator → partition leader (or group coordinator, for `__consumer_offsets`
+    /// partitions): write `marker` to each of `partitions`.
+    WriteTxnMarkers {
+        marker: TxnMarker,
+        partitions: Vec<TopicPartition>,
+    },
+    /// To the group coordinator: offsets pending until the transaction's marker.
+    TxnOffsetCommit {
+        producer: TxnProducer,
+        group: GroupMetadata,
+        offsets: Vec<(TopicPartition, u64)>,
+    },
+    /// To the group coordinator: offsets committed at once (no transaction).
+    OffsetCommit {
+        group_id: Arc<str>,
+        offsets: Vec<(TopicPartition, u64)>,
+    },
+    /// To the group coordinator. `require_stable`: answer UNSTABLE_OFFSET_COMMIT while a
+    /// transactional commit for one of the partitions is pending (KIP-447).
+    OffsetFetch {
+        group_id: Arc<str>,
+        partitions: Vec<TopicPartition>,
+        require_stable: bool,
+    },
 }
 
 #[derive(Clone, Debug)]
@@ -192,6 +268,16 @@ pub enum Response {
     Produce(Result<ProduceOk, KafkaError>),
     Fetch(Result<FetchOk, KafkaError>),
     InitProducerId(Result<(i64, i16), KafkaError>),
+    AddPartitionsToTxn(Result<(), KafkaError>),
+    AddOffsetsToTxn(Result<(), KafkaError>),
+    /// The producer id and epoch to continue with (bumped per transaction under TV2).
+    EndTxn(Result<(i64, i16), KafkaError>),
+    /// Per partition: written, or why not.
+    WriteTxnMarkers(Vec<(TopicPartition, Result<(), KafkaError>)>),
+    TxnOffsetCommit(Result<(), KafkaError>),
+    OffsetCommit(Result<(), KafkaError>),
+    /// Committed offset per requested partition (`None`: nothing committed).
+    OffsetFetch(Result<Vec<(TopicPartition, Option<u64>)>, KafkaError>),
 }
 
 impl sim::Message for Request {
@@ -199,7 +285,14 @@ impl sim::Message for Request {
         match self {
             Request::Produce { .. } => "produce",
             Request::Fetch { .. } => "fetch",
-            Request::InitProducerId => "init-producer-id",
+            Request::InitProducerId { .. } => "init-producer-id",
+            Request::AddPartitionsToTxn { .. } => "add-partitions-to-txn",
+            Request::AddOffsetsToTxn { .. } => "add-offsets-to-txn",
+            Request::EndTxn { .. } => "end-txn",
+            Request::WriteTxnMarkers { .. } => "write-txn-markers",
+            Request::TxnOffsetCommit { .. } => "txn-offset-commit",
+            Request::OffsetCommit { .. } => "offset-commit",
+            Request::OffsetFetch { .. } => "offset-fetch",
         }
     }
 }
@@ -210,6 +303,13 @@ impl sim::Message for Response {
             Response::Produce(_) => "produce",
             Response::Fetch(_) => "fetch",
             Response::InitProducerId(_) => "init-producer-id",
+            Response::AddPartitionsToTxn(_) => "add-partitions-to-txn",
+            Response::AddOffsetsToTxn(_) => "add-offsets-to-txn",
+            Response::EndTxn(_) => "end-txn",
+            Response::WriteTxnMarkers(_) => "write-txn-markers",
+            Response::TxnOffsetCommit(_) => "txn-offset-commit",
+            Response::OffsetCommit(_) => "offset-commit",
+            Response::OffsetFetch(_) => "offset-fetch",
         }
     }
 }

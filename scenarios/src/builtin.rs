@@ -5,10 +5,16 @@ use std::path::Path;
 use crate::spec::{Scenario, ScenarioError};
 
 /// (name, TOML text) of every built-in scenario.
-pub const BUILTIN: &[(&str, &str)] = &[(
-    "produce-retries",
-    include_str!("../builtin/produce-retries.toml"),
-)];
+pub const BUILTIN: &[(&str, &str)] = &[
+    (
+        "produce-retries",
+        include_str!("../builtin/produce-retries.toml"),
+    ),
+    (
+        "transactional-copy",
+        include_str!("../builtin/transactional-copy.toml"),
+    ),
+];
 
 /// Loads a built-in scenario by name, or a scenario file by path.
 pub fn load(name_or_path: &str) -> Result<Scenario, ScenarioError> {

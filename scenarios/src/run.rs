@@ -11,11 +11,12 @@ use model::client::consumer::Consumer;
 use model::client::{ClientContext, ProducerConfig};
 use model::partition::Partition;
 use model::protocol::KafkaNet;
+use model::protocol::TxnResult;
 use model::{Cluster, Guarantee, Recorder, Variant, Variants};
 use serde::Serialize;
 use sim::{FaultPlan, NetStats, SeedOptions, Sim, TraceSummary};
 
-use crate::spec::{Scenario, VERIFIER, producer_name};
+use crate::spec::{Application, LOADER, Scenario, VERIFIER, copier_name, producer_name};
 
 /// What to run: the seed and any overrides of the scenario. Defaults: seed 0, no overrides,
 /// no recorded trace.
@@ -217,6 +218,7 @@ async fn execute(
     let spec = scenario.cluster.clone();
     let partitions = spec.partitions();
 
+    let cluster_cell: model::broker::ClusterCell = Default::default();
     let mut brokers = Vec::new();
     let mut storages: Vec<Arc<BrokerStorage>> = Vec::new();
     for i in 0..spec.brokers {
@@ -232,6 +234,7 @@ async fn execute(
             i,
             led,
             &variants,
+            cluster_cell.clone(),
         );
         brokers.push(node);
         storages.push(storage);
@@ -240,38 +243,50 @@ async fn execute(
         spec: spec.clone(),
         brokers,
     };
+    cluster_cell
+        .set(cluster.clone())
+        .expect("the cluster layout is set once");
     let recorder = Recorder::new();
-    let done = Completion::default();
-    let producers = scenario.workload.producers;
-    for p in 0..producers {
-        let (sim2, net2, cluster2, recorder2, done2) = (
-            sim.clone(),
-            net.clone(),
-            cluster.clone(),
-            recorder.clone(),
-            done.clone(),
-        );
-        let (workload, partitions) = (scenario.workload.clone(), partitions.clone());
-        let config = producer_config(guarantee);
-        sim.add_node(&producer_name(p), move |node| {
-            let ctx = ClientContext {
-                sim: sim2.clone(),
-                node,
-                net: net2.clone(),
-                cluster: cluster2.clone(),
-                recorder: recorder2.clone(),
-                client_id: p as u64 + 1,
-            };
-            producer_program(
-                ctx,
-                config.clone(),
-                p,
-                workload.clone(),
-                partitions.clone(),
-                done2.clone(),
-            )
-        });
-    }
+    let finished: std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> =
+        match scenario.application {
+            Application::Produce => {
+                let done = Completion::default();
+                let producers = scenario.workload.producers;
+                for p in 0..producers {
+                    let (sim2, net2, cluster2, recorder2, done2) = (
+                        sim.clone(),
+                        net.clone(),
+                        cluster.clone(),
+                        recorder.clone(),
+                        done.clone(),
+                    );
+                    let (workload, partitions) = (scenario.workload.clone(), partitions.clone());
+                    let config = producer_config(guarantee);
+                    sim.add_node(&producer_name(p), move |node| {
+                        let ctx = ClientContext {
+                            sim: sim2.clone(),
+                            node,
+                            net: net2.clone(),
+                            cluster: cluster2.clone(),
+                            recorder: recorder2.clone(),
+                            client_id: p as u64 + 1,
+                        };
+                        producer_program(
+                            ctx,
+                            config.clone(),
+                            p,
+                            workload.clone(),
+                            partitions.clone(),
+                            done2.clone(),
+                        )
+                    });
+                }
+                Box::pin(async move { done.wait_for(producers).await })
+            }
+            Application::TransactionalCopy => {
+                start_copy(&sim, &net, &cluster, &recorder, &scenario, guarantee)
+            }
+        };
     let verifier = sim.add_node(VERIFIER, |_| async {});
 
     // Fault phase, then healing: everything restarted, resumed, reconnected.
@@ -280,9 +295,7 @@ async fn execute(
     faults.await.expect("the fault plan runs to its end");
     sim.heal_all();
     let heal_deadline = Duration::from_millis(scenario.faults.heal_deadline_ms);
-    let converged = madsim::time::timeout(heal_deadline, done.wait_for(producers))
-        .await
-        .is_ok();
+    let converged = madsim::time::timeout(heal_deadline, finished).await.is_ok();
 
     // Read every partition back as a client would, then take the ground truth.
     let consumer = Consumer::new(ClientContext {
@@ -305,13 +318,18 @@ async fn execute(
     history.converged = Some(converged);
     for storage in &storages {
         for (tp, log) in &storage.logs {
-            let records = Partition::dump(log)
+            let records = Partition::dump_with_status(log)
                 .into_iter()
-                .map(|(offset, value, producer_id)| LogEntry {
+                .map(|(offset, value, producer_id, txn)| LogEntry {
                     offset,
                     value,
                     producer_id,
-                    status: RecordStatus::Plain,
+                    status: match txn {
+                        None => RecordStatus::Plain,
+                        Some(Some(TxnResult::Commit)) => RecordStatus::Committed,
+                        Some(Some(TxnResult::Abort)) => RecordStatus::Aborted,
+                        Some(None) => RecordStatus::Open,
+                    },
                 })
                 .collect();
             history.final_logs.push(FinalLog {
@@ -321,8 +339,98 @@ async fn execute(
             });
         }
     }
+    for storage in &storages {
+        let groups = storage.group_offsets();
+        for (group, tp, offset) in groups.committed_offsets() {
+            history
+                .committed_offsets
+                .push(checker::history::CommittedOffset {
+                    group: group.to_string(),
+                    topic: tp.topic.clone(),
+                    partition: tp.partition,
+                    offset,
+                });
+        }
+    }
     history
         .final_logs
         .sort_by(|a, b| (&a.topic, a.partition).cmp(&(&b.topic, b.partition)));
     (history, net.stats(), sim::now_ms())
 }
+
+/// Starts the transactional-copy application: the loader and the copier instances. Each
+/// copier restart is a new incarnation with its own history processes. Returns the wait for
+/// every instance to finish copying.
+fn start_copy(
+    sim: &Sim,
+    net: &KafkaNet,
+    cluster: &Cluster,
+    recorder: &Recorder,
+    scenario: &Scenario,
+    guarantee: Guarantee,
+) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> {
+    use model::apps::copy::{Copier, CopyCompletion, loader_program};
+    let workload = scenario.copy_workload();
+    let partitions = scenario
+        .cluster
+        .topics
+        .iter()
+        .find(|t| t.name == workload.input_topic)
+        .expect("validated: the input topic exists")
+        .partitions;
+    let context = |node, client_id| ClientContext {
+        sim: sim.clone(),
+        node,
+        net: net.clone(),
+        cluster: cluster.clone(),
+        recorder: recorder.clone(),
+        client_id,
+    };
+    let loader_ctx = context(sim::NodeId(0), LOADER_CLIENT_ID);
+    let loader_workload = workload.clone();
+    sim.add_node(LOADER, move |node| {
+        let ctx = ClientContext {
+            node,
+            ..loader_ctx.clone()
+        };
+        loader_program(ctx, loader_workload.clone(), partitions)
+    });
+    let done = CopyCompletion::default();
+    let exactly_once = guarantee == Guarantee::ExactlyOnce;
+    for instance in 0..workload.instances {
+        let base = context(sim::NodeId(0), 0);
+        let (workload, done) = (workload.clone(), done.clone());
+        let incarnations = Arc::new(std::sync::atomic::AtomicU64::new(0));
+        sim.add_node(&copier_name(instance), move |node| {
+            let incarnation = incarnations.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            assert!(
+                incarnation < COPIER_INCARNATIONS,
+                "copier restarted more than {COPIER_INCARNATIONS} times"
+            );
+            let copier = Copier {
+                ctx: ClientContext {
+                    node,
+                    client_id: COPIER_CLIENT_IDS * (instance as u64 + 1)
+                        + CLIENTS_PER_INCARNATION * incarnation,
+                    ..base.clone()
+                },
+                workload: workload.clone(),
+                instance,
+                partitions,
+                exactly_once,
+                done: done.clone(),
+            };
+            copier.run()
+        });
+    }
+    let instances = workload.instances as usize;
+    Box::pin(async move { done.wait_for(instances).await })
+}
+
+/// History client id of the copy application's loader (the verifier is 0).
+const LOADER_CLIENT_ID: u64 = 1;
+/// Copier instance k's client ids start at `COPIER_CLIENT_IDS × (k + 1)`; each incarnation
+/// takes `CLIENTS_PER_INCARNATION` (the loop, its consumer, its producer).
+const COPIER_CLIENT_IDS: u64 = 1_000;
+const CLIENTS_PER_INCARNATION: u64 = 10;
+const COPIER_INCARNATIONS: u64 = COPIER_CLIENT_IDS / CLIENTS_PER_INCARNATION;

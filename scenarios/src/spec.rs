@@ -6,6 +6,7 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
+use model::apps::copy::CopyWorkload;
 use model::apps::produce::ProduceWorkload;
 use model::{ClusterSpec, Guarantee, Variant};
 use serde::{Deserialize, Serialize};
@@ -20,6 +21,10 @@ use crate::expect::{Expectation, RunKey};
 pub enum Application {
     /// Producers send unique values to a topic (the talk's "Error Scenario #1").
     Produce,
+    /// Copier instances copy a pre-filled input topic to an output topic (Kafka's
+    /// transactions system test): the DIY poll/send/commit loop under at-least-once (and
+    /// at-most-once), the transactional loop under exactly-once. Keys in `[copy]`.
+    TransactionalCopy,
 }
 
 /// The fault schedule: a fault phase with an explicit plan and/or a random mix, then a
@@ -80,8 +85,12 @@ pub struct Scenario {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seed: Option<u64>,
     pub cluster: ClusterSpec,
+    /// The produce application's workload.
     #[serde(default)]
     pub workload: ProduceWorkload,
+    /// The transactional-copy application's workload (only with that application).
+    #[serde(default)]
+    pub copy: Option<CopyWorkload>,
     #[serde(default)]
     pub network: NetConfig,
     #[serde(default)]
@@ -157,15 +166,32 @@ impl Scenario {
 
     /// Names of the nodes a fault may crash or pause.
     pub fn crash_targets(&self) -> Vec<String> {
-        self.cluster.broker_names()
+        let mut names = self.cluster.broker_names();
+        if self.application == Application::TransactionalCopy {
+            names.extend((0..self.copy_workload().instances).map(copier_name));
+        }
+        names
     }
 
     /// Names of every node a message fault may name.
     pub fn node_names(&self) -> Vec<String> {
         let mut names = self.cluster.broker_names();
-        names.extend((0..self.workload.producers).map(producer_name));
+        match self.application {
+            Application::Produce => {
+                names.extend((0..self.workload.producers).map(producer_name));
+            }
+            Application::TransactionalCopy => {
+                names.extend((0..self.copy_workload().instances).map(copier_name));
+                names.push(LOADER.to_string());
+            }
+        }
         names.push(VERIFIER.to_string());
         names
+    }
+
+    /// The copy workload (defaults when `[copy]` is absent).
+    pub fn copy_workload(&self) -> CopyWorkload {
+        self.copy.clone().unwrap_or_default()
     }
 
     /// The explicit part of the plan, without spans.
@@ -205,8 +231,52 @@ impl Scenario {
                 );
             }
         }
-        if self.workload.producers == 0 {
-            return field("workload.producers", "must be at least 1".into());
+        match self.application {
+            Application::Produce => {
+                if self.workload.producers == 0 {
+                    return field("workload.producers", "must be at least 1".into());
+                }
+                if self.copy.is_some() {
+                    return field(
+                        "copy",
+                        "only for application = \"transactional-copy\"".into(),
+                    );
+                }
+            }
+            Application::TransactionalCopy => {
+                let copy = self.copy_workload();
+                if copy.instances == 0 {
+                    return field("copy.instances", "must be at least 1".into());
+                }
+                if copy.values == 0 {
+                    return field("copy.values", "must be at least 1".into());
+                }
+                if copy.commit_every == 0 {
+                    return field("copy.commit_every", "must be at least 1".into());
+                }
+                let partitions = |name: &str| {
+                    self.cluster
+                        .topics
+                        .iter()
+                        .find(|t| t.name == name)
+                        .map(|t| t.partitions)
+                };
+                let Some(input) = partitions(&copy.input_topic) else {
+                    return field("copy.input_topic", "not a topic of cluster.topics".into());
+                };
+                match partitions(&copy.output_topic) {
+                    None => {
+                        return field("copy.output_topic", "not a topic of cluster.topics".into());
+                    }
+                    Some(output) if output != input || copy.output_topic == copy.input_topic => {
+                        return field(
+                            "copy.output_topic",
+                            "must be another topic with as many partitions as the input".into(),
+                        );
+                    }
+                    Some(_) => {}
+                }
+            }
         }
         if self.network.latency_min_us > self.network.latency_max_us {
             return field(
@@ -280,6 +350,14 @@ fn validate_plan_nodes(
 pub fn producer_name(p: u32) -> String {
     format!("producer-{}", p + 1)
 }
+
+/// Node name of copier instance `k` (0-based).
+pub fn copier_name(k: u32) -> String {
+    format!("copier-{}", k + 1)
+}
+
+/// The node that writes the copy application's input.
+pub const LOADER: &str = "loader";
 
 /// The node that reads every partition after healing.
 pub const VERIFIER: &str = "verifier";

@@ -138,9 +138,10 @@ impl Sim {
         if node == SUPERVISOR {
             return self.spawn_supervisor(fut);
         }
-        let handle = self.lock().nodes[node.0 as usize]
-            .madsim_node
-            .clone()
+        // Looked up afresh: a restart gives the madsim node a new task set, and a handle
+        // kept from before would spawn into the killed one (the task would never run).
+        let handle = madsim::runtime::Handle::current()
+            .get_node(self.madsim_id(node))
             .expect("node has a madsim handle");
         handle.spawn(fut)
     }

@@ -1,3 +1,4 @@
 //! Applications: the workloads that run on the simulated cluster.
 
+pub mod copy;
 pub mod produce;

@@ -1,12 +1,13 @@
 //! A consumer that reads a partition from an offset.
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use checker::history::{Operation, Phase, PolledRecord};
 
 use super::{ClientContext, PROCESSES_PER_CLIENT};
-use crate::protocol::{Request, Response, TopicPartition};
+use crate::protocol::{FetchOk, IsolationLevel, Request, Response, TopicPartition};
 
 /// A fetch that got no answer.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -58,6 +59,7 @@ impl Consumer {
             tp: tp.clone(),
             offset,
             max_records: self.max_records,
+            isolation: IsolationLevel::ReadUncommitted,
         };
         let result = match self
             .ctx
@@ -105,6 +107,10 @@ impl Consumer {
             }
             match self.poll(tp, offset).await {
                 Ok((records, high_watermark)) => {
+                    // Nothing below the high watermark but control batches (markers).
+                    if records.is_empty() {
+                        return Some(all);
+                    }
                     if let Some(&(last, _)) = records.last() {
                         offset = last + 1;
                     }
@@ -115,6 +121,86 @@ impl Consumer {
                 }
                 Err(_) => madsim::time::sleep(self.retry_backoff).await,
             }
+        }
+    }
+}
+
+/// Group-offset calls and unrecorded fetches, for applications that record what they
+/// consume as steps of their own `Operation::Txn` (see `apps::copy`).
+impl Consumer {
+    /// One fetch of up to `max_records` from `offset` at `isolation`, not recorded.
+    pub async fn fetch(
+        &self,
+        tp: &TopicPartition,
+        offset: u64,
+        max_records: u32,
+        isolation: IsolationLevel,
+    ) -> Result<FetchOk, PollError> {
+        let request = Request::Fetch {
+            tp: tp.clone(),
+            offset,
+            max_records,
+            isolation,
+        };
+        let leader = self.ctx.cluster.leader(tp);
+        match self
+            .ctx
+            .net
+            .call(self.ctx.node, leader, request, self.request_timeout)
+            .await
+        {
+            Ok(Response::Fetch(result)) => result.map_err(|e| PollError(e.to_string())),
+            Ok(other) => panic!("fetch answered with {other:?}"),
+            Err(e) => Err(PollError(e.to_string())),
+        }
+    }
+
+    /// The group's committed offsets of `partitions` (Kafka's `committed`), one OffsetFetch
+    /// with `require_stable` (KIP-447: refused while a transactional commit is pending).
+    pub async fn committed(
+        &self,
+        group_id: &str,
+        partitions: &[TopicPartition],
+    ) -> Result<Vec<(TopicPartition, Option<u64>)>, PollError> {
+        let request = Request::OffsetFetch {
+            group_id: Arc::from(group_id),
+            partitions: partitions.to_vec(),
+            require_stable: true,
+        };
+        let coordinator = self.ctx.cluster.group_coordinator(group_id);
+        match self
+            .ctx
+            .net
+            .call(self.ctx.node, coordinator, request, self.request_timeout)
+            .await
+        {
+            Ok(Response::OffsetFetch(result)) => result.map_err(|e| PollError(e.to_string())),
+            Ok(other) => panic!("OffsetFetch answered with {other:?}"),
+            Err(e) => Err(PollError(e.to_string())),
+        }
+    }
+
+    /// Commits `offsets` (the next offsets to read) for the group, outside any transaction
+    /// (Kafka's `commitSync`, one attempt). An error leaves the outcome unknown.
+    pub async fn commit_sync(
+        &self,
+        group_id: &str,
+        offsets: &[(TopicPartition, u64)],
+    ) -> Result<(), PollError> {
+        let request = Request::OffsetCommit {
+            group_id: Arc::from(group_id),
+            offsets: offsets.to_vec(),
+        };
+        let coordinator = self.ctx.cluster.group_coordinator(group_id);
+        match self
+            .ctx
+            .net
+            .call(self.ctx.node, coordinator, request, self.request_timeout)
+            .await
+        {
+            Ok(Response::OffsetCommit(result)) => result.map_err(|e| PollError(e.to_string())),
+            Ok(other) => panic!("OffsetCommit answered with {other:?}"),
+            Err(e) => Err(PollError(e.to_string())),
         }
     }
 }

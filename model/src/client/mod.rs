@@ -3,6 +3,7 @@
 
 pub mod consumer;
 pub mod producer;
+pub mod txn_producer;
 
 use sim::{NodeId, Sim};
 
@@ -12,6 +13,7 @@ use crate::recorder::Recorder;
 
 pub use consumer::Consumer;
 pub use producer::{Producer, ProducerConfig, SendError};
+pub use txn_producer::{TransactionalConfig, TransactionalProducer, TxnError};
 
 /// What a client needs from its run: its node, the network, the layout, the recorder.
 #[derive(Clone)]

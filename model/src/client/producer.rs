@@ -202,11 +202,15 @@ impl Producer {
 
 async fn init_producer_id(ctx: &ClientContext, config: &ProducerConfig) -> i64 {
     let timeout = Duration::from_millis(config.request_timeout_ms);
+    let request = Request::InitProducerId {
+        transactional_id: None,
+        txn_timeout_ms: 0,
+    };
     for attempt in 0usize.. {
         let broker = ctx.cluster.brokers[attempt % ctx.cluster.brokers.len()];
         if let Ok(Response::InitProducerId(Ok((producer_id, _epoch)))) = ctx
             .net
-            .call(ctx.node, broker, Request::InitProducerId, timeout)
+            .call(ctx.node, broker, request.clone(), timeout)
             .await
         {
             return producer_id;

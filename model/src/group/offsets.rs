@@ -298,6 +298,13 @@ impl GroupOffsets {
         self.committed.get(&(Arc::from(group), tp.clone())).copied()
     }
 
+    /// Every committed offset as (group, partition, offset), in group and partition order.
+    pub fn committed_offsets(&self) -> impl Iterator<Item = (&str, &TopicPartition, u64)> {
+        self.committed
+            .iter()
+            .map(|((group, tp), c)| (&**group, tp, c.offset))
+    }
+
     /// Whether the group has any offsets, committed or pending (Kafka's "has offsets").
     pub fn has_offsets(&self, group: &str) -> bool {
         self.committed.keys().any(|(g, _)| &**g == group)

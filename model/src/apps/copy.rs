@@ -1,0 +1,398 @@
+//! The transactional copy (Kafka's transactions system test, kafka-eos-protocol.md §3.6):
+//! an input topic pre-filled with unique values; copier instances, each owning some input
+//! partitions, copy every value to the same partition of an output topic and commit their
+//! consumer offsets every `commit_every` records. Two loops:
+//!
+//! - at-least-once: the talk's do-it-yourself loop — poll, send (plain producer with
+//!   retries), then commit the offsets. A crash between the sends and the commit re-copies
+//!   the records after the last commit: duplicates.
+//! - exactly-once: the consume-transform-produce transaction — begin, poll (read_committed),
+//!   send, `send_offsets_to_transaction`, commit. A restarted instance's
+//!   `init_transactions` fences its earlier epoch and aborts its open transaction.
+//!
+//! Each batch is recorded as one `Operation::Txn` (transactional for exactly-once) with its
+//! poll, send (`source` = the input value) and commit-offset steps: ok = committed (for the
+//! DIY loop: sends acknowledged and offsets committed), fail = definitely aborted, info =
+//! unknown; a crash leaves it open.
+//!
+//! Simplified: no group membership or rebalancing — input partition p belongs to instance
+//! `p % instances` (static assignment); the input is written by an idempotent producer (the
+//! `loader` node) while the copiers run, under the same faults.
+
+use std::collections::BTreeSet;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use checker::history::{Operation, Phase, PolledRecord, TxnStep};
+use serde::{Deserialize, Serialize};
+use tokio::sync::Notify;
+
+use crate::client::consumer::Consumer;
+use crate::client::{
+    ClientContext, PROCESSES_PER_CLIENT, Producer, ProducerConfig, TransactionalConfig,
+    TransactionalProducer, TxnError,
+};
+use crate::protocol::{GroupMetadata, IsolationLevel, TopicPartition};
+
+/// Shape of the copy workload. Defaults: 3 instances, 300 values, commit every 10 records,
+/// topics "input" and "output", 10 s transaction timeout.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CopyWorkload {
+    pub instances: u32,
+    /// Values written to the input topic (value i to partition i mod partitions).
+    pub values: u32,
+    /// Records per transaction (or per offset commit in the DIY loop).
+    pub commit_every: u32,
+    pub input_topic: String,
+    pub output_topic: String,
+    /// The copiers' transaction timeout, ms.
+    pub txn_timeout_ms: u64,
+}
+
+impl Default for CopyWorkload {
+    fn default() -> Self {
+        Self {
+            instances: 3,
+            values: 300,
+            commit_every: 10,
+            input_topic: "input".into(),
+            output_topic: "output".into(),
+            txn_timeout_ms: 10_000,
+        }
+    }
+}
+
+/// The consumer group of the copiers.
+pub const COPY_GROUP: &str = "copy-group";
+
+/// Pause after an empty or failed poll, or a failed offset call.
+pub const COPY_RETRY_BACKOFF: Duration = Duration::from_millis(50);
+
+/// Input value `i`: unique, readable in reports.
+pub fn input_value(i: u32) -> u64 {
+    1_000_000 + i as u64
+}
+
+/// How many of `values` land on input partition `p` of `partitions`.
+pub fn values_on_partition(values: u32, partitions: u32, p: u32) -> u64 {
+    ((values + partitions - 1 - p) / partitions) as u64
+}
+
+/// The transactional.id of instance `k` (0-based): stable across restarts, so a restarted
+/// instance fences its predecessor.
+pub fn transactional_id(instance: u32) -> String {
+    format!("copy-{}", instance + 1)
+}
+
+/// Which instances have copied all their input (each counted once, across restarts).
+#[derive(Clone, Default)]
+pub struct CopyCompletion {
+    finished: Arc<Mutex<BTreeSet<u32>>>,
+    notify: Arc<Notify>,
+}
+
+impl CopyCompletion {
+    pub fn finished(&self) -> usize {
+        self.finished.lock().expect("completion lock").len()
+    }
+
+    fn finish(&self, instance: u32) {
+        self.finished
+            .lock()
+            .expect("completion lock")
+            .insert(instance);
+        self.notify.notify_waiters();
+    }
+
+    pub async fn wait_for(&self, count: usize) {
+        loop {
+            let notified = self.notify.notified();
+            if self.finished() >= count {
+                return;
+            }
+            notified.await;
+        }
+    }
+}
+
+/// The loader: writes every input value once with an idempotent producer.
+pub async fn loader_program(ctx: ClientContext, workload: CopyWorkload, partitions: u32) {
+    let producer = Producer::connect(ctx, ProducerConfig::default())
+        .await
+        .expect("the default producer config is valid");
+    let deliveries: Vec<_> = (0..workload.values)
+        .map(|i| {
+            let tp = TopicPartition::new(&workload.input_topic, i % partitions);
+            producer.send(&tp, input_value(i))
+        })
+        .collect();
+    for delivery in deliveries {
+        let _ = delivery.await;
+    }
+}
+
+/// One incarnation of copier instance `instance`.
+pub struct Copier {
+    pub ctx: ClientContext,
+    pub workload: CopyWorkload,
+    pub instance: u32,
+    /// Input partitions of the topic (the output has as many).
+    pub partitions: u32,
+    pub exactly_once: bool,
+    pub done: CopyCompletion,
+}
+
+impl Copier {
+    fn owned(&self) -> Vec<TopicPartition> {
+        (0..self.partitions)
+            .filter(|p| p % self.workload.instances == self.instance)
+            .map(|p| TopicPartition::new(&self.workload.input_topic, p))
+            .collect()
+    }
+
+    fn output_of(&self, input: &TopicPartition) -> TopicPartition {
+        TopicPartition::new(&self.workload.output_topic, input.partition)
+    }
+
+    fn expected_end(&self, input: &TopicPartition) -> u64 {
+        values_on_partition(self.workload.values, self.partitions, input.partition)
+    }
+
+    /// The committed offsets of the owned partitions, retried until the group coordinator
+    /// answers with stable offsets.
+    async fn fetch_positions(&self, consumer: &Consumer) -> Vec<(TopicPartition, u64)> {
+        let owned = self.owned();
+        loop {
+            if let Ok(offsets) = consumer.committed(COPY_GROUP, &owned).await {
+                return offsets
+                    .into_iter()
+                    .map(|(tp, offset)| (tp, offset.unwrap_or(0)))
+                    .collect();
+            }
+            madsim::time::sleep(COPY_RETRY_BACKOFF).await;
+        }
+    }
+
+    /// Runs until every owned partition is copied (or, under exactly-once, until fenced).
+    pub async fn run(self) {
+        let calls = AtomicU64::new(0);
+        let process =
+            || self.ctx.client_id * PROCESSES_PER_CLIENT + calls.fetch_add(1, Ordering::Relaxed);
+        let client = |offset: u64| ClientContext {
+            client_id: self.ctx.client_id + offset,
+            ..self.ctx.clone()
+        };
+        let consumer = Consumer::new(client(1));
+        let mut txn_producer = None;
+        let mut plain_producer = None;
+        if self.exactly_once {
+            let mut producer = TransactionalProducer::new(
+                client(2),
+                TransactionalConfig {
+                    txn_timeout_ms: self.workload.txn_timeout_ms,
+                    ..TransactionalConfig::new(&transactional_id(self.instance))
+                },
+            );
+            if producer.init_transactions().await.is_err() {
+                return; // fenced by a newer instance
+            }
+            txn_producer = Some(producer);
+        } else {
+            let config = ProducerConfig {
+                enable_idempotence: false,
+                ..ProducerConfig::default()
+            };
+            let producer = Producer::connect(client(2), config)
+                .await
+                .expect("valid producer config");
+            plain_producer = Some(producer);
+        }
+        let mut positions = self.fetch_positions(&consumer).await;
+        let isolation = if self.exactly_once {
+            IsolationLevel::ReadCommitted
+        } else {
+            IsolationLevel::ReadUncommitted
+        };
+        let mut turn = 0usize;
+        loop {
+            let open: Vec<usize> = (0..positions.len())
+                .filter(|&i| positions[i].1 < self.expected_end(&positions[i].0))
+                .collect();
+            if open.is_empty() {
+                // Done only once the group coordinator holds (stable) offsets at the end:
+                // a commit's offset markers may still be on their way, and a DIY commit
+                // whose answer was lost may not have happened (then copy again from there).
+                let stable = self.fetch_positions(&consumer).await;
+                if stable
+                    .iter()
+                    .all(|(tp, offset)| *offset >= self.expected_end(tp))
+                {
+                    self.done.finish(self.instance);
+                    return;
+                }
+                positions = stable;
+                madsim::time::sleep(COPY_RETRY_BACKOFF).await;
+                continue;
+            }
+            let index = open[turn % open.len()];
+            turn += 1;
+            let (input, position) = positions[index].clone();
+            let fetched = match consumer
+                .fetch(&input, position, self.workload.commit_every, isolation)
+                .await
+            {
+                Ok(f) if !f.records.is_empty() => f.records,
+                _ => {
+                    madsim::time::sleep(COPY_RETRY_BACKOFF).await;
+                    continue;
+                }
+            };
+            let next_position = fetched.last().expect("non-empty").0 + 1;
+            let batch = Batch {
+                input: input.clone(),
+                output: self.output_of(&input),
+                records: fetched,
+                next_position,
+            };
+            let process = process();
+            let record = |phase, offsets: Option<&[u64]>, error: Option<String>| {
+                let op =
+                    batch.operation(self.exactly_once, &transactional_id(self.instance), offsets);
+                self.ctx.recorder.record(process, phase, op, error);
+            };
+            record(Phase::Invoke, None, None);
+            if let Some(producer) = txn_producer.as_mut() {
+                match copy_transactionally(producer, &batch).await {
+                    Ok(offsets) => {
+                        record(Phase::Ok, Some(&offsets), None);
+                        positions[index].1 = next_position;
+                    }
+                    Err(TxnError::Abortable(why)) => {
+                        let aborted = producer.abort_transaction().await;
+                        match aborted {
+                            Ok(()) => record(Phase::Fail, None, Some(why)),
+                            Err(e) => {
+                                record(Phase::Fail, None, Some(format!("{why}; {e}")));
+                                return; // fenced while aborting: stop
+                            }
+                        }
+                        positions = self.fetch_positions(&consumer).await;
+                    }
+                    Err(TxnError::Fatal(why)) => {
+                        // Fenced: the coordinator aborted (or will abort) the transaction.
+                        record(Phase::Fail, None, Some(why));
+                        return;
+                    }
+                    Err(TxnError::Unknown(why)) => {
+                        record(Phase::Info, None, Some(why));
+                        return;
+                    }
+                }
+            } else {
+                let producer = plain_producer.as_ref().expect("one of the two");
+                let (phase, offsets, error) = copy_at_least_once(producer, &consumer, &batch).await;
+                record(phase, offsets.as_deref(), error);
+                positions[index].1 = next_position;
+            }
+        }
+    }
+}
+
+/// One batch of the copy loop: records polled from `input`, to be copied to `output`.
+struct Batch {
+    input: TopicPartition,
+    output: TopicPartition,
+    records: Vec<(u64, u64)>,
+    next_position: u64,
+}
+
+impl Batch {
+    /// The batch as a history operation; `offsets`: where each send landed (on completion).
+    fn operation(&self, transactional: bool, txn_id: &str, offsets: Option<&[u64]>) -> Operation {
+        let mut steps = vec![TxnStep::Poll {
+            topic: self.input.topic.clone(),
+            partition: self.input.partition,
+            records: self
+                .records
+                .iter()
+                .map(|&(offset, value)| PolledRecord { offset, value })
+                .collect(),
+        }];
+        for (i, &(_, value)) in self.records.iter().enumerate() {
+            steps.push(TxnStep::Send {
+                topic: self.output.topic.clone(),
+                partition: self.output.partition,
+                value,
+                source: Some(value),
+                offset: offsets.map(|o| o[i]),
+            });
+        }
+        steps.push(TxnStep::CommitOffset {
+            group: COPY_GROUP.to_string(),
+            topic: self.input.topic.clone(),
+            partition: self.input.partition,
+            offset: self.next_position,
+        });
+        Operation::Txn {
+            transactional,
+            txn_id: Some(txn_id.to_string()),
+            steps,
+        }
+    }
+}
+
+/// begin → send each → send_offsets_to_transaction → commit. Returns the send offsets.
+async fn copy_transactionally(
+    producer: &mut TransactionalProducer,
+    batch: &Batch,
+) -> Result<Vec<u64>, TxnError> {
+    producer.begin_transaction()?;
+    let mut offsets = Vec::with_capacity(batch.records.len());
+    for &(_, value) in &batch.records {
+        offsets.push(producer.send(&batch.output, value).await?);
+    }
+    let group = GroupMetadata::static_assignment(COPY_GROUP);
+    producer
+        .send_offsets_to_transaction(&[(batch.input.clone(), batch.next_position)], &group)
+        .await?;
+    producer.commit_transaction().await?;
+    Ok(offsets)
+}
+
+/// The DIY loop's batch: send each value (plain producer, retries), wait for every ack,
+/// then commit the offsets (retried until answered; an unanswered commit is unknown).
+async fn copy_at_least_once(
+    producer: &Producer,
+    consumer: &Consumer,
+    batch: &Batch,
+) -> (Phase, Option<Vec<u64>>, Option<String>) {
+    let deliveries: Vec<_> = batch
+        .records
+        .iter()
+        .map(|&(_, value)| producer.send(&batch.output, value))
+        .collect();
+    let mut offsets = Vec::with_capacity(deliveries.len());
+    let mut send_error = None;
+    for delivery in deliveries {
+        match delivery.await {
+            Ok(offset) => offsets.push(offset),
+            Err(e) => send_error = Some(e.to_string()),
+        }
+    }
+    let commit = [(batch.input.clone(), batch.next_position)];
+    let mut committed = false;
+    for _ in 0..20 {
+        if consumer.commit_sync(COPY_GROUP, &commit).await.is_ok() {
+            committed = true;
+            break;
+        }
+        madsim::time::sleep(COPY_RETRY_BACKOFF).await;
+    }
+    match (send_error, committed) {
+        (None, true) => (Phase::Ok, Some(offsets), None),
+        (Some(e), _) => (Phase::Info, None, Some(e)),
+        (None, false) => (Phase::Info, None, Some("offset commit unanswered".into())),
+    }
+}
