@@ -532,6 +532,20 @@ fn unseen(facts: &Facts, truth: &Truth) -> Vec<Anomaly> {
             .or_default()
             .push(send);
     }
+    // An input whose derived output is committed was read by a consumer whose transaction
+    // committed, even if that consumer never learnt the outcome (an `info` txn's polls are not
+    // ok polls): lineage counts as having seen it.
+    let seen_through_lineage: BTreeSet<u64> = facts
+        .sends
+        .iter()
+        .filter(|s| {
+            truth
+                .with_value(partition_of(s), s.value)
+                .iter()
+                .any(|r| r.2.is_committed())
+        })
+        .filter_map(|s| s.source)
+        .collect();
     let mut found = Vec::new();
     for (partition, (polled_through, values)) in polled {
         let sends = acknowledged.get(&partition).map_or(&[][..], Vec::as_slice);
@@ -552,7 +566,7 @@ fn unseen(facts: &Facts, truth: &Truth) -> Vec<Anomaly> {
         let mut missed: Vec<u64> = sends
             .iter()
             .map(|s| s.value)
-            .filter(|v| !values.contains(v))
+            .filter(|v| !values.contains(v) && !seen_through_lineage.contains(v))
             .collect();
         missed.sort_unstable();
         missed.dedup();

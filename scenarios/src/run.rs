@@ -160,7 +160,7 @@ pub fn run(scenario: &Scenario, options: &RunOptions) -> RunOutcome {
     let anomalies = if panic.is_some() {
         Vec::new()
     } else {
-        checker::check_log(&history)
+        checker::check_all(&history)
             .unwrap_or_else(|e| panic!("the model recorded a malformed history: {e}"))
     };
     let stats = stats(&history, messages, virtual_ms);

@@ -1,5 +1,5 @@
 use super::*;
-use crate::history::{CommittedOffset, FinalLog, Operation};
+use crate::history::{CommittedOffset, FinalLog, LogEntry, Operation};
 use crate::testkit::*;
 use RecordStatus::{Aborted, Committed, Open, Plain};
 
@@ -517,4 +517,42 @@ fn check_all_is_log_findings_then_transaction_findings() {
         all,
         vec![AnomalyKind::UnexpectedWrite, AnomalyKind::AbortedRead]
     );
+}
+
+#[test]
+fn an_input_read_by_a_txn_that_committed_unbeknown_to_its_client_is_not_unseen() {
+    // Input 10 is read only by an `info` txn (the client crashed before learning the outcome),
+    // yet that txn committed: its output 110 is committed in the final log. Later polls read
+    // the input partition through its end. Lineage shows 10 was consumed.
+    let mut h = History::default();
+    run(&mut h, 1, Phase::Ok, send_op("in", 0, 10, Some(0)));
+    run(&mut h, 1, Phase::Ok, send_op("in", 0, 11, Some(1)));
+    run(&mut h, 2, Phase::Info, ctp(10, 0, &[(110, None)]));
+    run(&mut h, 3, Phase::Ok, ctp(11, 1, &[(111, Some(1))]));
+    h.final_logs.push(FinalLog {
+        topic: "out".into(),
+        partition: 0,
+        records: vec![
+            LogEntry {
+                offset: 0,
+                value: 110,
+                producer_id: 1,
+                status: Committed,
+            },
+            LogEntry {
+                offset: 1,
+                value: 111,
+                producer_id: 1,
+                status: Committed,
+            },
+        ],
+    });
+    assert!(
+        !kinds(&h).contains(&AnomalyKind::Unseen),
+        "{:#?}",
+        found(&h)
+    );
+    // Without the committed output, 10 was never seen by anyone.
+    h.final_logs[0].records[0].status = Aborted;
+    assert!(kinds(&h).contains(&AnomalyKind::Unseen), "{:#?}", found(&h));
 }
