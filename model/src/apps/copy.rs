@@ -175,9 +175,25 @@ impl Copier {
         }
     }
 
-    /// Runs until every owned partition is copied (or, under exactly-once, until fenced).
+    /// Runs until every owned partition is copied. Under exactly-once, an instance that is
+    /// fenced, or loses track of a transaction's outcome, does what a Kafka Streams thread does
+    /// on `TaskMigratedException`: drops its producer, re-initialises (which fences whatever
+    /// holds its transactional.id now, e.g. its own delayed InitProducerId) and resumes from
+    /// the committed offsets — at most `MAX_REINITS` times, so two live holders of one id
+    /// cannot fence each other forever (no group membership decides between them yet).
     pub async fn run(self) {
         let calls = AtomicU64::new(0);
+        for attempt in 0..=MAX_REINITS {
+            if attempt > 0 {
+                madsim::time::sleep(COPY_RETRY_BACKOFF).await;
+            }
+            if self.run_until_done_or_fenced(&calls).await == RunEnd::Done {
+                return;
+            }
+        }
+    }
+
+    async fn run_until_done_or_fenced(&self, calls: &AtomicU64) -> RunEnd {
         let process =
             || self.ctx.client_id * PROCESSES_PER_CLIENT + calls.fetch_add(1, Ordering::Relaxed);
         let client = |offset: u64| ClientContext {
@@ -196,7 +212,7 @@ impl Copier {
                 },
             );
             if producer.init_transactions().await.is_err() {
-                return; // fenced by a newer instance
+                return RunEnd::Fenced; // fenced by a newer instance
             }
             txn_producer = Some(producer);
         } else {
@@ -230,7 +246,7 @@ impl Copier {
                     .all(|(tp, offset)| *offset >= self.expected_end(tp))
                 {
                     self.done.finish(self.instance);
-                    return;
+                    return RunEnd::Done;
                 }
                 positions = stable;
                 madsim::time::sleep(COPY_RETRY_BACKOFF).await;
@@ -275,7 +291,7 @@ impl Copier {
                             Ok(()) => record(Phase::Fail, None, Some(why)),
                             Err(e) => {
                                 record(Phase::Fail, None, Some(format!("{why}; {e}")));
-                                return; // fenced while aborting: stop
+                                return RunEnd::Fenced; // fenced while aborting
                             }
                         }
                         positions = self.fetch_positions(&consumer).await;
@@ -283,11 +299,11 @@ impl Copier {
                     Err(TxnError::Fatal(why)) => {
                         // Fenced: the coordinator aborted (or will abort) the transaction.
                         record(Phase::Fail, None, Some(why));
-                        return;
+                        return RunEnd::Fenced;
                     }
                     Err(TxnError::Unknown(why)) => {
                         record(Phase::Info, None, Some(why));
-                        return;
+                        return RunEnd::Fenced;
                     }
                 }
             } else {
@@ -298,6 +314,17 @@ impl Copier {
             }
         }
     }
+}
+
+/// How often a fenced instance re-initialises before it gives up.
+pub const MAX_REINITS: u32 = 5;
+
+/// Why one run of the copy loop ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum RunEnd {
+    Done,
+    /// Fenced, or a transaction's outcome is unknown: re-initialise.
+    Fenced,
 }
 
 /// One batch of the copy loop: records polled from `input`, to be copied to `output`.
