@@ -21,7 +21,7 @@ fn main() {
         );
         msgs += o.stats.messages.sent;
         let t = std::time::Instant::now();
-        let _ = eosim::checker::check_log(&o.history);
+        let _ = eosim::checker::check_all(&o.history);
         check += t.elapsed();
     }
     let total = start.elapsed() - check;

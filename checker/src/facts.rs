@@ -89,11 +89,85 @@ pub(crate) struct Facts<'h> {
     /// In invoke order.
     pub txns: Vec<TxnFact<'h>>,
     /// Per process, its events in completion order.
-    pub by_process: BTreeMap<u64, Vec<ProcessEvent>>,
+    pub by_process: ProcessEvents,
     /// Indices into `sends` by (topic, partition, value), ascending.
-    pub send_index: BTreeMap<(&'h str, u32, u64), Vec<usize>>,
+    pub send_index: SendIndex<'h>,
     /// Ground truth by partition.
     pub logs: BTreeMap<(&'h str, u32), &'h FinalLog>,
+}
+
+/// Each process's events in completion order, in one vector (histories from the simulator
+/// have one process per call: a map of vectors would allocate per call).
+#[derive(Debug, Default)]
+pub(crate) struct ProcessEvents {
+    events: Vec<ProcessEvent>,
+    /// (process, its events' range in `events`), by process.
+    processes: Vec<(u64, std::ops::Range<usize>)>,
+}
+
+impl ProcessEvents {
+    /// From (completion index, step, process, event) in any order.
+    fn new(mut timeline: Vec<(u64, usize, u64, ProcessEvent)>) -> Self {
+        timeline.sort_by_key(|&(completion, step, process, _)| (process, completion, step));
+        let mut out = ProcessEvents::default();
+        for (_, _, process, event) in timeline {
+            match out.processes.last_mut() {
+                Some((p, range)) if *p == process => range.end += 1,
+                _ => out
+                    .processes
+                    .push((process, out.events.len()..out.events.len() + 1)),
+            }
+            out.events.push(event);
+        }
+        out
+    }
+
+    /// Each process with its events, by process.
+    pub fn iter(&self) -> impl Iterator<Item = (&u64, &[ProcessEvent])> + '_ {
+        self.processes
+            .iter()
+            .map(|(p, range)| (p, &self.events[range.clone()]))
+    }
+}
+
+/// Sends by (topic, partition, value): two aligned sorted vectors rather than a map of
+/// vectors (one allocation each, however many sends; this runs once per simulated seed).
+#[derive(Debug, Default)]
+pub(crate) struct SendIndex<'h> {
+    keys: Vec<(&'h str, u32, u64)>,
+    /// Indices into `Facts::sends`; one key's in invoke order.
+    ids: Vec<usize>,
+}
+
+impl<'h> SendIndex<'h> {
+    fn new(sends: &[SendFact<'h>]) -> Self {
+        let mut pairs: Vec<((&'h str, u32, u64), usize)> = sends
+            .iter()
+            .enumerate()
+            .map(|(i, s)| ((s.topic, s.partition, s.value), i))
+            .collect();
+        pairs.sort_unstable();
+        let (keys, ids) = pairs.into_iter().unzip();
+        Self { keys, ids }
+    }
+
+    fn of(&self, key: &(&'h str, u32, u64)) -> &[usize] {
+        let start = self.keys.partition_point(|k| k < key);
+        let end = self.keys.partition_point(|k| k <= key);
+        &self.ids[start..end]
+    }
+
+    /// Each key with its sends, in key order.
+    pub fn groups(&self) -> impl Iterator<Item = ((&'h str, u32, u64), &[usize])> + '_ {
+        let mut start = 0;
+        std::iter::from_fn(move || {
+            let key = *self.keys.get(start)?;
+            let end = start + self.keys[start..].partition_point(|k| *k == key);
+            let group = &self.ids[start..end];
+            start = end;
+            Some((key, group))
+        })
+    }
 }
 
 pub(crate) fn phase_name(phase: Option<Phase>) -> String {
@@ -253,24 +327,13 @@ impl<'h> Facts<'h> {
                 }
             }
         }
-        for (i, send) in facts.sends.iter().enumerate() {
-            facts
-                .send_index
-                .entry((send.topic, send.partition, send.value))
-                .or_default()
-                .push(i);
-        }
-        timeline.sort_by_key(|&(completion, step, _, _)| (completion, step));
-        for (_, _, process, event) in timeline {
-            facts.by_process.entry(process).or_default().push(event);
-        }
+        facts.send_index = SendIndex::new(&facts.sends);
+        facts.by_process = ProcessEvents::new(timeline);
         facts
     }
 
     /// Sends of `value` to a partition, in invoke order.
     pub fn sends_of(&self, topic: &'h str, partition: u32, value: u64) -> &[usize] {
-        self.send_index
-            .get(&(topic, partition, value))
-            .map_or(&[], Vec::as_slice)
+        self.send_index.of(&(topic, partition, value))
     }
 }

@@ -389,7 +389,7 @@ fn poll_skips_and_nonmonotonic_polls(
     known: &BTreeMap<Partition, Vec<(u64, u64)>>,
 ) -> Vec<Anomaly> {
     let (mut skips, mut backwards) = (Vec::new(), Vec::new());
-    for (&process, events) in &facts.by_process {
+    for (&process, events) in facts.by_process.iter() {
         // Per partition: (last offset returned, completion of that poll).
         let mut position: BTreeMap<Partition, (u64, u64)> = BTreeMap::new();
         for event in events {
@@ -467,7 +467,7 @@ fn poll_skips_and_nonmonotonic_polls(
 /// lower than the process's previous acknowledged send to that partition.
 fn nonmonotonic_sends(facts: &Facts) -> Vec<Anomaly> {
     let mut found = Vec::new();
-    for (&process, events) in &facts.by_process {
+    for (&process, events) in facts.by_process.iter() {
         // Per partition: (offset, value, completion) of the last acknowledged send.
         let mut last: BTreeMap<Partition, (u64, u64, u64)> = BTreeMap::new();
         for event in events {
@@ -596,7 +596,7 @@ struct Effects {
 impl Effects {
     fn new(facts: &Facts, truth: &Truth) -> Self {
         let mut outputs: BTreeMap<u64, Vec<EffectRecord>> = BTreeMap::new();
-        for (&(topic, partition, value), sends) in &facts.send_index {
+        for ((topic, partition, value), sends) in facts.send_index.groups() {
             let mut by_source: BTreeMap<u64, Vec<u64>> = BTreeMap::new();
             for &s in sends {
                 if let Some(source) = facts.sends[s].source {
