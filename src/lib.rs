@@ -202,14 +202,17 @@ fn flagged_offsets(anomalies: &[checker::Anomaly], topic: &str, partition: u32) 
     out
 }
 
-/// (partition, offsets) a finding is about, for tracing its cause.
-fn finding_offsets(anomaly: &checker::Anomaly) -> Option<(u32, Vec<u64>)> {
+/// (partition trace code, offsets) a finding is about, for tracing its cause.
+fn finding_offsets(anomaly: &checker::Anomaly) -> Option<(u64, Vec<u64>)> {
     use checker::Anomaly::*;
+    use model::protocol::partition_trace_code as code;
     match anomaly {
-        Duplicate(d) => Some((d.partition, d.offsets.clone())),
-        LostWrite(l) => l.acked_offset.map(|o| (l.partition, vec![o])),
-        InconsistentOffsets(i) => Some((i.partition, vec![i.offset])),
-        UnexpectedWrite(u) => Some((u.partition, u.offsets.clone())),
+        Duplicate(d) => Some((code(&d.topic, d.partition), d.offsets.clone())),
+        LostWrite(l) => l
+            .acked_offset
+            .map(|o| (code(&l.topic, l.partition), vec![o])),
+        InconsistentOffsets(i) => Some((code(&i.topic, i.partition), vec![i.offset])),
+        UnexpectedWrite(u) => Some((code(&u.topic, u.partition), u.offsets.clone())),
         _ => None,
     }
 }
@@ -238,7 +241,7 @@ fn timeline_and_chains(
             else {
                 continue;
             };
-            if a != partition as u64 || !offsets.contains(&b) {
+            if a != partition || !offsets.contains(&b) {
                 continue;
             }
             causes[i].insert(j);

@@ -302,7 +302,7 @@ impl Broker {
                 if let Ok(ok) = &result
                     && !ok.duplicate
                 {
-                    sim::trace::note(self.me, "append", tp.partition as u64, ok.base_offset);
+                    sim::trace::note(self.me, "append", tp.trace_code(), ok.base_offset);
                     if !self.ack_before_sync {
                         partition.sync();
                     }
@@ -515,7 +515,7 @@ impl Broker {
         };
         let offset = partition.append_marker(marker, AppendOrigin::Client)?;
         partition.sync();
-        sim::trace::note(self.me, "marker", tp.partition as u64, offset);
+        sim::trace::note(self.me, "marker", tp.trace_code(), offset);
         Ok(())
     }
 
@@ -601,7 +601,7 @@ impl Broker {
     /// coordinator restart, once the producer moved on) make the marker moot: counted as
     /// written. Returns whether it counts as written; otherwise it is retried.
     fn marker_refused(&mut self, tp: &TopicPartition, marker: &TxnMarker, e: KafkaError) -> bool {
-        sim::trace::note(self.me, "marker-refused", tp.partition as u64, e as u64);
+        sim::trace::note(self.me, "marker-refused", tp.trace_code(), e as u64);
         let moot = matches!(
             e,
             KafkaError::TransactionCoordinatorFenced | KafkaError::InvalidProducerEpoch

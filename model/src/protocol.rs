@@ -21,6 +21,23 @@ impl TopicPartition {
     }
 }
 
+impl TopicPartition {
+    /// A compact, stable code for trace notes: a 16-bit hash of the topic in the high bits
+    /// and the partition in the low 32, so a note names its topic as well as its partition.
+    pub fn trace_code(&self) -> u64 {
+        partition_trace_code(&self.topic, self.partition)
+    }
+}
+
+/// `TopicPartition::trace_code` from a topic name and partition.
+pub fn partition_trace_code(topic: &str, partition: u32) -> u64 {
+    let mut topic_hash: u64 = 0xcbf2_9ce4_8422_2325; // FNV-1a: stable, no dependency
+    for byte in topic.bytes() {
+        topic_hash = (topic_hash ^ byte as u64).wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    ((topic_hash & 0xffff) << 32) | partition as u64
+}
+
 impl fmt::Display for TopicPartition {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}-{}", self.topic, self.partition)

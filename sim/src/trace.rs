@@ -199,6 +199,11 @@ impl TraceSummary {
             TraceKind::Resume => "resume".to_string(),
             TraceKind::Fault { index, description } => format!("fault #{index}: {description}"),
             TraceKind::Heal => "heal: every fault lifted".to_string(),
+            // A first number above 32 bits is a (tag, index) pair, e.g. a topic's hash and a
+            // partition: shown as `tag/index`.
+            TraceKind::Note { what, a, b } if *a > u32::MAX as u64 => {
+                format!("{what} {:04x}/{} {b}", a >> 32, a & 0xffff_ffff)
+            }
             TraceKind::Note { what, a, b } => format!("{what} {a} {b}"),
         }
     }
