@@ -58,15 +58,27 @@ pub enum Variant {
     /// vanish) and `inconsistent-offsets` (the lost offsets are reused by later writes). Fix:
     /// acknowledge only durable writes (Kafka: acks=all with min.insync.replicas ≥ 2).
     UnsyncedAcks,
+    /// Bug: the consume-transform-produce loop commits its outputs in a transaction but its
+    /// consumer offsets separately, after the commit and only every few batches, as a
+    /// consumer's auto-commit would (the talk's "Error Scenario #2"). A crash in between
+    /// re-processes inputs whose outputs are already committed. Anomalies:
+    /// `duplicate-effect` (an input with two committed outputs), `duplicate`. Fix: commit the
+    /// offsets inside the transaction (`sendOffsetsToTransaction`, KIP-98).
+    OffsetsOutsideTxn,
 }
 
 impl Variant {
-    pub const ALL: [Variant; 2] = [Variant::NoDedup, Variant::UnsyncedAcks];
+    pub const ALL: [Variant; 3] = [
+        Variant::NoDedup,
+        Variant::UnsyncedAcks,
+        Variant::OffsetsOutsideTxn,
+    ];
 
     pub fn name(self) -> &'static str {
         match self {
             Variant::NoDedup => "no-dedup",
             Variant::UnsyncedAcks => "unsynced-acks",
+            Variant::OffsetsOutsideTxn => "offsets-outside-txn",
         }
     }
 
@@ -86,6 +98,11 @@ impl Variant {
                 "broker acks before the write is durable and a crash loses the unsynced tail; \
                  anomalies: lost-write, inconsistent-offsets; fix: ack only durable \
                  (replicated) writes"
+            }
+            Variant::OffsetsOutsideTxn => {
+                "consumer offsets committed after the output transaction, not inside it; a \
+                 crash between re-processes committed inputs; anomalies: duplicate-effect, \
+                 duplicate; fix: sendOffsetsToTransaction"
             }
         }
     }

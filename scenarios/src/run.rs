@@ -283,9 +283,9 @@ async fn execute(
                 }
                 Box::pin(async move { done.wait_for(producers).await })
             }
-            Application::TransactionalCopy => {
-                start_copy(&sim, &net, &cluster, &recorder, &scenario, guarantee)
-            }
+            Application::TransactionalCopy => start_copy(
+                &sim, &net, &cluster, &recorder, &scenario, guarantee, &variants,
+            ),
         };
     let verifier = sim.add_node(VERIFIER, |_| async {});
 
@@ -368,8 +368,10 @@ fn start_copy(
     recorder: &Recorder,
     scenario: &Scenario,
     guarantee: Guarantee,
+    variants: &Variants,
 ) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> {
     use model::apps::copy::{Copier, CopyCompletion, loader_program};
+    let offsets_in_txn = !variants.has(Variant::OffsetsOutsideTxn);
     let workload = scenario.copy_workload();
     let partitions = scenario
         .cluster
@@ -418,6 +420,7 @@ fn start_copy(
                 instance,
                 partitions,
                 exactly_once,
+                offsets_in_txn,
                 done: done.clone(),
             };
             copier.run()

@@ -141,6 +141,9 @@ pub struct Copier {
     /// Input partitions of the topic (the output has as many).
     pub partitions: u32,
     pub exactly_once: bool,
+    /// Exactly-once only: commit the consumer offsets inside the transaction (true, the fix)
+    /// or after it, separately (false: the `offsets-outside-txn` variant).
+    pub offsets_in_txn: bool,
     pub done: CopyCompletion,
 }
 
@@ -280,7 +283,14 @@ impl Copier {
             };
             record(Phase::Invoke, None, None);
             if let Some(producer) = txn_producer.as_mut() {
-                match copy_transactionally(producer, &batch).await {
+                // Under the variant, offsets are committed separately and only every few batches (as a
+                // consumer's auto-commit would), and always at a partition's end.
+                let offsets_now = OffsetCommit::choose(
+                    self.offsets_in_txn,
+                    turn,
+                    next_position >= self.expected_end(&input),
+                );
+                match copy_transactionally(producer, &consumer, &batch, offsets_now).await {
                     Ok(offsets) => {
                         record(Phase::Ok, Some(&offsets), None);
                         positions[index].1 = next_position;
@@ -371,20 +381,67 @@ impl Batch {
 }
 
 /// begin → send each → send_offsets_to_transaction → commit. Returns the send offsets.
+/// When a transactional batch commits its consumer offsets.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum OffsetCommit {
+    /// Inside the transaction (sendOffsetsToTransaction): the fix.
+    InTransaction,
+    /// After the transaction, separately (the `offsets-outside-txn` variant).
+    AfterTransaction,
+    /// Not with this batch (the variant commits every few batches).
+    Later,
+}
+
+/// Under `offsets-outside-txn`, batches between two separate offset commits.
+const OFFSETS_OUTSIDE_TXN_EVERY_BATCHES: usize = 3;
+
+impl OffsetCommit {
+    fn choose(offsets_in_txn: bool, batch_number: usize, partition_done: bool) -> Self {
+        if offsets_in_txn {
+            OffsetCommit::InTransaction
+        } else if partition_done || batch_number.is_multiple_of(OFFSETS_OUTSIDE_TXN_EVERY_BATCHES) {
+            OffsetCommit::AfterTransaction
+        } else {
+            OffsetCommit::Later
+        }
+    }
+}
+
 async fn copy_transactionally(
     producer: &mut TransactionalProducer,
+    consumer: &Consumer,
     batch: &Batch,
+    offset_commit: OffsetCommit,
 ) -> Result<Vec<u64>, TxnError> {
     producer.begin_transaction()?;
     let mut offsets = Vec::with_capacity(batch.records.len());
     for &(_, value) in &batch.records {
         offsets.push(producer.send(&batch.output, value).await?);
     }
-    let group = GroupMetadata::static_assignment(COPY_GROUP);
-    producer
-        .send_offsets_to_transaction(&[(batch.input.clone(), batch.next_position)], &group)
-        .await?;
+    let commit = [(batch.input.clone(), batch.next_position)];
+    if offset_commit == OffsetCommit::InTransaction {
+        let group = GroupMetadata::static_assignment(COPY_GROUP);
+        producer
+            .send_offsets_to_transaction(&commit, &group)
+            .await?;
+    }
     producer.commit_transaction().await?;
+    if offset_commit == OffsetCommit::AfterTransaction {
+        // The variant's bug: the offsets follow the committed outputs in a second step.
+        let mut committed = false;
+        for _ in 0..20 {
+            if consumer.commit_sync(COPY_GROUP, &commit).await.is_ok() {
+                committed = true;
+                break;
+            }
+            madsim::time::sleep(COPY_RETRY_BACKOFF).await;
+        }
+        if !committed {
+            return Err(TxnError::Unknown(
+                "offset commit after the transaction unanswered".into(),
+            ));
+        }
+    }
     Ok(offsets)
 }
 
