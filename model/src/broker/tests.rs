@@ -38,7 +38,7 @@ fn open_broker(sim: &Sim, storage: Arc<BrokerStorage>) -> Broker {
         net,
         storage,
         PartitionConfig::default(),
-        false,
+        BrokerSwitches::default(),
         cluster,
     )
 }
