@@ -235,6 +235,7 @@ pub(crate) fn begin(record: bool) {
             hasher: Xxh3::new(),
             events: 0,
             recorded: record.then(Vec::new),
+            // Virtual: `begin` runs inside `block_on`, where madsim intercepts the clock.
             start: madsim::time::Instant::now(),
             clock: madsim::time::TimeHandle::current(),
         })
@@ -266,11 +267,12 @@ pub fn elapsed_ns() -> u64 {
     })
 }
 
-/// The current virtual instant (cheaper than `Instant::now()` inside a run).
+/// The current virtual instant of this thread's run (cheaper than `Instant::now()`).
+/// Panics outside a run: simulated code must never read the OS clock.
 pub fn now() -> madsim::time::Instant {
     TRACE.with(|t| match t.borrow().as_ref() {
         Some(s) => s.clock.now_instant(),
-        None => madsim::time::Instant::now(),
+        None => panic!("sim::trace::now called outside a simulated run"),
     })
 }
 

@@ -143,16 +143,19 @@ impl Consumer {
             isolation,
         };
         let leader = self.ctx.cluster.leader(tp);
-        match self
-            .ctx
-            .net
-            .call(self.ctx.node, leader, request, self.request_timeout)
-            .await
-        {
-            Ok(Response::Fetch(result)) => result.map_err(|e| PollError(e.to_string())),
-            Ok(other) => panic!("fetch answered with {other:?}"),
-            Err(e) => Err(PollError(e.to_string())),
+        match self.request(leader, request).await? {
+            Response::Fetch(result) => result.map_err(|e| PollError(e.to_string())),
+            other => panic!("fetch answered with {other:?}"),
         }
+    }
+
+    /// One call to `to`; a timeout or closed connection becomes a `PollError`.
+    async fn request(&self, to: sim::NodeId, request: Request) -> Result<Response, PollError> {
+        self.ctx
+            .net
+            .call(self.ctx.node, to, request, self.request_timeout)
+            .await
+            .map_err(|e| PollError(e.to_string()))
     }
 
     /// The group's committed offsets of `partitions` (Kafka's `committed`), one OffsetFetch
@@ -168,15 +171,9 @@ impl Consumer {
             require_stable: true,
         };
         let coordinator = self.ctx.cluster.group_coordinator(group_id);
-        match self
-            .ctx
-            .net
-            .call(self.ctx.node, coordinator, request, self.request_timeout)
-            .await
-        {
-            Ok(Response::OffsetFetch(result)) => result.map_err(|e| PollError(e.to_string())),
-            Ok(other) => panic!("OffsetFetch answered with {other:?}"),
-            Err(e) => Err(PollError(e.to_string())),
+        match self.request(coordinator, request).await? {
+            Response::OffsetFetch(result) => result.map_err(|e| PollError(e.to_string())),
+            other => panic!("OffsetFetch answered with {other:?}"),
         }
     }
 
@@ -192,15 +189,9 @@ impl Consumer {
             offsets: offsets.to_vec(),
         };
         let coordinator = self.ctx.cluster.group_coordinator(group_id);
-        match self
-            .ctx
-            .net
-            .call(self.ctx.node, coordinator, request, self.request_timeout)
-            .await
-        {
-            Ok(Response::OffsetCommit(result)) => result.map_err(|e| PollError(e.to_string())),
-            Ok(other) => panic!("OffsetCommit answered with {other:?}"),
-            Err(e) => Err(PollError(e.to_string())),
+        match self.request(coordinator, request).await? {
+            Response::OffsetCommit(result) => result.map_err(|e| PollError(e.to_string())),
+            other => panic!("OffsetCommit answered with {other:?}"),
         }
     }
 }
