@@ -8,9 +8,10 @@
 //! a plain and a transactional commit race for a partition, the later *record* wins, not the
 //! later marker (G7, G8, G16).
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use super::membership::{MemberMeta, Rebalance};
 use crate::protocol::{KafkaError, TopicPartition, TxnResult};
 use crate::txn::offsets_partition_for;
 
@@ -61,7 +62,7 @@ pub enum OffsetLogRecord {
     Membership {
         group: Arc<str>,
         generation: i32,
-        members: BTreeSet<Arc<str>>,
+        members: BTreeMap<Arc<str>, MemberMeta>,
     },
 }
 
@@ -75,7 +76,7 @@ pub struct CommittedOffset {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 struct Membership {
     generation: i32,
-    members: BTreeSet<Arc<str>>,
+    members: BTreeMap<Arc<str>, MemberMeta>,
 }
 
 /// Offsets of every group this coordinator owns.
@@ -195,13 +196,39 @@ impl GroupOffsets {
         }
     }
 
-    /// Records a rebalance's outcome (what KIP-447's check compares against).
+    /// Records a rebalance's outcome (what KIP-447's check compares against), with members
+    /// that subscribe to nothing and a 10 s session (for tests).
     pub fn set_membership(&mut self, group: &str, generation: i32, members: &[&str]) {
+        let meta = MemberMeta {
+            session_timeout_ms: 10_000,
+            subscription: Arc::from(Vec::new()),
+        };
         self.append(OffsetLogRecord::Membership {
             group: Arc::from(group),
             generation,
-            members: members.iter().map(|&m| Arc::from(m)).collect(),
+            members: members
+                .iter()
+                .map(|&m| (Arc::from(m), meta.clone()))
+                .collect(),
         });
+    }
+
+    /// Records a rebalance's outcome (what KIP-447's check compares against).
+    pub fn record_rebalance(&mut self, rebalance: &Rebalance) {
+        self.append(OffsetLogRecord::Membership {
+            group: rebalance.group.clone(),
+            generation: rebalance.generation,
+            members: rebalance.members.clone(),
+        });
+    }
+
+    /// Every group's last recorded generation and members (to load [`GroupMembers`]).
+    pub fn memberships(
+        &self,
+    ) -> impl Iterator<Item = (&Arc<str>, i32, &BTreeMap<Arc<str>, MemberMeta>)> {
+        self.memberships
+            .iter()
+            .map(|(group, m)| (group, m.generation, &m.members))
     }
 
     /// A plain OffsetCommit (visible at once).
@@ -251,7 +278,7 @@ impl GroupOffsets {
         if membership.members.is_empty() && generation < 0 && member_id.is_empty() {
             return Ok(());
         }
-        if !membership.members.contains(member_id) {
+        if !membership.members.contains_key(member_id) {
             return Err(KafkaError::UnknownMemberId);
         }
         if membership.generation != generation {

@@ -1,5 +1,7 @@
 //! Transactional offsets: GroupMetadataManagerTest / OffsetMetadataManagerTest (G1–G17).
 
+use std::collections::BTreeSet;
+
 use super::*;
 
 const GROUP: &str = "group";
