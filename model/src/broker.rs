@@ -26,7 +26,7 @@ use tokio::sync::mpsc;
 
 use crate::cluster::{Cluster, OFFSETS_TOPIC_PARTITIONS};
 use crate::config::{Variant, Variants};
-use crate::group::{GroupOffsets, GroupOffsetsConfig, OffsetLogRecord};
+use crate::group::{GroupMembers, GroupOffsets, GroupOffsetsConfig, OffsetLogRecord, Rebalance};
 use crate::partition::{Partition, PartitionConfig, StoredBatch};
 use crate::producer_state::AppendOrigin;
 use crate::protocol::{
@@ -193,6 +193,8 @@ pub(crate) struct Broker {
     cluster: ClusterCell,
     txn_coordinator: TxnCoordinator,
     groups: GroupOffsets,
+    /// Group membership and session clocks (the member sets are durable in `groups`' log).
+    members: GroupMembers,
     offsets_producer_epochs: BTreeMap<i64, i16>,
     markers: BTreeMap<u64, PendingMarkers>,
     next_marker_id: u64,
@@ -231,6 +233,7 @@ impl Broker {
             Box::new(allocator),
         );
         let groups = storage.group_offsets();
+        let members = GroupMembers::load(groups.memberships(), sim::now_ms());
         let offsets_producer_epochs = storage.offsets_producer_epochs.get();
         let (marker_sink, marker_outcomes) = mpsc::unbounded_channel();
         let mut broker = Self {
@@ -243,6 +246,7 @@ impl Broker {
             cluster,
             txn_coordinator,
             groups,
+            members,
             offsets_producer_epochs,
             markers: BTreeMap::new(),
             next_marker_id: 0,
@@ -284,11 +288,12 @@ impl Broker {
             } else {
                 next_sweep = None;
             }
+            if self.expire_members(now) {
+                continue;
+            }
             let retry = self.markers.values().filter_map(|m| m.retry_at).min();
-            alarm.set(match (next_sweep, retry) {
-                (Some(a), Some(b)) => Some(a.min(b)),
-                (a, b) => a.or(b),
-            });
+            let session_end = self.members.next_deadline_ms().map(instant_at_ms);
+            alarm.set([next_sweep, retry, session_end].into_iter().flatten().min());
             tokio::select! {
                 biased;
                 Some((tag, outcome)) = self.marker_outcomes.recv() => {
@@ -302,6 +307,36 @@ impl Broker {
                 _ = alarm.fired() => {}
             }
         }
+    }
+
+    /// Expires the group members whose session ran out; returns whether any did.
+    fn expire_members(&mut self, now: Instant) -> bool {
+        let due = self
+            .members
+            .next_deadline_ms()
+            .is_some_and(|deadline| instant_at_ms(deadline) <= now);
+        if !due {
+            return false;
+        }
+        let rebalances = self.members.expire(sim::now_ms());
+        for rebalance in &rebalances {
+            self.record_rebalance(rebalance);
+        }
+        !rebalances.is_empty()
+    }
+
+    /// Makes a new generation durable (the KIP-447 check reads it) and traces it.
+    fn record_rebalance(&mut self, rebalance: &Rebalance) {
+        sim::trace::note(
+            self.me,
+            "rebalance",
+            rebalance.generation as u64,
+            rebalance.members.len() as u64,
+        );
+        let _ = self.update_groups(|groups| {
+            groups.record_rebalance(rebalance);
+            Ok(())
+        });
     }
 
     fn has_ongoing_transaction(&self) -> bool {
@@ -444,6 +479,49 @@ impl Broker {
                     })
                     .collect();
                 Response::OffsetFetch(fetched)
+            }
+            Request::JoinGroup {
+                group_id,
+                member_id,
+                client,
+                meta,
+            } => {
+                if !self.is_group_coordinator(&group_id) {
+                    return Response::JoinGroup(Err(KafkaError::NotCoordinator));
+                }
+                let (result, rebalance) =
+                    self.members
+                        .join(&group_id, member_id.as_deref(), &client, meta, now_ms);
+                if let Some(rebalance) = rebalance {
+                    self.record_rebalance(&rebalance);
+                }
+                Response::JoinGroup(result)
+            }
+            Request::Heartbeat {
+                group_id,
+                member_id,
+                generation,
+            } => {
+                if !self.is_group_coordinator(&group_id) {
+                    return Response::Heartbeat(Err(KafkaError::NotCoordinator));
+                }
+                Response::Heartbeat(
+                    self.members
+                        .heartbeat(&group_id, &member_id, generation, now_ms),
+                )
+            }
+            Request::LeaveGroup {
+                group_id,
+                member_id,
+            } => {
+                if !self.is_group_coordinator(&group_id) {
+                    return Response::LeaveGroup(Err(KafkaError::NotCoordinator));
+                }
+                let (result, rebalance) = self.members.leave(&group_id, &member_id);
+                if let Some(rebalance) = rebalance {
+                    self.record_rebalance(&rebalance);
+                }
+                Response::LeaveGroup(result)
             }
         }
     }
@@ -687,6 +765,17 @@ impl Broker {
             pending.retry_at = Some(sim::trace::now() + MARKER_RETRY_BACKOFF);
         }
         self.complete_if_written(id);
+    }
+}
+
+/// The instant `ms` virtual milliseconds after the start of the run.
+fn instant_at_ms(ms: u64) -> Instant {
+    let now_ms = sim::now_ms();
+    let now = sim::trace::now();
+    if ms >= now_ms {
+        now + Duration::from_millis(ms - now_ms)
+    } else {
+        now - Duration::from_millis(now_ms - ms)
     }
 }
 

@@ -278,6 +278,27 @@ pub enum Request {
         partitions: Vec<TopicPartition>,
         require_stable: bool,
     },
+    /// To the group coordinator: join (no member id) or rejoin (a known one); answered with
+    /// the generation and the member's assignment (see `group::membership`).
+    JoinGroup {
+        group_id: Arc<str>,
+        member_id: Option<Arc<str>>,
+        /// Names new members: `<client>-g<generation>`.
+        client: Arc<str>,
+        meta: crate::group::MemberMeta,
+    },
+    /// To the group coordinator: keeps the member's session alive; ILLEGAL_GENERATION or
+    /// UNKNOWN_MEMBER_ID tell it to rejoin.
+    Heartbeat {
+        group_id: Arc<str>,
+        member_id: Arc<str>,
+        generation: i32,
+    },
+    /// To the group coordinator: leave now (a clean shutdown).
+    LeaveGroup {
+        group_id: Arc<str>,
+        member_id: Arc<str>,
+    },
 }
 
 #[derive(Clone, Debug)]
@@ -295,6 +316,9 @@ pub enum Response {
     OffsetCommit(Result<(), KafkaError>),
     /// Committed offset per requested partition (`None`: nothing committed).
     OffsetFetch(Result<Vec<(TopicPartition, Option<u64>)>, KafkaError>),
+    JoinGroup(Result<crate::group::Joined, KafkaError>),
+    Heartbeat(Result<(), KafkaError>),
+    LeaveGroup(Result<(), KafkaError>),
 }
 
 impl sim::Message for Request {
@@ -310,6 +334,9 @@ impl sim::Message for Request {
             Request::TxnOffsetCommit { .. } => "txn-offset-commit",
             Request::OffsetCommit { .. } => "offset-commit",
             Request::OffsetFetch { .. } => "offset-fetch",
+            Request::JoinGroup { .. } => "join-group",
+            Request::Heartbeat { .. } => "heartbeat",
+            Request::LeaveGroup { .. } => "leave-group",
         }
     }
 }
@@ -327,6 +354,9 @@ impl sim::Message for Response {
             Response::TxnOffsetCommit(_) => "txn-offset-commit",
             Response::OffsetCommit(_) => "offset-commit",
             Response::OffsetFetch(_) => "offset-fetch",
+            Response::JoinGroup(_) => "join-group",
+            Response::Heartbeat(_) => "heartbeat",
+            Response::LeaveGroup(_) => "leave-group",
         }
     }
 }

@@ -426,8 +426,7 @@ fn start_copy(
             copier.run()
         });
     }
-    let instances = workload.instances as usize;
-    Box::pin(async move { done.wait_for(instances).await })
+    Box::pin(async move { done.wait_for(partitions as usize).await })
 }
 
 /// History client id of the copy application's loader (the verifier is 0).

@@ -15,11 +15,15 @@
 //! DIY loop: sends acknowledged and offsets committed), fail = definitely aborted, info =
 //! unknown; a crash leaves it open.
 //!
-//! Simplified: no group membership or rebalancing — input partition p belongs to instance
-//! `p % instances` (static assignment); the input is written by an idempotent producer (the
-//! `loader` node) while the copiers run, under the same faults.
+//! Partitions are assigned statically (input partition p belongs to instance
+//! `p % instances`) or by the consumer group (`assignment = "group"`: instances join, heartbeat,
+//! and a member whose session runs out loses its partitions to the others — a paused instance
+//! becomes a zombie). Exactly-once uses a transactional producer per instance (KIP-447 style,
+//! the default) or per input partition (`producers = "per-task"`, KIP-129). The input is
+//! written by an idempotent producer (the `loader` node) while the copiers run, under the
+//! same faults.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -29,14 +33,43 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::Notify;
 
 use crate::client::consumer::Consumer;
+use crate::client::group::{GroupConfig, GroupMember};
 use crate::client::{
     ClientContext, PROCESSES_PER_CLIENT, Producer, ProducerConfig, TransactionalConfig,
     TransactionalProducer, TxnError,
 };
 use crate::protocol::{GroupMetadata, IsolationLevel, TopicPartition};
 
+/// How input partitions are divided among the copier instances.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CopyAssignment {
+    /// Input partition p belongs to instance `p % instances`, forever (no group membership).
+    #[default]
+    Static,
+    /// The instances join the consumer group and the group coordinator assigns the
+    /// partitions; a member that misses its session timeout loses them (rebalance).
+    Group,
+}
+
+/// Which transactional.ids the exactly-once loop uses.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ProducerScope {
+    /// One transactional producer per instance, `copy-<k>` (Kafka's transactional copier;
+    /// Streams' exactly-once-v2, KIP-447): a zombie instance is fenced by the group
+    /// coordinator's generation check on its offsets.
+    #[default]
+    PerInstance,
+    /// One transactional producer per input partition (task), `copy-task-<p>` (Streams'
+    /// exactly-once v1, KIP-129): the new owner's `init_transactions` fences the old one by
+    /// epoch.
+    PerTask,
+}
+
 /// Shape of the copy workload. Defaults: 3 instances, 300 values, commit every 10 records,
-/// topics "input" and "output", 10 s transaction timeout.
+/// topics "input" and "output", 10 s transaction timeout, static assignment, a producer per
+/// instance, 1 s session timeout (group assignment only).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct CopyWorkload {
@@ -49,6 +82,10 @@ pub struct CopyWorkload {
     pub output_topic: String,
     /// The copiers' transaction timeout, ms.
     pub txn_timeout_ms: u64,
+    pub assignment: CopyAssignment,
+    pub producers: ProducerScope,
+    /// The group members' session timeout, ms (group assignment only).
+    pub session_timeout_ms: u64,
 }
 
 impl Default for CopyWorkload {
@@ -60,6 +97,9 @@ impl Default for CopyWorkload {
             input_topic: "input".into(),
             output_topic: "output".into(),
             txn_timeout_ms: 10_000,
+            assignment: CopyAssignment::Static,
+            producers: ProducerScope::PerInstance,
+            session_timeout_ms: 1_000,
         }
     }
 }
@@ -86,7 +126,14 @@ pub fn transactional_id(instance: u32) -> String {
     format!("copy-{}", instance + 1)
 }
 
-/// Which instances have copied all their input (each counted once, across restarts).
+/// The transactional.id of the task copying input partition `p` (producer per task): the
+/// partition's next owner fences its previous one.
+pub fn task_transactional_id(partition: u32) -> String {
+    format!("copy-task-{partition}")
+}
+
+/// Which input partitions are copied completely (their committed offset reached the end),
+/// whoever copied them, across restarts and rebalances.
 #[derive(Clone, Default)]
 pub struct CopyCompletion {
     finished: Arc<Mutex<BTreeSet<u32>>>,
@@ -98,14 +145,15 @@ impl CopyCompletion {
         self.finished.lock().expect("completion lock").len()
     }
 
-    fn finish(&self, instance: u32) {
+    fn finish(&self, partitions: impl IntoIterator<Item = u32>) {
         self.finished
             .lock()
             .expect("completion lock")
-            .insert(instance);
+            .extend(partitions);
         self.notify.notify_waiters();
     }
 
+    /// Waits until `count` partitions are finished.
     pub async fn wait_for(&self, count: usize) {
         loop {
             let notified = self.notify.notified();
@@ -147,10 +195,36 @@ pub struct Copier {
     pub done: CopyCompletion,
 }
 
+/// The transactional producers of one run of the loop: one for the instance, or one per
+/// owned input partition.
+#[derive(Default)]
+struct TxnProducers {
+    by_partition: BTreeMap<u32, TransactionalProducer>,
+    shared: Option<TransactionalProducer>,
+}
+
+impl TxnProducers {
+    fn get(&mut self, input: &TopicPartition) -> &mut TransactionalProducer {
+        match self.shared.as_mut() {
+            Some(producer) => producer,
+            None => self
+                .by_partition
+                .get_mut(&input.partition)
+                .expect("an initialised producer for every owned task"),
+        }
+    }
+}
+
 impl Copier {
-    fn owned(&self) -> Vec<TopicPartition> {
+    fn statically_owned(&self) -> Vec<TopicPartition> {
         (0..self.partitions)
             .filter(|p| p % self.workload.instances == self.instance)
+            .map(|p| TopicPartition::new(&self.workload.input_topic, p))
+            .collect()
+    }
+
+    fn all_inputs(&self) -> Vec<TopicPartition> {
+        (0..self.partitions)
             .map(|p| TopicPartition::new(&self.workload.input_topic, p))
             .collect()
     }
@@ -163,12 +237,22 @@ impl Copier {
         values_on_partition(self.workload.values, self.partitions, input.partition)
     }
 
-    /// The committed offsets of the owned partitions, retried until the group coordinator
-    /// answers with stable offsets.
-    async fn fetch_positions(&self, consumer: &Consumer) -> Vec<(TopicPartition, u64)> {
-        let owned = self.owned();
+    fn client(&self, offset: u64) -> ClientContext {
+        ClientContext {
+            client_id: self.ctx.client_id + offset,
+            ..self.ctx.clone()
+        }
+    }
+
+    /// The committed offsets of `owned`, retried until the group coordinator answers with
+    /// stable offsets (KIP-447: it refuses while a transaction's offsets are pending).
+    async fn fetch_positions(
+        &self,
+        consumer: &Consumer,
+        owned: &[TopicPartition],
+    ) -> Vec<(TopicPartition, u64)> {
         loop {
-            if let Ok(offsets) = consumer.committed(COPY_GROUP, &owned).await {
+            if let Ok(offsets) = consumer.committed(COPY_GROUP, owned).await {
                 return offsets
                     .into_iter()
                     .map(|(tp, offset)| (tp, offset.unwrap_or(0)))
@@ -178,149 +262,228 @@ impl Copier {
         }
     }
 
-    /// Runs until every owned partition is copied. Under exactly-once, an instance that is
-    /// fenced, or loses track of a transaction's outcome, does what a Kafka Streams thread does
-    /// on `TaskMigratedException`: drops its producer, re-initialises (which fences whatever
-    /// holds its transactional.id now, e.g. its own delayed InitProducerId) and resumes from
-    /// the committed offsets — at most `MAX_REINITS` times, so two live holders of one id
-    /// cannot fence each other forever (no group membership decides between them yet).
+    /// Runs until every owned partition is copied (static assignment) or forever (group
+    /// assignment: a member stays to take over partitions when others fail). Under
+    /// exactly-once, an instance that is fenced, or loses track of a transaction's outcome,
+    /// does what a Kafka Streams thread does on `TaskMigratedException`: drops its producers,
+    /// rejoins, re-initialises (which fences whatever holds its transactional.id now, e.g.
+    /// its own delayed InitProducerId) and resumes from the committed offsets. With static
+    /// assignment at most `MAX_REINITS` times, so two live holders of one id cannot fence
+    /// each other forever (no group decides between them).
     pub async fn run(self) {
         let calls = AtomicU64::new(0);
-        for attempt in 0..=MAX_REINITS {
+        let member = (self.workload.assignment == CopyAssignment::Group).then(|| {
+            let config = GroupConfig {
+                session_timeout_ms: self.workload.session_timeout_ms,
+                ..GroupConfig::new(COPY_GROUP)
+            };
+            let name = format!("copier-{}", self.instance + 1);
+            GroupMember::new(self.client(3), config, &name, self.all_inputs())
+        });
+        let mut attempt = 0;
+        loop {
             if attempt > 0 {
                 madsim::time::sleep(COPY_RETRY_BACKOFF).await;
             }
-            if self.run_until_done_or_fenced(&calls).await == RunEnd::Done {
+            if self.run_until_done_or_fenced(&calls, member.as_ref()).await == RunEnd::Done {
+                return;
+            }
+            attempt += 1;
+            if member.is_none() && attempt > MAX_REINITS {
                 return;
             }
         }
     }
 
-    async fn run_until_done_or_fenced(&self, calls: &AtomicU64) -> RunEnd {
+    /// Initialises the transactional producers `owned` needs (fencing earlier holders of
+    /// their ids) and drops those of partitions no longer owned.
+    async fn prepare_producers(
+        &self,
+        producers: &mut TxnProducers,
+        owned: &[TopicPartition],
+    ) -> Result<(), TxnError> {
+        let config = |id: String| TransactionalConfig {
+            txn_timeout_ms: self.workload.txn_timeout_ms,
+            ..TransactionalConfig::new(&id)
+        };
+        match self.workload.producers {
+            ProducerScope::PerInstance => {
+                if producers.shared.is_none() {
+                    let mut producer =
+                        TransactionalProducer::new(self.client(2), config(transactional_id(self.instance)));
+                    producer.init_transactions().await?;
+                    producers.shared = Some(producer);
+                }
+            }
+            ProducerScope::PerTask => {
+                producers
+                    .by_partition
+                    .retain(|p, _| owned.iter().any(|tp| tp.partition == *p));
+                for tp in owned {
+                    if producers.by_partition.contains_key(&tp.partition) {
+                        continue;
+                    }
+                    let mut producer = TransactionalProducer::new(
+                        self.client(2),
+                        config(task_transactional_id(tp.partition)),
+                    );
+                    producer.init_transactions().await?;
+                    producers.by_partition.insert(tp.partition, producer);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn run_until_done_or_fenced(
+        &self,
+        calls: &AtomicU64,
+        member: Option<&GroupMember>,
+    ) -> RunEnd {
         let process =
             || self.ctx.client_id * PROCESSES_PER_CLIENT + calls.fetch_add(1, Ordering::Relaxed);
-        let client = |offset: u64| ClientContext {
-            client_id: self.ctx.client_id + offset,
-            ..self.ctx.clone()
-        };
-        let consumer = Consumer::new(client(1));
-        let mut txn_producer = None;
+        let consumer = Consumer::new(self.client(1));
+        let mut txn_producers = TxnProducers::default();
         let mut plain_producer = None;
-        if self.exactly_once {
-            let mut producer = TransactionalProducer::new(
-                client(2),
-                TransactionalConfig {
-                    txn_timeout_ms: self.workload.txn_timeout_ms,
-                    ..TransactionalConfig::new(&transactional_id(self.instance))
-                },
-            );
-            if producer.init_transactions().await.is_err() {
-                return RunEnd::Fenced; // fenced by a newer instance
-            }
-            txn_producer = Some(producer);
-        } else {
+        if !self.exactly_once {
             let config = ProducerConfig {
                 enable_idempotence: false,
                 ..ProducerConfig::default()
             };
-            let producer = Producer::connect(client(2), config)
+            let producer = Producer::connect(self.client(2), config)
                 .await
                 .expect("valid producer config");
             plain_producer = Some(producer);
         }
-        let mut positions = self.fetch_positions(&consumer).await;
         let isolation = if self.exactly_once {
             IsolationLevel::ReadCommitted
         } else {
             IsolationLevel::ReadUncommitted
         };
         let mut turn = 0usize;
+        // One pass per generation: (re)join, set up, copy until the group moves on.
         loop {
-            let open: Vec<usize> = (0..positions.len())
-                .filter(|&i| positions[i].1 < self.expected_end(&positions[i].0))
-                .collect();
-            if open.is_empty() {
-                // Done only once the group coordinator holds (stable) offsets at the end:
-                // a commit's offset markers may still be on their way, and a DIY commit
-                // whose answer was lost may not have happened (then copy again from there).
-                let stable = self.fetch_positions(&consumer).await;
-                if stable
-                    .iter()
-                    .all(|(tp, offset)| *offset >= self.expected_end(tp))
-                {
-                    self.done.finish(self.instance);
-                    return RunEnd::Done;
-                }
-                positions = stable;
-                madsim::time::sleep(COPY_RETRY_BACKOFF).await;
-                continue;
-            }
-            let index = open[turn % open.len()];
-            turn += 1;
-            let (input, position) = positions[index].clone();
-            let fetched = match consumer
-                .fetch(&input, position, self.workload.commit_every, isolation)
-                .await
+            let owned = match member {
+                Some(member) => member.join().await,
+                None => self.statically_owned(),
+            };
+            if self.exactly_once
+                && self
+                    .prepare_producers(&mut txn_producers, &owned)
+                    .await
+                    .is_err()
             {
-                Ok(f) if !f.records.is_empty() => f.records,
-                _ => {
+                return RunEnd::Fenced; // fenced by a newer instance
+            }
+            let group = member.map_or_else(
+                || GroupMetadata::static_assignment(COPY_GROUP),
+                GroupMember::group_metadata,
+            );
+            let mut positions = self.fetch_positions(&consumer, &owned).await;
+            loop {
+                if member.is_some_and(GroupMember::is_stale) {
+                    break; // rejoin: the assignment may have moved
+                }
+                let open: Vec<usize> = (0..positions.len())
+                    .filter(|&i| positions[i].1 < self.expected_end(&positions[i].0))
+                    .collect();
+                if open.is_empty() {
+                    // Done only once the group coordinator holds (stable) offsets at the
+                    // end: a commit's offset markers may still be on their way, and a DIY
+                    // commit whose answer was lost may not have happened (then copy again
+                    // from there).
+                    let stable = self.fetch_positions(&consumer, &owned).await;
+                    if stable
+                        .iter()
+                        .all(|(tp, offset)| *offset >= self.expected_end(tp))
+                    {
+                        self.done.finish(owned.iter().map(|tp| tp.partition));
+                        if member.is_none() {
+                            return RunEnd::Done;
+                        }
+                    }
+                    positions = stable;
                     madsim::time::sleep(COPY_RETRY_BACKOFF).await;
                     continue;
                 }
-            };
-            let next_position = fetched.last().expect("non-empty").0 + 1;
-            let batch = Batch {
-                input: input.clone(),
-                output: self.output_of(&input),
-                records: fetched,
-                next_position,
-            };
-            let process = process();
-            let record = |phase, offsets: Option<&[u64]>, error: Option<String>| {
-                let op =
-                    batch.operation(self.exactly_once, &transactional_id(self.instance), offsets);
-                self.ctx.recorder.record(process, phase, op, error);
-            };
-            record(Phase::Invoke, None, None);
-            if let Some(producer) = txn_producer.as_mut() {
-                // Under the variant, offsets are committed separately and only every few batches (as a
-                // consumer's auto-commit would), and always at a partition's end.
-                let offsets_now = OffsetCommit::choose(
-                    self.offsets_in_txn,
-                    turn,
-                    next_position >= self.expected_end(&input),
-                );
-                match copy_transactionally(producer, &consumer, &batch, offsets_now).await {
-                    Ok(offsets) => {
-                        record(Phase::Ok, Some(&offsets), None);
-                        positions[index].1 = next_position;
+                let index = open[turn % open.len()];
+                turn += 1;
+                let (input, position) = positions[index].clone();
+                let fetched = match consumer
+                    .fetch(&input, position, self.workload.commit_every, isolation)
+                    .await
+                {
+                    Ok(f) if !f.records.is_empty() => f.records,
+                    _ => {
+                        madsim::time::sleep(COPY_RETRY_BACKOFF).await;
+                        continue;
                     }
-                    Err(TxnError::Abortable(why)) => {
-                        let aborted = producer.abort_transaction().await;
-                        match aborted {
-                            Ok(()) => record(Phase::Fail, None, Some(why)),
-                            Err(e) => {
-                                record(Phase::Fail, None, Some(format!("{why}; {e}")));
-                                return RunEnd::Fenced; // fenced while aborting
-                            }
+                };
+                let next_position = fetched.last().expect("non-empty").0 + 1;
+                let batch = Batch {
+                    input: input.clone(),
+                    output: self.output_of(&input),
+                    records: fetched,
+                    next_position,
+                };
+                let txn_id = match self.workload.producers {
+                    ProducerScope::PerInstance => transactional_id(self.instance),
+                    ProducerScope::PerTask => task_transactional_id(input.partition),
+                };
+                let process = process();
+                let record = |phase, offsets: Option<&[u64]>, error: Option<String>| {
+                    let op = batch.operation(self.exactly_once, &txn_id, offsets);
+                    self.ctx.recorder.record(process, phase, op, error);
+                };
+                record(Phase::Invoke, None, None);
+                if self.exactly_once {
+                    let producer = txn_producers.get(&input);
+                    // Under the variant, offsets are committed separately and only every few
+                    // batches (as a consumer's auto-commit would), and always at a
+                    // partition's end.
+                    let offsets_now = OffsetCommit::choose(
+                        self.offsets_in_txn,
+                        turn,
+                        next_position >= self.expected_end(&input),
+                    );
+                    match copy_transactionally(producer, &consumer, &batch, &group, offsets_now)
+                        .await
+                    {
+                        Ok(offsets) => {
+                            record(Phase::Ok, Some(&offsets), None);
+                            positions[index].1 = next_position;
                         }
-                        positions = self.fetch_positions(&consumer).await;
+                        Err(TxnError::Abortable(why)) => {
+                            let aborted = producer.abort_transaction().await;
+                            match aborted {
+                                Ok(()) => record(Phase::Fail, None, Some(why)),
+                                Err(e) => {
+                                    record(Phase::Fail, None, Some(format!("{why}; {e}")));
+                                    return RunEnd::Fenced; // fenced while aborting
+                                }
+                            }
+                            if member.is_some() {
+                                break; // e.g. ILLEGAL_GENERATION: rejoin first
+                            }
+                            positions = self.fetch_positions(&consumer, &owned).await;
+                        }
+                        Err(TxnError::Fatal(why)) => {
+                            // Fenced: the coordinator aborted (or will abort) the transaction.
+                            record(Phase::Fail, None, Some(why));
+                            return RunEnd::Fenced;
+                        }
+                        Err(TxnError::Unknown(why)) => {
+                            record(Phase::Info, None, Some(why));
+                            return RunEnd::Fenced;
+                        }
                     }
-                    Err(TxnError::Fatal(why)) => {
-                        // Fenced: the coordinator aborted (or will abort) the transaction.
-                        record(Phase::Fail, None, Some(why));
-                        return RunEnd::Fenced;
-                    }
-                    Err(TxnError::Unknown(why)) => {
-                        record(Phase::Info, None, Some(why));
-                        return RunEnd::Fenced;
-                    }
+                } else {
+                    let producer = plain_producer.as_ref().expect("one of the two");
+                    let (phase, offsets, error) =
+                        copy_at_least_once(producer, &consumer, &batch).await;
+                    record(phase, offsets.as_deref(), error);
+                    positions[index].1 = next_position;
                 }
-            } else {
-                let producer = plain_producer.as_ref().expect("one of the two");
-                let (phase, offsets, error) = copy_at_least_once(producer, &consumer, &batch).await;
-                record(phase, offsets.as_deref(), error);
-                positions[index].1 = next_position;
             }
         }
     }
@@ -411,6 +574,7 @@ async fn copy_transactionally(
     producer: &mut TransactionalProducer,
     consumer: &Consumer,
     batch: &Batch,
+    group: &GroupMetadata,
     offset_commit: OffsetCommit,
 ) -> Result<Vec<u64>, TxnError> {
     producer.begin_transaction()?;
@@ -420,10 +584,7 @@ async fn copy_transactionally(
     }
     let commit = [(batch.input.clone(), batch.next_position)];
     if offset_commit == OffsetCommit::InTransaction {
-        let group = GroupMetadata::static_assignment(COPY_GROUP);
-        producer
-            .send_offsets_to_transaction(&commit, &group)
-            .await?;
+        producer.send_offsets_to_transaction(&commit, group).await?;
     }
     producer.commit_transaction().await?;
     if offset_commit == OffsetCommit::AfterTransaction {

@@ -2,6 +2,7 @@
 //! invoke → ok | fail | info.
 
 pub mod consumer;
+pub mod group;
 pub mod producer;
 pub mod txn_producer;
 
@@ -12,6 +13,7 @@ use crate::protocol::KafkaNet;
 use crate::recorder::Recorder;
 
 pub use consumer::Consumer;
+pub use group::{GroupConfig, GroupMember};
 pub use producer::{Producer, ProducerConfig, SendError};
 pub use txn_producer::{TransactionalConfig, TransactionalProducer, TxnError};
 
