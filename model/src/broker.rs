@@ -61,6 +61,13 @@ pub struct BrokerSwitches {
     pub ack_before_sync: bool,
     /// Bump the producer epoch at every transaction end (KIP-890 part 2). Default true.
     pub epoch_bump_per_txn: bool,
+    /// Refuse requests from an older epoch of a transactional producer (a fenced zombie):
+    /// produce, AddPartitionsToTxn, AddOffsetsToTxn, EndTxn, TxnOffsetCommit. Default true;
+    /// off is the `no-zombie-fencing` variant.
+    pub epoch_fencing: bool,
+    /// KIP-447: refuse a TxnOffsetCommit from a member or generation the group left behind.
+    /// Default true; off is the `no-generation-check` variant.
+    pub generation_check: bool,
 }
 
 impl Default for BrokerSwitches {
@@ -68,6 +75,8 @@ impl Default for BrokerSwitches {
         Self {
             ack_before_sync: false,
             epoch_bump_per_txn: true,
+            epoch_fencing: true,
+            generation_check: true,
         }
     }
 }
@@ -105,15 +114,16 @@ impl BrokerStorage {
 
     /// The group coordinator's state as its log holds it (ground truth for checkers).
     pub fn group_offsets(&self) -> GroupOffsets {
-        let records = self.offsets_log.read(|r| r.to_vec());
-        GroupOffsets::from_records(group_offsets_config(), &records)
+        self.group_offsets_with(BrokerSwitches::default())
     }
-}
 
-fn group_offsets_config() -> GroupOffsetsConfig {
-    GroupOffsetsConfig {
-        offsets_topic_partitions: OFFSETS_TOPIC_PARTITIONS,
-        ..GroupOffsetsConfig::default()
+    fn group_offsets_with(&self, switches: BrokerSwitches) -> GroupOffsets {
+        let records = self.offsets_log.read(|r| r.to_vec());
+        let config = GroupOffsetsConfig {
+            offsets_topic_partitions: OFFSETS_TOPIC_PARTITIONS,
+            generation_check: switches.generation_check,
+        };
+        GroupOffsets::from_records(config, &records)
     }
 }
 
@@ -134,6 +144,7 @@ pub fn spawn_broker(
     let storage = BrokerStorage::new(&partitions);
     let config = PartitionConfig {
         idempotence_checks: !variants.has(Variant::NoDedup),
+        epoch_fencing: !variants.has(Variant::NoZombieFencing),
         ..Default::default()
     };
     let switches = BrokerSwitches {
@@ -142,6 +153,8 @@ pub fn spawn_broker(
         // the transactional client assumes TV2 epochs, and with the switch off every
         // transactional-copy seed fails to converge instead of showing the bug.
         epoch_bump_per_txn: true,
+        epoch_fencing: !variants.has(Variant::NoZombieFencing),
+        generation_check: !variants.has(Variant::NoGenerationCheck),
     };
     let (net, init_storage) = (net.clone(), storage.clone());
     let sim_for_init = sim.clone();
@@ -190,6 +203,7 @@ pub(crate) struct Broker {
     storage: Arc<BrokerStorage>,
     partitions: BTreeMap<TopicPartition, Partition>,
     ack_before_sync: bool,
+    switches: BrokerSwitches,
     cluster: ClusterCell,
     txn_coordinator: TxnCoordinator,
     groups: GroupOffsets,
@@ -232,7 +246,7 @@ impl Broker {
             },
             Box::new(allocator),
         );
-        let groups = storage.group_offsets();
+        let groups = storage.group_offsets_with(switches);
         let members = GroupMembers::load(groups.memberships(), sim::now_ms());
         let offsets_producer_epochs = storage.offsets_producer_epochs.get();
         let (marker_sink, marker_outcomes) = mpsc::unbounded_channel();
@@ -243,6 +257,7 @@ impl Broker {
             storage,
             partitions,
             ack_before_sync,
+            switches,
             cluster,
             txn_coordinator,
             groups,
@@ -405,6 +420,7 @@ impl Broker {
                 producer,
                 partitions,
             } => {
+                let producer = self.unfenced(producer);
                 Response::AddPartitionsToTxn(self.check_txn_coordinator(&producer).and_then(|()| {
                     self.txn_coordinator.add_partitions(
                         &producer.transactional_id,
@@ -416,6 +432,7 @@ impl Broker {
                 }))
             }
             Request::AddOffsetsToTxn { producer, group_id } => {
+                let producer = self.unfenced(producer);
                 Response::AddOffsetsToTxn(self.check_txn_coordinator(&producer).and_then(|()| {
                     self.txn_coordinator.add_offsets(
                         &producer.transactional_id,
@@ -427,6 +444,7 @@ impl Broker {
                 }))
             }
             Request::EndTxn { producer, result } => {
+                let producer = self.unfenced(producer);
                 if let Err(e) = self.check_txn_coordinator(&producer) {
                     return Response::EndTxn(Err(e));
                 }
@@ -526,6 +544,26 @@ impl Broker {
         }
     }
 
+    /// Under `no-zombie-fencing` the coordinator does not look at the epoch: a request from
+    /// an older epoch of the current producer id is taken as the current epoch's.
+    fn unfenced(&self, producer: TxnProducer) -> TxnProducer {
+        if self.switches.epoch_fencing {
+            return producer;
+        }
+        match self.txn_coordinator.metadata(&producer.transactional_id) {
+            Some(m)
+                if m.producer_id == producer.producer_id
+                    && producer.producer_epoch < m.producer_epoch =>
+            {
+                TxnProducer {
+                    producer_epoch: m.producer_epoch,
+                    ..producer
+                }
+            }
+            _ => producer,
+        }
+    }
+
     fn is_txn_coordinator(&self, transactional_id: &str) -> bool {
         self.cluster().spec.txn_coordinator_index(transactional_id) == self.index
     }
@@ -569,7 +607,8 @@ impl Broker {
             return Err(KafkaError::NotCoordinator);
         }
         let seen = self.offsets_producer_epochs.get(&producer.producer_id);
-        if seen.is_some_and(|&epoch| producer.producer_epoch < epoch) {
+        if self.switches.epoch_fencing && seen.is_some_and(|&epoch| producer.producer_epoch < epoch)
+        {
             return Err(KafkaError::ProducerFenced);
         }
         self.raise_offsets_producer_epoch(producer.producer_id, producer.producer_epoch);

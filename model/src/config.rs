@@ -65,13 +65,29 @@ pub enum Variant {
     /// `duplicate-effect` (an input with two committed outputs), `duplicate`. Fix: commit the
     /// offsets inside the transaction (`sendOffsetsToTransaction`, KIP-98).
     OffsetsOutsideTxn,
+    /// Bug: brokers do not check the producer epoch of transactional requests, so a fenced
+    /// instance (a zombie that slept through its session timeout while its partitions moved
+    /// to a new owner with the same transactional.id) keeps writing: its batches join the
+    /// new owner's transaction and its EndTxn commits it. Anomalies: `duplicate`,
+    /// `duplicate-effect` (the zombie's output next to the new owner's for the same input).
+    /// Fix: `init_transactions` bumps the epoch and every partition and coordinator refuses
+    /// an older one (KIP-98 fencing).
+    NoZombieFencing,
+    /// Bug: the group coordinator accepts a TxnOffsetCommit from a member that left the group
+    /// or from an old generation (KIP-447's check off). With a producer per instance,
+    /// nothing else stops a zombie whose partitions were reassigned from committing its
+    /// stale transaction. Anomalies: `duplicate`, `duplicate-effect`. Fix: the generation
+    /// check (ILLEGAL_GENERATION / UNKNOWN_MEMBER_ID → the zombie aborts).
+    NoGenerationCheck,
 }
 
 impl Variant {
-    pub const ALL: [Variant; 3] = [
+    pub const ALL: [Variant; 5] = [
         Variant::NoDedup,
         Variant::UnsyncedAcks,
         Variant::OffsetsOutsideTxn,
+        Variant::NoZombieFencing,
+        Variant::NoGenerationCheck,
     ];
 
     pub fn name(self) -> &'static str {
@@ -79,6 +95,8 @@ impl Variant {
             Variant::NoDedup => "no-dedup",
             Variant::UnsyncedAcks => "unsynced-acks",
             Variant::OffsetsOutsideTxn => "offsets-outside-txn",
+            Variant::NoZombieFencing => "no-zombie-fencing",
+            Variant::NoGenerationCheck => "no-generation-check",
         }
     }
 
@@ -103,6 +121,17 @@ impl Variant {
                 "consumer offsets committed after the output transaction, not inside it; a \
                  crash between re-processes committed inputs; anomalies: duplicate-effect, \
                  duplicate; fix: sendOffsetsToTransaction"
+            }
+            Variant::NoZombieFencing => {
+                "brokers ignore the producer epoch, so a fenced zombie's writes and EndTxn \
+                 join the new owner's transaction; anomalies: duplicate, duplicate-effect; \
+                 fix: epoch bump on init_transactions and epoch checks everywhere"
+            }
+            Variant::NoGenerationCheck => {
+                "the group coordinator accepts TxnOffsetCommit from a stale member or \
+                 generation, so a zombie commits a transaction for partitions that moved \
+                 (producer per instance); anomalies: duplicate, duplicate-effect; fix: \
+                 KIP-447's generation check"
             }
         }
     }

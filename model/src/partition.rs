@@ -90,6 +90,10 @@ pub struct PartitionConfig {
     /// Every append moves the high watermark to the log end. Off: it moves only by
     /// `set_high_watermark` (tests of the last stable offset under replication lag).
     pub high_watermark_follows_log_end: bool,
+    /// Refuse batches from an older epoch of a producer (a fenced zombie). Off: the
+    /// `no-zombie-fencing` variant — such a batch is appended into the producer's current
+    /// epoch and transaction, unchecked.
+    pub epoch_fencing: bool,
 }
 
 impl Default for PartitionConfig {
@@ -98,6 +102,7 @@ impl Default for PartitionConfig {
             idempotence_checks: true,
             dedup_window: NUM_BATCHES_TO_RETAIN,
             high_watermark_follows_log_end: true,
+            epoch_fencing: true,
         }
     }
 }
@@ -205,7 +210,7 @@ impl Partition {
             !batch.transactional || batch.is_idempotent(),
             "a transactional batch carries a producer id"
         );
-        let stored = StoredBatch {
+        let mut stored = StoredBatch {
             base_offset: self.next_offset,
             producer_id: batch.producer_id,
             producer_epoch: batch.producer_epoch,
@@ -214,6 +219,24 @@ impl Partition {
             transactional: batch.transactional,
             control: None,
         };
+        if !self.config.epoch_fencing
+            && origin == AppendOrigin::Client
+            && let Some(current) = self
+                .producers
+                .entry(batch.producer_id)
+                .map(|e| e.epoch)
+                .filter(|&current| batch.producer_epoch < current)
+        {
+            // The variant's bug: the zombie's batch is taken as the current epoch's.
+            stored.producer_epoch = current;
+            stored.base_sequence = crate::protocol::NO_SEQUENCE;
+            let base_offset = stored.base_offset;
+            self.push(stored);
+            return Ok(ProduceOk {
+                base_offset,
+                duplicate: false,
+            });
+        }
         if self.config.idempotence_checks
             && batch.is_idempotent()
             && let Validation::Duplicate(original) =

@@ -293,7 +293,11 @@ impl ProducerStateManager {
             .producers
             .entry(batch.producer_id)
             .or_insert_with(|| ProducerStateEntry::new(window));
-        entry.update(batch.epoch, batch.metadata());
+        // A batch without a sequence is one the `no-zombie-fencing` variant let in from a
+        // fenced epoch: it joins the producer's transaction but not its sequence history.
+        if batch.first_seq != NO_SEQUENCE {
+            entry.update(batch.epoch, batch.metadata());
+        }
         if batch.transactional && entry.begin_txn_if_needed(batch.first_offset) {
             self.ongoing_txns
                 .insert(batch.first_offset, batch.producer_id);

@@ -14,6 +14,14 @@ pub const BUILTIN: &[(&str, &str)] = &[
         "transactional-copy",
         include_str!("../builtin/transactional-copy.toml"),
     ),
+    (
+        "zombie-fencing",
+        include_str!("../builtin/zombie-fencing.toml"),
+    ),
+    (
+        "zombie-fencing-v2",
+        include_str!("../builtin/zombie-fencing-v2.toml"),
+    ),
 ];
 
 /// Loads a built-in scenario by name, or a scenario file by path.

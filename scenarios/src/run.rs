@@ -247,47 +247,54 @@ async fn execute(
         .set(cluster.clone())
         .expect("the cluster layout is set once");
     let recorder = Recorder::new();
-    let finished: std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> =
-        match scenario.application {
-            Application::Produce => {
-                let done = Completion::default();
-                let producers = scenario.workload.producers;
-                for p in 0..producers {
-                    let (sim2, net2, cluster2, recorder2, done2) = (
-                        sim.clone(),
-                        net.clone(),
-                        cluster.clone(),
-                        recorder.clone(),
-                        done.clone(),
-                    );
-                    let (workload, partitions) = (scenario.workload.clone(), partitions.clone());
-                    let config = producer_config(guarantee);
-                    sim.add_node(&producer_name(p), move |node| {
-                        let ctx = ClientContext {
-                            sim: sim2.clone(),
-                            node,
-                            net: net2.clone(),
-                            cluster: cluster2.clone(),
-                            recorder: recorder2.clone(),
-                            client_id: p as u64 + 1,
-                        };
-                        producer_program(
-                            ctx,
-                            config.clone(),
-                            p,
-                            workload.clone(),
-                            partitions.clone(),
-                            done2.clone(),
-                        )
-                    });
-                }
-                Box::pin(async move { done.wait_for(producers).await })
+    let (finished, app_nodes): (
+        std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>,
+        Vec<sim::NodeId>,
+    ) = match scenario.application {
+        Application::Produce => {
+            let done = Completion::default();
+            let producers = scenario.workload.producers;
+            for p in 0..producers {
+                let (sim2, net2, cluster2, recorder2, done2) = (
+                    sim.clone(),
+                    net.clone(),
+                    cluster.clone(),
+                    recorder.clone(),
+                    done.clone(),
+                );
+                let (workload, partitions) = (scenario.workload.clone(), partitions.clone());
+                let config = producer_config(guarantee);
+                sim.add_node(&producer_name(p), move |node| {
+                    let ctx = ClientContext {
+                        sim: sim2.clone(),
+                        node,
+                        net: net2.clone(),
+                        cluster: cluster2.clone(),
+                        recorder: recorder2.clone(),
+                        client_id: p as u64 + 1,
+                    };
+                    producer_program(
+                        ctx,
+                        config.clone(),
+                        p,
+                        workload.clone(),
+                        partitions.clone(),
+                        done2.clone(),
+                    )
+                });
             }
-            Application::TransactionalCopy => start_copy(
-                &sim, &net, &cluster, &recorder, &scenario, guarantee, &variants,
-            ),
-        };
-    let verifier = sim.add_node(VERIFIER, |_| async {});
+            (
+                Box::pin(async move { done.wait_for(producers).await }),
+                Vec::new(),
+            )
+        }
+        Application::TransactionalCopy => start_copy(
+            &sim, &net, &cluster, &recorder, &scenario, guarantee, &variants,
+        ),
+    };
+    // The verifier's node must outlive its init future: madsim ends a node (and drops every
+    // task spawned on it) when the init future returns.
+    let verifier = sim.add_node(VERIFIER, |_| std::future::pending::<()>());
 
     // Fault phase, then healing: everything restarted, resumed, reconnected.
     let faults = sim.spawn_supervisor(plan.execute(sim.clone()));
@@ -296,6 +303,13 @@ async fn execute(
     sim.heal_all();
     let heal_deadline = Duration::from_millis(scenario.faults.heal_deadline_ms);
     let converged = madsim::time::timeout(heal_deadline, finished).await.is_ok();
+    if converged {
+        // The job is done: stop the application (copiers in a group never stop by
+        // themselves), so nothing writes while the verifier reads back.
+        for &node in &app_nodes {
+            sim.crash(node);
+        }
+    }
 
     // Read every partition back as a client would, then take the ground truth.
     let consumer = Consumer::new(ClientContext {
@@ -307,12 +321,27 @@ async fn execute(
         client_id: 0,
     });
     let read_deadline = sim::now_ms() + scenario.faults.heal_deadline_ms;
+    let transactional = scenario.application == Application::TransactionalCopy;
+    let mut consumer = consumer;
+    if transactional {
+        // A downstream reader of transactional output reads committed data only.
+        consumer.isolation = model::protocol::IsolationLevel::ReadCommitted;
+    }
     let reader = sim.spawn_on(verifier, async move {
+        if transactional && converged {
+            // Converged means settled: transactions a zombie or a crashed instance left
+            // open end by their timeout. One that never ends is a hanging transaction.
+            for tp in &partitions {
+                consumer.wait_until_stable(tp, read_deadline).await;
+            }
+        }
         for tp in &partitions {
             consumer.read_to_end(tp, read_deadline).await;
         }
     });
-    let _ = reader.await;
+    reader
+        .await
+        .expect("the verifier reads every partition back (its node never exits)");
 
     let mut history = recorder.take();
     history.converged = Some(converged);
@@ -369,7 +398,10 @@ fn start_copy(
     scenario: &Scenario,
     guarantee: Guarantee,
     variants: &Variants,
-) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> {
+) -> (
+    std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>,
+    Vec<sim::NodeId>,
+) {
     use model::apps::copy::{Copier, CopyCompletion, loader_program};
     let offsets_in_txn = !variants.has(Variant::OffsetsOutsideTxn);
     let workload = scenario.copy_workload();
@@ -399,11 +431,12 @@ fn start_copy(
     });
     let done = CopyCompletion::default();
     let exactly_once = guarantee == Guarantee::ExactlyOnce;
+    let mut copiers = Vec::new();
     for instance in 0..workload.instances {
         let base = context(sim::NodeId(0), 0);
         let (workload, done) = (workload.clone(), done.clone());
         let incarnations = Arc::new(std::sync::atomic::AtomicU64::new(0));
-        sim.add_node(&copier_name(instance), move |node| {
+        let node = sim.add_node(&copier_name(instance), move |node| {
             let incarnation = incarnations.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             assert!(
                 incarnation < COPIER_INCARNATIONS,
@@ -425,8 +458,12 @@ fn start_copy(
             };
             copier.run()
         });
+        copiers.push(node);
     }
-    Box::pin(async move { done.wait_for(partitions as usize).await })
+    (
+        Box::pin(async move { done.wait_for(partitions as usize).await }),
+        copiers,
+    )
 }
 
 /// History client id of the copy application's loader (the verifier is 0).

@@ -293,6 +293,24 @@ impl Scenario {
         if self.faults.heal_deadline_ms == 0 {
             return field("faults.heal_deadline_ms", "must be positive".into());
         }
+        if let Some(mix) = &self.faults.mix {
+            if mix.min_outage_ms > mix.max_outage_ms {
+                return field(
+                    "faults.mix.min_outage_ms",
+                    format!("must not exceed max_outage_ms ({})", mix.max_outage_ms),
+                );
+            }
+            let targets = self.crash_targets();
+            if let Some(unknown) = mix.targets.iter().flatten().find(|t| !targets.contains(t)) {
+                return field(
+                    "faults.mix.targets",
+                    format!(
+                        "{unknown:?} cannot be crashed or paused (nodes that can: {})",
+                        targets.join(", ")
+                    ),
+                );
+            }
+        }
         let plan = sim::FaultPlan(self.explicit_plan());
         if let Err(e) = validate_plan_nodes(
             &plan,

@@ -389,6 +389,11 @@ pub struct FaultMix {
     pub delay: u32,
     /// Longest crash or pause, ms (default 2000).
     pub max_outage_ms: u64,
+    /// Shortest crash or pause, ms (default 1). A pause longer than a group's session
+    /// timeout makes a zombie: the group moves on while the paused instance sleeps.
+    pub min_outage_ms: u64,
+    /// Restrict crashes and pauses to these nodes (default: every crash target).
+    pub targets: Option<Vec<String>>,
     /// Largest `count` of one message fault (default 3).
     pub max_messages: u32,
     /// Largest extra delay of a held message, ms (default 3000).
@@ -409,6 +414,8 @@ impl Default for FaultMix {
             duplicate_responses: 1,
             delay: 1,
             max_outage_ms: 2_000,
+            min_outage_ms: 1,
+            targets: None,
             max_messages: 3,
             max_delay_ms: 3_000,
             message: None,
@@ -473,13 +480,18 @@ impl FaultMix {
             let count = rng.gen_range(1..=self.max_messages.max(1));
             let action = match kind {
                 0 | 1 => {
-                    let Some(node) = crash_targets.choose(rng) else {
+                    let allowed: Vec<&String> = crash_targets
+                        .iter()
+                        .filter(|n| self.targets.as_ref().is_none_or(|t| t.contains(n)))
+                        .collect();
+                    let Some(&node) = allowed.choose(rng) else {
                         continue;
                     };
                     if busy_until.get(node.as_str()).is_some_and(|&t| t >= at_ms) {
                         continue;
                     }
-                    let outage = rng.gen_range(1..=self.max_outage_ms.max(1));
+                    let shortest = self.min_outage_ms.max(1);
+                    let outage = rng.gen_range(shortest..=self.max_outage_ms.max(shortest));
                     let end = (at_ms + outage).min(fault_phase_ms);
                     busy_until.insert(node, end);
                     let (down, up) = if kind == 0 {

@@ -309,8 +309,10 @@ impl Copier {
         match self.workload.producers {
             ProducerScope::PerInstance => {
                 if producers.shared.is_none() {
-                    let mut producer =
-                        TransactionalProducer::new(self.client(2), config(transactional_id(self.instance)));
+                    let mut producer = TransactionalProducer::new(
+                        self.client(2),
+                        config(transactional_id(self.instance)),
+                    );
                     producer.init_transactions().await?;
                     producers.shared = Some(producer);
                 }

@@ -14,11 +14,14 @@ use crate::protocol::{FetchOk, IsolationLevel, Request, Response, TopicPartition
 #[error("fetch failed: {0}")]
 pub struct PollError(pub String);
 
-/// Defaults: 500 records per fetch, 300 ms request timeout, 50 ms backoff.
+/// Defaults: 500 records per fetch, 300 ms request timeout, 50 ms backoff, polls at
+/// read_uncommitted.
 pub struct Consumer {
     ctx: ClientContext,
     calls: AtomicU64,
     pub max_records: u32,
+    /// What `poll` and `read_to_end` may see.
+    pub isolation: IsolationLevel,
     pub request_timeout: Duration,
     pub retry_backoff: Duration,
 }
@@ -29,6 +32,7 @@ impl Consumer {
             ctx,
             calls: AtomicU64::new(0),
             max_records: 500,
+            isolation: IsolationLevel::ReadUncommitted,
             request_timeout: Duration::from_millis(300),
             retry_backoff: Duration::from_millis(50),
         }
@@ -59,7 +63,7 @@ impl Consumer {
             tp: tp.clone(),
             offset,
             max_records: self.max_records,
-            isolation: IsolationLevel::ReadUncommitted,
+            isolation: self.isolation,
         };
         let result = match self
             .ctx
@@ -124,6 +128,27 @@ impl Consumer {
         }
     }
 }
+
+impl Consumer {
+    /// Waits until `tp` has no open transaction (its last stable offset reached the high
+    /// watermark) or `deadline_ms` passes; returns whether it settled. Not recorded.
+    pub async fn wait_until_stable(&self, tp: &TopicPartition, deadline_ms: u64) -> bool {
+        loop {
+            if let Ok(f) = self.fetch(tp, 0, 1, IsolationLevel::ReadCommitted).await
+                && f.last_stable_offset >= f.high_watermark
+            {
+                return true;
+            }
+            if sim::now_ms() >= deadline_ms {
+                return false;
+            }
+            madsim::time::sleep(STABLE_POLL_INTERVAL).await;
+        }
+    }
+}
+
+/// How often `wait_until_stable` looks again.
+pub const STABLE_POLL_INTERVAL: Duration = Duration::from_millis(100);
 
 /// Group-offset calls and unrecorded fetches, for applications that record what they
 /// consume as steps of their own `Operation::Txn` (see `apps::copy`).

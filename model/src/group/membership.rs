@@ -266,19 +266,15 @@ impl GroupMembers {
 /// Round-robin assignment: the subscribed partitions in order, each to the next member (in
 /// member-id order) that subscribes to it. Deterministic; every subscribed partition goes to
 /// exactly one member.
-pub fn assign(
-    members: &BTreeMap<Arc<str>, MemberMeta>,
-) -> BTreeMap<Arc<str>, Vec<TopicPartition>> {
+pub fn assign(members: &BTreeMap<Arc<str>, MemberMeta>) -> BTreeMap<Arc<str>, Vec<TopicPartition>> {
     let mut partitions: Vec<&TopicPartition> = members
         .values()
         .flat_map(|m| m.subscription.iter())
         .collect();
     partitions.sort();
     partitions.dedup();
-    let mut assignment: BTreeMap<Arc<str>, Vec<TopicPartition>> = members
-        .keys()
-        .map(|id| (id.clone(), Vec::new()))
-        .collect();
+    let mut assignment: BTreeMap<Arc<str>, Vec<TopicPartition>> =
+        members.keys().map(|id| (id.clone(), Vec::new())).collect();
     for (i, tp) in partitions.into_iter().enumerate() {
         let eligible: Vec<&Arc<str>> = members
             .iter()

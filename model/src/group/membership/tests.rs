@@ -47,7 +47,10 @@ fn a_stale_member_learns_of_the_rebalance_from_its_heartbeat_and_rejoins_without
     let rejoined = rejoined.unwrap();
     assert!(rebalance.is_none(), "a rejoin with the same metadata");
     assert_eq!(rejoined.generation, b.generation);
-    assert_eq!(m.heartbeat(GROUP, &a.member_id, rejoined.generation, 30), Ok(()));
+    assert_eq!(
+        m.heartbeat(GROUP, &a.member_id, rejoined.generation, 30),
+        Ok(())
+    );
 }
 
 #[test]
@@ -60,7 +63,10 @@ fn a_silent_member_expires_after_its_session_timeout_and_its_partitions_move() {
     m.heartbeat(GROUP, &b.member_id, b.generation, 900).unwrap();
     let rebalances = m.expire(1_000);
     assert_eq!(rebalances.len(), 1);
-    assert_eq!(rebalances[0].cause, RebalanceCause::Expired(a.member_id.clone()));
+    assert_eq!(
+        rebalances[0].cause,
+        RebalanceCause::Expired(a.member_id.clone())
+    );
     assert_eq!(rebalances[0].generation, 3);
     assert_eq!(m.assignment(GROUP, &b.member_id).len(), 3, "b owns all");
     // The zombie wakes: unknown, and its old id cannot rejoin.
@@ -82,7 +88,10 @@ fn leaving_rebalances_at_once() {
     let rebalance = rebalance.unwrap();
     assert_eq!(rebalance.cause, RebalanceCause::Left(a.member_id.clone()));
     assert_eq!(m.assignment(GROUP, &b.member_id).len(), 3);
-    assert_eq!(m.leave(GROUP, &a.member_id).0, Err(KafkaError::UnknownMemberId));
+    assert_eq!(
+        m.leave(GROUP, &a.member_id).0,
+        Err(KafkaError::UnknownMemberId)
+    );
 }
 
 #[test]
