@@ -19,6 +19,10 @@ pub struct Duplicate {
     pub ack: Option<u64>,
     /// Offset the acknowledgement reported.
     pub acked_offset: Option<u64>,
+    /// Who sent it, one entry per send (e.g. "op 336 by copier-2#0 (copy-task-1)"), when
+    /// the history names its clients.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub writers: Vec<String>,
 }
 
 /// A send acknowledged as ok whose value the log does not hold.
@@ -345,23 +349,37 @@ impl fmt::Display for AnomalyKind {
 
 impl Duplicate {
     pub fn explain(&self) -> String {
-        let sent = match self.sends.len() {
-            1 => format!("sent once (op {})", self.sends[0]),
-            n => format!("sent {n} times (ops {:?})", self.sends),
-        };
         let ack = match (self.ack, self.acked_offset) {
             (Some(op), Some(off)) => format!(", acknowledged at offset {off} (op {op})"),
             (Some(op), None) => format!(", acknowledged (op {op})"),
             _ => String::new(),
         };
+        let place = format!(
+            "occupies offsets {:?} of {}-{}",
+            self.offsets, self.topic, self.partition
+        );
+        if self.sends.len() > 1 {
+            let by = if self.writers.is_empty() {
+                format!("ops {:?}", self.sends)
+            } else {
+                self.writers.join(", ")
+            };
+            return format!(
+                "value {} was written by {} separate operations ({by}){ack} and {place}: \
+                 the same work was done again by a later attempt — a re-process after a \
+                 restart, a rebalance or a zombie, not a retry inside one send",
+                self.value,
+                self.sends.len()
+            );
+        }
+        let sent = match self.sends.first() {
+            Some(op) => format!("sent once (op {op})"),
+            None => "never sent".to_string(),
+        };
         format!(
-            "value {} was {sent}{ack} but occupies offsets {:?} of {}-{}: the log holds one \
-             intended write {} times, so a resend was appended again instead of being \
-             recognised as a duplicate",
+            "value {} was {sent}{ack} but {place}: the log holds one intended write {} times, \
+             so a resend was appended again instead of being recognised as a duplicate",
             self.value,
-            self.offsets,
-            self.topic,
-            self.partition,
             self.offsets.len()
         )
     }

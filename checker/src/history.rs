@@ -4,6 +4,7 @@
 //! real-time order, then optional `"final-log"` lines (ground truth per partition) and one
 //! optional `"end"` line saying whether the run converged.
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::io::BufRead;
 use std::sync::Arc;
@@ -206,7 +207,13 @@ pub struct History {
     pub committed_offsets: Vec<CommittedOffset>,
     /// Whether the system converged (all work finished after healing). `None`: unknown.
     pub converged: Option<bool>,
+    /// Who the clients are (client id → e.g. "copier-2#1"), for explanations. A process
+    /// belongs to client `process / PROCESSES_PER_CLIENT`.
+    pub clients: BTreeMap<u64, String>,
 }
+
+/// Processes per client: a process id is `client id × PROCESSES_PER_CLIENT + call`.
+pub const PROCESSES_PER_CLIENT: u64 = 1_000_000;
 
 #[derive(Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "kebab-case")]
@@ -214,6 +221,7 @@ enum Line {
     Op(Op),
     FinalLog(FinalLog),
     CommittedOffset(CommittedOffset),
+    Client { client: u64, name: String },
     End { converged: bool },
 }
 
@@ -234,6 +242,14 @@ pub enum HistoryError {
 }
 
 impl History {
+    /// Who ran `process`: its client's name, or "process <n>".
+    pub fn process_name(&self, process: u64) -> String {
+        match self.clients.get(&(process / PROCESSES_PER_CLIENT)) {
+            Some(name) => name.clone(),
+            None => format!("process {process}"),
+        }
+    }
+
     /// Appends an operation, numbering it.
     pub fn push(
         &mut self,
@@ -271,6 +287,12 @@ impl History {
         for offset in &self.committed_offsets {
             line(&Line::CommittedOffset(offset.clone()));
         }
+        for (&client, name) in &self.clients {
+            line(&Line::Client {
+                client,
+                name: name.clone(),
+            });
+        }
         if let Some(converged) = self.converged {
             line(&Line::End { converged });
         }
@@ -306,6 +328,9 @@ impl History {
                 }
                 Line::FinalLog(log) => history.final_logs.push(log),
                 Line::CommittedOffset(offset) => history.committed_offsets.push(offset),
+                Line::Client { client, name } => {
+                    history.clients.insert(client, name);
+                }
                 Line::End { converged } => history.converged = Some(converged),
             }
         }

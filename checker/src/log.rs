@@ -174,7 +174,7 @@ pub fn check_log(history: &History) -> Result<Vec<Anomaly>, String> {
 pub(crate) fn log_findings(history: &History, pairs: &[OpPair], facts: &Facts) -> Vec<Anomaly> {
     let views = build_views(history, facts);
     let mut found = Vec::new();
-    found.extend(duplicates(&views));
+    found.extend(duplicates(history, &views));
     found.extend(lost_writes(&views));
     found.extend(missing(&views));
     found.extend(inconsistent_offsets(&views));
@@ -184,7 +184,7 @@ pub(crate) fn log_findings(history: &History, pairs: &[OpPair], facts: &Facts) -
 }
 
 /// A value at more than one offset.
-fn duplicates(views: &Views) -> Vec<Anomaly> {
+fn duplicates(history: &History, views: &Views) -> Vec<Anomaly> {
     let mut out = Vec::new();
     for ((topic, partition), v) in views {
         for group in groups(&v.placements, |(value, _)| *value).filter(|g| g.len() > 1) {
@@ -202,10 +202,30 @@ fn duplicates(views: &Views) -> Vec<Anomaly> {
                 sends: sends.iter().map(|(_, s)| s.invoke).collect(),
                 ack: ack.and_then(|s| s.completion),
                 acked_offset: ack.and_then(|s| s.acked_offset),
+                writers: writers(history, sends.iter().map(|(_, s)| s.invoke)),
             }));
         }
     }
     out
+}
+
+/// "op N by <client> (<transactional.id>)" for each send, when the history names clients.
+fn writers(history: &History, invokes: impl Iterator<Item = u64>) -> Vec<String> {
+    if history.clients.is_empty() {
+        return Vec::new();
+    }
+    invokes
+        .map(|index| {
+            let op = &history.ops[index as usize];
+            let who = history.process_name(op.process);
+            match &op.op {
+                crate::history::Operation::Txn {
+                    txn_id: Some(id), ..
+                } => format!("op {index} by {who} ({id})"),
+                _ => format!("op {index} by {who}"),
+            }
+        })
+        .collect()
 }
 
 /// An ok send whose value is absent: from the ground truth, or (without it) never polled

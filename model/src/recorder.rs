@@ -24,6 +24,15 @@ impl Recorder {
             .push(process, time_ns, phase, op, error)
     }
 
+    /// Names client `client_id` (its processes) for explanations, e.g. "copier-2#1".
+    pub fn name_client(&self, client_id: u64, name: impl Into<String>) {
+        self.history
+            .lock()
+            .expect("history lock")
+            .clients
+            .insert(client_id, name.into());
+    }
+
     /// Takes the history recorded so far.
     pub fn take(&self) -> History {
         std::mem::take(&mut *self.history.lock().expect("history lock"))

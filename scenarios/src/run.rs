@@ -312,6 +312,7 @@ async fn execute(
     }
 
     // Read every partition back as a client would, then take the ground truth.
+    recorder.name_client(0, VERIFIER);
     let consumer = Consumer::new(ClientContext {
         sim: sim.clone(),
         node: verifier,
@@ -421,6 +422,7 @@ fn start_copy(
         client_id,
     };
     let loader_ctx = context(sim::NodeId(0), LOADER_CLIENT_ID);
+    recorder.name_client(LOADER_CLIENT_ID, LOADER);
     let loader_workload = workload.clone();
     sim.add_node(LOADER, move |node| {
         let ctx = ClientContext {
@@ -442,11 +444,16 @@ fn start_copy(
                 incarnation < COPIER_INCARNATIONS,
                 "copier restarted more than {COPIER_INCARNATIONS} times"
             );
+            let client_id =
+                COPIER_CLIENT_IDS * (instance as u64 + 1) + CLIENTS_PER_INCARNATION * incarnation;
+            base.recorder.name_client(
+                client_id,
+                format!("{}#{incarnation}", copier_name(instance)),
+            );
             let copier = Copier {
                 ctx: ClientContext {
                     node,
-                    client_id: COPIER_CLIENT_IDS * (instance as u64 + 1)
-                        + CLIENTS_PER_INCARNATION * incarnation,
+                    client_id,
                     ..base.clone()
                 },
                 workload: workload.clone(),

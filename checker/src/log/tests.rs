@@ -377,3 +377,28 @@ mod transactions {
         );
     }
 }
+
+#[test]
+fn a_value_written_by_two_clients_is_a_duplicate_naming_both_writers() {
+    let mut h = History::default();
+    let zombie = 2 * crate::history::PROCESSES_PER_CLIENT;
+    let owner = 3 * crate::history::PROCESSES_PER_CLIENT;
+    h.clients.insert(2, "copier-2#0".into());
+    h.clients.insert(3, "copier-1#0".into());
+    h.push(owner, 0, Phase::Invoke, send(10, None), None);
+    h.push(owner, 1, Phase::Ok, send(10, Some(0)), None);
+    h.push(zombie, 2, Phase::Invoke, send(10, None), None);
+    h.push(zombie, 3, Phase::Ok, send(10, Some(1)), None);
+    h.final_logs.push(log(&[10, 10]));
+    let found = check_log(&h).unwrap();
+    let Anomaly::Duplicate(d) = &found[0] else {
+        panic!("{found:?}")
+    };
+    assert_eq!(d.writers, vec!["op 0 by copier-1#0", "op 2 by copier-2#0"]);
+    let why = d.explain();
+    assert!(why.contains("2 separate operations"), "{why}");
+    assert!(
+        why.contains("copier-2#0") && why.contains("re-process"),
+        "{why}"
+    );
+}

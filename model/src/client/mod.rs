@@ -30,4 +30,4 @@ pub struct ClientContext {
 }
 
 /// Calls per client before process ids would collide.
-pub const PROCESSES_PER_CLIENT: u64 = 1_000_000;
+pub const PROCESSES_PER_CLIENT: u64 = checker::history::PROCESSES_PER_CLIENT;
