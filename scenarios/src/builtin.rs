@@ -14,6 +14,7 @@ pub const BUILTIN: &[(&str, &str)] = &[
         "transactional-copy",
         include_str!("../builtin/transactional-copy.toml"),
     ),
+    ("jepsen-queue", include_str!("../builtin/jepsen-queue.toml")),
 ];
 
 /// Loads a built-in scenario by name, or a scenario file by path.
