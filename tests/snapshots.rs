@@ -35,3 +35,20 @@ fn at_most_once_report() {
     let r = report(5, Guarantee::AtMostOnce);
     insta::assert_snapshot!("at_most_once_seed5_text", r.to_text());
 }
+
+/// One seed of the Jepsen-style queue workload under transactions v1 (KAFKA-17754): the
+/// held EndTxn commits the next, aborted transaction's first half.
+#[test]
+fn jepsen_queue_no_txn_epoch_bump_report() {
+    let scenario = scenarios::load("jepsen-queue").unwrap();
+    let outcome = scenarios::run(
+        &scenario,
+        &RunOptions {
+            seed: 3,
+            variants: vec![eosim::model::Variant::NoTxnEpochBump],
+            ..Default::default()
+        },
+    );
+    let r = eosim::report(&outcome, "jepsen-queue");
+    insta::assert_snapshot!("jepsen_queue_no_txn_epoch_bump_seed3_text", r.to_text());
+}

@@ -149,10 +149,9 @@ pub fn spawn_broker(
     };
     let switches = BrokerSwitches {
         ack_before_sync: variants.has(Variant::UnsyncedAcks),
-        // A `no-txn-epoch-bump` variant (KAFKA-17754) would turn this off; not offered yet:
-        // the transactional client assumes TV2 epochs, and with the switch off every
-        // transactional-copy seed fails to converge instead of showing the bug.
-        epoch_bump_per_txn: true,
+        // Transactions v1 under `no-txn-epoch-bump` (KAFKA-17754): the transactional client
+        // continues its sequence numbers within an unchanged epoch.
+        epoch_bump_per_txn: !variants.has(Variant::NoTxnEpochBump),
         epoch_fencing: !variants.has(Variant::NoZombieFencing),
         generation_check: !variants.has(Variant::NoGenerationCheck),
     };

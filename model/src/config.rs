@@ -79,15 +79,32 @@ pub enum Variant {
     /// stale transaction. Anomalies: `duplicate`, `duplicate-effect`. Fix: the generation
     /// check (ILLEGAL_GENERATION / UNKNOWN_MEMBER_ID → the zombie aborts).
     NoGenerationCheck,
+    /// Bug: transactions v1 (before KIP-890 part 2): the producer epoch stays the same from
+    /// one transaction to the next, so a request cannot say which transaction it belongs to.
+    /// A late EndTxn (held past the client's retry) commits or aborts whatever transaction is
+    /// open when it lands, and a late Produce joins the next transaction or opens one the
+    /// coordinator never closes (KAFKA-17754, Jepsen's Bufstream report). Anomalies:
+    /// `aborted-read` (an aborted transaction's first half committed by a stale commit),
+    /// `torn-transaction`, `lost-write`, `hanging-transaction`. Fix: bump the epoch at every
+    /// EndTxn and write the markers with it, so (producer id, epoch) names one transaction and
+    /// stale requests are fenced (KIP-890 part 2, transaction.version = 2).
+    NoTxnEpochBump,
+    /// Bug: the downstream consumer reads at read_uncommitted (the default isolation level of
+    /// Kafka's consumer), so it sees records of open and aborted transactions. Anomaly:
+    /// `aborted-read`. Fix: consume transactional output at read_committed (Kafka Streams
+    /// sets isolation.level = read_committed under exactly-once).
+    ReadUncommitted,
 }
 
 impl Variant {
-    pub const ALL: [Variant; 5] = [
+    pub const ALL: [Variant; 7] = [
         Variant::NoDedup,
         Variant::UnsyncedAcks,
         Variant::OffsetsOutsideTxn,
         Variant::NoZombieFencing,
         Variant::NoGenerationCheck,
+        Variant::NoTxnEpochBump,
+        Variant::ReadUncommitted,
     ];
 
     pub fn name(self) -> &'static str {
@@ -97,6 +114,8 @@ impl Variant {
             Variant::OffsetsOutsideTxn => "offsets-outside-txn",
             Variant::NoZombieFencing => "no-zombie-fencing",
             Variant::NoGenerationCheck => "no-generation-check",
+            Variant::NoTxnEpochBump => "no-txn-epoch-bump",
+            Variant::ReadUncommitted => "read-uncommitted",
         }
     }
 
@@ -132,6 +151,17 @@ impl Variant {
                  generation, so a zombie commits a transaction for partitions that moved \
                  (producer per instance); anomalies: duplicate, duplicate-effect; fix: \
                  KIP-447's generation check"
+            }
+            Variant::NoTxnEpochBump => {
+                "transactions v1: the producer epoch is not bumped per transaction, so a late \
+                 EndTxn or Produce from one transaction lands in the next (KAFKA-17754); \
+                 anomalies: aborted-read, torn-transaction, lost-write, hanging-transaction; \
+                 fix: bump the epoch at every EndTxn (KIP-890 part 2)"
+            }
+            Variant::ReadUncommitted => {
+                "downstream consumers read at read_uncommitted and see records of open and \
+                 aborted transactions; anomaly: aborted-read; fix: isolation.level = \
+                 read_committed"
             }
         }
     }

@@ -22,6 +22,7 @@ pub const BUILTIN: &[(&str, &str)] = &[
         "zombie-fencing-v2",
         include_str!("../builtin/zombie-fencing-v2.toml"),
     ),
+    ("jepsen-queue", include_str!("../builtin/jepsen-queue.toml")),
 ];
 
 /// Loads a built-in scenario by name, or a scenario file by path.

@@ -8,7 +8,7 @@ use checker::{Anomaly, FinalLog, History, LogEntry, RecordStatus};
 use model::apps::produce::{Completion, producer_program};
 use model::broker::{BrokerStorage, spawn_broker};
 use model::client::consumer::Consumer;
-use model::client::{ClientContext, ProducerConfig};
+use model::client::{ClientContext, PROCESSES_PER_CLIENT, ProducerConfig};
 use model::partition::Partition;
 use model::protocol::KafkaNet;
 use model::protocol::TxnResult;
@@ -16,7 +16,9 @@ use model::{Cluster, Guarantee, Recorder, Variant, Variants};
 use serde::Serialize;
 use sim::{FaultPlan, NetStats, SeedOptions, Sim, TraceSummary};
 
-use crate::spec::{Application, LOADER, Scenario, VERIFIER, copier_name, producer_name};
+use crate::spec::{
+    Application, LOADER, Scenario, VERIFIER, copier_name, producer_name, queue_client_name,
+};
 
 /// What to run: the seed and any overrides of the scenario. Defaults: seed 0, no overrides,
 /// no recorded trace.
@@ -291,6 +293,12 @@ async fn execute(
         Application::TransactionalCopy => start_copy(
             &sim, &net, &cluster, &recorder, &scenario, guarantee, &variants,
         ),
+        Application::JepsenQueue => (
+            start_queue(
+                &sim, &net, &cluster, &recorder, &scenario, guarantee, &variants,
+            ),
+            Vec::new(),
+        ),
     };
     // The verifier's node must outlive its init future: madsim ends a node (and drops every
     // task spawned on it) when the init future returns.
@@ -323,11 +331,15 @@ async fn execute(
     });
     let read_deadline = sim::now_ms() + scenario.faults.heal_deadline_ms;
     let transactional = scenario.application == Application::TransactionalCopy;
+    let queue = scenario.application == Application::JepsenQueue;
     let mut consumer = consumer;
     if transactional {
         // A downstream reader of transactional output reads committed data only.
         consumer.isolation = model::protocol::IsolationLevel::ReadCommitted;
     }
+    // Open queue transactions get the transaction timeout (and a little) to be decided.
+    let settle_deadline = sim::now_ms() + scenario.queue_workload().txn_timeout_ms + 2_000;
+    let verifier_recorder = recorder.clone();
     let reader = sim.spawn_on(verifier, async move {
         if transactional && converged {
             // Converged means settled: transactions a zombie or a crashed instance left
@@ -336,8 +348,24 @@ async fn execute(
                 consumer.wait_until_stable(tp, read_deadline).await;
             }
         }
-        for tp in &partitions {
-            consumer.read_to_end(tp, read_deadline).await;
+        for (i, tp) in partitions.iter().enumerate() {
+            if queue {
+                // Transactional output is read back at read_committed, as Jepsen's final
+                // polls do: aborted records are not reads.
+                let process = VERIFIER_QUEUE_PROCESSES + i as u64;
+                model::apps::queue::read_back(
+                    &consumer,
+                    &verifier_recorder,
+                    process,
+                    tp,
+                    model::protocol::IsolationLevel::ReadCommitted,
+                    settle_deadline,
+                    read_deadline,
+                )
+                .await;
+            } else {
+                consumer.read_to_end(tp, read_deadline).await;
+            }
         }
     });
     reader
@@ -472,6 +500,83 @@ fn start_copy(
         copiers,
     )
 }
+
+/// Starts the jepsen-queue application: one node per client; each restart is a new
+/// incarnation with its own history processes, continuing the client's operation count.
+/// Exactly-once: transactions through a transactional producer and an idempotent producer for
+/// single sends; otherwise the guarantee's plain producer and non-transactional batches.
+/// Returns the wait for every client to finish its operations.
+fn start_queue(
+    sim: &Sim,
+    net: &KafkaNet,
+    cluster: &Cluster,
+    recorder: &Recorder,
+    scenario: &Scenario,
+    guarantee: Guarantee,
+    variants: &Variants,
+) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> {
+    use model::apps::queue::{ClientProgress, QueueClient, QueueCompletion, QueueMode};
+    use model::protocol::IsolationLevel;
+    let workload = scenario.queue_workload();
+    let partitions = scenario.queue_partitions();
+    let mode = QueueMode {
+        transactional: guarantee == Guarantee::ExactlyOnce,
+        producer: producer_config(guarantee),
+        isolation: if variants.has(Variant::ReadUncommitted) {
+            IsolationLevel::ReadUncommitted
+        } else {
+            IsolationLevel::ReadCommitted
+        },
+    };
+    let done = QueueCompletion::default();
+    for client in 0..workload.clients {
+        let base = ClientContext {
+            sim: sim.clone(),
+            node: sim::NodeId(0),
+            net: net.clone(),
+            cluster: cluster.clone(),
+            recorder: recorder.clone(),
+            client_id: 0,
+        };
+        let (workload, partitions, mode, done) = (
+            workload.clone(),
+            partitions.clone(),
+            mode.clone(),
+            done.clone(),
+        );
+        let progress = Arc::new(ClientProgress::default());
+        let incarnations = Arc::new(std::sync::atomic::AtomicU64::new(0));
+        sim.add_node(&queue_client_name(client), move |node| {
+            let incarnation = incarnations.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            assert!(
+                incarnation < COPIER_INCARNATIONS,
+                "queue client restarted more than {COPIER_INCARNATIONS} times"
+            );
+            QueueClient {
+                ctx: ClientContext {
+                    node,
+                    client_id: COPIER_CLIENT_IDS * (client as u64 + 1)
+                        + CLIENTS_PER_INCARNATION * incarnation,
+                    ..base.clone()
+                },
+                workload: workload.clone(),
+                client,
+                incarnation,
+                partitions: partitions.clone(),
+                mode: mode.clone(),
+                progress: progress.clone(),
+                done: done.clone(),
+            }
+            .run()
+        });
+    }
+    let clients = workload.clients as usize;
+    Box::pin(async move { done.wait_for(clients).await })
+}
+
+/// The verifier's read-back processes in the jepsen-queue application (client id 0 is the
+/// verifier's, whose consumer numbers its own calls from 0).
+const VERIFIER_QUEUE_PROCESSES: u64 = PROCESSES_PER_CLIENT / 2;
 
 /// History client id of the copy application's loader (the verifier is 0).
 const LOADER_CLIENT_ID: u64 = 1;

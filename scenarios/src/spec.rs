@@ -8,6 +8,7 @@ use std::fmt;
 
 use model::apps::copy::CopyWorkload;
 use model::apps::produce::ProduceWorkload;
+use model::apps::queue::QueueWorkload;
 use model::{ClusterSpec, Guarantee, Variant};
 use serde::{Deserialize, Serialize};
 use sim::{Fault, FaultMix, NetConfig};
@@ -25,6 +26,9 @@ pub enum Application {
     /// transactions system test): the DIY poll/send/commit loop under at-least-once (and
     /// at-most-once), the transactional loop under exactly-once. Keys in `[copy]`.
     TransactionalCopy,
+    /// Jepsen's queue workload: client processes do random sends, polls and transactions of
+    /// both over the partitions of the topics. Keys in `[queue]`.
+    JepsenQueue,
 }
 
 /// The fault schedule: a fault phase with an explicit plan and/or a random mix, then a
@@ -91,6 +95,9 @@ pub struct Scenario {
     /// The transactional-copy application's workload (only with that application).
     #[serde(default)]
     pub copy: Option<CopyWorkload>,
+    /// The jepsen-queue application's workload (only with that application).
+    #[serde(default)]
+    pub queue: Option<QueueWorkload>,
     #[serde(default)]
     pub network: NetConfig,
     #[serde(default)]
@@ -170,6 +177,9 @@ impl Scenario {
         if self.application == Application::TransactionalCopy {
             names.extend((0..self.copy_workload().instances).map(copier_name));
         }
+        if self.application == Application::JepsenQueue && self.queue_workload().crash_clients {
+            names.extend((0..self.queue_workload().clients).map(queue_client_name));
+        }
         names
     }
 
@@ -184,6 +194,9 @@ impl Scenario {
                 names.extend((0..self.copy_workload().instances).map(copier_name));
                 names.push(LOADER.to_string());
             }
+            Application::JepsenQueue => {
+                names.extend((0..self.queue_workload().clients).map(queue_client_name));
+            }
         }
         names.push(VERIFIER.to_string());
         names
@@ -194,6 +207,21 @@ impl Scenario {
         self.copy.clone().unwrap_or_default()
     }
 
+    /// The queue workload (defaults when `[queue]` is absent).
+    pub fn queue_workload(&self) -> QueueWorkload {
+        self.queue.clone().unwrap_or_default()
+    }
+
+    /// The partitions the queue workload uses: those of its topics (default: every topic).
+    pub fn queue_partitions(&self) -> Vec<model::TopicPartition> {
+        let topics = self.queue_workload().topics;
+        self.cluster
+            .partitions()
+            .into_iter()
+            .filter(|tp| topics.is_empty() || topics.iter().any(|t| **t == *tp.topic))
+            .collect()
+    }
+
     /// The explicit part of the plan, without spans.
     pub fn explicit_plan(&self) -> Vec<Fault> {
         self.faults
@@ -201,6 +229,47 @@ impl Scenario {
             .iter()
             .map(|f| f.get_ref().clone())
             .collect()
+    }
+
+    fn validate_queue(&self) -> Result<(), (Option<std::ops::Range<usize>>, String, String)> {
+        let field = |f: &str, m: String| Err((None, f.to_string(), m));
+        let queue = self.queue_workload();
+        if queue.clients == 0 {
+            return field("queue.clients", "must be at least 1".into());
+        }
+        if queue.clients > 900 {
+            return field("queue.clients", "must be at most 900".into());
+        }
+        if queue.ops_per_client == 0 {
+            return field("queue.ops_per_client", "must be at least 1".into());
+        }
+        if queue.ops_per_client > 100_000 {
+            return field("queue.ops_per_client", "must be at most 100000".into());
+        }
+        if queue.max_txn_len == 0 {
+            return field("queue.max_txn_len", "must be at least 1".into());
+        }
+        if queue.op_interval_ms == 0 {
+            return field(
+                "queue.op_interval_ms",
+                "must be at least 1 (simulated sleeps are whole milliseconds)".into(),
+            );
+        }
+        if queue.max_poll_records == 0 {
+            return field("queue.max_poll_records", "must be at least 1".into());
+        }
+        if queue.txn_timeout_ms == 0 {
+            return field("queue.txn_timeout_ms", "must be positive".into());
+        }
+        for (i, topic) in queue.topics.iter().enumerate() {
+            if !self.cluster.topics.iter().any(|t| t.name == *topic) {
+                return field(
+                    &format!("queue.topics[{i}]"),
+                    format!("{topic:?} is not a topic of cluster.topics"),
+                );
+            }
+        }
+        Ok(())
     }
 
     fn validate(&self) -> Result<(), (Option<std::ops::Range<usize>>, String, String)> {
@@ -243,6 +312,15 @@ impl Scenario {
                     );
                 }
             }
+            Application::JepsenQueue => {
+                if self.copy.is_some() {
+                    return field(
+                        "copy",
+                        "only for application = \"transactional-copy\"".into(),
+                    );
+                }
+                self.validate_queue()?;
+            }
             Application::TransactionalCopy => {
                 let copy = self.copy_workload();
                 if copy.instances == 0 {
@@ -277,6 +355,24 @@ impl Scenario {
                     Some(_) => {}
                 }
             }
+        }
+        if self.queue.is_some() && self.application != Application::JepsenQueue {
+            return field("queue", "only for application = \"jepsen-queue\"".into());
+        }
+        if let Some(mix) = &self.faults.mix
+            && let Some(kinds) = &mix.message
+            && let Some(bad) = kinds
+                .0
+                .iter()
+                .find(|k| !MESSAGE_KINDS.contains(&k.as_str()))
+        {
+            return field(
+                "faults.mix.message",
+                format!(
+                    "unknown message kind {bad:?} (known: {})",
+                    MESSAGE_KINDS.join(", ")
+                ),
+            );
         }
         if self.network.latency_min_us > self.network.latency_max_us {
             return field(
@@ -353,6 +449,24 @@ fn validate_plan_nodes(
             Partition { a, b } => a.iter().chain(b.iter()).collect(),
             _ => Vec::new(),
         };
+        let message = match &fault.action {
+            DropRequests { filter, .. }
+            | LoseAcks { filter, .. }
+            | DuplicateRequests { filter, .. }
+            | DuplicateResponses { filter, .. }
+            | Delay { filter, .. } => filter.message.as_deref(),
+            _ => None,
+        };
+        if let Some(kind) = message.filter(|k| !MESSAGE_KINDS.contains(k)) {
+            return Err(sim::PlanError {
+                index,
+                what: fault.action.to_string(),
+                reason: format!(
+                    "unknown message kind {kind:?} (known: {})",
+                    MESSAGE_KINDS.join(", ")
+                ),
+            });
+        }
         if let Some(unknown) = names.into_iter().find(|n| !all_nodes.contains(n)) {
             return Err(sim::PlanError {
                 index,
@@ -368,6 +482,25 @@ fn validate_plan_nodes(
 pub fn producer_name(p: u32) -> String {
     format!("producer-{}", p + 1)
 }
+
+/// Node name of queue client `k` (0-based).
+pub fn queue_client_name(k: u32) -> String {
+    format!("client-{}", k + 1)
+}
+
+/// The message kinds a fault may name (the model's request and response labels).
+pub const MESSAGE_KINDS: &[&str] = &[
+    "produce",
+    "fetch",
+    "init-producer-id",
+    "add-partitions-to-txn",
+    "add-offsets-to-txn",
+    "end-txn",
+    "write-txn-markers",
+    "txn-offset-commit",
+    "offset-commit",
+    "offset-fetch",
+];
 
 /// Node name of copier instance `k` (0-based).
 pub fn copier_name(k: u32) -> String {

@@ -91,3 +91,84 @@ fn malformed_toml_names_the_line() {
     let e = err("name = \"s\"\napplication = \n");
     assert!(e.starts_with("bad.toml:2:"), "{e}");
 }
+
+const QUEUE: &str = r#"
+name = "q"
+application = "jepsen-queue"
+[cluster]
+brokers = 2
+topics = [{ name = "t", partitions = 2 }]
+"#;
+
+#[test]
+fn mix_message_takes_one_kind_or_a_list() {
+    let one = format!("{GOOD}[faults.mix]\nmessage = \"produce\"\n");
+    let s = Scenario::parse(&one, "one.toml").unwrap();
+    let kinds = s.faults.mix.unwrap().message.unwrap();
+    assert_eq!(kinds, sim::MessageKinds::one("produce"));
+    let two = format!("{GOOD}[faults.mix]\nmessage = [\"end-txn\", \"produce\"]\n");
+    let s = Scenario::parse(&two, "two.toml").unwrap();
+    assert_eq!(
+        s.faults.mix.unwrap().message.unwrap().0,
+        vec!["end-txn", "produce"]
+    );
+}
+
+#[test]
+fn bad_mix_message_kinds_name_the_field() {
+    let e = err(&format!("{GOOD}[faults.mix]\nmessage = []\n"));
+    assert!(e.starts_with("bad.toml:8:"), "{e}");
+    assert!(
+        e.contains("faults.mix.message") && e.contains("empty list"),
+        "{e}"
+    );
+    let e = err(&format!(
+        "{GOOD}[faults.mix]\nmessage = [\"end-txn\", \"endtxn\"]\n"
+    ));
+    assert!(
+        e.contains("faults.mix.message") && e.contains("unknown message kind \"endtxn\""),
+        "{e}"
+    );
+    let plan =
+        "[[faults.plan]]\nat_ms = 10\nkind = \"drop-requests\"\nmessage = \"prodce\"\ncount = 1\n";
+    let e = err(&format!("{GOOD}{plan}"));
+    assert!(e.starts_with("bad.toml:7:1:"), "{e}");
+    assert!(
+        e.contains("faults.plan[0]") && e.contains("unknown message kind"),
+        "{e}"
+    );
+}
+
+#[test]
+fn queue_section_is_strict_and_validated() {
+    let s = Scenario::parse(QUEUE, "q.toml").unwrap();
+    assert_eq!(s.queue_workload().clients, 4);
+    assert_eq!(s.queue_partitions().len(), 2);
+    assert_eq!(
+        s.crash_targets(),
+        vec!["broker-1", "broker-2"],
+        "clients only if asked"
+    );
+    let e = err(&format!("{QUEUE}[queue]\nclients = 2\nthreads = 3\n"));
+    assert!(
+        e.starts_with("bad.toml:9:1:") && e.contains("queue.threads"),
+        "{e}"
+    );
+    let e = err(&format!("{QUEUE}[queue]\nclients = 0\n"));
+    assert!(
+        e.contains("queue.clients") && e.contains("at least 1"),
+        "{e}"
+    );
+    let e = err(&format!("{QUEUE}[queue]\ntopics = [\"t\", \"u\"]\n"));
+    assert!(
+        e.contains("queue.topics[1]") && e.contains("not a topic"),
+        "{e}"
+    );
+    let e = err(&format!("{GOOD}[queue]\nclients = 2\n"));
+    assert!(
+        e.contains("field `queue`") && e.contains("jepsen-queue"),
+        "{e}"
+    );
+    let s = Scenario::parse(&format!("{QUEUE}[queue]\ncrash_clients = true\n"), "q.toml").unwrap();
+    assert!(s.crash_targets().contains(&"client-1".to_string()));
+}

@@ -398,8 +398,72 @@ pub struct FaultMix {
     pub max_messages: u32,
     /// Largest extra delay of a held message, ms (default 3000).
     pub max_delay_ms: u64,
-    /// Restrict message faults to this message kind (default: any).
-    pub message: Option<String>,
+    /// Restrict message faults to this message kind, or to these kinds (one drawn per
+    /// fault), e.g. `message = "produce"` or `message = ["end-txn", "produce"]` (default: any).
+    pub message: Option<MessageKinds>,
+}
+
+/// The message kinds a mix's message faults may target: one (`"produce"`) or several
+/// (`["end-txn", "produce"]`), never none.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MessageKinds(pub Vec<String>);
+
+impl MessageKinds {
+    pub fn one(kind: &str) -> Self {
+        Self(vec![kind.to_string()])
+    }
+
+    /// The kind of one fault: the only one, or one drawn from `rng` (no draw for a single
+    /// kind, so a one-kind mix expands as it did when it took only one).
+    fn draw(&self, rng: &mut impl Rng) -> String {
+        match self.0.as_slice() {
+            [one] => one.clone(),
+            many => many.choose(rng).expect("never empty").clone(),
+        }
+    }
+}
+
+impl Serialize for MessageKinds {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self.0.as_slice() {
+            [one] => serializer.serialize_str(one),
+            many => many.serialize(serializer),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for MessageKinds {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Kinds;
+        impl<'de> serde::de::Visitor<'de> for Kinds {
+            type Value = MessageKinds;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a message kind or a non-empty list of message kinds")
+            }
+
+            fn visit_str<E: serde::de::Error>(self, kind: &str) -> Result<MessageKinds, E> {
+                Ok(MessageKinds::one(kind))
+            }
+
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<MessageKinds, A::Error> {
+                let mut kinds = Vec::new();
+                while let Some(kind) = seq.next_element::<String>()? {
+                    kinds.push(kind);
+                }
+                if kinds.is_empty() {
+                    return Err(serde::de::Error::custom(
+                        "an empty list of message kinds (leave `message` out for any kind)",
+                    ));
+                }
+                Ok(MessageKinds(kinds))
+            }
+        }
+        deserializer.deserialize_any(Kinds)
+    }
 }
 
 impl Default for FaultMix {
@@ -467,15 +531,20 @@ impl FaultMix {
                 .expect("weights sum to total");
             // Requests are aimed at the node (`to`), responses come from it (`from`).
             let node = message_nodes.choose(rng).cloned();
+            let message = if kind >= 2 {
+                self.message.as_ref().map(|kinds| kinds.draw(rng))
+            } else {
+                None
+            };
             let towards = MessageFilter {
                 from: None,
                 to: node.clone(),
-                message: self.message.clone(),
+                message: message.clone(),
             };
             let back = MessageFilter {
                 from: node,
                 to: None,
-                message: self.message.clone(),
+                message,
             };
             let count = rng.gen_range(1..=self.max_messages.max(1));
             let action = match kind {
@@ -622,6 +691,38 @@ mod tests {
             FaultPlan(vec![crash(1), restart(2), crash(3)])
                 .validate(&nodes(), 100)
                 .is_ok()
+        );
+    }
+
+    #[test]
+    fn a_list_of_message_kinds_spreads_faults_over_them() {
+        let mix = FaultMix {
+            count: 60,
+            crash: 0,
+            message: Some(MessageKinds(vec!["end-txn".into(), "produce".into()])),
+            ..FaultMix::default()
+        };
+        let plan = mix.expand(
+            &mut crate::rng::stream(1, "faults"),
+            10_000,
+            &nodes(),
+            &nodes(),
+        );
+        let kinds: std::collections::BTreeSet<String> = plan
+            .0
+            .iter()
+            .filter_map(|f| match &f.action {
+                FaultAction::Delay { filter, .. }
+                | FaultAction::LoseAcks { filter, .. }
+                | FaultAction::DropRequests { filter, .. }
+                | FaultAction::DuplicateRequests { filter, .. }
+                | FaultAction::DuplicateResponses { filter, .. } => filter.message.clone(),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(
+            kinds.into_iter().collect::<Vec<_>>(),
+            vec!["end-txn", "produce"]
         );
     }
 

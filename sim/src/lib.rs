@@ -27,7 +27,7 @@ pub mod trace;
 
 pub use alarm::Alarm;
 pub use disk::{Crashable, DurableCell, DurableLog};
-pub use fault::{Fault, FaultAction, FaultMix, FaultPlan, MessageFilter, PlanError};
+pub use fault::{Fault, FaultAction, FaultMix, FaultPlan, MessageFilter, MessageKinds, PlanError};
 pub use net::{CallError, Incoming, Message, Net, NetConfig, NetStats, ReplyTo};
 pub use node::{NodeId, NodeState, Sim};
 pub use rng::stream as rng_stream;

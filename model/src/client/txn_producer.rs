@@ -101,6 +101,9 @@ pub struct TransactionalProducer {
     partitions: BTreeSet<TopicPartition>,
     offsets_added: bool,
     next_sequence: BTreeMap<TopicPartition, i32>,
+    /// A batch of this epoch may or may not have been appended (its produce timed out, or was
+    /// refused out of sequence): the sequence numbers cannot continue under this epoch.
+    epoch_bump_required: bool,
 }
 
 impl TransactionalProducer {
@@ -116,12 +119,23 @@ impl TransactionalProducer {
             partitions: BTreeSet::new(),
             offsets_added: false,
             next_sequence: BTreeMap::new(),
+            epoch_bump_required: false,
         }
     }
 
     /// The (producer id, epoch) of the current session.
     pub fn session(&self) -> (i64, i16) {
         (self.producer_id, self.epoch)
+    }
+
+    /// Whether `abort_transaction` may be called (a transaction is open, or failed).
+    pub fn can_abort(&self) -> bool {
+        matches!(self.state, State::InTransaction | State::AbortableError)
+    }
+
+    /// Whether the producer is fenced or broken: the application must replace it.
+    pub fn is_fatal(&self) -> bool {
+        self.state == State::Fatal
     }
 
     fn producer(&self) -> TxnProducer {
@@ -212,6 +226,44 @@ impl TransactionalProducer {
         self.partitions.clear();
         self.offsets_added = false;
         self.next_sequence.clear();
+        self.epoch_bump_required = false;
+    }
+
+    /// The next transaction of the same session (transactions v1: the epoch did not change),
+    /// whose sequence numbers continue where this one's stopped.
+    fn continue_session(&mut self) {
+        self.state = State::Ready;
+        self.partitions.clear();
+        self.offsets_added = false;
+    }
+
+    /// KIP-360's producer-initiated epoch bump after an aborted transaction (transactions
+    /// v1): InitProducerId again, retried until answered. Safe here because the abort is
+    /// decided; it would fence another instance holding the transactional.id, which then
+    /// had fenced this one already.
+    async fn bump_epoch(&mut self) -> Result<(), TxnError> {
+        let coordinator = self.ctx.cluster.txn_coordinator(&self.transactional_id);
+        let request = Request::InitProducerId {
+            transactional_id: Some(self.transactional_id.clone()),
+            txn_timeout_ms: self.config.txn_timeout_ms,
+        };
+        match self
+            .call_until_answered(coordinator, request, None, &mut false)
+            .await
+        {
+            Some(Response::InitProducerId(Ok((producer_id, epoch)))) => {
+                self.start_session(producer_id, epoch);
+                sim::trace::note(
+                    self.ctx.node,
+                    "bump-epoch",
+                    producer_id as u64,
+                    epoch as u64,
+                );
+                Ok(())
+            }
+            Some(Response::InitProducerId(Err(e))) => Err(self.fatal(e.to_string())),
+            other => panic!("InitProducerId answered with {other:?}"),
+        }
     }
 
     pub fn begin_transaction(&mut self) -> Result<(), TxnError> {
@@ -259,8 +311,14 @@ impl TransactionalProducer {
                     .insert(tp.clone(), crate::protocol::last_sequence(sequence, 2));
                 Ok(ok.base_offset)
             }
-            Some(Response::Produce(Err(e))) => Err(self.on_error(e)),
+            Some(Response::Produce(Err(e))) => {
+                if e == KafkaError::OutOfOrderSequence {
+                    self.epoch_bump_required = true;
+                }
+                Err(self.on_error(e))
+            }
             None => {
+                self.epoch_bump_required = true;
                 self.state = State::AbortableError;
                 Err(TxnError::Abortable(format!("produce to {tp} timed out")))
             }
@@ -368,7 +426,20 @@ impl TransactionalProducer {
             .await
         {
             Some(Response::EndTxn(Ok((producer_id, epoch)))) => {
-                self.start_session(producer_id, epoch);
+                if (producer_id, epoch) != (self.producer_id, self.epoch) {
+                    // Transactions v2: every transaction has its own epoch.
+                    self.start_session(producer_id, epoch);
+                } else if self.epoch_bump_required {
+                    // Transactions v1 after an abort with a batch of unknown fate.
+                    assert_eq!(
+                        result,
+                        TxnResult::Abort,
+                        "a commit needs every send acknowledged"
+                    );
+                    return self.bump_epoch().await;
+                } else {
+                    self.continue_session();
+                }
                 Ok(())
             }
             Some(Response::EndTxn(Err(e))) if maybe_applied && is_fencing(e) => {
