@@ -534,7 +534,7 @@ impl Broker {
                 if !self.is_group_coordinator(&group_id) {
                     return Response::LeaveGroup(Err(KafkaError::NotCoordinator));
                 }
-                let (result, rebalance) = self.members.leave(&group_id, &member_id);
+                let (result, rebalance) = self.members.leave(&group_id, &member_id, now_ms);
                 if let Some(rebalance) = rebalance {
                     self.record_rebalance(&rebalance);
                 }

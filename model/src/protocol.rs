@@ -127,6 +127,10 @@ pub enum KafkaError {
     /// TxnOffsetCommit from a member the group does not know.
     #[error("UNKNOWN_MEMBER_ID")]
     UnknownMemberId,
+    /// The group is rebalancing: rejoin (heartbeat), or join again shortly (JoinGroup while
+    /// other members have not rejoined yet).
+    #[error("REBALANCE_IN_PROGRESS")]
+    RebalanceInProgress,
     /// The request went to a broker that is not the coordinator of its transactional.id or
     /// group (coordinators are placed statically here, so only a misrouted client sees it).
     #[error("NOT_COORDINATOR")]

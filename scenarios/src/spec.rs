@@ -500,6 +500,9 @@ pub const MESSAGE_KINDS: &[&str] = &[
     "txn-offset-commit",
     "offset-commit",
     "offset-fetch",
+    "join-group",
+    "heartbeat",
+    "leave-group",
 ];
 
 /// Node name of copier instance `k` (0-based).

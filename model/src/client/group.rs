@@ -3,9 +3,9 @@
 //!
 //! The heartbeat task runs on the member's node, so a paused node stops heartbeating (its
 //! session runs out and the group rebalances without it — the zombie) and a crashed node's
-//! member simply disappears. When a heartbeat answers ILLEGAL_GENERATION or
-//! UNKNOWN_MEMBER_ID the member is *stale*: its assignment may already belong to someone
-//! else, and the application must `join` again before trusting it. An application that acts
+//! member simply disappears. When a heartbeat answers REBALANCE_IN_PROGRESS,
+//! ILLEGAL_GENERATION or UNKNOWN_MEMBER_ID the member is *stale*: it must finish what it is
+//! doing and `join` again (giving up its partitions) before trusting any assignment. An application that acts
 //! on a stale assignment is exactly the zombie that KIP-447's generation check fences.
 
 use std::sync::{Arc, Mutex, Weak};
@@ -96,6 +96,10 @@ impl GroupMember {
                 },
             };
             match self.call(request).await {
+                Some(Response::JoinGroup(Ok(joined))) if joined.waiting => {
+                    // At the barrier: the other members have not rejoined yet.
+                    self.lock().member_id = Some(joined.member_id);
+                }
                 Some(Response::JoinGroup(Ok(joined))) => return self.joined(joined),
                 Some(Response::JoinGroup(Err(KafkaError::UnknownMemberId))) => {
                     self.lock().member_id = None; // expired: join as a new member
@@ -210,9 +214,9 @@ async fn heartbeat_loop(
         };
         let mut s = shared.lock().expect("member state lock");
         match answer {
-            Ok(Response::Heartbeat(Err(KafkaError::IllegalGeneration)))
-                if s.generation == generation =>
-            {
+            Ok(Response::Heartbeat(Err(
+                KafkaError::IllegalGeneration | KafkaError::RebalanceInProgress,
+            ))) if s.generation == generation => {
                 s.stale = true;
             }
             Ok(Response::Heartbeat(Err(KafkaError::UnknownMemberId)))

@@ -1,20 +1,21 @@
 //! Group membership: members, generations, partition assignment and session timeouts (the
 //! membership half of Kafka's group coordinator, kafka-eos-protocol.md §1.3 and §2 KIP-447).
 //!
-//! Simplified from Kafka's classic protocol into one round trip, as KIP-848's
-//! coordinator-side assignment does: the coordinator computes the assignment itself, so a
-//! rebalance completes the moment membership changes. Every change of the member set (a new
-//! member joins, one leaves, one's session times out) bumps the generation; members learn of
-//! it from their next heartbeat (ILLEGAL_GENERATION, or UNKNOWN_MEMBER_ID once expired) and
-//! rejoin to get their new assignment. Between the bump and that heartbeat an old member may
-//! still act on its old assignment — exactly the window KIP-447's generation check on
-//! TxnOffsetCommit closes.
+//! Kafka's classic (eager) protocol, with the assignment computed by the coordinator instead of
+//! a leader member: every change of the member set (a new member joins, one leaves, one's
+//! session or rebalance time runs out) bumps the generation and starts a rebalance. Members
+//! learn of it from their next heartbeat (REBALANCE_IN_PROGRESS) and rejoin, which gives up
+//! every partition they had; nobody gets an assignment until every member has rejoined (the
+//! join barrier) — or is removed for not rejoining within `rebalance timeout = its session
+//! timeout`. So no partition has two owners, except through a zombie: a member expired while
+//! it slept still believes in its old assignment when it wakes. That is what KIP-447's
+//! generation check on TxnOffsetCommit (and, with a producer per task, the epoch) fences.
 //!
 //! The member set of each generation is durable (a `Membership` record in the offsets log,
 //! written by the broker); the session clocks are not: a restarted coordinator gives every
 //! member a fresh session, as Kafka does when it loads a group.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use crate::protocol::{KafkaError, TopicPartition};
@@ -34,7 +35,10 @@ pub struct MemberMeta {
 pub struct Joined {
     pub member_id: Arc<str>,
     pub generation: i32,
+    /// Empty while `waiting`.
     pub assignment: Vec<TopicPartition>,
+    /// Other members have not rejoined yet: join again (with `member_id`) shortly.
+    pub waiting: bool,
 }
 
 /// A new generation to make durable: the group's members after a change.
@@ -66,6 +70,11 @@ struct LiveGroup {
     generation: i32,
     members: BTreeMap<Arc<str>, LiveMember>,
     assignment: BTreeMap<Arc<str>, Vec<TopicPartition>>,
+    /// Members that rejoined since the generation began; the rebalance is complete (and
+    /// assignments are handed out) once every member has.
+    rejoined: BTreeSet<Arc<str>>,
+    /// Members not rejoined by this virtual ms are removed (Kafka's rebalance timeout).
+    rebalance_deadline_ms: Option<u64>,
 }
 
 impl LiveGroup {
@@ -76,11 +85,22 @@ impl LiveGroup {
             .collect()
     }
 
-    /// Bumps the generation and reassigns after the member set changed.
-    fn rebalance(&mut self, group: &Arc<str>, cause: RebalanceCause) -> Rebalance {
+    fn rebalancing(&self) -> bool {
+        self.rejoined.len() < self.members.len()
+    }
+
+    /// Bumps the generation and reassigns after the member set changed; every member must
+    /// rejoin before anyone gets the new assignment.
+    fn rebalance(&mut self, group: &Arc<str>, cause: RebalanceCause, now_ms: u64) -> Rebalance {
         self.generation += 1;
         let metas = self.metas();
         self.assignment = assign(&metas);
+        self.rejoined.clear();
+        self.rebalance_deadline_ms = self
+            .members
+            .values()
+            .map(|m| now_ms + m.meta.session_timeout_ms)
+            .max();
         Rebalance {
             group: group.clone(),
             generation: self.generation,
@@ -123,6 +143,12 @@ impl GroupMembers {
                     })
                     .collect(),
                 assignment: assign(members),
+                // A reloaded group may have been mid-rebalance: everyone rejoins.
+                rejoined: BTreeSet::new(),
+                rebalance_deadline_ms: members
+                    .values()
+                    .map(|m| now_ms + m.session_timeout_ms)
+                    .max(),
             };
             loaded.groups.insert(group.clone(), live);
         }
@@ -130,10 +156,12 @@ impl GroupMembers {
     }
 
     /// JoinGroup. Without a member id: a new member `<client>-g<generation>` and a new
-    /// generation. With a known member id and the same metadata: its current generation and
-    /// assignment (a rejoin after a missed rebalance does not start another). With changed
-    /// metadata: a new generation. An unknown member id → UNKNOWN_MEMBER_ID (the client
-    /// forgets it and joins as new, as Kafka's does).
+    /// generation. With a known member id: the member rejoins the current generation (with
+    /// changed metadata: a new generation). An unknown member id → UNKNOWN_MEMBER_ID (the
+    /// client forgets it and joins as new, as Kafka's does). While some member has not
+    /// rejoined yet the answer is `waiting` (join again shortly, with the member id it names,
+    /// as Kafka's MEMBER_ID_REQUIRED round gives a new member its id); once all have, each
+    /// gets the generation and its assignment.
     pub fn join(
         &mut self,
         group: &str,
@@ -158,7 +186,7 @@ impl GroupMembers {
                 } else {
                     member.meta = meta;
                     let cause = RebalanceCause::Joined(id.clone());
-                    (id, Some(live.rebalance(&key, cause)))
+                    (id, Some(live.rebalance(&key, cause, now_ms)))
                 }
             }
             None => {
@@ -170,13 +198,22 @@ impl GroupMembers {
                 live.members
                     .insert(id.clone(), LiveMember { meta, deadline_ms });
                 let cause = RebalanceCause::Joined(id.clone());
-                (id.clone(), Some(live.rebalance(&key, cause)))
+                (id.clone(), Some(live.rebalance(&key, cause, now_ms)))
             }
         };
+        live.rejoined.insert(member_id.clone());
+        let waiting = live.rebalancing();
+        if !waiting {
+            live.rebalance_deadline_ms = None;
+        }
         let joined = Joined {
-            assignment: live.assignment.get(&member_id).cloned().unwrap_or_default(),
+            assignment: match waiting {
+                true => Vec::new(),
+                false => live.assignment.get(&member_id).cloned().unwrap_or_default(),
+            },
             member_id,
             generation: live.generation,
+            waiting,
         };
         (Ok(joined), rebalance)
     }
@@ -199,6 +236,9 @@ impl GroupMembers {
             .get_mut(member_id)
             .ok_or(KafkaError::UnknownMemberId)?;
         member.deadline_ms = now_ms + member.meta.session_timeout_ms;
+        if live.rebalancing() && !live.rejoined.contains(member_id) {
+            return Err(KafkaError::RebalanceInProgress);
+        }
         if live.generation != generation {
             return Err(KafkaError::IllegalGeneration);
         }
@@ -210,6 +250,7 @@ impl GroupMembers {
         &mut self,
         group: &str,
         member_id: &str,
+        now_ms: u64,
     ) -> (Result<(), KafkaError>, Option<Rebalance>) {
         let Some((key, live)) = self.groups.iter_mut().find(|(g, _)| &***g == group) else {
             return (Err(KafkaError::UnknownMemberId), None);
@@ -218,33 +259,48 @@ impl GroupMembers {
             return (Err(KafkaError::UnknownMemberId), None);
         };
         let key = key.clone();
-        (Ok(()), Some(live.rebalance(&key, RebalanceCause::Left(id))))
+        live.rejoined.remove(&id);
+        (
+            Ok(()),
+            Some(live.rebalance(&key, RebalanceCause::Left(id), now_ms)),
+        )
     }
 
-    /// Expires every member whose session ran out by `now_ms`, one rebalance each.
+    /// Expires every member whose session ran out by `now_ms`, and every member that did not
+    /// rejoin a rebalance in time; one rebalance each.
     pub fn expire(&mut self, now_ms: u64) -> Vec<Rebalance> {
         let mut rebalances = Vec::new();
         for (group, live) in &mut self.groups {
+            let rebalance_over =
+                live.rebalancing() && live.rebalance_deadline_ms.is_some_and(|d| d <= now_ms);
             let expired: Vec<Arc<str>> = live
                 .members
                 .iter()
-                .filter(|(_, m)| m.deadline_ms <= now_ms)
+                .filter(|(id, m)| {
+                    m.deadline_ms <= now_ms || (rebalance_over && !live.rejoined.contains(*id))
+                })
                 .map(|(id, _)| id.clone())
                 .collect();
             for id in expired {
                 live.members.remove(&id);
-                rebalances.push(live.rebalance(group, RebalanceCause::Expired(id)));
+                live.rejoined.remove(&id);
+                rebalances.push(live.rebalance(group, RebalanceCause::Expired(id), now_ms));
+            }
+            if live.members.is_empty() {
+                live.rebalance_deadline_ms = None;
             }
         }
         rebalances
     }
 
-    /// When the next session runs out, if any member is live.
+    /// When the next session or rebalance time runs out, if any member is live.
     pub fn next_deadline_ms(&self) -> Option<u64> {
         self.groups
             .values()
-            .flat_map(|g| g.members.values())
-            .map(|m| m.deadline_ms)
+            .flat_map(|g| {
+                let rebalance = g.rebalance_deadline_ms.filter(|_| g.rebalancing());
+                g.members.values().map(|m| m.deadline_ms).chain(rebalance)
+            })
             .min()
     }
 

@@ -21,35 +21,56 @@ fn join(m: &mut GroupMembers, client: &str, now_ms: u64) -> Joined {
     m.join(GROUP, None, client, meta(3), now_ms).0.unwrap()
 }
 
-#[test]
-fn each_new_member_starts_a_generation_and_the_partitions_are_shared() {
-    let mut m = GroupMembers::new();
-    let a = join(&mut m, "a", 0);
-    assert_eq!((a.generation, a.assignment.len()), (1, 3));
-    let b = join(&mut m, "b", 0);
-    assert_eq!(b.generation, 2);
-    let a_now = m.assignment(GROUP, &a.member_id);
-    let b_now = m.assignment(GROUP, &b.member_id);
-    assert_eq!(a_now.len() + b_now.len(), 3);
-    assert!(a_now.iter().all(|tp| !b_now.contains(tp)));
+fn rejoin(m: &mut GroupMembers, member: &Joined, now_ms: u64) -> Joined {
+    let (result, _) = m.join(GROUP, Some(&member.member_id), "x", meta(3), now_ms);
+    result.unwrap()
 }
 
 #[test]
-fn a_stale_member_learns_of_the_rebalance_from_its_heartbeat_and_rejoins_without_another() {
+fn nobody_gets_an_assignment_until_every_member_rejoined() {
+    let mut m = GroupMembers::new();
+    let a = join(&mut m, "a", 0);
+    assert_eq!((a.generation, a.assignment.len(), a.waiting), (1, 3, false));
+    let b = join(&mut m, "b", 0);
+    assert!(b.waiting, "a still holds everything");
+    assert_eq!((b.generation, b.assignment.len()), (2, 0));
+    assert_eq!(
+        m.heartbeat(GROUP, &a.member_id, a.generation, 10),
+        Err(KafkaError::RebalanceInProgress)
+    );
+    assert!(
+        rejoin(&mut m, &b, 20).waiting,
+        "b again: a has not rejoined yet"
+    );
+    let a2 = rejoin(&mut m, &a, 30);
+    let b2 = rejoin(&mut m, &b, 40);
+    assert!(!a2.waiting && !b2.waiting);
+    assert_eq!((a2.generation, b2.generation), (2, 2));
+    assert_eq!(a2.assignment.len() + b2.assignment.len(), 3);
+    assert!(a2.assignment.iter().all(|tp| !b2.assignment.contains(tp)));
+    assert_eq!(m.heartbeat(GROUP, &a.member_id, 2, 50), Ok(()));
+}
+
+#[test]
+fn a_member_that_does_not_rejoin_in_time_is_removed() {
     let mut m = GroupMembers::new();
     let a = join(&mut m, "a", 0);
     let b = join(&mut m, "b", 0);
+    // a keeps heartbeating (stuck in a long operation) but never rejoins.
+    m.heartbeat(GROUP, &a.member_id, a.generation, 900)
+        .unwrap_err();
+    assert!(rejoin(&mut m, &b, 950).waiting);
+    assert_eq!(m.next_deadline_ms(), Some(1_000), "the rebalance deadline");
+    let rebalances = m.expire(1_000);
+    assert_eq!(rebalances.len(), 1);
     assert_eq!(
-        m.heartbeat(GROUP, &a.member_id, a.generation, 10),
-        Err(KafkaError::IllegalGeneration)
+        rebalances[0].cause,
+        RebalanceCause::Expired(a.member_id.clone())
     );
-    let (rejoined, rebalance) = m.join(GROUP, Some(&a.member_id), "a", meta(3), 20);
-    let rejoined = rejoined.unwrap();
-    assert!(rebalance.is_none(), "a rejoin with the same metadata");
-    assert_eq!(rejoined.generation, b.generation);
+    let b2 = rejoin(&mut m, &b, 1_000);
     assert_eq!(
-        m.heartbeat(GROUP, &a.member_id, rejoined.generation, 30),
-        Ok(())
+        (b2.generation, b2.assignment.len(), b2.waiting),
+        (3, 3, false)
     );
 }
 
@@ -58,8 +79,7 @@ fn a_silent_member_expires_after_its_session_timeout_and_its_partitions_move() {
     let mut m = GroupMembers::new();
     let a = join(&mut m, "a", 0);
     let b = join(&mut m, "b", 0);
-    assert_eq!(m.next_deadline_ms(), Some(1_000));
-    assert!(m.expire(999).is_empty());
+    let (a, b) = (rejoin(&mut m, &a, 0), rejoin(&mut m, &b, 0));
     m.heartbeat(GROUP, &b.member_id, b.generation, 900).unwrap();
     let rebalances = m.expire(1_000);
     assert_eq!(rebalances.len(), 1);
@@ -68,7 +88,8 @@ fn a_silent_member_expires_after_its_session_timeout_and_its_partitions_move() {
         RebalanceCause::Expired(a.member_id.clone())
     );
     assert_eq!(rebalances[0].generation, 3);
-    assert_eq!(m.assignment(GROUP, &b.member_id).len(), 3, "b owns all");
+    let b3 = rejoin(&mut m, &b, 1_000);
+    assert_eq!(b3.assignment.len(), 3, "b owns all");
     // The zombie wakes: unknown, and its old id cannot rejoin.
     assert_eq!(
         m.heartbeat(GROUP, &a.member_id, a.generation, 1_500),
@@ -83,31 +104,33 @@ fn leaving_rebalances_at_once() {
     let mut m = GroupMembers::new();
     let a = join(&mut m, "a", 0);
     let b = join(&mut m, "b", 0);
-    let (result, rebalance) = m.leave(GROUP, &a.member_id);
+    let (result, rebalance) = m.leave(GROUP, &a.member_id, 0);
     result.unwrap();
     let rebalance = rebalance.unwrap();
     assert_eq!(rebalance.cause, RebalanceCause::Left(a.member_id.clone()));
-    assert_eq!(m.assignment(GROUP, &b.member_id).len(), 3);
+    assert_eq!(rejoin(&mut m, &b, 0).assignment.len(), 3);
     assert_eq!(
-        m.leave(GROUP, &a.member_id).0,
+        m.leave(GROUP, &a.member_id, 0).0,
         Err(KafkaError::UnknownMemberId)
     );
 }
 
 #[test]
-fn a_reloaded_coordinator_keeps_generation_members_and_assignment_with_fresh_sessions() {
+fn a_reloaded_coordinator_keeps_generation_and_members_and_everyone_rejoins() {
     let mut m = GroupMembers::new();
     let a = join(&mut m, "a", 0);
     let (_, rebalance) = m.join(GROUP, None, "b", meta(3), 0);
     let rebalance = rebalance.unwrap();
     let group: Arc<str> = Arc::from(GROUP);
-    let loaded = GroupMembers::load([(&group, rebalance.generation, &rebalance.members)], 5_000);
+    let mut loaded =
+        GroupMembers::load([(&group, rebalance.generation, &rebalance.members)], 5_000);
     assert_eq!(loaded.generation(GROUP), 2);
-    assert_eq!(
-        loaded.assignment(GROUP, &a.member_id),
-        m.assignment(GROUP, &a.member_id)
-    );
     assert_eq!(loaded.next_deadline_ms(), Some(6_000));
+    assert_eq!(
+        loaded.heartbeat(GROUP, &a.member_id, 2, 5_000),
+        Err(KafkaError::RebalanceInProgress)
+    );
+    assert!(rejoin(&mut loaded, &a, 5_000).waiting);
 }
 
 #[test]
@@ -121,12 +144,14 @@ fn member_ids_stay_unique_across_rejoins_of_one_client() {
 
 proptest! {
     /// Whatever joins, leaves, heartbeats and expiries happen: the generation never goes
-    /// back, every change of the member set bumps it, and the assignment is a partition of
-    /// the subscribed partitions over the live members.
+    /// back, every change of the member set bumps it, the assignment is a partition of the
+    /// subscribed partitions over the live members, and no partition is handed to a member
+    /// while another live member still holds it (it must rejoin, giving it up, first).
     #[test]
     fn membership_invariants(ops in prop::collection::vec((0u8..4, 0usize..4, 0u64..400), 1..60)) {
         let mut m = GroupMembers::new();
         let mut ids: Vec<Option<(Arc<str>, i32)>> = vec![None; 4];
+        let mut held: Vec<Vec<TopicPartition>> = vec![Vec::new(); 4];
         let mut now_ms = 0;
         let mut last_generation = 0;
         for (kind, client, dt) in ops {
@@ -135,9 +160,24 @@ proptest! {
             match kind {
                 0 => {
                     let id = ids[client].as_ref().map(|(id, _)| id.clone());
+                    held[client].clear(); // rejoining gives up everything
                     let (result, _) = m.join(GROUP, id.as_deref(), &format!("c{client}"), meta(4), now_ms);
                     match result {
-                        Ok(j) => ids[client] = Some((j.member_id, j.generation)),
+                        Ok(j) => {
+                            if !j.waiting {
+                                held[client] = j.assignment.clone();
+                                // Nobody else still holds what this member was given,
+                                // unless that member left the group (a zombie).
+                                for (other, theirs) in held.iter().enumerate() {
+                                    let live = ids[other].as_ref().is_some_and(|(id, _)| live_members(&m).contains(id));
+                                    if other != client && live {
+                                        prop_assert!(theirs.iter().all(|tp| !j.assignment.contains(tp)),
+                                            "two live owners of one partition");
+                                    }
+                                }
+                            }
+                            ids[client] = Some((j.member_id, j.generation));
+                        }
                         Err(e) => {
                             prop_assert_eq!(e, KafkaError::UnknownMemberId);
                             ids[client] = None;
@@ -148,7 +188,8 @@ proptest! {
                     let _ = m.heartbeat(GROUP, id, *generation, now_ms);
                 },
                 2 => if let Some((id, _)) = ids[client].take() {
-                    let _ = m.leave(GROUP, &id);
+                    held[client].clear();
+                    let _ = m.leave(GROUP, &id, now_ms);
                 },
                 _ => { m.expire(now_ms); }
             }
