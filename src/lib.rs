@@ -84,6 +84,26 @@ pub fn report(outcome: &RunOutcome, scenario_arg: &str) -> RunReport {
 }
 
 /// The per-seed line of a sweep.
+/// One seed's line of `eosim compare`: its findings per kind and its delivery in virtual time.
+pub fn compare_seed(outcome: &RunOutcome) -> reports::CompareSeed {
+    let mut findings = std::collections::BTreeMap::new();
+    for anomaly in &outcome.anomalies {
+        *findings.entry(anomaly.kind().to_string()).or_insert(0) += 1;
+    }
+    if outcome.panic.is_some() {
+        findings.insert("panic".to_string(), 1);
+    }
+    let delivery = checker::metrics::delivery(&outcome.history);
+    reports::CompareSeed {
+        seed: outcome.seed,
+        passed: outcome.passed(),
+        findings,
+        records_per_s: delivery.records_per_s,
+        latency_p50_ms: delivery.latency_p50_ms,
+        latency_p99_ms: delivery.latency_p99_ms,
+    }
+}
+
 pub fn seed_result(outcome: &RunOutcome) -> SeedResult {
     let mut kinds: Vec<String> = outcome
         .kinds()

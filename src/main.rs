@@ -79,6 +79,27 @@ enum Command {
         #[arg(long)]
         junit: Option<std::path::PathBuf>,
     },
+    /// The same seeds and fault plans under each guarantee, side by side: failed runs,
+    /// duplicates, losses, aborted reads, wrong aggregates, throughput and end-to-end latency
+    /// in virtual time. Exit 0 once the table is made (failures under a weaker guarantee are
+    /// the point), 2 on bad input.
+    Compare {
+        scenario: String,
+        /// Seed range A..B (B exclusive).
+        #[arg(long)]
+        seeds: String,
+        /// Comma-separated guarantees, in table order.
+        #[arg(long, default_value = "at-least-once,exactly-once")]
+        guarantees: String,
+        /// Protocol variant to switch on for every guarantee (repeatable).
+        #[arg(long = "variant", value_parser = parse_variant)]
+        variants: Vec<Variant>,
+        /// Worker threads (default: available cores).
+        #[arg(long)]
+        jobs: Option<usize>,
+        #[arg(long)]
+        json: bool,
+    },
     /// Merge the JSON results of a sharded sweep (`sweep --shard K/N --json`) into one.
     Merge {
         /// The shards' JSON files.
@@ -291,6 +312,14 @@ fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
             junit.as_deref(),
         ),
         Command::Merge { files, json, junit } => merge(&files, json, junit.as_deref()),
+        Command::Compare {
+            scenario,
+            seeds,
+            guarantees,
+            variants,
+            jobs,
+            json,
+        } => compare(&scenario, &seeds, &guarantees, variants, jobs, json),
         Command::Replay {
             scenario,
             seed,
@@ -366,6 +395,57 @@ fn sweep_replay(report: &SweepReport, scenario: &str, seed: u64) -> String {
         .filter_map(|v| Variant::from_name(v))
         .collect();
     eosim::replay_command(scenario, seed, guarantee, &variants)
+}
+
+/// Runs every seed under each guarantee and tabulates them.
+fn compare(
+    scenario: &str,
+    seeds: &str,
+    guarantees: &str,
+    variants: Vec<Variant>,
+    jobs: Option<usize>,
+    json: bool,
+) -> anyhow::Result<ExitCode> {
+    let loaded = load(scenario)?;
+    let range = eosim::parse_seed_range(seeds).map_err(BadInput)?;
+    let guarantees: Vec<Guarantee> = guarantees
+        .split(',')
+        .map(|g| parse_guarantee(g.trim()).map_err(BadInput))
+        .collect::<Result<_, _>>()?;
+    let seed_list: Vec<u64> = range.collect();
+    let jobs = jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let mut rows = Vec::new();
+    for guarantee in guarantees {
+        let knobs = RunKnobs {
+            guarantee: Some(guarantee),
+            variants: variants.clone(),
+        };
+        let per_seed = eosim::sim::run_seeds(
+            &seed_list,
+            jobs,
+            |seed| eosim::compare_seed(&scenarios::run(&loaded, &options(seed, &knobs, false))),
+            &|_| {},
+        );
+        rows.push(eosim::reports::CompareRow::from_seeds(
+            guarantee.name(),
+            &per_seed,
+        ));
+    }
+    let mut variant_names: Vec<String> = loaded.variants.iter().map(|v| v.to_string()).collect();
+    variant_names.extend(variants.iter().map(|v| v.to_string()));
+    let report = eosim::reports::CompareReport {
+        schema: 1,
+        scenario: loaded.name.clone(),
+        variants: variant_names,
+        seeds: seeds.to_string(),
+        rows,
+    };
+    emit(&if json {
+        report.to_json() + "\n"
+    } else {
+        report.to_text()
+    });
+    Ok(ExitCode::SUCCESS)
 }
 
 /// Merges shard results; the replay command names the scenario as the results do.

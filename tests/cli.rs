@@ -404,3 +404,41 @@ fn junit_reports_one_case_per_seed() {
         "{xml}"
     );
 }
+
+#[test]
+fn compare_puts_each_guarantee_on_a_row_and_json_matches_the_table() {
+    let args = ["compare", "transactional-copy", "--seeds", "0..4"];
+    let text = eosim(&args);
+    assert_eq!(text.status.code(), Some(0));
+    let table = String::from_utf8_lossy(&text.stdout).to_string();
+    let row = |g: &str| {
+        table
+            .lines()
+            .find(|l| l.starts_with(g))
+            .unwrap_or_else(|| panic!("no {g} row in\n{table}"))
+            .split_whitespace()
+            .map(str::to_string)
+            .collect::<Vec<_>>()
+    };
+    let (alo, eos) = (row("at-least-once"), row("exactly-once"));
+    let out = eosim(&[&args[..], &["--json"]].concat());
+    let v = json(&out);
+    let rows = v["rows"].as_array().unwrap();
+    assert_eq!(rows.len(), 2);
+    for (printed, json_row) in [(&alo, &rows[0]), (&eos, &rows[1])] {
+        assert_eq!(printed[1], json_row["runs"].to_string());
+        assert_eq!(printed[2], json_row["failed"].to_string());
+        assert_eq!(printed[3], json_row["duplicates"].to_string());
+    }
+    assert_eq!(rows[1]["failed"], 0, "exactly-once passes: {table}");
+    assert!(rows[0]["records_per_s"].as_f64().unwrap() > 0.0);
+    let bad = eosim(&[
+        "compare",
+        "transactional-copy",
+        "--seeds",
+        "0..2",
+        "--guarantees",
+        "twice",
+    ]);
+    assert_eq!(bad.status.code(), Some(2));
+}

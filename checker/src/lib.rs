@@ -16,6 +16,7 @@ pub mod history;
 /// Linearizability checking (Wing–Gong–Lowe search) and readers for external histories.
 pub mod lin;
 pub mod log;
+pub mod metrics;
 #[cfg(test)]
 mod testkit;
 pub mod txn;

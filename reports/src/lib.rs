@@ -4,10 +4,12 @@
 //! Depends only on `checker`: the caller converts its run outcome into these plain records,
 //! so reports can render results from any source.
 
+pub mod compare;
 pub mod html;
 pub mod junit;
 pub mod run;
 pub mod sweep;
 
+pub use compare::{CompareReport, CompareRow, CompareSeed};
 pub use run::{AnomalyReport, RunReport, Verdict};
 pub use sweep::{SeedResult, SweepReport};
