@@ -172,3 +172,58 @@ fn queue_section_is_strict_and_validated() {
     let s = Scenario::parse(&format!("{QUEUE}[queue]\ncrash_clients = true\n"), "q.toml").unwrap();
     assert!(s.crash_targets().contains(&"client-1".to_string()));
 }
+
+#[test]
+fn copy_section_takes_group_assignment_and_producer_scope() {
+    let copy = r#"
+name = "z"
+application = "transactional-copy"
+[cluster]
+brokers = 1
+topics = [{ name = "input", partitions = 2 }, { name = "output", partitions = 2 }]
+[copy]
+assignment = "group"
+producers = "per-task"
+session_timeout_ms = 500
+"#;
+    let s = Scenario::parse(copy, "z.toml").unwrap();
+    let w = s.copy_workload();
+    assert_eq!(w.assignment, model::apps::copy::CopyAssignment::Group);
+    assert_eq!(w.producers, model::apps::copy::ProducerScope::PerTask);
+    assert_eq!(w.session_timeout_ms, 500);
+    let e = Scenario::parse(&copy.replace("\"per-task\"", "\"per-thread\""), "z.toml")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("copy.producers") && e.contains("per-instance"),
+        "{e}"
+    );
+}
+
+#[test]
+fn impossible_pause_mixes_are_rejected_with_the_reason() {
+    let copy = r#"
+name = "z"
+application = "transactional-copy"
+[cluster]
+brokers = 1
+topics = [{ name = "input", partitions = 2 }, { name = "output", partitions = 2 }]
+[faults.mix]
+pause = 1
+min_outage_ms = 3000
+max_outage_ms = 2000
+"#;
+    let e = Scenario::parse(copy, "z.toml").unwrap_err().to_string();
+    assert!(
+        e.contains("faults.mix.min_outage_ms") && e.contains("2000"),
+        "{e}"
+    );
+    let targets = copy
+        .replace("min_outage_ms = 3000", "targets = [\"copier-9\"]")
+        .to_string();
+    let e = Scenario::parse(&targets, "z.toml").unwrap_err().to_string();
+    assert!(
+        e.contains("faults.mix.targets") && e.contains("copier-9") && e.contains("copier-1"),
+        "{e}"
+    );
+}
