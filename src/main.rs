@@ -718,7 +718,34 @@ fn shrink(
             kinds.contains(&target)
         },
     );
+    // Then the workload: halve one size knob at a time while the plan still breaks the
+    // same property, within what is left of the run budget.
+    let mut smallest = loaded.clone();
+    let mut runs = shrunk.runs;
+    let before = smallest.workload_size();
+    'smaller: while runs < max_runs {
+        for candidate in smallest.smaller_workloads(&shrunk.plan) {
+            if runs >= max_runs {
+                break 'smaller;
+            }
+            runs += 1;
+            let mut o = options(seed, knobs, false);
+            o.plan_override = Some(shrunk.plan.clone());
+            bar.set_message(candidate.workload_size());
+            bar.tick();
+            if scenarios::run(&candidate, &o).kinds().contains(&target) {
+                smallest = candidate;
+                continue 'smaller;
+            }
+        }
+        break;
+    }
     bar.finish_and_clear();
+    let run_with = |plan: &eosim::sim::FaultPlan| {
+        let mut o = options(seed, knobs, false);
+        o.plan_override = Some(plan.clone());
+        scenarios::run(&smallest, &o)
+    };
     // Confirm: twice, same anomaly kind, same trace.
     let (first, second) = (run_with(&shrunk.plan), run_with(&shrunk.plan));
     let confirmed = first.kinds().contains(&target)
@@ -730,7 +757,7 @@ fn shrink(
         );
         return Ok(ExitCode::from(1));
     }
-    let text = minimal_scenario_text(&loaded, scenario, seed, &first, target)?;
+    let text = minimal_scenario_text(&smallest, scenario, seed, &first, target)?;
     match output {
         Some(path) => {
             std::fs::write(path, &text).with_context(|| format!("writing {}", path.display()))?
@@ -738,10 +765,11 @@ fn shrink(
         None => emit(&text),
     }
     eprintln!(
-        "shrunk {} -> {} fault(s) in {} runs; replayed twice: `{target}`, trace {}",
+        "shrunk {} -> {} fault(s), workload {before} -> {}, in {runs} runs; replayed twice: \
+         `{target}`, trace {}",
         original.plan.0.len(),
         shrunk.plan.0.len(),
-        shrunk.runs,
+        smallest.workload_size(),
         first.trace.hash_hex()
     );
     if let Some(path) = output {

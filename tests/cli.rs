@@ -304,6 +304,16 @@ fn shrink_cuts_a_failing_plan_to_a_few_faults_that_fail_the_same_way() {
     let faults = text.matches("[[faults.plan]]").count();
     assert!((1..=3).contains(&faults), "{faults} faults:\n{text}");
     assert!(!text.contains("[faults.mix]"));
+    // The workload shrinks too: one value from one producer is enough for a duplicate.
+    assert!(
+        text.contains("producers = 1") && text.contains("values_per_producer = 1"),
+        "{text}"
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("workload 3 producers x 100 values -> 1 producers x 1 values"),
+        "{stderr}"
+    );
     let run = eosim(&["run", file.to_str().unwrap(), "--seed", "0", "--json"]);
     assert_eq!(run.status.code(), Some(1));
     let v = json(&run);

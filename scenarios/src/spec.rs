@@ -11,7 +11,7 @@ use model::apps::produce::ProduceWorkload;
 use model::apps::queue::QueueWorkload;
 use model::{ClusterSpec, Guarantee, Variant};
 use serde::{Deserialize, Serialize};
-use sim::{Fault, FaultMix, NetConfig};
+use sim::{Fault, FaultMix, FaultPlan, NetConfig};
 use toml::Spanned;
 
 use crate::expect::{Expectation, RunKey};
@@ -220,6 +220,99 @@ impl Scenario {
             .into_iter()
             .filter(|tp| topics.is_empty() || topics.iter().any(|t| **t == *tp.topic))
             .collect()
+    }
+
+    /// Candidates for workload shrinking: each a copy with one size knob halved (producers,
+    /// values per producer; copy values and instances; queue clients and operations per
+    /// client), largest cut first; only candidates that still validate with `plan` (e.g. the
+    /// plan's nodes still exist).
+    pub fn smaller_workloads(&self, plan: &FaultPlan) -> Vec<Scenario> {
+        let half = |n: u32, floor: u32| (n > floor).then(|| (n / 2).max(floor));
+        let mut out = Vec::new();
+        let mut push = |candidate: Scenario| {
+            if candidate.validate().is_ok()
+                && validate_plan_nodes(
+                    plan,
+                    &candidate.crash_targets(),
+                    &candidate.node_names(),
+                    candidate.faults.phase_ms,
+                )
+                .is_ok()
+            {
+                out.push(candidate);
+            }
+        };
+        match self.application {
+            Application::Produce => {
+                if let Some(n) = half(self.workload.values_per_producer, 1) {
+                    let mut c = self.clone();
+                    c.workload.values_per_producer = n;
+                    push(c);
+                }
+                if let Some(n) = half(self.workload.producers, 1) {
+                    let mut c = self.clone();
+                    c.workload.producers = n;
+                    push(c);
+                }
+            }
+            Application::TransactionalCopy => {
+                let copy = self.copy_workload();
+                if let Some(n) = half(copy.values, 1) {
+                    let mut c = self.clone();
+                    c.copy = Some(CopyWorkload {
+                        values: n,
+                        ..copy.clone()
+                    });
+                    push(c);
+                }
+                if let Some(n) = half(copy.instances, 1) {
+                    let mut c = self.clone();
+                    c.copy = Some(CopyWorkload {
+                        instances: n,
+                        ..copy
+                    });
+                    push(c);
+                }
+            }
+            Application::JepsenQueue => {
+                let queue = self.queue_workload();
+                if let Some(n) = half(queue.ops_per_client, 1) {
+                    let mut c = self.clone();
+                    c.queue = Some(QueueWorkload {
+                        ops_per_client: n,
+                        ..queue.clone()
+                    });
+                    push(c);
+                }
+                if let Some(n) = half(queue.clients, 1) {
+                    let mut c = self.clone();
+                    c.queue = Some(QueueWorkload {
+                        clients: n,
+                        ..queue
+                    });
+                    push(c);
+                }
+            }
+        }
+        out
+    }
+
+    /// One line on the workload's size, for shrink's progress output.
+    pub fn workload_size(&self) -> String {
+        match self.application {
+            Application::Produce => format!(
+                "{} producers x {} values",
+                self.workload.producers, self.workload.values_per_producer
+            ),
+            Application::TransactionalCopy => {
+                let c = self.copy_workload();
+                format!("{} values, {} instances", c.values, c.instances)
+            }
+            Application::JepsenQueue => {
+                let q = self.queue_workload();
+                format!("{} clients x {} ops", q.clients, q.ops_per_client)
+            }
+        }
     }
 
     /// The explicit part of the plan, without spans.
