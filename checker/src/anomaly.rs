@@ -23,6 +23,10 @@ pub struct Duplicate {
     /// the history names its clients.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub writers: Vec<String>,
+    /// Written by two or more separate transactions (or consume-transform-produce batches):
+    /// the input was processed again, not retried inside one send.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub reprocessed: bool,
 }
 
 /// A send acknowledged as ok whose value the log does not hold.
@@ -358,23 +362,23 @@ impl Duplicate {
             "occupies offsets {:?} of {}-{}",
             self.offsets, self.topic, self.partition
         );
-        if self.sends.len() > 1 {
-            let by = if self.writers.is_empty() {
-                format!("ops {:?}", self.sends)
-            } else {
-                self.writers.join(", ")
-            };
+        let by = if self.writers.is_empty() {
+            format!("ops {:?}", self.sends)
+        } else {
+            self.writers.join(", ")
+        };
+        if self.reprocessed {
             return format!(
-                "value {} was written by {} separate operations ({by}){ack} and {place}: \
-                 the same work was done again by a later attempt — a re-process after a \
-                 restart, a rebalance or a zombie, not a retry inside one send",
-                self.value,
-                self.sends.len()
+                "value {} was written by separate operations ({by}){ack} and {place}: the same \
+                 input was processed again by a later attempt — a re-process after a restart, \
+                 a rebalance or a zombie, not a retry inside one send",
+                self.value
             );
         }
-        let sent = match self.sends.first() {
-            Some(op) => format!("sent once (op {op})"),
-            None => "never sent".to_string(),
+        let sent = match self.sends.len() {
+            0 => "never sent".to_string(),
+            1 => format!("sent once ({by})"),
+            n => format!("sent {n} times ({by})"),
         };
         format!(
             "value {} was {sent}{ack} but {place}: the log holds one intended write {} times, \

@@ -203,10 +203,26 @@ fn duplicates(history: &History, views: &Views) -> Vec<Anomaly> {
                 ack: ack.and_then(|s| s.completion),
                 acked_offset: ack.and_then(|s| s.acked_offset),
                 writers: writers(history, sends.iter().map(|(_, s)| s.invoke)),
+                reprocessed: separate_txns(history, sends.iter().map(|(_, s)| s.invoke)) > 1,
             }));
         }
     }
     out
+}
+
+/// How many distinct transaction (or consume-transform-produce batch) operations sent it.
+fn separate_txns(history: &History, invokes: impl Iterator<Item = u64>) -> usize {
+    let mut txns: Vec<u64> = invokes
+        .filter(|&i| {
+            matches!(
+                history.ops[i as usize].op,
+                crate::history::Operation::Txn { .. }
+            )
+        })
+        .collect();
+    txns.sort_unstable();
+    txns.dedup();
+    txns.len()
 }
 
 /// "op N by <client> (<transactional.id>)" for each send, when the history names clients.

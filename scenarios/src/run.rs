@@ -474,9 +474,12 @@ fn start_copy(
             );
             let client_id =
                 COPIER_CLIENT_IDS * (instance as u64 + 1) + CLIENTS_PER_INCARNATION * incarnation;
-            base.recorder.name_client(
+            name_incarnation(
+                &base.recorder,
                 client_id,
-                format!("{}#{incarnation}", copier_name(instance)),
+                &copier_name(instance),
+                incarnation,
+                COPIER_ROLES,
             );
             let copier = Copier {
                 ctx: ClientContext {
@@ -552,11 +555,19 @@ fn start_queue(
                 incarnation < COPIER_INCARNATIONS,
                 "queue client restarted more than {COPIER_INCARNATIONS} times"
             );
+            let client_id =
+                COPIER_CLIENT_IDS * (client as u64 + 1) + CLIENTS_PER_INCARNATION * incarnation;
+            name_incarnation(
+                &base.recorder,
+                client_id,
+                &queue_client_name(client),
+                incarnation,
+                QUEUE_CLIENT_ROLES,
+            );
             QueueClient {
                 ctx: ClientContext {
                     node,
-                    client_id: COPIER_CLIENT_IDS * (client as u64 + 1)
-                        + CLIENTS_PER_INCARNATION * incarnation,
+                    client_id,
                     ..base.clone()
                 },
                 workload: workload.clone(),
@@ -577,6 +588,26 @@ fn start_queue(
 /// The verifier's read-back processes in the jepsen-queue application (client id 0 is the
 /// verifier's, whose consumer numbers its own calls from 0).
 const VERIFIER_QUEUE_PROCESSES: u64 = PROCESSES_PER_CLIENT / 2;
+
+/// Names an incarnation's clients in the history: `<node>#<incarnation>` for its loop and
+/// `<node>#<incarnation> <role>` for the sub-clients at client id + 1, + 2, … (`roles`).
+fn name_incarnation(
+    recorder: &Recorder,
+    client_id: u64,
+    node: &str,
+    incarnation: u64,
+    roles: &[&str],
+) {
+    let name = format!("{node}#{incarnation}");
+    for (offset, role) in (1..).zip(roles) {
+        recorder.name_client(client_id + offset, format!("{name} {role}"));
+    }
+    recorder.name_client(client_id, name);
+}
+
+/// The copier's sub-clients (`Copier::client`), and the queue client's (`QueueClient::sub_client`).
+const COPIER_ROLES: &[&str] = &["consumer", "producer", "member"];
+const QUEUE_CLIENT_ROLES: &[&str] = &["producer", "transactional producer", "consumer"];
 
 /// History client id of the copy application's loader (the verifier is 0).
 const LOADER_CLIENT_ID: u64 = 1;

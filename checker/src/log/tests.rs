@@ -395,10 +395,45 @@ fn a_value_written_by_two_clients_is_a_duplicate_naming_both_writers() {
         panic!("{found:?}")
     };
     assert_eq!(d.writers, vec!["op 0 by copier-1#0", "op 2 by copier-2#0"]);
+    assert!(!d.reprocessed, "plain sends: the workload sent it twice");
     let why = d.explain();
-    assert!(why.contains("2 separate operations"), "{why}");
     assert!(
-        why.contains("copier-2#0") && why.contains("re-process"),
+        why.contains("sent 2 times") && why.contains("copier-2#0"),
+        "{why}"
+    );
+}
+
+#[test]
+fn a_value_committed_by_two_transactions_is_a_reprocess_naming_both_writers() {
+    let txn = |offset: Option<u64>| Operation::Txn {
+        transactional: true,
+        txn_id: Some("copy-task-0".into()),
+        steps: vec![crate::history::TxnStep::Send {
+            topic: "t".into(),
+            partition: 0,
+            value: 10,
+            source: Some(10),
+            offset,
+        }],
+    };
+    let mut h = History::default();
+    let zombie = 2 * crate::history::PROCESSES_PER_CLIENT;
+    let owner = 3 * crate::history::PROCESSES_PER_CLIENT;
+    h.clients.insert(2, "copier-2#0".into());
+    h.clients.insert(3, "copier-1#0".into());
+    h.push(zombie, 0, Phase::Invoke, txn(None), None);
+    h.push(owner, 1, Phase::Invoke, txn(None), None);
+    h.push(owner, 2, Phase::Ok, txn(Some(0)), None);
+    h.push(zombie, 3, Phase::Ok, txn(Some(1)), None);
+    h.final_logs.push(log(&[10, 10]));
+    let found = check_log(&h).unwrap();
+    let Anomaly::Duplicate(d) = &found[0] else {
+        panic!("{found:?}")
+    };
+    assert!(d.reprocessed);
+    let why = d.explain();
+    assert!(
+        why.contains("op 0 by copier-2#0 (copy-task-0)") && why.contains("processed again"),
         "{why}"
     );
 }
