@@ -99,6 +99,9 @@ enum Command {
         jobs: Option<usize>,
         #[arg(long)]
         json: bool,
+        /// Also write a self-contained HTML page with a chart per measure.
+        #[arg(long)]
+        html: Option<std::path::PathBuf>,
     },
     /// Merge the JSON results of a sharded sweep (`sweep --shard K/N --json`) into one.
     Merge {
@@ -319,7 +322,16 @@ fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
             variants,
             jobs,
             json,
-        } => compare(&scenario, &seeds, &guarantees, variants, jobs, json),
+            html,
+        } => compare(
+            &scenario,
+            &seeds,
+            &guarantees,
+            variants,
+            jobs,
+            json,
+            html.as_deref(),
+        ),
         Command::Replay {
             scenario,
             seed,
@@ -405,6 +417,7 @@ fn compare(
     variants: Vec<Variant>,
     jobs: Option<usize>,
     json: bool,
+    html: Option<&std::path::Path>,
 ) -> anyhow::Result<ExitCode> {
     let loaded = load(scenario)?;
     let range = eosim::parse_seed_range(seeds).map_err(BadInput)?;
@@ -440,6 +453,9 @@ fn compare(
         seeds: seeds.to_string(),
         rows,
     };
+    if let Some(path) = html {
+        write_file(path, &eosim::reports::compare::render_compare_html(&report))?;
+    }
     emit(&if json {
         report.to_json() + "\n"
     } else {

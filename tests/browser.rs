@@ -38,26 +38,7 @@ fn html_report_renders_the_duplicate_and_its_causal_chain_in_chromium() {
         .output()
         .unwrap();
     assert_eq!(run.status.code(), Some(1));
-    let out = Command::new(browser)
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-quic",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--enable-logging=stderr",
-            "--v=0",
-        ])
-        .arg(format!("--user-data-dir={}", dir.join("profile").display()))
-        .arg("--dump-dom")
-        .arg(format!("file://{}", page.display()))
-        .output()
-        .unwrap();
-    let dom = String::from_utf8_lossy(&out.stdout);
-    let log = String::from_utf8_lossy(&out.stderr);
+    let (dom, log) = dump_dom(browser, &dir, &page);
     assert!(!log.contains("Uncaught"), "script error:\n{log}");
     assert!(
         dom.contains("data-rendered=\"ok\""),
@@ -79,4 +60,56 @@ fn html_report_renders_the_duplicate_and_its_causal_chain_in_chromium() {
         dom.contains("class=\"flag\""),
         "the duplicate offsets are not flagged"
     );
+}
+
+/// Loads `page` in headless chromium; returns (DOM, browser log).
+fn dump_dom(browser: &str, dir: &std::path::Path, page: &std::path::Path) -> (String, String) {
+    let out = Command::new(browser)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--enable-logging=stderr",
+            "--v=0",
+        ])
+        .arg(format!("--user-data-dir={}", dir.join("profile").display()))
+        .arg("--dump-dom")
+        .arg(format!("file://{}", page.display()))
+        .output()
+        .unwrap();
+    (
+        String::from_utf8_lossy(&out.stdout).to_string(),
+        String::from_utf8_lossy(&out.stderr).to_string(),
+    )
+}
+
+#[test]
+fn compare_page_shows_a_chart_per_measure_in_chromium() {
+    let Some(browser) = chromium() else {
+        assert!(
+            std::env::var_os("EOSIM_BROWSER_TEST").is_none(),
+            "EOSIM_BROWSER_TEST is set but chromium is not installed"
+        );
+        eprintln!("skipped: chromium is not installed (apt-get install chromium)");
+        return;
+    };
+    let dir = std::env::temp_dir().join(format!("eosim-compare-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let page = dir.join("compare.html");
+    let run = Command::new(env!("CARGO_BIN_EXE_eosim"))
+        .args(["compare", "transactional-copy", "--seeds", "0..4", "--html"])
+        .arg(&page)
+        .output()
+        .unwrap();
+    assert_eq!(run.status.code(), Some(0));
+    let (dom, log) = dump_dom(browser, &dir, &page);
+    assert!(!log.contains("Uncaught"), "page error:\n{log}");
+    assert_eq!(dom.matches("<svg").count(), 7, "{dom}");
+    assert!(dom.contains("at-least-once") && dom.contains("exactly-once"));
+    assert!(dom.contains("delivered records per virtual second"));
 }

@@ -152,6 +152,88 @@ impl CompareReport {
     }
 }
 
+/// The compare page: the table and one bar chart per measure (failed runs, duplicates, losses,
+/// aborted reads, wrong aggregates, records per virtual second, p99 latency), one bar per
+/// guarantee. Static SVG, no script, no network.
+pub fn render_compare_html(report: &CompareReport) -> String {
+    let mut body = String::new();
+    let _ = write!(
+        body,
+        "<h1>eosim compare {}</h1><p>seeds {}, variants {}</p><pre id=\"table\">{}</pre>",
+        escape(&report.scenario),
+        escape(&report.seeds),
+        escape(&if report.variants.is_empty() {
+            "-".to_string()
+        } else {
+            report.variants.join(", ")
+        }),
+        escape(&report.to_text())
+    );
+    let charts: [(&str, fn(&CompareRow) -> f64); 7] = [
+        ("failed runs", |r| r.failed as f64),
+        ("duplicates", |r| r.duplicates as f64),
+        ("losses", |r| r.losses as f64),
+        ("aborted reads", |r| r.aborted_reads as f64),
+        ("wrong aggregates", |r| r.wrong_aggregates as f64),
+        ("delivered records per virtual second", |r| r.records_per_s),
+        ("end-to-end latency p99, virtual ms", |r| r.latency_p99_ms),
+    ];
+    for (title, measure) in charts {
+        body.push_str(&bar_chart(title, &report.rows, measure));
+    }
+    format!(
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>eosim compare \
+         {}</title><style>body {{ font: 14px/1.4 system-ui, sans-serif; margin: 1.5em; }} \
+         .chart {{ display: inline-block; margin: 0 2em 1.5em 0; vertical-align: top; }} \
+         .chart h2 {{ font-size: 1em; }}</style></head><body>{body}</body></html>\n",
+        escape(&report.scenario)
+    )
+}
+
+/// One horizontal bar per guarantee, scaled to the largest value.
+fn bar_chart(title: &str, rows: &[CompareRow], measure: fn(&CompareRow) -> f64) -> String {
+    const BAR_PX: f64 = 260.0;
+    const ROW_PX: usize = 26;
+    let max = rows.iter().map(measure).fold(0.0_f64, f64::max);
+    let height = ROW_PX * rows.len() + 6;
+    let mut svg = format!(
+        "<div class=\"chart\"><h2>{}</h2><svg width=\"460\" height=\"{height}\" \
+         role=\"img\" aria-label=\"{}\">",
+        escape(title),
+        escape(title)
+    );
+    for (i, row) in rows.iter().enumerate() {
+        let value = measure(row);
+        let width = if max > 0.0 { BAR_PX * value / max } else { 0.0 };
+        let y = i * ROW_PX + 4;
+        let label = if value.fract() == 0.0 {
+            format!("{value:.0}")
+        } else {
+            format!("{value:.1}")
+        };
+        let _ = write!(
+            svg,
+            "<text x=\"0\" y=\"{}\" font-size=\"12\">{}</text>\
+             <rect x=\"110\" y=\"{y}\" width=\"{width:.1}\" height=\"18\" fill=\"{}\"/>\
+             <text x=\"{:.1}\" y=\"{}\" font-size=\"12\">{label}</text>",
+            y + 14,
+            escape(&row.guarantee),
+            if i == 0 { "#d98c2b" } else { "#2b6fd9" },
+            114.0 + width,
+            y + 14
+        );
+    }
+    svg.push_str("</svg></div>");
+    svg
+}
+
+fn escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -203,5 +285,26 @@ mod tests {
         assert!(exactly.contains("75%"), "{exactly}");
         let parsed: CompareReport = serde_json::from_str(&report.to_json()).unwrap();
         assert_eq!(parsed, report);
+    }
+
+    #[test]
+    fn the_page_has_a_chart_per_measure_with_a_bar_per_guarantee() {
+        let report = CompareReport {
+            schema: 1,
+            scenario: "s<x>".into(),
+            variants: vec![],
+            seeds: "0..2".into(),
+            rows: vec![
+                CompareRow::from_seeds("at-least-once", &[seed(false, &[("duplicate", 3)], 200.0)]),
+                CompareRow::from_seeds("exactly-once", &[seed(true, &[], 100.0)]),
+            ],
+        };
+        let page = render_compare_html(&report);
+        assert_eq!(page.matches("<svg").count(), 7);
+        assert_eq!(page.matches("<rect").count(), 14);
+        assert!(page.contains("s&lt;x&gt;") && !page.contains("s<x>"));
+        assert!(!page.contains("<script"), "static page");
+        // duplicates: the at-least-once bar is the full width, exactly-once's is empty.
+        assert!(page.contains("width=\"260.0\"") && page.contains("width=\"0.0\""));
     }
 }
