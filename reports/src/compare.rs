@@ -152,6 +152,9 @@ impl CompareReport {
     }
 }
 
+/// A figure of one guarantee's row.
+type Measure = fn(&CompareRow) -> f64;
+
 /// The compare page: the table and one bar chart per measure (failed runs, duplicates, losses,
 /// aborted reads, wrong aggregates, records per virtual second, p99 latency), one bar per
 /// guarantee. Static SVG, no script, no network.
@@ -169,7 +172,7 @@ pub fn render_compare_html(report: &CompareReport) -> String {
         }),
         escape(&report.to_text())
     );
-    let charts: [(&str, fn(&CompareRow) -> f64); 7] = [
+    let charts: [(&str, Measure); 7] = [
         ("failed runs", |r| r.failed as f64),
         ("duplicates", |r| r.duplicates as f64),
         ("losses", |r| r.losses as f64),
@@ -191,7 +194,7 @@ pub fn render_compare_html(report: &CompareReport) -> String {
 }
 
 /// One horizontal bar per guarantee, scaled to the largest value.
-fn bar_chart(title: &str, rows: &[CompareRow], measure: fn(&CompareRow) -> f64) -> String {
+fn bar_chart(title: &str, rows: &[CompareRow], measure: Measure) -> String {
     const BAR_PX: f64 = 260.0;
     const ROW_PX: usize = 26;
     let max = rows.iter().map(measure).fold(0.0_f64, f64::max);
