@@ -5,6 +5,8 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+use crate::aggregate::StreamRecord;
+
 /// A value written to one offset but found at several (e.g. a retry appended again).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Duplicate {
@@ -258,6 +260,81 @@ pub struct LostEffect {
     pub consumed_by: Vec<(u64, String)>,
 }
 
+/// How a wrong aggregate update diverges from the expected one (the first divergence of an
+/// output partition), read from the actual update's lineage (its input id) and value.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "how", rename_all = "kebab-case")]
+pub enum Divergence {
+    /// The actual update is exactly the one due at the earlier index `earlier_index`: the
+    /// same output was written again.
+    Repeated { earlier_index: usize },
+    /// The actual update is for the input already answered at `earlier_index`, with another
+    /// value: that input was processed again (against state that already held its effect).
+    Reprocessed { earlier_index: usize },
+    /// The actual update is the one due at the later index `later_index`: the updates in
+    /// between are missing.
+    Skipped { later_index: usize },
+    /// The actual update names an input id that is not among the committed inputs below the
+    /// group's committed offset (an aborted or not yet committed input had an effect).
+    UnknownInput,
+    /// Right input, but the aggregate is further along than its inputs allow (count or sum
+    /// too large, min too small, max too large): the state already held effects it should
+    /// not — double-counting.
+    StateAhead,
+    /// Right input, but the aggregate lacks effects of earlier inputs (count or sum too
+    /// small, min too large, max too small): lost or stale state.
+    StateBehind,
+    /// Right input, but another key, or an echo with another value: neither pattern.
+    Corrupted,
+}
+
+/// The i-th committed output of a partition is not (same key, running aggregate of that key's
+/// committed inputs up to i) — Kafka's EosTest verifier (verifyMin / verifySum / …).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WrongAggregate {
+    pub input_topic: String,
+    pub output_topic: String,
+    pub partition: u32,
+    /// "echo", "min", "sum", "max" or "count".
+    pub aggregate: String,
+    /// Position among the partition's committed outputs (and committed inputs), from 0.
+    pub index: usize,
+    pub output_offset: u64,
+    /// The input the update was due for: its offset, input id and key.
+    pub input_offset: u64,
+    pub expected_input_id: u32,
+    pub key: u16,
+    /// The running aggregate (or, for echo, the input's value) the update should carry.
+    pub expected_value: i64,
+    /// The update found (input id, key, value).
+    pub actual: StreamRecord,
+    /// Input ids of that key's committed inputs up to and including index, in order: what
+    /// the expected aggregate is over.
+    pub key_inputs: Vec<u32>,
+    pub divergence: Divergence,
+}
+
+/// An output partition holds more or fewer committed records than its input partition has
+/// committed inputs below the group's committed offset (one update per input is due).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OutputCountMismatch {
+    pub input_topic: String,
+    pub output_topic: String,
+    pub partition: u32,
+    pub aggregate: String,
+    pub group: String,
+    /// The group's committed offset of the input partition (0 if it committed none).
+    pub committed_offset: u64,
+    pub inputs: usize,
+    pub outputs: usize,
+    /// Input ids with more committed outputs than committed inputs (processed again).
+    pub repeated_inputs: Vec<u32>,
+    /// Input ids with fewer committed outputs than committed inputs (effect lost).
+    pub missing_inputs: Vec<u32>,
+    /// Input ids of outputs that are not committed inputs below the offset at all.
+    pub unknown_inputs: Vec<u32>,
+}
+
 /// Any finding.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "kebab-case")]
@@ -277,6 +354,8 @@ pub enum Anomaly {
     Unseen(Unseen),
     DuplicateEffect(DuplicateEffect),
     LostEffect(LostEffect),
+    WrongAggregate(WrongAggregate),
+    OutputCountMismatch(OutputCountMismatch),
 }
 
 /// The kind of a finding, for counts and expectations.
@@ -298,10 +377,12 @@ pub enum AnomalyKind {
     Unseen,
     DuplicateEffect,
     LostEffect,
+    WrongAggregate,
+    OutputCountMismatch,
 }
 
 impl AnomalyKind {
-    pub const ALL: [AnomalyKind; 15] = [
+    pub const ALL: [AnomalyKind; 17] = [
         AnomalyKind::Duplicate,
         AnomalyKind::LostWrite,
         AnomalyKind::Missing,
@@ -317,6 +398,8 @@ impl AnomalyKind {
         AnomalyKind::Unseen,
         AnomalyKind::DuplicateEffect,
         AnomalyKind::LostEffect,
+        AnomalyKind::WrongAggregate,
+        AnomalyKind::OutputCountMismatch,
     ];
 
     /// The kebab-case name used in files and on the command line.
@@ -337,6 +420,8 @@ impl AnomalyKind {
             AnomalyKind::Unseen => "unseen",
             AnomalyKind::DuplicateEffect => "duplicate-effect",
             AnomalyKind::LostEffect => "lost-effect",
+            AnomalyKind::WrongAggregate => "wrong-aggregate",
+            AnomalyKind::OutputCountMismatch => "output-count-mismatch",
         }
     }
 
@@ -682,6 +767,113 @@ impl LostEffect {
     }
 }
 
+impl Divergence {
+    /// What the divergence looks like, as a clause.
+    fn describe(&self, index: usize) -> String {
+        match self {
+            Divergence::Repeated { earlier_index } => format!(
+                "it repeats the update already due at index {earlier_index}: a duplicate \
+                 output — re-processing (or a duplicated write)"
+            ),
+            Divergence::Reprocessed { earlier_index } => format!(
+                "it answers the input already answered at index {earlier_index}, with another \
+                 value: that input was processed again, against state that already held its \
+                 effect — re-processing with double-counting"
+            ),
+            Divergence::Skipped { later_index } => format!(
+                "it is the update due at index {later_index}: the updates for indices \
+                 {index}..{later_index} are missing — lost output"
+            ),
+            Divergence::UnknownInput => "its input is not a committed input below the group's \
+                 committed offset: an aborted or uncommitted input had an effect"
+                .to_string(),
+            Divergence::StateAhead => "the aggregate is further along than the key's \
+                 committed inputs allow: the state already held effects it should not — \
+                 double-counting (re-processed or aborted inputs left their effect in the store)"
+                .to_string(),
+            Divergence::StateBehind => "the aggregate lacks the effect of earlier inputs of \
+                 the key: lost or stale state (restored from an old or incomplete changelog)"
+                .to_string(),
+            Divergence::Corrupted => "it is for the right input but another key or value, \
+                 neither re-processing nor lost state"
+                .to_string(),
+        }
+    }
+}
+
+impl WrongAggregate {
+    pub fn explain(&self) -> String {
+        format!(
+            "{}-{} output #{} (offset {}) should be {} of key {} = {} for input {} \
+             ({}-{} offset {}; the key's inputs so far: {}), but is input {} key {} value {}: \
+             {}",
+            self.output_topic,
+            self.partition,
+            self.index,
+            self.output_offset,
+            self.aggregate,
+            self.key,
+            self.expected_value,
+            self.expected_input_id,
+            self.input_topic,
+            self.partition,
+            self.input_offset,
+            capped(&self.key_inputs),
+            self.actual.input_id,
+            self.actual.key,
+            self.actual.value,
+            self.divergence.describe(self.index)
+        )
+    }
+}
+
+impl OutputCountMismatch {
+    pub fn explain(&self) -> String {
+        let (more, how) = if self.outputs > self.inputs {
+            ("more", "re-processing or duplicated output")
+        } else {
+            ("fewer", "lost output")
+        };
+        let mut detail = Vec::new();
+        if !self.repeated_inputs.is_empty() {
+            detail.push(format!(
+                "inputs {} have more outputs than inputs",
+                capped(&self.repeated_inputs)
+            ));
+        }
+        if !self.missing_inputs.is_empty() {
+            detail.push(format!(
+                "inputs {} have no (or too few) outputs",
+                capped(&self.missing_inputs)
+            ));
+        }
+        if !self.unknown_inputs.is_empty() {
+            detail.push(format!(
+                "outputs name inputs {} that are not committed inputs below the offset",
+                capped(&self.unknown_inputs)
+            ));
+        }
+        let detail = if detail.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", detail.join("; "))
+        };
+        format!(
+            "{}-{} ({}) holds {} committed outputs but {}-{} has {} committed inputs below \
+             group {}'s committed offset {}: {more} outputs than inputs{detail} — {how}",
+            self.output_topic,
+            self.partition,
+            self.aggregate,
+            self.outputs,
+            self.input_topic,
+            self.partition,
+            self.inputs,
+            self.group,
+            self.committed_offset
+        )
+    }
+}
+
 impl Anomaly {
     pub fn kind(&self) -> AnomalyKind {
         match self {
@@ -700,6 +892,8 @@ impl Anomaly {
             Anomaly::Unseen(_) => AnomalyKind::Unseen,
             Anomaly::DuplicateEffect(_) => AnomalyKind::DuplicateEffect,
             Anomaly::LostEffect(_) => AnomalyKind::LostEffect,
+            Anomaly::WrongAggregate(_) => AnomalyKind::WrongAggregate,
+            Anomaly::OutputCountMismatch(_) => AnomalyKind::OutputCountMismatch,
         }
     }
 
@@ -721,6 +915,8 @@ impl Anomaly {
             Anomaly::Unseen(a) => a.explain(),
             Anomaly::DuplicateEffect(a) => a.explain(),
             Anomaly::LostEffect(a) => a.explain(),
+            Anomaly::WrongAggregate(a) => a.explain(),
+            Anomaly::OutputCountMismatch(a) => a.explain(),
         }
     }
 }

@@ -8,8 +8,11 @@
 //! `check_all` runs everything: `check_log` (duplicate, lost-write, missing,
 //! inconsistent-offsets, unexpected-write, not-converged) then `check_transactions`
 //! (aborted-read, torn-transaction, hanging-transaction, poll-skip, nonmonotonic-poll,
-//! nonmonotonic-send, unseen, duplicate-effect, lost-effect).
+//! nonmonotonic-send, unseen, duplicate-effect, lost-effect). `check_aggregates` is Kafka
+//! Streams' EOS-test verifier (wrong-aggregate, output-count-mismatch) over stream records
+//! packed into values (`aggregate::StreamRecord`); the runner calls it with the app's spec.
 
+pub mod aggregate;
 pub mod anomaly;
 mod facts;
 pub mod history;
@@ -21,6 +24,7 @@ pub mod metrics;
 mod testkit;
 pub mod txn;
 
+pub use aggregate::{AggregateCheck, AggregateKind, AggregateSpec, StreamRecord, check_aggregates};
 pub use anomaly::{Anomaly, AnomalyKind};
 pub use history::{
     CommittedOffset, FinalLog, History, HistoryError, LogEntry, Op, Operation, Phase, PolledRecord,

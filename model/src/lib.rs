@@ -9,6 +9,9 @@
 //! Transactions (§1.2–§1.4) are pure, synchronous state machines so far: transactional
 //! batches, markers, the LSO and read_committed fetches in `partition`; the transaction
 //! coordinator in `txn`; committed and pending transactional offsets in `group`.
+//!
+//! Stream processing's pure foundations are in `streams`: packed stream records, the
+//! topology DSL and processor API, tasks and state stores, Kafka's EOS system test.
 
 pub mod apps;
 pub mod broker;
@@ -20,6 +23,7 @@ pub mod partition;
 pub mod producer_state;
 pub mod protocol;
 pub mod recorder;
+pub mod streams;
 pub mod txn;
 
 pub use cluster::{Cluster, ClusterSpec, TopicSpec};
