@@ -28,7 +28,9 @@ use madsim::time::Instant;
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
-use tokio::sync::{Notify, mpsc, oneshot};
+use std::task::{Poll, Waker};
+
+use tokio::sync::{mpsc, oneshot};
 
 use crate::node::{NodeId, NodeState, SUPERVISOR, Sim};
 use crate::trace::{self, DropReason, TraceKind, now as sim_now};
@@ -176,8 +178,8 @@ struct Envelope<Req, Resp> {
 }
 
 impl<Req: Clone, Resp: Clone> Envelope<Req, Resp> {
-    fn duplicate(&self) -> Self {
-        Self {
+    fn duplicate(&self) -> Box<Self> {
+        Box::new(Self {
             from: self.from,
             to: self.to,
             to_incarnation: self.to_incarnation,
@@ -190,7 +192,7 @@ impl<Req: Clone, Resp: Clone> Envelope<Req, Resp> {
                 Body::Request(r) => Body::Request(r.clone()),
                 Body::Response(r) => Body::Response(r.clone()),
             },
-        }
+        })
     }
 }
 
@@ -240,12 +242,17 @@ struct NetState<Req, Resp> {
     deadlines: std::collections::BTreeSet<(Instant, u64)>,
     rng: ChaCha8Rng,
     stats: NetStats,
+    /// The delivery loop's wake-up, with the semantics of a `tokio::sync::Notify` that only
+    /// that loop waits on: a wake-up while it waits wakes it; one while it is busy is kept as
+    /// a permit for its next wait. Cheaper than `Notify` (no waiter list, no future per turn).
+    woken: bool,
+    /// The delivery loop's waker while it waits (taken by the wake-up that wakes it).
+    waiting: Option<Waker>,
 }
 
 /// The typed network of a run. Cheap to clone.
 pub struct Net<Req, Resp> {
     state: Arc<Mutex<NetState<Req, Resp>>>,
-    wake: Arc<Notify>,
     sim: Sim,
 }
 
@@ -253,7 +260,6 @@ impl<Req, Resp> Clone for Net<Req, Resp> {
     fn clone(&self) -> Self {
         Self {
             state: self.state.clone(),
-            wake: self.wake.clone(),
             sim: self.sim.clone(),
         }
     }
@@ -281,10 +287,11 @@ impl<Req: Message, Resp: Message> Net<Req, Resp> {
             deadlines: Default::default(),
             rng: sim.rng("network"),
             stats: NetStats::default(),
+            woken: false,
+            waiting: None,
         };
         let net = Self {
             state: Arc::new(Mutex::new(state)),
-            wake: Arc::new(Notify::new()),
             sim: sim.clone(),
         };
         let runner = net.clone();
@@ -294,6 +301,18 @@ impl<Req: Message, Resp: Message> Net<Req, Resp> {
 
     fn lock(&self) -> MutexGuard<'_, NetState<Req, Resp>> {
         self.state.lock().expect("net lock poisoned")
+    }
+
+    /// Wakes the delivery loop (or leaves it a permit if it is not waiting).
+    fn wake_delivery(&self) {
+        let waker = {
+            let mut state = self.lock();
+            state.woken = true;
+            state.waiting.take()
+        };
+        if let Some(waker) = waker {
+            waker.wake();
+        }
     }
 
     /// Message counts so far.
@@ -380,10 +399,10 @@ impl<Req: Message, Resp: Message> Net<Req, Resp> {
             (call, conn, earliest)
         };
         if earliest {
-            self.wake.notify_one();
+            self.wake_delivery();
         }
         let label = request.label();
-        self.route(Envelope {
+        self.route(Box::new(Envelope {
             from,
             to,
             to_incarnation,
@@ -393,7 +412,7 @@ impl<Req: Message, Resp: Message> Net<Req, Resp> {
             stray: false,
             label,
             body: Body::Request(request),
-        });
+        }));
     }
 
     /// Calls whose deadline has passed time out; each closes its connection: every other
@@ -437,7 +456,7 @@ impl<Req: Message, Resp: Message> Net<Req, Resp> {
     pub fn reply(&self, server: NodeId, reply_to: ReplyTo, response: Resp) {
         let from_incarnation = self.sim.incarnation(server);
         let label = response.label();
-        self.route(Envelope {
+        self.route(Box::new(Envelope {
             from: server,
             to: reply_to.node,
             to_incarnation: reply_to.incarnation,
@@ -447,12 +466,12 @@ impl<Req: Message, Resp: Message> Net<Req, Resp> {
             stray: false,
             label,
             body: Body::Response(response),
-        });
+        }));
     }
 
     /// Applies connection state, link policy and targeted faults, then queues the message
-    /// (or not).
-    fn route(&self, envelope: Envelope<Req, Resp>) {
+    /// (or not). The envelope is boxed once here and stays in its box until delivered.
+    fn route(&self, envelope: Box<Envelope<Req, Resp>>) {
         let response = matches!(envelope.body, Body::Response(_));
         let (from, to, call, label) = (envelope.from, envelope.to, envelope.call, envelope.label);
         trace::record(
@@ -465,8 +484,10 @@ impl<Req: Message, Resp: Message> Net<Req, Resp> {
             },
         );
         let conn_key = (envelope.conn.client, envelope.conn.server);
+        // One lock for the whole routing decision (`link_faults` takes the world's lock inside
+        // it; nothing takes the two the other way round).
+        let mut state = self.lock();
         let conn_dead = {
-            let mut state = self.lock();
             let conn = state.conns.entry(conn_key).or_default();
             conn.generation != envelope.conn.generation || conn.broken
         };
@@ -477,7 +498,6 @@ impl<Req: Message, Resp: Message> Net<Req, Resp> {
         } else {
             self.link_faults(from, to, label, response)
         };
-        let mut state = self.lock();
         state.stats.sent += 1;
         let lost = !conn_dead && state.config.loss > 0.0 && {
             let loss = state.config.loss;
@@ -551,7 +571,7 @@ impl<Req: Message, Resp: Message> Net<Req, Resp> {
         let earliest = state.enqueue(due, envelope);
         drop(state);
         if earliest {
-            self.wake.notify_one();
+            self.wake_delivery();
         }
     }
 
@@ -564,6 +584,9 @@ impl<Req: Message, Resp: Message> Net<Req, Resp> {
         response: bool,
     ) -> (bool, Option<RuleAction>) {
         let mut world = self.sim.lock();
+        if world.rules.is_empty() && world.cut_links.is_empty() {
+            return (false, None);
+        }
         if world.cut_links.contains(&(from, to)) {
             return (true, None);
         }
@@ -593,13 +616,23 @@ impl<Req: Message, Resp: Message> Net<Req, Resp> {
                 self.expire_calls(now);
                 continue;
             }
-            // Wake then, or earlier if something earlier is queued.
+            // Wake then, or earlier if something earlier is queued (a wake-up first, as a
+            // biased select would).
             alarm.set(next_wake);
-            tokio::select! {
-                biased;
-                _ = self.wake.notified() => {}
-                _ = alarm.fired() => {}
-            }
+            std::future::poll_fn(|cx| {
+                {
+                    let mut state = self.lock();
+                    if std::mem::take(&mut state.woken) {
+                        return Poll::Ready(());
+                    }
+                    match &mut state.waiting {
+                        Some(w) => w.clone_from(cx.waker()),
+                        slot => *slot = Some(cx.waker().clone()),
+                    }
+                }
+                alarm.poll_fired(cx)
+            })
+            .await;
         }
     }
 
@@ -745,11 +778,11 @@ impl<Req, Resp> NetState<Req, Resp> {
     }
 
     /// Queues a message; returns whether it is now the earliest in flight.
-    fn enqueue(&mut self, due: Instant, envelope: Envelope<Req, Resp>) -> bool {
+    fn enqueue(&mut self, due: Instant, envelope: Box<Envelope<Req, Resp>>) -> bool {
         let seq = self.next_seq;
         self.next_seq += 1;
         let earliest = self.queue.first_key_value().is_none_or(|(k, _)| due < k.0);
-        self.queue.insert((due, seq), Box::new(envelope));
+        self.queue.insert((due, seq), envelope);
         earliest
     }
 }
