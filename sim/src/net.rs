@@ -20,7 +20,8 @@
 //! is never delivered; a response reaches only the call that is still waiting for it; nothing
 //! sent on a broken or replaced connection is delivered unless it was already in flight.
 
-use std::collections::BTreeMap;
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BinaryHeap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -225,18 +226,93 @@ impl<Resp> Reply<Resp> {
     }
 }
 
+/// A message in flight, ordered by (due time, send order) alone: the keys are unique.
+struct InFlight<Req, Resp> {
+    due: Instant,
+    seq: u64,
+    envelope: Box<Envelope<Req, Resp>>,
+}
+
+impl<Req, Resp> PartialEq for InFlight<Req, Resp> {
+    fn eq(&self, other: &Self) -> bool {
+        (self.due, self.seq) == (other.due, other.seq)
+    }
+}
+
+impl<Req, Resp> Eq for InFlight<Req, Resp> {}
+
+impl<Req, Resp> PartialOrd for InFlight<Req, Resp> {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl<Req, Resp> Ord for InFlight<Req, Resp> {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        (self.due, self.seq).cmp(&(other.due, other.seq))
+    }
+}
+
+/// Calls waiting for their outcome, by call id. Ids are handed out one by one in increasing
+/// order, so a deque from the oldest id still waiting replaces a map; iteration is in id
+/// order, as a map's.
+struct Waiters<Resp> {
+    /// Call id of `slots[0]`.
+    first: u64,
+    slots: VecDeque<Option<Waiter<Resp>>>,
+}
+
+impl<Resp> Waiters<Resp> {
+    fn new() -> Self {
+        Self {
+            first: 0,
+            slots: VecDeque::new(),
+        }
+    }
+
+    fn insert(&mut self, call: u64, waiter: Waiter<Resp>) {
+        if self.slots.is_empty() {
+            self.first = call;
+        }
+        let index = call.checked_sub(self.first).expect("call ids increase") as usize;
+        while self.slots.len() < index {
+            self.slots.push_back(None);
+        }
+        assert_eq!(self.slots.len(), index, "call ids increase");
+        self.slots.push_back(Some(waiter));
+    }
+
+    fn remove(&mut self, call: u64) -> Option<Waiter<Resp>> {
+        let index = call.checked_sub(self.first)? as usize;
+        let waiter = self.slots.get_mut(index)?.take();
+        while let Some(None) = self.slots.front() {
+            self.slots.pop_front();
+            self.first += 1;
+        }
+        waiter
+    }
+
+    /// Each waiting call with its id, in id order.
+    fn iter(&self) -> impl Iterator<Item = (u64, &Waiter<Resp>)> + '_ {
+        self.slots
+            .iter()
+            .enumerate()
+            .filter_map(|(i, w)| w.as_ref().map(|w| (self.first + i as u64, w)))
+    }
+}
+
 struct NetState<Req, Resp> {
     config: NetConfig,
-    /// Messages in flight by (due time, send order). Boxed: B-tree nodes shift their
-    /// entries on insert and remove, and an envelope is large.
-    queue: BTreeMap<(Instant, u64), Box<Envelope<Req, Resp>>>,
+    /// Messages in flight, earliest (due time, send order) first. A heap of boxed entries:
+    /// cheaper than a B-tree's insert and remove.
+    queue: BinaryHeap<Reverse<InFlight<Req, Resp>>>,
     next_seq: u64,
     next_call: u64,
     /// Connections by (client, server).
     conns: BTreeMap<(NodeId, NodeId), ConnState>,
     /// Request inboxes of serving nodes, with the incarnation they belong to.
     inboxes: Vec<Option<(u32, mpsc::UnboundedSender<Incoming<Req>>)>>,
-    waiters: BTreeMap<u64, Waiter<Resp>>,
+    waiters: Waiters<Resp>,
     /// Call deadlines, expired by the delivery loop (cheaper than a madsim timer per call,
     /// which madsim cannot cancel once the call is answered).
     deadlines: std::collections::BTreeSet<(Instant, u64)>,
@@ -278,12 +354,12 @@ impl<Req: Message, Resp: Message> Net<Req, Resp> {
         );
         let state = NetState {
             config,
-            queue: BTreeMap::new(),
+            queue: BinaryHeap::new(),
             next_seq: 0,
             next_call: 0,
             conns: BTreeMap::new(),
             inboxes: Vec::new(),
-            waiters: BTreeMap::new(),
+            waiters: Waiters::new(),
             deadlines: Default::default(),
             rng: sim.rng("network"),
             stats: NetStats::default(),
@@ -425,7 +501,7 @@ impl<Req: Message, Resp: Message> Net<Req, Resp> {
                 return;
             }
             state.deadlines.pop_first();
-            let Some(waiter) = state.waiters.remove(&call) else {
+            let Some(waiter) = state.waiters.remove(call) else {
                 continue;
             };
             let conn = waiter.conn;
@@ -442,10 +518,10 @@ impl<Req: Message, Resp: Message> Net<Req, Resp> {
                 .waiters
                 .iter()
                 .filter(|(_, w)| w.conn == conn)
-                .map(|(c, _)| *c)
+                .map(|(c, _)| c)
                 .collect();
             for other in closed {
-                let waiter = state.waiters.remove(&other).expect("listed above");
+                let waiter = state.waiters.remove(other).expect("listed above");
                 state.deadlines.remove(&(waiter.deadline, other));
                 let _ = waiter.reply.send(Err(CallError::Disconnected));
             }
@@ -640,8 +716,10 @@ impl<Req: Message, Resp: Message> Net<Req, Resp> {
         loop {
             let envelope = {
                 let mut state = self.lock();
-                match state.queue.first_entry() {
-                    Some(entry) if entry.key().0 <= now => *entry.remove(),
+                match state.queue.peek() {
+                    Some(Reverse(first)) if first.due <= now => {
+                        *state.queue.pop().expect("peeked").0.envelope
+                    }
                     _ => return,
                 }
             };
@@ -705,7 +783,7 @@ impl<Req: Message, Resp: Message> Net<Req, Resp> {
                 }
             }
             Body::Response(resp) => {
-                let waiter = state.waiters.remove(&call);
+                let waiter = state.waiters.remove(call);
                 let accepted = waiter
                     .filter(|w| w.node == to && w.incarnation == to_incarnation)
                     .is_some_and(|w| {
@@ -751,7 +829,7 @@ impl<Req: Message, Resp: Message> Net<Req, Resp> {
 impl<Req, Resp> NetState<Req, Resp> {
     /// When the delivery loop must act next: the next message due or call deadline.
     fn next_wake(&self) -> Option<Instant> {
-        let message = self.queue.first_key_value().map(|(k, _)| k.0);
+        let message = self.queue.peek().map(|Reverse(first)| first.due);
         let deadline = self.deadlines.first().map(|d| d.0);
         match (message, deadline) {
             (Some(a), Some(b)) => Some(a.min(b)),
@@ -781,8 +859,11 @@ impl<Req, Resp> NetState<Req, Resp> {
     fn enqueue(&mut self, due: Instant, envelope: Box<Envelope<Req, Resp>>) -> bool {
         let seq = self.next_seq;
         self.next_seq += 1;
-        let earliest = self.queue.first_key_value().is_none_or(|(k, _)| due < k.0);
-        self.queue.insert((due, seq), envelope);
+        let earliest = self
+            .queue
+            .peek()
+            .is_none_or(|Reverse(first)| due < first.due);
+        self.queue.push(Reverse(InFlight { due, seq, envelope }));
         earliest
     }
 }
