@@ -333,46 +333,6 @@ impl History {
     /// Errors name the op index of a completion without an open invoke, or an invoke while
     /// the process still has one open.
     pub fn pairs(&self) -> Result<Vec<OpPair>, (u64, String)> {
-        // Fast path: each process's ops by index must alternate invoke, completion (of the
-        // same `f`), possibly ending with an open invoke. Anything else is malformed, and the
-        // scan below finds the first error in history order.
-        let mut by_process: Vec<(u64, usize)> = self
-            .ops
-            .iter()
-            .enumerate()
-            .map(|(i, op)| (op.process, i))
-            .collect();
-        by_process.sort_unstable();
-        let mut pairs = Vec::with_capacity(self.ops.len() / 2 + 1);
-        let mut k = 0;
-        while let Some(&(process, invoke)) = by_process.get(k) {
-            if self.ops[invoke].phase != Phase::Invoke {
-                return self.pairs_in_order();
-            }
-            match by_process.get(k + 1) {
-                Some(&(next, completion)) if next == process => {
-                    let done = &self.ops[completion];
-                    if done.phase == Phase::Invoke
-                        || std::mem::discriminant(&self.ops[invoke].op)
-                            != std::mem::discriminant(&done.op)
-                    {
-                        return self.pairs_in_order();
-                    }
-                    pairs.push((invoke, Some(completion)));
-                    k += 2;
-                }
-                _ => {
-                    pairs.push((invoke, None));
-                    k += 1;
-                }
-            }
-        }
-        pairs.sort_unstable_by_key(|&(invoke, _)| invoke);
-        Ok(pairs)
-    }
-
-    /// `pairs` by one scan in history order, naming the first malformed event.
-    fn pairs_in_order(&self) -> Result<Vec<OpPair>, (u64, String)> {
         // process → (invoke index, its slot in `pairs`)
         let mut open: std::collections::BTreeMap<u64, (usize, usize)> = Default::default();
         let mut pairs = Vec::with_capacity(self.ops.len() / 2 + 1);
