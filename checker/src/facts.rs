@@ -204,9 +204,7 @@ pub(crate) struct ProcessEvents {
 impl ProcessEvents {
     /// From (completion index, step, process, event) in any order.
     fn new(mut timeline: Vec<(u64, usize, u64, ProcessEvent)>) -> Self {
-        // (process, completion, step) is unique per event: the unstable sort is the stable one.
-        timeline
-            .sort_unstable_by_key(|&(completion, step, process, _)| (process, completion, step));
+        timeline.sort_by_key(|&(completion, step, process, _)| (process, completion, step));
         let mut out = ProcessEvents::default();
         for (_, _, process, event) in timeline {
             match out.processes.last_mut() {

@@ -83,8 +83,7 @@ impl PartitionView {
         self.sends.sort_by_key(|(value, _)| *value);
         // One offset's observations keep the final log first, then history order.
         let mut order: Vec<usize> = (0..self.observations.len()).collect();
-        // Index last: the unstable sort gives the stable order.
-        order.sort_unstable_by_key(|&i| (self.observations[i].0, self.observation_rank[i], i));
+        order.sort_by_key(|&i| (self.observations[i].0, self.observation_rank[i]));
         self.observations = order.iter().map(|&i| self.observations[i]).collect();
         self.observation_rank.clear();
     }

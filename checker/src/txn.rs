@@ -78,11 +78,9 @@ impl<'h> Truth<'h> {
                 .iter()
                 .map(|r| (r.value, r.offset, r.status))
                 .collect();
-            // (value, offset) pairs are distinct (one record per offset): an unstable sort
-            // gives the stable order.
-            by_value.sort_unstable_by_key(|&(value, offset, _)| (value, offset));
+            by_value.sort_by_key(|&(value, offset, _)| (value, offset));
             let mut by_offset: Vec<_> = by_value.iter().map(|&(v, o, s)| (o, v, s)).collect();
-            by_offset.sort_unstable_by_key(|&(offset, value, _)| (offset, value));
+            by_offset.sort_by_key(|&(offset, value, _)| (offset, value));
             truth.by_value.insert(key, by_value);
             truth.by_offset.insert(key, by_offset);
         }
