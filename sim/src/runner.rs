@@ -1,15 +1,14 @@
-//! Runs seeds: one seed at a time on a seed thread with its own madsim runtime, many seeds on a
-//! pool.
+//! Runs seeds: one seed at a time on the calling thread with its own madsim runtime, many
+//! seeds on a pool of threads.
 //!
-//! Each thread that runs seeds hands them to a seed thread of its own, kept for the next seed
-//! (spawning a thread per seed cost ~5% of a short seed). What a seed's run depends on is
-//! created afresh per seed — the madsim runtime, the trace, the world — so a reused thread
-//! gives the same results as a fresh one. The one thing a fresh thread would change is the
-//! order of std `HashMap`s (madsim seeds it only on a thread that never built one): simulated
-//! code must not iterate a std `HashMap` or `HashSet` (eosim has none). After the run's future,
-//! every supervisor task is aborted and every node killed before the runtime drops, so long
-//! sweeps keep flat memory. A panic anywhere in the simulation is caught and reported as that
-//! seed's failure.
+//! A seed runs on the thread that asks for it (a thread or a hand-off per seed cost ~5-10% of
+//! a short seed). What a seed's run depends on is created afresh per seed — the madsim
+//! runtime, the trace, the world — so the thread it runs on does not matter. The one thing a
+//! fresh thread would change is the order of std `HashMap`s (madsim seeds it only on a thread
+//! that never built one): simulated code must not iterate a std `HashMap` or `HashSet` (eosim
+//! has none). After the run's future, every supervisor task is aborted and every node killed
+//! before the runtime drops, so long sweeps keep flat memory. A panic anywhere in the
+//! simulation is caught and reported as that seed's failure.
 
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
@@ -48,64 +47,19 @@ pub struct SeedReport<T> {
     pub trace: TraceSummary,
 }
 
-/// Runs `body` as seed `seed` on this thread's seed thread and returns its result and trace.
+/// Runs `body` as seed `seed` on this thread and returns its result and trace.
 pub fn run_seed<T, F, Fut>(seed: u64, options: &SeedOptions, body: F) -> SeedReport<T>
 where
     T: Send + 'static,
     F: FnOnce(Sim) -> Fut + Send + 'static,
     Fut: Future<Output = T> + 'static,
 {
-    let options = options.clone();
-    let (report_tx, report_rx) = std::sync::mpsc::channel();
-    let job: Job = Box::new(move || {
-        let report = std::panic::catch_unwind(AssertUnwindSafe(|| {
-            run_on_this_thread(seed, &options, body)
-        }))
+    std::panic::catch_unwind(AssertUnwindSafe(|| run_on_this_thread(seed, options, body)))
         .unwrap_or_else(|panic| SeedReport {
             seed,
             outcome: Err(panic_message(panic.as_ref())),
             trace: TraceSummary::default(),
-        });
-        let _ = report_tx.send(report);
-    });
-    SEED_THREAD.with(|cell| {
-        let mut slot = cell.borrow_mut();
-        let jobs = slot.get_or_insert_with(spawn_seed_thread);
-        if let Err(std::sync::mpsc::SendError(job)) = jobs.send(job) {
-            // The seed thread is gone (it cannot normally end): start another.
-            *slot = Some(spawn_seed_thread());
-            slot.as_ref()
-                .expect("just set")
-                .send(job)
-                .expect("a new seed thread takes jobs");
-        }
-    });
-    report_rx.recv().unwrap_or_else(|_| SeedReport {
-        seed,
-        outcome: Err("the seed thread ended without a report".to_string()),
-        trace: TraceSummary::default(),
-    })
-}
-
-type Job = Box<dyn FnOnce() + Send>;
-
-thread_local! {
-    /// This thread's seed thread, started by its first seed; it ends when this thread does.
-    static SEED_THREAD: std::cell::RefCell<Option<std::sync::mpsc::Sender<Job>>> =
-        const { std::cell::RefCell::new(None) };
-}
-
-fn spawn_seed_thread() -> std::sync::mpsc::Sender<Job> {
-    let (tx, rx) = std::sync::mpsc::channel::<Job>();
-    std::thread::Builder::new()
-        .name("seed-runner".to_string())
-        .spawn(move || {
-            for job in rx {
-                job();
-            }
         })
-        .expect("spawn seed thread");
-    tx
 }
 
 fn run_on_this_thread<T, F, Fut>(seed: u64, options: &SeedOptions, body: F) -> SeedReport<T>
