@@ -7,6 +7,11 @@
 
 use std::collections::BTreeSet;
 
+/// The global allocator (feature `mimalloc`, on by default; see Cargo.toml).
+#[cfg(feature = "mimalloc")]
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 pub use checker;
 pub use model;
 pub use reports;

@@ -6,13 +6,107 @@
 //! what the client did, with offsets and records), else from its invoke (what it meant to do).
 
 use std::collections::BTreeMap;
+use std::fmt;
 
 use crate::history::{FinalLog, History, OpPair, Operation, Phase, PolledRecord, TxnStep};
+
+/// A topic of the history: its name and its rank among the history's topic names. Topics
+/// compare by rank, which orders them as their names do, so the many maps and searches keyed
+/// by topic compare integers instead of strings.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct TopicRef<'h> {
+    rank: u32,
+    name: &'h str,
+}
+
+impl PartialEq for TopicRef<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        self.rank == other.rank
+    }
+}
+
+impl Eq for TopicRef<'_> {}
+
+impl PartialOrd for TopicRef<'_> {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for TopicRef<'_> {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.rank.cmp(&other.rank)
+    }
+}
+
+impl fmt::Display for TopicRef<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name)
+    }
+}
+
+/// Every topic name the history mentions, sorted: a name's index is its `TopicRef` rank.
+#[derive(Debug, Default)]
+pub(crate) struct Topics<'h> {
+    names: Vec<&'h str>,
+}
+
+/// The same string object (the history shares one `Arc<str>` per topic): no byte comparison.
+fn same_str(a: &str, b: &str) -> bool {
+    std::ptr::eq(a.as_ptr(), b.as_ptr()) && a.len() == b.len()
+}
+
+impl<'h> Topics<'h> {
+    fn new(history: &'h History) -> Self {
+        let mut names: Vec<&'h str> = Vec::new();
+        let mut add = |name: &'h str| {
+            if !names.iter().any(|n| same_str(n, name) || *n == name) {
+                names.push(name);
+            }
+        };
+        for log in &history.final_logs {
+            add(&log.topic);
+        }
+        for op in &history.ops {
+            match &op.op {
+                Operation::Send { topic, .. } | Operation::Poll { topic, .. } => add(topic),
+                Operation::Txn { steps, .. } => {
+                    for step in steps {
+                        match step {
+                            TxnStep::Send { topic, .. }
+                            | TxnStep::Poll { topic, .. }
+                            | TxnStep::CommitOffset { topic, .. } => add(topic),
+                        }
+                    }
+                }
+            }
+        }
+        names.sort_unstable();
+        Self { names }
+    }
+
+    /// The topic named `name`, if the history mentions it.
+    pub fn get(&self, name: &str) -> Option<TopicRef<'h>> {
+        let rank = match self.names.iter().position(|n| same_str(n, name)) {
+            Some(rank) => rank,
+            None => self.names.binary_search(&name).ok()?,
+        };
+        Some(TopicRef {
+            rank: rank as u32,
+            name: self.names[rank],
+        })
+    }
+
+    fn of(&self, name: &str) -> TopicRef<'h> {
+        self.get(name)
+            .expect("every topic of the history is collected")
+    }
+}
 
 /// One send: a `send` op, or one send step of a `txn` op.
 #[derive(Debug)]
 pub(crate) struct SendFact<'h> {
-    pub topic: &'h str,
+    pub topic: TopicRef<'h>,
     pub partition: u32,
     pub value: u64,
     /// The input value this output derives from (send steps only).
@@ -44,7 +138,7 @@ impl SendFact<'_> {
 /// One ok poll: a `poll` op that completed ok, or a poll step of an ok `txn`.
 #[derive(Debug)]
 pub(crate) struct PollFact<'h> {
-    pub topic: &'h str,
+    pub topic: TopicRef<'h>,
     pub partition: u32,
     /// History index of the invoke (of the `poll`, or of the `txn`).
     pub invoke: u64,
@@ -93,7 +187,9 @@ pub(crate) struct Facts<'h> {
     /// Indices into `sends` by (topic, partition, value), ascending.
     pub send_index: SendIndex<'h>,
     /// Ground truth by partition.
-    pub logs: BTreeMap<(&'h str, u32), &'h FinalLog>,
+    pub logs: BTreeMap<(TopicRef<'h>, u32), &'h FinalLog>,
+    /// The history's topics.
+    pub topics: Topics<'h>,
 }
 
 /// Each process's events in completion order, in one vector (histories from the simulator
@@ -134,14 +230,14 @@ impl ProcessEvents {
 /// vectors (one allocation each, however many sends; this runs once per simulated seed).
 #[derive(Debug, Default)]
 pub(crate) struct SendIndex<'h> {
-    keys: Vec<(&'h str, u32, u64)>,
+    keys: Vec<(TopicRef<'h>, u32, u64)>,
     /// Indices into `Facts::sends`; one key's in invoke order.
     ids: Vec<usize>,
 }
 
 impl<'h> SendIndex<'h> {
     fn new(sends: &[SendFact<'h>]) -> Self {
-        let mut pairs: Vec<((&'h str, u32, u64), usize)> = sends
+        let mut pairs: Vec<((TopicRef<'h>, u32, u64), usize)> = sends
             .iter()
             .enumerate()
             .map(|(i, s)| ((s.topic, s.partition, s.value), i))
@@ -151,14 +247,14 @@ impl<'h> SendIndex<'h> {
         Self { keys, ids }
     }
 
-    fn of(&self, key: &(&'h str, u32, u64)) -> &[usize] {
+    fn of(&self, key: &(TopicRef<'h>, u32, u64)) -> &[usize] {
         let start = self.keys.partition_point(|k| k < key);
         let end = self.keys.partition_point(|k| k <= key);
         &self.ids[start..end]
     }
 
     /// Each key with its sends, in key order.
-    pub fn groups(&self) -> impl Iterator<Item = ((&'h str, u32, u64), &[usize])> + '_ {
+    pub fn groups(&self) -> impl Iterator<Item = ((TopicRef<'h>, u32, u64), &[usize])> + '_ {
         let mut start = 0;
         std::iter::from_fn(move || {
             let key = *self.keys.get(start)?;
@@ -176,9 +272,14 @@ pub(crate) fn phase_name(phase: Option<Phase>) -> String {
 
 impl<'h> Facts<'h> {
     pub fn new(history: &'h History, pairs: &[OpPair]) -> Self {
-        let mut facts = Facts::default();
+        let mut facts = Facts {
+            topics: Topics::new(history),
+            ..Facts::default()
+        };
         for log in &history.final_logs {
-            facts.logs.insert((&log.topic, log.partition), log);
+            facts
+                .logs
+                .insert((facts.topics.of(&log.topic), log.partition), log);
         }
         // (completion index, step, process, event): sorted afterwards into per-process order.
         let mut timeline: Vec<(u64, usize, u64, ProcessEvent)> = Vec::new();
@@ -207,7 +308,7 @@ impl<'h> Facts<'h> {
                         ));
                     }
                     facts.sends.push(SendFact {
-                        topic,
+                        topic: facts.topics.of(topic),
                         partition: *partition,
                         value: *value,
                         source: None,
@@ -241,7 +342,7 @@ impl<'h> Facts<'h> {
                         ProcessEvent::Poll(facts.polls.len()),
                     ));
                     facts.polls.push(PollFact {
-                        topic,
+                        topic: facts.topics.of(topic),
                         partition: *partition,
                         invoke: inv.index,
                         op: d.index,
@@ -277,7 +378,7 @@ impl<'h> Facts<'h> {
                                     timeline.push((d.index, step_index, inv.process, event));
                                 }
                                 facts.sends.push(SendFact {
-                                    topic,
+                                    topic: facts.topics.of(topic),
                                     partition: *partition,
                                     value: *value,
                                     source: *source,
@@ -301,7 +402,7 @@ impl<'h> Facts<'h> {
                                 let event = ProcessEvent::Poll(facts.polls.len());
                                 timeline.push((d.index, step_index, inv.process, event));
                                 facts.polls.push(PollFact {
-                                    topic,
+                                    topic: facts.topics.of(topic),
                                     partition: *partition,
                                     invoke: inv.index,
                                     op: d.index,
@@ -333,7 +434,7 @@ impl<'h> Facts<'h> {
     }
 
     /// Sends of `value` to a partition, in invoke order.
-    pub fn sends_of(&self, topic: &'h str, partition: u32, value: u64) -> &[usize] {
+    pub fn sends_of(&self, topic: TopicRef<'h>, partition: u32, value: u64) -> &[usize] {
         self.send_index.of(&(topic, partition, value))
     }
 }

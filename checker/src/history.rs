@@ -260,6 +260,11 @@ impl History {
         error: Option<String>,
     ) -> u64 {
         let index = self.ops.len() as u64;
+        if self.ops.len() == self.ops.capacity() {
+            // A run records hundreds of events: start with room for them rather than growing
+            // (and copying) through every small power of two.
+            self.ops.reserve(self.ops.len().max(1024));
+        }
         self.ops.push(Op {
             index,
             process,

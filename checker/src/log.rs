@@ -16,7 +16,7 @@
 use std::collections::BTreeMap;
 
 use crate::anomaly::*;
-use crate::facts::Facts;
+use crate::facts::{Facts, TopicRef};
 use crate::history::{History, OpPair, Phase};
 
 /// Where an offset's value was seen.
@@ -112,12 +112,16 @@ fn groups<T, K: PartialEq>(items: &[T], key: impl Fn(&T) -> K) -> impl Iterator<
     items.chunk_by(move |a, b| key(a) == key(b))
 }
 
-type Views<'h> = BTreeMap<(&'h str, u32), PartitionView>;
+type Views<'h> = BTreeMap<(TopicRef<'h>, u32), PartitionView>;
 
 fn build_views<'h>(history: &'h History, facts: &Facts<'h>) -> Views<'h> {
     let mut views: Views<'h> = BTreeMap::new();
     for log in &history.final_logs {
-        let v = views.entry((&log.topic, log.partition)).or_default();
+        let topic = facts
+            .topics
+            .get(&log.topic)
+            .expect("a final log's topic is collected");
+        let v = views.entry((topic, log.partition)).or_default();
         v.has_ground_truth = true;
         for r in &log.records {
             if r.status.is_committed() {

@@ -20,7 +20,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::anomaly::*;
-use crate::facts::{Facts, ProcessEvent, SendFact, phase_name};
+use crate::facts::{Facts, ProcessEvent, SendFact, TopicRef, phase_name};
 use crate::history::{History, OpPair, Phase, RecordStatus, TxnStep};
 
 /// Runs every transaction check over `history` (see the module docs for the definitions).
@@ -60,7 +60,7 @@ fn transaction_findings(history: &History, facts: &Facts) -> Vec<Anomaly> {
     found
 }
 
-type Partition<'h> = (&'h str, u32);
+type Partition<'h> = (TopicRef<'h>, u32);
 
 /// The final logs indexed by value and by offset: (value or offset, the other, status).
 #[derive(Default)]
@@ -704,7 +704,11 @@ fn lost_effects(
     let mut found: Vec<LostEffect> = Vec::new();
     let mut reported: BTreeSet<(&str, u32, u64)> = BTreeSet::new();
     for commit in commits {
-        let Some(records) = truth.by_offset.get(&(&*commit.topic, commit.partition)) else {
+        let Some(records) = facts
+            .topics
+            .get(&commit.topic)
+            .and_then(|topic| truth.by_offset.get(&(topic, commit.partition)))
+        else {
             continue;
         };
         for &(offset, input, _) in records

@@ -37,7 +37,7 @@ impl Alarm {
         std::future::poll_fn(move |cx| self.poll_fired(cx))
     }
 
-    fn poll_fired(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+    pub(crate) fn poll_fired(&mut self, cx: &mut Context<'_>) -> Poll<()> {
         let Some(target) = self.target else {
             return Poll::Pending;
         };

@@ -20,7 +20,8 @@
 //! is never delivered; a response reaches only the call that is still waiting for it; nothing
 //! sent on a broken or replaced connection is delivered unless it was already in flight.
 
-use std::collections::BTreeMap;
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BinaryHeap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -28,7 +29,9 @@ use madsim::time::Instant;
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
-use tokio::sync::{Notify, mpsc, oneshot};
+use std::task::{Poll, Waker};
+
+use tokio::sync::{mpsc, oneshot};
 
 use crate::node::{NodeId, NodeState, SUPERVISOR, Sim};
 use crate::trace::{self, DropReason, TraceKind, now as sim_now};
@@ -176,8 +179,8 @@ struct Envelope<Req, Resp> {
 }
 
 impl<Req: Clone, Resp: Clone> Envelope<Req, Resp> {
-    fn duplicate(&self) -> Self {
-        Self {
+    fn duplicate(&self) -> Box<Self> {
+        Box::new(Self {
             from: self.from,
             to: self.to,
             to_incarnation: self.to_incarnation,
@@ -190,7 +193,7 @@ impl<Req: Clone, Resp: Clone> Envelope<Req, Resp> {
                 Body::Request(r) => Body::Request(r.clone()),
                 Body::Response(r) => Body::Response(r.clone()),
             },
-        }
+        })
     }
 }
 
@@ -223,29 +226,109 @@ impl<Resp> Reply<Resp> {
     }
 }
 
+/// A message in flight, ordered by (due time, send order) alone: the keys are unique.
+struct InFlight<Req, Resp> {
+    due: Instant,
+    seq: u64,
+    envelope: Box<Envelope<Req, Resp>>,
+}
+
+impl<Req, Resp> PartialEq for InFlight<Req, Resp> {
+    fn eq(&self, other: &Self) -> bool {
+        (self.due, self.seq) == (other.due, other.seq)
+    }
+}
+
+impl<Req, Resp> Eq for InFlight<Req, Resp> {}
+
+impl<Req, Resp> PartialOrd for InFlight<Req, Resp> {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl<Req, Resp> Ord for InFlight<Req, Resp> {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        (self.due, self.seq).cmp(&(other.due, other.seq))
+    }
+}
+
+/// Calls waiting for their outcome, by call id. Ids are handed out one by one in increasing
+/// order, so a deque from the oldest id still waiting replaces a map; iteration is in id
+/// order, as a map's.
+struct Waiters<Resp> {
+    /// Call id of `slots[0]`.
+    first: u64,
+    slots: VecDeque<Option<Waiter<Resp>>>,
+}
+
+impl<Resp> Waiters<Resp> {
+    fn new() -> Self {
+        Self {
+            first: 0,
+            slots: VecDeque::new(),
+        }
+    }
+
+    fn insert(&mut self, call: u64, waiter: Waiter<Resp>) {
+        if self.slots.is_empty() {
+            self.first = call;
+        }
+        let index = call.checked_sub(self.first).expect("call ids increase") as usize;
+        while self.slots.len() < index {
+            self.slots.push_back(None);
+        }
+        assert_eq!(self.slots.len(), index, "call ids increase");
+        self.slots.push_back(Some(waiter));
+    }
+
+    fn remove(&mut self, call: u64) -> Option<Waiter<Resp>> {
+        let index = call.checked_sub(self.first)? as usize;
+        let waiter = self.slots.get_mut(index)?.take();
+        while let Some(None) = self.slots.front() {
+            self.slots.pop_front();
+            self.first += 1;
+        }
+        waiter
+    }
+
+    /// Each waiting call with its id, in id order.
+    fn iter(&self) -> impl Iterator<Item = (u64, &Waiter<Resp>)> + '_ {
+        self.slots
+            .iter()
+            .enumerate()
+            .filter_map(|(i, w)| w.as_ref().map(|w| (self.first + i as u64, w)))
+    }
+}
+
 struct NetState<Req, Resp> {
     config: NetConfig,
-    /// Messages in flight by (due time, send order). Boxed: B-tree nodes shift their
-    /// entries on insert and remove, and an envelope is large.
-    queue: BTreeMap<(Instant, u64), Box<Envelope<Req, Resp>>>,
+    /// Messages in flight, earliest (due time, send order) first. A heap of boxed entries:
+    /// cheaper than a B-tree's insert and remove.
+    queue: BinaryHeap<Reverse<InFlight<Req, Resp>>>,
     next_seq: u64,
     next_call: u64,
     /// Connections by (client, server).
     conns: BTreeMap<(NodeId, NodeId), ConnState>,
     /// Request inboxes of serving nodes, with the incarnation they belong to.
     inboxes: Vec<Option<(u32, mpsc::UnboundedSender<Incoming<Req>>)>>,
-    waiters: BTreeMap<u64, Waiter<Resp>>,
+    waiters: Waiters<Resp>,
     /// Call deadlines, expired by the delivery loop (cheaper than a madsim timer per call,
     /// which madsim cannot cancel once the call is answered).
     deadlines: std::collections::BTreeSet<(Instant, u64)>,
     rng: ChaCha8Rng,
     stats: NetStats,
+    /// The delivery loop's wake-up, with the semantics of a `tokio::sync::Notify` that only
+    /// that loop waits on: a wake-up while it waits wakes it; one while it is busy is kept as
+    /// a permit for its next wait. Cheaper than `Notify` (no waiter list, no future per turn).
+    woken: bool,
+    /// The delivery loop's waker while it waits (taken by the wake-up that wakes it).
+    waiting: Option<Waker>,
 }
 
 /// The typed network of a run. Cheap to clone.
 pub struct Net<Req, Resp> {
     state: Arc<Mutex<NetState<Req, Resp>>>,
-    wake: Arc<Notify>,
     sim: Sim,
 }
 
@@ -253,7 +336,6 @@ impl<Req, Resp> Clone for Net<Req, Resp> {
     fn clone(&self) -> Self {
         Self {
             state: self.state.clone(),
-            wake: self.wake.clone(),
             sim: self.sim.clone(),
         }
     }
@@ -272,19 +354,20 @@ impl<Req: Message, Resp: Message> Net<Req, Resp> {
         );
         let state = NetState {
             config,
-            queue: BTreeMap::new(),
+            queue: BinaryHeap::new(),
             next_seq: 0,
             next_call: 0,
             conns: BTreeMap::new(),
             inboxes: Vec::new(),
-            waiters: BTreeMap::new(),
+            waiters: Waiters::new(),
             deadlines: Default::default(),
             rng: sim.rng("network"),
             stats: NetStats::default(),
+            woken: false,
+            waiting: None,
         };
         let net = Self {
             state: Arc::new(Mutex::new(state)),
-            wake: Arc::new(Notify::new()),
             sim: sim.clone(),
         };
         let runner = net.clone();
@@ -294,6 +377,18 @@ impl<Req: Message, Resp: Message> Net<Req, Resp> {
 
     fn lock(&self) -> MutexGuard<'_, NetState<Req, Resp>> {
         self.state.lock().expect("net lock poisoned")
+    }
+
+    /// Wakes the delivery loop (or leaves it a permit if it is not waiting).
+    fn wake_delivery(&self) {
+        let waker = {
+            let mut state = self.lock();
+            state.woken = true;
+            state.waiting.take()
+        };
+        if let Some(waker) = waker {
+            waker.wake();
+        }
     }
 
     /// Message counts so far.
@@ -380,10 +475,10 @@ impl<Req: Message, Resp: Message> Net<Req, Resp> {
             (call, conn, earliest)
         };
         if earliest {
-            self.wake.notify_one();
+            self.wake_delivery();
         }
         let label = request.label();
-        self.route(Envelope {
+        self.route(Box::new(Envelope {
             from,
             to,
             to_incarnation,
@@ -393,7 +488,7 @@ impl<Req: Message, Resp: Message> Net<Req, Resp> {
             stray: false,
             label,
             body: Body::Request(request),
-        });
+        }));
     }
 
     /// Calls whose deadline has passed time out; each closes its connection: every other
@@ -406,7 +501,7 @@ impl<Req: Message, Resp: Message> Net<Req, Resp> {
                 return;
             }
             state.deadlines.pop_first();
-            let Some(waiter) = state.waiters.remove(&call) else {
+            let Some(waiter) = state.waiters.remove(call) else {
                 continue;
             };
             let conn = waiter.conn;
@@ -423,10 +518,10 @@ impl<Req: Message, Resp: Message> Net<Req, Resp> {
                 .waiters
                 .iter()
                 .filter(|(_, w)| w.conn == conn)
-                .map(|(c, _)| *c)
+                .map(|(c, _)| c)
                 .collect();
             for other in closed {
-                let waiter = state.waiters.remove(&other).expect("listed above");
+                let waiter = state.waiters.remove(other).expect("listed above");
                 state.deadlines.remove(&(waiter.deadline, other));
                 let _ = waiter.reply.send(Err(CallError::Disconnected));
             }
@@ -437,7 +532,7 @@ impl<Req: Message, Resp: Message> Net<Req, Resp> {
     pub fn reply(&self, server: NodeId, reply_to: ReplyTo, response: Resp) {
         let from_incarnation = self.sim.incarnation(server);
         let label = response.label();
-        self.route(Envelope {
+        self.route(Box::new(Envelope {
             from: server,
             to: reply_to.node,
             to_incarnation: reply_to.incarnation,
@@ -447,12 +542,12 @@ impl<Req: Message, Resp: Message> Net<Req, Resp> {
             stray: false,
             label,
             body: Body::Response(response),
-        });
+        }));
     }
 
     /// Applies connection state, link policy and targeted faults, then queues the message
-    /// (or not).
-    fn route(&self, envelope: Envelope<Req, Resp>) {
+    /// (or not). The envelope is boxed once here and stays in its box until delivered.
+    fn route(&self, envelope: Box<Envelope<Req, Resp>>) {
         let response = matches!(envelope.body, Body::Response(_));
         let (from, to, call, label) = (envelope.from, envelope.to, envelope.call, envelope.label);
         trace::record(
@@ -465,8 +560,10 @@ impl<Req: Message, Resp: Message> Net<Req, Resp> {
             },
         );
         let conn_key = (envelope.conn.client, envelope.conn.server);
+        // One lock for the whole routing decision (`link_faults` takes the world's lock inside
+        // it; nothing takes the two the other way round).
+        let mut state = self.lock();
         let conn_dead = {
-            let mut state = self.lock();
             let conn = state.conns.entry(conn_key).or_default();
             conn.generation != envelope.conn.generation || conn.broken
         };
@@ -477,7 +574,6 @@ impl<Req: Message, Resp: Message> Net<Req, Resp> {
         } else {
             self.link_faults(from, to, label, response)
         };
-        let mut state = self.lock();
         state.stats.sent += 1;
         let lost = !conn_dead && state.config.loss > 0.0 && {
             let loss = state.config.loss;
@@ -551,7 +647,7 @@ impl<Req: Message, Resp: Message> Net<Req, Resp> {
         let earliest = state.enqueue(due, envelope);
         drop(state);
         if earliest {
-            self.wake.notify_one();
+            self.wake_delivery();
         }
     }
 
@@ -564,6 +660,9 @@ impl<Req: Message, Resp: Message> Net<Req, Resp> {
         response: bool,
     ) -> (bool, Option<RuleAction>) {
         let mut world = self.sim.lock();
+        if world.rules.is_empty() && world.cut_links.is_empty() {
+            return (false, None);
+        }
         if world.cut_links.contains(&(from, to)) {
             return (true, None);
         }
@@ -593,13 +692,23 @@ impl<Req: Message, Resp: Message> Net<Req, Resp> {
                 self.expire_calls(now);
                 continue;
             }
-            // Wake then, or earlier if something earlier is queued.
+            // Wake then, or earlier if something earlier is queued (a wake-up first, as a
+            // biased select would).
             alarm.set(next_wake);
-            tokio::select! {
-                biased;
-                _ = self.wake.notified() => {}
-                _ = alarm.fired() => {}
-            }
+            std::future::poll_fn(|cx| {
+                {
+                    let mut state = self.lock();
+                    if std::mem::take(&mut state.woken) {
+                        return Poll::Ready(());
+                    }
+                    match &mut state.waiting {
+                        Some(w) => w.clone_from(cx.waker()),
+                        slot => *slot = Some(cx.waker().clone()),
+                    }
+                }
+                alarm.poll_fired(cx)
+            })
+            .await;
         }
     }
 
@@ -607,8 +716,10 @@ impl<Req: Message, Resp: Message> Net<Req, Resp> {
         loop {
             let envelope = {
                 let mut state = self.lock();
-                match state.queue.first_entry() {
-                    Some(entry) if entry.key().0 <= now => *entry.remove(),
+                match state.queue.peek() {
+                    Some(Reverse(first)) if first.due <= now => {
+                        *state.queue.pop().expect("peeked").0.envelope
+                    }
                     _ => return,
                 }
             };
@@ -672,7 +783,7 @@ impl<Req: Message, Resp: Message> Net<Req, Resp> {
                 }
             }
             Body::Response(resp) => {
-                let waiter = state.waiters.remove(&call);
+                let waiter = state.waiters.remove(call);
                 let accepted = waiter
                     .filter(|w| w.node == to && w.incarnation == to_incarnation)
                     .is_some_and(|w| {
@@ -718,7 +829,7 @@ impl<Req: Message, Resp: Message> Net<Req, Resp> {
 impl<Req, Resp> NetState<Req, Resp> {
     /// When the delivery loop must act next: the next message due or call deadline.
     fn next_wake(&self) -> Option<Instant> {
-        let message = self.queue.first_key_value().map(|(k, _)| k.0);
+        let message = self.queue.peek().map(|Reverse(first)| first.due);
         let deadline = self.deadlines.first().map(|d| d.0);
         match (message, deadline) {
             (Some(a), Some(b)) => Some(a.min(b)),
@@ -745,11 +856,14 @@ impl<Req, Resp> NetState<Req, Resp> {
     }
 
     /// Queues a message; returns whether it is now the earliest in flight.
-    fn enqueue(&mut self, due: Instant, envelope: Envelope<Req, Resp>) -> bool {
+    fn enqueue(&mut self, due: Instant, envelope: Box<Envelope<Req, Resp>>) -> bool {
         let seq = self.next_seq;
         self.next_seq += 1;
-        let earliest = self.queue.first_key_value().is_none_or(|(k, _)| due < k.0);
-        self.queue.insert((due, seq), Box::new(envelope));
+        let earliest = self
+            .queue
+            .peek()
+            .is_none_or(|Reverse(first)| due < first.due);
+        self.queue.push(Reverse(InFlight { due, seq, envelope }));
         earliest
     }
 }

@@ -215,9 +215,14 @@ fn kind_word(response: bool) -> &'static str {
 
 struct TraceState {
     hasher: Xxh3,
+    /// Encoded events not yet fed to `hasher` (see `hash_event`).
+    pending: Vec<u8>,
     events: u64,
     recorded: Option<Vec<TraceEvent>>,
-    start: madsim::time::Instant,
+    /// Virtual nanoseconds madsim's clock had advanced when the run began. Elapsed time is
+    /// computed from the clock's advance (a `Duration`), not by subtracting `Instant`s: the
+    /// same nanoseconds, without the timespec arithmetic (~4% of a short seed).
+    start_ns: u64,
     /// Reading the clock through the handle skips madsim's `clock_gettime` interposition.
     clock: madsim::time::TimeHandle,
 }
@@ -233,10 +238,10 @@ pub(crate) fn begin(record: bool) {
     TRACE.with(|t| {
         *t.borrow_mut() = Some(TraceState {
             hasher: Xxh3::new(),
+            pending: Vec::with_capacity(HASH_CHUNK + 256),
             events: 0,
             recorded: record.then(Vec::new),
-            // Virtual: `begin` runs inside `block_on`, where madsim intercepts the clock.
-            start: madsim::time::Instant::now(),
+            start_ns: advance_ns(&madsim::time::TimeHandle::current()),
             clock: madsim::time::TimeHandle::current(),
         })
     });
@@ -245,8 +250,11 @@ pub(crate) fn begin(record: bool) {
 /// Ends the trace of this thread's run and returns it.
 pub(crate) fn finish(node_names: Vec<String>) -> TraceSummary {
     TRACE.with(|t| match t.borrow_mut().take() {
-        Some(state) => TraceSummary {
-            hash: state.hasher.digest(),
+        Some(mut state) => TraceSummary {
+            hash: {
+                state.hasher.update(&state.pending);
+                state.hasher.digest()
+            },
             events: state.events,
             recorded: state.recorded,
             node_names,
@@ -258,12 +266,17 @@ pub(crate) fn finish(node_names: Vec<String>) -> TraceSummary {
     })
 }
 
+/// How far madsim's virtual clock has advanced, in nanoseconds.
+fn advance_ns(clock: &madsim::time::TimeHandle) -> u64 {
+    clock.elapsed().as_nanos() as u64
+}
+
 /// Virtual nanoseconds since the start of this thread's run (0 outside a run).
 pub fn elapsed_ns() -> u64 {
     TRACE.with(|t| {
         t.borrow()
             .as_ref()
-            .map_or(0, |s| (s.clock.now_instant() - s.start).as_nanos() as u64)
+            .map_or(0, |s| advance_ns(&s.clock) - s.start_ns)
     })
 }
 
@@ -281,8 +294,8 @@ pub fn record(node: NodeId, kind: TraceKind) {
     TRACE.with(|t| {
         let mut guard = t.borrow_mut();
         let Some(state) = guard.as_mut() else { return };
-        let at_ns = (state.clock.now_instant() - state.start).as_nanos() as u64;
-        hash_event(&mut state.hasher, at_ns, node, &kind);
+        let at_ns = advance_ns(&state.clock) - state.start_ns;
+        hash_event(&mut state.hasher, &mut state.pending, at_ns, node, &kind);
         state.events += 1;
         if let Some(events) = state.recorded.as_mut() {
             events.push(TraceEvent { at_ns, node, kind });
@@ -295,14 +308,29 @@ pub fn note(node: NodeId, what: &'static str, a: u64, b: u64) {
     record(node, TraceKind::Note { what, a, b });
 }
 
-fn hash_event(h: &mut Xxh3, at_ns: u64, node: NodeId, kind: &TraceKind) {
-    h.update(&at_ns.to_le_bytes());
-    h.update(&node.0.to_le_bytes());
-    let msg = |h: &mut Xxh3, tag: u8, peer: NodeId, call: u64, label: &str, response: bool| {
-        h.update(&[tag, response as u8]);
-        h.update(&peer.0.to_le_bytes());
-        h.update(&call.to_le_bytes());
-        h.update(label.as_bytes());
+/// Events are encoded into this buffer and hashed a chunk at a time: xxh3's streaming digest
+/// depends only on the bytes, not on how they are split, and one large update costs far less
+/// than the six small ones an event would otherwise take.
+const HASH_CHUNK: usize = 4096;
+
+/// Appends an event's encoding to `buf`, flushing it into `h` once it holds a chunk.
+fn hash_event(h: &mut Xxh3, buf: &mut Vec<u8>, at_ns: u64, node: NodeId, kind: &TraceKind) {
+    encode_event(buf, at_ns, node, kind);
+    if buf.len() >= HASH_CHUNK {
+        h.update(buf);
+        buf.clear();
+    }
+}
+
+/// The event's bytes as hashed: explicit little-endian fields (the hash is pinned by tests).
+fn encode_event(b: &mut Vec<u8>, at_ns: u64, node: NodeId, kind: &TraceKind) {
+    b.extend_from_slice(&at_ns.to_le_bytes());
+    b.extend_from_slice(&node.0.to_le_bytes());
+    let msg = |b: &mut Vec<u8>, tag: u8, peer: NodeId, call: u64, label: &str, response: bool| {
+        b.extend_from_slice(&[tag, response as u8]);
+        b.extend_from_slice(&peer.0.to_le_bytes());
+        b.extend_from_slice(&call.to_le_bytes());
+        b.extend_from_slice(label.as_bytes());
     };
     match kind {
         TraceKind::Send {
@@ -310,13 +338,13 @@ fn hash_event(h: &mut Xxh3, at_ns: u64, node: NodeId, kind: &TraceKind) {
             call,
             label,
             response,
-        } => msg(h, 1, *to, *call, label, *response),
+        } => msg(b, 1, *to, *call, label, *response),
         TraceKind::Deliver {
             from,
             call,
             label,
             response,
-        } => msg(h, 2, *from, *call, label, *response),
+        } => msg(b, 2, *from, *call, label, *response),
         TraceKind::Drop {
             to,
             call,
@@ -324,15 +352,15 @@ fn hash_event(h: &mut Xxh3, at_ns: u64, node: NodeId, kind: &TraceKind) {
             response,
             reason,
         } => {
-            msg(h, 3, *to, *call, label, *response);
-            h.update(&[*reason as u8]);
+            msg(b, 3, *to, *call, label, *response);
+            b.push(*reason as u8);
         }
         TraceKind::Duplicate {
             to,
             call,
             label,
             response,
-        } => msg(h, 4, *to, *call, label, *response),
+        } => msg(b, 4, *to, *call, label, *response),
         TraceKind::Delay {
             to,
             call,
@@ -340,24 +368,24 @@ fn hash_event(h: &mut Xxh3, at_ns: u64, node: NodeId, kind: &TraceKind) {
             response,
             extra_ms,
         } => {
-            msg(h, 5, *to, *call, label, *response);
-            h.update(&extra_ms.to_le_bytes());
+            msg(b, 5, *to, *call, label, *response);
+            b.extend_from_slice(&extra_ms.to_le_bytes());
         }
-        TraceKind::Crash => h.update(&[6]),
-        TraceKind::Restart => h.update(&[7]),
-        TraceKind::Pause => h.update(&[8]),
-        TraceKind::Resume => h.update(&[9]),
+        TraceKind::Crash => b.push(6),
+        TraceKind::Restart => b.push(7),
+        TraceKind::Pause => b.push(8),
+        TraceKind::Resume => b.push(9),
         TraceKind::Fault { index, description } => {
-            h.update(&[10]);
-            h.update(&index.to_le_bytes());
-            h.update(description.as_bytes());
+            b.push(10);
+            b.extend_from_slice(&index.to_le_bytes());
+            b.extend_from_slice(description.as_bytes());
         }
-        TraceKind::Heal => h.update(&[11]),
-        TraceKind::Note { what, a, b } => {
-            h.update(&[12]);
-            h.update(what.as_bytes());
-            h.update(&a.to_le_bytes());
-            h.update(&b.to_le_bytes());
+        TraceKind::Heal => b.push(11),
+        TraceKind::Note { what, a, b: second } => {
+            b.push(12);
+            b.extend_from_slice(what.as_bytes());
+            b.extend_from_slice(&a.to_le_bytes());
+            b.extend_from_slice(&second.to_le_bytes());
         }
     }
 }

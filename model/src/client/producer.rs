@@ -267,6 +267,8 @@ struct PartitionSender {
     ctx: ClientContext,
     config: ProducerConfig,
     tp: TopicPartition,
+    /// The partition's leader (placement is static: looked up once, not per send).
+    leader: sim::NodeId,
     producer_id: i64,
     epoch: i16,
     next_sequence: i32,
@@ -294,10 +296,12 @@ impl PartitionSender {
             0
         };
         let (outcome_sink, outcomes) = mpsc::unbounded_channel();
+        let leader = ctx.cluster.leader(&tp);
         Self {
             ctx,
             config,
             tp,
+            leader,
             producer_id,
             epoch,
             next_sequence: 0,
@@ -392,7 +396,7 @@ impl PartitionSender {
     /// Puts every unsent batch within the in-flight window on the wire.
     fn send_ready(&mut self) {
         let window = self.config.max_in_flight.min(self.queue.len());
-        let leader = self.ctx.cluster.leader(&self.tp);
+        let leader = self.leader;
         let timeout = Duration::from_millis(self.config.request_timeout_ms);
         for i in 0..window {
             let batch = &mut self.queue[i];
