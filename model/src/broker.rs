@@ -203,6 +203,8 @@ pub(crate) struct Broker {
     partitions: BTreeMap<TopicPartition, Partition>,
     ack_before_sync: bool,
     switches: BrokerSwitches,
+    /// The cost model's disk sync, charged to every answer that needed one.
+    sync_cost: Duration,
     cluster: ClusterCell,
     txn_coordinator: TxnCoordinator,
     groups: GroupOffsets,
@@ -257,6 +259,7 @@ impl Broker {
             partitions,
             ack_before_sync,
             switches,
+            sync_cost: Duration::ZERO,
             cluster,
             txn_coordinator,
             groups,
@@ -272,6 +275,7 @@ impl Broker {
     }
 
     async fn run(mut self, sim: Sim) {
+        self.sync_cost = Duration::from_micros(self.cluster().spec.sync_us);
         let mut inbox = self.net.serve(self.me);
         if self.ack_before_sync {
             let logs: Vec<_> = self.storage.logs.values().cloned().collect();
@@ -315,8 +319,13 @@ impl Broker {
                 }
                 incoming = inbox.recv() => {
                     let Some(incoming) = incoming else { return };
+                    let sync = if incoming.request.writes_durably() {
+                        self.sync_cost
+                    } else {
+                        Duration::ZERO
+                    };
                     let response = self.handle(incoming.request);
-                    self.net.reply(self.me, incoming.reply_to, response);
+                    self.net.reply_after(self.me, incoming.reply_to, response, sync);
                 }
                 _ = alarm.fired() => {}
             }

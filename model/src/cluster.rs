@@ -14,12 +14,17 @@ pub struct TopicSpec {
     pub partitions: u32,
 }
 
-/// The shape of a cluster. Defaults: 3 brokers, no topics.
+/// The shape of a cluster. Defaults: 3 brokers, no topics, free disk syncs.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ClusterSpec {
     pub brokers: u32,
     pub topics: Vec<TopicSpec>,
+    /// Cost model: how long a broker's answer to a request that writes durable state
+    /// (produce, transaction and offset log writes, markers) waits for the disk sync,
+    /// microseconds. Default 0.
+    #[serde(default)]
+    pub sync_us: u64,
 }
 
 impl Default for ClusterSpec {
@@ -27,6 +32,7 @@ impl Default for ClusterSpec {
         Self {
             brokers: 3,
             topics: Vec::new(),
+            sync_us: 0,
         }
     }
 }

@@ -343,6 +343,33 @@ impl sim::Message for Request {
             Request::LeaveGroup { .. } => "leave-group",
         }
     }
+
+    fn records(&self) -> u64 {
+        match self {
+            Request::Produce { batch, .. } => batch.values.len() as u64,
+            _ => 0,
+        }
+    }
+}
+
+impl Request {
+    /// Whether the broker makes something durable to answer it (the cost model's sync).
+    pub fn writes_durably(&self) -> bool {
+        matches!(
+            self,
+            Request::Produce { .. }
+                | Request::InitProducerId {
+                    transactional_id: Some(_),
+                    ..
+                }
+                | Request::AddPartitionsToTxn { .. }
+                | Request::AddOffsetsToTxn { .. }
+                | Request::EndTxn { .. }
+                | Request::WriteTxnMarkers { .. }
+                | Request::TxnOffsetCommit { .. }
+                | Request::OffsetCommit { .. }
+        )
+    }
 }
 
 impl sim::Message for Response {
@@ -361,6 +388,13 @@ impl sim::Message for Response {
             Response::JoinGroup(_) => "join-group",
             Response::Heartbeat(_) => "heartbeat",
             Response::LeaveGroup(_) => "leave-group",
+        }
+    }
+
+    fn records(&self) -> u64 {
+        match self {
+            Response::Fetch(Ok(fetched)) => fetched.records.len() as u64,
+            _ => 0,
         }
     }
 }

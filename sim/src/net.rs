@@ -40,6 +40,10 @@ use crate::trace::{self, DropReason, TraceKind, now as sim_now};
 /// the trace (e.g. "produce").
 pub trait Message: Clone + Send + 'static {
     fn label(&self) -> &'static str;
+    /// Records the message carries, for the cost model's transfer time (default 0).
+    fn records(&self) -> u64 {
+        0
+    }
 }
 
 /// Which half of a call a fault targets.
@@ -81,7 +85,8 @@ impl MessageRule {
     }
 }
 
-/// Link policy for every message. Defaults: latency 0.5–2 ms, no loss.
+/// Link policy for every message, and the cost model. Defaults: latency 0.5–2 ms, no loss, no
+/// costs (a message takes its drawn latency whatever it carries).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct NetConfig {
@@ -91,6 +96,14 @@ pub struct NetConfig {
     pub latency_max_us: u64,
     /// Probability that any one message is lost (0.0–1.0).
     pub loss: f64,
+    /// Cost model: fixed time every message takes on top of its latency (request parsing,
+    /// framing), microseconds. Default 0.
+    pub message_overhead_us: u64,
+    /// Cost model: bytes of one record (`Message::records`). Default 0.
+    pub record_bytes: u64,
+    /// Cost model: transfer time per KiB of records, microseconds (1 KiB/µs ≈ 1 GB/s).
+    /// Default 0.
+    pub transfer_us_per_kib: u64,
 }
 
 impl Default for NetConfig {
@@ -99,7 +112,20 @@ impl Default for NetConfig {
             latency_min_us: 500,
             latency_max_us: 2_000,
             loss: 0.0,
+            message_overhead_us: 0,
+            record_bytes: 0,
+            transfer_us_per_kib: 0,
         }
+    }
+}
+
+impl NetConfig {
+    /// What the cost model adds to a message carrying `records` records.
+    pub fn cost(&self, records: u64) -> Duration {
+        let bytes = records * self.record_bytes;
+        Duration::from_micros(
+            self.message_overhead_us + (bytes * self.transfer_us_per_kib).div_ceil(1024),
+        )
     }
 }
 
@@ -478,17 +504,20 @@ impl<Req: Message, Resp: Message> Net<Req, Resp> {
             self.wake_delivery();
         }
         let label = request.label();
-        self.route(Box::new(Envelope {
-            from,
-            to,
-            to_incarnation,
-            from_incarnation,
-            call,
-            conn,
-            stray: false,
-            label,
-            body: Body::Request(request),
-        }));
+        self.route(
+            Box::new(Envelope {
+                from,
+                to,
+                to_incarnation,
+                from_incarnation,
+                call,
+                conn,
+                stray: false,
+                label,
+                body: Body::Request(request),
+            }),
+            Duration::ZERO,
+        );
     }
 
     /// Calls whose deadline has passed time out; each closes its connection: every other
@@ -530,24 +559,39 @@ impl<Req: Message, Resp: Message> Net<Req, Resp> {
 
     /// Sends the response to a request that `server` received.
     pub fn reply(&self, server: NodeId, reply_to: ReplyTo, response: Resp) {
+        self.reply_after(server, reply_to, response, Duration::ZERO);
+    }
+
+    /// Answers a request after `service` of server-side work (e.g. a disk sync the cost
+    /// model charges), on top of the response's own latency and cost.
+    pub fn reply_after(
+        &self,
+        server: NodeId,
+        reply_to: ReplyTo,
+        response: Resp,
+        service: Duration,
+    ) {
         let from_incarnation = self.sim.incarnation(server);
         let label = response.label();
-        self.route(Box::new(Envelope {
-            from: server,
-            to: reply_to.node,
-            to_incarnation: reply_to.incarnation,
-            from_incarnation,
-            call: reply_to.call,
-            conn: reply_to.conn,
-            stray: false,
-            label,
-            body: Body::Response(response),
-        }));
+        self.route(
+            Box::new(Envelope {
+                from: server,
+                to: reply_to.node,
+                to_incarnation: reply_to.incarnation,
+                from_incarnation,
+                call: reply_to.call,
+                conn: reply_to.conn,
+                stray: false,
+                label,
+                body: Body::Response(response),
+            }),
+            service,
+        );
     }
 
     /// Applies connection state, link policy and targeted faults, then queues the message
     /// (or not). The envelope is boxed once here and stays in its box until delivered.
-    fn route(&self, envelope: Box<Envelope<Req, Resp>>) {
+    fn route(&self, envelope: Box<Envelope<Req, Resp>>, service: Duration) {
         let response = matches!(envelope.body, Body::Response(_));
         let (from, to, call, label) = (envelope.from, envelope.to, envelope.call, envelope.label);
         trace::record(
@@ -609,7 +653,11 @@ impl<Req: Message, Resp: Message> Net<Req, Resp> {
             return;
         }
         let now = sim_now();
-        let latency = state.latency();
+        let records = match &envelope.body {
+            Body::Request(request) => request.records(),
+            Body::Response(response) => response.records(),
+        };
+        let latency = state.latency() + state.config.cost(records) + service;
         let extra = match action {
             Some(RuleAction::Delay { extra_ms }) => {
                 state.stats.delayed += 1;

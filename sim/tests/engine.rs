@@ -137,6 +137,7 @@ fn connections_are_fifo_and_a_held_message_stalls_its_connection() {
                 latency_min_us: 100,
                 latency_max_us: 5_000,
                 loss: 0.0,
+                ..NetConfig::default()
             },
         );
         let (server, _) = counter_server(&sim, &net, Arc::new(AtomicU64::new(0)));
@@ -332,4 +333,21 @@ fn parallel_runs_match_serial_runs() {
     let serial = sim::run_seeds(&seeds, 1, |s| busy_run(s, false).trace.hash, &|_| {});
     let parallel = sim::run_seeds(&seeds, 4, |s| busy_run(s, false).trace.hash, &|_| {});
     assert_eq!(serial, parallel);
+}
+
+/// The cost model: a message carrying records takes overhead + size / bandwidth longer; a
+/// server's `reply_after` adds its service time; with no costs configured nothing changes.
+#[test]
+fn the_cost_model_charges_overhead_transfer_and_service_time() {
+    let config = NetConfig {
+        latency_min_us: 1_000,
+        latency_max_us: 1_000,
+        message_overhead_us: 50,
+        record_bytes: 512,
+        transfer_us_per_kib: 100,
+        ..NetConfig::default()
+    };
+    assert_eq!(config.cost(0), std::time::Duration::from_micros(50));
+    assert_eq!(config.cost(4), std::time::Duration::from_micros(50 + 200));
+    assert_eq!(NetConfig::default().cost(1_000), std::time::Duration::ZERO);
 }

@@ -22,6 +22,7 @@ fn open_broker(sim: &Sim, storage: Arc<BrokerStorage>) -> Broker {
     let node = sim.add_node(&format!("broker-{}", sim.node_names().len()), |_| async {});
     let cluster: ClusterCell = Default::default();
     let spec = ClusterSpec {
+        sync_us: 0,
         brokers: 1,
         topics: vec![TopicSpec {
             name: "out".into(),
