@@ -23,6 +23,7 @@ pub const BUILTIN: &[(&str, &str)] = &[
         include_str!("../builtin/zombie-fencing-v2.toml"),
     ),
     ("jepsen-queue", include_str!("../builtin/jepsen-queue.toml")),
+    ("eos-test", include_str!("../builtin/eos-test.toml")),
 ];
 
 /// Loads a built-in scenario by name, or a scenario file by path.

@@ -18,6 +18,7 @@ use sim::{FaultPlan, NetStats, SeedOptions, Sim, TraceSummary};
 
 use crate::spec::{
     Application, LOADER, Scenario, VERIFIER, copier_name, producer_name, queue_client_name,
+    streams_instance_name,
 };
 
 /// What to run: the seed and any overrides of the scenario. Defaults: seed 0, no overrides,
@@ -162,8 +163,13 @@ pub fn run(scenario: &Scenario, options: &RunOptions) -> RunOutcome {
     let anomalies = if panic.is_some() {
         Vec::new()
     } else {
-        checker::check_all(&history)
-            .unwrap_or_else(|e| panic!("the model recorded a malformed history: {e}"))
+        let mut found = checker::check_all(&history)
+            .unwrap_or_else(|e| panic!("the model recorded a malformed history: {e}"));
+        if scenario.application == Application::Streams {
+            let spec = scenario.streams_workload().app.spec();
+            found.extend(checker::aggregate::check_aggregates(&history, &spec));
+        }
+        found
     };
     let stats = stats(&history, messages, virtual_ms);
     RunOutcome {
@@ -217,7 +223,7 @@ async fn execute(
     // Brokers sync before they acknowledge, so only a variant can lose acknowledged data.
     sim.set_lose_unsynced_on_crash(true);
     let net = KafkaNet::new(&sim, scenario.network.clone());
-    let spec = scenario.cluster.clone();
+    let spec = scenario.cluster_with_app_topics();
     let partitions = spec.partitions();
 
     let cluster_cell: model::broker::ClusterCell = Default::default();
@@ -293,6 +299,9 @@ async fn execute(
         Application::TransactionalCopy => start_copy(
             &sim, &net, &cluster, &recorder, &scenario, guarantee, &variants,
         ),
+        Application::Streams => {
+            start_streams(&sim, &net, &cluster, &recorder, &scenario, guarantee)
+        }
         Application::JepsenQueue => (
             start_queue(
                 &sim, &net, &cluster, &recorder, &scenario, guarantee, &variants,
@@ -330,7 +339,10 @@ async fn execute(
         client_id: 0,
     });
     let read_deadline = sim::now_ms() + scenario.faults.heal_deadline_ms;
-    let transactional = scenario.application == Application::TransactionalCopy;
+    let transactional = matches!(
+        scenario.application,
+        Application::TransactionalCopy | Application::Streams
+    );
     let queue = scenario.application == Application::JepsenQueue;
     let mut consumer = consumer;
     if transactional {
@@ -608,6 +620,90 @@ fn name_incarnation(
 /// The copier's sub-clients (`Copier::client`), and the queue client's (`QueueClient::sub_client`).
 const COPIER_ROLES: &[&str] = &["consumer", "producer", "member"];
 const QUEUE_CLIENT_ROLES: &[&str] = &["producer", "transactional producer", "consumer"];
+
+/// Starts the streams application: the loader and the streams instances (restartable; each
+/// incarnation names its clients). Returns the wait for every source partition to be
+/// processed and committed, and the instances' nodes (stopped once done).
+fn start_streams(
+    sim: &Sim,
+    net: &KafkaNet,
+    cluster: &Cluster,
+    recorder: &Recorder,
+    scenario: &Scenario,
+    guarantee: Guarantee,
+) -> (
+    std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>,
+    Vec<sim::NodeId>,
+) {
+    use model::apps::streams::{StreamsInstance, StreamsProgress, streams_loader};
+    let workload = scenario.streams_workload();
+    let partitions = scenario.streams_partitions();
+    let base = ClientContext {
+        sim: sim.clone(),
+        node: sim::NodeId(0),
+        net: net.clone(),
+        cluster: cluster.clone(),
+        recorder: recorder.clone(),
+        client_id: LOADER_CLIENT_ID,
+    };
+    recorder.name_client(LOADER_CLIENT_ID, LOADER);
+    let progress = StreamsProgress::default();
+    let (loader_base, loader_workload, loader_progress) =
+        (base.clone(), workload.clone(), progress.clone());
+    sim.add_node(LOADER, move |node| {
+        let ctx = ClientContext {
+            node,
+            ..loader_base.clone()
+        };
+        streams_loader(
+            ctx,
+            loader_workload.clone(),
+            partitions,
+            loader_progress.clone(),
+        )
+    });
+    let exactly_once = guarantee == Guarantee::ExactlyOnce;
+    let mut nodes = Vec::new();
+    for instance in 0..workload.instances {
+        let (base, workload, progress) = (base.clone(), workload.clone(), progress.clone());
+        let incarnations = Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let node = sim.add_node(&streams_instance_name(instance), move |node| {
+            let incarnation = incarnations.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            assert!(
+                incarnation < COPIER_INCARNATIONS,
+                "streams instance restarted more than {COPIER_INCARNATIONS} times"
+            );
+            let client_id =
+                COPIER_CLIENT_IDS * (instance as u64 + 1) + CLIENTS_PER_INCARNATION * incarnation;
+            name_incarnation(
+                &base.recorder,
+                client_id,
+                &streams_instance_name(instance),
+                incarnation,
+                COPIER_ROLES,
+            );
+            StreamsInstance {
+                ctx: ClientContext {
+                    node,
+                    client_id,
+                    ..base.clone()
+                },
+                workload: workload.clone(),
+                instance,
+                partitions,
+                exactly_once,
+                progress: progress.clone(),
+            }
+            .run()
+        });
+        nodes.push(node);
+    }
+    let sources = workload.app.topology().source_topics().len() * partitions as usize;
+    (
+        Box::pin(async move { progress.wait_for(sources).await }),
+        nodes,
+    )
+}
 
 /// History client id of the copy application's loader (the verifier is 0).
 const LOADER_CLIENT_ID: u64 = 1;

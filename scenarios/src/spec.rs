@@ -9,6 +9,7 @@ use std::fmt;
 use model::apps::copy::CopyWorkload;
 use model::apps::produce::ProduceWorkload;
 use model::apps::queue::QueueWorkload;
+use model::apps::streams::StreamsWorkload;
 use model::{ClusterSpec, Guarantee, Variant};
 use serde::{Deserialize, Serialize};
 use sim::{Fault, FaultMix, FaultPlan, NetConfig};
@@ -29,6 +30,10 @@ pub enum Application {
     /// Jepsen's queue workload: client processes do random sends, polls and transactions of
     /// both over the partitions of the topics. Keys in `[queue]`.
     JepsenQueue,
+    /// A Kafka-Streams-like application (Kafka's EOS system test) on streams instances in a
+    /// consumer group. Keys in `[streams]`; the topology's topics are created from the
+    /// `data` topic's partition count.
+    Streams,
 }
 
 /// The fault schedule: a fault phase with an explicit plan and/or a random mix, then a
@@ -98,6 +103,9 @@ pub struct Scenario {
     /// The jepsen-queue application's workload (only with that application).
     #[serde(default)]
     pub queue: Option<QueueWorkload>,
+    /// The streams application's workload (only with that application).
+    #[serde(default)]
+    pub streams: Option<StreamsWorkload>,
     #[serde(default)]
     pub network: NetConfig,
     #[serde(default)]
@@ -177,6 +185,9 @@ impl Scenario {
         if self.application == Application::TransactionalCopy {
             names.extend((0..self.copy_workload().instances).map(copier_name));
         }
+        if self.application == Application::Streams {
+            names.extend((0..self.streams_workload().instances).map(streams_instance_name));
+        }
         if self.application == Application::JepsenQueue && self.queue_workload().crash_clients {
             names.extend((0..self.queue_workload().clients).map(queue_client_name));
         }
@@ -197,6 +208,10 @@ impl Scenario {
             Application::JepsenQueue => {
                 names.extend((0..self.queue_workload().clients).map(queue_client_name));
             }
+            Application::Streams => {
+                names.extend((0..self.streams_workload().instances).map(streams_instance_name));
+                names.push(LOADER.to_string());
+            }
         }
         names.push(VERIFIER.to_string());
         names
@@ -205,6 +220,41 @@ impl Scenario {
     /// The copy workload (defaults when `[copy]` is absent).
     pub fn copy_workload(&self) -> CopyWorkload {
         self.copy.clone().unwrap_or_default()
+    }
+
+    /// The streams workload (defaults when `[streams]` is absent).
+    pub fn streams_workload(&self) -> StreamsWorkload {
+        self.streams.clone().unwrap_or_default()
+    }
+
+    /// The cluster with the streams application's topics added (sinks, repartition and
+    /// changelog topics, each with the `data` topic's partitions); other applications' as is.
+    pub fn cluster_with_app_topics(&self) -> ClusterSpec {
+        let mut spec = self.cluster.clone();
+        if self.application != Application::Streams {
+            return spec;
+        }
+        let partitions = self.streams_partitions();
+        let topology = self.streams_workload().app.topology();
+        let mut names = topology.source_topics();
+        names.extend(topology.sink_topics());
+        names.extend(topology.internal_topics());
+        for name in names {
+            if !spec.topics.iter().any(|t| t.name == name) {
+                spec.topics
+                    .push(model::cluster::TopicSpec { name, partitions });
+            }
+        }
+        spec
+    }
+
+    /// Partitions of the streams application's `data` topic (default 5, as Kafka's test).
+    pub fn streams_partitions(&self) -> u32 {
+        self.cluster
+            .topics
+            .iter()
+            .find(|t| t.name == model::streams::eos_test::DATA)
+            .map_or(model::streams::eos_test::PARTITIONS, |t| t.partitions)
     }
 
     /// The queue workload (defaults when `[queue]` is absent).
@@ -274,6 +324,17 @@ impl Scenario {
                     push(c);
                 }
             }
+            Application::Streams => {
+                let streams = self.streams_workload();
+                if let Some(n) = half(streams.records, 1) {
+                    let mut c = self.clone();
+                    c.streams = Some(StreamsWorkload {
+                        records: n,
+                        ..streams
+                    });
+                    push(c);
+                }
+            }
             Application::JepsenQueue => {
                 let queue = self.queue_workload();
                 if let Some(n) = half(queue.ops_per_client, 1) {
@@ -311,6 +372,10 @@ impl Scenario {
             Application::JepsenQueue => {
                 let q = self.queue_workload();
                 format!("{} clients x {} ops", q.clients, q.ops_per_client)
+            }
+            Application::Streams => {
+                let w = self.streams_workload();
+                format!("{} records, {} instances", w.records, w.instances)
             }
         }
     }
@@ -394,6 +459,14 @@ impl Scenario {
             }
         }
         match self.application {
+            Application::Streams => {
+                if self.copy.is_some() {
+                    return field(
+                        "copy",
+                        "only for application = \"transactional-copy\"".into(),
+                    );
+                }
+            }
             Application::Produce => {
                 if self.workload.producers == 0 {
                     return field("workload.producers", "must be at least 1".into());
@@ -451,6 +524,24 @@ impl Scenario {
         }
         if self.queue.is_some() && self.application != Application::JepsenQueue {
             return field("queue", "only for application = \"jepsen-queue\"".into());
+        }
+        if self.streams.is_some() && self.application != Application::Streams {
+            return field("streams", "only for application = \"streams\"".into());
+        }
+        if self.application == Application::Streams {
+            let w = self.streams_workload();
+            if w.instances == 0 || w.instances > 90 {
+                return field("streams.instances", "must be in 1..=90".into());
+            }
+            if w.records == 0 || w.records > 500_000 {
+                return field("streams.records", "must be in 1..=500000".into());
+            }
+            if w.keys == 0 || w.keys > 4096 {
+                return field("streams.keys", "must be in 1..=4096 (12-bit keys)".into());
+            }
+            if w.commit_interval_ms == 0 {
+                return field("streams.commit_interval_ms", "must be positive".into());
+            }
         }
         if let Some(mix) = &self.faults.mix
             && let Some(kinds) = &mix.message
@@ -597,6 +688,11 @@ pub const MESSAGE_KINDS: &[&str] = &[
     "heartbeat",
     "leave-group",
 ];
+
+/// Node name of streams instance `k` (0-based).
+pub fn streams_instance_name(k: u32) -> String {
+    format!("instance-{}", k + 1)
+}
 
 /// Node name of copier instance `k` (0-based).
 pub fn copier_name(k: u32) -> String {

@@ -3,3 +3,4 @@
 pub mod copy;
 pub mod produce;
 pub mod queue;
+pub mod streams;

@@ -1,0 +1,648 @@
+//! A Kafka-Streams-like runtime on the simulated cluster (first cut): instances join the
+//! application's consumer group, own one task per assigned source partition, keep each task's
+//! state stores in memory backed by changelog topics, and run the commit cycle — process for a
+//! commit interval, then (exactly-once) send the consumed offsets to the transaction and
+//! commit, or (at-least-once) wait for every send and commit the offsets.
+//!
+//! Exactly-once here is exactly-once-v2 (KIP-447): one transactional producer per instance
+//! (`<application>-<k>`); a zombie is fenced by the group generation on its offsets. On an
+//! aborted or unknown transaction, and whenever tasks are (re)assigned, stores are wiped and
+//! restored from the changelog at read_committed (Kafka Streams' exactly-once restore). Under
+//! at-least-once the changelog is restored at read_uncommitted and nothing is wiped.
+//!
+//! Each commit cycle is recorded as one `Operation::Txn`: the poll steps of the records
+//! processed, a send step per output and changelog record (`source` = the input record), and
+//! the offset commits.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use checker::history::{Operation, Phase, PolledRecord, TxnStep};
+use serde::{Deserialize, Serialize};
+use tokio::sync::Notify;
+
+use crate::client::consumer::Consumer;
+use crate::client::group::{GroupConfig, GroupMember};
+use crate::client::{
+    ClientContext, PROCESSES_PER_CLIENT, Producer, ProducerConfig, TransactionalConfig,
+    TransactionalProducer, TxnError,
+};
+use crate::protocol::{GroupMetadata, IsolationLevel, TopicPartition};
+use crate::streams::eos_test::{self, EosTestGenerator};
+use crate::streams::record::StreamRecord;
+use crate::streams::topology::{MemStores, Task, TaskId, Topology};
+
+/// Which application runs. Default: Kafka's EOS system test, simple topology.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum StreamsApp {
+    #[default]
+    EosTest,
+    EosTestComplex,
+}
+
+impl StreamsApp {
+    pub fn topology(self) -> Topology {
+        match self {
+            StreamsApp::EosTest => eos_test::eos_test_topology(),
+            StreamsApp::EosTestComplex => eos_test::eos_test_complex_topology(),
+        }
+    }
+
+    pub fn spec(self) -> checker::aggregate::AggregateSpec {
+        eos_test::eos_test_spec(self == StreamsApp::EosTestComplex)
+    }
+}
+
+/// Shape of the streams workload. Defaults: the EOS test, 3 instances, 300 input records over
+/// 100 keys, commit every 100 ms (Streams' exactly-once default), 10 s transaction timeout,
+/// 1 s session timeout.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StreamsWorkload {
+    pub app: StreamsApp,
+    pub instances: u32,
+    pub records: u32,
+    pub keys: u16,
+    pub commit_interval_ms: u64,
+    pub txn_timeout_ms: u64,
+    pub session_timeout_ms: u64,
+}
+
+impl Default for StreamsWorkload {
+    fn default() -> Self {
+        Self {
+            app: StreamsApp::EosTest,
+            instances: 3,
+            records: 300,
+            keys: 100,
+            commit_interval_ms: 100,
+            txn_timeout_ms: 10_000,
+            session_timeout_ms: 1_000,
+        }
+    }
+}
+
+/// Pause after an empty fetch or a failed call.
+const BACKOFF: Duration = Duration::from_millis(20);
+/// Records fetched per task per poll.
+const MAX_POLL_RECORDS: u32 = 50;
+
+/// What the loader wrote, once everything is acknowledged: records per `data` partition.
+#[derive(Clone, Default)]
+pub struct StreamsProgress {
+    inner: Arc<Mutex<ProgressState>>,
+    notify: Arc<Notify>,
+}
+
+#[derive(Default)]
+struct ProgressState {
+    loaded: Option<BTreeMap<u32, u64>>,
+    /// Source partitions (topic, partition) whose committed offsets cover all their input.
+    finished: std::collections::BTreeSet<(String, u32)>,
+}
+
+impl StreamsProgress {
+    fn loaded(&self) -> Option<BTreeMap<u32, u64>> {
+        self.inner.lock().expect("progress lock").loaded.clone()
+    }
+
+    fn finish(&self, tp: &TopicPartition) {
+        self.inner
+            .lock()
+            .expect("progress lock")
+            .finished
+            .insert((tp.topic.to_string(), tp.partition));
+        self.notify.notify_waiters();
+    }
+
+    fn data_finished(&self, partitions: u32) -> bool {
+        let state = self.inner.lock().expect("progress lock");
+        (0..partitions).all(|p| state.finished.contains(&(eos_test::DATA.to_string(), p)))
+    }
+
+    /// Waits until `count` source partitions are finished.
+    pub async fn wait_for(&self, count: usize) {
+        loop {
+            let notified = self.notify.notified();
+            if self.inner.lock().expect("progress lock").finished.len() >= count {
+                return;
+            }
+            notified.await;
+        }
+    }
+}
+
+/// Writes the generated input with an idempotent producer; publishes the counts when done.
+pub async fn streams_loader(
+    ctx: ClientContext,
+    workload: StreamsWorkload,
+    partitions: u32,
+    progress: StreamsProgress,
+) {
+    let mut rng = ctx.sim.rng("streams-input");
+    let records = EosTestGenerator::new()
+        .with_keys(workload.keys)
+        .with_partitions(partitions)
+        .generate(&mut rng, workload.records as usize);
+    let producer = Producer::connect(ctx, ProducerConfig::default())
+        .await
+        .expect("the default producer config is valid");
+    let mut counts: BTreeMap<u32, u64> = BTreeMap::new();
+    let mut deliveries = Vec::new();
+    for generated in records {
+        *counts.entry(generated.partition).or_insert(0) += 1;
+        let tp = TopicPartition::new(eos_test::DATA, generated.partition);
+        deliveries.push(producer.send(&tp, generated.record.pack()));
+        madsim::time::sleep(Duration::from_millis(generated.pause_ms.max(1))).await;
+    }
+    for delivery in deliveries {
+        let _ = delivery.await;
+    }
+    progress.inner.lock().expect("progress lock").loaded = Some(counts);
+    progress.notify.notify_waiters();
+}
+
+/// One task of an instance: the processor graph, its stores and its input position.
+struct RunningTask {
+    task: Task,
+    source: TopicPartition,
+    stores: MemStores,
+    position: u64,
+}
+
+/// One incarnation of streams instance `instance`.
+pub struct StreamsInstance {
+    pub ctx: ClientContext,
+    pub workload: StreamsWorkload,
+    pub instance: u32,
+    pub partitions: u32,
+    pub exactly_once: bool,
+    pub progress: StreamsProgress,
+}
+
+impl StreamsInstance {
+    fn client(&self, offset: u64) -> ClientContext {
+        ClientContext {
+            client_id: self.ctx.client_id + offset,
+            ..self.ctx.clone()
+        }
+    }
+
+    fn isolation(&self) -> IsolationLevel {
+        if self.exactly_once {
+            IsolationLevel::ReadCommitted
+        } else {
+            IsolationLevel::ReadUncommitted
+        }
+    }
+
+    /// Runs forever (a member stays to take over tasks when others fail).
+    pub async fn run(self) {
+        let topology = self.workload.app.topology();
+        let sources: Vec<TopicPartition> = topology
+            .source_topics()
+            .iter()
+            .flat_map(|t| (0..self.partitions).map(move |p| TopicPartition::new(t, p)))
+            .collect();
+        let group = GroupConfig {
+            session_timeout_ms: self.workload.session_timeout_ms,
+            ..GroupConfig::new(eos_test::APPLICATION_ID)
+        };
+        let member = GroupMember::new(
+            self.client(3),
+            group,
+            &format!("instance-{}", self.instance + 1),
+            sources,
+        );
+        let calls = AtomicU64::new(0);
+        loop {
+            self.run_until_fenced(&topology, &member, &calls).await;
+            madsim::time::sleep(BACKOFF).await;
+        }
+    }
+
+    async fn run_until_fenced(&self, topology: &Topology, member: &GroupMember, calls: &AtomicU64) {
+        let consumer = Consumer::new(self.client(1));
+        let mut txn_producer = None;
+        let mut plain_producer = None;
+        if self.exactly_once {
+            let config = TransactionalConfig {
+                txn_timeout_ms: self.workload.txn_timeout_ms,
+                ..TransactionalConfig::new(&format!(
+                    "{}-{}",
+                    eos_test::APPLICATION_ID,
+                    self.instance + 1
+                ))
+            };
+            let mut producer = TransactionalProducer::new(self.client(2), config);
+            if producer.init_transactions().await.is_err() {
+                return;
+            }
+            txn_producer = Some(producer);
+        } else {
+            let config = ProducerConfig {
+                enable_idempotence: false,
+                ..ProducerConfig::default()
+            };
+            plain_producer = Some(
+                Producer::connect(self.client(2), config)
+                    .await
+                    .expect("valid producer config"),
+            );
+        }
+        loop {
+            let assigned = member.join().await;
+            let metadata = member.group_metadata();
+            let mut tasks = self.open_tasks(topology, &consumer, &assigned).await;
+            loop {
+                if member.is_stale() {
+                    break;
+                }
+                let process = self.ctx.client_id * PROCESSES_PER_CLIENT
+                    + calls.fetch_add(1, Ordering::Relaxed);
+                let outcome = match txn_producer.as_mut() {
+                    Some(producer) => {
+                        self.cycle_exactly_once(&consumer, producer, &mut tasks, &metadata, process)
+                            .await
+                    }
+                    None => {
+                        let producer = plain_producer.as_ref().expect("one of the two");
+                        self.cycle_at_least_once(&consumer, producer, &mut tasks, process)
+                            .await
+                    }
+                };
+                match outcome {
+                    Cycle::Committed | Cycle::Idle => {}
+                    Cycle::Aborted => break, // rejoin, restore, resume from committed offsets
+                    Cycle::Fenced => return,
+                }
+                let positions: Vec<(TopicPartition, u64)> = tasks
+                    .iter()
+                    .map(|t| (t.source.clone(), t.position))
+                    .collect();
+                self.report_finished(&consumer, &positions).await;
+            }
+        }
+    }
+
+    /// Creates the tasks of `assigned`, restoring their stores from the changelogs and their
+    /// positions from the committed offsets.
+    async fn open_tasks(
+        &self,
+        topology: &Topology,
+        consumer: &Consumer,
+        assigned: &[TopicPartition],
+    ) -> Vec<RunningTask> {
+        let mut tasks = Vec::new();
+        for source in assigned {
+            let sub_topology = topology
+                .sub_topology_reading(&source.topic)
+                .expect("members subscribe to source topics only");
+            let id = TaskId {
+                sub_topology,
+                partition: source.partition,
+            };
+            let mut stores = MemStores::default();
+            for store in topology
+                .stores()
+                .iter()
+                .filter(|s| s.sub_topology == sub_topology)
+            {
+                let changelog = TopicPartition::new(&store.changelog_topic, source.partition);
+                let records = self.read_all(consumer, &changelog).await;
+                stores.restore(&store.name, records.into_iter().map(StreamRecord::unpack));
+            }
+            let position = self.committed(consumer, source).await;
+            tasks.push(RunningTask {
+                task: topology.create_task(id),
+                source: source.clone(),
+                stores,
+                position,
+            });
+        }
+        tasks
+    }
+
+    /// Everything in `tp` at this instance's isolation level (retried until read).
+    async fn read_all(&self, consumer: &Consumer, tp: &TopicPartition) -> Vec<u64> {
+        let mut offset = 0;
+        let mut values = Vec::new();
+        loop {
+            match consumer.fetch(tp, offset, 500, self.isolation()).await {
+                Ok(f) if f.records.is_empty() => {
+                    let end = match self.isolation() {
+                        IsolationLevel::ReadCommitted => f.last_stable_offset,
+                        IsolationLevel::ReadUncommitted => f.high_watermark,
+                    };
+                    if end >= f.high_watermark {
+                        return values;
+                    }
+                    madsim::time::sleep(BACKOFF).await; // an open transaction: wait it out
+                }
+                Ok(f) => {
+                    offset = f.records.last().expect("non-empty").0 + 1;
+                    values.extend(f.records.iter().map(|&(_, v)| v));
+                }
+                Err(_) => madsim::time::sleep(BACKOFF).await,
+            }
+        }
+    }
+
+    async fn committed(&self, consumer: &Consumer, tp: &TopicPartition) -> u64 {
+        loop {
+            if let Ok(offsets) = consumer
+                .committed(eos_test::APPLICATION_ID, std::slice::from_ref(tp))
+                .await
+            {
+                return offsets[0].1.unwrap_or(0);
+            }
+            madsim::time::sleep(BACKOFF).await;
+        }
+    }
+
+    /// Polls every task once and processes what came back; returns the history steps and
+    /// the records to send (topic-partition, value, source input).
+    async fn poll_and_process(
+        &self,
+        consumer: &Consumer,
+        tasks: &mut [RunningTask],
+    ) -> (Vec<TxnStep>, Vec<(TopicPartition, u64, u64)>) {
+        let mut steps = Vec::new();
+        let mut sends = Vec::new();
+        for t in tasks.iter_mut() {
+            let Ok(fetched) = consumer
+                .fetch(&t.source, t.position, MAX_POLL_RECORDS, self.isolation())
+                .await
+            else {
+                continue;
+            };
+            if fetched.records.is_empty() {
+                // Only markers or aborted records left below the stable end: skip them.
+                let end = match self.isolation() {
+                    IsolationLevel::ReadCommitted => fetched.last_stable_offset,
+                    IsolationLevel::ReadUncommitted => fetched.high_watermark,
+                };
+                t.position = t.position.max(end);
+                continue;
+            }
+            steps.push(TxnStep::Poll {
+                topic: t.source.topic.clone(),
+                partition: t.source.partition,
+                records: fetched
+                    .records
+                    .iter()
+                    .map(|&(offset, value)| PolledRecord { offset, value })
+                    .collect(),
+            });
+            for &(offset, value) in &fetched.records {
+                let out =
+                    t.task
+                        .process(&t.source.topic, StreamRecord::unpack(value), &mut t.stores);
+                for sink in out.sends {
+                    let partitions = self.partitions;
+                    let tp = TopicPartition::new(&sink.topic, sink.partition(partitions));
+                    sends.push((tp, sink.record.pack(), value));
+                }
+                for update in out.store_updates {
+                    let changelog = t
+                        .task
+                        .stores()
+                        .into_iter()
+                        .find(|s| s.name == update.store)
+                        .map(|s| s.changelog_topic.clone())
+                        .expect("a task's stores have changelogs");
+                    let tp = TopicPartition::new(&changelog, t.source.partition);
+                    sends.push((tp, update.changelog_record().pack(), value));
+                }
+                t.position = offset + 1;
+            }
+        }
+        (steps, sends)
+    }
+
+    /// One exactly-once commit cycle: begin, process for the commit interval, send the
+    /// offsets to the transaction, commit.
+    async fn cycle_exactly_once(
+        &self,
+        consumer: &Consumer,
+        producer: &mut TransactionalProducer,
+        tasks: &mut [RunningTask],
+        metadata: &GroupMetadata,
+        process: u64,
+    ) -> Cycle {
+        let started: Vec<u64> = tasks.iter().map(|t| t.position).collect();
+        let deadline = sim::now_ms() + self.workload.commit_interval_ms;
+        let mut steps = Vec::new();
+        let mut sends = Vec::new();
+        while sim::now_ms() < deadline {
+            let (s, out) = self.poll_and_process(consumer, tasks).await;
+            if s.is_empty() && out.is_empty() {
+                madsim::time::sleep(BACKOFF).await;
+                continue;
+            }
+            steps.extend(s);
+            sends.extend(out);
+        }
+        if sends.is_empty() && tasks.iter().zip(&started).all(|(t, &s)| t.position == s) {
+            return Cycle::Idle;
+        }
+        let offsets: Vec<(TopicPartition, u64)> = tasks
+            .iter()
+            .map(|t| (t.source.clone(), t.position))
+            .collect();
+        let op = |offsets_known: Option<&[u64]>| {
+            streams_operation(true, &steps, &sends, offsets_known, &offsets)
+        };
+        self.ctx
+            .recorder
+            .record(process, Phase::Invoke, op(None), None);
+        let result = async {
+            producer.begin_transaction()?;
+            let mut acked = Vec::with_capacity(sends.len());
+            for (tp, value, _) in &sends {
+                acked.push(producer.send(tp, *value).await?);
+            }
+            producer
+                .send_offsets_to_transaction(&offsets, metadata)
+                .await?;
+            producer.commit_transaction().await?;
+            Ok::<_, TxnError>(acked)
+        }
+        .await;
+        match result {
+            Ok(acked) => {
+                self.ctx
+                    .recorder
+                    .record(process, Phase::Ok, op(Some(&acked)), None);
+                Cycle::Committed
+            }
+            Err(TxnError::Abortable(why)) => {
+                let aborted = producer.abort_transaction().await;
+                self.ctx
+                    .recorder
+                    .record(process, Phase::Fail, op(None), Some(why));
+                if aborted.is_err() {
+                    return Cycle::Fenced;
+                }
+                Cycle::Aborted
+            }
+            Err(TxnError::Fatal(why)) => {
+                self.ctx
+                    .recorder
+                    .record(process, Phase::Fail, op(None), Some(why));
+                Cycle::Fenced
+            }
+            Err(TxnError::Unknown(why)) => {
+                self.ctx
+                    .recorder
+                    .record(process, Phase::Info, op(None), Some(why));
+                Cycle::Fenced
+            }
+        }
+    }
+
+    /// One at-least-once cycle: process for the commit interval sending as it goes, wait for
+    /// every acknowledgement, then commit the offsets.
+    async fn cycle_at_least_once(
+        &self,
+        consumer: &Consumer,
+        producer: &Producer,
+        tasks: &mut [RunningTask],
+        process: u64,
+    ) -> Cycle {
+        let deadline = sim::now_ms() + self.workload.commit_interval_ms;
+        let mut steps = Vec::new();
+        let mut sends = Vec::new();
+        while sim::now_ms() < deadline {
+            let (s, out) = self.poll_and_process(consumer, tasks).await;
+            if s.is_empty() && out.is_empty() {
+                madsim::time::sleep(BACKOFF).await;
+                continue;
+            }
+            steps.extend(s);
+            sends.extend(out);
+        }
+        let offsets: Vec<(TopicPartition, u64)> = tasks
+            .iter()
+            .map(|t| (t.source.clone(), t.position))
+            .collect();
+        if sends.is_empty() {
+            // Nothing new, but a commit of earlier positions may have been lost: commit again
+            // (an idempotent OffsetCommit), or the instance would never report its tasks done.
+            if !offsets.is_empty() {
+                let _ = consumer
+                    .commit_sync(eos_test::APPLICATION_ID, &offsets)
+                    .await;
+            }
+            return Cycle::Idle;
+        }
+        self.ctx.recorder.record(
+            process,
+            Phase::Invoke,
+            streams_operation(false, &steps, &sends, None, &offsets),
+            None,
+        );
+        let deliveries: Vec<_> = sends
+            .iter()
+            .map(|(tp, value, _)| producer.send(tp, *value))
+            .collect();
+        let mut acked = Vec::with_capacity(deliveries.len());
+        let mut failed = None;
+        for delivery in deliveries {
+            match delivery.await {
+                Ok(offset) => acked.push(offset),
+                Err(e) => failed = Some(e.to_string()),
+            }
+        }
+        let committed = consumer
+            .commit_sync(eos_test::APPLICATION_ID, &offsets)
+            .await
+            .is_ok();
+        match (failed, committed) {
+            (None, true) => self.ctx.recorder.record(
+                process,
+                Phase::Ok,
+                streams_operation(false, &steps, &sends, Some(&acked), &offsets),
+                None,
+            ),
+            (why, _) => self.ctx.recorder.record(
+                process,
+                Phase::Info,
+                streams_operation(false, &steps, &sends, None, &offsets),
+                Some(why.unwrap_or_else(|| "offset commit unanswered".into())),
+            ),
+        };
+        Cycle::Committed
+    }
+
+    /// Marks the source partitions whose committed offset covers all their input.
+    async fn report_finished(&self, consumer: &Consumer, positions: &[(TopicPartition, u64)]) {
+        let Some(loaded) = self.progress.loaded() else {
+            return;
+        };
+        for (source, position) in positions {
+            let expected = loaded.get(&source.partition).copied().unwrap_or(0);
+            let Ok(f) = consumer.fetch(source, *position, 1, self.isolation()).await else {
+                continue;
+            };
+            let caught_up = f.records.is_empty() && f.last_stable_offset >= f.high_watermark;
+            // Every input record is in (offsets count control records too, so ≥); a later
+            // stage's input is complete once every `data` partition is finished.
+            let all_in = if source.topic.as_ref() == eos_test::DATA {
+                f.high_watermark >= expected
+            } else {
+                self.progress.data_finished(self.partitions)
+            };
+            if caught_up && all_in && self.committed(consumer, source).await >= *position {
+                self.progress.finish(source);
+            }
+        }
+    }
+}
+
+/// How a commit cycle ended.
+enum Cycle {
+    Committed,
+    /// Nothing to do this interval.
+    Idle,
+    /// Aborted: rejoin, restore and resume from the committed offsets.
+    Aborted,
+    /// Fenced or unsure: a new producer (and session) is needed.
+    Fenced,
+}
+
+/// A commit cycle as a history operation.
+fn streams_operation(
+    transactional: bool,
+    polls: &[TxnStep],
+    sends: &[(TopicPartition, u64, u64)],
+    acked: Option<&[u64]>,
+    offsets: &[(TopicPartition, u64)],
+) -> Operation {
+    let mut steps = polls.to_vec();
+    for (i, (tp, value, source)) in sends.iter().enumerate() {
+        steps.push(TxnStep::Send {
+            topic: tp.topic.clone(),
+            partition: tp.partition,
+            value: *value,
+            source: Some(*source),
+            offset: acked.map(|a| a[i]),
+        });
+    }
+    for (tp, offset) in offsets {
+        steps.push(TxnStep::CommitOffset {
+            group: eos_test::APPLICATION_ID.to_string(),
+            topic: tp.topic.clone(),
+            partition: tp.partition,
+            offset: *offset,
+        });
+    }
+    Operation::Txn {
+        transactional,
+        txn_id: None,
+        steps,
+    }
+}
