@@ -24,6 +24,10 @@ pub const BUILTIN: &[(&str, &str)] = &[
     ),
     ("jepsen-queue", include_str!("../builtin/jepsen-queue.toml")),
     ("eos-test", include_str!("../builtin/eos-test.toml")),
+    (
+        "eos-test-complex",
+        include_str!("../builtin/eos-test-complex.toml"),
+    ),
 ];
 
 /// Loads a built-in scenario by name, or a scenario file by path.

@@ -547,3 +547,12 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn a_repartition_hop_flag_in_the_input_id_still_matches_its_input() {
+    let input = StreamRecord::new(7, 3, 40);
+    let due = expected_updates(AggregateKind::Echo, &[input]);
+    let hopped = StreamRecord::new(7 | HOP_FLAG, 3, 40);
+    assert!(due[0].matches(hopped));
+    assert!(!due[0].matches(StreamRecord::new(8 | HOP_FLAG, 3, 40)));
+}

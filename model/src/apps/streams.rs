@@ -14,7 +14,7 @@
 //! processed, a send step per output and changelog record (`source` = the input record), and
 //! the offset commits.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -171,7 +171,15 @@ struct RunningTask {
     source: TopicPartition,
     stores: MemStores,
     position: u64,
+    /// Sink topics another sub-topology reads (repartition hops).
+    hops: Arc<BTreeSet<String>>,
 }
+
+/// Set in the input id of a record written to a repartition hop: the hop's record is a new
+/// input for the next stage (its own lineage for the exactly-once oracle, which tells inputs
+/// apart by value); the aggregate verifier matches ids with or without it. Input ids stay
+/// below it (≤ 500,000 records).
+pub use checker::aggregate::HOP_FLAG;
 
 /// One incarnation of streams instance `instance`.
 pub struct StreamsInstance {
@@ -296,6 +304,13 @@ impl StreamsInstance {
         consumer: &Consumer,
         assigned: &[TopicPartition],
     ) -> Vec<RunningTask> {
+        let hops: Arc<BTreeSet<String>> = Arc::new(
+            topology
+                .sink_topics()
+                .into_iter()
+                .filter(|t| topology.sub_topology_reading(t).is_some())
+                .collect(),
+        );
         let mut tasks = Vec::new();
         for source in assigned {
             let sub_topology = topology
@@ -321,6 +336,7 @@ impl StreamsInstance {
                 source: source.clone(),
                 stores,
                 position,
+                hops: hops.clone(),
             });
         }
         tasks
@@ -402,9 +418,17 @@ impl StreamsInstance {
                     t.task
                         .process(&t.source.topic, StreamRecord::unpack(value), &mut t.stores);
                 for sink in out.sends {
-                    let partitions = self.partitions;
-                    let tp = TopicPartition::new(&sink.topic, sink.partition(partitions));
-                    sends.push((tp, sink.record.pack(), value));
+                    let tp = TopicPartition::new(&sink.topic, sink.partition(self.partitions));
+                    let mut record = sink.record;
+                    if t.hops.contains(&sink.topic) {
+                        assert!(
+                            record.input_id < HOP_FLAG,
+                            "input id {} too large",
+                            record.input_id
+                        );
+                        record.input_id |= HOP_FLAG;
+                    }
+                    sends.push((tp, record.pack(), value));
                 }
                 for update in out.store_updates {
                     let changelog = t
