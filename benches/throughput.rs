@@ -175,6 +175,33 @@ fn main() {
         100.0 * long_cpu / base_cpu
     );
 
+    // Issue 4's per-seed budget: eos-test with 10,000 input records and its default fault
+    // mix, wall time per seed on one core (target ≤ 0.5 s).
+    let mut eos = scenarios::load("eos-test").unwrap();
+    let mut workload = eos.streams_workload();
+    workload.records = 10_000;
+    eos.streams = Some(workload);
+    let eos_seeds = env_u64("EOSIM_BENCH_EOS_SEEDS", 10);
+    let start = Instant::now();
+    let cpu_start = cpu_seconds();
+    let passed = (0..eos_seeds)
+        .filter(|&seed| {
+            scenarios::run(
+                &eos,
+                &RunOptions {
+                    seed,
+                    ..Default::default()
+                },
+            )
+            .passed()
+        })
+        .count();
+    let wall = start.elapsed().as_secs_f64() / eos_seeds as f64;
+    let cpu = (cpu_seconds() - cpu_start) / eos_seeds as f64;
+    println!(
+        "eos-test, 10,000 records, default faults ({eos_seeds} seeds):     {wall:.3} s/seed wall, {cpu:.3} CPU-s/seed ({passed}/{eos_seeds} passed)"
+    );
+
     let before = rss_kib();
     let list: Vec<u64> = (0..memory_seeds).collect();
     let start = Instant::now();

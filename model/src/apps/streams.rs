@@ -485,9 +485,18 @@ impl StreamsInstance {
             .record(process, Phase::Invoke, op(None), None);
         let result = async {
             producer.begin_transaction()?;
-            let mut acked = Vec::with_capacity(sends.len());
-            for (tp, value, _) in &sends {
-                acked.push(producer.send(tp, *value).await?);
+            // One batch per partition (Kafka's producer batches per partition too).
+            let mut batches: BTreeMap<&TopicPartition, Vec<usize>> = BTreeMap::new();
+            for (i, (tp, _, _)) in sends.iter().enumerate() {
+                batches.entry(tp).or_default().push(i);
+            }
+            let mut acked = vec![0; sends.len()];
+            for (tp, indices) in batches {
+                let values: Vec<u64> = indices.iter().map(|&i| sends[i].1).collect();
+                let base = producer.send_batch(tp, &values).await?;
+                for (k, &i) in indices.iter().enumerate() {
+                    acked[i] = base + k as u64;
+                }
             }
             producer
                 .send_offsets_to_transaction(&offsets, metadata)

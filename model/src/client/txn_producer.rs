@@ -275,6 +275,17 @@ impl TransactionalProducer {
     /// Sends `value` to `tp` inside the transaction and waits for its acknowledgement;
     /// returns its offset.
     pub async fn send(&mut self, tp: &TopicPartition, value: u64) -> Result<u64, TxnError> {
+        self.send_batch(tp, &[value]).await
+    }
+
+    /// Sends `values` to `tp` as one batch (one produce request, consecutive offsets) inside
+    /// the transaction and waits for its acknowledgement; returns the first value's offset.
+    pub async fn send_batch(
+        &mut self,
+        tp: &TopicPartition,
+        values: &[u64],
+    ) -> Result<u64, TxnError> {
+        assert!(!values.is_empty(), "an empty batch is never sent");
         self.require(&[State::InTransaction], "send")?;
         if !self.partitions.contains(tp) {
             let request = Request::AddPartitionsToTxn {
@@ -296,7 +307,7 @@ impl TransactionalProducer {
                 producer_id: self.producer_id,
                 producer_epoch: self.epoch,
                 base_sequence: sequence,
-                values: Arc::from([value]),
+                values: Arc::from(values),
                 transactional: true,
             },
         };
@@ -307,8 +318,8 @@ impl TransactionalProducer {
             .await
         {
             Some(Response::Produce(Ok(ok))) => {
-                self.next_sequence
-                    .insert(tp.clone(), crate::protocol::last_sequence(sequence, 2));
+                let next = crate::protocol::last_sequence(sequence, values.len() + 1);
+                self.next_sequence.insert(tp.clone(), next);
                 Ok(ok.base_offset)
             }
             Some(Response::Produce(Err(e))) => {
