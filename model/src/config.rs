@@ -94,10 +94,17 @@ pub enum Variant {
     /// `aborted-read`. Fix: consume transactional output at read_committed (Kafka Streams
     /// sets isolation.level = read_committed under exactly-once).
     ReadUncommitted,
+    /// Bug (KAFKA-7192): after an unclean shutdown under exactly-once, a Streams instance
+    /// keeps its local state stores instead of wiping them and restoring from the changelog,
+    /// so the stores still hold the updates of the transaction the crash aborted, and the
+    /// re-processed inputs are applied a second time. Anomaly: `wrong-aggregate` (sums and
+    /// counts ahead of the committed inputs). Fix: no checkpoint under exactly-once while
+    /// processing; a task without one is wiped and restored from its changelog.
+    StoreNotWipedOnUncleanShutdown,
 }
 
 impl Variant {
-    pub const ALL: [Variant; 7] = [
+    pub const ALL: [Variant; 8] = [
         Variant::NoDedup,
         Variant::UnsyncedAcks,
         Variant::OffsetsOutsideTxn,
@@ -105,6 +112,7 @@ impl Variant {
         Variant::NoGenerationCheck,
         Variant::NoTxnEpochBump,
         Variant::ReadUncommitted,
+        Variant::StoreNotWipedOnUncleanShutdown,
     ];
 
     pub fn name(self) -> &'static str {
@@ -116,6 +124,7 @@ impl Variant {
             Variant::NoGenerationCheck => "no-generation-check",
             Variant::NoTxnEpochBump => "no-txn-epoch-bump",
             Variant::ReadUncommitted => "read-uncommitted",
+            Variant::StoreNotWipedOnUncleanShutdown => "store-not-wiped-on-unclean-shutdown",
         }
     }
 
@@ -157,6 +166,12 @@ impl Variant {
                  EndTxn or Produce from one transaction lands in the next (KAFKA-17754); \
                  anomalies: aborted-read, torn-transaction, lost-write, hanging-transaction; \
                  fix: bump the epoch at every EndTxn (KIP-890 part 2)"
+            }
+            Variant::StoreNotWipedOnUncleanShutdown => {
+                "a Streams instance keeps its local stores after an unclean shutdown under \
+                 exactly-once (KAFKA-7192): updates of the aborted transaction stay and the \
+                 re-processed inputs count twice; anomaly: wrong-aggregate; fix: wipe and \
+                 restore from the changelog"
             }
             Variant::ReadUncommitted => {
                 "downstream consumers read at read_uncommitted and see records of open and \

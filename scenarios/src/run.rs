@@ -299,9 +299,9 @@ async fn execute(
         Application::TransactionalCopy => start_copy(
             &sim, &net, &cluster, &recorder, &scenario, guarantee, &variants,
         ),
-        Application::Streams => {
-            start_streams(&sim, &net, &cluster, &recorder, &scenario, guarantee)
-        }
+        Application::Streams => start_streams(
+            &sim, &net, &cluster, &recorder, &scenario, guarantee, &variants,
+        ),
         Application::JepsenQueue => (
             start_queue(
                 &sim, &net, &cluster, &recorder, &scenario, guarantee, &variants,
@@ -631,6 +631,7 @@ fn start_streams(
     recorder: &Recorder,
     scenario: &Scenario,
     guarantee: Guarantee,
+    variants: &Variants,
 ) -> (
     std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>,
     Vec<sim::NodeId>,
@@ -663,10 +664,14 @@ fn start_streams(
         )
     });
     let exactly_once = guarantee == Guarantee::ExactlyOnce;
+    let wipe = !variants.has(Variant::StoreNotWipedOnUncleanShutdown);
     let mut nodes = Vec::new();
     for instance in 0..workload.instances {
         let (base, workload, progress) = (base.clone(), workload.clone(), progress.clone());
         let incarnations = Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let state_dir: model::apps::streams::StateDir =
+            sim::DurableCell::new(std::collections::BTreeMap::new());
+        let node_state_dir = state_dir.clone();
         let node = sim.add_node(&streams_instance_name(instance), move |node| {
             let incarnation = incarnations.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             assert!(
@@ -693,9 +698,12 @@ fn start_streams(
                 partitions,
                 exactly_once,
                 progress: progress.clone(),
+                state_dir: node_state_dir.clone(),
+                wipe_after_unclean_shutdown: wipe,
             }
             .run()
         });
+        sim.attach_disk(node, state_dir);
         nodes.push(node);
     }
     let sources = workload.app.topology().source_topics().len() * partitions as usize;

@@ -181,6 +181,11 @@ struct RunningTask {
 /// below it (≤ 500,000 records).
 pub use checker::aggregate::HOP_FLAG;
 
+/// An instance's local state directory (Kafka Streams' RocksDB stores on disk): the stores
+/// of the tasks it has open, as processing leaves them — including updates of transactions
+/// that have not committed. Survives a crash; a task closed cleanly (revoked) is removed.
+pub type StateDir = Arc<sim::DurableCell<BTreeMap<(u32, u32), MemStores>>>;
+
 /// One incarnation of streams instance `instance`.
 pub struct StreamsInstance {
     pub ctx: ClientContext,
@@ -189,6 +194,12 @@ pub struct StreamsInstance {
     pub partitions: u32,
     pub exactly_once: bool,
     pub progress: StreamsProgress,
+    pub state_dir: StateDir,
+    /// Under exactly-once, a task left open by a crash has stores that may hold uncommitted
+    /// updates: wipe them and restore from the changelog (the fix of KAFKA-7192). False is
+    /// the `store-not-wiped-on-unclean-shutdown` variant: the dirty stores are used as they
+    /// are.
+    pub wipe_after_unclean_shutdown: bool,
 }
 
 impl StreamsInstance {
@@ -226,13 +237,22 @@ impl StreamsInstance {
             sources,
         );
         let calls = AtomicU64::new(0);
+        // What a crash of the previous incarnation left open (empty after a clean start).
+        let left_open = Mutex::new(self.state_dir.get());
         loop {
-            self.run_until_fenced(&topology, &member, &calls).await;
+            self.run_until_fenced(&topology, &member, &calls, &left_open)
+                .await;
             madsim::time::sleep(BACKOFF).await;
         }
     }
 
-    async fn run_until_fenced(&self, topology: &Topology, member: &GroupMember, calls: &AtomicU64) {
+    async fn run_until_fenced(
+        &self,
+        topology: &Topology,
+        member: &GroupMember,
+        calls: &AtomicU64,
+        left_open: &Mutex<BTreeMap<(u32, u32), MemStores>>,
+    ) {
         let consumer = Consumer::new(self.client(1));
         let mut txn_producer = None;
         let mut plain_producer = None;
@@ -264,7 +284,9 @@ impl StreamsInstance {
         loop {
             let assigned = member.join().await;
             let metadata = member.group_metadata();
-            let mut tasks = self.open_tasks(topology, &consumer, &assigned).await;
+            let mut tasks = self
+                .open_tasks(topology, &consumer, &assigned, left_open)
+                .await;
             loop {
                 if member.is_stale() {
                     break;
@@ -303,6 +325,7 @@ impl StreamsInstance {
         topology: &Topology,
         consumer: &Consumer,
         assigned: &[TopicPartition],
+        left_open: &Mutex<BTreeMap<(u32, u32), MemStores>>,
     ) -> Vec<RunningTask> {
         let hops: Arc<BTreeSet<String>> = Arc::new(
             topology
@@ -320,6 +343,21 @@ impl StreamsInstance {
                 sub_topology,
                 partition: source.partition,
             };
+            let key = (id.sub_topology, id.partition);
+            // Only the first opening after a crash finds the crashed task's stores.
+            let dirty = left_open.lock().expect("left-open lock").remove(&key);
+            if let Some(dirty) = dirty.filter(|_| !self.wipe_after_unclean_shutdown) {
+                // KAFKA-7192: the crashed task's local stores are trusted as they are.
+                let position = self.committed(consumer, source).await;
+                tasks.push(RunningTask {
+                    task: topology.create_task(id),
+                    source: source.clone(),
+                    stores: dirty,
+                    position,
+                    hops: hops.clone(),
+                });
+                continue;
+            }
             let mut stores = MemStores::default();
             for store in topology
                 .stores()
@@ -339,7 +377,32 @@ impl StreamsInstance {
                 hops: hops.clone(),
             });
         }
+        // Tasks no longer assigned were closed cleanly: their local stores go.
+        let open: BTreeMap<(u32, u32), MemStores> = tasks
+            .iter()
+            .map(|t| {
+                (
+                    (t.task.id().sub_topology, t.task.id().partition),
+                    t.stores.clone(),
+                )
+            })
+            .collect();
+        self.state_dir.set_synced(open);
         tasks
+    }
+
+    /// Writes the open tasks' stores to the local state directory.
+    fn save_stores(&self, tasks: &[RunningTask]) {
+        let open = tasks
+            .iter()
+            .map(|t| {
+                (
+                    (t.task.id().sub_topology, t.task.id().partition),
+                    t.stores.clone(),
+                )
+            })
+            .collect();
+        self.state_dir.set_synced(open);
     }
 
     /// Everything in `tp` at this instance's isolation level (retried until read).
@@ -467,6 +530,7 @@ impl StreamsInstance {
                 madsim::time::sleep(BACKOFF).await;
                 continue;
             }
+            self.save_stores(tasks);
             steps.extend(s);
             sends.extend(out);
         }
