@@ -28,6 +28,7 @@ pub const BUILTIN: &[(&str, &str)] = &[
         "eos-test-complex",
         include_str!("../builtin/eos-test-complex.toml"),
     ),
+    ("word-count", include_str!("../builtin/word-count.toml")),
 ];
 
 /// Loads a built-in scenario by name, or a scenario file by path.

@@ -248,12 +248,13 @@ impl Scenario {
         spec
     }
 
-    /// Partitions of the streams application's `data` topic (default 5, as Kafka's test).
+    /// Partitions of the streams application's input topic (default 5, as Kafka's test).
     pub fn streams_partitions(&self) -> u32 {
+        let input = self.streams_workload().app.input_topic();
         self.cluster
             .topics
             .iter()
-            .find(|t| t.name == model::streams::eos_test::DATA)
+            .find(|t| t.name == input)
             .map_or(model::streams::eos_test::PARTITIONS, |t| t.partitions)
     }
 

@@ -30,7 +30,7 @@ use crate::client::{
     TransactionalProducer, TxnError,
 };
 use crate::protocol::{GroupMetadata, IsolationLevel, TopicPartition};
-use crate::streams::eos_test::{self, EosTestGenerator};
+use crate::streams::eos_test::{self, EosTestGenerator, LineGenerator};
 use crate::streams::record::StreamRecord;
 use crate::streams::topology::{MemStores, Task, TaskId, Topology};
 
@@ -41,6 +41,8 @@ pub enum StreamsApp {
     #[default]
     EosTest,
     EosTestComplex,
+    /// The talk's DSL example: lines → words → group by word → count.
+    WordCount,
 }
 
 impl StreamsApp {
@@ -48,11 +50,31 @@ impl StreamsApp {
         match self {
             StreamsApp::EosTest => eos_test::eos_test_topology(),
             StreamsApp::EosTestComplex => eos_test::eos_test_complex_topology(),
+            StreamsApp::WordCount => eos_test::word_count_topology(),
         }
     }
 
     pub fn spec(self) -> checker::aggregate::AggregateSpec {
-        eos_test::eos_test_spec(self == StreamsApp::EosTestComplex)
+        match self {
+            StreamsApp::WordCount => eos_test::word_count_spec(),
+            _ => eos_test::eos_test_spec(self == StreamsApp::EosTestComplex),
+        }
+    }
+
+    /// The application id: the consumer group and the internal topics' prefix.
+    pub fn application_id(self) -> &'static str {
+        match self {
+            StreamsApp::WordCount => eos_test::WORD_COUNT_APPLICATION_ID,
+            _ => eos_test::APPLICATION_ID,
+        }
+    }
+
+    /// The topic the loader writes.
+    pub fn input_topic(self) -> &'static str {
+        match self {
+            StreamsApp::WordCount => eos_test::LINES,
+            _ => eos_test::DATA,
+        }
     }
 }
 
@@ -118,9 +140,9 @@ impl StreamsProgress {
         self.notify.notify_waiters();
     }
 
-    fn data_finished(&self, partitions: u32) -> bool {
+    fn input_finished(&self, input_topic: &str, partitions: u32) -> bool {
         let state = self.inner.lock().expect("progress lock");
-        (0..partitions).all(|p| state.finished.contains(&(eos_test::DATA.to_string(), p)))
+        (0..partitions).all(|p| state.finished.contains(&(input_topic.to_string(), p)))
     }
 
     /// Waits until `count` source partitions are finished.
@@ -143,10 +165,18 @@ pub async fn streams_loader(
     progress: StreamsProgress,
 ) {
     let mut rng = ctx.sim.rng("streams-input");
-    let records = EosTestGenerator::new()
-        .with_keys(workload.keys)
-        .with_partitions(partitions)
-        .generate(&mut rng, workload.records as usize);
+    let records = match workload.app {
+        StreamsApp::WordCount => {
+            let mut lines = LineGenerator::new().with_partitions(partitions);
+            (0..workload.records)
+                .map(|_| lines.next_line(&mut rng))
+                .collect()
+        }
+        _ => EosTestGenerator::new()
+            .with_keys(workload.keys)
+            .with_partitions(partitions)
+            .generate(&mut rng, workload.records as usize),
+    };
     let producer = Producer::connect(ctx, ProducerConfig::default())
         .await
         .expect("the default producer config is valid");
@@ -154,7 +184,7 @@ pub async fn streams_loader(
     let mut deliveries = Vec::new();
     for generated in records {
         *counts.entry(generated.partition).or_insert(0) += 1;
-        let tp = TopicPartition::new(eos_test::DATA, generated.partition);
+        let tp = TopicPartition::new(workload.app.input_topic(), generated.partition);
         deliveries.push(producer.send(&tp, generated.record.pack()));
         madsim::time::sleep(Duration::from_millis(generated.pause_ms.max(1))).await;
     }
@@ -228,7 +258,7 @@ impl StreamsInstance {
             .collect();
         let group = GroupConfig {
             session_timeout_ms: self.workload.session_timeout_ms,
-            ..GroupConfig::new(eos_test::APPLICATION_ID)
+            ..GroupConfig::new(self.workload.app.application_id())
         };
         let member = GroupMember::new(
             self.client(3),
@@ -261,7 +291,7 @@ impl StreamsInstance {
                 txn_timeout_ms: self.workload.txn_timeout_ms,
                 ..TransactionalConfig::new(&format!(
                     "{}-{}",
-                    eos_test::APPLICATION_ID,
+                    self.workload.app.application_id(),
                     self.instance + 1
                 ))
             };
@@ -433,7 +463,7 @@ impl StreamsInstance {
     async fn committed(&self, consumer: &Consumer, tp: &TopicPartition) -> u64 {
         loop {
             if let Ok(offsets) = consumer
-                .committed(eos_test::APPLICATION_ID, std::slice::from_ref(tp))
+                .committed(self.workload.app.application_id(), std::slice::from_ref(tp))
                 .await
             {
                 return offsets[0].1.unwrap_or(0);
@@ -542,7 +572,14 @@ impl StreamsInstance {
             .map(|t| (t.source.clone(), t.position))
             .collect();
         let op = |offsets_known: Option<&[u64]>| {
-            streams_operation(true, &steps, &sends, offsets_known, &offsets)
+            streams_operation(
+                self.workload.app.application_id(),
+                true,
+                &steps,
+                &sends,
+                offsets_known,
+                &offsets,
+            )
         };
         self.ctx
             .recorder
@@ -631,7 +668,7 @@ impl StreamsInstance {
             // (an idempotent OffsetCommit), or the instance would never report its tasks done.
             if !offsets.is_empty() {
                 let _ = consumer
-                    .commit_sync(eos_test::APPLICATION_ID, &offsets)
+                    .commit_sync(self.workload.app.application_id(), &offsets)
                     .await;
             }
             return Cycle::Idle;
@@ -639,7 +676,14 @@ impl StreamsInstance {
         self.ctx.recorder.record(
             process,
             Phase::Invoke,
-            streams_operation(false, &steps, &sends, None, &offsets),
+            streams_operation(
+                self.workload.app.application_id(),
+                false,
+                &steps,
+                &sends,
+                None,
+                &offsets,
+            ),
             None,
         );
         let deliveries: Vec<_> = sends
@@ -655,20 +699,34 @@ impl StreamsInstance {
             }
         }
         let committed = consumer
-            .commit_sync(eos_test::APPLICATION_ID, &offsets)
+            .commit_sync(self.workload.app.application_id(), &offsets)
             .await
             .is_ok();
         match (failed, committed) {
             (None, true) => self.ctx.recorder.record(
                 process,
                 Phase::Ok,
-                streams_operation(false, &steps, &sends, Some(&acked), &offsets),
+                streams_operation(
+                    self.workload.app.application_id(),
+                    false,
+                    &steps,
+                    &sends,
+                    Some(&acked),
+                    &offsets,
+                ),
                 None,
             ),
             (why, _) => self.ctx.recorder.record(
                 process,
                 Phase::Info,
-                streams_operation(false, &steps, &sends, None, &offsets),
+                streams_operation(
+                    self.workload.app.application_id(),
+                    false,
+                    &steps,
+                    &sends,
+                    None,
+                    &offsets,
+                ),
                 Some(why.unwrap_or_else(|| "offset commit unanswered".into())),
             ),
         };
@@ -688,10 +746,11 @@ impl StreamsInstance {
             let caught_up = f.records.is_empty() && f.last_stable_offset >= f.high_watermark;
             // Every input record is in (offsets count control records too, so ≥); a later
             // stage's input is complete once every `data` partition is finished.
-            let all_in = if source.topic.as_ref() == eos_test::DATA {
+            let input = self.workload.app.input_topic();
+            let all_in = if source.topic.as_ref() == input {
                 f.high_watermark >= expected
             } else {
-                self.progress.data_finished(self.partitions)
+                self.progress.input_finished(input, self.partitions)
             };
             if caught_up && all_in && self.committed(consumer, source).await >= *position {
                 self.progress.finish(source);
@@ -713,6 +772,7 @@ enum Cycle {
 
 /// A commit cycle as a history operation.
 fn streams_operation(
+    group: &str,
     transactional: bool,
     polls: &[TxnStep],
     sends: &[(TopicPartition, u64, u64)],
@@ -731,7 +791,7 @@ fn streams_operation(
     }
     for (tp, offset) in offsets {
         steps.push(TxnStep::CommitOffset {
-            group: eos_test::APPLICATION_ID.to_string(),
+            group: group.to_string(),
             topic: tp.topic.clone(),
             partition: tp.partition,
             offset: *offset,
