@@ -80,7 +80,7 @@ impl StreamsApp {
 
 /// Shape of the streams workload. Defaults: the EOS test, 3 instances, 300 input records over
 /// 100 keys, commit every 100 ms (Streams' exactly-once default), 10 s transaction timeout,
-/// 1 s session timeout.
+/// 1 s session timeout, the loader pausing 0–10 ms per record (Kafka's generator).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct StreamsWorkload {
@@ -91,6 +91,9 @@ pub struct StreamsWorkload {
     pub commit_interval_ms: u64,
     pub txn_timeout_ms: u64,
     pub session_timeout_ms: u64,
+    /// The loader pauses up to this long after each record, drawn as Kafka's generator draws
+    /// it (default 10; 0: as fast as acknowledgements allow, to measure processing capacity).
+    pub max_input_pause_ms: u64,
 }
 
 impl Default for StreamsWorkload {
@@ -103,6 +106,7 @@ impl Default for StreamsWorkload {
             commit_interval_ms: 100,
             txn_timeout_ms: 10_000,
             session_timeout_ms: 1_000,
+            max_input_pause_ms: eos_test::MAX_PAUSE_MS,
         }
     }
 }
@@ -186,7 +190,10 @@ pub async fn streams_loader(
         *counts.entry(generated.partition).or_insert(0) += 1;
         let tp = TopicPartition::new(workload.app.input_topic(), generated.partition);
         deliveries.push(producer.send(&tp, generated.record.pack()));
-        madsim::time::sleep(Duration::from_millis(generated.pause_ms.max(1))).await;
+        let pause_ms = generated.pause_ms.min(workload.max_input_pause_ms);
+        if pause_ms > 0 {
+            madsim::time::sleep(Duration::from_millis(pause_ms)).await;
+        }
     }
     for delivery in deliveries {
         let _ = delivery.await;
