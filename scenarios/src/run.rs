@@ -479,18 +479,11 @@ fn start_copy(
         let (workload, done) = (workload.clone(), done.clone());
         let incarnations = Arc::new(std::sync::atomic::AtomicU64::new(0));
         let node = sim.add_node(&copier_name(instance), move |node| {
-            let incarnation = incarnations.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            assert!(
-                incarnation < COPIER_INCARNATIONS,
-                "copier restarted more than {COPIER_INCARNATIONS} times"
-            );
-            let client_id =
-                COPIER_CLIENT_IDS * (instance as u64 + 1) + CLIENTS_PER_INCARNATION * incarnation;
-            name_incarnation(
-                &base.recorder,
-                client_id,
+            let client_id = next_incarnation(
+                &incarnations,
+                instance,
                 &copier_name(instance),
-                incarnation,
+                &base.recorder,
                 COPIER_ROLES,
             );
             let copier = Copier {
@@ -601,6 +594,26 @@ fn start_queue(
 /// verifier's, whose consumer numbers its own calls from 0).
 const VERIFIER_QUEUE_PROCESSES: u64 = PROCESSES_PER_CLIENT / 2;
 
+/// Counts a restart of node `slot` (0-based) and returns the new incarnation's client id,
+/// naming its clients in the history (`roles` for its sub-clients). Panics past
+/// `COPIER_INCARNATIONS` restarts (client ids would collide).
+fn next_incarnation(
+    incarnations: &std::sync::atomic::AtomicU64,
+    slot: u32,
+    node: &str,
+    recorder: &Recorder,
+    roles: &[&str],
+) -> u64 {
+    let incarnation = incarnations.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    assert!(
+        incarnation < COPIER_INCARNATIONS,
+        "{node} restarted more than {COPIER_INCARNATIONS} times"
+    );
+    let client_id = COPIER_CLIENT_IDS * (slot as u64 + 1) + CLIENTS_PER_INCARNATION * incarnation;
+    name_incarnation(recorder, client_id, node, incarnation, roles);
+    client_id
+}
+
 /// Names an incarnation's clients in the history: `<node>#<incarnation>` for its loop and
 /// `<node>#<incarnation> <role>` for the sub-clients at client id + 1, + 2, … (`roles`).
 fn name_incarnation(
@@ -673,18 +686,11 @@ fn start_streams(
             sim::DurableCell::new(std::collections::BTreeMap::new());
         let node_state_dir = state_dir.clone();
         let node = sim.add_node(&streams_instance_name(instance), move |node| {
-            let incarnation = incarnations.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            assert!(
-                incarnation < COPIER_INCARNATIONS,
-                "streams instance restarted more than {COPIER_INCARNATIONS} times"
-            );
-            let client_id =
-                COPIER_CLIENT_IDS * (instance as u64 + 1) + CLIENTS_PER_INCARNATION * incarnation;
-            name_incarnation(
-                &base.recorder,
-                client_id,
+            let client_id = next_incarnation(
+                &incarnations,
+                instance,
                 &streams_instance_name(instance),
-                incarnation,
+                &base.recorder,
                 COPIER_ROLES,
             );
             StreamsInstance {

@@ -547,17 +547,13 @@ impl StreamsInstance {
         (steps, sends)
     }
 
-    /// One exactly-once commit cycle: begin, process for the commit interval, send the
-    /// offsets to the transaction, commit.
-    async fn cycle_exactly_once(
+    /// Polls and processes for one commit interval, keeping the local state directory up to
+    /// date; returns the poll steps and the records to send.
+    async fn process_for_interval(
         &self,
         consumer: &Consumer,
-        producer: &mut TransactionalProducer,
         tasks: &mut [RunningTask],
-        metadata: &GroupMetadata,
-        process: u64,
-    ) -> Cycle {
-        let started: Vec<u64> = tasks.iter().map(|t| t.position).collect();
+    ) -> (Vec<TxnStep>, Vec<(TopicPartition, u64, u64)>) {
         let deadline = sim::now_ms() + self.workload.commit_interval_ms;
         let mut steps = Vec::new();
         let mut sends = Vec::new();
@@ -571,6 +567,21 @@ impl StreamsInstance {
             steps.extend(s);
             sends.extend(out);
         }
+        (steps, sends)
+    }
+
+    /// One exactly-once commit cycle: begin, process for the commit interval, send the
+    /// offsets to the transaction, commit.
+    async fn cycle_exactly_once(
+        &self,
+        consumer: &Consumer,
+        producer: &mut TransactionalProducer,
+        tasks: &mut [RunningTask],
+        metadata: &GroupMetadata,
+        process: u64,
+    ) -> Cycle {
+        let started: Vec<u64> = tasks.iter().map(|t| t.position).collect();
+        let (steps, sends) = self.process_for_interval(consumer, tasks).await;
         if sends.is_empty() && tasks.iter().zip(&started).all(|(t, &s)| t.position == s) {
             return Cycle::Idle;
         }
@@ -654,18 +665,7 @@ impl StreamsInstance {
         tasks: &mut [RunningTask],
         process: u64,
     ) -> Cycle {
-        let deadline = sim::now_ms() + self.workload.commit_interval_ms;
-        let mut steps = Vec::new();
-        let mut sends = Vec::new();
-        while sim::now_ms() < deadline {
-            let (s, out) = self.poll_and_process(consumer, tasks).await;
-            if s.is_empty() && out.is_empty() {
-                madsim::time::sleep(BACKOFF).await;
-                continue;
-            }
-            steps.extend(s);
-            sends.extend(out);
-        }
+        let (steps, sends) = self.process_for_interval(consumer, tasks).await;
         let offsets: Vec<(TopicPartition, u64)> = tasks
             .iter()
             .map(|t| (t.source.clone(), t.position))
