@@ -14,22 +14,33 @@ pub enum Guarantee {
     AtMostOnce,
     /// Retries without idempotence: a retry after a lost ack writes the value again.
     AtLeastOnce,
-    /// Idempotent producer: retries are deduplicated by producer id and sequence number.
+    /// Idempotent producer: retries are deduplicated by producer id and sequence number. For
+    /// stream tasks, Streams' `exactly_once` (KIP-129): a transactional producer per task.
     ExactlyOnce,
+    /// Streams' `exactly_once_v2` (KIP-447): one transactional producer per instance, zombies
+    /// fenced by the group generation. Elsewhere the same as `exactly-once`.
+    ExactlyOnceV2,
 }
 
 impl Guarantee {
-    pub const ALL: [Guarantee; 3] = [
+    pub const ALL: [Guarantee; 4] = [
         Guarantee::AtMostOnce,
         Guarantee::AtLeastOnce,
         Guarantee::ExactlyOnce,
+        Guarantee::ExactlyOnceV2,
     ];
+
+    /// Exactly-once, either version.
+    pub fn is_exactly_once(self) -> bool {
+        matches!(self, Guarantee::ExactlyOnce | Guarantee::ExactlyOnceV2)
+    }
 
     pub fn name(self) -> &'static str {
         match self {
             Guarantee::AtMostOnce => "at-most-once",
             Guarantee::AtLeastOnce => "at-least-once",
             Guarantee::ExactlyOnce => "exactly-once",
+            Guarantee::ExactlyOnceV2 => "exactly-once-v2",
         }
     }
 

@@ -93,7 +93,7 @@ pub fn producer_config(guarantee: Guarantee) -> ProducerConfig {
             enable_idempotence: false,
             ..ProducerConfig::default()
         },
-        Guarantee::ExactlyOnce => ProducerConfig::default(),
+        Guarantee::ExactlyOnce | Guarantee::ExactlyOnceV2 => ProducerConfig::default(),
     }
 }
 
@@ -472,7 +472,7 @@ fn start_copy(
         loader_program(ctx, loader_workload.clone(), partitions)
     });
     let done = CopyCompletion::default();
-    let exactly_once = guarantee == Guarantee::ExactlyOnce;
+    let exactly_once = guarantee.is_exactly_once();
     let mut copiers = Vec::new();
     for instance in 0..workload.instances {
         let base = context(sim::NodeId(0), 0);
@@ -528,7 +528,7 @@ fn start_queue(
     let workload = scenario.queue_workload();
     let partitions = scenario.queue_partitions();
     let mode = QueueMode {
-        transactional: guarantee == Guarantee::ExactlyOnce,
+        transactional: guarantee.is_exactly_once(),
         producer: producer_config(guarantee),
         isolation: if variants.has(Variant::ReadUncommitted) {
             IsolationLevel::ReadUncommitted
@@ -676,7 +676,7 @@ fn start_streams(
             loader_progress.clone(),
         )
     });
-    let exactly_once = guarantee == Guarantee::ExactlyOnce;
+    let exactly_once = guarantee.is_exactly_once();
     let wipe = !variants.has(Variant::StoreNotWipedOnUncleanShutdown);
     let mut nodes = Vec::new();
     for instance in 0..workload.instances {
@@ -703,6 +703,7 @@ fn start_streams(
                 instance,
                 partitions,
                 exactly_once,
+                producer_per_task: guarantee == Guarantee::ExactlyOnce,
                 progress: progress.clone(),
                 state_dir: node_state_dir.clone(),
                 wipe_after_unclean_shutdown: wipe,

@@ -4,11 +4,13 @@
 //! commit interval, then (exactly-once) send the consumed offsets to the transaction and
 //! commit, or (at-least-once) wait for every send and commit the offsets.
 //!
-//! Exactly-once here is exactly-once-v2 (KIP-447): one transactional producer per instance
-//! (`<application>-<k>`); a zombie is fenced by the group generation on its offsets. On an
-//! aborted or unknown transaction, and whenever tasks are (re)assigned, stores are wiped and
-//! restored from the changelog at read_committed (Kafka Streams' exactly-once restore). Under
-//! at-least-once the changelog is restored at read_uncommitted and nothing is wiped.
+//! The guarantee knob: `exactly-once` (KIP-129) runs a transactional producer per task
+//! (`<application>-<sub-topology>_<partition>`; the task's next owner fences the previous one
+//! by epoch) and commits each task in its own transaction; `exactly-once-v2` (KIP-447) one per
+//! instance (`<application>-<k>`), all tasks in one transaction, a zombie fenced by the group
+//! generation on its offsets. On an aborted or unknown transaction, and whenever tasks are
+//! (re)assigned, stores are restored from the changelog at read_committed (Kafka Streams'
+//! exactly-once restore). Under at-least-once the changelog is restored at read_uncommitted.
 //!
 //! Each commit cycle is recorded as one `Operation::Txn`: the poll steps of the records
 //! processed, a send step per output and changelog record (`source` = the input record), and
@@ -230,6 +232,10 @@ pub struct StreamsInstance {
     pub instance: u32,
     pub partitions: u32,
     pub exactly_once: bool,
+    /// Exactly-once with a transactional producer per task, `<application>-<sub>_<partition>`
+    /// (KIP-129, Streams' `exactly_once`), instead of one per instance (KIP-447,
+    /// `exactly_once_v2`).
+    pub producer_per_task: bool,
     pub progress: StreamsProgress,
     pub state_dir: StateDir,
     /// Under exactly-once, a task left open by a crash has stores that may hold uncommitted
@@ -293,7 +299,7 @@ impl StreamsInstance {
         let consumer = Consumer::new(self.client(1));
         let mut txn_producer = None;
         let mut plain_producer = None;
-        if self.exactly_once {
+        if self.exactly_once && !self.producer_per_task {
             let config = TransactionalConfig {
                 txn_timeout_ms: self.workload.txn_timeout_ms,
                 ..TransactionalConfig::new(&format!(
@@ -307,7 +313,7 @@ impl StreamsInstance {
                 return;
             }
             txn_producer = Some(producer);
-        } else {
+        } else if !self.exactly_once {
             let config = ProducerConfig {
                 enable_idempotence: false,
                 ..ProducerConfig::default()
@@ -324,6 +330,27 @@ impl StreamsInstance {
             let mut tasks = self
                 .open_tasks(topology, &consumer, &assigned, left_open)
                 .await;
+            // Per task: a new owner's init_transactions fences the task's previous owner.
+            let mut task_producers = Vec::new();
+            if self.exactly_once && self.producer_per_task {
+                let ids: Vec<TaskId> = tasks.iter().map(|t| t.task.id()).collect();
+                for id in ids {
+                    let config = TransactionalConfig {
+                        txn_timeout_ms: self.workload.txn_timeout_ms,
+                        ..TransactionalConfig::new(&format!(
+                            "{}-{}_{}",
+                            self.workload.app.application_id(),
+                            id.sub_topology,
+                            id.partition
+                        ))
+                    };
+                    let mut producer = TransactionalProducer::new(self.client(2), config);
+                    if producer.init_transactions().await.is_err() {
+                        return;
+                    }
+                    task_producers.push(producer);
+                }
+            }
             loop {
                 if member.is_stale() {
                     break;
@@ -331,6 +358,30 @@ impl StreamsInstance {
                 let process = self.ctx.client_id * PROCESSES_PER_CLIENT
                     + calls.fetch_add(1, Ordering::Relaxed);
                 let outcome = match txn_producer.as_mut() {
+                    None if self.exactly_once => {
+                        // One transaction per task, each over its own commit interval.
+                        let mut outcome = Cycle::Idle;
+                        for (task, producer) in tasks.iter_mut().zip(&mut task_producers) {
+                            match self
+                                .cycle_exactly_once(
+                                    &consumer,
+                                    producer,
+                                    std::slice::from_mut(task),
+                                    &metadata,
+                                    process,
+                                )
+                                .await
+                            {
+                                Cycle::Idle => {}
+                                Cycle::Committed => outcome = Cycle::Committed,
+                                other => {
+                                    outcome = other;
+                                    break;
+                                }
+                            }
+                        }
+                        outcome
+                    }
                     Some(producer) => {
                         self.cycle_exactly_once(&consumer, producer, &mut tasks, &metadata, process)
                             .await
