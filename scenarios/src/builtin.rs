@@ -28,6 +28,10 @@ pub const BUILTIN: &[(&str, &str)] = &[
         "eos-test-complex",
         include_str!("../builtin/eos-test-complex.toml"),
     ),
+    (
+        "eos-test-failure-recovery",
+        include_str!("../builtin/eos-test-failure-recovery.toml"),
+    ),
     ("word-count", include_str!("../builtin/word-count.toml")),
 ];
 
