@@ -272,6 +272,7 @@ async fn execute(
                 );
                 let (workload, partitions) = (scenario.workload.clone(), partitions.clone());
                 let config = producer_config(guarantee);
+                recorder.name_client(p as u64 + 1, producer_name(p));
                 sim.add_node(&producer_name(p), move |node| {
                     let ctx = ClientContext {
                         sim: sim2.clone(),
