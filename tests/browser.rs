@@ -11,14 +11,23 @@ fn chromium() -> Option<&'static str> {
         .find(|p| std::path::Path::new(p).exists())
 }
 
-#[test]
-fn html_report_renders_the_duplicate_and_its_causal_chain_in_chromium() {
-    let Some(browser) = chromium() else {
+/// Chromium, or None (the test skips) when it is not installed — a failure instead when
+/// EOSIM_BROWSER_TEST is set.
+fn chromium_or_skip() -> Option<&'static str> {
+    let browser = chromium();
+    if browser.is_none() {
         assert!(
             std::env::var_os("EOSIM_BROWSER_TEST").is_none(),
             "EOSIM_BROWSER_TEST is set but chromium is not installed"
         );
         eprintln!("skipped: chromium is not installed (apt-get install chromium)");
+    }
+    browser
+}
+
+#[test]
+fn html_report_renders_the_duplicate_and_its_causal_chain_in_chromium() {
+    let Some(browser) = chromium_or_skip() else {
         return;
     };
     let dir = std::env::temp_dir().join(format!("eosim-browser-{}", std::process::id()));
@@ -90,12 +99,7 @@ fn dump_dom(browser: &str, dir: &std::path::Path, page: &std::path::Path) -> (St
 
 #[test]
 fn compare_page_shows_a_chart_per_measure_in_chromium() {
-    let Some(browser) = chromium() else {
-        assert!(
-            std::env::var_os("EOSIM_BROWSER_TEST").is_none(),
-            "EOSIM_BROWSER_TEST is set but chromium is not installed"
-        );
-        eprintln!("skipped: chromium is not installed (apt-get install chromium)");
+    let Some(browser) = chromium_or_skip() else {
         return;
     };
     let dir = std::env::temp_dir().join(format!("eosim-compare-{}", std::process::id()));

@@ -255,10 +255,7 @@ async fn execute(
         .set(cluster.clone())
         .expect("the cluster layout is set once");
     let recorder = Recorder::new();
-    let (finished, app_nodes): (
-        std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>,
-        Vec<sim::NodeId>,
-    ) = match scenario.application {
+    let (finished, app_nodes): AppStart = match scenario.application {
         Application::Produce => {
             let done = Completion::default();
             let producers = scenario.workload.producers;
@@ -429,6 +426,12 @@ async fn execute(
     (history, net.stats(), sim::now_ms())
 }
 
+/// A started application: the wait for its work to be done, and the nodes to stop once it is.
+type AppStart = (
+    std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>,
+    Vec<sim::NodeId>,
+);
+
 /// Starts the transactional-copy application: the loader and the copier instances. Each
 /// copier restart is a new incarnation with its own history processes. Returns the wait for
 /// every instance to finish copying.
@@ -440,10 +443,7 @@ fn start_copy(
     scenario: &Scenario,
     guarantee: Guarantee,
     variants: &Variants,
-) -> (
-    std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>,
-    Vec<sim::NodeId>,
-) {
+) -> AppStart {
     use model::apps::copy::{Copier, CopyCompletion, loader_program};
     let offsets_in_txn = !variants.has(Variant::OffsetsOutsideTxn);
     let workload = scenario.copy_workload();
@@ -646,10 +646,7 @@ fn start_streams(
     scenario: &Scenario,
     guarantee: Guarantee,
     variants: &Variants,
-) -> (
-    std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>,
-    Vec<sim::NodeId>,
-) {
+) -> AppStart {
     use model::apps::streams::{StreamsInstance, StreamsProgress, streams_loader};
     let workload = scenario.streams_workload();
     let partitions = scenario.streams_partitions();
