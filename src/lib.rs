@@ -335,6 +335,8 @@ fn timeline_and_chains(
                 TraceKind::Restart => ("restart", None, None, false),
                 TraceKind::Pause => ("pause", None, None, false),
                 TraceKind::Resume => ("resume", None, None, false),
+                TraceKind::Stop => ("stop", None, None, false),
+                TraceKind::Stopped { .. } => ("stopped", None, None, false),
                 TraceKind::Fault { .. } => ("fault", None, None, false),
                 TraceKind::Heal => ("heal", None, None, false),
                 TraceKind::Note { .. } => ("note", None, None, false),

@@ -13,7 +13,7 @@ pub struct TimelineEvent {
     /// Index into `Timeline::nodes`.
     pub node: usize,
     /// "send", "deliver", "drop", "duplicate", "hold", "fault", "crash", "restart", "pause",
-    /// "resume", "heal", "note".
+    /// "resume", "stop", "stopped", "heal", "note".
     pub kind: String,
     pub text: String,
     /// The other end of a message.
@@ -166,7 +166,7 @@ for (const e of t.events) {
     const color = e.highlight ? "#e67e00" : (e.kind === "drop" ? "#d33" : "#9ab");
     svg.appendChild(s("line", { x1: x(from.at_ms), y1: y(from.node), x2: x(e.at_ms), y2: y(e.node), stroke: color, "stroke-width": e.highlight ? 2 : 0.5, "stroke-dasharray": e.kind === "drop" ? "3,2" : "" }));
   }
-  if (["fault", "crash", "restart", "pause", "resume", "heal"].includes(e.kind)) {
+  if (["fault", "crash", "restart", "pause", "resume", "stop", "stopped", "heal"].includes(e.kind)) {
     const m = s("path", { d: `M${x(e.at_ms)},${y(e.node) - 7} l5,9 l-10,0 z`, fill: e.kind === "heal" ? "#393" : "#d33" });
     const title = s("title", {}); title.textContent = `${e.at_ms.toFixed(3)} ms ${e.text}`; m.appendChild(title);
     svg.appendChild(m);

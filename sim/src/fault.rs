@@ -47,6 +47,13 @@ pub enum FaultAction {
     Resume {
         node: String,
     },
+    /// Ask a node to shut down cleanly (SIGTERM); it is killed if it has not finished after
+    /// `grace_ms` (default 5,000). Restart it like a crashed node.
+    Stop {
+        node: String,
+        #[serde(default = "default_stop_grace_ms")]
+        grace_ms: u64,
+    },
     /// Cut all links between the two groups, both ways.
     Partition {
         a: Vec<String>,
@@ -89,6 +96,10 @@ pub enum FaultAction {
     },
 }
 
+fn default_stop_grace_ms() -> u64 {
+    crate::node::STOP_GRACE_MS
+}
+
 /// A fault at a virtual time of the fault phase.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Fault {
@@ -129,6 +140,7 @@ impl fmt::Display for FaultAction {
             FaultAction::Restart { node } => write!(f, "restart {node}"),
             FaultAction::Pause { node } => write!(f, "pause {node}"),
             FaultAction::Resume { node } => write!(f, "resume {node}"),
+            FaultAction::Stop { node, .. } => write!(f, "stop {node}"),
             FaultAction::Partition { a, b } => write!(f, "partition {a:?} | {b:?}"),
             FaultAction::HealPartition => write!(f, "heal partition"),
             FaultAction::DropRequests { filter: m, count } => {
@@ -171,6 +183,8 @@ enum Life {
     Running,
     Crashed,
     Paused,
+    /// Asked to stop (it may still be shutting down).
+    Stopped,
 }
 
 impl FaultPlan {
@@ -213,6 +227,7 @@ impl FaultPlan {
                             Life::Running => "running",
                             Life::Crashed => "crashed",
                             Life::Paused => "paused",
+                            Life::Stopped => "stopped",
                         };
                         return Err(err(format!(
                             "cannot {verb} {name}: it is {now} at that time"
@@ -225,8 +240,14 @@ impl FaultPlan {
                 FaultAction::Crash { node } => {
                     node_in(node, &[Life::Running, Life::Paused], Life::Crashed, "crash")?
                 }
-                FaultAction::Restart { node } => {
-                    node_in(node, &[Life::Crashed], Life::Running, "restart")?
+                FaultAction::Restart { node } => node_in(
+                    node,
+                    &[Life::Crashed, Life::Stopped],
+                    Life::Running,
+                    "restart",
+                )?,
+                FaultAction::Stop { node, .. } => {
+                    node_in(node, &[Life::Running], Life::Stopped, "stop")?
                 }
                 FaultAction::Pause { node } => {
                     node_in(node, &[Life::Running], Life::Paused, "pause")?
@@ -314,6 +335,7 @@ pub fn apply(sim: &Sim, action: &FaultAction) {
         FaultAction::Restart { node } => sim.restart(resolve(sim, node)),
         FaultAction::Pause { node } => sim.pause(resolve(sim, node)),
         FaultAction::Resume { node } => sim.resume(resolve(sim, node)),
+        FaultAction::Stop { node, grace_ms } => sim.stop(resolve(sim, node), *grace_ms),
         FaultAction::Partition { a, b } => {
             let a: Vec<_> = a.iter().map(|n| resolve(sim, n)).collect();
             let b: Vec<_> = b.iter().map(|n| resolve(sim, n)).collect();
@@ -377,6 +399,9 @@ pub struct FaultMix {
     pub crash: u32,
     /// Weight of pause + resume (default 0).
     pub pause: u32,
+    /// Weight of a clean stop (SIGTERM) + restart of a node in `crash_targets` (default 0).
+    /// A node whose application ignores stop requests is killed after the grace period.
+    pub stop: u32,
     /// Weight of dropped requests (default 1).
     pub drop_requests: u32,
     /// Weight of lost acks (default 3).
@@ -472,6 +497,7 @@ impl Default for FaultMix {
             count: 8,
             crash: 1,
             pause: 0,
+            stop: 0,
             drop_requests: 1,
             lose_acks: 3,
             duplicate_requests: 1,
@@ -498,7 +524,8 @@ impl FaultMix {
         crash_targets: &[String],
         message_nodes: &[String],
     ) -> FaultPlan {
-        let kinds: [(u32, u8); 7] = [
+        // Stop comes last: a mix without stops draws exactly as it did before stops existed.
+        let kinds: [(u32, u8); 8] = [
             (self.crash, 0),
             (self.pause, 1),
             (self.drop_requests, 2),
@@ -506,6 +533,7 @@ impl FaultMix {
             (self.duplicate_requests, 4),
             (self.duplicate_responses, 5),
             (self.delay, 6),
+            (self.stop, 7),
         ];
         let total: u32 = kinds.iter().map(|k| k.0).sum();
         let mut faults = Vec::new();
@@ -531,7 +559,8 @@ impl FaultMix {
                 .expect("weights sum to total");
             // Requests are aimed at the node (`to`), responses come from it (`from`).
             let node = message_nodes.choose(rng).cloned();
-            let message = if kind >= 2 {
+            let outage_kind = matches!(kind, 0 | 1 | 7);
+            let message = if !outage_kind {
                 self.message.as_ref().map(|kinds| kinds.draw(rng))
             } else {
                 None
@@ -548,7 +577,7 @@ impl FaultMix {
             };
             let count = rng.gen_range(1..=self.max_messages.max(1));
             let action = match kind {
-                0 | 1 => {
+                0 | 1 | 7 => {
                     let allowed: Vec<&String> = crash_targets
                         .iter()
                         .filter(|n| self.targets.as_ref().is_none_or(|t| t.contains(n)))
@@ -566,6 +595,14 @@ impl FaultMix {
                     let (down, up) = if kind == 0 {
                         (
                             FaultAction::Crash { node: node.clone() },
+                            FaultAction::Restart { node: node.clone() },
+                        )
+                    } else if kind == 7 {
+                        (
+                            FaultAction::Stop {
+                                node: node.clone(),
+                                grace_ms: crate::node::STOP_GRACE_MS,
+                            },
                             FaultAction::Restart { node: node.clone() },
                         )
                     } else {
@@ -692,6 +729,89 @@ mod tests {
                 .validate(&nodes(), 100)
                 .is_ok()
         );
+    }
+
+    #[test]
+    fn a_stopped_node_can_restart_but_not_stop_or_crash_again() {
+        let at = |at_ms, action| Fault { at_ms, action };
+        let node = || "broker-1".to_string();
+        let stop = || FaultAction::Stop {
+            node: node(),
+            grace_ms: 100,
+        };
+        let ok = FaultPlan(vec![
+            at(1, stop()),
+            at(2, FaultAction::Restart { node: node() }),
+            at(3, stop()),
+        ]);
+        assert!(ok.validate(&nodes(), 100).is_ok());
+        let twice = FaultPlan(vec![at(1, stop()), at(2, stop())]);
+        let err = twice.validate(&nodes(), 100).unwrap_err();
+        assert!(
+            err.reason.contains("cannot stop broker-1: it is stopped"),
+            "{err}"
+        );
+        let crash = FaultPlan(vec![
+            at(1, stop()),
+            at(2, FaultAction::Crash { node: node() }),
+        ]);
+        assert!(crash.validate(&nodes(), 100).is_err());
+    }
+
+    #[test]
+    fn a_stop_parses_with_a_default_grace_period() {
+        let fault: Fault =
+            toml::from_str("at_ms = 5\nkind = \"stop\"\nnode = \"broker-1\"").unwrap();
+        assert_eq!(
+            fault.action,
+            FaultAction::Stop {
+                node: "broker-1".into(),
+                grace_ms: crate::node::STOP_GRACE_MS
+            }
+        );
+    }
+
+    #[test]
+    fn a_mix_without_stops_draws_as_before_and_stops_come_with_restarts() {
+        // (That existing mixes draw exactly as before stops existed is guarded by the
+        // scenario snapshots, which pin their trace hashes.)
+        let before = FaultMix::default().expand(
+            &mut crate::rng::stream(3, "faults"),
+            10_000,
+            &nodes(),
+            &nodes(),
+        );
+        assert!(
+            before
+                .0
+                .iter()
+                .all(|f| !matches!(f.action, FaultAction::Stop { .. }))
+        );
+        let mix = FaultMix {
+            count: 30,
+            crash: 0,
+            stop: 1,
+            ..FaultMix::default()
+        };
+        let plan = mix.expand(
+            &mut crate::rng::stream(3, "faults"),
+            10_000,
+            &nodes(),
+            &nodes(),
+        );
+        plan.validate(&nodes(), 10_000).unwrap();
+        let stops = plan
+            .0
+            .iter()
+            .filter(|f| matches!(f.action, FaultAction::Stop { .. }))
+            .count();
+        let restarts = plan
+            .0
+            .iter()
+            .filter(|f| matches!(f.action, FaultAction::Restart { .. }))
+            .count();
+        assert!(stops > 0);
+        assert_eq!(stops, restarts);
     }
 
     #[test]

@@ -29,7 +29,7 @@ pub use alarm::Alarm;
 pub use disk::{Crashable, DurableCell, DurableLog};
 pub use fault::{Fault, FaultAction, FaultMix, FaultPlan, MessageFilter, MessageKinds, PlanError};
 pub use net::{CallError, Incoming, Message, Net, NetConfig, NetStats, ReplyTo};
-pub use node::{NodeId, NodeState, Sim};
+pub use node::{NodeId, NodeState, STOP_GRACE_MS, Sim, StopSignal};
 pub use rng::stream as rng_stream;
 pub use runner::{SeedOptions, SeedReport, run_seed, run_seeds};
 pub use trace::{TraceEvent, TraceKind, TraceSummary};

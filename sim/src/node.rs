@@ -1,7 +1,10 @@
-//! Named nodes and the run's world: crash, restart, pause, resume, partitions, fault rules.
+//! Named nodes and the run's world: crash, restart, pause, resume, clean stop, partitions,
+//! fault rules.
 
 use std::future::Future;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
 
 use serde::Serialize;
 
@@ -24,7 +27,31 @@ pub enum NodeState {
     Crashed,
     /// Frozen: timers and mailbox keep filling; it acts on stale beliefs when resumed.
     Paused,
+    /// Asked to shut down cleanly (SIGTERM): still running its shutdown.
+    Stopping,
+    /// Shut down cleanly (its application said so, or the grace period ran out).
+    Stopped,
 }
+
+/// A clean-shutdown request (SIGTERM) to one life of a node. An application that supports
+/// clean shutdown polls `is_requested` at safe points, finishes (commits, checkpoints, leaves
+/// its group) and then calls `Sim::stopped`; one that does not is killed when the grace
+/// period runs out.
+#[derive(Debug, Default)]
+pub struct StopSignal {
+    requested: AtomicBool,
+}
+
+impl StopSignal {
+    /// Whether this life of the node was asked to shut down.
+    pub fn is_requested(&self) -> bool {
+        self.requested.load(Ordering::Relaxed)
+    }
+}
+
+/// How long a node asked to stop may take before it is killed (Kafka Streams' system test
+/// closes with a 300 s timeout; scaled down like every other timeout here).
+pub const STOP_GRACE_MS: u64 = 5_000;
 
 pub(crate) struct NodeEntry {
     pub(crate) name: String,
@@ -33,6 +60,8 @@ pub(crate) struct NodeEntry {
     pub(crate) incarnation: u32,
     madsim_node: Option<madsim::runtime::NodeHandle>,
     disks: Vec<Arc<dyn Crashable>>,
+    /// This life's shutdown request (a fresh one for every restart).
+    stop: Arc<StopSignal>,
 }
 
 pub(crate) struct World {
@@ -60,6 +89,7 @@ impl Sim {
             incarnation: 0,
             madsim_node: None,
             disks: Vec::new(),
+            stop: Arc::default(),
         };
         let world = World {
             nodes: vec![supervisor],
@@ -112,6 +142,7 @@ impl Sim {
                 incarnation: 0,
                 madsim_node: None,
                 disks: Vec::new(),
+                stop: Arc::default(),
             });
             NodeId(world.nodes.len() as u32 - 1)
         };
@@ -199,10 +230,9 @@ impl Sim {
             let mut world = self.lock();
             let lose = world.lose_unsynced_on_crash;
             let entry = &mut world.nodes[node.0 as usize];
-            assert_ne!(
-                entry.state,
-                NodeState::Crashed,
-                "crash of a crashed node {}",
+            assert!(
+                !matches!(entry.state, NodeState::Crashed | NodeState::Stopped),
+                "crash of a node {} that is not running",
                 entry.name
             );
             entry.state = NodeState::Crashed;
@@ -216,19 +246,24 @@ impl Sim {
         trace::record(node, TraceKind::Crash);
     }
 
-    /// Restarts a crashed node: its `init` runs again on its durable state.
+    /// Restarts a crashed or stopped node: its `init` runs again on its durable state. A node
+    /// still shutting down is cut short first.
     pub fn restart(&self, node: NodeId) {
         let madsim_id = self.madsim_id(node);
+        if self.state(node) == NodeState::Stopping {
+            self.end_life(node, NodeState::Stopped);
+            trace::record(node, TraceKind::Stopped { forced: true });
+        }
         {
             let mut world = self.lock();
             let entry = &mut world.nodes[node.0 as usize];
-            assert_eq!(
-                entry.state,
-                NodeState::Crashed,
+            assert!(
+                matches!(entry.state, NodeState::Crashed | NodeState::Stopped),
                 "restart of a live node {}",
                 entry.name
             );
             entry.state = NodeState::Running;
+            entry.stop = Arc::default();
         }
         trace::record(node, TraceKind::Restart);
         madsim::runtime::Handle::current().restart(madsim_id);
@@ -268,6 +303,70 @@ impl Sim {
         }
         madsim::runtime::Handle::current().resume(madsim_id);
         trace::record(node, TraceKind::Resume);
+    }
+
+    /// This life's shutdown request: what `stop` sets and the application polls.
+    pub fn stop_signal(&self, node: NodeId) -> Arc<StopSignal> {
+        self.lock().nodes[node.0 as usize].stop.clone()
+    }
+
+    /// Asks a running node to shut down cleanly (SIGTERM). It keeps running until its
+    /// application calls `stopped`, or is killed after `grace_ms`.
+    pub fn stop(&self, node: NodeId, grace_ms: u64) {
+        let (signal, incarnation) = {
+            let mut world = self.lock();
+            let entry = &mut world.nodes[node.0 as usize];
+            assert_eq!(
+                entry.state,
+                NodeState::Running,
+                "stop of {} that is not running",
+                entry.name
+            );
+            entry.state = NodeState::Stopping;
+            (entry.stop.clone(), entry.incarnation)
+        };
+        signal.requested.store(true, Ordering::Relaxed);
+        trace::record(node, TraceKind::Stop);
+        let sim = self.clone();
+        self.spawn_supervisor(async move {
+            madsim::time::sleep(Duration::from_millis(grace_ms)).await;
+            let overdue = {
+                let world = sim.lock();
+                let entry = &world.nodes[node.0 as usize];
+                entry.state == NodeState::Stopping && entry.incarnation == incarnation
+            };
+            if overdue {
+                sim.end_life(node, NodeState::Stopped);
+                trace::record(node, TraceKind::Stopped { forced: true });
+            }
+        });
+    }
+
+    /// The application of a stopping node finished its clean shutdown: the node ends (its
+    /// disks keep everything: a clean shutdown syncs). Called from the node itself, which
+    /// then awaits anything: its tasks are gone.
+    pub fn stopped(&self, node: NodeId) {
+        assert_eq!(
+            self.state(node),
+            NodeState::Stopping,
+            "stopped without a stop request"
+        );
+        self.end_life(node, NodeState::Stopped);
+        trace::record(node, TraceKind::Stopped { forced: false });
+    }
+
+    /// Ends the node's current life without losing any disk write: `state` becomes its state,
+    /// messages to the ended life are dropped, its tasks are killed (madsim only flags them,
+    /// so the caller may be one of them: it ends at its next await).
+    fn end_life(&self, node: NodeId, state: NodeState) {
+        let madsim_id = self.madsim_id(node);
+        {
+            let mut world = self.lock();
+            let entry = &mut world.nodes[node.0 as usize];
+            entry.state = state;
+            entry.incarnation += 1;
+        }
+        madsim::runtime::Handle::current().kill(madsim_id);
     }
 
     /// Cuts every link between group `a` and group `b`, both ways.
@@ -312,7 +411,11 @@ impl Sim {
                     .map(|(i, _)| NodeId(i as u32))
                     .collect::<Vec<_>>()
             };
-            (ids(NodeState::Crashed), ids(NodeState::Paused))
+            let mut down = ids(NodeState::Crashed);
+            down.extend(ids(NodeState::Stopped));
+            down.extend(ids(NodeState::Stopping));
+            down.sort();
+            (down, ids(NodeState::Paused))
         };
         tracing::info!("heal: every fault lifted");
         trace::record(crate::node::SUPERVISOR, TraceKind::Heal);

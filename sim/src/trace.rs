@@ -72,6 +72,13 @@ pub enum TraceKind {
     Restart,
     Pause,
     Resume,
+    /// A clean shutdown was requested (SIGTERM).
+    Stop,
+    /// The node ended after a stop request: by itself, or killed when its grace period ran
+    /// out (`forced`).
+    Stopped {
+        forced: bool,
+    },
     /// A fault of the plan took effect (index into the plan).
     Fault {
         index: u32,
@@ -197,6 +204,9 @@ impl TraceSummary {
             TraceKind::Restart => "restart".to_string(),
             TraceKind::Pause => "pause".to_string(),
             TraceKind::Resume => "resume".to_string(),
+            TraceKind::Stop => "stop requested".to_string(),
+            TraceKind::Stopped { forced: false } => "stopped cleanly".to_string(),
+            TraceKind::Stopped { forced: true } => "killed: stop grace period over".to_string(),
             TraceKind::Fault { index, description } => format!("fault #{index}: {description}"),
             TraceKind::Heal => "heal: every fault lifted".to_string(),
             // A first number above 32 bits is a (tag, index) pair, e.g. a topic's hash and a
@@ -381,6 +391,11 @@ fn encode_event(b: &mut Vec<u8>, at_ns: u64, node: NodeId, kind: &TraceKind) {
             b.extend_from_slice(description.as_bytes());
         }
         TraceKind::Heal => b.push(11),
+        TraceKind::Stop => b.push(13),
+        TraceKind::Stopped { forced } => {
+            b.push(14);
+            b.push(*forced as u8);
+        }
         TraceKind::Note { what, a, b: second } => {
             b.push(12);
             b.extend_from_slice(what.as_bytes());

@@ -351,3 +351,76 @@ fn the_cost_model_charges_overhead_transfer_and_service_time() {
     assert_eq!(config.cost(4), std::time::Duration::from_micros(50 + 200));
     assert_eq!(NetConfig::default().cost(1_000), std::time::Duration::ZERO);
 }
+
+/// A node whose application honours stop requests: it counts its lives and, asked to stop,
+/// writes a farewell to its disk and ends itself.
+#[test]
+fn a_clean_stop_ends_the_node_after_its_shutdown_and_restart_runs_it_again() {
+    let options = SeedOptions {
+        record_trace: true,
+        ..SeedOptions::default()
+    };
+    let report = run_seed(7, &options, |sim| async move {
+        let disk: Arc<DurableLog<u64>> = DurableLog::new();
+        let (sim2, disk2) = (sim.clone(), disk.clone());
+        let node = sim.add_node("app", move |me| {
+            let (sim, disk) = (sim2.clone(), disk2.clone());
+            async move {
+                disk.append(1); // started (never synced: a clean stop keeps it anyway)
+                let signal = sim.stop_signal(me);
+                while !signal.is_requested() {
+                    madsim::time::sleep(Duration::from_millis(5)).await;
+                }
+                madsim::time::sleep(Duration::from_millis(20)).await; // shutting down
+                disk.append(2);
+                sim.stopped(me);
+                std::future::pending::<()>().await;
+            }
+        });
+        sim.attach_disk(node, disk.clone());
+        madsim::time::sleep(Duration::from_millis(10)).await;
+        sim.stop(node, sim::STOP_GRACE_MS);
+        let while_stopping = sim.state(node);
+        madsim::time::sleep(Duration::from_millis(100)).await;
+        let after_stop = (sim.state(node), disk.len());
+        sim.restart(node);
+        madsim::time::sleep(Duration::from_millis(10)).await;
+        (while_stopping, after_stop, sim.state(node), disk.len())
+    });
+    let (stopping, (stopped, written), running, after_restart) = report.outcome.unwrap();
+    assert_eq!(stopping, sim::NodeState::Stopping);
+    assert_eq!(stopped, sim::NodeState::Stopped);
+    assert_eq!(
+        written, 2,
+        "start and farewell, both kept by the clean stop"
+    );
+    assert_eq!(running, sim::NodeState::Running);
+    assert_eq!(after_restart, 3, "the restarted life ran init again");
+    let events = report.trace.recorded.unwrap();
+    let kinds: Vec<_> = events.iter().map(|e| &e.kind).collect();
+    assert!(kinds.contains(&&TraceKind::Stop));
+    assert!(kinds.contains(&&TraceKind::Stopped { forced: false }));
+}
+
+#[test]
+fn a_node_that_ignores_a_stop_request_is_killed_after_the_grace_period() {
+    let options = SeedOptions {
+        record_trace: true,
+        ..SeedOptions::default()
+    };
+    let report = run_seed(8, &options, |sim| async move {
+        let node = sim.add_node("deaf", |_| std::future::pending::<()>());
+        sim.stop(node, 300);
+        madsim::time::sleep(Duration::from_millis(299)).await;
+        let before = sim.state(node);
+        madsim::time::sleep(Duration::from_millis(2)).await;
+        (before, sim.state(node))
+    });
+    assert_eq!(
+        report.outcome.unwrap(),
+        (sim::NodeState::Stopping, sim::NodeState::Stopped)
+    );
+    let events = report.trace.recorded.unwrap();
+    let kinds: Vec<_> = events.iter().map(|e| &e.kind).collect();
+    assert!(kinds.contains(&&TraceKind::Stopped { forced: true }));
+}
