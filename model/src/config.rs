@@ -112,10 +112,17 @@ pub enum Variant {
     /// counts ahead of the committed inputs). Fix: no checkpoint under exactly-once while
     /// processing; a task without one is wiped and restored from its changelog.
     StoreNotWipedOnUncleanShutdown,
+    /// Bug (KAFKA-16017): a Streams task closed cleanly in the middle of restoring writes its
+    /// record collector's offsets — the changelog end it had written before an abort wiped
+    /// its stores — to the checkpoint instead of the offsets it restored. Opened again from
+    /// that checkpoint, it believes it is fully restored and skips the rest of the changelog.
+    /// Anomaly: `wrong-aggregate` (aggregates restart from partial state). Fix: forget the
+    /// collector's offsets on close and checkpoint the restored ones.
+    CheckpointWrittenNotRestored,
 }
 
 impl Variant {
-    pub const ALL: [Variant; 8] = [
+    pub const ALL: [Variant; 9] = [
         Variant::NoDedup,
         Variant::UnsyncedAcks,
         Variant::OffsetsOutsideTxn,
@@ -124,6 +131,7 @@ impl Variant {
         Variant::NoTxnEpochBump,
         Variant::ReadUncommitted,
         Variant::StoreNotWipedOnUncleanShutdown,
+        Variant::CheckpointWrittenNotRestored,
     ];
 
     pub fn name(self) -> &'static str {
@@ -136,6 +144,7 @@ impl Variant {
             Variant::NoTxnEpochBump => "no-txn-epoch-bump",
             Variant::ReadUncommitted => "read-uncommitted",
             Variant::StoreNotWipedOnUncleanShutdown => "store-not-wiped-on-unclean-shutdown",
+            Variant::CheckpointWrittenNotRestored => "checkpoint-written-not-restored",
         }
     }
 
@@ -183,6 +192,12 @@ impl Variant {
                  exactly-once (KAFKA-7192): updates of the aborted transaction stay and the \
                  re-processed inputs count twice; anomaly: wrong-aggregate; fix: wipe and \
                  restore from the changelog"
+            }
+            Variant::CheckpointWrittenNotRestored => {
+                "a Streams task closed cleanly mid-restore checkpoints the changelog offsets \
+                 it had written before an abort wiped it, not those it restored \
+                 (KAFKA-16017); opened again it skips the unrestored changelog; anomaly: \
+                 wrong-aggregate; fix: checkpoint the restored offsets"
             }
             Variant::ReadUncommitted => {
                 "downstream consumers read at read_uncommitted and see records of open and \

@@ -32,6 +32,10 @@ pub const BUILTIN: &[(&str, &str)] = &[
         "eos-test-failure-recovery",
         include_str!("../builtin/eos-test-failure-recovery.toml"),
     ),
+    (
+        "eos-test-rebalance",
+        include_str!("../builtin/eos-test-rebalance.toml"),
+    ),
     ("word-count", include_str!("../builtin/word-count.toml")),
 ];
 

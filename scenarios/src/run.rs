@@ -676,6 +676,7 @@ fn start_streams(
     });
     let exactly_once = guarantee.is_exactly_once();
     let wipe = !variants.has(Variant::StoreNotWipedOnUncleanShutdown);
+    let checkpoint_restored = !variants.has(Variant::CheckpointWrittenNotRestored);
     let mut nodes = Vec::new();
     for instance in 0..workload.instances {
         let (base, workload, progress) = (base.clone(), workload.clone(), progress.clone());
@@ -705,6 +706,7 @@ fn start_streams(
                 progress: progress.clone(),
                 state_dir: node_state_dir.clone(),
                 wipe_after_unclean_shutdown: wipe,
+                checkpoint_restored_offsets: checkpoint_restored,
             }
             .run()
         });

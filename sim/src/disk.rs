@@ -113,6 +113,19 @@ impl<T: Clone + Send + Default> DurableCell<T> {
         let mut inner = self.inner.lock().expect("durable cell lock poisoned");
         *inner = (value.clone(), value);
     }
+
+    /// Reads the current value without copying it.
+    pub fn read<R>(&self, f: impl FnOnce(&T) -> R) -> R {
+        f(&self.inner.lock().expect("durable cell lock poisoned").0)
+    }
+
+    /// Changes the value in place and makes the change durable at once (`change` runs on
+    /// the current and on the synced copy, so nothing else is copied).
+    pub fn update_synced(&self, change: impl Fn(&mut T)) {
+        let mut inner = self.inner.lock().expect("durable cell lock poisoned");
+        change(&mut inner.0);
+        change(&mut inner.1);
+    }
 }
 
 impl<T: Clone + Send + Default> Crashable for DurableCell<T> {

@@ -31,7 +31,7 @@ use crate::client::{
     ClientContext, PROCESSES_PER_CLIENT, Producer, ProducerConfig, TransactionalConfig,
     TransactionalProducer, TxnError,
 };
-use crate::protocol::{GroupMetadata, IsolationLevel, TopicPartition};
+use crate::protocol::{GroupMetadata, IsolationLevel, KafkaError, TopicPartition};
 use crate::streams::eos_test::{self, EosTestGenerator, LineGenerator};
 use crate::streams::record::StreamRecord;
 use crate::streams::topology::{MemStores, Task, TaskId, Topology};
@@ -81,8 +81,9 @@ impl StreamsApp {
 }
 
 /// Shape of the streams workload. Defaults: the EOS test, 3 instances, 300 input records over
-/// 100 keys, commit every 100 ms (Streams' exactly-once default), 10 s transaction timeout,
-/// 1 s session timeout, the loader pausing 0–10 ms per record (Kafka's generator).
+/// 100 keys, commit every 100 ms (Streams' exactly-once default) and never by record count,
+/// 10 s transaction timeout, 1 s session timeout, the loader pausing 0–10 ms per record
+/// (Kafka's generator).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct StreamsWorkload {
@@ -96,6 +97,9 @@ pub struct StreamsWorkload {
     /// The loader pauses up to this long after each record, drawn as Kafka's generator draws
     /// it (default 10; 0: as fast as acknowledgements allow, to measure processing capacity).
     pub max_input_pause_ms: u64,
+    /// Also commit as soon as a commit cycle has processed this many input records (default
+    /// 0: commit by time only, like Kafka's `commit.interval.ms`).
+    pub commit_interval_records: u32,
 }
 
 impl Default for StreamsWorkload {
@@ -109,6 +113,7 @@ impl Default for StreamsWorkload {
             txn_timeout_ms: 10_000,
             session_timeout_ms: 1_000,
             max_input_pause_ms: eos_test::MAX_PAUSE_MS,
+            commit_interval_records: 0,
         }
     }
 }
@@ -204,14 +209,21 @@ pub async fn streams_loader(
     progress.notify.notify_waiters();
 }
 
+/// A task's identity in the state directory: (sub-topology, partition).
+type TaskKey = (u32, u32);
+
 /// One task of an instance: the processor graph, its stores and its input position.
 struct RunningTask {
     task: Task,
+    key: TaskKey,
     source: TopicPartition,
     stores: MemStores,
     position: u64,
     /// Sink topics another sub-topology reads (repartition hops).
     hops: Arc<BTreeSet<String>>,
+    /// Per store, the changelog offset its contents reflect (Kafka's state-manager offsets):
+    /// where restoring got to, then moved on by every committed changelog write.
+    changelog_offsets: BTreeMap<String, u64>,
 }
 
 /// Set in the input id of a record written to a repartition hop: the hop's record is a new
@@ -220,10 +232,30 @@ struct RunningTask {
 /// below it (≤ 500,000 records).
 pub use checker::aggregate::HOP_FLAG;
 
-/// An instance's local state directory (Kafka Streams' RocksDB stores on disk): the stores
-/// of the tasks it has open, as processing leaves them — including updates of transactions
-/// that have not committed. Survives a crash; a task closed cleanly (revoked) is removed.
-pub type StateDir = Arc<sim::DurableCell<BTreeMap<(u32, u32), MemStores>>>;
+/// One task's directory in an instance's local state directory (Kafka Streams' RocksDB
+/// stores and `.checkpoint` file on disk).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TaskDir {
+    /// The stores as processing leaves them — including updates of transactions that have
+    /// not committed.
+    pub stores: MemStores,
+    /// Per store, the changelog offset up to which `stores` holds it. Written when the task
+    /// is closed cleanly; while it runs there is none (under exactly-once its stores then
+    /// hold uncommitted updates: KAFKA-7192's fix). Opening a task with a checkpoint keeps
+    /// the stores and restores only the changelog after it; without one the stores are wiped
+    /// and restored from the start.
+    pub checkpoint: Option<BTreeMap<String, u64>>,
+}
+
+/// An instance's local state directory: a directory per task it has had. Survives crashes
+/// and restarts.
+pub type StateDir = Arc<sim::DurableCell<BTreeMap<TaskKey, TaskDir>>>;
+
+/// Records fetched per restore step. Between steps the restore checks whether the group is
+/// rebalancing or the instance is asked to stop (Kafka restores in the stream thread's loop,
+/// which also runs the rebalance callbacks), so a restore can be interrupted — and a task
+/// closed cleanly mid-restore must checkpoint how far it got (KAFKA-16017).
+const MAX_RESTORE_RECORDS: u32 = 100;
 
 /// One incarnation of streams instance `instance`.
 pub struct StreamsInstance {
@@ -243,6 +275,27 @@ pub struct StreamsInstance {
     /// the `store-not-wiped-on-unclean-shutdown` variant: the dirty stores are used as they
     /// are.
     pub wipe_after_unclean_shutdown: bool,
+    /// A task closed cleanly checkpoints the changelog offsets its stores reflect, and every
+    /// close forgets what the task's record collector wrote (the fix of KAFKA-16017). False
+    /// is the `checkpoint-written-not-restored` variant: the collector's written offsets
+    /// survive a dirty close (the task is revived, not recreated), and a clean close
+    /// checkpoints max(written, restored) — so a task closed mid-restore claims the whole
+    /// changelog and its next opening skips what it never restored.
+    pub checkpoint_restored_offsets: bool,
+}
+
+/// What one incarnation of an instance keeps in memory besides its tasks.
+struct Local {
+    calls: AtomicU64,
+    /// Tasks the previous incarnation left open when it crashed (their stores may hold
+    /// uncommitted updates); only the first opening of each after the restart finds it.
+    crashed_open: Mutex<BTreeSet<TaskKey>>,
+    /// The record collectors: per task and store, the changelog end offset of the writes
+    /// acknowledged so far (committed or not).
+    written: Mutex<BTreeMap<TaskKey, BTreeMap<String, u64>>>,
+    /// Changelog topic → (sub-topology, store name).
+    changelogs: BTreeMap<String, (u32, String)>,
+    stop: Arc<sim::StopSignal>,
 }
 
 impl StreamsInstance {
@@ -261,7 +314,7 @@ impl StreamsInstance {
         }
     }
 
-    /// Runs forever (a member stays to take over tasks when others fail).
+    /// Runs until asked to stop (a member stays to take over tasks when others fail).
     pub async fn run(self) {
         let topology = self.workload.app.topology();
         let sources: Vec<TopicPartition> = topology
@@ -279,23 +332,41 @@ impl StreamsInstance {
             &format!("instance-{}", self.instance + 1),
             sources,
         );
-        let calls = AtomicU64::new(0);
-        // What a crash of the previous incarnation left open (empty after a clean start).
-        let left_open = Mutex::new(self.state_dir.get());
+        let crashed_open = self.state_dir.read(|dir| {
+            dir.iter()
+                .filter(|(_, d)| d.checkpoint.is_none())
+                .map(|(&key, _)| key)
+                .collect()
+        });
+        let local = Local {
+            calls: AtomicU64::new(0),
+            crashed_open: Mutex::new(crashed_open),
+            written: Mutex::default(),
+            changelogs: topology
+                .stores()
+                .iter()
+                .map(|s| (s.changelog_topic.clone(), (s.sub_topology, s.name.clone())))
+                .collect(),
+            stop: self.ctx.sim.stop_signal(self.ctx.node),
+        };
         loop {
-            self.run_until_fenced(&topology, &member, &calls, &left_open)
-                .await;
+            self.run_until_fenced(&topology, &member, &local).await;
+            if local.stop.is_requested() {
+                self.finish_stop(&member).await;
+            }
             madsim::time::sleep(BACKOFF).await;
         }
     }
 
-    async fn run_until_fenced(
-        &self,
-        topology: &Topology,
-        member: &GroupMember,
-        calls: &AtomicU64,
-        left_open: &Mutex<BTreeMap<(u32, u32), MemStores>>,
-    ) {
+    /// Leaves the group and ends the node: the last step of a clean shutdown, once every
+    /// task is closed cleanly.
+    async fn finish_stop(&self, member: &GroupMember) {
+        member.leave().await;
+        self.ctx.sim.stopped(self.ctx.node);
+        std::future::pending::<()>().await;
+    }
+
+    async fn run_until_fenced(&self, topology: &Topology, member: &GroupMember, local: &Local) {
         let consumer = Consumer::new(self.client(1));
         let mut txn_producer = None;
         let mut plain_producer = None;
@@ -325,11 +396,17 @@ impl StreamsInstance {
             );
         }
         loop {
+            if local.stop.is_requested() {
+                return;
+            }
             let assigned = member.join().await;
             let metadata = member.group_metadata();
-            let mut tasks = self
-                .open_tasks(topology, &consumer, &assigned, left_open)
-                .await;
+            let Some(mut tasks) = self
+                .open_tasks(topology, &consumer, member, &assigned, local)
+                .await
+            else {
+                continue; // interrupted by a rebalance or a stop request: rejoin or stop
+            };
             // Per task: a new owner's init_transactions fences the task's previous owner.
             let mut task_producers = Vec::new();
             if self.exactly_once && self.producer_per_task {
@@ -346,17 +423,20 @@ impl StreamsInstance {
                     };
                     let mut producer = TransactionalProducer::new(self.client(2), config);
                     if producer.init_transactions().await.is_err() {
+                        self.close_clean(&tasks, local);
                         return;
                     }
                     task_producers.push(producer);
                 }
             }
             loop {
-                if member.is_stale() {
+                if member.is_stale() || local.stop.is_requested() {
+                    // Every transaction is committed between cycles: a clean close.
+                    self.close_clean(&tasks, local);
                     break;
                 }
                 let process = self.ctx.client_id * PROCESSES_PER_CLIENT
-                    + calls.fetch_add(1, Ordering::Relaxed);
+                    + local.calls.fetch_add(1, Ordering::Relaxed);
                 let outcome = match txn_producer.as_mut() {
                     None if self.exactly_once => {
                         // One transaction per task, each over its own commit interval.
@@ -369,6 +449,7 @@ impl StreamsInstance {
                                     std::slice::from_mut(task),
                                     &metadata,
                                     process,
+                                    local,
                                 )
                                 .await
                             {
@@ -383,19 +464,28 @@ impl StreamsInstance {
                         outcome
                     }
                     Some(producer) => {
-                        self.cycle_exactly_once(&consumer, producer, &mut tasks, &metadata, process)
-                            .await
+                        self.cycle_exactly_once(
+                            &consumer, producer, &mut tasks, &metadata, process, local,
+                        )
+                        .await
                     }
                     None => {
                         let producer = plain_producer.as_ref().expect("one of the two");
-                        self.cycle_at_least_once(&consumer, producer, &mut tasks, process)
+                        self.cycle_at_least_once(&consumer, producer, &mut tasks, process, local)
                             .await
                     }
                 };
                 match outcome {
                     Cycle::Committed | Cycle::Idle => {}
-                    Cycle::Aborted => break, // rejoin, restore, resume from committed offsets
-                    Cycle::Fenced => return,
+                    Cycle::Aborted | Cycle::Migrated => {
+                        // Close dirty, rejoin, restore, resume from the committed offsets.
+                        self.close_dirty(&tasks, local, outcome == Cycle::Aborted);
+                        break;
+                    }
+                    Cycle::Fenced => {
+                        self.close_dirty(&tasks, local, false);
+                        return;
+                    }
                 }
                 let positions: Vec<(TopicPartition, u64)> = tasks
                     .iter()
@@ -406,15 +496,18 @@ impl StreamsInstance {
         }
     }
 
-    /// Creates the tasks of `assigned`, restoring their stores from the changelogs and their
-    /// positions from the committed offsets.
+    /// Opens the tasks of `assigned`: stores from the local state directory (kept up to
+    /// their checkpoint, wiped without one), the changelog restored after that, positions
+    /// from the committed offsets. `None` if a rebalance or a stop request interrupted the
+    /// restore: the tasks opened so far are then closed cleanly.
     async fn open_tasks(
         &self,
         topology: &Topology,
         consumer: &Consumer,
+        member: &GroupMember,
         assigned: &[TopicPartition],
-        left_open: &Mutex<BTreeMap<(u32, u32), MemStores>>,
-    ) -> Vec<RunningTask> {
+        local: &Local,
+    ) -> Option<Vec<RunningTask>> {
         let hops: Arc<BTreeSet<String>> = Arc::new(
             topology
                 .sink_topics()
@@ -432,88 +525,228 @@ impl StreamsInstance {
                 partition: source.partition,
             };
             let key = (id.sub_topology, id.partition);
-            // Only the first opening after a crash finds the crashed task's stores.
-            let dirty = left_open.lock().expect("left-open lock").remove(&key);
-            if let Some(dirty) = dirty.filter(|_| !self.wipe_after_unclean_shutdown) {
+            let dir = self.state_dir.read(|dir| dir.get(&key).cloned());
+            let left_by_crash = local
+                .crashed_open
+                .lock()
+                .expect("crashed lock")
+                .remove(&key);
+            if left_by_crash && !self.wipe_after_unclean_shutdown {
                 // KAFKA-7192: the crashed task's local stores are trusted as they are.
                 let position = self.committed(consumer, source).await;
                 tasks.push(RunningTask {
                     task: topology.create_task(id),
+                    key,
                     source: source.clone(),
-                    stores: dirty,
+                    stores: dir.unwrap_or_default().stores,
                     position,
                     hops: hops.clone(),
+                    changelog_offsets: BTreeMap::new(),
                 });
                 continue;
             }
-            let mut stores = MemStores::default();
-            for store in topology
-                .stores()
-                .iter()
-                .filter(|s| s.sub_topology == sub_topology)
-            {
-                let changelog = TopicPartition::new(&store.changelog_topic, source.partition);
-                let records = self.read_all(consumer, &changelog).await;
-                stores.restore(&store.name, records.into_iter().map(StreamRecord::unpack));
-            }
-            let position = self.committed(consumer, source).await;
-            tasks.push(RunningTask {
+            let (stores, restored_to) = match dir {
+                Some(TaskDir {
+                    stores,
+                    checkpoint: Some(checkpoint),
+                }) => (stores, checkpoint),
+                // No checkpoint: the stores may hold uncommitted updates. Wipe them.
+                _ => (MemStores::default(), BTreeMap::new()),
+            };
+            let mut task = RunningTask {
                 task: topology.create_task(id),
+                key,
                 source: source.clone(),
                 stores,
-                position,
+                position: 0,
                 hops: hops.clone(),
-            });
+                changelog_offsets: restored_to,
+            };
+            let restored = self.restore(consumer, member, &mut task, local).await;
+            tasks.push(task);
+            if !restored {
+                sim::trace::note(
+                    self.ctx.node,
+                    "restore-interrupted",
+                    key.0 as u64,
+                    key.1 as u64,
+                );
+                self.close_clean(&tasks, local);
+                return None;
+            }
+            let task = tasks.last_mut().expect("just pushed");
+            task.position = self.committed(consumer, source).await;
         }
-        // Tasks no longer assigned were closed cleanly: their local stores go.
-        let open: BTreeMap<(u32, u32), MemStores> = tasks
+        // Running from here: no checkpoint while the stores take uncommitted updates.
+        self.save_stores(&tasks);
+        Some(tasks)
+    }
+
+    /// Restores the task's stores from their changelogs, from the offsets they reflect to
+    /// the end (the last stable offset under exactly-once: an open transaction is waited
+    /// out). False if interrupted by a rebalance or a stop request.
+    async fn restore(
+        &self,
+        consumer: &Consumer,
+        member: &GroupMember,
+        task: &mut RunningTask,
+        local: &Local,
+    ) -> bool {
+        let stores: Vec<(String, TopicPartition)> = task
+            .task
+            .stores()
             .iter()
-            .map(|t| {
+            .map(|s| {
                 (
-                    (t.task.id().sub_topology, t.task.id().partition),
-                    t.stores.clone(),
+                    s.name.clone(),
+                    TopicPartition::new(&s.changelog_topic, task.source.partition),
                 )
             })
             .collect();
-        self.state_dir.set_synced(open);
-        tasks
-    }
-
-    /// Writes the open tasks' stores to the local state directory.
-    fn save_stores(&self, tasks: &[RunningTask]) {
-        let open = tasks
-            .iter()
-            .map(|t| {
-                (
-                    (t.task.id().sub_topology, t.task.id().partition),
-                    t.stores.clone(),
-                )
-            })
-            .collect();
-        self.state_dir.set_synced(open);
-    }
-
-    /// Everything in `tp` at this instance's isolation level (retried until read).
-    async fn read_all(&self, consumer: &Consumer, tp: &TopicPartition) -> Vec<u64> {
-        let mut offset = 0;
-        let mut values = Vec::new();
-        loop {
-            match consumer.fetch(tp, offset, 500, self.isolation()).await {
-                Ok(f) if f.records.is_empty() => {
-                    let end = match self.isolation() {
-                        IsolationLevel::ReadCommitted => f.last_stable_offset,
-                        IsolationLevel::ReadUncommitted => f.high_watermark,
-                    };
-                    if end >= f.high_watermark {
-                        return values;
+        for (store, changelog) in stores {
+            let mut offset = task.changelog_offsets.get(&store).copied().unwrap_or(0);
+            loop {
+                if member.is_stale() || local.stop.is_requested() {
+                    return false;
+                }
+                match consumer
+                    .fetch(&changelog, offset, MAX_RESTORE_RECORDS, self.isolation())
+                    .await
+                {
+                    Ok(f) if f.records.is_empty() => {
+                        let end = match self.isolation() {
+                            IsolationLevel::ReadCommitted => f.last_stable_offset,
+                            IsolationLevel::ReadUncommitted => f.high_watermark,
+                        };
+                        if end >= f.high_watermark {
+                            task.changelog_offsets.insert(store, offset.max(end));
+                            break;
+                        }
+                        madsim::time::sleep(BACKOFF).await; // an open transaction: wait it out
                     }
-                    madsim::time::sleep(BACKOFF).await; // an open transaction: wait it out
+                    Ok(f) => {
+                        offset = f.records.last().expect("non-empty").0 + 1;
+                        task.stores.restore(
+                            &store,
+                            f.records.iter().map(|&(_, v)| StreamRecord::unpack(v)),
+                        );
+                        task.changelog_offsets.insert(store.clone(), offset);
+                    }
+                    Err(_) => madsim::time::sleep(BACKOFF).await,
                 }
-                Ok(f) => {
-                    offset = f.records.last().expect("non-empty").0 + 1;
-                    values.extend(f.records.iter().map(|&(_, v)| v));
+            }
+        }
+        true
+    }
+
+    /// Writes the open tasks' stores to the local state directory, without a checkpoint.
+    fn save_stores(&self, tasks: &[RunningTask]) {
+        self.state_dir.update_synced(|dir| {
+            for t in tasks {
+                dir.insert(
+                    t.key,
+                    TaskDir {
+                        stores: t.stores.clone(),
+                        checkpoint: None,
+                    },
+                );
+            }
+        });
+    }
+
+    /// Closes tasks cleanly (revoked, or the instance stops; nothing uncommitted): their
+    /// stores stay on disk with a checkpoint of the changelog offsets they reflect.
+    fn close_clean(&self, tasks: &[RunningTask], local: &Local) {
+        let mut written = local.written.lock().expect("collector lock");
+        let checkpoints: Vec<BTreeMap<String, u64>> = tasks
+            .iter()
+            .map(|t| {
+                let mut checkpoint = t.changelog_offsets.clone();
+                let collector = written.remove(&t.key).unwrap_or_default();
+                if !self.checkpoint_restored_offsets {
+                    // KAFKA-16017: the record collector's offsets go into the checkpoint.
+                    for (store, end) in collector {
+                        let offset = checkpoint.entry(store).or_insert(0);
+                        if end > *offset {
+                            sim::trace::note(self.ctx.node, "checkpoint-ahead", *offset, end);
+                            *offset = end;
+                        }
+                    }
                 }
-                Err(_) => madsim::time::sleep(BACKOFF).await,
+                checkpoint
+            })
+            .collect();
+        self.state_dir.update_synced(|dir| {
+            for (t, checkpoint) in tasks.iter().zip(&checkpoints) {
+                dir.insert(
+                    t.key,
+                    TaskDir {
+                        stores: t.stores.clone(),
+                        checkpoint: Some(checkpoint.clone()),
+                    },
+                );
+            }
+        });
+    }
+
+    /// Closes tasks dirty: their stores may hold uncommitted updates, so they are wiped (the
+    /// next opening restores from the changelog). `revived`: the transaction aborted (Kafka's
+    /// TaskCorruptedException: the same task object is closed dirty and revived) rather than
+    /// the producer fenced (TaskMigratedException: the tasks are lost and recreated when
+    /// assigned again). The fix forgets what their record collectors wrote either way; the
+    /// `checkpoint-written-not-restored` variant keeps it for a revived task.
+    fn close_dirty(&self, tasks: &[RunningTask], local: &Local, revived: bool) {
+        let what = if revived {
+            "task-corrupted"
+        } else {
+            "task-lost"
+        };
+        for t in tasks {
+            sim::trace::note(self.ctx.node, what, t.key.0 as u64, t.key.1 as u64);
+        }
+        self.state_dir.update_synced(|dir| {
+            for t in tasks {
+                dir.insert(t.key, TaskDir::default());
+            }
+        });
+        if self.checkpoint_restored_offsets || !revived {
+            let mut written = local.written.lock().expect("collector lock");
+            for t in tasks {
+                written.remove(&t.key);
+            }
+        }
+    }
+
+    /// Notes acknowledged changelog writes in the record collectors: `end` is the offset
+    /// after the last record acknowledged in `tp`.
+    fn note_written(&self, local: &Local, tp: &TopicPartition, end: u64) {
+        let Some((sub_topology, store)) = local.changelogs.get(tp.topic.as_ref()) else {
+            return;
+        };
+        let mut written = local.written.lock().expect("collector lock");
+        let offset = written
+            .entry((*sub_topology, tp.partition))
+            .or_default()
+            .entry(store.clone())
+            .or_insert(0);
+        *offset = (*offset).max(end);
+    }
+
+    /// After a commit: the stores now reflect their changelogs up to the acknowledged writes.
+    fn note_committed(
+        local: &Local,
+        tasks: &mut [RunningTask],
+        sends: &[(TopicPartition, u64, u64)],
+        acked: &[u64],
+    ) {
+        for ((tp, _, _), &offset) in sends.iter().zip(acked) {
+            let Some((sub_topology, store)) = local.changelogs.get(tp.topic.as_ref()) else {
+                continue;
+            };
+            let key = (*sub_topology, tp.partition);
+            if let Some(t) = tasks.iter_mut().find(|t| t.key == key) {
+                let reflected = t.changelog_offsets.entry(store.clone()).or_insert(0);
+                *reflected = (*reflected).max(offset + 1);
             }
         }
     }
@@ -608,6 +841,7 @@ impl StreamsInstance {
         let deadline = sim::now_ms() + self.workload.commit_interval_ms;
         let mut steps = Vec::new();
         let mut sends = Vec::new();
+        let mut processed = 0;
         while sim::now_ms() < deadline {
             let (s, out) = self.poll_and_process(consumer, tasks).await;
             if s.is_empty() && out.is_empty() {
@@ -615,8 +849,13 @@ impl StreamsInstance {
                 continue;
             }
             self.save_stores(tasks);
+            processed += s.iter().map(polled_records).sum::<usize>();
             steps.extend(s);
             sends.extend(out);
+            let every = self.workload.commit_interval_records;
+            if every > 0 && processed >= every as usize {
+                break; // commit early: the interval in records is reached
+            }
         }
         (steps, sends)
     }
@@ -630,6 +869,7 @@ impl StreamsInstance {
         tasks: &mut [RunningTask],
         metadata: &GroupMetadata,
         process: u64,
+        local: &Local,
     ) -> Cycle {
         let started: Vec<u64> = tasks.iter().map(|t| t.position).collect();
         let (steps, sends) = self.process_for_interval(consumer, tasks).await;
@@ -667,6 +907,7 @@ impl StreamsInstance {
                 for (k, &i) in indices.iter().enumerate() {
                     acked[i] = base + k as u64;
                 }
+                self.note_written(local, tp, base + values.len() as u64);
             }
             producer
                 .send_offsets_to_transaction(&offsets, metadata)
@@ -680,9 +921,20 @@ impl StreamsInstance {
                 self.ctx
                     .recorder
                     .record(process, Phase::Ok, op(Some(&acked)), None);
+                Self::note_committed(local, tasks, &sends, &acked);
                 Cycle::Committed
             }
             Err(TxnError::Abortable(why)) => {
+                // Kafka: a commit refused for the group's sake (CommitFailedException) is a
+                // TaskMigratedException — the tasks are lost; any other abortable error
+                // corrupts them (closed dirty and revived).
+                let migrated = [
+                    KafkaError::IllegalGeneration,
+                    KafkaError::UnknownMemberId,
+                    KafkaError::RebalanceInProgress,
+                ]
+                .iter()
+                .any(|e| why == e.to_string());
                 let aborted = producer.abort_transaction().await;
                 self.ctx
                     .recorder
@@ -690,7 +942,11 @@ impl StreamsInstance {
                 if aborted.is_err() {
                     return Cycle::Fenced;
                 }
-                Cycle::Aborted
+                if migrated {
+                    Cycle::Migrated
+                } else {
+                    Cycle::Aborted
+                }
             }
             Err(TxnError::Fatal(why)) => {
                 self.ctx
@@ -715,6 +971,7 @@ impl StreamsInstance {
         producer: &Producer,
         tasks: &mut [RunningTask],
         process: u64,
+        local: &Local,
     ) -> Cycle {
         let (steps, sends) = self.process_for_interval(consumer, tasks).await;
         let offsets: Vec<(TopicPartition, u64)> = tasks
@@ -760,6 +1017,9 @@ impl StreamsInstance {
             .commit_sync(self.workload.app.application_id(), &offsets)
             .await
             .is_ok();
+        if failed.is_none() {
+            Self::note_committed(local, tasks, &sends, &acked);
+        }
         match (failed, committed) {
             (None, true) => self.ctx.recorder.record(
                 process,
@@ -817,13 +1077,25 @@ impl StreamsInstance {
     }
 }
 
+/// Input records in a poll step.
+fn polled_records(step: &TxnStep) -> usize {
+    match step {
+        TxnStep::Poll { records, .. } => records.len(),
+        _ => 0,
+    }
+}
+
 /// How a commit cycle ended.
+#[derive(Clone, Copy, PartialEq, Eq)]
 enum Cycle {
     Committed,
     /// Nothing to do this interval.
     Idle,
-    /// Aborted: rejoin, restore and resume from the committed offsets.
+    /// Aborted (the tasks are corrupted): rejoin, restore and resume from the committed
+    /// offsets.
     Aborted,
+    /// Aborted because the group moved on (the tasks are lost): rejoin, restore, resume.
+    Migrated,
     /// Fenced or unsure: a new producer (and session) is needed.
     Fenced,
 }
