@@ -1,0 +1,107 @@
+//! The Streams runtime's lifecycle end to end: a clean stop leaves the group at once, and a
+//! commit interval in records commits more often than one in time alone.
+
+use checker::history::{Operation, Phase};
+use scenarios::{RunOptions, Scenario, run};
+use sim::{Fault, FaultAction, FaultPlan, TraceKind};
+
+fn eos_test_with(streams_line: &str) -> Scenario {
+    let text = scenarios::BUILTIN
+        .iter()
+        .find(|(name, _)| *name == "eos-test")
+        .expect("built in")
+        .1
+        .replace("[streams]\n", &format!("[streams]\n{streams_line}\n"));
+    Scenario::parse(&text, "eos-test").unwrap()
+}
+
+fn committed_cycles(outcome: &scenarios::RunOutcome) -> usize {
+    outcome
+        .history
+        .ops
+        .iter()
+        .filter(|op| op.phase == Phase::Ok && matches!(op.op, Operation::Txn { .. }))
+        .count()
+}
+
+#[test]
+fn a_clean_stop_leaves_the_group_and_the_others_take_over_before_the_session_timeout() {
+    let scenario = eos_test_with("");
+    let stop_at_ms = 1_000;
+    let at = |at_ms, action| Fault { at_ms, action };
+    let plan = FaultPlan(vec![
+        at(
+            stop_at_ms,
+            FaultAction::Stop {
+                node: "instance-1".into(),
+                grace_ms: sim::STOP_GRACE_MS,
+            },
+        ),
+        at(
+            2_500,
+            FaultAction::Restart {
+                node: "instance-1".into(),
+            },
+        ),
+    ]);
+    for seed in 0..4 {
+        let outcome = run(
+            &scenario,
+            &RunOptions {
+                seed,
+                record_trace: true,
+                plan_override: Some(plan.clone()),
+                ..RunOptions::default()
+            },
+        );
+        assert!(outcome.passed(), "seed {seed}: {:?}", outcome.anomalies);
+        let trace = &outcome.trace;
+        let events = trace.recorded.as_ref().expect("recorded");
+        let name = |e: &sim::TraceEvent| trace.node_names[e.node.0 as usize].clone();
+        let stopped = events
+            .iter()
+            .find(|e| matches!(e.kind, TraceKind::Stopped { .. }))
+            .expect("instance-1 stopped");
+        assert_eq!(name(stopped), "instance-1");
+        assert_eq!(
+            stopped.kind,
+            TraceKind::Stopped { forced: false },
+            "seed {seed}: the instance shut down by itself"
+        );
+        // LeaveGroup rebalances at once: the others rejoin within a few heartbeats, well
+        // before instance-1's 1 s session would have run out.
+        let rejoined = events.iter().find(|e| {
+            e.at_ns > stopped.at_ns
+                && name(e) != "instance-1"
+                && matches!(e.kind, TraceKind::Note { what: "joined", .. })
+        });
+        let rejoined = rejoined.expect("another instance rejoined");
+        let after_ms = (rejoined.at_ns - stopped.at_ns) / 1_000_000;
+        assert!(
+            after_ms < 500,
+            "seed {seed}: rejoined {after_ms} ms after the stop"
+        );
+    }
+}
+
+#[test]
+fn a_commit_interval_in_records_commits_sooner_and_keeps_exactly_once() {
+    let by_time = eos_test_with("");
+    let by_records = eos_test_with("commit_interval_records = 5");
+    for seed in 0..3 {
+        let options = RunOptions {
+            seed,
+            plan_override: Some(FaultPlan::default()),
+            ..RunOptions::default()
+        };
+        let time_only = run(&by_time, &options);
+        let records = run(&by_records, &options);
+        assert!(time_only.passed() && records.passed());
+        assert!(
+            committed_cycles(&records) > committed_cycles(&time_only),
+            "seed {seed}: {} commits with a 5-record interval, {} by time alone",
+            committed_cycles(&records),
+            committed_cycles(&time_only)
+        );
+    }
+}
