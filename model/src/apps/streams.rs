@@ -288,7 +288,7 @@ pub struct StreamsInstance {
 struct Local {
     calls: AtomicU64,
     /// Tasks the previous incarnation left open when it crashed (their stores may hold
-    /// uncommitted updates); only the first opening of each after the restart finds it.
+    /// uncommitted updates); only the first `open_tasks` after the restart finds them.
     crashed_open: Mutex<BTreeSet<TaskKey>>,
     /// The record collectors: per task and store, the changelog end offset of the writes
     /// acknowledged so far (committed or not).
@@ -515,6 +515,9 @@ impl StreamsInstance {
                 .filter(|t| topology.sub_topology_reading(t).is_some())
                 .collect(),
         );
+        // Only the first opening after a restart finds what the crash left open; whatever
+        // this one does not take is wiped when next opened.
+        let crashed_open = std::mem::take(&mut *local.crashed_open.lock().expect("crashed lock"));
         let mut tasks = Vec::new();
         for source in assigned {
             let sub_topology = topology
@@ -526,11 +529,7 @@ impl StreamsInstance {
             };
             let key = (id.sub_topology, id.partition);
             let dir = self.state_dir.read(|dir| dir.get(&key).cloned());
-            let left_by_crash = local
-                .crashed_open
-                .lock()
-                .expect("crashed lock")
-                .remove(&key);
+            let left_by_crash = crashed_open.contains(&key);
             if left_by_crash && !self.wipe_after_unclean_shutdown {
                 // KAFKA-7192: the crashed task's local stores are trusted as they are.
                 let position = self.committed(consumer, source).await;
@@ -704,9 +703,10 @@ impl StreamsInstance {
         for t in tasks {
             sim::trace::note(self.ctx.node, what, t.key.0 as u64, t.key.1 as u64);
         }
+        // Wiping deletes the task's directory: no stores, no checkpoint.
         self.state_dir.update_synced(|dir| {
             for t in tasks {
-                dir.insert(t.key, TaskDir::default());
+                dir.remove(&t.key);
             }
         });
         if self.checkpoint_restored_offsets || !revived {
