@@ -351,6 +351,8 @@ pub struct Search<'a, M: Model> {
     verdict: Option<SearchVerdict>,
     search_steps: u64,
     model_steps: u64,
+    /// Transitions answered by the memo.
+    memo_hits: u64,
 }
 
 impl<'a, M: Model> Search<'a, M> {
@@ -378,6 +380,7 @@ impl<'a, M: Model> Search<'a, M> {
             verdict: None,
             search_steps: 0,
             model_steps: 0,
+            memo_hits: 0,
         };
         search.state = search.intern(model.init());
         search
@@ -390,6 +393,7 @@ impl<'a, M: Model> Search<'a, M> {
         if let Some(&next) = self.memo.get(slot)
             && next != UNKNOWN
         {
+            self.memo_hits += 1;
             return next;
         }
         self.model_steps += 1;
@@ -425,6 +429,12 @@ impl<'a, M: Model> Search<'a, M> {
         let id = self.states.intern(state);
         let row_end = (id as usize + 1) * self.operations.len();
         if row_end > self.memo.len() && row_end <= DENSE_MEMO_ENTRIES {
+            if row_end > SMALL_MEMO_ENTRIES && self.memo_hits < self.model_steps {
+                // The memo has not paid off so far: states keep coming (key-value stores),
+                // pairs rarely repeat. Filling megabytes of rows nobody reads costs more than
+                // the model steps they would spare; the rows so far stay.
+                return id;
+            }
             if row_end > self.memo.capacity() && row_end > SMALL_MEMO_ENTRIES {
                 // Past a small memo, room for the whole memo at once: growing by doubling
                 // copied megabytes over and over, and room not written to costs no memory.
