@@ -471,6 +471,9 @@ impl<'a, M: Model> Search<'a, M> {
     pub fn resume(&mut self, step_limit: u64, deadline: Option<Instant>) -> Option<SearchVerdict> {
         if self.verdict.is_none() {
             self.verdict = self.run_until(step_limit, deadline);
+            if self.verdict.is_some() {
+                self.release_search_memory();
+            }
         }
         self.verdict
     }
@@ -571,6 +574,17 @@ impl<'a, M: Model> Search<'a, M> {
                 return true;
             }
         }
+    }
+
+    /// Frees what only the search itself needs (the memo, the configuration cache, the state
+    /// index), keeping what its outcome is built from. A history's searches all live until
+    /// the last one is over: the partitions searched next reuse this memory instead of
+    /// faulting in fresh pages.
+    fn release_search_memory(&mut self) {
+        self.memo = Vec::new();
+        self.cache = ConfigurationCache::new(0);
+        self.states.table = HashTable::new();
+        self.states.hashes = Vec::new();
     }
 
     /// The result so far (verdict `Unknown` if the search has not finished).
