@@ -24,7 +24,6 @@
 use std::hash::{Hash, Hasher};
 use std::time::Instant;
 
-use hashbrown::HashTable;
 use rustc_hash::FxHasher;
 
 use super::bitset::{Bitset, mix64};
@@ -195,48 +194,140 @@ impl EventList {
     }
 }
 
-/// Interned model states.
+/// A vector that grows by whole segments of about 32 KiB, never moving what it holds: the
+/// search's tables grow to megabytes, and doubling a vector copies it (glibc's `realloc`
+/// copies heap blocks) and touches twice the memory.
+struct Segmented<T> {
+    segments: Vec<Vec<T>>,
+    len: usize,
+}
+
+impl<T> Segmented<T> {
+    /// Elements per segment: a power of two near 32 KiB.
+    const BITS: u32 = (32 * 1024
+        / if size_of::<T>() == 0 {
+            1
+        } else {
+            size_of::<T>()
+        })
+    .next_power_of_two()
+    .trailing_zeros();
+    const MASK: usize = (1 << Self::BITS) - 1;
+
+    fn new() -> Self {
+        Segmented {
+            segments: Vec::new(),
+            len: 0,
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.len
+    }
+
+    fn push(&mut self, value: T) {
+        match self.segments.last_mut() {
+            Some(last) if last.len() <= Self::MASK => last.push(value),
+            _ => {
+                // The first segment grows as a vector does (small searches stay small);
+                // the next ones are allocated whole.
+                let capacity = if self.segments.is_empty() {
+                    0
+                } else {
+                    Self::MASK + 1
+                };
+                let mut segment = Vec::with_capacity(capacity);
+                segment.push(value);
+                self.segments.push(segment);
+            }
+        }
+        self.len += 1;
+    }
+
+    fn iter(&self) -> impl Iterator<Item = &T> {
+        self.segments.iter().flatten()
+    }
+}
+
+impl<T> std::ops::Index<usize> for Segmented<T> {
+    type Output = T;
+
+    fn index(&self, index: usize) -> &T {
+        &self.segments[index >> Self::BITS][index & Self::MASK]
+    }
+}
+
+/// Interned model states: an open-addressing table as [`ConfigurationCache`]'s, whose slots
+/// hold half the hash beside the id, so a probe looks at a state only on a likely match.
 struct States<S> {
-    states: Vec<S>,
-    hashes: Vec<u64>,
-    table: HashTable<u32>,
+    states: Segmented<S>,
+    hashes: Segmented<u64>,
+    /// `EMPTY_SLOT` or (hash >> 32) << 32 | id.
+    slots: Vec<u64>,
 }
 
 impl<S: Eq + Hash> States<S> {
     fn new() -> Self {
         States {
-            states: Vec::new(),
-            hashes: Vec::new(),
-            table: HashTable::new(),
+            states: Segmented::new(),
+            hashes: Segmented::new(),
+            slots: vec![EMPTY_SLOT; SMALL_TABLE_SLOTS],
         }
+    }
+
+    fn len(&self) -> usize {
+        self.states.len()
     }
 
     fn intern(&mut self, state: S) -> u32 {
         let mut hasher = FxHasher::default();
         state.hash(&mut hasher);
         let hash = mix64(hasher.finish());
-        let States {
-            states,
-            hashes,
-            table,
-        } = self;
-        let entry = table.entry(
-            hash,
-            |&id| hashes[id as usize] == hash && states[id as usize] == state,
-            |&id| hashes[id as usize],
-        );
-        match entry {
-            hashbrown::hash_table::Entry::Occupied(occupied) => *occupied.get(),
-            hashbrown::hash_table::Entry::Vacant(vacant) => {
-                let id = states.len() as u32;
-                vacant.insert(id);
-                states.push(state);
-                hashes.push(hash);
-                id
+        let tag = hash & TAG_MASK;
+        let mask = self.slots.len() - 1;
+        let mut slot = hash as usize & mask;
+        loop {
+            let entry = self.slots[slot];
+            if entry == EMPTY_SLOT {
+                break;
             }
+            if entry & TAG_MASK == tag {
+                let id = (entry & ID_MASK) as usize;
+                if self.states[id] == state {
+                    return id as u32;
+                }
+            }
+            slot = (slot + 1) & mask;
         }
+        let id = self.states.len();
+        self.slots[slot] = tag | id as u64;
+        self.states.push(state);
+        self.hashes.push(hash);
+        if self.states.len() * 2 > self.slots.len() {
+            self.slots = rehash(self.slots.len() * 2, self.hashes.iter().copied());
+        }
+        id as u32
     }
 }
+
+/// A slot table of `len` slots (a power of two) holding ids `0..` with these hashes.
+fn rehash(len: usize, hashes: impl Iterator<Item = u64>) -> Vec<u64> {
+    let mut slots = vec![EMPTY_SLOT; len];
+    let mask = len - 1;
+    for (id, hash) in hashes.enumerate() {
+        let mut slot = hash as usize & mask;
+        while slots[slot] != EMPTY_SLOT {
+            slot = (slot + 1) & mask;
+        }
+        slots[slot] = (hash & TAG_MASK) | id as u64;
+    }
+    slots
+}
+
+const TAG_MASK: u64 = 0xffff_ffff_0000_0000;
+const ID_MASK: u64 = 0xffff_ffff;
+/// Slots a table starts with.
+const SMALL_TABLE_SLOTS: usize = 1 << 6;
 
 /// The set of (linearized operations, state) configurations already explored.
 ///
@@ -244,11 +335,8 @@ impl<S: Eq + Hash> States<S> {
 /// because a search probes it on nearly every step: a slot holds the upper half of the hash
 /// and the configuration's index, so most probes touch one cache line and compare no set.
 struct ConfigurationCache {
-    words_per_set: usize,
-    /// Per configuration: its set's words, state and full hash (to grow the table).
-    sets: Vec<u64>,
-    states: Vec<u32>,
-    hashes: Vec<u64>,
+    /// Per configuration: its full hash (to grow the table), its state and its set's words.
+    records: Records,
     /// `EMPTY_SLOT` or (hash >> 32) << 32 | configuration index.
     slots: Vec<u64>,
 }
@@ -259,10 +347,7 @@ const INITIAL_SLOTS: usize = 1 << 10;
 impl ConfigurationCache {
     fn new(words_per_set: usize) -> Self {
         ConfigurationCache {
-            words_per_set,
-            sets: Vec::new(),
-            states: Vec::new(),
-            hashes: Vec::new(),
+            records: Records::new(2 + words_per_set),
             slots: vec![EMPTY_SLOT; INITIAL_SLOTS],
         }
     }
@@ -270,8 +355,7 @@ impl ConfigurationCache {
     /// Records the configuration; false if it was already there.
     fn insert_if_new(&mut self, linearized: &Bitset, state: u32) -> bool {
         let hash = linearized.hash() ^ mix64(u64::from(state));
-        let tag = hash & 0xffff_ffff_0000_0000;
-        let words = self.words_per_set;
+        let tag = hash & TAG_MASK;
         let mask = self.slots.len() - 1;
         let mut slot = hash as usize & mask;
         loop {
@@ -279,39 +363,67 @@ impl ConfigurationCache {
             if entry == EMPTY_SLOT {
                 break;
             }
-            if entry & 0xffff_ffff_0000_0000 == tag {
-                let id = (entry & 0xffff_ffff) as usize;
-                if self.states[id] == state
-                    && same_words(&self.sets[id * words..(id + 1) * words], linearized.words())
-                {
+            if entry & TAG_MASK == tag {
+                let record = self.records.get((entry & ID_MASK) as usize);
+                if record[1] == u64::from(state) && same_words(&record[2..], linearized.words()) {
                     return false;
                 }
             }
             slot = (slot + 1) & mask;
         }
-        let id = self.states.len();
+        let id = self.records.len();
         self.slots[slot] = tag | id as u64;
-        self.sets.extend_from_slice(linearized.words());
-        self.states.push(state);
-        self.hashes.push(hash);
+        self.records
+            .push([hash, u64::from(state)], linearized.words());
         // Keep the load under a half, so probe sequences stay short.
-        if self.states.len() * 2 > self.slots.len() {
-            self.grow();
+        if self.records.len() * 2 > self.slots.len() {
+            self.slots = rehash(
+                self.slots.len() * 2,
+                (0..self.records.len()).map(|id| self.records.get(id)[0]),
+            );
         }
         true
     }
+}
 
-    fn grow(&mut self) {
-        let mut slots = vec![EMPTY_SLOT; self.slots.len() * 2];
-        let mask = slots.len() - 1;
-        for (id, &hash) in self.hashes.iter().enumerate() {
-            let mut slot = hash as usize & mask;
-            while slots[slot] != EMPTY_SLOT {
-                slot = (slot + 1) & mask;
-            }
-            slots[slot] = (hash & 0xffff_ffff_0000_0000) | id as u64;
+/// Fixed-length records of words, in segments of about 32 KiB (see [`Segmented`]).
+struct Records {
+    record_len: usize,
+    /// Records per segment: `1 << bits`.
+    bits: u32,
+    segments: Vec<Vec<u64>>,
+    len: usize,
+}
+
+impl Records {
+    fn new(record_len: usize) -> Self {
+        Records {
+            record_len,
+            bits: (4096 / record_len).next_power_of_two().trailing_zeros(),
+            segments: Vec::new(),
+            len: 0,
         }
-        self.slots = slots;
+    }
+
+    fn len(&self) -> usize {
+        self.len
+    }
+
+    fn get(&self, id: usize) -> &[u64] {
+        let start = (id & ((1 << self.bits) - 1)) * self.record_len;
+        &self.segments[id >> self.bits][start..start + self.record_len]
+    }
+
+    fn push(&mut self, head: [u64; 2], tail: &[u64]) {
+        let full = self.record_len << self.bits;
+        if self.segments.last().is_none_or(|last| last.len() == full) {
+            let capacity = if self.segments.is_empty() { 0 } else { full };
+            self.segments.push(Vec::with_capacity(capacity));
+        }
+        let last = self.segments.last_mut().expect("a segment with room");
+        last.extend_from_slice(&head);
+        last.extend_from_slice(tail);
+        self.len += 1;
     }
 }
 
@@ -353,6 +465,8 @@ pub struct Search<'a, M: Model> {
     model_steps: u64,
     /// Transitions answered by the memo.
     memo_hits: u64,
+    /// The outcome, once there is a verdict (the search's tables are freed then).
+    finished: Option<SearchOutcome<M::State>>,
 }
 
 impl<'a, M: Model> Search<'a, M> {
@@ -381,6 +495,7 @@ impl<'a, M: Model> Search<'a, M> {
             search_steps: 0,
             model_steps: 0,
             memo_hits: 0,
+            finished: None,
         };
         search.state = search.intern(model.init());
         search
@@ -472,7 +587,7 @@ impl<'a, M: Model> Search<'a, M> {
         if self.verdict.is_none() {
             self.verdict = self.run_until(step_limit, deadline);
             if self.verdict.is_some() {
-                self.release_search_memory();
+                self.finish();
             }
         }
         self.verdict
@@ -576,25 +691,35 @@ impl<'a, M: Model> Search<'a, M> {
         }
     }
 
-    /// Frees what only the search itself needs (the memo, the configuration cache, the state
-    /// index), keeping what its outcome is built from. A history's searches all live until
-    /// the last one is over: the partitions searched next reuse this memory instead of
-    /// faulting in fresh pages.
-    fn release_search_memory(&mut self) {
+    /// Builds the outcome and frees everything else: the memo, the configuration cache and
+    /// the states (a counterexample keeps copies of the few it names). A history's searches
+    /// all live until the last one is over: the partitions searched next reuse this memory
+    /// instead of faulting in fresh pages.
+    fn finish(&mut self) {
+        self.finished = Some(self.current_outcome());
         self.memo = Vec::new();
         self.cache = ConfigurationCache::new(0);
-        self.states.table = HashTable::new();
-        self.states.hashes = Vec::new();
+        self.states = States::new();
+        self.rejections = Vec::new();
+        self.deepest = Vec::new();
+        self.stack = Vec::new();
     }
 
     /// The result so far (verdict `Unknown` if the search has not finished).
     pub fn outcome(&self) -> SearchOutcome<M::State> {
+        match &self.finished {
+            Some(outcome) => outcome.clone(),
+            None => self.current_outcome(),
+        }
+    }
+
+    fn current_outcome(&self) -> SearchOutcome<M::State> {
         let verdict = self.verdict.unwrap_or(SearchVerdict::Unknown);
         SearchOutcome {
             verdict,
             search_steps: self.search_steps,
             model_steps: self.model_steps,
-            distinct_states: self.states.states.len(),
+            distinct_states: self.states.len(),
             failure: (verdict == SearchVerdict::NotLinearizable).then(|| self.explain()),
         }
     }
