@@ -335,54 +335,135 @@ const SMALL_TABLE_SLOTS: usize = 1 << 6;
 /// because a search probes it on nearly every step: a slot holds the upper half of the hash
 /// and the configuration's index, so most probes touch one cache line and compare no set.
 struct ConfigurationCache {
-    /// Per configuration: its full hash (to grow the table), its state and its set's words.
+    /// Per configuration: its full hash (to grow the table), its state and the next
+    /// configuration of that state's chain (`state | next << 32`), and its set's words.
     records: Records,
+    /// Per state: the most recent configuration in its chain, `NONE` if it has none yet, or
+    /// `IN_TABLE` once its configurations are in `slots`.
+    chains: Vec<u32>,
+    chain_lengths: Vec<u8>,
     /// `EMPTY_SLOT` or (hash >> 32) << 32 | configuration index.
     slots: Vec<u64>,
+    /// Configurations in `slots`.
+    in_table: usize,
 }
 
 const EMPTY_SLOT: u64 = u64::MAX;
-const INITIAL_SLOTS: usize = 1 << 10;
+/// A state's configurations are in the table, not chained.
+const IN_TABLE: u32 = u32::MAX - 1;
+/// A state chains this many configurations at most; then they all move to the table.
+const MAX_CHAIN: u8 = 4;
 
 impl ConfigurationCache {
     fn new(words_per_set: usize) -> Self {
         ConfigurationCache {
             records: Records::new(2 + words_per_set),
-            slots: vec![EMPTY_SLOT; INITIAL_SLOTS],
+            chains: Vec::new(),
+            chain_lengths: Vec::new(),
+            slots: vec![EMPTY_SLOT; SMALL_TABLE_SLOTS],
+            in_table: 0,
         }
     }
 
     /// Records the configuration; false if it was already there.
+    ///
+    /// A state's first configurations are chained from the state, so that a configuration
+    /// with a state never seen before (with key-value stores, most of them) is recorded
+    /// without probing a table of megabytes; states reached with more sets (registers: a
+    /// handful of states, thousands of sets each) have theirs in the hash table.
     fn insert_if_new(&mut self, linearized: &Bitset, state: u32) -> bool {
         let hash = linearized.hash() ^ mix64(u64::from(state));
+        let state_index = state as usize;
+        if state_index >= self.chains.len() {
+            self.chains.resize(state_index + 1, NONE);
+            self.chain_lengths.resize(state_index + 1, 0);
+        }
+        let head = self.chains[state_index];
+        if head != IN_TABLE {
+            let mut id = head;
+            while id != NONE {
+                let record = self.records.get(id as usize);
+                if record[0] == hash && same_words(&record[2..], linearized.words()) {
+                    return false;
+                }
+                id = (record[1] >> 32) as u32;
+            }
+            if self.chain_lengths[state_index] < MAX_CHAIN {
+                let id = self.records.len() as u32;
+                self.records.push(
+                    [hash, u64::from(state) | u64::from(head) << 32],
+                    linearized.words(),
+                );
+                self.chains[state_index] = id;
+                self.chain_lengths[state_index] += 1;
+                return true;
+            }
+            // The chain is full: its configurations move to the table.
+            self.chains[state_index] = IN_TABLE;
+            let mut id = head;
+            while id != NONE {
+                let record = self.records.get(id as usize);
+                let (record_hash, next) = (record[0], (record[1] >> 32) as u32);
+                self.place(record_hash, id);
+                id = next;
+            }
+        } else if self.find(hash, linearized, state) {
+            return false;
+        }
+        let id = self.records.len() as u32;
+        self.records.push(
+            [hash, u64::from(state) | u64::from(NONE) << 32],
+            linearized.words(),
+        );
+        self.place(hash, id);
+        true
+    }
+
+    /// Whether the table holds the configuration.
+    fn find(&self, hash: u64, linearized: &Bitset, state: u32) -> bool {
         let tag = hash & TAG_MASK;
         let mask = self.slots.len() - 1;
         let mut slot = hash as usize & mask;
         loop {
             let entry = self.slots[slot];
             if entry == EMPTY_SLOT {
-                break;
+                return false;
             }
             if entry & TAG_MASK == tag {
                 let record = self.records.get((entry & ID_MASK) as usize);
-                if record[1] == u64::from(state) && same_words(&record[2..], linearized.words()) {
-                    return false;
+                if record[1] as u32 == state && same_words(&record[2..], linearized.words()) {
+                    return true;
                 }
             }
             slot = (slot + 1) & mask;
         }
-        let id = self.records.len();
-        self.slots[slot] = tag | id as u64;
-        self.records
-            .push([hash, u64::from(state)], linearized.words());
-        // Keep the load under a half, so probe sequences stay short.
-        if self.records.len() * 2 > self.slots.len() {
-            self.slots = rehash(
-                self.slots.len() * 2,
-                (0..self.records.len()).map(|id| self.records.get(id)[0]),
-            );
+    }
+
+    /// Puts a configuration known to be absent into the table.
+    fn place(&mut self, hash: u64, id: u32) {
+        let mask = self.slots.len() - 1;
+        let mut slot = hash as usize & mask;
+        while self.slots[slot] != EMPTY_SLOT {
+            slot = (slot + 1) & mask;
         }
-        true
+        self.slots[slot] = (hash & TAG_MASK) | u64::from(id);
+        self.in_table += 1;
+        // Keep the load under a half, so probe sequences stay short.
+        if self.in_table * 2 > self.slots.len() {
+            let mut slots = vec![EMPTY_SLOT; self.slots.len() * 2];
+            let mask = slots.len() - 1;
+            for &entry in &self.slots {
+                if entry != EMPTY_SLOT {
+                    let id = (entry & ID_MASK) as usize;
+                    let mut slot = self.records.get(id)[0] as usize & mask;
+                    while slots[slot] != EMPTY_SLOT {
+                        slot = (slot + 1) & mask;
+                    }
+                    slots[slot] = entry;
+                }
+            }
+            self.slots = slots;
+        }
     }
 }
 
