@@ -257,13 +257,23 @@ impl<T> std::ops::Index<usize> for Segmented<T> {
     }
 }
 
-/// Interned model states: an open-addressing table as [`ConfigurationCache`]'s, whose slots
-/// hold half the hash beside the id, so a probe looks at a state only on a likely match.
+/// Interned model states, in an open-addressing table split in two: a byte per slot (a
+/// 7-bit tag of the hash, or empty) and the ids. A probe for a state not seen before — most
+/// of them with key-value stores — reads only bytes, an array small enough to stay in cache
+/// when the ids are megabytes.
 struct States<S> {
     states: Segmented<S>,
     hashes: Segmented<u64>,
-    /// `EMPTY_SLOT` or (hash >> 32) << 32 | id.
-    slots: Vec<u64>,
+    /// `EMPTY_TAG` or `state_tag(hash)`.
+    tags: Vec<u8>,
+    ids: Vec<u32>,
+}
+
+const EMPTY_TAG: u8 = 0;
+
+/// Never `EMPTY_TAG`; taken from the bits of the hash that do not pick the slot.
+fn state_tag(hash: u64) -> u8 {
+    0x80 | (hash >> 57) as u8
 }
 
 impl<S: Eq + Hash> States<S> {
@@ -271,7 +281,8 @@ impl<S: Eq + Hash> States<S> {
         States {
             states: Segmented::new(),
             hashes: Segmented::new(),
-            slots: vec![EMPTY_SLOT; SMALL_TABLE_SLOTS],
+            tags: vec![EMPTY_TAG; SMALL_TABLE_SLOTS],
+            ids: vec![0; SMALL_TABLE_SLOTS],
         }
     }
 
@@ -283,45 +294,43 @@ impl<S: Eq + Hash> States<S> {
         let mut hasher = FxHasher::default();
         state.hash(&mut hasher);
         let hash = mix64(hasher.finish());
-        let tag = hash & TAG_MASK;
-        let mask = self.slots.len() - 1;
+        let tag = state_tag(hash);
+        let mask = self.tags.len() - 1;
         let mut slot = hash as usize & mask;
         loop {
-            let entry = self.slots[slot];
-            if entry == EMPTY_SLOT {
+            let entry = self.tags[slot];
+            if entry == EMPTY_TAG {
                 break;
             }
-            if entry & TAG_MASK == tag {
-                let id = (entry & ID_MASK) as usize;
-                if self.states[id] == state {
-                    return id as u32;
+            if entry == tag {
+                let id = self.ids[slot];
+                if self.hashes[id as usize] == hash && self.states[id as usize] == state {
+                    return id;
                 }
             }
             slot = (slot + 1) & mask;
         }
-        let id = self.states.len();
-        self.slots[slot] = tag | id as u64;
+        let id = self.states.len() as u32;
+        self.tags[slot] = tag;
+        self.ids[slot] = id;
         self.states.push(state);
         self.hashes.push(hash);
-        if self.states.len() * 2 > self.slots.len() {
-            self.slots = rehash(self.slots.len() * 2, self.hashes.iter().copied());
+        // Keep the load under a half, so probe sequences stay short.
+        if self.states.len() * 2 > self.tags.len() {
+            let len = self.tags.len() * 2;
+            let (mut tags, mut ids) = (vec![EMPTY_TAG; len], vec![0; len]);
+            for (id, &hash) in self.hashes.iter().enumerate() {
+                let mut slot = hash as usize & (len - 1);
+                while tags[slot] != EMPTY_TAG {
+                    slot = (slot + 1) & (len - 1);
+                }
+                tags[slot] = state_tag(hash);
+                ids[slot] = id as u32;
+            }
+            (self.tags, self.ids) = (tags, ids);
         }
-        id as u32
+        id
     }
-}
-
-/// A slot table of `len` slots (a power of two) holding ids `0..` with these hashes.
-fn rehash(len: usize, hashes: impl Iterator<Item = u64>) -> Vec<u64> {
-    let mut slots = vec![EMPTY_SLOT; len];
-    let mask = len - 1;
-    for (id, hash) in hashes.enumerate() {
-        let mut slot = hash as usize & mask;
-        while slots[slot] != EMPTY_SLOT {
-            slot = (slot + 1) & mask;
-        }
-        slots[slot] = (hash & TAG_MASK) | id as u64;
-    }
-    slots
 }
 
 const TAG_MASK: u64 = 0xffff_ffff_0000_0000;
