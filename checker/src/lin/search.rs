@@ -358,6 +358,12 @@ struct ConfigurationCache {
 }
 
 const EMPTY_SLOT: u64 = u64::MAX;
+
+/// Where a configuration's probe starts: from the hash's upper half, which its slot keeps,
+/// so that growing the table reads no record.
+fn home_slot(hash: u64, mask: usize) -> usize {
+    (hash >> 32) as usize & mask
+}
 /// A state's configurations are in the table, not chained.
 const IN_TABLE: u32 = u32::MAX - 1;
 /// A state chains this many configurations at most; then they all move to the table.
@@ -432,7 +438,7 @@ impl ConfigurationCache {
     fn find(&self, hash: u64, linearized: &Bitset, state: u32) -> bool {
         let tag = hash & TAG_MASK;
         let mask = self.slots.len() - 1;
-        let mut slot = hash as usize & mask;
+        let mut slot = home_slot(hash, mask);
         loop {
             let entry = self.slots[slot];
             if entry == EMPTY_SLOT {
@@ -451,7 +457,7 @@ impl ConfigurationCache {
     /// Puts a configuration known to be absent into the table.
     fn place(&mut self, hash: u64, id: u32) {
         let mask = self.slots.len() - 1;
-        let mut slot = hash as usize & mask;
+        let mut slot = home_slot(hash, mask);
         while self.slots[slot] != EMPTY_SLOT {
             slot = (slot + 1) & mask;
         }
@@ -463,8 +469,8 @@ impl ConfigurationCache {
             let mask = slots.len() - 1;
             for &entry in &self.slots {
                 if entry != EMPTY_SLOT {
-                    let id = (entry & ID_MASK) as usize;
-                    let mut slot = self.records.get(id)[0] as usize & mask;
+                    // The tag is the hash's upper half, which picks the slot.
+                    let mut slot = home_slot(entry, mask);
                     while slots[slot] != EMPTY_SLOT {
                         slot = (slot + 1) & mask;
                     }
