@@ -1,9 +1,11 @@
 //! Times the linearizability checker on Porcupine's test histories, single-threaded, parsing
 //! excluded (as in Porcupine's reference figures), and prints the figures beside Porcupine's.
 //!
-//!     cargo bench -p eosim-checker --bench linearizability [-- ROUNDS]
+//!     cargo bench -p eosim-checker --bench linearizability [-- ROUNDS] [CASE]
 //!
 //! Each figure is the minimum over ROUNDS runs (default 7): the least disturbed by other load.
+//! Beside the wall-clock figure, the time on CPU (Linux; on a shared machine, time spent
+//! waiting for a core is noise). CASE runs only the cases whose name contains it.
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -135,34 +137,50 @@ fn cases() -> Vec<Case> {
     ]
 }
 
-/// Checks every history of the case once; returns the time and the reports.
-fn run(case: &Case) -> (Duration, Vec<LinReport>) {
-    let start = Instant::now();
+/// Checks every history of the case once; returns the time, the time on CPU and the reports.
+fn run(case: &Case) -> (Duration, Option<Duration>, Vec<LinReport>) {
+    let (start, start_on_cpu) = (Instant::now(), on_cpu());
     let reports: Vec<LinReport> = case
         .histories
         .iter()
         .map(|history| history.check(case.model, &case.options).unwrap())
         .collect();
-    (start.elapsed(), reports)
+    let elapsed_on_cpu = start_on_cpu.zip(on_cpu()).map(|(start, end)| end - start);
+    (start.elapsed(), elapsed_on_cpu, reports)
+}
+
+/// This thread's time on CPU so far (Linux).
+fn on_cpu() -> Option<Duration> {
+    let stat = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
+    let nanos = stat.split_whitespace().next()?.parse().ok()?;
+    Some(Duration::from_nanos(nanos))
 }
 
 fn main() {
     // `cargo bench` passes "--bench"; a bare number is the round count.
-    let rounds: usize = std::env::args()
-        .skip(1)
-        .find_map(|arg| arg.parse().ok())
-        .unwrap_or(7);
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let rounds: usize = args.iter().find_map(|arg| arg.parse().ok()).unwrap_or(7);
+    let filter = args
+        .iter()
+        .find(|arg| !arg.starts_with('-') && arg.parse::<usize>().is_err());
     println!("linearizability checker, one thread, parse excluded, minimum of {rounds} runs\n");
     println!(
-        "{:<26} {:>10} {:>11} {:>8} {:>13} {:>12}",
-        "case", "eosim", "Porcupine", "ratio", "search steps", "model steps"
+        "{:<26} {:>10} {:>11} {:>8} {:>13} {:>12} {:>10}",
+        "case", "eosim", "Porcupine", "ratio", "search steps", "model steps", "on CPU"
     );
     for case in cases() {
+        if filter.is_some_and(|filter| !case.name.contains(filter.as_str())) {
+            continue;
+        }
         let mut best = Duration::MAX;
+        let mut best_on_cpu = Duration::MAX;
         let mut reports = Vec::new();
         for _ in 0..rounds {
-            let (elapsed, run_reports) = run(&case);
+            let (elapsed, elapsed_on_cpu, run_reports) = run(&case);
             best = best.min(elapsed);
+            if let Some(elapsed_on_cpu) = elapsed_on_cpu {
+                best_on_cpu = best_on_cpu.min(elapsed_on_cpu);
+            }
             reports = run_reports;
         }
         let search_steps: u64 = reports.iter().map(|report| report.search_steps).sum();
@@ -175,13 +193,14 @@ fn main() {
             None => ("-".to_string(), "-".to_string()),
         };
         println!(
-            "{:<26} {:>7.1} ms {:>11} {:>8} {:>13} {:>12}",
+            "{:<26} {:>7.1} ms {:>11} {:>8} {:>13} {:>12} {:>7.1} ms",
             case.name,
             best.as_secs_f64() * 1e3,
             porcupine,
             ratio,
             search_steps,
-            model_steps
+            model_steps,
+            best_on_cpu.as_secs_f64() * 1e3
         );
     }
 }

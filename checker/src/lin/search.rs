@@ -24,7 +24,6 @@
 use std::hash::{Hash, Hasher};
 use std::time::Instant;
 
-use hashbrown::HashTable;
 use rustc_hash::FxHasher;
 
 use super::bitset::{Bitset, mix64};
@@ -195,48 +194,149 @@ impl EventList {
     }
 }
 
-/// Interned model states.
+/// A vector that grows by whole segments of about 32 KiB, never moving what it holds: the
+/// search's tables grow to megabytes, and doubling a vector copies it (glibc's `realloc`
+/// copies heap blocks) and touches twice the memory.
+struct Segmented<T> {
+    segments: Vec<Vec<T>>,
+    len: usize,
+}
+
+impl<T> Segmented<T> {
+    /// Elements per segment: a power of two near 32 KiB.
+    const BITS: u32 = (32 * 1024
+        / if size_of::<T>() == 0 {
+            1
+        } else {
+            size_of::<T>()
+        })
+    .next_power_of_two()
+    .trailing_zeros();
+    const MASK: usize = (1 << Self::BITS) - 1;
+
+    fn new() -> Self {
+        Segmented {
+            segments: Vec::new(),
+            len: 0,
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.len
+    }
+
+    fn push(&mut self, value: T) {
+        match self.segments.last_mut() {
+            Some(last) if last.len() <= Self::MASK => last.push(value),
+            _ => {
+                // The first segment grows as a vector does (small searches stay small);
+                // the next ones are allocated whole.
+                let capacity = if self.segments.is_empty() {
+                    0
+                } else {
+                    Self::MASK + 1
+                };
+                let mut segment = Vec::with_capacity(capacity);
+                segment.push(value);
+                self.segments.push(segment);
+            }
+        }
+        self.len += 1;
+    }
+
+    fn iter(&self) -> impl Iterator<Item = &T> {
+        self.segments.iter().flatten()
+    }
+}
+
+impl<T> std::ops::Index<usize> for Segmented<T> {
+    type Output = T;
+
+    fn index(&self, index: usize) -> &T {
+        &self.segments[index >> Self::BITS][index & Self::MASK]
+    }
+}
+
+/// Interned model states, in an open-addressing table split in two: a byte per slot (a
+/// 7-bit tag of the hash, or empty) and the ids. A probe for a state not seen before — most
+/// of them with key-value stores — reads only bytes, an array small enough to stay in cache
+/// when the ids are megabytes.
 struct States<S> {
-    states: Vec<S>,
-    hashes: Vec<u64>,
-    table: HashTable<u32>,
+    states: Segmented<S>,
+    hashes: Segmented<u64>,
+    /// `EMPTY_TAG` or `state_tag(hash)`.
+    tags: Vec<u8>,
+    ids: Vec<u32>,
+}
+
+const EMPTY_TAG: u8 = 0;
+
+/// Never `EMPTY_TAG`; taken from the bits of the hash that do not pick the slot.
+fn state_tag(hash: u64) -> u8 {
+    0x80 | (hash >> 57) as u8
 }
 
 impl<S: Eq + Hash> States<S> {
     fn new() -> Self {
         States {
-            states: Vec::new(),
-            hashes: Vec::new(),
-            table: HashTable::new(),
+            states: Segmented::new(),
+            hashes: Segmented::new(),
+            tags: vec![EMPTY_TAG; SMALL_TABLE_SLOTS],
+            ids: vec![0; SMALL_TABLE_SLOTS],
         }
+    }
+
+    fn len(&self) -> usize {
+        self.states.len()
     }
 
     fn intern(&mut self, state: S) -> u32 {
         let mut hasher = FxHasher::default();
         state.hash(&mut hasher);
         let hash = mix64(hasher.finish());
-        let States {
-            states,
-            hashes,
-            table,
-        } = self;
-        let entry = table.entry(
-            hash,
-            |&id| hashes[id as usize] == hash && states[id as usize] == state,
-            |&id| hashes[id as usize],
-        );
-        match entry {
-            hashbrown::hash_table::Entry::Occupied(occupied) => *occupied.get(),
-            hashbrown::hash_table::Entry::Vacant(vacant) => {
-                let id = states.len() as u32;
-                vacant.insert(id);
-                states.push(state);
-                hashes.push(hash);
-                id
+        let tag = state_tag(hash);
+        let mask = self.tags.len() - 1;
+        let mut slot = hash as usize & mask;
+        loop {
+            let entry = self.tags[slot];
+            if entry == EMPTY_TAG {
+                break;
             }
+            if entry == tag {
+                let id = self.ids[slot];
+                if self.hashes[id as usize] == hash && self.states[id as usize] == state {
+                    return id;
+                }
+            }
+            slot = (slot + 1) & mask;
         }
+        let id = self.states.len() as u32;
+        self.tags[slot] = tag;
+        self.ids[slot] = id;
+        self.states.push(state);
+        self.hashes.push(hash);
+        // Keep the load under a half, so probe sequences stay short.
+        if self.states.len() * 2 > self.tags.len() {
+            let len = self.tags.len() * 2;
+            let (mut tags, mut ids) = (vec![EMPTY_TAG; len], vec![0; len]);
+            for (id, &hash) in self.hashes.iter().enumerate() {
+                let mut slot = hash as usize & (len - 1);
+                while tags[slot] != EMPTY_TAG {
+                    slot = (slot + 1) & (len - 1);
+                }
+                tags[slot] = state_tag(hash);
+                ids[slot] = id as u32;
+            }
+            (self.tags, self.ids) = (tags, ids);
+        }
+        id
     }
 }
+
+const TAG_MASK: u64 = 0xffff_ffff_0000_0000;
+const ID_MASK: u64 = 0xffff_ffff;
+/// Slots a table starts with.
+const SMALL_TABLE_SLOTS: usize = 1 << 6;
 
 /// The set of (linearized operations, state) configurations already explored.
 ///
@@ -244,74 +344,182 @@ impl<S: Eq + Hash> States<S> {
 /// because a search probes it on nearly every step: a slot holds the upper half of the hash
 /// and the configuration's index, so most probes touch one cache line and compare no set.
 struct ConfigurationCache {
-    words_per_set: usize,
-    /// Per configuration: its set's words, state and full hash (to grow the table).
-    sets: Vec<u64>,
-    states: Vec<u32>,
-    hashes: Vec<u64>,
+    /// Per configuration: its full hash (to grow the table), its state and the next
+    /// configuration of that state's chain (`state | next << 32`), and its set's words.
+    records: Records,
+    /// Per state: the most recent configuration in its chain, `NONE` if it has none yet, or
+    /// `IN_TABLE` once its configurations are in `slots`.
+    chains: Vec<u32>,
+    chain_lengths: Vec<u8>,
     /// `EMPTY_SLOT` or (hash >> 32) << 32 | configuration index.
     slots: Vec<u64>,
+    /// Configurations in `slots`.
+    in_table: usize,
 }
 
 const EMPTY_SLOT: u64 = u64::MAX;
-const INITIAL_SLOTS: usize = 1 << 10;
+
+/// Where a configuration's probe starts: from the hash's upper half, which its slot keeps,
+/// so that growing the table reads no record.
+fn home_slot(hash: u64, mask: usize) -> usize {
+    (hash >> 32) as usize & mask
+}
+/// A state's configurations are in the table, not chained.
+const IN_TABLE: u32 = u32::MAX - 1;
+/// A state chains this many configurations at most; then they all move to the table.
+const MAX_CHAIN: u8 = 4;
 
 impl ConfigurationCache {
     fn new(words_per_set: usize) -> Self {
         ConfigurationCache {
-            words_per_set,
-            sets: Vec::new(),
-            states: Vec::new(),
-            hashes: Vec::new(),
-            slots: vec![EMPTY_SLOT; INITIAL_SLOTS],
+            records: Records::new(2 + words_per_set),
+            chains: Vec::new(),
+            chain_lengths: Vec::new(),
+            slots: vec![EMPTY_SLOT; SMALL_TABLE_SLOTS],
+            in_table: 0,
         }
     }
 
     /// Records the configuration; false if it was already there.
+    ///
+    /// A state's first configurations are chained from the state, so that a configuration
+    /// with a state never seen before (with key-value stores, most of them) is recorded
+    /// without probing a table of megabytes; states reached with more sets (registers: a
+    /// handful of states, thousands of sets each) have theirs in the hash table.
     fn insert_if_new(&mut self, linearized: &Bitset, state: u32) -> bool {
         let hash = linearized.hash() ^ mix64(u64::from(state));
-        let tag = hash & 0xffff_ffff_0000_0000;
-        let words = self.words_per_set;
+        let state_index = state as usize;
+        if state_index >= self.chains.len() {
+            self.chains.resize(state_index + 1, NONE);
+            self.chain_lengths.resize(state_index + 1, 0);
+        }
+        let head = self.chains[state_index];
+        if head != IN_TABLE {
+            let mut id = head;
+            while id != NONE {
+                let record = self.records.get(id as usize);
+                if record[0] == hash && same_words(&record[2..], linearized.words()) {
+                    return false;
+                }
+                id = (record[1] >> 32) as u32;
+            }
+            if self.chain_lengths[state_index] < MAX_CHAIN {
+                let id = self.records.len() as u32;
+                self.records.push(
+                    [hash, u64::from(state) | u64::from(head) << 32],
+                    linearized.words(),
+                );
+                self.chains[state_index] = id;
+                self.chain_lengths[state_index] += 1;
+                return true;
+            }
+            // The chain is full: its configurations move to the table.
+            self.chains[state_index] = IN_TABLE;
+            let mut id = head;
+            while id != NONE {
+                let record = self.records.get(id as usize);
+                let (record_hash, next) = (record[0], (record[1] >> 32) as u32);
+                self.place(record_hash, id);
+                id = next;
+            }
+        } else if self.find(hash, linearized, state) {
+            return false;
+        }
+        let id = self.records.len() as u32;
+        self.records.push(
+            [hash, u64::from(state) | u64::from(NONE) << 32],
+            linearized.words(),
+        );
+        self.place(hash, id);
+        true
+    }
+
+    /// Whether the table holds the configuration.
+    fn find(&self, hash: u64, linearized: &Bitset, state: u32) -> bool {
+        let tag = hash & TAG_MASK;
         let mask = self.slots.len() - 1;
-        let mut slot = hash as usize & mask;
+        let mut slot = home_slot(hash, mask);
         loop {
             let entry = self.slots[slot];
             if entry == EMPTY_SLOT {
-                break;
+                return false;
             }
-            if entry & 0xffff_ffff_0000_0000 == tag {
-                let id = (entry & 0xffff_ffff) as usize;
-                if self.states[id] == state
-                    && same_words(&self.sets[id * words..(id + 1) * words], linearized.words())
-                {
-                    return false;
+            if entry & TAG_MASK == tag {
+                let record = self.records.get((entry & ID_MASK) as usize);
+                if record[1] as u32 == state && same_words(&record[2..], linearized.words()) {
+                    return true;
                 }
             }
             slot = (slot + 1) & mask;
         }
-        let id = self.states.len();
-        self.slots[slot] = tag | id as u64;
-        self.sets.extend_from_slice(linearized.words());
-        self.states.push(state);
-        self.hashes.push(hash);
-        // Keep the load under a half, so probe sequences stay short.
-        if self.states.len() * 2 > self.slots.len() {
-            self.grow();
-        }
-        true
     }
 
-    fn grow(&mut self) {
-        let mut slots = vec![EMPTY_SLOT; self.slots.len() * 2];
-        let mask = slots.len() - 1;
-        for (id, &hash) in self.hashes.iter().enumerate() {
-            let mut slot = hash as usize & mask;
-            while slots[slot] != EMPTY_SLOT {
-                slot = (slot + 1) & mask;
-            }
-            slots[slot] = (hash & 0xffff_ffff_0000_0000) | id as u64;
+    /// Puts a configuration known to be absent into the table.
+    fn place(&mut self, hash: u64, id: u32) {
+        let mask = self.slots.len() - 1;
+        let mut slot = home_slot(hash, mask);
+        while self.slots[slot] != EMPTY_SLOT {
+            slot = (slot + 1) & mask;
         }
-        self.slots = slots;
+        self.slots[slot] = (hash & TAG_MASK) | u64::from(id);
+        self.in_table += 1;
+        // Keep the load under a half, so probe sequences stay short.
+        if self.in_table * 2 > self.slots.len() {
+            let mut slots = vec![EMPTY_SLOT; self.slots.len() * 2];
+            let mask = slots.len() - 1;
+            for &entry in &self.slots {
+                if entry != EMPTY_SLOT {
+                    // The tag is the hash's upper half, which picks the slot.
+                    let mut slot = home_slot(entry, mask);
+                    while slots[slot] != EMPTY_SLOT {
+                        slot = (slot + 1) & mask;
+                    }
+                    slots[slot] = entry;
+                }
+            }
+            self.slots = slots;
+        }
+    }
+}
+
+/// Fixed-length records of words, in segments of about 32 KiB (see [`Segmented`]).
+struct Records {
+    record_len: usize,
+    /// Records per segment: `1 << bits`.
+    bits: u32,
+    segments: Vec<Vec<u64>>,
+    len: usize,
+}
+
+impl Records {
+    fn new(record_len: usize) -> Self {
+        Records {
+            record_len,
+            bits: (4096 / record_len).next_power_of_two().trailing_zeros(),
+            segments: Vec::new(),
+            len: 0,
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.len
+    }
+
+    fn get(&self, id: usize) -> &[u64] {
+        let start = (id & ((1 << self.bits) - 1)) * self.record_len;
+        &self.segments[id >> self.bits][start..start + self.record_len]
+    }
+
+    fn push(&mut self, head: [u64; 2], tail: &[u64]) {
+        let full = self.record_len << self.bits;
+        if self.segments.last().is_none_or(|last| last.len() == full) {
+            let capacity = if self.segments.is_empty() { 0 } else { full };
+            self.segments.push(Vec::with_capacity(capacity));
+        }
+        let last = self.segments.last_mut().expect("a segment with room");
+        last.extend_from_slice(&head);
+        last.extend_from_slice(tail);
+        self.len += 1;
     }
 }
 
@@ -351,6 +559,10 @@ pub struct Search<'a, M: Model> {
     verdict: Option<SearchVerdict>,
     search_steps: u64,
     model_steps: u64,
+    /// Transitions answered by the memo.
+    memo_hits: u64,
+    /// The outcome, once there is a verdict (the search's tables are freed then).
+    finished: Option<SearchOutcome<M::State>>,
 }
 
 impl<'a, M: Model> Search<'a, M> {
@@ -378,6 +590,8 @@ impl<'a, M: Model> Search<'a, M> {
             verdict: None,
             search_steps: 0,
             model_steps: 0,
+            memo_hits: 0,
+            finished: None,
         };
         search.state = search.intern(model.init());
         search
@@ -390,6 +604,7 @@ impl<'a, M: Model> Search<'a, M> {
         if let Some(&next) = self.memo.get(slot)
             && next != UNKNOWN
         {
+            self.memo_hits += 1;
             return next;
         }
         self.model_steps += 1;
@@ -425,6 +640,12 @@ impl<'a, M: Model> Search<'a, M> {
         let id = self.states.intern(state);
         let row_end = (id as usize + 1) * self.operations.len();
         if row_end > self.memo.len() && row_end <= DENSE_MEMO_ENTRIES {
+            if row_end > SMALL_MEMO_ENTRIES && self.memo_hits < self.model_steps {
+                // The memo has not paid off so far: states keep coming (key-value stores),
+                // pairs rarely repeat. Filling megabytes of rows nobody reads costs more than
+                // the model steps they would spare; the rows so far stay.
+                return id;
+            }
             if row_end > self.memo.capacity() && row_end > SMALL_MEMO_ENTRIES {
                 // Past a small memo, room for the whole memo at once: growing by doubling
                 // copied megabytes over and over, and room not written to costs no memory.
@@ -461,6 +682,9 @@ impl<'a, M: Model> Search<'a, M> {
     pub fn resume(&mut self, step_limit: u64, deadline: Option<Instant>) -> Option<SearchVerdict> {
         if self.verdict.is_none() {
             self.verdict = self.run_until(step_limit, deadline);
+            if self.verdict.is_some() {
+                self.finish();
+            }
         }
         self.verdict
     }
@@ -563,14 +787,35 @@ impl<'a, M: Model> Search<'a, M> {
         }
     }
 
+    /// Builds the outcome and frees everything else: the memo, the configuration cache and
+    /// the states (a counterexample keeps copies of the few it names). A history's searches
+    /// all live until the last one is over: the partitions searched next reuse this memory
+    /// instead of faulting in fresh pages.
+    fn finish(&mut self) {
+        self.finished = Some(self.current_outcome());
+        self.memo = Vec::new();
+        self.cache = ConfigurationCache::new(0);
+        self.states = States::new();
+        self.rejections = Vec::new();
+        self.deepest = Vec::new();
+        self.stack = Vec::new();
+    }
+
     /// The result so far (verdict `Unknown` if the search has not finished).
     pub fn outcome(&self) -> SearchOutcome<M::State> {
+        match &self.finished {
+            Some(outcome) => outcome.clone(),
+            None => self.current_outcome(),
+        }
+    }
+
+    fn current_outcome(&self) -> SearchOutcome<M::State> {
         let verdict = self.verdict.unwrap_or(SearchVerdict::Unknown);
         SearchOutcome {
             verdict,
             search_steps: self.search_steps,
             model_steps: self.model_steps,
-            distinct_states: self.states.states.len(),
+            distinct_states: self.states.len(),
             failure: (verdict == SearchVerdict::NotLinearizable).then(|| self.explain()),
         }
     }
