@@ -31,7 +31,10 @@ use crate::client::{
     ClientContext, PROCESSES_PER_CLIENT, Producer, ProducerConfig, TransactionalConfig,
     TransactionalProducer, TxnError,
 };
-use crate::protocol::{GroupMetadata, IsolationLevel, KafkaError, TopicPartition};
+use crate::protocol::{
+    GroupMetadata, IsolationLevel, KafkaError, NO_PRODUCER_EPOCH, NO_PRODUCER_ID, NO_SEQUENCE,
+    RecordBatch, Request, Response, TopicPartition,
+};
 use crate::streams::eos_test::{self, EosTestGenerator, LineGenerator};
 use crate::streams::record::StreamRecord;
 use crate::streams::topology::{MemStores, Task, TaskId, Topology};
@@ -369,7 +372,6 @@ impl StreamsInstance {
     async fn run_until_fenced(&self, topology: &Topology, member: &GroupMember, local: &Local) {
         let consumer = Consumer::new(self.client(1));
         let mut txn_producer = None;
-        let mut plain_producer = None;
         if self.exactly_once && !self.producer_per_task {
             let config = TransactionalConfig {
                 txn_timeout_ms: self.workload.txn_timeout_ms,
@@ -384,16 +386,6 @@ impl StreamsInstance {
                 return;
             }
             txn_producer = Some(producer);
-        } else if !self.exactly_once {
-            let config = ProducerConfig {
-                enable_idempotence: false,
-                ..ProducerConfig::default()
-            };
-            plain_producer = Some(
-                Producer::connect(self.client(2), config)
-                    .await
-                    .expect("valid producer config"),
-            );
         }
         loop {
             if local.stop.is_requested() {
@@ -470,8 +462,7 @@ impl StreamsInstance {
                         .await
                     }
                     None => {
-                        let producer = plain_producer.as_ref().expect("one of the two");
-                        self.cycle_at_least_once(&consumer, producer, &mut tasks, process, local)
+                        self.cycle_at_least_once(&consumer, &mut tasks, process, local)
                             .await
                     }
                 };
@@ -900,14 +891,23 @@ impl StreamsInstance {
             for (i, (tp, _, _)) in sends.iter().enumerate() {
                 batches.entry(tp).or_default().push(i);
             }
+            let values: Vec<Vec<u64>> = batches
+                .values()
+                .map(|indices| indices.iter().map(|&i| sends[i].1).collect())
+                .collect();
+            let requests: Vec<(&TopicPartition, &[u64])> = batches
+                .keys()
+                .zip(&values)
+                .map(|(&tp, v)| (tp, v.as_slice()))
+                .collect();
+            // All partitions at once, as Kafka's sender drains every ready batch.
+            let bases = producer.send_batches(&requests).await?;
             let mut acked = vec![0; sends.len()];
-            for (tp, indices) in batches {
-                let values: Vec<u64> = indices.iter().map(|&i| sends[i].1).collect();
-                let base = producer.send_batch(tp, &values).await?;
+            for ((tp, indices), base) in batches.iter().zip(bases) {
                 for (k, &i) in indices.iter().enumerate() {
                     acked[i] = base + k as u64;
                 }
-                self.note_written(local, tp, base + values.len() as u64);
+                self.note_written(local, tp, base + indices.len() as u64);
             }
             producer
                 .send_offsets_to_transaction(&offsets, metadata)
@@ -968,7 +968,6 @@ impl StreamsInstance {
     async fn cycle_at_least_once(
         &self,
         consumer: &Consumer,
-        producer: &Producer,
         tasks: &mut [RunningTask],
         process: u64,
         local: &Local,
@@ -1001,16 +1000,26 @@ impl StreamsInstance {
             ),
             None,
         );
-        let deliveries: Vec<_> = sends
-            .iter()
-            .map(|(tp, value, _)| producer.send(tp, *value))
-            .collect();
-        let mut acked = Vec::with_capacity(deliveries.len());
+        // One batch per partition, all partitions at once (as the exactly-once cycle sends).
+        let mut batches: BTreeMap<&TopicPartition, Vec<usize>> = BTreeMap::new();
+        for (i, (tp, _, _)) in sends.iter().enumerate() {
+            batches.entry(tp).or_default().push(i);
+        }
+        let calls = batches.iter().map(|(&tp, indices)| {
+            let values: Vec<u64> = indices.iter().map(|&i| sends[i].1).collect();
+            self.send_plain_batch(tp, values)
+        });
+        let answers = futures_util::future::join_all(calls).await;
+        let mut acked = vec![0; sends.len()];
         let mut failed = None;
-        for delivery in deliveries {
-            match delivery.await {
-                Ok(offset) => acked.push(offset),
-                Err(e) => failed = Some(e.to_string()),
+        for ((_, indices), answer) in batches.iter().zip(answers) {
+            match answer {
+                Ok(base) => {
+                    for (k, &i) in indices.iter().enumerate() {
+                        acked[i] = base + k as u64;
+                    }
+                }
+                Err(why) => failed = Some(why),
             }
         }
         let committed = consumer
@@ -1049,6 +1058,44 @@ impl StreamsInstance {
             ),
         };
         Cycle::Committed
+    }
+
+    /// At-least-once: one batch to `tp` without idempotence (Kafka's producer with
+    /// `enable.idempotence=false`, acks=all and retries), retried until acknowledged or the
+    /// delivery timeout passes; returns its first offset. A retry after a lost ack writes the
+    /// batch twice.
+    async fn send_plain_batch(&self, tp: &TopicPartition, values: Vec<u64>) -> Result<u64, String> {
+        let config = ProducerConfig::default();
+        let request = Request::Produce {
+            tp: tp.clone(),
+            batch: RecordBatch {
+                producer_id: NO_PRODUCER_ID,
+                producer_epoch: NO_PRODUCER_EPOCH,
+                base_sequence: NO_SEQUENCE,
+                values: Arc::from(values),
+                transactional: false,
+            },
+        };
+        let leader = self.ctx.cluster.leader(tp);
+        let timeout = Duration::from_millis(config.request_timeout_ms);
+        let deadline = sim::now_ms() + config.delivery_timeout_ms;
+        loop {
+            match self
+                .ctx
+                .net
+                .call(self.client(2).node, leader, request.clone(), timeout)
+                .await
+            {
+                Ok(Response::Produce(Ok(ok))) => return Ok(ok.base_offset),
+                Ok(Response::Produce(Err(e))) if !e.is_retriable() => return Err(e.to_string()),
+                Ok(Response::Produce(Err(_))) | Err(_) => {}
+                Ok(other) => panic!("produce answered with {other:?}"),
+            }
+            if sim::now_ms() >= deadline {
+                return Err(format!("produce to {tp} timed out"));
+            }
+            madsim::time::sleep(Duration::from_millis(config.retry_backoff_ms)).await;
+        }
     }
 
     /// Marks the source partitions whose committed offset covers all their input.

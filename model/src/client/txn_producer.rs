@@ -278,6 +278,95 @@ impl TransactionalProducer {
         self.send_batch(tp, &[value]).await
     }
 
+    /// Sends a batch to each partition inside the transaction, all at once, as Kafka's sender
+    /// drains every ready batch together: one AddPartitionsToTxn for the partitions new to
+    /// the transaction, then the produce requests concurrently. Returns each batch's first
+    /// offset, in order; the first error if any batch failed (the others may have been
+    /// appended: the transaction is then abortable).
+    pub async fn send_batches(
+        &mut self,
+        batches: &[(&TopicPartition, &[u64])],
+    ) -> Result<Vec<u64>, TxnError> {
+        self.require(&[State::InTransaction], "send")?;
+        let new: Vec<TopicPartition> = batches
+            .iter()
+            .filter(|(tp, _)| !self.partitions.contains(*tp))
+            .map(|(tp, _)| (*tp).clone())
+            .collect();
+        if !new.is_empty() {
+            let request = Request::AddPartitionsToTxn {
+                producer: self.producer(),
+                partitions: new.clone(),
+            };
+            match self.coordinator_request(request).await? {
+                Response::AddPartitionsToTxn(Ok(())) => self.partitions.extend(new),
+                Response::AddPartitionsToTxn(Err(e)) => return Err(self.on_error(e)),
+                other => panic!("AddPartitionsToTxn answered with {other:?}"),
+            }
+        }
+        let deadline = self.deadline();
+        let mut sequences = Vec::with_capacity(batches.len());
+        let this = &*self;
+        let calls: Vec<_> = batches
+            .iter()
+            .map(|&(tp, values)| {
+                assert!(!values.is_empty(), "an empty batch is never sent");
+                let sequence = this.next_sequence.get(tp).copied().unwrap_or(0);
+                sequences.push(sequence);
+                let request = Request::Produce {
+                    tp: tp.clone(),
+                    batch: RecordBatch {
+                        producer_id: this.producer_id,
+                        producer_epoch: this.epoch,
+                        base_sequence: sequence,
+                        values: Arc::from(values),
+                        transactional: true,
+                    },
+                };
+                let leader = this.ctx.cluster.leader(tp);
+                async move {
+                    this.call_until_answered(leader, request, deadline, &mut false)
+                        .await
+                }
+            })
+            .collect();
+        let answers = futures_util::future::join_all(calls).await;
+        let mut offsets = Vec::with_capacity(batches.len());
+        // A fencing answer anywhere makes the producer fatal, whatever the others said.
+        let (mut fatal, mut abortable) = (None, None);
+        for ((&(tp, values), sequence), answer) in batches.iter().zip(sequences).zip(answers) {
+            match answer {
+                Some(Response::Produce(Ok(ok))) => {
+                    let next = crate::protocol::last_sequence(sequence, values.len() + 1);
+                    self.next_sequence.insert(tp.clone(), next);
+                    offsets.push(ok.base_offset);
+                }
+                Some(Response::Produce(Err(e))) if is_fencing(e) => {
+                    fatal.get_or_insert(e.to_string());
+                }
+                Some(Response::Produce(Err(e))) => {
+                    if e == KafkaError::OutOfOrderSequence {
+                        self.epoch_bump_required = true;
+                    }
+                    abortable.get_or_insert(e.to_string());
+                }
+                None => {
+                    self.epoch_bump_required = true;
+                    abortable.get_or_insert(format!("produce to {tp} timed out"));
+                }
+                Some(other) => panic!("produce answered with {other:?}"),
+            }
+        }
+        if let Some(why) = fatal {
+            return Err(self.fatal(why));
+        }
+        if let Some(why) = abortable {
+            self.state = State::AbortableError;
+            return Err(TxnError::Abortable(why));
+        }
+        Ok(offsets)
+    }
+
     /// Sends `values` to `tp` as one batch (one produce request, consecutive offsets) inside
     /// the transaction and waits for its acknowledgement; returns the first value's offset.
     pub async fn send_batch(
