@@ -358,30 +358,36 @@ impl History {
     /// Errors name the op index of a completion without an open invoke, or an invoke while
     /// the process still has one open.
     pub fn pairs(&self) -> Result<Vec<OpPair>, (u64, String)> {
-        // process → (invoke index, its slot in `pairs`)
-        let mut open: std::collections::BTreeMap<u64, (usize, usize)> = Default::default();
+        // (process, invoke index, its slot in `pairs`), by process: few are open at a time,
+        // so a sorted vector beats a map (no node allocation per op).
+        let mut open: Vec<(u64, usize, usize)> = Vec::new();
         let mut pairs = Vec::with_capacity(self.ops.len() / 2 + 1);
         for (i, op) in self.ops.iter().enumerate() {
+            let at = open.binary_search_by_key(&op.process, |&(p, _, _)| p);
             match op.phase {
                 Phase::Invoke => {
-                    if let Some((prev, _)) = open.insert(op.process, (i, pairs.len())) {
-                        return Err((
-                            op.index,
-                            format!(
-                                "process {} invokes again while op {prev} is open",
-                                op.process
-                            ),
-                        ));
+                    match at {
+                        Ok(at) => {
+                            return Err((
+                                op.index,
+                                format!(
+                                    "process {} invokes again while op {} is open",
+                                    op.process, open[at].1
+                                ),
+                            ));
+                        }
+                        Err(at) => open.insert(at, (op.process, i, pairs.len())),
                     }
                     pairs.push((i, None));
                 }
                 _ => {
-                    let Some((invoke, slot)) = open.remove(&op.process) else {
+                    let Ok(at) = at else {
                         return Err((
                             op.index,
                             format!("completion of process {} has no open invoke", op.process),
                         ));
                     };
+                    let (_, invoke, slot) = open.remove(at);
                     if std::mem::discriminant(&self.ops[invoke].op)
                         != std::mem::discriminant(&op.op)
                     {

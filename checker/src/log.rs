@@ -38,12 +38,12 @@ impl Source {
 }
 
 #[derive(Debug)]
-struct SendRecord {
+struct SendRecord<'h> {
     invoke: u64,
     completion: Option<u64>,
     phase: Option<Phase>,
     acked_offset: Option<u64>,
-    error: Option<String>,
+    error: Option<&'h str>,
     /// A send step of a definitely aborted transaction: absent by design, never `missing`.
     aborted: bool,
 }
@@ -51,7 +51,7 @@ struct SendRecord {
 /// Everything known about one partition, in sorted vectors (one allocation each, however
 /// many records: this runs once per simulated seed).
 #[derive(Debug, Default)]
-struct PartitionView {
+struct PartitionView<'h> {
     has_ground_truth: bool,
     /// (value, offset) of every committed-visible record (ground truth, or as polled),
     /// sorted, distinct.
@@ -59,20 +59,27 @@ struct PartitionView {
     /// (value, offset) of every record whatever its transactional status, sorted, distinct.
     every_record: Vec<(u64, u64)>,
     /// (value, send), by value; the sends of one value in history order.
-    sends: Vec<(u64, SendRecord)>,
-    /// (offset, value, where seen), by offset; one offset's observations in history order
-    /// (final log first, then by invoke).
-    observations: Vec<(u64, u64, Source)>,
-    /// Invoke index of each observation's op, to sort `observations` (0 for the final log).
-    observation_rank: Vec<u64>,
+    sends: Vec<(u64, SendRecord<'h>)>,
+    /// (offset, rank, value, where seen), by offset; one offset's observations in history
+    /// order (final log first, then by invoke). The rank is the invoke index of the
+    /// observation's op (0 for the final log).
+    observations: Vec<(u64, u64, u64, Source)>,
+    /// The observations of the history (acks, then polls) until `finish` merges them into
+    /// `observations` (which holds the final log's until then).
+    acks: Vec<(u64, u64, u64, Source)>,
+    polls: Vec<(u64, u64, u64, Source)>,
     /// Highest offset any poll observed.
     max_polled_offset: Option<u64>,
 }
 
-impl PartitionView {
+impl<'h> PartitionView<'h> {
     fn observe(&mut self, offset: u64, value: u64, source: Source, rank: u64) {
-        self.observations.push((offset, value, source));
-        self.observation_rank.push(rank);
+        let run = match source {
+            Source::FinalLog => &mut self.observations,
+            Source::Ack(_) => &mut self.acks,
+            Source::Poll(_) => &mut self.polls,
+        };
+        run.push((offset, rank, value, source));
     }
 
     fn finish(&mut self) {
@@ -80,12 +87,19 @@ impl PartitionView {
         self.placements.dedup();
         self.every_record.sort_unstable();
         self.every_record.dedup();
-        self.sends.sort_by_key(|(value, _)| *value);
-        // One offset's observations keep the final log first, then history order.
-        let mut order: Vec<usize> = (0..self.observations.len()).collect();
-        order.sort_by_key(|&i| (self.observations[i].0, self.observation_rank[i]));
-        self.observations = order.iter().map(|&i| self.observations[i]).collect();
-        self.observation_rank.clear();
+        // One offset's observations keep the final log first, then history order: a stable
+        // sort by (offset, rank) of final log, acks, polls in that order. Each run is sorted
+        // (stably) on its own, where it is nearly sorted already, then the runs are merged,
+        // the earlier run first on equal keys.
+        let key = |&(offset, rank, _, _): &(u64, u64, u64, Source)| (offset, rank);
+        self.observations.sort_by_key(key);
+        self.acks.sort_by_key(key);
+        self.polls.sort_by_key(key);
+        let log = std::mem::take(&mut self.observations);
+        let history = merge_runs(&self.acks, &self.polls, key);
+        self.observations = merge_runs(&log, &history, key);
+        self.acks = Vec::new();
+        self.polls = Vec::new();
     }
 
     fn offsets_of(&self, value: u64) -> impl Iterator<Item = u64> + '_ {
@@ -100,11 +114,30 @@ impl PartitionView {
         self.offsets_of(value).next().is_some()
     }
 
-    fn sends_of(&self, value: u64) -> &[(u64, SendRecord)] {
+    fn sends_of(&self, value: u64) -> &[(u64, SendRecord<'h>)] {
         let start = self.sends.partition_point(|(v, _)| *v < value);
         let end = self.sends.partition_point(|(v, _)| *v <= value);
         &self.sends[start..end]
     }
+}
+
+/// Merges two sorted runs into one, `a`'s item first on equal keys (as a stable sort of `a`
+/// followed by `b` would order them).
+fn merge_runs<T: Copy, K: Ord>(a: &[T], b: &[T], key: impl Fn(&T) -> K) -> Vec<T> {
+    let mut out = Vec::with_capacity(a.len() + b.len());
+    let (mut i, mut j) = (0, 0);
+    while i < a.len() && j < b.len() {
+        if key(&b[j]) < key(&a[i]) {
+            out.push(b[j]);
+            j += 1;
+        } else {
+            out.push(a[i]);
+            i += 1;
+        }
+    }
+    out.extend_from_slice(&a[i..]);
+    out.extend_from_slice(&b[j..]);
+    out
 }
 
 /// Consecutive runs of equal keys.
@@ -112,7 +145,7 @@ fn groups<T, K: PartialEq>(items: &[T], key: impl Fn(&T) -> K) -> impl Iterator<
     items.chunk_by(move |a, b| key(a) == key(b))
 }
 
-type Views<'h> = BTreeMap<(TopicRef<'h>, u32), PartitionView>;
+type Views<'h> = BTreeMap<(TopicRef<'h>, u32), PartitionView<'h>>;
 
 fn build_views<'h>(history: &'h History, facts: &Facts<'h>) -> Views<'h> {
     let mut views: Views<'h> = BTreeMap::new();
@@ -133,23 +166,31 @@ fn build_views<'h>(history: &'h History, facts: &Facts<'h>) -> Views<'h> {
     }
     let truth_known = !history.final_logs.is_empty();
     for send in &facts.sends {
-        let v = views.entry((send.topic, send.partition)).or_default();
         if let (Some(offset), Some(ack)) = (send.acked_offset, send.completion) {
+            let v = views.entry((send.topic, send.partition)).or_default();
             v.observe(offset, send.value, Source::Ack(ack), send.invoke);
         }
-        let record = SendRecord {
-            invoke: send.invoke,
-            completion: send.completion,
-            phase: if send.acknowledged {
-                Some(Phase::Ok)
-            } else {
-                send.outcome
-            },
-            acked_offset: send.acked_offset,
-            error: send.error.map(str::to_string),
-            aborted: send.aborted(facts),
-        };
-        v.sends.push((send.value, record));
+    }
+    // The send index lists sends by (topic, partition, value), one value's in history order:
+    // each partition's `sends` come out sorted by value with no sort.
+    for ((topic, partition, value), ids) in facts.send_index.groups() {
+        let v = views.entry((topic, partition)).or_default();
+        for &i in ids {
+            let send = &facts.sends[i];
+            let record = SendRecord {
+                invoke: send.invoke,
+                completion: send.completion,
+                phase: if send.acknowledged {
+                    Some(Phase::Ok)
+                } else {
+                    send.outcome
+                },
+                acked_offset: send.acked_offset,
+                error: send.error,
+                aborted: send.aborted(facts),
+            };
+            v.sends.push((value, record));
+        }
     }
     for poll in &facts.polls {
         let v = views.entry((poll.topic, poll.partition)).or_default();
@@ -307,7 +348,7 @@ fn missing(views: &Views) -> Vec<Anomaly> {
                     _ => "none",
                 }
                 .to_string(),
-                error: last.error.clone(),
+                error: last.error.map(str::to_string),
             }));
         }
     }
@@ -318,12 +359,12 @@ fn missing(views: &Views) -> Vec<Anomaly> {
 fn inconsistent_offsets(views: &Views) -> Vec<Anomaly> {
     let mut out = Vec::new();
     for ((topic, partition), v) in views {
-        for seen in groups(&v.observations, |(offset, _, _)| *offset) {
-            if seen.iter().all(|(_, value, _)| *value == seen[0].1) {
+        for seen in groups(&v.observations, |(offset, _, _, _)| *offset) {
+            if seen.iter().all(|(_, _, value, _)| *value == seen[0].2) {
                 continue;
             }
             // One observation per distinct value, in value order: the first place it was seen.
-            let mut distinct: Vec<u64> = seen.iter().map(|(_, value, _)| *value).collect();
+            let mut distinct: Vec<u64> = seen.iter().map(|(_, _, value, _)| *value).collect();
             distinct.sort_unstable();
             distinct.dedup();
             let observations = distinct
@@ -331,8 +372,8 @@ fn inconsistent_offsets(views: &Views) -> Vec<Anomaly> {
                 .map(|value| {
                     let source = seen
                         .iter()
-                        .find(|(_, v, _)| *v == value)
-                        .map(|(_, _, s)| *s);
+                        .find(|(_, _, v, _)| *v == value)
+                        .map(|(_, _, _, s)| *s);
                     (value, source.expect("a distinct value was seen").describe())
                 })
                 .collect();
