@@ -21,8 +21,8 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use madsim::time::Instant;
+use sim::chan as mpsc;
 use sim::{DurableCell, DurableLog, NodeId, Sim};
-use tokio::sync::mpsc;
 
 use crate::cluster::{Cluster, OFFSETS_TOPIC_PARTITIONS};
 use crate::config::{Variant, Variants};

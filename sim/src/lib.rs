@@ -16,6 +16,7 @@ compile_error!(
 );
 
 pub mod alarm;
+pub mod chan;
 pub mod disk;
 pub mod fault;
 pub mod net;

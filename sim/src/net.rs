@@ -31,7 +31,9 @@ use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 use std::task::{Poll, Waker};
 
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::oneshot;
+
+use crate::chan as mpsc;
 
 use crate::node::{NodeId, NodeState, SUPERVISOR, Sim};
 use crate::trace::{self, DropReason, TraceKind, now as sim_now};

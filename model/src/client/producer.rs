@@ -23,7 +23,8 @@ use std::time::Duration;
 
 use checker::history::{Operation, Phase};
 use madsim::time::Instant;
-use tokio::sync::{mpsc, oneshot};
+use sim::chan as mpsc;
+use tokio::sync::oneshot;
 
 use super::{ClientContext, PROCESSES_PER_CLIENT};
 use crate::protocol::{
