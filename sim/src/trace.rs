@@ -333,14 +333,16 @@ fn hash_event(h: &mut Xxh3, buf: &mut Vec<u8>, at_ns: u64, node: NodeId, kind: &
 }
 
 /// The event's bytes as hashed: explicit little-endian fields (the hash is pinned by tests).
+/// The fixed-size fields are gathered on the stack and appended in one copy, then the
+/// variable-length text (a label, a description) and any trailing field.
 fn encode_event(b: &mut Vec<u8>, at_ns: u64, node: NodeId, kind: &TraceKind) {
-    b.extend_from_slice(&at_ns.to_le_bytes());
-    b.extend_from_slice(&node.0.to_le_bytes());
-    let msg = |b: &mut Vec<u8>, tag: u8, peer: NodeId, call: u64, label: &str, response: bool| {
-        b.extend_from_slice(&[tag, response as u8]);
-        b.extend_from_slice(&peer.0.to_le_bytes());
-        b.extend_from_slice(&call.to_le_bytes());
-        b.extend_from_slice(label.as_bytes());
+    let mut head = Head::default();
+    head.put(&at_ns.to_le_bytes());
+    head.put(&node.0.to_le_bytes());
+    let msg = |head: &mut Head, tag: u8, peer: NodeId, call: u64, response: bool| {
+        head.put(&[tag, response as u8]);
+        head.put(&peer.0.to_le_bytes());
+        head.put(&call.to_le_bytes());
     };
     match kind {
         TraceKind::Send {
@@ -348,13 +350,19 @@ fn encode_event(b: &mut Vec<u8>, at_ns: u64, node: NodeId, kind: &TraceKind) {
             call,
             label,
             response,
-        } => msg(b, 1, *to, *call, label, *response),
+        } => {
+            msg(&mut head, 1, *to, *call, *response);
+            head.flush(b, label.as_bytes());
+        }
         TraceKind::Deliver {
             from,
             call,
             label,
             response,
-        } => msg(b, 2, *from, *call, label, *response),
+        } => {
+            msg(&mut head, 2, *from, *call, *response);
+            head.flush(b, label.as_bytes());
+        }
         TraceKind::Drop {
             to,
             call,
@@ -362,7 +370,8 @@ fn encode_event(b: &mut Vec<u8>, at_ns: u64, node: NodeId, kind: &TraceKind) {
             response,
             reason,
         } => {
-            msg(b, 3, *to, *call, label, *response);
+            msg(&mut head, 3, *to, *call, *response);
+            head.flush(b, label.as_bytes());
             b.push(*reason as u8);
         }
         TraceKind::Duplicate {
@@ -370,7 +379,10 @@ fn encode_event(b: &mut Vec<u8>, at_ns: u64, node: NodeId, kind: &TraceKind) {
             call,
             label,
             response,
-        } => msg(b, 4, *to, *call, label, *response),
+        } => {
+            msg(&mut head, 4, *to, *call, *response);
+            head.flush(b, label.as_bytes());
+        }
         TraceKind::Delay {
             to,
             call,
@@ -378,30 +390,52 @@ fn encode_event(b: &mut Vec<u8>, at_ns: u64, node: NodeId, kind: &TraceKind) {
             response,
             extra_ms,
         } => {
-            msg(b, 5, *to, *call, label, *response);
+            msg(&mut head, 5, *to, *call, *response);
+            head.flush(b, label.as_bytes());
             b.extend_from_slice(&extra_ms.to_le_bytes());
         }
-        TraceKind::Crash => b.push(6),
-        TraceKind::Restart => b.push(7),
-        TraceKind::Pause => b.push(8),
-        TraceKind::Resume => b.push(9),
+        TraceKind::Crash => head.flush(b, &[6]),
+        TraceKind::Restart => head.flush(b, &[7]),
+        TraceKind::Pause => head.flush(b, &[8]),
+        TraceKind::Resume => head.flush(b, &[9]),
         TraceKind::Fault { index, description } => {
-            b.push(10);
-            b.extend_from_slice(&index.to_le_bytes());
-            b.extend_from_slice(description.as_bytes());
+            head.put(&[10]);
+            head.put(&index.to_le_bytes());
+            head.flush(b, description.as_bytes());
         }
-        TraceKind::Heal => b.push(11),
-        TraceKind::Stop => b.push(13),
-        TraceKind::Stopped { forced } => {
-            b.push(14);
-            b.push(*forced as u8);
-        }
+        TraceKind::Heal => head.flush(b, &[11]),
+        TraceKind::Stop => head.flush(b, &[13]),
+        TraceKind::Stopped { forced } => head.flush(b, &[14, *forced as u8]),
         TraceKind::Note { what, a, b: second } => {
-            b.push(12);
-            b.extend_from_slice(what.as_bytes());
-            b.extend_from_slice(&a.to_le_bytes());
-            b.extend_from_slice(&second.to_le_bytes());
+            head.put(&[12]);
+            head.flush(b, what.as_bytes());
+            let mut tail = [0u8; 16];
+            tail[..8].copy_from_slice(&a.to_le_bytes());
+            tail[8..].copy_from_slice(&second.to_le_bytes());
+            b.extend_from_slice(&tail);
         }
+    }
+}
+
+/// An event's fixed-size leading fields (at most 8 + 4 + 2 + 4 + 8 bytes), gathered on the
+/// stack.
+#[derive(Default)]
+struct Head {
+    bytes: [u8; 32],
+    len: usize,
+}
+
+impl Head {
+    fn put(&mut self, bytes: &[u8]) {
+        self.bytes[self.len..self.len + bytes.len()].copy_from_slice(bytes);
+        self.len += bytes.len();
+    }
+
+    /// Appends the fields, then `text`, to `b`.
+    fn flush(&self, b: &mut Vec<u8>, text: &[u8]) {
+        b.reserve(self.len + text.len() + 16);
+        b.extend_from_slice(&self.bytes[..self.len]);
+        b.extend_from_slice(text);
     }
 }
 
