@@ -21,7 +21,7 @@
 //! sent on a broken or replaced connection is delivered unless it was already in flight.
 
 use std::cmp::Reverse;
-use std::collections::{BTreeMap, BinaryHeap, VecDeque};
+use std::collections::{BinaryHeap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -329,6 +329,27 @@ impl<Resp> Waiters<Resp> {
     }
 }
 
+/// Connection states by (client, server): a table indexed by node ids (a run has a few
+/// nodes), a connection never used reads as the default state, as a map's `or_default` would.
+#[derive(Default)]
+struct Conns {
+    by_client: Vec<Vec<ConnState>>,
+}
+
+impl Conns {
+    fn get(&mut self, (client, server): (NodeId, NodeId)) -> &mut ConnState {
+        let (c, s) = (client.0 as usize, server.0 as usize);
+        if self.by_client.len() <= c {
+            self.by_client.resize_with(c + 1, Vec::new);
+        }
+        let row = &mut self.by_client[c];
+        if row.len() <= s {
+            row.resize_with(s + 1, ConnState::default);
+        }
+        &mut row[s]
+    }
+}
+
 struct NetState<Req, Resp> {
     config: NetConfig,
     /// Messages in flight, earliest (due time, send order) first. A heap of boxed entries:
@@ -337,7 +358,7 @@ struct NetState<Req, Resp> {
     next_seq: u64,
     next_call: u64,
     /// Connections by (client, server).
-    conns: BTreeMap<(NodeId, NodeId), ConnState>,
+    conns: Conns,
     /// Request inboxes of serving nodes, with the incarnation they belong to.
     inboxes: Vec<Option<(u32, mpsc::UnboundedSender<Incoming<Req>>)>>,
     waiters: Waiters<Resp>,
@@ -385,7 +406,7 @@ impl<Req: Message, Resp: Message> Net<Req, Resp> {
             queue: BinaryHeap::new(),
             next_seq: 0,
             next_call: 0,
-            conns: BTreeMap::new(),
+            conns: Conns::default(),
             inboxes: Vec::new(),
             waiters: Waiters::new(),
             deadlines: Default::default(),
@@ -482,7 +503,7 @@ impl<Req: Message, Resp: Message> Net<Req, Resp> {
             let mut state = self.lock();
             let call = state.next_call;
             state.next_call += 1;
-            let generation = state.conns.entry((from, to)).or_default().generation;
+            let generation = state.conns.get((from, to)).generation;
             let conn = ConnId {
                 client: from,
                 server: to,
@@ -537,7 +558,7 @@ impl<Req: Message, Resp: Message> Net<Req, Resp> {
             };
             let conn = waiter.conn;
             let _ = waiter.reply.send(Err(CallError::Timeout));
-            let current = state.conns.entry((conn.client, conn.server)).or_default();
+            let current = state.conns.get((conn.client, conn.server));
             if current.generation != conn.generation {
                 continue; // already closed by another call's timeout
             }
@@ -610,7 +631,7 @@ impl<Req: Message, Resp: Message> Net<Req, Resp> {
         // it; nothing takes the two the other way round).
         let mut state = self.lock();
         let conn_dead = {
-            let conn = state.conns.entry(conn_key).or_default();
+            let conn = state.conns.get(conn_key);
             conn.generation != envelope.conn.generation || conn.broken
         };
         // Faults apply only to messages that would otherwise travel: a message on a dead
@@ -639,7 +660,7 @@ impl<Req: Message, Resp: Message> Net<Req, Resp> {
         if let Some(reason) = drop_reason {
             state.stats.dropped += 1;
             if !conn_dead {
-                state.conns.entry(conn_key).or_default().broken = true;
+                state.conns.get(conn_key).broken = true;
             }
             drop(state);
             trace::record(
@@ -798,7 +819,7 @@ impl<Req: Message, Resp: Message> Net<Req, Resp> {
         let mut state = self.lock();
         if to_state == NodeState::Crashed || current_incarnation != to_incarnation {
             state.stats.dropped += 1;
-            let c = state.conns.entry((conn.client, conn.server)).or_default();
+            let c = state.conns.get((conn.client, conn.server));
             if c.generation == conn.generation && !stray {
                 c.broken = true;
             }
@@ -899,7 +920,7 @@ impl<Req, Resp> NetState<Req, Resp> {
     /// Due time that keeps a connection FIFO in one direction: never before the previous
     /// message on it.
     fn fifo_due(&mut self, conn: (NodeId, NodeId), response: bool, wanted: Instant) -> Instant {
-        let slot = &mut self.conns.entry(conn).or_default().last_due[response as usize];
+        let slot = &mut self.conns.get(conn).last_due[response as usize];
         let due = slot.map_or(wanted, |last| last.max(wanted));
         *slot = Some(due);
         due
