@@ -1,16 +1,18 @@
-//! A Kafka-Streams-like runtime on the simulated cluster (first cut): instances join the
-//! application's consumer group, own one task per assigned source partition, keep each task's
-//! state stores in memory backed by changelog topics, and run the commit cycle — process for a
-//! commit interval, then (exactly-once) send the consumed offsets to the transaction and
-//! commit, or (at-least-once) wait for every send and commit the offsets.
+//! A Kafka-Streams-like runtime on the simulated cluster: instances join the application's
+//! consumer group, own one task per assigned source partition, keep each task's state stores
+//! in a local state directory backed by changelog topics (checkpointed on a clean close), and
+//! run the commit cycle — process for a commit interval, then (exactly-once) send every
+//! partition's batch, the consumed offsets to the transaction and commit, or (at-least-once)
+//! send the batches, wait for their acknowledgements and commit the offsets.
 //!
 //! The guarantee knob: `exactly-once` (KIP-129) runs a transactional producer per task
 //! (`<application>-<sub-topology>_<partition>`; the task's next owner fences the previous one
 //! by epoch) and commits each task in its own transaction; `exactly-once-v2` (KIP-447) one per
 //! instance (`<application>-<k>`), all tasks in one transaction, a zombie fenced by the group
-//! generation on its offsets. On an aborted or unknown transaction, and whenever tasks are
-//! (re)assigned, stores are restored from the changelog at read_committed (Kafka Streams'
-//! exactly-once restore). Under at-least-once the changelog is restored at read_uncommitted.
+//! generation on its offsets. An aborted or unknown transaction closes the tasks dirty (their
+//! stores are wiped); an opened task keeps its stores up to their checkpoint and restores the
+//! rest of its changelog at read_committed (Kafka Streams' exactly-once restore; at
+//! read_uncommitted under at-least-once).
 //!
 //! Each commit cycle is recorded as one `Operation::Txn`: the poll steps of the records
 //! processed, a send step per output and changelog record (`source` = the input record), and
