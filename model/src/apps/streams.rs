@@ -888,11 +888,7 @@ impl StreamsInstance {
             .record(process, Phase::Invoke, op(None), None);
         let result = async {
             producer.begin_transaction()?;
-            // One batch per partition (Kafka's producer batches per partition too).
-            let mut batches: BTreeMap<&TopicPartition, Vec<usize>> = BTreeMap::new();
-            for (i, (tp, _, _)) in sends.iter().enumerate() {
-                batches.entry(tp).or_default().push(i);
-            }
+            let batches = batches_by_partition(&sends);
             let values: Vec<Vec<u64>> = batches
                 .values()
                 .map(|indices| indices.iter().map(|&i| sends[i].1).collect())
@@ -1003,10 +999,7 @@ impl StreamsInstance {
             None,
         );
         // One batch per partition, all partitions at once (as the exactly-once cycle sends).
-        let mut batches: BTreeMap<&TopicPartition, Vec<usize>> = BTreeMap::new();
-        for (i, (tp, _, _)) in sends.iter().enumerate() {
-            batches.entry(tp).or_default().push(i);
-        }
+        let batches = batches_by_partition(&sends);
         let calls = batches.iter().map(|(&tp, indices)| {
             let values: Vec<u64> = indices.iter().map(|&i| sends[i].1).collect();
             self.send_plain_batch(tp, values)
@@ -1124,6 +1117,18 @@ impl StreamsInstance {
             }
         }
     }
+}
+
+/// The cycle's sends grouped into one batch per partition (Kafka's producer batches per
+/// partition too): partition → indices into `sends`, in send order.
+fn batches_by_partition(
+    sends: &[(TopicPartition, u64, u64)],
+) -> BTreeMap<&TopicPartition, Vec<usize>> {
+    let mut batches: BTreeMap<&TopicPartition, Vec<usize>> = BTreeMap::new();
+    for (i, (tp, _, _)) in sends.iter().enumerate() {
+        batches.entry(tp).or_default().push(i);
+    }
+    batches
 }
 
 /// Input records in a poll step.
