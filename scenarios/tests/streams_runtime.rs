@@ -105,3 +105,40 @@ fn a_commit_interval_in_records_commits_sooner_and_keeps_exactly_once() {
         );
     }
 }
+
+#[test]
+fn random_clean_stops_keep_exactly_once() {
+    // eos-test's own mix plus clean stops (of instances: they shut down; of brokers: killed
+    // after the grace period).
+    let text = scenarios::BUILTIN
+        .iter()
+        .find(|(name, _)| *name == "eos-test")
+        .expect("built in")
+        .1
+        .replace("count = 6\ncrash = 2\n", "count = 8\ncrash = 2\nstop = 3\n");
+    let scenario = Scenario::parse(&text, "eos-test").unwrap();
+    let mut clean_stops = 0;
+    for seed in 0..12 {
+        let outcome = run(
+            &scenario,
+            &RunOptions {
+                seed,
+                record_trace: true,
+                ..RunOptions::default()
+            },
+        );
+        assert!(outcome.passed(), "seed {seed}: {:?}", outcome.anomalies);
+        clean_stops += outcome
+            .trace
+            .recorded
+            .as_ref()
+            .expect("recorded")
+            .iter()
+            .filter(|e| e.kind == TraceKind::Stopped { forced: false })
+            .count();
+    }
+    assert!(
+        clean_stops >= 6,
+        "only {clean_stops} clean stops in 12 seeds"
+    );
+}
