@@ -96,11 +96,7 @@ impl CompareReport {
     /// The side-by-side table; throughput relative to the first row.
     pub fn to_text(&self) -> String {
         let mut out = String::new();
-        let variants = if self.variants.is_empty() {
-            "-".to_string()
-        } else {
-            self.variants.join(",")
-        };
+        let variants = crate::variants_label(&self.variants);
         let _ = writeln!(
             out,
             "eosim compare {}  seeds {}  variants {variants}",

@@ -13,3 +13,12 @@ pub mod sweep;
 pub use compare::{CompareReport, CompareRow, CompareSeed};
 pub use run::{AnomalyReport, RunReport, Verdict};
 pub use sweep::{SeedResult, SweepReport};
+
+/// How report headers show a run's variants: comma-separated, `-` for none.
+pub(crate) fn variants_label(variants: &[String]) -> String {
+    if variants.is_empty() {
+        "-".to_string()
+    } else {
+        variants.join(",")
+    }
+}

@@ -84,11 +84,7 @@ impl RunReport {
     /// The one-screen summary.
     pub fn to_text(&self) -> String {
         let mut out = String::new();
-        let variants = if self.variants.is_empty() {
-            "-".to_string()
-        } else {
-            self.variants.join(",")
-        };
+        let variants = crate::variants_label(&self.variants);
         let _ = writeln!(
             out,
             "eosim run {}  seed {}  guarantee {}  variants {}",

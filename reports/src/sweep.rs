@@ -101,11 +101,7 @@ impl SweepReport {
 
     pub fn to_text(&self) -> String {
         let mut out = String::new();
-        let variants = if self.variants.is_empty() {
-            "-".to_string()
-        } else {
-            self.variants.join(",")
-        };
+        let variants = crate::variants_label(&self.variants);
         let shard = self
             .shard
             .as_deref()

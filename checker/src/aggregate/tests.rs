@@ -1,6 +1,6 @@
 use super::*;
 use crate::anomaly::AnomalyKind;
-use crate::history::{CommittedOffset, FinalLog, LogEntry, RecordStatus};
+use crate::history::{CommittedOffset, FinalLog, RecordStatus};
 use proptest::prelude::*;
 
 const GROUP: &str = "EosTest";
@@ -22,20 +22,8 @@ fn log(topic: &str, partition: u32, records: &[StreamRecord]) -> FinalLog {
 }
 
 fn log_with(topic: &str, partition: u32, records: &[(StreamRecord, RecordStatus)]) -> FinalLog {
-    FinalLog {
-        topic: topic.into(),
-        partition,
-        records: records
-            .iter()
-            .enumerate()
-            .map(|(offset, &(r, status))| LogEntry {
-                offset: offset as u64,
-                value: r.pack(),
-                producer_id: 1,
-                status,
-            })
-            .collect(),
-    }
+    let packed: Vec<(u64, RecordStatus)> = records.iter().map(|&(r, s)| (r.pack(), s)).collect();
+    crate::testkit::final_log(topic, partition, &packed)
 }
 
 fn committed(topic: &str, partition: u32, offset: u64) -> CommittedOffset {

@@ -29,14 +29,12 @@ use tokio::sync::Notify;
 
 use crate::client::consumer::Consumer;
 use crate::client::group::{GroupConfig, GroupMember};
+use crate::client::producer::send_batch_without_idempotence;
 use crate::client::{
     ClientContext, PROCESSES_PER_CLIENT, Producer, ProducerConfig, TransactionalConfig,
     TransactionalProducer, TxnError,
 };
-use crate::protocol::{
-    GroupMetadata, IsolationLevel, KafkaError, NO_PRODUCER_EPOCH, NO_PRODUCER_ID, NO_SEQUENCE,
-    RecordBatch, Request, Response, TopicPartition,
-};
+use crate::protocol::{GroupMetadata, IsolationLevel, TopicPartition};
 use crate::streams::eos_test::{self, EosTestGenerator, LineGenerator};
 use crate::streams::record::StreamRecord;
 use crate::streams::topology::{MemStores, Task, TaskId, Topology};
@@ -914,6 +912,10 @@ impl StreamsInstance {
             Ok::<_, TxnError>(acked)
         }
         .await;
+        // Kafka: a commit refused for the group's sake (CommitFailedException) is a
+        // TaskMigratedException — the tasks are lost; any other abortable error corrupts them
+        // (closed dirty and revived).
+        let migrated = matches!(&result, Err(e) if e.is_refused_by_group());
         match result {
             Ok(acked) => {
                 self.ctx
@@ -923,16 +925,6 @@ impl StreamsInstance {
                 Cycle::Committed
             }
             Err(TxnError::Abortable(why)) => {
-                // Kafka: a commit refused for the group's sake (CommitFailedException) is a
-                // TaskMigratedException — the tasks are lost; any other abortable error
-                // corrupts them (closed dirty and revived).
-                let migrated = [
-                    KafkaError::IllegalGeneration,
-                    KafkaError::UnknownMemberId,
-                    KafkaError::RebalanceInProgress,
-                ]
-                .iter()
-                .any(|e| why == e.to_string());
                 let aborted = producer.abort_transaction().await;
                 self.ctx
                     .recorder
@@ -985,24 +977,24 @@ impl StreamsInstance {
             }
             return Cycle::Idle;
         }
-        self.ctx.recorder.record(
-            process,
-            Phase::Invoke,
+        let op = |acked: Option<&[u64]>| {
             streams_operation(
                 self.workload.app.application_id(),
                 false,
                 &steps,
                 &sends,
-                None,
+                acked,
                 &offsets,
-            ),
-            None,
-        );
+            )
+        };
+        self.ctx
+            .recorder
+            .record(process, Phase::Invoke, op(None), None);
         // One batch per partition, all partitions at once (as the exactly-once cycle sends).
         let batches = batches_by_partition(&sends);
         let calls = batches.iter().map(|(&tp, indices)| {
             let values: Vec<u64> = indices.iter().map(|&i| sends[i].1).collect();
-            self.send_plain_batch(tp, values)
+            send_batch_without_idempotence(&self.ctx, tp, values)
         });
         let answers = futures_util::future::join_all(calls).await;
         let mut acked = vec![0; sends.len()];
@@ -1025,72 +1017,18 @@ impl StreamsInstance {
             Self::note_committed(local, tasks, &sends, &acked);
         }
         match (failed, committed) {
-            (None, true) => self.ctx.recorder.record(
-                process,
-                Phase::Ok,
-                streams_operation(
-                    self.workload.app.application_id(),
-                    false,
-                    &steps,
-                    &sends,
-                    Some(&acked),
-                    &offsets,
-                ),
-                None,
-            ),
+            (None, true) => self
+                .ctx
+                .recorder
+                .record(process, Phase::Ok, op(Some(&acked)), None),
             (why, _) => self.ctx.recorder.record(
                 process,
                 Phase::Info,
-                streams_operation(
-                    self.workload.app.application_id(),
-                    false,
-                    &steps,
-                    &sends,
-                    None,
-                    &offsets,
-                ),
+                op(None),
                 Some(why.unwrap_or_else(|| "offset commit unanswered".into())),
             ),
         };
         Cycle::Committed
-    }
-
-    /// At-least-once: one batch to `tp` without idempotence (Kafka's producer with
-    /// `enable.idempotence=false`, acks=all and retries), retried until acknowledged or the
-    /// delivery timeout passes; returns its first offset. A retry after a lost ack writes the
-    /// batch twice.
-    async fn send_plain_batch(&self, tp: &TopicPartition, values: Vec<u64>) -> Result<u64, String> {
-        let config = ProducerConfig::default();
-        let request = Request::Produce {
-            tp: tp.clone(),
-            batch: RecordBatch {
-                producer_id: NO_PRODUCER_ID,
-                producer_epoch: NO_PRODUCER_EPOCH,
-                base_sequence: NO_SEQUENCE,
-                values: Arc::from(values),
-                transactional: false,
-            },
-        };
-        let leader = self.ctx.cluster.leader(tp);
-        let timeout = Duration::from_millis(config.request_timeout_ms);
-        let deadline = sim::now_ms() + config.delivery_timeout_ms;
-        loop {
-            match self
-                .ctx
-                .net
-                .call(self.client(2).node, leader, request.clone(), timeout)
-                .await
-            {
-                Ok(Response::Produce(Ok(ok))) => return Ok(ok.base_offset),
-                Ok(Response::Produce(Err(e))) if !e.is_retriable() => return Err(e.to_string()),
-                Ok(Response::Produce(Err(_))) | Err(_) => {}
-                Ok(other) => panic!("produce answered with {other:?}"),
-            }
-            if sim::now_ms() >= deadline {
-                return Err(format!("produce to {tp} timed out"));
-            }
-            madsim::time::sleep(Duration::from_millis(config.retry_backoff_ms)).await;
-        }
     }
 
     /// Marks the source partitions whose committed offset covers all their input.

@@ -201,6 +201,47 @@ impl Producer {
     }
 }
 
+/// One batch to `tp` without idempotence (Kafka's producer with `enable.idempotence=false`,
+/// acks=all and retries, default timeouts), retried until acknowledged or the delivery
+/// timeout passes; returns its first offset. A retry after a lost ack writes the batch
+/// twice. Not recorded in the history: the caller records the operation it is part of.
+pub async fn send_batch_without_idempotence(
+    ctx: &ClientContext,
+    tp: &TopicPartition,
+    values: Vec<u64>,
+) -> Result<u64, String> {
+    let config = ProducerConfig::default();
+    let request = Request::Produce {
+        tp: tp.clone(),
+        batch: RecordBatch {
+            producer_id: NO_PRODUCER_ID,
+            producer_epoch: NO_PRODUCER_EPOCH,
+            base_sequence: NO_SEQUENCE,
+            values: Arc::from(values),
+            transactional: false,
+        },
+    };
+    let leader = ctx.cluster.leader(tp);
+    let timeout = Duration::from_millis(config.request_timeout_ms);
+    let deadline = sim::now_ms() + config.delivery_timeout_ms;
+    loop {
+        match ctx
+            .net
+            .call(ctx.node, leader, request.clone(), timeout)
+            .await
+        {
+            Ok(Response::Produce(Ok(ok))) => return Ok(ok.base_offset),
+            Ok(Response::Produce(Err(e))) if !e.is_retriable() => return Err(e.to_string()),
+            Ok(Response::Produce(Err(_))) | Err(_) => {}
+            Ok(other) => panic!("produce answered with {other:?}"),
+        }
+        if sim::now_ms() >= deadline {
+            return Err(format!("produce to {tp} timed out"));
+        }
+        madsim::time::sleep(Duration::from_millis(config.retry_backoff_ms)).await;
+    }
+}
+
 async fn init_producer_id(ctx: &ClientContext, config: &ProducerConfig) -> i64 {
     let timeout = Duration::from_millis(config.request_timeout_ms);
     let request = Request::InitProducerId {

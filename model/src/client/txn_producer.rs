@@ -70,6 +70,24 @@ pub enum TxnError {
     Unknown(String),
 }
 
+impl TxnError {
+    /// The group coordinator refused the transaction's offsets because the group moved on
+    /// (ILLEGAL_GENERATION, UNKNOWN_MEMBER_ID, REBALANCE_IN_PROGRESS: Kafka's
+    /// CommitFailedException): the caller's partitions may belong to another member now.
+    pub fn is_refused_by_group(&self) -> bool {
+        let TxnError::Abortable(why) = self else {
+            return false;
+        };
+        [
+            KafkaError::IllegalGeneration,
+            KafkaError::UnknownMemberId,
+            KafkaError::RebalanceInProgress,
+        ]
+        .iter()
+        .any(|e| *why == e.to_string())
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum State {
     Uninitialized,
