@@ -1,6 +1,14 @@
 //! Many short produce-retries seeds for profilers: `cargo run --release --example profile_seeds [SEEDS]`.
 fn main() {
-    let s = eosim::scenarios::load("produce-retries").unwrap();
+    let mut s = eosim::scenarios::load("produce-retries").unwrap();
+    // EOSIM_PROFILE_VALUES: values per producer (default: the scenario's 100), e.g. 1 to see
+    // the fixed cost of a seed.
+    if let Some(values) = std::env::var("EOSIM_PROFILE_VALUES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+    {
+        s.workload.values_per_producer = values;
+    }
     let seeds: u64 = std::env::args()
         .nth(1)
         .and_then(|a| a.parse().ok())

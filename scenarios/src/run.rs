@@ -125,15 +125,16 @@ fn merge_plans(
     phase_ms: u64,
 ) -> Vec<sim::Fault> {
     let mut merged = explicit;
+    debug_assert!(
+        merged.is_sorted_by_key(|f| f.at_ms),
+        "explicit plans are validated"
+    );
     for fault in drawn {
-        let mut candidate = merged.clone();
-        candidate.push(fault);
-        candidate.sort_by_key(|f| f.at_ms);
-        if FaultPlan(candidate.clone())
-            .validate(targets, phase_ms)
-            .is_ok()
-        {
-            merged = candidate;
+        // Where a stable sort by time would put it: after the faults at the same time.
+        let at = merged.partition_point(|f| f.at_ms <= fault.at_ms);
+        merged.insert(at, fault);
+        if FaultPlan::validate_faults(&merged, targets, phase_ms).is_err() {
+            merged.remove(at);
         }
     }
     merged

@@ -192,10 +192,20 @@ impl FaultPlan {
     /// phase, preconditions respected (restart only what crashed, resume only what paused,
     /// crash or pause only what runs), positive counts. `nodes` lists the faultable nodes.
     pub fn validate(&self, nodes: &[String], fault_phase_ms: u64) -> Result<(), PlanError> {
+        Self::validate_faults(&self.0, nodes, fault_phase_ms)
+    }
+
+    /// `validate` for faults not (yet) in a plan: callers that try many candidate plans
+    /// need not clone one per try.
+    pub fn validate_faults(
+        faults: &[Fault],
+        nodes: &[String],
+        fault_phase_ms: u64,
+    ) -> Result<(), PlanError> {
         let mut life: BTreeMap<&str, Life> =
             nodes.iter().map(|n| (n.as_str(), Life::Running)).collect();
         let mut last_at = 0;
-        for (index, fault) in self.0.iter().enumerate() {
+        for (index, fault) in faults.iter().enumerate() {
             let err = |reason: String| PlanError {
                 index,
                 what: fault.action.to_string(),

@@ -229,7 +229,6 @@ struct Waiter<Resp> {
     node: NodeId,
     incarnation: u32,
     conn: ConnId,
-    deadline: Instant,
     reply: Reply<Resp>,
 }
 
@@ -320,6 +319,12 @@ impl<Resp> Waiters<Resp> {
         waiter
     }
 
+    fn contains(&self, call: u64) -> bool {
+        call.checked_sub(self.first)
+            .and_then(|index| self.slots.get(index as usize))
+            .is_some_and(Option::is_some)
+    }
+
     /// Each waiting call with its id, in id order.
     fn iter(&self) -> impl Iterator<Item = (u64, &Waiter<Resp>)> + '_ {
         self.slots
@@ -362,9 +367,15 @@ struct NetState<Req, Resp> {
     /// Request inboxes of serving nodes, with the incarnation they belong to.
     inboxes: Vec<Option<(u32, mpsc::UnboundedSender<Incoming<Req>>)>>,
     waiters: Waiters<Resp>,
-    /// Call deadlines, expired by the delivery loop (cheaper than a madsim timer per call,
-    /// which madsim cannot cancel once the call is answered).
-    deadlines: std::collections::BTreeSet<(Instant, u64)>,
+    /// Call deadlines, earliest first, expired by the delivery loop (cheaper than a madsim
+    /// timer per call, which madsim cannot cancel once the call is answered). A heap with
+    /// lazy deletion (cheaper than a B-tree set's insert and remove): an answered call's
+    /// entry stays until it reaches the top, where `drop_answered_deadlines` discards it.
+    deadlines: BinaryHeap<Reverse<(Instant, u64)>>,
+    /// Calls answered for an earlier incarnation of the caller: the waiter is gone, yet the
+    /// deadline still counts as pending until it passes (the delivery loop wakes then and
+    /// finds nothing to do). Rare; kept so that runs replay exactly as they always have.
+    orphaned_deadlines: Vec<u64>,
     rng: ChaCha8Rng,
     stats: NetStats,
     /// The delivery loop's wake-up, with the semantics of a `tokio::sync::Notify` that only
@@ -409,7 +420,8 @@ impl<Req: Message, Resp: Message> Net<Req, Resp> {
             conns: Conns::default(),
             inboxes: Vec::new(),
             waiters: Waiters::new(),
-            deadlines: Default::default(),
+            deadlines: BinaryHeap::new(),
+            orphaned_deadlines: Vec::new(),
             rng: sim.rng("network"),
             stats: NetStats::default(),
             woken: false,
@@ -516,11 +528,10 @@ impl<Req: Message, Resp: Message> Net<Req, Resp> {
                     node: from,
                     incarnation: from_incarnation,
                     conn,
-                    deadline,
                     reply,
                 },
             );
-            state.deadlines.insert((deadline, call));
+            state.deadlines.push(Reverse((deadline, call)));
             (call, conn, earliest)
         };
         if earliest {
@@ -548,11 +559,14 @@ impl<Req: Message, Resp: Message> Net<Req, Resp> {
     /// generation.
     fn expire_calls(&self, now: Instant) {
         let mut state = self.lock();
-        while let Some(&(deadline, call)) = state.deadlines.first() {
+        while let Some(&Reverse((deadline, call))) = state.deadlines.peek() {
             if deadline > now {
                 return;
             }
-            state.deadlines.pop_first();
+            state.deadlines.pop();
+            if !state.orphaned_deadlines.is_empty() {
+                state.orphaned_deadlines.retain(|&c| c != call);
+            }
             let Some(waiter) = state.waiters.remove(call) else {
                 continue;
             };
@@ -574,7 +588,6 @@ impl<Req: Message, Resp: Message> Net<Req, Resp> {
                 .collect();
             for other in closed {
                 let waiter = state.waiters.remove(other).expect("listed above");
-                state.deadlines.remove(&(waiter.deadline, other));
                 let _ = waiter.reply.send(Err(CallError::Disconnected));
             }
         }
@@ -855,12 +868,16 @@ impl<Req: Message, Resp: Message> Net<Req, Resp> {
             }
             Body::Response(resp) => {
                 let waiter = state.waiters.remove(call);
-                let accepted = waiter
-                    .filter(|w| w.node == to && w.incarnation == to_incarnation)
-                    .is_some_and(|w| {
-                        state.deadlines.remove(&(w.deadline, call));
+                let accepted = match waiter {
+                    Some(w) if w.node == to && w.incarnation == to_incarnation => {
                         w.reply.send(Ok(resp))
-                    });
+                    }
+                    Some(_) => {
+                        state.orphaned_deadlines.push(call);
+                        false
+                    }
+                    None => false,
+                };
                 if accepted {
                     Ok(())
                 } else {
@@ -899,12 +916,24 @@ impl<Req: Message, Resp: Message> Net<Req, Resp> {
 
 impl<Req, Resp> NetState<Req, Resp> {
     /// When the delivery loop must act next: the next message due or call deadline.
-    fn next_wake(&self) -> Option<Instant> {
+    fn next_wake(&mut self) -> Option<Instant> {
+        self.drop_answered_deadlines();
         let message = self.queue.peek().map(|Reverse(first)| first.due);
-        let deadline = self.deadlines.first().map(|d| d.0);
+        let deadline = self.deadlines.peek().map(|Reverse(d)| d.0);
         match (message, deadline) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
+        }
+    }
+
+    /// Discards the top deadlines of calls no longer pending (answered, or closed by another
+    /// call's timeout), so that the top is the earliest pending one.
+    fn drop_answered_deadlines(&mut self) {
+        while let Some(&Reverse((_, call))) = self.deadlines.peek() {
+            if self.waiters.contains(call) || self.orphaned_deadlines.contains(&call) {
+                return;
+            }
+            self.deadlines.pop();
         }
     }
 
