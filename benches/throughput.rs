@@ -4,7 +4,8 @@
 //! - the baseline: raw madsim request/response round trips (the same loop as
 //!   shared/tools/madsim-baseline: one seed per fresh thread, no fault layer, no protocol);
 //! - `produce-retries` (exactly-once, its default fault mix): seeds/s and simulated
-//!   messages/s, one core;
+//!   messages/s, one core, in `EOSIM_BENCH_ROUNDS` rounds (default 5) interleaved with the
+//!   baseline, medians reported (the machine's speed drifts within a run);
 //! - a long produce run (3 producers × 3,000 values) for steady-state messages/s;
 //! - resident memory before and after a sweep of `EOSIM_BENCH_MEMORY_SEEDS` seeds (default
 //!   10,000) on one worker.
@@ -89,10 +90,10 @@ fn cpu_seconds() -> f64 {
 }
 
 /// (messages per wall second, messages per CPU second)
-fn baseline(seeds: u64) -> (f64, f64) {
+fn baseline(seeds: std::ops::Range<u64>) -> (f64, f64) {
     let (start, cpu) = (Instant::now(), cpu_seconds());
     let mut messages = 0;
-    for seed in 0..seeds {
+    for seed in seeds {
         messages += std::thread::spawn(move || baseline_seed(seed, 4, 2500))
             .join()
             .unwrap();
@@ -105,10 +106,11 @@ fn baseline(seeds: u64) -> (f64, f64) {
 
 /// Runs seeds one after another on this core; returns (seeds/s, messages/s, messages per CPU
 /// second).
-fn eosim_rate(scenario: &Scenario, seeds: u64) -> (f64, f64, f64) {
+fn eosim_rate(scenario: &Scenario, seeds: std::ops::Range<u64>) -> (f64, f64, f64) {
+    let count = seeds.end - seeds.start;
     let (start, cpu) = (Instant::now(), cpu_seconds());
     let mut messages = 0;
-    for seed in 0..seeds {
+    for seed in seeds {
         let outcome = scenarios::run(
             scenario,
             &RunOptions {
@@ -126,7 +128,7 @@ fn eosim_rate(scenario: &Scenario, seeds: u64) -> (f64, f64, f64) {
     }
     let secs = start.elapsed().as_secs_f64();
     (
-        seeds as f64 / secs,
+        count as f64 / secs,
         messages as f64 / secs,
         messages as f64 / (cpu_seconds() - cpu),
     )
@@ -149,27 +151,61 @@ fn env_u64(name: &str, default: u64) -> u64 {
         .unwrap_or(default)
 }
 
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    let mid = values.len() / 2;
+    if values.len() % 2 == 1 {
+        values[mid]
+    } else {
+        (values[mid - 1] + values[mid]) / 2.0
+    }
+}
+
 fn main() {
     let seeds = env_u64("EOSIM_BENCH_SEEDS", 2_000);
     let memory_seeds = env_u64("EOSIM_BENCH_MEMORY_SEEDS", 10_000);
+    let rounds = env_u64("EOSIM_BENCH_ROUNDS", 5).clamp(1, seeds.max(1));
+    let baseline_seeds = env_u64("EOSIM_BENCH_BASELINE_SEEDS", 50).max(rounds);
 
-    let (base, base_cpu) = baseline(env_u64("EOSIM_BENCH_BASELINE_SEEDS", 50));
-    println!(
-        "baseline (raw madsim round trips, 4 clients x 2500):    {base:>8.0} msgs/s {base_cpu:>8.0} msgs/CPU-s"
-    );
-
+    // The machine's speed drifts within a run (shared cores, frequency changes), so the
+    // baseline and produce-retries are measured in interleaved rounds, each round's ratio
+    // from back-to-back measurements, and the medians reported. Round r runs the r-th slice
+    // of the seeds, so every seed runs once.
     let produce = scenarios::load("produce-retries").unwrap();
-    let (seeds_per_s, msgs_per_s, msgs_per_cpu) = eosim_rate(&produce, seeds);
+    let (mut base_rates, mut seed_rates, mut msg_rates, mut cpu_rates, mut ratios) =
+        (vec![], vec![], vec![], vec![], vec![]);
+    for round in 0..rounds {
+        let slice = |total: u64| total * round / rounds..total * (round + 1) / rounds;
+        let (_, base_cpu) = baseline(slice(baseline_seeds));
+        let (seeds_per_s, msgs_per_s, msgs_per_cpu) = eosim_rate(&produce, slice(seeds));
+        println!(
+            "round {}/{rounds}: baseline {base_cpu:>8.0} msgs/CPU-s; produce-retries {msgs_per_cpu:>8.0} msgs/CPU-s, {msgs_per_s:>8.0} msgs/s, {seeds_per_s:.1} seeds/s ({:.0}% of baseline)",
+            round + 1,
+            100.0 * msgs_per_cpu / base_cpu
+        );
+        base_rates.push(base_cpu);
+        seed_rates.push(seeds_per_s);
+        msg_rates.push(msgs_per_s);
+        cpu_rates.push(msgs_per_cpu);
+        ratios.push(msgs_per_cpu / base_cpu);
+    }
+    let base_cpu = median(base_rates);
+    let seeds_per_s = median(seed_rates);
     println!(
-        "produce-retries exactly-once ({seeds} seeds, 1 core):        {msgs_per_s:>8.0} msgs/s {msgs_per_cpu:>8.0} msgs/CPU-s  {seeds_per_s:.1} seeds/s ({:.2} ms/seed; {:.0}% of baseline per CPU-s)",
+        "baseline (raw madsim round trips, 4 clients x 2500), median of {rounds}: {base_cpu:>8.0} msgs/CPU-s"
+    );
+    println!(
+        "produce-retries exactly-once ({seeds} seeds, 1 core), median of {rounds}: {:>8.0} msgs/CPU-s {:>8.0} msgs/s  {seeds_per_s:.1} seeds/s ({:.2} ms/seed; {:.0}% of baseline per CPU-s)",
+        median(cpu_rates),
+        median(msg_rates),
         1e3 / seeds_per_s,
-        100.0 * msgs_per_cpu / base_cpu
+        100.0 * median(ratios)
     );
 
     let mut long = produce.clone();
     long.workload.values_per_producer = 3_000;
     long.workload.send_interval_ms = 1;
-    let (_, long_msgs, long_cpu) = eosim_rate(&long, 20);
+    let (_, long_msgs, long_cpu) = eosim_rate(&long, 0..20);
     println!(
         "long produce run (3 x 3000 values, 20 seeds, 1 core):      {long_msgs:>8.0} msgs/s {long_cpu:>8.0} msgs/CPU-s  ({:.0}% of baseline per CPU-s)",
         100.0 * long_cpu / base_cpu
