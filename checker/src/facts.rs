@@ -247,6 +247,17 @@ impl<'h> SendIndex<'h> {
         Self { keys, ids }
     }
 
+    /// The sends to a partition, by value (one value's in invoke order).
+    fn to_partition(&self, topic: TopicRef<'h>, partition: u32) -> &[usize] {
+        let start = self
+            .keys
+            .partition_point(|k| (k.0, k.1) < (topic, partition));
+        let end = self
+            .keys
+            .partition_point(|k| (k.0, k.1) <= (topic, partition));
+        &self.ids[start..end]
+    }
+
     fn of(&self, key: &(TopicRef<'h>, u32, u64)) -> &[usize] {
         let start = self.keys.partition_point(|k| k < key);
         let end = self.keys.partition_point(|k| k <= key);
@@ -256,12 +267,10 @@ impl<'h> SendIndex<'h> {
     /// Each key with its sends, in key order.
     pub fn groups(&self) -> impl Iterator<Item = ((TopicRef<'h>, u32, u64), &[usize])> + '_ {
         let mut start = 0;
-        std::iter::from_fn(move || {
-            let key = *self.keys.get(start)?;
-            let end = start + self.keys[start..].partition_point(|k| *k == key);
-            let group = &self.ids[start..end];
-            start = end;
-            Some((key, group))
+        self.keys.chunk_by(|a, b| a == b).map(move |keys| {
+            let group = &self.ids[start..start + keys.len()];
+            start += keys.len();
+            (keys[0], group)
         })
     }
 }
@@ -431,6 +440,11 @@ impl<'h> Facts<'h> {
         facts.send_index = SendIndex::new(&facts.sends);
         facts.by_process = ProcessEvents::new(timeline);
         facts
+    }
+
+    /// Sends to a partition, by value (one value's in invoke order).
+    pub fn sends_to(&self, topic: TopicRef<'h>, partition: u32) -> &[usize] {
+        self.send_index.to_partition(topic, partition)
     }
 
     /// Sends of `value` to a partition, in invoke order.
