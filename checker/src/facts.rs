@@ -202,10 +202,16 @@ pub(crate) struct ProcessEvents {
 }
 
 impl ProcessEvents {
-    /// From (completion index, step, process, event) in any order.
+    /// From (completion index, step, process, event) in any order. No two events share a
+    /// (completion, step), so an unstable sort orders them as a stable one would.
     fn new(mut timeline: Vec<(u64, usize, u64, ProcessEvent)>) -> Self {
-        timeline.sort_by_key(|&(completion, step, process, _)| (process, completion, step));
-        let mut out = ProcessEvents::default();
+        timeline
+            .sort_unstable_by_key(|&(completion, step, process, _)| (process, completion, step));
+        // Simulated histories have about one process per event (a process per call).
+        let mut out = ProcessEvents {
+            events: Vec::with_capacity(timeline.len()),
+            processes: Vec::with_capacity(timeline.len()),
+        };
         for (_, _, process, event) in timeline {
             match out.processes.last_mut() {
                 Some((p, range)) if *p == process => range.end += 1,
@@ -290,8 +296,10 @@ impl<'h> Facts<'h> {
                 .logs
                 .insert((facts.topics.of(&log.topic), log.partition), log);
         }
+        // Most ops are sends, each with one event: room for one per op saves regrowing.
+        facts.sends.reserve(pairs.len());
         // (completion index, step, process, event): sorted afterwards into per-process order.
-        let mut timeline: Vec<(u64, usize, u64, ProcessEvent)> = Vec::new();
+        let mut timeline: Vec<(u64, usize, u64, ProcessEvent)> = Vec::with_capacity(pairs.len());
         for &(invoke, completion) in pairs {
             let inv = &history.ops[invoke];
             let done = completion.map(|c| &history.ops[c]);
