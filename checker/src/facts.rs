@@ -270,6 +270,19 @@ impl<'h> SendIndex<'h> {
         &self.ids[start..end]
     }
 
+    /// Each partition with its sends (by value, one value's in invoke order), in partition
+    /// order.
+    pub fn partitions(&self) -> impl Iterator<Item = ((TopicRef<'h>, u32), &[usize])> + '_ {
+        let mut start = 0;
+        self.keys
+            .chunk_by(|a, b| (a.0, a.1) == (b.0, b.1))
+            .map(move |keys| {
+                let group = &self.ids[start..start + keys.len()];
+                start += keys.len();
+                ((keys[0].0, keys[0].1), group)
+            })
+    }
+
     /// Each key with its sends, in key order.
     pub fn groups(&self) -> impl Iterator<Item = ((TopicRef<'h>, u32, u64), &[usize])> + '_ {
         let mut start = 0;
