@@ -15,6 +15,8 @@
 
 use std::collections::BTreeMap;
 
+use rustc_hash::FxHashMap;
+
 use crate::anomaly::*;
 use crate::facts::{Facts, SendFact, TopicRef};
 use crate::history::{History, OpPair, Phase};
@@ -34,9 +36,11 @@ struct PartitionView<'f> {
     /// Indices into `Facts::sends` of the sends to the partition, by value (the send index's
     /// slice: one value's sends in history order).
     sends: &'f [usize],
-    /// (offset, value) of every observation: final-log record, acknowledged offset or polled
-    /// record; `finish` sorts it and removes repeats.
-    offset_values: Vec<(u64, u64)>,
+    /// Offset → the value first observed there (final-log record, acknowledged offset or
+    /// polled record), to tell whether observers disagree without ordering the observations.
+    first_value_at: FxHashMap<u64, u64>,
+    /// Some observation's value differs from the first at its offset.
+    has_inconsistent_offsets: bool,
     /// Highest offset any poll observed.
     max_polled_offset: Option<u64>,
 }
@@ -50,10 +54,11 @@ impl PartitionView<'_> {
             every_record.sort_unstable();
             every_record.dedup();
         }
-        // A concatenation of runs sorted already (the final log, acks, polls by offset): the
-        // stable sort merges runs, and is identical to an unstable one for plain pairs.
-        self.offset_values.sort();
-        self.offset_values.dedup();
+    }
+
+    fn observe(&mut self, offset: u64, value: u64) {
+        let first = *self.first_value_at.entry(offset).or_insert(value);
+        self.has_inconsistent_offsets |= first != value;
     }
 
     /// Every record whatever its transactional status: (value, offset), sorted, distinct.
@@ -81,11 +86,6 @@ impl PartitionView<'_> {
         self.sends
             .get(at)
             .is_some_and(|&s| facts.sends[s].value == value)
-    }
-
-    /// Whether observers saw two values at one offset.
-    fn has_inconsistent_offsets(&self) -> bool {
-        self.offset_values.windows(2).any(|w| w[0].0 == w[1].0)
     }
 }
 
@@ -214,7 +214,7 @@ fn build_views<'f, 'h>(history: &'h History, facts: &'f Facts<'h>) -> Views<'f, 
         let v = views.entry((topic, log.partition)).or_default();
         v.has_ground_truth = true;
         v.placements.reserve(log.records.len());
-        v.offset_values.reserve(log.records.len());
+        v.first_value_at.reserve(log.records.len());
         for r in &log.records {
             if r.status.is_committed() {
                 v.placements.push((r.value, r.offset));
@@ -223,24 +223,23 @@ fn build_views<'f, 'h>(history: &'h History, facts: &'f Facts<'h>) -> Views<'f, 
                     .get_or_insert_default()
                     .push((r.value, r.offset));
             }
-            v.offset_values.push((r.offset, r.value));
+            v.observe(r.offset, r.value);
         }
     }
     let truth_known = !history.final_logs.is_empty();
     for (partition, sends) in facts.send_index.partitions() {
         let v = views.entry(partition).or_default();
         v.sends = sends;
-        v.offset_values.reserve(sends.len());
         for send in sends.iter().map(|&i| &facts.sends[i]) {
             if let (Some(offset), Some(_)) = (send.acked_offset, send.completion) {
-                v.offset_values.push((offset, send.value));
+                v.observe(offset, send.value);
             }
         }
     }
     for poll in &facts.polls {
         let v = views.entry((poll.topic, poll.partition)).or_default();
         for r in poll.records {
-            v.offset_values.push((r.offset, r.value));
+            v.observe(r.offset, r.value);
             if !truth_known {
                 v.placements.push((r.value, r.offset));
             }
@@ -400,7 +399,7 @@ fn missing(facts: &Facts, views: &Views) -> Vec<Anomaly> {
 fn inconsistent_offsets(history: &History, facts: &Facts, views: &Views) -> Vec<Anomaly> {
     let mut out = Vec::new();
     for (&(topic, partition), v) in views {
-        if !v.has_inconsistent_offsets() {
+        if !v.has_inconsistent_offsets {
             continue;
         }
         for seen in groups(&observations(history, facts, (topic, partition)), |o| o.0) {
