@@ -202,17 +202,15 @@ pub(crate) struct ProcessEvents {
 }
 
 impl ProcessEvents {
-    /// From (completion index, step, process, event) in any order. No two events share a
-    /// (completion, step), so an unstable sort orders them as a stable one would.
-    fn new(mut timeline: Vec<(u64, usize, u64, ProcessEvent)>) -> Self {
-        timeline
-            .sort_unstable_by_key(|&(completion, step, process, _)| (process, completion, step));
+    /// From (process, event) with each process's events in completion order.
+    fn new(mut timeline: Vec<(u64, ProcessEvent)>) -> Self {
+        timeline.sort_by_key(|&(process, _)| process);
         // Simulated histories have about one process per event (a process per call).
         let mut out = ProcessEvents {
             events: Vec::with_capacity(timeline.len()),
             processes: Vec::with_capacity(timeline.len()),
         };
-        for (_, _, process, event) in timeline {
+        for (process, event) in timeline {
             match out.processes.last_mut() {
                 Some((p, range)) if *p == process => range.end += 1,
                 _ => out
@@ -243,13 +241,19 @@ pub(crate) struct SendIndex<'h> {
 
 impl<'h> SendIndex<'h> {
     fn new(sends: &[SendFact<'h>]) -> Self {
-        let mut pairs: Vec<((TopicRef<'h>, u32, u64), usize)> = sends
+        // Sorted as (topic rank, partition, value, send index): plain integers, which compare
+        // and move faster than the keys with their topic names.
+        let mut order: Vec<(u32, u32, u64, usize)> = sends
             .iter()
             .enumerate()
-            .map(|(i, s)| ((s.topic, s.partition, s.value), i))
+            .map(|(i, s)| (s.topic.rank, s.partition, s.value, i))
             .collect();
-        pairs.sort_unstable();
-        let (keys, ids) = pairs.into_iter().unzip();
+        order.sort_unstable();
+        let keys = order
+            .iter()
+            .map(|&(_, _, _, i)| (sends[i].topic, sends[i].partition, sends[i].value))
+            .collect();
+        let ids = order.iter().map(|&(_, _, _, i)| i).collect();
         Self { keys, ids }
     }
 
@@ -311,8 +315,11 @@ impl<'h> Facts<'h> {
         }
         // Most ops are sends, each with one event: room for one per op saves regrowing.
         facts.sends.reserve(pairs.len());
-        // (completion index, step, process, event): sorted afterwards into per-process order.
-        let mut timeline: Vec<(u64, usize, u64, ProcessEvent)> = Vec::with_capacity(pairs.len());
+        // (process, event) in invoke order, an op's events in step order: each process's
+        // events are in completion order, as a process invokes only once its previous op
+        // completed (`History::pairs` rejects anything else). A stable sort by process gives
+        // each process's events in completion order.
+        let mut timeline: Vec<(u64, ProcessEvent)> = Vec::with_capacity(pairs.len());
         for &(invoke, completion) in pairs {
             let inv = &history.ops[invoke];
             let done = completion.map(|c| &history.ops[c]);
@@ -329,13 +336,8 @@ impl<'h> Facts<'h> {
                         Some(Operation::Send { offset, .. }) if ok => *offset,
                         _ => None,
                     };
-                    if let (Some(_), Some(d)) = (acked_offset, done) {
-                        timeline.push((
-                            d.index,
-                            0,
-                            inv.process,
-                            ProcessEvent::Ack(facts.sends.len()),
-                        ));
+                    if acked_offset.is_some() && done.is_some() {
+                        timeline.push((inv.process, ProcessEvent::Ack(facts.sends.len())));
                     }
                     facts.sends.push(SendFact {
                         topic: facts.topics.of(topic),
@@ -365,12 +367,7 @@ impl<'h> Facts<'h> {
                     else {
                         continue;
                     };
-                    timeline.push((
-                        d.index,
-                        0,
-                        inv.process,
-                        ProcessEvent::Poll(facts.polls.len()),
-                    ));
+                    timeline.push((inv.process, ProcessEvent::Poll(facts.polls.len())));
                     facts.polls.push(PollFact {
                         topic: facts.topics.of(topic),
                         partition: *partition,
@@ -391,7 +388,7 @@ impl<'h> Facts<'h> {
                     };
                     let txn = facts.txns.len();
                     let first_send = facts.sends.len();
-                    for (step_index, step) in steps.iter().enumerate() {
+                    for step in steps {
                         match step {
                             TxnStep::Send {
                                 topic,
@@ -403,9 +400,9 @@ impl<'h> Facts<'h> {
                                 let acknowledged =
                                     ok || (!transactional && done.is_some() && offset.is_some());
                                 let acked_offset = offset.filter(|_| acknowledged);
-                                if let (Some(_), Some(d)) = (acked_offset, done) {
+                                if acked_offset.is_some() && done.is_some() {
                                     let event = ProcessEvent::Ack(facts.sends.len());
-                                    timeline.push((d.index, step_index, inv.process, event));
+                                    timeline.push((inv.process, event));
                                 }
                                 facts.sends.push(SendFact {
                                     topic: facts.topics.of(topic),
@@ -430,7 +427,7 @@ impl<'h> Facts<'h> {
                                     continue;
                                 };
                                 let event = ProcessEvent::Poll(facts.polls.len());
-                                timeline.push((d.index, step_index, inv.process, event));
+                                timeline.push((inv.process, event));
                                 facts.polls.push(PollFact {
                                     topic: facts.topics.of(topic),
                                     partition: *partition,
@@ -443,8 +440,8 @@ impl<'h> Facts<'h> {
                             TxnStep::CommitOffset { .. } => {}
                         }
                     }
-                    if let Some(d) = done.filter(|_| !ok) {
-                        timeline.push((d.index, usize::MAX, inv.process, ProcessEvent::Rewind));
+                    if done.is_some() && !ok {
+                        timeline.push((inv.process, ProcessEvent::Rewind));
                     }
                     facts.txns.push(TxnFact {
                         transactional: *transactional,
