@@ -66,26 +66,36 @@ impl PartitionView<'_> {
         self.every_record.as_deref().unwrap_or(&self.placements)
     }
 
-    fn offsets_of(&self, value: u64) -> impl Iterator<Item = u64> + '_ {
-        let start = self.placements.partition_point(|(v, _)| *v < value);
-        self.placements[start..]
-            .iter()
-            .take_while(move |(v, _)| *v == value)
-            .map(|(_, o)| *o)
-    }
-
-    fn holds(&self, value: u64) -> bool {
-        self.offsets_of(value).next().is_some()
-    }
-
-    /// Whether some send to the partition has `value`.
-    fn sent(&self, facts: &Facts, value: u64) -> bool {
-        let at = self
-            .sends
-            .partition_point(|&s| facts.sends[s].value < value);
+    /// The partition's sends grouped by value, ascending: (value, its sends, whether a
+    /// committed-visible record holds it).
+    fn sends_by_value<'a>(
+        &'a self,
+        facts: &'a Facts,
+    ) -> impl Iterator<Item = (u64, &'a [usize], bool)> + 'a {
+        // Sends and placements both ascend by value: one walk of each, no search.
+        let mut held = self.placements.iter().map(|&(value, _)| value).peekable();
         self.sends
-            .get(at)
-            .is_some_and(|&s| facts.sends[s].value == value)
+            .chunk_by(|&a, &b| facts.sends[a].value == facts.sends[b].value)
+            .map(move |group| {
+                let value = facts.sends[group[0]].value;
+                while held.next_if(|&h| h < value).is_some() {}
+                (value, group, held.peek() == Some(&value))
+            })
+    }
+
+    /// Every record whatever its transactional status grouped by value, ascending: (its
+    /// (value, offset) records, whether some send to the partition has the value).
+    fn records_by_value<'a>(
+        &'a self,
+        facts: &'a Facts,
+    ) -> impl Iterator<Item = (&'a [(u64, u64)], bool)> + 'a {
+        // Records and sends both ascend by value: one walk of each, no search.
+        let mut sent = self.sends.iter().map(|&s| facts.sends[s].value).peekable();
+        groups(self.every_record(), |(value, _)| *value).map(move |group| {
+            let value = group[0].0;
+            while sent.next_if(|&s| s < value).is_some() {}
+            (group, sent.peek() == Some(&value))
+        })
     }
 }
 
@@ -97,16 +107,6 @@ fn phase(send: &SendFact) -> Option<Phase> {
     } else {
         send.outcome
     }
-}
-
-/// The sends of a partition (indices into `Facts::sends`, by value) grouped by value.
-fn sends_by_value<'a, 'h>(
-    facts: &'a Facts<'h>,
-    sends: &'a [usize],
-) -> impl Iterator<Item = (u64, &'a [usize])> + 'a {
-    sends
-        .chunk_by(|&a, &b| facts.sends[a].value == facts.sends[b].value)
-        .map(|group| (facts.sends[group[0]].value, group))
 }
 
 /// Where an offset's value was seen.
@@ -338,12 +338,12 @@ fn writers(history: &History, invokes: impl Iterator<Item = u64>) -> Vec<String>
 fn lost_writes(facts: &Facts, views: &Views) -> Vec<Anomaly> {
     let mut out = Vec::new();
     for ((topic, partition), v) in views {
-        for (value, group) in sends_by_value(facts, v.sends) {
+        for (value, group, held) in v.sends_by_value(facts) {
             let mut group = group.iter().map(|&s| &facts.sends[s]);
             let Some(ok) = group.find(|s| phase(s) == Some(Phase::Ok)) else {
                 continue;
             };
-            if v.holds(value) {
+            if held {
                 continue;
             }
             let provably_lost = v.has_ground_truth
@@ -368,9 +368,9 @@ fn lost_writes(facts: &Facts, views: &Views) -> Vec<Anomaly> {
 fn missing(facts: &Facts, views: &Views) -> Vec<Anomaly> {
     let mut out = Vec::new();
     for ((topic, partition), v) in views.iter().filter(|(_, v)| v.has_ground_truth) {
-        for (value, group) in sends_by_value(facts, v.sends) {
+        for (value, group, held) in v.sends_by_value(facts) {
             let group = || group.iter().map(|&s| &facts.sends[s]);
-            if v.holds(value) || group().any(|s| phase(s) == Some(Phase::Ok)) {
+            if held || group().any(|s| phase(s) == Some(Phase::Ok)) {
                 continue;
             }
             let Some(last) = group().rfind(|s| !s.aborted(facts)) else {
@@ -435,9 +435,9 @@ fn inconsistent_offsets(history: &History, facts: &Facts, views: &Views) -> Vec<
 fn unexpected_writes(facts: &Facts, views: &Views) -> Vec<Anomaly> {
     let mut out = Vec::new();
     for (&(topic, partition), v) in views {
-        for group in groups(v.every_record(), |(value, _)| *value) {
+        for (group, sent) in v.records_by_value(facts) {
             let value = group[0].0;
-            if !v.sent(facts, value) {
+            if !sent {
                 out.push(Anomaly::UnexpectedWrite(UnexpectedWrite {
                     topic: topic.to_string(),
                     partition,
