@@ -241,19 +241,25 @@ pub(crate) struct SendIndex<'h> {
 
 impl<'h> SendIndex<'h> {
     fn new(sends: &[SendFact<'h>]) -> Self {
-        // Sorted as (topic rank, partition, value, send index): plain integers, which compare
-        // and move faster than the keys with their topic names.
-        let mut order: Vec<(u32, u32, u64, usize)> = sends
+        // Sorted as (topic rank and partition in one integer, value, send index): plain
+        // integers, which compare and move faster than the keys with their topic names.
+        let mut order: Vec<(u64, u64, usize)> = sends
             .iter()
             .enumerate()
-            .map(|(i, s)| (s.topic.rank, s.partition, s.value, i))
+            .map(|(i, s)| {
+                (
+                    (u64::from(s.topic.rank) << 32) | u64::from(s.partition),
+                    s.value,
+                    i,
+                )
+            })
             .collect();
         order.sort_unstable();
         let keys = order
             .iter()
-            .map(|&(_, _, _, i)| (sends[i].topic, sends[i].partition, sends[i].value))
+            .map(|&(_, _, i)| (sends[i].topic, sends[i].partition, sends[i].value))
             .collect();
-        let ids = order.iter().map(|&(_, _, _, i)| i).collect();
+        let ids = order.iter().map(|&(_, _, i)| i).collect();
         Self { keys, ids }
     }
 
