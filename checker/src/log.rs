@@ -21,8 +21,8 @@ use crate::anomaly::*;
 use crate::facts::{Facts, SendFact, TopicRef};
 use crate::history::{History, OpPair, Phase};
 
-/// Everything known about one partition, in sorted vectors (one allocation each, however
-/// many records: this runs once per simulated seed).
+/// Everything known about one partition, in sorted vectors and a map (one allocation each,
+/// however many records: this runs once per simulated seed).
 #[derive(Debug, Default)]
 struct PartitionView<'f> {
     has_ground_truth: bool,
@@ -56,6 +56,8 @@ impl PartitionView<'_> {
         }
     }
 
+    /// An observation of `value` at `offset`: a final-log record, an acknowledged offset or
+    /// a polled record.
     fn observe(&mut self, offset: u64, value: u64) {
         let first = *self.first_value_at.entry(offset).or_insert(value);
         self.has_inconsistent_offsets |= first != value;

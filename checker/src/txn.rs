@@ -585,7 +585,7 @@ fn nonmonotonic_sends(facts: &Facts) -> Vec<Anomaly> {
 /// Jepsen.
 fn unseen<'h>(facts: &Facts<'h>, truth: &Truth<'_, 'h>) -> Vec<Anomaly> {
     // Per partition some ok poll returned records of: the highest offset returned, and the
-    // values returned (sorted and deduplicated below).
+    // values returned (sorted below).
     let mut polled: BTreeMap<Partition, (u64, Vec<u64>)> = BTreeMap::new();
     for poll in facts.polls.iter().filter(|p| !p.records.is_empty()) {
         let (through, values) = polled
