@@ -202,11 +202,15 @@ pub(crate) struct ProcessEvents {
 }
 
 impl ProcessEvents {
-    /// From (completion index, step, process, event) in any order.
-    fn new(mut timeline: Vec<(u64, usize, u64, ProcessEvent)>) -> Self {
-        timeline.sort_by_key(|&(completion, step, process, _)| (process, completion, step));
-        let mut out = ProcessEvents::default();
-        for (_, _, process, event) in timeline {
+    /// From (process, event) with each process's events in completion order.
+    fn new(mut timeline: Vec<(u64, ProcessEvent)>) -> Self {
+        timeline.sort_by_key(|&(process, _)| process);
+        // Simulated histories have about one process per event (a process per call).
+        let mut out = ProcessEvents {
+            events: Vec::with_capacity(timeline.len()),
+            processes: Vec::with_capacity(timeline.len()),
+        };
+        for (process, event) in timeline {
             match out.processes.last_mut() {
                 Some((p, range)) if *p == process => range.end += 1,
                 _ => out
@@ -237,14 +241,37 @@ pub(crate) struct SendIndex<'h> {
 
 impl<'h> SendIndex<'h> {
     fn new(sends: &[SendFact<'h>]) -> Self {
-        let mut pairs: Vec<((TopicRef<'h>, u32, u64), usize)> = sends
+        // Sorted as (topic rank and partition in one integer, value, send index): plain
+        // integers, which compare and move faster than the keys with their topic names.
+        let mut order: Vec<(u64, u64, usize)> = sends
             .iter()
             .enumerate()
-            .map(|(i, s)| ((s.topic, s.partition, s.value), i))
+            .map(|(i, s)| {
+                (
+                    (u64::from(s.topic.rank) << 32) | u64::from(s.partition),
+                    s.value,
+                    i,
+                )
+            })
             .collect();
-        pairs.sort_unstable();
-        let (keys, ids) = pairs.into_iter().unzip();
+        order.sort_unstable();
+        let keys = order
+            .iter()
+            .map(|&(_, _, i)| (sends[i].topic, sends[i].partition, sends[i].value))
+            .collect();
+        let ids = order.iter().map(|&(_, _, i)| i).collect();
         Self { keys, ids }
+    }
+
+    /// The sends to a partition, by value (one value's in invoke order).
+    fn to_partition(&self, topic: TopicRef<'h>, partition: u32) -> &[usize] {
+        let start = self
+            .keys
+            .partition_point(|k| (k.0, k.1) < (topic, partition));
+        let end = self
+            .keys
+            .partition_point(|k| (k.0, k.1) <= (topic, partition));
+        &self.ids[start..end]
     }
 
     fn of(&self, key: &(TopicRef<'h>, u32, u64)) -> &[usize] {
@@ -253,15 +280,26 @@ impl<'h> SendIndex<'h> {
         &self.ids[start..end]
     }
 
+    /// Each partition with its sends (by value, one value's in invoke order), in partition
+    /// order.
+    pub fn partitions(&self) -> impl Iterator<Item = ((TopicRef<'h>, u32), &[usize])> + '_ {
+        let mut start = 0;
+        self.keys
+            .chunk_by(|a, b| (a.0, a.1) == (b.0, b.1))
+            .map(move |keys| {
+                let group = &self.ids[start..start + keys.len()];
+                start += keys.len();
+                ((keys[0].0, keys[0].1), group)
+            })
+    }
+
     /// Each key with its sends, in key order.
     pub fn groups(&self) -> impl Iterator<Item = ((TopicRef<'h>, u32, u64), &[usize])> + '_ {
         let mut start = 0;
-        std::iter::from_fn(move || {
-            let key = *self.keys.get(start)?;
-            let end = start + self.keys[start..].partition_point(|k| *k == key);
-            let group = &self.ids[start..end];
-            start = end;
-            Some((key, group))
+        self.keys.chunk_by(|a, b| a == b).map(move |keys| {
+            let group = &self.ids[start..start + keys.len()];
+            start += keys.len();
+            (keys[0], group)
         })
     }
 }
@@ -281,8 +319,13 @@ impl<'h> Facts<'h> {
                 .logs
                 .insert((facts.topics.of(&log.topic), log.partition), log);
         }
-        // (completion index, step, process, event): sorted afterwards into per-process order.
-        let mut timeline: Vec<(u64, usize, u64, ProcessEvent)> = Vec::new();
+        // Most ops are sends, each with one event: room for one per op saves regrowing.
+        facts.sends.reserve(pairs.len());
+        // (process, event) in invoke order, an op's events in step order: each process's
+        // events are in completion order, as a process invokes only once its previous op
+        // completed (`History::pairs` rejects anything else). A stable sort by process gives
+        // each process's events in completion order.
+        let mut timeline: Vec<(u64, ProcessEvent)> = Vec::with_capacity(pairs.len());
         for &(invoke, completion) in pairs {
             let inv = &history.ops[invoke];
             let done = completion.map(|c| &history.ops[c]);
@@ -299,13 +342,8 @@ impl<'h> Facts<'h> {
                         Some(Operation::Send { offset, .. }) if ok => *offset,
                         _ => None,
                     };
-                    if let (Some(_), Some(d)) = (acked_offset, done) {
-                        timeline.push((
-                            d.index,
-                            0,
-                            inv.process,
-                            ProcessEvent::Ack(facts.sends.len()),
-                        ));
+                    if acked_offset.is_some() && done.is_some() {
+                        timeline.push((inv.process, ProcessEvent::Ack(facts.sends.len())));
                     }
                     facts.sends.push(SendFact {
                         topic: facts.topics.of(topic),
@@ -335,12 +373,7 @@ impl<'h> Facts<'h> {
                     else {
                         continue;
                     };
-                    timeline.push((
-                        d.index,
-                        0,
-                        inv.process,
-                        ProcessEvent::Poll(facts.polls.len()),
-                    ));
+                    timeline.push((inv.process, ProcessEvent::Poll(facts.polls.len())));
                     facts.polls.push(PollFact {
                         topic: facts.topics.of(topic),
                         partition: *partition,
@@ -361,7 +394,7 @@ impl<'h> Facts<'h> {
                     };
                     let txn = facts.txns.len();
                     let first_send = facts.sends.len();
-                    for (step_index, step) in steps.iter().enumerate() {
+                    for step in steps {
                         match step {
                             TxnStep::Send {
                                 topic,
@@ -373,9 +406,9 @@ impl<'h> Facts<'h> {
                                 let acknowledged =
                                     ok || (!transactional && done.is_some() && offset.is_some());
                                 let acked_offset = offset.filter(|_| acknowledged);
-                                if let (Some(_), Some(d)) = (acked_offset, done) {
+                                if acked_offset.is_some() && done.is_some() {
                                     let event = ProcessEvent::Ack(facts.sends.len());
-                                    timeline.push((d.index, step_index, inv.process, event));
+                                    timeline.push((inv.process, event));
                                 }
                                 facts.sends.push(SendFact {
                                     topic: facts.topics.of(topic),
@@ -400,7 +433,7 @@ impl<'h> Facts<'h> {
                                     continue;
                                 };
                                 let event = ProcessEvent::Poll(facts.polls.len());
-                                timeline.push((d.index, step_index, inv.process, event));
+                                timeline.push((inv.process, event));
                                 facts.polls.push(PollFact {
                                     topic: facts.topics.of(topic),
                                     partition: *partition,
@@ -413,8 +446,8 @@ impl<'h> Facts<'h> {
                             TxnStep::CommitOffset { .. } => {}
                         }
                     }
-                    if let Some(d) = done.filter(|_| !ok) {
-                        timeline.push((d.index, usize::MAX, inv.process, ProcessEvent::Rewind));
+                    if done.is_some() && !ok {
+                        timeline.push((inv.process, ProcessEvent::Rewind));
                     }
                     facts.txns.push(TxnFact {
                         transactional: *transactional,
@@ -431,6 +464,11 @@ impl<'h> Facts<'h> {
         facts.send_index = SendIndex::new(&facts.sends);
         facts.by_process = ProcessEvents::new(timeline);
         facts
+    }
+
+    /// Sends to a partition, by value (one value's in invoke order).
+    pub fn sends_to(&self, topic: TopicRef<'h>, partition: u32) -> &[usize] {
+        self.send_index.to_partition(topic, partition)
     }
 
     /// Sends of `value` to a partition, in invoke order.

@@ -15,9 +15,101 @@
 
 use std::collections::BTreeMap;
 
+use rustc_hash::FxHashMap;
+
 use crate::anomaly::*;
-use crate::facts::{Facts, TopicRef};
+use crate::facts::{Facts, SendFact, TopicRef};
 use crate::history::{History, OpPair, Phase};
+
+/// Everything known about one partition, in sorted vectors and a map (one allocation each,
+/// however many records: this runs once per simulated seed).
+#[derive(Debug, Default)]
+struct PartitionView<'f> {
+    has_ground_truth: bool,
+    /// (value, offset) of every committed-visible record (ground truth, or as polled),
+    /// sorted, distinct.
+    placements: Vec<(u64, u64)>,
+    /// (value, offset) of the records that are not committed-visible (aborted or open);
+    /// `finish` makes it every record whatever its transactional status, sorted, distinct,
+    /// unless there is none, and then `placements` are every record.
+    every_record: Option<Vec<(u64, u64)>>,
+    /// Indices into `Facts::sends` of the sends to the partition, by value (the send index's
+    /// slice: one value's sends in history order).
+    sends: &'f [usize],
+    /// Offset → the value first observed there (final-log record, acknowledged offset or
+    /// polled record), to tell whether observers disagree without ordering the observations.
+    first_value_at: FxHashMap<u64, u64>,
+    /// Some observation's value differs from the first at its offset.
+    has_inconsistent_offsets: bool,
+    /// Highest offset any poll observed.
+    max_polled_offset: Option<u64>,
+}
+
+impl PartitionView<'_> {
+    fn finish(&mut self) {
+        self.placements.sort_unstable();
+        self.placements.dedup();
+        if let Some(every_record) = &mut self.every_record {
+            every_record.extend_from_slice(&self.placements);
+            every_record.sort_unstable();
+            every_record.dedup();
+        }
+    }
+
+    /// An observation of `value` at `offset`: a final-log record, an acknowledged offset or
+    /// a polled record.
+    fn observe(&mut self, offset: u64, value: u64) {
+        let first = *self.first_value_at.entry(offset).or_insert(value);
+        self.has_inconsistent_offsets |= first != value;
+    }
+
+    /// Every record whatever its transactional status: (value, offset), sorted, distinct.
+    fn every_record(&self) -> &[(u64, u64)] {
+        self.every_record.as_deref().unwrap_or(&self.placements)
+    }
+
+    /// The partition's sends grouped by value, ascending: (value, its sends, whether a
+    /// committed-visible record holds it).
+    fn sends_by_value<'a>(
+        &'a self,
+        facts: &'a Facts,
+    ) -> impl Iterator<Item = (u64, &'a [usize], bool)> + 'a {
+        // Sends and placements both ascend by value: one walk of each, no search.
+        let mut held = self.placements.iter().map(|&(value, _)| value).peekable();
+        self.sends
+            .chunk_by(|&a, &b| facts.sends[a].value == facts.sends[b].value)
+            .map(move |group| {
+                let value = facts.sends[group[0]].value;
+                while held.next_if(|&h| h < value).is_some() {}
+                (value, group, held.peek() == Some(&value))
+            })
+    }
+
+    /// Every record whatever its transactional status grouped by value, ascending: (its
+    /// (value, offset) records, whether some send to the partition has the value).
+    fn records_by_value<'a>(
+        &'a self,
+        facts: &'a Facts,
+    ) -> impl Iterator<Item = (&'a [(u64, u64)], bool)> + 'a {
+        // Records and sends both ascend by value: one walk of each, no search.
+        let mut sent = self.sends.iter().map(|&s| facts.sends[s].value).peekable();
+        groups(self.every_record(), |(value, _)| *value).map(move |group| {
+            let value = group[0].0;
+            while sent.next_if(|&s| s < value).is_some() {}
+            (group, sent.peek() == Some(&value))
+        })
+    }
+}
+
+/// How a send ended, for the log checks: ok when acknowledged (a non-transactional batch's
+/// send that reports an offset counts whatever the batch's outcome), else its op's outcome.
+fn phase(send: &SendFact) -> Option<Phase> {
+    if send.acknowledged {
+        Some(Phase::Ok)
+    } else {
+        send.outcome
+    }
+}
 
 /// Where an offset's value was seen.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -37,88 +129,55 @@ impl Source {
     }
 }
 
-#[derive(Debug)]
-struct SendRecord<'h> {
-    invoke: u64,
-    completion: Option<u64>,
-    phase: Option<Phase>,
-    acked_offset: Option<u64>,
-    error: Option<&'h str>,
-    /// A send step of a definitely aborted transaction: absent by design, never `missing`.
-    aborted: bool,
-}
+/// (offset, rank, value, where seen) of one observation. The rank is the invoke index of the
+/// observation's op (0 for the final log).
+type Observation = (u64, u64, u64, Source);
 
-/// Everything known about one partition, in sorted vectors (one allocation each, however
-/// many records: this runs once per simulated seed).
-#[derive(Debug, Default)]
-struct PartitionView<'h> {
-    has_ground_truth: bool,
-    /// (value, offset) of every committed-visible record (ground truth, or as polled),
-    /// sorted, distinct.
-    placements: Vec<(u64, u64)>,
-    /// (value, offset) of every record whatever its transactional status, sorted, distinct.
-    every_record: Vec<(u64, u64)>,
-    /// (value, send), by value; the sends of one value in history order.
-    sends: Vec<(u64, SendRecord<'h>)>,
-    /// (offset, rank, value, where seen), by offset; one offset's observations in history
-    /// order (final log first, then by invoke). The rank is the invoke index of the
-    /// observation's op (0 for the final log).
-    observations: Vec<(u64, u64, u64, Source)>,
-    /// The observations of the history (acks, then polls) until `finish` merges them into
-    /// `observations` (which holds the final log's until then).
-    acks: Vec<(u64, u64, u64, Source)>,
-    polls: Vec<(u64, u64, u64, Source)>,
-    /// Highest offset any poll observed.
-    max_polled_offset: Option<u64>,
-}
-
-impl<'h> PartitionView<'h> {
-    fn observe(&mut self, offset: u64, value: u64, source: Source, rank: u64) {
-        let run = match source {
-            Source::FinalLog => &mut self.observations,
-            Source::Ack(_) => &mut self.acks,
-            Source::Poll(_) => &mut self.polls,
-        };
-        run.push((offset, rank, value, source));
+/// Every observation of a partition, by offset; one offset's in history order (final log
+/// first, then by invoke, an ack before a poll of the same rank). Gathered only for a
+/// partition whose observers disagree somewhere.
+fn observations(
+    history: &History,
+    facts: &Facts,
+    (topic, partition): (TopicRef, u32),
+) -> Vec<Observation> {
+    let (mut log, mut acks, mut polls) = (Vec::new(), Vec::new(), Vec::new());
+    for final_log in &history.final_logs {
+        if final_log.partition == partition && facts.topics.get(&final_log.topic) == Some(topic) {
+            log.extend(
+                final_log
+                    .records
+                    .iter()
+                    .map(|r| (r.offset, 0, r.value, Source::FinalLog)),
+            );
+        }
     }
-
-    fn finish(&mut self) {
-        self.placements.sort_unstable();
-        self.placements.dedup();
-        self.every_record.sort_unstable();
-        self.every_record.dedup();
-        // One offset's observations keep the final log first, then history order: a stable
-        // sort by (offset, rank) of final log, acks, polls in that order. Each run is sorted
-        // (stably) on its own, where it is nearly sorted already, then the runs are merged,
-        // the earlier run first on equal keys.
-        let key = |&(offset, rank, _, _): &(u64, u64, u64, Source)| (offset, rank);
-        self.observations.sort_by_key(key);
-        self.acks.sort_by_key(key);
-        self.polls.sort_by_key(key);
-        let log = std::mem::take(&mut self.observations);
-        let history = merge_runs(&self.acks, &self.polls, key);
-        self.observations = merge_runs(&log, &history, key);
-        self.acks = Vec::new();
-        self.polls = Vec::new();
+    for send in &facts.sends {
+        if let (Some(offset), Some(ack), true) = (
+            send.acked_offset,
+            send.completion,
+            (send.topic, send.partition) == (topic, partition),
+        ) {
+            acks.push((offset, send.invoke, send.value, Source::Ack(ack)));
+        }
     }
-
-    fn offsets_of(&self, value: u64) -> impl Iterator<Item = u64> + '_ {
-        let start = self.placements.partition_point(|(v, _)| *v < value);
-        self.placements[start..]
-            .iter()
-            .take_while(move |(v, _)| *v == value)
-            .map(|(_, o)| *o)
+    for poll in &facts.polls {
+        if (poll.topic, poll.partition) == (topic, partition) {
+            polls.extend(
+                poll.records
+                    .iter()
+                    .map(|r| (r.offset, poll.invoke, r.value, Source::Poll(poll.op))),
+            );
+        }
     }
-
-    fn holds(&self, value: u64) -> bool {
-        self.offsets_of(value).next().is_some()
-    }
-
-    fn sends_of(&self, value: u64) -> &[(u64, SendRecord<'h>)] {
-        let start = self.sends.partition_point(|(v, _)| *v < value);
-        let end = self.sends.partition_point(|(v, _)| *v <= value);
-        &self.sends[start..end]
-    }
+    // A stable sort by (offset, rank) of final log, acks, polls in that order. Each run is
+    // sorted (stably) on its own, where it is nearly sorted already, then the runs are merged,
+    // the earlier run first on equal keys.
+    let key = |&(offset, rank, _, _): &Observation| (offset, rank);
+    log.sort_by_key(key);
+    acks.sort_by_key(key);
+    polls.sort_by_key(key);
+    merge_runs(&log, &merge_runs(&acks, &polls, key), key)
 }
 
 /// Merges two sorted runs into one, `a`'s item first on equal keys (as a stable sort of `a`
@@ -145,10 +204,10 @@ fn groups<T, K: PartialEq>(items: &[T], key: impl Fn(&T) -> K) -> impl Iterator<
     items.chunk_by(move |a, b| key(a) == key(b))
 }
 
-type Views<'h> = BTreeMap<(TopicRef<'h>, u32), PartitionView<'h>>;
+type Views<'f, 'h> = BTreeMap<(TopicRef<'h>, u32), PartitionView<'f>>;
 
-fn build_views<'h>(history: &'h History, facts: &Facts<'h>) -> Views<'h> {
-    let mut views: Views<'h> = BTreeMap::new();
+fn build_views<'f, 'h>(history: &'h History, facts: &'f Facts<'h>) -> Views<'f, 'h> {
+    let mut views: Views<'f, 'h> = BTreeMap::new();
     for log in &history.final_logs {
         let topic = facts
             .topics
@@ -156,49 +215,35 @@ fn build_views<'h>(history: &'h History, facts: &Facts<'h>) -> Views<'h> {
             .expect("a final log's topic is collected");
         let v = views.entry((topic, log.partition)).or_default();
         v.has_ground_truth = true;
+        v.placements.reserve(log.records.len());
+        v.first_value_at.reserve(log.records.len());
         for r in &log.records {
             if r.status.is_committed() {
                 v.placements.push((r.value, r.offset));
+            } else {
+                v.every_record
+                    .get_or_insert_default()
+                    .push((r.value, r.offset));
             }
-            v.every_record.push((r.value, r.offset));
-            v.observe(r.offset, r.value, Source::FinalLog, 0);
+            v.observe(r.offset, r.value);
         }
     }
     let truth_known = !history.final_logs.is_empty();
-    for send in &facts.sends {
-        if let (Some(offset), Some(ack)) = (send.acked_offset, send.completion) {
-            let v = views.entry((send.topic, send.partition)).or_default();
-            v.observe(offset, send.value, Source::Ack(ack), send.invoke);
-        }
-    }
-    // The send index lists sends by (topic, partition, value), one value's in history order:
-    // each partition's `sends` come out sorted by value with no sort.
-    for ((topic, partition, value), ids) in facts.send_index.groups() {
-        let v = views.entry((topic, partition)).or_default();
-        for &i in ids {
-            let send = &facts.sends[i];
-            let record = SendRecord {
-                invoke: send.invoke,
-                completion: send.completion,
-                phase: if send.acknowledged {
-                    Some(Phase::Ok)
-                } else {
-                    send.outcome
-                },
-                acked_offset: send.acked_offset,
-                error: send.error,
-                aborted: send.aborted(facts),
-            };
-            v.sends.push((value, record));
+    for (partition, sends) in facts.send_index.partitions() {
+        let v = views.entry(partition).or_default();
+        v.sends = sends;
+        for send in sends.iter().map(|&i| &facts.sends[i]) {
+            if let (Some(offset), Some(_)) = (send.acked_offset, send.completion) {
+                v.observe(offset, send.value);
+            }
         }
     }
     for poll in &facts.polls {
         let v = views.entry((poll.topic, poll.partition)).or_default();
         for r in poll.records {
-            v.observe(r.offset, r.value, Source::Poll(poll.op), poll.invoke);
+            v.observe(r.offset, r.value);
             if !truth_known {
                 v.placements.push((r.value, r.offset));
-                v.every_record.push((r.value, r.offset));
             }
             v.max_polled_offset = v.max_polled_offset.max(Some(r.offset));
         }
@@ -219,36 +264,37 @@ pub fn check_log(history: &History) -> Result<Vec<Anomaly>, String> {
 pub(crate) fn log_findings(history: &History, pairs: &[OpPair], facts: &Facts) -> Vec<Anomaly> {
     let views = build_views(history, facts);
     let mut found = Vec::new();
-    found.extend(duplicates(history, &views));
-    found.extend(lost_writes(&views));
-    found.extend(missing(&views));
-    found.extend(inconsistent_offsets(&views));
-    found.extend(unexpected_writes(&views));
+    found.extend(duplicates(history, facts, &views));
+    found.extend(lost_writes(facts, &views));
+    found.extend(missing(facts, &views));
+    found.extend(inconsistent_offsets(history, facts, &views));
+    found.extend(unexpected_writes(facts, &views));
     found.extend(not_converged(history, pairs));
     found
 }
 
 /// A value at more than one offset.
-fn duplicates(history: &History, views: &Views) -> Vec<Anomaly> {
+fn duplicates(history: &History, facts: &Facts, views: &Views) -> Vec<Anomaly> {
     let mut out = Vec::new();
-    for ((topic, partition), v) in views {
+    for (&(topic, partition), v) in views {
         for group in groups(&v.placements, |(value, _)| *value).filter(|g| g.len() > 1) {
             let value = group[0].0;
-            let sends = v.sends_of(value);
-            let ack = sends
+            let sends: Vec<&SendFact> = facts
+                .sends_of(topic, partition, value)
                 .iter()
-                .map(|(_, s)| s)
-                .find(|s| s.acked_offset.is_some());
+                .map(|&s| &facts.sends[s])
+                .collect();
+            let ack = sends.iter().find(|s| s.acked_offset.is_some());
             out.push(Anomaly::Duplicate(Duplicate {
                 topic: topic.to_string(),
-                partition: *partition,
+                partition,
                 value,
                 offsets: group.iter().map(|(_, o)| *o).collect(),
-                sends: sends.iter().map(|(_, s)| s.invoke).collect(),
+                sends: sends.iter().map(|s| s.invoke).collect(),
                 ack: ack.and_then(|s| s.completion),
                 acked_offset: ack.and_then(|s| s.acked_offset),
-                writers: writers(history, sends.iter().map(|(_, s)| s.invoke)),
-                reprocessed: separate_txns(history, sends.iter().map(|(_, s)| s.invoke)) > 1,
+                writers: writers(history, sends.iter().map(|s| s.invoke)),
+                reprocessed: separate_txns(history, sends.iter().map(|s| s.invoke)) > 1,
             }));
         }
     }
@@ -291,19 +337,15 @@ fn writers(history: &History, invokes: impl Iterator<Item = u64>) -> Vec<String>
 
 /// An ok send whose value is absent: from the ground truth, or (without it) never polled
 /// although polls reached past its offset.
-fn lost_writes(views: &Views) -> Vec<Anomaly> {
+fn lost_writes(facts: &Facts, views: &Views) -> Vec<Anomaly> {
     let mut out = Vec::new();
     for ((topic, partition), v) in views {
-        for group in groups(&v.sends, |(value, _)| *value) {
-            let value = group[0].0;
-            let Some(ok) = group
-                .iter()
-                .map(|(_, s)| s)
-                .find(|s| s.phase == Some(Phase::Ok))
-            else {
+        for (value, group, held) in v.sends_by_value(facts) {
+            let mut group = group.iter().map(|&s| &facts.sends[s]);
+            let Some(ok) = group.find(|s| phase(s) == Some(Phase::Ok)) else {
                 continue;
             };
-            if v.holds(value) {
+            if held {
                 continue;
             }
             let provably_lost = v.has_ground_truth
@@ -325,15 +367,15 @@ fn lost_writes(views: &Views) -> Vec<Anomaly> {
 
 /// An intended value that is not in the ground-truth log and whose send never succeeded.
 /// Sends of definitely aborted transactions are meant to be absent and do not count.
-fn missing(views: &Views) -> Vec<Anomaly> {
+fn missing(facts: &Facts, views: &Views) -> Vec<Anomaly> {
     let mut out = Vec::new();
     for ((topic, partition), v) in views.iter().filter(|(_, v)| v.has_ground_truth) {
-        for group in groups(&v.sends, |(value, _)| *value) {
-            let value = group[0].0;
-            if v.holds(value) || group.iter().any(|(_, s)| s.phase == Some(Phase::Ok)) {
+        for (value, group, held) in v.sends_by_value(facts) {
+            let group = || group.iter().map(|&s| &facts.sends[s]);
+            if held || group().any(|s| phase(s) == Some(Phase::Ok)) {
                 continue;
             }
-            let Some((_, last)) = group.iter().rfind(|(_, s)| !s.aborted) else {
+            let Some(last) = group().rfind(|s| !s.aborted(facts)) else {
                 continue;
             };
             out.push(Anomaly::Missing(Missing {
@@ -342,7 +384,7 @@ fn missing(views: &Views) -> Vec<Anomaly> {
                 value,
                 send: last.invoke,
                 completion: last.completion,
-                outcome: match last.phase {
+                outcome: match phase(last) {
                     Some(Phase::Fail) => "fail",
                     Some(Phase::Info) => "info",
                     _ => "none",
@@ -356,10 +398,13 @@ fn missing(views: &Views) -> Vec<Anomaly> {
 }
 
 /// An offset at which observers saw different values.
-fn inconsistent_offsets(views: &Views) -> Vec<Anomaly> {
+fn inconsistent_offsets(history: &History, facts: &Facts, views: &Views) -> Vec<Anomaly> {
     let mut out = Vec::new();
-    for ((topic, partition), v) in views {
-        for seen in groups(&v.observations, |(offset, _, _, _)| *offset) {
+    for (&(topic, partition), v) in views {
+        if !v.has_inconsistent_offsets {
+            continue;
+        }
+        for seen in groups(&observations(history, facts, (topic, partition)), |o| o.0) {
             if seen.iter().all(|(_, _, value, _)| *value == seen[0].2) {
                 continue;
             }
@@ -379,7 +424,7 @@ fn inconsistent_offsets(views: &Views) -> Vec<Anomaly> {
                 .collect();
             out.push(Anomaly::InconsistentOffsets(InconsistentOffsets {
                 topic: topic.to_string(),
-                partition: *partition,
+                partition,
                 offset: seen[0].0,
                 observations,
             }));
@@ -389,15 +434,15 @@ fn inconsistent_offsets(views: &Views) -> Vec<Anomaly> {
 }
 
 /// A value in the log (of any transactional status) that no client sent.
-fn unexpected_writes(views: &Views) -> Vec<Anomaly> {
+fn unexpected_writes(facts: &Facts, views: &Views) -> Vec<Anomaly> {
     let mut out = Vec::new();
-    for ((topic, partition), v) in views {
-        for group in groups(&v.every_record, |(value, _)| *value) {
+    for (&(topic, partition), v) in views {
+        for (group, sent) in v.records_by_value(facts) {
             let value = group[0].0;
-            if v.sends_of(value).is_empty() {
+            if !sent {
                 out.push(Anomaly::UnexpectedWrite(UnexpectedWrite {
                     topic: topic.to_string(),
-                    partition: *partition,
+                    partition,
                     value,
                     offsets: group.iter().map(|(_, o)| *o).collect(),
                 }));

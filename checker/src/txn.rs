@@ -17,6 +17,7 @@
 //! partition, then by value or offset (torn transactions by invoke index, per-process
 //! findings by partition then process then history index).
 
+use std::cell::OnceCell;
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::anomaly::*;
@@ -50,8 +51,7 @@ fn transaction_findings(history: &History, facts: &Facts) -> Vec<Anomaly> {
     found.extend(aborted_reads(facts, &truth));
     found.extend(torn_transactions(facts, &truth));
     found.extend(hanging_transactions(history, facts));
-    let known = known_records(facts, &truth);
-    found.extend(poll_skips_and_nonmonotonic_polls(facts, &known));
+    found.extend(poll_skips_and_nonmonotonic_polls(facts, &truth));
     found.extend(nonmonotonic_sends(facts));
     found.extend(unseen(facts, &truth));
     let effects = Effects::new(facts, &truth);
@@ -62,38 +62,68 @@ fn transaction_findings(history: &History, facts: &Facts) -> Vec<Anomaly> {
 
 type Partition<'h> = (TopicRef<'h>, u32);
 
-/// The final logs indexed by value and by offset: (value or offset, the other, status).
-#[derive(Default)]
-struct Truth<'h> {
-    by_value: BTreeMap<Partition<'h>, Vec<(u64, u64, RecordStatus)>>,
-    by_offset: BTreeMap<Partition<'h>, Vec<(u64, u64, RecordStatus)>>,
+/// Per partition, final-log records as (value or offset, the other, status).
+type LogIndex<'h> = BTreeMap<Partition<'h>, Vec<(u64, u64, RecordStatus)>>;
+
+/// The final logs indexed by value and by offset. Each index is built on first use: many
+/// histories need neither (one without transactions, lineage or repeated polls of a
+/// partition by one process, such as a plain producer's).
+struct Truth<'f, 'h> {
+    facts: &'f Facts<'h>,
+    by_value: OnceCell<LogIndex<'h>>,
+    by_offset: OnceCell<LogIndex<'h>>,
 }
 
-impl<'h> Truth<'h> {
-    fn new(facts: &Facts<'h>) -> Self {
-        let mut truth = Truth::default();
-        for (&key, log) in &facts.logs {
-            let mut by_value: Vec<_> = log
-                .records
-                .iter()
-                .map(|r| (r.value, r.offset, r.status))
-                .collect();
-            by_value.sort_by_key(|&(value, offset, _)| (value, offset));
-            let mut by_offset: Vec<_> = by_value.iter().map(|&(v, o, s)| (o, v, s)).collect();
-            by_offset.sort_by_key(|&(offset, value, _)| (offset, value));
-            truth.by_value.insert(key, by_value);
-            truth.by_offset.insert(key, by_offset);
+impl<'f, 'h> Truth<'f, 'h> {
+    fn new(facts: &'f Facts<'h>) -> Self {
+        Truth {
+            facts,
+            by_value: OnceCell::new(),
+            by_offset: OnceCell::new(),
         }
-        truth
+    }
+
+    /// Each partition's records by (value, offset); equal keys in log order.
+    fn by_value(&self) -> &LogIndex<'h> {
+        self.by_value.get_or_init(|| {
+            let mut index = LogIndex::new();
+            for (&key, log) in &self.facts.logs {
+                let mut by_value: Vec<_> = log
+                    .records
+                    .iter()
+                    .map(|r| (r.value, r.offset, r.status))
+                    .collect();
+                by_value.sort_by_key(|&(value, offset, _)| (value, offset));
+                index.insert(key, by_value);
+            }
+            index
+        })
+    }
+
+    /// Each partition's records by (offset, value); equal keys in log order.
+    fn by_offset(&self) -> &LogIndex<'h> {
+        self.by_offset.get_or_init(|| {
+            let mut index = LogIndex::new();
+            for (&key, log) in &self.facts.logs {
+                let mut by_offset: Vec<_> = log
+                    .records
+                    .iter()
+                    .map(|r| (r.offset, r.value, r.status))
+                    .collect();
+                by_offset.sort_by_key(|&(offset, value, _)| (offset, value));
+                index.insert(key, by_offset);
+            }
+            index
+        })
     }
 
     fn has(&self, partition: Partition<'h>) -> bool {
-        self.by_value.contains_key(&partition)
+        self.facts.logs.contains_key(&partition)
     }
 
     /// (value, offset, status) of the records holding `value`, by offset.
     fn with_value(&self, partition: Partition<'h>, value: u64) -> &[(u64, u64, RecordStatus)] {
-        let Some(records) = self.by_value.get(&partition) else {
+        let Some(records) = self.by_value().get(&partition) else {
             return &[];
         };
         let start = records.partition_point(|r| r.0 < value);
@@ -103,7 +133,7 @@ impl<'h> Truth<'h> {
 
     /// (offset, value, status) of the records at `offset`.
     fn at(&self, partition: Partition<'h>, offset: u64) -> &[(u64, u64, RecordStatus)] {
-        let Some(records) = self.by_offset.get(&partition) else {
+        let Some(records) = self.by_offset().get(&partition) else {
             return &[];
         };
         let start = records.partition_point(|r| r.0 < offset);
@@ -128,16 +158,39 @@ fn partition_of<'h>(send: &SendFact<'h>) -> Partition<'h> {
 /// either the final log holds v at o with status aborted, or every send of v to that
 /// partition in the history is a definitely aborted send (there is at least one). One finding
 /// per (poll completion, partition, offset).
-fn aborted_reads(facts: &Facts, truth: &Truth) -> Vec<Anomaly> {
+fn aborted_reads<'h>(facts: &Facts<'h>, truth: &Truth<'_, 'h>) -> Vec<Anomaly> {
+    // A finding needs an aborted final-log record or a definitely aborted send: where the
+    // history has neither (no transaction failed), there is none, and where it lacks one,
+    // that half of the test is false without searching.
+    let partitions_with_aborted_records: Vec<Partition> = facts
+        .logs
+        .iter()
+        .filter(|(_, log)| {
+            log.records
+                .iter()
+                .any(|r| r.status == RecordStatus::Aborted)
+        })
+        .map(|(&partition, _)| partition)
+        .collect();
+    let any_aborted_send = facts.sends.iter().any(|s| s.aborted(facts));
+    if partitions_with_aborted_records.is_empty() && !any_aborted_send {
+        return Vec::new();
+    }
     let mut found: Vec<AbortedRead> = Vec::new();
     for poll in &facts.polls {
         let partition = (poll.topic, poll.partition);
+        let log_has_aborted_records = partitions_with_aborted_records.contains(&partition);
         for r in poll.records {
-            let aborted_in_final_log = truth
-                .at(partition, r.offset)
-                .iter()
-                .any(|&(_, value, status)| value == r.value && status == RecordStatus::Aborted);
-            let writers = facts.sends_of(poll.topic, poll.partition, r.value);
+            let aborted_in_final_log = log_has_aborted_records
+                && truth
+                    .at(partition, r.offset)
+                    .iter()
+                    .any(|&(_, value, status)| value == r.value && status == RecordStatus::Aborted);
+            let writers = if any_aborted_send {
+                facts.sends_of(poll.topic, poll.partition, r.value)
+            } else {
+                &[]
+            };
             let writer_aborted =
                 !writers.is_empty() && writers.iter().all(|&w| facts.sends[w].aborted(facts));
             if !(aborted_in_final_log || writer_aborted) {
@@ -171,7 +224,7 @@ fn aborted_reads(facts: &Facts, truth: &Truth) -> Vec<Anomaly> {
 }
 
 /// Where a send landed: its acknowledged offset, else its value's committed-visible offset.
-fn txn_record(send: &SendFact, truth: &Truth) -> TxnRecord {
+fn txn_record<'h>(send: &SendFact<'h>, truth: &Truth<'_, 'h>) -> TxnRecord {
     TxnRecord {
         topic: send.topic.to_string(),
         partition: send.partition,
@@ -206,7 +259,16 @@ struct PollSpan {
 ///   `from_offset`, or for a poll step, its lowest returned offset).
 ///
 /// One finding per transaction and kind of evidence, log first.
-fn torn_transactions(facts: &Facts, truth: &Truth) -> Vec<Anomaly> {
+fn torn_transactions<'h>(facts: &Facts<'h>, truth: &Truth<'_, 'h>) -> Vec<Anomaly> {
+    let candidates = || {
+        facts
+            .txns
+            .iter()
+            .filter(|t| t.transactional && t.sends.len() >= 2)
+    };
+    if candidates().next().is_none() {
+        return Vec::new();
+    }
     let mut spans: BTreeMap<Partition, Vec<PollSpan>> = BTreeMap::new();
     for poll in &facts.polls {
         let (Some(low), Some(high)) = (
@@ -226,11 +288,8 @@ fn torn_transactions(facts: &Facts, truth: &Truth) -> Vec<Anomaly> {
             });
     }
     let mut found = Vec::new();
-    for txn in facts.txns.iter().filter(|t| t.transactional) {
+    for txn in candidates() {
         let sends = &facts.sends[txn.sends.clone()];
-        if sends.len() < 2 {
-            continue;
-        }
         let committed_in_final_log = sends.iter().any(|s| {
             facts.sends_of(s.topic, s.partition, s.value).len() == 1
                 && truth
@@ -343,10 +402,10 @@ fn hanging_transactions(history: &History, facts: &Facts) -> Vec<Anomaly> {
 /// returned or an acknowledged send reported.
 fn known_records<'h>(
     facts: &Facts<'h>,
-    truth: &Truth<'h>,
+    truth: &Truth<'_, 'h>,
 ) -> BTreeMap<Partition<'h>, Vec<(u64, u64)>> {
     let mut known: BTreeMap<Partition, Vec<(u64, u64)>> = BTreeMap::new();
-    for (&partition, records) in &truth.by_offset {
+    for (&partition, records) in truth.by_offset() {
         let visible = records.iter().filter(|r| r.2.is_committed());
         known.insert(partition, visible.map(|r| (r.0, r.1)).collect());
     }
@@ -384,12 +443,12 @@ fn known_records<'h>(
 /// says it moved: a `poll` op whose `from_offset` is at or below `a` is an explicit rewind
 /// (not compared), and a `txn` of the process that ended fail or info rewinds all its
 /// partitions (an aborted consume-transform-produce loop seeks back to its committed offsets).
-fn poll_skips_and_nonmonotonic_polls(
-    facts: &Facts,
-    known: &BTreeMap<Partition, Vec<(u64, u64)>>,
-) -> Vec<Anomaly> {
+fn poll_skips_and_nonmonotonic_polls<'h>(facts: &Facts<'h>, truth: &Truth<'_, 'h>) -> Vec<Anomaly> {
+    // Built when two polls of a partition by one process first need comparing.
+    let known = OnceCell::new();
     let (mut skips, mut backwards) = (Vec::new(), Vec::new());
-    for (&process, events) in facts.by_process.iter() {
+    // A finding compares two polls of a process.
+    for (&process, events) in facts.by_process.iter().filter(|(_, e)| e.len() >= 2) {
         // Per partition: (last offset returned, completion of that poll).
         let mut position: BTreeMap<Partition, (u64, u64)> = BTreeMap::new();
         for event in events {
@@ -418,6 +477,7 @@ fn poll_skips_and_nonmonotonic_polls(
                         next_offset: first.offset,
                     });
                 } else if !rewound {
+                    let known = known.get_or_init(|| known_records(facts, truth));
                     let between = known.get(&partition).map_or(&[][..], |records| {
                         let start = records.partition_point(|r| r.0 <= previous_offset);
                         let end = records.partition_point(|r| r.0 < first.offset);
@@ -467,9 +527,13 @@ fn poll_skips_and_nonmonotonic_polls(
 /// lower than the process's previous acknowledged send to that partition.
 fn nonmonotonic_sends(facts: &Facts) -> Vec<Anomaly> {
     let mut found = Vec::new();
-    for (&process, events) in facts.by_process.iter() {
-        // Per partition: (offset, value, completion) of the last acknowledged send.
-        let mut last: BTreeMap<Partition, (u64, u64, u64)> = BTreeMap::new();
+    // Per partition, by partition: (offset, value, completion) of the process's last
+    // acknowledged send. One vector for every process (cleared for each): a process sends to
+    // few partitions, and the simulator's histories have a process per call.
+    let mut last: Vec<(Partition, (u64, u64, u64))> = Vec::new();
+    // A finding compares two acknowledged sends of a process.
+    for (&process, events) in facts.by_process.iter().filter(|(_, e)| e.len() >= 2) {
+        last.clear();
         for event in events {
             let ProcessEvent::Ack(i) = *event else {
                 continue;
@@ -479,7 +543,9 @@ fn nonmonotonic_sends(facts: &Facts) -> Vec<Anomaly> {
                 continue;
             };
             let partition = partition_of(send);
-            if let Some(&(previous_offset, previous_value, previous_ack)) = last.get(&partition)
+            let at = last.binary_search_by_key(&partition, |&(p, _)| p);
+            if let Ok(at) = at
+                && let (_, (previous_offset, previous_value, previous_ack)) = last[at]
                 && offset < previous_offset
             {
                 found.push(NonmonotonicSend {
@@ -494,7 +560,10 @@ fn nonmonotonic_sends(facts: &Facts) -> Vec<Anomaly> {
                     next_offset: offset,
                 });
             }
-            last.insert(partition, (offset, send.value, ack));
+            match at {
+                Ok(at) => last[at].1 = (offset, send.value, ack),
+                Err(at) => last.insert(at, (partition, (offset, send.value, ack))),
+            }
         }
     }
     found.sort_by(|a, b| {
@@ -514,61 +583,71 @@ fn nonmonotonic_sends(facts: &Facts) -> Vec<Anomaly> {
 /// last committed-visible record, and every acknowledged offset). One finding per partition.
 /// An acknowledged value absent from the log is also a lost-write; both are reported, as in
 /// Jepsen.
-fn unseen(facts: &Facts, truth: &Truth) -> Vec<Anomaly> {
-    let mut polled: BTreeMap<Partition, (u64, BTreeSet<u64>)> = BTreeMap::new();
-    for poll in &facts.polls {
+fn unseen<'h>(facts: &Facts<'h>, truth: &Truth<'_, 'h>) -> Vec<Anomaly> {
+    // Per partition some ok poll returned records of: the highest offset returned, and the
+    // values returned (sorted below).
+    let mut polled: BTreeMap<Partition, (u64, Vec<u64>)> = BTreeMap::new();
+    for poll in facts.polls.iter().filter(|p| !p.records.is_empty()) {
+        let (through, values) = polled
+            .entry((poll.topic, poll.partition))
+            .or_insert((0, Vec::new()));
         for r in poll.records {
-            let (through, values) = polled
-                .entry((poll.topic, poll.partition))
-                .or_insert((r.offset, BTreeSet::new()));
             *through = (*through).max(r.offset);
-            values.insert(r.value);
+            values.push(r.value);
         }
-    }
-    let mut acknowledged: BTreeMap<Partition, Vec<&SendFact>> = BTreeMap::new();
-    for send in facts.sends.iter().filter(|s| s.acknowledged) {
-        acknowledged
-            .entry(partition_of(send))
-            .or_default()
-            .push(send);
     }
     // An input whose derived output is committed was read by a consumer whose transaction
     // committed, even if that consumer never learnt the outcome (an `info` txn's polls are not
-    // ok polls): lineage counts as having seen it.
-    let seen_through_lineage: BTreeSet<u64> = facts
+    // ok polls): lineage counts as having seen it. Sorted, distinct.
+    let mut seen_through_lineage: Vec<u64> = facts
         .sends
         .iter()
-        .filter(|s| {
+        .filter_map(|s| s.source.map(|source| (s, source)))
+        .filter(|(s, _)| {
             truth
                 .with_value(partition_of(s), s.value)
                 .iter()
                 .any(|r| r.2.is_committed())
         })
-        .filter_map(|s| s.source)
+        .map(|(_, source)| source)
         .collect();
+    seen_through_lineage.sort_unstable();
+    seen_through_lineage.dedup();
     let mut found = Vec::new();
-    for (partition, (polled_through, values)) in polled {
-        let sends = acknowledged.get(&partition).map_or(&[][..], Vec::as_slice);
-        let last_committed = truth.by_offset.get(&partition).and_then(|records| {
-            records
+    for (partition, (polled_through, mut values)) in polled {
+        values.sort_unstable();
+        // The partition's acknowledged sends, by value.
+        let sends = || {
+            facts
+                .sends_to(partition.0, partition.1)
                 .iter()
-                .rev()
-                .find(|r| r.2.is_committed())
-                .map(|r| r.0)
+                .map(|&s| &facts.sends[s])
+                .filter(|s| s.acknowledged)
+        };
+        let last_committed = facts.logs.get(&partition).and_then(|log| {
+            log.records
+                .iter()
+                .filter(|r| r.status.is_committed())
+                .map(|r| r.offset)
+                .max()
         });
-        let last_acked = sends.iter().filter_map(|s| s.acked_offset).max();
+        let last_acked = sends().filter_map(|s| s.acked_offset).max();
         let Some(end_offset) = last_committed.max(last_acked) else {
             continue;
         };
         if polled_through < end_offset {
             continue;
         }
-        let mut missed: Vec<u64> = sends
-            .iter()
+        // Sends and polled values both ascend by value: one walk of each, no search.
+        let mut polled_values = values.iter().peekable();
+        let mut missed: Vec<u64> = sends()
             .map(|s| s.value)
-            .filter(|v| !values.contains(v) && !seen_through_lineage.contains(v))
+            .filter(|v| {
+                while polled_values.next_if(|&p| p < v).is_some() {}
+                polled_values.peek() != Some(&v) && seen_through_lineage.binary_search(v).is_err()
+            })
             .collect();
-        missed.sort_unstable();
+        // Sends come by value: one value's sends are adjacent.
         missed.dedup();
         if !missed.is_empty() {
             found.push(Anomaly::Unseen(Unseen {
@@ -594,7 +673,7 @@ struct Effects {
 }
 
 impl Effects {
-    fn new(facts: &Facts, truth: &Truth) -> Self {
+    fn new<'h>(facts: &Facts<'h>, truth: &Truth<'_, 'h>) -> Self {
         let mut outputs: BTreeMap<u64, Vec<EffectRecord>> = BTreeMap::new();
         for ((topic, partition, value), sends) in facts.send_index.groups() {
             let mut by_source: BTreeMap<u64, Vec<u64>> = BTreeMap::new();
@@ -605,6 +684,9 @@ impl Effects {
                         .or_default()
                         .push(facts.sends[s].invoke);
                 }
+            }
+            if by_source.is_empty() {
+                continue; // No lineage: nothing to attribute the value's records to.
             }
             let records = truth.with_value((topic, partition), value);
             for (source, mut sent_by) in by_source {
@@ -675,10 +757,10 @@ fn duplicate_effects(effects: &Effects) -> Vec<Anomaly> {
 /// every input has an effect (a transform that filters inputs out cannot be checked this
 /// way). One finding per input record, by (topic, partition, offset); where several groups
 /// commit one partition, the first by name reports it.
-fn lost_effects(
+fn lost_effects<'h>(
     history: &History,
-    facts: &Facts,
-    truth: &Truth,
+    facts: &Facts<'h>,
+    truth: &Truth<'_, 'h>,
     effects: &Effects,
 ) -> Vec<Anomaly> {
     let mut groups: BTreeSet<&str> = BTreeSet::new();
@@ -707,7 +789,7 @@ fn lost_effects(
         let Some(records) = facts
             .topics
             .get(&commit.topic)
-            .and_then(|topic| truth.by_offset.get(&(topic, commit.partition)))
+            .and_then(|topic| truth.by_offset().get(&(topic, commit.partition)))
         else {
             continue;
         };

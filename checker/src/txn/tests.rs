@@ -383,6 +383,37 @@ fn near_miss_polls_short_of_the_end_or_no_polls_at_all() {
     assert_eq!(kinds(&h), vec![]);
 }
 
+/// A plain producer's history (as the simulator's produce-retries: sends with a process per
+/// call, then one poll per partition; no transactions, no lineage) skips the indexes and
+/// scans that cannot find anything there, and still finds what is there.
+#[test]
+fn a_plain_producer_history_finds_what_the_skipped_checks_cannot() {
+    let mut h = History::default();
+    run(&mut h, 1, Phase::Ok, send_op("t", 0, 10, Some(0)));
+    run(&mut h, 2, Phase::Ok, send_op("t", 0, 11, Some(1)));
+    run(&mut h, 3, Phase::Ok, send_op("t", 1, 20, Some(0)));
+    run(&mut h, 4, Phase::Ok, poll_op("t", 0, 1, &[(1, 11)]));
+    run(&mut h, 4, Phase::Ok, poll_op("t", 1, 0, &[(0, 20)]));
+    h.final_logs
+        .push(final_log("t", 0, &[(10, Plain), (11, Plain)]));
+    h.final_logs.push(final_log("t", 1, &[(20, Aborted)]));
+    h.converged = Some(true);
+    let found = check_all(&h).unwrap();
+    let kinds: Vec<AnomalyKind> = found.iter().map(Anomaly::kind).collect();
+    assert_eq!(
+        kinds,
+        vec![
+            AnomalyKind::LostWrite,
+            AnomalyKind::AbortedRead,
+            AnomalyKind::Unseen
+        ]
+    );
+    let Anomaly::Unseen(unseen) = &found[2] else {
+        unreachable!()
+    };
+    assert_eq!((unseen.partition, unseen.values.clone()), (0, vec![10]));
+}
+
 // --- duplicate-effect / lost-effect ---
 
 /// A consume-transform-produce attempt: polls `input` at `offset` of in-0, sends `outputs`
