@@ -165,7 +165,7 @@ fn main() {
     let seeds = env_u64("EOSIM_BENCH_SEEDS", 2_000);
     let memory_seeds = env_u64("EOSIM_BENCH_MEMORY_SEEDS", 10_000);
     let rounds = env_u64("EOSIM_BENCH_ROUNDS", 5).clamp(1, seeds.max(1));
-    let baseline_seeds = env_u64("EOSIM_BENCH_BASELINE_SEEDS", 50).max(rounds);
+    let baseline_seeds = env_u64("EOSIM_BENCH_BASELINE_SEEDS", 100).max(rounds);
 
     // The machine's speed drifts within a run (shared cores, frequency changes), so the
     // baseline and produce-retries are measured in interleaved rounds, each round's ratio
