@@ -22,7 +22,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use crate::anomaly::*;
 use crate::facts::{Facts, ProcessEvent, SendFact, TopicRef, phase_name};
-use crate::history::{History, OpPair, Phase, RecordStatus, TxnStep};
+use crate::history::{History, LogEntry, OpPair, Phase, RecordStatus, TxnStep};
 
 /// Runs every transaction check over `history` (see the module docs for the definitions).
 /// Errors if the history's invokes and completions do not pair up.
@@ -85,36 +85,26 @@ impl<'f, 'h> Truth<'f, 'h> {
 
     /// Each partition's records by (value, offset); equal keys in log order.
     fn by_value(&self) -> &LogIndex<'h> {
-        self.by_value.get_or_init(|| {
-            let mut index = LogIndex::new();
-            for (&key, log) in &self.facts.logs {
-                let mut by_value: Vec<_> = log
-                    .records
-                    .iter()
-                    .map(|r| (r.value, r.offset, r.status))
-                    .collect();
-                by_value.sort_by_key(|&(value, offset, _)| (value, offset));
-                index.insert(key, by_value);
-            }
-            index
-        })
+        self.by_value
+            .get_or_init(|| self.index(|r| (r.value, r.offset, r.status)))
     }
 
     /// Each partition's records by (offset, value); equal keys in log order.
     fn by_offset(&self) -> &LogIndex<'h> {
-        self.by_offset.get_or_init(|| {
-            let mut index = LogIndex::new();
-            for (&key, log) in &self.facts.logs {
-                let mut by_offset: Vec<_> = log
-                    .records
-                    .iter()
-                    .map(|r| (r.offset, r.value, r.status))
-                    .collect();
-                by_offset.sort_by_key(|&(offset, value, _)| (offset, value));
-                index.insert(key, by_offset);
-            }
-            index
-        })
+        self.by_offset
+            .get_or_init(|| self.index(|r| (r.offset, r.value, r.status)))
+    }
+
+    /// Each partition's records as `entry` makes them, sorted by its first two fields (a
+    /// stable sort: equal keys stay in log order).
+    fn index(&self, entry: impl Fn(&LogEntry) -> (u64, u64, RecordStatus)) -> LogIndex<'h> {
+        let mut index = LogIndex::new();
+        for (&key, log) in &self.facts.logs {
+            let mut records: Vec<_> = log.records.iter().map(&entry).collect();
+            records.sort_by_key(|&(first, second, _)| (first, second));
+            index.insert(key, records);
+        }
+        index
     }
 
     fn has(&self, partition: Partition<'h>) -> bool {
