@@ -74,6 +74,28 @@ pub(crate) struct World {
     supervisor_tasks: Vec<madsim::task::AbortHandle>,
 }
 
+impl World {
+    /// Moves `node` from one of the states `from` to `to` and returns its entry. Panics when
+    /// it is in another state: fault plans are validated before they run, so that is a bug.
+    fn transition(
+        &mut self,
+        node: NodeId,
+        from: &[NodeState],
+        to: NodeState,
+        verb: &str,
+    ) -> &mut NodeEntry {
+        let entry = &mut self.nodes[node.0 as usize];
+        assert!(
+            from.contains(&entry.state),
+            "{verb} of {} while it is {:?} (allowed from {from:?})",
+            entry.name,
+            entry.state
+        );
+        entry.state = to;
+        entry
+    }
+}
+
 /// Handle to the current run: create nodes, inject node and network faults.
 #[derive(Clone)]
 pub struct Sim {
@@ -105,7 +127,12 @@ impl Sim {
     }
 
     pub(crate) fn lock(&self) -> MutexGuard<'_, World> {
-        self.world.lock().expect("world lock poisoned")
+        // A poisoned lock means an invariant assertion fired while holding it (they fire
+        // before any change, e.g. `World::transition`): carry on, so that the run's report
+        // names that first panic, not a "poisoned" one from the teardown.
+        self.world
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// The seed of this run.
@@ -229,13 +256,12 @@ impl Sim {
         let (disks, lose) = {
             let mut world = self.lock();
             let lose = world.lose_unsynced_on_crash;
-            let entry = &mut world.nodes[node.0 as usize];
-            assert!(
-                !matches!(entry.state, NodeState::Crashed | NodeState::Stopped),
-                "crash of a node {} that is not running",
-                entry.name
+            let entry = world.transition(
+                node,
+                &[NodeState::Running, NodeState::Paused, NodeState::Stopping],
+                NodeState::Crashed,
+                "crash",
             );
-            entry.state = NodeState::Crashed;
             entry.incarnation += 1;
             (entry.disks.clone(), lose)
         };
@@ -256,13 +282,12 @@ impl Sim {
         }
         {
             let mut world = self.lock();
-            let entry = &mut world.nodes[node.0 as usize];
-            assert!(
-                matches!(entry.state, NodeState::Crashed | NodeState::Stopped),
-                "restart of a live node {}",
-                entry.name
+            let entry = world.transition(
+                node,
+                &[NodeState::Crashed, NodeState::Stopped],
+                NodeState::Running,
+                "restart",
             );
-            entry.state = NodeState::Running;
             entry.stop = Arc::default();
         }
         trace::record(node, TraceKind::Restart);
@@ -272,17 +297,8 @@ impl Sim {
     /// Freezes a running node (a zombie in the making).
     pub fn pause(&self, node: NodeId) {
         let madsim_id = self.madsim_id(node);
-        {
-            let mut world = self.lock();
-            let entry = &mut world.nodes[node.0 as usize];
-            assert_eq!(
-                entry.state,
-                NodeState::Running,
-                "pause of {} that is not running",
-                entry.name
-            );
-            entry.state = NodeState::Paused;
-        }
+        self.lock()
+            .transition(node, &[NodeState::Running], NodeState::Paused, "pause");
         madsim::runtime::Handle::current().pause(madsim_id);
         trace::record(node, TraceKind::Pause);
     }
@@ -290,17 +306,8 @@ impl Sim {
     /// Resumes a paused node: expired timers fire, buffered messages are handled.
     pub fn resume(&self, node: NodeId) {
         let madsim_id = self.madsim_id(node);
-        {
-            let mut world = self.lock();
-            let entry = &mut world.nodes[node.0 as usize];
-            assert_eq!(
-                entry.state,
-                NodeState::Paused,
-                "resume of {} that is not paused",
-                entry.name
-            );
-            entry.state = NodeState::Running;
-        }
+        self.lock()
+            .transition(node, &[NodeState::Paused], NodeState::Running, "resume");
         madsim::runtime::Handle::current().resume(madsim_id);
         trace::record(node, TraceKind::Resume);
     }
@@ -315,14 +322,7 @@ impl Sim {
     pub fn stop(&self, node: NodeId, grace_ms: u64) {
         let (signal, incarnation) = {
             let mut world = self.lock();
-            let entry = &mut world.nodes[node.0 as usize];
-            assert_eq!(
-                entry.state,
-                NodeState::Running,
-                "stop of {} that is not running",
-                entry.name
-            );
-            entry.state = NodeState::Stopping;
+            let entry = world.transition(node, &[NodeState::Running], NodeState::Stopping, "stop");
             (entry.stop.clone(), entry.incarnation)
         };
         signal.requested.store(true, Ordering::Relaxed);

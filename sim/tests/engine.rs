@@ -279,6 +279,23 @@ fn a_panic_in_the_simulation_is_reported_not_propagated() {
     assert!(err.contains("invariant broken"), "{err}");
 }
 
+/// A transition the fault-plan validation should have refused (resuming a crashed node) is a
+/// bug: the run fails loudly, naming the node, the verb and the state it was in.
+#[test]
+fn an_impossible_node_transition_fails_the_run_and_says_why() {
+    let report = run_seed(6, &SeedOptions::default(), |sim| async move {
+        let net: Net<Add, Total> = Net::new(&sim, NetConfig::default());
+        let (server, _) = counter_server(&sim, &net, Arc::new(AtomicU64::new(0)));
+        sim.crash(server);
+        sim.resume(server);
+    });
+    let err = report.outcome.unwrap_err();
+    assert!(
+        err.contains("resume of server while it is Crashed (allowed from [Paused])"),
+        "{err}"
+    );
+}
+
 fn busy_run(seed: u64, record: bool) -> sim::SeedReport<u64> {
     run_seed(
         seed,
