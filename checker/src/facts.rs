@@ -133,6 +133,15 @@ impl SendFact<'_> {
         self.txn
             .is_some_and(|t| facts.txns[t].transactional && self.outcome == Some(Phase::Fail))
     }
+
+    /// A send step of a transaction that may have aborted (it failed, or its outcome is
+    /// unknown: every EndTxn lost, then the coordinator aborted it by timeout): its value's
+    /// absence is allowed. Whether such a transaction committed only in part is the
+    /// transaction checks' question (torn-transaction, lost-effect), not `missing`'s.
+    pub fn may_be_aborted(&self, facts: &Facts) -> bool {
+        self.txn
+            .is_some_and(|t| facts.txns[t].transactional && self.outcome != Some(Phase::Ok))
+    }
 }
 
 /// One ok poll: a `poll` op that completed ok, or a poll step of an ok `txn`.

@@ -366,7 +366,8 @@ fn lost_writes(facts: &Facts, views: &Views) -> Vec<Anomaly> {
 }
 
 /// An intended value that is not in the ground-truth log and whose send never succeeded.
-/// Sends of definitely aborted transactions are meant to be absent and do not count.
+/// Sends of transactions that aborted or may have aborted (unknown outcome) may be absent
+/// and do not count.
 fn missing(facts: &Facts, views: &Views) -> Vec<Anomaly> {
     let mut out = Vec::new();
     for ((topic, partition), v) in views.iter().filter(|(_, v)| v.has_ground_truth) {
@@ -375,7 +376,7 @@ fn missing(facts: &Facts, views: &Views) -> Vec<Anomaly> {
             if held || group().any(|s| phase(s) == Some(Phase::Ok)) {
                 continue;
             }
-            let Some(last) = group().rfind(|s| !s.aborted(facts)) else {
+            let Some(last) = group().rfind(|s| !s.may_be_aborted(facts)) else {
                 continue;
             };
             out.push(Anomaly::Missing(Missing {

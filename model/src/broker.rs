@@ -89,10 +89,11 @@ pub struct BrokerStorage {
     pub txn_log: Arc<DurableLog<TxnLogRecord>>,
     /// The group coordinator's log (`__consumer_offsets`, this broker's share).
     pub offsets_log: Arc<DurableLog<OffsetLogRecord>>,
-    /// Highest producer epoch seen per producer id on this broker's offsets partitions
-    /// (Kafka keeps it in the `__consumer_offsets` partitions' producer state): a
-    /// TxnOffsetCommit below it comes from a fenced producer.
-    pub offsets_producer_epochs: Arc<DurableCell<BTreeMap<i64, i16>>>,
+    /// Highest producer epoch seen per (offsets partition, producer id) on this broker's
+    /// offsets partitions (Kafka keeps it in the `__consumer_offsets` partitions' producer
+    /// state): a TxnOffsetCommit below it comes from a fenced producer, a marker at or below
+    /// it (TV2) is stale.
+    pub offsets_producer_epochs: Arc<DurableCell<BTreeMap<(u32, i64), i16>>>,
     /// Times the coordinators were loaded: the coordinator epoch of the current load.
     pub coordinator_loads: Arc<DurableCell<u64>>,
 }
@@ -145,6 +146,7 @@ pub fn spawn_broker(
     let config = PartitionConfig {
         idempotence_checks: !variants.has(Variant::NoDedup),
         epoch_fencing: !variants.has(Variant::NoZombieFencing),
+        first_sequence_checked_on_new_partition: !variants.has(Variant::AcceptAnyFirstSequence),
         ..Default::default()
     };
     let switches = BrokerSwitches {
@@ -210,7 +212,7 @@ pub(crate) struct Broker {
     groups: GroupOffsets,
     /// Group membership and session clocks (the member sets are durable in `groups`' log).
     members: GroupMembers,
-    offsets_producer_epochs: BTreeMap<i64, i16>,
+    offsets_producer_epochs: BTreeMap<(u32, i64), i16>,
     markers: BTreeMap<u64, PendingMarkers>,
     next_marker_id: u64,
     marker_sink: sim::net::CallSink<Response>,
@@ -603,8 +605,8 @@ impl Broker {
     }
 
     /// TxnOffsetCommit: a producer epoch below the highest seen for its producer id on the
-    /// offsets partitions is fenced (Kafka: the `__consumer_offsets` partition's producer
-    /// state); then the group's KIP-447 member check.
+    /// group's offsets partition is fenced (Kafka: the `__consumer_offsets` partition's
+    /// producer state); then the group's KIP-447 member check.
     fn txn_offset_commit(
         &mut self,
         producer: &TxnProducer,
@@ -614,12 +616,16 @@ impl Broker {
         if !self.is_group_coordinator(&group.group_id) {
             return Err(KafkaError::NotCoordinator);
         }
-        let seen = self.offsets_producer_epochs.get(&producer.producer_id);
+        let key = (
+            crate::txn::offsets_partition_for(&group.group_id, OFFSETS_TOPIC_PARTITIONS).partition,
+            producer.producer_id,
+        );
+        let seen = self.offsets_producer_epochs.get(&key);
         if self.switches.epoch_fencing && seen.is_some_and(|&epoch| producer.producer_epoch < epoch)
         {
             return Err(KafkaError::ProducerFenced);
         }
-        self.raise_offsets_producer_epoch(producer.producer_id, producer.producer_epoch);
+        self.raise_offsets_producer_epoch(key, producer.producer_epoch);
         self.update_groups(|groups| {
             groups.txn_commit(
                 &group.group_id,
@@ -631,15 +637,39 @@ impl Broker {
         })
     }
 
-    fn raise_offsets_producer_epoch(&mut self, producer_id: i64, epoch: i16) {
-        let entry = self
-            .offsets_producer_epochs
-            .entry(producer_id)
-            .or_insert(epoch);
+    /// The highest producer epoch seen on an offsets partition, by (partition, producer id).
+    fn raise_offsets_producer_epoch(&mut self, key: (u32, i64), epoch: i16) {
+        let entry = self.offsets_producer_epochs.entry(key).or_insert(epoch);
         *entry = (*entry).max(epoch);
         self.storage
             .offsets_producer_epochs
             .set_synced(self.offsets_producer_epochs.clone());
+    }
+
+    /// A marker on an offsets partition is checked as on any partition (Kafka writes it to
+    /// the `__consumer_offsets` log through the same producer-state checks): a stale producer
+    /// epoch is refused, so a late marker of the previous transaction cannot settle the next
+    /// one's pending offsets.
+    fn write_offsets_marker(
+        &mut self,
+        partition: u32,
+        marker: &TxnMarker,
+    ) -> Result<(), KafkaError> {
+        let key = (partition, marker.producer_id);
+        if self.switches.epoch_fencing
+            && let Some(&current) = self.offsets_producer_epochs.get(&key)
+            && marker
+                .transaction_version
+                .marker_is_stale(marker.producer_epoch, current)
+        {
+            return Err(KafkaError::InvalidProducerEpoch);
+        }
+        self.raise_offsets_producer_epoch(key, marker.producer_epoch);
+        let _ = self.update_groups(|groups| {
+            groups.on_marker(partition, marker.producer_id, marker.result);
+            Ok(())
+        });
+        Ok(())
     }
 
     /// Writes one partition's marker (a data partition this broker leads, or an offsets
@@ -654,12 +684,7 @@ impl Broker {
             {
                 return Err(KafkaError::NotLeaderOrFollower);
             }
-            self.raise_offsets_producer_epoch(marker.producer_id, marker.producer_epoch);
-            let _ = self.update_groups(|groups| {
-                groups.on_marker(tp.partition, marker.producer_id, marker.result);
-                Ok(())
-            });
-            return Ok(());
+            return self.write_offsets_marker(tp.partition, marker);
         }
         let Some(partition) = self.partitions.get_mut(tp) else {
             return Err(KafkaError::NotLeaderOrFollower);
@@ -710,9 +735,17 @@ impl Broker {
             for (leader, partitions) in by_leader {
                 if leader == self.index {
                     for tp in partitions {
-                        match self.write_marker(&tp, &marker) {
-                            Ok(()) => self.marker_written(id, &tp),
-                            Err(e) => failed |= !self.marker_refused(&tp, &marker, e),
+                        let written = match self.write_marker(&tp, &marker) {
+                            Ok(()) => true,
+                            // A moot refusal (the partition is past this marker: it was
+                            // written before a coordinator restart re-sent it) counts as
+                            // written, as for a remote leader's answer.
+                            Err(e) => self.marker_refused(&tp, &marker, e),
+                        };
+                        if written {
+                            self.marker_written(id, &tp);
+                        } else {
+                            failed = true;
                         }
                     }
                     continue;

@@ -119,10 +119,19 @@ pub enum Variant {
     /// Anomaly: `wrong-aggregate` (aggregates restart from partial state). Fix: forget the
     /// collector's offsets on close and checkpoint the restored ones.
     CheckpointWrittenNotRestored,
+    /// Bug (KAFKA-15591, fixed in Kafka 4.5 by apache/kafka PR 23234): a partition with no
+    /// state for a producer accepts any first sequence, so a later batch that overtakes a
+    /// failed first one is appended and every retry of the first is refused as out of order.
+    /// Anomaly: `missing` (the first batch is given up despite idempotence). Fix: a
+    /// never-written partition accepts only sequence 0 from an unknown producer. The
+    /// simulated network keeps TCP's order, so the overtaking needs a retriable refusal of
+    /// the first request only (Kafka: NOT_LEADER_OR_FOLLOWER while the partition is being
+    /// created), which no fault produces yet: the unit tests show the difference.
+    AcceptAnyFirstSequence,
 }
 
 impl Variant {
-    pub const ALL: [Variant; 9] = [
+    pub const ALL: [Variant; 10] = [
         Variant::NoDedup,
         Variant::UnsyncedAcks,
         Variant::OffsetsOutsideTxn,
@@ -132,6 +141,7 @@ impl Variant {
         Variant::ReadUncommitted,
         Variant::StoreNotWipedOnUncleanShutdown,
         Variant::CheckpointWrittenNotRestored,
+        Variant::AcceptAnyFirstSequence,
     ];
 
     pub fn name(self) -> &'static str {
@@ -145,6 +155,7 @@ impl Variant {
             Variant::ReadUncommitted => "read-uncommitted",
             Variant::StoreNotWipedOnUncleanShutdown => "store-not-wiped-on-unclean-shutdown",
             Variant::CheckpointWrittenNotRestored => "checkpoint-written-not-restored",
+            Variant::AcceptAnyFirstSequence => "accept-any-first-sequence",
         }
     }
 
@@ -198,6 +209,12 @@ impl Variant {
                  it had written before an abort wiped it, not those it restored \
                  (KAFKA-16017); opened again it skips the unrestored changelog; anomaly: \
                  wrong-aggregate; fix: checkpoint the restored offsets"
+            }
+            Variant::AcceptAnyFirstSequence => {
+                "a partition with no state for a producer accepts any first sequence \
+                 (KAFKA-15591): a batch overtaking a failed first one is appended and the \
+                 first one's retries are refused as out of order; anomaly: missing; fix \
+                 (Kafka 4.5): a never-written partition accepts only sequence 0"
             }
             Variant::ReadUncommitted => {
                 "downstream consumers read at read_uncommitted and see records of open and \

@@ -94,6 +94,12 @@ pub struct PartitionConfig {
     /// `no-zombie-fencing` variant — such a batch is appended into the producer's current
     /// epoch and transaction, unchecked.
     pub epoch_fencing: bool,
+    /// A partition whose log has never held a record accepts, from a producer it has no
+    /// state for, only a first sequence of 0 (Kafka 4.5, KAFKA-15591 / apache/kafka PR
+    /// 23234: before it, a later batch overtaking a failed first one was appended and the
+    /// first one's retries were refused as out of order: silent loss). Off: the
+    /// `accept-any-first-sequence` variant, any first sequence goes.
+    pub first_sequence_checked_on_new_partition: bool,
 }
 
 impl Default for PartitionConfig {
@@ -103,6 +109,7 @@ impl Default for PartitionConfig {
             dedup_window: NUM_BATCHES_TO_RETAIN,
             high_watermark_follows_log_end: true,
             epoch_fencing: true,
+            first_sequence_checked_on_new_partition: true,
         }
     }
 }
@@ -238,6 +245,16 @@ impl Partition {
             });
         }
         if self.config.idempotence_checks
+            && self.config.first_sequence_checked_on_new_partition
+            && origin == AppendOrigin::Client
+            && batch.is_idempotent()
+            && self.next_offset == 0
+            && self.producers.entry(batch.producer_id).is_none()
+            && batch.base_sequence != 0
+        {
+            return Err(KafkaError::OutOfOrderSequence);
+        }
+        if self.config.idempotence_checks
             && batch.is_idempotent()
             && let Validation::Duplicate(original) =
                 self.producers.validate_data(&stored.data_batch(), origin)?
@@ -303,6 +320,8 @@ impl Partition {
             producer_epoch: batch.producer_epoch,
             result: control.result,
             coordinator_epoch: control.coordinator_epoch,
+            // Replayed from the log: not validated, so the version does not matter.
+            transaction_version: crate::protocol::TransactionVersion::V1,
         };
         if let Some(completed) = self.producers.apply_marker(&marker, batch.base_offset) {
             if completed.aborted {

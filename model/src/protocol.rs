@@ -52,7 +52,7 @@ pub const NO_PRODUCER_EPOCH: i16 = -1;
 pub const NO_SEQUENCE: i32 = -1;
 
 /// A batch of records as a producer sends it.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct RecordBatch {
     pub producer_id: i64,
     pub producer_epoch: i16,
@@ -86,7 +86,7 @@ pub fn last_sequence(base_sequence: i32, records: usize) -> i32 {
 }
 
 /// Errors a broker answers with (Kafka's error codes, the subset this model uses).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, thiserror::Error)]
 pub enum KafkaError {
     #[error("OUT_OF_ORDER_SEQUENCE_NUMBER")]
     OutOfOrderSequence,
@@ -168,10 +168,39 @@ pub struct TxnMarker {
     pub result: TxnResult,
     /// The coordinator's leader epoch: a partition rejects a marker from an older coordinator.
     pub coordinator_epoch: i32,
+    /// How the partition checks the marker's producer epoch (WriteTxnMarkers carries the
+    /// transaction version since KIP-890).
+    pub transaction_version: TransactionVersion,
+}
+
+/// The transaction protocol version a marker was written under.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum TransactionVersion {
+    /// TV0/TV1: markers carry the transaction's own epoch; a partition accepts a marker whose
+    /// epoch is at least the producer's current one, so it cannot tell a stale marker of the
+    /// previous transaction from the current one's (KAFKA-17754's window).
+    V1,
+    /// TV2 (KIP-890 part 2): the coordinator bumps the epoch at every EndTxn and writes the
+    /// markers with the bumped epoch, so a valid marker's epoch is strictly greater than the
+    /// producer's current epoch on the partition; an equal one is a late or duplicate marker
+    /// and is refused (Kafka's `ProducerAppendInfo.checkProducerEpoch(epoch, offset,
+    /// transactionVersion)`: `transactionVersion >= 2 ? epoch <= current : epoch < current`).
+    V2,
+}
+
+impl TransactionVersion {
+    /// Whether a marker at `marker_epoch` is stale for a producer whose current epoch on the
+    /// partition is `current_epoch`.
+    pub fn marker_is_stale(self, marker_epoch: i16, current_epoch: i16) -> bool {
+        match self {
+            TransactionVersion::V1 => marker_epoch < current_epoch,
+            TransactionVersion::V2 => marker_epoch <= current_epoch,
+        }
+    }
 }
 
 /// A successful produce: where the batch is (or, for a duplicate, already was).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct ProduceOk {
     pub base_offset: u64,
     /// The batch was a retry of one already in the log: nothing was appended.
@@ -179,7 +208,7 @@ pub struct ProduceOk {
 }
 
 /// Records a fetch returned, and the partition's end.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct FetchOk {
     /// (offset, value) in offset order.
     pub records: Vec<(u64, u64)>,
@@ -189,7 +218,7 @@ pub struct FetchOk {
 }
 
 /// Which records a fetch may return.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum IsolationLevel {
     /// Everything below the high watermark, open and aborted transactions included.
     #[default]
@@ -201,7 +230,7 @@ pub enum IsolationLevel {
 /// A consumer group's identity as a transactional producer passes it to
 /// TxnOffsetCommit (Kafka's `ConsumerGroupMetadata`). Without group membership (static
 /// assignment) the generation is −1 and the member id empty.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct GroupMetadata {
     pub group_id: Arc<str>,
     pub generation: i32,
@@ -220,14 +249,14 @@ impl GroupMetadata {
 }
 
 /// Identifies a transactional producer's current session on transactional requests.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct TxnProducer {
     pub transactional_id: Arc<str>,
     pub producer_id: i64,
     pub producer_epoch: i16,
 }
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Hash)]
 pub enum Request {
     Produce {
         tp: TopicPartition,
@@ -305,7 +334,7 @@ pub enum Request {
     },
 }
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Hash)]
 pub enum Response {
     Produce(Result<ProduceOk, KafkaError>),
     Fetch(Result<FetchOk, KafkaError>),

@@ -14,11 +14,28 @@
 //! in-flight requests of a connection it closes), and the next call opens a new generation. So
 //! a later request can never overtake a lost earlier one on the same connection, which is what
 //! Kafka's idempotent producer relies on. A held message (`Delay`) stalls its connection: what
-//! follows on it queues behind. A duplicated copy travels outside the connection order.
+//! follows on it queues behind. A held request models a server that received it and handles
+//! it late (a slow request handler; Kafka mutes a connection while one of its requests is
+//! being handled, hence the stall): it survives the client closing the connection and is
+//! handled after requests the client sent since on a new one — how a late Produce or EndTxn
+//! happens (KAFKA-17754). A held response is in the network and dies with its connection. A
+//! duplicated copy travels outside the connection order.
+//!
+//! TCP's promises, kept (DESIGN.md, "Faults are physically possible"): a message sent to a
+//! node that is down is lost (no connection can be made), and so is everything behind it on
+//! its stream, including what was already in flight when it was lost; a crash of the server
+//! resets the stream; when the client closes a connection (its call timed out) nothing still
+//! in flight on it arrives; a restarted client opens new connections. A request takes effect
+//! late only by being received and handled late (a paused or slow server), never by
+//! travelling on a dead stream. Before this held, a request sent while a broker was down
+//! could reach its next incarnation ahead of an earlier, lost one (idempotent-producer loss,
+//! produce-retries seed 6940), and a held WriteTxnMarkers could arrive after the
+//! coordinator's retry had completed the transaction (eos-test seed 633).
 //!
 //! Invariants: a message addressed to an earlier incarnation of a node (it crashed meanwhile)
 //! is never delivered; a response reaches only the call that is still waiting for it; nothing
-//! sent on a broken or replaced connection is delivered unless it was already in flight.
+//! sent on a broken or replaced connection is delivered; a duplicated copy travels outside
+//! the stream's order but not past a reset of its connection.
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, VecDeque};
@@ -35,12 +52,12 @@ use tokio::sync::oneshot;
 
 use crate::chan as mpsc;
 
-use crate::node::{NodeId, NodeState, SUPERVISOR, Sim};
+use crate::node::{NodeId, SUPERVISOR, Sim};
 use crate::trace::{self, DropReason, TraceKind, now as sim_now};
 
 /// A message type the network can carry. `label` names the message kind for fault filters and
 /// the trace (e.g. "produce").
-pub trait Message: Clone + Send + 'static {
+pub trait Message: Clone + Send + std::hash::Hash + 'static {
     fn label(&self) -> &'static str;
     /// Records the message carries, for the cost model's transfer time (default 0).
     fn records(&self) -> u64 {
@@ -169,6 +186,47 @@ struct ConnState {
     broken: bool,
     /// Due time of the last message queued on it, per direction (to server, to client).
     last_due: [Option<Instant>; 2],
+    /// Per direction, the send order (`InFlight::seq`) of the first message lost at delivery
+    /// (its destination was down): what travels behind it on the stream is lost too.
+    lost_from_seq: [Option<u64>; 2],
+    /// Incarnations of (client, server) when this generation was opened. A client's new
+    /// incarnation opens a new generation (a new process has new sockets); a server that
+    /// crashed since the opening has reset the stream (nothing more gets through it).
+    opened: Option<(u32, u32)>,
+}
+
+impl ConnState {
+    /// The generation a client's call goes out on. A client in a new incarnation opens a new
+    /// generation; a server that crashed since the generation was opened (its incarnation
+    /// moved) or that is down now breaks it: the call is lost, and so is everything after it
+    /// until the client's timeout closes the connection.
+    fn open(&mut self, client_incarnation: u32, server_incarnation: u32, server_down: bool) -> u64 {
+        match self.opened {
+            None => self.opened = Some((client_incarnation, server_incarnation)),
+            Some((client, _)) if client != client_incarnation => {
+                *self = ConnState {
+                    generation: self.generation + 1,
+                    opened: Some((client_incarnation, server_incarnation)),
+                    ..ConnState::default()
+                };
+            }
+            Some(_) => {}
+        }
+        if server_down
+            || self
+                .opened
+                .is_some_and(|(_, server)| server != server_incarnation)
+        {
+            self.broken = true;
+        }
+        self.generation
+    }
+
+    /// Whether a message sent on `generation` may still travel: the stream was not replaced,
+    /// and no message on it was lost.
+    fn carries(&self, generation: u64) -> bool {
+        self.generation == generation && !self.broken
+    }
 }
 
 /// Where to send the response to a request.
@@ -202,6 +260,10 @@ struct Envelope<Req, Resp> {
     conn: ConnId,
     /// A copy made by a duplicate fault: travels outside the connection.
     stray: bool,
+    /// A request a `Delay` fault holds at the server: received, handled late (a slow request
+    /// handler). It outlives its connection (Kafka handles a request it has read even if the
+    /// client has since closed the connection), not the server's incarnation.
+    received: bool,
     label: &'static str,
     body: Body<Req, Resp>,
 }
@@ -216,6 +278,7 @@ impl<Req: Clone, Resp: Clone> Envelope<Req, Resp> {
             call: self.call,
             conn: self.conn,
             stray: true,
+            received: self.received,
             label: self.label,
             body: match &self.body {
                 Body::Request(r) => Body::Request(r.clone()),
@@ -503,11 +566,13 @@ impl<Req: Message, Resp: Message> Net<Req, Resp> {
     }
 
     fn start(&self, from: NodeId, to: NodeId, request: Req, timeout: Duration, reply: Reply<Resp>) {
-        let (from_incarnation, to_incarnation) = {
+        let (from_incarnation, to_incarnation, to_down) = {
             let world = self.sim.lock();
+            let server = &world.nodes[to.0 as usize];
             (
                 world.nodes[from.0 as usize].incarnation,
-                world.nodes[to.0 as usize].incarnation,
+                server.incarnation,
+                server.state.is_down(),
             )
         };
         let deadline = sim_now() + timeout;
@@ -515,7 +580,11 @@ impl<Req: Message, Resp: Message> Net<Req, Resp> {
             let mut state = self.lock();
             let call = state.next_call;
             state.next_call += 1;
-            let generation = state.conns.get((from, to)).generation;
+            let generation =
+                state
+                    .conns
+                    .get((from, to))
+                    .open(from_incarnation, to_incarnation, to_down);
             let conn = ConnId {
                 client: from,
                 server: to,
@@ -547,6 +616,7 @@ impl<Req: Message, Resp: Message> Net<Req, Resp> {
                 call,
                 conn,
                 stray: false,
+                received: false,
                 label,
                 body: Body::Request(request),
             }),
@@ -618,6 +688,7 @@ impl<Req: Message, Resp: Message> Net<Req, Resp> {
                 call: reply_to.call,
                 conn: reply_to.conn,
                 stray: false,
+                received: false,
                 label,
                 body: Body::Response(response),
             }),
@@ -627,9 +698,13 @@ impl<Req: Message, Resp: Message> Net<Req, Resp> {
 
     /// Applies connection state, link policy and targeted faults, then queues the message
     /// (or not). The envelope is boxed once here and stays in its box until delivered.
-    fn route(&self, envelope: Box<Envelope<Req, Resp>>, service: Duration) {
+    fn route(&self, mut envelope: Box<Envelope<Req, Resp>>, service: Duration) {
         let response = matches!(envelope.body, Body::Response(_));
         let (from, to, call, label) = (envelope.from, envelope.to, envelope.call, envelope.label);
+        let content = match &envelope.body {
+            Body::Request(request) => trace::content_digest(request),
+            Body::Response(response) => trace::content_digest(response),
+        };
         trace::record(
             from,
             TraceKind::Send {
@@ -637,16 +712,14 @@ impl<Req: Message, Resp: Message> Net<Req, Resp> {
                 call,
                 label,
                 response,
+                content,
             },
         );
         let conn_key = (envelope.conn.client, envelope.conn.server);
         // One lock for the whole routing decision (`link_faults` takes the world's lock inside
         // it; nothing takes the two the other way round).
         let mut state = self.lock();
-        let conn_dead = {
-            let conn = state.conns.get(conn_key);
-            conn.generation != envelope.conn.generation || conn.broken
-        };
+        let conn_dead = !state.conns.get(conn_key).carries(envelope.conn.generation);
         // Faults apply only to messages that would otherwise travel: a message on a dead
         // connection does not use up a targeted fault.
         let (cut, action) = if conn_dead {
@@ -697,6 +770,9 @@ impl<Req: Message, Resp: Message> Net<Req, Resp> {
         let extra = match action {
             Some(RuleAction::Delay { extra_ms }) => {
                 state.stats.delayed += 1;
+                // A held request is one the server received and handles late; a held
+                // response is still in the network (and dies with its connection).
+                envelope.received = !response;
                 trace::record(
                     from,
                     TraceKind::Delay {
@@ -802,16 +878,17 @@ impl<Req: Message, Resp: Message> Net<Req, Resp> {
                 let mut state = self.lock();
                 match state.queue.peek() {
                     Some(Reverse(first)) if first.due <= now => {
-                        *state.queue.pop().expect("peeked").0.envelope
+                        let first = state.queue.pop().expect("peeked").0;
+                        (first.seq, *first.envelope)
                     }
                     _ => return,
                 }
             };
-            self.deliver(envelope);
+            self.deliver(envelope.0, envelope.1);
         }
     }
 
-    fn deliver(&self, envelope: Envelope<Req, Resp>) {
+    fn deliver(&self, seq: u64, envelope: Envelope<Req, Resp>) {
         let Envelope {
             from,
             to,
@@ -820,6 +897,7 @@ impl<Req: Message, Resp: Message> Net<Req, Resp> {
             call,
             conn,
             stray,
+            received,
             label,
             body,
         } = envelope;
@@ -830,13 +908,30 @@ impl<Req: Message, Resp: Message> Net<Req, Resp> {
         };
         let response = matches!(body, Body::Response(_));
         let mut state = self.lock();
-        if to_state == NodeState::Crashed || current_incarnation != to_incarnation {
+        let direction = response as usize;
+        let c = state.conns.get((conn.client, conn.server));
+        // A request held at the server was received before any reset: only a crash loses it.
+        let reset = !received && c.generation != conn.generation;
+        let behind_lost = !stray
+            && !received
+            && !reset
+            && (c.broken && c.lost_from_seq[direction].is_some_and(|lost| lost < seq));
+        let down = to_state.is_down() || current_incarnation != to_incarnation;
+        if down || reset || behind_lost {
             state.stats.dropped += 1;
             let c = state.conns.get((conn.client, conn.server));
-            if c.generation == conn.generation && !stray {
+            if !reset && !stray && !received {
+                // A TCP stream that lost a message delivers nothing behind it.
                 c.broken = true;
+                let lost = &mut c.lost_from_seq[direction];
+                *lost = Some(lost.map_or(seq, |l| l.min(seq)));
             }
             drop(state);
+            let reason = if down {
+                DropReason::DestinationDown
+            } else {
+                DropReason::ConnectionBroken
+            };
             trace::record(
                 to,
                 TraceKind::Drop {
@@ -844,7 +939,7 @@ impl<Req: Message, Resp: Message> Net<Req, Resp> {
                     call,
                     label,
                     response,
-                    reason: DropReason::DestinationDown,
+                    reason,
                 },
             );
             return;

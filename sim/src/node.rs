@@ -33,6 +33,13 @@ pub enum NodeState {
     Stopped,
 }
 
+impl NodeState {
+    /// Nothing runs on the node: connections to it cannot be made, messages to it are lost.
+    pub fn is_down(self) -> bool {
+        matches!(self, NodeState::Crashed | NodeState::Stopped)
+    }
+}
+
 /// A clean-shutdown request (SIGTERM) to one life of a node. An application that supports
 /// clean shutdown polls `is_requested` at safe points, finishes (commits, checkpoints, leaves
 /// its group) and then calls `Sim::stopped`; one that does not is killed when the grace

@@ -41,6 +41,9 @@ pub enum TraceKind {
         call: u64,
         label: &'static str,
         response: bool,
+        /// The message's contents, digested (`content_digest`): two runs whose messages
+        /// differ only in what they carry get different trace hashes.
+        content: u64,
     },
     Deliver {
         from: NodeId,
@@ -143,6 +146,7 @@ impl TraceSummary {
                 call,
                 label,
                 response,
+                ..
             } => {
                 format!(
                     "send {} #{call} {label} -> {}",
@@ -313,6 +317,65 @@ pub fn record(node: NodeId, kind: TraceKind) {
     });
 }
 
+/// A stable digest of a message's contents for the trace: the value's `Hash` impl (derived
+/// on the model's wire types) feeds a hasher that encodes every integer little-endian with a
+/// fixed width (`usize`/`isize` as 64 bits), so the digest does not depend on the machine.
+/// It does depend on std's `Hash` impls for `str`, slices and enum discriminants staying as
+/// they are (stable for years; a change would show as every snapshot's trace hash moving).
+pub fn content_digest<T: std::hash::Hash + ?Sized>(value: &T) -> u64 {
+    let mut hasher = StableHasher(Xxh3::new());
+    value.hash(&mut hasher);
+    std::hash::Hasher::finish(&hasher)
+}
+
+/// `std::hash::Hasher` over xxh3 with explicit little-endian, fixed-width integers.
+struct StableHasher(Xxh3);
+
+impl std::hash::Hasher for StableHasher {
+    fn finish(&self) -> u64 {
+        self.0.digest()
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        self.0.update(bytes);
+    }
+    fn write_u8(&mut self, i: u8) {
+        self.0.update(&[i]);
+    }
+    fn write_u16(&mut self, i: u16) {
+        self.0.update(&i.to_le_bytes());
+    }
+    fn write_u32(&mut self, i: u32) {
+        self.0.update(&i.to_le_bytes());
+    }
+    fn write_u64(&mut self, i: u64) {
+        self.0.update(&i.to_le_bytes());
+    }
+    fn write_u128(&mut self, i: u128) {
+        self.0.update(&i.to_le_bytes());
+    }
+    fn write_usize(&mut self, i: usize) {
+        self.0.update(&(i as u64).to_le_bytes());
+    }
+    fn write_i8(&mut self, i: i8) {
+        self.write_u8(i as u8);
+    }
+    fn write_i16(&mut self, i: i16) {
+        self.write_u16(i as u16);
+    }
+    fn write_i32(&mut self, i: i32) {
+        self.write_u32(i as u32);
+    }
+    fn write_i64(&mut self, i: i64) {
+        self.write_u64(i as u64);
+    }
+    fn write_i128(&mut self, i: i128) {
+        self.write_u128(i as u128);
+    }
+    fn write_isize(&mut self, i: isize) {
+        self.write_u64(i as i64 as u64);
+    }
+}
+
 /// Records a model-level note (hashed, and shown with `--trace`).
 pub fn note(node: NodeId, what: &'static str, a: u64, b: u64) {
     record(node, TraceKind::Note { what, a, b });
@@ -350,9 +413,11 @@ fn encode_event(b: &mut Vec<u8>, at_ns: u64, node: NodeId, kind: &TraceKind) {
             call,
             label,
             response,
+            content,
         } => {
             msg(&mut head, 1, *to, *call, *response);
             head.flush(b, label.as_bytes());
+            b.extend_from_slice(&content.to_le_bytes());
         }
         TraceKind::Deliver {
             from,

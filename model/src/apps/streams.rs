@@ -427,6 +427,13 @@ impl StreamsInstance {
                     self.close_clean(&tasks, local);
                     break;
                 }
+                if tasks.is_empty() {
+                    // An idle instance (more instances than partitions): Kafka's poll blocks
+                    // for its timeout; without a wait this loop would never yield to time.
+                    madsim::time::sleep(Duration::from_millis(self.workload.commit_interval_ms))
+                        .await;
+                    continue;
+                }
                 let process = self.ctx.client_id * PROCESSES_PER_CLIENT
                     + local.calls.fetch_add(1, Ordering::Relaxed);
                 let outcome = match txn_producer.as_mut() {

@@ -21,7 +21,7 @@ use std::sync::Arc;
 use crate::protocol::{KafkaError, TopicPartition};
 
 /// What a member declared when it joined.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct MemberMeta {
     /// The coordinator expires the member when no heartbeat arrives for this long.
     pub session_timeout_ms: u64,
@@ -31,7 +31,7 @@ pub struct MemberMeta {
 }
 
 /// A join's answer.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Joined {
     pub member_id: Arc<str>,
     pub generation: i32,

@@ -203,7 +203,7 @@ proptest! {
 
 // ---- Transactions: UnifiedLogTest (U11–U17), P22, read_committed, recovery ----
 
-use crate::protocol::{IsolationLevel, TxnMarker, TxnResult};
+use crate::protocol::{IsolationLevel, TransactionVersion, TxnMarker, TxnResult};
 use IsolationLevel::{ReadCommitted, ReadUncommitted};
 
 fn txn_batch(pid: i64, epoch: i16, seq: i32, values: &[u64]) -> RecordBatch {
@@ -219,6 +219,7 @@ fn marker(pid: i64, epoch: i16, result: TxnResult, coordinator_epoch: i32) -> Tx
         producer_epoch: epoch,
         result,
         coordinator_epoch,
+        transaction_version: TransactionVersion::V1,
     }
 }
 

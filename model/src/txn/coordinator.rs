@@ -13,7 +13,9 @@ use std::sync::Arc;
 use sim::DurableLog;
 
 use super::metadata::{TxnMetadata, TxnState, TxnTransit, is_epoch_exhausted};
-use crate::protocol::{KafkaError, NO_PRODUCER_ID, TopicPartition, TxnMarker, TxnResult};
+use crate::protocol::{
+    KafkaError, NO_PRODUCER_ID, TopicPartition, TransactionVersion, TxnMarker, TxnResult,
+};
 
 /// The group coordinator's offsets topic: AddOffsetsToTxn adds one of its partitions.
 pub const CONSUMER_OFFSETS_TOPIC: &str = "__consumer_offsets";
@@ -200,6 +202,11 @@ impl TxnCoordinator {
                 producer_epoch: metadata.producer_epoch,
                 result,
                 coordinator_epoch: self.coordinator_epoch,
+                transaction_version: if self.config.epoch_bump_per_txn {
+                    TransactionVersion::V2
+                } else {
+                    TransactionVersion::V1
+                },
             },
             partitions: metadata.partitions.iter().cloned().collect(),
         }

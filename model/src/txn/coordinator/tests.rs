@@ -354,7 +354,12 @@ fn c23_end_txn_logs_the_decision_and_returns_markers() {
                     producer_id: PID,
                     producer_epoch: epoch,
                     result,
-                    coordinator_epoch: 7
+                    coordinator_epoch: 7,
+                    transaction_version: if tv2 {
+                        TransactionVersion::V2
+                    } else {
+                        TransactionVersion::V1
+                    },
                 },
                 partitions: vec![tp(0)],
             }]
