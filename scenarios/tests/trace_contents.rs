@@ -28,5 +28,8 @@ fn runs_that_differ_only_in_message_contents_have_different_trace_hashes() {
 #[test]
 fn the_content_digest_is_pinned() {
     // A change of the digest's encoding changes every trace hash: make it a decision.
-    assert_eq!(sim::trace::content_digest(&(7u64, -1i16, "produce")), 0xd578_a8fe_2f9b_0fa0);
+    assert_eq!(
+        sim::trace::content_digest(&(7u64, -1i16, "produce")),
+        0xd578_a8fe_2f9b_0fa0
+    );
 }

@@ -599,3 +599,105 @@ fn reopen_mid_transaction_and_after_markers() {
         "the sequence continues after the reload"
     );
 }
+
+fn marker_v2(pid: i64, epoch: i16, result: TxnResult) -> TxnMarker {
+    TxnMarker {
+        transaction_version: TransactionVersion::V2,
+        ..marker(pid, epoch, result, 0)
+    }
+}
+
+/// TV2 (KIP-890 part 2): transaction 1 wrote at epoch 0 and ended with markers at epoch 1;
+/// transaction 2 writes at epoch 1. A late copy of transaction 1's COMMIT (epoch 1) must not
+/// end transaction 2 — the stale marker of eos-test seed 633. Under TV1 the same marker is
+/// taken (KAFKA-17754's window, the `no-txn-epoch-bump` variant).
+#[test]
+fn a_stale_tv2_marker_cannot_end_the_next_transaction() {
+    for version in [TransactionVersion::V1, TransactionVersion::V2] {
+        let log = DurableLog::new();
+        let mut p = open(&log);
+        p.append(&txn_batch(1, 0, 0, &[10]), Client).unwrap();
+        let commit = TxnMarker {
+            transaction_version: version,
+            ..marker(1, 1, TxnResult::Commit, 0)
+        };
+        p.append_marker(&commit, Client).unwrap();
+        p.append(&txn_batch(1, 1, 0, &[11]), Client).unwrap();
+        let late = p.append_marker(&commit, Client);
+        match version {
+            TransactionVersion::V2 => {
+                assert_eq!(late, Err(KafkaError::InvalidProducerEpoch));
+                assert_eq!(
+                    p.first_unstable_offset(),
+                    Some(2),
+                    "transaction 2 still open"
+                );
+            }
+            TransactionVersion::V1 => {
+                assert!(late.is_ok(), "TV1 cannot tell the stale marker apart");
+                assert_eq!(p.first_unstable_offset(), None);
+            }
+        }
+    }
+}
+
+/// TV2: the marker of the transaction that wrote at epoch E carries E + 1 and is taken; a
+/// retry of it (coordinator restart) is refused as stale, which the coordinator counts as
+/// written.
+#[test]
+fn a_tv2_marker_must_exceed_the_data_epoch_and_its_retry_is_refused() {
+    let log = DurableLog::new();
+    let mut p = open(&log);
+    p.append(&txn_batch(1, 3, 0, &[10]), Client).unwrap();
+    assert_eq!(
+        p.append_marker(&marker_v2(1, 3, TxnResult::Commit), Client),
+        Err(KafkaError::InvalidProducerEpoch),
+        "a TV2 marker at the data's own epoch is stale"
+    );
+    assert!(
+        p.append_marker(&marker_v2(1, 4, TxnResult::Commit), Client)
+            .is_ok()
+    );
+    assert_eq!(
+        p.append_marker(&marker_v2(1, 4, TxnResult::Commit), Client),
+        Err(KafkaError::InvalidProducerEpoch)
+    );
+    assert_eq!(p.first_unstable_offset(), None);
+}
+
+/// Kafka 4.5 (KAFKA-15591, apache/kafka PR 23234): a partition whose log never held a
+/// record accepts only sequence 0 from a producer it has no state for; one that holds
+/// records still accepts any first sequence (state may have expired). The variant
+/// `accept-any-first-sequence` restores the old behaviour, under which a batch that
+/// overtook a failed first one is appended and the first one's retry is out of order.
+#[test]
+fn a_never_written_partition_takes_only_sequence_zero_from_an_unknown_producer() {
+    let log = DurableLog::new();
+    let mut p = open(&log);
+    assert_eq!(
+        p.append(&batch(1, 0, 5, &[15]), Client),
+        Err(KafkaError::OutOfOrderSequence)
+    );
+    assert_eq!(p.log_end_offset(), 0);
+    p.append(&batch(1, 0, 0, &[10]), Client).unwrap();
+    assert!(
+        p.append(&batch(2, 0, 7, &[27]), Client).is_ok(),
+        "a written partition takes any first sequence from an unknown producer"
+    );
+
+    let log = DurableLog::new();
+    let mut buggy = Partition::open(
+        TopicPartition::new("t", 0),
+        log.clone(),
+        PartitionConfig {
+            first_sequence_checked_on_new_partition: false,
+            ..PartitionConfig::default()
+        },
+    );
+    assert!(buggy.append(&batch(1, 0, 5, &[15]), Client).is_ok());
+    assert_eq!(
+        buggy.append(&batch(1, 0, 0, &[10]), Client),
+        Err(KafkaError::OutOfOrderSequence),
+        "the overtaken first batch can never be written: silent loss"
+    );
+}
