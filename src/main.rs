@@ -1,4 +1,4 @@
-//! The eosim command line. See DESIGN.md ("Command line") for the contract.
+//! The eosim command line. See the repository's DESIGN.md ("Command line") for the contract.
 //! Exit codes: 0 every property held; 1 a property was violated; 2 bad input or usage.
 
 use std::collections::BTreeSet;

@@ -206,11 +206,11 @@ fn trace_prints_events() {
 
 fn testdata(path: &str) -> String {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../shared/testdata/porcupine")
+        .join("checker/testdata/porcupine")
         .join(path);
     assert!(
         dir.exists(),
-        "test data missing at {} (shared/ must sit beside the checkout)",
+        "test data missing at {} (vendored in checker/testdata/porcupine)",
         dir.display()
     );
     dir.to_str().unwrap().to_string()
