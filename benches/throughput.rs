@@ -1,8 +1,8 @@
 //! Throughput and memory of the engine, in release builds (`cargo bench --bench throughput`).
 //!
 //! Reports, all measured in this run on this machine:
-//! - the baseline: raw madsim request/response round trips (the same loop as
-//!   shared/tools/madsim-baseline: one seed per fresh thread, no fault layer, no protocol);
+//! - the baseline: raw madsim request/response round trips (the same loop as the
+//!   project's stand-alone madsim-baseline tool: one seed per fresh thread, no fault layer, no protocol);
 //! - `produce-retries` (exactly-once, its default fault mix): seeds/s and simulated
 //!   messages/s, one core, in `EOSIM_BENCH_ROUNDS` rounds (default 5) interleaved with the
 //!   baseline, medians reported (the machine's speed drifts within a run);

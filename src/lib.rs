@@ -7,6 +7,13 @@
 
 use std::collections::BTreeSet;
 
+pub mod interrupt;
+pub mod merge;
+pub mod seeds;
+
+pub use merge::merge_shards;
+pub use seeds::{SeedRange, Shard};
+
 /// The global allocator (feature `mimalloc`, on by default; see Cargo.toml).
 #[cfg(feature = "mimalloc")]
 #[global_allocator]
@@ -130,51 +137,27 @@ pub fn seed_result(outcome: &RunOutcome) -> SeedResult {
     }
 }
 
-/// A seed range "A..B" (B exclusive).
-pub fn parse_seed_range(text: &str) -> Result<std::ops::Range<u64>, String> {
-    let (a, b) = text
-        .split_once("..")
-        .ok_or_else(|| format!("seed range {text:?} is not of the form A..B"))?;
-    let parse = |s: &str| {
-        s.trim()
-            .parse::<u64>()
-            .map_err(|e| format!("seed range {text:?}: {s:?}: {e}"))
-    };
-    let (a, b) = (parse(a)?, parse(b)?);
-    if a >= b {
-        return Err(format!("seed range {text:?} is empty (B is exclusive)"));
-    }
-    Ok(a..b)
-}
+/// The most worker threads `--jobs` accepts per available core: seeds are CPU-bound, so more
+/// threads than cores only add memory; a few times over leaves room for machines whose
+/// reported parallelism is below what a user knows they have.
+pub const MAX_JOBS_PER_CORE: usize = 8;
 
-/// A shard "K/N" (1-based K): the seeds whose position in the range is K-1 modulo N.
-pub fn parse_shard(text: &str) -> Result<(u64, u64), String> {
-    let (k, n) = text
-        .split_once('/')
-        .ok_or_else(|| format!("shard {text:?} is not of the form K/N"))?;
-    let k: u64 = k
-        .trim()
-        .parse()
-        .map_err(|e| format!("shard {text:?}: {e}"))?;
-    let n: u64 = n
-        .trim()
-        .parse()
-        .map_err(|e| format!("shard {text:?}: {e}"))?;
-    if n == 0 || k == 0 || k > n {
-        return Err(format!("shard {text:?}: need 1 <= K <= N"));
-    }
-    Ok((k, n))
-}
+/// The most worker threads `--jobs` accepts on any machine.
+pub const MAX_JOBS: usize = 1024;
 
-/// The seeds of `range` that belong to `shard` (all of them without a shard).
-pub fn shard_seeds(range: std::ops::Range<u64>, shard: Option<(u64, u64)>) -> Vec<u64> {
-    match shard {
-        None => range.collect(),
-        Some((k, n)) => range
-            .enumerate()
-            .filter(|(i, _)| *i as u64 % n == k - 1)
-            .map(|(_, s)| s)
-            .collect(),
+/// Checks a `--jobs` value (default: the available cores): at least 1, at most
+/// [`MAX_JOBS_PER_CORE`] × the available cores and never above [`MAX_JOBS`].
+pub fn worker_count(jobs: Option<usize>) -> Result<usize, String> {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let most = (cores * MAX_JOBS_PER_CORE).min(MAX_JOBS);
+    match jobs {
+        None => Ok(cores.min(most)),
+        Some(0) => Err("--jobs 0: at least one worker is needed".to_string()),
+        Some(n) if n > most => Err(format!(
+            "--jobs {n} is too many: at most {most} ({MAX_JOBS_PER_CORE} per available core, \
+             {cores} core(s) here, and never above {MAX_JOBS})"
+        )),
+        Some(n) => Ok(n),
     }
 }
 
@@ -382,18 +365,12 @@ mod tests {
     use super::*;
 
     #[test]
-    fn seed_ranges_and_shards() {
-        assert_eq!(parse_seed_range("3..6").unwrap(), 3..6);
-        assert!(parse_seed_range("6..6").is_err());
-        assert!(parse_seed_range("x..6").is_err());
-        let all: Vec<u64> = (0..10).collect();
-        let mut union: Vec<u64> = (1..=3)
-            .flat_map(|k| shard_seeds(0..10, Some((k, 3))))
-            .collect();
-        union.sort();
-        assert_eq!(union, all, "shards are disjoint and cover the range");
-        assert_eq!(shard_seeds(0..10, Some((2, 3))), vec![1, 4, 7]);
-        assert!(parse_shard("0/4").is_err());
-        assert!(parse_shard("5/4").is_err());
+    fn jobs_are_at_least_one_and_a_bounded_multiple_of_the_cores() {
+        assert!(worker_count(Some(0)).is_err());
+        assert_eq!(worker_count(Some(1)), Ok(1));
+        assert!(worker_count(Some(MAX_JOBS + 1)).is_err());
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        assert!(worker_count(None).unwrap() >= 1);
+        assert!(worker_count(Some(cores * MAX_JOBS_PER_CORE + 1)).is_err());
     }
 }

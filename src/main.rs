@@ -1,15 +1,19 @@
-//! The eosim command line. See DESIGN.md ("Command line") for the contract.
-//! Exit codes: 0 every property held; 1 a property was violated; 2 bad input or usage.
+//! The eosim command line. See the repository's DESIGN.md ("Command line") for the contract.
+//! Exit codes: 0 every property held; 1 a property was violated; 2 bad input or usage;
+//! 3 an inconclusive linearizability check; 130 interrupted (Ctrl-C) after reporting.
 
 use std::collections::BTreeSet;
 use std::io::IsTerminal;
 use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use eosim::model::{Guarantee, Variant};
-use eosim::reports::{SweepReport, Verdict};
+use eosim::reports::{SweepReport, SweepTally};
 use eosim::scenarios::{self, RunOptions};
+use eosim::{SeedRange, Shard};
 
 #[derive(Parser)]
 #[command(
@@ -59,13 +63,13 @@ enum Command {
         #[arg(long)]
         html: Option<std::path::PathBuf>,
     },
-    /// Run many seeds in parallel and summarise.
+    /// Run many seeds in parallel and summarise. Ctrl-C: summarise what finished, exit 130.
     Sweep {
         scenario: String,
-        /// Seed range A..B (B exclusive).
+        /// Seed range A..B (B exclusive) or A..=B; any u64 ends, iterated lazily.
         #[arg(long)]
         seeds: String,
-        /// Worker threads (default: available cores).
+        /// Worker threads (default: available cores; at most 8 per core, 1024 in all).
         #[arg(long)]
         jobs: Option<usize>,
         /// Run only shard K of N (1-based): seeds at positions ≡ K-1 (mod N).
@@ -82,10 +86,10 @@ enum Command {
     /// The same seeds and fault plans under each guarantee, side by side: failed runs,
     /// duplicates, losses, aborted reads, wrong aggregates, throughput and end-to-end latency
     /// in virtual time. Exit 0 once the table is made (failures under a weaker guarantee are
-    /// the point), 2 on bad input.
+    /// the point), 2 on bad input, 130 on Ctrl-C (the table of the seeds that finished).
     Compare {
         scenario: String,
-        /// Seed range A..B (B exclusive).
+        /// Seed range A..B (B exclusive) or A..=B.
         #[arg(long)]
         seeds: String,
         /// Comma-separated guarantees, in table order.
@@ -94,7 +98,7 @@ enum Command {
         /// Protocol variant to switch on for every guarantee (repeatable).
         #[arg(long = "variant", value_parser = parse_variant)]
         variants: Vec<Variant>,
-        /// Worker threads (default: available cores).
+        /// Worker threads (default: available cores; at most 8 per core, 1024 in all).
         #[arg(long)]
         jobs: Option<usize>,
         #[arg(long)]
@@ -103,7 +107,8 @@ enum Command {
         #[arg(long)]
         html: Option<std::path::PathBuf>,
     },
-    /// Merge the JSON results of a sharded sweep (`sweep --shard K/N --json`) into one.
+    /// Merge the JSON results of a sharded sweep (`sweep --shard K/N --json`) into one. The
+    /// files must be exactly the shards 1/N … N/N of one sweep, each complete (else exit 2).
     Merge {
         /// The shards' JSON files.
         #[arg(required = true)]
@@ -146,11 +151,16 @@ enum Command {
         /// Give up with verdict `unknown` after this many seconds.
         #[arg(long, default_value_t = 60)]
         time_budget_s: u64,
+        /// Give up with verdict `unknown` once the search's own tables (cached
+        /// configurations, states, stacks) hold more than this many MiB.
+        #[arg(long, default_value_t = 4096)]
+        memory_budget_mb: u64,
         #[arg(long)]
         json: bool,
     },
     /// Minimise a failing seed's fault plan to the fewest, weakest, earliest faults that still
-    /// show the same anomaly kind; confirm it twice; write it as a scenario file.
+    /// show the same anomaly kind; confirm it twice; write it as a scenario file. Ctrl-C:
+    /// stop shrinking, confirm and write the smallest plan so far, exit 130.
     Shrink {
         scenario: String,
         #[arg(long)]
@@ -346,15 +356,22 @@ fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
             no_partition,
             failed_cas_observes,
             time_budget_s,
+            memory_budget_mb,
             json,
         } => {
             if format == "eosim" {
                 return check(&file, json);
             }
+            if memory_budget_mb == 0 {
+                return Err(BadInput("--memory-budget-mb must be at least 1".into()).into());
+            }
             let options = eosim::checker::lin::CheckOptions {
                 threads: threads.max(1),
                 partition: !no_partition,
                 time_budget: Some(std::time::Duration::from_secs(time_budget_s)),
+                memory_budget: Some(
+                    usize::try_from(memory_budget_mb.saturating_mul(1 << 20)).unwrap_or(usize::MAX),
+                ),
                 failed_cas_is_observation: failed_cas_observes,
             };
             check_linearizability(&file, &format, model.as_deref(), &options, json)
@@ -398,6 +415,41 @@ fn write_file(path: &std::path::Path, text: &str) -> anyhow::Result<()> {
     std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))
 }
 
+/// Installs the Ctrl-C handler of a long run; returns the flag it sets.
+fn interruptible() -> anyhow::Result<Arc<AtomicBool>> {
+    Ok(eosim::interrupt::install().map_err(BadInput)?)
+}
+
+/// The exit code of a long run: 130 if Ctrl-C ended it (after its report), else by verdict.
+fn exit_after(interrupted: bool, passed: bool) -> ExitCode {
+    if interrupted {
+        ExitCode::from(eosim::interrupt::EXIT_CODE)
+    } else {
+        exit_for(passed)
+    }
+}
+
+/// A progress bar on a terminal, nothing otherwise.
+fn progress_bar(len: u128) -> indicatif::ProgressBar {
+    if std::io::stderr().is_terminal() {
+        indicatif::ProgressBar::new(u64::try_from(len).unwrap_or(u64::MAX))
+    } else {
+        indicatif::ProgressBar::hidden()
+    }
+}
+
+/// A seed range, a shard and a worker count from the command line (bad ones: exit 2).
+fn seed_plan(
+    seeds: &str,
+    shard: Option<&str>,
+    jobs: Option<usize>,
+) -> Result<(SeedRange, Option<Shard>, usize), BadInput> {
+    let range = SeedRange::parse(seeds).map_err(BadInput)?;
+    let shard = shard.map(Shard::parse).transpose().map_err(BadInput)?;
+    let jobs = eosim::worker_count(jobs).map_err(BadInput)?;
+    Ok((range, shard, jobs))
+}
+
 /// The replay command of `seed` in a sweep report (guarantee and variants by name).
 fn sweep_replay(report: &SweepReport, scenario: &str, seed: u64) -> String {
     let guarantee = Guarantee::from_name(&report.guarantee).expect("reports name known guarantees");
@@ -409,7 +461,8 @@ fn sweep_replay(report: &SweepReport, scenario: &str, seed: u64) -> String {
     eosim::replay_command(scenario, seed, guarantee, &variants)
 }
 
-/// Runs every seed under each guarantee and tabulates them.
+/// Runs every seed under each guarantee and tabulates them. A worker runs one seed under
+/// every guarantee, so an interrupted comparison has the same seeds in every row.
 fn compare(
     scenario: &str,
     seeds: &str,
@@ -419,39 +472,54 @@ fn compare(
     json: bool,
     html: Option<&std::path::Path>,
 ) -> anyhow::Result<ExitCode> {
-    let loaded = load(scenario)?;
-    let range = eosim::parse_seed_range(seeds).map_err(BadInput)?;
+    let loaded = Arc::new(load(scenario)?);
+    let (range, _, jobs) = seed_plan(seeds, None, jobs)?;
     let guarantees: Vec<Guarantee> = guarantees
         .split(',')
         .map(|g| parse_guarantee(g.trim()).map_err(BadInput))
         .collect::<Result<_, _>>()?;
-    let seed_list: Vec<u64> = range.collect();
-    let jobs = jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
-    let mut rows = Vec::new();
-    for guarantee in guarantees {
-        let knobs = RunKnobs {
-            guarantee: Some(guarantee),
-            variants: variants.clone(),
-        };
-        let per_seed = eosim::sim::run_seeds(
-            &seed_list,
-            jobs,
-            |seed| eosim::compare_seed(&scenarios::run(&loaded, &options(seed, &knobs, false))),
-            &|_| {},
-        );
-        rows.push(eosim::reports::CompareRow::from_seeds(
-            guarantee.name(),
-            &per_seed,
-        ));
-    }
     let mut variant_names: Vec<String> = loaded.variants.iter().map(|v| v.to_string()).collect();
     variant_names.extend(variants.iter().map(|v| v.to_string()));
+    let stop = interruptible()?;
+    let mut tallies = vec![eosim::reports::CompareTally::default(); guarantees.len()];
+    let (run_scenario, run_guarantees) = (loaded.clone(), guarantees.clone());
+    let end = eosim::sim::for_each_seed(
+        range.seeds(None),
+        jobs,
+        move |seed| {
+            run_guarantees
+                .iter()
+                .map(|&guarantee| {
+                    let knobs = RunKnobs {
+                        guarantee: Some(guarantee),
+                        variants: variants.clone(),
+                    };
+                    eosim::compare_seed(&scenarios::run(
+                        &run_scenario,
+                        &options(seed, &knobs, false),
+                    ))
+                })
+                .collect::<Vec<_>>()
+        },
+        &stop,
+        |_, per_guarantee| {
+            for (tally, seed) in tallies.iter_mut().zip(&per_guarantee) {
+                tally.add(seed);
+            }
+        },
+    );
+    let rows = guarantees
+        .iter()
+        .zip(&tallies)
+        .map(|(guarantee, tally)| tally.row(guarantee.name()))
+        .collect();
     let report = eosim::reports::CompareReport {
         schema: 1,
         scenario: loaded.name.clone(),
         variants: variant_names,
         seeds: seeds.to_string(),
         rows,
+        interrupted: end.interrupted,
     };
     if let Some(path) = html {
         write_file(path, &eosim::reports::compare::render_compare_html(&report))?;
@@ -461,7 +529,7 @@ fn compare(
     } else {
         report.to_text()
     });
-    Ok(ExitCode::SUCCESS)
+    Ok(exit_after(end.interrupted, true))
 }
 
 /// Merges shard results; the replay command names the scenario as the results do.
@@ -476,9 +544,9 @@ fn merge(
             .map_err(|e| BadInput(format!("{}: {e}", file.display())))?;
         let part: SweepReport = serde_json::from_str(&text)
             .map_err(|e| BadInput(format!("{}: not a sweep result: {e}", file.display())))?;
-        parts.push(part);
+        parts.push((file.display().to_string(), part));
     }
-    let mut merged = SweepReport::merge(parts).map_err(BadInput)?;
+    let mut merged = eosim::merge_shards(parts).map_err(BadInput)?;
     let scenario = merged.scenario.clone();
     merged.replay = merged
         .failing_seeds
@@ -507,43 +575,34 @@ fn sweep(
     json: bool,
     junit: Option<&std::path::Path>,
 ) -> anyhow::Result<ExitCode> {
-    let loaded = load(scenario)?;
-    let range = eosim::parse_seed_range(seeds).map_err(BadInput)?;
-    let shard_kn = shard
-        .as_deref()
-        .map(eosim::parse_shard)
-        .transpose()
-        .map_err(BadInput)?;
-    let seed_list = eosim::shard_seeds(range, shard_kn);
-    let jobs = jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
-    let bar = if std::io::stderr().is_terminal() {
-        indicatif::ProgressBar::new(seed_list.len() as u64)
-    } else {
-        indicatif::ProgressBar::hidden()
-    };
-    let outcomes = eosim::sim::run_seeds(
-        &seed_list,
+    let loaded = Arc::new(load(scenario)?);
+    let (range, shard_kn, jobs) = seed_plan(seeds, shard.as_deref(), jobs)?;
+    let stop = interruptible()?;
+    let bar = progress_bar(range.shard_len(shard_kn));
+    // Per-seed results only when they are printed (JSON) or written (JUnit): otherwise the
+    // tally's memory does not grow with the range.
+    let mut tally = SweepTally::new(json || junit.is_some());
+    let (run_scenario, run_knobs) = (loaded.clone(), knobs.clone());
+    let end = eosim::sim::for_each_seed(
+        range.seeds(shard_kn),
         jobs,
-        |seed| {
-            let outcome = scenarios::run(&loaded, &options(seed, knobs, false));
-            (
-                eosim::seed_result(&outcome),
-                outcome.guarantee,
-                outcome.variants.0.clone(),
-            )
+        move |seed| {
+            eosim::seed_result(&scenarios::run(
+                &run_scenario,
+                &options(seed, &run_knobs, false),
+            ))
         },
-        &|done| bar.set_position(done as u64),
+        &stop,
+        |_, result| {
+            tally.add(result);
+            bar.set_position(tally.runs());
+        },
     );
     bar.finish_and_clear();
     let guarantee = knobs.guarantee.unwrap_or(loaded.guarantee);
     let mut variants: BTreeSet<Variant> = loaded.variants.iter().copied().collect();
     variants.extend(knobs.variants.iter().copied());
-    let results: Vec<_> = outcomes.into_iter().map(|(r, _, _)| r).collect();
-    let first_failing = results
-        .iter()
-        .find(|r| r.verdict == Verdict::Fail)
-        .map(|r| r.seed);
-    let report = SweepReport {
+    let mut report = tally.report(SweepReport {
         schema: eosim::reports::run::SCHEMA_VERSION,
         scenario: loaded.name.clone(),
         guarantee: guarantee.to_string(),
@@ -554,10 +613,14 @@ fn sweep(
         failed: 0,
         failing_seeds: Vec::new(),
         anomaly_counts: Default::default(),
-        results,
-        replay: first_failing.map(|s| eosim::replay_command(scenario, s, guarantee, &variants)),
-    }
-    .summarise();
+        results: Vec::new(),
+        replay: None,
+        interrupted: end.interrupted,
+    });
+    report.replay = report
+        .failing_seeds
+        .first()
+        .map(|&s| eosim::replay_command(scenario, s, guarantee, &variants));
     if let Some(path) = junit {
         write_file(
             path,
@@ -569,7 +632,7 @@ fn sweep(
     } else {
         report.to_text()
     });
-    Ok(exit_for(report.failed == 0))
+    Ok(exit_after(end.interrupted, report.failed == 0))
 }
 
 fn replay(
@@ -687,7 +750,13 @@ fn shrink(
     anomaly: Option<&str>,
 ) -> anyhow::Result<ExitCode> {
     let loaded = load(scenario)?;
+    let stop = interruptible()?;
+    let interrupted = || stop.load(std::sync::atomic::Ordering::Relaxed);
     let original = scenarios::run(&loaded, &options(seed, knobs, false));
+    if interrupted() {
+        eprintln!("interrupted before shrinking started: nothing to write");
+        return Ok(ExitCode::from(eosim::interrupt::EXIT_CODE));
+    }
     let wanted = anomaly
         .map(|name| {
             eosim::checker::AnomalyKind::from_name(name)
@@ -728,6 +797,11 @@ fn shrink(
         loaded.faults.phase_ms,
         max_runs,
         |plan| {
+            // After Ctrl-C every candidate is refused unrun: the minimiser ends with the
+            // smallest plan confirmed so far.
+            if interrupted() {
+                return false;
+            }
             let kinds = run_with(plan).kinds();
             bar.set_message(format!("{} faults", plan.0.len()));
             bar.tick();
@@ -739,9 +813,9 @@ fn shrink(
     let mut smallest = loaded.clone();
     let mut runs = shrunk.runs;
     let before = smallest.workload_size();
-    'smaller: while runs < max_runs {
+    'smaller: while runs < max_runs && !interrupted() {
         for candidate in smallest.smaller_workloads(&shrunk.plan) {
-            if runs >= max_runs {
+            if runs >= max_runs || interrupted() {
                 break 'smaller;
             }
             runs += 1;
@@ -790,6 +864,10 @@ fn shrink(
     );
     if let Some(path) = output {
         eprintln!("reproduce: eosim run {}", path.display());
+    }
+    if interrupted() {
+        eprintln!("interrupted: the plan above is the smallest found before Ctrl-C");
+        return Ok(ExitCode::from(eosim::interrupt::EXIT_CODE));
     }
     Ok(ExitCode::from(1))
 }

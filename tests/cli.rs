@@ -206,11 +206,11 @@ fn trace_prints_events() {
 
 fn testdata(path: &str) -> String {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../shared/testdata/porcupine")
+        .join("checker/testdata/porcupine")
         .join(path);
     assert!(
         dir.exists(),
-        "test data missing at {} (shared/ must sit beside the checkout)",
+        "test data missing at {} (vendored in checker/testdata/porcupine)",
         dir.display()
     );
     dir.to_str().unwrap().to_string()
@@ -451,4 +451,373 @@ fn compare_puts_each_guarantee_on_a_row_and_json_matches_the_table() {
         "twice",
     ]);
     assert_eq!(bad.status.code(), Some(2));
+}
+
+/// Starts eosim with stdout and stderr in files of `dir`; once `ready` holds for what it has
+/// written to stderr (polled every 50 ms, at most 60 s), waits `after` and sends SIGINT (the
+/// `kill` command: no signal crate needed). Returns the exit code, stdout, stderr and how long
+/// the process took to end after the signal.
+fn interrupt(
+    args: &[&str],
+    dir: &std::path::Path,
+    ready: impl Fn(&str) -> bool,
+    after: std::time::Duration,
+) -> (Option<i32>, String, String, std::time::Duration) {
+    use std::time::{Duration, Instant};
+    let (out_path, err_path) = (dir.join("stdout"), dir.join("stderr"));
+    let mut child = Command::new(env!("CARGO_BIN_EXE_eosim"))
+        .args(args)
+        .stdout(std::fs::File::create(&out_path).unwrap())
+        .stderr(std::fs::File::create(&err_path).unwrap())
+        .spawn()
+        .expect("eosim starts");
+    let started = Instant::now();
+    while !ready(&std::fs::read_to_string(&err_path).unwrap_or_default()) {
+        if started.elapsed() > Duration::from_secs(60) || child.try_wait().unwrap().is_some() {
+            let _ = child.kill();
+            panic!(
+                "eosim was never ready for SIGINT: {}",
+                std::fs::read_to_string(&err_path).unwrap_or_default()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    std::thread::sleep(after);
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "eosim ended before SIGINT: {}",
+        std::fs::read_to_string(&err_path).unwrap_or_default()
+    );
+    let sent = Instant::now();
+    let kill = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .expect("the kill command runs");
+    assert!(kill.success());
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if sent.elapsed() > Duration::from_secs(60) {
+            let _ = child.kill();
+            panic!("eosim did not end within 60 s of SIGINT");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    (
+        status.code(),
+        std::fs::read_to_string(&out_path).unwrap(),
+        std::fs::read_to_string(&err_path).unwrap(),
+        sent.elapsed(),
+    )
+}
+
+#[test]
+fn ctrl_c_on_a_sweep_over_every_u64_reports_what_finished_and_exits_130() {
+    let dir = scratch_dir("ctrl-c-sweep");
+    let junit = dir.join("sweep.xml");
+    // 2^64 - 1 seeds: it must start at once (no seed list up front) and stop when asked.
+    let (code, stdout, stderr, took) = interrupt(
+        &[
+            "sweep",
+            "produce-retries",
+            "--seeds",
+            "0..18446744073709551615",
+            "--json",
+            "--junit",
+            junit.to_str().unwrap(),
+        ],
+        &dir,
+        |_| true,
+        std::time::Duration::from_secs(3),
+    );
+    assert_eq!(code, Some(130), "{stderr}");
+    assert!(stderr.contains("interrupted"), "{stderr}");
+    assert!(took.as_secs() < 20, "took {took:?} to stop");
+    let v: serde_json::Value = serde_json::from_str(&stdout).expect(&stdout);
+    assert_eq!(v["interrupted"], true);
+    let runs = v["runs"].as_u64().unwrap();
+    assert!(runs > 0, "no seed finished in 3 s: {stdout}");
+    let results = v["results"].as_array().unwrap();
+    assert_eq!(results.len() as u64, runs);
+    // What finished is reported in seed order; the totals are over those seeds only.
+    assert!(
+        results
+            .windows(2)
+            .all(|w| w[0]["seed"].as_u64() < w[1]["seed"].as_u64())
+    );
+    assert_eq!(results[0]["seed"], 0);
+    let xml = std::fs::read_to_string(&junit).unwrap();
+    assert_eq!(xml.matches("<testcase ").count() as u64, runs);
+    // The text summary says so too.
+    let (code, stdout, _, _) = interrupt(
+        &[
+            "sweep",
+            "produce-retries",
+            "--seeds",
+            "5..=18446744073709551615",
+        ],
+        &dir,
+        |_| true,
+        std::time::Duration::from_secs(2),
+    );
+    assert_eq!(code, Some(130));
+    assert!(
+        stdout.contains("interrupted: the totals cover the") && stdout.contains("runs: "),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn ctrl_c_on_compare_tabulates_the_seeds_that_finished_and_exits_130() {
+    let dir = scratch_dir("ctrl-c-compare");
+    let (code, stdout, stderr, _) = interrupt(
+        &[
+            "compare",
+            "produce-retries",
+            "--seeds",
+            "0..=18446744073709551615",
+            "--json",
+        ],
+        &dir,
+        |_| true,
+        std::time::Duration::from_secs(3),
+    );
+    assert_eq!(code, Some(130), "{stderr}");
+    let v: serde_json::Value = serde_json::from_str(&stdout).expect(&stdout);
+    assert_eq!(v["interrupted"], true);
+    let rows = v["rows"].as_array().unwrap();
+    assert_eq!(rows.len(), 2);
+    assert!(rows[0]["runs"].as_u64().unwrap() > 0, "{stdout}");
+    assert_eq!(
+        rows[0]["runs"], rows[1]["runs"],
+        "the same seeds in every row"
+    );
+}
+
+#[test]
+fn ctrl_c_on_shrink_writes_the_smallest_plan_so_far_and_exits_130() {
+    let dir = scratch_dir("ctrl-c-shrink");
+    let file = dir.join("minimal.toml");
+    // eos-test-rebalance runs take a while (2,000 records): the shrink is still going when
+    // SIGINT comes half a second after it started minimising.
+    let (code, _, stderr, _) = interrupt(
+        &[
+            "shrink",
+            "eos-test-rebalance",
+            "--seed",
+            "0",
+            "--guarantee",
+            "at-least-once",
+            "-o",
+            file.to_str().unwrap(),
+        ],
+        &dir,
+        |err| err.contains("shrinking seed 0"),
+        std::time::Duration::from_millis(500),
+    );
+    assert_eq!(code, Some(130), "{stderr}");
+    assert!(
+        stderr.contains("interrupted: the plan above is the smallest found"),
+        "{stderr}"
+    );
+    let text = std::fs::read_to_string(&file).unwrap();
+    assert!(text.contains("[[faults.plan]]"), "{text}");
+    // The written plan still fails the same way.
+    let run = eosim(&["run", file.to_str().unwrap(), "--json"]);
+    assert_eq!(run.status.code(), Some(1));
+}
+
+#[test]
+fn seed_ranges_reach_the_ends_of_u64_without_overflow() {
+    let out = eosim(&[
+        "sweep",
+        "produce-retries",
+        "--seeds",
+        "18446744073709551613..=18446744073709551615",
+        "--json",
+    ]);
+    assert!(
+        matches!(out.status.code(), Some(0 | 1)),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let seeds: Vec<u64> = json(&out)["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["seed"].as_u64().unwrap())
+        .collect();
+    assert_eq!(seeds, [u64::MAX - 2, u64::MAX - 1, u64::MAX]);
+    let out = eosim(&[
+        "sweep",
+        "produce-retries",
+        "--seeds",
+        "18446744073709551614..18446744073709551615",
+        "--shard",
+        "1/3",
+        "--json",
+    ]);
+    assert_eq!(json(&out)["runs"], 1);
+    for bad in ["0..18446744073709551616", "7..7", "8..=7", "1..2..3"] {
+        let out = eosim(&["sweep", "produce-retries", "--seeds", bad]);
+        assert_eq!(out.status.code(), Some(2), "{bad}");
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains("seed range"),
+            "{bad}"
+        );
+    }
+}
+
+#[test]
+fn zero_or_absurd_jobs_are_refused_with_exit_2() {
+    for jobs in ["0", "1025", "100000"] {
+        for command in ["sweep", "compare"] {
+            let out = eosim(&[
+                command,
+                "produce-retries",
+                "--seeds",
+                "0..2",
+                "--jobs",
+                jobs,
+            ]);
+            assert_eq!(out.status.code(), Some(2), "{command} --jobs {jobs}");
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert!(err.contains(&format!("--jobs {jobs}")), "{err}");
+        }
+    }
+    let ok = eosim(&["sweep", "produce-retries", "--seeds", "0..2", "--jobs", "1"]);
+    assert_eq!(ok.status.code(), Some(0));
+}
+
+#[test]
+fn merge_refuses_shards_that_do_not_make_up_one_whole_sweep() {
+    let dir = scratch_dir("merge-gaps");
+    let shard = |k: u64, n: u64, extra: &[&str]| {
+        let spec = format!("{k}/{n}");
+        let mut args = vec![
+            "sweep",
+            "produce-retries",
+            "--seeds",
+            "0..8",
+            "--shard",
+            &spec,
+            "--json",
+        ];
+        args.extend(extra);
+        let out = eosim(&args);
+        let file = dir.join(format!("shard-{k}-of-{n}-{}.json", extra.join("-")));
+        std::fs::write(&file, &out.stdout).unwrap();
+        file.to_str().unwrap().to_string()
+    };
+    let merge = |files: &[&str]| {
+        let out = eosim(&[&["merge"][..], files].concat());
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr).to_string(),
+        )
+    };
+    let (s1, s2, s3, s4) = (
+        shard(1, 4, &[]),
+        shard(2, 4, &[]),
+        shard(3, 4, &[]),
+        shard(4, 4, &[]),
+    );
+    assert_eq!(merge(&[&s1, &s2, &s3, &s4]).0, Some(0), "all four merge");
+    // Missing shards are named.
+    let (code, err) = merge(&[&s1, &s3]);
+    assert_eq!(code, Some(2));
+    assert!(err.contains("missing shard(s) 2/4, 4/4"), "{err}");
+    // A shard twice.
+    let (code, err) = merge(&[&s1, &s2, &s2, &s3, &s4]);
+    assert_eq!(code, Some(2));
+    assert!(err.contains("duplicate shard 2/4"), "{err}");
+    // Another shard count.
+    let half = shard(2, 2, &[]);
+    let (code, err) = merge(&[&s1, &half]);
+    assert_eq!(code, Some(2));
+    assert!(err.contains("mismatched shard counts"), "{err}");
+    // Another guarantee.
+    let other = shard(2, 4, &["--guarantee", "at-least-once"]);
+    let (code, err) = merge(&[&s1, &other, &s3, &s4]);
+    assert_eq!(code, Some(2));
+    assert!(err.contains("another sweep"), "{err}");
+    // A shard file with a seed cut out, and one marked interrupted.
+    let mut cut: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&s2).unwrap()).unwrap();
+    cut["results"].as_array_mut().unwrap().pop();
+    let cut_file = dir.join("cut.json");
+    std::fs::write(&cut_file, cut.to_string()).unwrap();
+    let (code, err) = merge(&[&s1, cut_file.to_str().unwrap(), &s3, &s4]);
+    assert_eq!(code, Some(2));
+    assert!(err.contains("incomplete: seed 5 is missing"), "{err}");
+    let mut stopped: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&s2).unwrap()).unwrap();
+    stopped["interrupted"] = true.into();
+    let stopped_file = dir.join("stopped.json");
+    std::fs::write(&stopped_file, stopped.to_string()).unwrap();
+    let (code, err) = merge(&[&s1, stopped_file.to_str().unwrap(), &s3, &s4]);
+    assert_eq!(code, Some(2));
+    assert!(err.contains("was interrupted"), "{err}");
+}
+
+#[test]
+fn check_takes_huge_time_budgets_and_stops_at_its_memory_budget() {
+    let out = eosim(&[
+        "check",
+        &testdata("jepsen/etcd_002.log"),
+        "--format",
+        "porcupine-etcd",
+        "--time-budget-s",
+        "18446744073709551615",
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // Forty concurrent writes and a read of a value never written: a search of ~2^40
+    // configurations, stopped by a 1 MiB budget.
+    let dir = scratch_dir("memory-budget");
+    let file = dir.join("hard.edn");
+    let mut history = String::new();
+    for p in 0..40 {
+        history.push_str(&format!(
+            "{{:process {p} :type :invoke :f :write :value {p}}}\n"
+        ));
+    }
+    history.push_str("{:process 99 :type :invoke :f :read :value nil}\n");
+    history.push_str("{:process 99 :type :ok :f :read :value 99}\n");
+    for p in 0..40 {
+        history.push_str(&format!(
+            "{{:process {p} :type :ok :f :write :value {p}}}\n"
+        ));
+    }
+    std::fs::write(&file, history).unwrap();
+    let out = eosim(&[
+        "check",
+        file.to_str().unwrap(),
+        "--format",
+        "jepsen-edn",
+        "--model",
+        "register",
+        "--memory-budget-mb",
+        "1",
+    ]);
+    assert_eq!(out.status.code(), Some(3));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("unknown") && text.contains("memory budget exhausted"),
+        "{text}"
+    );
+    let zero = eosim(&[
+        "check",
+        file.to_str().unwrap(),
+        "--format",
+        "jepsen-edn",
+        "--memory-budget-mb",
+        "0",
+    ]);
+    assert_eq!(zero.status.code(), Some(2));
 }

@@ -22,7 +22,7 @@ struct Case {
 }
 
 fn testdata_dir() -> PathBuf {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/testdata/porcupine");
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("testdata/porcupine");
     assert!(
         dir.is_dir(),
         "Porcupine test histories not found at {}",

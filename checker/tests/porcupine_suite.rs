@@ -1,4 +1,4 @@
-//! Every history in shared/testdata/porcupine must get the verdict in expected.tsv.
+//! Every history in checker/testdata/porcupine must get the verdict in expected.tsv.
 
 use std::path::PathBuf;
 
@@ -6,12 +6,12 @@ use checker::lin::{
     CheckOptions, Format, LinReport, ModelName, PreparedHistory, Verdict, check_file,
 };
 
-/// shared/ sits beside the repository (CI clones it into another folder with shared/ next to it).
+/// Porcupine's test histories, vendored in this crate (MIT licence: LICENSE-porcupine.md there).
 fn testdata_dir() -> PathBuf {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/testdata/porcupine");
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("testdata/porcupine");
     assert!(
         dir.join("expected.tsv").is_file(),
-        "Porcupine test histories not found at {} (expected shared/ beside the repository)",
+        "Porcupine test histories not found at {} (vendored in checker/testdata/porcupine)",
         dir.display()
     );
     dir

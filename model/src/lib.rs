@@ -2,7 +2,7 @@
 //!
 //! Brokers hold topic partitions as logs of batches (producer id, epoch, sequence range) and
 //! keep per-producer state for duplicate detection and sequence and epoch checks, faithful to
-//! Kafka's idempotent producer (shared/reference/kafka-eos-protocol.md §1.1, tested against the
+//! Kafka's idempotent producer (docs/reference/kafka-eos-protocol.md §1.1, tested against the
 //! behaviours of Kafka's own unit tests). Clients (an async producer and a consumer) record
 //! every call they make in the checker's history vocabulary.
 //!

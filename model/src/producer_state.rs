@@ -393,7 +393,7 @@ pub fn in_sequence(last: i32, next: i32) -> bool {
 #[cfg(test)]
 mod tests {
     //! Behaviours from Kafka's ProducerStateManagerTest and UnifiedLogTest
-    //! (shared/reference/kafka-test-vectors.md, ids in brackets).
+    //! (docs/reference/kafka-test-vectors.md, ids in brackets).
 
     use super::*;
     use AppendOrigin::{Client, Replication};

@@ -47,31 +47,63 @@ const WRONG_AGGREGATE_KINDS: &[&str] = &["wrong-aggregate", "output-count-mismat
 
 impl CompareRow {
     pub fn from_seeds(guarantee: &str, seeds: &[CompareSeed]) -> Self {
-        let mut findings: BTreeMap<String, u64> = BTreeMap::new();
-        for s in seeds {
-            for (kind, n) in &s.findings {
-                *findings.entry(kind.clone()).or_insert(0) += n;
-            }
+        let mut tally = CompareTally::default();
+        for seed in seeds {
+            tally.add(seed);
         }
+        tally.row(guarantee)
+    }
+}
+
+/// One guarantee's totals, gathered seed by seed (in seed order: the means add up in that
+/// order), without keeping the seeds: what `compare` holds over a long seed range.
+#[derive(Clone, Debug, Default)]
+pub struct CompareTally {
+    runs: u64,
+    failed: u64,
+    findings: BTreeMap<String, u64>,
+    records_per_s: f64,
+    latency_p50_ms: f64,
+    latency_p99_ms: f64,
+}
+
+impl CompareTally {
+    pub fn add(&mut self, seed: &CompareSeed) {
+        self.runs += 1;
+        self.failed += u64::from(!seed.passed);
+        for (kind, n) in &seed.findings {
+            *self.findings.entry(kind.clone()).or_insert(0) += n;
+        }
+        self.records_per_s += seed.records_per_s;
+        self.latency_p50_ms += seed.latency_p50_ms;
+        self.latency_p99_ms += seed.latency_p99_ms;
+    }
+
+    pub fn runs(&self) -> u64 {
+        self.runs
+    }
+
+    pub fn row(&self, guarantee: &str) -> CompareRow {
+        let findings = self.findings.clone();
         let sum = |kinds: &[&str]| kinds.iter().filter_map(|k| findings.get(*k)).sum();
-        let mean = |f: fn(&CompareSeed) -> f64| {
-            if seeds.is_empty() {
+        let mean = |total: f64| {
+            if self.runs == 0 {
                 0.0
             } else {
-                seeds.iter().map(f).sum::<f64>() / seeds.len() as f64
+                total / self.runs as f64
             }
         };
-        Self {
+        CompareRow {
             guarantee: guarantee.to_string(),
-            runs: seeds.len() as u64,
-            failed: seeds.iter().filter(|s| !s.passed).count() as u64,
+            runs: self.runs,
+            failed: self.failed,
             duplicates: sum(DUPLICATE_KINDS),
             losses: sum(LOSS_KINDS),
             aborted_reads: sum(ABORTED_READ_KINDS),
             wrong_aggregates: sum(WRONG_AGGREGATE_KINDS),
-            records_per_s: mean(|s| s.records_per_s),
-            latency_p50_ms: mean(|s| s.latency_p50_ms),
-            latency_p99_ms: mean(|s| s.latency_p99_ms),
+            records_per_s: mean(self.records_per_s),
+            latency_p50_ms: mean(self.latency_p50_ms),
+            latency_p99_ms: mean(self.latency_p99_ms),
             findings,
         }
     }
@@ -86,6 +118,10 @@ pub struct CompareReport {
     /// "A..B", B exclusive.
     pub seeds: String,
     pub rows: Vec<CompareRow>,
+    /// Stopped early (Ctrl-C): the rows cover the seeds that finished under every guarantee.
+    /// Absent from JSON when false.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub interrupted: bool,
 }
 
 impl CompareReport {
@@ -102,6 +138,13 @@ impl CompareReport {
             "eosim compare {}  seeds {}  variants {variants}",
             self.scenario, self.seeds
         );
+        if self.interrupted {
+            let runs = self.rows.first().map_or(0, |r| r.runs);
+            let _ = writeln!(
+                out,
+                "interrupted: {runs} seed(s) finished under every guarantee"
+            );
+        }
         let _ = writeln!(
             out,
             "{:<15} {:>5} {:>7} {:>10} {:>7} {:>13} {:>16} {:>10} {:>7} {:>8} {:>8}",
@@ -274,6 +317,7 @@ mod tests {
                 CompareRow::from_seeds("at-least-once", &[seed(true, &[], 200.0)]),
                 CompareRow::from_seeds("exactly-once", &[seed(true, &[], 150.0)]),
             ],
+            interrupted: false,
         };
         let text = report.to_text();
         assert!(text.contains("at-least-once"), "{text}");
@@ -297,6 +341,7 @@ mod tests {
                 CompareRow::from_seeds("at-least-once", &[seed(false, &[("duplicate", 3)], 200.0)]),
                 CompareRow::from_seeds("exactly-once", &[seed(true, &[], 100.0)]),
             ],
+            interrupted: false,
         };
         let page = render_compare_html(&report);
         assert_eq!(page.matches("<svg").count(), 7);

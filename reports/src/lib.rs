@@ -10,9 +10,9 @@ pub mod junit;
 pub mod run;
 pub mod sweep;
 
-pub use compare::{CompareReport, CompareRow, CompareSeed};
+pub use compare::{CompareReport, CompareRow, CompareSeed, CompareTally};
 pub use run::{AnomalyReport, RunReport, Verdict};
-pub use sweep::{SeedResult, SweepReport};
+pub use sweep::{SeedResult, SweepReport, SweepTally};
 
 /// How report headers show a run's variants: comma-separated, `-` for none.
 pub(crate) fn variants_label(variants: &[String]) -> String {

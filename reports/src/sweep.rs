@@ -35,6 +35,141 @@ pub struct SweepReport {
     pub results: Vec<SeedResult>,
     /// Replays the first failing seed, if any.
     pub replay: Option<String>,
+    /// Stopped early (Ctrl-C): the results are the seeds that finished, not the whole range
+    /// or shard. Absent from JSON when false; `merge` refuses an interrupted shard.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub interrupted: bool,
+}
+
+/// Failing seeds a text-only sweep remembers (the summary shows 20 and "…").
+const FAILING_SEEDS_SHOWN: usize = 20;
+
+/// One seed's result in 24 bytes: the tally keeps these, not [`SeedResult`]s (about 100 bytes
+/// and three allocations each), when per-seed results are wanted (JSON, JUnit).
+#[derive(Clone, Copy, Debug)]
+struct CompactResult {
+    seed: u64,
+    trace_hash: u64,
+    /// Bit i: the tally's i-th kind name.
+    kinds: u64,
+}
+
+/// A sweep's totals, gathered seed by seed. Without per-seed results it holds a fixed amount
+/// of memory however many seeds run (totals, counts per kind, the first failing seeds); with
+/// them, 24 bytes a seed, turned into [`SeedResult`]s only when the report is made.
+#[derive(Clone, Debug, Default)]
+pub struct SweepTally {
+    keep_results: bool,
+    runs: u64,
+    failed: u64,
+    /// Kind names, in order of first appearance; a result's bit i is kind i.
+    kinds: Vec<String>,
+    anomaly_counts: BTreeMap<String, u64>,
+    first_failing: Vec<u64>,
+    results: Vec<CompactResult>,
+    /// Results whose fields do not fit the compact form (a trace hash that is not 16 hex
+    /// digits, more than 64 kinds, a pass with kinds): kept whole.
+    odd: BTreeMap<u64, SeedResult>,
+}
+
+impl SweepTally {
+    /// `keep_results`: whether the report will list every seed (JSON, JUnit).
+    pub fn new(keep_results: bool) -> Self {
+        SweepTally {
+            keep_results,
+            ..SweepTally::default()
+        }
+    }
+
+    pub fn runs(&self) -> u64 {
+        self.runs
+    }
+
+    /// Adds the next seed's result (seeds in increasing order, as the sweep runs them).
+    pub fn add(&mut self, result: SeedResult) {
+        self.runs += 1;
+        if result.verdict == Verdict::Fail {
+            self.failed += 1;
+            if self.keep_results || self.first_failing.len() <= FAILING_SEEDS_SHOWN {
+                self.first_failing.push(result.seed);
+            }
+        }
+        let mut bits = 0u64;
+        let mut fits = (result.verdict == Verdict::Fail) != result.kinds.is_empty();
+        for kind in &result.kinds {
+            *self.anomaly_counts.entry(kind.clone()).or_insert(0) += 1;
+            let index = match self.kinds.iter().position(|k| k == kind) {
+                Some(index) => index,
+                None => {
+                    self.kinds.push(kind.clone());
+                    self.kinds.len() - 1
+                }
+            };
+            match 1u64.checked_shl(index as u32) {
+                Some(bit) => bits |= bit,
+                None => fits = false,
+            }
+        }
+        if !self.keep_results {
+            return;
+        }
+        let hash = u64::from_str_radix(&result.trace_hash, 16)
+            .ok()
+            .filter(|h| format!("{h:016x}") == result.trace_hash);
+        // Kinds are listed sorted in a result: the compact form gives them back sorted.
+        let sorted = result.kinds.windows(2).all(|w| w[0] < w[1]);
+        match hash {
+            Some(trace_hash) if fits && sorted => self.results.push(CompactResult {
+                seed: result.seed,
+                trace_hash,
+                kinds: bits,
+            }),
+            _ => {
+                self.odd.insert(result.seed, result);
+            }
+        }
+    }
+
+    /// The report: `header` gives scenario, guarantee, variants, seeds, shard and replay;
+    /// its totals and results are replaced by the tally's.
+    pub fn report(self, header: SweepReport) -> SweepReport {
+        let kinds = &self.kinds;
+        let mut odd = self.odd;
+        let mut results = Vec::with_capacity(if self.keep_results {
+            self.results.len() + odd.len()
+        } else {
+            0
+        });
+        for compact in &self.results {
+            while let Some(entry) = odd.first_entry().filter(|e| *e.key() < compact.seed) {
+                results.push(entry.remove());
+            }
+            let mut names: Vec<String> = (0..kinds.len())
+                .filter(|&i| compact.kinds & (1 << i) != 0)
+                .map(|i| kinds[i].clone())
+                .collect();
+            names.sort();
+            results.push(SeedResult {
+                seed: compact.seed,
+                verdict: if names.is_empty() {
+                    Verdict::Pass
+                } else {
+                    Verdict::Fail
+                },
+                kinds: names,
+                trace_hash: format!("{:016x}", compact.trace_hash),
+            });
+        }
+        results.extend(odd.into_values());
+        SweepReport {
+            runs: self.runs,
+            failed: self.failed,
+            failing_seeds: self.first_failing,
+            anomaly_counts: self.anomaly_counts,
+            results,
+            ..header
+        }
+    }
 }
 
 impl SweepReport {
@@ -62,7 +197,19 @@ impl SweepReport {
     pub fn merge(parts: Vec<SweepReport>) -> Result<SweepReport, String> {
         let mut parts = parts.into_iter();
         let mut merged = parts.next().ok_or("nothing to merge")?;
+        if merged.interrupted {
+            return Err(format!(
+                "shard {:?} was interrupted: it does not hold all its seeds",
+                merged.shard
+            ));
+        }
         for part in parts {
+            if part.interrupted {
+                return Err(format!(
+                    "shard {:?} was interrupted: it does not hold all its seeds",
+                    part.shard
+                ));
+            }
             let same = (&part.scenario, &part.guarantee, &part.variants, &part.seeds)
                 == (
                     &merged.scenario,
@@ -112,6 +259,13 @@ impl SweepReport {
             "eosim sweep {}  seeds {}{shard}  guarantee {}  variants {}",
             self.scenario, self.seeds, self.guarantee, variants
         );
+        if self.interrupted {
+            let _ = writeln!(
+                out,
+                "interrupted: the totals cover the {} seed(s) that finished",
+                self.runs
+            );
+        }
         let _ = writeln!(out, "runs: {}  failed: {}", self.runs, self.failed);
         for (kind, n) in &self.anomaly_counts {
             let _ = writeln!(out, "  {kind}: {n} seed(s)");
@@ -123,16 +277,85 @@ impl SweepReport {
                 .take(20)
                 .map(u64::to_string)
                 .collect();
-            let more = if self.failing_seeds.len() > 20 {
-                " …"
-            } else {
-                ""
-            };
+            let more = if self.failed > 20 { " …" } else { "" };
             let _ = writeln!(out, "failing seeds: {}{more}", shown.join(" "));
         }
         if let Some(replay) = &self.replay {
             let _ = writeln!(out, "replay: {replay}");
         }
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn result(seed: u64, kinds: &[&str]) -> SeedResult {
+        SeedResult {
+            seed,
+            verdict: if kinds.is_empty() {
+                Verdict::Pass
+            } else {
+                Verdict::Fail
+            },
+            kinds: kinds.iter().map(|k| k.to_string()).collect(),
+            trace_hash: format!("{:016x}", seed.wrapping_mul(0x9e37_79b9_7f4a_7c15)),
+        }
+    }
+
+    fn header() -> SweepReport {
+        SweepReport {
+            schema: 1,
+            scenario: "s".into(),
+            guarantee: "exactly-once".into(),
+            variants: vec![],
+            seeds: "0..100".into(),
+            shard: None,
+            runs: 0,
+            failed: 0,
+            failing_seeds: vec![],
+            anomaly_counts: BTreeMap::new(),
+            results: vec![],
+            replay: None,
+            interrupted: false,
+        }
+    }
+
+    #[test]
+    fn a_tally_gives_the_report_summarise_gives() {
+        let results: Vec<SeedResult> = (0..100)
+            .map(|seed| match seed % 7 {
+                0 => result(seed, &["duplicate", "missing"]),
+                3 => result(seed, &["lost-write"]),
+                5 => SeedResult {
+                    trace_hash: "not-hex".into(),
+                    ..result(seed, &["panic"])
+                },
+                _ => result(seed, &[]),
+            })
+            .collect();
+        let expected = SweepReport {
+            results: results.clone(),
+            ..header()
+        }
+        .summarise();
+        let mut tally = SweepTally::new(true);
+        for r in results.iter().cloned() {
+            tally.add(r);
+        }
+        assert_eq!(tally.report(header()), expected);
+        // Without per-seed results: the same totals and text, no results.
+        let mut tally = SweepTally::new(false);
+        for r in results {
+            tally.add(r);
+        }
+        let report = tally.report(header());
+        assert!(report.results.is_empty());
+        assert_eq!(
+            (report.runs, report.failed, &report.anomaly_counts),
+            (expected.runs, expected.failed, &expected.anomaly_counts)
+        );
+        assert_eq!(report.to_text(), expected.to_text());
     }
 }

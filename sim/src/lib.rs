@@ -32,7 +32,7 @@ pub use fault::{Fault, FaultAction, FaultMix, FaultPlan, MessageFilter, MessageK
 pub use net::{CallError, Incoming, Message, Net, NetConfig, NetStats, ReplyTo};
 pub use node::{NodeId, NodeState, STOP_GRACE_MS, Sim, StopSignal};
 pub use rng::stream as rng_stream;
-pub use runner::{SeedOptions, SeedReport, run_seed, run_seeds};
+pub use runner::{PoolEnd, SeedOptions, SeedReport, for_each_seed, run_seed, run_seeds};
 pub use trace::{TraceEvent, TraceKind, TraceSummary};
 
 /// Virtual time since the start of the current run, in milliseconds.

@@ -5,10 +5,11 @@
 //! killed before the runtime drops, so long sweeps keep flat memory. A panic anywhere in the
 //! simulation is caught and reported as that seed's failure.
 
+use std::collections::BTreeMap;
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
 use crate::node::Sim;
@@ -142,4 +143,201 @@ where
         .into_iter()
         .map(|r| r.expect("every seed ran"))
         .collect()
+}
+
+/// How a [`for_each_seed`] pool ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PoolEnd {
+    /// Results handed to the sink.
+    pub finished: u64,
+    /// Whether `stop` ended it before the seeds ran out.
+    pub interrupted: bool,
+}
+
+/// Results a pool may hold ahead of the oldest unfinished seed, per worker: bounds the
+/// reorder buffer (a slow seed makes the others wait rather than pile up results).
+const AHEAD_PER_WORKER: u64 = 256;
+
+/// The shared end of a pool: the seeds still to hand out and the reorder window.
+struct Feed<I> {
+    seeds: I,
+    /// Position of the next seed to hand out.
+    next: u64,
+    /// Positions below this were delivered to the sink.
+    delivered: u64,
+    exhausted: bool,
+}
+
+/// Runs `run(seed)` for every seed of `seeds` on `jobs` worker threads and hands each result
+/// to `sink` on the calling thread, in the order of `seeds`. Each result depends only on its
+/// seed, never on `jobs` or scheduling.
+///
+/// `seeds` is consumed lazily (a worker takes the next seed when it is free), so a range of
+/// 2^64 seeds costs no memory up front; results wait in a reorder buffer of at most
+/// 256 × `jobs` entries. Once `stop` is set no new seed starts; the call returns after
+/// handing over, still in order, every result already finished (with gaps where seeds were
+/// in flight). Seeds in flight are abandoned: their threads finish in the background and
+/// their results are dropped (a process that exits then does not wait for them).
+pub fn for_each_seed<R, F, I>(
+    seeds: I,
+    jobs: usize,
+    run: F,
+    stop: &Arc<AtomicBool>,
+    mut sink: impl FnMut(u64, R),
+) -> PoolEnd
+where
+    R: Send + 'static,
+    F: Fn(u64) -> R + Send + Sync + 'static,
+    I: Iterator<Item = u64> + Send + 'static,
+{
+    let jobs = jobs.max(1);
+    let window = AHEAD_PER_WORKER * jobs as u64;
+    let feed = Arc::new((
+        Mutex::new(Feed {
+            seeds,
+            next: 0,
+            delivered: 0,
+            exhausted: false,
+        }),
+        Condvar::new(),
+    ));
+    let run = Arc::new(run);
+    let (sender, receiver) = std::sync::mpsc::channel::<(u64, u64, R)>();
+    for worker in 0..jobs {
+        let (feed, run, stop, sender) = (feed.clone(), run.clone(), stop.clone(), sender.clone());
+        std::thread::Builder::new()
+            .name(format!("seed-worker-{worker}"))
+            .spawn(move || {
+                loop {
+                    let (position, seed) = {
+                        let (lock, wake) = &*feed;
+                        let mut feed = lock.lock().expect("seed feed lock");
+                        loop {
+                            if stop.load(Ordering::Relaxed) || feed.exhausted {
+                                return;
+                            }
+                            if feed.next < feed.delivered + window {
+                                break;
+                            }
+                            feed = wake
+                                .wait_timeout(feed, Duration::from_millis(50))
+                                .expect("seed feed lock")
+                                .0;
+                        }
+                        match feed.seeds.next() {
+                            Some(seed) => {
+                                feed.next += 1;
+                                (feed.next - 1, seed)
+                            }
+                            None => {
+                                feed.exhausted = true;
+                                wake.notify_all();
+                                return;
+                            }
+                        }
+                    };
+                    let result = run(seed);
+                    if sender.send((position, seed, result)).is_err() {
+                        return;
+                    }
+                }
+            })
+            .expect("spawn seed worker");
+    }
+    drop(sender);
+    let mut pending: BTreeMap<u64, (u64, R)> = BTreeMap::new();
+    let mut delivered = 0u64;
+    let mut finished = 0u64;
+    let interrupted = loop {
+        if stop.load(Ordering::Relaxed) {
+            break true;
+        }
+        match receiver.recv_timeout(Duration::from_millis(50)) {
+            Ok((position, seed, result)) => {
+                pending.insert(position, (seed, result));
+                while let Some((seed, result)) = pending.remove(&delivered) {
+                    sink(seed, result);
+                    delivered += 1;
+                    finished += 1;
+                }
+                let (lock, wake) = &*feed;
+                lock.lock().expect("seed feed lock").delivered = delivered;
+                wake.notify_all();
+            }
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
+            // Every worker is gone: the seeds ran out.
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => break false,
+        }
+    };
+    if interrupted {
+        // What finished, in order, past the gaps of the seeds in flight.
+        while let Ok((position, seed, result)) = receiver.try_recv() {
+            pending.insert(position, (seed, result));
+        }
+        for (seed, result) in pending.into_values() {
+            sink(seed, result);
+            finished += 1;
+        }
+        feed.1.notify_all();
+    }
+    PoolEnd {
+        finished,
+        interrupted,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_pool_hands_results_over_in_seed_order_whatever_the_jobs() {
+        let never = Arc::new(AtomicBool::new(false));
+        for jobs in [1, 3, 8] {
+            let mut seen = Vec::new();
+            // Later seeds finish first: the order must still be the seeds'.
+            let end = for_each_seed(
+                (0..50u64).rev(),
+                jobs,
+                |seed| {
+                    std::thread::sleep(Duration::from_micros(seed * 20));
+                    seed * 2
+                },
+                &never,
+                |seed, result| seen.push((seed, result)),
+            );
+            let expected: Vec<(u64, u64)> = (0..50u64).rev().map(|s| (s, s * 2)).collect();
+            assert_eq!(seen, expected, "jobs {jobs}");
+            assert_eq!(
+                end,
+                PoolEnd {
+                    finished: 50,
+                    interrupted: false
+                }
+            );
+        }
+    }
+
+    #[test]
+    fn a_pool_over_every_u64_starts_at_once_and_stops_when_asked() {
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = stop.clone();
+        let mut seen = Vec::new();
+        let end = for_each_seed(
+            0..=u64::MAX,
+            2,
+            move |seed| {
+                if seed == 1000 {
+                    flag.store(true, Ordering::Relaxed);
+                }
+                seed
+            },
+            &stop,
+            |seed, _| seen.push(seed),
+        );
+        assert!(end.interrupted);
+        assert_eq!(end.finished, seen.len() as u64);
+        assert!(seen.len() >= 900, "{}", seen.len());
+        assert!(seen.windows(2).all(|w| w[0] < w[1]), "in order");
+    }
 }

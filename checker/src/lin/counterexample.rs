@@ -12,8 +12,16 @@ use super::search::{Failure, SearchOutcome, SearchVerdict};
 pub enum Verdict {
     Linearizable,
     NotLinearizable,
-    /// The time budget ran out before a verdict.
+    /// The time or memory budget ran out before a verdict.
     Unknown,
+}
+
+/// Which budget ran out, for a partition whose verdict is `unknown`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Budget {
+    Time,
+    Memory,
 }
 
 impl Verdict {
@@ -44,7 +52,7 @@ impl From<SearchVerdict> for Verdict {
         match verdict {
             SearchVerdict::Linearizable => Verdict::Linearizable,
             SearchVerdict::NotLinearizable => Verdict::NotLinearizable,
-            SearchVerdict::Unknown => Verdict::Unknown,
+            SearchVerdict::Unknown | SearchVerdict::OutOfMemory => Verdict::Unknown,
         }
     }
 }
@@ -93,6 +101,9 @@ pub struct PartitionReport {
     /// `None` (JSON `null`) when the search of this partition was stopped because another
     /// partition had already been shown not linearizable.
     pub verdict: Option<Verdict>,
+    /// For an `unknown` verdict: the budget that ran out (absent from JSON otherwise).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub exhausted: Option<Budget>,
     pub search_steps: u64,
     pub model_steps: u64,
     pub distinct_states: usize,
@@ -143,6 +154,11 @@ pub fn partition_report<M: Model>(
         partition: label.to_string(),
         operations: operations.len(),
         verdict: Some(outcome.verdict.into()),
+        exhausted: match outcome.verdict {
+            SearchVerdict::Unknown => Some(Budget::Time),
+            SearchVerdict::OutOfMemory => Some(Budget::Memory),
+            _ => None,
+        },
         search_steps: outcome.search_steps,
         model_steps: outcome.model_steps,
         distinct_states: outcome.distinct_states,
@@ -227,9 +243,13 @@ impl fmt::Display for LinReport {
             .iter()
             .filter(|p| p.verdict == Some(Verdict::Unknown))
         {
+            let budget = match partition.exhausted {
+                Some(Budget::Memory) => "memory",
+                _ => "time",
+            };
             writeln!(
                 f,
-                "partition {}: unknown (time budget exhausted)",
+                "partition {}: unknown ({budget} budget exhausted)",
                 partition.partition
             )?;
         }

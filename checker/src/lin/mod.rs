@@ -22,7 +22,7 @@ pub mod models;
 pub mod search;
 
 pub use counterexample::{
-    Counterexample, LinReport, OperationView, PartitionReport, PlacedOperation, Verdict,
+    Budget, Counterexample, LinReport, OperationView, PartitionReport, PlacedOperation, Verdict,
 };
 pub use models::{
     FromHistory, Model, Operation, OperationCounts, OperationSource, Partition, Semantics,
@@ -140,6 +140,10 @@ named_enum!(ModelName, "model", {
 /// magnitude, short enough that a pathological history does not hang CI.
 pub const DEFAULT_TIME_BUDGET: Duration = Duration::from_secs(60);
 
+/// The default memory budget, in bytes (4 GiB): far above what the test suite needs (tens of
+/// megabytes), well inside a developer machine. See [`search::MemoryBudget`] for what counts.
+pub const DEFAULT_MEMORY_BUDGET: usize = 4 << 30;
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CheckOptions {
     /// Worker threads over partitions. Default 1. Results do not depend on it.
@@ -149,6 +153,12 @@ pub struct CheckOptions {
     /// Give up with verdict `unknown` after this long; `None` searches until done.
     /// Default [`DEFAULT_TIME_BUDGET`].
     pub time_budget: Option<Duration>,
+    /// Give up with verdict `unknown` once the searches' own structures hold more than this
+    /// many bytes (see [`search::MemoryBudget`]); `None`: no limit. Paused partitions keep
+    /// at most half of it: past that, a paused partition's tables are dropped and it is
+    /// searched again from the start in the next round (same verdict and counts, more time).
+    /// Default [`DEFAULT_MEMORY_BUDGET`].
+    pub memory_budget: Option<usize>,
     /// jepsen-edn only: a `:fail :cas` observed that the register did not hold the expected
     /// value, instead of not having happened (Knossos). Default false. Porcupine's etcd logs
     /// always count it as an observation.
@@ -161,6 +171,7 @@ impl Default for CheckOptions {
             threads: 1,
             partition: true,
             time_budget: Some(DEFAULT_TIME_BUDGET),
+            memory_budget: Some(DEFAULT_MEMORY_BUDGET),
             failed_cas_is_observation: false,
         }
     }
@@ -256,8 +267,22 @@ pub fn check_operations<M: Model>(
     } else {
         vec![models::whole_history(operations.len())]
     };
-    let deadline = options.time_budget.map(|budget| Instant::now() + budget);
-    let results = check_partitions(model, operations, &partitions, deadline, options.threads);
+    // A budget too long to add to the clock (`--time-budget-s 18446744073709551615`) is
+    // no deadline at all.
+    let deadline = options
+        .time_budget
+        .and_then(|budget| Instant::now().checked_add(budget));
+    let memory = options.memory_budget.map(search::MemoryBudget::new);
+    let results = check_partitions(
+        model,
+        operations,
+        &partitions,
+        Limits {
+            deadline,
+            memory: memory.as_ref(),
+        },
+        options.threads,
+    );
     let (partition_reports, counterexamples): (Vec<_>, Vec<_>) = results.into_iter().unzip();
     LinReport {
         verdict: Verdict::combine(partition_reports.iter().filter_map(|report| report.verdict)),
@@ -279,6 +304,13 @@ pub fn check_operations<M: Model>(
 
 type PartitionResult = (PartitionReport, Option<Counterexample>);
 
+/// What stops a search besides its verdict.
+#[derive(Clone, Copy)]
+struct Limits<'a> {
+    deadline: Option<Instant>,
+    memory: Option<&'a search::MemoryBudget>,
+}
+
 /// Search steps every unfinished partition gets in the first round; each round doubles it.
 const FIRST_ROUND_STEPS: u64 = 1 << 16;
 
@@ -292,7 +324,7 @@ fn check_partitions<M: Model>(
     model: &M,
     operations: &[Operation<M::Input, M::Output>],
     partitions: &[Partition],
-    deadline: Option<Instant>,
+    limits: Limits<'_>,
     threads: usize,
 ) -> Vec<PartitionResult> {
     let members: Vec<Vec<&Operation<M::Input, M::Output>>> = partitions
@@ -321,7 +353,7 @@ fn check_partitions<M: Model>(
             break;
         }
         let mut violation_found = false;
-        for (index, verdict) in run_round(unfinished, step_limit, deadline, threads) {
+        for (index, verdict) in run_round(unfinished, step_limit, limits, threads) {
             finished[index] = verdict.is_some();
             violation_found |= verdict == Some(search::SearchVerdict::NotLinearizable);
         }
@@ -341,24 +373,42 @@ fn check_partitions<M: Model>(
                 counterexample::partition_report(model, &partition.label, members, &outcome);
             if !finished {
                 report.verdict = None;
+                report.exhausted = None;
             }
             (report, counterexample)
         })
         .collect()
 }
 
+/// Resumes one search up to `step_limit`. If it pauses while the searches together hold
+/// more than half the memory budget, its tables are dropped: it starts again next round.
+fn resume_within<M: Model>(
+    search: &mut search::Search<'_, M>,
+    step_limit: u64,
+    limits: Limits<'_>,
+) -> Option<search::SearchVerdict> {
+    let verdict = search.resume(step_limit, limits.deadline, limits.memory);
+    if verdict.is_none()
+        && let Some(budget) = limits.memory
+        && budget.used() > budget.limit() / 2
+    {
+        search.restart(Some(budget));
+    }
+    verdict
+}
+
 /// Resumes each search up to `step_limit`; returns (partition index, verdict if finished).
 fn run_round<M: Model>(
     mut searches: Vec<(usize, &mut search::Search<'_, M>)>,
     step_limit: u64,
-    deadline: Option<Instant>,
+    limits: Limits<'_>,
     threads: usize,
 ) -> Vec<(usize, Option<search::SearchVerdict>)> {
     let workers = threads.clamp(1, searches.len().max(1));
     if workers == 1 {
         return searches
             .iter_mut()
-            .map(|(index, search)| (*index, search.resume(step_limit, deadline)))
+            .map(|(index, search)| (*index, resume_within(search, step_limit, limits)))
             .collect();
     }
     let queue = std::sync::Mutex::new(searches.into_iter());
@@ -373,7 +423,7 @@ fn run_round<M: Model>(
                             .unwrap_or_else(|poisoned| poisoned.into_inner())
                             .next();
                         let Some((index, search)) = next else { break };
-                        done.push((index, search.resume(step_limit, deadline)));
+                        done.push((index, resume_within(search, step_limit, limits)));
                     }
                     done
                 })
@@ -465,6 +515,50 @@ mod tests {
         )
         .unwrap();
         assert_eq!(report.verdict, Verdict::NotLinearizable);
+    }
+
+    #[test]
+    fn budgets_too_large_for_the_clock_mean_no_budget() {
+        let history = "{:process 0 :type :invoke :f :write :value 1}
+                       {:process 0 :type :ok :f :write :value 1}";
+        let options = CheckOptions {
+            time_budget: Some(Duration::MAX),
+            memory_budget: Some(usize::MAX),
+            ..CheckOptions::default()
+        };
+        let report = check_str(history, Format::JepsenEdn, ModelName::Register, &options).unwrap();
+        assert_eq!(report.verdict, Verdict::Linearizable);
+    }
+
+    #[test]
+    fn a_small_memory_budget_gives_unknown_naming_the_budget() {
+        // Forty concurrent writes and a read of a value never written: a long search.
+        let mut history = String::new();
+        for p in 0..40 {
+            history.push_str(&format!(
+                "{{:process {p} :type :invoke :f :write :value {p}}}\n"
+            ));
+        }
+        history.push_str("{:process 99 :type :invoke :f :read :value nil}\n");
+        history.push_str("{:process 99 :type :ok :f :read :value 99}\n");
+        for p in 0..40 {
+            history.push_str(&format!(
+                "{{:process {p} :type :ok :f :write :value {p}}}\n"
+            ));
+        }
+        let options = CheckOptions {
+            time_budget: None,
+            memory_budget: Some(1 << 20),
+            ..CheckOptions::default()
+        };
+        let report = check_str(&history, Format::JepsenEdn, ModelName::Register, &options).unwrap();
+        assert_eq!(report.verdict, Verdict::Unknown);
+        assert_eq!(report.partitions[0].exhausted, Some(Budget::Memory));
+        assert!(
+            report.to_string().contains("memory budget exhausted"),
+            "{report}"
+        );
+        assert!(report.to_json().contains("\"exhausted\": \"memory\""));
     }
 
     #[test]

@@ -22,6 +22,7 @@
 //!   (the rest may take effect later, or never).
 
 use std::hash::{Hash, Hasher};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Instant;
 
 use rustc_hash::FxHasher;
@@ -36,6 +37,63 @@ pub enum SearchVerdict {
     NotLinearizable,
     /// The time budget ran out first.
     Unknown,
+    /// The memory budget ran out first (see [`MemoryBudget`]).
+    OutOfMemory,
+}
+
+/// A memory budget shared by the searches of one check: each search charges the bytes its
+/// own structures hold (see [`Search::memory_bytes`]) every [`STEPS_BETWEEN_MEMORY_CHECKS`]
+/// tries, and releases them when it finishes or is restarted. Once the total passes the
+/// limit, the budget stays exceeded and every search stops with [`SearchVerdict::OutOfMemory`]
+/// at its next check (as every search stops once the deadline has passed).
+///
+/// The count is an estimate from the capacities of the vectors and tables the search
+/// allocates (the configuration cache with its sets, the interned states at their inline
+/// size, the transition memo, the stack, the event list); heap memory owned by a model's
+/// states (a key-value store's strings) and the parsed history itself are not counted.
+#[derive(Debug)]
+pub struct MemoryBudget {
+    limit: usize,
+    used: AtomicUsize,
+    exceeded: AtomicBool,
+}
+
+impl MemoryBudget {
+    pub fn new(limit_bytes: usize) -> Self {
+        MemoryBudget {
+            limit: limit_bytes,
+            used: AtomicUsize::new(0),
+            exceeded: AtomicBool::new(false),
+        }
+    }
+
+    pub fn limit(&self) -> usize {
+        self.limit
+    }
+
+    /// Bytes charged now, over all searches.
+    pub fn used(&self) -> usize {
+        self.used.load(Ordering::Relaxed)
+    }
+
+    /// Whether the total ever passed the limit.
+    pub fn exceeded(&self) -> bool {
+        self.exceeded.load(Ordering::Relaxed)
+    }
+
+    /// Replaces a charge of `before` bytes with one of `after`; false once the budget is
+    /// exceeded.
+    fn recharge(&self, before: usize, after: usize) -> bool {
+        let used = if after >= before {
+            self.used.fetch_add(after - before, Ordering::Relaxed) + (after - before)
+        } else {
+            self.used.fetch_sub(before - after, Ordering::Relaxed) - (before - after)
+        };
+        if used > self.limit {
+            self.exceeded.store(true, Ordering::Relaxed);
+        }
+        !self.exceeded()
+    }
 }
 
 /// Why a partition is not linearizable.
@@ -70,6 +128,10 @@ pub struct SearchOutcome<S> {
 /// How many tries between two looks at the clock: cheap, yet well under a millisecond.
 const STEPS_BETWEEN_DEADLINE_CHECKS: u64 = 4096;
 
+/// How many tries between two counts of the search's memory (a dozen additions): each try
+/// adds at most one configuration, so the count lags by at most this many sets.
+pub const STEPS_BETWEEN_MEMORY_CHECKS: u64 = 256;
+
 const NONE: u32 = u32::MAX;
 /// A memo entry not computed yet.
 const UNKNOWN: u32 = u32::MAX - 1;
@@ -89,7 +151,7 @@ pub fn search<M: Model>(
     deadline: Option<Instant>,
 ) -> SearchOutcome<M::State> {
     let mut search = Search::new(model, operations);
-    search.resume(u64::MAX, deadline);
+    search.resume(u64::MAX, deadline, None);
     search.outcome()
 }
 
@@ -160,6 +222,13 @@ impl EventList {
         self.next[self.head as usize]
     }
 
+    fn bytes(&self) -> usize {
+        self.operation.capacity() * 4
+            + self.is_call.capacity()
+            + (self.next.capacity() + self.prev.capacity()) * 4
+            + (self.call_event.capacity() + self.return_event.capacity()) * 4
+    }
+
     fn unlink(&mut self, event: u32) {
         let (prev, next) = (self.prev[event as usize], self.next[event as usize]);
         self.next[prev as usize] = next;
@@ -225,6 +294,15 @@ impl<T> Segmented<T> {
         self.len
     }
 
+    /// Bytes allocated (at `T`'s inline size): every segment after the first is whole.
+    fn bytes(&self) -> usize {
+        let elements = match self.segments.first() {
+            None => 0,
+            Some(first) => first.capacity() + (self.segments.len() - 1) * (Self::MASK + 1),
+        };
+        elements * size_of::<T>() + self.segments.capacity() * size_of::<Vec<T>>()
+    }
+
     fn push(&mut self, value: T) {
         match self.segments.last_mut() {
             Some(last) if last.len() <= Self::MASK => last.push(value),
@@ -288,6 +366,10 @@ impl<S: Eq + Hash> States<S> {
 
     fn len(&self) -> usize {
         self.states.len()
+    }
+
+    fn bytes(&self) -> usize {
+        self.states.bytes() + self.hashes.bytes() + self.tags.capacity() + self.ids.capacity() * 4
     }
 
     fn intern(&mut self, state: S) -> u32 {
@@ -378,6 +460,13 @@ impl ConfigurationCache {
             slots: vec![EMPTY_SLOT; SMALL_TABLE_SLOTS],
             in_table: 0,
         }
+    }
+
+    fn bytes(&self) -> usize {
+        self.records.bytes()
+            + self.chains.capacity() * 4
+            + self.chain_lengths.capacity()
+            + self.slots.capacity() * 8
     }
 
     /// Records the configuration; false if it was already there.
@@ -505,6 +594,17 @@ impl Records {
         self.len
     }
 
+    /// Bytes allocated: every segment after the first is whole.
+    fn bytes(&self) -> usize {
+        let words = match self.segments.first() {
+            None => 0,
+            Some(first) => {
+                first.capacity() + (self.segments.len() - 1) * (self.record_len << self.bits)
+            }
+        };
+        words * 8 + self.segments.capacity() * size_of::<Vec<u64>>()
+    }
+
     fn get(&self, id: usize) -> &[u64] {
         let start = (id & ((1 << self.bits) - 1)) * self.record_len;
         &self.segments[id >> self.bits][start..start + self.record_len]
@@ -563,6 +663,8 @@ pub struct Search<'a, M: Model> {
     memo_hits: u64,
     /// The outcome, once there is a verdict (the search's tables are freed then).
     finished: Option<SearchOutcome<M::State>>,
+    /// Bytes charged to the memory budget by the last check.
+    charged: usize,
 }
 
 impl<'a, M: Model> Search<'a, M> {
@@ -592,6 +694,7 @@ impl<'a, M: Model> Search<'a, M> {
             model_steps: 0,
             memo_hits: 0,
             finished: None,
+            charged: 0,
         };
         search.state = search.intern(model.init());
         search
@@ -678,21 +781,83 @@ impl<'a, M: Model> Search<'a, M> {
     }
 
     /// Searches until a verdict, until `search_steps` reaches `step_limit` (then `None`: call
-    /// again with a higher limit to go on), or until the deadline (verdict `Unknown`).
-    pub fn resume(&mut self, step_limit: u64, deadline: Option<Instant>) -> Option<SearchVerdict> {
+    /// again with a higher limit to go on), until the deadline (verdict `Unknown`) or until
+    /// the memory budget is exceeded (verdict `OutOfMemory`). A search that finishes releases
+    /// its charge on the budget; a paused one keeps it (see [`Search::restart`]).
+    pub fn resume(
+        &mut self,
+        step_limit: u64,
+        deadline: Option<Instant>,
+        memory: Option<&MemoryBudget>,
+    ) -> Option<SearchVerdict> {
         if self.verdict.is_none() {
-            self.verdict = self.run_until(step_limit, deadline);
+            self.verdict = self.run_until(step_limit, deadline, memory);
             if self.verdict.is_some() {
                 self.finish();
+            }
+            if let Some(budget) = memory {
+                self.charge(budget);
             }
         }
         self.verdict
     }
 
+    /// Forgets a paused search's progress and frees its tables (charging the budget for what
+    /// is left): resumed with the same step limit, it searches the same path again and ends
+    /// with the same outcome, as the search is deterministic. This trades time for memory.
+    pub fn restart(&mut self, memory: Option<&MemoryBudget>) {
+        if self.verdict.is_some() {
+            return;
+        }
+        let charged = self.charged;
+        *self = Search::new(self.model, self.operations);
+        self.charged = charged;
+        if let Some(budget) = memory {
+            self.charge(budget);
+        }
+    }
+
+    /// Bytes held by this search's own structures (an estimate from their capacities; see
+    /// [`MemoryBudget`]).
+    pub fn memory_bytes(&self) -> usize {
+        self.events.bytes()
+            + self.states.bytes()
+            + self.memo.len() * 4
+            + self
+                .rejections
+                .iter()
+                .map(|(states, _)| states.capacity() * 4)
+                .sum::<usize>()
+            + self.rejections.capacity() * size_of::<(Vec<u32>, bool)>()
+            + self.cache.bytes()
+            + self.linearized.words().len() * 16
+            + self.stack.capacity() * size_of::<(u32, u32, bool)>()
+            + self.read_only.capacity()
+            + self.deepest.capacity() * 8
+    }
+
+    /// Charges the budget with what the search holds now; false once it is exceeded.
+    fn charge(&mut self, budget: &MemoryBudget) -> bool {
+        let now = self.memory_bytes();
+        let ok = budget.recharge(self.charged, now);
+        self.charged = now;
+        ok
+    }
+
     /// Each configuration is searched in two passes over its candidates (the calls before the
     /// first pending return): read-only ones first, where one that is legal settles the
     /// configuration, then the others.
-    fn run_until(&mut self, step_limit: u64, deadline: Option<Instant>) -> Option<SearchVerdict> {
+    fn run_until(
+        &mut self,
+        step_limit: u64,
+        deadline: Option<Instant>,
+        memory: Option<&MemoryBudget>,
+    ) -> Option<SearchVerdict> {
+        if let Some(budget) = memory
+            && !self.charge(budget)
+        {
+            return Some(SearchVerdict::OutOfMemory);
+        }
         loop {
             if self.open_with_known_outcome == 0 {
                 return Some(SearchVerdict::Linearizable);
@@ -724,6 +889,14 @@ impl<'a, M: Model> Search<'a, M> {
                 && deadline.is_some_and(|d| Instant::now() >= d)
             {
                 return Some(SearchVerdict::Unknown);
+            }
+            if self
+                .search_steps
+                .is_multiple_of(STEPS_BETWEEN_MEMORY_CHECKS)
+                && let Some(budget) = memory
+                && !self.charge(budget)
+            {
+                return Some(SearchVerdict::OutOfMemory);
             }
             let next_state = self.transition(self.state, operation);
             if next_state == NONE {
@@ -787,8 +960,8 @@ impl<'a, M: Model> Search<'a, M> {
         }
     }
 
-    /// Builds the outcome and frees everything else: the memo, the configuration cache and
-    /// the states (a counterexample keeps copies of the few it names). A history's searches
+    /// Builds the outcome and frees everything else: the memo, the configuration cache, the
+    /// states (a counterexample keeps copies of the few it names) and the event list. A history's searches
     /// all live until the last one is over: the partitions searched next reuse this memory
     /// instead of faulting in fresh pages.
     fn finish(&mut self) {
@@ -799,6 +972,9 @@ impl<'a, M: Model> Search<'a, M> {
         self.rejections = Vec::new();
         self.deepest = Vec::new();
         self.stack = Vec::new();
+        self.events = EventList::new::<(), ()>(&[]);
+        self.linearized = Bitset::new(0);
+        self.read_only = Vec::new();
     }
 
     /// The result so far (verdict `Unknown` if the search has not finished).
@@ -972,7 +1148,7 @@ mod tests {
         let whole = search(&Register, &refs, None);
         let mut paused = Search::new(&Register, &refs);
         let mut limit = 1;
-        while paused.resume(limit, None).is_none() {
+        while paused.resume(limit, None, None).is_none() {
             assert_eq!(paused.search_steps(), limit);
             limit += 7;
         }
@@ -985,6 +1161,70 @@ mod tests {
         let outcome = check(&[]);
         assert_eq!(outcome.verdict, SearchVerdict::Linearizable);
         assert_eq!(outcome.search_steps, 0);
+    }
+
+    /// Many concurrent writes and an impossible read: a long search.
+    fn hard_history() -> Vec<Operation<RegisterInput, Value>> {
+        let mut history: Vec<_> = (0..40)
+            .map(|value| {
+                op(
+                    RegisterInput::Write(Value::Int(value)),
+                    None,
+                    value as u64,
+                    Some(1000),
+                )
+            })
+            .collect();
+        history.push(op(RegisterInput::Read, Some(99), 500, Some(600)));
+        history
+    }
+
+    #[test]
+    fn an_exceeded_memory_budget_gives_out_of_memory_and_stays_exceeded() {
+        let history = hard_history();
+        let refs: Vec<_> = history.iter().collect();
+        let budget = MemoryBudget::new(1 << 20);
+        let mut search = Search::new(&Register, &refs);
+        assert_eq!(
+            search.resume(u64::MAX, None, Some(&budget)),
+            Some(SearchVerdict::OutOfMemory)
+        );
+        assert!(budget.exceeded());
+        // The finished search gave its memory back, but the budget stays exceeded: another
+        // search sharing it stops at once.
+        assert!(budget.used() < 1 << 20, "{}", budget.used());
+        let mut other = Search::new(&Register, &refs);
+        assert_eq!(
+            other.resume(u64::MAX, None, Some(&budget)),
+            Some(SearchVerdict::OutOfMemory)
+        );
+        assert_eq!(other.search_steps(), 0);
+        // A generous budget: the search stays under it, and charges what it holds.
+        let roomy = MemoryBudget::new(usize::MAX / 2);
+        let mut search = Search::new(&Register, &refs);
+        assert_eq!(search.resume(300_000, None, Some(&roomy)), None);
+        assert_eq!(roomy.used(), search.memory_bytes());
+        assert!(search.memory_bytes() > 1 << 20, "{}", search.memory_bytes());
+    }
+
+    #[test]
+    fn a_restarted_search_ends_as_an_uninterrupted_one() {
+        let history = hard_history();
+        let refs: Vec<_> = history[30..].iter().collect();
+        let whole = search(&Register, &refs, None);
+        assert_eq!(whole.verdict, SearchVerdict::NotLinearizable);
+        let budget = MemoryBudget::new(usize::MAX / 2);
+        let mut restarted = Search::new(&Register, &refs);
+        let mut limit = 16;
+        while restarted.resume(limit, None, Some(&budget)).is_none() {
+            let held = budget.used();
+            restarted.restart(Some(&budget));
+            assert!(budget.used() < held, "a restart frees the tables");
+            assert_eq!(restarted.search_steps(), 0);
+            limit *= 2;
+        }
+        assert_eq!(restarted.outcome(), whole);
+        assert_eq!(budget.used(), restarted.memory_bytes());
     }
 
     #[test]

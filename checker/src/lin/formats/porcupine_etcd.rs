@@ -1,7 +1,7 @@
 //! Porcupine's `jepsen/etcd_NNN.log` format: one compare-and-set register, one event per line,
 //! `INFO jepsen.util - <process> <type> <f> <value>`, fields separated by tabs or spaces.
 //!
-//! Semantics (shared/testdata/porcupine/FORMATS.md): `nil` read is the value read; a
+//! Semantics (checker/testdata/porcupine/FORMATS.md): `nil` read is the value read; a
 //! `:fail :cas` observed that the register did not hold the expected value; a
 //! `:fail :read :timed-out` and every `:info` have an unknown outcome.
 

@@ -1,0 +1,111 @@
+//! `eosim merge`: shard results are merged only if they are exactly the shards of one sweep.
+
+use std::collections::BTreeMap;
+
+use reports::SweepReport;
+
+use crate::seeds::{SeedRange, Shard};
+
+/// Merges shard results (each named by its file, for messages) into the whole sweep's. Every
+/// part must be of the same sweep (scenario, guarantee, variants, seed range), and together
+/// they must be exactly the shards 1/N … N/N of one N, each complete: a missing, repeated,
+/// interrupted or incomplete shard, a mismatched N, or a mix of sharded and unsharded results
+/// is an error naming what is wrong.
+pub fn merge_shards(parts: Vec<(String, SweepReport)>) -> Result<SweepReport, String> {
+    let Some((first_name, first)) = parts.first() else {
+        return Err("nothing to merge".to_string());
+    };
+    let range = SeedRange::parse(&first.seeds)
+        .map_err(|e| format!("{first_name}: not a sweep result: {e}"))?;
+    let mut by_index: BTreeMap<u64, &str> = BTreeMap::new();
+    let mut count: Option<(u64, &str)> = None;
+    for (name, part) in &parts {
+        let same = (&part.scenario, &part.guarantee, &part.variants, &part.seeds)
+            == (
+                &first.scenario,
+                &first.guarantee,
+                &first.variants,
+                &first.seeds,
+            );
+        if !same {
+            return Err(format!(
+                "{name} is of another sweep ({} {} variants {:?} seeds {}) than {first_name} \
+                 ({} {} variants {:?} seeds {})",
+                part.scenario,
+                part.guarantee,
+                part.variants,
+                part.seeds,
+                first.scenario,
+                first.guarantee,
+                first.variants,
+                first.seeds
+            ));
+        }
+        let shard = match part.shard.as_deref() {
+            None => None,
+            Some(text) => Some(Shard::parse(text).map_err(|e| format!("{name}: {e}"))?),
+        };
+        let shard_label = shard.map_or("the whole range".to_string(), |s| format!("shard {s}"));
+        if part.interrupted {
+            return Err(format!(
+                "{name} ({shard_label}) was interrupted: it holds {} of its seeds; run it again",
+                part.runs
+            ));
+        }
+        let Shard { index, count: n } = shard.unwrap_or(Shard { index: 1, count: 1 });
+        match count {
+            None => count = Some((n, name)),
+            Some((m, other)) if m != n => {
+                return Err(format!(
+                    "mismatched shard counts: {other} is one of {m} shards, {name} one of {n}"
+                ));
+            }
+            Some(_) => {}
+        }
+        if let Some(other) = by_index.insert(index, name) {
+            return Err(format!("duplicate shard {index}/{n}: {other} and {name}"));
+        }
+        // The part must hold exactly its shard's seeds, in order.
+        let expected = range.seeds(shard);
+        let held = part.results.iter().map(|r| r.seed);
+        let mismatch = expected
+            .map(Some)
+            .chain(std::iter::once(None))
+            .zip(held.map(Some).chain(std::iter::repeat(None)))
+            .find(|(want, got)| want != got);
+        if let Some((want, got)) = mismatch {
+            let why = match (want, got) {
+                (Some(w), None) => format!("seed {w} is missing"),
+                (Some(w), Some(g)) => format!("seed {g} where seed {w} belongs"),
+                (None, Some(g)) => format!("seed {g} is not in it"),
+                (None, None) => unreachable!("find stops at a difference"),
+            };
+            return Err(format!(
+                "{name} ({shard_label} of seeds {}) is incomplete: {why} ({} result(s) for {} seed(s))",
+                first.seeds,
+                part.results.len(),
+                range.shard_len(shard)
+            ));
+        }
+    }
+    let (n, _) = count.expect("at least one part");
+    let missing: Vec<String> = (1..=n)
+        .filter(|k| !by_index.contains_key(k))
+        .take(20)
+        .map(|k| format!("{k}/{n}"))
+        .collect();
+    if !missing.is_empty() {
+        let total = n - by_index.len() as u64;
+        let more = if total > missing.len() as u64 {
+            format!(" and {} more", total - missing.len() as u64)
+        } else {
+            String::new()
+        };
+        return Err(format!(
+            "missing shard(s) {}{more} of seeds {}: the shards given do not cover the range",
+            missing.join(", "),
+            first.seeds
+        ));
+    }
+    SweepReport::merge(parts.into_iter().map(|(_, part)| part).collect())
+}
