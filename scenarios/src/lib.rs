@@ -4,6 +4,8 @@
 
 pub mod builtin;
 pub mod expect;
+pub mod limits;
+pub mod locate;
 pub mod run;
 pub mod spec;
 
