@@ -122,6 +122,9 @@ pub fn span_of(text: &str, path: &FieldPath) -> Option<Range<usize>> {
 /// (syntax errors, invalid UTF-8): the innermost key of the parsed document whose entry holds
 /// the offset, else the key written on that line under its table header.
 pub fn field_at(text: &str, offset: usize) -> Option<FieldPath> {
+    if comment_at(text, offset) == Some(true) {
+        return None;
+    }
     let (root, _) = DeTable::parse_recoverable(text);
     let mut path = FieldPath::default();
     if descend(root.get_ref(), offset, &mut path) {
@@ -206,10 +209,15 @@ fn field_on_line(text: &str, offset: usize) -> Option<FieldPath> {
     if header(line, &mut table, &mut arrays) {
         return (!table.is_empty()).then_some(table);
     }
-    let key = line
-        .split_once('=')
-        .map(|(k, _)| k.trim().trim_matches(|c| c == '"' || c == '\''))
-        .filter(|k| !k.is_empty() && !k.starts_with('#'));
+    // `key = …`, or a bare key still missing its `= value`.
+    let key = match line.split_once('=') {
+        Some((k, _)) => Some(k.trim().trim_matches(|c| c == '"' || c == '\'')),
+        None => Some(line.trim()).filter(|k| {
+            k.chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
+        }),
+    }
+    .filter(|k| !k.is_empty() && !k.starts_with('#'));
     match key {
         Some(key) => {
             let mut path = table;
@@ -217,6 +225,37 @@ fn field_on_line(text: &str, offset: usize) -> Option<FieldPath> {
             Some(path)
         }
         None => (!table.is_empty()).then_some(table),
+    }
+}
+
+/// Whether byte `offset` of `text` is inside a comment (after a `#` outside quotes on its
+/// line): `Some(true)` for a comment line, which belongs to no field, `Some(false)` for a
+/// comment after a value.
+pub fn comment_at(text: &str, offset: usize) -> Option<bool> {
+    let mut offset = offset.min(text.len());
+    while !text.is_char_boundary(offset) {
+        offset -= 1;
+    }
+    let line_start = text[..offset].rfind('\n').map_or(0, |i| i + 1);
+    let before = &text[line_start..offset];
+    let mut quoted = None;
+    for (i, c) in before.char_indices() {
+        match (quoted, c) {
+            (None, '#') => return Some(before[..i].trim().is_empty()),
+            (None, '"' | '\'') => quoted = Some(c),
+            (Some(q), _) if c == q => quoted = None,
+            _ => {}
+        }
+    }
+    None
+}
+
+/// What an error at byte `offset` adds when it lies in a comment.
+pub fn comment_note(text: &str, offset: usize) -> &'static str {
+    match comment_at(text, offset) {
+        Some(true) => " in a comment line (which belongs to no field)",
+        Some(false) => " in the comment after the value",
+        None => "",
     }
 }
 
@@ -252,6 +291,17 @@ mod tests {
         let at = |needle: &str| field_at(TEXT, TEXT.find(needle).unwrap()).map(|p| p.to_string());
         assert_eq!(at("2\n").as_deref(), Some("cluster.brokers"));
         assert_eq!(at("at_ms = 2").as_deref(), Some("faults.plan[1].at_ms"));
+        let bare = "[faults.mix]\nvari\n";
+        assert_eq!(
+            field_at(bare, bare.find("vari").unwrap())
+                .unwrap()
+                .to_string(),
+            "faults.mix.vari"
+        );
+        assert_eq!(comment_at("a = 1 # x\n", 8), Some(false));
+        assert_eq!(comment_at("  # x = 1\n", 6), Some(true));
+        assert_eq!(comment_at("a = \"#\" x\n", 8), None);
+        assert_eq!(field_at("[cluster]\n# x\n", 12), None, "a comment line");
         let broken = "[cluster]\nbrokers = 2\n[faults]\nphase_ms = 1\x01\n";
         assert_eq!(
             field_at(broken, broken.find('\x01').unwrap())

@@ -223,6 +223,7 @@ impl Scenario {
                 let valid = e.valid_up_to();
                 let prefix = std::str::from_utf8(&bytes[..valid]).expect("valid up to here");
                 let lossy = String::from_utf8_lossy(bytes);
+                let comment = locate::comment_note(&lossy, valid);
                 let bad: Vec<String> = bytes[valid..]
                     .iter()
                     .take(e.error_len().unwrap_or(bytes.len() - valid).max(1))
@@ -233,7 +234,8 @@ impl Scenario {
                     position: Some(position(prefix, valid)),
                     field: locate::field_at(&lossy, valid).map(|p| p.to_string()),
                     message: format!(
-                        "invalid UTF-8 at byte {valid} ({}{}); scenario files are UTF-8 text",
+                        "invalid UTF-8 at byte {valid} ({}{}){comment}; scenario files are UTF-8 \
+                         text",
                         bad.join(" "),
                         if e.error_len().is_none() {
                             ", a truncated character"
@@ -262,8 +264,13 @@ impl Scenario {
                 message,
             }
         };
-        let deserializer = toml::Deserializer::parse(text)
-            .map_err(|e| error(e.span(), None, e.message().trim().to_string()))?;
+        let deserializer = toml::Deserializer::parse(text).map_err(|e| {
+            let mut message = e.message().trim().to_string();
+            if let Some(span) = e.span() {
+                message.push_str(locate::comment_note(text, span.start));
+            }
+            error(e.span(), None, message)
+        })?;
         let scenario: Scenario = serde_path_to_error::deserialize(deserializer).map_err(|e| {
             let mut path = FieldPath::from_serde(e.path());
             let inner = e.into_inner();

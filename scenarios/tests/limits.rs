@@ -431,6 +431,11 @@ fn a_missing_field_is_named() {
 #[test]
 fn syntax_errors_name_the_line_and_field() {
     rejects(
+        &PRODUCE.replace("application = \"produce\"", "applic"),
+        3,
+        "applic",
+    );
+    rejects(
         &PRODUCE.replace("brokers = 2", "brokers = 2x"),
         5,
         "cluster.brokers",
@@ -455,6 +460,17 @@ fn invalid_utf8_names_the_file_line_and_byte() {
     assert!(e.starts_with("bad.toml:5:15:"), "{e}");
     assert!(
         e.contains("field `cluster.brokers`") && e.contains("invalid UTF-8") && e.contains("0xff"),
+        "{e}"
+    );
+    assert!(e.contains("in the comment after the value"), "{e}");
+    // In a comment line: no field, and says so.
+    let mut commented = format!("# a comment \n{PRODUCE}").into_bytes();
+    commented[5] = 0xc3;
+    let e = Scenario::parse_bytes(&commented, "bad.toml")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.starts_with("bad.toml:1:6:") && e.contains("in a comment line"),
         "{e}"
     );
     // Through `load`, as the command line reads a file.
