@@ -3,6 +3,7 @@
 //! simulated run and checks it.
 
 pub mod builtin;
+pub mod convergence;
 pub mod expect;
 pub mod limits;
 pub mod locate;

@@ -40,6 +40,9 @@ pub struct SeedReport<T> {
     /// The run's value, or the message of the panic that ended it.
     pub outcome: Result<T, String>,
     pub trace: TraceSummary,
+    /// Virtual nanoseconds the run lasted (for a panic: until it panicked; 0 if the seed's
+    /// thread itself died).
+    pub virtual_ns: u64,
 }
 
 /// Runs `body` as seed `seed` on a fresh OS thread and returns its result and trace.
@@ -60,6 +63,7 @@ where
             seed,
             outcome: Err(panic_message(panic.as_ref())),
             trace: TraceSummary::default(),
+            virtual_ns: 0,
         },
     }
 }
@@ -87,6 +91,7 @@ where
             value
         })
     }));
+    let virtual_ns = trace::elapsed_ns();
     let names = sim.node_names();
     let trace = trace::finish(names);
     drop(runtime);
@@ -94,6 +99,7 @@ where
         seed,
         outcome: result.map_err(|p| panic_message(p.as_ref())),
         trace,
+        virtual_ns,
     }
 }
 
