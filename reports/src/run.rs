@@ -123,6 +123,16 @@ impl RunReport {
             );
         }
         let _ = writeln!(out, "stats: {}", compact_stats(&self.stats));
+        // A run that did not converge says how far it got and whether its workload simply
+        // outlasts the heal deadline (`stats.not_converged`, filled by the scenario runner).
+        if let Some(why) = self
+            .stats
+            .get(NOT_CONVERGED)
+            .and_then(|n| n.get("explanation"))
+            .and_then(|e| e.as_str())
+        {
+            let _ = writeln!(out, "not converged: {why}");
+        }
         let _ = writeln!(
             out,
             "trace: {} ({} events)",
@@ -163,10 +173,18 @@ fn render_fault(fault: &serde_json::Value) -> String {
     format!("@{at:>5} ms {kind} {}", rest.join(" "))
 }
 
-/// `key=value` pairs of a flat or nested JSON object, on one line.
+/// The stats entry of a run that did not converge (its explanation gets a line of its own).
+const NOT_CONVERGED: &str = "not_converged";
+
+/// `key=value` pairs of a flat or nested JSON object, on one line (without `not_converged`'s
+/// explanation, which the summary prints on its own line).
 fn compact_stats(stats: &serde_json::Value) -> String {
     let mut parts = Vec::new();
-    flatten("", stats, &mut parts);
+    let mut stats = stats.clone();
+    if let Some(n) = stats.get_mut(NOT_CONVERGED).and_then(|n| n.as_object_mut()) {
+        n.remove("explanation");
+    }
+    flatten("", &stats, &mut parts);
     parts.join(" ")
 }
 
@@ -183,5 +201,56 @@ fn flatten(prefix: &str, value: &serde_json::Value, parts: &mut Vec<String>) {
             }
         }
         other => parts.push(format!("{prefix}={other}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn report(stats: serde_json::Value) -> RunReport {
+        RunReport {
+            schema: SCHEMA_VERSION,
+            scenario: "s".into(),
+            seed: 1,
+            guarantee: "exactly-once".into(),
+            variants: vec![],
+            verdict: Verdict::Fail,
+            anomalies: vec![],
+            anomaly_counts: Default::default(),
+            panic: None,
+            trace_hash: "0".repeat(16),
+            trace_events: 0,
+            faults: serde_json::json!([]),
+            stats,
+            replay: "eosim run s".into(),
+        }
+    }
+
+    #[test]
+    fn a_run_that_did_not_converge_says_why_on_a_line_of_its_own() {
+        let text = report(serde_json::json!({
+            "virtual_ms": 13017,
+            "not_converged": {
+                "work_done": 390,
+                "work_expected": 3000,
+                "workload_outlasts_deadline": true,
+                "explanation": "the workload outlasts faults.heal_deadline_ms: 390 of 3000",
+            },
+        }))
+        .to_text();
+        assert!(
+            text.contains(
+                "\nnot converged: the workload outlasts faults.heal_deadline_ms: 390 of 3000\n"
+            ),
+            "{text}"
+        );
+        let stats = text.lines().find(|l| l.starts_with("stats:")).unwrap();
+        assert!(
+            stats.contains("not_converged.work_done=390") && !stats.contains("explanation"),
+            "{stats}"
+        );
+        let converged = report(serde_json::json!({ "virtual_ms": 1 })).to_text();
+        assert!(!converged.contains("not converged"), "{converged}");
     }
 }

@@ -45,7 +45,7 @@ pub fn load(name_or_path: &str) -> Result<Scenario, ScenarioError> {
         return Scenario::parse(text, &format!("builtin:{name}"));
     }
     let path = Path::new(name_or_path);
-    let text = std::fs::read_to_string(path).map_err(|e| ScenarioError {
+    let unreadable = |e: std::io::Error| ScenarioError {
         file: name_or_path.to_string(),
         position: None,
         field: None,
@@ -58,8 +58,17 @@ pub fn load(name_or_path: &str) -> Result<Scenario, ScenarioError> {
         } else {
             e.to_string()
         },
-    })?;
-    Scenario::parse(&text, name_or_path)
+    };
+    // Read at most one byte past the limit: `parse_bytes` rejects a larger file without
+    // this reading all of it.
+    let file = std::fs::File::open(path).map_err(unreadable)?;
+    let mut bytes = Vec::new();
+    std::io::Read::read_to_end(
+        &mut std::io::Read::take(file, crate::limits::MAX_FILE_BYTES + 1),
+        &mut bytes,
+    )
+    .map_err(unreadable)?;
+    Scenario::parse_bytes(&bytes, name_or_path)
 }
 
 #[cfg(test)]

@@ -3,7 +3,10 @@
 //! simulated run and checks it.
 
 pub mod builtin;
+pub mod convergence;
 pub mod expect;
+pub mod limits;
+pub mod locate;
 pub mod run;
 pub mod spec;
 

@@ -51,6 +51,10 @@ pub struct RunStats {
     /// Records in the final logs.
     pub log_records: u64,
     pub history_events: u64,
+    /// How far a run that did not converge got by its heal deadline, and whether its
+    /// workload outlasts the deadline (absent when the run converged).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub not_converged: Option<crate::convergence::NotConvergedStats>,
 }
 
 /// Everything about one run.
@@ -154,12 +158,25 @@ pub fn run(scenario: &Scenario, options: &RunOptions) -> RunOutcome {
         ..SeedOptions::default()
     };
     let (s, p, v) = (Arc::new(scenario.clone()), plan.clone(), variants.clone());
+    // Shared with the run, so that a run that panics still reports what it gathered: the
+    // history recorded so far and the network's counts.
+    let recorder = Recorder::new();
+    let net_stats = NetStatsSource::default();
+    let (r, n) = (recorder.clone(), net_stats.clone());
     let report = sim::run_seed(options.seed, &seed_options, move |sim| {
-        execute(sim, s, p, guarantee, v)
+        execute(sim, s, p, guarantee, v, r, n)
     });
     let (history, messages, virtual_ms, panic) = match report.outcome {
         Ok((history, messages, virtual_ms)) => (history, messages, virtual_ms, None),
-        Err(message) => (History::default(), NetStats::default(), 0, Some(message)),
+        Err(message) => {
+            let messages = net_stats
+                .lock()
+                .ok()
+                .and_then(|source| source.as_ref().map(|stats| stats()))
+                .unwrap_or_default();
+            let virtual_ms = report.virtual_ns / 1_000_000;
+            (recorder.take(), messages, virtual_ms, Some(message))
+        }
     };
     let anomalies = if panic.is_some() {
         Vec::new()
@@ -172,7 +189,10 @@ pub fn run(scenario: &Scenario, options: &RunOptions) -> RunOutcome {
         }
         found
     };
-    let stats = stats(&history, messages, virtual_ms);
+    let mut stats = stats(&history, messages, virtual_ms);
+    if history.converged == Some(false) {
+        stats.not_converged = Some(crate::convergence::not_converged(scenario, &history));
+    }
     RunOutcome {
         scenario: scenario.name.clone(),
         seed: options.seed,
@@ -213,6 +233,9 @@ fn stats(history: &History, messages: NetStats, virtual_ms: u64) -> RunStats {
     s
 }
 
+/// Reads the run's network counts from outside the simulation (after a panic).
+type NetStatsSource = Arc<std::sync::Mutex<Option<Box<dyn Fn() -> NetStats + Send>>>>;
+
 /// The run itself, inside the simulation.
 async fn execute(
     sim: Sim,
@@ -220,10 +243,16 @@ async fn execute(
     plan: FaultPlan,
     guarantee: Guarantee,
     variants: Variants,
+    recorder: Recorder,
+    net_stats: NetStatsSource,
 ) -> (History, NetStats, u64) {
     // Brokers sync before they acknowledge, so only a variant can lose acknowledged data.
     sim.set_lose_unsynced_on_crash(true);
     let net = KafkaNet::new(&sim, scenario.network.clone());
+    let stats_net = net.clone();
+    *net_stats
+        .lock()
+        .expect("set once, before anything can panic") = Some(Box::new(move || stats_net.stats()));
     let spec = scenario.cluster_with_app_topics();
     let partitions = spec.partitions();
 
@@ -255,7 +284,6 @@ async fn execute(
     cluster_cell
         .set(cluster.clone())
         .expect("the cluster layout is set once");
-    let recorder = Recorder::new();
     let (finished, app_nodes): AppStart = match scenario.application {
         Application::Produce => {
             let done = Completion::default();
@@ -424,6 +452,8 @@ async fn execute(
     history
         .final_logs
         .sort_by(|a, b| (&a.topic, a.partition).cmp(&(&b.topic, b.partition)));
+    // Done without a panic: let go of the network here, inside the simulation.
+    net_stats.lock().expect("never poisoned").take();
     (history, net.stats(), sim::now_ms())
 }
 

@@ -5,6 +5,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
+use std::ops::Range;
 
 use model::apps::copy::CopyWorkload;
 use model::apps::produce::ProduceWorkload;
@@ -16,6 +17,8 @@ use sim::{Fault, FaultMix, FaultPlan, NetConfig};
 use toml::Spanned;
 
 use crate::expect::{Expectation, RunKey};
+use crate::limits;
+use crate::locate::{self, FieldPath};
 
 /// Which application runs on the cluster.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -145,7 +148,11 @@ impl fmt::Display for ScenarioError {
 
 /// 1-based (line, column) of a byte offset.
 fn position(text: &str, offset: usize) -> (usize, usize) {
-    let before = &text[..offset.min(text.len())];
+    let mut offset = offset.min(text.len());
+    while !text.is_char_boundary(offset) {
+        offset -= 1;
+    }
+    let before = &text[..offset];
     let line = before.matches('\n').count() + 1;
     let column = before
         .rfind('\n')
@@ -154,28 +161,134 @@ fn position(text: &str, offset: usize) -> (usize, usize) {
     (line, column)
 }
 
+/// A semantic error: the field and why, with the span of its entry when the caller knows it
+/// better than the field's place in the text (a plan entry).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Invalid {
+    pub path: FieldPath,
+    pub message: String,
+    pub span: Option<Range<usize>>,
+}
+
+impl Invalid {
+    fn new(path: &str, message: impl Into<String>) -> Self {
+        Self {
+            path: FieldPath::parse(path),
+            message: message.into(),
+            span: None,
+        }
+    }
+}
+
+/// `Err` naming `path` unless `min <= value <= max`.
+fn bounded<T: PartialOrd + fmt::Display>(
+    path: &str,
+    value: T,
+    min: T,
+    max: T,
+) -> Result<(), Invalid> {
+    if value < min {
+        return Err(Invalid::new(
+            path,
+            format!("must be at least {min} (is {value})"),
+        ));
+    }
+    if value > max {
+        return Err(Invalid::new(
+            path,
+            format!("must be at most {max} (is {value}; see scenarios::limits)"),
+        ));
+    }
+    Ok(())
+}
+
 impl Scenario {
+    /// Parses and validates a scenario file's bytes: at most `limits::MAX_FILE_BYTES`, UTF-8
+    /// (an error names the line and column of the first invalid byte), then `parse`.
+    pub fn parse_bytes(bytes: &[u8], file: &str) -> Result<Self, ScenarioError> {
+        if bytes.len() as u64 > limits::MAX_FILE_BYTES {
+            return Err(ScenarioError {
+                file: file.to_string(),
+                position: Some((1, 1)),
+                field: None,
+                message: format!(
+                    "the file is larger than {} bytes, the most a scenario file may have",
+                    limits::MAX_FILE_BYTES
+                ),
+            });
+        }
+        match std::str::from_utf8(bytes) {
+            Ok(text) => Self::parse(text, file),
+            Err(e) => {
+                let valid = e.valid_up_to();
+                let prefix = std::str::from_utf8(&bytes[..valid]).expect("valid up to here");
+                let lossy = String::from_utf8_lossy(bytes);
+                let comment = locate::comment_note(&lossy, valid);
+                let bad: Vec<String> = bytes[valid..]
+                    .iter()
+                    .take(e.error_len().unwrap_or(bytes.len() - valid).max(1))
+                    .map(|b| format!("0x{b:02x}"))
+                    .collect();
+                Err(ScenarioError {
+                    file: file.to_string(),
+                    position: Some(position(prefix, valid)),
+                    field: locate::field_at(&lossy, valid).map(|p| p.to_string()),
+                    message: format!(
+                        "invalid UTF-8 at byte {valid} ({}{}){comment}; scenario files are UTF-8 \
+                         text",
+                        bad.join(" "),
+                        if e.error_len().is_none() {
+                            ", a truncated character"
+                        } else {
+                            ""
+                        }
+                    ),
+                })
+            }
+        }
+    }
+
     /// Parses and validates scenario text; `file` names it in errors.
     pub fn parse(text: &str, file: &str) -> Result<Self, ScenarioError> {
-        let error = |span: Option<std::ops::Range<usize>>,
-                     field: Option<String>,
-                     message: String| ScenarioError {
-            file: file.to_string(),
-            position: span.map(|s| position(text, s.start)),
-            field,
-            message,
+        // Every error names a line and column (the file's start if nothing better is known)
+        // and, where one can be told, the field.
+        let error = |span: Option<Range<usize>>, field: Option<FieldPath>, message: String| {
+            let field = field.filter(|f| !f.is_empty());
+            let span = span.or_else(|| field.as_ref().and_then(|f| locate::span_of(text, f)));
+            let field =
+                field.or_else(|| span.as_ref().and_then(|s| locate::field_at(text, s.start)));
+            ScenarioError {
+                file: file.to_string(),
+                position: Some(span.map_or((1, 1), |s| position(text, s.start))),
+                field: field.map(|f| f.to_string()),
+                message,
+            }
         };
-        let deserializer = toml::Deserializer::parse(text)
-            .map_err(|e| error(e.span(), None, e.message().to_string()))?;
+        let deserializer = toml::Deserializer::parse(text).map_err(|e| {
+            let mut message = e.message().trim().to_string();
+            if let Some(span) = e.span() {
+                message.push_str(locate::comment_note(text, span.start));
+            }
+            error(e.span(), None, message)
+        })?;
         let scenario: Scenario = serde_path_to_error::deserialize(deserializer).map_err(|e| {
-            let path = e.path().to_string();
+            let mut path = FieldPath::from_serde(e.path());
             let inner = e.into_inner();
-            let field = (path != "." && !path.is_empty()).then_some(path);
-            error(inner.span(), field, inner.message().trim().to_string())
+            let message = inner.message().trim().to_string();
+            // "missing field `x`" is raised by the table that lacks it: name the field.
+            if let Some(missing) = message
+                .strip_prefix("missing field `")
+                .and_then(|m| m.split('`').next())
+            {
+                let table = locate::span_of(text, &path);
+                path = path.key(missing);
+                return error(table.or(inner.span()), Some(path), message);
+            }
+            error(inner.span(), Some(path), message)
         })?;
         scenario
             .validate()
-            .map_err(|(span, field, message)| error(span, Some(field), message))?;
+            .map_err(|e| error(e.span, Some(e.path), e.message))?;
         Ok(scenario)
     }
 
@@ -390,208 +503,619 @@ impl Scenario {
             .collect()
     }
 
-    fn validate_queue(&self) -> Result<(), (Option<std::ops::Range<usize>>, String, String)> {
-        let field = |f: &str, m: String| Err((None, f.to_string(), m));
+    /// The workload bound `max`, a tenth of it on a lossy network (`network.loss` above 0).
+    fn workload_bound(&self, max: u64) -> u64 {
+        if self.network.loss > 0.0 {
+            max / limits::LOSSY_WORKLOAD_DIVISOR
+        } else {
+            max
+        }
+    }
+
+    /// " (a tenth of … on a lossy network)" when `workload_bound` divided.
+    fn lossy_note(&self) -> &'static str {
+        if self.network.loss > 0.0 {
+            " on a lossy network (network.loss > 0: lost messages break connections and every \
+             call in flight is retried)"
+        } else {
+            ""
+        }
+    }
+
+    fn validate_produce(&self) -> Result<(), Invalid> {
+        let w = &self.workload;
+        bounded("workload.producers", w.producers, 1, limits::MAX_PRODUCERS)?;
+        bounded(
+            "workload.values_per_producer",
+            w.values_per_producer,
+            0,
+            limits::MAX_VALUES_PER_PRODUCER,
+        )?;
+        let total = u64::from(w.producers) * u64::from(w.values_per_producer);
+        let max = self.workload_bound(limits::MAX_PRODUCE_VALUES);
+        if total > max {
+            return Err(Invalid::new(
+                "workload.values_per_producer",
+                format!(
+                    "{} producers x {} values = {total} values; at most {max} in all{}",
+                    w.producers,
+                    w.values_per_producer,
+                    self.lossy_note()
+                ),
+            ));
+        }
+        bounded(
+            "workload.send_interval_ms",
+            w.send_interval_ms,
+            0,
+            limits::MAX_SEND_INTERVAL_MS,
+        )
+    }
+
+    fn validate_copy(&self) -> Result<(), Invalid> {
+        let copy = self.copy_workload();
+        bounded(
+            "copy.instances",
+            copy.instances,
+            1,
+            limits::MAX_COPY_INSTANCES,
+        )?;
+        let max = self.workload_bound(u64::from(limits::MAX_COPY_VALUES));
+        if copy.values as u64 > max && max < u64::from(limits::MAX_COPY_VALUES) {
+            return Err(Invalid::new(
+                "copy.values",
+                format!(
+                    "must be at most {max}{} (is {})",
+                    self.lossy_note(),
+                    copy.values
+                ),
+            ));
+        }
+        bounded("copy.values", copy.values, 1, limits::MAX_COPY_VALUES)?;
+        bounded(
+            "copy.commit_every",
+            copy.commit_every,
+            1,
+            limits::MAX_COMMIT_EVERY,
+        )?;
+        bounded(
+            "copy.txn_timeout_ms",
+            copy.txn_timeout_ms,
+            1,
+            limits::MAX_TXN_TIMEOUT_MS,
+        )?;
+        validate_session("copy.session_timeout_ms", copy.session_timeout_ms)?;
+        let partitions = |name: &str| {
+            self.cluster
+                .topics
+                .iter()
+                .find(|t| t.name == name)
+                .map(|t| t.partitions)
+        };
+        let Some(input) = partitions(&copy.input_topic) else {
+            return Err(Invalid::new(
+                "copy.input_topic",
+                format!("{:?} is not a topic of cluster.topics", copy.input_topic),
+            ));
+        };
+        match partitions(&copy.output_topic) {
+            None => Err(Invalid::new(
+                "copy.output_topic",
+                format!("{:?} is not a topic of cluster.topics", copy.output_topic),
+            )),
+            Some(output) if output != input || copy.output_topic == copy.input_topic => {
+                Err(Invalid::new(
+                    "copy.output_topic",
+                    "must be another topic with as many partitions as the input",
+                ))
+            }
+            Some(_) => Ok(()),
+        }
+    }
+
+    fn validate_queue(&self) -> Result<(), Invalid> {
         let queue = self.queue_workload();
-        if queue.clients == 0 {
-            return field("queue.clients", "must be at least 1".into());
+        bounded("queue.clients", queue.clients, 1, limits::MAX_QUEUE_CLIENTS)?;
+        bounded(
+            "queue.ops_per_client",
+            queue.ops_per_client,
+            1,
+            limits::MAX_OPS_PER_CLIENT,
+        )?;
+        let total = u64::from(queue.clients) * u64::from(queue.ops_per_client);
+        let max = self.workload_bound(limits::MAX_QUEUE_OPS);
+        if total > max {
+            return Err(Invalid::new(
+                "queue.ops_per_client",
+                format!(
+                    "{} clients x {} operations = {total} operations; at most {max} in all{}",
+                    queue.clients,
+                    queue.ops_per_client,
+                    self.lossy_note()
+                ),
+            ));
         }
-        if queue.clients > 900 {
-            return field("queue.clients", "must be at most 900".into());
-        }
-        if queue.ops_per_client == 0 {
-            return field("queue.ops_per_client", "must be at least 1".into());
-        }
-        if queue.ops_per_client > 100_000 {
-            return field("queue.ops_per_client", "must be at most 100000".into());
-        }
-        if queue.max_txn_len == 0 {
-            return field("queue.max_txn_len", "must be at least 1".into());
-        }
+        bounded(
+            "queue.max_txn_len",
+            queue.max_txn_len,
+            1,
+            limits::MAX_TXN_LEN,
+        )?;
         if queue.op_interval_ms == 0 {
-            return field(
+            return Err(Invalid::new(
                 "queue.op_interval_ms",
-                "must be at least 1 (simulated sleeps are whole milliseconds)".into(),
-            );
+                "must be at least 1 (simulated sleeps are whole milliseconds)",
+            ));
         }
-        if queue.max_poll_records == 0 {
-            return field("queue.max_poll_records", "must be at least 1".into());
-        }
-        if queue.txn_timeout_ms == 0 {
-            return field("queue.txn_timeout_ms", "must be positive".into());
-        }
+        bounded(
+            "queue.op_interval_ms",
+            queue.op_interval_ms,
+            1,
+            limits::MAX_OP_INTERVAL_MS,
+        )?;
+        bounded(
+            "queue.intra_txn_delay_ms",
+            queue.intra_txn_delay_ms,
+            0,
+            limits::MAX_INTRA_TXN_DELAY_MS,
+        )?;
+        bounded(
+            "queue.max_poll_records",
+            queue.max_poll_records,
+            1,
+            limits::MAX_POLL_RECORDS,
+        )?;
+        bounded(
+            "queue.txn_timeout_ms",
+            queue.txn_timeout_ms,
+            1,
+            limits::MAX_TXN_TIMEOUT_MS,
+        )?;
         for (i, topic) in queue.topics.iter().enumerate() {
             if !self.cluster.topics.iter().any(|t| t.name == *topic) {
-                return field(
+                return Err(Invalid::new(
                     &format!("queue.topics[{i}]"),
                     format!("{topic:?} is not a topic of cluster.topics"),
-                );
+                ));
             }
         }
         Ok(())
     }
 
-    fn validate(&self) -> Result<(), (Option<std::ops::Range<usize>>, String, String)> {
-        let field = |f: &str, m: String| Err((None, f.to_string(), m));
-        if self.name.trim().is_empty() {
-            return field("name", "must not be empty".into());
+    fn validate_streams(&self) -> Result<(), Invalid> {
+        let w = self.streams_workload();
+        bounded(
+            "streams.instances",
+            w.instances,
+            1,
+            limits::MAX_STREAMS_INSTANCES,
+        )?;
+        let partitions = self.streams_partitions();
+        if w.instances > partitions {
+            return Err(Invalid::new(
+                "streams.instances",
+                format!(
+                    "{} instances but the input topic {:?} has {partitions} partitions: an \
+                     instance without a task would spin in the model's streams runtime; use at \
+                     most {partitions} instances",
+                    w.instances,
+                    w.app.input_topic()
+                ),
+            ));
         }
+        let max = self.workload_bound(u64::from(limits::MAX_STREAMS_RECORDS));
+        if w.records as u64 > max && max < u64::from(limits::MAX_STREAMS_RECORDS) {
+            return Err(Invalid::new(
+                "streams.records",
+                format!(
+                    "must be at most {max}{} (is {})",
+                    self.lossy_note(),
+                    w.records
+                ),
+            ));
+        }
+        bounded("streams.records", w.records, 1, limits::MAX_STREAMS_RECORDS)?;
+        if w.keys == 0 || w.keys > limits::MAX_STREAMS_KEYS {
+            return Err(Invalid::new(
+                "streams.keys",
+                format!("must be in 1..={} (12-bit keys)", limits::MAX_STREAMS_KEYS),
+            ));
+        }
+        bounded(
+            "streams.commit_interval_ms",
+            w.commit_interval_ms,
+            1,
+            limits::MAX_COMMIT_INTERVAL_MS,
+        )?;
+        bounded(
+            "streams.commit_interval_records",
+            w.commit_interval_records,
+            0,
+            limits::MAX_COMMIT_INTERVAL_RECORDS,
+        )?;
+        bounded(
+            "streams.txn_timeout_ms",
+            w.txn_timeout_ms,
+            1,
+            limits::MAX_TXN_TIMEOUT_MS,
+        )?;
+        validate_session("streams.session_timeout_ms", w.session_timeout_ms)?;
+        bounded(
+            "streams.max_input_pause_ms",
+            w.max_input_pause_ms,
+            0,
+            limits::MAX_INPUT_PAUSE_MS,
+        )
+    }
+
+    fn validate_cluster(&self) -> Result<(), Invalid> {
         if self.cluster.brokers == 0 {
-            return field(
+            return Err(Invalid::new(
                 "cluster.brokers",
-                "a cluster needs at least one broker".into(),
-            );
+                "a cluster needs at least one broker",
+            ));
         }
+        bounded(
+            "cluster.brokers",
+            self.cluster.brokers,
+            1,
+            limits::MAX_BROKERS,
+        )?;
         if self.cluster.topics.is_empty() {
-            return field("cluster.topics", "at least one topic is needed".into());
+            return Err(Invalid::new(
+                "cluster.topics",
+                "at least one topic is needed",
+            ));
+        }
+        if self.cluster.topics.len() > limits::MAX_TOPICS {
+            return Err(Invalid::new(
+                "cluster.topics",
+                format!(
+                    "{} topics; at most {} (see scenarios::limits)",
+                    self.cluster.topics.len(),
+                    limits::MAX_TOPICS
+                ),
+            ));
         }
         for (i, t) in self.cluster.topics.iter().enumerate() {
-            if t.partitions == 0 {
-                return field(
-                    &format!("cluster.topics[{i}].partitions"),
-                    "must be at least 1".into(),
-                );
+            let chars = t.name.chars().count();
+            if chars == 0 || chars > limits::MAX_TOPIC_NAME_CHARS {
+                return Err(Invalid::new(
+                    &format!("cluster.topics[{i}].name"),
+                    format!(
+                        "a topic name has 1..={} characters (this one {chars})",
+                        limits::MAX_TOPIC_NAME_CHARS
+                    ),
+                ));
             }
+            bounded(
+                &format!("cluster.topics[{i}].partitions"),
+                t.partitions,
+                1,
+                limits::MAX_PARTITIONS_PER_TOPIC,
+            )?;
             if self.cluster.topics[..i].iter().any(|o| o.name == t.name) {
-                return field(
+                return Err(Invalid::new(
                     &format!("cluster.topics[{i}].name"),
                     format!("topic {:?} is declared twice", t.name),
-                );
+                ));
             }
         }
-        match self.application {
-            Application::Streams => {
-                if self.copy.is_some() {
-                    return field(
-                        "copy",
-                        "only for application = \"transactional-copy\"".into(),
-                    );
+        bounded(
+            "cluster.sync_us",
+            self.cluster.sync_us,
+            0,
+            limits::MAX_SYNC_US,
+        )
+    }
+
+    fn validate_network(&self) -> Result<(), Invalid> {
+        let n = &self.network;
+        bounded(
+            "network.latency_max_us",
+            n.latency_max_us,
+            0,
+            limits::MAX_LATENCY_US,
+        )?;
+        if n.latency_min_us > n.latency_max_us {
+            return Err(Invalid::new(
+                "network.latency_min_us",
+                format!("must not exceed latency_max_us ({})", n.latency_max_us),
+            ));
+        }
+        if !(0.0..=1.0).contains(&n.loss) {
+            return Err(Invalid::new(
+                "network.loss",
+                "must be a probability between 0 and 1",
+            ));
+        }
+        bounded(
+            "network.message_overhead_us",
+            n.message_overhead_us,
+            0,
+            limits::MAX_MESSAGE_OVERHEAD_US,
+        )?;
+        bounded(
+            "network.record_bytes",
+            n.record_bytes,
+            0,
+            limits::MAX_RECORD_BYTES,
+        )?;
+        bounded(
+            "network.transfer_us_per_kib",
+            n.transfer_us_per_kib,
+            0,
+            limits::MAX_TRANSFER_US_PER_KIB,
+        )
+    }
+
+    fn validate_faults(&self) -> Result<(), Invalid> {
+        let faults = &self.faults;
+        bounded("faults.phase_ms", faults.phase_ms, 0, limits::MAX_PHASE_MS)?;
+        if faults.heal_deadline_ms == 0 {
+            return Err(Invalid::new("faults.heal_deadline_ms", "must be positive"));
+        }
+        bounded(
+            "faults.heal_deadline_ms",
+            faults.heal_deadline_ms,
+            1,
+            limits::MAX_HEAL_DEADLINE_MS,
+        )?;
+        if faults.plan.len() > limits::MAX_PLAN_FAULTS {
+            return Err(Invalid {
+                span: faults.plan.get(limits::MAX_PLAN_FAULTS).map(|f| f.span()),
+                ..Invalid::new(
+                    &format!("faults.plan[{}]", limits::MAX_PLAN_FAULTS),
+                    format!(
+                        "{} explicit faults; at most {} (see scenarios::limits)",
+                        faults.plan.len(),
+                        limits::MAX_PLAN_FAULTS
+                    ),
+                )
+            });
+        }
+        for (i, fault) in faults.plan.iter().enumerate() {
+            use sim::FaultAction::*;
+            let path = |field: &str| format!("faults.plan[{i}].{field}");
+            match &fault.get_ref().action {
+                DropRequests { count, .. }
+                | LoseAcks { count, .. }
+                | DuplicateRequests { count, .. }
+                | DuplicateResponses { count, .. } => {
+                    bounded(&path("count"), *count, 1, limits::MAX_MESSAGES_PER_FAULT)?
                 }
-            }
-            Application::Produce => {
-                if self.workload.producers == 0 {
-                    return field("workload.producers", "must be at least 1".into());
+                Delay {
+                    count, extra_ms, ..
+                } => {
+                    bounded(&path("count"), *count, 1, limits::MAX_MESSAGES_PER_FAULT)?;
+                    bounded(&path("extra_ms"), *extra_ms, 0, limits::MAX_DELAY_MS)?;
                 }
-                if self.copy.is_some() {
-                    return field(
-                        "copy",
-                        "only for application = \"transactional-copy\"".into(),
-                    );
+                Stop { grace_ms, .. } => {
+                    bounded(&path("grace_ms"), *grace_ms, 0, limits::MAX_GRACE_MS)?
                 }
-            }
-            Application::JepsenQueue => {
-                if self.copy.is_some() {
-                    return field(
-                        "copy",
-                        "only for application = \"transactional-copy\"".into(),
-                    );
-                }
-                self.validate_queue()?;
-            }
-            Application::TransactionalCopy => {
-                let copy = self.copy_workload();
-                if copy.instances == 0 {
-                    return field("copy.instances", "must be at least 1".into());
-                }
-                if copy.values == 0 {
-                    return field("copy.values", "must be at least 1".into());
-                }
-                if copy.commit_every == 0 {
-                    return field("copy.commit_every", "must be at least 1".into());
-                }
-                let partitions = |name: &str| {
-                    self.cluster
-                        .topics
-                        .iter()
-                        .find(|t| t.name == name)
-                        .map(|t| t.partitions)
-                };
-                let Some(input) = partitions(&copy.input_topic) else {
-                    return field("copy.input_topic", "not a topic of cluster.topics".into());
-                };
-                match partitions(&copy.output_topic) {
-                    None => {
-                        return field("copy.output_topic", "not a topic of cluster.topics".into());
+                Partition { a, b } => {
+                    let nodes = self.node_names().len();
+                    for (side, list) in [("a", a), ("b", b)] {
+                        if list.len() > nodes {
+                            return Err(Invalid::new(
+                                &path(side),
+                                format!("{} names; the scenario has {nodes} nodes", list.len()),
+                            ));
+                        }
                     }
-                    Some(output) if output != input || copy.output_topic == copy.input_topic => {
-                        return field(
-                            "copy.output_topic",
-                            "must be another topic with as many partitions as the input".into(),
-                        );
-                    }
-                    Some(_) => {}
                 }
+                Crash { .. } | Restart { .. } | Pause { .. } | Resume { .. } | HealPartition => {}
             }
         }
-        if self.queue.is_some() && self.application != Application::JepsenQueue {
-            return field("queue", "only for application = \"jepsen-queue\"".into());
+        let Some(mix) = &faults.mix else {
+            return Ok(());
+        };
+        bounded("faults.mix.count", mix.count, 0, limits::MAX_MIX_COUNT)?;
+        for (name, weight) in [
+            ("crash", mix.crash),
+            ("pause", mix.pause),
+            ("stop", mix.stop),
+            ("drop_requests", mix.drop_requests),
+            ("lose_acks", mix.lose_acks),
+            ("duplicate_requests", mix.duplicate_requests),
+            ("duplicate_responses", mix.duplicate_responses),
+            ("delay", mix.delay),
+        ] {
+            bounded(
+                &format!("faults.mix.{name}"),
+                weight,
+                0,
+                limits::MAX_MIX_WEIGHT,
+            )?;
         }
-        if self.streams.is_some() && self.application != Application::Streams {
-            return field("streams", "only for application = \"streams\"".into());
+        bounded(
+            "faults.mix.max_outage_ms",
+            mix.max_outage_ms,
+            0,
+            limits::MAX_OUTAGE_MS,
+        )?;
+        if mix.min_outage_ms > mix.max_outage_ms {
+            return Err(Invalid::new(
+                "faults.mix.min_outage_ms",
+                format!("must not exceed max_outage_ms ({})", mix.max_outage_ms),
+            ));
         }
-        if self.application == Application::Streams {
-            let w = self.streams_workload();
-            if w.instances == 0 || w.instances > 90 {
-                return field("streams.instances", "must be in 1..=90".into());
+        bounded(
+            "faults.mix.max_messages",
+            mix.max_messages,
+            0,
+            limits::MAX_MESSAGES_PER_FAULT,
+        )?;
+        bounded(
+            "faults.mix.max_delay_ms",
+            mix.max_delay_ms,
+            0,
+            limits::MAX_DELAY_MS,
+        )?;
+        if let Some(kinds) = &mix.message {
+            if kinds.0.len() > limits::MAX_LIST_ENTRIES {
+                return Err(Invalid::new(
+                    "faults.mix.message",
+                    format!(
+                        "{} kinds listed; at most {}",
+                        kinds.0.len(),
+                        limits::MAX_LIST_ENTRIES
+                    ),
+                ));
             }
-            if w.records == 0 || w.records > 500_000 {
-                return field("streams.records", "must be in 1..=500000".into());
-            }
-            if w.keys == 0 || w.keys > 4096 {
-                return field("streams.keys", "must be in 1..=4096 (12-bit keys)".into());
-            }
-            if w.commit_interval_ms == 0 {
-                return field("streams.commit_interval_ms", "must be positive".into());
-            }
-        }
-        if let Some(mix) = &self.faults.mix
-            && let Some(kinds) = &mix.message
-            && let Some(bad) = kinds
+            if let Some((i, bad)) = kinds
                 .0
                 .iter()
-                .find(|k| !MESSAGE_KINDS.contains(&k.as_str()))
-        {
-            return field(
-                "faults.mix.message",
-                format!(
-                    "unknown message kind {bad:?} (known: {})",
-                    MESSAGE_KINDS.join(", ")
-                ),
-            );
-        }
-        if self.network.latency_min_us > self.network.latency_max_us {
-            return field(
-                "network.latency_min_us",
-                "must not exceed latency_max_us".into(),
-            );
-        }
-        if !(0.0..=1.0).contains(&self.network.loss) {
-            return field(
-                "network.loss",
-                "must be a probability between 0 and 1".into(),
-            );
-        }
-        if self.faults.heal_deadline_ms == 0 {
-            return field("faults.heal_deadline_ms", "must be positive".into());
-        }
-        if let Some(mix) = &self.faults.mix {
-            if mix.min_outage_ms > mix.max_outage_ms {
-                return field(
-                    "faults.mix.min_outage_ms",
-                    format!("must not exceed max_outage_ms ({})", mix.max_outage_ms),
-                );
+                .enumerate()
+                .find(|(_, k)| !MESSAGE_KINDS.contains(&k.as_str()))
+            {
+                // A single kind is a string, a list names the entry.
+                let path = if kinds.0.len() == 1 {
+                    "faults.mix.message".to_string()
+                } else {
+                    format!("faults.mix.message[{i}]")
+                };
+                return Err(Invalid::new(
+                    &path,
+                    format!(
+                        "unknown message kind {bad:?} (known: {})",
+                        MESSAGE_KINDS.join(", ")
+                    ),
+                ));
             }
-            let targets = self.crash_targets();
-            if let Some(unknown) = mix.targets.iter().flatten().find(|t| !targets.contains(t)) {
-                return field(
+        }
+        let targets = self.crash_targets();
+        if let Some(list) = &mix.targets {
+            if list.len() > limits::MAX_LIST_ENTRIES {
+                return Err(Invalid::new(
                     "faults.mix.targets",
+                    format!(
+                        "{} targets listed; at most {}",
+                        list.len(),
+                        limits::MAX_LIST_ENTRIES
+                    ),
+                ));
+            }
+            if let Some((i, unknown)) = list.iter().enumerate().find(|(_, t)| !targets.contains(t))
+            {
+                return Err(Invalid::new(
+                    &format!("faults.mix.targets[{i}]"),
                     format!(
                         "{unknown:?} cannot be crashed or paused (nodes that can: {})",
                         targets.join(", ")
                     ),
-                );
+                ));
             }
         }
+        Ok(())
+    }
+
+    /// Group members and streams tasks keep sending while the run lasts: bound the estimate.
+    fn validate_background(&self) -> Result<(), Invalid> {
+        let (members, tasks) = match self.application {
+            Application::TransactionalCopy
+                if self.copy_workload().assignment == model::apps::copy::CopyAssignment::Group =>
+            {
+                (u64::from(self.copy_workload().instances), 0)
+            }
+            Application::Streams => {
+                let w = self.streams_workload();
+                let sources = w.app.topology().source_topics().len() as u64;
+                (
+                    u64::from(w.instances),
+                    sources * u64::from(self.streams_partitions()),
+                )
+            }
+            _ => return Ok(()),
+        };
+        let (phase, heal) = (self.faults.phase_ms, self.faults.heal_deadline_ms);
+        let seconds = (phase + heal).div_ceil(1_000);
+        let estimate = seconds
+            * (members * limits::BACKGROUND_MSGS_PER_MEMBER_S
+                + tasks * limits::BACKGROUND_MSGS_PER_STREAMS_TASK_S);
+        if estimate > limits::MAX_BACKGROUND_MESSAGES {
+            let field = if heal >= phase {
+                "faults.heal_deadline_ms"
+            } else {
+                "faults.phase_ms"
+            };
+            return Err(Invalid::new(
+                field,
+                format!(
+                    "too long for this many group members ({members}) and streams tasks \
+                     ({tasks}): phase_ms + heal_deadline_ms = {} ms of heartbeats and fetches \
+                     is about {estimate} messages, more than {} (see \
+                     scenarios::limits::MAX_BACKGROUND_MESSAGES); shorten the fault phase or \
+                     the heal deadline, or use fewer instances or partitions",
+                    phase + heal,
+                    limits::MAX_BACKGROUND_MESSAGES
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    pub(crate) fn validate(&self) -> Result<(), Invalid> {
+        if self.name.trim().is_empty() {
+            return Err(Invalid::new("name", "must not be empty"));
+        }
+        if self.name.chars().count() > limits::MAX_NAME_CHARS {
+            return Err(Invalid::new(
+                "name",
+                format!("at most {} characters", limits::MAX_NAME_CHARS),
+            ));
+        }
+        if self.description.chars().count() > limits::MAX_DESCRIPTION_CHARS {
+            return Err(Invalid::new(
+                "description",
+                format!("at most {} characters", limits::MAX_DESCRIPTION_CHARS),
+            ));
+        }
+        self.validate_cluster()?;
+        let only = |section: &str, application: &str| {
+            Err(Invalid::new(
+                section,
+                format!("only for application = \"{application}\""),
+            ))
+        };
+        if self.copy.is_some() && self.application != Application::TransactionalCopy {
+            return only("copy", "transactional-copy");
+        }
+        if self.queue.is_some() && self.application != Application::JepsenQueue {
+            return only("queue", "jepsen-queue");
+        }
+        if self.streams.is_some() && self.application != Application::Streams {
+            return only("streams", "streams");
+        }
+        match self.application {
+            Application::Produce => self.validate_produce()?,
+            Application::TransactionalCopy => self.validate_copy()?,
+            Application::JepsenQueue => self.validate_queue()?,
+            Application::Streams => self.validate_streams()?,
+        }
+        let partitions: u64 = self
+            .cluster_with_app_topics()
+            .topics
+            .iter()
+            .map(|t| u64::from(t.partitions))
+            .sum();
+        if partitions > limits::MAX_TOTAL_PARTITIONS {
+            let with = if self.application == Application::Streams {
+                " with the streams application's sink, repartition and changelog topics"
+            } else {
+                ""
+            };
+            return Err(Invalid::new(
+                "cluster.topics",
+                format!(
+                    "{partitions} partitions in all{with}; at most {}",
+                    limits::MAX_TOTAL_PARTITIONS
+                ),
+            ));
+        }
+        self.validate_network()?;
+        self.validate_faults()?;
+        self.validate_background()?;
         let plan = sim::FaultPlan(self.explicit_plan());
         if let Err(e) = validate_plan_nodes(
             &plan,
@@ -599,20 +1123,46 @@ impl Scenario {
             &self.node_names(),
             self.faults.phase_ms,
         ) {
-            let span = self.faults.plan.get(e.index).map(|s| s.span());
-            return Err((
-                span,
-                format!("faults.plan[{}]", e.index),
-                format!("impossible fault ({}): {}", e.what, e.reason),
-            ));
+            return Err(Invalid {
+                span: self.faults.plan.get(e.index).map(|s| s.span()),
+                ..Invalid::new(
+                    &format!("faults.plan[{}]", e.index),
+                    format!("impossible fault ({}): {}", e.what, e.reason),
+                )
+            });
         }
         for key in self.expect.keys() {
             if let Err(m) = RunKey::parse(key) {
-                return field(&format!("expect.{key}"), m);
+                return Err(Invalid {
+                    path: FieldPath::parse("expect").key(key),
+                    message: m,
+                    span: None,
+                });
             }
         }
         Ok(())
     }
+}
+
+/// A consumer group member's session must outlast its heartbeat interval (the member asserts
+/// it), and is bounded like every duration.
+fn validate_session(path: &str, session_timeout_ms: u64) -> Result<(), Invalid> {
+    let heartbeat = model::client::GroupConfig::new("").heartbeat_interval_ms;
+    if session_timeout_ms <= heartbeat {
+        return Err(Invalid::new(
+            path,
+            format!(
+                "must exceed the members' heartbeat interval of {heartbeat} ms (is \
+                 {session_timeout_ms})"
+            ),
+        ));
+    }
+    bounded(
+        path,
+        session_timeout_ms,
+        heartbeat + 1,
+        limits::MAX_SESSION_TIMEOUT_MS,
+    )
 }
 
 /// Validates node lifecycles against the crash targets and message filters against all nodes.

@@ -41,6 +41,9 @@ pub struct SeedReport<T> {
     /// The run's value, or the message of the panic that ended it.
     pub outcome: Result<T, String>,
     pub trace: TraceSummary,
+    /// Virtual nanoseconds the run lasted (for a panic: until it panicked; 0 if the seed's
+    /// thread itself died).
+    pub virtual_ns: u64,
 }
 
 /// Runs `body` as seed `seed` on a fresh OS thread and returns its result and trace.
@@ -61,6 +64,7 @@ where
             seed,
             outcome: Err(panic_message(panic.as_ref())),
             trace: TraceSummary::default(),
+            virtual_ns: 0,
         },
     }
 }
@@ -88,6 +92,7 @@ where
             value
         })
     }));
+    let virtual_ns = trace::elapsed_ns();
     let names = sim.node_names();
     let trace = trace::finish(names);
     drop(runtime);
@@ -95,6 +100,7 @@ where
         seed,
         outcome: result.map_err(|p| panic_message(p.as_ref())),
         trace,
+        virtual_ns,
     }
 }
 

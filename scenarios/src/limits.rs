@@ -1,0 +1,177 @@
+//! The bounds of the scenario format.
+//!
+//! Every size and duration a scenario file sets is bounded, so that one seed of any accepted
+//! scenario stays cheap (seconds at most in a release build, bounded memory) and never asks the
+//! model for what it cannot run. `Scenario::parse` rejects a value outside its bound with the
+//! file, line, column and field. The fields themselves live with the code that uses them
+//! (`model::ClusterSpec`, the `model::apps::*` workloads, `sim::NetConfig`, `sim::FaultMix`,
+//! `sim::FaultAction`); their bounds are gathered here, section by section, each with the
+//! field's default. README's "Scenario files" section lists them too.
+//!
+//! How the numbers were chosen: release-build runs of the built-in scenarios with one knob
+//! pushed at a time (2-core machine, shared): 100,000 produce values take ~0.8 s, 20,000
+//! copied values ~1.2 s, 40,000 queue operations ~2.4 s, 20,000 streams records ~1.2 s; a
+//! lossy network multiplies the messages per unit of work by up to ~100 (a lost message
+//! breaks its connection and every call in flight on it is retried), hence the tenfold
+//! smaller workloads when `network.loss` is above zero; group members and streams tasks keep
+//! sending heartbeats and fetches for as long as the run lasts (`BACKGROUND_*`).
+
+// ---- whole file -------------------------------------------------------------------------
+
+/// Largest scenario file read, bytes (1 MiB).
+pub const MAX_FILE_BYTES: u64 = 1 << 20;
+/// Longest `name`, characters.
+pub const MAX_NAME_CHARS: usize = 200;
+/// Longest `description`, characters.
+pub const MAX_DESCRIPTION_CHARS: usize = 4_000;
+
+// ---- [cluster] --------------------------------------------------------------------------
+
+/// `cluster.brokers`: 1..=32 (default 3).
+pub const MAX_BROKERS: u32 = 32;
+/// `cluster.topics`: 1..=16 topics.
+pub const MAX_TOPICS: usize = 16;
+/// `cluster.topics[i].name`: 1..=249 characters (Kafka's limit).
+pub const MAX_TOPIC_NAME_CHARS: usize = 249;
+/// `cluster.topics[i].partitions`: 1..=256.
+pub const MAX_PARTITIONS_PER_TOPIC: u32 = 256;
+/// Partitions of all topics together, the streams application's sink, repartition and
+/// changelog topics included: at most 1,024.
+pub const MAX_TOTAL_PARTITIONS: u64 = 1_024;
+/// `cluster.sync_us`: 0..=1,000,000 µs (default 0).
+pub const MAX_SYNC_US: u64 = 1_000_000;
+
+// ---- [workload] (application = "produce") -------------------------------------------------
+
+/// `workload.producers`: 1..=256 (default 3).
+pub const MAX_PRODUCERS: u32 = 256;
+/// `workload.values_per_producer`: 0..=100,000 (default 100). Values are numbered
+/// `(producer + 1) × 1,000,000 + i`, so it must stay below 1,000,000 in any case.
+pub const MAX_VALUES_PER_PRODUCER: u32 = 100_000;
+/// `workload.producers × workload.values_per_producer`: at most 100,000 (a tenth of it on a
+/// lossy network).
+pub const MAX_PRODUCE_VALUES: u64 = 100_000;
+/// `workload.send_interval_ms`: 0..=60,000 ms (default 20).
+pub const MAX_SEND_INTERVAL_MS: u64 = 60_000;
+
+// ---- [copy] (application = "transactional-copy") -----------------------------------------
+
+/// `copy.instances`: 1..=64 (default 3).
+pub const MAX_COPY_INSTANCES: u32 = 64;
+/// `copy.values`: 1..=20,000 (default 300; a tenth of the bound on a lossy network).
+pub const MAX_COPY_VALUES: u32 = 20_000;
+/// `copy.commit_every`: 1..=10,000 records (default 10).
+pub const MAX_COMMIT_EVERY: u32 = 10_000;
+
+// ---- [queue] (application = "jepsen-queue") ----------------------------------------------
+
+/// `queue.clients`: 1..=128 (default 4).
+pub const MAX_QUEUE_CLIENTS: u32 = 128;
+/// `queue.ops_per_client`: 1..=10,000 (default 60).
+pub const MAX_OPS_PER_CLIENT: u32 = 10_000;
+/// `queue.clients × queue.ops_per_client`: at most 40,000 (a tenth of it on a lossy network).
+pub const MAX_QUEUE_OPS: u64 = 40_000;
+/// `queue.max_txn_len`: 1..=100 micro-ops (default 4).
+pub const MAX_TXN_LEN: u32 = 100;
+/// `queue.op_interval_ms`: 1..=60,000 ms (default 20).
+pub const MAX_OP_INTERVAL_MS: u64 = 60_000;
+/// `queue.intra_txn_delay_ms`: 0..=60,000 ms (default 40).
+pub const MAX_INTRA_TXN_DELAY_MS: u64 = 60_000;
+/// `queue.max_poll_records`: 1..=10,000 (default 10).
+pub const MAX_POLL_RECORDS: u32 = 10_000;
+
+// ---- [streams] (application = "streams") ---------------------------------------------------
+
+/// `streams.instances`: 1..=32 (default 3), and at most the input topic's partitions: an
+/// instance that is assigned no task at all spins in the model's streams runtime without
+/// letting virtual time advance (a hang, found by fuzzing).
+pub const MAX_STREAMS_INSTANCES: u32 = 32;
+/// `streams.records`: 1..=20,000 input records (default 300; a tenth of the bound on a lossy
+/// network).
+pub const MAX_STREAMS_RECORDS: u32 = 20_000;
+/// `streams.keys`: 1..=4,096 (default 100; keys are 12 bits).
+pub const MAX_STREAMS_KEYS: u16 = 4_096;
+/// `streams.commit_interval_ms`: 1..=60,000 ms (default 100).
+pub const MAX_COMMIT_INTERVAL_MS: u64 = 60_000;
+/// `streams.max_input_pause_ms`: 0..=10,000 ms (default 10).
+pub const MAX_INPUT_PAUSE_MS: u64 = 10_000;
+/// `streams.commit_interval_records`: 0..=20,000 (default 0: by time only).
+pub const MAX_COMMIT_INTERVAL_RECORDS: u32 = MAX_STREAMS_RECORDS;
+
+// ---- shared by [copy], [queue] and [streams] -----------------------------------------------
+
+/// `*.txn_timeout_ms`: 1..=300,000 ms (default 10,000).
+pub const MAX_TXN_TIMEOUT_MS: u64 = 300_000;
+/// `copy.session_timeout_ms`, `streams.session_timeout_ms`: more than the members' heartbeat
+/// interval (`model::client::GroupConfig`'s 100 ms: a member asserts that it heartbeats more
+/// often than its session times out) and at most 300,000 ms (default 1,000).
+pub const MAX_SESSION_TIMEOUT_MS: u64 = 300_000;
+
+// ---- [network] -------------------------------------------------------------------------------
+
+/// `network.latency_min_us` ≤ `network.latency_max_us` ≤ 1,000,000 µs (defaults 500 and 2,000).
+pub const MAX_LATENCY_US: u64 = 1_000_000;
+/// `network.message_overhead_us`: 0..=1,000,000 µs (default 0).
+pub const MAX_MESSAGE_OVERHEAD_US: u64 = 1_000_000;
+/// `network.record_bytes`: 0..=1,048,576 (default 0).
+pub const MAX_RECORD_BYTES: u64 = 1 << 20;
+/// `network.transfer_us_per_kib`: 0..=10,000 µs (default 0).
+pub const MAX_TRANSFER_US_PER_KIB: u64 = 10_000;
+/// `network.loss` is a probability, 0.0..=1.0 (default 0.0). Above 0 the workload bounds
+/// (`MAX_PRODUCE_VALUES`, `MAX_COPY_VALUES`, `MAX_QUEUE_OPS`, `MAX_STREAMS_RECORDS`) are
+/// divided by this factor.
+pub const LOSSY_WORKLOAD_DIVISOR: u64 = 10;
+
+// ---- [faults] ----------------------------------------------------------------------------------
+
+/// `faults.phase_ms`: 0..=600,000 ms (default 5,000).
+pub const MAX_PHASE_MS: u64 = 600_000;
+/// `faults.heal_deadline_ms`: 1..=600,000 ms (default 60,000).
+pub const MAX_HEAL_DEADLINE_MS: u64 = 600_000;
+/// `faults.plan`: at most 64 explicit faults. With `MAX_MIX_COUNT` this keeps any node below
+/// the model's 100 restarts (`scenarios::run`'s client-id space per node): an explicit plan
+/// restarts a node at most 32 times, a mix at most 64.
+pub const MAX_PLAN_FAULTS: usize = 64;
+/// `faults.plan[i].count`, `faults.mix.max_messages`: 1..=100 messages per message fault
+/// (mix default 3).
+pub const MAX_MESSAGES_PER_FAULT: u32 = 100;
+/// `faults.plan[i].extra_ms` (delay), `faults.mix.max_delay_ms`: at most 600,000 ms (mix
+/// default 3,000).
+pub const MAX_DELAY_MS: u64 = 600_000;
+/// `faults.plan[i].grace_ms` (stop): at most 600,000 ms (default 5,000).
+pub const MAX_GRACE_MS: u64 = 600_000;
+/// `faults.mix.count`: 0..=64 faults (default 8).
+pub const MAX_MIX_COUNT: u32 = 64;
+/// Each `faults.mix` weight (`crash`, `pause`, `stop`, `drop_requests`, `lose_acks`,
+/// `duplicate_requests`, `duplicate_responses`, `delay`): 0..=1,000.
+pub const MAX_MIX_WEIGHT: u32 = 1_000;
+/// `faults.mix.min_outage_ms` ≤ `faults.mix.max_outage_ms` ≤ 600,000 ms (defaults 1 and 2,000).
+pub const MAX_OUTAGE_MS: u64 = MAX_PHASE_MS;
+/// `faults.mix.message` (a list) and `faults.mix.targets`: at most 64 entries.
+pub const MAX_LIST_ENTRIES: usize = 64;
+
+/// madsim aborts a run after this much virtual time (`sim::SeedOptions::time_limit`).
+pub const SIM_TIME_LIMIT_MS: u64 = 3_600_000;
+
+/// The longest a run can last, in virtual time: the fault phase, the heal deadline, then the
+/// verifier's read-back, which has another heal deadline (plus a few calls' timeouts).
+pub const fn longest_run_ms(phase_ms: u64, heal_deadline_ms: u64) -> u64 {
+    phase_ms + 2 * heal_deadline_ms
+}
+
+// Any accepted run ends well inside madsim's limit (a margin of 30 minutes).
+const _: () =
+    assert!(longest_run_ms(MAX_PHASE_MS, MAX_HEAL_DEADLINE_MS) + 1_800_000 <= SIM_TIME_LIMIT_MS);
+
+// ---- background work over time ------------------------------------------------------------
+
+/// Messages per virtual second one consumer-group member sends while it idles (heartbeats
+/// every 100 ms, each a request and a response, and its empty polls), measured.
+pub const BACKGROUND_MSGS_PER_MEMBER_S: u64 = 60;
+/// Messages per virtual second one streams task sends while it idles (an empty fetch every
+/// 20 ms and its answer, and the commit cycle's checks), measured.
+pub const BACKGROUND_MSGS_PER_STREAMS_TASK_S: u64 = 80;
+/// Largest estimate of the background messages of a run: (`faults.phase_ms` +
+/// `faults.heal_deadline_ms`) in seconds × (members × `BACKGROUND_MSGS_PER_MEMBER_S` + streams
+/// tasks × `BACKGROUND_MSGS_PER_STREAMS_TASK_S`). 1,500,000 messages take about 3 s.
+pub const MAX_BACKGROUND_MESSAGES: u64 = 1_500_000;

@@ -1,0 +1,508 @@
+//! Every size in a scenario is bounded (`scenarios::limits`), and every rejection names the
+//! file, the line and column, and the field — semantic errors, syntax errors and invalid
+//! UTF-8 alike.
+
+use scenarios::Scenario;
+use scenarios::limits::*;
+
+/// Line 5 is `brokers`, line 6 `topics`; sections go after it.
+const PRODUCE: &str = r#"
+name = "s"
+application = "produce"
+[cluster]
+brokers = 2
+topics = [{ name = "t", partitions = 2 }]
+"#;
+
+const COPY: &str = r#"
+name = "c"
+application = "transactional-copy"
+[cluster]
+brokers = 1
+topics = [{ name = "input", partitions = 2 }, { name = "output", partitions = 2 }]
+"#;
+
+const QUEUE: &str = r#"
+name = "q"
+application = "jepsen-queue"
+[cluster]
+brokers = 2
+topics = [{ name = "t", partitions = 2 }]
+"#;
+
+const STREAMS: &str = r#"
+name = "e"
+application = "streams"
+[cluster]
+brokers = 3
+topics = [{ name = "data", partitions = 5 }]
+"#;
+
+fn err(text: &str) -> String {
+    Scenario::parse(text, "bad.toml").unwrap_err().to_string()
+}
+
+/// `text` is rejected with an error naming `bad.toml:line:` and `field`.
+#[track_caller]
+fn rejects(text: &str, line: usize, field: &str) -> String {
+    let e = err(text);
+    assert!(
+        e.starts_with(&format!("bad.toml:{line}:")),
+        "line {line}: {e}"
+    );
+    assert!(e.contains(&format!("field `{field}`")), "{field}: {e}");
+    e
+}
+
+/// `base` with `section` (e.g. "[workload]\nproducers = 9") appended: its first key is on
+/// line 8.
+fn with(base: &str, section: &str) -> String {
+    format!("{base}{section}\n")
+}
+
+#[track_caller]
+fn accepts(text: &str) {
+    if let Err(e) = Scenario::parse(text, "good.toml") {
+        panic!("{e}");
+    }
+}
+
+#[test]
+fn cluster_sizes_are_bounded() {
+    let e = rejects(
+        &PRODUCE.replace("brokers = 2", "brokers = 33"),
+        5,
+        "cluster.brokers",
+    );
+    assert!(e.contains("at most 32"), "{e}");
+    accepts(&PRODUCE.replace("brokers = 2", "brokers = 32"));
+    rejects(
+        &PRODUCE.replace("partitions = 2", "partitions = 257"),
+        6,
+        "cluster.topics[0].partitions",
+    );
+    let topics: Vec<String> = (0..=MAX_TOPICS)
+        .map(|i| format!("{{ name = \"t{i}\", partitions = 1 }}"))
+        .collect();
+    let many = PRODUCE.replace(
+        "[{ name = \"t\", partitions = 2 }]",
+        &format!("[{}]", topics.join(", ")),
+    );
+    rejects(&many, 6, "cluster.topics");
+    let big = PRODUCE.replace(
+        "[{ name = \"t\", partitions = 2 }]",
+        "[{ name = \"a\", partitions = 256 }, { name = \"b\", partitions = 256 }, { name = \"c\", partitions = 256 }, { name = \"d\", partitions = 256 }, { name = \"e\", partitions = 1 }]",
+    );
+    let e = rejects(&big, 6, "cluster.topics");
+    assert!(e.contains("1025 partitions"), "{e}");
+    let long = PRODUCE.replace("name = \"t\"", &format!("name = \"{}\"", "x".repeat(250)));
+    rejects(&long, 6, "cluster.topics[0].name");
+    rejects(
+        &PRODUCE.replace("brokers = 2", "brokers = 2\nsync_us = 1000001"),
+        6,
+        "cluster.sync_us",
+    );
+}
+
+#[test]
+fn streams_topics_count_towards_the_partition_bound() {
+    // eos-test makes 4 more topics of the data topic's partitions: 5 x 256 > 1,024.
+    let e = rejects(
+        &STREAMS.replace("partitions = 5", "partitions = 256"),
+        6,
+        "cluster.topics",
+    );
+    assert!(e.contains("changelog"), "{e}");
+}
+
+#[test]
+fn produce_workload_is_bounded() {
+    rejects(
+        &with(PRODUCE, "[workload]\nproducers = 257"),
+        8,
+        "workload.producers",
+    );
+    rejects(
+        &with(PRODUCE, "[workload]\nvalues_per_producer = 4294967295"),
+        8,
+        "workload.values_per_producer",
+    );
+    let e = rejects(
+        &with(
+            PRODUCE,
+            "[workload]\nproducers = 200\nvalues_per_producer = 1000",
+        ),
+        9,
+        "workload.values_per_producer",
+    );
+    assert!(e.contains("200000 values"), "{e}");
+    accepts(&with(
+        PRODUCE,
+        "[workload]\nproducers = 100\nvalues_per_producer = 1000",
+    ));
+    rejects(
+        &with(PRODUCE, "[workload]\nsend_interval_ms = 60001"),
+        8,
+        "workload.send_interval_ms",
+    );
+}
+
+#[test]
+fn a_lossy_network_takes_a_tenth_of_the_workload() {
+    let lossy = "[network]\nloss = 0.01\n";
+    let e = rejects(
+        &with(
+            PRODUCE,
+            &format!("{lossy}[workload]\nproducers = 10\nvalues_per_producer = 1001"),
+        ),
+        11,
+        "workload.values_per_producer",
+    );
+    assert!(e.contains("lossy"), "{e}");
+    accepts(&with(
+        PRODUCE,
+        "[workload]\nproducers = 10\nvalues_per_producer = 1001",
+    ));
+    rejects(
+        &with(COPY, &format!("{lossy}[copy]\nvalues = 2001")),
+        10,
+        "copy.values",
+    );
+    rejects(
+        &with(
+            QUEUE,
+            &format!("{lossy}[queue]\nclients = 4\nops_per_client = 1001"),
+        ),
+        11,
+        "queue.ops_per_client",
+    );
+    rejects(
+        &with(STREAMS, &format!("{lossy}[streams]\nrecords = 2001")),
+        10,
+        "streams.records",
+    );
+}
+
+#[test]
+fn copy_workload_is_bounded() {
+    rejects(&with(COPY, "[copy]\ninstances = 65"), 8, "copy.instances");
+    rejects(&with(COPY, "[copy]\nvalues = 20001"), 8, "copy.values");
+    rejects(
+        &with(COPY, "[copy]\ncommit_every = 10001"),
+        8,
+        "copy.commit_every",
+    );
+    rejects(
+        &with(COPY, "[copy]\ntxn_timeout_ms = 0"),
+        8,
+        "copy.txn_timeout_ms",
+    );
+    rejects(
+        &with(COPY, "[copy]\ntxn_timeout_ms = 300001"),
+        8,
+        "copy.txn_timeout_ms",
+    );
+}
+
+#[test]
+fn session_timeouts_must_exceed_the_heartbeat_interval() {
+    // GroupMember asserts heartbeat_interval_ms (100) < session_timeout_ms: a session of
+    // 100 ms or less made the model panic.
+    let group = "[copy]\nassignment = \"group\"\nsession_timeout_ms = 100";
+    let e = rejects(&with(COPY, group), 9, "copy.session_timeout_ms");
+    assert!(e.contains("heartbeat interval of 100 ms"), "{e}");
+    accepts(&with(COPY, &group.replace("= 100", "= 101")));
+    rejects(
+        &with(COPY, &group.replace("= 100", "= 300001")),
+        9,
+        "copy.session_timeout_ms",
+    );
+    rejects(
+        &with(STREAMS, "[streams]\nsession_timeout_ms = 0"),
+        8,
+        "streams.session_timeout_ms",
+    );
+}
+
+#[test]
+fn queue_workload_is_bounded() {
+    rejects(&with(QUEUE, "[queue]\nclients = 129"), 8, "queue.clients");
+    rejects(
+        &with(QUEUE, "[queue]\nops_per_client = 10001"),
+        8,
+        "queue.ops_per_client",
+    );
+    let e = rejects(
+        &with(QUEUE, "[queue]\nclients = 64\nops_per_client = 1000"),
+        9,
+        "queue.ops_per_client",
+    );
+    assert!(e.contains("64000 operations"), "{e}");
+    rejects(
+        &with(QUEUE, "[queue]\nmax_txn_len = 101"),
+        8,
+        "queue.max_txn_len",
+    );
+    rejects(
+        &with(QUEUE, "[queue]\nop_interval_ms = 60001"),
+        8,
+        "queue.op_interval_ms",
+    );
+    rejects(
+        &with(QUEUE, "[queue]\nintra_txn_delay_ms = 60001"),
+        8,
+        "queue.intra_txn_delay_ms",
+    );
+    rejects(
+        &with(QUEUE, "[queue]\nmax_poll_records = 10001"),
+        8,
+        "queue.max_poll_records",
+    );
+    rejects(
+        &with(QUEUE, "[queue]\ntxn_timeout_ms = 300001"),
+        8,
+        "queue.txn_timeout_ms",
+    );
+}
+
+#[test]
+fn streams_workload_is_bounded() {
+    // More instances than input partitions: an instance without a task spun forever.
+    let e = rejects(
+        &with(STREAMS, "[streams]\ninstances = 6"),
+        8,
+        "streams.instances",
+    );
+    assert!(e.contains("5 partitions"), "{e}");
+    accepts(&with(STREAMS, "[streams]\ninstances = 5"));
+    rejects(
+        &with(
+            &STREAMS.replace("partitions = 5", "partitions = 40"),
+            "[streams]\ninstances = 33",
+        ),
+        8,
+        "streams.instances",
+    );
+    rejects(
+        &with(STREAMS, "[streams]\nrecords = 20001"),
+        8,
+        "streams.records",
+    );
+    rejects(
+        &with(STREAMS, "[streams]\ncommit_interval_ms = 60001"),
+        8,
+        "streams.commit_interval_ms",
+    );
+    rejects(
+        &with(STREAMS, "[streams]\ncommit_interval_records = 20001"),
+        8,
+        "streams.commit_interval_records",
+    );
+    rejects(
+        &with(STREAMS, "[streams]\ntxn_timeout_ms = 0"),
+        8,
+        "streams.txn_timeout_ms",
+    );
+    rejects(
+        &with(STREAMS, "[streams]\nmax_input_pause_ms = 10001"),
+        8,
+        "streams.max_input_pause_ms",
+    );
+}
+
+#[test]
+fn network_is_bounded() {
+    for (key, value) in [
+        ("latency_max_us", "1000001"),
+        ("message_overhead_us", "1000001"),
+        ("record_bytes", "1048577"),
+        ("transfer_us_per_kib", "10001"),
+    ] {
+        rejects(
+            &with(PRODUCE, &format!("[network]\n{key} = {value}")),
+            8,
+            &format!("network.{key}"),
+        );
+    }
+}
+
+#[test]
+fn fault_times_fit_the_simulated_time_limit() {
+    // 4294967295 ms ran past madsim's 3,600 s limit: a panic instead of a verdict.
+    let e = rejects(
+        &with(PRODUCE, "[faults]\nphase_ms = 4294967295"),
+        8,
+        "faults.phase_ms",
+    );
+    assert!(e.contains("at most 600000"), "{e}");
+    rejects(
+        &with(PRODUCE, "[faults]\nheal_deadline_ms = 600001"),
+        8,
+        "faults.heal_deadline_ms",
+    );
+    accepts(&with(
+        PRODUCE,
+        "[faults]\nphase_ms = 600000\nheal_deadline_ms = 600000",
+    ));
+    assert!(longest_run_ms(MAX_PHASE_MS, MAX_HEAL_DEADLINE_MS) < SIM_TIME_LIMIT_MS);
+}
+
+#[test]
+fn fault_counts_are_bounded() {
+    let drop = |count: &str| {
+        format!("[[faults.plan]]\nat_ms = 10\nkind = \"drop-requests\"\ncount = {count}\n")
+    };
+    rejects(&with(PRODUCE, &drop("101")), 10, "faults.plan[0].count");
+    accepts(&with(PRODUCE, &drop("100")));
+    let many = drop("1").repeat(MAX_PLAN_FAULTS + 1);
+    // Entry 64 starts on line 7 + 4 x 64.
+    rejects(&with(PRODUCE, &many), 7 + 4 * 64, "faults.plan[64]");
+    let delay = "[[faults.plan]]\nat_ms = 10\nkind = \"delay\"\ndirection = \"request\"\nextra_ms = 600001\ncount = 1";
+    rejects(&with(PRODUCE, delay), 11, "faults.plan[0].extra_ms");
+    let stop =
+        "[[faults.plan]]\nat_ms = 10\nkind = \"stop\"\nnode = \"broker-1\"\ngrace_ms = 600001";
+    rejects(&with(PRODUCE, stop), 11, "faults.plan[0].grace_ms");
+    for (key, value) in [
+        ("count", "65"),
+        ("lose_acks", "1001"),
+        ("max_messages", "101"),
+        ("max_delay_ms", "600001"),
+        ("max_outage_ms", "600001"),
+    ] {
+        rejects(
+            &with(PRODUCE, &format!("[faults.mix]\n{key} = {value}")),
+            8,
+            &format!("faults.mix.{key}"),
+        );
+    }
+}
+
+#[test]
+fn background_work_over_a_long_run_is_bounded() {
+    // 5 instances x 20 tasks heartbeating and fetching for 1,200 s: millions of messages.
+    let long = with(
+        &STREAMS.replace("partitions = 5", "partitions = 20"),
+        "[streams]\ninstances = 5\n[faults]\nphase_ms = 600000\nheal_deadline_ms = 600000",
+    );
+    let e = rejects(&long, 11, "faults.heal_deadline_ms");
+    assert!(e.contains("MAX_BACKGROUND_MESSAGES"), "{e}");
+    accepts(&with(
+        STREAMS,
+        "[faults]\nphase_ms = 60000\nheal_deadline_ms = 60000",
+    ));
+}
+
+#[test]
+fn semantic_errors_name_the_line_of_their_field() {
+    // These were reported without a line: validation runs after parsing.
+    rejects(
+        &PRODUCE.replace("brokers = 2", "brokers = 0"),
+        5,
+        "cluster.brokers",
+    );
+    rejects(&with(PRODUCE, "[network]\nloss = 1.5"), 8, "network.loss");
+    rejects(
+        &with(PRODUCE, "[faults]\nphase_ms = 10\nheal_deadline_ms = 0"),
+        9,
+        "faults.heal_deadline_ms",
+    );
+    rejects(
+        &with(
+            PRODUCE,
+            "[faults.mix]\nmin_outage_ms = 5\nmax_outage_ms = 4",
+        ),
+        8,
+        "faults.mix.min_outage_ms",
+    );
+    // A field left at its default is shown at its section.
+    let copy = COPY.replace("name = \"output\"", "name = \"out\"");
+    rejects(&with(&copy, "[copy]\nvalues = 10"), 7, "copy.output_topic");
+    // Without the section, at the file's start.
+    rejects(&copy, 1, "copy.output_topic");
+}
+
+#[test]
+fn a_missing_field_is_named() {
+    let e = rejects(&PRODUCE.replace("name = \"s\"\n", ""), 1, "name");
+    assert!(e.contains("missing field"), "{e}");
+    rejects(&PRODUCE.replace("brokers = 2\n", ""), 4, "cluster.brokers");
+}
+
+#[test]
+fn syntax_errors_name_the_line_and_field() {
+    rejects(
+        &PRODUCE.replace("application = \"produce\"", "applic"),
+        3,
+        "applic",
+    );
+    rejects(
+        &PRODUCE.replace("brokers = 2", "brokers = 2x"),
+        5,
+        "cluster.brokers",
+    );
+    rejects(
+        &with(PRODUCE, "[faults]\nphase_ms = 1\x01"),
+        8,
+        "faults.phase_ms",
+    );
+}
+
+#[test]
+fn invalid_utf8_names_the_file_line_and_byte() {
+    let mut bytes = PRODUCE
+        .replace("brokers = 2", "brokers = 2 # ")
+        .into_bytes();
+    let at = bytes.iter().position(|&b| b == b'#').unwrap() + 2;
+    bytes.insert(at, 0xff);
+    let e = Scenario::parse_bytes(&bytes, "bad.toml")
+        .unwrap_err()
+        .to_string();
+    assert!(e.starts_with("bad.toml:5:15:"), "{e}");
+    assert!(
+        e.contains("field `cluster.brokers`") && e.contains("invalid UTF-8") && e.contains("0xff"),
+        "{e}"
+    );
+    assert!(e.contains("in the comment after the value"), "{e}");
+    // In a comment line: no field, and says so.
+    let mut commented = format!("# a comment \n{PRODUCE}").into_bytes();
+    commented[5] = 0xc3;
+    let e = Scenario::parse_bytes(&commented, "bad.toml")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.starts_with("bad.toml:1:6:") && e.contains("in a comment line"),
+        "{e}"
+    );
+    // Through `load`, as the command line reads a file.
+    let path = std::env::temp_dir().join(format!("eosim-utf8-{}.toml", std::process::id()));
+    std::fs::write(&path, &bytes).unwrap();
+    let name = path.to_string_lossy().to_string();
+    let e = scenarios::load(&name).unwrap_err().to_string();
+    std::fs::remove_file(&path).unwrap();
+    assert!(e.starts_with(&format!("{name}:5:15:")), "{e}");
+}
+
+#[test]
+fn an_oversized_file_is_rejected_without_parsing() {
+    let mut text = PRODUCE.to_string();
+    text.push_str(&"# padding\n".repeat(120_000));
+    let e = Scenario::parse_bytes(text.as_bytes(), "big.toml")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.starts_with("big.toml:1:1:") && e.contains("larger than"),
+        "{e}"
+    );
+}
+
+#[test]
+fn the_built_in_scenarios_stay_within_the_limits() {
+    for (name, text) in scenarios::BUILTIN {
+        Scenario::parse(text, name).unwrap_or_else(|e| panic!("{e}"));
+    }
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("regressions");
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        scenarios::load(&path.to_string_lossy()).unwrap_or_else(|e| panic!("{e}"));
+    }
+}
