@@ -82,9 +82,9 @@ pub const MAX_POLL_RECORDS: u32 = 10_000;
 
 // ---- [streams] (application = "streams") ---------------------------------------------------
 
-/// `streams.instances`: 1..=32 (default 3), and at most the input topic's partitions: an
-/// instance that is assigned no task at all spins in the model's streams runtime without
-/// letting virtual time advance (a hang, found by fuzzing).
+/// `streams.instances`: 1..=32 (default 3). More instances than input partitions is allowed:
+/// the idle ones wait (as in Kafka; they spun before issue 12's fix, see
+/// `scenarios/regressions/eos-test-idle-instances.toml`).
 pub const MAX_STREAMS_INSTANCES: u32 = 32;
 /// `streams.records`: 1..=20,000 input records (default 300; a tenth of the bound on a lossy
 /// network).

@@ -690,19 +690,6 @@ impl Scenario {
             1,
             limits::MAX_STREAMS_INSTANCES,
         )?;
-        let partitions = self.streams_partitions();
-        if w.instances > partitions {
-            return Err(Invalid::new(
-                "streams.instances",
-                format!(
-                    "{} instances but the input topic {:?} has {partitions} partitions: an \
-                     instance without a task would spin in the model's streams runtime; use at \
-                     most {partitions} instances",
-                    w.instances,
-                    w.app.input_topic()
-                ),
-            ));
-        }
         let max = self.workload_bound(u64::from(limits::MAX_STREAMS_RECORDS));
         if w.records as u64 > max && max < u64::from(limits::MAX_STREAMS_RECORDS) {
             return Err(Invalid::new(
