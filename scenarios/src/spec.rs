@@ -641,6 +641,19 @@ impl Scenario {
             1,
             limits::MAX_TXN_LEN,
         )?;
+        let micro_ops = total * u64::from(queue.max_txn_len);
+        let max = self.workload_bound(limits::MAX_QUEUE_MICRO_OPS);
+        if micro_ops > max {
+            return Err(Invalid::new(
+                "queue.max_txn_len",
+                format!(
+                    "{total} operations of up to {} micro-ops = {micro_ops}; at most {max} in \
+                     all{}",
+                    queue.max_txn_len,
+                    self.lossy_note()
+                ),
+            ));
+        }
         if queue.op_interval_ms == 0 {
             return Err(Invalid::new(
                 "queue.op_interval_ms",

@@ -243,6 +243,19 @@ fn queue_workload_is_bounded() {
         8,
         "queue.max_txn_len",
     );
+    let e = rejects(
+        &with(
+            QUEUE,
+            "[queue]\nclients = 40\nops_per_client = 1000\nmax_txn_len = 5",
+        ),
+        10,
+        "queue.max_txn_len",
+    );
+    assert!(e.contains("200000"), "{e}");
+    accepts(&with(
+        QUEUE,
+        "[queue]\nclients = 40\nops_per_client = 1000\nmax_txn_len = 4",
+    ));
     rejects(
         &with(QUEUE, "[queue]\nop_interval_ms = 60001"),
         8,
@@ -254,7 +267,7 @@ fn queue_workload_is_bounded() {
         "queue.intra_txn_delay_ms",
     );
     rejects(
-        &with(QUEUE, "[queue]\nmax_poll_records = 10001"),
+        &with(QUEUE, "[queue]\nmax_poll_records = 101"),
         8,
         "queue.max_poll_records",
     );
