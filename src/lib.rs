@@ -42,6 +42,21 @@ pub fn run(scenario: &str, seed: u64) -> Result<RunOutcome, ScenarioError> {
     ))
 }
 
+/// The soak's cases: every built-in scenario with each run key its `[expect]` says must pass
+/// (no anomaly), in built-in order.
+pub fn soak_cases() -> Result<Vec<(&'static str, scenarios::RunKey)>, String> {
+    let mut cases = Vec::new();
+    for (name, text) in scenarios::BUILTIN {
+        let scenario = scenarios::Scenario::parse(text, name).map_err(|e| e.to_string())?;
+        for (key, expectation) in &scenario.expect {
+            if expectation.anomalies.is_empty() {
+                cases.push((*name, scenarios::RunKey::parse(key)?));
+            }
+        }
+    }
+    Ok(cases)
+}
+
 /// The command that replays a run exactly.
 pub fn replay_command(
     scenario: &str,

@@ -185,8 +185,36 @@ enum Command {
         #[arg(long)]
         anomaly: Option<String>,
     },
+    /// Every built-in scenario under each guarantee (and variant set) that must pass, with
+    /// swarm testing off and on; fails on any failure, with the replay commands. Ctrl-C: the
+    /// sweeps that finished, exit 130. See README "Soak" for the nightly size.
+    Soak(SoakArgs),
     /// List built-in scenarios, guarantees and variants.
     List,
+}
+
+#[derive(clap::Args)]
+struct SoakArgs {
+    /// Seeds per scenario, run key and swarm setting.
+    #[arg(long, default_value_t = 100)]
+    seeds_per_scenario: u64,
+    /// First seed (use a fresh range each night, e.g. from the date).
+    #[arg(long, default_value_t = 0)]
+    first_seed: u64,
+    /// Run only shard K of N (1-based) of every sweep.
+    #[arg(long)]
+    shard: Option<String>,
+    /// Worker threads (default: available cores).
+    #[arg(long)]
+    jobs: Option<usize>,
+    /// both (default), on or off.
+    #[arg(long, default_value = "both")]
+    swarm: String,
+    #[arg(long)]
+    json: bool,
+    /// Write a JUnit XML report (a test case per sweep) to this file.
+    #[arg(long)]
+    junit: Option<std::path::PathBuf>,
 }
 
 fn parse_guarantee(s: &str) -> Result<Guarantee, String> {
@@ -402,6 +430,7 @@ fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
             max_runs,
             anomaly.as_deref(),
         ),
+        Command::Soak(args) => soak(args),
         Command::List => {
             println!("built-in scenarios:");
             for (name, text) in scenarios::BUILTIN {
@@ -550,13 +579,20 @@ fn merge(
     json: bool,
     junit: Option<&std::path::Path>,
 ) -> anyhow::Result<ExitCode> {
-    let mut parts = Vec::new();
+    let mut texts = Vec::new();
     for file in files {
         let text = std::fs::read_to_string(file)
             .map_err(|e| BadInput(format!("{}: {e}", file.display())))?;
+        texts.push((file.display().to_string(), text));
+    }
+    if texts.iter().any(|(_, text)| is_soak_result(text)) {
+        return merge_soaks(texts, json, junit);
+    }
+    let mut parts = Vec::new();
+    for (name, text) in texts {
         let part: SweepReport = serde_json::from_str(&text)
-            .map_err(|e| BadInput(format!("{}: not a sweep result: {e}", file.display())))?;
-        parts.push((file.display().to_string(), part));
+            .map_err(|e| BadInput(format!("{name}: not a sweep result: {e}")))?;
+        parts.push((name, part));
     }
     let mut merged = eosim::merge_shards(parts).map_err(BadInput)?;
     let scenario = merged.scenario.clone();
@@ -569,6 +605,35 @@ fn merge(
             path,
             &eosim::reports::junit::sweep_junit(&merged, |s| sweep_replay(&merged, &scenario, s)),
         )?;
+    }
+    emit(&if json {
+        merged.to_json() + "\n"
+    } else {
+        merged.to_text()
+    });
+    Ok(exit_for(merged.failed == 0))
+}
+
+/// Whether a result file is a soak's (it lists sweeps) rather than one sweep's.
+fn is_soak_result(text: &str) -> bool {
+    serde_json::from_str::<serde_json::Value>(text).is_ok_and(|v| v.get("sweeps").is_some())
+}
+
+/// Merges the shards of a soak: every sweep merged with its shards from the other files.
+fn merge_soaks(
+    texts: Vec<(String, String)>,
+    json: bool,
+    junit: Option<&std::path::Path>,
+) -> anyhow::Result<ExitCode> {
+    let mut parts = Vec::new();
+    for (name, text) in texts {
+        let part: eosim::reports::SoakReport = serde_json::from_str(&text)
+            .map_err(|e| BadInput(format!("{name}: not a soak result: {e}")))?;
+        parts.push((name, part));
+    }
+    let merged = eosim::merge::merge_soak_shards(parts).map_err(BadInput)?;
+    if let Some(path) = junit {
+        write_file(path, &eosim::reports::junit::soak_junit(&merged))?;
     }
     emit(&if json {
         merged.to_json() + "\n"
@@ -591,9 +656,59 @@ fn sweep(
     let (range, shard_kn, jobs) = seed_plan(seeds, shard.as_deref(), jobs)?;
     let stop = interruptible()?;
     let bar = progress_bar(range.shard_len(shard_kn));
-    // Per-seed results only when they are printed (JSON) or written (JUnit): otherwise the
-    // tally's memory does not grow with the range.
-    let mut tally = SweepTally::new(json || junit.is_some());
+    let report = sweep_report(
+        SweepCase {
+            loaded,
+            scenario,
+            knobs,
+        },
+        (seeds, &range, shard.as_deref()),
+        jobs,
+        json || junit.is_some(),
+        &stop,
+        |runs| bar.set_position(runs),
+    );
+    bar.finish_and_clear();
+    if let Some(path) = junit {
+        write_file(
+            path,
+            &eosim::reports::junit::sweep_junit(&report, |s| sweep_replay(&report, scenario, s)),
+        )?;
+    }
+    emit(&if json {
+        report.to_json() + "\n"
+    } else {
+        report.to_text()
+    });
+    Ok(exit_after(report.interrupted, report.failed == 0))
+}
+
+/// What one sweep runs: a loaded scenario, how the user named it (for replay commands) and
+/// the knobs.
+struct SweepCase<'a> {
+    loaded: Arc<scenarios::Scenario>,
+    scenario: &'a str,
+    knobs: &'a RunKnobs,
+}
+
+/// Runs the seeds of `range` (its shard, if any) and tallies them; per-seed results are kept
+/// only if `keep_results` (JSON, JUnit). `progress` hears the runs so far; `stop` (Ctrl-C)
+/// ends it early, marked `interrupted`.
+fn sweep_report(
+    case: SweepCase<'_>,
+    (seeds, range, shard): (&str, &SeedRange, Option<&str>),
+    jobs: usize,
+    keep_results: bool,
+    stop: &Arc<AtomicBool>,
+    mut progress: impl FnMut(u64),
+) -> SweepReport {
+    let SweepCase {
+        loaded,
+        scenario,
+        knobs,
+    } = case;
+    let shard_kn = shard.map(|s| Shard::parse(s).expect("parsed by seed_plan"));
+    let mut tally = SweepTally::new(keep_results);
     let (run_scenario, run_knobs) = (loaded.clone(), knobs.clone());
     let end = eosim::sim::for_each_seed(
         range.seeds(shard_kn),
@@ -604,13 +719,12 @@ fn sweep(
                 &options(seed, &run_knobs, false),
             ))
         },
-        &stop,
+        stop,
         |_, result| {
             tally.add(result);
-            bar.set_position(tally.runs());
+            progress(tally.runs());
         },
     );
-    bar.finish_and_clear();
     let guarantee = knobs.guarantee.unwrap_or(loaded.guarantee);
     let mut variants: BTreeSet<Variant> = loaded.variants.iter().copied().collect();
     variants.extend(knobs.variants.iter().copied());
@@ -621,7 +735,7 @@ fn sweep(
         variants: variants.iter().map(|v| v.to_string()).collect(),
         swarm: knobs.swarm,
         seeds: seeds.to_string(),
-        shard,
+        shard: shard.map(str::to_string),
         runs: 0,
         failed: 0,
         failing_seeds: Vec::new(),
@@ -634,18 +748,75 @@ fn sweep(
         .failing_seeds
         .first()
         .map(|&s| eosim::replay_command(scenario, s, guarantee, &variants, knobs.swarm));
-    if let Some(path) = junit {
-        write_file(
-            path,
-            &eosim::reports::junit::sweep_junit(&report, |s| sweep_replay(&report, scenario, s)),
-        )?;
+    report
+}
+
+/// Every built-in scenario under each run key that must pass (its `[expect]` lists no
+/// anomaly), with swarm testing off and on: one sweep each over the same seeds.
+fn soak(args: SoakArgs) -> anyhow::Result<ExitCode> {
+    let seeds = soak_seeds(args.first_seed, args.seeds_per_scenario)?;
+    let (range, _, jobs) = seed_plan(&seeds, args.shard.as_deref(), args.jobs)?;
+    let stop = interruptible()?;
+    let cases = eosim::soak_cases().map_err(BadInput)?;
+    let swarms: &[bool] = match args.swarm.as_str() {
+        "both" => &[false, true],
+        "off" => &[false],
+        "on" => &[true],
+        other => return Err(BadInput(format!("--swarm is both, on or off, not {other:?}")).into()),
+    };
+    let mut sweeps = Vec::new();
+    'cases: for (name, key) in &cases {
+        for &swarm in swarms {
+            if stop.load(std::sync::atomic::Ordering::Relaxed) {
+                break 'cases;
+            }
+            let knobs = RunKnobs {
+                guarantee: Some(key.guarantee),
+                variants: key.variants.iter().copied().collect(),
+                swarm,
+            };
+            let loaded = Arc::new(load(name, swarm)?);
+            let case = SweepCase {
+                loaded,
+                scenario: name,
+                knobs: &knobs,
+            };
+            let report = sweep_report(
+                case,
+                (&seeds, &range, args.shard.as_deref()),
+                jobs,
+                args.json || args.junit.is_some(),
+                &stop,
+                |_| {},
+            );
+            if !args.json {
+                eprintln!("{}", eosim::reports::soak::case_line(&report));
+            }
+            sweeps.push(report);
+        }
     }
-    emit(&if json {
+    let interrupted = stop.load(std::sync::atomic::Ordering::Relaxed);
+    let report = eosim::reports::SoakReport::new(&seeds, args.shard.clone(), sweeps, interrupted);
+    if let Some(path) = &args.junit {
+        write_file(path, &eosim::reports::junit::soak_junit(&report))?;
+    }
+    emit(&if args.json {
         report.to_json() + "\n"
     } else {
         report.to_text()
     });
-    Ok(exit_after(end.interrupted, report.failed == 0))
+    Ok(exit_after(report.interrupted, report.failed == 0))
+}
+
+/// The soak's seed range: `first..first + n`, refused if it leaves u64.
+fn soak_seeds(first: u64, n: u64) -> Result<String, BadInput> {
+    if n == 0 {
+        return Err(BadInput("--seeds-per-scenario must be at least 1".into()));
+    }
+    let last = first
+        .checked_add(n - 1)
+        .ok_or_else(|| BadInput(format!("--first-seed {first} + {n} seeds passes 2^64")))?;
+    Ok(format!("{first}..={last}"))
 }
 
 fn replay(

@@ -113,3 +113,47 @@ pub fn merge_shards(parts: Vec<(String, SweepReport)>) -> Result<SweepReport, St
     }
     SweepReport::merge(parts.into_iter().map(|(_, part)| part).collect())
 }
+
+/// Merges the shards of a soak (`soak --shard K/N --json`): the files must share the seed
+/// range and list the same sweeps in the same order; each sweep is merged with
+/// [`merge_shards`], so a missing, repeated or interrupted shard is refused the same way.
+pub fn merge_soak_shards(
+    parts: Vec<(String, reports::SoakReport)>,
+) -> Result<reports::SoakReport, String> {
+    let Some((first_name, first)) = parts.first() else {
+        return Err("nothing to merge".to_string());
+    };
+    let case = |s: &SweepReport| {
+        (
+            s.scenario.clone(),
+            s.guarantee.clone(),
+            s.variants.clone(),
+            s.swarm,
+        )
+    };
+    let cases: Vec<_> = first.sweeps.iter().map(case).collect();
+    for (name, part) in &parts {
+        if part.seeds != first.seeds {
+            return Err(format!(
+                "{name} soaked seeds {} but {first_name} seeds {}",
+                part.seeds, first.seeds
+            ));
+        }
+        if part.sweeps.iter().map(case).collect::<Vec<_>>() != cases {
+            return Err(format!(
+                "{name} lists other sweeps than {first_name} (another build, or an interrupted \
+                 soak)"
+            ));
+        }
+    }
+    let seeds = first.seeds.clone();
+    let mut merged = Vec::new();
+    for i in 0..cases.len() {
+        let shards = parts
+            .iter()
+            .map(|(name, part)| (name.clone(), part.sweeps[i].clone()))
+            .collect();
+        merged.push(merge_shards(shards)?);
+    }
+    Ok(reports::SoakReport::new(&seeds, None, merged, false))
+}

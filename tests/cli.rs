@@ -821,3 +821,54 @@ fn check_takes_huge_time_budgets_and_stops_at_its_memory_budget() {
     ]);
     assert_eq!(zero.status.code(), Some(2));
 }
+
+/// `soak` runs every built-in scenario under each run key that must pass, swarm off and on,
+/// passes on fresh seeds, and its shards merge into the unsharded soak (a missing shard is
+/// refused).
+#[test]
+fn soak_covers_every_must_pass_key_swarm_off_and_on_and_its_shards_merge() {
+    let dir = scratch_dir("soak");
+    let common = [
+        "soak",
+        "--seeds-per-scenario",
+        "2",
+        "--first-seed",
+        "8800000",
+        "--json",
+    ];
+    let out = eosim(&common);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let whole = json(&out);
+    let cases = eosim::soak_cases().unwrap();
+    let sweeps = whole["sweeps"].as_array().unwrap();
+    assert_eq!(sweeps.len(), 2 * cases.len());
+    assert!(cases.iter().any(|(name, _)| *name == "eos-test-rebalance"));
+    for (i, (name, key)) in cases.iter().enumerate() {
+        for (j, swarm) in [false, true].into_iter().enumerate() {
+            let sweep = &sweeps[2 * i + j];
+            assert_eq!(sweep["guarantee"], key.guarantee.name(), "{name}");
+            assert_eq!(sweep["swarm"].as_bool().unwrap_or(false), swarm, "{name}");
+            assert_eq!(sweep["runs"], 2);
+        }
+    }
+    assert_eq!(whole["runs"], 4 * cases.len() as u64);
+    let mut files = Vec::new();
+    for k in 1..=2 {
+        let shard = format!("{k}/2");
+        let mut args = common.to_vec();
+        args.extend(["--shard", &shard]);
+        let file = dir.join(format!("soak-{k}.json"));
+        std::fs::write(&file, eosim(&args).stdout).unwrap();
+        files.push(file.to_str().unwrap().to_string());
+    }
+    let merged = eosim(&["merge", "--json", &files[0], &files[1]]);
+    assert_eq!(merged.status.code(), Some(0));
+    assert_eq!(json(&merged)["sweeps"], whole["sweeps"]);
+    let one = eosim(&["merge", &files[0]]);
+    assert_eq!(one.status.code(), Some(2), "a missing shard is refused");
+}

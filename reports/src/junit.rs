@@ -119,6 +119,50 @@ pub fn sweep_junit(report: &SweepReport, replay_for_seed: impl Fn(u64) -> String
     out
 }
 
+/// A soak as JUnit: a test suite, a test case per sweep (scenario, run key, swarm); a failing
+/// sweep lists its failing seeds and the command that replays the first.
+pub fn soak_junit(report: &crate::SoakReport) -> String {
+    let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+    let failing = report.sweeps.iter().filter(|s| s.failed > 0).count();
+    let _ = writeln!(
+        out,
+        "<testsuites tests=\"{}\" failures=\"{failing}\">",
+        report.sweeps.len()
+    );
+    let _ = writeln!(
+        out,
+        "  <testsuite name=\"soak {}\" tests=\"{}\" failures=\"{failing}\">",
+        escape(&report.seeds),
+        report.sweeps.len()
+    );
+    for sweep in &report.sweeps {
+        let suite = suite_name(&sweep.scenario, &sweep.guarantee, &sweep.variants);
+        let name = format!("{suite} swarm {}", if sweep.swarm { "on" } else { "off" });
+        let _ = write!(
+            out,
+            "    <testcase classname=\"soak\" name=\"{}\"",
+            escape(&name)
+        );
+        if sweep.failed == 0 {
+            out.push_str("/>\n");
+            continue;
+        }
+        let seeds: Vec<String> = sweep.failing_seeds.iter().map(u64::to_string).collect();
+        let _ = writeln!(
+            out,
+            ">\n      <failure message=\"{} of {} seeds failed\" type=\"anomaly\">",
+            sweep.failed, sweep.runs
+        );
+        let _ = writeln!(out, "failing seeds: {}", seeds.join(" "));
+        if let Some(replay) = &sweep.replay {
+            let _ = writeln!(out, "replay: {}", escape(replay));
+        }
+        out.push_str("      </failure>\n    </testcase>\n");
+    }
+    out.push_str("  </testsuite>\n</testsuites>\n");
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -8,10 +8,12 @@ pub mod compare;
 pub mod html;
 pub mod junit;
 pub mod run;
+pub mod soak;
 pub mod sweep;
 
 pub use compare::{CompareReport, CompareRow, CompareSeed, CompareTally};
 pub use run::{AnomalyReport, RunReport, Verdict};
+pub use soak::SoakReport;
 pub use sweep::{SeedResult, SweepReport, SweepTally};
 
 /// How report headers show a run's variants: comma-separated, `-` for none.

@@ -74,7 +74,10 @@ count = 1
     let scenario = Scenario::parse(text, "client.toml").unwrap();
     let outcome = run(&scenario, &seed(0));
     assert!(outcome.passed(), "{:#?}", outcome.anomalies);
-    assert!(outcome.stats.messages.dropped >= 1, "the fault took a request");
+    assert!(
+        outcome.stats.messages.dropped >= 1,
+        "the fault took a request"
+    );
 }
 
 #[test]
