@@ -613,9 +613,8 @@ fn sweep(
         failed: 0,
         failing_seeds: Vec::new(),
         anomaly_counts: Default::default(),
-        results: Vec::new(),
-        replay: None,
         interrupted: end.interrupted,
+        ..SweepReport::default()
     });
     report.replay = report
         .failing_seeds

@@ -55,6 +55,23 @@ pub struct RunReport {
     pub stats: serde_json::Value,
     /// The command that replays this run exactly.
     pub replay: String,
+    /// Times each coverage point (a marked protocol path, README "Coverage") fired in this
+    /// run, every point listed. Absent from reports made before coverage existed.
+    #[serde(default)]
+    pub coverage: BTreeMap<String, u64>,
+    /// Targeted message faults of the plan that matched no message.
+    #[serde(default)]
+    pub unmatched_faults: Vec<UnmatchedFault>,
+}
+
+/// A targeted fault of the plan that took no message.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UnmatchedFault {
+    /// Position in the plan (`faults`).
+    pub index: usize,
+    /// The fault's kind ("lose-acks").
+    pub kind: String,
+    pub description: String,
 }
 
 /// JSON schema version of `RunReport` and `SweepReport`.
@@ -122,6 +139,13 @@ impl RunReport {
                 faults.len() - TEXT_FAULT_LIMIT
             );
         }
+        for f in &self.unmatched_faults {
+            let _ = writeln!(
+                out,
+                "  fault #{} matched no message: {}",
+                f.index, f.description
+            );
+        }
         let _ = writeln!(out, "stats: {}", compact_stats(&self.stats));
         // A run that did not converge says how far it got and whether its workload simply
         // outlasts the heal deadline (`stats.not_converged`, filled by the scenario runner).
@@ -132,6 +156,14 @@ impl RunReport {
             .and_then(|e| e.as_str())
         {
             let _ = writeln!(out, "not converged: {why}");
+        }
+        if !self.coverage.is_empty() {
+            let reached = self.coverage.values().filter(|&&n| n > 0).count();
+            let _ = writeln!(
+                out,
+                "coverage: {reached} of {} paths reached (--json lists them)",
+                self.coverage.len()
+            );
         }
         let _ = writeln!(
             out,
@@ -224,6 +256,8 @@ mod tests {
             faults: serde_json::json!([]),
             stats,
             replay: "eosim run s".into(),
+            coverage: Default::default(),
+            unmatched_faults: vec![],
         }
     }
 
