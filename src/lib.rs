@@ -48,10 +48,14 @@ pub fn replay_command(
     seed: u64,
     guarantee: Guarantee,
     variants: &BTreeSet<Variant>,
+    swarm: bool,
 ) -> String {
     let mut cmd = format!("eosim run {scenario} --seed {seed} --guarantee {guarantee}");
     for v in variants {
         cmd.push_str(&format!(" --variant {v}"));
+    }
+    if swarm {
+        cmd.push_str(" --swarm");
     }
     cmd
 }
@@ -85,12 +89,17 @@ pub fn report(outcome: &RunOutcome, scenario_arg: &str) -> RunReport {
         trace_hash: outcome.trace.hash_hex(),
         trace_events: outcome.trace.events,
         faults: serde_json::to_value(&outcome.plan).expect("plans serialise"),
+        swarm: outcome
+            .swarm
+            .as_ref()
+            .map(|draw| serde_json::to_value(draw).expect("swarm draws serialise")),
         stats: serde_json::to_value(&outcome.stats).expect("stats serialise"),
         replay: replay_command(
             scenario_arg,
             outcome.seed,
             outcome.guarantee,
             &outcome.variants.0,
+            outcome.swarm.is_some(),
         ),
         coverage: outcome
             .coverage

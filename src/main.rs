@@ -34,6 +34,11 @@ struct RunKnobs {
     /// Protocol variant to switch on (repeatable); `eosim list` names them.
     #[arg(long = "variant", value_parser = parse_variant)]
     variants: Vec<Variant>,
+    /// Swarm testing: each seed enables a random subset of the fault kinds, message kinds and
+    /// nodes (shown in the report) and draws its faults over it; a scenario without a fault
+    /// mix gets the default one.
+    #[arg(long)]
+    swarm: bool,
 }
 
 #[derive(Subcommand)]
@@ -98,6 +103,9 @@ enum Command {
         /// Protocol variant to switch on for every guarantee (repeatable).
         #[arg(long = "variant", value_parser = parse_variant)]
         variants: Vec<Variant>,
+        /// Swarm testing (as for `run`): the same drawn subset under every guarantee.
+        #[arg(long)]
+        swarm: bool,
         /// Worker threads (default: available cores; at most 8 per core, 1024 in all).
         #[arg(long)]
         jobs: Option<usize>,
@@ -231,8 +239,10 @@ fn init_tracing() {
     }
 }
 
-fn load(scenario: &str) -> Result<scenarios::Scenario, BadInput> {
-    scenarios::load(scenario).map_err(|e| BadInput(e.to_string()))
+/// Loads a scenario; `swarm` switches swarm testing on (`--swarm`).
+fn load(scenario: &str, swarm: bool) -> Result<scenarios::Scenario, BadInput> {
+    let loaded = scenarios::load(scenario).map_err(|e| BadInput(e.to_string()))?;
+    Ok(if swarm { loaded.with_swarm() } else { loaded })
 }
 
 /// Writes to stdout; a closed pipe (`eosim run … | head`) ends the program quietly instead of
@@ -278,7 +288,7 @@ fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
             junit,
             html,
         } => {
-            let loaded = load(&scenario)?;
+            let loaded = load(&scenario, knobs.swarm)?;
             let seed = seed.or(loaded.seed).unwrap_or(0);
             let outcome = scenarios::run(&loaded, &options(seed, &knobs, trace || html.is_some()));
             if let Some(path) = &html {
@@ -330,6 +340,7 @@ fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
             seeds,
             guarantees,
             variants,
+            swarm,
             jobs,
             json,
             html,
@@ -337,7 +348,7 @@ fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
             &scenario,
             &seeds,
             &guarantees,
-            variants,
+            (variants, swarm),
             jobs,
             json,
             html.as_deref(),
@@ -458,7 +469,7 @@ fn sweep_replay(report: &SweepReport, scenario: &str, seed: u64) -> String {
         .iter()
         .filter_map(|v| Variant::from_name(v))
         .collect();
-    eosim::replay_command(scenario, seed, guarantee, &variants)
+    eosim::replay_command(scenario, seed, guarantee, &variants, report.swarm)
 }
 
 /// Runs every seed under each guarantee and tabulates them. A worker runs one seed under
@@ -467,12 +478,12 @@ fn compare(
     scenario: &str,
     seeds: &str,
     guarantees: &str,
-    variants: Vec<Variant>,
+    (variants, swarm): (Vec<Variant>, bool),
     jobs: Option<usize>,
     json: bool,
     html: Option<&std::path::Path>,
 ) -> anyhow::Result<ExitCode> {
-    let loaded = Arc::new(load(scenario)?);
+    let loaded = Arc::new(load(scenario, swarm)?);
     let (range, _, jobs) = seed_plan(seeds, None, jobs)?;
     let guarantees: Vec<Guarantee> = guarantees
         .split(',')
@@ -493,6 +504,7 @@ fn compare(
                     let knobs = RunKnobs {
                         guarantee: Some(guarantee),
                         variants: variants.clone(),
+                        swarm,
                     };
                     eosim::compare_seed(&scenarios::run(
                         &run_scenario,
@@ -575,7 +587,7 @@ fn sweep(
     json: bool,
     junit: Option<&std::path::Path>,
 ) -> anyhow::Result<ExitCode> {
-    let loaded = Arc::new(load(scenario)?);
+    let loaded = Arc::new(load(scenario, knobs.swarm)?);
     let (range, shard_kn, jobs) = seed_plan(seeds, shard.as_deref(), jobs)?;
     let stop = interruptible()?;
     let bar = progress_bar(range.shard_len(shard_kn));
@@ -607,6 +619,7 @@ fn sweep(
         scenario: loaded.name.clone(),
         guarantee: guarantee.to_string(),
         variants: variants.iter().map(|v| v.to_string()).collect(),
+        swarm: knobs.swarm,
         seeds: seeds.to_string(),
         shard,
         runs: 0,
@@ -619,7 +632,7 @@ fn sweep(
     report.replay = report
         .failing_seeds
         .first()
-        .map(|&s| eosim::replay_command(scenario, s, guarantee, &variants));
+        .map(|&s| eosim::replay_command(scenario, s, guarantee, &variants, knobs.swarm));
     if let Some(path) = junit {
         write_file(
             path,
@@ -640,7 +653,7 @@ fn replay(
     check_determinism: bool,
     knobs: &RunKnobs,
 ) -> anyhow::Result<ExitCode> {
-    let loaded = load(scenario)?;
+    let loaded = load(scenario, knobs.swarm)?;
     let first = scenarios::run(&loaded, &options(seed, knobs, check_determinism));
     let report = eosim::report(&first, scenario);
     emit(&report.to_text());
@@ -748,7 +761,7 @@ fn shrink(
     max_runs: u32,
     anomaly: Option<&str>,
 ) -> anyhow::Result<ExitCode> {
-    let loaded = load(scenario)?;
+    let loaded = load(scenario, knobs.swarm)?;
     let stop = interruptible()?;
     let interrupted = || stop.load(std::sync::atomic::Ordering::Relaxed);
     let original = scenarios::run(&loaded, &options(seed, knobs, false));

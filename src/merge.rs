@@ -7,7 +7,7 @@ use reports::SweepReport;
 use crate::seeds::{SeedRange, Shard};
 
 /// Merges shard results (each named by its file, for messages) into the whole sweep's. Every
-/// part must be of the same sweep (scenario, guarantee, variants, seed range), and together
+/// part must be of the same sweep (scenario, guarantee, variants, seed range, swarm), and together
 /// they must be exactly the shards 1/N … N/N of one N, each complete: a missing, repeated,
 /// interrupted or incomplete shard, a mismatched N, or a mix of sharded and unsharded results
 /// is an error naming what is wrong.
@@ -20,25 +20,29 @@ pub fn merge_shards(parts: Vec<(String, SweepReport)>) -> Result<SweepReport, St
     let mut by_index: BTreeMap<u64, &str> = BTreeMap::new();
     let mut count: Option<(u64, &str)> = None;
     for (name, part) in &parts {
-        let same = (&part.scenario, &part.guarantee, &part.variants, &part.seeds)
-            == (
-                &first.scenario,
-                &first.guarantee,
-                &first.variants,
-                &first.seeds,
-            );
-        if !same {
+        let key = |p: &SweepReport| {
+            (
+                p.scenario.clone(),
+                p.guarantee.clone(),
+                p.variants.clone(),
+                p.seeds.clone(),
+                p.swarm,
+            )
+        };
+        if key(part) != key(first) {
             return Err(format!(
-                "{name} is of another sweep ({} {} variants {:?} seeds {}) than {first_name} \
-                 ({} {} variants {:?} seeds {})",
+                "{name} is of another sweep ({} {} variants {:?} seeds {} swarm {}) than \
+                 {first_name} ({} {} variants {:?} seeds {} swarm {})",
                 part.scenario,
                 part.guarantee,
                 part.variants,
                 part.seeds,
+                part.swarm,
                 first.scenario,
                 first.guarantee,
                 first.variants,
-                first.seeds
+                first.seeds,
+                first.swarm
             ));
         }
         let shard = match part.shard.as_deref() {

@@ -354,6 +354,24 @@ pub enum Response {
     LeaveGroup(Result<(), KafkaError>),
 }
 
+/// Every message kind, as `sim::Message::label` names requests and their responses (the
+/// vocabulary of fault filters and swarm draws; keep it in step with the two `label`s).
+pub const MESSAGE_KINDS: &[&str] = &[
+    "produce",
+    "fetch",
+    "init-producer-id",
+    "add-partitions-to-txn",
+    "add-offsets-to-txn",
+    "end-txn",
+    "write-txn-markers",
+    "txn-offset-commit",
+    "offset-commit",
+    "offset-fetch",
+    "join-group",
+    "heartbeat",
+    "leave-group",
+];
+
 impl sim::Message for Request {
     fn label(&self) -> &'static str {
         match self {

@@ -203,6 +203,7 @@ mod tests {
     #[test]
     fn data_cannot_close_the_script_early() {
         let report = RunReport {
+            swarm: None,
             schema: 1,
             scenario: "x</script><script>alert(1)".into(),
             seed: 1,

@@ -51,6 +51,10 @@ pub struct RunReport {
     pub trace_events: u64,
     /// The fault plan applied, in time order.
     pub faults: serde_json::Value,
+    /// What a swarm mix enabled for this seed: `faults` (mix weight names), `messages`,
+    /// `nodes` (message-fault targets), `crash_targets`. Absent without swarm testing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub swarm: Option<serde_json::Value>,
     /// Counts: virtual time, messages, sends, log records.
     pub stats: serde_json::Value,
     /// The command that replays this run exactly.
@@ -72,6 +76,24 @@ pub struct UnmatchedFault {
     /// The fault's kind ("lose-acks").
     pub kind: String,
     pub description: String,
+}
+
+/// A swarm draw on one line: each list as `name [a, b]`.
+fn render_swarm(swarm: &serde_json::Value) -> String {
+    let Some(fields) = swarm.as_object() else {
+        return swarm.to_string();
+    };
+    let lists: Vec<String> = fields
+        .iter()
+        .map(|(name, items)| {
+            let items: Vec<&str> = items
+                .as_array()
+                .map(|a| a.iter().filter_map(|v| v.as_str()).collect())
+                .unwrap_or_default();
+            format!("{name} [{}]", items.join(", "))
+        })
+        .collect();
+    lists.join("; ")
 }
 
 /// JSON schema version of `RunReport` and `SweepReport`.
@@ -145,6 +167,9 @@ impl RunReport {
                 "  fault #{} matched no message: {}",
                 f.index, f.description
             );
+        }
+        if let Some(swarm) = &self.swarm {
+            let _ = writeln!(out, "swarm: {}", render_swarm(swarm));
         }
         let _ = writeln!(out, "stats: {}", compact_stats(&self.stats));
         // A run that did not converge says how far it got and whether its workload simply
@@ -242,6 +267,7 @@ mod tests {
 
     fn report(stats: serde_json::Value) -> RunReport {
         RunReport {
+            swarm: None,
             schema: SCHEMA_VERSION,
             scenario: "s".into(),
             seed: 1,

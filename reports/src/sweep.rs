@@ -49,6 +49,9 @@ pub struct SweepReport {
     pub scenario: String,
     pub guarantee: String,
     pub variants: Vec<String>,
+    /// Swarm testing was on (`--swarm`). Absent from JSON when false.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub swarm: bool,
     /// The seeds asked for, as "A..B" (B exclusive), and the shard "K/N" if any.
     pub seeds: String,
     pub shard: Option<String>,
@@ -421,6 +424,7 @@ mod tests {
             scenario: "s".into(),
             guarantee: "exactly-once".into(),
             variants: vec![],
+            swarm: false,
             seeds: "0..100".into(),
             shard: None,
             runs: 0,

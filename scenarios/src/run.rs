@@ -65,6 +65,8 @@ pub struct RunOutcome {
     pub guarantee: Guarantee,
     pub variants: Variants,
     pub plan: FaultPlan,
+    /// What a swarm mix enabled for this seed (`None`: no swarm mix, or an overriding plan).
+    pub swarm: Option<sim::SwarmDraw>,
     pub anomalies: Vec<Anomaly>,
     /// The simulation panicked (an invariant broke): the message.
     pub panic: Option<String>,
@@ -105,20 +107,57 @@ pub fn producer_config(guarantee: Guarantee) -> ProducerConfig {
 
 impl Scenario {
     /// The fault plan of `seed`: the explicit faults plus the mix expanded from the seed's
-    /// "faults" stream, in time order.
+    /// "faults" stream (narrowed first by its swarm draw, if it is a swarm mix), in time order.
     pub fn fault_plan(&self, seed: u64) -> FaultPlan {
         let mut faults = self.explicit_plan();
         if let Some(mix) = &self.faults.mix {
+            let crash = self.crash_targets();
+            let (mix, servers, clients) = match self.swarm_draw(seed) {
+                Some(draw) => {
+                    let drawn = |names: Vec<String>| -> Vec<String> {
+                        names
+                            .into_iter()
+                            .filter(|n| draw.nodes.contains(n))
+                            .collect()
+                    };
+                    let servers = drawn(self.cluster.broker_names());
+                    let clients = drawn(self.client_names());
+                    (mix.narrowed_to(&draw), servers, clients)
+                }
+                None => (mix.clone(), self.cluster.broker_names(), Vec::new()),
+            };
+            let targets = sim::MixTargets {
+                crash: &crash,
+                servers: &servers,
+                clients: &clients,
+            };
             let mut rng = sim::rng_stream(seed, "faults");
-            let drawn = mix.expand(
-                &mut rng,
-                self.faults.phase_ms,
-                &self.crash_targets(),
-                &self.cluster.broker_names(),
-            );
-            faults = merge_plans(faults, drawn.0, &self.crash_targets(), self.faults.phase_ms);
+            let drawn = mix.expand(&mut rng, self.faults.phase_ms, targets);
+            let nodes = sim::PlanNodes {
+                faultable: &crash,
+                all: &self.node_names(),
+            };
+            faults = merge_plans(faults, drawn.0, nodes, self.faults.phase_ms);
         }
         FaultPlan(faults)
+    }
+
+    /// What a swarm mix enabled for `seed` (its own "swarm" stream), or `None` without one.
+    pub fn swarm_draw(&self, seed: u64) -> Option<sim::SwarmDraw> {
+        let mix = self.faults.mix.as_ref().filter(|m| m.swarm)?;
+        let kinds: Vec<String> = model::protocol::MESSAGE_KINDS
+            .iter()
+            .map(|k| k.to_string())
+            .collect();
+        let servers = self.cluster.broker_names();
+        let clients = self.client_names();
+        let crash = self.crash_targets();
+        let targets = sim::MixTargets {
+            crash: &crash,
+            servers: &servers,
+            clients: &clients,
+        };
+        Some(mix.swarm_draw(&mut sim::rng_stream(seed, "swarm"), &kinds, targets))
     }
 }
 
@@ -127,7 +166,7 @@ impl Scenario {
 fn merge_plans(
     explicit: Vec<sim::Fault>,
     drawn: Vec<sim::Fault>,
-    targets: &[String],
+    nodes: sim::PlanNodes<'_>,
     phase_ms: u64,
 ) -> Vec<sim::Fault> {
     let mut merged = explicit;
@@ -139,7 +178,7 @@ fn merge_plans(
         // Where a stable sort by time would put it: after the faults at the same time.
         let at = merged.partition_point(|f| f.at_ms <= fault.at_ms);
         merged.insert(at, fault);
-        if FaultPlan::validate_faults(&merged, targets, phase_ms).is_err() {
+        if FaultPlan::validate_faults(&merged, nodes, phase_ms).is_err() {
             merged.remove(at);
         }
     }
@@ -202,6 +241,10 @@ pub fn run(scenario: &Scenario, options: &RunOptions) -> RunOutcome {
         seed: options.seed,
         guarantee,
         variants,
+        swarm: match options.plan_override {
+            Some(_) => None,
+            None => scenario.swarm_draw(options.seed),
+        },
         plan,
         anomalies,
         panic,

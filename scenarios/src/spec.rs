@@ -307,6 +307,23 @@ impl Scenario {
         names
     }
 
+    /// The scenario with swarm testing switched on (`--swarm`): its mix becomes a swarm mix;
+    /// a scenario without a mix gets the default one (8 faults), as a swarm mix.
+    pub fn with_swarm(mut self) -> Self {
+        self.faults.mix.get_or_insert_with(FaultMix::default).swarm = true;
+        self
+    }
+
+    /// The application's client nodes (every node but the brokers and the verifier): swarm
+    /// message faults aim at requests from them and responses to them.
+    pub fn client_names(&self) -> Vec<String> {
+        let brokers = self.cluster.broker_names();
+        self.node_names()
+            .into_iter()
+            .filter(|n| !brokers.contains(n) && n != VERIFIER)
+            .collect()
+    }
+
     /// Names of every node a message fault may name.
     pub fn node_names(&self) -> Vec<String> {
         let mut names = self.cluster.broker_names();
@@ -1172,18 +1189,13 @@ fn validate_plan_nodes(
     all_nodes: &[String],
     phase_ms: u64,
 ) -> Result<(), sim::PlanError> {
-    plan.validate(crash_targets, phase_ms)?;
+    let nodes = sim::PlanNodes {
+        faultable: crash_targets,
+        all: all_nodes,
+    };
+    sim::FaultPlan::validate_faults(&plan.0, nodes, phase_ms)?;
     for (index, fault) in plan.0.iter().enumerate() {
         use sim::FaultAction::*;
-        let names: Vec<&String> = match &fault.action {
-            DropRequests { filter, .. }
-            | LoseAcks { filter, .. }
-            | DuplicateRequests { filter, .. }
-            | DuplicateResponses { filter, .. }
-            | Delay { filter, .. } => filter.from.iter().chain(filter.to.iter()).collect(),
-            Partition { a, b } => a.iter().chain(b.iter()).collect(),
-            _ => Vec::new(),
-        };
         let message = match &fault.action {
             DropRequests { filter, .. }
             | LoseAcks { filter, .. }
@@ -1202,13 +1214,6 @@ fn validate_plan_nodes(
                 ),
             });
         }
-        if let Some(unknown) = names.into_iter().find(|n| !all_nodes.contains(n)) {
-            return Err(sim::PlanError {
-                index,
-                what: fault.action.to_string(),
-                reason: format!("unknown node {unknown:?} (nodes: {})", all_nodes.join(", ")),
-            });
-        }
     }
     Ok(())
 }
@@ -1224,21 +1229,7 @@ pub fn queue_client_name(k: u32) -> String {
 }
 
 /// The message kinds a fault may name (the model's request and response labels).
-pub const MESSAGE_KINDS: &[&str] = &[
-    "produce",
-    "fetch",
-    "init-producer-id",
-    "add-partitions-to-txn",
-    "add-offsets-to-txn",
-    "end-txn",
-    "write-txn-markers",
-    "txn-offset-commit",
-    "offset-commit",
-    "offset-fetch",
-    "join-group",
-    "heartbeat",
-    "leave-group",
-];
+pub use model::protocol::MESSAGE_KINDS;
 
 /// Node name of streams instance `k` (0-based).
 pub fn streams_instance_name(k: u32) -> String {

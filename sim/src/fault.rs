@@ -187,23 +187,48 @@ enum Life {
     Stopped,
 }
 
+/// The nodes a plan may name: `faultable` ones may crash, pause or stop; message filters
+/// and partitions may name any of `all` (clients too).
+#[derive(Clone, Copy, Debug)]
+pub struct PlanNodes<'a> {
+    pub faultable: &'a [String],
+    pub all: &'a [String],
+}
+
+impl<'a> PlanNodes<'a> {
+    /// The same nodes for both.
+    pub fn only(nodes: &'a [String]) -> Self {
+        Self {
+            faultable: nodes,
+            all: nodes,
+        }
+    }
+}
+
 impl FaultPlan {
     /// Checks that the plan is possible: known nodes, times in order and within the fault
     /// phase, preconditions respected (restart only what crashed, resume only what paused,
-    /// crash or pause only what runs), positive counts. `nodes` lists the faultable nodes.
+    /// crash or pause only what runs), positive counts. `nodes` lists the faultable nodes,
+    /// which are also the only ones message filters and partitions may name.
     pub fn validate(&self, nodes: &[String], fault_phase_ms: u64) -> Result<(), PlanError> {
-        Self::validate_faults(&self.0, nodes, fault_phase_ms)
+        Self::validate_faults(&self.0, PlanNodes::only(nodes), fault_phase_ms)
     }
 
-    /// `validate` for faults not (yet) in a plan: callers that try many candidate plans
-    /// need not clone one per try.
+    /// `validate` for faults not (yet) in a plan (callers that try many candidate plans need
+    /// not clone one per try), with message filters and partitions over every node.
     pub fn validate_faults(
         faults: &[Fault],
-        nodes: &[String],
+        plan_nodes: PlanNodes<'_>,
         fault_phase_ms: u64,
     ) -> Result<(), PlanError> {
-        let mut life: BTreeMap<&str, Life> =
-            nodes.iter().map(|n| (n.as_str(), Life::Running)).collect();
+        let PlanNodes {
+            faultable,
+            all: nodes,
+        } = plan_nodes;
+        let mut life: BTreeMap<&str, Life> = faultable
+            .iter()
+            .map(|n| (n.as_str(), Life::Running))
+            .collect();
         let mut last_at = 0;
         for (index, fault) in faults.iter().enumerate() {
             let err = |reason: String| PlanError {
@@ -227,10 +252,14 @@ impl FaultPlan {
             let mut node_in =
                 |name: &str, allowed: &[Life], next: Life, verb: &str| -> Result<(), PlanError> {
                     let state = life.get_mut(name).ok_or_else(|| {
-                        err(format!(
-                            "unknown node {name:?} (nodes: {})",
-                            nodes.join(", ")
-                        ))
+                        err(if nodes.iter().any(|n| n == name) {
+                            format!(
+                                "{name:?} cannot crash, pause or stop (the nodes that can: {})",
+                                faultable.join(", ")
+                            )
+                        } else {
+                            format!("unknown node {name:?} (nodes: {})", nodes.join(", "))
+                        })
                     })?;
                     if !allowed.contains(state) {
                         let now = match state {
@@ -268,7 +297,10 @@ impl FaultPlan {
                 FaultAction::Partition { a, b } => {
                     for name in a.iter().chain(b) {
                         if !nodes.contains(name) {
-                            return Err(err(format!("unknown node {name:?}")));
+                            return Err(err(format!(
+                                "unknown node {name:?} (nodes: {})",
+                                nodes.join(", ")
+                            )));
                         }
                     }
                     if a.is_empty() || b.is_empty() {
@@ -286,7 +318,10 @@ impl FaultPlan {
                     }
                     for name in filter.from.iter().chain(&filter.to) {
                         if !nodes.contains(name) && name != "supervisor" {
-                            return Err(err(format!("unknown node {name:?}")));
+                            return Err(err(format!(
+                                "unknown node {name:?} (nodes: {})",
+                                nodes.join(", ")
+                            )));
                         }
                     }
                 }
@@ -467,6 +502,111 @@ pub struct FaultMix {
     /// Restrict message faults to this message kind, or to these kinds (one drawn per
     /// fault), e.g. `message = "produce"` or `message = ["end-txn", "produce"]` (default: any).
     pub message: Option<MessageKinds>,
+    /// Swarm testing (Groce et al., ISSTA 2012; default false): each seed first draws which
+    /// fault kinds, which message kinds and which nodes are enabled, each with probability
+    /// 1/2 (at least one of each), then expands the mix over what it drew. An enabled kind
+    /// keeps its weight (at least 1: swarm reaches kinds the mix leaves at 0). Seeds thereby
+    /// concentrate on a few kinds of trouble each, which finds bugs a uniform mix dilutes.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub swarm: bool,
+}
+
+/// The kinds of fault a mix draws, in the order their weights are laid out for the draw
+/// (the order is part of every seed's plan: a new kind goes last).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum MixKind {
+    Crash,
+    Pause,
+    DropRequests,
+    LoseAcks,
+    DuplicateRequests,
+    DuplicateResponses,
+    Delay,
+    Stop,
+}
+
+impl MixKind {
+    /// Every kind, in draw order.
+    pub const ALL: [MixKind; 8] = [
+        MixKind::Crash,
+        MixKind::Pause,
+        MixKind::DropRequests,
+        MixKind::LoseAcks,
+        MixKind::DuplicateRequests,
+        MixKind::DuplicateResponses,
+        MixKind::Delay,
+        MixKind::Stop,
+    ];
+
+    /// The name of its weight in `[faults.mix]` (and in swarm reports).
+    pub fn name(self) -> &'static str {
+        match self {
+            MixKind::Crash => "crash",
+            MixKind::Pause => "pause",
+            MixKind::DropRequests => "drop_requests",
+            MixKind::LoseAcks => "lose_acks",
+            MixKind::DuplicateRequests => "duplicate_requests",
+            MixKind::DuplicateResponses => "duplicate_responses",
+            MixKind::Delay => "delay",
+            MixKind::Stop => "stop",
+        }
+    }
+
+    /// A node outage (a crash, pause or stop, undone later), rather than a message fault.
+    fn is_outage(self) -> bool {
+        matches!(self, MixKind::Crash | MixKind::Pause | MixKind::Stop)
+    }
+}
+
+/// Who a mix's faults may aim at: servers (requests to them, responses from them), clients
+/// (requests from them, responses to them), and the nodes that may crash, pause or stop.
+#[derive(Clone, Copy, Debug)]
+pub struct MixTargets<'a> {
+    pub crash: &'a [String],
+    pub servers: &'a [String],
+    pub clients: &'a [String],
+}
+
+/// What a swarm mix enabled for one seed: shown in the run's report, so a plan is explained
+/// and can be reproduced by hand.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct SwarmDraw {
+    /// Enabled fault kinds (mix weight names).
+    pub faults: Vec<&'static str>,
+    /// Message kinds message faults may target.
+    pub messages: Vec<String>,
+    /// Nodes message faults may aim at (servers and clients).
+    pub nodes: Vec<String>,
+    /// Nodes that may crash, pause or stop.
+    pub crash_targets: Vec<String>,
+}
+
+impl fmt::Display for SwarmDraw {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "faults [{}] messages [{}] nodes [{}] crash targets [{}]",
+            self.faults.join(", "),
+            self.messages.join(", "),
+            self.nodes.join(", "),
+            self.crash_targets.join(", ")
+        )
+    }
+}
+
+/// Each item with probability 1/2, at least one (drawn uniformly) if the list has any.
+fn swarm_subset<T: Clone>(rng: &mut impl Rng, items: &[T]) -> Vec<T> {
+    let mut chosen: Vec<T> = items
+        .iter()
+        .filter(|_| rng.gen_bool(0.5))
+        .cloned()
+        .collect();
+    if chosen.is_empty()
+        && let Some(one) = items.choose(rng)
+    {
+        chosen.push(one.clone());
+    }
+    chosen
 }
 
 /// The message kinds a mix's message faults may target: one (`"produce"`) or several
@@ -550,107 +690,158 @@ impl Default for FaultMix {
             max_messages: 3,
             max_delay_ms: 3_000,
             message: None,
+            swarm: false,
         }
     }
 }
 
 impl FaultMix {
-    /// Draws an explicit plan over `[0, fault_phase_ms)`. `crash_targets` may crash or pause;
-    /// `message_nodes` are the servers message faults aim at: requests *to* one of them, responses *from* one. The result is valid:
-    /// a node is never crashed twice without a restart between.
+    /// The weight of one kind of fault.
+    pub fn weight(&self, kind: MixKind) -> u32 {
+        match kind {
+            MixKind::Crash => self.crash,
+            MixKind::Pause => self.pause,
+            MixKind::DropRequests => self.drop_requests,
+            MixKind::LoseAcks => self.lose_acks,
+            MixKind::DuplicateRequests => self.duplicate_requests,
+            MixKind::DuplicateResponses => self.duplicate_responses,
+            MixKind::Delay => self.delay,
+            MixKind::Stop => self.stop,
+        }
+    }
+
+    fn set_weight(&mut self, kind: MixKind, weight: u32) {
+        *match kind {
+            MixKind::Crash => &mut self.crash,
+            MixKind::Pause => &mut self.pause,
+            MixKind::DropRequests => &mut self.drop_requests,
+            MixKind::LoseAcks => &mut self.lose_acks,
+            MixKind::DuplicateRequests => &mut self.duplicate_requests,
+            MixKind::DuplicateResponses => &mut self.duplicate_responses,
+            MixKind::Delay => &mut self.delay,
+            MixKind::Stop => &mut self.stop,
+        } = weight;
+    }
+
+    /// A swarm mix's draw for one seed (from its own stream, `rng`): which fault kinds (every
+    /// kind, weight 0 included), which of `message_kinds` (within `message`, if the mix
+    /// restricts it), which message-fault nodes and which crash targets (within `targets`)
+    /// are enabled.
+    pub fn swarm_draw(
+        &self,
+        rng: &mut impl Rng,
+        message_kinds: &[String],
+        targets: MixTargets<'_>,
+    ) -> SwarmDraw {
+        let kinds: Vec<&'static str> = MixKind::ALL.iter().map(|k| k.name()).collect();
+        let messages: Vec<String> = match &self.message {
+            Some(MessageKinds(only)) => only.clone(),
+            None => message_kinds.to_vec(),
+        };
+        let nodes: Vec<String> = targets
+            .servers
+            .iter()
+            .chain(targets.clients)
+            .cloned()
+            .collect();
+        let crash: Vec<String> = targets
+            .crash
+            .iter()
+            .filter(|n| self.targets.as_ref().is_none_or(|t| t.contains(n)))
+            .cloned()
+            .collect();
+        SwarmDraw {
+            faults: swarm_subset(rng, &kinds),
+            messages: swarm_subset(rng, &messages),
+            nodes: swarm_subset(rng, &nodes),
+            crash_targets: swarm_subset(rng, &crash),
+        }
+    }
+
+    /// The plain mix a swarm draw stands for: enabled kinds at their weight (at least 1), the
+    /// others at 0, message faults on the drawn kinds, outages on the drawn targets.
+    pub fn narrowed_to(&self, draw: &SwarmDraw) -> FaultMix {
+        let mut mix = self.clone();
+        mix.swarm = false;
+        for kind in MixKind::ALL {
+            let on = draw.faults.contains(&kind.name());
+            mix.set_weight(kind, if on { self.weight(kind).max(1) } else { 0 });
+        }
+        mix.message = (!draw.messages.is_empty()).then(|| MessageKinds(draw.messages.clone()));
+        mix.targets = Some(draw.crash_targets.clone());
+        mix
+    }
+
+    /// Draws an explicit plan over `[0, fault_phase_ms)`. Message faults aim at one node of
+    /// `targets.servers` or `targets.clients` (requests to a server or from a client,
+    /// responses from a server or to a client); outages at `targets.crash`. The result is
+    /// valid: a node is never crashed twice without a restart between. (A swarm mix is
+    /// narrowed with `swarm_draw` and `narrowed_to` first; `expand` ignores `swarm`.)
     pub fn expand(
         &self,
         rng: &mut impl Rng,
         fault_phase_ms: u64,
-        crash_targets: &[String],
-        message_nodes: &[String],
+        targets: MixTargets<'_>,
     ) -> FaultPlan {
-        // Stop comes last: a mix without stops draws exactly as it did before stops existed.
-        let kinds: [(u32, u8); 8] = [
-            (self.crash, 0),
-            (self.pause, 1),
-            (self.drop_requests, 2),
-            (self.lose_acks, 3),
-            (self.duplicate_requests, 4),
-            (self.duplicate_responses, 5),
-            (self.delay, 6),
-            (self.stop, 7),
-        ];
-        let total: u32 = kinds.iter().map(|k| k.0).sum();
+        let total: u32 = MixKind::ALL.iter().map(|&k| self.weight(k)).sum();
         let mut faults = Vec::new();
         // Nodes busy with an outage until this time (no overlapping crash/pause per node).
         let mut busy_until: BTreeMap<&str, u64> = BTreeMap::new();
         if total == 0 || fault_phase_ms == 0 {
             return FaultPlan(faults);
         }
+        // A mix without clients draws its node among the servers alone, as it always did.
+        let message_nodes: Vec<&String> = targets.servers.iter().chain(targets.clients).collect();
         for _ in 0..self.count {
             let at_ms = rng.gen_range(0..fault_phase_ms);
-            let mut pick = rng.gen_range(0..total);
-            let kind = kinds
-                .iter()
-                .find(|(w, _)| {
-                    if pick < *w {
-                        true
-                    } else {
-                        pick -= w;
-                        false
-                    }
-                })
-                .map(|k| k.1)
-                .expect("weights sum to total");
-            // Requests are aimed at the node (`to`), responses come from it (`from`).
-            let node = message_nodes.choose(rng).cloned();
-            let outage_kind = matches!(kind, 0 | 1 | 7);
-            let message = if !outage_kind {
-                self.message.as_ref().map(|kinds| kinds.draw(rng))
-            } else {
+            let kind = self.draw_kind(rng, total);
+            let node = message_nodes.choose(rng).map(|n| (*n).clone());
+            let message = if kind.is_outage() {
                 None
+            } else {
+                self.message.as_ref().map(|kinds| kinds.draw(rng))
             };
-            let towards = MessageFilter {
-                from: None,
-                to: node.clone(),
-                message: message.clone(),
-            };
-            let back = MessageFilter {
-                from: node,
-                to: None,
-                message,
+            let client = node.as_ref().is_some_and(|n| targets.clients.contains(n));
+            // Requests travel towards a server (from a client); responses back.
+            let (towards, back) = if client {
+                (
+                    MessageFilter {
+                        from: node.clone(),
+                        to: None,
+                        message: message.clone(),
+                    },
+                    MessageFilter {
+                        from: None,
+                        to: node,
+                        message,
+                    },
+                )
+            } else {
+                (
+                    MessageFilter {
+                        from: None,
+                        to: node.clone(),
+                        message: message.clone(),
+                    },
+                    MessageFilter {
+                        from: node,
+                        to: None,
+                        message,
+                    },
+                )
             };
             let count = rng.gen_range(1..=self.max_messages.max(1));
             let action = match kind {
-                0 | 1 | 7 => {
-                    let allowed: Vec<&String> = crash_targets
-                        .iter()
-                        .filter(|n| self.targets.as_ref().is_none_or(|t| t.contains(n)))
-                        .collect();
-                    let Some(&node) = allowed.choose(rng) else {
+                MixKind::Crash | MixKind::Pause | MixKind::Stop => {
+                    let Some((down, up, end)) = self.draw_outage(
+                        rng,
+                        kind,
+                        at_ms,
+                        fault_phase_ms,
+                        targets.crash,
+                        &mut busy_until,
+                    ) else {
                         continue;
-                    };
-                    if busy_until.get(node.as_str()).is_some_and(|&t| t >= at_ms) {
-                        continue;
-                    }
-                    let shortest = self.min_outage_ms.max(1);
-                    let outage = rng.gen_range(shortest..=self.max_outage_ms.max(shortest));
-                    let end = (at_ms + outage).min(fault_phase_ms);
-                    busy_until.insert(node, end);
-                    let (down, up) = if kind == 0 {
-                        (
-                            FaultAction::Crash { node: node.clone() },
-                            FaultAction::Restart { node: node.clone() },
-                        )
-                    } else if kind == 7 {
-                        (
-                            FaultAction::Stop {
-                                node: node.clone(),
-                                grace_ms: crate::node::STOP_GRACE_MS,
-                            },
-                            FaultAction::Restart { node: node.clone() },
-                        )
-                    } else {
-                        (
-                            FaultAction::Pause { node: node.clone() },
-                            FaultAction::Resume { node: node.clone() },
-                        )
                     };
                     faults.push(Fault {
                         at_ms: end,
@@ -658,23 +849,23 @@ impl FaultMix {
                     });
                     down
                 }
-                2 => FaultAction::DropRequests {
+                MixKind::DropRequests => FaultAction::DropRequests {
                     filter: towards,
                     count,
                 },
-                3 => FaultAction::LoseAcks {
+                MixKind::LoseAcks => FaultAction::LoseAcks {
                     filter: back,
                     count,
                 },
-                4 => FaultAction::DuplicateRequests {
+                MixKind::DuplicateRequests => FaultAction::DuplicateRequests {
                     filter: towards,
                     count,
                 },
-                5 => FaultAction::DuplicateResponses {
+                MixKind::DuplicateResponses => FaultAction::DuplicateResponses {
                     filter: back,
                     count,
                 },
-                _ => {
+                MixKind::Delay => {
                     let (direction, filter) = if rng.gen_bool(0.5) {
                         (Direction::Request, towards)
                     } else {
@@ -695,6 +886,64 @@ impl FaultMix {
         faults.sort_by_key(|f| f.at_ms);
         FaultPlan(faults)
     }
+
+    /// One kind, by weight (`total` is the sum of the weights).
+    fn draw_kind(&self, rng: &mut impl Rng, total: u32) -> MixKind {
+        let mut pick = rng.gen_range(0..total);
+        for kind in MixKind::ALL {
+            let weight = self.weight(kind);
+            if pick < weight {
+                return kind;
+            }
+            pick -= weight;
+        }
+        unreachable!("weights sum to total")
+    }
+
+    /// An outage of one allowed, idle crash target: (the fault, the one that undoes it, when
+    /// it is undone), or `None` if no target is free at `at_ms`.
+    fn draw_outage<'t>(
+        &self,
+        rng: &mut impl Rng,
+        kind: MixKind,
+        at_ms: u64,
+        fault_phase_ms: u64,
+        crash_targets: &'t [String],
+        busy_until: &mut BTreeMap<&'t str, u64>,
+    ) -> Option<(FaultAction, FaultAction, u64)> {
+        let allowed: Vec<&String> = crash_targets
+            .iter()
+            .filter(|n| self.targets.as_ref().is_none_or(|t| t.contains(n)))
+            .collect();
+        let node = *allowed.choose(rng)?;
+        if busy_until.get(node.as_str()).is_some_and(|&t| t >= at_ms) {
+            return None;
+        }
+        let shortest = self.min_outage_ms.max(1);
+        let outage = rng.gen_range(shortest..=self.max_outage_ms.max(shortest));
+        let end = (at_ms + outage).min(fault_phase_ms);
+        busy_until.insert(node, end);
+        let node = node.clone();
+        let (down, up) = match kind {
+            MixKind::Crash => (
+                FaultAction::Crash { node: node.clone() },
+                FaultAction::Restart { node },
+            ),
+            MixKind::Stop => (
+                FaultAction::Stop {
+                    node: node.clone(),
+                    grace_ms: crate::node::STOP_GRACE_MS,
+                },
+                FaultAction::Restart { node },
+            ),
+            MixKind::Pause => (
+                FaultAction::Pause { node: node.clone() },
+                FaultAction::Resume { node },
+            ),
+            other => unreachable!("{other:?} is not an outage"),
+        };
+        Some((down, up, end))
+    }
 }
 
 #[cfg(test)]
@@ -703,6 +952,15 @@ mod tests {
 
     fn nodes() -> Vec<String> {
         vec!["broker-1".into(), "broker-2".into()]
+    }
+
+    /// Every node may crash and serves; no clients.
+    fn targets(nodes: &[String]) -> MixTargets<'_> {
+        MixTargets {
+            crash: nodes,
+            servers: nodes,
+            clients: &[],
+        }
     }
 
     #[test]
@@ -819,8 +1077,7 @@ mod tests {
         let before = FaultMix::default().expand(
             &mut crate::rng::stream(3, "faults"),
             10_000,
-            &nodes(),
-            &nodes(),
+            targets(&nodes()),
         );
         assert!(
             before
@@ -837,8 +1094,7 @@ mod tests {
         let plan = mix.expand(
             &mut crate::rng::stream(3, "faults"),
             10_000,
-            &nodes(),
-            &nodes(),
+            targets(&nodes()),
         );
         plan.validate(&nodes(), 10_000).unwrap();
         let stops = plan
@@ -866,8 +1122,7 @@ mod tests {
         let plan = mix.expand(
             &mut crate::rng::stream(1, "faults"),
             10_000,
-            &nodes(),
-            &nodes(),
+            targets(&nodes()),
         );
         let kinds: std::collections::BTreeSet<String> = plan
             .0
@@ -898,18 +1153,147 @@ mod tests {
             let plan = mix.expand(
                 &mut crate::rng::stream(seed, "faults"),
                 10_000,
-                &nodes(),
-                &nodes(),
+                targets(&nodes()),
             );
             plan.validate(&nodes(), 10_000)
                 .unwrap_or_else(|e| panic!("seed {seed}: {e}"));
             let again = mix.expand(
                 &mut crate::rng::stream(seed, "faults"),
                 10_000,
-                &nodes(),
-                &nodes(),
+                targets(&nodes()),
             );
             assert_eq!(plan, again);
         }
+    }
+
+    fn every_message_kind() -> Vec<String> {
+        ["produce", "fetch", "end-txn", "heartbeat"]
+            .map(String::from)
+            .to_vec()
+    }
+
+    /// Swarm draws: at least one of each list, only what the universe offers, the same for
+    /// the same stream, and over many seeds every fault kind (weight 0 included) and every
+    /// node, clients too, is drawn; the narrowed mix's plan uses only what was drawn.
+    #[test]
+    fn swarm_draws_subsets_and_the_narrowed_plan_stays_inside_them() {
+        let servers = nodes();
+        let clients = vec!["client-1".to_string()];
+        let targets = MixTargets {
+            crash: &servers,
+            servers: &servers,
+            clients: &clients,
+        };
+        let mix = FaultMix {
+            swarm: true,
+            count: 20,
+            ..FaultMix::default()
+        };
+        let mut seen_kinds = std::collections::BTreeSet::new();
+        let mut seen_nodes = std::collections::BTreeSet::new();
+        for seed in 0..200 {
+            let draw = mix.swarm_draw(
+                &mut crate::rng::stream(seed, "swarm"),
+                &every_message_kind(),
+                targets,
+            );
+            let again = mix.swarm_draw(
+                &mut crate::rng::stream(seed, "swarm"),
+                &every_message_kind(),
+                targets,
+            );
+            assert_eq!(draw, again);
+            assert!(!draw.faults.is_empty() && !draw.messages.is_empty());
+            assert!(!draw.nodes.is_empty() && !draw.crash_targets.is_empty());
+            seen_kinds.extend(draw.faults.iter().copied());
+            seen_nodes.extend(draw.nodes.iter().cloned());
+            let narrowed = mix.narrowed_to(&draw);
+            let drawn_servers: Vec<String> = servers
+                .iter()
+                .filter(|n| draw.nodes.contains(n))
+                .cloned()
+                .collect();
+            let drawn_clients: Vec<String> = clients
+                .iter()
+                .filter(|n| draw.nodes.contains(n))
+                .cloned()
+                .collect();
+            let plan = narrowed.expand(
+                &mut crate::rng::stream(seed, "faults"),
+                10_000,
+                MixTargets {
+                    crash: &servers,
+                    servers: &drawn_servers,
+                    clients: &drawn_clients,
+                },
+            );
+            let every_node: Vec<String> = servers.iter().chain(&clients).cloned().collect();
+            plan.validate(&every_node, 10_000).unwrap();
+            for fault in &plan.0 {
+                let (name, filter) = match &fault.action {
+                    FaultAction::Crash { node }
+                    | FaultAction::Pause { node }
+                    | FaultAction::Stop { node, .. } => {
+                        assert!(draw.crash_targets.contains(node), "{fault:?} {draw:?}");
+                        continue;
+                    }
+                    FaultAction::Restart { .. } | FaultAction::Resume { .. } => continue,
+                    FaultAction::DropRequests { filter, .. } => ("drop_requests", filter),
+                    FaultAction::LoseAcks { filter, .. } => ("lose_acks", filter),
+                    FaultAction::DuplicateRequests { filter, .. } => ("duplicate_requests", filter),
+                    FaultAction::DuplicateResponses { filter, .. } => {
+                        ("duplicate_responses", filter)
+                    }
+                    FaultAction::Delay { filter, .. } => ("delay", filter),
+                    other => panic!("a mix never draws {other:?}"),
+                };
+                assert!(draw.faults.contains(&name), "{fault:?} {draw:?}");
+                let message = filter
+                    .message
+                    .as_ref()
+                    .expect("swarm names the message kind");
+                assert!(draw.messages.contains(message), "{fault:?} {draw:?}");
+                let node = filter
+                    .to
+                    .as_ref()
+                    .or(filter.from.as_ref())
+                    .expect("aimed at a node");
+                assert!(draw.nodes.contains(node), "{fault:?} {draw:?}");
+                if clients.contains(node) {
+                    // Clients receive no requests and send no responses: a fault aimed at
+                    // one takes its requests (from) or its responses (to).
+                    let requests = matches!(name, "drop_requests" | "duplicate_requests")
+                        || matches!(
+                            &fault.action,
+                            FaultAction::Delay {
+                                direction: Direction::Request,
+                                ..
+                            }
+                        );
+                    assert_eq!(filter.from.is_some(), requests, "{fault:?}");
+                }
+            }
+        }
+        let all: std::collections::BTreeSet<&str> = MixKind::ALL.iter().map(|k| k.name()).collect();
+        assert_eq!(seen_kinds, all, "pause and stop (weight 0) are drawn too");
+        assert!(seen_nodes.contains("client-1"));
+    }
+
+    /// A mix that is not a swarm mix expands exactly as before swarm existed: no client is
+    /// drawn, so the node draw is over the servers alone (the built-in scenarios' plans, and
+    /// so their snapshots, are unchanged).
+    #[test]
+    fn swarm_off_ignores_clients_in_no_way_that_changes_plans() {
+        let servers = nodes();
+        let plan = FaultMix::default().expand(
+            &mut crate::rng::stream(5, "faults"),
+            10_000,
+            targets(&servers),
+        );
+        assert!(plan.0.iter().all(|f| match &f.action {
+            FaultAction::DropRequests { filter, .. }
+            | FaultAction::DuplicateRequests { filter, .. } => filter.from.is_none(),
+            _ => true,
+        }));
     }
 }

@@ -30,7 +30,10 @@ pub mod trace;
 pub use alarm::Alarm;
 pub use coverage::{CoverageCounts, SimPoint};
 pub use disk::{Crashable, DurableCell, DurableLog};
-pub use fault::{Fault, FaultAction, FaultMix, FaultPlan, MessageFilter, MessageKinds, PlanError};
+pub use fault::{
+    Fault, FaultAction, FaultMix, FaultPlan, MessageFilter, MessageKinds, MixKind, MixTargets,
+    PlanError, PlanNodes, SwarmDraw,
+};
 pub use net::{CallError, Incoming, Message, Net, NetConfig, NetStats, ReplyTo};
 pub use node::{NodeId, NodeState, STOP_GRACE_MS, Sim, StopSignal};
 pub use rng::stream as rng_stream;
