@@ -116,6 +116,20 @@ pub fn report(outcome: &RunOutcome, scenario_arg: &str) -> RunReport {
             &outcome.variants.0,
             outcome.swarm.is_some(),
         ),
+        coverage: outcome
+            .coverage
+            .named()
+            .map(|(name, n)| (name.to_string(), n))
+            .collect(),
+        unmatched_faults: outcome
+            .coverage
+            .unmatched_faults()
+            .map(|f| reports::UnmatchedFault {
+                index: f.index,
+                kind: f.kind.clone(),
+                description: f.description.clone(),
+            })
+            .collect(),
     }
 }
 
@@ -158,6 +172,19 @@ pub fn seed_result(outcome: &RunOutcome) -> SeedResult {
         },
         kinds,
         trace_hash: outcome.trace.hash_hex(),
+        coverage: seed_coverage(&outcome.coverage),
+    }
+}
+
+/// What a sweep totals of a run's coverage.
+pub fn seed_coverage(coverage: &scenarios::Coverage) -> reports::SeedCoverage {
+    reports::SeedCoverage {
+        points: coverage.named().collect(),
+        message_faults: coverage
+            .message_faults
+            .iter()
+            .map(|f| (f.kind.clone(), f.used > 0))
+            .collect(),
     }
 }
 

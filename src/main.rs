@@ -740,9 +740,8 @@ fn sweep_report(
         failed: 0,
         failing_seeds: Vec::new(),
         anomaly_counts: Default::default(),
-        results: Vec::new(),
-        replay: None,
         interrupted: end.interrupted,
+        ..SweepReport::default()
     });
     report.replay = report
         .failing_seeds

@@ -370,9 +370,16 @@ fn sharded_sweeps_merge_into_the_unsharded_sweep() {
         "anomaly_counts",
         "results",
         "replay",
+        "coverage",
+        "unmatched_faults",
     ] {
         assert_eq!(merged[field], whole[field], "{field}");
     }
+    assert!(
+        merged["coverage"]["connection-broken"].as_u64() > Some(0),
+        "{}",
+        merged["coverage"]
+    );
     // A shard given twice is refused.
     let out = eosim(&["merge", &files[0], &files[0]]);
     assert_eq!(out.status.code(), Some(2));

@@ -26,6 +26,7 @@ use sim::{DurableCell, DurableLog, NodeId, Sim};
 
 use crate::cluster::{Cluster, OFFSETS_TOPIC_PARTITIONS};
 use crate::config::{Variant, Variants};
+use crate::coverage::CoveragePoint;
 use crate::group::{GroupMembers, GroupOffsets, GroupOffsetsConfig, OffsetLogRecord, Rebalance};
 use crate::partition::{Partition, PartitionConfig, StoredBatch};
 use crate::producer_state::AppendOrigin;
@@ -272,6 +273,12 @@ impl Broker {
             marker_sink,
             marker_outcomes,
         };
+        if coordinator_epoch > 1 && broker.txn_coordinator.transactions().next().is_some() {
+            CoveragePoint::CoordinatorReloaded.hit();
+        }
+        if !recovered_markers.is_empty() {
+            CoveragePoint::RecoveredMarkersResent.hit();
+        }
         broker.enqueue_markers(recovered_markers);
         broker
     }
@@ -327,6 +334,7 @@ impl Broker {
                         Duration::ZERO
                     };
                     let response = self.handle(incoming.request);
+                    crate::coverage::on_response(&response);
                     self.net.reply_after(self.me, incoming.reply_to, response, sync);
                 }
                 _ = alarm.fired() => {}
@@ -345,6 +353,7 @@ impl Broker {
         }
         let rebalances = self.members.expire(sim::now_ms());
         for rebalance in &rebalances {
+            CoveragePoint::SessionExpired.hit();
             self.record_rebalance(rebalance);
         }
         !rebalances.is_empty()
@@ -352,6 +361,7 @@ impl Broker {
 
     /// Makes a new generation durable (the KIP-447 check reads it) and traces it.
     fn record_rebalance(&mut self, rebalance: &Rebalance) {
+        CoveragePoint::Rebalance.hit();
         sim::trace::note(
             self.me,
             "rebalance",
@@ -402,7 +412,16 @@ impl Broker {
                 isolation,
             } => match self.partitions.get(&tp) {
                 Some(partition) => {
-                    Response::Fetch(Ok(partition.fetch_isolated(offset, max_records, isolation)))
+                    let fetched = partition.fetch_isolated(offset, max_records, isolation);
+                    if isolation == crate::protocol::IsolationLevel::ReadCommitted
+                        && fetched.last_stable_offset < fetched.high_watermark
+                        && offset < fetched.high_watermark
+                        && (fetched.records.len() as u64) < u64::from(max_records)
+                    {
+                        // Stopped at the LSO with records beyond it: an open transaction.
+                        CoveragePoint::LsoHeld.hit();
+                    }
+                    Response::Fetch(Ok(fetched))
                 }
                 None => Response::Fetch(Err(KafkaError::NotLeaderOrFollower)),
             },
@@ -764,6 +783,7 @@ impl Broker {
                 pending.in_flight.insert(leader);
             }
             if failed {
+                CoveragePoint::MarkerRetried.hit();
                 let pending = self.markers.get_mut(&id).expect("pending");
                 pending.retry_at = Some(now + MARKER_RETRY_BACKOFF);
             }
@@ -790,6 +810,9 @@ impl Broker {
             e,
             KafkaError::TransactionCoordinatorFenced | KafkaError::InvalidProducerEpoch
         );
+        if moot {
+            CoveragePoint::StaleMarkerRejected.hit();
+        }
         assert!(
             moot || e.is_retriable(),
             "{tp}: marker {marker:?} refused with {e}, which no coordinator can cause"
@@ -842,6 +865,7 @@ impl Broker {
             Err(_) => failed = true,
         }
         if failed && let Some(pending) = self.markers.get_mut(&id) {
+            CoveragePoint::MarkerRetried.hit();
             pending.retry_at = Some(sim::trace::now() + MARKER_RETRY_BACKOFF);
         }
         self.complete_if_written(id);

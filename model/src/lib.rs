@@ -18,6 +18,7 @@ pub mod broker;
 pub mod client;
 pub mod cluster;
 pub mod config;
+pub mod coverage;
 pub mod group;
 pub mod partition;
 pub mod producer_state;
@@ -28,5 +29,6 @@ pub mod txn;
 
 pub use cluster::{Cluster, ClusterSpec, TopicSpec};
 pub use config::{Guarantee, Variant, Variants};
+pub use coverage::CoveragePoint;
 pub use protocol::{KafkaError, Request, Response, TopicPartition};
 pub use recorder::Recorder;

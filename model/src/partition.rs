@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use sim::DurableLog;
 
+use crate::coverage::CoveragePoint;
 use crate::producer_state::{
     AppendOrigin, CompletedTxn, DataBatch, NUM_BATCHES_TO_RETAIN, ProducerStateEntry,
     ProducerStateManager, Validation,
@@ -252,13 +253,23 @@ impl Partition {
             && self.producers.entry(batch.producer_id).is_none()
             && batch.base_sequence != 0
         {
+            CoveragePoint::UnknownProducerFirstSequence.hit();
             return Err(KafkaError::OutOfOrderSequence);
         }
         if self.config.idempotence_checks
             && batch.is_idempotent()
-            && let Validation::Duplicate(original) =
-                self.producers.validate_data(&stored.data_batch(), origin)?
+            && let Validation::Duplicate(original) = self
+                .producers
+                .validate_data(&stored.data_batch(), origin)
+                .inspect_err(|e| {
+                    if *e == KafkaError::OutOfOrderSequence && origin == AppendOrigin::Client {
+                        CoveragePoint::OutOfOrderRejected.hit();
+                    }
+                })?
         {
+            if origin == AppendOrigin::Client {
+                CoveragePoint::DedupHit.hit();
+            }
             return Ok(ProduceOk {
                 base_offset: original.first_offset,
                 duplicate: true,

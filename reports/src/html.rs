@@ -218,6 +218,8 @@ mod tests {
             faults: serde_json::json!([]),
             stats: serde_json::json!({}),
             replay: "eosim run x".into(),
+            coverage: Default::default(),
+            unmatched_faults: vec![],
         };
         let page = render_run_html(&report, &Timeline::default(), &[], &[]);
         assert_eq!(

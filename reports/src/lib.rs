@@ -12,9 +12,9 @@ pub mod soak;
 pub mod sweep;
 
 pub use compare::{CompareReport, CompareRow, CompareSeed, CompareTally};
-pub use run::{AnomalyReport, RunReport, Verdict};
+pub use run::{AnomalyReport, RunReport, UnmatchedFault, Verdict};
 pub use soak::SoakReport;
-pub use sweep::{SeedResult, SweepReport, SweepTally};
+pub use sweep::{FaultKindTally, SeedCoverage, SeedResult, SweepReport, SweepTally};
 
 /// How report headers show a run's variants: comma-separated, `-` for none.
 pub(crate) fn variants_label(variants: &[String]) -> String {

@@ -59,6 +59,23 @@ pub struct RunReport {
     pub stats: serde_json::Value,
     /// The command that replays this run exactly.
     pub replay: String,
+    /// Times each coverage point (a marked protocol path, README "Coverage") fired in this
+    /// run, every point listed. Absent from reports made before coverage existed.
+    #[serde(default)]
+    pub coverage: BTreeMap<String, u64>,
+    /// Targeted message faults of the plan that matched no message.
+    #[serde(default)]
+    pub unmatched_faults: Vec<UnmatchedFault>,
+}
+
+/// A targeted fault of the plan that took no message.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UnmatchedFault {
+    /// Position in the plan (`faults`).
+    pub index: usize,
+    /// The fault's kind ("lose-acks").
+    pub kind: String,
+    pub description: String,
 }
 
 /// A swarm draw on one line: each list as `name [a, b]`.
@@ -144,6 +161,13 @@ impl RunReport {
                 faults.len() - TEXT_FAULT_LIMIT
             );
         }
+        for f in &self.unmatched_faults {
+            let _ = writeln!(
+                out,
+                "  fault #{} matched no message: {}",
+                f.index, f.description
+            );
+        }
         if let Some(swarm) = &self.swarm {
             let _ = writeln!(out, "swarm: {}", render_swarm(swarm));
         }
@@ -157,6 +181,14 @@ impl RunReport {
             .and_then(|e| e.as_str())
         {
             let _ = writeln!(out, "not converged: {why}");
+        }
+        if !self.coverage.is_empty() {
+            let reached = self.coverage.values().filter(|&&n| n > 0).count();
+            let _ = writeln!(
+                out,
+                "coverage: {reached} of {} paths reached (--json lists them)",
+                self.coverage.len()
+            );
         }
         let _ = writeln!(
             out,
@@ -250,6 +282,8 @@ mod tests {
             faults: serde_json::json!([]),
             stats,
             replay: "eosim run s".into(),
+            coverage: Default::default(),
+            unmatched_faults: vec![],
         }
     }
 

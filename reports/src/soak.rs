@@ -73,10 +73,33 @@ impl SoakReport {
                 ""
             }
         );
+        let never = self.paths_never_reached();
+        if !never.is_empty() {
+            let _ = writeln!(
+                out,
+                "paths never reached by any sweep: {}",
+                never.join(", ")
+            );
+        }
         for replay in &self.replays {
             let _ = writeln!(out, "replay: {replay}");
         }
         out
+    }
+
+    /// Coverage points no seed of any sweep reached.
+    pub fn paths_never_reached(&self) -> Vec<&str> {
+        let mut reached: std::collections::BTreeMap<&str, u64> = Default::default();
+        for sweep in &self.sweeps {
+            for (path, seeds) in &sweep.coverage {
+                *reached.entry(path.as_str()).or_default() += seeds;
+            }
+        }
+        reached
+            .into_iter()
+            .filter(|(_, seeds)| *seeds == 0)
+            .map(|(path, _)| path)
+            .collect()
     }
 }
 

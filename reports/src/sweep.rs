@@ -15,10 +15,35 @@ pub struct SeedResult {
     /// Distinct anomaly kinds found (sorted); "panic" if the simulation panicked.
     pub kinds: Vec<String>,
     pub trace_hash: String,
+    /// The seed's coverage, for the sweep's totals (not listed per seed).
+    #[serde(skip)]
+    pub coverage: SeedCoverage,
+}
+
+/// What a sweep totals of one seed's coverage.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SeedCoverage {
+    /// Every coverage point's name and the times it fired, in one fixed order (the same for
+    /// every seed of a sweep).
+    pub points: Vec<(&'static str, u64)>,
+    /// The kind ("lose-acks") of each targeted fault of the plan, and whether it matched a
+    /// message.
+    pub message_faults: Vec<(String, bool)>,
+}
+
+/// Targeted faults of one kind over a sweep.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FaultKindTally {
+    /// Faults of this kind in the seeds' plans.
+    pub planned: u64,
+    /// Those that matched no message.
+    pub unmatched: u64,
+    /// Seeds with at least one of this kind unmatched.
+    pub seeds: u64,
 }
 
 /// The JSON result of `eosim sweep` (schema version 1).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct SweepReport {
     pub schema: u32,
     pub scenario: String,
@@ -42,6 +67,14 @@ pub struct SweepReport {
     /// or shard. Absent from JSON when false; `merge` refuses an interrupted shard.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub interrupted: bool,
+    /// Per coverage point (README "Coverage"): the seeds where it fired. Every point is
+    /// listed; absent from reports made before coverage existed.
+    #[serde(default)]
+    pub coverage: BTreeMap<String, u64>,
+    /// Per targeted fault kind: how many were planned, how many matched no message, in how
+    /// many seeds. Only kinds that were planned are listed.
+    #[serde(default)]
+    pub unmatched_faults: BTreeMap<String, FaultKindTally>,
 }
 
 /// Failing seeds a text-only sweep remembers (the summary shows 20 and "…").
@@ -73,6 +106,11 @@ pub struct SweepTally {
     /// Results whose fields do not fit the compact form (a trace hash that is not 16 hex
     /// digits, more than 64 kinds, a pass with kinds): kept whole.
     odd: BTreeMap<u64, SeedResult>,
+    /// Per coverage point, the seeds where it fired (fixed: one counter per point, in the
+    /// order of the first seed's points).
+    coverage: Vec<(&'static str, u64)>,
+    /// Per targeted fault kind (a handful).
+    faults: BTreeMap<String, FaultKindTally>,
 }
 
 impl SweepTally {
@@ -89,8 +127,9 @@ impl SweepTally {
     }
 
     /// Adds the next seed's result (seeds in increasing order, as the sweep runs them).
-    pub fn add(&mut self, result: SeedResult) {
+    pub fn add(&mut self, mut result: SeedResult) {
         self.runs += 1;
+        self.add_coverage(&std::mem::take(&mut result.coverage));
         if result.verdict == Verdict::Fail {
             self.failed += 1;
             if self.keep_results || self.first_failing.len() <= FAILING_SEEDS_SHOWN {
@@ -133,6 +172,28 @@ impl SweepTally {
         }
     }
 
+    fn add_coverage(&mut self, seed: &SeedCoverage) {
+        if self.coverage.is_empty() {
+            self.coverage = seed.points.iter().map(|&(name, _)| (name, 0)).collect();
+        }
+        for (total, &(name, n)) in self.coverage.iter_mut().zip(&seed.points) {
+            debug_assert_eq!(total.0, name, "every seed lists the points in one order");
+            total.1 += u64::from(n > 0);
+        }
+        let mut unmatched_kinds = Vec::new();
+        for (kind, matched) in &seed.message_faults {
+            let tally = self.faults.entry(kind.clone()).or_default();
+            tally.planned += 1;
+            if !matched {
+                tally.unmatched += 1;
+                if !unmatched_kinds.contains(kind) {
+                    unmatched_kinds.push(kind.clone());
+                    tally.seeds += 1;
+                }
+            }
+        }
+    }
+
     /// The report: `header` gives scenario, guarantee, variants, seeds, shard and replay;
     /// its totals and results are replaced by the tally's.
     pub fn report(self, header: SweepReport) -> SweepReport {
@@ -153,6 +214,7 @@ impl SweepTally {
                 .collect();
             names.sort();
             results.push(SeedResult {
+                coverage: SeedCoverage::default(),
                 seed: compact.seed,
                 verdict: if names.is_empty() {
                     Verdict::Pass
@@ -170,6 +232,12 @@ impl SweepTally {
             failing_seeds: self.first_failing,
             anomaly_counts: self.anomaly_counts,
             results,
+            coverage: self
+                .coverage
+                .into_iter()
+                .map(|(name, n)| (name.to_string(), n))
+                .collect(),
+            unmatched_faults: self.faults,
             ..header
         }
     }
@@ -235,6 +303,16 @@ impl SweepReport {
                 ));
             }
             merged.results.extend(part.results);
+            // Totals over seeds: a shard's add up.
+            for (point, n) in part.coverage {
+                *merged.coverage.entry(point).or_insert(0) += n;
+            }
+            for (kind, t) in part.unmatched_faults {
+                let m = merged.unmatched_faults.entry(kind).or_default();
+                m.planned += t.planned;
+                m.unmatched += t.unmatched;
+                m.seeds += t.seeds;
+            }
         }
         merged.results.sort_by_key(|r| r.seed);
         if let Some(w) = merged.results.windows(2).find(|w| w[0].seed == w[1].seed) {
@@ -283,6 +361,38 @@ impl SweepReport {
             let more = if self.failed > 20 { " …" } else { "" };
             let _ = writeln!(out, "failing seeds: {}{more}", shown.join(" "));
         }
+        if !self.coverage.is_empty() {
+            let never: Vec<&str> = self
+                .coverage
+                .iter()
+                .filter(|(_, n)| **n == 0)
+                .map(|(name, _)| name.as_str())
+                .collect();
+            let never = if never.is_empty() {
+                "none".to_string()
+            } else {
+                never.join(", ")
+            };
+            let _ = writeln!(out, "paths never reached: {never}");
+        }
+        let unmatched: Vec<String> = self
+            .unmatched_faults
+            .iter()
+            .filter(|(_, t)| t.unmatched > 0)
+            .map(|(kind, t)| {
+                format!(
+                    "{kind} {} of {} (in {} seed(s))",
+                    t.unmatched, t.planned, t.seeds
+                )
+            })
+            .collect();
+        if !unmatched.is_empty() {
+            let _ = writeln!(
+                out,
+                "faults that matched no message: {}",
+                unmatched.join(", ")
+            );
+        }
         if let Some(replay) = &self.replay {
             let _ = writeln!(out, "replay: {replay}");
         }
@@ -304,6 +414,7 @@ mod tests {
             },
             kinds: kinds.iter().map(|k| k.to_string()).collect(),
             trace_hash: format!("{:016x}", seed.wrapping_mul(0x9e37_79b9_7f4a_7c15)),
+            coverage: SeedCoverage::default(),
         }
     }
 
@@ -323,6 +434,8 @@ mod tests {
             results: vec![],
             replay: None,
             interrupted: false,
+            coverage: BTreeMap::new(),
+            unmatched_faults: BTreeMap::new(),
         }
     }
 
@@ -361,5 +474,44 @@ mod tests {
             (expected.runs, expected.failed, &expected.anomaly_counts)
         );
         assert_eq!(report.to_text(), expected.to_text());
+    }
+
+    #[test]
+    fn coverage_totals_count_seeds_and_merge_adds_shards() {
+        let with = |seed, counts: [u64; 2], faults: &[(&str, bool)]| SeedResult {
+            coverage: SeedCoverage {
+                points: vec![("a", counts[0]), ("b", counts[1])],
+                message_faults: faults.iter().map(|&(k, m)| (k.to_string(), m)).collect(),
+            },
+            ..result(seed, &[])
+        };
+        let mut tally = SweepTally::new(false);
+        tally.add(with(
+            0,
+            [3, 0],
+            &[("lose-acks", false), ("lose-acks", false)],
+        ));
+        tally.add(with(1, [1, 0], &[("lose-acks", true), ("delay", false)]));
+        let report = tally.report(header());
+        assert_eq!(
+            report.coverage,
+            BTreeMap::from([("a".to_string(), 2), ("b".to_string(), 0)])
+        );
+        let lose = report.unmatched_faults["lose-acks"];
+        assert_eq!((lose.planned, lose.unmatched, lose.seeds), (3, 2, 1));
+        let text = report.to_text();
+        assert!(text.contains("\npaths never reached: b\n"), "{text}");
+        assert!(
+            text.contains("faults that matched no message: delay 1 of 1 (in 1 seed(s)), lose-acks 2 of 3 (in 1 seed(s))"),
+            "{text}"
+        );
+        let shard = |seeds: std::ops::Range<u64>| SweepReport {
+            shard: Some("x".into()),
+            results: seeds.map(|s| result(s, &[])).collect(),
+            ..report.clone()
+        };
+        let merged = SweepReport::merge(vec![shard(0..2), shard(2..4)]).unwrap();
+        assert_eq!(merged.coverage["a"], 4);
+        assert_eq!(merged.unmatched_faults["lose-acks"].unmatched, 4);
     }
 }

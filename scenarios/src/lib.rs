@@ -4,6 +4,7 @@
 
 pub mod builtin;
 pub mod convergence;
+pub mod coverage;
 pub mod expect;
 pub mod limits;
 pub mod locate;
@@ -11,6 +12,7 @@ pub mod run;
 pub mod spec;
 
 pub use builtin::{BUILTIN, load};
+pub use coverage::Coverage;
 pub use expect::{Expectation, RunKey};
 pub use run::{RunOptions, RunOutcome, RunStats, run};
 pub use spec::{Scenario, ScenarioError};

@@ -73,6 +73,8 @@ pub struct RunOutcome {
     pub trace: TraceSummary,
     pub stats: RunStats,
     pub history: History,
+    /// Paths taken and targeted faults used (for a panic: until it panicked).
+    pub coverage: crate::Coverage,
 }
 
 impl RunOutcome {
@@ -194,6 +196,7 @@ pub fn run(scenario: &Scenario, options: &RunOptions) -> RunOutcome {
         .unwrap_or_else(|| scenario.fault_plan(options.seed));
     let seed_options = SeedOptions {
         record_trace: options.record_trace,
+        coverage_points: model::CoveragePoint::COUNT,
         ..SeedOptions::default()
     };
     let (s, p, v) = (Arc::new(scenario.clone()), plan.clone(), variants.clone());
@@ -232,6 +235,7 @@ pub fn run(scenario: &Scenario, options: &RunOptions) -> RunOutcome {
     if history.converged == Some(false) {
         stats.not_converged = Some(crate::convergence::not_converged(scenario, &history));
     }
+    let coverage = crate::Coverage::new(&report.coverage, &plan);
     RunOutcome {
         scenario: scenario.name.clone(),
         seed: options.seed,
@@ -247,6 +251,7 @@ pub fn run(scenario: &Scenario, options: &RunOptions) -> RunOutcome {
         trace: report.trace,
         stats,
         history,
+        coverage,
     }
 }
 

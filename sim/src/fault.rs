@@ -347,6 +347,36 @@ impl FaultPlan {
                 },
             );
             apply(&sim, &fault.action);
+            if fault.action.is_targeted() {
+                // Its rule counts the messages it takes (`coverage`).
+                sim.tag_new_rule(index as u32);
+            }
+        }
+    }
+}
+
+impl FaultAction {
+    /// Whether it is a targeted message fault (a rule that takes the next matching messages).
+    pub fn is_targeted(&self) -> bool {
+        matches!(
+            self,
+            FaultAction::DropRequests { .. }
+                | FaultAction::LoseAcks { .. }
+                | FaultAction::DuplicateRequests { .. }
+                | FaultAction::DuplicateResponses { .. }
+                | FaultAction::Delay { .. }
+        )
+    }
+
+    /// How many messages a targeted fault asks for (0 for the others).
+    pub fn message_count(&self) -> u32 {
+        match self {
+            FaultAction::DropRequests { count, .. }
+            | FaultAction::LoseAcks { count, .. }
+            | FaultAction::DuplicateRequests { count, .. }
+            | FaultAction::DuplicateResponses { count, .. }
+            | FaultAction::Delay { count, .. } => *count,
+            _ => 0,
         }
     }
 }
@@ -370,6 +400,7 @@ fn rule(
         label: filter.message.clone(),
         action,
         remaining: count,
+        fault: None,
     }
 }
 

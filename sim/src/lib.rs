@@ -17,6 +17,7 @@ compile_error!(
 
 pub mod alarm;
 pub mod chan;
+pub mod coverage;
 pub mod disk;
 pub mod fault;
 pub mod net;
@@ -27,6 +28,7 @@ pub mod shrink;
 pub mod trace;
 
 pub use alarm::Alarm;
+pub use coverage::{CoverageCounts, SimPoint};
 pub use disk::{Crashable, DurableCell, DurableLog};
 pub use fault::{
     Fault, FaultAction, FaultMix, FaultPlan, MessageFilter, MessageKinds, MixKind, MixTargets,

@@ -52,6 +52,7 @@ use tokio::sync::oneshot;
 
 use crate::chan as mpsc;
 
+use crate::coverage::SimPoint;
 use crate::node::{NodeId, SUPERVISOR, Sim};
 use crate::trace::{self, DropReason, TraceKind, now as sim_now};
 
@@ -93,6 +94,8 @@ pub struct MessageRule {
     pub label: Option<String>,
     pub action: RuleAction,
     pub remaining: u32,
+    /// The plan fault (index) this rule comes from, for the coverage of faults.
+    pub fault: Option<u32>,
 }
 
 impl MessageRule {
@@ -747,6 +750,7 @@ impl<Req: Message, Resp: Message> Net<Req, Resp> {
             state.stats.dropped += 1;
             if !conn_dead {
                 state.conns.get(conn_key).broken = true;
+                SimPoint::ConnectionBroken.hit();
             }
             drop(state);
             trace::record(
@@ -835,6 +839,9 @@ impl<Req: Message, Resp: Message> Net<Req, Resp> {
         };
         let rule = &mut world.rules[i];
         let action = rule.action;
+        if let Some(fault) = rule.fault {
+            crate::coverage::fault_used(fault);
+        }
         rule.remaining -= 1;
         if rule.remaining == 0 {
             world.rules.remove(i);
@@ -919,9 +926,15 @@ impl<Req: Message, Resp: Message> Net<Req, Resp> {
         let down = to_state.is_down() || current_incarnation != to_incarnation;
         if down || reset || behind_lost {
             state.stats.dropped += 1;
+            if down {
+                SimPoint::DeliveryToDownNode.hit();
+            }
             let c = state.conns.get((conn.client, conn.server));
             if !reset && !stray && !received {
                 // A TCP stream that lost a message delivers nothing behind it.
+                if !c.broken {
+                    SimPoint::ConnectionBroken.hit();
+                }
                 c.broken = true;
                 let lost = &mut c.lost_from_seq[direction];
                 *lost = Some(lost.map_or(seq, |l| l.min(seq)));
@@ -943,6 +956,11 @@ impl<Req: Message, Resp: Message> Net<Req, Resp> {
                 },
             );
             return;
+        }
+        if received && c.generation != conn.generation {
+            // Held at the server (a delay fault) past the close of its connection: it still
+            // takes effect, late.
+            SimPoint::HeldRequestAfterClose.hit();
         }
         let delivered = match body {
             Body::Request(request) => {

@@ -397,6 +397,14 @@ impl Sim {
         self.lock().rules.push(rule);
     }
 
+    /// Marks the rule added last as plan fault `index`'s (`FaultPlan::execute`, right after
+    /// applying a targeted fault).
+    pub(crate) fn tag_new_rule(&self, index: u32) {
+        if let Some(rule) = self.lock().rules.last_mut() {
+            rule.fault = Some(index);
+        }
+    }
+
     /// Number of targeted message faults that have not been used up.
     pub fn pending_rules(&self) -> usize {
         self.lock().rules.len()

@@ -12,6 +12,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
+use crate::coverage::{self, CoverageCounts};
 use crate::node::Sim;
 use crate::trace::{self, TraceSummary};
 
@@ -23,6 +24,8 @@ pub struct SeedOptions {
     /// Virtual time after which madsim aborts the run (a backstop; scenarios enforce their
     /// own convergence deadline and report liveness failures themselves).
     pub time_limit: Duration,
+    /// Number of the application's coverage points (`sim::coverage::hit` indices) to count.
+    pub coverage_points: usize,
 }
 
 impl Default for SeedOptions {
@@ -30,6 +33,7 @@ impl Default for SeedOptions {
         Self {
             record_trace: false,
             time_limit: Duration::from_secs(3600),
+            coverage_points: 0,
         }
     }
 }
@@ -44,6 +48,9 @@ pub struct SeedReport<T> {
     /// Virtual nanoseconds the run lasted (for a panic: until it panicked; 0 if the seed's
     /// thread itself died).
     pub virtual_ns: u64,
+    /// Coverage points taken and targeted faults used (`coverage`); for a panic, until it
+    /// panicked (empty if the seed's thread itself died).
+    pub coverage: CoverageCounts,
 }
 
 /// Runs `body` as seed `seed` on a fresh OS thread and returns its result and trace.
@@ -65,6 +72,7 @@ where
             outcome: Err(panic_message(panic.as_ref())),
             trace: TraceSummary::default(),
             virtual_ns: 0,
+            coverage: CoverageCounts::default(),
         },
     }
 }
@@ -81,6 +89,7 @@ where
     let sim = Sim::new(seed);
     let record = options.record_trace;
     let run_sim = sim.clone();
+    coverage::begin(options.coverage_points);
     let result = std::panic::catch_unwind(AssertUnwindSafe(|| {
         runtime.block_on(async move {
             trace::begin(record);
@@ -95,12 +104,14 @@ where
     let virtual_ns = trace::elapsed_ns();
     let names = sim.node_names();
     let trace = trace::finish(names);
+    let coverage = coverage::finish();
     drop(runtime);
     SeedReport {
         seed,
         outcome: result.map_err(|p| panic_message(p.as_ref())),
         trace,
         virtual_ns,
+        coverage,
     }
 }
 

@@ -530,6 +530,7 @@ impl StreamsInstance {
             let left_by_crash = crashed_open.contains(&key);
             if left_by_crash && !self.wipe_after_unclean_shutdown {
                 // KAFKA-7192: the crashed task's local stores are trusted as they are.
+                crate::CoveragePoint::CrashedStoresReused.hit();
                 let position = self.committed(consumer, source).await;
                 tasks.push(RunningTask {
                     task: topology.create_task(id),
@@ -541,6 +542,9 @@ impl StreamsInstance {
                     changelog_offsets: BTreeMap::new(),
                 });
                 continue;
+            }
+            if dir.as_ref().is_some_and(|d| d.checkpoint.is_none()) {
+                crate::CoveragePoint::StoreWiped.hit();
             }
             let (stores, restored_to) = match dir {
                 Some(TaskDir {
@@ -562,6 +566,7 @@ impl StreamsInstance {
             let restored = self.restore(consumer, member, &mut task, local).await;
             tasks.push(task);
             if !restored {
+                crate::CoveragePoint::RestoreInterrupted.hit();
                 sim::trace::note(
                     self.ctx.node,
                     "restore-interrupted",
@@ -698,7 +703,13 @@ impl StreamsInstance {
         } else {
             "task-lost"
         };
+        let point = if revived {
+            crate::CoveragePoint::TaskCorrupted
+        } else {
+            crate::CoveragePoint::TaskLost
+        };
         for t in tasks {
+            point.hit();
             sim::trace::note(self.ctx.node, what, t.key.0 as u64, t.key.1 as u64);
         }
         // Wiping deletes the task's directory: no stores, no checkpoint.

@@ -543,6 +543,7 @@ impl PartitionSender {
     fn bump_epoch(&mut self) {
         self.epoch = self.epoch.checked_add(1).expect("producer epoch exhausted");
         self.next_sequence = 0;
+        crate::CoveragePoint::ClientEpochBump.hit();
         sim::trace::note(
             self.ctx.node,
             "epoch-bump",

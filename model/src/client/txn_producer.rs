@@ -271,6 +271,7 @@ impl TransactionalProducer {
         {
             Some(Response::InitProducerId(Ok((producer_id, epoch)))) => {
                 self.start_session(producer_id, epoch);
+                crate::CoveragePoint::TxnClientEpochBump.hit();
                 sim::trace::note(
                     self.ctx.node,
                     "bump-epoch",

@@ -13,6 +13,7 @@ use std::sync::Arc;
 use sim::DurableLog;
 
 use super::metadata::{TxnMetadata, TxnState, TxnTransit, is_epoch_exhausted};
+use crate::coverage::CoveragePoint;
 use crate::protocol::{
     KafkaError, NO_PRODUCER_ID, TopicPartition, TransactionVersion, TxnMarker, TxnResult,
 };
@@ -267,6 +268,7 @@ impl TxnCoordinator {
             TxnState::Ongoing => {
                 // Fence the producer and abort its transaction; the client retries and gets a
                 // second bump, so the fenced epoch is never handed out.
+                CoveragePoint::InitFencedOngoingTxn.hit();
                 let markers = vec![self.fence_and_abort(&id, now_ms)];
                 InitProducerIdOutcome {
                     result: Err(KafkaError::ConcurrentTransactions),
@@ -290,6 +292,7 @@ impl TxnCoordinator {
         now_ms: u64,
     ) -> InitProducerIdOutcome {
         let metadata = &self.txns[id];
+        let initialised_before = metadata.producer_epoch >= 0;
         let rotate = is_epoch_exhausted(metadata.producer_epoch)
             && expected.is_none_or(|(_, epoch)| epoch == metadata.producer_epoch);
         if rotate {
@@ -318,6 +321,9 @@ impl TxnCoordinator {
                 }
             };
             self.write(id, |_| transit);
+        }
+        if initialised_before {
+            CoveragePoint::CoordinatorEpochBump.hit();
         }
         let metadata = &self.txns[id];
         InitProducerIdOutcome {
@@ -559,6 +565,7 @@ impl TxnCoordinator {
         self.timed_out_transactions(now_ms)
             .into_iter()
             .map(|id| {
+                CoveragePoint::TxnTimedOut.hit();
                 if self.config.timeout_abort_bumps_epoch {
                     self.fence_and_abort(&id, now_ms)
                 } else {

@@ -1,0 +1,141 @@
+//! Coverage ("sometimes" assertions): a few seeds of the built-in scenarios reach the protocol
+//! paths their faults are there to exercise, and never reach paths that cannot occur under
+//! their settings. Kept small enough for a debug build.
+
+use model::{CoveragePoint, Guarantee, Variant};
+use scenarios::{Coverage, RunOptions, run};
+use sim::SimPoint;
+
+/// Per point, the seeds (of those run) where it fired; and the fault uses of every seed.
+struct Totals {
+    seeds: Vec<Coverage>,
+}
+
+impl Totals {
+    fn of(scenario: &str, seeds: u64, guarantee: Option<Guarantee>, variants: &[Variant]) -> Self {
+        let loaded = scenarios::load(scenario).expect("built in");
+        let seeds = (0..seeds)
+            .map(|seed| {
+                let outcome = run(
+                    &loaded,
+                    &RunOptions {
+                        seed,
+                        guarantee,
+                        variants: variants.to_vec(),
+                        ..RunOptions::default()
+                    },
+                );
+                assert!(
+                    outcome.panic.is_none(),
+                    "{scenario} seed {seed}: {:?}",
+                    outcome.panic
+                );
+                assert_eq!(
+                    outcome.coverage.counts.len(),
+                    scenarios::coverage::POINT_COUNT
+                );
+                outcome.coverage
+            })
+            .collect();
+        Totals { seeds }
+    }
+
+    fn reached(&self, point: CoveragePoint) -> bool {
+        self.seeds.iter().any(|c| c.count(point) > 0)
+    }
+
+    fn reached_sim(&self, point: SimPoint) -> bool {
+        self.seeds.iter().any(|c| c.sim_count(point) > 0)
+    }
+
+    fn describe(&self) -> String {
+        let mut out = String::new();
+        for (i, (name, _)) in scenarios::coverage::points().enumerate() {
+            let n: u64 = self.seeds.iter().map(|c| c.counts[i]).sum();
+            out.push_str(&format!("{name}={n} "));
+        }
+        out
+    }
+}
+
+#[test]
+fn idempotent_producers_reach_dedup_and_never_a_transactional_path() {
+    let t = Totals::of("produce-retries", 3, None, &[]);
+    let all = t.describe();
+    assert!(t.reached(CoveragePoint::DedupHit), "{all}");
+    assert!(t.reached_sim(SimPoint::ConnectionBroken), "{all}");
+    for point in [
+        CoveragePoint::TxnTimedOut,
+        CoveragePoint::Rebalance,
+        CoveragePoint::TaskLost,
+        CoveragePoint::StaleMarkerRejected,
+        CoveragePoint::LsoHeld,
+    ] {
+        assert!(
+            !t.reached(point),
+            "{point:?} without transactions or groups: {all}"
+        );
+    }
+    // Every planned targeted fault is accounted for with what it asked.
+    assert!(t.seeds.iter().any(|c| !c.message_faults.is_empty()));
+    for f in t.seeds.iter().flat_map(|c| &c.message_faults) {
+        assert!(f.used <= f.asked, "{f:?}");
+    }
+}
+
+#[test]
+fn at_least_once_producers_are_never_deduplicated_nor_fenced() {
+    // Without idempotence there is no producer id: no dedup, no sequence check, no epochs.
+    let t = Totals::of("produce-retries", 3, Some(Guarantee::AtLeastOnce), &[]);
+    let all = t.describe();
+    for point in [
+        CoveragePoint::DedupHit,
+        CoveragePoint::OutOfOrderRejected,
+        CoveragePoint::ClientEpochBump,
+        CoveragePoint::ProducerFenced,
+        CoveragePoint::CoordinatorEpochBump,
+    ] {
+        assert!(!t.reached(point), "{point:?} under at-least-once: {all}");
+    }
+    assert!(t.reached_sim(SimPoint::ConnectionBroken), "{all}");
+}
+
+#[test]
+fn streams_eos_reaches_rebalances_and_lost_tasks() {
+    let t = Totals::of("eos-test", 2, None, &[]);
+    let all = t.describe();
+    assert!(t.reached(CoveragePoint::Rebalance), "{all}");
+    assert!(t.reached(CoveragePoint::TaskLost), "{all}");
+    assert!(t.reached(CoveragePoint::CoordinatorEpochBump), "{all}");
+    assert!(
+        !t.reached(CoveragePoint::CrashedStoresReused),
+        "only its variant: {all}"
+    );
+}
+
+#[test]
+fn zombie_fencing_reaches_rebalance_and_refuses_the_zombies_commit() {
+    let t = Totals::of("zombie-fencing", 2, None, &[]);
+    let all = t.describe();
+    assert!(t.reached(CoveragePoint::Rebalance), "{all}");
+    assert!(t.reached(CoveragePoint::SessionExpired), "{all}");
+    assert!(t.reached(CoveragePoint::GenerationRefused), "{all}");
+    assert!(t.reached(CoveragePoint::ZombieCommitRefused), "{all}");
+}
+
+#[test]
+fn jepsen_queue_without_the_per_txn_bump_reaches_open_transactions_and_held_requests() {
+    let t = Totals::of("jepsen-queue", 2, None, &[Variant::NoTxnEpochBump]);
+    let all = t.describe();
+    assert!(t.reached(CoveragePoint::LsoHeld), "{all}");
+    assert!(t.reached(CoveragePoint::ConcurrentTransactions), "{all}");
+    assert!(t.reached_sim(SimPoint::HeldRequestAfterClose), "{all}");
+    assert!(
+        !t.reached(CoveragePoint::Rebalance),
+        "the queue has no groups: {all}"
+    );
+    assert!(
+        !t.reached(CoveragePoint::TaskCorrupted),
+        "no streams tasks: {all}"
+    );
+}
