@@ -318,43 +318,63 @@ pub fn record(node: NodeId, kind: TraceKind) {
 }
 
 /// A stable digest of a message's contents for the trace: the value's `Hash` impl (derived
-/// on the model's wire types) feeds a hasher that encodes every integer little-endian with a
-/// fixed width (`usize`/`isize` as 64 bits), so the digest does not depend on the machine.
-/// It does depend on std's `Hash` impls for `str`, slices and enum discriminants staying as
-/// they are (stable for years; a change would show as every snapshot's trace hash moving).
+/// on the model's wire types) feeds `StableHasher`, which folds every integer as a
+/// fixed-width little-endian word (`usize`/`isize` as 64 bits), so the digest does not depend
+/// on the machine. It does depend on std's `Hash` impls for `str`, slices and enum
+/// discriminants staying as they are (stable for years; a change would show as every
+/// snapshot's trace hash moving). One digest per message is on the hot path: a
+/// multiply-rotate fold with a final avalanche costs a few instructions per word, where a
+/// streaming xxh3 per message cost 3.6 % of a produce-retries seed (callgrind).
 pub fn content_digest<T: std::hash::Hash + ?Sized>(value: &T) -> u64 {
-    let mut hasher = StableHasher(Xxh3::new());
+    let mut hasher = StableHasher(0x243F_6A88_85A3_08D3);
     value.hash(&mut hasher);
     std::hash::Hasher::finish(&hasher)
 }
 
-/// `std::hash::Hasher` over xxh3 with explicit little-endian, fixed-width integers.
-struct StableHasher(Xxh3);
+/// `std::hash::Hasher` folding fixed-width little-endian words: `h = (rotl(h, 5) ^ w) * K`
+/// (the FxHash step), then the SplitMix64 finaliser. Not for adversarial input; enough to
+/// tell two message contents apart in a trace.
+struct StableHasher(u64);
+
+impl StableHasher {
+    fn fold(&mut self, word: u64) {
+        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+}
 
 impl std::hash::Hasher for StableHasher {
     fn finish(&self) -> u64 {
-        self.0.digest()
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
     }
     fn write(&mut self, bytes: &[u8]) {
-        self.0.update(bytes);
+        self.fold(bytes.len() as u64);
+        for chunk in bytes.chunks(8) {
+            let mut word = [0u8; 8];
+            word[..chunk.len()].copy_from_slice(chunk);
+            self.fold(u64::from_le_bytes(word));
+        }
     }
     fn write_u8(&mut self, i: u8) {
-        self.0.update(&[i]);
+        self.fold(u64::from(i));
     }
     fn write_u16(&mut self, i: u16) {
-        self.0.update(&i.to_le_bytes());
+        self.fold(u64::from(i));
     }
     fn write_u32(&mut self, i: u32) {
-        self.0.update(&i.to_le_bytes());
+        self.fold(u64::from(i));
     }
     fn write_u64(&mut self, i: u64) {
-        self.0.update(&i.to_le_bytes());
+        self.fold(i);
     }
     fn write_u128(&mut self, i: u128) {
-        self.0.update(&i.to_le_bytes());
+        self.fold(i as u64);
+        self.fold((i >> 64) as u64);
     }
     fn write_usize(&mut self, i: usize) {
-        self.0.update(&(i as u64).to_le_bytes());
+        self.fold(i as u64);
     }
     fn write_i8(&mut self, i: i8) {
         self.write_u8(i as u8);
