@@ -52,10 +52,7 @@ impl Coverage {
             .filter(|(_, f)| f.action.is_targeted())
             .map(|(index, f)| FaultUse {
                 index,
-                kind: serde_json::to_value(&f.action)
-                    .ok()
-                    .and_then(|v| v.get("kind")?.as_str().map(String::from))
-                    .unwrap_or_default(),
+                kind: f.action.kind().to_string(),
                 description: f.action.to_string(),
                 asked: f.action.message_count(),
                 used: counts.fault_uses.get(index).copied().unwrap_or(0),

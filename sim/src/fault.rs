@@ -356,6 +356,24 @@ impl FaultPlan {
 }
 
 impl FaultAction {
+    /// Its `kind` as a plan names it (the serde tag), without serialising it.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            FaultAction::Crash { .. } => "crash",
+            FaultAction::Restart { .. } => "restart",
+            FaultAction::Pause { .. } => "pause",
+            FaultAction::Resume { .. } => "resume",
+            FaultAction::Stop { .. } => "stop",
+            FaultAction::Partition { .. } => "partition",
+            FaultAction::HealPartition => "heal-partition",
+            FaultAction::DropRequests { .. } => "drop-requests",
+            FaultAction::LoseAcks { .. } => "lose-acks",
+            FaultAction::DuplicateRequests { .. } => "duplicate-requests",
+            FaultAction::DuplicateResponses { .. } => "duplicate-responses",
+            FaultAction::Delay { .. } => "delay",
+        }
+    }
+
     /// Whether it is a targeted message fault (a rule that takes the next matching messages).
     pub fn is_targeted(&self) -> bool {
         matches!(
@@ -511,47 +529,63 @@ pub struct FaultMix {
     pub swarm: bool,
 }
 
-/// The kinds of fault a mix draws, in the order their weights are laid out for the draw
-/// (the order is part of every seed's plan: a new kind goes last).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub enum MixKind {
-    Crash,
-    Pause,
-    DropRequests,
-    LoseAcks,
-    DuplicateRequests,
-    DuplicateResponses,
-    Delay,
-    Stop,
+/// Declares the kinds of fault a mix draws once: each variant with its weight field in
+/// `FaultMix` (whose name is the kind's name in `[faults.mix]` and in swarm reports), in draw
+/// order. `MixKind::ALL`, `name`, `FaultMix::weight` and `weight_mut` derive from the list.
+macro_rules! mix_kinds {
+    ($($(#[$doc:meta])* $kind:ident => $field:ident,)*) => {
+        /// The kinds of fault a mix draws, in the order their weights are laid out for the
+        /// draw (the order is part of every seed's plan: a new kind goes last).
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+        pub enum MixKind {
+            $($(#[$doc])* $kind,)*
+        }
+
+        impl MixKind {
+            /// Every kind, in draw order.
+            pub const ALL: &'static [MixKind] = &[$(MixKind::$kind,)*];
+
+            /// The name of its weight in `[faults.mix]` (and in swarm reports).
+            pub fn name(self) -> &'static str {
+                match self {
+                    $(MixKind::$kind => stringify!($field),)*
+                }
+            }
+        }
+
+        impl FaultMix {
+            /// The weight of one kind of fault.
+            pub fn weight(&self, kind: MixKind) -> u32 {
+                match kind {
+                    $(MixKind::$kind => self.$field,)*
+                }
+            }
+
+            fn weight_mut(&mut self, kind: MixKind) -> &mut u32 {
+                match kind {
+                    $(MixKind::$kind => &mut self.$field,)*
+                }
+            }
+        }
+    };
+}
+
+mix_kinds! {
+    /// Crash a crash target, restart it later.
+    Crash => crash,
+    /// Pause a crash target, resume it later.
+    Pause => pause,
+    DropRequests => drop_requests,
+    LoseAcks => lose_acks,
+    DuplicateRequests => duplicate_requests,
+    DuplicateResponses => duplicate_responses,
+    Delay => delay,
+    /// Stop a crash target cleanly, restart it later (drawn last: mixes from before stops
+    /// existed expand as they did).
+    Stop => stop,
 }
 
 impl MixKind {
-    /// Every kind, in draw order.
-    pub const ALL: [MixKind; 8] = [
-        MixKind::Crash,
-        MixKind::Pause,
-        MixKind::DropRequests,
-        MixKind::LoseAcks,
-        MixKind::DuplicateRequests,
-        MixKind::DuplicateResponses,
-        MixKind::Delay,
-        MixKind::Stop,
-    ];
-
-    /// The name of its weight in `[faults.mix]` (and in swarm reports).
-    pub fn name(self) -> &'static str {
-        match self {
-            MixKind::Crash => "crash",
-            MixKind::Pause => "pause",
-            MixKind::DropRequests => "drop_requests",
-            MixKind::LoseAcks => "lose_acks",
-            MixKind::DuplicateRequests => "duplicate_requests",
-            MixKind::DuplicateResponses => "duplicate_responses",
-            MixKind::Delay => "delay",
-            MixKind::Stop => "stop",
-        }
-    }
-
     /// A node outage (a crash, pause or stop, undone later), rather than a message fault.
     fn is_outage(self) -> bool {
         matches!(self, MixKind::Crash | MixKind::Pause | MixKind::Stop)
@@ -696,33 +730,6 @@ impl Default for FaultMix {
 }
 
 impl FaultMix {
-    /// The weight of one kind of fault.
-    pub fn weight(&self, kind: MixKind) -> u32 {
-        match kind {
-            MixKind::Crash => self.crash,
-            MixKind::Pause => self.pause,
-            MixKind::DropRequests => self.drop_requests,
-            MixKind::LoseAcks => self.lose_acks,
-            MixKind::DuplicateRequests => self.duplicate_requests,
-            MixKind::DuplicateResponses => self.duplicate_responses,
-            MixKind::Delay => self.delay,
-            MixKind::Stop => self.stop,
-        }
-    }
-
-    fn set_weight(&mut self, kind: MixKind, weight: u32) {
-        *match kind {
-            MixKind::Crash => &mut self.crash,
-            MixKind::Pause => &mut self.pause,
-            MixKind::DropRequests => &mut self.drop_requests,
-            MixKind::LoseAcks => &mut self.lose_acks,
-            MixKind::DuplicateRequests => &mut self.duplicate_requests,
-            MixKind::DuplicateResponses => &mut self.duplicate_responses,
-            MixKind::Delay => &mut self.delay,
-            MixKind::Stop => &mut self.stop,
-        } = weight;
-    }
-
     /// A swarm mix's draw for one seed (from its own stream, `rng`): which fault kinds (every
     /// kind, weight 0 included), which of `message_kinds` (within `message`, if the mix
     /// restricts it), which message-fault nodes and which crash targets (within `targets`)
@@ -763,9 +770,9 @@ impl FaultMix {
     pub fn narrowed_to(&self, draw: &SwarmDraw) -> FaultMix {
         let mut mix = self.clone();
         mix.swarm = false;
-        for kind in MixKind::ALL {
+        for &kind in MixKind::ALL {
             let on = draw.faults.contains(&kind.name());
-            mix.set_weight(kind, if on { self.weight(kind).max(1) } else { 0 });
+            *mix.weight_mut(kind) = if on { self.weight(kind).max(1) } else { 0 };
         }
         mix.message = (!draw.messages.is_empty()).then(|| MessageKinds(draw.messages.clone()));
         mix.targets = Some(draw.crash_targets.clone());
@@ -890,7 +897,7 @@ impl FaultMix {
     /// One kind, by weight (`total` is the sum of the weights).
     fn draw_kind(&self, rng: &mut impl Rng, total: u32) -> MixKind {
         let mut pick = rng.gen_range(0..total);
-        for kind in MixKind::ALL {
+        for &kind in MixKind::ALL {
             let weight = self.weight(kind);
             if pick < weight {
                 return kind;
@@ -960,6 +967,54 @@ mod tests {
             crash: nodes,
             servers: nodes,
             clients: &[],
+        }
+    }
+
+    /// `kind` names each action as its serde tag does (one of each action).
+    #[test]
+    fn kind_is_the_serde_tag() {
+        let filter = MessageFilter::default();
+        let node = || "broker-1".to_string();
+        let actions = [
+            FaultAction::Crash { node: node() },
+            FaultAction::Restart { node: node() },
+            FaultAction::Pause { node: node() },
+            FaultAction::Resume { node: node() },
+            FaultAction::Stop {
+                node: node(),
+                grace_ms: 1,
+            },
+            FaultAction::Partition {
+                a: vec![node()],
+                b: vec![node()],
+            },
+            FaultAction::HealPartition,
+            FaultAction::DropRequests {
+                filter: filter.clone(),
+                count: 1,
+            },
+            FaultAction::LoseAcks {
+                filter: filter.clone(),
+                count: 1,
+            },
+            FaultAction::DuplicateRequests {
+                filter: filter.clone(),
+                count: 1,
+            },
+            FaultAction::DuplicateResponses {
+                filter: filter.clone(),
+                count: 1,
+            },
+            FaultAction::Delay {
+                filter,
+                direction: Direction::Request,
+                extra_ms: 1,
+                count: 1,
+            },
+        ];
+        for action in actions {
+            let tag = serde_json::to_value(&action).unwrap()["kind"].clone();
+            assert_eq!(tag, action.kind(), "{action:?}");
         }
     }
 
@@ -1279,11 +1334,11 @@ mod tests {
         assert!(seen_nodes.contains("client-1"));
     }
 
-    /// A mix that is not a swarm mix expands exactly as before swarm existed: no client is
-    /// drawn, so the node draw is over the servers alone (the built-in scenarios' plans, and
-    /// so their snapshots, are unchanged).
+    /// Without clients (every mix but a swarm draw's) message faults aim at servers:
+    /// requests to them, never from a node. (That such mixes expand exactly as before swarm
+    /// existed is pinned by the snapshot tests' trace hashes.)
     #[test]
-    fn swarm_off_ignores_clients_in_no_way_that_changes_plans() {
+    fn without_clients_message_faults_aim_at_servers() {
         let servers = nodes();
         let plan = FaultMix::default().expand(
             &mut crate::rng::stream(5, "faults"),
