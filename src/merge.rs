@@ -56,7 +56,7 @@ pub fn merge_shards(parts: Vec<(String, SweepReport)>) -> Result<SweepReport, St
                 part.runs
             ));
         }
-        let Shard { index, count: n } = shard.unwrap_or(Shard { index: 1, count: 1 });
+        let Shard { index, count: n } = shard.unwrap_or(Shard::WHOLE);
         match count {
             None => count = Some((n, name)),
             Some((m, other)) if m != n => {

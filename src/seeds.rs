@@ -17,6 +17,11 @@ pub struct Shard {
     pub count: u64,
 }
 
+impl Shard {
+    /// The one shard of an unsharded sweep: every seed.
+    pub const WHOLE: Shard = Shard { index: 1, count: 1 };
+}
+
 impl SeedRange {
     /// `A..B` (B exclusive, so B > A) or `A..=B` (B ≥ A); any u64 ends.
     pub fn parse(text: &str) -> Result<SeedRange, String> {
@@ -63,7 +68,7 @@ impl SeedRange {
 
     /// The seeds of `shard` (every seed without one), in increasing order, lazily.
     pub fn seeds(&self, shard: Option<Shard>) -> ShardSeeds {
-        let Shard { index, count } = shard.unwrap_or(Shard { index: 1, count: 1 });
+        let Shard { index, count } = shard.unwrap_or(Shard::WHOLE);
         ShardSeeds {
             next: self
                 .first
@@ -76,7 +81,7 @@ impl SeedRange {
 
     /// How many seeds `shard` holds.
     pub fn shard_len(&self, shard: Option<Shard>) -> u128 {
-        let Shard { index, count } = shard.unwrap_or(Shard { index: 1, count: 1 });
+        let Shard { index, count } = shard.unwrap_or(Shard::WHOLE);
         let len = self.len();
         let skip = u128::from(index - 1);
         if skip >= len {

@@ -42,6 +42,15 @@ pub struct FaultKindTally {
     pub seeds: u64,
 }
 
+impl FaultKindTally {
+    /// Adds another part's tally (seeds are counted in one part only: shards are disjoint).
+    fn add(&mut self, other: FaultKindTally) {
+        self.planned += other.planned;
+        self.unmatched += other.unmatched;
+        self.seeds += other.seeds;
+    }
+}
+
 /// The JSON result of `eosim sweep` (schema version 1).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct SweepReport {
@@ -155,9 +164,10 @@ impl SweepTally {
         if !self.keep_results {
             return;
         }
-        let hash = u64::from_str_radix(&result.trace_hash, 16)
-            .ok()
-            .filter(|h| format!("{h:016x}") == result.trace_hash);
+        // Exactly the 16 lowercase hex digits `{:016x}` gives back.
+        let hash = Some(&result.trace_hash)
+            .filter(|h| h.len() == 16 && h.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')))
+            .and_then(|h| u64::from_str_radix(h, 16).ok());
         // Kinds are listed sorted in a result: the compact form gives them back sorted.
         let sorted = result.kinds.windows(2).all(|w| w[0] < w[1]);
         match hash {
@@ -180,14 +190,14 @@ impl SweepTally {
             debug_assert_eq!(total.0, name, "every seed lists the points in one order");
             total.1 += u64::from(n > 0);
         }
-        let mut unmatched_kinds = Vec::new();
+        let mut unmatched_kinds: Vec<&String> = Vec::new();
         for (kind, matched) in &seed.message_faults {
             let tally = self.faults.entry(kind.clone()).or_default();
             tally.planned += 1;
             if !matched {
                 tally.unmatched += 1;
-                if !unmatched_kinds.contains(kind) {
-                    unmatched_kinds.push(kind.clone());
+                if !unmatched_kinds.contains(&kind) {
+                    unmatched_kinds.push(kind);
                     tally.seeds += 1;
                 }
             }
@@ -267,20 +277,18 @@ impl SweepReport {
     /// into the report of the whole sweep. Errors if they do not belong together or overlap.
     pub fn merge(parts: Vec<SweepReport>) -> Result<SweepReport, String> {
         let mut parts = parts.into_iter();
-        let mut merged = parts.next().ok_or("nothing to merge")?;
-        if merged.interrupted {
-            return Err(format!(
-                "shard {:?} was interrupted: it does not hold all its seeds",
-                merged.shard
-            ));
-        }
-        for part in parts {
+        let complete = |part: SweepReport| {
             if part.interrupted {
                 return Err(format!(
                     "shard {:?} was interrupted: it does not hold all its seeds",
                     part.shard
                 ));
             }
+            Ok(part)
+        };
+        let mut merged = complete(parts.next().ok_or("nothing to merge")?)?;
+        for part in parts {
+            let part = complete(part)?;
             let same = (&part.scenario, &part.guarantee, &part.variants, &part.seeds)
                 == (
                     &merged.scenario,
@@ -308,10 +316,7 @@ impl SweepReport {
                 *merged.coverage.entry(point).or_insert(0) += n;
             }
             for (kind, t) in part.unmatched_faults {
-                let m = merged.unmatched_faults.entry(kind).or_default();
-                m.planned += t.planned;
-                m.unmatched += t.unmatched;
-                m.seeds += t.seeds;
+                merged.unmatched_faults.entry(kind).or_default().add(t);
             }
         }
         merged.results.sort_by_key(|r| r.seed);
@@ -423,19 +428,8 @@ mod tests {
             schema: 1,
             scenario: "s".into(),
             guarantee: "exactly-once".into(),
-            variants: vec![],
-            swarm: false,
             seeds: "0..100".into(),
-            shard: None,
-            runs: 0,
-            failed: 0,
-            failing_seeds: vec![],
-            anomaly_counts: BTreeMap::new(),
-            results: vec![],
-            replay: None,
-            interrupted: false,
-            coverage: BTreeMap::new(),
-            unmatched_faults: BTreeMap::new(),
+            ..SweepReport::default()
         }
     }
 

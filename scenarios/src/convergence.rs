@@ -4,6 +4,7 @@
 
 use std::collections::BTreeSet;
 
+use checker::history::{Op, TxnStep};
 use checker::{History, Operation, Phase};
 use serde::Serialize;
 
@@ -35,6 +36,21 @@ pub struct NotConvergedStats {
 /// of the heal deadline) stopped; one that did was still working.
 const STALL_MS: u64 = 2_000;
 const STALL_FRACTION_OF_HEAL: u64 = 10;
+
+/// The steps of the transactions among `ops` that completed (`Ok`), each with its
+/// transaction's time.
+fn committed_steps<'a>(
+    ops: impl Iterator<Item = &'a Op>,
+) -> impl Iterator<Item = (u64, &'a TxnStep)> {
+    ops.filter(|op| op.phase == Phase::Ok).flat_map(|op| {
+        match &op.op {
+            Operation::Txn { steps, .. } => steps.as_slice(),
+            _ => &[],
+        }
+        .iter()
+        .map(move |step| (op.time_ns, step))
+    })
+}
 
 /// How far a not-converged run got. `history` is the whole run's.
 pub fn not_converged(scenario: &Scenario, history: &History) -> NotConvergedStats {
@@ -69,21 +85,17 @@ pub fn not_converged(scenario: &Scenario, history: &History) -> NotConvergedStat
         Application::TransactionalCopy => {
             let w = scenario.copy_workload();
             let mut copied = BTreeSet::new();
-            for op in done_ops.filter(|op| op.phase == Phase::Ok) {
-                if let Operation::Txn { steps, .. } = &op.op {
-                    for step in steps {
-                        if let checker::history::TxnStep::Send {
-                            topic,
-                            partition,
-                            value,
-                            ..
-                        } = step
-                            && **topic == *w.output_topic
-                            && copied.insert((*partition, *value))
-                        {
-                            note(op.time_ns);
-                        }
-                    }
+            for (time_ns, step) in committed_steps(done_ops) {
+                if let TxnStep::Send {
+                    topic,
+                    partition,
+                    value,
+                    ..
+                } = step
+                    && **topic == *w.output_topic
+                    && copied.insert((*partition, *value))
+                {
+                    note(time_ns);
                 }
             }
             (
@@ -107,21 +119,17 @@ pub fn not_converged(scenario: &Scenario, history: &History) -> NotConvergedStat
             let w = scenario.streams_workload();
             let input = w.app.input_topic();
             let mut consumed = BTreeSet::new();
-            for op in done_ops.filter(|op| op.phase == Phase::Ok) {
-                if let Operation::Txn { steps, .. } = &op.op {
-                    for step in steps {
-                        if let checker::history::TxnStep::Poll {
-                            topic,
-                            partition,
-                            records,
-                        } = step
-                            && **topic == *input
-                        {
-                            for r in records {
-                                if consumed.insert((*partition, r.offset)) {
-                                    note(op.time_ns);
-                                }
-                            }
+            for (time_ns, step) in committed_steps(done_ops) {
+                if let TxnStep::Poll {
+                    topic,
+                    partition,
+                    records,
+                } = step
+                    && **topic == *input
+                {
+                    for r in records {
+                        if consumed.insert((*partition, r.offset)) {
+                            note(time_ns);
                         }
                     }
                 }

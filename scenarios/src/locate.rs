@@ -170,10 +170,7 @@ fn descend_value(value: &DeValue<'_>, offset: usize, path: &mut FieldPath) {
 /// (the header itself on a header line). A plain reading of the text, for text the TOML
 /// parser gave up on.
 fn field_on_line(text: &str, offset: usize) -> Option<FieldPath> {
-    let mut offset = offset.min(text.len());
-    while !text.is_char_boundary(offset) {
-        offset -= 1;
-    }
+    let offset = text.floor_char_boundary(offset);
     let line_start = text[..offset].rfind('\n').map_or(0, |i| i + 1);
     let mut table = FieldPath::default();
     let mut arrays: Vec<(String, usize)> = Vec::new();
@@ -232,10 +229,7 @@ fn field_on_line(text: &str, offset: usize) -> Option<FieldPath> {
 /// line): `Some(true)` for a comment line, which belongs to no field, `Some(false)` for a
 /// comment after a value.
 pub fn comment_at(text: &str, offset: usize) -> Option<bool> {
-    let mut offset = offset.min(text.len());
-    while !text.is_char_boundary(offset) {
-        offset -= 1;
-    }
+    let offset = text.floor_char_boundary(offset);
     let line_start = text[..offset].rfind('\n').map_or(0, |i| i + 1);
     let before = &text[line_start..offset];
     let mut quoted = None;

@@ -148,11 +148,7 @@ impl fmt::Display for ScenarioError {
 
 /// 1-based (line, column) of a byte offset.
 fn position(text: &str, offset: usize) -> (usize, usize) {
-    let mut offset = offset.min(text.len());
-    while !text.is_char_boundary(offset) {
-        offset -= 1;
-    }
-    let before = &text[..offset];
+    let before = &text[..text.floor_char_boundary(offset)];
     let line = before.matches('\n').count() + 1;
     let column = before
         .rfind('\n')
@@ -539,6 +535,19 @@ impl Scenario {
         }
     }
 
+    /// `bounded(path, value, 1, max)`, saying so when a lossy network's tenth of `max` is
+    /// what `value` passes.
+    fn bounded_workload(&self, path: &str, value: u32, max: u32) -> Result<(), Invalid> {
+        let bound = self.workload_bound(u64::from(max));
+        if u64::from(value) > bound && bound < u64::from(max) {
+            return Err(Invalid::new(
+                path,
+                format!("must be at most {bound}{} (is {value})", self.lossy_note()),
+            ));
+        }
+        bounded(path, value, 1, max)
+    }
+
     fn validate_produce(&self) -> Result<(), Invalid> {
         let w = &self.workload;
         bounded("workload.producers", w.producers, 1, limits::MAX_PRODUCERS)?;
@@ -577,18 +586,7 @@ impl Scenario {
             1,
             limits::MAX_COPY_INSTANCES,
         )?;
-        let max = self.workload_bound(u64::from(limits::MAX_COPY_VALUES));
-        if copy.values as u64 > max && max < u64::from(limits::MAX_COPY_VALUES) {
-            return Err(Invalid::new(
-                "copy.values",
-                format!(
-                    "must be at most {max}{} (is {})",
-                    self.lossy_note(),
-                    copy.values
-                ),
-            ));
-        }
-        bounded("copy.values", copy.values, 1, limits::MAX_COPY_VALUES)?;
+        self.bounded_workload("copy.values", copy.values, limits::MAX_COPY_VALUES)?;
         bounded(
             "copy.commit_every",
             copy.commit_every,
@@ -720,18 +718,7 @@ impl Scenario {
             1,
             limits::MAX_STREAMS_INSTANCES,
         )?;
-        let max = self.workload_bound(u64::from(limits::MAX_STREAMS_RECORDS));
-        if w.records as u64 > max && max < u64::from(limits::MAX_STREAMS_RECORDS) {
-            return Err(Invalid::new(
-                "streams.records",
-                format!(
-                    "must be at most {max}{} (is {})",
-                    self.lossy_note(),
-                    w.records
-                ),
-            ));
-        }
-        bounded("streams.records", w.records, 1, limits::MAX_STREAMS_RECORDS)?;
+        self.bounded_workload("streams.records", w.records, limits::MAX_STREAMS_RECORDS)?;
         if w.keys == 0 || w.keys > limits::MAX_STREAMS_KEYS {
             return Err(Invalid::new(
                 "streams.keys",

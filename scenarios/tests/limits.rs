@@ -2,69 +2,22 @@
 //! file, the line and column, and the field — semantic errors, syntax errors and invalid
 //! UTF-8 alike.
 
+mod common;
+
+use common::{COPY, PRODUCE, QUEUE, STREAMS, accepts, rejects, with};
 use scenarios::Scenario;
 use scenarios::limits::*;
 
-/// Line 5 is `brokers`, line 6 `topics`; sections go after it.
-const PRODUCE: &str = r#"
-name = "s"
-application = "produce"
-[cluster]
-brokers = 2
-topics = [{ name = "t", partitions = 2 }]
-"#;
-
-const COPY: &str = r#"
-name = "c"
-application = "transactional-copy"
-[cluster]
-brokers = 1
-topics = [{ name = "input", partitions = 2 }, { name = "output", partitions = 2 }]
-"#;
-
-const QUEUE: &str = r#"
-name = "q"
-application = "jepsen-queue"
-[cluster]
-brokers = 2
-topics = [{ name = "t", partitions = 2 }]
-"#;
-
-const STREAMS: &str = r#"
-name = "e"
-application = "streams"
-[cluster]
-brokers = 3
-topics = [{ name = "data", partitions = 5 }]
-"#;
-
-fn err(text: &str) -> String {
-    Scenario::parse(text, "bad.toml").unwrap_err().to_string()
-}
-
-/// `text` is rejected with an error naming `bad.toml:line:` and `field`.
+/// `base` with `field` ("section.key") set to `value` in its section is rejected, naming the
+/// field on line 8.
 #[track_caller]
-fn rejects(text: &str, line: usize, field: &str) -> String {
-    let e = err(text);
-    assert!(
-        e.starts_with(&format!("bad.toml:{line}:")),
-        "line {line}: {e}"
-    );
-    assert!(e.contains(&format!("field `{field}`")), "{field}: {e}");
-    e
-}
-
-/// `base` with `section` (e.g. "[workload]\nproducers = 9") appended: its first key is on
-/// line 8.
-fn with(base: &str, section: &str) -> String {
-    format!("{base}{section}\n")
-}
-
-#[track_caller]
-fn accepts(text: &str) {
-    if let Err(e) = Scenario::parse(text, "good.toml") {
-        panic!("{e}");
-    }
+fn rejects_value(base: &str, field: &str, value: &str) -> String {
+    let (section, key) = field.rsplit_once('.').expect("section.key");
+    rejects(
+        &with(base, &format!("[{section}]\n{key} = {value}")),
+        8,
+        field,
+    )
 }
 
 #[test]
@@ -117,16 +70,8 @@ fn streams_topics_count_towards_the_partition_bound() {
 
 #[test]
 fn produce_workload_is_bounded() {
-    rejects(
-        &with(PRODUCE, "[workload]\nproducers = 257"),
-        8,
-        "workload.producers",
-    );
-    rejects(
-        &with(PRODUCE, "[workload]\nvalues_per_producer = 4294967295"),
-        8,
-        "workload.values_per_producer",
-    );
+    rejects_value(PRODUCE, "workload.producers", "257");
+    rejects_value(PRODUCE, "workload.values_per_producer", "4294967295");
     let e = rejects(
         &with(
             PRODUCE,
@@ -140,11 +85,7 @@ fn produce_workload_is_bounded() {
         PRODUCE,
         "[workload]\nproducers = 100\nvalues_per_producer = 1000",
     ));
-    rejects(
-        &with(PRODUCE, "[workload]\nsend_interval_ms = 60001"),
-        8,
-        "workload.send_interval_ms",
-    );
+    rejects_value(PRODUCE, "workload.send_interval_ms", "60001");
 }
 
 #[test]
@@ -185,23 +126,11 @@ fn a_lossy_network_takes_a_tenth_of_the_workload() {
 
 #[test]
 fn copy_workload_is_bounded() {
-    rejects(&with(COPY, "[copy]\ninstances = 65"), 8, "copy.instances");
-    rejects(&with(COPY, "[copy]\nvalues = 20001"), 8, "copy.values");
-    rejects(
-        &with(COPY, "[copy]\ncommit_every = 10001"),
-        8,
-        "copy.commit_every",
-    );
-    rejects(
-        &with(COPY, "[copy]\ntxn_timeout_ms = 0"),
-        8,
-        "copy.txn_timeout_ms",
-    );
-    rejects(
-        &with(COPY, "[copy]\ntxn_timeout_ms = 300001"),
-        8,
-        "copy.txn_timeout_ms",
-    );
+    rejects_value(COPY, "copy.instances", "65");
+    rejects_value(COPY, "copy.values", "20001");
+    rejects_value(COPY, "copy.commit_every", "10001");
+    rejects_value(COPY, "copy.txn_timeout_ms", "0");
+    rejects_value(COPY, "copy.txn_timeout_ms", "300001");
 }
 
 #[test]
@@ -217,32 +146,20 @@ fn session_timeouts_must_exceed_the_heartbeat_interval() {
         9,
         "copy.session_timeout_ms",
     );
-    rejects(
-        &with(STREAMS, "[streams]\nsession_timeout_ms = 0"),
-        8,
-        "streams.session_timeout_ms",
-    );
+    rejects_value(STREAMS, "streams.session_timeout_ms", "0");
 }
 
 #[test]
 fn queue_workload_is_bounded() {
-    rejects(&with(QUEUE, "[queue]\nclients = 129"), 8, "queue.clients");
-    rejects(
-        &with(QUEUE, "[queue]\nops_per_client = 10001"),
-        8,
-        "queue.ops_per_client",
-    );
+    rejects_value(QUEUE, "queue.clients", "129");
+    rejects_value(QUEUE, "queue.ops_per_client", "10001");
     let e = rejects(
         &with(QUEUE, "[queue]\nclients = 64\nops_per_client = 1000"),
         9,
         "queue.ops_per_client",
     );
     assert!(e.contains("64000 operations"), "{e}");
-    rejects(
-        &with(QUEUE, "[queue]\nmax_txn_len = 101"),
-        8,
-        "queue.max_txn_len",
-    );
+    rejects_value(QUEUE, "queue.max_txn_len", "101");
     let e = rejects(
         &with(
             QUEUE,
@@ -256,26 +173,10 @@ fn queue_workload_is_bounded() {
         QUEUE,
         "[queue]\nclients = 40\nops_per_client = 1000\nmax_txn_len = 4",
     ));
-    rejects(
-        &with(QUEUE, "[queue]\nop_interval_ms = 60001"),
-        8,
-        "queue.op_interval_ms",
-    );
-    rejects(
-        &with(QUEUE, "[queue]\nintra_txn_delay_ms = 60001"),
-        8,
-        "queue.intra_txn_delay_ms",
-    );
-    rejects(
-        &with(QUEUE, "[queue]\nmax_poll_records = 101"),
-        8,
-        "queue.max_poll_records",
-    );
-    rejects(
-        &with(QUEUE, "[queue]\ntxn_timeout_ms = 300001"),
-        8,
-        "queue.txn_timeout_ms",
-    );
+    rejects_value(QUEUE, "queue.op_interval_ms", "60001");
+    rejects_value(QUEUE, "queue.intra_txn_delay_ms", "60001");
+    rejects_value(QUEUE, "queue.max_poll_records", "101");
+    rejects_value(QUEUE, "queue.txn_timeout_ms", "300001");
 }
 
 #[test]
@@ -290,31 +191,11 @@ fn streams_workload_is_bounded() {
         8,
         "streams.instances",
     );
-    rejects(
-        &with(STREAMS, "[streams]\nrecords = 20001"),
-        8,
-        "streams.records",
-    );
-    rejects(
-        &with(STREAMS, "[streams]\ncommit_interval_ms = 60001"),
-        8,
-        "streams.commit_interval_ms",
-    );
-    rejects(
-        &with(STREAMS, "[streams]\ncommit_interval_records = 20001"),
-        8,
-        "streams.commit_interval_records",
-    );
-    rejects(
-        &with(STREAMS, "[streams]\ntxn_timeout_ms = 0"),
-        8,
-        "streams.txn_timeout_ms",
-    );
-    rejects(
-        &with(STREAMS, "[streams]\nmax_input_pause_ms = 10001"),
-        8,
-        "streams.max_input_pause_ms",
-    );
+    rejects_value(STREAMS, "streams.records", "20001");
+    rejects_value(STREAMS, "streams.commit_interval_ms", "60001");
+    rejects_value(STREAMS, "streams.commit_interval_records", "20001");
+    rejects_value(STREAMS, "streams.txn_timeout_ms", "0");
+    rejects_value(STREAMS, "streams.max_input_pause_ms", "10001");
 }
 
 #[test]
@@ -325,28 +206,16 @@ fn network_is_bounded() {
         ("record_bytes", "1048577"),
         ("transfer_us_per_kib", "10001"),
     ] {
-        rejects(
-            &with(PRODUCE, &format!("[network]\n{key} = {value}")),
-            8,
-            &format!("network.{key}"),
-        );
+        rejects_value(PRODUCE, &format!("network.{key}"), value);
     }
 }
 
 #[test]
 fn fault_times_fit_the_simulated_time_limit() {
     // 4294967295 ms ran past madsim's 3,600 s limit: a panic instead of a verdict.
-    let e = rejects(
-        &with(PRODUCE, "[faults]\nphase_ms = 4294967295"),
-        8,
-        "faults.phase_ms",
-    );
+    let e = rejects_value(PRODUCE, "faults.phase_ms", "4294967295");
     assert!(e.contains("at most 600000"), "{e}");
-    rejects(
-        &with(PRODUCE, "[faults]\nheal_deadline_ms = 600001"),
-        8,
-        "faults.heal_deadline_ms",
-    );
+    rejects_value(PRODUCE, "faults.heal_deadline_ms", "600001");
     accepts(&with(
         PRODUCE,
         "[faults]\nphase_ms = 600000\nheal_deadline_ms = 600000",
@@ -376,11 +245,7 @@ fn fault_counts_are_bounded() {
         ("max_delay_ms", "600001"),
         ("max_outage_ms", "600001"),
     ] {
-        rejects(
-            &with(PRODUCE, &format!("[faults.mix]\n{key} = {value}")),
-            8,
-            &format!("faults.mix.{key}"),
-        );
+        rejects_value(PRODUCE, &format!("faults.mix.{key}"), value);
     }
 }
 
@@ -407,7 +272,7 @@ fn semantic_errors_name_the_line_of_their_field() {
         5,
         "cluster.brokers",
     );
-    rejects(&with(PRODUCE, "[network]\nloss = 1.5"), 8, "network.loss");
+    rejects_value(PRODUCE, "network.loss", "1.5");
     rejects(
         &with(PRODUCE, "[faults]\nphase_ms = 10\nheal_deadline_ms = 0"),
         9,

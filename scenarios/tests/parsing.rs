@@ -1,22 +1,13 @@
 //! Bad scenarios get a clear error naming the file, line and field; never a panic.
 
+mod common;
+
+use common::{PRODUCE, QUEUE, err};
 use scenarios::Scenario;
-
-const GOOD: &str = r#"
-name = "s"
-application = "produce"
-[cluster]
-brokers = 2
-topics = [{ name = "t", partitions = 2 }]
-"#;
-
-fn err(text: &str) -> String {
-    Scenario::parse(text, "bad.toml").unwrap_err().to_string()
-}
 
 #[test]
 fn the_minimal_scenario_parses_with_documented_defaults() {
-    let s = Scenario::parse(GOOD, "good.toml").unwrap();
+    let s = Scenario::parse(PRODUCE, "good.toml").unwrap();
     assert_eq!(s.guarantee, model::Guarantee::ExactlyOnce);
     assert_eq!(s.faults.phase_ms, 5_000);
     assert_eq!(s.workload.producers, 3);
@@ -25,7 +16,7 @@ fn the_minimal_scenario_parses_with_documented_defaults() {
 
 #[test]
 fn unknown_key_names_file_line_and_field() {
-    let e = err(&format!("{GOOD}[workload]\nproducers = 2\nvalues = 4\n"));
+    let e = err(&format!("{PRODUCE}[workload]\nproducers = 2\nvalues = 4\n"));
     assert!(e.starts_with("bad.toml:9:1:"), "{e}");
     assert!(
         e.contains("field `workload.values`") && e.contains("expected one of"),
@@ -35,14 +26,14 @@ fn unknown_key_names_file_line_and_field() {
 
 #[test]
 fn wrong_type_names_the_field() {
-    let e = err(&GOOD.replace("brokers = 2", "brokers = \"two\""));
+    let e = err(&PRODUCE.replace("brokers = 2", "brokers = \"two\""));
     assert!(e.starts_with("bad.toml:5:"), "{e}");
     assert!(e.contains("cluster.brokers"), "{e}");
 }
 
 #[test]
 fn unknown_guarantee_lists_the_known_ones() {
-    let e = err(&format!("guarantee = \"twice\"\n{GOOD}"));
+    let e = err(&format!("guarantee = \"twice\"\n{PRODUCE}"));
     assert!(e.starts_with("bad.toml:1:"), "{e}");
     assert!(e.contains("exactly-once"), "{e}");
 }
@@ -50,7 +41,7 @@ fn unknown_guarantee_lists_the_known_ones() {
 #[test]
 fn impossible_fault_plan_is_rejected_with_the_reason_and_line() {
     let plan = "[[faults.plan]]\nat_ms = 10\nkind = \"restart\"\nnode = \"broker-1\"\n";
-    let e = err(&format!("{GOOD}{plan}"));
+    let e = err(&format!("{PRODUCE}{plan}"));
     assert!(
         e.starts_with("bad.toml:7:1:"),
         "the [[faults.plan]] entry: {e}"
@@ -60,26 +51,28 @@ fn impossible_fault_plan_is_rejected_with_the_reason_and_line() {
         "{e}"
     );
     let plan = "[[faults.plan]]\nat_ms = 10\nkind = \"crash\"\nnode = \"broker-7\"\n";
-    assert!(err(&format!("{GOOD}{plan}")).contains("unknown node \"broker-7\""));
+    assert!(err(&format!("{PRODUCE}{plan}")).contains("unknown node \"broker-7\""));
     let plan = "[[faults.plan]]\nat_ms = 10\nkind = \"lose-acks\"\nfrom = \"nobody\"\ncount = 1\n";
-    assert!(err(&format!("{GOOD}{plan}")).contains("unknown node \"nobody\""));
+    assert!(err(&format!("{PRODUCE}{plan}")).contains("unknown node \"nobody\""));
 }
 
 #[test]
 fn unknown_fault_field_is_an_error() {
     let plan = "[[faults.plan]]\nat_ms = 10\nkind = \"crash\"\nnode = \"broker-1\"\nforce = true\n";
-    let e = err(&format!("{GOOD}{plan}"));
+    let e = err(&format!("{PRODUCE}{plan}"));
     assert!(e.contains("force"), "{e}");
 }
 
 #[test]
 fn semantic_errors_name_the_field() {
-    assert!(err(&GOOD.replace("brokers = 2", "brokers = 0")).contains("field `cluster.brokers`"));
     assert!(
-        err(&GOOD.replace("partitions = 2", "partitions = 0"))
+        err(&PRODUCE.replace("brokers = 2", "brokers = 0")).contains("field `cluster.brokers`")
+    );
+    assert!(
+        err(&PRODUCE.replace("partitions = 2", "partitions = 0"))
             .contains("cluster.topics[0].partitions")
     );
-    let e = err(&format!("{GOOD}[expect.sometimes]\nanomalies = []\n"));
+    let e = err(&format!("{PRODUCE}[expect.sometimes]\nanomalies = []\n"));
     assert!(
         e.contains("expect.sometimes") && e.contains("unknown guarantee"),
         "{e}"
@@ -92,21 +85,13 @@ fn malformed_toml_names_the_line() {
     assert!(e.starts_with("bad.toml:2:"), "{e}");
 }
 
-const QUEUE: &str = r#"
-name = "q"
-application = "jepsen-queue"
-[cluster]
-brokers = 2
-topics = [{ name = "t", partitions = 2 }]
-"#;
-
 #[test]
 fn mix_message_takes_one_kind_or_a_list() {
-    let one = format!("{GOOD}[faults.mix]\nmessage = \"produce\"\n");
+    let one = format!("{PRODUCE}[faults.mix]\nmessage = \"produce\"\n");
     let s = Scenario::parse(&one, "one.toml").unwrap();
     let kinds = s.faults.mix.unwrap().message.unwrap();
     assert_eq!(kinds, sim::MessageKinds::one("produce"));
-    let two = format!("{GOOD}[faults.mix]\nmessage = [\"end-txn\", \"produce\"]\n");
+    let two = format!("{PRODUCE}[faults.mix]\nmessage = [\"end-txn\", \"produce\"]\n");
     let s = Scenario::parse(&two, "two.toml").unwrap();
     assert_eq!(
         s.faults.mix.unwrap().message.unwrap().0,
@@ -116,14 +101,14 @@ fn mix_message_takes_one_kind_or_a_list() {
 
 #[test]
 fn bad_mix_message_kinds_name_the_field() {
-    let e = err(&format!("{GOOD}[faults.mix]\nmessage = []\n"));
+    let e = err(&format!("{PRODUCE}[faults.mix]\nmessage = []\n"));
     assert!(e.starts_with("bad.toml:8:"), "{e}");
     assert!(
         e.contains("faults.mix.message") && e.contains("empty list"),
         "{e}"
     );
     let e = err(&format!(
-        "{GOOD}[faults.mix]\nmessage = [\"end-txn\", \"endtxn\"]\n"
+        "{PRODUCE}[faults.mix]\nmessage = [\"end-txn\", \"endtxn\"]\n"
     ));
     assert!(
         e.contains("faults.mix.message") && e.contains("unknown message kind \"endtxn\""),
@@ -131,7 +116,7 @@ fn bad_mix_message_kinds_name_the_field() {
     );
     let plan =
         "[[faults.plan]]\nat_ms = 10\nkind = \"drop-requests\"\nmessage = \"prodce\"\ncount = 1\n";
-    let e = err(&format!("{GOOD}{plan}"));
+    let e = err(&format!("{PRODUCE}{plan}"));
     assert!(e.starts_with("bad.toml:7:1:"), "{e}");
     assert!(
         e.contains("faults.plan[0]") && e.contains("unknown message kind"),
@@ -164,7 +149,7 @@ fn queue_section_is_strict_and_validated() {
         e.contains("queue.topics[1]") && e.contains("not a topic"),
         "{e}"
     );
-    let e = err(&format!("{GOOD}[queue]\nclients = 2\n"));
+    let e = err(&format!("{PRODUCE}[queue]\nclients = 2\n"));
     assert!(
         e.contains("field `queue`") && e.contains("jepsen-queue"),
         "{e}"

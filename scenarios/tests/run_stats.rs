@@ -2,14 +2,10 @@
 //! panicked, and why a run did not converge (a workload too large for the heal deadline, or a
 //! system that stopped making progress).
 
-use scenarios::{RunOptions, run};
+mod common;
 
-fn seed(seed: u64) -> RunOptions {
-    RunOptions {
-        seed,
-        ..Default::default()
-    }
-}
+use common::seed;
+use scenarios::run;
 
 #[test]
 fn a_panicking_run_keeps_the_stats_it_gathered() {

@@ -2,14 +2,10 @@
 //! the fault kinds, message kinds and nodes — clients included — and says which in its
 //! outcome; runs replay exactly; a mix without swarm draws as it always did.
 
-use scenarios::{RunOptions, Scenario, load, run};
+mod common;
 
-fn seed(s: u64) -> RunOptions {
-    RunOptions {
-        seed: s,
-        ..RunOptions::default()
-    }
-}
+use common::seed;
+use scenarios::{Scenario, load, run};
 
 #[test]
 fn a_swarm_run_shows_its_draw_and_replays_exactly() {

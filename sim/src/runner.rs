@@ -264,7 +264,6 @@ where
     drop(sender);
     let mut pending: BTreeMap<u64, (u64, R)> = BTreeMap::new();
     let mut delivered = 0u64;
-    let mut finished = 0u64;
     let interrupted = loop {
         if stop.load(Ordering::Relaxed) {
             break true;
@@ -275,7 +274,6 @@ where
                 while let Some((seed, result)) = pending.remove(&delivered) {
                     sink(seed, result);
                     delivered += 1;
-                    finished += 1;
                 }
                 let (lock, wake) = &*feed;
                 lock.lock().expect("seed feed lock").delivered = delivered;
@@ -286,14 +284,15 @@ where
             Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => break false,
         }
     };
+    let mut finished = delivered;
     if interrupted {
         // What finished, in order, past the gaps of the seeds in flight.
         while let Ok((position, seed, result)) = receiver.try_recv() {
             pending.insert(position, (seed, result));
         }
+        finished += pending.len() as u64;
         for (seed, result) in pending.into_values() {
             sink(seed, result);
-            finished += 1;
         }
         feed.1.notify_all();
     }

@@ -961,9 +961,9 @@ impl<'a, M: Model> Search<'a, M> {
     }
 
     /// Builds the outcome and frees everything else: the memo, the configuration cache, the
-    /// states (a counterexample keeps copies of the few it names) and the event list. A history's searches
-    /// all live until the last one is over: the partitions searched next reuse this memory
-    /// instead of faulting in fresh pages.
+    /// states (a counterexample keeps copies of the few it names) and the event list. A
+    /// history's searches all live until the last one is over: the partitions searched next
+    /// reuse this memory instead of faulting in fresh pages.
     fn finish(&mut self) {
         self.finished = Some(self.current_outcome());
         self.memo = Vec::new();
@@ -1133,17 +1133,7 @@ mod tests {
 
     #[test]
     fn a_paused_search_resumes_to_the_same_result() {
-        let mut history: Vec<_> = (0..8)
-            .map(|value| {
-                op(
-                    RegisterInput::Write(Value::Int(value)),
-                    None,
-                    value as u64,
-                    Some(100),
-                )
-            })
-            .collect();
-        history.push(op(RegisterInput::Read, Some(99), 50, Some(60)));
+        let history = writes_then_impossible_read(8, 100);
         let refs: Vec<_> = history.iter().collect();
         let whole = search(&Register, &refs, None);
         let mut paused = Search::new(&Register, &refs);
@@ -1163,20 +1153,31 @@ mod tests {
         assert_eq!(outcome.search_steps, 0);
     }
 
-    /// Many concurrent writes and an impossible read: a long search.
-    fn hard_history() -> Vec<Operation<RegisterInput, Value>> {
-        let mut history: Vec<_> = (0..40)
+    /// `writes` concurrent writes (write `i` from `i` to `end`) and a read of 99, never
+    /// written, in the middle: not linearizable, after a search that grows with `writes`.
+    fn writes_then_impossible_read(writes: i64, end: u64) -> Vec<Operation<RegisterInput, Value>> {
+        let mut history: Vec<_> = (0..writes)
             .map(|value| {
                 op(
                     RegisterInput::Write(Value::Int(value)),
                     None,
                     value as u64,
-                    Some(1000),
+                    Some(end),
                 )
             })
             .collect();
-        history.push(op(RegisterInput::Read, Some(99), 500, Some(600)));
+        history.push(op(
+            RegisterInput::Read,
+            Some(99),
+            end / 2,
+            Some(end / 2 + end / 10),
+        ));
         history
+    }
+
+    /// Many concurrent writes and an impossible read: a long search.
+    fn hard_history() -> Vec<Operation<RegisterInput, Value>> {
+        writes_then_impossible_read(40, 1000)
     }
 
     #[test]
@@ -1229,18 +1230,7 @@ mod tests {
 
     #[test]
     fn an_expired_deadline_gives_unknown() {
-        // Many concurrent writes and an impossible read force a long search.
-        let mut history: Vec<_> = (0..40)
-            .map(|value| {
-                op(
-                    RegisterInput::Write(Value::Int(value)),
-                    None,
-                    value as u64,
-                    Some(1000),
-                )
-            })
-            .collect();
-        history.push(op(RegisterInput::Read, Some(99), 500, Some(600)));
+        let history = hard_history();
         let refs: Vec<_> = history.iter().collect();
         let outcome = search(&Register, &refs, Some(Instant::now()));
         assert_eq!(outcome.verdict, SearchVerdict::Unknown);
