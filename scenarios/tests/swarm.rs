@@ -50,24 +50,12 @@ fn swarm_aims_message_faults_at_clients_too() {
 /// checked against the crash targets).
 #[test]
 fn an_explicit_message_fault_may_name_a_client() {
-    let text = r#"
-name = "s"
-application = "produce"
-[cluster]
-brokers = 1
-topics = [{ name = "t", partitions = 1 }]
-[workload]
-producers = 1
-values_per_producer = 5
-[faults]
-phase_ms = 1000
-[[faults.plan]]
-at_ms = 10
-kind = "drop-requests"
-from = "producer-1"
-count = 1
-"#;
-    let scenario = Scenario::parse(text, "client.toml").unwrap();
+    let text = common::with(
+        common::PRODUCE,
+        "[workload]\nproducers = 1\nvalues_per_producer = 5\n[faults]\nphase_ms = 1000\n\
+         [[faults.plan]]\nat_ms = 10\nkind = \"drop-requests\"\nfrom = \"producer-1\"\ncount = 1",
+    );
+    let scenario = Scenario::parse(&text, "client.toml").unwrap();
     let outcome = run(&scenario, &seed(0));
     assert!(outcome.passed(), "{:#?}", outcome.anomalies);
     assert!(
@@ -78,18 +66,11 @@ count = 1
 
 #[test]
 fn a_scenario_file_asks_for_swarm_in_its_mix() {
-    let text = r#"
-name = "s"
-application = "produce"
-[cluster]
-brokers = 2
-topics = [{ name = "t", partitions = 2 }]
-[faults]
-phase_ms = 1000
-[faults.mix]
-swarm = true
-"#;
-    let scenario = Scenario::parse(text, "swarm.toml").unwrap();
+    let text = common::with(
+        common::PRODUCE,
+        "[faults]\nphase_ms = 1000\n[faults.mix]\nswarm = true",
+    );
+    let scenario = Scenario::parse(&text, "swarm.toml").unwrap();
     assert!(scenario.swarm_draw(0).is_some());
     assert!(run(&scenario, &seed(0)).swarm.is_some());
 }
