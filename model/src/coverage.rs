@@ -19,6 +19,8 @@ sim::coverage_points! {
             "an empty partition refused an unknown producer's batch whose first sequence is not 0 (Kafka 4.5)",
         ClientEpochBump = "client-epoch-bump":
             "an idempotent producer bumped its own epoch (KIP-360) to get past an unresolved batch",
+        TxnSendTimedOut = "txn-send-timed-out":
+            "a transactional send went unanswered past the client's delivery deadline: its transaction must abort",
         TxnClientEpochBump = "txn-client-epoch-bump":
             "a transactional producer re-initialised after an abort (KIP-360 InitProducerId bump)",
         CoordinatorEpochBump = "coordinator-epoch-bump":

@@ -37,6 +37,7 @@ pub const BUILTIN: &[(&str, &str)] = &[
         include_str!("../builtin/eos-test-rebalance.toml"),
     ),
     ("word-count", include_str!("../builtin/word-count.toml")),
+    ("long-outages", include_str!("../builtin/long-outages.toml")),
 ];
 
 /// Loads a built-in scenario by name, or a scenario file by path.

@@ -370,6 +370,7 @@ impl TransactionalProducer {
                     abortable.get_or_insert(e.to_string());
                 }
                 None => {
+                    crate::CoveragePoint::TxnSendTimedOut.hit();
                     self.epoch_bump_required = true;
                     abortable.get_or_insert(format!("produce to {tp} timed out"));
                 }
@@ -437,6 +438,7 @@ impl TransactionalProducer {
                 Err(self.on_error(e))
             }
             None => {
+                crate::CoveragePoint::TxnSendTimedOut.hit();
                 self.epoch_bump_required = true;
                 self.state = State::AbortableError;
                 Err(TxnError::Abortable(format!("produce to {tp} timed out")))
