@@ -590,7 +590,7 @@ fn reopen_mid_transaction_and_after_markers() {
     assert_eq!(
         p.append_marker(&marker(1, 0, TxnResult::Commit, 2), Client),
         Err(KafkaError::TransactionCoordinatorFenced),
-        "P23 after reload"
+        "[P23] after reload"
     );
     assert_eq!(
         p.append(&txn_batch(1, 0, 4, &[14]), Client)

@@ -36,19 +36,19 @@ fn g1_g2_g3_loading_transactional_offsets() {
     let set = [(foo(0), 23), (foo(1), 455), (bar(0), 8992)];
     let mut o = offsets();
     txn(&mut o, 1000, &set);
-    // G3: no marker yet: nothing visible, but the group has (pending) offsets.
+    // [G3] no marker yet: nothing visible, but the group has (pending) offsets.
     let loaded = GroupOffsets::from_records(GroupOffsetsConfig::default(), o.records());
     assert!(loaded.has_offsets(GROUP));
     assert_eq!(get(&loaded, foo(0)), None);
     assert!(set.iter().all(|(tp, _)| loaded.has_pending_for(GROUP, tp)));
-    // G1: COMMIT, then load: the three offsets.
+    // [G1] COMMIT, then load: the three offsets.
     let mut committed = o.clone();
     committed.on_marker(partition(), 1000, TxnResult::Commit);
     let loaded = GroupOffsets::from_records(GroupOffsetsConfig::default(), committed.records());
     for (tp, offset) in &set {
         assert_eq!(get(&loaded, tp.clone()), Some(*offset));
     }
-    // G2: ABORT, then load: no offsets at all.
+    // [G2] ABORT, then load: no offsets at all.
     o.on_marker(partition(), 1000, TxnResult::Abort);
     let loaded = GroupOffsets::from_records(GroupOffsetsConfig::default(), o.records());
     assert!(!loaded.has_offsets(GROUP));
@@ -106,13 +106,13 @@ fn g6_two_producers_commit_different_partitions() {
 
 #[test]
 fn g7_g8_g16_the_later_record_wins_not_the_later_marker() {
-    // G7 / G16: transactional 23 first, plain 24 later, then the COMMIT marker → 24.
+    // [G7] [G16] transactional 23 first, plain 24 later, then the COMMIT marker → 24.
     let mut o = offsets();
     txn(&mut o, 5, &[(foo(0), 23)]);
     o.commit(GROUP, &[(foo(0), 24)]);
     o.on_marker(partition(), 5, TxnResult::Commit);
     assert_eq!(get(&o, foo(0)), Some(24));
-    // G8: plain 24 first, transactional 23 later → 23.
+    // [G8] plain 24 first, transactional 23 later → 23.
     let mut o = offsets();
     o.commit(GROUP, &[(foo(0), 24)]);
     txn(&mut o, 5, &[(foo(0), 23)]);
@@ -129,7 +129,7 @@ fn g9_g11_pending_until_the_marker() {
     let mut aborted = o.clone();
     o.on_marker(partition(), 232, TxnResult::Commit);
     assert_eq!(get(&o, foo(0)), Some(37));
-    // G11
+    // [G11]
     aborted.on_marker(partition(), 232, TxnResult::Abort);
     assert_eq!(get(&aborted, foo(0)), None);
     assert!(!aborted.has_pending_for(GROUP, &foo(0)));
@@ -140,7 +140,7 @@ fn g13_g14_offset_fetch_with_and_without_require_stable() {
     let mut o = offsets();
     o.commit(GROUP, &[(foo(0), 100), (foo(1), 110), (bar(0), 200)]);
     txn(&mut o, 10, &[(foo(1), 111), (bar(0), 201), (bar(1), 211)]);
-    // G13
+    // [G13]
     assert_eq!(o.fetch(GROUP, &foo(0), true), Ok(Some(100)));
     for tp in [foo(1), bar(0), bar(1)] {
         assert_eq!(
@@ -148,7 +148,7 @@ fn g13_g14_offset_fetch_with_and_without_require_stable() {
             Err(KafkaError::UnstableOffsetCommit)
         );
     }
-    // G14
+    // [G14]
     let unstable: Vec<Option<u64>> = [foo(0), foo(1), bar(0), bar(1)]
         .into_iter()
         .map(|tp| get(&o, tp))

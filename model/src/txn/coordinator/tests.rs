@@ -106,7 +106,7 @@ fn c3_c4_new_transactional_id_gets_a_fresh_producer_id_at_epoch_0() {
     assert_eq!(
         init(&mut c, Some((55, 3))).result,
         Ok((100, 0)),
-        "C4: expected ignored"
+        "[C4] expected ignored"
     );
 }
 
@@ -141,7 +141,7 @@ fn c8_c9_add_partitions_while_preparing() {
             c.add_partitions(TXN, PID, 10, &[tp(1)], 0),
             Err(KafkaError::ConcurrentTransactions)
         );
-        // C9: the epoch check wins over the state check.
+        // [C9] the epoch check wins over the state check.
         assert_eq!(
             c.add_partitions(TXN, PID, 0, &[tp(1)], 0),
             Err(KafkaError::ProducerFenced)
@@ -162,7 +162,7 @@ fn c10_c11_add_partitions_logs_only_new_partitions() {
         assert_eq!(c.add_partitions(TXN, PID, 1, &[tp(1)], 5), Ok(()));
         assert_eq!(log_len(&c), 1, "from {from:?}");
         assert_eq!(state(&c).2, TxnState::Ongoing);
-        // C11: partitions already in the transaction: no write.
+        // [C11] partitions already in the transaction: no write.
         assert_eq!(c.add_partitions(TXN, PID, 1, &[tp(1)], 6), Ok(()));
         assert_eq!(log_len(&c), 1);
     }
