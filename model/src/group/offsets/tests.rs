@@ -1,4 +1,5 @@
-//! Transactional offsets: GroupMetadataManagerTest / OffsetMetadataManagerTest (G1–G17).
+//! Transactional offsets: GroupMetadataManagerTest / OffsetMetadataManagerTest (G1–G18;
+//! G10 and G18 are ignored: no failing appends, no expiration or deletion).
 
 use std::collections::BTreeSet;
 
