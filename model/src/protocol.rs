@@ -467,7 +467,7 @@ mod tests {
         assert_eq!(
             batch(i32::MAX - 10, 21).last_sequence(),
             9,
-            "P11: offsets 2000-2020"
+            "[P11] offsets 2000-2020"
         );
     }
 }

@@ -1,5 +1,5 @@
 use super::*;
-use crate::producer_state::AppendOrigin::Client;
+use crate::producer_state::AppendOrigin::{Client, Replication};
 use proptest::prelude::*;
 
 fn batch(pid: i64, epoch: i16, seq: i32, values: &[u64]) -> RecordBatch {
@@ -47,6 +47,26 @@ fn duplicate_returns_original_offsets_and_appends_nothing() {
     );
     assert_eq!(p.log_end_offset(), 3);
     assert_eq!(p.fetch(1, 10).records, vec![(1, 11), (2, 12)]);
+}
+
+#[test]
+fn u10_a_follower_appends_duplicates_from_several_producers() {
+    // Kafka: testMultipleProducersWithDuplicatesInSingleAppend. Kafka appends the five
+    // batches in one call; this partition appends a batch per call, with the same outcome.
+    let log = DurableLog::new();
+    let mut p = open(&log);
+    let batches = [(1, 0), (2, 0), (1, 1), (2, 1), (1, 1)];
+    for (i, (pid, seq)) in batches.into_iter().enumerate() {
+        assert_eq!(
+            p.append(&batch(pid, 0, seq, &[i as u64]), Replication),
+            Ok(ProduceOk {
+                base_offset: i as u64,
+                duplicate: false
+            }),
+            "batch {i}: pid {pid} seq {seq}"
+        );
+    }
+    assert_eq!(p.log_end_offset(), 5);
 }
 
 #[test]
@@ -590,7 +610,7 @@ fn reopen_mid_transaction_and_after_markers() {
     assert_eq!(
         p.append_marker(&marker(1, 0, TxnResult::Commit, 2), Client),
         Err(KafkaError::TransactionCoordinatorFenced),
-        "P23 after reload"
+        "[P23] after reload"
     );
     assert_eq!(
         p.append(&txn_batch(1, 0, 4, &[14]), Client)

@@ -1,4 +1,5 @@
-//! Transactional offsets: GroupMetadataManagerTest / OffsetMetadataManagerTest (G1–G17).
+//! Transactional offsets: GroupMetadataManagerTest / OffsetMetadataManagerTest (G1–G18;
+//! G10 and G18 are ignored: no failing appends, no expiration or deletion).
 
 use std::collections::BTreeSet;
 
@@ -36,19 +37,19 @@ fn g1_g2_g3_loading_transactional_offsets() {
     let set = [(foo(0), 23), (foo(1), 455), (bar(0), 8992)];
     let mut o = offsets();
     txn(&mut o, 1000, &set);
-    // G3: no marker yet: nothing visible, but the group has (pending) offsets.
+    // [G3] no marker yet: nothing visible, but the group has (pending) offsets.
     let loaded = GroupOffsets::from_records(GroupOffsetsConfig::default(), o.records());
     assert!(loaded.has_offsets(GROUP));
     assert_eq!(get(&loaded, foo(0)), None);
     assert!(set.iter().all(|(tp, _)| loaded.has_pending_for(GROUP, tp)));
-    // G1: COMMIT, then load: the three offsets.
+    // [G1] COMMIT, then load: the three offsets.
     let mut committed = o.clone();
     committed.on_marker(partition(), 1000, TxnResult::Commit);
     let loaded = GroupOffsets::from_records(GroupOffsetsConfig::default(), committed.records());
     for (tp, offset) in &set {
         assert_eq!(get(&loaded, tp.clone()), Some(*offset));
     }
-    // G2: ABORT, then load: no offsets at all.
+    // [G2] ABORT, then load: no offsets at all.
     o.on_marker(partition(), 1000, TxnResult::Abort);
     let loaded = GroupOffsets::from_records(GroupOffsetsConfig::default(), o.records());
     assert!(!loaded.has_offsets(GROUP));
@@ -106,13 +107,13 @@ fn g6_two_producers_commit_different_partitions() {
 
 #[test]
 fn g7_g8_g16_the_later_record_wins_not_the_later_marker() {
-    // G7 / G16: transactional 23 first, plain 24 later, then the COMMIT marker → 24.
+    // [G7] [G16] transactional 23 first, plain 24 later, then the COMMIT marker → 24.
     let mut o = offsets();
     txn(&mut o, 5, &[(foo(0), 23)]);
     o.commit(GROUP, &[(foo(0), 24)]);
     o.on_marker(partition(), 5, TxnResult::Commit);
     assert_eq!(get(&o, foo(0)), Some(24));
-    // G8: plain 24 first, transactional 23 later → 23.
+    // [G8] plain 24 first, transactional 23 later → 23.
     let mut o = offsets();
     o.commit(GROUP, &[(foo(0), 24)]);
     txn(&mut o, 5, &[(foo(0), 23)]);
@@ -129,10 +130,40 @@ fn g9_g11_pending_until_the_marker() {
     let mut aborted = o.clone();
     o.on_marker(partition(), 232, TxnResult::Commit);
     assert_eq!(get(&o, foo(0)), Some(37));
-    // G11
+    // [G11]
     aborted.on_marker(partition(), 232, TxnResult::Abort);
     assert_eq!(get(&aborted, foo(0)), None);
     assert!(!aborted.has_pending_for(GROUP, &foo(0)));
+}
+
+#[test]
+#[ignore = "offsets-log appends never fail: the log is local and written synchronously (replication: not yet an issue)"]
+fn g10_a_failed_transactional_offset_append_leaves_nothing() {
+    // Kafka: testTransactionalCommitOffsetAppendFailure (NOT_ENOUGH_REPLICAS: nothing
+    // pending, nothing visible).
+    unimplemented!("an offsets-log append that can fail")
+}
+
+#[test]
+fn g12_a_marker_with_nothing_to_complete_at_the_head_of_the_log_is_skipped() {
+    // Kafka: testLoadOffsetsWithEmptyControlBatch. The model's offsets log holds records,
+    // not batches, so an empty control batch cannot be written; its nearest counterpart is
+    // a marker that completes nothing. The group and its offsets load past it.
+    let committed = [(foo(0), 23), (foo(1), 455), (bar(0), 8992)];
+    let mut o = offsets();
+    o.on_marker(partition(), 1000, TxnResult::Commit);
+    o.commit(GROUP, &committed);
+    o.set_membership(GROUP, 15, &[]);
+    let loaded = GroupOffsets::from_records(GroupOffsetsConfig::default(), o.records());
+    let visible: Vec<(&str, &TopicPartition, u64)> = loaded.committed_offsets().collect();
+    let expected: Vec<(&str, &TopicPartition, u64)> = [&committed[2], &committed[0], &committed[1]]
+        .into_iter()
+        .map(|(tp, offset)| (GROUP, tp, *offset))
+        .collect();
+    assert_eq!(visible, expected);
+    let generations: Vec<i32> = loaded.memberships().map(|(_, g, _)| g).collect();
+    assert_eq!(generations, [15], "the group loads with its generation");
+    assert!(!loaded.has_pending_for(GROUP, &foo(0)));
 }
 
 #[test]
@@ -140,7 +171,7 @@ fn g13_g14_offset_fetch_with_and_without_require_stable() {
     let mut o = offsets();
     o.commit(GROUP, &[(foo(0), 100), (foo(1), 110), (bar(0), 200)]);
     txn(&mut o, 10, &[(foo(1), 111), (bar(0), 201), (bar(1), 211)]);
-    // G13
+    // [G13]
     assert_eq!(o.fetch(GROUP, &foo(0), true), Ok(Some(100)));
     for tp in [foo(1), bar(0), bar(1)] {
         assert_eq!(
@@ -148,7 +179,7 @@ fn g13_g14_offset_fetch_with_and_without_require_stable() {
             Err(KafkaError::UnstableOffsetCommit)
         );
     }
-    // G14
+    // [G14]
     let unstable: Vec<Option<u64>> = [foo(0), foo(1), bar(0), bar(1)]
         .into_iter()
         .map(|tp| get(&o, tp))
@@ -189,6 +220,15 @@ fn a_marker_on_another_offsets_partition_leaves_the_group_pending() {
     txn(&mut o, 5, &[(bar(0), 100)]);
     o.on_marker(partition() + 1, 5, TxnResult::Commit);
     assert!(o.has_pending_for(GROUP, &bar(0)));
+}
+
+#[test]
+#[ignore = "offset expiration, OffsetDelete and offset tombstones are not modelled (no retention: committed offsets live as long as the run)"]
+fn g18_expiration_and_deletion_with_a_pending_transactional_offset() {
+    // Kafka (OffsetMetadataManagerTest): an offset with a pending transactional offset does
+    // not expire; tombstones replayed remove committed and pending offsets; OffsetDelete
+    // with a pending transactional offset succeeds and removes it.
+    unimplemented!("offset expiration and deletion")
 }
 
 #[test]

@@ -127,25 +127,25 @@ fn m9_rotation_illegal_with_a_transaction_in_flight() {
 
 #[test]
 fn m10_m13_kip360_expected_epoch() {
-    // M10: new metadata, any expected epoch: a new producer.
+    // [M10] new metadata, any expected epoch: a new producer.
     let mut m = TxnMetadata::new(Arc::from("t"), 10, 1000, 0);
     let t = m
         .prepare_increment_producer_epoch(1000, Some(735), 1)
         .unwrap();
     assert_eq!(t.producer_epoch, 0);
-    // M11
+    // [M11]
     let mut m = metadata(TxnState::Empty, 735, NO_PRODUCER_EPOCH);
     let t = m
         .prepare_increment_producer_epoch(1000, Some(735), 1)
         .unwrap();
     assert_eq!((t.producer_epoch, t.last_producer_epoch), (736, 735));
-    // M12: a retry of a bump that succeeded.
+    // [M12] a retry of a bump that succeeded.
     let mut m = metadata(TxnState::Empty, 735, 734);
     let t = m
         .prepare_increment_producer_epoch(1000, Some(734), 1)
         .unwrap();
     assert_eq!((t.producer_epoch, t.last_producer_epoch), (735, 734));
-    // M13
+    // [M13]
     let mut m = metadata(TxnState::Empty, 735, 734);
     assert_eq!(
         m.prepare_increment_producer_epoch(1000, Some(733), 1),
