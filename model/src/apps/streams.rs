@@ -90,6 +90,8 @@ impl StreamsApp {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct StreamsWorkload {
+    /// Which built-in topology runs (scenario files: `topology = "eos-test"`).
+    #[serde(rename = "topology")]
     pub app: StreamsApp,
     pub instances: u32,
     pub records: u32,
