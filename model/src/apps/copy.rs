@@ -304,6 +304,7 @@ impl Copier {
     ) -> Result<(), TxnError> {
         let config = |id: String| TransactionalConfig {
             txn_timeout_ms: self.workload.txn_timeout_ms,
+            record_history: false,
             ..TransactionalConfig::new(&id)
         };
         match self.workload.producers {

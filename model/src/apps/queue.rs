@@ -235,6 +235,7 @@ impl QueueClient {
             self.sub_client(2),
             TransactionalConfig {
                 txn_timeout_ms: self.workload.txn_timeout_ms,
+                record_history: false,
                 ..TransactionalConfig::new(&self.group())
             },
         );

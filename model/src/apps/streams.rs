@@ -377,6 +377,7 @@ impl StreamsInstance {
         if self.exactly_once && !self.producer_per_task {
             let config = TransactionalConfig {
                 txn_timeout_ms: self.workload.txn_timeout_ms,
+                record_history: false,
                 ..TransactionalConfig::new(&format!(
                     "{}-{}",
                     self.workload.app.application_id(),
@@ -408,6 +409,7 @@ impl StreamsInstance {
                 for id in ids {
                     let config = TransactionalConfig {
                         txn_timeout_ms: self.workload.txn_timeout_ms,
+                        record_history: false,
                         ..TransactionalConfig::new(&format!(
                             "{}-{}_{}",
                             self.workload.app.application_id(),

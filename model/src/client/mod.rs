@@ -4,6 +4,7 @@
 pub mod consumer;
 pub mod group;
 pub mod producer;
+mod txn_history;
 pub mod txn_producer;
 
 use sim::{NodeId, Sim};
