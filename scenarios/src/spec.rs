@@ -494,6 +494,16 @@ impl Scenario {
             1,
             limits::MAX_HEAL_DEADLINE_MS,
         )?;
+        self.validate_plan_sizes()?;
+        match &faults.mix {
+            Some(mix) => self.validate_mix(mix),
+            None => Ok(()),
+        }
+    }
+
+    /// The explicit plan: how many faults, and each one's counts and durations.
+    fn validate_plan_sizes(&self) -> Result<(), Invalid> {
+        let faults = &self.faults;
         if faults.plan.len() > limits::MAX_PLAN_FAULTS {
             return Err(Invalid {
                 span: faults.plan.get(limits::MAX_PLAN_FAULTS).map(|f| f.span()),
@@ -540,23 +550,16 @@ impl Scenario {
                 Crash { .. } | Restart { .. } | Pause { .. } | Resume { .. } | HealPartition => {}
             }
         }
-        let Some(mix) = &faults.mix else {
-            return Ok(());
-        };
+        Ok(())
+    }
+
+    /// The mix's count, weights, durations, message kinds and targets.
+    fn validate_mix(&self, mix: &FaultMix) -> Result<(), Invalid> {
         bounded("faults.mix.count", mix.count, 0, limits::MAX_MIX_COUNT)?;
-        for (name, weight) in [
-            ("crash", mix.crash),
-            ("pause", mix.pause),
-            ("stop", mix.stop),
-            ("drop_requests", mix.drop_requests),
-            ("lose_acks", mix.lose_acks),
-            ("duplicate_requests", mix.duplicate_requests),
-            ("duplicate_responses", mix.duplicate_responses),
-            ("delay", mix.delay),
-        ] {
+        for &kind in sim::MixKind::ALL {
             bounded(
-                &format!("faults.mix.{name}"),
-                weight,
+                &format!("faults.mix.{}", kind.name()),
+                mix.weight(kind),
                 0,
                 limits::MAX_MIX_WEIGHT,
             )?;
@@ -586,59 +589,10 @@ impl Scenario {
             limits::MAX_DELAY_MS,
         )?;
         if let Some(kinds) = &mix.message {
-            if kinds.0.len() > limits::MAX_LIST_ENTRIES {
-                return Err(Invalid::new(
-                    "faults.mix.message",
-                    format!(
-                        "{} kinds listed; at most {}",
-                        kinds.0.len(),
-                        limits::MAX_LIST_ENTRIES
-                    ),
-                ));
-            }
-            if let Some((i, bad)) = kinds
-                .0
-                .iter()
-                .enumerate()
-                .find(|(_, k)| !MESSAGE_KINDS.contains(&k.as_str()))
-            {
-                // A single kind is a string, a list names the entry.
-                let path = if kinds.0.len() == 1 {
-                    "faults.mix.message".to_string()
-                } else {
-                    format!("faults.mix.message[{i}]")
-                };
-                return Err(Invalid::new(
-                    &path,
-                    format!(
-                        "unknown message kind {bad:?} (known: {})",
-                        MESSAGE_KINDS.join(", ")
-                    ),
-                ));
-            }
+            validate_mix_messages(kinds)?;
         }
-        let targets = self.crash_targets();
         if let Some(list) = &mix.targets {
-            if list.len() > limits::MAX_LIST_ENTRIES {
-                return Err(Invalid::new(
-                    "faults.mix.targets",
-                    format!(
-                        "{} targets listed; at most {}",
-                        list.len(),
-                        limits::MAX_LIST_ENTRIES
-                    ),
-                ));
-            }
-            if let Some((i, unknown)) = list.iter().enumerate().find(|(_, t)| !targets.contains(t))
-            {
-                return Err(Invalid::new(
-                    &format!("faults.mix.targets[{i}]"),
-                    format!(
-                        "{unknown:?} cannot be crashed or paused (nodes that can: {})",
-                        targets.join(", ")
-                    ),
-                ));
-            }
+            validate_mix_targets(list, &self.crash_targets())?;
         }
         Ok(())
     }
@@ -677,6 +631,28 @@ impl Scenario {
     }
 
     pub(crate) fn validate(&self) -> Result<(), Invalid> {
+        self.validate_header()?;
+        self.validate_cluster()?;
+        self.app.validate(self)?;
+        self.validate_total_partitions()?;
+        self.validate_network()?;
+        self.validate_faults()?;
+        self.validate_background()?;
+        self.validate_plan_lifecycles()?;
+        for key in self.expect.keys() {
+            if let Err(m) = RunKey::parse(key) {
+                return Err(Invalid {
+                    path: FieldPath::parse("expect").key(key),
+                    message: m,
+                    span: None,
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// Name and description.
+    fn validate_header(&self) -> Result<(), Invalid> {
         if self.name.trim().is_empty() {
             return Err(Invalid::new("name", "must not be empty"));
         }
@@ -692,64 +668,111 @@ impl Scenario {
                 format!("at most {} characters", limits::MAX_DESCRIPTION_CHARS),
             ));
         }
-        self.validate_cluster()?;
-        self.app.validate(self)?;
-        let partitions: u64 = self
-            .cluster_with_app_topics()
-            .topics
-            .iter()
-            .map(|t| u64::from(t.partitions))
-            .sum();
-        if partitions > limits::MAX_TOTAL_PARTITIONS {
-            let own: Vec<String> = self
-                .cluster_with_app_topics()
-                .topics
-                .into_iter()
-                .skip(self.cluster.topics.len())
-                .map(|t| t.name)
-                .collect();
-            let with = if own.is_empty() {
-                String::new()
-            } else {
-                format!(" with the app's own topics ({})", own.join(", "))
-            };
-            return Err(Invalid::new(
-                "cluster.topics",
-                format!(
-                    "{partitions} partitions in all{with}; at most {}",
-                    limits::MAX_TOTAL_PARTITIONS
-                ),
-            ));
+        Ok(())
+    }
+
+    /// Every partition of the cluster's topics and the app's own, in all.
+    fn validate_total_partitions(&self) -> Result<(), Invalid> {
+        let topics = self.cluster_with_app_topics().topics;
+        let partitions: u64 = topics.iter().map(|t| u64::from(t.partitions)).sum();
+        if partitions <= limits::MAX_TOTAL_PARTITIONS {
+            return Ok(());
         }
-        self.validate_network()?;
-        self.validate_faults()?;
-        self.validate_background()?;
+        let own: Vec<String> = topics
+            .into_iter()
+            .skip(self.cluster.topics.len())
+            .map(|t| t.name)
+            .collect();
+        let with = if own.is_empty() {
+            String::new()
+        } else {
+            format!(" with the app's own topics ({})", own.join(", "))
+        };
+        Err(Invalid::new(
+            "cluster.topics",
+            format!(
+                "{partitions} partitions in all{with}; at most {}",
+                limits::MAX_TOTAL_PARTITIONS
+            ),
+        ))
+    }
+
+    /// The explicit plan restarts only what crashed, names known nodes and kinds.
+    fn validate_plan_lifecycles(&self) -> Result<(), Invalid> {
         let plan = sim::FaultPlan(self.explicit_plan());
-        if let Err(e) = validate_plan_nodes(
+        validate_plan_nodes(
             &plan,
             &self.crash_targets(),
             &self.node_names(),
             self.faults.phase_ms,
-        ) {
-            return Err(Invalid {
-                span: self.faults.plan.get(e.index).map(|s| s.span()),
-                ..Invalid::new(
-                    &format!("faults.plan[{}]", e.index),
-                    format!("impossible fault ({}): {}", e.what, e.reason),
-                )
-            });
-        }
-        for key in self.expect.keys() {
-            if let Err(m) = RunKey::parse(key) {
-                return Err(Invalid {
-                    path: FieldPath::parse("expect").key(key),
-                    message: m,
-                    span: None,
-                });
-            }
-        }
-        Ok(())
+        )
+        .map_err(|e| Invalid {
+            span: self.faults.plan.get(e.index).map(|s| s.span()),
+            ..Invalid::new(
+                &format!("faults.plan[{}]", e.index),
+                format!("impossible fault ({}): {}", e.what, e.reason),
+            )
+        })
     }
+}
+
+/// The mix's message kinds: a bounded list of known kinds.
+fn validate_mix_messages(kinds: &sim::MessageKinds) -> Result<(), Invalid> {
+    if kinds.0.len() > limits::MAX_LIST_ENTRIES {
+        return Err(Invalid::new(
+            "faults.mix.message",
+            format!(
+                "{} kinds listed; at most {}",
+                kinds.0.len(),
+                limits::MAX_LIST_ENTRIES
+            ),
+        ));
+    }
+    if let Some((i, bad)) = kinds
+        .0
+        .iter()
+        .enumerate()
+        .find(|(_, k)| !MESSAGE_KINDS.contains(&k.as_str()))
+    {
+        // A single kind is a string, a list names the entry.
+        let path = if kinds.0.len() == 1 {
+            "faults.mix.message".to_string()
+        } else {
+            format!("faults.mix.message[{i}]")
+        };
+        return Err(Invalid::new(
+            &path,
+            format!(
+                "unknown message kind {bad:?} (known: {})",
+                MESSAGE_KINDS.join(", ")
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// The mix's targets: a bounded list of nodes that can be crashed.
+fn validate_mix_targets(list: &[String], targets: &[String]) -> Result<(), Invalid> {
+    if list.len() > limits::MAX_LIST_ENTRIES {
+        return Err(Invalid::new(
+            "faults.mix.targets",
+            format!(
+                "{} targets listed; at most {}",
+                list.len(),
+                limits::MAX_LIST_ENTRIES
+            ),
+        ));
+    }
+    if let Some((i, unknown)) = list.iter().enumerate().find(|(_, t)| !targets.contains(t)) {
+        return Err(Invalid::new(
+            &format!("faults.mix.targets[{i}]"),
+            format!(
+                "{unknown:?} cannot be crashed or paused (nodes that can: {})",
+                targets.join(", ")
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// Says what `[app]` takes where serde's words for an enum table would puzzle: a missing app
