@@ -41,7 +41,7 @@ impl App for Emitters {
             let (env2, done2, values) = (env.clone(), done.clone(), self.values);
             let config = eosim::scenarios::run::producer_config(env.guarantee);
             env.recorder
-                .name_client(ClientId::producer(k).get(), emitter_name(k));
+                .name_client(ClientId::producer(k), emitter_name(k));
             env.sim.add_node(&emitter_name(k), move |node| {
                 let ctx = env2.client_context(node, ClientId::producer(k));
                 let (config, done) = (config.clone(), done2.clone());

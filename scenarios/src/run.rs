@@ -385,7 +385,7 @@ async fn read_back(
     converged: bool,
     deadline_ms: u64,
 ) {
-    env.recorder.name_client(ClientId::VERIFIER.get(), VERIFIER);
+    env.recorder.name_client(ClientId::VERIFIER, VERIFIER);
     let mut consumer = Consumer::new(env.client_context(verifier, ClientId::VERIFIER));
     let partitions = env.cluster.spec.partitions();
     let recorder = env.recorder.clone();

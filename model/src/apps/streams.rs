@@ -31,8 +31,7 @@ use crate::client::consumer::Consumer;
 use crate::client::group::{GroupConfig, GroupMember};
 use crate::client::producer::send_batch_without_idempotence;
 use crate::client::{
-    ClientContext, PROCESSES_PER_CLIENT, Producer, ProducerConfig, TransactionalConfig,
-    TransactionalProducer, TxnError,
+    ClientContext, Producer, ProducerConfig, TransactionalConfig, TransactionalProducer, TxnError,
 };
 use crate::protocol::{GroupMetadata, IsolationLevel, TopicPartition};
 use crate::streams::eos_test::{self, EosTestGenerator, LineGenerator};
@@ -306,7 +305,7 @@ struct Local {
 impl StreamsInstance {
     fn client(&self, offset: u64) -> ClientContext {
         ClientContext {
-            client_id: self.ctx.client_id + offset,
+            client_id: self.ctx.client_id.sub_client(offset),
             ..self.ctx.clone()
         }
     }
@@ -438,8 +437,10 @@ impl StreamsInstance {
                         .await;
                     continue;
                 }
-                let process = self.ctx.client_id * PROCESSES_PER_CLIENT
-                    + local.calls.fetch_add(1, Ordering::Relaxed);
+                let process = self
+                    .ctx
+                    .client_id
+                    .process(local.calls.fetch_add(1, Ordering::Relaxed));
                 let outcome = match txn_producer.as_mut() {
                     None if self.exactly_once => {
                         // One transaction per task, each over its own commit interval.

@@ -8,20 +8,21 @@ use std::sync::Arc;
 use checker::history::{Operation, Phase, Topic, TxnStep};
 
 use crate::Recorder;
+use crate::client::ClientId;
 use crate::protocol::{GroupMetadata, TopicPartition};
 
 /// The operation of the transaction in progress.
 pub(crate) struct TxnHistory {
     recorder: Recorder,
     txn_id: String,
-    client_id: u64,
+    client_id: ClientId,
     /// The process of the transaction in progress (each transaction has its own).
     process: u64,
     steps: Vec<TxnStep>,
 }
 
 impl TxnHistory {
-    pub(crate) fn new(recorder: Recorder, txn_id: &str, client_id: u64) -> Self {
+    pub(crate) fn new(recorder: Recorder, txn_id: &str, client_id: ClientId) -> Self {
         Self {
             recorder,
             txn_id: txn_id.to_string(),

@@ -35,7 +35,7 @@ impl App for CopyWorkload {
     fn start(&self, env: &AppEnv) -> Started {
         let partitions = topic_partitions(&env.cluster.spec, &self.input_topic)
             .expect("validated: the input topic exists");
-        env.recorder.name_client(ClientId::LOADER.get(), LOADER);
+        env.recorder.name_client(ClientId::LOADER, LOADER);
         let (loader_env, loader_workload) = (env.clone(), self.clone());
         env.sim.add_node(LOADER, move |node| {
             let ctx = loader_env.client_context(node, ClientId::LOADER);

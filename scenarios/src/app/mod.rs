@@ -13,7 +13,6 @@
 //! Architecture invariant: nothing outside this directory matches on an app.
 
 pub mod copy;
-pub mod identity;
 pub mod produce;
 pub mod queue;
 pub mod streams;
@@ -31,9 +30,9 @@ use model::{Cluster, ClusterSpec, Guarantee, Recorder, Variants};
 use serde::{Deserialize, Serialize};
 use sim::{NodeId, Sim};
 
-pub use identity::{ClientId, Incarnations};
 /// Counts an app's finished workers; `Started::done` can wait for it.
 pub use model::apps::produce::Completion;
+pub use model::client::{ClientId, Incarnations};
 
 use crate::spec::{Invalid, Scenario};
 
@@ -59,7 +58,7 @@ impl AppEnv {
             net: self.net.clone(),
             cluster: self.cluster.clone(),
             recorder: self.recorder.clone(),
-            client_id: client_id.get(),
+            client_id,
         }
     }
 }

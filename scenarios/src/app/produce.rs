@@ -28,7 +28,7 @@ impl App for ProduceWorkload {
         let partitions = env.cluster.spec.partitions();
         for p in 0..self.producers {
             let client = ClientId::producer(p);
-            env.recorder.name_client(client.get(), producer_name(p));
+            env.recorder.name_client(client, producer_name(p));
             let (env, workload, partitions, done) =
                 (env.clone(), self.clone(), partitions.clone(), done.clone());
             let config = producer_config(env.guarantee);

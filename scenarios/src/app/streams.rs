@@ -56,7 +56,7 @@ impl App for StreamsWorkload {
 
     fn start(&self, env: &AppEnv) -> Started {
         let partitions = streams_partitions(self, &env.cluster.spec);
-        env.recorder.name_client(ClientId::LOADER.get(), LOADER);
+        env.recorder.name_client(ClientId::LOADER, LOADER);
         let progress = StreamsProgress::default();
         let (loader_env, loader_workload, loader_progress) =
             (env.clone(), self.clone(), progress.clone());

@@ -9,7 +9,7 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use model::Recorder;
+use crate::Recorder;
 
 /// Calls per client before two clients' process ids would collide.
 pub use checker::history::PROCESSES_PER_CLIENT;
@@ -69,7 +69,17 @@ impl ClientId {
         self == Self::VERIFIER
     }
 
-    /// The number the model's clients carry (`ClientContext::client_id`).
+    /// Its call number `call` (0-based) as a history process.
+    pub fn process(self, call: u64) -> u64 {
+        assert!(
+            call < PROCESSES_PER_CLIENT,
+            "client {} made more than {PROCESSES_PER_CLIENT} calls: process ids would collide",
+            self.0
+        );
+        self.0 * PROCESSES_PER_CLIENT + call
+    }
+
+    /// The number histories name the client by (`History::clients`).
     pub fn get(self) -> u64 {
         self.0
     }
@@ -104,9 +114,9 @@ impl Incarnations {
         let id = ClientId::incarnation(self.slot, incarnation);
         let name = format!("{}#{incarnation}", self.node);
         for (role, role_name) in (1..).zip(self.roles) {
-            recorder.name_client(id.sub_client(role).get(), format!("{name} {role_name}"));
+            recorder.name_client(id.sub_client(role), format!("{name} {role_name}"));
         }
-        recorder.name_client(id.get(), name);
+        recorder.name_client(id, name);
         (incarnation, id)
     }
 }
