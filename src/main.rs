@@ -179,7 +179,7 @@ enum Command {
         #[arg(short = 'o', long = "output")]
         output: Option<std::path::PathBuf>,
         /// Budget of candidate runs.
-        #[arg(long, default_value_t = 400)]
+        #[arg(long, default_value_t = scenarios::shrink::DEFAULT_MAX_RUNS)]
         max_runs: u32,
         /// The anomaly kind to keep (default: the run's first finding's kind).
         #[arg(long)]
@@ -924,6 +924,8 @@ fn check(file: &std::path::Path, json: bool) -> anyhow::Result<ExitCode> {
     Ok(exit_for(anomalies.is_empty()))
 }
 
+/// `eosim shrink`: the library's shrinker (`scenarios::shrink`) with a spinner, Ctrl-C and
+/// the minimal scenario written out.
 fn shrink(
     scenario: &str,
     seed: u64,
@@ -932,122 +934,69 @@ fn shrink(
     max_runs: u32,
     anomaly: Option<&str>,
 ) -> anyhow::Result<ExitCode> {
+    use eosim::scenarios::shrink::{ShrinkError, ShrinkOptions, shows, target_kind};
     let loaded = load(scenario, knobs.swarm)?;
     let stop = interruptible()?;
     let interrupted = || stop.load(std::sync::atomic::Ordering::Relaxed);
-    let original = scenarios::run(&loaded, &options(seed, knobs, false));
+    let run = options(seed, knobs, false);
+    let original = scenarios::run(&loaded, &run);
     if interrupted() {
         eprintln!("interrupted before shrinking started: nothing to write");
         return Ok(ExitCode::from(eosim::interrupt::EXIT_CODE));
     }
-    let wanted = anomaly
-        .map(|name| {
-            eosim::checker::AnomalyKind::from_name(name)
-                .ok_or_else(|| BadInput(format!("unknown anomaly kind {name:?}")))
-        })
-        .transpose()?;
-    if let Some(kind) = wanted.filter(|k| !original.kinds().contains(k)) {
-        return Err(BadInput(format!("seed {seed} of {scenario} does not show `{kind}`")).into());
-    }
-    let Some(target) = wanted.or(original.anomalies.first().map(|a| a.kind())) else {
-        let why = if original.panic.is_some() {
-            "it panicked (shrinking panics is not supported yet)"
-        } else {
-            "every property held"
-        };
-        return Err(BadInput(format!(
-            "seed {seed} of {scenario} does not fail with an anomaly: {why}"
-        ))
-        .into());
-    };
+    let wanted = anomaly.map(parse_anomaly_kind).transpose()?;
+    let target = target_kind(&original, wanted)
+        .map_err(|e| BadInput(format!("seed {seed} of {scenario} {e}")))?;
     eprintln!(
         "shrinking seed {seed}: {} faults, target anomaly `{target}`",
         original.plan.0.len()
     );
-    let bar = if std::io::stderr().is_terminal() {
-        indicatif::ProgressBar::new_spinner()
-    } else {
-        indicatif::ProgressBar::hidden()
+    let bar = spinner();
+    let progress = |what: &str| {
+        bar.set_message(what.to_string());
+        bar.tick();
     };
-    let run_with = |plan: &eosim::sim::FaultPlan| {
-        let mut o = options(seed, knobs, false);
-        o.plan_override = Some(plan.clone());
-        scenarios::run(&loaded, &o)
-    };
-    let shrunk = eosim::sim::shrink::minimise(
-        &original.plan,
-        &loaded.crash_targets(),
-        loaded.faults.phase_ms,
+    let shrink_options = ShrinkOptions {
         max_runs,
-        |plan| {
-            // After Ctrl-C every candidate is refused unrun: the minimiser ends with the
-            // smallest plan confirmed so far.
-            if interrupted() {
-                return false;
-            }
-            let kinds = run_with(plan).kinds();
-            bar.set_message(format!("{} faults", plan.0.len()));
-            bar.tick();
-            kinds.contains(&target)
-        },
-    );
-    // Then the workload: halve one size knob at a time while the plan still breaks the
-    // same property, within what is left of the run budget.
-    let mut smallest = loaded.clone();
-    let mut runs = shrunk.runs;
-    let before = smallest.workload_size();
-    'smaller: while runs < max_runs && !interrupted() {
-        for candidate in smallest.smaller_workloads(&shrunk.plan) {
-            if runs >= max_runs || interrupted() {
-                break 'smaller;
-            }
-            runs += 1;
-            let mut o = options(seed, knobs, false);
-            o.plan_override = Some(shrunk.plan.clone());
-            bar.set_message(candidate.workload_size());
-            bar.tick();
-            if scenarios::run(&candidate, &o).kinds().contains(&target) {
-                smallest = candidate;
-                continue 'smaller;
-            }
-        }
-        break;
-    }
-    bar.finish_and_clear();
-    let run_with = |plan: &eosim::sim::FaultPlan| {
-        let mut o = options(seed, knobs, false);
-        o.plan_override = Some(plan.clone());
-        scenarios::run(&smallest, &o)
+        stop: Some(&stop),
+        progress: Some(&progress),
+        ..ShrinkOptions::new(&run)
     };
-    // Confirm: twice, same anomaly kind, same trace.
-    let (first, second) = (run_with(&shrunk.plan), run_with(&shrunk.plan));
-    let confirmed = first.kinds().contains(&target)
-        && first.trace.hash == second.trace.hash
-        && first.anomalies == second.anomalies;
-    if !confirmed {
-        println!(
-            "shrink: the minimal plan did not replay the same way twice; this is a determinism bug"
-        );
-        return Ok(ExitCode::from(1));
-    }
-    let text = minimal_scenario_text(&smallest, scenario, seed, &first, target)?;
-    match output {
-        Some(path) => {
-            std::fs::write(path, &text).with_context(|| format!("writing {}", path.display()))?
+    let shrunk = match scenarios::shrink::shrink(&loaded, &original, &shrink_options, shows(target))
+    {
+        Ok(shrunk) => shrunk,
+        Err(e @ ShrinkError::NotReplayed) => {
+            bar.finish_and_clear();
+            println!("shrink: {e}");
+            return Ok(ExitCode::from(1));
         }
+        Err(e) => return Err(BadInput(format!("seed {seed} of {scenario} {e}")).into()),
+    };
+    bar.finish_and_clear();
+    let text = format!(
+        "# Shrunk by `eosim shrink {scenario} --seed {seed}`: {} fault(s) that still show `{target}`.\n\
+         # Reproduce: eosim run <this file>   (it records seed {seed})\n{}",
+        shrunk.plan.0.len(),
+        shrunk.scenario_toml(target).context("writing TOML")?
+    );
+    match output {
+        Some(path) => write_file(path, &text)?,
         None => emit(&text),
     }
     eprintln!(
-        "shrunk {} -> {} fault(s), workload {before} -> {}, in {runs} runs; replayed twice: \
+        "shrunk {} -> {} fault(s), workload {} -> {}, in {} runs; replayed twice: \
          `{target}`, trace {}",
         original.plan.0.len(),
         shrunk.plan.0.len(),
-        smallest.workload_size(),
-        first.trace.hash_hex()
+        loaded.workload_size(),
+        shrunk.scenario.workload_size(),
+        shrunk.runs,
+        shrunk.outcome.trace.hash_hex()
     );
     if let Some(path) = output {
         eprintln!("reproduce: eosim run {}", path.display());
     }
+    // Read again rather than `shrunk.stopped`: a Ctrl-C during the confirming replays counts.
     if interrupted() {
         eprintln!("interrupted: the plan above is the smallest found before Ctrl-C");
         return Ok(ExitCode::from(eosim::interrupt::EXIT_CODE));
@@ -1055,67 +1004,16 @@ fn shrink(
     Ok(ExitCode::from(1))
 }
 
-/// The scenario with the minimal explicit plan (no random mix) and the anomaly it must show.
-fn minimal_scenario_text(
-    loaded: &scenarios::Scenario,
-    scenario_arg: &str,
-    seed: u64,
-    outcome: &scenarios::RunOutcome,
-    target: eosim::checker::AnomalyKind,
-) -> anyhow::Result<String> {
-    let mut doc = toml::Value::try_from(loaded).context("serialising the scenario")?;
-    let table = doc.as_table_mut().expect("a scenario is a table");
-    let key = eosim::scenarios::RunKey {
-        guarantee: outcome.guarantee,
-        variants: outcome.variants.0.clone(),
-    };
-    table.insert(
-        "name".into(),
-        toml::Value::String(format!("{}-seed{seed}-{target}", loaded.name)),
-    );
-    table.insert(
-        "description".into(),
-        toml::Value::String(format!(
-            "{} (shrunk from seed {seed}: shows {target})",
-            loaded.description
-        )),
-    );
-    table.insert(
-        "guarantee".into(),
-        toml::Value::String(outcome.guarantee.to_string()),
-    );
-    table.insert("seed".into(), toml::Value::Integer(seed as i64));
-    let variants = outcome
-        .variants
-        .names()
-        .into_iter()
-        .map(|v| toml::Value::String(v.to_string()))
-        .collect();
-    table.insert("variants".into(), toml::Value::Array(variants));
-    let faults = table
-        .get_mut("faults")
-        .and_then(toml::Value::as_table_mut)
-        .expect("scenarios have [faults]");
-    faults.remove("mix");
-    faults.insert(
-        "plan".into(),
-        toml::Value::try_from(&outcome.plan).context("serialising the plan")?,
-    );
-    let mut expect = toml::map::Map::new();
-    let mut entry = toml::map::Map::new();
-    // Every kind the minimal run shows: the file is a regression test of exactly this outcome.
-    let kinds = outcome
-        .kinds()
-        .into_iter()
-        .map(|k| toml::Value::String(k.to_string()))
-        .collect();
-    entry.insert("anomalies".into(), toml::Value::Array(kinds));
-    expect.insert(key.to_string(), toml::Value::Table(entry));
-    table.insert("expect".into(), toml::Value::Table(expect));
-    let body = toml::to_string(&doc).context("writing TOML")?;
-    Ok(format!(
-        "# Shrunk by `eosim shrink {scenario_arg} --seed {seed}`: {} fault(s) that still show `{target}`.\n\
-         # Reproduce: eosim run <this file>   (it records seed {seed})\n{body}",
-        outcome.plan.0.len()
-    ))
+fn parse_anomaly_kind(name: &str) -> Result<eosim::checker::AnomalyKind, BadInput> {
+    eosim::checker::AnomalyKind::from_name(name)
+        .ok_or_else(|| BadInput(format!("unknown anomaly kind {name:?}")))
+}
+
+/// A spinner on a terminal, nothing otherwise.
+fn spinner() -> indicatif::ProgressBar {
+    if std::io::stderr().is_terminal() {
+        indicatif::ProgressBar::new_spinner()
+    } else {
+        indicatif::ProgressBar::hidden()
+    }
 }
