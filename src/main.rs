@@ -44,30 +44,7 @@ struct RunKnobs {
 #[derive(Subcommand)]
 enum Command {
     /// Run one seed of a scenario and check it.
-    Run {
-        /// A built-in scenario name or a scenario file path.
-        scenario: String,
-        /// Seed (default: the scenario's `seed`, or 0).
-        #[arg(long)]
-        seed: Option<u64>,
-        #[command(flatten)]
-        knobs: RunKnobs,
-        /// Print the JSON result instead of the text summary.
-        #[arg(long)]
-        json: bool,
-        /// Print the event trace before the result.
-        #[arg(long)]
-        trace: bool,
-        /// Write the recorded history (JSON Lines) to this file.
-        #[arg(long)]
-        history: Option<std::path::PathBuf>,
-        /// Write a JUnit XML report to this file.
-        #[arg(long)]
-        junit: Option<std::path::PathBuf>,
-        /// Write a self-contained HTML report (timeline, causal chains, offsets) to this file.
-        #[arg(long)]
-        html: Option<std::path::PathBuf>,
-    },
+    Run(RunArgs),
     /// Run many seeds in parallel and summarise. Ctrl-C: summarise what finished, exit 130.
     Sweep {
         scenario: String,
@@ -138,34 +115,7 @@ enum Command {
     },
     /// Check a history file: eosim JSON Lines with the log checkers, or a Porcupine / Jepsen
     /// history for linearizability. Exit 3: inconclusive (the time budget ran out).
-    Check {
-        file: std::path::PathBuf,
-        /// eosim | porcupine-etcd | porcupine-kv | jepsen-edn.
-        #[arg(long, default_value = "eosim")]
-        format: String,
-        /// Linearizability model: register, cas-register, multi-register, mutex, kv, log
-        /// (default: cas-register for etcd and EDN histories, kv for kv histories).
-        #[arg(long)]
-        model: Option<String>,
-        /// Worker threads over independent partitions (results do not depend on it).
-        #[arg(long, default_value_t = 1)]
-        threads: usize,
-        /// Check the history as a whole instead of per key (P-compositionality off).
-        #[arg(long)]
-        no_partition: bool,
-        /// jepsen-edn: a failed CAS observed a different value (instead of not happening).
-        #[arg(long)]
-        failed_cas_observes: bool,
-        /// Give up with verdict `unknown` after this many seconds.
-        #[arg(long, default_value_t = 60)]
-        time_budget_s: u64,
-        /// Give up with verdict `unknown` once the search's own tables (cached
-        /// configurations, states, stacks) hold more than this many MiB.
-        #[arg(long, default_value_t = 4096)]
-        memory_budget_mb: u64,
-        #[arg(long)]
-        json: bool,
-    },
+    Check(CheckArgs),
     /// Minimise a failing seed's fault plan to the fewest, weakest, earliest faults that still
     /// show the same anomaly kind; confirm it twice; write it as a scenario file. Ctrl-C:
     /// stop shrinking, confirm and write the smallest plan so far, exit 130.
@@ -191,6 +141,62 @@ enum Command {
     Soak(SoakArgs),
     /// List built-in scenarios, guarantees and variants.
     List,
+}
+
+#[derive(clap::Args)]
+struct RunArgs {
+    /// A built-in scenario name or a scenario file path.
+    scenario: String,
+    /// Seed (default: the scenario's `seed`, or 0).
+    #[arg(long)]
+    seed: Option<u64>,
+    #[command(flatten)]
+    knobs: RunKnobs,
+    /// Print the JSON result instead of the text summary.
+    #[arg(long)]
+    json: bool,
+    /// Print the event trace before the result.
+    #[arg(long)]
+    trace: bool,
+    /// Write the recorded history (JSON Lines) to this file.
+    #[arg(long)]
+    history: Option<std::path::PathBuf>,
+    /// Write a JUnit XML report to this file.
+    #[arg(long)]
+    junit: Option<std::path::PathBuf>,
+    /// Write a self-contained HTML report (timeline, causal chains, offsets) to this file.
+    #[arg(long)]
+    html: Option<std::path::PathBuf>,
+}
+
+#[derive(clap::Args)]
+struct CheckArgs {
+    file: std::path::PathBuf,
+    /// eosim | porcupine-etcd | porcupine-kv | jepsen-edn.
+    #[arg(long, default_value = "eosim")]
+    format: String,
+    /// Linearizability model: register, cas-register, multi-register, mutex, kv, log
+    /// (default: cas-register for etcd and EDN histories, kv for kv histories).
+    #[arg(long)]
+    model: Option<String>,
+    /// Worker threads over independent partitions (results do not depend on it).
+    #[arg(long, default_value_t = 1)]
+    threads: usize,
+    /// Check the history as a whole instead of per key (P-compositionality off).
+    #[arg(long)]
+    no_partition: bool,
+    /// jepsen-edn: a failed CAS observed a different value (instead of not happening).
+    #[arg(long)]
+    failed_cas_observes: bool,
+    /// Give up with verdict `unknown` after this many seconds.
+    #[arg(long, default_value_t = 60)]
+    time_budget_s: u64,
+    /// Give up with verdict `unknown` once the search's own tables (cached
+    /// configurations, states, stacks) hold more than this many MiB.
+    #[arg(long, default_value_t = 4096)]
+    memory_budget_mb: u64,
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(clap::Args)]
@@ -306,45 +312,7 @@ fn options(seed: u64, knobs: &RunKnobs, record_trace: bool) -> RunOptions {
 
 fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
     match command {
-        Command::Run {
-            scenario,
-            seed,
-            knobs,
-            json,
-            trace,
-            history,
-            junit,
-            html,
-        } => {
-            let loaded = load(&scenario, knobs.swarm)?;
-            let seed = seed.or(loaded.seed).unwrap_or(0);
-            let outcome = scenarios::run(&loaded, &options(seed, &knobs, trace || html.is_some()));
-            if let Some(path) = &html {
-                write_file(path, &eosim::html_report(&outcome, &scenario))?;
-            }
-            if let Some(events) = outcome.trace.recorded.as_ref().filter(|_| trace) {
-                let mut text = String::new();
-                for e in events {
-                    text.push_str(&outcome.trace.render(e));
-                    text.push('\n');
-                }
-                emit(&text);
-            }
-            if let Some(path) = history {
-                std::fs::write(&path, outcome.history.to_jsonl())
-                    .with_context(|| format!("writing the history to {}", path.display()))?;
-            }
-            let report = eosim::report(&outcome, &scenario);
-            if let Some(path) = junit {
-                write_file(&path, &eosim::reports::junit::run_junit(&report))?;
-            }
-            emit(&if json {
-                report.to_json() + "\n"
-            } else {
-                report.to_text()
-            });
-            Ok(exit_for(report.passed()))
-        }
+        Command::Run(args) => run(args),
         Command::Sweep {
             scenario,
             seeds,
@@ -387,34 +355,7 @@ fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
             check_determinism,
             knobs,
         } => replay(&scenario, seed, check_determinism, &knobs),
-        Command::Check {
-            file,
-            format,
-            model,
-            threads,
-            no_partition,
-            failed_cas_observes,
-            time_budget_s,
-            memory_budget_mb,
-            json,
-        } => {
-            if format == "eosim" {
-                return check(&file, json);
-            }
-            if memory_budget_mb == 0 {
-                return Err(BadInput("--memory-budget-mb must be at least 1".into()).into());
-            }
-            let options = eosim::checker::lin::CheckOptions {
-                threads: threads.max(1),
-                partition: !no_partition,
-                time_budget: Some(std::time::Duration::from_secs(time_budget_s)),
-                memory_budget: Some(
-                    usize::try_from(memory_budget_mb.saturating_mul(1 << 20)).unwrap_or(usize::MAX),
-                ),
-                failed_cas_is_observation: failed_cas_observes,
-            };
-            check_linearizability(&file, &format, model.as_deref(), &options, json)
-        }
+        Command::Check(args) => check(args),
         Command::Shrink {
             scenario,
             seed,
@@ -431,24 +372,95 @@ fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
             anomaly.as_deref(),
         ),
         Command::Soak(args) => soak(args),
-        Command::List => {
-            println!("built-in scenarios:");
-            for (name, text) in scenarios::BUILTIN {
-                let s =
-                    scenarios::Scenario::parse(text, name).map_err(|e| BadInput(e.to_string()))?;
-                println!("  {name:<20} {}", s.description);
-            }
-            println!("guarantees:");
-            for g in Guarantee::ALL {
-                println!("  {g}");
-            }
-            println!("variants:");
-            for v in Variant::ALL {
-                println!("  {:<20} {}", v.name(), v.description());
-            }
-            Ok(ExitCode::SUCCESS)
-        }
+        Command::List => list(),
     }
+}
+
+/// Runs one seed; writes what was asked for (HTML, trace, history, JUnit) and the report.
+fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
+    let RunArgs {
+        scenario,
+        seed,
+        knobs,
+        json,
+        trace,
+        history,
+        junit,
+        html,
+    } = args;
+    let loaded = load(&scenario, knobs.swarm)?;
+    let seed = seed.or(loaded.seed).unwrap_or(0);
+    let outcome = scenarios::run(&loaded, &options(seed, &knobs, trace || html.is_some()));
+    if let Some(path) = &html {
+        write_file(path, &eosim::html_report(&outcome, &scenario))?;
+    }
+    if let Some(events) = outcome.trace.recorded.as_ref().filter(|_| trace) {
+        let mut text = String::new();
+        for e in events {
+            text.push_str(&outcome.trace.render(e));
+            text.push('\n');
+        }
+        emit(&text);
+    }
+    if let Some(path) = history {
+        std::fs::write(&path, outcome.history.to_jsonl())
+            .with_context(|| format!("writing the history to {}", path.display()))?;
+    }
+    let report = eosim::report(&outcome, &scenario);
+    if let Some(path) = junit {
+        write_file(&path, &eosim::reports::junit::run_junit(&report))?;
+    }
+    emit(&if json {
+        report.to_json() + "\n"
+    } else {
+        report.to_text()
+    });
+    Ok(exit_for(report.passed()))
+}
+
+/// Checks a history file: eosim's own format with the log checkers, the others for
+/// linearizability within the budgets.
+fn check(args: CheckArgs) -> anyhow::Result<ExitCode> {
+    if args.format == "eosim" {
+        return check_history(&args.file, args.json);
+    }
+    if args.memory_budget_mb == 0 {
+        return Err(BadInput("--memory-budget-mb must be at least 1".into()).into());
+    }
+    let options = eosim::checker::lin::CheckOptions {
+        threads: args.threads.max(1),
+        partition: !args.no_partition,
+        time_budget: Some(std::time::Duration::from_secs(args.time_budget_s)),
+        memory_budget: Some(
+            usize::try_from(args.memory_budget_mb.saturating_mul(1 << 20)).unwrap_or(usize::MAX),
+        ),
+        failed_cas_is_observation: args.failed_cas_observes,
+    };
+    check_linearizability(
+        &args.file,
+        &args.format,
+        args.model.as_deref(),
+        &options,
+        args.json,
+    )
+}
+
+/// `eosim list`: built-in scenarios, guarantees and variants.
+fn list() -> anyhow::Result<ExitCode> {
+    println!("built-in scenarios:");
+    for (name, text) in scenarios::BUILTIN {
+        let s = scenarios::Scenario::parse(text, name).map_err(|e| BadInput(e.to_string()))?;
+        println!("  {name:<20} {}", s.description);
+    }
+    println!("guarantees:");
+    for g in Guarantee::ALL {
+        println!("  {g}");
+    }
+    println!("variants:");
+    for v in Variant::ALL {
+        println!("  {:<20} {}", v.name(), v.description());
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn write_file(path: &std::path::Path, text: &str) -> anyhow::Result<()> {
@@ -896,7 +908,8 @@ fn check_linearizability(
     })
 }
 
-fn check(file: &std::path::Path, json: bool) -> anyhow::Result<ExitCode> {
+/// Checks an eosim history file with the log and transaction checkers.
+fn check_history(file: &std::path::Path, json: bool) -> anyhow::Result<ExitCode> {
     let name = file.display().to_string();
     let reader = std::fs::File::open(file).map_err(|e| BadInput(format!("{name}: {e}")))?;
     let history = eosim::checker::History::from_jsonl(std::io::BufReader::new(reader), &name)
@@ -938,8 +951,8 @@ fn shrink(
     let loaded = load(scenario, knobs.swarm)?;
     let stop = interruptible()?;
     let interrupted = || stop.load(std::sync::atomic::Ordering::Relaxed);
-    let run = options(seed, knobs, false);
-    let original = scenarios::run(&loaded, &run);
+    let failing_run = options(seed, knobs, false);
+    let original = scenarios::run(&loaded, &failing_run);
     if interrupted() {
         eprintln!("interrupted before shrinking started: nothing to write");
         return Ok(ExitCode::from(eosim::interrupt::EXIT_CODE));
@@ -960,7 +973,7 @@ fn shrink(
         max_runs,
         stop: Some(&stop),
         progress: Some(&progress),
-        ..ShrinkOptions::new(&run)
+        ..ShrinkOptions::new(&failing_run)
     };
     let shrunk = match scenarios::shrink::shrink(&loaded, &original, &shrink_options, shows(target))
     {
@@ -973,6 +986,26 @@ fn shrink(
         Err(e) => return Err(BadInput(format!("seed {seed} of {scenario} {e}")).into()),
     };
     bar.finish_and_clear();
+    write_shrunk(scenario, seed, &loaded, &original, &shrunk, target, output)?;
+    // Read again rather than `shrunk.stopped`: a Ctrl-C during the confirming replays counts.
+    if interrupted() {
+        eprintln!("interrupted: the plan above is the smallest found before Ctrl-C");
+        return Ok(ExitCode::from(eosim::interrupt::EXIT_CODE));
+    }
+    Ok(ExitCode::from(1))
+}
+
+/// Writes the shrunk scenario to `output` (default: stdout), headed by the command that made
+/// it, and says on stderr how far it shrank.
+fn write_shrunk(
+    scenario: &str,
+    seed: u64,
+    loaded: &scenarios::Scenario,
+    original: &scenarios::RunOutcome,
+    shrunk: &scenarios::shrink::ShrinkResult,
+    target: eosim::checker::AnomalyKind,
+    output: Option<&std::path::Path>,
+) -> anyhow::Result<()> {
     let text = format!(
         "# Shrunk by `eosim shrink {scenario} --seed {seed}`: {} fault(s) that still show `{target}`.\n\
          # Reproduce: eosim run <this file>   (it records seed {seed})\n{}",
@@ -996,12 +1029,7 @@ fn shrink(
     if let Some(path) = output {
         eprintln!("reproduce: eosim run {}", path.display());
     }
-    // Read again rather than `shrunk.stopped`: a Ctrl-C during the confirming replays counts.
-    if interrupted() {
-        eprintln!("interrupted: the plan above is the smallest found before Ctrl-C");
-        return Ok(ExitCode::from(eosim::interrupt::EXIT_CODE));
-    }
-    Ok(ExitCode::from(1))
+    Ok(())
 }
 
 fn parse_anomaly_kind(name: &str) -> Result<eosim::checker::AnomalyKind, BadInput> {
