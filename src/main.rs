@@ -44,30 +44,7 @@ struct RunKnobs {
 #[derive(Subcommand)]
 enum Command {
     /// Run one seed of a scenario and check it.
-    Run {
-        /// A built-in scenario name or a scenario file path.
-        scenario: String,
-        /// Seed (default: the scenario's `seed`, or 0).
-        #[arg(long)]
-        seed: Option<u64>,
-        #[command(flatten)]
-        knobs: RunKnobs,
-        /// Print the JSON result instead of the text summary.
-        #[arg(long)]
-        json: bool,
-        /// Print the event trace before the result.
-        #[arg(long)]
-        trace: bool,
-        /// Write the recorded history (JSON Lines) to this file.
-        #[arg(long)]
-        history: Option<std::path::PathBuf>,
-        /// Write a JUnit XML report to this file.
-        #[arg(long)]
-        junit: Option<std::path::PathBuf>,
-        /// Write a self-contained HTML report (timeline, causal chains, offsets) to this file.
-        #[arg(long)]
-        html: Option<std::path::PathBuf>,
-    },
+    Run(RunArgs),
     /// Run many seeds in parallel and summarise. Ctrl-C: summarise what finished, exit 130.
     Sweep {
         scenario: String,
@@ -138,34 +115,7 @@ enum Command {
     },
     /// Check a history file: eosim JSON Lines with the log checkers, or a Porcupine / Jepsen
     /// history for linearizability. Exit 3: inconclusive (the time budget ran out).
-    Check {
-        file: std::path::PathBuf,
-        /// eosim | porcupine-etcd | porcupine-kv | jepsen-edn.
-        #[arg(long, default_value = "eosim")]
-        format: String,
-        /// Linearizability model: register, cas-register, multi-register, mutex, kv, log
-        /// (default: cas-register for etcd and EDN histories, kv for kv histories).
-        #[arg(long)]
-        model: Option<String>,
-        /// Worker threads over independent partitions (results do not depend on it).
-        #[arg(long, default_value_t = 1)]
-        threads: usize,
-        /// Check the history as a whole instead of per key (P-compositionality off).
-        #[arg(long)]
-        no_partition: bool,
-        /// jepsen-edn: a failed CAS observed a different value (instead of not happening).
-        #[arg(long)]
-        failed_cas_observes: bool,
-        /// Give up with verdict `unknown` after this many seconds.
-        #[arg(long, default_value_t = 60)]
-        time_budget_s: u64,
-        /// Give up with verdict `unknown` once the search's own tables (cached
-        /// configurations, states, stacks) hold more than this many MiB.
-        #[arg(long, default_value_t = 4096)]
-        memory_budget_mb: u64,
-        #[arg(long)]
-        json: bool,
-    },
+    Check(CheckArgs),
     /// Minimise a failing seed's fault plan to the fewest, weakest, earliest faults that still
     /// show the same anomaly kind; confirm it twice; write it as a scenario file. Ctrl-C:
     /// stop shrinking, confirm and write the smallest plan so far, exit 130.
@@ -179,7 +129,7 @@ enum Command {
         #[arg(short = 'o', long = "output")]
         output: Option<std::path::PathBuf>,
         /// Budget of candidate runs.
-        #[arg(long, default_value_t = 400)]
+        #[arg(long, default_value_t = scenarios::shrink::DEFAULT_MAX_RUNS)]
         max_runs: u32,
         /// The anomaly kind to keep (default: the run's first finding's kind).
         #[arg(long)]
@@ -191,6 +141,62 @@ enum Command {
     Soak(SoakArgs),
     /// List built-in scenarios, guarantees and variants.
     List,
+}
+
+#[derive(clap::Args)]
+struct RunArgs {
+    /// A built-in scenario name or a scenario file path.
+    scenario: String,
+    /// Seed (default: the scenario's `seed`, or 0).
+    #[arg(long)]
+    seed: Option<u64>,
+    #[command(flatten)]
+    knobs: RunKnobs,
+    /// Print the JSON result instead of the text summary.
+    #[arg(long)]
+    json: bool,
+    /// Print the event trace before the result.
+    #[arg(long)]
+    trace: bool,
+    /// Write the recorded history (JSON Lines) to this file.
+    #[arg(long)]
+    history: Option<std::path::PathBuf>,
+    /// Write a JUnit XML report to this file.
+    #[arg(long)]
+    junit: Option<std::path::PathBuf>,
+    /// Write a self-contained HTML report (timeline, causal chains, offsets) to this file.
+    #[arg(long)]
+    html: Option<std::path::PathBuf>,
+}
+
+#[derive(clap::Args)]
+struct CheckArgs {
+    file: std::path::PathBuf,
+    /// eosim | porcupine-etcd | porcupine-kv | jepsen-edn.
+    #[arg(long, default_value = "eosim")]
+    format: String,
+    /// Linearizability model: register, cas-register, multi-register, mutex, kv, log
+    /// (default: cas-register for etcd and EDN histories, kv for kv histories).
+    #[arg(long)]
+    model: Option<String>,
+    /// Worker threads over independent partitions (results do not depend on it).
+    #[arg(long, default_value_t = 1)]
+    threads: usize,
+    /// Check the history as a whole instead of per key (P-compositionality off).
+    #[arg(long)]
+    no_partition: bool,
+    /// jepsen-edn: a failed CAS observed a different value (instead of not happening).
+    #[arg(long)]
+    failed_cas_observes: bool,
+    /// Give up with verdict `unknown` after this many seconds.
+    #[arg(long, default_value_t = 60)]
+    time_budget_s: u64,
+    /// Give up with verdict `unknown` once the search's own tables (cached
+    /// configurations, states, stacks) hold more than this many MiB.
+    #[arg(long, default_value_t = 4096)]
+    memory_budget_mb: u64,
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(clap::Args)]
@@ -306,45 +312,7 @@ fn options(seed: u64, knobs: &RunKnobs, record_trace: bool) -> RunOptions {
 
 fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
     match command {
-        Command::Run {
-            scenario,
-            seed,
-            knobs,
-            json,
-            trace,
-            history,
-            junit,
-            html,
-        } => {
-            let loaded = load(&scenario, knobs.swarm)?;
-            let seed = seed.or(loaded.seed).unwrap_or(0);
-            let outcome = scenarios::run(&loaded, &options(seed, &knobs, trace || html.is_some()));
-            if let Some(path) = &html {
-                write_file(path, &eosim::html_report(&outcome, &scenario))?;
-            }
-            if let Some(events) = outcome.trace.recorded.as_ref().filter(|_| trace) {
-                let mut text = String::new();
-                for e in events {
-                    text.push_str(&outcome.trace.render(e));
-                    text.push('\n');
-                }
-                emit(&text);
-            }
-            if let Some(path) = history {
-                std::fs::write(&path, outcome.history.to_jsonl())
-                    .with_context(|| format!("writing the history to {}", path.display()))?;
-            }
-            let report = eosim::report(&outcome, &scenario);
-            if let Some(path) = junit {
-                write_file(&path, &eosim::reports::junit::run_junit(&report))?;
-            }
-            emit(&if json {
-                report.to_json() + "\n"
-            } else {
-                report.to_text()
-            });
-            Ok(exit_for(report.passed()))
-        }
+        Command::Run(args) => run(args),
         Command::Sweep {
             scenario,
             seeds,
@@ -387,34 +355,7 @@ fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
             check_determinism,
             knobs,
         } => replay(&scenario, seed, check_determinism, &knobs),
-        Command::Check {
-            file,
-            format,
-            model,
-            threads,
-            no_partition,
-            failed_cas_observes,
-            time_budget_s,
-            memory_budget_mb,
-            json,
-        } => {
-            if format == "eosim" {
-                return check(&file, json);
-            }
-            if memory_budget_mb == 0 {
-                return Err(BadInput("--memory-budget-mb must be at least 1".into()).into());
-            }
-            let options = eosim::checker::lin::CheckOptions {
-                threads: threads.max(1),
-                partition: !no_partition,
-                time_budget: Some(std::time::Duration::from_secs(time_budget_s)),
-                memory_budget: Some(
-                    usize::try_from(memory_budget_mb.saturating_mul(1 << 20)).unwrap_or(usize::MAX),
-                ),
-                failed_cas_is_observation: failed_cas_observes,
-            };
-            check_linearizability(&file, &format, model.as_deref(), &options, json)
-        }
+        Command::Check(args) => check(args),
         Command::Shrink {
             scenario,
             seed,
@@ -431,24 +372,95 @@ fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
             anomaly.as_deref(),
         ),
         Command::Soak(args) => soak(args),
-        Command::List => {
-            println!("built-in scenarios:");
-            for (name, text) in scenarios::BUILTIN {
-                let s =
-                    scenarios::Scenario::parse(text, name).map_err(|e| BadInput(e.to_string()))?;
-                println!("  {name:<20} {}", s.description);
-            }
-            println!("guarantees:");
-            for g in Guarantee::ALL {
-                println!("  {g}");
-            }
-            println!("variants:");
-            for v in Variant::ALL {
-                println!("  {:<20} {}", v.name(), v.description());
-            }
-            Ok(ExitCode::SUCCESS)
-        }
+        Command::List => list(),
     }
+}
+
+/// Runs one seed; writes what was asked for (HTML, trace, history, JUnit) and the report.
+fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
+    let RunArgs {
+        scenario,
+        seed,
+        knobs,
+        json,
+        trace,
+        history,
+        junit,
+        html,
+    } = args;
+    let loaded = load(&scenario, knobs.swarm)?;
+    let seed = seed.or(loaded.seed).unwrap_or(0);
+    let outcome = scenarios::run(&loaded, &options(seed, &knobs, trace || html.is_some()));
+    if let Some(path) = &html {
+        write_file(path, &eosim::html_report(&outcome, &scenario))?;
+    }
+    if let Some(events) = outcome.trace.recorded.as_ref().filter(|_| trace) {
+        let mut text = String::new();
+        for e in events {
+            text.push_str(&outcome.trace.render(e));
+            text.push('\n');
+        }
+        emit(&text);
+    }
+    if let Some(path) = history {
+        std::fs::write(&path, outcome.history.to_jsonl())
+            .with_context(|| format!("writing the history to {}", path.display()))?;
+    }
+    let report = eosim::report(&outcome, &scenario);
+    if let Some(path) = junit {
+        write_file(&path, &eosim::reports::junit::run_junit(&report))?;
+    }
+    emit(&if json {
+        report.to_json() + "\n"
+    } else {
+        report.to_text()
+    });
+    Ok(exit_for(report.passed()))
+}
+
+/// Checks a history file: eosim's own format with the log checkers, the others for
+/// linearizability within the budgets.
+fn check(args: CheckArgs) -> anyhow::Result<ExitCode> {
+    if args.format == "eosim" {
+        return check_history(&args.file, args.json);
+    }
+    if args.memory_budget_mb == 0 {
+        return Err(BadInput("--memory-budget-mb must be at least 1".into()).into());
+    }
+    let options = eosim::checker::lin::CheckOptions {
+        threads: args.threads.max(1),
+        partition: !args.no_partition,
+        time_budget: Some(std::time::Duration::from_secs(args.time_budget_s)),
+        memory_budget: Some(
+            usize::try_from(args.memory_budget_mb.saturating_mul(1 << 20)).unwrap_or(usize::MAX),
+        ),
+        failed_cas_is_observation: args.failed_cas_observes,
+    };
+    check_linearizability(
+        &args.file,
+        &args.format,
+        args.model.as_deref(),
+        &options,
+        args.json,
+    )
+}
+
+/// `eosim list`: built-in scenarios, guarantees and variants.
+fn list() -> anyhow::Result<ExitCode> {
+    println!("built-in scenarios:");
+    for (name, text) in scenarios::BUILTIN {
+        let s = scenarios::Scenario::parse(text, name).map_err(|e| BadInput(e.to_string()))?;
+        println!("  {name:<20} {}", s.description);
+    }
+    println!("guarantees:");
+    for g in Guarantee::ALL {
+        println!("  {g}");
+    }
+    println!("variants:");
+    for v in Variant::ALL {
+        println!("  {:<20} {}", v.name(), v.description());
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn write_file(path: &std::path::Path, text: &str) -> anyhow::Result<()> {
@@ -896,7 +908,8 @@ fn check_linearizability(
     })
 }
 
-fn check(file: &std::path::Path, json: bool) -> anyhow::Result<ExitCode> {
+/// Checks an eosim history file with the log and transaction checkers.
+fn check_history(file: &std::path::Path, json: bool) -> anyhow::Result<ExitCode> {
     let name = file.display().to_string();
     let reader = std::fs::File::open(file).map_err(|e| BadInput(format!("{name}: {e}")))?;
     let history = eosim::checker::History::from_jsonl(std::io::BufReader::new(reader), &name)
@@ -924,6 +937,8 @@ fn check(file: &std::path::Path, json: bool) -> anyhow::Result<ExitCode> {
     Ok(exit_for(anomalies.is_empty()))
 }
 
+/// `eosim shrink`: the library's shrinker (`scenarios::shrink`) with a spinner, Ctrl-C and
+/// the minimal scenario written out.
 fn shrink(
     scenario: &str,
     seed: u64,
@@ -932,122 +947,47 @@ fn shrink(
     max_runs: u32,
     anomaly: Option<&str>,
 ) -> anyhow::Result<ExitCode> {
+    use eosim::scenarios::shrink::{ShrinkError, ShrinkOptions, shows, target_kind};
     let loaded = load(scenario, knobs.swarm)?;
     let stop = interruptible()?;
     let interrupted = || stop.load(std::sync::atomic::Ordering::Relaxed);
-    let original = scenarios::run(&loaded, &options(seed, knobs, false));
+    let failing_run = options(seed, knobs, false);
+    let original = scenarios::run(&loaded, &failing_run);
     if interrupted() {
         eprintln!("interrupted before shrinking started: nothing to write");
         return Ok(ExitCode::from(eosim::interrupt::EXIT_CODE));
     }
-    let wanted = anomaly
-        .map(|name| {
-            eosim::checker::AnomalyKind::from_name(name)
-                .ok_or_else(|| BadInput(format!("unknown anomaly kind {name:?}")))
-        })
-        .transpose()?;
-    if let Some(kind) = wanted.filter(|k| !original.kinds().contains(k)) {
-        return Err(BadInput(format!("seed {seed} of {scenario} does not show `{kind}`")).into());
-    }
-    let Some(target) = wanted.or(original.anomalies.first().map(|a| a.kind())) else {
-        let why = if original.panic.is_some() {
-            "it panicked (shrinking panics is not supported yet)"
-        } else {
-            "every property held"
-        };
-        return Err(BadInput(format!(
-            "seed {seed} of {scenario} does not fail with an anomaly: {why}"
-        ))
-        .into());
-    };
+    let wanted = anomaly.map(parse_anomaly_kind).transpose()?;
+    let target = target_kind(&original, wanted)
+        .map_err(|e| BadInput(format!("seed {seed} of {scenario} {e}")))?;
     eprintln!(
         "shrinking seed {seed}: {} faults, target anomaly `{target}`",
         original.plan.0.len()
     );
-    let bar = if std::io::stderr().is_terminal() {
-        indicatif::ProgressBar::new_spinner()
-    } else {
-        indicatif::ProgressBar::hidden()
+    let bar = spinner();
+    let progress = |what: &str| {
+        bar.set_message(what.to_string());
+        bar.tick();
     };
-    let run_with = |plan: &eosim::sim::FaultPlan| {
-        let mut o = options(seed, knobs, false);
-        o.plan_override = Some(plan.clone());
-        scenarios::run(&loaded, &o)
-    };
-    let shrunk = eosim::sim::shrink::minimise(
-        &original.plan,
-        &loaded.crash_targets(),
-        loaded.faults.phase_ms,
+    let shrink_options = ShrinkOptions {
         max_runs,
-        |plan| {
-            // After Ctrl-C every candidate is refused unrun: the minimiser ends with the
-            // smallest plan confirmed so far.
-            if interrupted() {
-                return false;
-            }
-            let kinds = run_with(plan).kinds();
-            bar.set_message(format!("{} faults", plan.0.len()));
-            bar.tick();
-            kinds.contains(&target)
-        },
-    );
-    // Then the workload: halve one size knob at a time while the plan still breaks the
-    // same property, within what is left of the run budget.
-    let mut smallest = loaded.clone();
-    let mut runs = shrunk.runs;
-    let before = smallest.workload_size();
-    'smaller: while runs < max_runs && !interrupted() {
-        for candidate in smallest.smaller_workloads(&shrunk.plan) {
-            if runs >= max_runs || interrupted() {
-                break 'smaller;
-            }
-            runs += 1;
-            let mut o = options(seed, knobs, false);
-            o.plan_override = Some(shrunk.plan.clone());
-            bar.set_message(candidate.workload_size());
-            bar.tick();
-            if scenarios::run(&candidate, &o).kinds().contains(&target) {
-                smallest = candidate;
-                continue 'smaller;
-            }
-        }
-        break;
-    }
-    bar.finish_and_clear();
-    let run_with = |plan: &eosim::sim::FaultPlan| {
-        let mut o = options(seed, knobs, false);
-        o.plan_override = Some(plan.clone());
-        scenarios::run(&smallest, &o)
+        stop: Some(&stop),
+        progress: Some(&progress),
+        ..ShrinkOptions::new(&failing_run)
     };
-    // Confirm: twice, same anomaly kind, same trace.
-    let (first, second) = (run_with(&shrunk.plan), run_with(&shrunk.plan));
-    let confirmed = first.kinds().contains(&target)
-        && first.trace.hash == second.trace.hash
-        && first.anomalies == second.anomalies;
-    if !confirmed {
-        println!(
-            "shrink: the minimal plan did not replay the same way twice; this is a determinism bug"
-        );
-        return Ok(ExitCode::from(1));
-    }
-    let text = minimal_scenario_text(&smallest, scenario, seed, &first, target)?;
-    match output {
-        Some(path) => {
-            std::fs::write(path, &text).with_context(|| format!("writing {}", path.display()))?
+    let shrunk = match scenarios::shrink::shrink(&loaded, &original, &shrink_options, shows(target))
+    {
+        Ok(shrunk) => shrunk,
+        Err(e @ ShrinkError::NotReplayed) => {
+            bar.finish_and_clear();
+            println!("shrink: {e}");
+            return Ok(ExitCode::from(1));
         }
-        None => emit(&text),
-    }
-    eprintln!(
-        "shrunk {} -> {} fault(s), workload {before} -> {}, in {runs} runs; replayed twice: \
-         `{target}`, trace {}",
-        original.plan.0.len(),
-        shrunk.plan.0.len(),
-        smallest.workload_size(),
-        first.trace.hash_hex()
-    );
-    if let Some(path) = output {
-        eprintln!("reproduce: eosim run {}", path.display());
-    }
+        Err(e) => return Err(BadInput(format!("seed {seed} of {scenario} {e}")).into()),
+    };
+    bar.finish_and_clear();
+    write_shrunk(scenario, seed, &loaded, &original, &shrunk, target, output)?;
+    // Read again rather than `shrunk.stopped`: a Ctrl-C during the confirming replays counts.
     if interrupted() {
         eprintln!("interrupted: the plan above is the smallest found before Ctrl-C");
         return Ok(ExitCode::from(eosim::interrupt::EXIT_CODE));
@@ -1055,67 +995,53 @@ fn shrink(
     Ok(ExitCode::from(1))
 }
 
-/// The scenario with the minimal explicit plan (no random mix) and the anomaly it must show.
-fn minimal_scenario_text(
-    loaded: &scenarios::Scenario,
-    scenario_arg: &str,
+/// Writes the shrunk scenario to `output` (default: stdout), headed by the command that made
+/// it, and says on stderr how far it shrank.
+fn write_shrunk(
+    scenario: &str,
     seed: u64,
-    outcome: &scenarios::RunOutcome,
+    loaded: &scenarios::Scenario,
+    original: &scenarios::RunOutcome,
+    shrunk: &scenarios::shrink::ShrinkResult,
     target: eosim::checker::AnomalyKind,
-) -> anyhow::Result<String> {
-    let mut doc = toml::Value::try_from(loaded).context("serialising the scenario")?;
-    let table = doc.as_table_mut().expect("a scenario is a table");
-    let key = eosim::scenarios::RunKey {
-        guarantee: outcome.guarantee,
-        variants: outcome.variants.0.clone(),
-    };
-    table.insert(
-        "name".into(),
-        toml::Value::String(format!("{}-seed{seed}-{target}", loaded.name)),
+    output: Option<&std::path::Path>,
+) -> anyhow::Result<()> {
+    let text = format!(
+        "# Shrunk by `eosim shrink {scenario} --seed {seed}`: {} fault(s) that still show `{target}`.\n\
+         # Reproduce: eosim run <this file>   (it records seed {seed})\n{}",
+        shrunk.plan.0.len(),
+        shrunk.scenario_toml(target).context("writing TOML")?
     );
-    table.insert(
-        "description".into(),
-        toml::Value::String(format!(
-            "{} (shrunk from seed {seed}: shows {target})",
-            loaded.description
-        )),
+    match output {
+        Some(path) => write_file(path, &text)?,
+        None => emit(&text),
+    }
+    eprintln!(
+        "shrunk {} -> {} fault(s), workload {} -> {}, in {} runs; replayed twice: \
+         `{target}`, trace {}",
+        original.plan.0.len(),
+        shrunk.plan.0.len(),
+        loaded.workload_size(),
+        shrunk.scenario.workload_size(),
+        shrunk.runs,
+        shrunk.outcome.trace.hash_hex()
     );
-    table.insert(
-        "guarantee".into(),
-        toml::Value::String(outcome.guarantee.to_string()),
-    );
-    table.insert("seed".into(), toml::Value::Integer(seed as i64));
-    let variants = outcome
-        .variants
-        .names()
-        .into_iter()
-        .map(|v| toml::Value::String(v.to_string()))
-        .collect();
-    table.insert("variants".into(), toml::Value::Array(variants));
-    let faults = table
-        .get_mut("faults")
-        .and_then(toml::Value::as_table_mut)
-        .expect("scenarios have [faults]");
-    faults.remove("mix");
-    faults.insert(
-        "plan".into(),
-        toml::Value::try_from(&outcome.plan).context("serialising the plan")?,
-    );
-    let mut expect = toml::map::Map::new();
-    let mut entry = toml::map::Map::new();
-    // Every kind the minimal run shows: the file is a regression test of exactly this outcome.
-    let kinds = outcome
-        .kinds()
-        .into_iter()
-        .map(|k| toml::Value::String(k.to_string()))
-        .collect();
-    entry.insert("anomalies".into(), toml::Value::Array(kinds));
-    expect.insert(key.to_string(), toml::Value::Table(entry));
-    table.insert("expect".into(), toml::Value::Table(expect));
-    let body = toml::to_string(&doc).context("writing TOML")?;
-    Ok(format!(
-        "# Shrunk by `eosim shrink {scenario_arg} --seed {seed}`: {} fault(s) that still show `{target}`.\n\
-         # Reproduce: eosim run <this file>   (it records seed {seed})\n{body}",
-        outcome.plan.0.len()
-    ))
+    if let Some(path) = output {
+        eprintln!("reproduce: eosim run {}", path.display());
+    }
+    Ok(())
+}
+
+fn parse_anomaly_kind(name: &str) -> Result<eosim::checker::AnomalyKind, BadInput> {
+    eosim::checker::AnomalyKind::from_name(name)
+        .ok_or_else(|| BadInput(format!("unknown anomaly kind {name:?}")))
+}
+
+/// A spinner on a terminal, nothing otherwise.
+fn spinner() -> indicatif::ProgressBar {
+    if std::io::stderr().is_terminal() {
+        indicatif::ProgressBar::new_spinner()
+    } else {
+        indicatif::ProgressBar::hidden()
+    }
 }

@@ -11,9 +11,11 @@
 //! nonmonotonic-send, unseen, duplicate-effect, lost-effect). `check_aggregates` is Kafka
 //! Streams' EOS-test verifier (wrong-aggregate, output-count-mismatch) over stream records
 //! packed into values (`aggregate::StreamRecord`); the runner calls it with the app's spec.
+//! `causal` explains a finding from a run's trace, given as plain steps (`causal_chains`).
 
 pub mod aggregate;
 pub mod anomaly;
+pub mod causal;
 mod facts;
 pub mod history;
 /// Linearizability checking (Wing–Gong–Lowe search) and readers for external histories.

@@ -33,6 +33,7 @@ use crate::producer_state::AppendOrigin;
 use crate::protocol::{
     KafkaError, KafkaNet, Request, Response, TopicPartition, TxnMarker, TxnProducer,
 };
+use crate::trace_note::TraceNote;
 use crate::txn::{
     CONSUMER_OFFSETS_TOPIC, MarkerRequest, TxnCoordinator, TxnCoordinatorConfig, TxnLogRecord,
     TxnState,
@@ -362,9 +363,8 @@ impl Broker {
     /// Makes a new generation durable (the KIP-447 check reads it) and traces it.
     fn record_rebalance(&mut self, rebalance: &Rebalance) {
         CoveragePoint::Rebalance.hit();
-        sim::trace::note(
+        TraceNote::Rebalance.record(
             self.me,
-            "rebalance",
             rebalance.generation as u64,
             rebalance.members.len() as u64,
         );
@@ -398,7 +398,7 @@ impl Broker {
                 if let Ok(ok) = &result
                     && !ok.duplicate
                 {
-                    sim::trace::note(self.me, "append", tp.trace_code(), ok.base_offset);
+                    TraceNote::Append.record(self.me, tp.trace_code(), ok.base_offset);
                     if !self.ack_before_sync {
                         partition.sync();
                     }
@@ -710,7 +710,7 @@ impl Broker {
         };
         let offset = partition.append_marker(marker, AppendOrigin::Client)?;
         partition.sync();
-        sim::trace::note(self.me, "marker", tp.trace_code(), offset);
+        TraceNote::Marker.record(self.me, tp.trace_code(), offset);
         Ok(())
     }
 
@@ -805,7 +805,7 @@ impl Broker {
     /// coordinator restart, once the producer moved on) make the marker moot: counted as
     /// written. Returns whether it counts as written; otherwise it is retried.
     fn marker_refused(&mut self, tp: &TopicPartition, marker: &TxnMarker, e: KafkaError) -> bool {
-        sim::trace::note(self.me, "marker-refused", tp.trace_code(), e as u64);
+        TraceNote::MarkerRefused.record(self.me, tp.trace_code(), e as u64);
         let moot = matches!(
             e,
             KafkaError::TransactionCoordinatorFenced | KafkaError::InvalidProducerEpoch

@@ -25,6 +25,7 @@ pub mod producer_state;
 pub mod protocol;
 pub mod recorder;
 pub mod streams;
+pub mod trace_note;
 pub mod txn;
 
 pub use cluster::{Cluster, ClusterSpec, TopicSpec};
@@ -32,3 +33,4 @@ pub use config::{Guarantee, Variant, Variants};
 pub use coverage::CoveragePoint;
 pub use protocol::{KafkaError, Request, Response, TopicPartition};
 pub use recorder::Recorder;
+pub use trace_note::TraceNote;

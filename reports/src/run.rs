@@ -123,6 +123,24 @@ impl RunReport {
     /// The one-screen summary.
     pub fn to_text(&self) -> String {
         let mut out = String::new();
+        self.write_verdict(&mut out);
+        self.write_faults(&mut out);
+        if let Some(swarm) = &self.swarm {
+            let _ = writeln!(out, "swarm: {}", render_swarm(swarm));
+        }
+        self.write_stats(&mut out);
+        let _ = writeln!(
+            out,
+            "trace: {} ({} events)",
+            self.trace_hash, self.trace_events
+        );
+        self.write_anomalies(&mut out);
+        let _ = writeln!(out, "replay: {}", self.replay);
+        out
+    }
+
+    /// The run's header line, the verdict and any panic.
+    fn write_verdict(&self, out: &mut String) {
         let variants = crate::variants_label(&self.variants);
         let _ = writeln!(
             out,
@@ -145,6 +163,11 @@ impl RunReport {
         if let Some(panic) = &self.panic {
             let _ = writeln!(out, "panic: {panic}");
         }
+    }
+
+    /// The plan's faults (the first [`TEXT_FAULT_LIMIT`]) and the targeted ones that matched
+    /// no message.
+    fn write_faults(&self, out: &mut String) {
         let faults = self
             .faults
             .as_array()
@@ -168,9 +191,10 @@ impl RunReport {
                 f.index, f.description
             );
         }
-        if let Some(swarm) = &self.swarm {
-            let _ = writeln!(out, "swarm: {}", render_swarm(swarm));
-        }
+    }
+
+    /// The counts on one line, why a run did not converge, and the coverage reached.
+    fn write_stats(&self, out: &mut String) {
         let _ = writeln!(out, "stats: {}", compact_stats(&self.stats));
         // A run that did not converge says how far it got and whether its workload simply
         // outlasts the heal deadline (`stats.not_converged`, filled by the scenario runner).
@@ -190,26 +214,24 @@ impl RunReport {
                 self.coverage.len()
             );
         }
-        let _ = writeln!(
-            out,
-            "trace: {} ({} events)",
-            self.trace_hash, self.trace_events
-        );
-        if !self.anomalies.is_empty() {
-            let _ = writeln!(out, "anomalies:");
-            for a in self.anomalies.iter().take(TEXT_ANOMALY_LIMIT) {
-                let _ = writeln!(out, "  - {}: {}", a.anomaly.kind(), a.explanation);
-            }
-            if self.anomalies.len() > TEXT_ANOMALY_LIMIT {
-                let _ = writeln!(
-                    out,
-                    "  … and {} more (--json lists all)",
-                    self.anomalies.len() - TEXT_ANOMALY_LIMIT
-                );
-            }
+    }
+
+    /// The first [`TEXT_ANOMALY_LIMIT`] findings with their explanations.
+    fn write_anomalies(&self, out: &mut String) {
+        if self.anomalies.is_empty() {
+            return;
         }
-        let _ = writeln!(out, "replay: {}", self.replay);
-        out
+        let _ = writeln!(out, "anomalies:");
+        for a in self.anomalies.iter().take(TEXT_ANOMALY_LIMIT) {
+            let _ = writeln!(out, "  - {}: {}", a.anomaly.kind(), a.explanation);
+        }
+        if self.anomalies.len() > TEXT_ANOMALY_LIMIT {
+            let _ = writeln!(
+                out,
+                "  … and {} more (--json lists all)",
+                self.anomalies.len() - TEXT_ANOMALY_LIMIT
+            );
+        }
     }
 }
 

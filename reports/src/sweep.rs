@@ -332,8 +332,20 @@ impl SweepReport {
         serde_json::to_string_pretty(self).expect("reports serialise")
     }
 
+    /// The one-screen summary.
     pub fn to_text(&self) -> String {
         let mut out = String::new();
+        self.write_totals(&mut out);
+        self.write_coverage(&mut out);
+        if let Some(replay) = &self.replay {
+            let _ = writeln!(out, "replay: {replay}");
+        }
+        out
+    }
+
+    /// The sweep's header line, runs and failures, seeds per anomaly kind and the first 20
+    /// failing seeds.
+    fn write_totals(&self, out: &mut String) {
         let variants = crate::variants_label(&self.variants);
         let shard = self
             .shard
@@ -366,6 +378,10 @@ impl SweepReport {
             let more = if self.failed > 20 { " …" } else { "" };
             let _ = writeln!(out, "failing seeds: {}{more}", shown.join(" "));
         }
+    }
+
+    /// The paths no seed reached and the targeted faults that matched no message.
+    fn write_coverage(&self, out: &mut String) {
         if !self.coverage.is_empty() {
             let never: Vec<&str> = self
                 .coverage
@@ -398,10 +414,6 @@ impl SweepReport {
                 unmatched.join(", ")
             );
         }
-        if let Some(replay) = &self.replay {
-            let _ = writeln!(out, "replay: {replay}");
-        }
-        out
     }
 }
 

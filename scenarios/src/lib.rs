@@ -11,6 +11,7 @@ pub mod expect;
 pub mod limits;
 pub mod locate;
 pub mod run;
+pub mod shrink;
 pub mod spec;
 
 pub use app::{App, AppEnv, AppSpec};
