@@ -266,10 +266,27 @@ fn a_users_transactional_loop_holds_exactly_once_through_crashes() {
 
 #[test]
 fn a_users_do_it_yourself_loop_is_caught_copying_twice() {
-    let results = simulation(Guarantee::AtLeastOnce).run().unwrap();
+    let simulation = simulation(Guarantee::AtLeastOnce).build().unwrap();
+    let results = simulation.run();
     assert!(
         results.kinds().contains(&AnomalyKind::Duplicate),
         "{:?}",
         results.kinds()
     );
+    // Shrunk: fewer faults, still copying twice, and it replays.
+    let failed = results.failures().next().expect("a failing seed");
+    let shrunk = simulation.shrink(failed.seed).expect("it shrinks");
+    assert!(
+        shrunk.plan.0.len() <= failed.plan.0.len(),
+        "{:?}",
+        shrunk.plan
+    );
+    assert!(shrunk.outcome.kinds().contains(&AnomalyKind::Duplicate));
+    let mut replay = eosim::scenarios::RunOptions {
+        seed: failed.seed,
+        ..Default::default()
+    };
+    replay.plan_override = Some(shrunk.plan.clone());
+    let again = eosim::scenarios::run(&shrunk.scenario, &replay);
+    assert_eq!(again.trace.hash, shrunk.outcome.trace.hash);
 }

@@ -20,6 +20,7 @@ use sim::{FaultMix, NetConfig};
 
 use crate::app::{App, AppSpec};
 use crate::run::{RunOptions, RunOutcome, run};
+use crate::shrink::{ShrinkError, ShrinkOptions, ShrinkResult, shows, shrink, target_kind};
 use crate::spec::{FaultsSpec, Scenario, ScenarioError};
 
 /// A scenario built in code with the seeds to run it on.
@@ -70,6 +71,25 @@ impl Simulation {
         let seeds: Vec<u64> = self.seeds.clone().collect();
         let outcomes = sim::run_seeds(&seeds, self.jobs, |seed| self.run_seed(seed), &|_| {});
         SimResults { outcomes }
+    }
+
+    /// Shrinks a failing seed: the smallest fault plan (and, for a built-in app, workload)
+    /// that still shows the seed's first anomaly kind, confirmed by two identical replays.
+    /// The minimal run is `result.outcome`; `result.plan` is the plan to keep as a
+    /// regression (`RunOptions::plan_override`).
+    pub fn shrink(&self, seed: u64) -> Result<ShrinkResult, ShrinkError> {
+        let options = RunOptions {
+            seed,
+            ..RunOptions::default()
+        };
+        let original = run(&self.scenario, &options);
+        let kind = target_kind(&original, None)?;
+        shrink(
+            &self.scenario,
+            &original,
+            &ShrinkOptions::new(&options),
+            shows(kind),
+        )
     }
 
     /// Runs one seed again (a failure's replay: the same seed gives the same run).
