@@ -45,33 +45,18 @@ pub fn not_converged(scenario: &Scenario, history: &History) -> NotConvergedStat
         .iter()
         .filter(|op| op.phase != Phase::Invoke && op.time_ns <= deadline_ns)
         .collect();
-    let Progress {
-        unit,
-        done,
-        expected,
-        paced_ms,
-        last_ns,
-    } = scenario.app.app().progress(&done_ops);
-    let last_progress_ms = last_ns.map(|ns| ns / 1_000_000);
+    let progress = scenario.app.app().progress(&done_ops);
+    let last_progress_ms = progress.last_ns.map(|ns| ns / 1_000_000);
     let stall = STALL_MS.max(scenario.faults.heal_deadline_ms / STALL_FRACTION_OF_HEAL);
     let progressing = last_progress_ms.is_some_and(|last| last + stall >= deadline_ms);
-    let outlasts = done < expected && (progressing || paced_ms > deadline_ms);
-    let explanation = explain(
-        &Progress {
-            unit,
-            done,
-            expected,
-            paced_ms,
-            last_ns,
-        },
-        deadline_ms,
-        outlasts,
-    );
+    let outlasts =
+        progress.done < progress.expected && (progressing || progress.paced_ms > deadline_ms);
+    let explanation = explain(&progress, deadline_ms, outlasts);
     NotConvergedStats {
         deadline_ms,
-        work_unit: unit.to_string(),
-        work_done: done,
-        work_expected: expected,
+        work_unit: progress.unit.to_string(),
+        work_done: progress.done,
+        work_expected: progress.expected,
         last_progress_ms,
         workload_outlasts_deadline: outlasts,
         explanation,
