@@ -1050,6 +1050,43 @@ mod tests {
         );
     }
 
+    /// The rows of the README table whose header is `header`, each row's cells trimmed, with
+    /// backquotes dropped.
+    fn readme_table(header: &str) -> Vec<Vec<String>> {
+        let readme = include_str!("../../README.md");
+        let lines = readme.lines().skip_while(|l| *l != header).skip(2);
+        lines
+            .take_while(|l| l.starts_with('|'))
+            .map(|l| {
+                l.trim_matches('|')
+                    .split(" | ")
+                    .map(|cell| cell.trim().replace('`', ""))
+                    .collect()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_readme_lists_every_kind_and_category_as_the_tables_declare_them() {
+        let kinds: Vec<Vec<String>> = AnomalyKind::ALL
+            .iter()
+            .map(|k| {
+                [k.name(), k.category().name(), k.meaning()]
+                    .map(str::to_string)
+                    .to_vec()
+            })
+            .collect();
+        assert_eq!(readme_table("| kind | category | meaning |"), kinds);
+        let categories: Vec<Vec<String>> = AnomalyCategory::ALL
+            .iter()
+            .map(|c| [c.name(), c.meaning()].map(str::to_string).to_vec())
+            .collect();
+        assert_eq!(
+            readme_table("| category | what its findings have in common |"),
+            categories
+        );
+    }
+
     #[test]
     fn a_finding_is_tagged_with_its_kind_name() {
         let finding = Anomaly::NotConverged(NotConverged { open_ops: vec![3] });
