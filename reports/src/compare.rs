@@ -214,8 +214,8 @@ impl CompareReport {
             ));
         }
         out.push_str(
-            "(findings by category, summed over the seeds; records/s and latency: means of per-seed figures, \
-             virtual time)\n",
+            "(findings by category, summed over the seeds; records/s and latency: means of \
+             per-seed figures, virtual time)\n",
         );
         out
     }
