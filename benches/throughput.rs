@@ -203,8 +203,11 @@ fn main() {
     );
 
     let mut long = produce.clone();
-    long.workload.values_per_producer = 3_000;
-    long.workload.send_interval_ms = 1;
+    let scenarios::AppSpec::Produce(workload) = &mut long.app else {
+        unreachable!("produce-retries runs the produce app")
+    };
+    workload.values_per_producer = 3_000;
+    workload.send_interval_ms = 1;
     let (_, long_msgs, long_cpu) = eosim_rate(&long, 0..20);
     println!(
         "long produce run (3 x 3000 values, 20 seeds, 1 core):      {long_msgs:>8.0} msgs/s {long_cpu:>8.0} msgs/CPU-s  ({:.0}% of baseline per CPU-s)",
@@ -214,9 +217,10 @@ fn main() {
     // Issue 4's per-seed budget: eos-test with 10,000 input records and its default fault
     // mix, wall time per seed on one core (target ≤ 0.5 s).
     let mut eos = scenarios::load("eos-test").unwrap();
-    let mut workload = eos.streams_workload();
+    let scenarios::AppSpec::Streams(workload) = &mut eos.app else {
+        unreachable!("eos-test runs the streams app")
+    };
     workload.records = 10_000;
-    eos.streams = Some(workload);
     let eos_seeds = env_u64("EOSIM_BENCH_EOS_SEEDS", 10);
     let start = Instant::now();
     let cpu_start = cpu_seconds();

@@ -2,8 +2,11 @@
 //! Prints simulated messages per second and the share of time the log checker takes.
 fn main() {
     let mut s = eosim::scenarios::load("produce-retries").unwrap();
-    s.workload.values_per_producer = 3_000;
-    s.workload.send_interval_ms = 1;
+    let eosim::scenarios::AppSpec::Produce(workload) = &mut s.app else {
+        unreachable!("produce-retries runs the produce app")
+    };
+    workload.values_per_producer = 3_000;
+    workload.send_interval_ms = 1;
     let seeds: u64 = std::env::args()
         .nth(1)
         .and_then(|a| a.parse().ok())

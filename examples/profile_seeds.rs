@@ -7,7 +7,10 @@ fn main() {
         .ok()
         .and_then(|v| v.parse().ok())
     {
-        s.workload.values_per_producer = values;
+        let eosim::scenarios::AppSpec::Produce(workload) = &mut s.app else {
+            unreachable!("produce-retries runs the produce app")
+        };
+        workload.values_per_producer = values;
     }
     let seeds: u64 = std::env::args()
         .nth(1)

@@ -89,7 +89,11 @@ fn the_no_dedup_variant_makes_exactly_once_fail_with_duplicates() {
 fn bad_input_exits_2_with_a_clear_message() {
     let dir = scratch_dir("cli");
     let file = dir.join("bad.toml");
-    std::fs::write(&file, "name = \"x\"\napplication = \"produce\"\n[cluster]\nbrokers = 1\ntopics = []\nshards = 3\n").unwrap();
+    std::fs::write(
+        &file,
+        "name = \"x\"\n[app.produce]\n[cluster]\nbrokers = 1\ntopics = []\nshards = 3\n",
+    )
+    .unwrap();
     let out = eosim(&["run", file.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);

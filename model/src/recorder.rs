@@ -1,13 +1,18 @@
 //! Records client calls into the checker's history vocabulary, with virtual timestamps.
 
+use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
 use checker::history::{History, Operation, Phase};
+
+use crate::client::ClientId;
 
 /// Shared by every client of a run. Cheap to clone.
 #[derive(Clone, Default)]
 pub struct Recorder {
     history: Arc<Mutex<History>>,
+    /// Transactions recorded so far per client id (see `next_transaction_process`).
+    transactions: Arc<Mutex<BTreeMap<ClientId, u64>>>,
 }
 
 impl Recorder {
@@ -25,12 +30,28 @@ impl Recorder {
     }
 
     /// Names client `client_id` (its processes) for explanations, e.g. "copier-2#1".
-    pub fn name_client(&self, client_id: u64, name: impl Into<String>) {
+    pub fn name_client(&self, client_id: ClientId, name: impl Into<String>) {
         self.history
             .lock()
             .expect("history lock")
             .clients
-            .insert(client_id, name.into());
+            .insert(client_id.get(), name.into());
+    }
+
+    /// The process of client `client_id`'s next recorded transaction. Transactions take
+    /// the last quarter of the client's processes, counted across every transactional
+    /// producer of the client (a replacement after fencing goes on where the fenced one
+    /// stopped), so they never collide with the calls its other clients number from 0.
+    pub fn next_transaction_process(&self, client_id: ClientId) -> u64 {
+        let band = checker::history::PROCESSES_PER_CLIENT / 4;
+        let mut counts = self.transactions.lock().expect("transactions lock");
+        let n = counts.entry(client_id).or_default();
+        assert!(
+            *n < band,
+            "client {client_id:?} recorded more than {band} transactions"
+        );
+        *n += 1;
+        client_id.process(3 * band + (*n - 1))
     }
 
     /// Takes the history recorded so far.

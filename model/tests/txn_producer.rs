@@ -40,7 +40,7 @@ fn cluster(sim: &sim::Sim) -> ClientContext {
         net,
         cluster,
         recorder: Recorder::new(),
-        client_id: 1,
+        client_id: model::client::ClientId::LOADER,
     }
 }
 

@@ -2,6 +2,8 @@
 //! protocol variants, faults and the expected outcome; and the code that turns one into a
 //! simulated run and checks it.
 
+pub mod app;
+pub mod builder;
 pub mod builtin;
 pub mod convergence;
 pub mod coverage;
@@ -11,6 +13,8 @@ pub mod locate;
 pub mod run;
 pub mod spec;
 
+pub use app::{App, AppEnv, AppSpec};
+pub use builder::{SimResults, Simulation, SimulationBuilder};
 pub use builtin::{BUILTIN, load};
 pub use coverage::Coverage;
 pub use expect::{Expectation, RunKey};

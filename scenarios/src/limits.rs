@@ -41,73 +41,74 @@ pub const MAX_TOTAL_PARTITIONS: u64 = 1_024;
 /// `cluster.sync_us`: 0..=1,000,000 µs (default 0).
 pub const MAX_SYNC_US: u64 = 1_000_000;
 
-// ---- [workload] (application = "produce") -------------------------------------------------
+// ---- [app.produce] -----------------------------------------------------------------------
 
-/// `workload.producers`: 1..=256 (default 3).
+/// `app.produce.producers`: 1..=256 (default 3).
 pub const MAX_PRODUCERS: u32 = 256;
-/// `workload.values_per_producer`: 0..=100,000 (default 100). Values are numbered
+/// `app.produce.values_per_producer`: 0..=100,000 (default 100). Values are numbered
 /// `(producer + 1) × 1,000,000 + i`, so it must stay below 1,000,000 in any case.
 pub const MAX_VALUES_PER_PRODUCER: u32 = 100_000;
-/// `workload.producers × workload.values_per_producer`: at most 100,000 (a tenth of it on a
+/// `producers × values_per_producer` of `[app.produce]`: at most 100,000 (a tenth of it on a
 /// lossy network).
 pub const MAX_PRODUCE_VALUES: u64 = 100_000;
-/// `workload.send_interval_ms`: 0..=60,000 ms (default 20).
+/// `app.produce.send_interval_ms`: 0..=60,000 ms (default 20).
 pub const MAX_SEND_INTERVAL_MS: u64 = 60_000;
 
-// ---- [copy] (application = "transactional-copy") -----------------------------------------
+// ---- [app.transactional-copy] ------------------------------------------------------------
 
-/// `copy.instances`: 1..=64 (default 3).
+/// `app.transactional-copy.instances`: 1..=64 (default 3).
 pub const MAX_COPY_INSTANCES: u32 = 64;
-/// `copy.values`: 1..=20,000 (default 300; a tenth of the bound on a lossy network).
+/// `app.transactional-copy.values`: 1..=20,000 (default 300; a tenth of the bound on a lossy network).
 pub const MAX_COPY_VALUES: u32 = 20_000;
-/// `copy.commit_every`: 1..=10,000 records (default 10).
+/// `app.transactional-copy.commit_every`: 1..=10,000 records (default 10).
 pub const MAX_COMMIT_EVERY: u32 = 10_000;
 
-// ---- [queue] (application = "jepsen-queue") ----------------------------------------------
+// ---- [app.jepsen-queue] ------------------------------------------------------------------
 
-/// `queue.clients`: 1..=128 (default 4).
+/// `app.jepsen-queue.clients`: 1..=128 (default 4).
 pub const MAX_QUEUE_CLIENTS: u32 = 128;
-/// `queue.ops_per_client`: 1..=10,000 (default 60).
+/// `app.jepsen-queue.ops_per_client`: 1..=10,000 (default 60).
 pub const MAX_OPS_PER_CLIENT: u32 = 10_000;
-/// `queue.clients × queue.ops_per_client`: at most 40,000 (a tenth of it on a lossy network).
+/// `clients × ops_per_client` of `[app.jepsen-queue]`: at most 40,000 (a tenth of it on a
+/// lossy network).
 pub const MAX_QUEUE_OPS: u64 = 40_000;
-/// `queue.max_txn_len`: 1..=100 micro-ops (default 4).
+/// `app.jepsen-queue.max_txn_len`: 1..=100 micro-ops (default 4).
 pub const MAX_TXN_LEN: u32 = 100;
-/// `queue.clients × queue.ops_per_client × queue.max_txn_len`: at most 160,000 (40,000
+/// `clients × ops_per_client × max_txn_len` of `[app.jepsen-queue]`: at most 160,000 (40,000
 /// operations of the default 4 micro-ops; a tenth of it on a lossy network). A run's cost
 /// grows with its micro-ops: 40,000 operations of up to 20 took over 5 s.
 pub const MAX_QUEUE_MICRO_OPS: u64 = 160_000;
-/// `queue.op_interval_ms`: 1..=60,000 ms (default 20).
+/// `app.jepsen-queue.op_interval_ms`: 1..=60,000 ms (default 20).
 pub const MAX_OP_INTERVAL_MS: u64 = 60_000;
-/// `queue.intra_txn_delay_ms`: 0..=60,000 ms (default 40).
+/// `app.jepsen-queue.intra_txn_delay_ms`: 0..=60,000 ms (default 40).
 pub const MAX_INTRA_TXN_DELAY_MS: u64 = 60_000;
-/// `queue.max_poll_records`: 1..=100 (default 10). Every polled record is recorded in the
+/// `app.jepsen-queue.max_poll_records`: 1..=100 (default 10). Every polled record is recorded in the
 /// history and checked.
 pub const MAX_POLL_RECORDS: u32 = 100;
 
-// ---- [streams] (application = "streams") ---------------------------------------------------
+// ---- [app.streams] -----------------------------------------------------------------------
 
-/// `streams.instances`: 1..=32 (default 3). More instances than input partitions is allowed:
+/// `app.streams.instances`: 1..=32 (default 3). More instances than input partitions is allowed:
 /// the idle ones wait (as in Kafka; they spun before issue 12's fix, see
 /// `scenarios/regressions/eos-test-idle-instances.toml`).
 pub const MAX_STREAMS_INSTANCES: u32 = 32;
-/// `streams.records`: 1..=20,000 input records (default 300; a tenth of the bound on a lossy
+/// `app.streams.records`: 1..=20,000 input records (default 300; a tenth of the bound on a lossy
 /// network).
 pub const MAX_STREAMS_RECORDS: u32 = 20_000;
-/// `streams.keys`: 1..=4,096 (default 100; keys are 12 bits).
+/// `app.streams.keys`: 1..=4,096 (default 100; keys are 12 bits).
 pub const MAX_STREAMS_KEYS: u16 = 4_096;
-/// `streams.commit_interval_ms`: 1..=60,000 ms (default 100).
+/// `app.streams.commit_interval_ms`: 1..=60,000 ms (default 100).
 pub const MAX_COMMIT_INTERVAL_MS: u64 = 60_000;
-/// `streams.max_input_pause_ms`: 0..=10,000 ms (default 10).
+/// `app.streams.max_input_pause_ms`: 0..=10,000 ms (default 10).
 pub const MAX_INPUT_PAUSE_MS: u64 = 10_000;
-/// `streams.commit_interval_records`: 0..=20,000 (default 0: by time only).
+/// `app.streams.commit_interval_records`: 0..=20,000 (default 0: by time only).
 pub const MAX_COMMIT_INTERVAL_RECORDS: u32 = MAX_STREAMS_RECORDS;
 
-// ---- shared by [copy], [queue] and [streams] -----------------------------------------------
+// ---- shared by the apps ------------------------------------------------------------------
 
 /// `*.txn_timeout_ms`: 1..=300,000 ms (default 10,000).
 pub const MAX_TXN_TIMEOUT_MS: u64 = 300_000;
-/// `copy.session_timeout_ms`, `streams.session_timeout_ms`: more than the members' heartbeat
+/// `app.transactional-copy.session_timeout_ms`, `app.streams.session_timeout_ms`: more than the members' heartbeat
 /// interval (`model::client::GroupConfig`'s 100 ms: a member asserts that it heartbeats more
 /// often than its session times out) and at most 300,000 ms (default 1,000).
 pub const MAX_SESSION_TIMEOUT_MS: u64 = 300_000;

@@ -47,14 +47,22 @@ impl FieldPath {
         self
     }
 
-    /// From serde_path_to_error's path (enum variants and unknown steps are not TOML keys).
+    /// From serde_path_to_error's path. An enum variant with fields below it is a TOML key
+    /// (`[app.produce]`: the `produce` variant of `app`); a unit variant at the leaf (a
+    /// string value) and unknown steps are not.
     pub fn from_serde(path: &serde_path_to_error::Path) -> Self {
         use serde_path_to_error::Segment as S;
+        let segments: Vec<&S> = path.iter().collect();
         Self(
-            path.iter()
-                .filter_map(|s| match s {
+            segments
+                .iter()
+                .enumerate()
+                .filter_map(|(i, s)| match s {
                     S::Seq { index } => Some(Segment::Index(*index)),
                     S::Map { key } => Some(Segment::Key(key.clone())),
+                    S::Enum { variant } if i + 1 < segments.len() => {
+                        Some(Segment::Key(variant.clone()))
+                    }
                     S::Enum { .. } | S::Unknown => None,
                 })
                 .collect(),

@@ -5,21 +5,18 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use checker::{Anomaly, FinalLog, History, LogEntry, RecordStatus};
-use model::apps::produce::{Completion, producer_program};
 use model::broker::{BrokerStorage, spawn_broker};
 use model::client::consumer::Consumer;
-use model::client::{ClientContext, PROCESSES_PER_CLIENT, ProducerConfig};
+use model::client::{PROCESSES_PER_CLIENT, ProducerConfig};
 use model::partition::Partition;
-use model::protocol::KafkaNet;
 use model::protocol::TxnResult;
+use model::protocol::{IsolationLevel, KafkaNet};
 use model::{Cluster, Guarantee, Recorder, Variant, Variants};
 use serde::Serialize;
 use sim::{FaultPlan, NetStats, SeedOptions, Sim, TraceSummary};
 
-use crate::spec::{
-    Application, LOADER, Scenario, VERIFIER, copier_name, producer_name, queue_client_name,
-    streams_instance_name,
-};
+use crate::app::{AppEnv, ClientId, ReadBack, Started};
+use crate::spec::{Scenario, VERIFIER};
 
 /// What to run: the seed and any overrides of the scenario. Defaults: seed 0, no overrides,
 /// no recorded trace.
@@ -225,10 +222,7 @@ pub fn run(scenario: &Scenario, options: &RunOptions) -> RunOutcome {
     } else {
         let mut found = checker::check_all(&history)
             .unwrap_or_else(|e| panic!("the model recorded a malformed history: {e}"));
-        if scenario.application == Application::Streams {
-            let spec = scenario.streams_workload().app.spec();
-            found.extend(checker::aggregate::check_aggregates(&history, &spec));
-        }
+        found.extend(scenario.app.app().extra_checks(&history));
         found
     };
     let mut stats = stats(&history, messages, virtual_ms);
@@ -284,7 +278,8 @@ fn stats(history: &History, messages: NetStats, virtual_ms: u64) -> RunStats {
 /// Reads the run's network counts from outside the simulation (after a panic).
 type NetStatsSource = Arc<std::sync::Mutex<Option<Box<dyn Fn() -> NetStats + Send>>>>;
 
-/// The run itself, inside the simulation.
+/// The run itself, inside the simulation: cluster → app → fault phase → healing → read-back
+/// → ground truth.
 async fn execute(
     sim: Sim,
     scenario: Arc<Scenario>,
@@ -301,167 +296,168 @@ async fn execute(
     *net_stats
         .lock()
         .expect("set once, before anything can panic") = Some(Box::new(move || stats_net.stats()));
-    let spec = scenario.cluster_with_app_topics();
-    let partitions = spec.partitions();
+    let (cluster, storages) =
+        start_brokers(&sim, &net, scenario.cluster_with_app_topics(), &variants);
+    let env = AppEnv {
+        sim: sim.clone(),
+        net: net.clone(),
+        cluster,
+        recorder: recorder.clone(),
+        guarantee,
+        variants,
+    };
+    let app = scenario.app.app();
+    let started = app.start(&env);
+    // The verifier's node must outlive its init future: madsim ends a node (and drops every
+    // task spawned on it) when the init future returns.
+    let verifier = sim.add_node(VERIFIER, |_| std::future::pending::<()>());
+    let converged = fault_phase_then_heal(&sim, plan, &scenario.faults, started).await;
+    let read_deadline = sim::now_ms() + scenario.faults.heal_deadline_ms;
+    read_back(&env, verifier, app.read_back(), converged, read_deadline).await;
+    let mut history = recorder.take();
+    history.converged = Some(converged);
+    add_ground_truth(&mut history, &storages);
+    // Done without a panic: let go of the network here, inside the simulation.
+    net_stats.lock().expect("never poisoned").take();
+    (history, net.stats(), sim::now_ms())
+}
 
+/// Starts one broker per `spec.brokers`, each leading its share of the partitions; returns
+/// the cluster and the brokers' storage (the ground truth).
+fn start_brokers(
+    sim: &Sim,
+    net: &KafkaNet,
+    spec: model::ClusterSpec,
+    variants: &Variants,
+) -> (Cluster, Vec<Arc<BrokerStorage>>) {
+    let partitions = spec.partitions();
     let cluster_cell: model::broker::ClusterCell = Default::default();
     let mut brokers = Vec::new();
-    let mut storages: Vec<Arc<BrokerStorage>> = Vec::new();
+    let mut storages = Vec::new();
     for i in 0..spec.brokers {
         let led: Vec<_> = partitions
             .iter()
             .filter(|tp| spec.leader_index(tp) == i)
             .cloned()
             .collect();
-        let (node, storage) = spawn_broker(
-            &sim,
-            &net,
-            &model::ClusterSpec::broker_name(i),
-            i,
-            led,
-            &variants,
-            cluster_cell.clone(),
-        );
+        let name = model::ClusterSpec::broker_name(i);
+        let (node, storage) = spawn_broker(sim, net, &name, i, led, variants, cluster_cell.clone());
         brokers.push(node);
         storages.push(storage);
     }
-    let cluster = Cluster {
-        spec: spec.clone(),
-        brokers,
-    };
+    let cluster = Cluster { spec, brokers };
     cluster_cell
         .set(cluster.clone())
         .expect("the cluster layout is set once");
-    let (finished, app_nodes): AppStart = match scenario.application {
-        Application::Produce => {
-            let done = Completion::default();
-            let producers = scenario.workload.producers;
-            for p in 0..producers {
-                let (sim2, net2, cluster2, recorder2, done2) = (
-                    sim.clone(),
-                    net.clone(),
-                    cluster.clone(),
-                    recorder.clone(),
-                    done.clone(),
-                );
-                let (workload, partitions) = (scenario.workload.clone(), partitions.clone());
-                let config = producer_config(guarantee);
-                recorder.name_client(p as u64 + 1, producer_name(p));
-                sim.add_node(&producer_name(p), move |node| {
-                    let ctx = ClientContext {
-                        sim: sim2.clone(),
-                        node,
-                        net: net2.clone(),
-                        cluster: cluster2.clone(),
-                        recorder: recorder2.clone(),
-                        client_id: p as u64 + 1,
-                    };
-                    producer_program(
-                        ctx,
-                        config.clone(),
-                        p,
-                        workload.clone(),
-                        partitions.clone(),
-                        done2.clone(),
-                    )
-                });
-            }
-            (
-                Box::pin(async move { done.wait_for(producers).await }),
-                Vec::new(),
-            )
-        }
-        Application::TransactionalCopy => start_copy(
-            &sim, &net, &cluster, &recorder, &scenario, guarantee, &variants,
-        ),
-        Application::Streams => start_streams(
-            &sim, &net, &cluster, &recorder, &scenario, guarantee, &variants,
-        ),
-        Application::JepsenQueue => (
-            start_queue(
-                &sim, &net, &cluster, &recorder, &scenario, guarantee, &variants,
-            ),
-            Vec::new(),
-        ),
-    };
-    // The verifier's node must outlive its init future: madsim ends a node (and drops every
-    // task spawned on it) when the init future returns.
-    let verifier = sim.add_node(VERIFIER, |_| std::future::pending::<()>());
+    (cluster, storages)
+}
 
-    // Fault phase, then healing: everything restarted, resumed, reconnected.
-    let faults = sim.spawn_supervisor(plan.execute(sim.clone()));
-    madsim::time::sleep(Duration::from_millis(scenario.faults.phase_ms)).await;
-    faults.await.expect("the fault plan runs to its end");
+/// Runs the fault plan through the fault phase, heals everything, and waits for the app's
+/// work until the heal deadline; once done, stops the nodes the app asked to stop (so nothing
+/// writes while the verifier reads back). Returns whether the run converged.
+async fn fault_phase_then_heal(
+    sim: &Sim,
+    plan: FaultPlan,
+    faults: &crate::spec::FaultsSpec,
+    started: Started,
+) -> bool {
+    let run_plan = sim.spawn_supervisor(plan.execute(sim.clone()));
+    madsim::time::sleep(Duration::from_millis(faults.phase_ms)).await;
+    run_plan.await.expect("the fault plan runs to its end");
     sim.heal_all();
-    let heal_deadline = Duration::from_millis(scenario.faults.heal_deadline_ms);
-    let converged = madsim::time::timeout(heal_deadline, finished).await.is_ok();
+    let heal_deadline = Duration::from_millis(faults.heal_deadline_ms);
+    let converged = madsim::time::timeout(heal_deadline, started.done)
+        .await
+        .is_ok();
     if converged {
-        // The job is done: stop the application (copiers in a group never stop by
-        // themselves), so nothing writes while the verifier reads back.
-        for &node in &app_nodes {
+        for &node in &started.stop_when_done {
             sim.crash(node);
         }
     }
+    converged
+}
 
-    // Read every partition back as a client would, then take the ground truth.
-    recorder.name_client(0, VERIFIER);
-    let consumer = Consumer::new(ClientContext {
-        sim: sim.clone(),
-        node: verifier,
-        net: net.clone(),
-        cluster: cluster.clone(),
-        recorder: recorder.clone(),
-        client_id: 0,
-    });
-    let read_deadline = sim::now_ms() + scenario.faults.heal_deadline_ms;
-    let transactional = matches!(
-        scenario.application,
-        Application::TransactionalCopy | Application::Streams
-    );
-    let queue = scenario.application == Application::JepsenQueue;
-    let mut consumer = consumer;
-    if transactional {
-        // A downstream reader of transactional output reads committed data only.
-        consumer.isolation = model::protocol::IsolationLevel::ReadCommitted;
-    }
+/// Reads every partition back on the verifier's node as the app's `read_back` says.
+async fn read_back(
+    env: &AppEnv,
+    verifier: sim::NodeId,
+    how: ReadBack,
+    converged: bool,
+    deadline_ms: u64,
+) {
+    env.recorder.name_client(ClientId::VERIFIER, VERIFIER);
+    let mut consumer = Consumer::new(env.client_context(verifier, ClientId::VERIFIER));
+    let partitions = env.cluster.spec.partitions();
+    let recorder = env.recorder.clone();
     // Open queue transactions get the transaction timeout (and a little) to be decided.
-    let settle_deadline = sim::now_ms() + scenario.queue_workload().txn_timeout_ms + 2_000;
-    let verifier_recorder = recorder.clone();
-    let reader = sim.spawn_on(verifier, async move {
-        if transactional && converged {
-            // Converged means settled: transactions a zombie or a crashed instance left
-            // open end by their timeout. One that never ends is a hanging transaction.
-            for tp in &partitions {
-                consumer.wait_until_stable(tp, read_deadline).await;
+    let now_ms = sim::now_ms();
+    let reader = env.sim.spawn_on(verifier, async move {
+        match how {
+            ReadBack::Everything => {}
+            ReadBack::Committed => {
+                // A downstream reader of transactional output reads committed data only.
+                consumer.isolation = IsolationLevel::ReadCommitted;
+                if converged {
+                    // Converged means settled: transactions a zombie or a crashed instance
+                    // left open end by their timeout. One that never ends is hanging.
+                    for tp in &partitions {
+                        consumer.wait_until_stable(tp, deadline_ms).await;
+                    }
+                }
             }
-        }
-        for (i, tp) in partitions.iter().enumerate() {
-            if queue {
-                // Transactional output is read back at read_committed, as Jepsen's final
-                // polls do: aborted records are not reads.
-                let process = VERIFIER_QUEUE_PROCESSES + i as u64;
-                model::apps::queue::read_back(
+            ReadBack::QueuePolls { settle_ms } => {
+                read_back_queue_polls(
                     &consumer,
-                    &verifier_recorder,
-                    process,
-                    tp,
-                    model::protocol::IsolationLevel::ReadCommitted,
-                    settle_deadline,
-                    read_deadline,
+                    &recorder,
+                    &partitions,
+                    now_ms + settle_ms,
+                    deadline_ms,
                 )
                 .await;
-            } else {
-                consumer.read_to_end(tp, read_deadline).await;
+                return;
             }
+        }
+        for tp in &partitions {
+            consumer.read_to_end(tp, deadline_ms).await;
         }
     });
     reader
         .await
         .expect("the verifier reads every partition back (its node never exits)");
+}
 
-    let mut history = recorder.take();
-    history.converged = Some(converged);
-    for storage in &storages {
+/// The verifier's read-back processes in the jepsen-queue app (the verifier's own consumer
+/// numbers its calls from 0).
+const VERIFIER_QUEUE_PROCESSES: u64 = PROCESSES_PER_CLIENT / 2;
+
+/// Jepsen's final polls: each partition read at read_committed as a recorded poll operation
+/// (aborted records are not reads), once open transactions had until `settle_ms`.
+async fn read_back_queue_polls(
+    consumer: &Consumer,
+    recorder: &Recorder,
+    partitions: &[model::TopicPartition],
+    settle_ms: u64,
+    deadline_ms: u64,
+) {
+    for (i, tp) in partitions.iter().enumerate() {
+        let process = VERIFIER_QUEUE_PROCESSES + i as u64;
+        model::apps::queue::read_back(
+            consumer,
+            recorder,
+            process,
+            tp,
+            IsolationLevel::ReadCommitted,
+            settle_ms,
+            deadline_ms,
+        )
+        .await;
+    }
+}
+
+/// Adds the brokers' final logs (with each record's transaction status) and committed
+/// consumer offsets to `history`.
+fn add_ground_truth(history: &mut History, storages: &[Arc<BrokerStorage>]) {
+    for storage in storages {
         for (tp, log) in &storage.logs {
             let records = Partition::dump_with_status(log)
                 .into_iter()
@@ -484,9 +480,8 @@ async fn execute(
             });
         }
     }
-    for storage in &storages {
-        let groups = storage.group_offsets();
-        for (group, tp, offset) in groups.committed_offsets() {
+    for storage in storages {
+        for (group, tp, offset) in storage.group_offsets().committed_offsets() {
             history
                 .committed_offsets
                 .push(checker::history::CommittedOffset {
@@ -500,309 +495,4 @@ async fn execute(
     history
         .final_logs
         .sort_by(|a, b| (&a.topic, a.partition).cmp(&(&b.topic, b.partition)));
-    // Done without a panic: let go of the network here, inside the simulation.
-    net_stats.lock().expect("never poisoned").take();
-    (history, net.stats(), sim::now_ms())
 }
-
-/// A started application: the wait for its work to be done, and the nodes to stop once it is.
-type AppStart = (
-    std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>,
-    Vec<sim::NodeId>,
-);
-
-/// Starts the transactional-copy application: the loader and the copier instances. Each
-/// copier restart is a new incarnation with its own history processes. Returns the wait for
-/// every instance to finish copying.
-fn start_copy(
-    sim: &Sim,
-    net: &KafkaNet,
-    cluster: &Cluster,
-    recorder: &Recorder,
-    scenario: &Scenario,
-    guarantee: Guarantee,
-    variants: &Variants,
-) -> AppStart {
-    use model::apps::copy::{Copier, CopyCompletion, loader_program};
-    let offsets_in_txn = !variants.has(Variant::OffsetsOutsideTxn);
-    let workload = scenario.copy_workload();
-    let partitions = scenario
-        .cluster
-        .topics
-        .iter()
-        .find(|t| t.name == workload.input_topic)
-        .expect("validated: the input topic exists")
-        .partitions;
-    let context = |node, client_id| ClientContext {
-        sim: sim.clone(),
-        node,
-        net: net.clone(),
-        cluster: cluster.clone(),
-        recorder: recorder.clone(),
-        client_id,
-    };
-    let loader_ctx = context(sim::NodeId(0), LOADER_CLIENT_ID);
-    recorder.name_client(LOADER_CLIENT_ID, LOADER);
-    let loader_workload = workload.clone();
-    sim.add_node(LOADER, move |node| {
-        let ctx = ClientContext {
-            node,
-            ..loader_ctx.clone()
-        };
-        loader_program(ctx, loader_workload.clone(), partitions)
-    });
-    let done = CopyCompletion::default();
-    let exactly_once = guarantee.is_exactly_once();
-    let mut copiers = Vec::new();
-    for instance in 0..workload.instances {
-        let base = context(sim::NodeId(0), 0);
-        let (workload, done) = (workload.clone(), done.clone());
-        let incarnations = Arc::new(std::sync::atomic::AtomicU64::new(0));
-        let node = sim.add_node(&copier_name(instance), move |node| {
-            let client_id = next_incarnation(
-                &incarnations,
-                instance,
-                &copier_name(instance),
-                &base.recorder,
-                COPIER_ROLES,
-            );
-            let copier = Copier {
-                ctx: ClientContext {
-                    node,
-                    client_id,
-                    ..base.clone()
-                },
-                workload: workload.clone(),
-                instance,
-                partitions,
-                exactly_once,
-                offsets_in_txn,
-                done: done.clone(),
-            };
-            copier.run()
-        });
-        copiers.push(node);
-    }
-    (
-        Box::pin(async move { done.wait_for(partitions as usize).await }),
-        copiers,
-    )
-}
-
-/// Starts the jepsen-queue application: one node per client; each restart is a new
-/// incarnation with its own history processes, continuing the client's operation count.
-/// Exactly-once: transactions through a transactional producer and an idempotent producer for
-/// single sends; otherwise the guarantee's plain producer and non-transactional batches.
-/// Returns the wait for every client to finish its operations.
-fn start_queue(
-    sim: &Sim,
-    net: &KafkaNet,
-    cluster: &Cluster,
-    recorder: &Recorder,
-    scenario: &Scenario,
-    guarantee: Guarantee,
-    variants: &Variants,
-) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> {
-    use model::apps::queue::{ClientProgress, QueueClient, QueueCompletion, QueueMode};
-    use model::protocol::IsolationLevel;
-    let workload = scenario.queue_workload();
-    let partitions = scenario.queue_partitions();
-    let mode = QueueMode {
-        transactional: guarantee.is_exactly_once(),
-        producer: producer_config(guarantee),
-        isolation: if variants.has(Variant::ReadUncommitted) {
-            IsolationLevel::ReadUncommitted
-        } else {
-            IsolationLevel::ReadCommitted
-        },
-    };
-    let done = QueueCompletion::default();
-    for client in 0..workload.clients {
-        let base = ClientContext {
-            sim: sim.clone(),
-            node: sim::NodeId(0),
-            net: net.clone(),
-            cluster: cluster.clone(),
-            recorder: recorder.clone(),
-            client_id: 0,
-        };
-        let (workload, partitions, mode, done) = (
-            workload.clone(),
-            partitions.clone(),
-            mode.clone(),
-            done.clone(),
-        );
-        let progress = Arc::new(ClientProgress::default());
-        let incarnations = Arc::new(std::sync::atomic::AtomicU64::new(0));
-        sim.add_node(&queue_client_name(client), move |node| {
-            let incarnation = incarnations.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            assert!(
-                incarnation < COPIER_INCARNATIONS,
-                "queue client restarted more than {COPIER_INCARNATIONS} times"
-            );
-            let client_id =
-                COPIER_CLIENT_IDS * (client as u64 + 1) + CLIENTS_PER_INCARNATION * incarnation;
-            name_incarnation(
-                &base.recorder,
-                client_id,
-                &queue_client_name(client),
-                incarnation,
-                QUEUE_CLIENT_ROLES,
-            );
-            QueueClient {
-                ctx: ClientContext {
-                    node,
-                    client_id,
-                    ..base.clone()
-                },
-                workload: workload.clone(),
-                client,
-                incarnation,
-                partitions: partitions.clone(),
-                mode: mode.clone(),
-                progress: progress.clone(),
-                done: done.clone(),
-            }
-            .run()
-        });
-    }
-    let clients = workload.clients as usize;
-    Box::pin(async move { done.wait_for(clients).await })
-}
-
-/// The verifier's read-back processes in the jepsen-queue application (client id 0 is the
-/// verifier's, whose consumer numbers its own calls from 0).
-const VERIFIER_QUEUE_PROCESSES: u64 = PROCESSES_PER_CLIENT / 2;
-
-/// Counts a restart of node `slot` (0-based) and returns the new incarnation's client id,
-/// naming its clients in the history (`roles` for its sub-clients). Panics past
-/// `COPIER_INCARNATIONS` restarts (client ids would collide).
-fn next_incarnation(
-    incarnations: &std::sync::atomic::AtomicU64,
-    slot: u32,
-    node: &str,
-    recorder: &Recorder,
-    roles: &[&str],
-) -> u64 {
-    let incarnation = incarnations.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    assert!(
-        incarnation < COPIER_INCARNATIONS,
-        "{node} restarted more than {COPIER_INCARNATIONS} times"
-    );
-    let client_id = COPIER_CLIENT_IDS * (slot as u64 + 1) + CLIENTS_PER_INCARNATION * incarnation;
-    name_incarnation(recorder, client_id, node, incarnation, roles);
-    client_id
-}
-
-/// Names an incarnation's clients in the history: `<node>#<incarnation>` for its loop and
-/// `<node>#<incarnation> <role>` for the sub-clients at client id + 1, + 2, … (`roles`).
-fn name_incarnation(
-    recorder: &Recorder,
-    client_id: u64,
-    node: &str,
-    incarnation: u64,
-    roles: &[&str],
-) {
-    let name = format!("{node}#{incarnation}");
-    for (offset, role) in (1..).zip(roles) {
-        recorder.name_client(client_id + offset, format!("{name} {role}"));
-    }
-    recorder.name_client(client_id, name);
-}
-
-/// The copier's sub-clients (`Copier::client`), and the queue client's (`QueueClient::sub_client`).
-const COPIER_ROLES: &[&str] = &["consumer", "producer", "member"];
-const QUEUE_CLIENT_ROLES: &[&str] = &["producer", "transactional producer", "consumer"];
-
-/// Starts the streams application: the loader and the streams instances (restartable; each
-/// incarnation names its clients). Returns the wait for every source partition to be
-/// processed and committed, and the instances' nodes (stopped once done).
-fn start_streams(
-    sim: &Sim,
-    net: &KafkaNet,
-    cluster: &Cluster,
-    recorder: &Recorder,
-    scenario: &Scenario,
-    guarantee: Guarantee,
-    variants: &Variants,
-) -> AppStart {
-    use model::apps::streams::{StreamsInstance, StreamsProgress, streams_loader};
-    let workload = scenario.streams_workload();
-    let partitions = scenario.streams_partitions();
-    let base = ClientContext {
-        sim: sim.clone(),
-        node: sim::NodeId(0),
-        net: net.clone(),
-        cluster: cluster.clone(),
-        recorder: recorder.clone(),
-        client_id: LOADER_CLIENT_ID,
-    };
-    recorder.name_client(LOADER_CLIENT_ID, LOADER);
-    let progress = StreamsProgress::default();
-    let (loader_base, loader_workload, loader_progress) =
-        (base.clone(), workload.clone(), progress.clone());
-    sim.add_node(LOADER, move |node| {
-        let ctx = ClientContext {
-            node,
-            ..loader_base.clone()
-        };
-        streams_loader(
-            ctx,
-            loader_workload.clone(),
-            partitions,
-            loader_progress.clone(),
-        )
-    });
-    let exactly_once = guarantee.is_exactly_once();
-    let wipe = !variants.has(Variant::StoreNotWipedOnUncleanShutdown);
-    let checkpoint_restored = !variants.has(Variant::CheckpointWrittenNotRestored);
-    let mut nodes = Vec::new();
-    for instance in 0..workload.instances {
-        let (base, workload, progress) = (base.clone(), workload.clone(), progress.clone());
-        let incarnations = Arc::new(std::sync::atomic::AtomicU64::new(0));
-        let state_dir: model::apps::streams::StateDir =
-            sim::DurableCell::new(std::collections::BTreeMap::new());
-        let node_state_dir = state_dir.clone();
-        let node = sim.add_node(&streams_instance_name(instance), move |node| {
-            let client_id = next_incarnation(
-                &incarnations,
-                instance,
-                &streams_instance_name(instance),
-                &base.recorder,
-                COPIER_ROLES,
-            );
-            StreamsInstance {
-                ctx: ClientContext {
-                    node,
-                    client_id,
-                    ..base.clone()
-                },
-                workload: workload.clone(),
-                instance,
-                partitions,
-                exactly_once,
-                producer_per_task: guarantee == Guarantee::ExactlyOnce,
-                progress: progress.clone(),
-                state_dir: node_state_dir.clone(),
-                wipe_after_unclean_shutdown: wipe,
-                checkpoint_restored_offsets: checkpoint_restored,
-            }
-            .run()
-        });
-        sim.attach_disk(node, state_dir);
-        nodes.push(node);
-    }
-    let sources = workload.app.topology().source_topics().len() * partitions as usize;
-    (
-        Box::pin(async move { progress.wait_for(sources).await }),
-        nodes,
-    )
-}
-
-/// History client id of the copy application's loader (the verifier is 0).
-const LOADER_CLIENT_ID: u64 = 1;
-/// Copier instance k's client ids start at `COPIER_CLIENT_IDS × (k + 1)`; each incarnation
-/// takes `CLIENTS_PER_INCARNATION` (the loop, its consumer, its producer).
-const COPIER_CLIENT_IDS: u64 = 1_000;
-const CLIENTS_PER_INCARNATION: u64 = 10;
-const COPIER_INCARNATIONS: u64 = COPIER_CLIENT_IDS / CLIENTS_PER_INCARNATION;

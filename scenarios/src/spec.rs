@@ -7,37 +7,15 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::ops::Range;
 
-use model::apps::copy::CopyWorkload;
-use model::apps::produce::ProduceWorkload;
-use model::apps::queue::QueueWorkload;
-use model::apps::streams::StreamsWorkload;
 use model::{ClusterSpec, Guarantee, Variant};
 use serde::{Deserialize, Serialize};
 use sim::{Fault, FaultMix, FaultPlan, NetConfig};
 use toml::Spanned;
 
+use crate::app::AppSpec;
 use crate::expect::{Expectation, RunKey};
 use crate::limits;
 use crate::locate::{self, FieldPath};
-
-/// Which application runs on the cluster.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Application {
-    /// Producers send unique values to a topic (the talk's "Error Scenario #1").
-    Produce,
-    /// Copier instances copy a pre-filled input topic to an output topic (Kafka's
-    /// transactions system test): the DIY poll/send/commit loop under at-least-once (and
-    /// at-most-once), the transactional loop under exactly-once. Keys in `[copy]`.
-    TransactionalCopy,
-    /// Jepsen's queue workload: client processes do random sends, polls and transactions of
-    /// both over the partitions of the topics. Keys in `[queue]`.
-    JepsenQueue,
-    /// A Kafka-Streams-like application (Kafka's EOS system test) on streams instances in a
-    /// consumer group. Keys in `[streams]`; the topology's topics are created from the
-    /// `data` topic's partition count.
-    Streams,
-}
 
 /// The fault schedule: a fault phase with an explicit plan and/or a random mix, then a
 /// healing phase in which the system must finish its work.
@@ -85,7 +63,6 @@ pub struct Scenario {
     pub name: String,
     #[serde(default)]
     pub description: String,
-    pub application: Application,
     /// Default processing guarantee (`--guarantee` overrides it). Default: exactly-once.
     #[serde(default = "default_guarantee")]
     pub guarantee: Guarantee,
@@ -97,18 +74,8 @@ pub struct Scenario {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seed: Option<u64>,
     pub cluster: ClusterSpec,
-    /// The produce application's workload.
-    #[serde(default)]
-    pub workload: ProduceWorkload,
-    /// The transactional-copy application's workload (only with that application).
-    #[serde(default)]
-    pub copy: Option<CopyWorkload>,
-    /// The jepsen-queue application's workload (only with that application).
-    #[serde(default)]
-    pub queue: Option<QueueWorkload>,
-    /// The streams application's workload (only with that application).
-    #[serde(default)]
-    pub streams: Option<StreamsWorkload>,
+    /// The application and its settings: one `[app.<name>]` table.
+    pub app: AppSpec,
     #[serde(default)]
     pub network: NetConfig,
     #[serde(default)]
@@ -167,7 +134,7 @@ pub(crate) struct Invalid {
 }
 
 impl Invalid {
-    fn new(path: &str, message: impl Into<String>) -> Self {
+    pub(crate) fn new(path: &str, message: impl Into<String>) -> Self {
         Self {
             path: FieldPath::parse(path),
             message: message.into(),
@@ -177,7 +144,7 @@ impl Invalid {
 }
 
 /// `Err` naming `path` unless `min <= value <= max`.
-fn bounded<T: PartialOrd + fmt::Display>(
+pub(crate) fn bounded<T: PartialOrd + fmt::Display>(
     path: &str,
     value: T,
     min: T,
@@ -270,7 +237,7 @@ impl Scenario {
         let scenario: Scenario = serde_path_to_error::deserialize(deserializer).map_err(|e| {
             let mut path = FieldPath::from_serde(e.path());
             let inner = e.into_inner();
-            let message = inner.message().trim().to_string();
+            let message = app_table_message(&path, inner.message().trim());
             // "missing field `x`" is raised by the table that lacks it: name the field.
             if let Some(missing) = message
                 .strip_prefix("missing field `")
@@ -288,18 +255,20 @@ impl Scenario {
         Ok(scenario)
     }
 
+    /// Validates a scenario built in code (no file text: errors name the field only).
+    pub fn validate_built(&self) -> Result<(), ScenarioError> {
+        self.validate().map_err(|e| ScenarioError {
+            file: format!("<scenario {:?} built in code>", self.name),
+            position: None,
+            field: Some(e.path.to_string()).filter(|f| !f.is_empty()),
+            message: e.message,
+        })
+    }
+
     /// Names of the nodes a fault may crash or pause.
     pub fn crash_targets(&self) -> Vec<String> {
         let mut names = self.cluster.broker_names();
-        if self.application == Application::TransactionalCopy {
-            names.extend((0..self.copy_workload().instances).map(copier_name));
-        }
-        if self.application == Application::Streams {
-            names.extend((0..self.streams_workload().instances).map(streams_instance_name));
-        }
-        if self.application == Application::JepsenQueue && self.queue_workload().crash_clients {
-            names.extend((0..self.queue_workload().clients).map(queue_client_name));
-        }
+        names.extend(self.app.app().nodes().restartable);
         names
     }
 
@@ -322,189 +291,53 @@ impl Scenario {
 
     /// Names of every node a message fault may name.
     pub fn node_names(&self) -> Vec<String> {
+        let nodes = self.app.app().nodes();
         let mut names = self.cluster.broker_names();
-        match self.application {
-            Application::Produce => {
-                names.extend((0..self.workload.producers).map(producer_name));
-            }
-            Application::TransactionalCopy => {
-                names.extend((0..self.copy_workload().instances).map(copier_name));
-                names.push(LOADER.to_string());
-            }
-            Application::JepsenQueue => {
-                names.extend((0..self.queue_workload().clients).map(queue_client_name));
-            }
-            Application::Streams => {
-                names.extend((0..self.streams_workload().instances).map(streams_instance_name));
-                names.push(LOADER.to_string());
-            }
-        }
+        names.extend(nodes.restartable);
+        names.extend(nodes.other);
         names.push(VERIFIER.to_string());
         names
     }
 
-    /// The copy workload (defaults when `[copy]` is absent).
-    pub fn copy_workload(&self) -> CopyWorkload {
-        self.copy.clone().unwrap_or_default()
-    }
-
-    /// The streams workload (defaults when `[streams]` is absent).
-    pub fn streams_workload(&self) -> StreamsWorkload {
-        self.streams.clone().unwrap_or_default()
-    }
-
-    /// The cluster with the streams application's topics added (sinks, repartition and
-    /// changelog topics, each with the `data` topic's partitions); other applications' as is.
+    /// The cluster with the app's own topics added (e.g. the streams app's sink,
+    /// repartition and changelog topics); a topic the cluster has already is kept as is.
     pub fn cluster_with_app_topics(&self) -> ClusterSpec {
         let mut spec = self.cluster.clone();
-        if self.application != Application::Streams {
-            return spec;
-        }
-        let partitions = self.streams_partitions();
-        let topology = self.streams_workload().app.topology();
-        let mut names = topology.source_topics();
-        names.extend(topology.sink_topics());
-        names.extend(topology.internal_topics());
-        for name in names {
-            if !spec.topics.iter().any(|t| t.name == name) {
-                spec.topics
-                    .push(model::cluster::TopicSpec { name, partitions });
+        for topic in self.app.app().extra_topics(&self.cluster) {
+            if !spec.topics.iter().any(|t| t.name == topic.name) {
+                spec.topics.push(topic);
             }
         }
         spec
     }
 
-    /// Partitions of the streams application's input topic (default 5, as Kafka's test).
-    pub fn streams_partitions(&self) -> u32 {
-        let input = self.streams_workload().app.input_topic();
-        self.cluster
-            .topics
-            .iter()
-            .find(|t| t.name == input)
-            .map_or(model::streams::eos_test::PARTITIONS, |t| t.partitions)
-    }
-
-    /// The queue workload (defaults when `[queue]` is absent).
-    pub fn queue_workload(&self) -> QueueWorkload {
-        self.queue.clone().unwrap_or_default()
-    }
-
-    /// The partitions the queue workload uses: those of its topics (default: every topic).
-    pub fn queue_partitions(&self) -> Vec<model::TopicPartition> {
-        let topics = self.queue_workload().topics;
-        self.cluster
-            .partitions()
-            .into_iter()
-            .filter(|tp| topics.is_empty() || topics.iter().any(|t| **t == *tp.topic))
-            .collect()
-    }
-
-    /// Candidates for workload shrinking: each a copy with one size knob halved (producers,
-    /// values per producer; copy values and instances; queue clients and operations per
-    /// client), largest cut first; only candidates that still validate with `plan` (e.g. the
-    /// plan's nodes still exist).
+    /// Candidates for workload shrinking: each a copy with one size knob of the app cut
+    /// (largest cut first); only candidates that still validate with `plan` (e.g. the plan's
+    /// nodes still exist).
     pub fn smaller_workloads(&self, plan: &FaultPlan) -> Vec<Scenario> {
-        let half = |n: u32, floor: u32| (n > floor).then(|| (n / 2).max(floor));
-        let mut out = Vec::new();
-        let mut push = |candidate: Scenario| {
-            if candidate.validate().is_ok()
-                && validate_plan_nodes(
-                    plan,
-                    &candidate.crash_targets(),
-                    &candidate.node_names(),
-                    candidate.faults.phase_ms,
-                )
-                .is_ok()
-            {
-                out.push(candidate);
-            }
-        };
-        match self.application {
-            Application::Produce => {
-                if let Some(n) = half(self.workload.values_per_producer, 1) {
-                    let mut c = self.clone();
-                    c.workload.values_per_producer = n;
-                    push(c);
-                }
-                if let Some(n) = half(self.workload.producers, 1) {
-                    let mut c = self.clone();
-                    c.workload.producers = n;
-                    push(c);
-                }
-            }
-            Application::TransactionalCopy => {
-                let copy = self.copy_workload();
-                if let Some(n) = half(copy.values, 1) {
-                    let mut c = self.clone();
-                    c.copy = Some(CopyWorkload {
-                        values: n,
-                        ..copy.clone()
-                    });
-                    push(c);
-                }
-                if let Some(n) = half(copy.instances, 1) {
-                    let mut c = self.clone();
-                    c.copy = Some(CopyWorkload {
-                        instances: n,
-                        ..copy
-                    });
-                    push(c);
-                }
-            }
-            Application::Streams => {
-                let streams = self.streams_workload();
-                if let Some(n) = half(streams.records, 1) {
-                    let mut c = self.clone();
-                    c.streams = Some(StreamsWorkload {
-                        records: n,
-                        ..streams
-                    });
-                    push(c);
-                }
-            }
-            Application::JepsenQueue => {
-                let queue = self.queue_workload();
-                if let Some(n) = half(queue.ops_per_client, 1) {
-                    let mut c = self.clone();
-                    c.queue = Some(QueueWorkload {
-                        ops_per_client: n,
-                        ..queue.clone()
-                    });
-                    push(c);
-                }
-                if let Some(n) = half(queue.clients, 1) {
-                    let mut c = self.clone();
-                    c.queue = Some(QueueWorkload {
-                        clients: n,
-                        ..queue
-                    });
-                    push(c);
-                }
-            }
-        }
-        out
+        self.app
+            .smaller()
+            .into_iter()
+            .map(|app| Scenario {
+                app,
+                ..self.clone()
+            })
+            .filter(|candidate| {
+                candidate.validate().is_ok()
+                    && validate_plan_nodes(
+                        plan,
+                        &candidate.crash_targets(),
+                        &candidate.node_names(),
+                        candidate.faults.phase_ms,
+                    )
+                    .is_ok()
+            })
+            .collect()
     }
 
     /// One line on the workload's size, for shrink's progress output.
     pub fn workload_size(&self) -> String {
-        match self.application {
-            Application::Produce => format!(
-                "{} producers x {} values",
-                self.workload.producers, self.workload.values_per_producer
-            ),
-            Application::TransactionalCopy => {
-                let c = self.copy_workload();
-                format!("{} values, {} instances", c.values, c.instances)
-            }
-            Application::JepsenQueue => {
-                let q = self.queue_workload();
-                format!("{} clients x {} ops", q.clients, q.ops_per_client)
-            }
-            Application::Streams => {
-                let w = self.streams_workload();
-                format!("{} records, {} instances", w.records, w.instances)
-            }
-        }
+        self.app.size()
     }
 
     /// The explicit part of the plan, without spans.
@@ -517,7 +350,7 @@ impl Scenario {
     }
 
     /// The workload bound `max`, a tenth of it on a lossy network (`network.loss` above 0).
-    fn workload_bound(&self, max: u64) -> u64 {
+    pub(crate) fn workload_bound(&self, max: u64) -> u64 {
         if self.network.loss > 0.0 {
             max / limits::LOSSY_WORKLOAD_DIVISOR
         } else {
@@ -526,7 +359,7 @@ impl Scenario {
     }
 
     /// " (a tenth of … on a lossy network)" when `workload_bound` divided.
-    fn lossy_note(&self) -> &'static str {
+    pub(crate) fn lossy_note(&self) -> &'static str {
         if self.network.loss > 0.0 {
             " on a lossy network (network.loss > 0: lost messages break connections and every \
              call in flight is retried)"
@@ -537,7 +370,7 @@ impl Scenario {
 
     /// `bounded(path, value, 1, max)`, saying so when a lossy network's tenth of `max` is
     /// what `value` passes.
-    fn bounded_workload(&self, path: &str, value: u32, max: u32) -> Result<(), Invalid> {
+    pub(crate) fn bounded_workload(&self, path: &str, value: u32, max: u32) -> Result<(), Invalid> {
         let bound = self.workload_bound(u64::from(max));
         if u64::from(value) > bound && bound < u64::from(max) {
             return Err(Invalid::new(
@@ -546,210 +379,6 @@ impl Scenario {
             ));
         }
         bounded(path, value, 1, max)
-    }
-
-    fn validate_produce(&self) -> Result<(), Invalid> {
-        let w = &self.workload;
-        bounded("workload.producers", w.producers, 1, limits::MAX_PRODUCERS)?;
-        bounded(
-            "workload.values_per_producer",
-            w.values_per_producer,
-            0,
-            limits::MAX_VALUES_PER_PRODUCER,
-        )?;
-        let total = u64::from(w.producers) * u64::from(w.values_per_producer);
-        let max = self.workload_bound(limits::MAX_PRODUCE_VALUES);
-        if total > max {
-            return Err(Invalid::new(
-                "workload.values_per_producer",
-                format!(
-                    "{} producers x {} values = {total} values; at most {max} in all{}",
-                    w.producers,
-                    w.values_per_producer,
-                    self.lossy_note()
-                ),
-            ));
-        }
-        bounded(
-            "workload.send_interval_ms",
-            w.send_interval_ms,
-            0,
-            limits::MAX_SEND_INTERVAL_MS,
-        )
-    }
-
-    fn validate_copy(&self) -> Result<(), Invalid> {
-        let copy = self.copy_workload();
-        bounded(
-            "copy.instances",
-            copy.instances,
-            1,
-            limits::MAX_COPY_INSTANCES,
-        )?;
-        self.bounded_workload("copy.values", copy.values, limits::MAX_COPY_VALUES)?;
-        bounded(
-            "copy.commit_every",
-            copy.commit_every,
-            1,
-            limits::MAX_COMMIT_EVERY,
-        )?;
-        bounded(
-            "copy.txn_timeout_ms",
-            copy.txn_timeout_ms,
-            1,
-            limits::MAX_TXN_TIMEOUT_MS,
-        )?;
-        validate_session("copy.session_timeout_ms", copy.session_timeout_ms)?;
-        let partitions = |name: &str| {
-            self.cluster
-                .topics
-                .iter()
-                .find(|t| t.name == name)
-                .map(|t| t.partitions)
-        };
-        let Some(input) = partitions(&copy.input_topic) else {
-            return Err(Invalid::new(
-                "copy.input_topic",
-                format!("{:?} is not a topic of cluster.topics", copy.input_topic),
-            ));
-        };
-        match partitions(&copy.output_topic) {
-            None => Err(Invalid::new(
-                "copy.output_topic",
-                format!("{:?} is not a topic of cluster.topics", copy.output_topic),
-            )),
-            Some(output) if output != input || copy.output_topic == copy.input_topic => {
-                Err(Invalid::new(
-                    "copy.output_topic",
-                    "must be another topic with as many partitions as the input",
-                ))
-            }
-            Some(_) => Ok(()),
-        }
-    }
-
-    fn validate_queue(&self) -> Result<(), Invalid> {
-        let queue = self.queue_workload();
-        bounded("queue.clients", queue.clients, 1, limits::MAX_QUEUE_CLIENTS)?;
-        bounded(
-            "queue.ops_per_client",
-            queue.ops_per_client,
-            1,
-            limits::MAX_OPS_PER_CLIENT,
-        )?;
-        let total = u64::from(queue.clients) * u64::from(queue.ops_per_client);
-        let max = self.workload_bound(limits::MAX_QUEUE_OPS);
-        if total > max {
-            return Err(Invalid::new(
-                "queue.ops_per_client",
-                format!(
-                    "{} clients x {} operations = {total} operations; at most {max} in all{}",
-                    queue.clients,
-                    queue.ops_per_client,
-                    self.lossy_note()
-                ),
-            ));
-        }
-        bounded(
-            "queue.max_txn_len",
-            queue.max_txn_len,
-            1,
-            limits::MAX_TXN_LEN,
-        )?;
-        let micro_ops = total * u64::from(queue.max_txn_len);
-        let max = self.workload_bound(limits::MAX_QUEUE_MICRO_OPS);
-        if micro_ops > max {
-            return Err(Invalid::new(
-                "queue.max_txn_len",
-                format!(
-                    "{total} operations of up to {} micro-ops = {micro_ops}; at most {max} in \
-                     all{}",
-                    queue.max_txn_len,
-                    self.lossy_note()
-                ),
-            ));
-        }
-        if queue.op_interval_ms == 0 {
-            return Err(Invalid::new(
-                "queue.op_interval_ms",
-                "must be at least 1 (simulated sleeps are whole milliseconds)",
-            ));
-        }
-        bounded(
-            "queue.op_interval_ms",
-            queue.op_interval_ms,
-            1,
-            limits::MAX_OP_INTERVAL_MS,
-        )?;
-        bounded(
-            "queue.intra_txn_delay_ms",
-            queue.intra_txn_delay_ms,
-            0,
-            limits::MAX_INTRA_TXN_DELAY_MS,
-        )?;
-        bounded(
-            "queue.max_poll_records",
-            queue.max_poll_records,
-            1,
-            limits::MAX_POLL_RECORDS,
-        )?;
-        bounded(
-            "queue.txn_timeout_ms",
-            queue.txn_timeout_ms,
-            1,
-            limits::MAX_TXN_TIMEOUT_MS,
-        )?;
-        for (i, topic) in queue.topics.iter().enumerate() {
-            if !self.cluster.topics.iter().any(|t| t.name == *topic) {
-                return Err(Invalid::new(
-                    &format!("queue.topics[{i}]"),
-                    format!("{topic:?} is not a topic of cluster.topics"),
-                ));
-            }
-        }
-        Ok(())
-    }
-
-    fn validate_streams(&self) -> Result<(), Invalid> {
-        let w = self.streams_workload();
-        bounded(
-            "streams.instances",
-            w.instances,
-            1,
-            limits::MAX_STREAMS_INSTANCES,
-        )?;
-        self.bounded_workload("streams.records", w.records, limits::MAX_STREAMS_RECORDS)?;
-        if w.keys == 0 || w.keys > limits::MAX_STREAMS_KEYS {
-            return Err(Invalid::new(
-                "streams.keys",
-                format!("must be in 1..={} (12-bit keys)", limits::MAX_STREAMS_KEYS),
-            ));
-        }
-        bounded(
-            "streams.commit_interval_ms",
-            w.commit_interval_ms,
-            1,
-            limits::MAX_COMMIT_INTERVAL_MS,
-        )?;
-        bounded(
-            "streams.commit_interval_records",
-            w.commit_interval_records,
-            0,
-            limits::MAX_COMMIT_INTERVAL_RECORDS,
-        )?;
-        bounded(
-            "streams.txn_timeout_ms",
-            w.txn_timeout_ms,
-            1,
-            limits::MAX_TXN_TIMEOUT_MS,
-        )?;
-        validate_session("streams.session_timeout_ms", w.session_timeout_ms)?;
-        bounded(
-            "streams.max_input_pause_ms",
-            w.max_input_pause_ms,
-            0,
-            limits::MAX_INPUT_PAUSE_MS,
-        )
     }
 
     fn validate_cluster(&self) -> Result<(), Invalid> {
@@ -865,6 +494,16 @@ impl Scenario {
             1,
             limits::MAX_HEAL_DEADLINE_MS,
         )?;
+        self.validate_plan_sizes()?;
+        match &faults.mix {
+            Some(mix) => self.validate_mix(mix),
+            None => Ok(()),
+        }
+    }
+
+    /// The explicit plan: how many faults, and each one's counts and durations.
+    fn validate_plan_sizes(&self) -> Result<(), Invalid> {
+        let faults = &self.faults;
         if faults.plan.len() > limits::MAX_PLAN_FAULTS {
             return Err(Invalid {
                 span: faults.plan.get(limits::MAX_PLAN_FAULTS).map(|f| f.span()),
@@ -911,23 +550,16 @@ impl Scenario {
                 Crash { .. } | Restart { .. } | Pause { .. } | Resume { .. } | HealPartition => {}
             }
         }
-        let Some(mix) = &faults.mix else {
-            return Ok(());
-        };
+        Ok(())
+    }
+
+    /// The mix's count, weights, durations, message kinds and targets.
+    fn validate_mix(&self, mix: &FaultMix) -> Result<(), Invalid> {
         bounded("faults.mix.count", mix.count, 0, limits::MAX_MIX_COUNT)?;
-        for (name, weight) in [
-            ("crash", mix.crash),
-            ("pause", mix.pause),
-            ("stop", mix.stop),
-            ("drop_requests", mix.drop_requests),
-            ("lose_acks", mix.lose_acks),
-            ("duplicate_requests", mix.duplicate_requests),
-            ("duplicate_responses", mix.duplicate_responses),
-            ("delay", mix.delay),
-        ] {
+        for &kind in sim::MixKind::ALL {
             bounded(
-                &format!("faults.mix.{name}"),
-                weight,
+                &format!("faults.mix.{}", kind.name()),
+                mix.weight(kind),
                 0,
                 limits::MAX_MIX_WEIGHT,
             )?;
@@ -957,81 +589,20 @@ impl Scenario {
             limits::MAX_DELAY_MS,
         )?;
         if let Some(kinds) = &mix.message {
-            if kinds.0.len() > limits::MAX_LIST_ENTRIES {
-                return Err(Invalid::new(
-                    "faults.mix.message",
-                    format!(
-                        "{} kinds listed; at most {}",
-                        kinds.0.len(),
-                        limits::MAX_LIST_ENTRIES
-                    ),
-                ));
-            }
-            if let Some((i, bad)) = kinds
-                .0
-                .iter()
-                .enumerate()
-                .find(|(_, k)| !MESSAGE_KINDS.contains(&k.as_str()))
-            {
-                // A single kind is a string, a list names the entry.
-                let path = if kinds.0.len() == 1 {
-                    "faults.mix.message".to_string()
-                } else {
-                    format!("faults.mix.message[{i}]")
-                };
-                return Err(Invalid::new(
-                    &path,
-                    format!(
-                        "unknown message kind {bad:?} (known: {})",
-                        MESSAGE_KINDS.join(", ")
-                    ),
-                ));
-            }
+            validate_mix_messages(kinds)?;
         }
-        let targets = self.crash_targets();
         if let Some(list) = &mix.targets {
-            if list.len() > limits::MAX_LIST_ENTRIES {
-                return Err(Invalid::new(
-                    "faults.mix.targets",
-                    format!(
-                        "{} targets listed; at most {}",
-                        list.len(),
-                        limits::MAX_LIST_ENTRIES
-                    ),
-                ));
-            }
-            if let Some((i, unknown)) = list.iter().enumerate().find(|(_, t)| !targets.contains(t))
-            {
-                return Err(Invalid::new(
-                    &format!("faults.mix.targets[{i}]"),
-                    format!(
-                        "{unknown:?} cannot be crashed or paused (nodes that can: {})",
-                        targets.join(", ")
-                    ),
-                ));
-            }
+            validate_mix_targets(list, &self.crash_targets())?;
         }
         Ok(())
     }
 
     /// Group members and streams tasks keep sending while the run lasts: bound the estimate.
     fn validate_background(&self) -> Result<(), Invalid> {
-        let (members, tasks) = match self.application {
-            Application::TransactionalCopy
-                if self.copy_workload().assignment == model::apps::copy::CopyAssignment::Group =>
-            {
-                (u64::from(self.copy_workload().instances), 0)
-            }
-            Application::Streams => {
-                let w = self.streams_workload();
-                let sources = w.app.topology().source_topics().len() as u64;
-                (
-                    u64::from(w.instances),
-                    sources * u64::from(self.streams_partitions()),
-                )
-            }
-            _ => return Ok(()),
-        };
+        let crate::app::BackgroundLoad { members, tasks } = self.app.background_load(self);
+        if members == 0 && tasks == 0 {
+            return Ok(());
+        }
         let (phase, heal) = (self.faults.phase_ms, self.faults.heal_deadline_ms);
         let seconds = (phase + heal).div_ceil(1_000);
         let estimate = seconds
@@ -1060,6 +631,28 @@ impl Scenario {
     }
 
     pub(crate) fn validate(&self) -> Result<(), Invalid> {
+        self.validate_header()?;
+        self.validate_cluster()?;
+        self.app.validate(self)?;
+        self.validate_total_partitions()?;
+        self.validate_network()?;
+        self.validate_faults()?;
+        self.validate_background()?;
+        self.validate_plan_lifecycles()?;
+        for key in self.expect.keys() {
+            if let Err(m) = RunKey::parse(key) {
+                return Err(Invalid {
+                    path: FieldPath::parse("expect").key(key),
+                    message: m,
+                    span: None,
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// Name and description.
+    fn validate_header(&self) -> Result<(), Invalid> {
         if self.name.trim().is_empty() {
             return Err(Invalid::new("name", "must not be empty"));
         }
@@ -1075,82 +668,132 @@ impl Scenario {
                 format!("at most {} characters", limits::MAX_DESCRIPTION_CHARS),
             ));
         }
-        self.validate_cluster()?;
-        let only = |section: &str, application: &str| {
-            Err(Invalid::new(
-                section,
-                format!("only for application = \"{application}\""),
-            ))
+        Ok(())
+    }
+
+    /// Every partition of the cluster's topics and the app's own, in all.
+    fn validate_total_partitions(&self) -> Result<(), Invalid> {
+        let topics = self.cluster_with_app_topics().topics;
+        let partitions: u64 = topics.iter().map(|t| u64::from(t.partitions)).sum();
+        if partitions <= limits::MAX_TOTAL_PARTITIONS {
+            return Ok(());
+        }
+        let own: Vec<String> = topics
+            .into_iter()
+            .skip(self.cluster.topics.len())
+            .map(|t| t.name)
+            .collect();
+        let with = if own.is_empty() {
+            String::new()
+        } else {
+            format!(" with the app's own topics ({})", own.join(", "))
         };
-        if self.copy.is_some() && self.application != Application::TransactionalCopy {
-            return only("copy", "transactional-copy");
-        }
-        if self.queue.is_some() && self.application != Application::JepsenQueue {
-            return only("queue", "jepsen-queue");
-        }
-        if self.streams.is_some() && self.application != Application::Streams {
-            return only("streams", "streams");
-        }
-        match self.application {
-            Application::Produce => self.validate_produce()?,
-            Application::TransactionalCopy => self.validate_copy()?,
-            Application::JepsenQueue => self.validate_queue()?,
-            Application::Streams => self.validate_streams()?,
-        }
-        let partitions: u64 = self
-            .cluster_with_app_topics()
-            .topics
-            .iter()
-            .map(|t| u64::from(t.partitions))
-            .sum();
-        if partitions > limits::MAX_TOTAL_PARTITIONS {
-            let with = if self.application == Application::Streams {
-                " with the streams application's sink, repartition and changelog topics"
-            } else {
-                ""
-            };
-            return Err(Invalid::new(
-                "cluster.topics",
-                format!(
-                    "{partitions} partitions in all{with}; at most {}",
-                    limits::MAX_TOTAL_PARTITIONS
-                ),
-            ));
-        }
-        self.validate_network()?;
-        self.validate_faults()?;
-        self.validate_background()?;
+        Err(Invalid::new(
+            "cluster.topics",
+            format!(
+                "{partitions} partitions in all{with}; at most {}",
+                limits::MAX_TOTAL_PARTITIONS
+            ),
+        ))
+    }
+
+    /// The explicit plan restarts only what crashed, names known nodes and kinds.
+    fn validate_plan_lifecycles(&self) -> Result<(), Invalid> {
         let plan = sim::FaultPlan(self.explicit_plan());
-        if let Err(e) = validate_plan_nodes(
+        validate_plan_nodes(
             &plan,
             &self.crash_targets(),
             &self.node_names(),
             self.faults.phase_ms,
-        ) {
-            return Err(Invalid {
-                span: self.faults.plan.get(e.index).map(|s| s.span()),
-                ..Invalid::new(
-                    &format!("faults.plan[{}]", e.index),
-                    format!("impossible fault ({}): {}", e.what, e.reason),
-                )
-            });
-        }
-        for key in self.expect.keys() {
-            if let Err(m) = RunKey::parse(key) {
-                return Err(Invalid {
-                    path: FieldPath::parse("expect").key(key),
-                    message: m,
-                    span: None,
-                });
-            }
-        }
-        Ok(())
+        )
+        .map_err(|e| Invalid {
+            span: self.faults.plan.get(e.index).map(|s| s.span()),
+            ..Invalid::new(
+                &format!("faults.plan[{}]", e.index),
+                format!("impossible fault ({}): {}", e.what, e.reason),
+            )
+        })
     }
+}
+
+/// The mix's message kinds: a bounded list of known kinds.
+fn validate_mix_messages(kinds: &sim::MessageKinds) -> Result<(), Invalid> {
+    if kinds.0.len() > limits::MAX_LIST_ENTRIES {
+        return Err(Invalid::new(
+            "faults.mix.message",
+            format!(
+                "{} kinds listed; at most {}",
+                kinds.0.len(),
+                limits::MAX_LIST_ENTRIES
+            ),
+        ));
+    }
+    if let Some((i, bad)) = kinds
+        .0
+        .iter()
+        .enumerate()
+        .find(|(_, k)| !MESSAGE_KINDS.contains(&k.as_str()))
+    {
+        // A single kind is a string, a list names the entry.
+        let path = if kinds.0.len() == 1 {
+            "faults.mix.message".to_string()
+        } else {
+            format!("faults.mix.message[{i}]")
+        };
+        return Err(Invalid::new(
+            &path,
+            format!(
+                "unknown message kind {bad:?} (known: {})",
+                MESSAGE_KINDS.join(", ")
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// The mix's targets: a bounded list of nodes that can be crashed.
+fn validate_mix_targets(list: &[String], targets: &[String]) -> Result<(), Invalid> {
+    if list.len() > limits::MAX_LIST_ENTRIES {
+        return Err(Invalid::new(
+            "faults.mix.targets",
+            format!(
+                "{} targets listed; at most {}",
+                list.len(),
+                limits::MAX_LIST_ENTRIES
+            ),
+        ));
+    }
+    if let Some((i, unknown)) = list.iter().enumerate().find(|(_, t)| !targets.contains(t)) {
+        return Err(Invalid::new(
+            &format!("faults.mix.targets[{i}]"),
+            format!(
+                "{unknown:?} cannot be crashed or paused (nodes that can: {})",
+                targets.join(", ")
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Says what `[app]` takes where serde's words for an enum table would puzzle: a missing app
+/// and several apps. Other messages as they are.
+fn app_table_message(path: &FieldPath, message: &str) -> String {
+    let names = AppSpec::BUILTIN_NAMES.join(", ");
+    if message == "missing field `app`" {
+        return format!(
+            "missing field `app`: a scenario runs one app, [app.<name>] with <name> one of {names}"
+        );
+    }
+    let is_app = path.to_string() == "app";
+    if is_app && message.contains("wanted exactly 1 element") {
+        return format!("exactly one app table, [app.<name>] with <name> one of {names}");
+    }
+    message.to_string()
 }
 
 /// A consumer group member's session must outlast its heartbeat interval (the member asserts
 /// it), and is bounded like every duration.
-fn validate_session(path: &str, session_timeout_ms: u64) -> Result<(), Invalid> {
+pub(crate) fn validate_session(path: &str, session_timeout_ms: u64) -> Result<(), Invalid> {
     let heartbeat = model::client::GroupConfig::new("").heartbeat_interval_ms;
     if session_timeout_ms <= heartbeat {
         return Err(Invalid::new(
@@ -1205,28 +848,8 @@ fn validate_plan_nodes(
     Ok(())
 }
 
-/// Node name of producer `p` (0-based).
-pub fn producer_name(p: u32) -> String {
-    format!("producer-{}", p + 1)
-}
-
-/// Node name of queue client `k` (0-based).
-pub fn queue_client_name(k: u32) -> String {
-    format!("client-{}", k + 1)
-}
-
 /// The message kinds a fault may name (the model's request and response labels).
 pub use model::protocol::MESSAGE_KINDS;
-
-/// Node name of streams instance `k` (0-based).
-pub fn streams_instance_name(k: u32) -> String {
-    format!("instance-{}", k + 1)
-}
-
-/// Node name of copier instance `k` (0-based).
-pub fn copier_name(k: u32) -> String {
-    format!("copier-{}", k + 1)
-}
 
 /// The node that writes the copy application's input.
 pub const LOADER: &str = "loader";

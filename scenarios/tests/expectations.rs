@@ -82,12 +82,11 @@ fn an_explicit_plan_reproduces_a_lost_ack_duplicate() {
     // One lost produce ack from broker-1: without idempotence the retry is appended again.
     let text = r#"
 name = "one-lost-ack"
-application = "produce"
 guarantee = "at-least-once"
 [cluster]
 brokers = 1
 topics = [{ name = "t", partitions = 1 }]
-[workload]
+[app.produce]
 producers = 1
 values_per_producer = 5
 send_interval_ms = 50

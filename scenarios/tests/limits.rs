@@ -70,22 +70,22 @@ fn streams_topics_count_towards_the_partition_bound() {
 
 #[test]
 fn produce_workload_is_bounded() {
-    rejects_value(PRODUCE, "workload.producers", "257");
-    rejects_value(PRODUCE, "workload.values_per_producer", "4294967295");
+    rejects_value(PRODUCE, "app.produce.producers", "257");
+    rejects_value(PRODUCE, "app.produce.values_per_producer", "4294967295");
     let e = rejects(
         &with(
             PRODUCE,
-            "[workload]\nproducers = 200\nvalues_per_producer = 1000",
+            "[app.produce]\nproducers = 200\nvalues_per_producer = 1000",
         ),
         9,
-        "workload.values_per_producer",
+        "app.produce.values_per_producer",
     );
     assert!(e.contains("200000 values"), "{e}");
     accepts(&with(
         PRODUCE,
-        "[workload]\nproducers = 100\nvalues_per_producer = 1000",
+        "[app.produce]\nproducers = 100\nvalues_per_producer = 1000",
     ));
-    rejects_value(PRODUCE, "workload.send_interval_ms", "60001");
+    rejects_value(PRODUCE, "app.produce.send_interval_ms", "60001");
 }
 
 #[test]
@@ -94,108 +94,118 @@ fn a_lossy_network_takes_a_tenth_of_the_workload() {
     let e = rejects(
         &with(
             PRODUCE,
-            &format!("{lossy}[workload]\nproducers = 10\nvalues_per_producer = 1001"),
+            &format!("{lossy}[app.produce]\nproducers = 10\nvalues_per_producer = 1001"),
         ),
         11,
-        "workload.values_per_producer",
+        "app.produce.values_per_producer",
     );
     assert!(e.contains("lossy"), "{e}");
     accepts(&with(
         PRODUCE,
-        "[workload]\nproducers = 10\nvalues_per_producer = 1001",
+        "[app.produce]\nproducers = 10\nvalues_per_producer = 1001",
     ));
     rejects(
-        &with(COPY, &format!("{lossy}[copy]\nvalues = 2001")),
+        &with(
+            COPY,
+            &format!("{lossy}[app.transactional-copy]\nvalues = 2001"),
+        ),
         10,
-        "copy.values",
+        "app.transactional-copy.values",
     );
     rejects(
         &with(
             QUEUE,
-            &format!("{lossy}[queue]\nclients = 4\nops_per_client = 1001"),
+            &format!("{lossy}[app.jepsen-queue]\nclients = 4\nops_per_client = 1001"),
         ),
         11,
-        "queue.ops_per_client",
+        "app.jepsen-queue.ops_per_client",
     );
     rejects(
-        &with(STREAMS, &format!("{lossy}[streams]\nrecords = 2001")),
+        &with(STREAMS, &format!("{lossy}[app.streams]\nrecords = 2001")),
         10,
-        "streams.records",
+        "app.streams.records",
     );
 }
 
 #[test]
 fn copy_workload_is_bounded() {
-    rejects_value(COPY, "copy.instances", "65");
-    rejects_value(COPY, "copy.values", "20001");
-    rejects_value(COPY, "copy.commit_every", "10001");
-    rejects_value(COPY, "copy.txn_timeout_ms", "0");
-    rejects_value(COPY, "copy.txn_timeout_ms", "300001");
+    rejects_value(COPY, "app.transactional-copy.instances", "65");
+    rejects_value(COPY, "app.transactional-copy.values", "20001");
+    rejects_value(COPY, "app.transactional-copy.commit_every", "10001");
+    rejects_value(COPY, "app.transactional-copy.txn_timeout_ms", "0");
+    rejects_value(COPY, "app.transactional-copy.txn_timeout_ms", "300001");
 }
 
 #[test]
 fn session_timeouts_must_exceed_the_heartbeat_interval() {
     // GroupMember asserts heartbeat_interval_ms (100) < session_timeout_ms: a session of
     // 100 ms or less made the model panic.
-    let group = "[copy]\nassignment = \"group\"\nsession_timeout_ms = 100";
-    let e = rejects(&with(COPY, group), 9, "copy.session_timeout_ms");
+    let group = "[app.transactional-copy]\nassignment = \"group\"\nsession_timeout_ms = 100";
+    let e = rejects(
+        &with(COPY, group),
+        9,
+        "app.transactional-copy.session_timeout_ms",
+    );
     assert!(e.contains("heartbeat interval of 100 ms"), "{e}");
     accepts(&with(COPY, &group.replace("= 100", "= 101")));
     rejects(
         &with(COPY, &group.replace("= 100", "= 300001")),
         9,
-        "copy.session_timeout_ms",
+        "app.transactional-copy.session_timeout_ms",
     );
-    rejects_value(STREAMS, "streams.session_timeout_ms", "0");
+    rejects_value(STREAMS, "app.streams.session_timeout_ms", "0");
 }
 
 #[test]
 fn queue_workload_is_bounded() {
-    rejects_value(QUEUE, "queue.clients", "129");
-    rejects_value(QUEUE, "queue.ops_per_client", "10001");
-    let e = rejects(
-        &with(QUEUE, "[queue]\nclients = 64\nops_per_client = 1000"),
-        9,
-        "queue.ops_per_client",
-    );
-    assert!(e.contains("64000 operations"), "{e}");
-    rejects_value(QUEUE, "queue.max_txn_len", "101");
+    rejects_value(QUEUE, "app.jepsen-queue.clients", "129");
+    rejects_value(QUEUE, "app.jepsen-queue.ops_per_client", "10001");
     let e = rejects(
         &with(
             QUEUE,
-            "[queue]\nclients = 40\nops_per_client = 1000\nmax_txn_len = 5",
+            "[app.jepsen-queue]\nclients = 64\nops_per_client = 1000",
+        ),
+        9,
+        "app.jepsen-queue.ops_per_client",
+    );
+    assert!(e.contains("64000 operations"), "{e}");
+    rejects_value(QUEUE, "app.jepsen-queue.max_txn_len", "101");
+    let e = rejects(
+        &with(
+            QUEUE,
+            "[app.jepsen-queue]\nclients = 40\nops_per_client = 1000\nmax_txn_len = 5",
         ),
         10,
-        "queue.max_txn_len",
+        "app.jepsen-queue.max_txn_len",
     );
     assert!(e.contains("200000"), "{e}");
     accepts(&with(
         QUEUE,
-        "[queue]\nclients = 40\nops_per_client = 1000\nmax_txn_len = 4",
+        "[app.jepsen-queue]\nclients = 40\nops_per_client = 1000\nmax_txn_len = 4",
     ));
-    rejects_value(QUEUE, "queue.op_interval_ms", "60001");
-    rejects_value(QUEUE, "queue.intra_txn_delay_ms", "60001");
-    rejects_value(QUEUE, "queue.max_poll_records", "101");
-    rejects_value(QUEUE, "queue.txn_timeout_ms", "300001");
+    rejects_value(QUEUE, "app.jepsen-queue.op_interval_ms", "60001");
+    rejects_value(QUEUE, "app.jepsen-queue.intra_txn_delay_ms", "60001");
+    rejects_value(QUEUE, "app.jepsen-queue.max_poll_records", "101");
+    rejects_value(QUEUE, "app.jepsen-queue.txn_timeout_ms", "300001");
 }
 
 #[test]
 fn streams_workload_is_bounded() {
     // More instances than input partitions is fine: the idle ones wait.
-    accepts(&with(STREAMS, "[streams]\ninstances = 6"));
+    accepts(&with(STREAMS, "[app.streams]\ninstances = 6"));
     rejects(
         &with(
             &STREAMS.replace("partitions = 5", "partitions = 40"),
-            "[streams]\ninstances = 33",
+            "[app.streams]\ninstances = 33",
         ),
         8,
-        "streams.instances",
+        "app.streams.instances",
     );
-    rejects_value(STREAMS, "streams.records", "20001");
-    rejects_value(STREAMS, "streams.commit_interval_ms", "60001");
-    rejects_value(STREAMS, "streams.commit_interval_records", "20001");
-    rejects_value(STREAMS, "streams.txn_timeout_ms", "0");
-    rejects_value(STREAMS, "streams.max_input_pause_ms", "10001");
+    rejects_value(STREAMS, "app.streams.records", "20001");
+    rejects_value(STREAMS, "app.streams.commit_interval_ms", "60001");
+    rejects_value(STREAMS, "app.streams.commit_interval_records", "20001");
+    rejects_value(STREAMS, "app.streams.txn_timeout_ms", "0");
+    rejects_value(STREAMS, "app.streams.max_input_pause_ms", "10001");
 }
 
 #[test]
@@ -254,7 +264,7 @@ fn background_work_over_a_long_run_is_bounded() {
     // 5 instances x 20 tasks heartbeating and fetching for 1,200 s: millions of messages.
     let long = with(
         &STREAMS.replace("partitions = 5", "partitions = 20"),
-        "[streams]\ninstances = 5\n[faults]\nphase_ms = 600000\nheal_deadline_ms = 600000",
+        "[app.streams]\ninstances = 5\n[faults]\nphase_ms = 600000\nheal_deadline_ms = 600000",
     );
     let e = rejects(&long, 11, "faults.heal_deadline_ms");
     assert!(e.contains("MAX_BACKGROUND_MESSAGES"), "{e}");
@@ -288,9 +298,13 @@ fn semantic_errors_name_the_line_of_their_field() {
     );
     // A field left at its default is shown at its section.
     let copy = COPY.replace("name = \"output\"", "name = \"out\"");
-    rejects(&with(&copy, "[copy]\nvalues = 10"), 7, "copy.output_topic");
-    // Without the section, at the file's start.
-    rejects(&copy, 1, "copy.output_topic");
+    rejects(
+        &with(&copy, "[app.transactional-copy]\nvalues = 10"),
+        7,
+        "app.transactional-copy.output_topic",
+    );
+    // Without the key, at its table.
+    rejects(&copy, 3, "app.transactional-copy.output_topic");
 }
 
 #[test]
@@ -302,11 +316,7 @@ fn a_missing_field_is_named() {
 
 #[test]
 fn syntax_errors_name_the_line_and_field() {
-    rejects(
-        &PRODUCE.replace("application = \"produce\"", "applic"),
-        3,
-        "applic",
-    );
+    rejects(&PRODUCE.replace("[app.produce]", "applic"), 3, "applic");
     rejects(
         &PRODUCE.replace("brokers = 2", "brokers = 2x"),
         5,

@@ -2,7 +2,8 @@
 
 mod common;
 
-use common::{PRODUCE, QUEUE, err};
+use common::{PRODUCE, QUEUE, err, with};
+use scenarios::AppSpec;
 use scenarios::Scenario;
 
 #[test]
@@ -10,16 +11,19 @@ fn the_minimal_scenario_parses_with_documented_defaults() {
     let s = Scenario::parse(PRODUCE, "good.toml").unwrap();
     assert_eq!(s.guarantee, model::Guarantee::ExactlyOnce);
     assert_eq!(s.faults.phase_ms, 5_000);
-    assert_eq!(s.workload.producers, 3);
+    let AppSpec::Produce(produce) = &s.app else {
+        panic!("{:?}", s.app)
+    };
+    assert_eq!(produce.producers, 3);
     assert!(s.faults.mix.is_none() && s.faults.plan.is_empty());
 }
 
 #[test]
 fn unknown_key_names_file_line_and_field() {
-    let e = err(&format!("{PRODUCE}[workload]\nproducers = 2\nvalues = 4\n"));
+    let e = err(&with(PRODUCE, "[app.produce]\nproducers = 2\nvalues = 4"));
     assert!(e.starts_with("bad.toml:9:1:"), "{e}");
     assert!(
-        e.contains("field `workload.values`") && e.contains("expected one of"),
+        e.contains("field `app.produce.values`") && e.contains("expected one of"),
         "{e}"
     );
 }
@@ -81,7 +85,7 @@ fn semantic_errors_name_the_field() {
 
 #[test]
 fn malformed_toml_names_the_line() {
-    let e = err("name = \"s\"\napplication = \n");
+    let e = err("name = \"s\"\nguarantee = \n");
     assert!(e.starts_with("bad.toml:2:"), "{e}");
 }
 
@@ -127,34 +131,44 @@ fn bad_mix_message_kinds_name_the_field() {
 #[test]
 fn queue_section_is_strict_and_validated() {
     let s = Scenario::parse(QUEUE, "q.toml").unwrap();
-    assert_eq!(s.queue_workload().clients, 4);
-    assert_eq!(s.queue_partitions().len(), 2);
+    let AppSpec::JepsenQueue(queue) = &s.app else {
+        panic!("{:?}", s.app)
+    };
+    assert_eq!(queue.clients, 4);
+    assert_eq!(
+        scenarios::app::queue::queue_partitions(queue, &s.cluster).len(),
+        2
+    );
     assert_eq!(
         s.crash_targets(),
         vec!["broker-1", "broker-2"],
         "clients only if asked"
     );
-    let e = err(&format!("{QUEUE}[queue]\nclients = 2\nthreads = 3\n"));
+    let e = err(&with(QUEUE, "[app.jepsen-queue]\nclients = 2\nthreads = 3"));
     assert!(
-        e.starts_with("bad.toml:9:1:") && e.contains("queue.threads"),
+        e.starts_with("bad.toml:9:1:") && e.contains("app.jepsen-queue.threads"),
         "{e}"
     );
-    let e = err(&format!("{QUEUE}[queue]\nclients = 0\n"));
+    let e = err(&with(QUEUE, "[app.jepsen-queue]\nclients = 0"));
     assert!(
-        e.contains("queue.clients") && e.contains("at least 1"),
+        e.contains("app.jepsen-queue.clients") && e.contains("at least 1"),
         "{e}"
     );
-    let e = err(&format!("{QUEUE}[queue]\ntopics = [\"t\", \"u\"]\n"));
+    let e = err(&with(QUEUE, "[app.jepsen-queue]\ntopics = [\"t\", \"u\"]"));
     assert!(
-        e.contains("queue.topics[1]") && e.contains("not a topic"),
+        e.contains("app.jepsen-queue.topics[1]") && e.contains("not a topic"),
         "{e}"
     );
-    let e = err(&format!("{PRODUCE}[queue]\nclients = 2\n"));
+    let e = err(&with(PRODUCE, "[app.jepsen-queue]\nclients = 2"));
     assert!(
-        e.contains("field `queue`") && e.contains("jepsen-queue"),
+        e.contains("field `app`") && e.contains("exactly one app table"),
         "{e}"
     );
-    let s = Scenario::parse(&format!("{QUEUE}[queue]\ncrash_clients = true\n"), "q.toml").unwrap();
+    let s = Scenario::parse(
+        &with(QUEUE, "[app.jepsen-queue]\ncrash_clients = true"),
+        "q.toml",
+    )
+    .unwrap();
     assert!(s.crash_targets().contains(&"client-1".to_string()));
 }
 
@@ -162,17 +176,18 @@ fn queue_section_is_strict_and_validated() {
 fn copy_section_takes_group_assignment_and_producer_scope() {
     let copy = r#"
 name = "z"
-application = "transactional-copy"
 [cluster]
 brokers = 1
 topics = [{ name = "input", partitions = 2 }, { name = "output", partitions = 2 }]
-[copy]
+[app.transactional-copy]
 assignment = "group"
 producers = "per-task"
 session_timeout_ms = 500
 "#;
     let s = Scenario::parse(copy, "z.toml").unwrap();
-    let w = s.copy_workload();
+    let AppSpec::TransactionalCopy(w) = &s.app else {
+        panic!("{:?}", s.app)
+    };
     assert_eq!(w.assignment, model::apps::copy::CopyAssignment::Group);
     assert_eq!(w.producers, model::apps::copy::ProducerScope::PerTask);
     assert_eq!(w.session_timeout_ms, 500);
@@ -180,7 +195,7 @@ session_timeout_ms = 500
         .unwrap_err()
         .to_string();
     assert!(
-        e.contains("copy.producers") && e.contains("per-instance"),
+        e.contains("app.transactional-copy.producers") && e.contains("per-instance"),
         "{e}"
     );
 }
@@ -189,7 +204,7 @@ session_timeout_ms = 500
 fn impossible_pause_mixes_are_rejected_with_the_reason() {
     let copy = r#"
 name = "z"
-application = "transactional-copy"
+[app.transactional-copy]
 [cluster]
 brokers = 1
 topics = [{ name = "input", partitions = 2 }, { name = "output", partitions = 2 }]
@@ -211,4 +226,30 @@ max_outage_ms = 2000
         e.contains("faults.mix.targets") && e.contains("copier-9") && e.contains("copier-1"),
         "{e}"
     );
+}
+
+#[test]
+fn the_app_table_names_one_known_app() {
+    let e = err(&PRODUCE.replace("[app.produce]\n", ""));
+    assert!(
+        e.contains("field `app`") && e.contains("one of produce, transactional-copy"),
+        "{e}"
+    );
+    let e = err(&PRODUCE.replace("[app.produce]", "[app.kafka-connect]"));
+    assert!(
+        e.starts_with("bad.toml:3:") && e.contains("unknown variant `kafka-connect`"),
+        "{e}"
+    );
+}
+
+#[test]
+fn a_written_scenario_holds_only_its_own_app() {
+    // A shrunk regression is written back with toml: only the app it runs is in it.
+    let s = Scenario::parse(QUEUE, "q.toml").unwrap();
+    let written = toml::to_string(&s).unwrap();
+    assert!(written.contains("[app.jepsen-queue]"), "{written}");
+    for other in ["produce", "transactional-copy", "streams", "workload"] {
+        assert!(!written.contains(&format!("[app.{other}]")), "{written}");
+    }
+    assert_eq!(Scenario::parse(&written, "again.toml").unwrap(), s);
 }

@@ -36,8 +36,11 @@ fn a_panicking_run_keeps_the_stats_it_gathered() {
 fn a_workload_that_outlasts_the_heal_deadline_says_so() {
     // 1,000 values 100 ms apart need 100 s; the run has 1 s + 10 s.
     let mut scenario = scenarios::load("produce-retries").unwrap();
-    scenario.workload.values_per_producer = 1_000;
-    scenario.workload.send_interval_ms = 100;
+    let scenarios::AppSpec::Produce(workload) = &mut scenario.app else {
+        unreachable!("produce-retries runs the produce app")
+    };
+    workload.values_per_producer = 1_000;
+    workload.send_interval_ms = 100;
     scenario.faults.phase_ms = 1_000;
     scenario.faults.heal_deadline_ms = 10_000;
     let outcome = run(&scenario, &seed(1));

@@ -11,7 +11,10 @@ fn eos_test_with(streams_line: &str) -> Scenario {
         .find(|(name, _)| *name == "eos-test")
         .expect("built in")
         .1
-        .replace("[streams]\n", &format!("[streams]\n{streams_line}\n"));
+        .replace(
+            "[app.streams]\n",
+            &format!("[app.streams]\n{streams_line}\n"),
+        );
     Scenario::parse(&text, "eos-test").unwrap()
 }
 

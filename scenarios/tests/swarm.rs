@@ -52,7 +52,7 @@ fn swarm_aims_message_faults_at_clients_too() {
 fn an_explicit_message_fault_may_name_a_client() {
     let text = common::with(
         common::PRODUCE,
-        "[workload]\nproducers = 1\nvalues_per_producer = 5\n[faults]\nphase_ms = 1000\n\
+        "[app.produce]\nproducers = 1\nvalues_per_producer = 5\n[faults]\nphase_ms = 1000\n\
          [[faults.plan]]\nat_ms = 10\nkind = \"drop-requests\"\nfrom = \"producer-1\"\ncount = 1",
     );
     let scenario = Scenario::parse(&text, "client.toml").unwrap();

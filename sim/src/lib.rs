@@ -34,6 +34,8 @@ pub use fault::{
     Fault, FaultAction, FaultMix, FaultPlan, MessageFilter, MessageKinds, MixKind, MixTargets,
     PlanError, PlanNodes, SwarmDraw,
 };
+/// The simulator an app's programs run on: `madsim::time::sleep` for simulated time.
+pub use madsim;
 pub use net::{CallError, Incoming, Message, Net, NetConfig, NetStats, ReplyTo};
 pub use node::{NodeId, NodeState, STOP_GRACE_MS, Sim, StopSignal};
 pub use rng::stream as rng_stream;

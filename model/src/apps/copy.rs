@@ -35,8 +35,7 @@ use tokio::sync::Notify;
 use crate::client::consumer::Consumer;
 use crate::client::group::{GroupConfig, GroupMember};
 use crate::client::{
-    ClientContext, PROCESSES_PER_CLIENT, Producer, ProducerConfig, TransactionalConfig,
-    TransactionalProducer, TxnError,
+    ClientContext, Producer, ProducerConfig, TransactionalConfig, TransactionalProducer, TxnError,
 };
 use crate::protocol::{GroupMetadata, IsolationLevel, TopicPartition};
 
@@ -239,7 +238,7 @@ impl Copier {
 
     fn client(&self, offset: u64) -> ClientContext {
         ClientContext {
-            client_id: self.ctx.client_id + offset,
+            client_id: self.ctx.client_id.sub_client(offset),
             ..self.ctx.clone()
         }
     }
@@ -304,6 +303,7 @@ impl Copier {
     ) -> Result<(), TxnError> {
         let config = |id: String| TransactionalConfig {
             txn_timeout_ms: self.workload.txn_timeout_ms,
+            record_history: false,
             ..TransactionalConfig::new(&id)
         };
         match self.workload.producers {
@@ -342,8 +342,11 @@ impl Copier {
         calls: &AtomicU64,
         member: Option<&GroupMember>,
     ) -> RunEnd {
-        let process =
-            || self.ctx.client_id * PROCESSES_PER_CLIENT + calls.fetch_add(1, Ordering::Relaxed);
+        let process = || {
+            self.ctx
+                .client_id
+                .process(calls.fetch_add(1, Ordering::Relaxed))
+        };
         let consumer = Consumer::new(self.client(1));
         let mut txn_producers = TxnProducers::default();
         let mut plain_producer = None;

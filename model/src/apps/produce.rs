@@ -36,7 +36,8 @@ pub fn value_id(producer: u32, i: u32) -> u64 {
     (producer as u64 + 1) * 1_000_000 + i as u64
 }
 
-/// Tracks how many producers have finished.
+/// Counts finished units of work (producers here; any app's workers) and wakes whoever
+/// waits for a number of them. Cheap to clone: the clones share the count.
 #[derive(Clone, Default)]
 pub struct Completion {
     finished: Arc<AtomicU32>,
@@ -48,12 +49,13 @@ impl Completion {
         self.finished.load(Ordering::Relaxed)
     }
 
-    fn finish_one(&self) {
+    /// Counts one more unit finished.
+    pub fn finish_one(&self) {
         self.finished.fetch_add(1, Ordering::Relaxed);
         self.notify.notify_waiters();
     }
 
-    /// Waits until `count` producers have finished.
+    /// Waits until `count` units have finished.
     pub async fn wait_for(&self, count: u32) {
         while self.finished() < count {
             let notified = self.notify.notified();

@@ -42,8 +42,7 @@ use tokio::sync::Notify;
 
 use crate::client::consumer::Consumer;
 use crate::client::{
-    ClientContext, PROCESSES_PER_CLIENT, Producer, ProducerConfig, TransactionalConfig,
-    TransactionalProducer, TxnError,
+    ClientContext, Producer, ProducerConfig, TransactionalConfig, TransactionalProducer, TxnError,
 };
 use crate::protocol::{GroupMetadata, IsolationLevel, TopicPartition};
 
@@ -193,13 +192,13 @@ enum TxnEnd {
 impl QueueClient {
     fn sub_client(&self, offset: u64) -> ClientContext {
         ClientContext {
-            client_id: self.ctx.client_id + offset,
+            client_id: self.ctx.client_id.sub_client(offset),
             ..self.ctx.clone()
         }
     }
 
     fn process(&self) -> u64 {
-        self.ctx.client_id * PROCESSES_PER_CLIENT
+        self.ctx.client_id.process(0)
     }
 
     fn next_value(&self) -> u64 {
@@ -235,6 +234,7 @@ impl QueueClient {
             self.sub_client(2),
             TransactionalConfig {
                 txn_timeout_ms: self.workload.txn_timeout_ms,
+                record_history: false,
                 ..TransactionalConfig::new(&self.group())
             },
         );

@@ -31,8 +31,7 @@ use crate::client::consumer::Consumer;
 use crate::client::group::{GroupConfig, GroupMember};
 use crate::client::producer::send_batch_without_idempotence;
 use crate::client::{
-    ClientContext, PROCESSES_PER_CLIENT, Producer, ProducerConfig, TransactionalConfig,
-    TransactionalProducer, TxnError,
+    ClientContext, Producer, ProducerConfig, TransactionalConfig, TransactionalProducer, TxnError,
 };
 use crate::protocol::{GroupMetadata, IsolationLevel, TopicPartition};
 use crate::streams::eos_test::{self, EosTestGenerator, LineGenerator};
@@ -90,6 +89,8 @@ impl StreamsApp {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct StreamsWorkload {
+    /// Which built-in topology runs (scenario files: `topology = "eos-test"`).
+    #[serde(rename = "topology")]
     pub app: StreamsApp,
     pub instances: u32,
     pub records: u32,
@@ -304,7 +305,7 @@ struct Local {
 impl StreamsInstance {
     fn client(&self, offset: u64) -> ClientContext {
         ClientContext {
-            client_id: self.ctx.client_id + offset,
+            client_id: self.ctx.client_id.sub_client(offset),
             ..self.ctx.clone()
         }
     }
@@ -375,6 +376,7 @@ impl StreamsInstance {
         if self.exactly_once && !self.producer_per_task {
             let config = TransactionalConfig {
                 txn_timeout_ms: self.workload.txn_timeout_ms,
+                record_history: false,
                 ..TransactionalConfig::new(&format!(
                     "{}-{}",
                     self.workload.app.application_id(),
@@ -406,6 +408,7 @@ impl StreamsInstance {
                 for id in ids {
                     let config = TransactionalConfig {
                         txn_timeout_ms: self.workload.txn_timeout_ms,
+                        record_history: false,
                         ..TransactionalConfig::new(&format!(
                             "{}-{}_{}",
                             self.workload.app.application_id(),
@@ -434,8 +437,10 @@ impl StreamsInstance {
                         .await;
                     continue;
                 }
-                let process = self.ctx.client_id * PROCESSES_PER_CLIENT
-                    + local.calls.fetch_add(1, Ordering::Relaxed);
+                let process = self
+                    .ctx
+                    .client_id
+                    .process(local.calls.fetch_add(1, Ordering::Relaxed));
                 let outcome = match txn_producer.as_mut() {
                     None if self.exactly_once => {
                         // One transaction per task, each over its own commit interval.

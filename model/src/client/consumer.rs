@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use checker::history::{Operation, Phase, PolledRecord};
 
-use super::{ClientContext, PROCESSES_PER_CLIENT};
+use super::ClientContext;
 use crate::protocol::{FetchOk, IsolationLevel, Request, Response, TopicPartition};
 
 /// A fetch that got no answer.
@@ -39,7 +39,9 @@ impl Consumer {
     }
 
     fn process(&self) -> u64 {
-        self.ctx.client_id * PROCESSES_PER_CLIENT + self.calls.fetch_add(1, Ordering::Relaxed)
+        self.ctx
+            .client_id
+            .process(self.calls.fetch_add(1, Ordering::Relaxed))
     }
 
     /// One fetch from `offset`: records and the high watermark. Recorded as a poll.

@@ -3,7 +3,11 @@
 
 pub mod consumer;
 pub mod group;
+pub mod identity;
+
+pub use identity::{ClientId, Incarnations};
 pub mod producer;
+mod txn_history;
 pub mod txn_producer;
 
 use sim::{NodeId, Sim};
@@ -25,8 +29,8 @@ pub struct ClientContext {
     pub net: KafkaNet,
     pub cluster: Cluster,
     pub recorder: Recorder,
-    /// Distinguishes this client's history processes: process = client_id × 1,000,000 + call.
-    pub client_id: u64,
+    /// Who the client is in the history: its processes are `client_id.process(call)`.
+    pub client_id: ClientId,
 }
 
 /// Calls per client before process ids would collide.

@@ -26,7 +26,7 @@ use madsim::time::Instant;
 use sim::chan as mpsc;
 use tokio::sync::oneshot;
 
-use super::{ClientContext, PROCESSES_PER_CLIENT};
+use super::ClientContext;
 use crate::protocol::{
     KafkaError, NO_PRODUCER_EPOCH, NO_PRODUCER_ID, NO_SEQUENCE, RecordBatch, Request, Response,
     TopicPartition,
@@ -161,8 +161,10 @@ impl Producer {
     /// Sends `value` to `tp` without waiting (Kafka's `send`): recorded as an invoke now and
     /// as ok | fail | info when the outcome is known; await the `Delivery` for the outcome.
     pub fn send(&self, tp: &TopicPartition, value: u64) -> Delivery {
-        let process =
-            self.ctx.client_id * PROCESSES_PER_CLIENT + self.calls.fetch_add(1, Ordering::Relaxed);
+        let process = self
+            .ctx
+            .client_id
+            .process(self.calls.fetch_add(1, Ordering::Relaxed));
         let op = Operation::Send {
             topic: tp.topic.clone(),
             partition: tp.partition,

@@ -24,10 +24,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::ClientContext;
+use super::txn_history::TxnHistory;
 use crate::protocol::{
     GroupMetadata, KafkaError, RecordBatch, Request, Response, TopicPartition, TxnProducer,
     TxnResult,
 };
+use checker::history::Phase;
 
 /// Settings. Defaults: 10 s transaction timeout, 300 ms request timeout, 50 ms backoff, a
 /// request given up (abortable) after 5 s of failed attempts.
@@ -41,6 +43,10 @@ pub struct TransactionalConfig {
     /// How long one send or coordinator request keeps retrying before it becomes an
     /// abortable error (Kafka: delivery.timeout.ms / max.block.ms).
     pub request_deadline_ms: u64,
+    /// Record each transaction in the run's history (one `txn` operation with its sends
+    /// and committed offsets). Default true; the built-in apps record their own operations,
+    /// with the inputs each output came from, and switch it off.
+    pub record_history: bool,
 }
 
 impl TransactionalConfig {
@@ -51,6 +57,7 @@ impl TransactionalConfig {
             request_timeout_ms: 300,
             retry_backoff_ms: 50,
             request_deadline_ms: 5_000,
+            record_history: true,
         }
     }
 }
@@ -122,11 +129,20 @@ pub struct TransactionalProducer {
     /// A batch of this epoch may or may not have been appended (its produce timed out, or was
     /// refused out of sequence): the sequence numbers cannot continue under this epoch.
     epoch_bump_required: bool,
+    /// The history of its transactions, if it records them.
+    history: Option<TxnHistory>,
 }
 
 impl TransactionalProducer {
     pub fn new(ctx: ClientContext, config: TransactionalConfig) -> Self {
         let transactional_id = Arc::from(config.transactional_id.as_str());
+        let history = config.record_history.then(|| {
+            TxnHistory::new(
+                ctx.recorder.clone(),
+                &config.transactional_id,
+                ctx.client_id,
+            )
+        });
         Self {
             ctx,
             config,
@@ -138,6 +154,7 @@ impl TransactionalProducer {
             offsets_added: false,
             next_sequence: BTreeMap::new(),
             epoch_bump_required: false,
+            history,
         }
     }
 
@@ -288,6 +305,9 @@ impl TransactionalProducer {
     pub fn begin_transaction(&mut self) -> Result<(), TxnError> {
         self.require(&[State::Ready], "begin_transaction")?;
         self.state = State::InTransaction;
+        if let Some(history) = &mut self.history {
+            history.begin();
+        }
         Ok(())
     }
 
@@ -354,6 +374,13 @@ impl TransactionalProducer {
         // A fencing answer anywhere makes the producer fatal, whatever the others said.
         let (mut fatal, mut abortable) = (None, None);
         for ((&(tp, values), sequence), answer) in batches.iter().zip(sequences).zip(answers) {
+            let acked = match &answer {
+                Some(Response::Produce(Ok(ok))) => Some(ok.base_offset),
+                _ => None,
+            };
+            if let Some(history) = &mut self.history {
+                history.sent(tp, values, acked);
+            }
             match answer {
                 Some(Response::Produce(Ok(ok))) => {
                     let next = crate::protocol::last_sequence(sequence, values.len() + 1);
@@ -422,10 +449,17 @@ impl TransactionalProducer {
         };
         let leader = self.ctx.cluster.leader(tp);
         let deadline = self.deadline();
-        match self
+        let answer = self
             .call_until_answered(leader, request, deadline, &mut false)
-            .await
-        {
+            .await;
+        if let Some(history) = &mut self.history {
+            let acked = match &answer {
+                Some(Response::Produce(Ok(ok))) => Some(ok.base_offset),
+                _ => None,
+            };
+            history.sent(tp, values, acked);
+        }
+        match answer {
             Some(Response::Produce(Ok(ok))) => {
                 let next = crate::protocol::last_sequence(sequence, values.len() + 1);
                 self.next_sequence.insert(tp.clone(), next);
@@ -478,7 +512,12 @@ impl TransactionalProducer {
             .call_until_answered(group_coordinator, request, deadline, &mut false)
             .await
         {
-            Some(Response::TxnOffsetCommit(Ok(()))) => Ok(()),
+            Some(Response::TxnOffsetCommit(Ok(()))) => {
+                if let Some(history) = &mut self.history {
+                    history.offsets(group, offsets);
+                }
+                Ok(())
+            }
             Some(Response::TxnOffsetCommit(Err(e))) => Err(self.on_error(e)),
             None => {
                 self.state = State::AbortableError;
@@ -518,7 +557,18 @@ impl TransactionalProducer {
     /// transaction is decided as committed (its markers follow).
     pub async fn commit_transaction(&mut self) -> Result<(), TxnError> {
         self.require(&[State::InTransaction], "commit_transaction")?;
-        self.end_transaction(TxnResult::Commit).await
+        let result = self.end_transaction(TxnResult::Commit).await;
+        if let Some(history) = &mut self.history {
+            match &result {
+                Ok(()) => history.end(Phase::Ok, None),
+                // The coordinator answered with an error: definitely not committed.
+                Err(e @ (TxnError::Abortable(_) | TxnError::Fatal(_))) => {
+                    history.end(Phase::Fail, Some(e.to_string()))
+                }
+                Err(e @ TxnError::Unknown(_)) => history.end(Phase::Info, Some(e.to_string())),
+            }
+        }
+        result
     }
 
     /// Aborts: EndTxn(ABORT), retried until the coordinator answers.
@@ -527,7 +577,12 @@ impl TransactionalProducer {
             &[State::InTransaction, State::AbortableError],
             "abort_transaction",
         )?;
-        self.end_transaction(TxnResult::Abort).await
+        let result = self.end_transaction(TxnResult::Abort).await;
+        if let Some(history) = &mut self.history {
+            // Aborted, or fenced: either way it never commits.
+            history.end(Phase::Fail, result.as_ref().err().map(|e| e.to_string()));
+        }
+        result
     }
 
     async fn end_transaction(&mut self, result: TxnResult) -> Result<(), TxnError> {

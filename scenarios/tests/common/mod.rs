@@ -4,10 +4,11 @@
 
 use scenarios::{RunOptions, Scenario};
 
-/// Line 5 is `brokers`, line 6 `topics`; sections go after it.
+/// Line 3 is the app's table (empty: its defaults), line 5 `brokers`, line 6 `topics`;
+/// sections go after it.
 pub const PRODUCE: &str = r#"
 name = "s"
-application = "produce"
+[app.produce]
 [cluster]
 brokers = 2
 topics = [{ name = "t", partitions = 2 }]
@@ -15,7 +16,7 @@ topics = [{ name = "t", partitions = 2 }]
 
 pub const COPY: &str = r#"
 name = "c"
-application = "transactional-copy"
+[app.transactional-copy]
 [cluster]
 brokers = 1
 topics = [{ name = "input", partitions = 2 }, { name = "output", partitions = 2 }]
@@ -23,7 +24,7 @@ topics = [{ name = "input", partitions = 2 }, { name = "output", partitions = 2 
 
 pub const QUEUE: &str = r#"
 name = "q"
-application = "jepsen-queue"
+[app.jepsen-queue]
 [cluster]
 brokers = 2
 topics = [{ name = "t", partitions = 2 }]
@@ -31,7 +32,7 @@ topics = [{ name = "t", partitions = 2 }]
 
 pub const STREAMS: &str = r#"
 name = "e"
-application = "streams"
+[app.streams]
 [cluster]
 brokers = 3
 topics = [{ name = "data", partitions = 5 }]
@@ -54,10 +55,20 @@ pub fn rejects(text: &str, line: usize, field: &str) -> String {
     e
 }
 
-/// `base` with `section` (e.g. "[workload]\nproducers = 9") appended: its first key is on
-/// line 8.
+/// `base` with `section` (e.g. "[app.produce]\nproducers = 9") appended: its first key is
+/// on line 8. An app table replaces the base's empty one (line 3 becomes a comment, so the
+/// lines keep their numbers).
 pub fn with(base: &str, section: &str) -> String {
-    format!("{base}{section}\n")
+    let app_table = section
+        .split_once("[app.")
+        .and_then(|(_, s)| s.split_once(']'));
+    match app_table {
+        Some((app, _)) => {
+            let base = base.replacen(&format!("[app.{app}]\n"), "# app below\n", 1);
+            format!("{base}{section}\n")
+        }
+        None => format!("{base}{section}\n"),
+    }
 }
 
 #[track_caller]
