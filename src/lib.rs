@@ -28,7 +28,7 @@ pub use scenarios;
 pub use sim;
 
 use model::{Guarantee, Variant};
-use reports::{AnomalyReport, RunReport, SeedResult, Verdict};
+use reports::{AnomalyReport, Failure, RunReport, SeedResult, Verdict};
 use scenarios::{RunOptions, RunOutcome, ScenarioError};
 
 /// Runs seed `seed` of a built-in scenario (by name) or a scenario file (by path), with the
@@ -80,10 +80,7 @@ pub fn replay_command(
 /// The JSON/text record of one run. `scenario_arg` is how the user named the scenario (a
 /// built-in name or a path), for the replay command.
 pub fn report(outcome: &RunOutcome, scenario_arg: &str) -> RunReport {
-    let mut counts = RunReport::count_kinds(&outcome.anomalies);
-    if outcome.panic.is_some() {
-        counts.insert("panic".to_string(), 1);
-    }
+    let failure = failure(outcome);
     RunReport {
         schema: reports::run::SCHEMA_VERSION,
         scenario: outcome.scenario.clone(),
@@ -95,13 +92,10 @@ pub fn report(outcome: &RunOutcome, scenario_arg: &str) -> RunReport {
             .into_iter()
             .map(String::from)
             .collect(),
-        verdict: if outcome.passed() {
-            Verdict::Pass
-        } else {
-            Verdict::Fail
-        },
+        verdict: Verdict::of(failure),
+        failure,
         anomalies: outcome.anomalies.iter().map(AnomalyReport::from).collect(),
-        anomaly_counts: counts,
+        anomaly_counts: RunReport::count_kinds(&outcome.anomalies, failure),
         panic: outcome.panic.clone(),
         trace_hash: outcome.trace.hash_hex(),
         trace_events: outcome.trace.events,
@@ -135,20 +129,21 @@ pub fn report(outcome: &RunOutcome, scenario_arg: &str) -> RunReport {
     }
 }
 
-/// The per-seed line of a sweep.
+/// Why a run failed (`None`: it passed).
+pub fn failure(outcome: &RunOutcome) -> Option<Failure> {
+    Failure::of_run(outcome.panic.is_some(), outcome.kinds())
+}
+
 /// One seed's line of `eosim compare`: its findings per kind and its delivery in virtual time.
 pub fn compare_seed(outcome: &RunOutcome) -> reports::CompareSeed {
     let mut findings = std::collections::BTreeMap::new();
     for anomaly in &outcome.anomalies {
-        *findings.entry(anomaly.kind().to_string()).or_insert(0) += 1;
-    }
-    if outcome.panic.is_some() {
-        findings.insert("panic".to_string(), 1);
+        *findings.entry(anomaly.kind()).or_insert(0) += 1;
     }
     let delivery = checker::metrics::delivery(&outcome.history);
     reports::CompareSeed {
         seed: outcome.seed,
-        passed: outcome.passed(),
+        failure: failure(outcome),
         findings,
         records_per_s: delivery.records_per_s,
         latency_p50_ms: delivery.latency_p50_ms,
@@ -156,23 +151,14 @@ pub fn compare_seed(outcome: &RunOutcome) -> reports::CompareSeed {
     }
 }
 
+/// The per-seed line of a sweep.
 pub fn seed_result(outcome: &RunOutcome) -> SeedResult {
-    let mut kinds: Vec<String> = outcome
-        .kinds()
-        .into_iter()
-        .map(|k| k.name().to_string())
-        .collect();
-    if outcome.panic.is_some() {
-        kinds.push("panic".to_string());
-    }
+    let failure = failure(outcome);
     SeedResult {
         seed: outcome.seed,
-        verdict: if outcome.passed() {
-            Verdict::Pass
-        } else {
-            Verdict::Fail
-        },
-        kinds,
+        verdict: Verdict::of(failure),
+        failure,
+        kinds: reports::failure::kind_names(outcome.kinds(), failure),
         trace_hash: outcome.trace.hash_hex(),
         coverage: seed_coverage(&outcome.coverage),
     }

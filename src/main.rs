@@ -139,7 +139,7 @@ enum Command {
     /// swarm testing off and on; fails on any failure, with the replay commands. Ctrl-C: the
     /// sweeps that finished, exit 130. See README "Soak" for the nightly size.
     Soak(SoakArgs),
-    /// List built-in scenarios, guarantees and variants.
+    /// List built-in scenarios, guarantees, variants and anomaly kinds.
     List,
 }
 
@@ -459,6 +459,10 @@ fn list() -> anyhow::Result<ExitCode> {
     println!("variants:");
     for v in Variant::ALL {
         println!("  {:<20} {}", v.name(), v.description());
+    }
+    println!("anomaly kinds (category: meaning):");
+    for k in eosim::checker::AnomalyKind::ALL {
+        println!("  {:<22} {}: {}", k.name(), k.category(), k.meaning());
     }
     Ok(ExitCode::SUCCESS)
 }

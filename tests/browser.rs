@@ -113,7 +113,9 @@ fn compare_page_shows_a_chart_per_measure_in_chromium() {
     assert_eq!(run.status.code(), Some(0));
     let (dom, log) = dump_dom(browser, &dir, &page);
     assert!(!log.contains("Uncaught"), "page error:\n{log}");
-    assert_eq!(dom.matches("<svg").count(), 7, "{dom}");
+    // Failed runs, a chart per anomaly category, records per second, p99 latency.
+    let charts = 3 + eosim::checker::AnomalyCategory::ALL.len();
+    assert_eq!(dom.matches("<svg").count(), charts, "{dom}");
     assert!(dom.contains("at-least-once") && dom.contains("exactly-once"));
     assert!(dom.contains("delivered records per virtual second"));
 }

@@ -372,6 +372,7 @@ fn sharded_sweeps_merge_into_the_unsharded_sweep() {
         "failed",
         "failing_seeds",
         "anomaly_counts",
+        "failures",
         "results",
         "replay",
         "coverage",
@@ -450,6 +451,11 @@ fn compare_puts_each_guarantee_on_a_row_and_json_matches_the_table() {
         assert_eq!(printed[1], json_row["runs"].to_string());
         assert_eq!(printed[2], json_row["failed"].to_string());
         assert_eq!(printed[3], json_row["duplicates"].to_string());
+        // A column per anomaly category, in the table's order.
+        for (i, category) in eosim::checker::AnomalyCategory::ALL.iter().enumerate() {
+            let total = &json_row["categories"][category.name()];
+            assert_eq!(printed[3 + i], total.to_string(), "{category}");
+        }
     }
     assert_eq!(rows[1]["failed"], 0, "exactly-once passes: {table}");
     assert!(rows[0]["records_per_s"].as_f64().unwrap() > 0.0);

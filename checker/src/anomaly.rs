@@ -335,102 +335,189 @@ pub struct OutputCountMismatch {
     pub unknown_inputs: Vec<u32>,
 }
 
-/// Any finding.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "kebab-case")]
-pub enum Anomaly {
-    Duplicate(Duplicate),
-    LostWrite(LostWrite),
-    Missing(Missing),
-    InconsistentOffsets(InconsistentOffsets),
-    UnexpectedWrite(UnexpectedWrite),
-    NotConverged(NotConverged),
-    AbortedRead(AbortedRead),
-    TornTransaction(TornTransaction),
-    HangingTransaction(HangingTransaction),
-    PollSkip(PollSkip),
-    NonmonotonicPoll(NonmonotonicPoll),
-    NonmonotonicSend(NonmonotonicSend),
-    Unseen(Unseen),
-    DuplicateEffect(DuplicateEffect),
-    LostEffect(LostEffect),
-    WrongAggregate(WrongAggregate),
-    OutputCountMismatch(OutputCountMismatch),
-}
-
-/// The kind of a finding, for counts and expectations.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum AnomalyKind {
-    Duplicate,
-    LostWrite,
-    Missing,
-    InconsistentOffsets,
-    UnexpectedWrite,
-    NotConverged,
-    AbortedRead,
-    TornTransaction,
-    HangingTransaction,
-    PollSkip,
-    NonmonotonicPoll,
-    NonmonotonicSend,
-    Unseen,
-    DuplicateEffect,
-    LostEffect,
-    WrongAggregate,
-    OutputCountMismatch,
-}
-
-impl AnomalyKind {
-    pub const ALL: [AnomalyKind; 17] = [
-        AnomalyKind::Duplicate,
-        AnomalyKind::LostWrite,
-        AnomalyKind::Missing,
-        AnomalyKind::InconsistentOffsets,
-        AnomalyKind::UnexpectedWrite,
-        AnomalyKind::NotConverged,
-        AnomalyKind::AbortedRead,
-        AnomalyKind::TornTransaction,
-        AnomalyKind::HangingTransaction,
-        AnomalyKind::PollSkip,
-        AnomalyKind::NonmonotonicPoll,
-        AnomalyKind::NonmonotonicSend,
-        AnomalyKind::Unseen,
-        AnomalyKind::DuplicateEffect,
-        AnomalyKind::LostEffect,
-        AnomalyKind::WrongAggregate,
-        AnomalyKind::OutputCountMismatch,
-    ];
-
-    /// The kebab-case name used in files and on the command line.
-    pub fn name(self) -> &'static str {
-        match self {
-            AnomalyKind::Duplicate => "duplicate",
-            AnomalyKind::LostWrite => "lost-write",
-            AnomalyKind::Missing => "missing",
-            AnomalyKind::InconsistentOffsets => "inconsistent-offsets",
-            AnomalyKind::UnexpectedWrite => "unexpected-write",
-            AnomalyKind::NotConverged => "not-converged",
-            AnomalyKind::AbortedRead => "aborted-read",
-            AnomalyKind::TornTransaction => "torn-transaction",
-            AnomalyKind::HangingTransaction => "hanging-transaction",
-            AnomalyKind::PollSkip => "poll-skip",
-            AnomalyKind::NonmonotonicPoll => "nonmonotonic-poll",
-            AnomalyKind::NonmonotonicSend => "nonmonotonic-send",
-            AnomalyKind::Unseen => "unseen",
-            AnomalyKind::DuplicateEffect => "duplicate-effect",
-            AnomalyKind::LostEffect => "lost-effect",
-            AnomalyKind::WrongAggregate => "wrong-aggregate",
-            AnomalyKind::OutputCountMismatch => "output-count-mismatch",
+/// Declares every kind of finding once, one row per kind: its variant (also the name of its
+/// payload type, which must have an `explain()`), its kebab-case name (JSON reports, scenario
+/// `[expect]` files and snapshots depend on it byte for byte), its category and a one-line
+/// meaning (also the variant's doc). From the table come `Anomaly` (serde-tagged with the
+/// name), `AnomalyKind` (serde as the name), `AnomalyKind::ALL`, `name`, `category`,
+/// `meaning`, and `Anomaly::kind` / `Anomaly::explain`: adding a kind is a payload type and a
+/// row.
+macro_rules! anomaly_kinds {
+    ($( $Kind:ident = $name:literal in $Category:ident : $meaning:literal, )+) => {
+        /// Any finding.
+        #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+        #[serde(tag = "kind")]
+        pub enum Anomaly {
+            $( #[doc = $meaning] #[serde(rename = $name)] $Kind($Kind), )+
         }
+
+        /// The kind of a finding, for counts and expectations.
+        #[derive(
+            Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+        )]
+        pub enum AnomalyKind {
+            $( #[doc = $meaning] #[serde(rename = $name)] $Kind, )+
+        }
+
+        impl AnomalyKind {
+            /// Every kind, in table order (a kind's index is its position here).
+            pub const ALL: &'static [AnomalyKind] = &[$(AnomalyKind::$Kind),+];
+
+            /// The kebab-case name used in files and on the command line.
+            pub const fn name(self) -> &'static str {
+                match self {
+                    $( AnomalyKind::$Kind => $name, )+
+                }
+            }
+
+            /// The family of property the kind breaks.
+            pub const fn category(self) -> AnomalyCategory {
+                match self {
+                    $( AnomalyKind::$Kind => AnomalyCategory::$Category, )+
+                }
+            }
+
+            /// What a finding of this kind means, in one line.
+            pub const fn meaning(self) -> &'static str {
+                match self {
+                    $( AnomalyKind::$Kind => $meaning, )+
+                }
+            }
+        }
+
+        impl Anomaly {
+            pub fn kind(&self) -> AnomalyKind {
+                match self {
+                    $( Anomaly::$Kind(_) => AnomalyKind::$Kind, )+
+                }
+            }
+
+            /// One or two sentences: what went wrong, with the records and events involved.
+            pub fn explain(&self) -> String {
+                match self {
+                    $( Anomaly::$Kind(finding) => finding.explain(), )+
+                }
+            }
+        }
+    };
+}
+
+// The order is the kinds' sort order (sets of kinds, and the lists made from them, follow it):
+// a new kind goes last.
+anomaly_kinds! {
+    Duplicate = "duplicate" in Duplication:
+        "one intended value at several offsets of a partition",
+    LostWrite = "lost-write" in Loss:
+        "a value acknowledged as written that the log does not hold",
+    Missing = "missing" in Loss:
+        "a value the workload meant to send that never reached the log",
+    InconsistentOffsets = "inconsistent-offsets" in Integrity:
+        "two different values reported at one offset",
+    UnexpectedWrite = "unexpected-write" in Integrity:
+        "a value in the log that no client sent",
+    NotConverged = "not-converged" in Liveness:
+        "work still unfinished after every fault healed",
+    AbortedRead = "aborted-read" in Isolation:
+        "a poll returned a value whose transaction aborted (G1a)",
+    TornTransaction = "torn-transaction" in Isolation:
+        "a committed transaction only partly committed, or only partly visible to polls",
+    HangingTransaction = "hanging-transaction" in Liveness:
+        "a converged run left a transaction open in a partition, holding its last stable offset",
+    PollSkip = "poll-skip" in Ordering:
+        "a process's successive polls of a partition jumped over a known record",
+    NonmonotonicPoll = "nonmonotonic-poll" in Ordering:
+        "a process's next poll of a partition started at or before where its previous one ended",
+    NonmonotonicSend = "nonmonotonic-send" in Ordering:
+        "a process's later acknowledged send to a partition landed below its earlier one",
+    Unseen = "unseen" in Loss:
+        "acknowledged values no poll returned although polls read to the partition's end",
+    DuplicateEffect = "duplicate-effect" in Duplication:
+        "an input's effect in the committed output more often than one attempt produces it",
+    LostEffect = "lost-effect" in Loss:
+        "an input consumed under a committed offset without any committed output",
+    WrongAggregate = "wrong-aggregate" in State:
+        "an output that is not the running aggregate of its key's committed inputs",
+    OutputCountMismatch = "output-count-mismatch" in State:
+        "more or fewer committed outputs than committed inputs",
+}
+
+/// Declares the anomaly categories once, one row per category: variant, kebab-case name and a
+/// one-line meaning; `ALL`, `name` and `meaning` derived, as for the kinds.
+macro_rules! anomaly_categories {
+    ($( $Category:ident = $name:literal : $meaning:literal, )+) => {
+        /// The family of property a kind of anomaly breaks: what reports total findings by.
+        #[derive(
+            Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+        )]
+        pub enum AnomalyCategory {
+            $( #[doc = $meaning] #[serde(rename = $name)] $Category, )+
+        }
+
+        impl AnomalyCategory {
+            /// Every category, in table order.
+            pub const ALL: &'static [AnomalyCategory] = &[$(AnomalyCategory::$Category),+];
+
+            /// The kebab-case name reports use.
+            pub const fn name(self) -> &'static str {
+                match self {
+                    $( AnomalyCategory::$Category => $name, )+
+                }
+            }
+
+            /// What the category's findings have in common, in one line.
+            pub const fn meaning(self) -> &'static str {
+                match self {
+                    $( AnomalyCategory::$Category => $meaning, )+
+                }
+            }
+        }
+    };
+}
+
+// Jepsen's families (docs/reference/jepsen-kafka-checker.md, §1.4) grouped by the property
+// broken; the order is the order reports list them in.
+anomaly_categories! {
+    Duplication = "duplication":
+        "an effect is in the log or the output more than once",
+    Loss = "loss":
+        "an acknowledged or intended effect is missing from the log, the output or what readers saw",
+    Ordering = "ordering":
+        "a client saw a partition's offsets out of order",
+    Integrity = "integrity":
+        "the log holds what no client wrote, or observers disagree about what it holds",
+    Isolation = "isolation":
+        "a transaction was seen after it aborted, or committed or seen only in part",
+    State = "state":
+        "a stream task's output is not what its committed inputs give",
+    Liveness = "liveness":
+        "work that never finished: the run did not converge, or a transaction never ended",
+}
+
+impl AnomalyCategory {
+    /// Whether the category's findings say something good never happened (the rest say
+    /// something bad happened: safety).
+    pub const fn is_liveness(self) -> bool {
+        matches!(self, AnomalyCategory::Liveness)
     }
 
     pub fn from_name(name: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|k| k.name() == name)
+        Self::ALL.iter().copied().find(|c| c.name() == name)
+    }
+}
+
+impl AnomalyKind {
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.iter().copied().find(|k| k.name() == name)
     }
 }
 
 impl fmt::Display for AnomalyKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl fmt::Display for AnomalyCategory {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.name())
     }
@@ -874,49 +961,139 @@ impl OutputCountMismatch {
     }
 }
 
-impl Anomaly {
-    pub fn kind(&self) -> AnomalyKind {
-        match self {
-            Anomaly::Duplicate(_) => AnomalyKind::Duplicate,
-            Anomaly::LostWrite(_) => AnomalyKind::LostWrite,
-            Anomaly::Missing(_) => AnomalyKind::Missing,
-            Anomaly::InconsistentOffsets(_) => AnomalyKind::InconsistentOffsets,
-            Anomaly::UnexpectedWrite(_) => AnomalyKind::UnexpectedWrite,
-            Anomaly::NotConverged(_) => AnomalyKind::NotConverged,
-            Anomaly::AbortedRead(_) => AnomalyKind::AbortedRead,
-            Anomaly::TornTransaction(_) => AnomalyKind::TornTransaction,
-            Anomaly::HangingTransaction(_) => AnomalyKind::HangingTransaction,
-            Anomaly::PollSkip(_) => AnomalyKind::PollSkip,
-            Anomaly::NonmonotonicPoll(_) => AnomalyKind::NonmonotonicPoll,
-            Anomaly::NonmonotonicSend(_) => AnomalyKind::NonmonotonicSend,
-            Anomaly::Unseen(_) => AnomalyKind::Unseen,
-            Anomaly::DuplicateEffect(_) => AnomalyKind::DuplicateEffect,
-            Anomaly::LostEffect(_) => AnomalyKind::LostEffect,
-            Anomaly::WrongAggregate(_) => AnomalyKind::WrongAggregate,
-            Anomaly::OutputCountMismatch(_) => AnomalyKind::OutputCountMismatch,
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use super::*;
+
+    /// `DuplicateEffect` → "duplicate-effect": serde's `rename_all = "kebab-case"`, which named
+    /// the kinds before the table did.
+    fn kebab_case(variant: &str) -> String {
+        let mut out = String::new();
+        for (i, c) in variant.chars().enumerate() {
+            if c.is_ascii_uppercase() && i > 0 {
+                out.push('-');
+            }
+            out.push(c.to_ascii_lowercase());
+        }
+        out
+    }
+
+    #[test]
+    fn kind_names_are_the_kebab_case_of_the_variants_and_round_trip() {
+        for &kind in AnomalyKind::ALL {
+            let name = kind.name();
+            assert_eq!(name, kebab_case(&format!("{kind:?}")));
+            assert_eq!(AnomalyKind::from_name(name), Some(kind));
+            assert_eq!(kind.to_string(), name);
+            let json = serde_json::to_string(&kind).unwrap();
+            assert_eq!(json, format!("\"{name}\""));
+            assert_eq!(serde_json::from_str::<AnomalyKind>(&json).unwrap(), kind);
+        }
+        assert_eq!(AnomalyKind::from_name("panic"), None);
+    }
+
+    #[test]
+    fn all_lists_every_kind_once_in_declaration_order() {
+        // The enum and ALL come from one table, so no kind can be left out; this pins that
+        // ALL is the declaration order (a kind's index is its discriminant), which sets of
+        // kinds sort by.
+        for (index, &kind) in AnomalyKind::ALL.iter().enumerate() {
+            assert_eq!(kind as usize, index, "{kind:?}");
+        }
+        let names: BTreeSet<&str> = AnomalyKind::ALL.iter().map(|k| k.name()).collect();
+        assert_eq!(names.len(), AnomalyKind::ALL.len());
+    }
+
+    #[test]
+    fn every_kind_has_a_one_line_meaning_and_every_category_a_kind() {
+        for &kind in AnomalyKind::ALL {
+            let meaning = kind.meaning();
+            assert!(!meaning.is_empty() && !meaning.contains('\n'), "{kind}");
+        }
+        for &category in AnomalyCategory::ALL {
+            assert!(
+                AnomalyKind::ALL.iter().any(|k| k.category() == category),
+                "{category} has no kind"
+            );
+            assert!(!category.meaning().is_empty(), "{category}");
         }
     }
 
-    /// One or two sentences: what went wrong, with the records and events involved.
-    pub fn explain(&self) -> String {
-        match self {
-            Anomaly::Duplicate(a) => a.explain(),
-            Anomaly::LostWrite(a) => a.explain(),
-            Anomaly::Missing(a) => a.explain(),
-            Anomaly::InconsistentOffsets(a) => a.explain(),
-            Anomaly::UnexpectedWrite(a) => a.explain(),
-            Anomaly::NotConverged(a) => a.explain(),
-            Anomaly::AbortedRead(a) => a.explain(),
-            Anomaly::TornTransaction(a) => a.explain(),
-            Anomaly::HangingTransaction(a) => a.explain(),
-            Anomaly::PollSkip(a) => a.explain(),
-            Anomaly::NonmonotonicPoll(a) => a.explain(),
-            Anomaly::NonmonotonicSend(a) => a.explain(),
-            Anomaly::Unseen(a) => a.explain(),
-            Anomaly::DuplicateEffect(a) => a.explain(),
-            Anomaly::LostEffect(a) => a.explain(),
-            Anomaly::WrongAggregate(a) => a.explain(),
-            Anomaly::OutputCountMismatch(a) => a.explain(),
+    #[test]
+    fn category_names_are_kebab_case_and_round_trip() {
+        for (index, &category) in AnomalyCategory::ALL.iter().enumerate() {
+            assert_eq!(category as usize, index);
+            let name = category.name();
+            assert_eq!(name, kebab_case(&format!("{category:?}")));
+            assert_eq!(AnomalyCategory::from_name(name), Some(category));
+            let json = serde_json::to_string(&category).unwrap();
+            assert_eq!(json, format!("\"{name}\""));
+            assert_eq!(
+                serde_json::from_str::<AnomalyCategory>(&json).unwrap(),
+                category
+            );
         }
+    }
+
+    #[test]
+    fn liveness_is_not_converging_or_a_transaction_that_never_ends() {
+        let liveness: Vec<AnomalyKind> = AnomalyKind::ALL
+            .iter()
+            .copied()
+            .filter(|k| k.category().is_liveness())
+            .collect();
+        assert_eq!(
+            liveness,
+            [AnomalyKind::NotConverged, AnomalyKind::HangingTransaction]
+        );
+    }
+
+    /// The rows of the README table whose header is `header`, each row's cells trimmed, with
+    /// backquotes dropped.
+    fn readme_table(header: &str) -> Vec<Vec<String>> {
+        let readme = include_str!("../../README.md");
+        let lines = readme.lines().skip_while(|l| *l != header).skip(2);
+        lines
+            .take_while(|l| l.starts_with('|'))
+            .map(|l| {
+                l.trim_matches('|')
+                    .split(" | ")
+                    .map(|cell| cell.trim().replace('`', ""))
+                    .collect()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_readme_lists_every_kind_and_category_as_the_tables_declare_them() {
+        let kinds: Vec<Vec<String>> = AnomalyKind::ALL
+            .iter()
+            .map(|k| {
+                [k.name(), k.category().name(), k.meaning()]
+                    .map(str::to_string)
+                    .to_vec()
+            })
+            .collect();
+        assert_eq!(readme_table("| kind | category | meaning |"), kinds);
+        let categories: Vec<Vec<String>> = AnomalyCategory::ALL
+            .iter()
+            .map(|c| [c.name(), c.meaning()].map(str::to_string).to_vec())
+            .collect();
+        assert_eq!(
+            readme_table("| category | what its findings have in common |"),
+            categories
+        );
+    }
+
+    #[test]
+    fn a_finding_is_tagged_with_its_kind_name() {
+        let finding = Anomaly::NotConverged(NotConverged { open_ops: vec![3] });
+        let json = serde_json::to_value(&finding).unwrap();
+        assert_eq!(json["kind"], "not-converged");
+        assert_eq!(finding.kind(), AnomalyKind::NotConverged);
+        assert_eq!(serde_json::from_value::<Anomaly>(json).unwrap(), finding);
+        assert!(finding.explain().contains("did not finish"));
     }
 }

@@ -27,7 +27,7 @@ mod testkit;
 pub mod txn;
 
 pub use aggregate::{AggregateCheck, AggregateKind, AggregateSpec, StreamRecord, check_aggregates};
-pub use anomaly::{Anomaly, AnomalyKind};
+pub use anomaly::{Anomaly, AnomalyCategory, AnomalyKind};
 pub use history::{
     CommittedOffset, FinalLog, History, HistoryError, LogEntry, Op, Operation, Phase, PolledRecord,
     RecordStatus, TxnStep,

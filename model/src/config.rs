@@ -55,27 +55,69 @@ impl fmt::Display for Guarantee {
     }
 }
 
-/// A protocol variant. Each documents the bug, the anomaly it produces, and the fix.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Variant {
+/// Declares the protocol variants once, one row per variant: its doc (the bug, the anomaly it
+/// produces, the fix), the variant, its kebab-case name (scenario files, the command line and
+/// reports use it byte for byte) and a one-paragraph description for `eosim list`. `Variant`
+/// (serde as the name), `ALL`, `name` and `description` are derived: adding a variant is a row
+/// (and the code it switches).
+macro_rules! variants {
+    ($( $(#[$doc:meta])* $Variant:ident = $name:literal : $description:literal, )+) => {
+        /// A protocol variant. Each documents the bug, the anomaly it produces, and the fix.
+        #[derive(
+            Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+        )]
+        pub enum Variant {
+            $( $(#[$doc])* #[serde(rename = $name)] $Variant, )+
+        }
+
+        impl Variant {
+            /// Every variant, in declaration order (the order variant sets list them in).
+            pub const ALL: &'static [Variant] = &[$(Variant::$Variant),+];
+
+            /// The kebab-case name scenario files and the command line use.
+            pub const fn name(self) -> &'static str {
+                match self {
+                    $( Variant::$Variant => $name, )+
+                }
+            }
+
+            /// One paragraph: the bug, the anomaly, the fix.
+            pub const fn description(self) -> &'static str {
+                match self {
+                    $( Variant::$Variant => $description, )+
+                }
+            }
+        }
+    };
+}
+
+variants! {
     /// Bug: the broker ignores producer ids and sequence numbers and appends every batch, as
     /// before KIP-98. Anomaly: `duplicate` — a producer retry after a lost ack is appended a
     /// second time. Fix: per-producer state with the last 5 batches; a retry of a retained
     /// batch is answered with its original offsets (KIP-98 idempotence).
-    NoDedup,
+    NoDedup = "no-dedup":
+        "broker appends every batch, ignoring producer id and sequence (pre-KIP-98); \
+         anomaly: duplicate (a retry after a lost ack is appended twice); fix: retain \
+         the last 5 batches per producer and answer retries with the original offsets",
     /// Bug: the broker acknowledges a produce before the batch is durable (synced only every
     /// 500 ms) and a crash loses the unsynced tail. Anomalies: `lost-write` (acked values
     /// vanish) and `inconsistent-offsets` (the lost offsets are reused by later writes). Fix:
     /// acknowledge only durable writes (Kafka: acks=all with min.insync.replicas ≥ 2).
-    UnsyncedAcks,
+    UnsyncedAcks = "unsynced-acks":
+        "broker acks before the write is durable and a crash loses the unsynced tail; \
+         anomalies: lost-write, inconsistent-offsets; fix: ack only durable \
+         (replicated) writes",
     /// Bug: the consume-transform-produce loop commits its outputs in a transaction but its
     /// consumer offsets separately, after the commit and only every few batches, as a
     /// consumer's auto-commit would (the talk's "Error Scenario #2"). A crash in between
     /// re-processes inputs whose outputs are already committed. Anomalies:
     /// `duplicate-effect` (an input with two committed outputs), `duplicate`. Fix: commit the
     /// offsets inside the transaction (`sendOffsetsToTransaction`, KIP-98).
-    OffsetsOutsideTxn,
+    OffsetsOutsideTxn = "offsets-outside-txn":
+        "consumer offsets committed after the output transaction, not inside it; a \
+         crash between re-processes committed inputs; anomalies: duplicate-effect, \
+         duplicate; fix: sendOffsetsToTransaction",
     /// Bug: brokers do not check the producer epoch of transactional requests, so a fenced
     /// instance (a zombie that slept through its session timeout while its partitions moved
     /// to a new owner with the same transactional.id) keeps writing: its batches join the
@@ -83,13 +125,20 @@ pub enum Variant {
     /// `duplicate-effect` (the zombie's output next to the new owner's for the same input).
     /// Fix: `init_transactions` bumps the epoch and every partition and coordinator refuses
     /// an older one (KIP-98 fencing).
-    NoZombieFencing,
+    NoZombieFencing = "no-zombie-fencing":
+        "brokers ignore the producer epoch, so a fenced zombie's writes and EndTxn \
+         join the new owner's transaction; anomalies: duplicate, duplicate-effect; \
+         fix: epoch bump on init_transactions and epoch checks everywhere",
     /// Bug: the group coordinator accepts a TxnOffsetCommit from a member that left the group
     /// or from an old generation (KIP-447's check off). With a producer per instance,
     /// nothing else stops a zombie whose partitions were reassigned from committing its
     /// stale transaction. Anomalies: `duplicate`, `duplicate-effect`. Fix: the generation
     /// check (ILLEGAL_GENERATION / UNKNOWN_MEMBER_ID → the zombie aborts).
-    NoGenerationCheck,
+    NoGenerationCheck = "no-generation-check":
+        "the group coordinator accepts TxnOffsetCommit from a stale member or \
+         generation, so a zombie commits a transaction for partitions that moved \
+         (producer per instance); anomalies: duplicate, duplicate-effect; fix: \
+         KIP-447's generation check",
     /// Bug: transactions v1 (before KIP-890 part 2): the producer epoch stays the same from
     /// one transaction to the next, so a request cannot say which transaction it belongs to.
     /// A late EndTxn (held past the client's retry) commits or aborts whatever transaction is
@@ -99,26 +148,41 @@ pub enum Variant {
     /// `torn-transaction`, `lost-write`, `hanging-transaction`. Fix: bump the epoch at every
     /// EndTxn and write the markers with it, so (producer id, epoch) names one transaction and
     /// stale requests are fenced (KIP-890 part 2, transaction.version = 2).
-    NoTxnEpochBump,
+    NoTxnEpochBump = "no-txn-epoch-bump":
+        "transactions v1: the producer epoch is not bumped per transaction, so a late \
+         EndTxn or Produce from one transaction lands in the next (KAFKA-17754); \
+         anomalies: aborted-read, torn-transaction, lost-write, hanging-transaction; \
+         fix: bump the epoch at every EndTxn (KIP-890 part 2)",
     /// Bug: the downstream consumer reads at read_uncommitted (the default isolation level of
     /// Kafka's consumer), so it sees records of open and aborted transactions. Anomaly:
     /// `aborted-read`. Fix: consume transactional output at read_committed (Kafka Streams
     /// sets isolation.level = read_committed under exactly-once).
-    ReadUncommitted,
+    ReadUncommitted = "read-uncommitted":
+        "downstream consumers read at read_uncommitted and see records of open and \
+         aborted transactions; anomaly: aborted-read; fix: isolation.level = \
+         read_committed",
     /// Bug (KAFKA-7192): after an unclean shutdown under exactly-once, a Streams instance
     /// keeps its local state stores instead of wiping them and restoring from the changelog,
     /// so the stores still hold the updates of the transaction the crash aborted, and the
     /// re-processed inputs are applied a second time. Anomaly: `wrong-aggregate` (sums and
     /// counts ahead of the committed inputs). Fix: no checkpoint under exactly-once while
     /// processing; a task without one is wiped and restored from its changelog.
-    StoreNotWipedOnUncleanShutdown,
+    StoreNotWipedOnUncleanShutdown = "store-not-wiped-on-unclean-shutdown":
+        "a Streams instance keeps its local stores after an unclean shutdown under \
+         exactly-once (KAFKA-7192): updates of the aborted transaction stay and the \
+         re-processed inputs count twice; anomaly: wrong-aggregate; fix: wipe and \
+         restore from the changelog",
     /// Bug (KAFKA-16017): a Streams task closed cleanly in the middle of restoring writes its
     /// record collector's offsets — the changelog end it had written before an abort wiped
     /// its stores — to the checkpoint instead of the offsets it restored. Opened again from
     /// that checkpoint, it believes it is fully restored and skips the rest of the changelog.
     /// Anomaly: `wrong-aggregate` (aggregates restart from partial state). Fix: forget the
     /// collector's offsets on close and checkpoint the restored ones.
-    CheckpointWrittenNotRestored,
+    CheckpointWrittenNotRestored = "checkpoint-written-not-restored":
+        "a Streams task closed cleanly mid-restore checkpoints the changelog offsets \
+         it had written before an abort wiped it, not those it restored \
+         (KAFKA-16017); opened again it skips the unrestored changelog; anomaly: \
+         wrong-aggregate; fix: checkpoint the restored offsets",
     /// Bug (KAFKA-15591, fixed in Kafka 4.5 by apache/kafka PR 23234): a partition with no
     /// state for a producer accepts any first sequence, so a later batch that overtakes a
     /// failed first one is appended and every retry of the first is refused as out of order.
@@ -127,101 +191,16 @@ pub enum Variant {
     /// simulated network keeps TCP's order, so the overtaking needs a retriable refusal of
     /// the first request only (Kafka: NOT_LEADER_OR_FOLLOWER while the partition is being
     /// created), which no fault produces yet: the unit tests show the difference.
-    AcceptAnyFirstSequence,
+    AcceptAnyFirstSequence = "accept-any-first-sequence":
+        "a partition with no state for a producer accepts any first sequence \
+         (KAFKA-15591): a batch overtaking a failed first one is appended and the \
+         first one's retries are refused as out of order; anomaly: missing; fix \
+         (Kafka 4.5): a never-written partition accepts only sequence 0",
 }
 
 impl Variant {
-    pub const ALL: [Variant; 10] = [
-        Variant::NoDedup,
-        Variant::UnsyncedAcks,
-        Variant::OffsetsOutsideTxn,
-        Variant::NoZombieFencing,
-        Variant::NoGenerationCheck,
-        Variant::NoTxnEpochBump,
-        Variant::ReadUncommitted,
-        Variant::StoreNotWipedOnUncleanShutdown,
-        Variant::CheckpointWrittenNotRestored,
-        Variant::AcceptAnyFirstSequence,
-    ];
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Variant::NoDedup => "no-dedup",
-            Variant::UnsyncedAcks => "unsynced-acks",
-            Variant::OffsetsOutsideTxn => "offsets-outside-txn",
-            Variant::NoZombieFencing => "no-zombie-fencing",
-            Variant::NoGenerationCheck => "no-generation-check",
-            Variant::NoTxnEpochBump => "no-txn-epoch-bump",
-            Variant::ReadUncommitted => "read-uncommitted",
-            Variant::StoreNotWipedOnUncleanShutdown => "store-not-wiped-on-unclean-shutdown",
-            Variant::CheckpointWrittenNotRestored => "checkpoint-written-not-restored",
-            Variant::AcceptAnyFirstSequence => "accept-any-first-sequence",
-        }
-    }
-
     pub fn from_name(name: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|v| v.name() == name)
-    }
-
-    /// One paragraph: the bug, the anomaly, the fix.
-    pub fn description(self) -> &'static str {
-        match self {
-            Variant::NoDedup => {
-                "broker appends every batch, ignoring producer id and sequence (pre-KIP-98); \
-                 anomaly: duplicate (a retry after a lost ack is appended twice); fix: retain \
-                 the last 5 batches per producer and answer retries with the original offsets"
-            }
-            Variant::UnsyncedAcks => {
-                "broker acks before the write is durable and a crash loses the unsynced tail; \
-                 anomalies: lost-write, inconsistent-offsets; fix: ack only durable \
-                 (replicated) writes"
-            }
-            Variant::OffsetsOutsideTxn => {
-                "consumer offsets committed after the output transaction, not inside it; a \
-                 crash between re-processes committed inputs; anomalies: duplicate-effect, \
-                 duplicate; fix: sendOffsetsToTransaction"
-            }
-            Variant::NoZombieFencing => {
-                "brokers ignore the producer epoch, so a fenced zombie's writes and EndTxn \
-                 join the new owner's transaction; anomalies: duplicate, duplicate-effect; \
-                 fix: epoch bump on init_transactions and epoch checks everywhere"
-            }
-            Variant::NoGenerationCheck => {
-                "the group coordinator accepts TxnOffsetCommit from a stale member or \
-                 generation, so a zombie commits a transaction for partitions that moved \
-                 (producer per instance); anomalies: duplicate, duplicate-effect; fix: \
-                 KIP-447's generation check"
-            }
-            Variant::NoTxnEpochBump => {
-                "transactions v1: the producer epoch is not bumped per transaction, so a late \
-                 EndTxn or Produce from one transaction lands in the next (KAFKA-17754); \
-                 anomalies: aborted-read, torn-transaction, lost-write, hanging-transaction; \
-                 fix: bump the epoch at every EndTxn (KIP-890 part 2)"
-            }
-            Variant::StoreNotWipedOnUncleanShutdown => {
-                "a Streams instance keeps its local stores after an unclean shutdown under \
-                 exactly-once (KAFKA-7192): updates of the aborted transaction stay and the \
-                 re-processed inputs count twice; anomaly: wrong-aggregate; fix: wipe and \
-                 restore from the changelog"
-            }
-            Variant::CheckpointWrittenNotRestored => {
-                "a Streams task closed cleanly mid-restore checkpoints the changelog offsets \
-                 it had written before an abort wiped it, not those it restored \
-                 (KAFKA-16017); opened again it skips the unrestored changelog; anomaly: \
-                 wrong-aggregate; fix: checkpoint the restored offsets"
-            }
-            Variant::AcceptAnyFirstSequence => {
-                "a partition with no state for a producer accepts any first sequence \
-                 (KAFKA-15591): a batch overtaking a failed first one is appended and the \
-                 first one's retries are refused as out of order; anomaly: missing; fix \
-                 (Kafka 4.5): a never-written partition accepts only sequence 0"
-            }
-            Variant::ReadUncommitted => {
-                "downstream consumers read at read_uncommitted and see records of open and \
-                 aborted transactions; anomaly: aborted-read; fix: isolation.level = \
-                 read_committed"
-            }
-        }
+        Self::ALL.iter().copied().find(|v| v.name() == name)
     }
 }
 
@@ -243,5 +222,62 @@ impl Variants {
 
     pub fn names(&self) -> Vec<&'static str> {
         self.0.iter().map(|v| v.name()).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use super::*;
+
+    /// `NoTxnEpochBump` → "no-txn-epoch-bump": serde's `rename_all = "kebab-case"`, which
+    /// named the variants before the table did.
+    fn kebab_case(variant: &str) -> String {
+        let mut out = String::new();
+        for (i, c) in variant.chars().enumerate() {
+            if c.is_ascii_uppercase() && i > 0 {
+                out.push('-');
+            }
+            out.push(c.to_ascii_lowercase());
+        }
+        out
+    }
+
+    #[test]
+    fn variant_names_are_the_kebab_case_of_the_variants_and_round_trip() {
+        for &variant in Variant::ALL {
+            let name = variant.name();
+            assert_eq!(name, kebab_case(&format!("{variant:?}")));
+            assert_eq!(Variant::from_name(name), Some(variant));
+            assert_eq!(variant.to_string(), name);
+            let json = serde_json::to_string(&variant).unwrap();
+            assert_eq!(json, format!("\"{name}\""));
+            assert_eq!(serde_json::from_str::<Variant>(&json).unwrap(), variant);
+        }
+        assert_eq!(Variant::from_name("no_dedup"), None);
+    }
+
+    #[test]
+    fn all_lists_every_variant_once_in_declaration_order() {
+        // The enum and ALL come from one table, so no variant can be left out; this pins that
+        // ALL is the declaration order, which variant sets (and so reports) list them in.
+        for (index, &variant) in Variant::ALL.iter().enumerate() {
+            assert_eq!(variant as usize, index, "{variant:?}");
+        }
+        let names: BTreeSet<&str> = Variant::ALL.iter().map(|v| v.name()).collect();
+        assert_eq!(names.len(), Variant::ALL.len());
+    }
+
+    #[test]
+    fn every_variant_has_a_one_paragraph_description() {
+        for &variant in Variant::ALL {
+            let description = variant.description();
+            assert!(
+                description.contains("anomal") && description.contains("fix"),
+                "{variant}: {description}"
+            );
+            assert!(!description.contains('\n'), "{variant}");
+        }
     }
 }

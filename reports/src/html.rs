@@ -210,6 +210,7 @@ mod tests {
             guarantee: "exactly-once".into(),
             variants: vec![],
             verdict: Verdict::Pass,
+            failure: None,
             anomalies: vec![],
             anomaly_counts: Default::default(),
             panic: None,

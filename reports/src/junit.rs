@@ -2,8 +2,15 @@
 
 use std::fmt::Write;
 
+use crate::failure::Failure;
 use crate::run::{RunReport, Verdict};
 use crate::sweep::SweepReport;
+
+/// A failure element's `type`: why the case failed (panic, safety, liveness), or "anomaly"
+/// for a report made before failures were recorded.
+fn failure_type(failure: Option<Failure>) -> &'static str {
+    failure.map_or("anomaly", Failure::name)
+}
 
 /// Escapes text for XML attributes and character data.
 fn escape(text: &str) -> String {
@@ -59,8 +66,9 @@ pub fn run_junit(report: &RunReport) -> String {
             .collect();
         let _ = writeln!(
             out,
-            "      <failure message=\"{}\" type=\"anomaly\">",
-            escape(&kinds.join(", "))
+            "      <failure message=\"{}\" type=\"{}\">",
+            escape(&kinds.join(", ")),
+            failure_type(report.failure)
         );
         if let Some(panic) = &report.panic {
             let _ = writeln!(out, "panic: {}", escape(panic));
@@ -108,8 +116,9 @@ pub fn sweep_junit(report: &SweepReport, replay_for_seed: impl Fn(u64) -> String
         } else {
             let _ = writeln!(
                 out,
-                ">\n      <failure message=\"{}\" type=\"anomaly\">",
-                escape(&r.kinds.join(", "))
+                ">\n      <failure message=\"{}\" type=\"{}\">",
+                escape(&r.kinds.join(", ")),
+                failure_type(r.failure)
             );
             let _ = writeln!(out, "replay: {}", escape(&replay_for_seed(r.seed)));
             out.push_str("      </failure>\n    </testcase>\n");
@@ -148,10 +157,14 @@ pub fn soak_junit(report: &crate::SoakReport) -> String {
             continue;
         }
         let seeds: Vec<String> = sweep.failing_seeds.iter().map(u64::to_string).collect();
+        // The most telling way any of its seeds failed.
+        let failure = sweep.failures.keys().min().copied();
         let _ = writeln!(
             out,
-            ">\n      <failure message=\"{} of {} seeds failed\" type=\"anomaly\">",
-            sweep.failed, sweep.runs
+            ">\n      <failure message=\"{} of {} seeds failed\" type=\"{}\">",
+            sweep.failed,
+            sweep.runs,
+            failure_type(failure)
         );
         let _ = writeln!(out, "failing seeds: {}", seeds.join(" "));
         if let Some(replay) = &sweep.replay {
@@ -170,5 +183,35 @@ mod tests {
     #[test]
     fn escapes_markup() {
         assert_eq!(escape("a<b & \"c\"\u{1}"), "a&lt;b &amp; &quot;c&quot;");
+    }
+
+    #[test]
+    fn a_failing_case_is_typed_by_its_failure() {
+        let result = |seed, failure: Option<Failure>, kinds: &[&str]| crate::SeedResult {
+            seed,
+            verdict: if kinds.is_empty() {
+                Verdict::Pass
+            } else {
+                Verdict::Fail
+            },
+            failure,
+            kinds: kinds.iter().map(|k| k.to_string()).collect(),
+            trace_hash: "0".repeat(16),
+            coverage: Default::default(),
+        };
+        let report = SweepReport {
+            results: vec![
+                result(0, Some(Failure::Liveness), &["not-converged"]),
+                result(1, Some(Failure::Panic), &["panic"]),
+                result(2, None, &[]),
+                // Read from a report made before failures were recorded.
+                result(3, None, &["duplicate"]),
+            ],
+            ..SweepReport::default()
+        };
+        let xml = sweep_junit(&report, |seed| format!("replay {seed}"));
+        for failure_type in ["liveness", "panic", "anomaly"] {
+            assert!(xml.contains(&format!("type=\"{failure_type}\"")), "{xml}");
+        }
     }
 }

@@ -5,6 +5,7 @@
 //! so reports can render results from any source.
 
 pub mod compare;
+pub mod failure;
 pub mod html;
 pub mod junit;
 pub mod run;
@@ -12,6 +13,7 @@ pub mod soak;
 pub mod sweep;
 
 pub use compare::{CompareReport, CompareRow, CompareSeed, CompareTally};
+pub use failure::Failure;
 pub use run::{AnomalyReport, RunReport, UnmatchedFault, Verdict};
 pub use soak::SoakReport;
 pub use sweep::{FaultKindTally, SeedCoverage, SeedResult, SweepReport, SweepTally};

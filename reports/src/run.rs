@@ -6,12 +6,24 @@ use std::fmt::Write;
 use checker::Anomaly;
 use serde::{Deserialize, Serialize};
 
+use crate::failure::{self, Failure};
+
 /// Whether every property held.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Verdict {
     Pass,
     Fail,
+}
+
+impl Verdict {
+    /// A run passes when it did not fail.
+    pub fn of(failure: Option<Failure>) -> Self {
+        match failure {
+            None => Verdict::Pass,
+            Some(_) => Verdict::Fail,
+        }
+    }
 }
 
 /// A finding with its explanation.
@@ -40,9 +52,14 @@ pub struct RunReport {
     pub guarantee: String,
     pub variants: Vec<String>,
     pub verdict: Verdict,
+    /// Why the run failed: a panic, a safety or a liveness anomaly (see [`Failure`]). Absent
+    /// when it passed, and from reports made before it existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failure: Option<Failure>,
     /// Every finding, in the checker's stable order.
     pub anomalies: Vec<AnomalyReport>,
-    /// Number of findings per kind.
+    /// Number of findings per kind (and, for readers of version 1, "panic": 1 if the
+    /// simulation panicked).
     pub anomaly_counts: BTreeMap<String, u64>,
     /// The message of a panic that ended the simulation (an invariant broke), if any.
     pub panic: Option<String>,
@@ -107,11 +124,11 @@ impl RunReport {
         self.verdict == Verdict::Pass
     }
 
-    /// Counts per kind from a list of findings.
-    pub fn count_kinds(anomalies: &[Anomaly]) -> BTreeMap<String, u64> {
+    /// Counts per kind from a run's findings and failure, as `anomaly_counts` lists them.
+    pub fn count_kinds(anomalies: &[Anomaly], failure: Option<Failure>) -> BTreeMap<String, u64> {
         let mut counts = BTreeMap::new();
-        for a in anomalies {
-            *counts.entry(a.kind().name().to_string()).or_insert(0) += 1;
+        for name in failure::kind_names(anomalies.iter().map(Anomaly::kind), failure) {
+            *counts.entry(name).or_insert(0) += 1;
         }
         counts
     }
@@ -296,6 +313,7 @@ mod tests {
             guarantee: "exactly-once".into(),
             variants: vec![],
             verdict: Verdict::Fail,
+            failure: Some(Failure::Liveness),
             anomalies: vec![],
             anomaly_counts: Default::default(),
             panic: None,
@@ -334,5 +352,33 @@ mod tests {
         );
         let converged = report(serde_json::json!({ "virtual_ms": 1 })).to_text();
         assert!(!converged.contains("not converged"), "{converged}");
+    }
+
+    #[test]
+    fn the_failure_is_written_for_a_failed_run_only_and_old_reports_read_without_it() {
+        let failed = report(serde_json::json!({}));
+        let json = failed.to_json();
+        assert!(json.contains("\"failure\": \"liveness\""), "{json}");
+        let passed = RunReport {
+            verdict: Verdict::Pass,
+            failure: None,
+            ..failed.clone()
+        };
+        let json = passed.to_json();
+        assert!(!json.contains("failure"), "{json}");
+        // A version 1 report from before the field: it reads as no failure recorded.
+        let mut old: serde_json::Value = serde_json::from_str(&failed.to_json()).unwrap();
+        old.as_object_mut().unwrap().remove("failure");
+        let old: RunReport = serde_json::from_value(old).unwrap();
+        assert_eq!(old.failure, None);
+    }
+
+    #[test]
+    fn a_panic_is_counted_under_its_version_1_pseudo_kind() {
+        let counts = RunReport::count_kinds(&[], Some(Failure::Panic));
+        assert_eq!(counts, BTreeMap::from([("panic".to_string(), 1)]));
+        assert!(RunReport::count_kinds(&[], None).is_empty());
+        assert_eq!(Verdict::of(None), Verdict::Pass);
+        assert_eq!(Verdict::of(Some(Failure::Safety)), Verdict::Fail);
     }
 }

@@ -5,6 +5,7 @@ use std::fmt::Write;
 
 use serde::{Deserialize, Serialize};
 
+use crate::failure::Failure;
 use crate::run::Verdict;
 
 /// One seed of a sweep.
@@ -12,7 +13,12 @@ use crate::run::Verdict;
 pub struct SeedResult {
     pub seed: u64,
     pub verdict: Verdict,
-    /// Distinct anomaly kinds found (sorted); "panic" if the simulation panicked.
+    /// Why the seed failed. Absent when it passed, and from reports made before it existed
+    /// (`summarise` fills it in from `kinds`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failure: Option<Failure>,
+    /// Distinct anomaly kinds found (sorted); for readers of version 1 also "panic" if the
+    /// simulation panicked.
     pub kinds: Vec<String>,
     pub trace_hash: String,
     /// The seed's coverage, for the sweep's totals (not listed per seed).
@@ -69,6 +75,10 @@ pub struct SweepReport {
     pub failing_seeds: Vec<u64>,
     /// Number of seeds that showed each kind.
     pub anomaly_counts: BTreeMap<String, u64>,
+    /// Number of seeds that failed in each way (panic, safety, liveness). Absent when none
+    /// failed, and from reports made before it existed.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub failures: BTreeMap<Failure, u64>,
     pub results: Vec<SeedResult>,
     /// Replays the first failing seed, if any.
     pub replay: Option<String>,
@@ -95,7 +105,8 @@ const FAILING_SEEDS_SHOWN: usize = 20;
 struct CompactResult {
     seed: u64,
     trace_hash: u64,
-    /// Bit i: the tally's i-th kind name.
+    /// Bit i: the tally's i-th kind name. The verdict and the failure follow from the names
+    /// (`Failure::of_kind_names`).
     kinds: u64,
 }
 
@@ -110,10 +121,11 @@ pub struct SweepTally {
     /// Kind names, in order of first appearance; a result's bit i is kind i.
     kinds: Vec<String>,
     anomaly_counts: BTreeMap<String, u64>,
+    failures: BTreeMap<Failure, u64>,
     first_failing: Vec<u64>,
     results: Vec<CompactResult>,
     /// Results whose fields do not fit the compact form (a trace hash that is not 16 hex
-    /// digits, more than 64 kinds, a pass with kinds): kept whole.
+    /// digits, more than 64 kinds, a verdict or failure its kinds do not give): kept whole.
     odd: BTreeMap<u64, SeedResult>,
     /// Per coverage point, the seeds where it fired (fixed: one counter per point, in the
     /// order of the first seed's points).
@@ -139,6 +151,9 @@ impl SweepTally {
     pub fn add(&mut self, mut result: SeedResult) {
         self.runs += 1;
         self.add_coverage(&std::mem::take(&mut result.coverage));
+        if let Some(failure) = result.failure {
+            *self.failures.entry(failure).or_insert(0) += 1;
+        }
         if result.verdict == Verdict::Fail {
             self.failed += 1;
             if self.keep_results || self.first_failing.len() <= FAILING_SEEDS_SHOWN {
@@ -146,7 +161,8 @@ impl SweepTally {
             }
         }
         let mut bits = 0u64;
-        let mut fits = (result.verdict == Verdict::Fail) != result.kinds.is_empty();
+        let mut fits = result.verdict == Verdict::of(result.failure)
+            && result.failure == Failure::of_kind_names(result.kinds.iter().map(String::as_str));
         for kind in &result.kinds {
             *self.anomaly_counts.entry(kind.clone()).or_insert(0) += 1;
             let index = match self.kinds.iter().position(|k| k == kind) {
@@ -223,14 +239,12 @@ impl SweepTally {
                 .map(|i| kinds[i].clone())
                 .collect();
             names.sort();
+            let failure = Failure::of_kind_names(names.iter().map(String::as_str));
             results.push(SeedResult {
                 coverage: SeedCoverage::default(),
                 seed: compact.seed,
-                verdict: if names.is_empty() {
-                    Verdict::Pass
-                } else {
-                    Verdict::Fail
-                },
+                verdict: Verdict::of(failure),
+                failure,
                 kinds: names,
                 trace_hash: format!("{:016x}", compact.trace_hash),
             });
@@ -241,6 +255,7 @@ impl SweepTally {
             failed: self.failed,
             failing_seeds: self.first_failing,
             anomaly_counts: self.anomaly_counts,
+            failures: self.failures,
             results,
             coverage: self
                 .coverage
@@ -254,8 +269,18 @@ impl SweepTally {
 }
 
 impl SweepReport {
-    /// Totals from per-seed results.
+    /// Totals from per-seed results (a failing result from before `failure` existed gets it
+    /// from its kinds).
     pub fn summarise(mut self) -> Self {
+        for r in &mut self.results {
+            if r.failure.is_none() && r.verdict == Verdict::Fail {
+                r.failure = Failure::of_kind_names(r.kinds.iter().map(String::as_str));
+            }
+        }
+        self.failures = BTreeMap::new();
+        for failure in self.results.iter().filter_map(|r| r.failure) {
+            *self.failures.entry(failure).or_insert(0) += 1;
+        }
         self.runs = self.results.len() as u64;
         self.failing_seeds = self
             .results
@@ -422,13 +447,11 @@ mod tests {
     use super::*;
 
     fn result(seed: u64, kinds: &[&str]) -> SeedResult {
+        let failure = Failure::of_kind_names(kinds.iter().copied());
         SeedResult {
             seed,
-            verdict: if kinds.is_empty() {
-                Verdict::Pass
-            } else {
-                Verdict::Fail
-            },
+            verdict: Verdict::of(failure),
+            failure,
             kinds: kinds.iter().map(|k| k.to_string()).collect(),
             trace_hash: format!("{:016x}", seed.wrapping_mul(0x9e37_79b9_7f4a_7c15)),
             coverage: SeedCoverage::default(),
@@ -451,6 +474,7 @@ mod tests {
             .map(|seed| match seed % 7 {
                 0 => result(seed, &["duplicate", "missing"]),
                 3 => result(seed, &["lost-write"]),
+                4 => result(seed, &["not-converged"]),
                 5 => SeedResult {
                     trace_hash: "not-hex".into(),
                     ..result(seed, &["panic"])
@@ -479,7 +503,41 @@ mod tests {
             (report.runs, report.failed, &report.anomaly_counts),
             (expected.runs, expected.failed, &expected.anomaly_counts)
         );
+        assert_eq!(report.failures, expected.failures);
+        assert_eq!(
+            expected.failures,
+            BTreeMap::from([
+                (Failure::Panic, 14),
+                (Failure::Safety, 29),
+                (Failure::Liveness, 14)
+            ])
+        );
         assert_eq!(report.to_text(), expected.to_text());
+    }
+
+    #[test]
+    fn a_result_from_before_failures_gets_its_failure_from_its_kinds() {
+        let mut old: serde_json::Value = serde_json::to_value(SweepReport {
+            results: vec![
+                result(0, &["panic"]),
+                result(1, &["not-converged"]),
+                result(2, &[]),
+            ],
+            ..header()
+        })
+        .unwrap();
+        for r in old["results"].as_array_mut().unwrap() {
+            r.as_object_mut().unwrap().remove("failure");
+        }
+        let old: SweepReport = serde_json::from_value(old).unwrap();
+        assert!(old.results.iter().all(|r| r.failure.is_none()));
+        let merged = SweepReport::merge(vec![old]).unwrap();
+        let failures: Vec<Option<Failure>> = merged.results.iter().map(|r| r.failure).collect();
+        assert_eq!(
+            failures,
+            [Some(Failure::Panic), Some(Failure::Liveness), None]
+        );
+        assert_eq!(merged.failures.values().sum::<u64>(), 2);
     }
 
     #[test]
