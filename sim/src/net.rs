@@ -18,7 +18,10 @@
 //! it late (a slow request handler; Kafka mutes a connection while one of its requests is
 //! being handled, hence the stall): it survives the client closing the connection and is
 //! handled after requests the client sent since on a new one — how a late Produce or EndTxn
-//! happens (KAFKA-17754). A held response is in the network and dies with its connection. A
+//! happens (KAFKA-17754) — unless something sent before it on the connection was discarded
+//! unread when it closed: the server reads a stream in order, so it never read that one either
+//! (before this held, a held produce overtook an unread earlier one onto its partition and the
+//! earlier one's retries were refused as out of order: produce-retries --swarm seed 17001540). A held response is in the network and dies with its connection. A
 //! duplicated copy travels outside the connection order.
 //!
 //! TCP's promises, kept (DESIGN.md, "Faults are physically possible"): a message sent to a
@@ -38,7 +41,7 @@
 //! the stream's order but not past a reset of its connection.
 
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, VecDeque};
+use std::collections::{BTreeMap, BinaryHeap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -442,6 +445,11 @@ struct NetState<Req, Resp> {
     /// deadline still counts as pending until it passes (the delivery loop wakes then and
     /// finds nothing to do). Rare; kept so that runs replay exactly as they always have.
     orphaned_deadlines: Vec<u64>,
+    /// Per closed connection generation (client, server, generation): the send order of the
+    /// first request discarded unread when it closed. A request held at the server behind it
+    /// was never read either (TCP delivers a stream in order, and Kafka reads a connection's
+    /// next request only after answering the one before), so it is discarded too.
+    unread_from: BTreeMap<(NodeId, NodeId, u64), u64>,
     rng: ChaCha8Rng,
     stats: NetStats,
     /// The delivery loop's wake-up, with the semantics of a `tokio::sync::Notify` that only
@@ -488,6 +496,7 @@ impl<Req: Message, Resp: Message> Net<Req, Resp> {
             waiters: Waiters::new(),
             deadlines: BinaryHeap::new(),
             orphaned_deadlines: Vec::new(),
+            unread_from: BTreeMap::new(),
             rng: sim.rng("network"),
             stats: NetStats::default(),
             woken: false,
@@ -916,14 +925,36 @@ impl<Req: Message, Resp: Message> Net<Req, Resp> {
         let response = matches!(body, Body::Response(_));
         let mut state = self.lock();
         let direction = response as usize;
-        let c = state.conns.get((conn.client, conn.server));
-        // A request held at the server was received before any reset: only a crash loses it.
-        let reset = !received && c.generation != conn.generation;
-        let behind_lost = !stray
-            && !received
-            && !reset
-            && (c.broken && c.lost_from_seq[direction].is_some_and(|lost| lost < seq));
+        let (closed, behind_lost_on_stream) = {
+            let c = state.conns.get((conn.client, conn.server));
+            (
+                c.generation != conn.generation,
+                c.broken && c.lost_from_seq[direction].is_some_and(|lost| lost < seq),
+            )
+        };
+        // A request held at the server was received before its connection closed (only a
+        // crash loses it), unless something sent before it on the connection was never read:
+        // then neither was it.
+        let unread_ahead = received
+            && !stray
+            && if closed {
+                state
+                    .unread_from
+                    .get(&(conn.client, conn.server, conn.generation))
+                    .is_some_and(|&first| first < seq)
+            } else {
+                behind_lost_on_stream
+            };
+        let reset = (!received && closed) || unread_ahead;
+        let behind_lost = !stray && !received && !reset && behind_lost_on_stream;
         let down = to_state.is_down() || current_incarnation != to_incarnation;
+        if reset && !response && !stray {
+            let first = state
+                .unread_from
+                .entry((conn.client, conn.server, conn.generation))
+                .or_insert(seq);
+            *first = (*first).min(seq);
+        }
         if down || reset || behind_lost {
             state.stats.dropped += 1;
             if down {
@@ -957,7 +988,7 @@ impl<Req: Message, Resp: Message> Net<Req, Resp> {
             );
             return;
         }
-        if received && c.generation != conn.generation {
+        if received && closed {
             // Held at the server (a delay fault) past the close of its connection: it still
             // takes effect, late.
             SimPoint::HeldRequestAfterClose.hit();
