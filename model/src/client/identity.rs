@@ -60,11 +60,6 @@ impl ClientId {
         ClientId(process / PROCESSES_PER_CLIENT)
     }
 
-    /// The first process id of this client.
-    pub fn first_process(self) -> u64 {
-        self.0 * PROCESSES_PER_CLIENT
-    }
-
     pub fn is_verifier(self) -> bool {
         self == Self::VERIFIER
     }
@@ -134,7 +129,7 @@ mod tests {
         assert_eq!(ClientId::incarnation(2, 3).get(), 3_030);
         assert_eq!(ClientId::incarnation(2, 3).sub_client(2).get(), 3_032);
         assert_eq!(
-            ClientId::of_process(ClientId::incarnation(1, 1).first_process() + 17),
+            ClientId::of_process(ClientId::incarnation(1, 1).process(17)),
             ClientId::incarnation(1, 1)
         );
         assert!(ClientId::of_process(5).is_verifier());

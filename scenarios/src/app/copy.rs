@@ -8,10 +8,9 @@ use std::collections::BTreeSet;
 use model::Variant;
 use model::apps::copy::{Copier, CopyAssignment, CopyCompletion, CopyWorkload, loader_program};
 
-use super::produce::half;
 use super::{
     App, AppEnv, AppNodes, BackgroundLoad, BuiltinApp, ClientId, Incarnations, Progress, ReadBack,
-    Started, topic_partitions,
+    Started, half, topic_partitions,
 };
 use crate::limits;
 use crate::spec::{Invalid, LOADER, Scenario, bounded, validate_session};

@@ -299,3 +299,8 @@ pub(crate) fn app_client_ops<'a>(ops: &'a [&'a Op]) -> impl Iterator<Item = &'a 
         .copied()
         .filter(|op| !ClientId::of_process(op.process).is_verifier())
 }
+
+/// Half of a size knob (at least 1), if it can be cut: the shrinking step of every app.
+pub(crate) fn half(n: u32) -> Option<u32> {
+    (n > 1).then(|| (n / 2).max(1))
+}

@@ -4,7 +4,7 @@
 use model::apps::produce::{Completion, ProduceWorkload, producer_program};
 
 use super::{
-    App, AppEnv, AppNodes, BuiltinApp, ClientId, Progress, ReadBack, Started, app_client_ops,
+    App, AppEnv, AppNodes, BuiltinApp, ClientId, Progress, ReadBack, Started, app_client_ops, half,
 };
 use crate::limits;
 use crate::run::producer_config;
@@ -129,9 +129,4 @@ impl BuiltinApp for ProduceWorkload {
             self.producers, self.values_per_producer
         )
     }
-}
-
-/// Half of a size knob (at least 1), if it can be cut.
-pub(crate) fn half(n: u32) -> Option<u32> {
-    (n > 1).then(|| (n / 2).max(1))
 }

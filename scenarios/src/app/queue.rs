@@ -10,9 +10,9 @@ use model::Variant;
 use model::apps::queue::{ClientProgress, QueueClient, QueueCompletion, QueueMode, QueueWorkload};
 use model::protocol::IsolationLevel;
 
-use super::produce::half;
 use super::{
     App, AppEnv, AppNodes, BuiltinApp, Incarnations, Progress, ReadBack, Started, app_client_ops,
+    half,
 };
 use crate::limits;
 use crate::run::producer_config;

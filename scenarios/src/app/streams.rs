@@ -12,10 +12,9 @@ use model::apps::streams::{
 use model::cluster::TopicSpec;
 use model::{ClusterSpec, Guarantee, Variant};
 
-use super::produce::half;
 use super::{
     App, AppEnv, AppNodes, BackgroundLoad, BuiltinApp, ClientId, Incarnations, Progress, ReadBack,
-    Started, topic_partitions,
+    Started, half, topic_partitions,
 };
 use crate::limits;
 use crate::spec::{Invalid, LOADER, Scenario, bounded, validate_session};
