@@ -36,7 +36,8 @@ use crate::client::{
 use crate::protocol::{GroupMetadata, IsolationLevel, TopicPartition};
 use crate::streams::eos_test::{self, EosTestGenerator, LineGenerator};
 use crate::streams::record::StreamRecord;
-use crate::streams::topology::{MemStores, Task, TaskId, Topology};
+use crate::streams::record::timestamp;
+use crate::streams::topology::{MemStores, StoreSpec, Task, TaskId, Topology};
 
 /// Which application runs. Default: Kafka's EOS system test, simple topology.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -50,6 +51,37 @@ pub enum StreamsApp {
 }
 
 impl StreamsApp {
+    /// The application: its topology, and its generator writing `workload.records` inputs.
+    pub fn definition(self, workload: &StreamsWorkload) -> StreamsDefinition {
+        let (records, keys) = (workload.records, workload.keys);
+        let input_topic = self.input_topic();
+        let generate = move |rng: &mut dyn rand::RngCore, partitions: u32| {
+            let generated = match self {
+                StreamsApp::WordCount => {
+                    let mut lines = LineGenerator::new().with_partitions(partitions);
+                    (0..records).map(|_| lines.next_line(rng)).collect()
+                }
+                _ => EosTestGenerator::new()
+                    .with_keys(keys)
+                    .with_partitions(partitions)
+                    .generate(rng, records as usize),
+            };
+            generated
+                .into_iter()
+                .map(|g: eos_test::GeneratedRecord| LoadedRecord {
+                    topic: input_topic.to_string(),
+                    partition: g.partition,
+                    record: g.record,
+                    pause_ms: g.pause_ms,
+                })
+                .collect()
+        };
+        StreamsDefinition {
+            topology: self.topology(),
+            input: Arc::new(generate),
+        }
+    }
+
     pub fn topology(self) -> Topology {
         match self {
             StreamsApp::EosTest => eos_test::eos_test_topology(),
@@ -122,6 +154,151 @@ impl Default for StreamsWorkload {
     }
 }
 
+impl StreamsWorkload {
+    /// How its instances run.
+    pub fn config(&self) -> StreamsConfig {
+        StreamsConfig {
+            instances: self.instances,
+            commit_interval_ms: self.commit_interval_ms,
+            commit_interval_records: self.commit_interval_records,
+            txn_timeout_ms: self.txn_timeout_ms,
+            session_timeout_ms: self.session_timeout_ms,
+            max_input_pause_ms: self.max_input_pause_ms,
+        }
+    }
+}
+
+/// How a streams application runs (Kafka Streams' configs). Defaults: 3 instances, commit
+/// every 100 ms (Streams' exactly-once default) and never by record count, 10 s transaction
+/// timeout, 1 s session timeout, the loader's pauses capped at 10 ms.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct StreamsConfig {
+    pub instances: u32,
+    pub commit_interval_ms: u64,
+    /// Also commit once a cycle has processed this many input records (0: by time only).
+    pub commit_interval_records: u32,
+    pub txn_timeout_ms: u64,
+    pub session_timeout_ms: u64,
+    /// The loader's pause after a record is capped at this (0: as fast as acks allow).
+    pub max_input_pause_ms: u64,
+}
+
+impl Default for StreamsConfig {
+    fn default() -> Self {
+        StreamsWorkload::default().config()
+    }
+}
+
+/// A record the loader writes: to partition `partition` of `topic`, then it pauses.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LoadedRecord {
+    pub topic: String,
+    pub partition: u32,
+    pub record: StreamRecord,
+    pub pause_ms: u64,
+}
+
+/// Generates an application's input from the run's `streams-input` random stream, for a
+/// given partition count, in the order the loader writes it.
+pub type InputGenerator = Arc<dyn Fn(&mut dyn rand::RngCore, u32) -> Vec<LoadedRecord> + Send + Sync>;
+
+/// A streams application: its topology and the input its loader writes. The topology's
+/// source topics that it does not write itself are its external inputs, the loader's.
+#[derive(Clone)]
+pub struct StreamsDefinition {
+    pub topology: Topology,
+    pub input: InputGenerator,
+}
+
+/// A record a user's input generator writes: the loader puts it on the partition of its key
+/// and numbers inputs 1, 2, … in the order given (their input ids: lineage and timestamp).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Input {
+    pub topic: String,
+    pub key: crate::streams::record::Key,
+    pub value: crate::streams::record::Value,
+    /// How long the loader waits after writing it (virtual ms; capped by the config's
+    /// `max_input_pause_ms`).
+    pub pause_ms: u64,
+}
+
+impl Input {
+    /// A record of `topic`, written without a pause after it.
+    pub fn new(
+        topic: &str,
+        key: crate::streams::record::Key,
+        value: crate::streams::record::Value,
+    ) -> Self {
+        Input {
+            topic: topic.to_string(),
+            key,
+            value,
+            pause_ms: 0,
+        }
+    }
+
+    /// The same record with a pause after it.
+    pub fn pause_ms(self, pause_ms: u64) -> Self {
+        Input { pause_ms, ..self }
+    }
+}
+
+impl StreamsDefinition {
+    /// An application whose loader writes what `input` generates (from the run's
+    /// `streams-input` random stream), numbered from 1 and placed by key.
+    pub fn from_inputs<F>(topology: Topology, input: F) -> Self
+    where
+        F: Fn(&mut dyn rand::RngCore) -> Vec<Input> + Send + Sync + 'static,
+    {
+        let generate = move |rng: &mut dyn rand::RngCore, partitions: u32| {
+            input(rng)
+                .into_iter()
+                .zip(1u32..)
+                .map(|(i, input_id)| {
+                    assert!(
+                        input_id < HOP_FLAG,
+                        "at most {} input records",
+                        HOP_FLAG - 1
+                    );
+                    LoadedRecord {
+                        partition: crate::streams::record::partition_for_key(i.key, partitions),
+                        record: StreamRecord::new(input_id, i.key, i.value),
+                        topic: i.topic,
+                        pause_ms: i.pause_ms,
+                    }
+                })
+                .collect()
+        };
+        StreamsDefinition {
+            topology,
+            input: Arc::new(generate),
+        }
+    }
+
+    /// Source topics the topology does not write: what the loader feeds.
+    pub fn external_inputs(&self) -> Vec<String> {
+        let written = self.topology.sink_topics();
+        self.topology
+            .source_topics()
+            .into_iter()
+            .filter(|t| !written.contains(t))
+            .collect()
+    }
+
+    /// The topics a task of each sub-topology is assigned by: the first source topic of
+    /// each sub-topology, sorted. A task reads partition p of every source topic of its
+    /// sub-topology (co-partitioned), so the group assigns tasks, not partitions.
+    pub fn assignment_topics(&self) -> Vec<String> {
+        let topics: BTreeSet<&String> = self
+            .topology
+            .sub_topologies()
+            .iter()
+            .map(|s| &s.source_topics[0])
+            .collect();
+        topics.into_iter().cloned().collect()
+    }
+}
+
 /// Pause after an empty fetch or a failed call.
 const BACKOFF: Duration = Duration::from_millis(20);
 /// Records fetched per task per poll.
@@ -136,13 +313,14 @@ pub struct StreamsProgress {
 
 #[derive(Default)]
 struct ProgressState {
-    loaded: Option<BTreeMap<u32, u64>>,
+    /// Records the loader wrote per (topic, partition), once all are acknowledged.
+    loaded: Option<BTreeMap<(String, u32), u64>>,
     /// Source partitions (topic, partition) whose committed offsets cover all their input.
     finished: std::collections::BTreeSet<(String, u32)>,
 }
 
 impl StreamsProgress {
-    fn loaded(&self) -> Option<BTreeMap<u32, u64>> {
+    fn loaded(&self) -> Option<BTreeMap<(String, u32), u64>> {
         self.inner.lock().expect("progress lock").loaded.clone()
     }
 
@@ -155,9 +333,11 @@ impl StreamsProgress {
         self.notify.notify_waiters();
     }
 
-    fn input_finished(&self, input_topic: &str, partitions: u32) -> bool {
+    fn inputs_finished(&self, input_topics: &[String], partitions: u32) -> bool {
         let state = self.inner.lock().expect("progress lock");
-        (0..partitions).all(|p| state.finished.contains(&(input_topic.to_string(), p)))
+        input_topics
+            .iter()
+            .all(|t| (0..partitions).all(|p| state.finished.contains(&(t.clone(), p))))
     }
 
     /// Waits until `count` source partitions are finished.
@@ -175,33 +355,31 @@ impl StreamsProgress {
 /// Writes the generated input with an idempotent producer; publishes the counts when done.
 pub async fn streams_loader(
     ctx: ClientContext,
-    workload: StreamsWorkload,
+    definition: StreamsDefinition,
+    config: StreamsConfig,
     partitions: u32,
     progress: StreamsProgress,
 ) {
     let mut rng = ctx.sim.rng("streams-input");
-    let records = match workload.app {
-        StreamsApp::WordCount => {
-            let mut lines = LineGenerator::new().with_partitions(partitions);
-            (0..workload.records)
-                .map(|_| lines.next_line(&mut rng))
-                .collect()
-        }
-        _ => EosTestGenerator::new()
-            .with_keys(workload.keys)
-            .with_partitions(partitions)
-            .generate(&mut rng, workload.records as usize),
-    };
+    let records = (definition.input)(&mut rng, partitions);
     let producer = Producer::connect(ctx, ProducerConfig::default())
         .await
         .expect("the default producer config is valid");
-    let mut counts: BTreeMap<u32, u64> = BTreeMap::new();
+    let mut counts: BTreeMap<(String, u32), u64> = BTreeMap::new();
     let mut deliveries = Vec::new();
     for generated in records {
-        *counts.entry(generated.partition).or_insert(0) += 1;
-        let tp = TopicPartition::new(workload.app.input_topic(), generated.partition);
+        assert!(
+            generated.partition < partitions,
+            "the input generator wrote partition {} of {} (of {partitions})",
+            generated.partition,
+            generated.topic
+        );
+        let tp = TopicPartition::new(&generated.topic, generated.partition);
+        *counts
+            .entry((generated.topic, generated.partition))
+            .or_insert(0) += 1;
         deliveries.push(producer.send(&tp, generated.record.pack()));
-        let pause_ms = generated.pause_ms.min(workload.max_input_pause_ms);
+        let pause_ms = generated.pause_ms.min(config.max_input_pause_ms);
         if pause_ms > 0 {
             madsim::time::sleep(Duration::from_millis(pause_ms)).await;
         }
@@ -216,18 +394,70 @@ pub async fn streams_loader(
 /// A task's identity in the state directory: (sub-topology, partition).
 type TaskKey = (u32, u32);
 
-/// One task of an instance: the processor graph, its stores and its input position.
+/// One task of an instance: the processor graph, its stores and its input positions.
 struct RunningTask {
     task: Task,
     key: TaskKey,
-    source: TopicPartition,
+    /// Partition `key.1` of each source topic of its sub-topology, with the position.
+    inputs: Vec<TaskInput>,
     stores: MemStores,
-    position: u64,
     /// Sink topics another sub-topology reads (repartition hops).
     hops: Arc<BTreeSet<String>>,
     /// Per store, the changelog offset its contents reflect (Kafka's state-manager offsets):
     /// where restoring got to, then moved on by every committed changelog write.
     changelog_offsets: BTreeMap<String, u64>,
+}
+
+/// A task's source partition and its position in it.
+struct TaskInput {
+    source: TopicPartition,
+    position: u64,
+}
+
+impl RunningTask {
+    fn partition(&self) -> u32 {
+        self.key.1
+    }
+
+    fn positions(&self) -> impl Iterator<Item = (TopicPartition, u64)> + '_ {
+        self.inputs.iter().map(|i| (i.source.clone(), i.position))
+    }
+}
+
+/// What one fetch of a task input gave: its history step and records (offset, value).
+#[derive(Default)]
+struct Polled {
+    step: Option<TxnStep>,
+    records: std::collections::VecDeque<(u64, u64)>,
+}
+
+/// The input whose head record has the lowest timestamp (the first such input on a tie),
+/// if any input has a record.
+fn lowest_timestamp(buffers: &[std::collections::VecDeque<(u64, u64)>]) -> Option<usize> {
+    buffers
+        .iter()
+        .enumerate()
+        .filter_map(|(i, b)| b.front().map(|&(_, v)| (timestamp(&StreamRecord::unpack(v)), i)))
+        .min()
+        .map(|(_, i)| i)
+}
+
+/// A new task's inputs: partition `id.partition` of each source topic of its sub-topology,
+/// positioned at 0 until the committed offsets are read.
+fn task_inputs(topology: &Topology, id: TaskId) -> Vec<TaskInput> {
+    topology.sub_topologies()[id.sub_topology as usize]
+        .source_topics
+        .iter()
+        .map(|topic| TaskInput {
+            source: TopicPartition::new(topic, id.partition),
+            position: 0,
+        })
+        .collect()
+}
+
+/// Every task's source partitions and positions (the offsets a cycle commits).
+fn task_positions(tasks: &[RunningTask]) -> Vec<(TopicPartition, u64)> {
+    tasks.iter().flat_map(RunningTask::positions).collect()
 }
 
 /// Set in the input id of a record written to a repartition hop: the hop's record is a new
@@ -264,7 +494,8 @@ const MAX_RESTORE_RECORDS: u32 = 100;
 /// One incarnation of streams instance `instance`.
 pub struct StreamsInstance {
     pub ctx: ClientContext,
-    pub workload: StreamsWorkload,
+    pub definition: StreamsDefinition,
+    pub config: StreamsConfig,
     pub instance: u32,
     pub partitions: u32,
     pub exactly_once: bool,
@@ -310,6 +541,10 @@ impl StreamsInstance {
         }
     }
 
+    fn application_id(&self) -> &str {
+        self.definition.topology.application_id()
+    }
+
     fn isolation(&self) -> IsolationLevel {
         if self.exactly_once {
             IsolationLevel::ReadCommitted
@@ -320,15 +555,16 @@ impl StreamsInstance {
 
     /// Runs until asked to stop (a member stays to take over tasks when others fail).
     pub async fn run(self) {
-        let topology = self.workload.app.topology();
-        let sources: Vec<TopicPartition> = topology
-            .source_topics()
+        let topology = self.definition.topology.clone();
+        let sources: Vec<TopicPartition> = self
+            .definition
+            .assignment_topics()
             .iter()
             .flat_map(|t| (0..self.partitions).map(move |p| TopicPartition::new(t, p)))
             .collect();
         let group = GroupConfig {
-            session_timeout_ms: self.workload.session_timeout_ms,
-            ..GroupConfig::new(self.workload.app.application_id())
+            session_timeout_ms: self.config.session_timeout_ms,
+            ..GroupConfig::new(self.application_id())
         };
         let member = GroupMember::new(
             self.client(3),
@@ -375,11 +611,11 @@ impl StreamsInstance {
         let mut txn_producer = None;
         if self.exactly_once && !self.producer_per_task {
             let config = TransactionalConfig {
-                txn_timeout_ms: self.workload.txn_timeout_ms,
+                txn_timeout_ms: self.config.txn_timeout_ms,
                 record_history: false,
                 ..TransactionalConfig::new(&format!(
                     "{}-{}",
-                    self.workload.app.application_id(),
+                    self.application_id(),
                     self.instance + 1
                 ))
             };
@@ -407,11 +643,11 @@ impl StreamsInstance {
                 let ids: Vec<TaskId> = tasks.iter().map(|t| t.task.id()).collect();
                 for id in ids {
                     let config = TransactionalConfig {
-                        txn_timeout_ms: self.workload.txn_timeout_ms,
+                        txn_timeout_ms: self.config.txn_timeout_ms,
                         record_history: false,
                         ..TransactionalConfig::new(&format!(
                             "{}-{}_{}",
-                            self.workload.app.application_id(),
+                            self.application_id(),
                             id.sub_topology,
                             id.partition
                         ))
@@ -433,7 +669,7 @@ impl StreamsInstance {
                 if tasks.is_empty() {
                     // An idle instance (more instances than partitions): Kafka's poll blocks
                     // for its timeout; without a wait this loop would never yield to time.
-                    madsim::time::sleep(Duration::from_millis(self.workload.commit_interval_ms))
+                    madsim::time::sleep(Duration::from_millis(self.config.commit_interval_ms))
                         .await;
                     continue;
                 }
@@ -490,10 +726,7 @@ impl StreamsInstance {
                         return;
                     }
                 }
-                let positions: Vec<(TopicPartition, u64)> = tasks
-                    .iter()
-                    .map(|t| (t.source.clone(), t.position))
-                    .collect();
+                let positions = task_positions(&tasks);
                 self.report_finished(&consumer, &positions).await;
             }
         }
@@ -522,13 +755,13 @@ impl StreamsInstance {
         // this one does not take is wiped when next opened.
         let crashed_open = std::mem::take(&mut *local.crashed_open.lock().expect("crashed lock"));
         let mut tasks = Vec::new();
-        for source in assigned {
+        for assigned_source in assigned {
             let sub_topology = topology
-                .sub_topology_reading(&source.topic)
+                .sub_topology_reading(&assigned_source.topic)
                 .expect("members subscribe to source topics only");
             let id = TaskId {
                 sub_topology,
-                partition: source.partition,
+                partition: assigned_source.partition,
             };
             let key = (id.sub_topology, id.partition);
             let dir = self.state_dir.read(|dir| dir.get(&key).cloned());
@@ -536,16 +769,16 @@ impl StreamsInstance {
             if left_by_crash && !self.wipe_after_unclean_shutdown {
                 // KAFKA-7192: the crashed task's local stores are trusted as they are.
                 crate::CoveragePoint::CrashedStoresReused.hit();
-                let position = self.committed(consumer, source).await;
-                tasks.push(RunningTask {
+                let mut task = RunningTask {
                     task: topology.create_task(id),
                     key,
-                    source: source.clone(),
+                    inputs: task_inputs(topology, id),
                     stores: dir.unwrap_or_default().stores,
-                    position,
                     hops: hops.clone(),
                     changelog_offsets: BTreeMap::new(),
-                });
+                };
+                self.start_from_committed(consumer, &mut task).await;
+                tasks.push(task);
                 continue;
             }
             if dir.as_ref().is_some_and(|d| d.checkpoint.is_none()) {
@@ -562,9 +795,8 @@ impl StreamsInstance {
             let mut task = RunningTask {
                 task: topology.create_task(id),
                 key,
-                source: source.clone(),
+                inputs: task_inputs(topology, id),
                 stores,
-                position: 0,
                 hops: hops.clone(),
                 changelog_offsets: restored_to,
             };
@@ -582,11 +814,18 @@ impl StreamsInstance {
                 return None;
             }
             let task = tasks.last_mut().expect("just pushed");
-            task.position = self.committed(consumer, source).await;
+            self.start_from_committed(consumer, task).await;
         }
         // Running from here: no checkpoint while the stores take uncommitted updates.
         self.save_stores(&tasks);
         Some(tasks)
+    }
+
+    /// Positions the task's inputs at the group's committed offsets.
+    async fn start_from_committed(&self, consumer: &Consumer, task: &mut RunningTask) {
+        for input in &mut task.inputs {
+            input.position = self.committed(consumer, &input.source).await;
+        }
     }
 
     /// Restores the task's stores from their changelogs, from the offsets they reflect to
@@ -599,18 +838,17 @@ impl StreamsInstance {
         task: &mut RunningTask,
         local: &Local,
     ) -> bool {
-        let stores: Vec<(String, TopicPartition)> = task
+        let stores: Vec<(StoreSpec, TopicPartition)> = task
             .task
             .stores()
-            .iter()
+            .into_iter()
             .map(|s| {
-                (
-                    s.name.clone(),
-                    TopicPartition::new(&s.changelog_topic, task.source.partition),
-                )
+                let changelog = TopicPartition::new(&s.changelog_topic, task.partition());
+                (s.clone(), changelog)
             })
             .collect();
-        for (store, changelog) in stores {
+        for (spec, changelog) in stores {
+            let store = spec.name.clone();
             let mut offset = task.changelog_offsets.get(&store).copied().unwrap_or(0);
             loop {
                 if member.is_stale() || local.stop.is_requested() {
@@ -634,7 +872,7 @@ impl StreamsInstance {
                     Ok(f) => {
                         offset = f.records.last().expect("non-empty").0 + 1;
                         task.stores.restore(
-                            &store,
+                            &spec,
                             f.records.iter().map(|&(_, v)| StreamRecord::unpack(v)),
                         );
                         task.changelog_offsets.insert(store.clone(), offset);
@@ -768,7 +1006,7 @@ impl StreamsInstance {
     async fn committed(&self, consumer: &Consumer, tp: &TopicPartition) -> u64 {
         loop {
             if let Ok(offsets) = consumer
-                .committed(self.workload.app.application_id(), std::slice::from_ref(tp))
+                .committed(self.application_id(), std::slice::from_ref(tp))
                 .await
             {
                 return offsets[0].1.unwrap_or(0);
@@ -787,62 +1025,94 @@ impl StreamsInstance {
         let mut steps = Vec::new();
         let mut sends = Vec::new();
         for t in tasks.iter_mut() {
-            let Ok(fetched) = consumer
-                .fetch(&t.source, t.position, MAX_POLL_RECORDS, self.isolation())
-                .await
-            else {
-                continue;
-            };
-            if fetched.records.is_empty() {
-                // Only markers or aborted records left below the stable end: skip them.
-                let end = match self.isolation() {
-                    IsolationLevel::ReadCommitted => fetched.last_stable_offset,
-                    IsolationLevel::ReadUncommitted => fetched.high_watermark,
-                };
-                t.position = t.position.max(end);
-                continue;
+            let mut buffers = Vec::with_capacity(t.inputs.len());
+            for input in &mut t.inputs {
+                let polled = self.poll_input(consumer, input).await;
+                if let Some(step) = polled.step {
+                    steps.push(step);
+                }
+                buffers.push(polled.records);
             }
-            steps.push(TxnStep::Poll {
-                topic: t.source.topic.clone(),
-                partition: t.source.partition,
-                records: fetched
-                    .records
-                    .iter()
-                    .map(|&(offset, value)| PolledRecord { offset, value })
-                    .collect(),
-            });
-            for &(offset, value) in &fetched.records {
-                let out =
-                    t.task
-                        .process(&t.source.topic, StreamRecord::unpack(value), &mut t.stores);
-                for sink in out.sends {
-                    let tp = TopicPartition::new(&sink.topic, sink.partition(self.partitions));
-                    let mut record = sink.record;
-                    if t.hops.contains(&sink.topic) {
-                        assert!(
-                            record.input_id < HOP_FLAG,
-                            "input id {} too large",
-                            record.input_id
-                        );
-                        record.input_id |= HOP_FLAG;
-                    }
-                    sends.push((tp, record.pack(), value));
-                }
-                for update in out.store_updates {
-                    let changelog = t
-                        .task
-                        .stores()
-                        .into_iter()
-                        .find(|s| s.name == update.store)
-                        .map(|s| s.changelog_topic.clone())
-                        .expect("a task's stores have changelogs");
-                    let tp = TopicPartition::new(&changelog, t.source.partition);
-                    sends.push((tp, update.changelog_record().pack(), value));
-                }
-                t.position = offset + 1;
+            // Kafka's PartitionGroup: the buffered record with the lowest timestamp first,
+            // each partition in offset order (one input: offset order).
+            while let Some(i) = lowest_timestamp(&buffers) {
+                let (offset, value) = buffers[i].pop_front().expect("a head record");
+                let topic = t.inputs[i].source.topic.clone();
+                self.process_record(t, &topic, value, &mut sends);
+                t.inputs[i].position = offset + 1;
             }
         }
         (steps, sends)
+    }
+
+    /// Fetches from a task input's position; with nothing fetched, moves the position past
+    /// what only markers or aborted records fill below the stable end.
+    async fn poll_input(&self, consumer: &Consumer, input: &mut TaskInput) -> Polled {
+        let Ok(fetched) = consumer
+            .fetch(&input.source, input.position, MAX_POLL_RECORDS, self.isolation())
+            .await
+        else {
+            return Polled::default();
+        };
+        if fetched.records.is_empty() {
+            let end = match self.isolation() {
+                IsolationLevel::ReadCommitted => fetched.last_stable_offset,
+                IsolationLevel::ReadUncommitted => fetched.high_watermark,
+            };
+            input.position = input.position.max(end);
+            return Polled::default();
+        }
+        let step = TxnStep::Poll {
+            topic: input.source.topic.clone(),
+            partition: input.source.partition,
+            records: fetched
+                .records
+                .iter()
+                .map(|&(offset, value)| PolledRecord { offset, value })
+                .collect(),
+        };
+        Polled {
+            step: Some(step),
+            records: fetched.records.into_iter().collect(),
+        }
+    }
+
+    /// Runs one input record through the task: its sends (a repartition hop's records get
+    /// `HOP_FLAG`) and store updates (to the store's changelog partition) join `sends`.
+    fn process_record(
+        &self,
+        t: &mut RunningTask,
+        topic: &str,
+        value: u64,
+        sends: &mut Vec<(TopicPartition, u64, u64)>,
+    ) {
+        let out = t
+            .task
+            .process(topic, StreamRecord::unpack(value), &mut t.stores);
+        for sink in out.sends {
+            let tp = TopicPartition::new(&sink.topic, sink.partition(self.partitions));
+            let mut record = sink.record;
+            if t.hops.contains(&sink.topic) {
+                assert!(
+                    record.input_id < HOP_FLAG,
+                    "input id {} too large",
+                    record.input_id
+                );
+                record.input_id |= HOP_FLAG;
+            }
+            sends.push((tp, record.pack(), value));
+        }
+        for update in out.store_updates {
+            let changelog = t
+                .task
+                .stores()
+                .into_iter()
+                .find(|s| s.name == update.store)
+                .map(|s| s.changelog_topic.clone())
+                .expect("a task's stores have changelogs");
+            let tp = TopicPartition::new(&changelog, t.partition());
+            sends.push((tp, update.changelog_record().pack(), value));
+        }
     }
 
     /// Polls and processes for one commit interval, keeping the local state directory up to
@@ -852,7 +1122,7 @@ impl StreamsInstance {
         consumer: &Consumer,
         tasks: &mut [RunningTask],
     ) -> (Vec<TxnStep>, Vec<(TopicPartition, u64, u64)>) {
-        let deadline = sim::now_ms() + self.workload.commit_interval_ms;
+        let deadline = sim::now_ms() + self.config.commit_interval_ms;
         let mut steps = Vec::new();
         let mut sends = Vec::new();
         let mut processed = 0;
@@ -866,7 +1136,7 @@ impl StreamsInstance {
             processed += s.iter().map(polled_records).sum::<usize>();
             steps.extend(s);
             sends.extend(out);
-            let every = self.workload.commit_interval_records;
+            let every = self.config.commit_interval_records;
             if every > 0 && processed >= every as usize {
                 break; // commit early: the interval in records is reached
             }
@@ -885,18 +1155,15 @@ impl StreamsInstance {
         process: u64,
         local: &Local,
     ) -> Cycle {
-        let started: Vec<u64> = tasks.iter().map(|t| t.position).collect();
+        let started = task_positions(tasks);
         let (steps, sends) = self.process_for_interval(consumer, tasks).await;
-        if sends.is_empty() && tasks.iter().zip(&started).all(|(t, &s)| t.position == s) {
+        let offsets = task_positions(tasks);
+        if sends.is_empty() && offsets == started {
             return Cycle::Idle;
         }
-        let offsets: Vec<(TopicPartition, u64)> = tasks
-            .iter()
-            .map(|t| (t.source.clone(), t.position))
-            .collect();
         let op = |offsets_known: Option<&[u64]>| {
             streams_operation(
-                self.workload.app.application_id(),
+                self.application_id(),
                 true,
                 &steps,
                 &sends,
@@ -986,23 +1253,20 @@ impl StreamsInstance {
         local: &Local,
     ) -> Cycle {
         let (steps, sends) = self.process_for_interval(consumer, tasks).await;
-        let offsets: Vec<(TopicPartition, u64)> = tasks
-            .iter()
-            .map(|t| (t.source.clone(), t.position))
-            .collect();
+        let offsets = task_positions(tasks);
         if sends.is_empty() {
             // Nothing new, but a commit of earlier positions may have been lost: commit again
             // (an idempotent OffsetCommit), or the instance would never report its tasks done.
             if !offsets.is_empty() {
                 let _ = consumer
-                    .commit_sync(self.workload.app.application_id(), &offsets)
+                    .commit_sync(self.application_id(), &offsets)
                     .await;
             }
             return Cycle::Idle;
         }
         let op = |acked: Option<&[u64]>| {
             streams_operation(
-                self.workload.app.application_id(),
+                self.application_id(),
                 false,
                 &steps,
                 &sends,
@@ -1033,7 +1297,7 @@ impl StreamsInstance {
             }
         }
         let committed = consumer
-            .commit_sync(self.workload.app.application_id(), &offsets)
+            .commit_sync(self.application_id(), &offsets)
             .await
             .is_ok();
         if failed.is_none() {
@@ -1060,18 +1324,19 @@ impl StreamsInstance {
             return;
         };
         for (source, position) in positions {
-            let expected = loaded.get(&source.partition).copied().unwrap_or(0);
+            let loaded_key = (source.topic.to_string(), source.partition);
+            let expected = loaded.get(&loaded_key).copied().unwrap_or(0);
             let Ok(f) = consumer.fetch(source, *position, 1, self.isolation()).await else {
                 continue;
             };
             let caught_up = f.records.is_empty() && f.last_stable_offset >= f.high_watermark;
             // Every input record is in (offsets count control records too, so ≥); a later
             // stage's input is complete once every `data` partition is finished.
-            let input = self.workload.app.input_topic();
-            let all_in = if source.topic.as_ref() == input {
+            let inputs = self.definition.external_inputs();
+            let all_in = if inputs.iter().any(|t| *t == *source.topic) {
                 f.high_watermark >= expected
             } else {
-                self.progress.input_finished(input, self.partitions)
+                self.progress.inputs_finished(&inputs, self.partitions)
             };
             if caught_up && all_in && self.committed(consumer, source).await >= *position {
                 self.progress.finish(source);

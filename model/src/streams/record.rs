@@ -10,7 +10,7 @@
 //! `TxnStep::Send { source }` can name the input (`source = StreamRecord::pack` of the input).
 
 pub use checker::aggregate::{
-    INPUT_ID_BITS, INPUT_ID_LIMIT, KEY_BITS, KEY_LIMIT, StreamRecord, pack, unpack,
+    HOP_FLAG, INPUT_ID_BITS, INPUT_ID_LIMIT, KEY_BITS, KEY_LIMIT, StreamRecord, pack, unpack,
 };
 
 /// A record key (12 bits used).
@@ -19,6 +19,14 @@ pub type Key = u16;
 pub type Value = i32;
 /// An input record's id (20 bits used).
 pub type InputId = u32;
+
+/// A record's timestamp: its input id, without the repartition hop flag. A loader numbers
+/// inputs in the order it writes them, so the id is the record's event time (Kafka's
+/// CreateTime); every record an input causes carries it on (Kafka forwards a record's
+/// timestamp with it).
+pub fn timestamp(record: &StreamRecord) -> u32 {
+    record.input_id & !HOP_FLAG
+}
 
 /// Kafka's `Utils.murmur2`: the 32-bit murmur2 hash (seed `0x9747b28c`) its default
 /// partitioner applies to the serialized key.

@@ -40,22 +40,44 @@ use std::fmt;
 use std::rc::Rc;
 use std::sync::Arc;
 
+use checker::aggregate::{AggregateKind, AggregateSpec};
+
 use super::record::{InputId, Key, StreamRecord, Value, partition_for_key};
 
+mod join;
 pub mod testing;
 
-/// Named key-value state stores, as a task's processors see them.
+pub use join::JoinWindows;
+
+/// Named state stores, as a task's processors see them: key-value stores (one value per
+/// key, Kafka's `KeyValueStore`) and window stores (every record of a key, with its
+/// timestamp: Kafka's `WindowStore` as a stream-stream join buffers each side).
 pub trait StateStores {
-    /// The value of `key` in `store`, if any.
+    /// The value of `key` in key-value store `store`, if any.
     fn get(&self, store: &str, key: Key) -> Option<Value>;
-    /// Sets `key` in `store` to `value`.
+    /// Sets `key` in key-value store `store` to `value`.
     fn put(&mut self, store: &str, key: Key, value: Value);
+    /// The records of `key` in window store `store`, in the order they were added.
+    fn fetch(&self, store: &str, key: Key) -> &[StreamRecord];
+    /// Adds `record` to window store `store`.
+    fn append(&mut self, store: &str, record: StreamRecord);
+}
+
+/// What kind of store a topology declares.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StoreKind {
+    /// One value per key; its changelog's last record of a key wins.
+    KeyValue,
+    /// Every record of a key (a join's buffer); its changelog holds each record once. Kept
+    /// without retention: a run is short, so nothing is dropped for age.
+    Window,
 }
 
 /// In-memory stores (deterministic `BTreeMap`s), for a runtime's tasks and for tests.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct MemStores {
     stores: BTreeMap<String, BTreeMap<Key, Value>>,
+    windows: BTreeMap<String, BTreeMap<Key, Vec<StreamRecord>>>,
 }
 
 impl MemStores {
@@ -68,10 +90,14 @@ impl MemStores {
         self.stores.get(name).cloned().unwrap_or_default()
     }
 
-    /// Replays a changelog partition into `store`: the last record of a key wins.
-    pub fn restore(&mut self, store: &str, changelog: impl IntoIterator<Item = StreamRecord>) {
+    /// Replays a changelog partition into `store`: for a key-value store the last record of
+    /// a key wins; a window store gets every record back.
+    pub fn restore(&mut self, store: &StoreSpec, changelog: impl IntoIterator<Item = StreamRecord>) {
         for record in changelog {
-            self.put(store, record.key, record.value);
+            match store.kind {
+                StoreKind::KeyValue => self.put(&store.name, record.key, record.value),
+                StoreKind::Window => self.append(&store.name, record),
+            }
         }
     }
 
@@ -79,6 +105,7 @@ impl MemStores {
     /// hold uncommitted updates and must be rebuilt from the committed changelog).
     pub fn clear(&mut self) {
         self.stores.clear();
+        self.windows.clear();
     }
 }
 
@@ -92,6 +119,22 @@ impl StateStores for MemStores {
             .entry(store.to_string())
             .or_default()
             .insert(key, value);
+    }
+
+    fn fetch(&self, store: &str, key: Key) -> &[StreamRecord] {
+        self.windows
+            .get(store)
+            .and_then(|w| w.get(&key))
+            .map_or(&[], Vec::as_slice)
+    }
+
+    fn append(&mut self, store: &str, record: StreamRecord) {
+        self.windows
+            .entry(store.to_string())
+            .or_default()
+            .entry(record.key)
+            .or_default()
+            .push(record);
     }
 }
 
@@ -185,6 +228,26 @@ impl ProcessorContext<'_> {
     pub fn put(&mut self, store: &str, key: Key, value: Value) {
         self.assert_connected(store);
         self.stores.put(store, key, value);
+        self.log(store, key, value);
+    }
+
+    /// Adds (current input id, `key`, `value`) to window store `store` (logged for its
+    /// changelog as that same record); panics if the processor is not connected to `store`.
+    pub fn window_append(&mut self, store: &str, key: Key, value: Value) {
+        self.assert_connected(store);
+        let record = StreamRecord::new(self.input_id, key, value);
+        self.stores.append(store, record);
+        self.log(store, key, value);
+    }
+
+    /// The records of `key` in window store `store`, oldest first; panics if the processor
+    /// is not connected to `store`.
+    pub fn window_fetch(&self, store: &str, key: Key) -> &[StreamRecord] {
+        self.assert_connected(store);
+        self.stores.fetch(store, key)
+    }
+
+    fn log(&mut self, store: &str, key: Key, value: Value) {
         self.updates.push(StoreUpdate {
             store: store.to_string(),
             key,
@@ -261,8 +324,22 @@ struct Node<T> {
 #[derive(Default)]
 struct BuilderState {
     nodes: Vec<Node<TopicRef>>,
-    /// Store names in creation order.
-    stores: Vec<String>,
+    /// Stores in creation order.
+    stores: Vec<(String, StoreKind)>,
+    /// Outputs the aggregate verifier can check, found while building: (input topic,
+    /// output topic, what the output holds per input).
+    checks: Vec<(TopicRef, TopicRef, AggregateKind)>,
+}
+
+/// What a stream's records are, as far as the aggregate verifier can tell.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Lineage {
+    /// Exactly the records of a topic, one per input, unchanged.
+    Verbatim(TopicRef),
+    /// One update per record of a topic: the running aggregate of its key.
+    Aggregate(TopicRef, AggregateKind),
+    /// Anything else (mapped, filtered, joined, a closure's aggregate): not verified.
+    Derived,
 }
 
 impl BuilderState {
@@ -293,13 +370,13 @@ impl BuilderState {
         index
     }
 
-    fn add_store(&mut self, name: &str) {
+    fn add_store(&mut self, name: &str, kind: StoreKind) {
         assert!(!name.is_empty(), "a store needs a name");
         assert!(
-            !self.stores.iter().any(|s| s == name),
+            !self.stores.iter().any(|(s, _)| s == name),
             "store {name} is declared twice"
         );
-        self.stores.push(name.to_string());
+        self.stores.push((name.to_string(), kind));
     }
 
     /// The source node of `topic`, created on first use (reading a topic twice in the DSL
@@ -336,6 +413,31 @@ impl TopologyBuilder {
             state: self.state.clone(),
             node,
             key_changed: false,
+            lineage: Lineage::Verbatim(TopicRef::User(topic.to_string())),
+        }
+    }
+
+    /// The table of `topic`'s latest value per key (Kafka's `StreamsBuilder.table`),
+    /// materialized in key-value store `store` (logged to `<app>-<store>-changelog`). Its
+    /// updates stream on as records arrive; a stream joins it with `join_table`.
+    pub fn table(&self, topic: &str, store: &str) -> KTable {
+        let source = self.stream(topic);
+        let store_name = store.to_string();
+        let supplier: Supplier = Arc::new(move || {
+            let store = store_name.clone();
+            Box::new(FnProcessor(
+                move |r: StreamRecord, ctx: &mut ProcessorContext<'_>| {
+                    ctx.put(&store, r.key, r.value);
+                    ctx.forward(r);
+                },
+            ))
+        });
+        let node = source.add_stateful("KTABLE-SOURCE", supplier, &[store], StoreKind::KeyValue);
+        KTable {
+            state: self.state.clone(),
+            node,
+            store: store.to_string(),
+            lineage: source.lineage,
         }
     }
 
@@ -355,6 +457,7 @@ pub struct KStream {
     /// Whether an operator may have changed keys since the last source: grouping then
     /// repartitions, as Kafka does.
     key_changed: bool,
+    lineage: Lineage,
 }
 
 /// A processor made from a closure.
@@ -395,7 +498,31 @@ impl KStream {
             state: self.state.clone(),
             node,
             key_changed,
+            lineage: Lineage::Derived,
         }
+    }
+
+    /// Adds a processor below this stream connected to `stores`; declares the stores of
+    /// `new_kind` among them that are not declared yet (a join reads a table's store).
+    fn add_stateful(
+        &self,
+        prefix: &str,
+        supplier: Supplier,
+        stores: &[&str],
+        new_kind: StoreKind,
+    ) -> usize {
+        let mut state = self.state.borrow_mut();
+        for store in stores {
+            if !state.stores.iter().any(|(s, _)| s == store) {
+                state.add_store(store, new_kind);
+            }
+        }
+        let stores = stores.iter().map(|s| s.to_string()).collect();
+        state.add(
+            Some(self.node),
+            prefix,
+            NodeKind::Processor { supplier, stores },
+        )
     }
 
     /// Maps each record to a new key and value (marks the stream for repartitioning).
@@ -482,7 +609,7 @@ impl KStream {
         let node = {
             let mut state = self.state.borrow_mut();
             for store in &stores {
-                state.add_store(store);
+                state.add_store(store, StoreKind::KeyValue);
             }
             let supplier: Supplier = Arc::new(move || Box::new(supplier()));
             state.add_named(
@@ -495,6 +622,7 @@ impl KStream {
             state: self.state.clone(),
             node,
             key_changed: true,
+            lineage: Lineage::Derived,
         }
     }
 
@@ -504,9 +632,19 @@ impl KStream {
     }
 
     fn sink(&self, topic: TopicRef) {
-        self.state
-            .borrow_mut()
-            .add(Some(self.node), "KSTREAM-SINK", NodeKind::Sink { topic });
+        let mut state = self.state.borrow_mut();
+        match &self.lineage {
+            Lineage::Verbatim(input) => {
+                state
+                    .checks
+                    .push((input.clone(), topic.clone(), AggregateKind::Echo))
+            }
+            Lineage::Aggregate(input, kind) => {
+                state.checks.push((input.clone(), topic.clone(), *kind))
+            }
+            Lineage::Derived => {}
+        }
+        state.add(Some(self.node), "KSTREAM-SINK", NodeKind::Sink { topic });
     }
 
     /// Writes the stream to the user topic `topic` and reads it back: a repartition through
@@ -521,6 +659,7 @@ impl KStream {
             state: self.state.clone(),
             node,
             key_changed: false,
+            lineage: Lineage::Verbatim(TopicRef::User(topic.to_string())),
         }
     }
 
@@ -534,11 +673,12 @@ impl KStream {
     fn repartition_through(&self, suffix: String) -> KStream {
         let topic = TopicRef::Internal(suffix);
         self.sink(topic.clone());
-        let node = self.state.borrow_mut().source(topic);
+        let node = self.state.borrow_mut().source(topic.clone());
         KStream {
             state: self.state.clone(),
             node,
             key_changed: false,
+            lineage: Lineage::Verbatim(topic),
         }
     }
 
@@ -578,6 +718,13 @@ enum Fold {
 }
 
 impl Fold {
+    fn aggregate(init: Value, f: impl Fn(Value, Value) -> Value + Send + Sync + 'static) -> Self {
+        Fold::Aggregate {
+            init,
+            f: Arc::new(f),
+        }
+    }
+
     fn next(&self, aggregate: Option<Value>, value: Value) -> Value {
         match (self, aggregate) {
             (Fold::Aggregate { init, f }, aggregate) => f(aggregate.unwrap_or(*init), value),
@@ -593,13 +740,7 @@ impl KGroupedStream {
     where
         F: Fn(Value, Value) -> Value + Send + Sync + 'static,
     {
-        self.fold(
-            store,
-            Fold::Aggregate {
-                init,
-                f: Arc::new(f),
-            },
-        )
+        self.fold(store, Fold::aggregate(init, f), None)
     }
 
     /// Reduces per key into store `store`: the first value, then `f(aggregate, value)`.
@@ -607,40 +748,47 @@ impl KGroupedStream {
     where
         F: Fn(Value, Value) -> Value + Send + Sync + 'static,
     {
-        self.fold(store, Fold::Reduce(Arc::new(f)))
+        self.fold(store, Fold::Reduce(Arc::new(f)), None)
     }
 
     /// Counts records per key (1, 2, 3, …); panics past `i32::MAX`.
     pub fn count(&self, store: &str) -> KTable {
-        self.aggregate(store, 0, |count, _| {
+        let fold = Fold::aggregate(0, |count, _| {
             count.checked_add(1).expect("count overflows i32")
-        })
+        });
+        self.fold(store, fold, Some(AggregateKind::Count))
     }
 
     /// Sums values per key (init 0); panics on `i32` overflow (fine for up to 100,000 inputs
     /// below 10,000 per key).
     pub fn sum(&self, store: &str) -> KTable {
-        self.aggregate(store, 0, |sum, v| {
-            sum.checked_add(v).expect("sum overflows i32")
-        })
+        let fold = Fold::aggregate(0, |sum, v| sum.checked_add(v).expect("sum overflows i32"));
+        self.fold(store, fold, Some(AggregateKind::Sum))
     }
 
     /// Minimum value per key (init `i32::MAX`, as Kafka's EOS test).
     pub fn min(&self, store: &str) -> KTable {
-        self.aggregate(store, i32::MAX, |min, v| min.min(v))
+        let fold = Fold::aggregate(i32::MAX, |min, v| min.min(v));
+        self.fold(store, fold, Some(AggregateKind::Min))
     }
 
     /// Maximum value per key (init `i32::MIN`, as Kafka's EOS test).
     pub fn max(&self, store: &str) -> KTable {
-        self.aggregate(store, i32::MIN, |max, v| max.max(v))
+        let fold = Fold::aggregate(i32::MIN, |max, v| max.max(v));
+        self.fold(store, fold, Some(AggregateKind::Max))
     }
 
-    fn fold(&self, store: &str, fold: Fold) -> KTable {
+    /// The aggregate in `store`; `kind` names it for the verifier (`None`: a closure's).
+    fn fold(&self, store: &str, fold: Fold, kind: Option<AggregateKind>) -> KTable {
         let source = if self.stream.key_changed {
             self.stream
                 .repartition_through(format!("{store}-repartition"))
         } else {
             self.stream.clone()
+        };
+        let lineage = match (&source.lineage, kind) {
+            (Lineage::Verbatim(input), Some(kind)) => Lineage::Aggregate(input.clone(), kind),
+            _ => Lineage::Derived,
         };
         let fold = Arc::new(fold);
         let store_name = store.to_string();
@@ -654,40 +802,46 @@ impl KGroupedStream {
                 },
             ))
         });
-        let node = {
-            let mut state = source.state.borrow_mut();
-            state.add_store(store);
-            state.add(
-                Some(source.node),
-                "KSTREAM-AGGREGATE",
-                NodeKind::Processor {
-                    supplier,
-                    stores: vec![store.to_string()],
-                },
-            )
-        };
+        let node = source.add_stateful(
+            "KSTREAM-AGGREGATE",
+            supplier,
+            &[store],
+            StoreKind::KeyValue,
+        );
         KTable {
             state: source.state.clone(),
             node,
+            store: store.to_string(),
+            lineage,
         }
     }
 }
 
-/// A changelog stream of per-key aggregates (Kafka's `KTable`).
+/// A table: the latest value per key, materialized in a key-value store (Kafka's `KTable`:
+/// an aggregate, or a topic read as a table).
 #[derive(Clone)]
 pub struct KTable {
     state: Rc<RefCell<BuilderState>>,
     node: usize,
+    /// The key-value store that holds it (a stream's `join_table` reads it).
+    store: String,
+    lineage: Lineage,
 }
 
 impl KTable {
-    /// The stream of its updates: one (key, new aggregate) per input, with the input's id.
+    /// The stream of its updates: one (key, new value) per input, with the input's id.
     pub fn to_stream(&self) -> KStream {
         KStream {
             state: self.state.clone(),
             node: self.node,
             key_changed: false,
+            lineage: self.lineage.clone(),
         }
+    }
+
+    /// The store that holds it.
+    pub fn store_name(&self) -> &str {
+        &self.store
     }
 }
 
@@ -695,6 +849,7 @@ impl KTable {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct StoreSpec {
     pub name: String,
+    pub kind: StoreKind,
     /// `<application id>-<store>-changelog`; partition p logs task p's store.
     pub changelog_topic: String,
     pub sub_topology: u32,
@@ -726,6 +881,8 @@ struct TopologyInner {
     sub_topologies: Vec<SubTopology>,
     stores: Vec<StoreSpec>,
     repartition_topics: Vec<String>,
+    /// What the aggregate verifier checks of the outputs the DSL can vouch for.
+    aggregate_spec: AggregateSpec,
 }
 
 impl Topology {
@@ -744,8 +901,9 @@ impl Topology {
         let stores = state
             .stores
             .iter()
-            .map(|name| StoreSpec {
+            .map(|(name, kind)| StoreSpec {
                 name: name.clone(),
+                kind: *kind,
                 changelog_topic: format!("{application_id}-{name}-changelog"),
                 sub_topology: sub_topologies
                     .iter()
@@ -772,8 +930,19 @@ impl Topology {
                 sub_topologies,
                 stores,
                 repartition_topics: repartition_topics.into_iter().collect(),
+                aggregate_spec: aggregate_spec(application_id, state),
             }),
         }
+    }
+
+    /// What the aggregate verifier (`checker::aggregate::check_aggregates`) checks of this
+    /// topology's outputs, derived from the DSL: a topic written only by a stream that is
+    /// another topic's records unchanged (`echo`: `to`, `through`, a repartition), or the
+    /// updates of a `count`, `sum`, `min` or `max` over such a stream, holds one record per
+    /// input. Filtered, mapped, joined streams and closures' aggregates are not checked
+    /// (the exactly-once oracle still judges their lineage).
+    pub fn aggregate_spec(&self) -> &AggregateSpec {
+        &self.inner.aggregate_spec
     }
 
     /// The application id (Kafka's `application.id`): the consumer group, and the prefix of
@@ -909,6 +1078,30 @@ impl fmt::Debug for Topology {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.describe())
     }
+}
+
+/// The verifier's checks of the outputs the DSL vouches for, in the order they were
+/// declared; a topic with more than one writer is not checked (its records interleave).
+fn aggregate_spec(application_id: &str, state: &BuilderState) -> AggregateSpec {
+    let writers = |topic: &TopicRef| {
+        state
+            .nodes
+            .iter()
+            .filter(|n| matches!(&n.kind, NodeKind::Sink { topic: t } if t == topic))
+            .count()
+    };
+    let mut spec = AggregateSpec::new();
+    for (input, output, kind) in &state.checks {
+        if writers(output) == 1 {
+            spec = spec.check(
+                &input.resolve(application_id),
+                &output.resolve(application_id),
+                *kind,
+                application_id,
+            );
+        }
+    }
+    spec
 }
 
 fn resolve_node(node: &Node<TopicRef>, application_id: &str) -> Node<String> {

@@ -6,9 +6,12 @@
 use std::collections::BTreeSet;
 
 use checker::{Anomaly, History, Op, TxnStep};
+pub use model::apps::streams::{Input, StreamsConfig};
 use model::apps::streams::{
-    StateDir, StreamsInstance, StreamsProgress, StreamsWorkload, streams_loader,
+    StateDir, StreamsDefinition, StreamsInstance, StreamsProgress, StreamsWorkload,
+    streams_loader,
 };
+use model::streams::topology::Topology;
 use model::cluster::TopicSpec;
 use model::{ClusterSpec, Guarantee, Variant};
 
@@ -29,21 +32,115 @@ const INSTANCE_ROLES: &[&str] = &["consumer", "producer", "member"];
 
 /// Partitions of the streams app's input topic in `cluster` (default 5, as Kafka's test).
 pub fn streams_partitions(streams: &StreamsWorkload, cluster: &ClusterSpec) -> u32 {
-    topic_partitions(cluster, streams.app.input_topic())
-        .unwrap_or(model::streams::eos_test::PARTITIONS)
+    builtin_application(streams).partitions_in(cluster)
 }
 
-impl App for StreamsWorkload {
+/// A streams application under simulation: a topology written with the DSL
+/// (`model::streams::topology`), the input its loader writes, and how its instances run.
+/// Its instances are restartable group members (a crash, pause or stop hits them; a paused
+/// one comes back a zombie), each task's stores changelogged; the guarantee is the run's.
+/// Judged by the exactly-once oracle (every output's and changelog record's lineage) and
+/// the aggregate verifier over what the topology's DSL vouches for
+/// (`Topology::aggregate_spec`), with nothing to write by hand.
+///
+/// ```ignore
+/// let b = TopologyBuilder::new();
+/// b.stream("clicks").group_by_key().count("clicks-per-ad").to_stream().to("click-counts");
+/// let app = StreamsApplication::new(b.build("ads"), |rng| vec![Input::new("clicks", 7, 1)])
+///     .instances(3);
+/// Simulation::builder(app).seeds(0..20).run().assert_all_passed();
+/// ```
+#[derive(Clone)]
+pub struct StreamsApplication {
+    definition: StreamsDefinition,
+    config: StreamsConfig,
+    partitions: Option<u32>,
+    /// Input records the loader writes, if known without running the generator.
+    expected_inputs: Option<u64>,
+}
+
+impl StreamsApplication {
+    /// `topology` fed with what `input` generates (from the run's `streams-input` random
+    /// stream; the count must not depend on it). Defaults: `StreamsConfig::default()` (3
+    /// instances, commit every 100 ms), 5 partitions per topic (or the cluster's, for a
+    /// topic it declares).
+    pub fn new<F>(topology: Topology, input: F) -> Self
+    where
+        F: Fn(&mut dyn rand::RngCore) -> Vec<Input> + Send + Sync + 'static,
+    {
+        StreamsApplication {
+            definition: StreamsDefinition::from_inputs(topology, input),
+            config: StreamsConfig::default(),
+            partitions: None,
+            expected_inputs: None,
+        }
+    }
+
+    /// With these configs (instances, commit interval, timeouts, loader pacing).
+    pub fn config(self, config: StreamsConfig) -> Self {
+        StreamsApplication { config, ..self }
+    }
+
+    /// With `instances` streams instances (default 3).
+    pub fn instances(mut self, instances: u32) -> Self {
+        self.config.instances = instances;
+        self
+    }
+
+    /// Every topic of the topology with `partitions` partitions (default: the cluster's
+    /// partition count of its first external input topic, else 5).
+    pub fn partitions(self, partitions: u32) -> Self {
+        StreamsApplication {
+            partitions: Some(partitions),
+            ..self
+        }
+    }
+
+    pub fn topology(&self) -> &Topology {
+        &self.definition.topology
+    }
+
+    fn partitions_in(&self, cluster: &ClusterSpec) -> u32 {
+        self.partitions
+            .or_else(|| {
+                let inputs = self.definition.external_inputs();
+                inputs.iter().find_map(|t| topic_partitions(cluster, t))
+            })
+            .unwrap_or(model::streams::eos_test::PARTITIONS)
+    }
+
+    fn expected_inputs(&self) -> u64 {
+        self.expected_inputs.unwrap_or_else(|| {
+            let mut rng = sim::rng::stream(0, "streams-input");
+            let partitions = self.partitions.unwrap_or(model::streams::eos_test::PARTITIONS);
+            (self.definition.input)(&mut rng, partitions).len() as u64
+        })
+    }
+}
+
+/// The built-in application a scenario file's `[app.streams]` runs.
+pub fn builtin_application(workload: &StreamsWorkload) -> StreamsApplication {
+    StreamsApplication {
+        definition: workload.app.definition(workload),
+        config: workload.config(),
+        partitions: None,
+        expected_inputs: Some(u64::from(workload.records)),
+    }
+}
+
+impl App for StreamsApplication {
     fn nodes(&self) -> AppNodes {
         AppNodes {
-            restartable: (0..self.instances).map(streams_instance_name).collect(),
+            restartable: (0..self.config.instances)
+                .map(streams_instance_name)
+                .collect(),
             other: vec![LOADER.to_string()],
         }
     }
 
     fn extra_topics(&self, cluster: &ClusterSpec) -> Vec<TopicSpec> {
-        let partitions = streams_partitions(self, cluster);
-        let topology = self.app.topology();
+        let partitions = self.partitions_in(cluster);
+        let topology = &self.definition.topology;
         let mut names = topology.source_topics();
         names.extend(topology.sink_topics());
         names.extend(topology.internal_topics());
@@ -54,23 +151,28 @@ impl App for StreamsWorkload {
     }
 
     fn start(&self, env: &AppEnv) -> Started {
-        let partitions = streams_partitions(self, &env.cluster.spec);
+        let partitions = self.partitions_in(&env.cluster.spec);
         env.recorder.name_client(ClientId::LOADER, LOADER);
         let progress = StreamsProgress::default();
-        let (loader_env, loader_workload, loader_progress) =
-            (env.clone(), self.clone(), progress.clone());
+        let (loader_env, definition, config, loader_progress) = (
+            env.clone(),
+            self.definition.clone(),
+            self.config,
+            progress.clone(),
+        );
         env.sim.add_node(LOADER, move |node| {
             streams_loader(
                 loader_env.client_context(node, ClientId::LOADER),
-                loader_workload.clone(),
+                definition.clone(),
+                config,
                 partitions,
                 loader_progress.clone(),
             )
         });
-        let nodes = (0..self.instances)
+        let nodes = (0..self.config.instances)
             .map(|instance| start_instance(self, env, instance, partitions, &progress))
             .collect();
-        let sources = self.app.topology().source_topics().len() * partitions as usize;
+        let sources = self.definition.topology.source_topics().len() * partitions as usize;
         Started {
             done: Box::pin(async move { progress.wait_for(sources).await }),
             stop_when_done: nodes,
@@ -82,11 +184,11 @@ impl App for StreamsWorkload {
     }
 
     fn extra_checks(&self, history: &History) -> Vec<Anomaly> {
-        checker::aggregate::check_aggregates(history, &self.app.spec())
+        checker::aggregate::check_aggregates(history, self.definition.topology.aggregate_spec())
     }
 
     fn progress(&self, done_ops: &[&Op]) -> Progress {
-        let input = self.app.input_topic();
+        let inputs = self.definition.external_inputs();
         let mut consumed = BTreeSet::new();
         let mut last_ns = None;
         for (time_ns, step) in super::queue::committed_steps(done_ops) {
@@ -95,10 +197,10 @@ impl App for StreamsWorkload {
                 partition,
                 records,
             } = step
-                && **topic == *input
+                && inputs.iter().any(|t| **t == **topic)
             {
                 for r in records {
-                    if consumed.insert((*partition, r.offset)) {
+                    if consumed.insert((topic.clone(), *partition, r.offset)) {
                         last_ns = last_ns.max(Some(time_ns));
                     }
                 }
@@ -107,17 +209,44 @@ impl App for StreamsWorkload {
         Progress {
             unit: "input records processed in committed cycles",
             done: consumed.len() as u64,
-            expected: u64::from(self.records),
+            expected: self.expected_inputs(),
             paced_ms: 0,
             last_ns,
         }
     }
 }
 
+/// The built-in streams app runs as its [`StreamsApplication`].
+impl App for StreamsWorkload {
+    fn nodes(&self) -> AppNodes {
+        builtin_application(self).nodes()
+    }
+
+    fn extra_topics(&self, cluster: &ClusterSpec) -> Vec<TopicSpec> {
+        builtin_application(self).extra_topics(cluster)
+    }
+
+    fn start(&self, env: &AppEnv) -> Started {
+        builtin_application(self).start(env)
+    }
+
+    fn read_back(&self) -> ReadBack {
+        ReadBack::Committed
+    }
+
+    fn extra_checks(&self, history: &History) -> Vec<Anomaly> {
+        builtin_application(self).extra_checks(history)
+    }
+
+    fn progress(&self, done_ops: &[&Op]) -> Progress {
+        builtin_application(self).progress(done_ops)
+    }
+}
+
 /// Adds streams instance `instance` (restartable; each incarnation names its clients) with
 /// its state directory on the node's disk.
 fn start_instance(
-    streams: &StreamsWorkload,
+    app: &StreamsApplication,
     env: &AppEnv,
     instance: u32,
     partitions: u32,
@@ -127,7 +256,12 @@ fn start_instance(
     let producer_per_task = env.guarantee == Guarantee::ExactlyOnce;
     let wipe = !env.variants.has(Variant::StoreNotWipedOnUncleanShutdown);
     let checkpoint_restored = !env.variants.has(Variant::CheckpointWrittenNotRestored);
-    let (env2, workload, progress) = (env.clone(), streams.clone(), progress.clone());
+    let (env2, definition, config, progress) = (
+        env.clone(),
+        app.definition.clone(),
+        app.config,
+        progress.clone(),
+    );
     let incarnations = Incarnations::new(instance, streams_instance_name(instance), INSTANCE_ROLES);
     let state_dir: StateDir = sim::DurableCell::new(std::collections::BTreeMap::new());
     let node_state_dir = state_dir.clone();
@@ -137,7 +271,8 @@ fn start_instance(
             let (_, client) = incarnations.next(&env2.recorder);
             StreamsInstance {
                 ctx: env2.client_context(node, client),
-                workload: workload.clone(),
+                definition: definition.clone(),
+                config,
                 instance,
                 partitions,
                 exactly_once,

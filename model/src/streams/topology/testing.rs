@@ -167,7 +167,7 @@ impl TopologyTestDriver {
             .filter(|s| s.sub_topology == id.sub_topology)
         {
             restored.restore(
-                &store.name,
+                store,
                 self.output_partition(&store.changelog_topic, id.partition),
             );
         }
