@@ -394,10 +394,10 @@ impl Scenario {
             1,
             limits::MAX_BROKERS,
         )?;
-        if self.cluster.topics.is_empty() {
+        if self.cluster.topics.is_empty() && self.app.app().extra_topics(&self.cluster).is_empty() {
             return Err(Invalid::new(
                 "cluster.topics",
-                "at least one topic is needed",
+                "at least one topic is needed (the app creates none)",
             ));
         }
         if self.cluster.topics.len() > limits::MAX_TOPICS {

@@ -1,4 +1,9 @@
-//! The talk's example: ad displays and clicks joined into billing and fraud outputs.
+//! The talk's example: ad displays and clicks joined into billing and fraud outputs, twice.
+//!
+//! - [`streams`]: as a Kafka Streams topology written with eosim's DSL (windowed and table
+//!   joins, a count), run by eosim's Streams runtime in a consumer group — crashes, pauses
+//!   that make zombies, lost acks; exactly-once or at-least-once by the run's guarantee.
+//! - Below: the same join hand-written with eosim's clients, one biller per partition.
 //!
 //! A loader writes ad displays to `displays` and clicks to `clicks` (co-partitioned by ad).
 //! One biller per partition joins them: a click on an ad it has seen displayed bills the
@@ -25,6 +30,8 @@ use eosim::scenarios::app::{
     App, AppEnv, AppNodes, ClientId, Completion, Incarnations, Progress, ReadBack, Started,
 };
 use eosim::sim::madsim::time::sleep;
+
+pub mod streams;
 
 pub const DISPLAYS: &str = "displays";
 pub const CLICKS: &str = "clicks";

@@ -90,13 +90,6 @@ impl StreamsApp {
         }
     }
 
-    pub fn spec(self) -> checker::aggregate::AggregateSpec {
-        match self {
-            StreamsApp::WordCount => eos_test::word_count_spec(),
-            _ => eos_test::eos_test_spec(self == StreamsApp::EosTestComplex),
-        }
-    }
-
     /// The application id: the consumer group and the internal topics' prefix.
     pub fn application_id(self) -> &'static str {
         match self {
@@ -200,7 +193,8 @@ pub struct LoadedRecord {
 
 /// Generates an application's input from the run's `streams-input` random stream, for a
 /// given partition count, in the order the loader writes it.
-pub type InputGenerator = Arc<dyn Fn(&mut dyn rand::RngCore, u32) -> Vec<LoadedRecord> + Send + Sync>;
+pub type InputGenerator =
+    Arc<dyn Fn(&mut dyn rand::RngCore, u32) -> Vec<LoadedRecord> + Send + Sync>;
 
 /// A streams application: its topology and the input its loader writes. The topology's
 /// source topics that it does not write itself are its external inputs, the loader's.
@@ -437,7 +431,10 @@ fn lowest_timestamp(buffers: &[std::collections::VecDeque<(u64, u64)>]) -> Optio
     buffers
         .iter()
         .enumerate()
-        .filter_map(|(i, b)| b.front().map(|&(_, v)| (timestamp(&StreamRecord::unpack(v)), i)))
+        .filter_map(|(i, b)| {
+            b.front()
+                .map(|&(_, v)| (timestamp(&StreamRecord::unpack(v)), i))
+        })
         .min()
         .map(|(_, i)| i)
 }
@@ -1049,7 +1046,12 @@ impl StreamsInstance {
     /// what only markers or aborted records fill below the stable end.
     async fn poll_input(&self, consumer: &Consumer, input: &mut TaskInput) -> Polled {
         let Ok(fetched) = consumer
-            .fetch(&input.source, input.position, MAX_POLL_RECORDS, self.isolation())
+            .fetch(
+                &input.source,
+                input.position,
+                MAX_POLL_RECORDS,
+                self.isolation(),
+            )
             .await
         else {
             return Polled::default();
@@ -1258,9 +1260,7 @@ impl StreamsInstance {
             // Nothing new, but a commit of earlier positions may have been lost: commit again
             // (an idempotent OffsetCommit), or the instance would never report its tasks done.
             if !offsets.is_empty() {
-                let _ = consumer
-                    .commit_sync(self.application_id(), &offsets)
-                    .await;
+                let _ = consumer.commit_sync(self.application_id(), &offsets).await;
             }
             return Cycle::Idle;
         }

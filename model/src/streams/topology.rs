@@ -92,7 +92,11 @@ impl MemStores {
 
     /// Replays a changelog partition into `store`: for a key-value store the last record of
     /// a key wins; a window store gets every record back.
-    pub fn restore(&mut self, store: &StoreSpec, changelog: impl IntoIterator<Item = StreamRecord>) {
+    pub fn restore(
+        &mut self,
+        store: &StoreSpec,
+        changelog: impl IntoIterator<Item = StreamRecord>,
+    ) {
         for record in changelog {
             match store.kind {
                 StoreKind::KeyValue => self.put(&store.name, record.key, record.value),
@@ -432,7 +436,12 @@ impl TopologyBuilder {
                 },
             ))
         });
-        let node = source.add_stateful("KTABLE-SOURCE", supplier, &[store], StoreKind::KeyValue);
+        let node = source.add_stateful(
+            "KTABLE-SOURCE",
+            supplier,
+            &[store],
+            Some(StoreKind::KeyValue),
+        );
         KTable {
             state: self.state.clone(),
             node,
@@ -502,19 +511,24 @@ impl KStream {
         }
     }
 
-    /// Adds a processor below this stream connected to `stores`; declares the stores of
-    /// `new_kind` among them that are not declared yet (a join reads a table's store).
+    /// Adds a processor below this stream connected to `stores`: declared here as stores
+    /// of kind `declare` (a name declared twice panics), or, with `None`, declared already
+    /// (a join reads a table's store).
     fn add_stateful(
         &self,
         prefix: &str,
         supplier: Supplier,
         stores: &[&str],
-        new_kind: StoreKind,
+        declare: Option<StoreKind>,
     ) -> usize {
         let mut state = self.state.borrow_mut();
         for store in stores {
-            if !state.stores.iter().any(|(s, _)| s == store) {
-                state.add_store(store, new_kind);
+            match declare {
+                Some(kind) => state.add_store(store, kind),
+                None => assert!(
+                    state.stores.iter().any(|(s, _)| s == store),
+                    "store {store} is not declared"
+                ),
             }
         }
         let stores = stores.iter().map(|s| s.to_string()).collect();
@@ -806,7 +820,7 @@ impl KGroupedStream {
             "KSTREAM-AGGREGATE",
             supplier,
             &[store],
-            StoreKind::KeyValue,
+            Some(StoreKind::KeyValue),
         );
         KTable {
             state: source.state.clone(),

@@ -8,11 +8,10 @@ use std::collections::BTreeSet;
 use checker::{Anomaly, History, Op, TxnStep};
 pub use model::apps::streams::{Input, StreamsConfig};
 use model::apps::streams::{
-    StateDir, StreamsDefinition, StreamsInstance, StreamsProgress, StreamsWorkload,
-    streams_loader,
+    StateDir, StreamsDefinition, StreamsInstance, StreamsProgress, StreamsWorkload, streams_loader,
 };
-use model::streams::topology::Topology;
 use model::cluster::TopicSpec;
+use model::streams::topology::Topology;
 use model::{ClusterSpec, Guarantee, Variant};
 
 use super::{
@@ -112,7 +111,9 @@ impl StreamsApplication {
     fn expected_inputs(&self) -> u64 {
         self.expected_inputs.unwrap_or_else(|| {
             let mut rng = sim::rng::stream(0, "streams-input");
-            let partitions = self.partitions.unwrap_or(model::streams::eos_test::PARTITIONS);
+            let partitions = self
+                .partitions
+                .unwrap_or(model::streams::eos_test::PARTITIONS);
             (self.definition.input)(&mut rng, partitions).len() as u64
         })
     }

@@ -304,3 +304,14 @@ fn the_talks_sentence_counts_hello_twice() {
         [("hello", 1), ("world", 1), ("hello", 2), ("kafka", 1)]
     );
 }
+
+#[test]
+fn the_spec_derived_from_the_dsl_is_kafkas_verifier() {
+    // The hand-written specs restate EosTestDriver.verify; the topologies derive theirs.
+    assert_eq!(eos_test_topology().aggregate_spec(), &eos_test_spec(false));
+    assert_eq!(
+        eos_test_complex_topology().aggregate_spec(),
+        &eos_test_spec(true)
+    );
+    assert_eq!(word_count_topology().aggregate_spec(), &word_count_spec());
+}

@@ -18,9 +18,7 @@
 
 use std::sync::Arc;
 
-use super::{
-    KStream, KTable, Lineage, ProcessorContext, StoreKind, Supplier, stateless,
-};
+use super::{KStream, KTable, Lineage, ProcessorContext, StoreKind, Supplier, stateless};
 use crate::streams::record::{StreamRecord, Value, timestamp};
 
 /// How far apart two records' timestamps may be to join (Kafka's `JoinWindows`, without
@@ -105,7 +103,7 @@ impl KStream {
                 .map(|v| r.with_value(v))
                 .collect()
         });
-        let node = stream.add_stateful(prefix, supplier, &[&table.store], StoreKind::KeyValue);
+        let node = stream.add_stateful(prefix, supplier, &[&table.store], None);
         stream.below(node)
     }
 
@@ -131,12 +129,19 @@ impl KStream {
         let this_side = window_side(&this_store, &other_store, windows, move |t, o| {
             this_joiner(t, o)
         });
-        let other_side = window_side(&other_store, &this_store, windows.reversed(), move |o, t| {
-            joiner(t, o)
-        });
-        let this_node = this.add_stateful("KSTREAM-JOINTHIS", this_side, &stores, StoreKind::Window);
-        let other_node =
-            other.add_stateful("KSTREAM-JOINOTHER", other_side, &stores, StoreKind::Window);
+        let other_side = window_side(
+            &other_store,
+            &this_store,
+            windows.reversed(),
+            move |o, t| joiner(t, o),
+        );
+        let this_node = this.add_stateful(
+            "KSTREAM-JOINTHIS",
+            this_side,
+            &stores,
+            Some(StoreKind::Window),
+        );
+        let other_node = other.add_stateful("KSTREAM-JOINOTHER", other_side, &stores, None);
         let merged = this.below(this_node).child(
             "KSTREAM-MERGE",
             stateless(|r: StreamRecord| vec![r]),
@@ -205,3 +210,5 @@ where
     })
 }
 
+#[cfg(test)]
+mod tests;
