@@ -267,8 +267,13 @@ fn no_progress_off_a_terminal_and_none_in_json() {
 /// draws done/total, failures so far, seeds/s and the ETA on stderr.
 #[test]
 fn progress_on_a_terminal_shows_failures_rate_and_eta() {
-    if Command::new("script").arg("--version").output().is_err() {
-        eprintln!("skipped: no `script` to make a pseudo-terminal");
+    // util-linux's `script` (its flags, not BSD's).
+    let util_linux = Command::new("script")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains("util-linux"));
+    if !util_linux {
+        eprintln!("skipped: no util-linux `script` to make a pseudo-terminal");
         return;
     }
     let command = format!(
