@@ -33,15 +33,25 @@ pub fn install() -> Result<Arc<AtomicBool>, String> {
         .get_or_init(|| {
             ctrlc::set_handler(|| {
                 if flag().swap(true, Ordering::Relaxed) {
-                    eprintln!("eosim: interrupted again: quitting at once");
+                    say("eosim: interrupted again: quitting at once");
                     std::process::exit(i32::from(EXIT_CODE));
                 }
-                eprintln!(
-                    "eosim: interrupted: reporting what has finished (Ctrl-C again to quit at once)"
-                );
+                say("eosim: interrupted: reporting what has finished (Ctrl-C again to quit at once)");
             })
             .map_err(|e| format!("cannot install a Ctrl-C handler: {e}"))
         })
         .clone()?;
     Ok(flag().clone())
+}
+
+/// Prints a line on stderr; on a terminal it first clears the line, where a progress line
+/// may be drawn (`crate::progress`), so the message replaces it instead of trailing it.
+fn say(message: &str) {
+    use std::io::IsTerminal;
+    let clear = if std::io::stderr().is_terminal() {
+        "\r\x1b[2K"
+    } else {
+        ""
+    };
+    eprintln!("{clear}{message}");
 }

@@ -7,9 +7,11 @@
 
 use std::collections::BTreeSet;
 
+pub mod history_format;
 mod html;
 pub mod interrupt;
 pub mod merge;
+pub mod progress;
 pub mod seeds;
 
 pub use html::html_report;

@@ -1,6 +1,6 @@
 //! The eosim command line. See the repository's DESIGN.md ("Command line") for the contract.
-//! Exit codes: 0 every property held; 1 a property was violated; 2 bad input or usage;
-//! 3 an inconclusive linearizability check; 130 interrupted (Ctrl-C) after reporting.
+//! Exit codes (0 held, 1 violated, 2 bad input, 3 inconclusive, 130 interrupted) are declared
+//! in `help.rs`, which every `--help` shows with examples.
 
 use std::collections::BTreeSet;
 use std::io::IsTerminal;
@@ -11,24 +11,33 @@ use std::sync::atomic::AtomicBool;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use eosim::model::{Guarantee, Variant};
+use eosim::progress::{Progress, Unit};
 use eosim::reports::{SweepReport, SweepTally};
 use eosim::scenarios::{self, RunOptions};
 use eosim::{SeedRange, Shard};
+
+mod check;
+mod help;
 
 #[derive(Parser)]
 #[command(
     name = "eosim",
     version,
-    about = "Deterministic simulation and fault injection for exactly-once stream processing"
+    about = "Deterministic simulation and fault injection for exactly-once stream processing",
+    after_help = help::top()
 )]
 struct Cli {
     #[command(subcommand)]
     command: Command,
 }
 
+const SCENARIO_HELP: &str =
+    "A built-in scenario name (`eosim list` names them) or a scenario file path";
+const JSON_HELP: &str = "Print the result as JSON on stdout instead of the text summary";
+
 #[derive(clap::Args, Clone)]
 struct RunKnobs {
-    /// Processing guarantee: at-most-once, at-least-once, exactly-once (default: the scenario's).
+    /// Processing guarantee (default: the scenario's); `eosim list` names them.
     #[arg(long, value_parser = parse_guarantee)]
     guarantee: Option<Guarantee>,
     /// Protocol variant to switch on (repeatable); `eosim list` names them.
@@ -44,9 +53,15 @@ struct RunKnobs {
 #[derive(Subcommand)]
 enum Command {
     /// Run one seed of a scenario and check it.
+    #[command(after_help = help::run())]
     Run(RunArgs),
-    /// Run many seeds in parallel and summarise. Ctrl-C: summarise what finished, exit 130.
+    /// Run many seeds in parallel and summarise.
+    ///
+    /// Progress (seeds/s, failures so far, ETA) is drawn on stderr when it is a terminal.
+    /// Ctrl-C: summarise the seeds that finished.
+    #[command(after_help = help::sweep())]
     Sweep {
+        #[arg(help = SCENARIO_HELP)]
         scenario: String,
         /// Seed range A..B (B exclusive) or A..=B; any u64 ends, iterated lazily.
         #[arg(long)]
@@ -59,17 +74,20 @@ enum Command {
         shard: Option<String>,
         #[command(flatten)]
         knobs: RunKnobs,
-        #[arg(long)]
+        #[arg(long, help = JSON_HELP)]
         json: bool,
         /// Write a JUnit XML report (one test case per seed) to this file.
         #[arg(long)]
         junit: Option<std::path::PathBuf>,
     },
-    /// The same seeds and fault plans under each guarantee, side by side: failed runs,
-    /// duplicates, losses, aborted reads, wrong aggregates, throughput and end-to-end latency
-    /// in virtual time. Exit 0 once the table is made (failures under a weaker guarantee are
-    /// the point), 2 on bad input, 130 on Ctrl-C (the table of the seeds that finished).
+    /// The same seeds and fault plans under each guarantee, side by side.
+    ///
+    /// Per guarantee: failed runs, duplicates, losses, aborted reads, wrong aggregates,
+    /// throughput and end-to-end latency in virtual time. Progress is drawn on stderr when it
+    /// is a terminal. Ctrl-C: the table of the seeds that finished.
+    #[command(after_help = help::compare())]
     Compare {
+        #[arg(help = SCENARIO_HELP)]
         scenario: String,
         /// Seed range A..B (B exclusive) or A..=B.
         #[arg(long)]
@@ -86,41 +104,58 @@ enum Command {
         /// Worker threads (default: available cores; at most 8 per core, 1024 in all).
         #[arg(long)]
         jobs: Option<usize>,
-        #[arg(long)]
+        #[arg(long, help = JSON_HELP)]
         json: bool,
         /// Also write a self-contained HTML page with a chart per measure.
         #[arg(long)]
         html: Option<std::path::PathBuf>,
     },
-    /// Merge the JSON results of a sharded sweep (`sweep --shard K/N --json`) into one. The
-    /// files must be exactly the shards 1/N … N/N of one sweep, each complete (else exit 2).
+    /// Merge the JSON results of a sharded sweep or soak into one.
+    ///
+    /// The files (of `sweep --shard K/N --json` or `soak --shard K/N --json`) must be exactly
+    /// the shards 1/N … N/N of one sweep or soak, each complete.
+    #[command(after_help = help::merge())]
     Merge {
         /// The shards' JSON files.
         #[arg(required = true)]
         files: Vec<std::path::PathBuf>,
-        #[arg(long)]
+        #[arg(long, help = JSON_HELP)]
         json: bool,
+        /// Write a JUnit XML report of the merged result to this file.
         #[arg(long)]
         junit: Option<std::path::PathBuf>,
     },
     /// Run a seed again; with --check-determinism run it twice and compare the traces.
+    #[command(after_help = help::replay())]
     Replay {
+        #[arg(help = SCENARIO_HELP)]
         scenario: String,
         #[arg(long)]
         seed: u64,
+        /// Run the seed twice and compare the traces event by event.
         #[arg(long)]
         check_determinism: bool,
         #[command(flatten)]
         knobs: RunKnobs,
     },
-    /// Check a history file: eosim JSON Lines with the log checkers, or a Porcupine / Jepsen
-    /// history for linearizability. Exit 3: inconclusive (the time budget ran out).
-    Check(CheckArgs),
-    /// Minimise a failing seed's fault plan to the fewest, weakest, earliest faults that still
-    /// show the same anomaly kind; confirm it twice; write it as a scenario file. Ctrl-C:
-    /// stop shrinking, confirm and write the smallest plan so far, exit 130.
+    /// Check a history file: eosim's own, or a Porcupine / Jepsen one for linearizability.
+    ///
+    /// eosim's JSON Lines histories (`run --history`) go to the log and transaction checkers;
+    /// Porcupine and Jepsen histories to the linearizability checker. The format is detected
+    /// from the file's first lines unless --format names it.
+    #[command(after_help = help::check())]
+    Check(check::CheckArgs),
+    /// Minimise a failing seed's faults and workload; write them as a scenario file.
+    ///
+    /// The fewest, weakest, earliest faults and the smallest workload that still show the same
+    /// anomaly kind, confirmed by two replays. Progress (runs of the budget, those still
+    /// failing, faults left) is drawn on stderr when it is a terminal. Ctrl-C: stop shrinking,
+    /// confirm and write the smallest plan so far.
+    #[command(after_help = help::shrink())]
     Shrink {
+        #[arg(help = SCENARIO_HELP)]
         scenario: String,
+        /// The failing seed.
         #[arg(long)]
         seed: u64,
         #[command(flatten)]
@@ -135,11 +170,16 @@ enum Command {
         #[arg(long)]
         anomaly: Option<String>,
     },
-    /// Every built-in scenario under each guarantee (and variant set) that must pass, with
-    /// swarm testing off and on; fails on any failure, with the replay commands. Ctrl-C: the
-    /// sweeps that finished, exit 130. See README "Soak" for the nightly size.
+    /// Sweep every built-in scenario under each guarantee that must pass.
+    ///
+    /// Each guarantee (and variant set) whose `[expect]` lists no anomaly, with swarm testing
+    /// off and on; fails on any failure, with the replay commands. Progress over all sweeps is
+    /// drawn on stderr when it is a terminal. Ctrl-C: the sweeps that finished. See README
+    /// "Soak" for the nightly size.
+    #[command(after_help = help::soak())]
     Soak(SoakArgs),
     /// List built-in scenarios, guarantees, variants and anomaly kinds.
+    #[command(after_help = help::list())]
     List,
 }
 
@@ -152,8 +192,7 @@ struct RunArgs {
     seed: Option<u64>,
     #[command(flatten)]
     knobs: RunKnobs,
-    /// Print the JSON result instead of the text summary.
-    #[arg(long)]
+    #[arg(long, help = JSON_HELP)]
     json: bool,
     /// Print the event trace before the result.
     #[arg(long)]
@@ -167,36 +206,6 @@ struct RunArgs {
     /// Write a self-contained HTML report (timeline, causal chains, offsets) to this file.
     #[arg(long)]
     html: Option<std::path::PathBuf>,
-}
-
-#[derive(clap::Args)]
-struct CheckArgs {
-    file: std::path::PathBuf,
-    /// eosim | porcupine-etcd | porcupine-kv | jepsen-edn.
-    #[arg(long, default_value = "eosim")]
-    format: String,
-    /// Linearizability model: register, cas-register, multi-register, mutex, kv, log
-    /// (default: cas-register for etcd and EDN histories, kv for kv histories).
-    #[arg(long)]
-    model: Option<String>,
-    /// Worker threads over independent partitions (results do not depend on it).
-    #[arg(long, default_value_t = 1)]
-    threads: usize,
-    /// Check the history as a whole instead of per key (P-compositionality off).
-    #[arg(long)]
-    no_partition: bool,
-    /// jepsen-edn: a failed CAS observed a different value (instead of not happening).
-    #[arg(long)]
-    failed_cas_observes: bool,
-    /// Give up with verdict `unknown` after this many seconds.
-    #[arg(long, default_value_t = 60)]
-    time_budget_s: u64,
-    /// Give up with verdict `unknown` once the search's own tables (cached
-    /// configurations, states, stacks) hold more than this many MiB.
-    #[arg(long, default_value_t = 4096)]
-    memory_budget_mb: u64,
-    #[arg(long)]
-    json: bool,
 }
 
 #[derive(clap::Args)]
@@ -216,7 +225,7 @@ struct SoakArgs {
     /// both (default), on or off.
     #[arg(long, default_value = "both")]
     swarm: String,
-    #[arg(long)]
+    #[arg(long, help = JSON_HELP)]
     json: bool,
     /// Write a JUnit XML report (a test case per sweep) to this file.
     #[arg(long)]
@@ -257,7 +266,7 @@ fn main() -> ExitCode {
         // Every error that reaches here is about the input (files, scenarios, arguments).
         Err(e) => {
             eprintln!("eosim: {e:#}");
-            ExitCode::from(2)
+            help::BAD_INPUT.into()
         }
     }
 }
@@ -288,15 +297,15 @@ fn emit(text: &str) {
             std::process::exit(0);
         }
         eprintln!("eosim: writing output: {e}");
-        std::process::exit(2);
+        std::process::exit(help::BAD_INPUT.code.into());
     }
 }
 
 fn exit_for(passed: bool) -> ExitCode {
     if passed {
-        ExitCode::SUCCESS
+        help::HELD.into()
     } else {
-        ExitCode::from(1)
+        help::VIOLATED.into()
     }
 }
 
@@ -355,7 +364,7 @@ fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
             check_determinism,
             knobs,
         } => replay(&scenario, seed, check_determinism, &knobs),
-        Command::Check(args) => check(args),
+        Command::Check(args) => check::check(args),
         Command::Shrink {
             scenario,
             seed,
@@ -418,33 +427,6 @@ fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     Ok(exit_for(report.passed()))
 }
 
-/// Checks a history file: eosim's own format with the log checkers, the others for
-/// linearizability within the budgets.
-fn check(args: CheckArgs) -> anyhow::Result<ExitCode> {
-    if args.format == "eosim" {
-        return check_history(&args.file, args.json);
-    }
-    if args.memory_budget_mb == 0 {
-        return Err(BadInput("--memory-budget-mb must be at least 1".into()).into());
-    }
-    let options = eosim::checker::lin::CheckOptions {
-        threads: args.threads.max(1),
-        partition: !args.no_partition,
-        time_budget: Some(std::time::Duration::from_secs(args.time_budget_s)),
-        memory_budget: Some(
-            usize::try_from(args.memory_budget_mb.saturating_mul(1 << 20)).unwrap_or(usize::MAX),
-        ),
-        failed_cas_is_observation: args.failed_cas_observes,
-    };
-    check_linearizability(
-        &args.file,
-        &args.format,
-        args.model.as_deref(),
-        &options,
-        args.json,
-    )
-}
-
 /// `eosim list`: built-in scenarios, guarantees and variants.
 fn list() -> anyhow::Result<ExitCode> {
     println!("built-in scenarios:");
@@ -464,7 +446,7 @@ fn list() -> anyhow::Result<ExitCode> {
     for k in eosim::checker::AnomalyKind::ALL {
         println!("  {:<22} {}: {}", k.name(), k.category(), k.meaning());
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(help::HELD.into())
 }
 
 fn write_file(path: &std::path::Path, text: &str) -> anyhow::Result<()> {
@@ -479,18 +461,9 @@ fn interruptible() -> anyhow::Result<Arc<AtomicBool>> {
 /// The exit code of a long run: 130 if Ctrl-C ended it (after its report), else by verdict.
 fn exit_after(interrupted: bool, passed: bool) -> ExitCode {
     if interrupted {
-        ExitCode::from(eosim::interrupt::EXIT_CODE)
+        help::INTERRUPTED.into()
     } else {
         exit_for(passed)
-    }
-}
-
-/// A progress bar on a terminal, nothing otherwise.
-fn progress_bar(len: u128) -> indicatif::ProgressBar {
-    if std::io::stderr().is_terminal() {
-        indicatif::ProgressBar::new(u64::try_from(len).unwrap_or(u64::MAX))
-    } else {
-        indicatif::ProgressBar::hidden()
     }
 }
 
@@ -537,34 +510,16 @@ fn compare(
     let mut variant_names: Vec<String> = loaded.variants.iter().map(|v| v.to_string()).collect();
     variant_names.extend(variants.iter().map(|v| v.to_string()));
     let stop = interruptible()?;
-    let mut tallies = vec![eosim::reports::CompareTally::default(); guarantees.len()];
-    let (run_scenario, run_guarantees) = (loaded.clone(), guarantees.clone());
-    let end = eosim::sim::for_each_seed(
-        range.seeds(None),
+    let progress = Progress::new("compare", range.len(), Unit::Seeds, false);
+    let (tallies, end) = compare_tallies(
+        &loaded,
+        &range,
+        (&guarantees, variants, swarm),
         jobs,
-        move |seed| {
-            run_guarantees
-                .iter()
-                .map(|&guarantee| {
-                    let knobs = RunKnobs {
-                        guarantee: Some(guarantee),
-                        variants: variants.clone(),
-                        swarm,
-                    };
-                    eosim::compare_seed(&scenarios::run(
-                        &run_scenario,
-                        &options(seed, &knobs, false),
-                    ))
-                })
-                .collect::<Vec<_>>()
-        },
         &stop,
-        |_, per_guarantee| {
-            for (tally, seed) in tallies.iter_mut().zip(&per_guarantee) {
-                tally.add(seed);
-            }
-        },
+        &progress,
     );
+    progress.finish();
     let rows = guarantees
         .iter()
         .zip(&tallies)
@@ -587,6 +542,58 @@ fn compare(
         report.to_text()
     });
     Ok(exit_after(end.interrupted, true))
+}
+
+/// Runs every seed of `range` under each guarantee (a worker runs one seed under all of
+/// them) and tallies them per guarantee; `progress` hears each seed and the failures so far.
+fn compare_tallies(
+    loaded: &Arc<scenarios::Scenario>,
+    range: &SeedRange,
+    (guarantees, variants, swarm): (&[Guarantee], Vec<Variant>, bool),
+    jobs: usize,
+    stop: &Arc<AtomicBool>,
+    progress: &Progress,
+) -> (Vec<eosim::reports::CompareTally>, eosim::sim::PoolEnd) {
+    let mut tallies = vec![eosim::reports::CompareTally::default(); guarantees.len()];
+    let mut failed = vec![0u64; guarantees.len()];
+    let (run_scenario, run_guarantees) = (loaded.clone(), guarantees.to_vec());
+    let end = eosim::sim::for_each_seed(
+        range.seeds(None),
+        jobs,
+        move |seed| {
+            run_guarantees
+                .iter()
+                .map(|&guarantee| {
+                    let knobs = RunKnobs {
+                        guarantee: Some(guarantee),
+                        variants: variants.clone(),
+                        swarm,
+                    };
+                    eosim::compare_seed(&scenarios::run(
+                        &run_scenario,
+                        &options(seed, &knobs, false),
+                    ))
+                })
+                .collect::<Vec<_>>()
+        },
+        stop,
+        |_, per_guarantee| {
+            for (i, seed) in per_guarantee.iter().enumerate() {
+                tallies[i].add(seed);
+                failed[i] += u64::from(seed.failure.is_some());
+            }
+            // `3 | 0 failed · at-least-once | exactly-once`: the counts fit a narrow terminal.
+            let counts: Vec<String> = failed.iter().map(u64::to_string).collect();
+            let names: Vec<&str> = guarantees.iter().map(|g| g.name()).collect();
+            let done = tallies.first().map_or(0, |t| t.runs());
+            progress.set(
+                done,
+                format!("{} failed", counts.join(" | ")),
+                format!("· {}", names.join(" | ")),
+            );
+        },
+    );
+    (tallies, end)
 }
 
 /// Merges shard results; the replay command names the scenario as the results do.
@@ -671,7 +678,7 @@ fn sweep(
     let loaded = Arc::new(load(scenario, knobs.swarm)?);
     let (range, shard_kn, jobs) = seed_plan(seeds, shard.as_deref(), jobs)?;
     let stop = interruptible()?;
-    let bar = progress_bar(range.shard_len(shard_kn));
+    let progress = Progress::new("sweep", range.shard_len(shard_kn), Unit::Seeds, false);
     let report = sweep_report(
         SweepCase {
             loaded,
@@ -682,9 +689,9 @@ fn sweep(
         jobs,
         json || junit.is_some(),
         &stop,
-        |runs| bar.set_position(runs),
+        &progress,
     );
-    bar.finish_and_clear();
+    progress.finish();
     if let Some(path) = junit {
         write_file(
             path,
@@ -708,15 +715,15 @@ struct SweepCase<'a> {
 }
 
 /// Runs the seeds of `range` (its shard, if any) and tallies them; per-seed results are kept
-/// only if `keep_results` (JSON, JUnit). `progress` hears the runs so far; `stop` (Ctrl-C)
-/// ends it early, marked `interrupted`.
+/// only if `keep_results` (JSON, JUnit). `progress` hears each seed; `stop` (Ctrl-C) ends it
+/// early, marked `interrupted`.
 fn sweep_report(
     case: SweepCase<'_>,
     (seeds, range, shard): (&str, &SeedRange, Option<&str>),
     jobs: usize,
     keep_results: bool,
     stop: &Arc<AtomicBool>,
-    mut progress: impl FnMut(u64),
+    progress: &Progress,
 ) -> SweepReport {
     let SweepCase {
         loaded,
@@ -737,8 +744,8 @@ fn sweep_report(
         },
         stop,
         |_, result| {
+            progress.seed_done(result.seed, result.failure.is_some());
             tally.add(result);
-            progress(tally.runs());
         },
     );
     let guarantee = knobs.guarantee.unwrap_or(loaded.guarantee);
@@ -770,7 +777,7 @@ fn sweep_report(
 /// anomaly), with swarm testing off and on: one sweep each over the same seeds.
 fn soak(args: SoakArgs) -> anyhow::Result<ExitCode> {
     let seeds = soak_seeds(args.first_seed, args.seeds_per_scenario)?;
-    let (range, _, jobs) = seed_plan(&seeds, args.shard.as_deref(), args.jobs)?;
+    let (range, shard, jobs) = seed_plan(&seeds, args.shard.as_deref(), args.jobs)?;
     let stop = interruptible()?;
     let cases = eosim::soak_cases().map_err(BadInput)?;
     let swarms: &[bool] = match args.swarm.as_str() {
@@ -779,37 +786,18 @@ fn soak(args: SoakArgs) -> anyhow::Result<ExitCode> {
         "on" => &[true],
         other => return Err(BadInput(format!("--swarm is both, on or off, not {other:?}")).into()),
     };
-    let mut sweeps = Vec::new();
-    'cases: for (name, key) in &cases {
-        for &swarm in swarms {
-            if stop.load(std::sync::atomic::Ordering::Relaxed) {
-                break 'cases;
-            }
-            let knobs = RunKnobs {
-                guarantee: Some(key.guarantee),
-                variants: key.variants.iter().copied().collect(),
-                swarm,
-            };
-            let loaded = Arc::new(load(name, swarm)?);
-            let case = SweepCase {
-                loaded,
-                scenario: name,
-                knobs: &knobs,
-            };
-            let report = sweep_report(
-                case,
-                (&seeds, &range, args.shard.as_deref()),
-                jobs,
-                args.json || args.junit.is_some(),
-                &stop,
-                |_| {},
-            );
-            if !args.json {
-                eprintln!("{}", eosim::reports::soak::case_line(&report));
-            }
-            sweeps.push(report);
-        }
-    }
+    let total = range.shard_len(shard) * (cases.len() * swarms.len()) as u128;
+    let progress = Progress::new("soak", total, Unit::Seeds, false);
+    let sweeps = soak_sweeps(
+        &args,
+        (&seeds, &range),
+        jobs,
+        (&cases, swarms),
+        &stop,
+        &progress,
+    );
+    progress.finish();
+    let sweeps = sweeps?;
     let interrupted = stop.load(std::sync::atomic::Ordering::Relaxed);
     let report = eosim::reports::SoakReport::new(&seeds, args.shard.clone(), sweeps, interrupted);
     if let Some(path) = &args.junit {
@@ -821,6 +809,53 @@ fn soak(args: SoakArgs) -> anyhow::Result<ExitCode> {
         report.to_text()
     });
     Ok(exit_after(report.interrupted, report.failed == 0))
+}
+
+/// The soak's sweeps, one per case and swarm setting, until done or stopped; each one's line
+/// printed as it ends (not with --json).
+fn soak_sweeps(
+    args: &SoakArgs,
+    (seeds, range): (&str, &SeedRange),
+    jobs: usize,
+    (cases, swarms): (&[(&str, scenarios::RunKey)], &[bool]),
+    stop: &Arc<AtomicBool>,
+    progress: &Progress,
+) -> Result<Vec<SweepReport>, BadInput> {
+    let mut sweeps = Vec::new();
+    for (name, key) in cases {
+        for &swarm in swarms {
+            if stop.load(std::sync::atomic::Ordering::Relaxed) {
+                return Ok(sweeps);
+            }
+            progress.set_context(format!(
+                "{name} {key} swarm {}",
+                if swarm { "on" } else { "off" }
+            ));
+            let knobs = RunKnobs {
+                guarantee: Some(key.guarantee),
+                variants: key.variants.iter().copied().collect(),
+                swarm,
+            };
+            let case = SweepCase {
+                loaded: Arc::new(load(name, swarm)?),
+                scenario: name,
+                knobs: &knobs,
+            };
+            let report = sweep_report(
+                case,
+                (seeds, range, args.shard.as_deref()),
+                jobs,
+                args.json || args.junit.is_some(),
+                stop,
+                progress,
+            );
+            if !args.json {
+                progress.println(&eosim::reports::soak::case_line(&report));
+            }
+            sweeps.push(report);
+        }
+    }
+    Ok(sweeps)
 }
 
 /// The soak's seed range: `first..first + n`, refused if it leaves u64.
@@ -878,70 +913,10 @@ fn replay(
                 .map_or("(end of trace)".to_string(), |e| second.trace.render(e))
         );
     }
-    Ok(ExitCode::from(1))
+    Ok(help::VIOLATED.into())
 }
 
-fn check_linearizability(
-    file: &std::path::Path,
-    format: &str,
-    model: Option<&str>,
-    options: &eosim::checker::lin::CheckOptions,
-    json: bool,
-) -> anyhow::Result<ExitCode> {
-    use eosim::checker::lin::{Format, ModelName, Verdict};
-    let format: Format = format
-        .parse()
-        .map_err(|e: String| BadInput(format!("{e}, or eosim")))?;
-    let model: ModelName = match model {
-        Some(m) => m.parse().map_err(BadInput)?,
-        None if format == Format::PorcupineKv => ModelName::Kv,
-        None => ModelName::CasRegister,
-    };
-    let name = file.display().to_string();
-    let report = eosim::checker::lin::check_file(file, format, model, options)
-        .map_err(|e| BadInput(format!("{name}: {e}")))?;
-    emit(&if json {
-        report.to_json() + "\n"
-    } else {
-        format!("{name}: {report}\n")
-    });
-    Ok(match report.verdict {
-        Verdict::Linearizable => ExitCode::SUCCESS,
-        Verdict::NotLinearizable => ExitCode::from(1),
-        Verdict::Unknown => ExitCode::from(3),
-    })
-}
-
-/// Checks an eosim history file with the log and transaction checkers.
-fn check_history(file: &std::path::Path, json: bool) -> anyhow::Result<ExitCode> {
-    let name = file.display().to_string();
-    let reader = std::fs::File::open(file).map_err(|e| BadInput(format!("{name}: {e}")))?;
-    let history = eosim::checker::History::from_jsonl(std::io::BufReader::new(reader), &name)
-        .map_err(|e| BadInput(e.to_string()))?;
-    let anomalies =
-        eosim::checker::check_all(&history).map_err(|e| BadInput(format!("{name}: {e}")))?;
-    if json {
-        let reports: Vec<_> = anomalies
-            .iter()
-            .map(eosim::reports::AnomalyReport::from)
-            .collect();
-        let verdict = if anomalies.is_empty() { "pass" } else { "fail" };
-        let out = serde_json::json!({ "file": name, "verdict": verdict, "ops": history.ops.len(), "anomalies": reports });
-        println!("{}", serde_json::to_string_pretty(&out)?);
-    } else {
-        println!(
-            "{name}: {} ops, {} anomalies",
-            history.ops.len(),
-            anomalies.len()
-        );
-        for a in &anomalies {
-            println!("  - {}: {}", a.kind(), a.explain());
-        }
-    }
-    Ok(exit_for(anomalies.is_empty()))
-}
-
-/// `eosim shrink`: the library's shrinker (`scenarios::shrink`) with a spinner, Ctrl-C and
+/// `eosim shrink`: the library's shrinker (`scenarios::shrink`) with progress, Ctrl-C and
 /// the minimal scenario written out.
 fn shrink(
     scenario: &str,
@@ -959,7 +934,7 @@ fn shrink(
     let original = scenarios::run(&loaded, &failing_run);
     if interrupted() {
         eprintln!("interrupted before shrinking started: nothing to write");
-        return Ok(ExitCode::from(eosim::interrupt::EXIT_CODE));
+        return Ok(help::INTERRUPTED.into());
     }
     let wanted = anomaly.map(parse_anomaly_kind).transpose()?;
     let target = target_kind(&original, wanted)
@@ -968,35 +943,91 @@ fn shrink(
         "shrinking seed {seed}: {} faults, target anomaly `{target}`",
         original.plan.0.len()
     );
-    let bar = spinner();
-    let progress = |what: &str| {
-        bar.set_message(what.to_string());
-        bar.tick();
-    };
+    let progress = Progress::new("shrink", max_runs.into(), Unit::Runs, true);
+    let watch = ShrinkWatch::new(&progress, original.plan.0.len());
+    let heard = |what: &str| watch.candidate(what);
     let shrink_options = ShrinkOptions {
         max_runs,
         stop: Some(&stop),
-        progress: Some(&progress),
+        progress: Some(&heard),
         ..ShrinkOptions::new(&failing_run)
     };
-    let shrunk = match scenarios::shrink::shrink(&loaded, &original, &shrink_options, shows(target))
-    {
+    let still_fails = shows(target);
+    let result = scenarios::shrink::shrink(&loaded, &original, &shrink_options, |outcome| {
+        watch.verdict(outcome, still_fails(outcome))
+    });
+    progress.finish();
+    let shrunk = match result {
         Ok(shrunk) => shrunk,
         Err(e @ ShrinkError::NotReplayed) => {
-            bar.finish_and_clear();
             println!("shrink: {e}");
-            return Ok(ExitCode::from(1));
+            return Ok(help::VIOLATED.into());
         }
         Err(e) => return Err(BadInput(format!("seed {seed} of {scenario} {e}")).into()),
     };
-    bar.finish_and_clear();
     write_shrunk(scenario, seed, &loaded, &original, &shrunk, target, output)?;
     // Read again rather than `shrunk.stopped`: a Ctrl-C during the confirming replays counts.
     if interrupted() {
         eprintln!("interrupted: the plan above is the smallest found before Ctrl-C");
-        return Ok(ExitCode::from(eosim::interrupt::EXIT_CODE));
+        return Ok(help::INTERRUPTED.into());
     }
-    Ok(ExitCode::from(1))
+    Ok(help::VIOLATED.into())
+}
+
+/// What the shrink progress line says: candidate runs of the budget, how many of them still
+/// failed, the fewest faults that still fail and what the latest candidate tried.
+struct ShrinkWatch<'a> {
+    progress: &'a Progress,
+    runs: std::cell::Cell<u64>,
+    /// Verdicts heard, the original run's first (not a candidate).
+    verdicts: std::cell::Cell<u64>,
+    still_failing: std::cell::Cell<u64>,
+    fewest_faults: std::cell::Cell<usize>,
+    trying: std::cell::RefCell<String>,
+}
+
+impl<'a> ShrinkWatch<'a> {
+    fn new(progress: &'a Progress, faults: usize) -> Self {
+        ShrinkWatch {
+            progress,
+            runs: Default::default(),
+            verdicts: Default::default(),
+            still_failing: Default::default(),
+            fewest_faults: faults.into(),
+            trying: Default::default(),
+        }
+    }
+
+    /// A candidate run, described by the shrinker ("3 faults", "1 producers x 1 values").
+    fn candidate(&self, what: &str) {
+        self.runs.set(self.runs.get() + 1);
+        *self.trying.borrow_mut() = what.to_string();
+        self.redraw();
+    }
+
+    /// A run's verdict (`fails`: it still fails as wanted); passed on.
+    fn verdict(&self, outcome: &scenarios::RunOutcome, fails: bool) -> bool {
+        self.verdicts.set(self.verdicts.get() + 1);
+        if fails && self.verdicts.get() > 1 {
+            self.still_failing.set(self.still_failing.get() + 1);
+            let faults = outcome.plan.0.len().min(self.fewest_faults.get());
+            self.fewest_faults.set(faults);
+        }
+        self.redraw();
+        fails
+    }
+
+    fn redraw(&self) {
+        self.progress.set(
+            self.runs.get(),
+            format!("{} still fail", self.still_failing.get()),
+            format!(
+                "· fewest faults {} · trying {}",
+                self.fewest_faults.get(),
+                self.trying.borrow()
+            ),
+        );
+    }
 }
 
 /// Writes the shrunk scenario to `output` (default: stdout), headed by the command that made
@@ -1039,13 +1070,4 @@ fn write_shrunk(
 fn parse_anomaly_kind(name: &str) -> Result<eosim::checker::AnomalyKind, BadInput> {
     eosim::checker::AnomalyKind::from_name(name)
         .ok_or_else(|| BadInput(format!("unknown anomaly kind {name:?}")))
-}
-
-/// A spinner on a terminal, nothing otherwise.
-fn spinner() -> indicatif::ProgressBar {
-    if std::io::stderr().is_terminal() {
-        indicatif::ProgressBar::new_spinner()
-    } else {
-        indicatif::ProgressBar::hidden()
-    }
 }

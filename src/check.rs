@@ -1,0 +1,208 @@
+//! `eosim check FILE`: a history's format detected (or named by `--format`), then the log and
+//! transaction checkers (eosim's histories) or the linearizability checker (the others).
+//! A file that does not parse is bad input (exit 2), named by file, line and column, with the
+//! format it was read as and the one to pass instead.
+
+use std::process::ExitCode;
+
+use clap::builder::{PossibleValue, PossibleValuesParser};
+use eosim::checker::lin::{CheckOptions, Format, ModelName, Verdict};
+use eosim::history_format::{self, AUTO, Detected, HistoryFormat};
+
+use crate::{BadInput, JSON_HELP, emit, exit_for, help};
+
+#[derive(clap::Args)]
+pub struct CheckArgs {
+    /// The history file.
+    file: std::path::PathBuf,
+    /// The history's format (default: detected from its first lines).
+    #[arg(long, default_value = AUTO, value_parser = format_values())]
+    format: String,
+    /// Linearizability model: register, cas-register, multi-register, mutex, kv, log
+    /// (default: cas-register for etcd and EDN histories, kv for kv histories).
+    #[arg(long)]
+    model: Option<String>,
+    /// Worker threads over independent partitions (results do not depend on it).
+    #[arg(long, default_value_t = 1)]
+    threads: usize,
+    /// Check the history as a whole instead of per key (P-compositionality off).
+    #[arg(long)]
+    no_partition: bool,
+    /// jepsen-edn: a failed CAS observed a different value (instead of not happening).
+    #[arg(long)]
+    failed_cas_observes: bool,
+    /// Give up with verdict `unknown` after this many seconds.
+    #[arg(long, default_value_t = 60)]
+    time_budget_s: u64,
+    /// Give up with verdict `unknown` once the search's own tables (cached
+    /// configurations, states, stacks) hold more than this many MiB.
+    #[arg(long, default_value_t = 4096)]
+    memory_budget_mb: u64,
+    #[arg(long, help = JSON_HELP)]
+    json: bool,
+}
+
+/// `auto` and every format, each with its description (shown by `--help`).
+fn format_values() -> PossibleValuesParser {
+    let auto = PossibleValue::new(AUTO).help("detect it from the file's first lines");
+    PossibleValuesParser::new(
+        std::iter::once(auto)
+            .chain(HistoryFormat::ALL.map(|f| PossibleValue::new(f.name()).help(f.description()))),
+    )
+}
+
+/// Reads the file, settles its format and checks it.
+pub fn check(args: CheckArgs) -> anyhow::Result<ExitCode> {
+    let name = args.file.display().to_string();
+    let text = std::fs::read_to_string(&args.file).map_err(|e| BadInput(format!("{name}: {e}")))?;
+    let (format, detected) = if args.format == AUTO {
+        match history_format::detect(&text) {
+            Ok(Some(found)) => (found.format, Some(found)),
+            // Nothing but blank lines: an empty history in any format; eosim's as before.
+            Ok(None) => (HistoryFormat::Eosim, None),
+            Err(undetected) => return Err(BadInput(undetected.message(&name)).into()),
+        }
+    } else {
+        let format = HistoryFormat::from_name(&args.format).expect("clap checked --format");
+        (format, None)
+    };
+    let source = Source {
+        name: &name,
+        text: &text,
+        format,
+        detected,
+    };
+    match format {
+        HistoryFormat::Eosim => check_history(&source, args.json),
+        HistoryFormat::Lin(lin_format) => {
+            let options = lin_options(&args)?;
+            let model = match args.model.as_deref() {
+                Some(m) => m.parse().map_err(BadInput)?,
+                None if lin_format == Format::PorcupineKv => ModelName::Kv,
+                None => ModelName::CasRegister,
+            };
+            check_linearizability(&source, lin_format, model, &options, args.json)
+        }
+    }
+}
+
+/// A history's text, its name and how its format was settled, for messages.
+struct Source<'a> {
+    name: &'a str,
+    text: &'a str,
+    format: HistoryFormat,
+    /// `None`: `--format` named it.
+    detected: Option<Detected>,
+}
+
+impl Source<'_> {
+    /// A parse error at `line`, `column`: where, what, the format it was read as and, if it
+    /// looks like another, that one.
+    fn parse_error(&self, line: usize, column: usize, message: &str) -> BadInput {
+        let (name, format) = (self.name, self.format.name());
+        let mut text = format!("{name}:{line}:{column}: {message}");
+        match (self.detected, history_format::detect(self.text)) {
+            (Some(found), _) => text.push_str(&format!(
+                "\n  read as {format}, detected from line {} ({}); if it is another format, \
+                 pass --format {}",
+                found.line,
+                found.because,
+                HistoryFormat::ALL.map(HistoryFormat::name).join(" | ")
+            )),
+            (None, Ok(Some(other))) if other.format != self.format => text.push_str(&format!(
+                "\n  read as --format {format}, but line {} looks like {} ({}): try\n  \
+                 eosim check {name} --format {}",
+                other.line,
+                other.format.name(),
+                other.because,
+                other.format.name()
+            )),
+            (None, Ok(_)) => text.push_str(&format!("\n  read as --format {format}")),
+            (None, Err(_)) => text.push_str(&format!(
+                "\n  read as --format {format}; its start looks like none of the formats \
+                 (`eosim check --help` lists them)"
+            )),
+        }
+        BadInput(text)
+    }
+}
+
+fn lin_options(args: &CheckArgs) -> Result<CheckOptions, BadInput> {
+    if args.memory_budget_mb == 0 {
+        return Err(BadInput("--memory-budget-mb must be at least 1".into()));
+    }
+    Ok(CheckOptions {
+        threads: args.threads.max(1),
+        partition: !args.no_partition,
+        time_budget: Some(std::time::Duration::from_secs(args.time_budget_s)),
+        memory_budget: Some(
+            usize::try_from(args.memory_budget_mb.saturating_mul(1 << 20)).unwrap_or(usize::MAX),
+        ),
+        failed_cas_is_observation: args.failed_cas_observes,
+    })
+}
+
+fn check_linearizability(
+    source: &Source<'_>,
+    format: Format,
+    model: ModelName,
+    options: &CheckOptions,
+    json: bool,
+) -> anyhow::Result<ExitCode> {
+    let name = source.name;
+    let report =
+        eosim::checker::lin::check_str(source.text, format, model, options).map_err(|e| {
+            match history_format::locate_lin_error(&e, source.text) {
+                Some((line, column, message)) => source.parse_error(line, column, &message),
+                None => BadInput(format!("{name}: {e}")),
+            }
+        })?;
+    emit(&if json {
+        report.to_json() + "\n"
+    } else {
+        format!("{name}: {report}\n")
+    });
+    Ok(match report.verdict {
+        Verdict::Linearizable => help::HELD.into(),
+        Verdict::NotLinearizable => help::VIOLATED.into(),
+        Verdict::Unknown => help::INCONCLUSIVE.into(),
+    })
+}
+
+/// Checks an eosim history with the log and transaction checkers.
+fn check_history(source: &Source<'_>, json: bool) -> anyhow::Result<ExitCode> {
+    use eosim::checker::history::HistoryError;
+    let name = source.name;
+    let history =
+        eosim::checker::History::from_jsonl(source.text.as_bytes(), name).map_err(|e| match e {
+            HistoryError::Malformed { line, message, .. } => {
+                let (message, column) = history_format::split_json_position(&message);
+                let column =
+                    column.unwrap_or_else(|| history_format::first_column(source.text, line));
+                source.parse_error(line, column, &message)
+            }
+            other => BadInput(other.to_string()),
+        })?;
+    let anomalies =
+        eosim::checker::check_all(&history).map_err(|e| BadInput(format!("{name}: {e}")))?;
+    if json {
+        let reports: Vec<_> = anomalies
+            .iter()
+            .map(eosim::reports::AnomalyReport::from)
+            .collect();
+        let verdict = if anomalies.is_empty() { "pass" } else { "fail" };
+        let out = serde_json::json!({ "file": name, "verdict": verdict, "ops": history.ops.len(), "anomalies": reports });
+        emit(&(serde_json::to_string_pretty(&out)? + "\n"));
+    } else {
+        let mut text = format!(
+            "{name}: {} ops, {} anomalies\n",
+            history.ops.len(),
+            anomalies.len()
+        );
+        for a in &anomalies {
+            text.push_str(&format!("  - {}: {}\n", a.kind(), a.explain()));
+        }
+        emit(&text);
+    }
+    Ok(exit_for(anomalies.is_empty()))
+}
