@@ -164,8 +164,10 @@ impl RunReport {
             "eosim run {}  seed {}  guarantee {}  variants {}",
             self.scenario, self.seed, self.guarantee, variants
         );
+        // The failure type first (panic, safety, liveness), as JSON's `failure` says it.
+        let failure = self.failure.map_or("", |f| f.name());
         let verdict = match (self.verdict, &self.panic) {
-            (_, Some(_)) => "FAIL (the simulation panicked)".to_string(),
+            (_, Some(_)) => format!("FAIL {failure} (the simulation panicked)"),
             (Verdict::Pass, None) => "PASS (every property held)".to_string(),
             (Verdict::Fail, None) => {
                 let counts: Vec<String> = self
@@ -173,7 +175,7 @@ impl RunReport {
                     .iter()
                     .map(|(k, n)| format!("{k} ×{n}"))
                     .collect();
-                format!("FAIL ({})", counts.join(", "))
+                format!("FAIL {failure} ({})", counts.join(", "))
             }
         };
         let _ = writeln!(out, "verdict: {verdict}");
