@@ -801,9 +801,8 @@ impl StreamsInstance {
             tasks.push(task);
             if !restored {
                 crate::CoveragePoint::RestoreInterrupted.hit();
-                sim::trace::note(
+                crate::TraceNote::RestoreInterrupted.record(
                     self.ctx.node,
-                    "restore-interrupted",
                     key.0 as u64,
                     key.1 as u64,
                 );
@@ -910,7 +909,7 @@ impl StreamsInstance {
                     for (store, end) in collector {
                         let offset = checkpoint.entry(store).or_insert(0);
                         if end > *offset {
-                            sim::trace::note(self.ctx.node, "checkpoint-ahead", *offset, end);
+                            crate::TraceNote::CheckpointAhead.record(self.ctx.node, *offset, end);
                             *offset = end;
                         }
                     }
@@ -939,9 +938,9 @@ impl StreamsInstance {
     /// `checkpoint-written-not-restored` variant keeps it for a revived task.
     fn close_dirty(&self, tasks: &[RunningTask], local: &Local, revived: bool) {
         let what = if revived {
-            "task-corrupted"
+            crate::TraceNote::TaskCorrupted
         } else {
-            "task-lost"
+            crate::TraceNote::TaskLost
         };
         let point = if revived {
             crate::CoveragePoint::TaskCorrupted
@@ -950,7 +949,7 @@ impl StreamsInstance {
         };
         for t in tasks {
             point.hit();
-            sim::trace::note(self.ctx.node, what, t.key.0 as u64, t.key.1 as u64);
+            what.record(self.ctx.node, t.key.0 as u64, t.key.1 as u64);
         }
         // Wiping deletes the task's directory: no stores, no checkpoint.
         self.state_dir.update_synced(|dir| {

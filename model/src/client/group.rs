@@ -112,9 +112,8 @@ impl GroupMember {
     }
 
     fn joined(&self, joined: Joined) -> Vec<TopicPartition> {
-        sim::trace::note(
+        crate::TraceNote::Joined.record(
             self.ctx.node,
-            "joined",
             joined.generation as u64,
             joined.assignment.len() as u64,
         );

@@ -546,9 +546,8 @@ impl PartitionSender {
         self.epoch = self.epoch.checked_add(1).expect("producer epoch exhausted");
         self.next_sequence = 0;
         crate::CoveragePoint::ClientEpochBump.hit();
-        sim::trace::note(
+        crate::TraceNote::EpochBump.record(
             self.ctx.node,
-            "epoch-bump",
             self.producer_id as u64,
             self.epoch as u64,
         );

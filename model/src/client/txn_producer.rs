@@ -246,7 +246,7 @@ impl TransactionalProducer {
         {
             Some(Response::InitProducerId(Ok((producer_id, epoch)))) => {
                 self.start_session(producer_id, epoch);
-                sim::trace::note(self.ctx.node, "init-txn", producer_id as u64, epoch as u64);
+                crate::TraceNote::InitTxn.record(self.ctx.node, producer_id as u64, epoch as u64);
                 Ok(())
             }
             Some(Response::InitProducerId(Err(e))) => Err(self.fatal(e.to_string())),
@@ -289,12 +289,7 @@ impl TransactionalProducer {
             Some(Response::InitProducerId(Ok((producer_id, epoch)))) => {
                 self.start_session(producer_id, epoch);
                 crate::CoveragePoint::TxnClientEpochBump.hit();
-                sim::trace::note(
-                    self.ctx.node,
-                    "bump-epoch",
-                    producer_id as u64,
-                    epoch as u64,
-                );
+                crate::TraceNote::BumpEpoch.record(self.ctx.node, producer_id as u64, epoch as u64);
                 Ok(())
             }
             Some(Response::InitProducerId(Err(e))) => Err(self.fatal(e.to_string())),
