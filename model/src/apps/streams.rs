@@ -439,6 +439,19 @@ fn lowest_timestamp(buffers: &[std::collections::VecDeque<(u64, u64)>]) -> Optio
         .map(|(_, i)| i)
 }
 
+/// The tasks of an assignment (one per assigned assignment-topic partition), in its order.
+fn assigned_tasks(topology: &Topology, assigned: &[TopicPartition]) -> Vec<TaskId> {
+    assigned
+        .iter()
+        .map(|tp| TaskId {
+            sub_topology: topology
+                .sub_topology_reading(&tp.topic)
+                .expect("members subscribe to source topics only"),
+            partition: tp.partition,
+        })
+        .collect()
+}
+
 /// A new task's inputs: partition `id.partition` of each source topic of its sub-topology,
 /// positioned at 0 until the committed offsets are read.
 fn task_inputs(topology: &Topology, id: TaskId) -> Vec<TaskInput> {
@@ -595,6 +608,25 @@ impl StreamsInstance {
         }
     }
 
+    /// Task `id`'s transactional producer (`<application>-<sub>_<partition>`), initialized:
+    /// the task's previous owner is fenced. `None` if it could not be (fenced itself, or
+    /// unsure): a new incarnation of the loop starts over.
+    async fn init_task_producer(&self, id: TaskId) -> Option<TransactionalProducer> {
+        let config = TransactionalConfig {
+            txn_timeout_ms: self.config.txn_timeout_ms,
+            record_history: false,
+            ..TransactionalConfig::new(&format!(
+                "{}-{}_{}",
+                self.application_id(),
+                id.sub_topology,
+                id.partition
+            ))
+        };
+        let mut producer = TransactionalProducer::new(self.client(2), config);
+        producer.init_transactions().await.ok()?;
+        Some(producer)
+    }
+
     /// Leaves the group and ends the node: the last step of a clean shutdown, once every
     /// task is closed cleanly.
     async fn finish_stop(&self, member: &GroupMember) {
@@ -628,35 +660,27 @@ impl StreamsInstance {
             }
             let assigned = member.join().await;
             let metadata = member.group_metadata();
+            // Per task: a new owner's init_transactions fences the task's previous owner —
+            // before the task restores and reads its committed offsets, as Kafka Streams'
+            // StreamTask.initializeIfNeeded initializes the record collector (the producer's
+            // initTransactions) before registering and restoring stores, and reads the
+            // committed offsets only when restoration completes. So a commit the previous
+            // owner still had under way is decided first, and seen.
+            let mut task_producers = Vec::new();
+            if self.exactly_once && self.producer_per_task {
+                for id in assigned_tasks(topology, &assigned) {
+                    let Some(producer) = self.init_task_producer(id).await else {
+                        return;
+                    };
+                    task_producers.push(producer);
+                }
+            }
             let Some(mut tasks) = self
                 .open_tasks(topology, &consumer, member, &assigned, local)
                 .await
             else {
                 continue; // interrupted by a rebalance or a stop request: rejoin or stop
             };
-            // Per task: a new owner's init_transactions fences the task's previous owner.
-            let mut task_producers = Vec::new();
-            if self.exactly_once && self.producer_per_task {
-                let ids: Vec<TaskId> = tasks.iter().map(|t| t.task.id()).collect();
-                for id in ids {
-                    let config = TransactionalConfig {
-                        txn_timeout_ms: self.config.txn_timeout_ms,
-                        record_history: false,
-                        ..TransactionalConfig::new(&format!(
-                            "{}-{}_{}",
-                            self.application_id(),
-                            id.sub_topology,
-                            id.partition
-                        ))
-                    };
-                    let mut producer = TransactionalProducer::new(self.client(2), config);
-                    if producer.init_transactions().await.is_err() {
-                        self.close_clean(&tasks, local);
-                        return;
-                    }
-                    task_producers.push(producer);
-                }
-            }
             loop {
                 if member.is_stale() || local.stop.is_requested() {
                     // Every transaction is committed between cycles: a clean close.
