@@ -73,7 +73,20 @@ pub fn finding_records(anomaly: &Anomaly) -> Option<FindingRecords<'_>> {
             .map(|offset| records(&l.topic, l.partition, vec![offset])),
         Anomaly::InconsistentOffsets(i) => Some(records(&i.topic, i.partition, vec![i.offset])),
         Anomaly::UnexpectedWrite(u) => Some(records(&u.topic, u.partition, u.offsets.clone())),
-        _ => None,
+        // No wildcard: a new kind must decide here whether it names records by offset.
+        Anomaly::Missing(_)
+        | Anomaly::NotConverged(_)
+        | Anomaly::AbortedRead(_)
+        | Anomaly::TornTransaction(_)
+        | Anomaly::HangingTransaction(_)
+        | Anomaly::PollSkip(_)
+        | Anomaly::NonmonotonicPoll(_)
+        | Anomaly::NonmonotonicSend(_)
+        | Anomaly::Unseen(_)
+        | Anomaly::DuplicateEffect(_)
+        | Anomaly::LostEffect(_)
+        | Anomaly::WrongAggregate(_)
+        | Anomaly::OutputCountMismatch(_) => None,
     }
 }
 

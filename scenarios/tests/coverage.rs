@@ -159,7 +159,7 @@ const REACHED_BY: &[(&str, &str, &str, u64)] = &[
         "delivery-to-down-node",
         "eos-test-complex",
         "exactly-once",
-        0,
+        1,
     ),
     ("dedup-hit", "eos-test-complex", "exactly-once", 0),
     (
@@ -218,12 +218,7 @@ const REACHED_BY: &[(&str, &str, &str, u64)] = &[
         1,
     ),
     ("marker-retried", "eos-test-complex", "exactly-once", 1),
-    (
-        "txn-timed-out",
-        "eos-test-failure-recovery",
-        "exactly-once",
-        0,
-    ),
+    ("txn-timed-out", "long-outages", "exactly-once", 42),
     (
         "coordinator-reloaded",
         "eos-test-complex",

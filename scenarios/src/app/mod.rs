@@ -12,11 +12,6 @@
 //!
 //! Architecture invariant: nothing outside this directory matches on an app.
 
-pub mod copy;
-pub mod produce;
-pub mod queue;
-pub mod streams;
-
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
@@ -173,10 +168,12 @@ impl PartialEq for CustomApp {
     }
 }
 
-/// Declares the built-in apps once: the `[app.<name>]` table of scenario files and the
-/// dispatch to each app's module.
+/// Declares the built-in apps once: each app's module (`<module>::` declares it), the
+/// `[app.<name>]` table of scenario files and the dispatch to the module.
 macro_rules! builtin_apps {
-    ($($(#[$doc:meta])* $variant:ident($workload:ty),)*) => {
+    ($($(#[$doc:meta])* $module:ident :: $variant:ident($workload:ty),)*) => {
+        $(pub mod $module;)*
+
         /// The app a scenario runs, with its settings: a scenario file's `[app.<name>]` table
         /// (exactly one), or a user's app built in code.
         #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -244,18 +241,18 @@ macro_rules! builtin_apps {
 
 builtin_apps! {
     /// Producers send unique values to a topic (the talk's "Error Scenario #1").
-    Produce(model::apps::produce::ProduceWorkload),
+    produce::Produce(model::apps::produce::ProduceWorkload),
     /// Copier instances copy a pre-filled input topic to an output topic (Kafka's
     /// transactions system test): the DIY poll/send/commit loop under at-least-once (and
     /// at-most-once), the transactional loop under exactly-once.
-    TransactionalCopy(model::apps::copy::CopyWorkload),
+    copy::TransactionalCopy(model::apps::copy::CopyWorkload),
     /// Jepsen's queue workload: client processes do random sends, polls and transactions of
     /// both over the partitions of the topics.
-    JepsenQueue(model::apps::queue::QueueWorkload),
+    queue::JepsenQueue(model::apps::queue::QueueWorkload),
     /// A Kafka-Streams-like application (Kafka's EOS system test, word count) on streams
     /// instances in a consumer group; its topology's topics are created from its input
     /// topic's partition count.
-    Streams(model::apps::streams::StreamsWorkload),
+    streams::Streams(model::apps::streams::StreamsWorkload),
 }
 
 impl AppSpec {
