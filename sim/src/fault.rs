@@ -629,6 +629,11 @@ impl fmt::Display for SwarmDraw {
 }
 
 /// Each item with probability 1/2, at least one (drawn uniformly) if the list has any.
+/// How many kinds (the first of `MixKind::ALL`) a swarm draw takes as one subset, as it did
+/// when swarm testing came; a kind declared after them is drawn last (`swarm_draw`).
+const SWARM_KINDS_DRAWN_FIRST: usize = 8;
+const _: () = assert!(MixKind::ALL.len() >= SWARM_KINDS_DRAWN_FIRST);
+
 fn swarm_subset<T: Clone>(rng: &mut impl Rng, items: &[T]) -> Vec<T> {
     let mut chosen: Vec<T> = items
         .iter()
@@ -757,12 +762,19 @@ impl FaultMix {
             .filter(|n| self.targets.as_ref().is_none_or(|t| t.contains(n)))
             .cloned()
             .collect();
-        SwarmDraw {
-            faults: swarm_subset(rng, &kinds),
+        // Kinds declared since swarm testing came are drawn after everything else, each on
+        // its own coin: appending a kind to `mix_kinds!` then changes no earlier draw, and
+        // every swarm seed's plan stays what its replay command says.
+        let (first, later) = kinds.split_at(SWARM_KINDS_DRAWN_FIRST);
+        let mut draw = SwarmDraw {
+            faults: swarm_subset(rng, first),
             messages: swarm_subset(rng, &messages),
             nodes: swarm_subset(rng, &nodes),
             crash_targets: swarm_subset(rng, &crash),
-        }
+        };
+        draw.faults
+            .extend(later.iter().filter(|_| rng.gen_bool(0.5)).copied());
+        draw
     }
 
     /// The plain mix a swarm draw stands for: enabled kinds at their weight (at least 1), the
@@ -1225,6 +1237,36 @@ mod tests {
         ["produce", "fetch", "end-txn", "heartbeat"]
             .map(String::from)
             .to_vec()
+    }
+
+    /// The swarm draws of seeds 0..500, digested and pinned: a swarm seed's replay command
+    /// must keep drawing the same plan, also when a kind is appended to `mix_kinds!` (drawn
+    /// last, `SWARM_KINDS_DRAWN_FIRST`). A change of this digest is a change of every swarm
+    /// seed: make it a decision.
+    #[test]
+    fn swarm_draws_are_pinned() {
+        let servers = nodes();
+        let clients = vec!["client-1".to_string()];
+        let targets = MixTargets {
+            crash: &servers,
+            servers: &servers,
+            clients: &clients,
+        };
+        let mix = FaultMix {
+            swarm: true,
+            ..FaultMix::default()
+        };
+        let mut digest = String::new();
+        for seed in 0..500 {
+            let draw = mix.swarm_draw(
+                &mut crate::rng::stream(seed, "swarm"),
+                &every_message_kind(),
+                targets,
+            );
+            digest.push_str(&format!("{draw:?};"));
+        }
+        let hash = xxhash_rust::xxh3::xxh3_64(digest.as_bytes());
+        assert_eq!(format!("{hash:016x}"), "5cfd933ce45fa144");
     }
 
     /// Swarm draws: at least one of each list, only what the universe offers, the same for
