@@ -51,7 +51,7 @@ pub(crate) fn pairs(history: &History) -> Result<Vec<OpPair>, String> {
 fn transaction_findings(history: &History, facts: &Facts) -> Vec<Anomaly> {
     let truth = Truth::new(facts);
     let mut found = Vec::new();
-    found.extend(aborted_reads(facts, &truth));
+    found.extend(aborted_reads(facts));
     found.extend(torn::torn_transactions(facts, &truth));
     found.extend(hanging_transactions(history, facts));
     found.extend(poll_skips_and_nonmonotonic_polls(facts, &truth));
@@ -124,16 +124,6 @@ impl<'f, 'h> Truth<'f, 'h> {
         &records[start..end]
     }
 
-    /// (offset, value, status) of the records at `offset`.
-    fn at(&self, partition: Partition<'h>, offset: u64) -> &[(u64, u64, RecordStatus)] {
-        let Some(records) = self.by_offset().get(&partition) else {
-            return &[];
-        };
-        let start = records.partition_point(|r| r.0 < offset);
-        let end = records.partition_point(|r| r.0 <= offset);
-        &records[start..end]
-    }
-
     /// The lowest offset holding `value` as committed-visible data.
     fn committed_offset_of(&self, partition: Partition<'h>, value: u64) -> Option<u64> {
         self.with_value(partition, value)
@@ -151,46 +141,47 @@ fn partition_of<'h>(send: &SendFact<'h>) -> Partition<'h> {
 /// either the final log holds v at o with status aborted, or every send of v to that
 /// partition in the history is a definitely aborted send (there is at least one). One finding
 /// per (poll completion, partition, offset).
-fn aborted_reads<'h>(facts: &Facts<'h>, truth: &Truth<'_, 'h>) -> Vec<Anomaly> {
-    // A finding needs an aborted final-log record or a definitely aborted send: where the
-    // history has neither (no transaction failed), there is none, and where it lacks one,
-    // that half of the test is false without searching.
-    let partitions_with_aborted_records: Vec<Partition> = facts
-        .logs
+fn aborted_reads<'h>(facts: &Facts<'h>) -> Vec<Anomaly> {
+    // A finding needs an aborted final-log record or a definitely aborted send: a polled
+    // record is looked up in those two short lists first (no search of the whole history's
+    // sends or logs for the many records that are neither).
+    let mut aborted_records: Vec<(Partition, u64, u64)> = Vec::new();
+    for (&partition, log) in &facts.logs {
+        let aborted = log
+            .records
+            .iter()
+            .filter(|r| r.status == RecordStatus::Aborted);
+        aborted_records.extend(aborted.map(|r| (partition, r.offset, r.value)));
+    }
+    let mut aborted_sends: Vec<(Partition, u64)> = facts
+        .sends
         .iter()
-        .filter(|(_, log)| {
-            log.records
-                .iter()
-                .any(|r| r.status == RecordStatus::Aborted)
-        })
-        .map(|(&partition, _)| partition)
+        .filter(|s| s.aborted(facts))
+        .map(|s| (partition_of(s), s.value))
         .collect();
-    let any_aborted_send = facts.sends.iter().any(|s| s.aborted(facts));
-    if partitions_with_aborted_records.is_empty() && !any_aborted_send {
+    if aborted_records.is_empty() && aborted_sends.is_empty() {
         return Vec::new();
     }
+    aborted_records.sort_unstable();
+    aborted_sends.sort_unstable();
     let mut found: Vec<AbortedRead> = Vec::new();
     for poll in &facts.polls {
         let partition = (poll.topic, poll.partition);
-        let log_has_aborted_records = partitions_with_aborted_records.contains(&partition);
         for r in poll.records {
-            let aborted_in_final_log = log_has_aborted_records
-                && truth
-                    .at(partition, r.offset)
-                    .iter()
-                    .any(|&(_, value, status)| value == r.value && status == RecordStatus::Aborted);
-            let writers = if any_aborted_send {
-                facts.sends_of(poll.topic, poll.partition, r.value)
-            } else {
-                &[]
+            let aborted_in_final_log = aborted_records
+                .binary_search(&(partition, r.offset, r.value))
+                .is_ok();
+            // Every send of the value definitely aborted (and there is one).
+            let writer_aborted = aborted_sends.binary_search(&(partition, r.value)).is_ok() && {
+                let writers = facts.sends_of(poll.topic, poll.partition, r.value);
+                writers.iter().all(|&w| facts.sends[w].aborted(facts))
             };
-            let writer_aborted =
-                !writers.is_empty() && writers.iter().all(|&w| facts.sends[w].aborted(facts));
             if !(aborted_in_final_log || writer_aborted) {
                 continue;
             }
-            let writer = writers.first().filter(|_| writer_aborted).map(|&w| {
-                let s = &facts.sends[w];
+            let writer = writer_aborted.then(|| {
+                let first = facts.sends_of(poll.topic, poll.partition, r.value)[0];
+                let s = &facts.sends[first];
                 (
                     s.invoke,
                     s.completion.expect("an aborted send's txn completed"),
