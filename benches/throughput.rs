@@ -10,10 +10,16 @@
 //! - resident memory before and after a sweep of `EOSIM_BENCH_MEMORY_SEEDS` seeds (default
 //!   10,000) on one worker.
 //!
+//! - the checker: `check_all` in-process on a generated 600k-op consume-transform-produce
+//!   history (`checker/benches/history_gen.rs`), in history events (ops) per second.
+//!
 //! Messages are requests + responses handed to the network, as in the baseline.
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
+
+#[path = "../checker/benches/history_gen.rs"]
+mod history_gen;
 
 use eosim::model::Guarantee;
 use eosim::scenarios::{self, RunOptions, Scenario};
@@ -242,6 +248,8 @@ fn main() {
         "eos-test, 10,000 records, default faults ({eos_seeds} seeds):     {wall:.3} s/seed wall, {cpu:.3} CPU-s/seed ({passed}/{eos_seeds} passed)"
     );
 
+    checker_rate();
+
     let before = rss_kib();
     let list: Vec<u64> = (0..memory_seeds).collect();
     let start = Instant::now();
@@ -265,5 +273,23 @@ fn main() {
         "memory over {memory_seeds} seeds: rss {before} KiB -> {after} KiB ({:+} KiB) in {:.1} s",
         after as i64 - before as i64,
         start.elapsed().as_secs_f64()
+    );
+}
+
+/// The checker line: `check_all` on a generated 600k-op history, best of 3 (issue 16's
+/// target: at least 5 M events/s).
+fn checker_rate() {
+    let history = history_gen::consume_transform_produce(history_gen::INPUTS_FOR_600K_OPS);
+    let mut best = f64::MAX;
+    for _ in 0..3 {
+        let cpu = cpu_seconds();
+        let found = eosim::checker::check_all(&history).expect("the generated history pairs up");
+        assert!(found.is_empty(), "a clean history, found {found:?}");
+        best = best.min(cpu_seconds() - cpu);
+    }
+    println!(
+        "checker (check_all, {} events, best of 3):   {:>8.2} M events/CPU-s",
+        history.ops.len(),
+        history.ops.len() as f64 / best / 1e6
     );
 }

@@ -12,6 +12,10 @@ use std::time::{Duration, Instant};
 
 use checker::lin::{CheckOptions, Format, ModelName, PreparedHistory};
 
+/// The eosim binary's allocator, as in the benches.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let usage =

@@ -9,6 +9,7 @@ use std::fmt;
 use std::io::BufRead;
 use std::sync::Arc;
 
+use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
 
 /// A topic name, shared cheaply between the many events that name it.
@@ -358,47 +359,40 @@ impl History {
     /// Errors name the op index of a completion without an open invoke, or an invoke while
     /// the process still has one open.
     pub fn pairs(&self) -> Result<Vec<OpPair>, (u64, String)> {
-        // (process, invoke index, its slot in `pairs`), by process: few are open at a time,
-        // so a sorted vector beats a map (no node allocation per op).
-        let mut open: Vec<(u64, usize, usize)> = Vec::new();
+        // Process → (invoke index, its slot in `pairs`) of its open invoke. Looked up by
+        // process, never iterated (so its order is never seen): a hash map, as a simulated
+        // history can have thousands of calls open at once (a sorted vector moved them all
+        // on every insert and removal).
+        let mut open: FxHashMap<u64, (usize, usize)> = FxHashMap::default();
         let mut pairs = Vec::with_capacity(self.ops.len() / 2 + 1);
         for (i, op) in self.ops.iter().enumerate() {
-            let at = open.binary_search_by_key(&op.process, |&(p, _, _)| p);
-            match op.phase {
-                Phase::Invoke => {
-                    match at {
-                        Ok(at) => {
-                            return Err((
-                                op.index,
-                                format!(
-                                    "process {} invokes again while op {} is open",
-                                    op.process, open[at].1
-                                ),
-                            ));
-                        }
-                        Err(at) => open.insert(at, (op.process, i, pairs.len())),
-                    }
-                    pairs.push((i, None));
+            if op.phase == Phase::Invoke {
+                if let Some(&(invoke, _)) = open.get(&op.process) {
+                    return Err((
+                        op.index,
+                        format!(
+                            "process {} invokes again while op {invoke} is open",
+                            op.process
+                        ),
+                    ));
                 }
-                _ => {
-                    let Ok(at) = at else {
-                        return Err((
-                            op.index,
-                            format!("completion of process {} has no open invoke", op.process),
-                        ));
-                    };
-                    let (_, invoke, slot) = open.remove(at);
-                    if std::mem::discriminant(&self.ops[invoke].op)
-                        != std::mem::discriminant(&op.op)
-                    {
-                        return Err((
-                            op.index,
-                            format!("completion's `f` differs from its invoke (op {invoke})"),
-                        ));
-                    }
-                    pairs[slot].1 = Some(i);
-                }
+                open.insert(op.process, (i, pairs.len()));
+                pairs.push((i, None));
+                continue;
             }
+            let Some((invoke, slot)) = open.remove(&op.process) else {
+                return Err((
+                    op.index,
+                    format!("completion of process {} has no open invoke", op.process),
+                ));
+            };
+            if std::mem::discriminant(&self.ops[invoke].op) != std::mem::discriminant(&op.op) {
+                return Err((
+                    op.index,
+                    format!("completion's `f` differs from its invoke (op {invoke})"),
+                ));
+            }
+            pairs[slot].1 = Some(i);
         }
         Ok(pairs)
     }

@@ -18,11 +18,14 @@
 //! findings by partition then process then history index).
 
 use std::cell::OnceCell;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use crate::anomaly::*;
 use crate::facts::{Facts, ProcessEvent, SendFact, TopicRef, phase_name};
-use crate::history::{History, LogEntry, OpPair, Phase, RecordStatus, TxnStep};
+use crate::history::{History, LogEntry, OpPair, RecordStatus};
+// The tests (`use super::*`) name phases.
+#[cfg(test)]
+use crate::history::Phase;
 
 /// Runs every transaction check over `history` (see the module docs for the definitions).
 /// Errors if the history's invokes and completions do not pair up.
@@ -48,15 +51,15 @@ pub(crate) fn pairs(history: &History) -> Result<Vec<OpPair>, String> {
 fn transaction_findings(history: &History, facts: &Facts) -> Vec<Anomaly> {
     let truth = Truth::new(facts);
     let mut found = Vec::new();
-    found.extend(aborted_reads(facts, &truth));
-    found.extend(torn_transactions(facts, &truth));
+    found.extend(aborted_reads(facts));
+    found.extend(torn::torn_transactions(facts, &truth));
     found.extend(hanging_transactions(history, facts));
     found.extend(poll_skips_and_nonmonotonic_polls(facts, &truth));
     found.extend(nonmonotonic_sends(facts));
     found.extend(unseen(facts, &truth));
-    let effects = Effects::new(facts, &truth);
-    found.extend(duplicate_effects(&effects));
-    found.extend(lost_effects(history, facts, &truth, &effects));
+    let effects = effects::Effects::new(facts, &truth);
+    found.extend(effects::duplicate_effects(facts, &effects));
+    found.extend(effects::lost_effects(history, facts, &truth, &effects));
     found
 }
 
@@ -121,16 +124,6 @@ impl<'f, 'h> Truth<'f, 'h> {
         &records[start..end]
     }
 
-    /// (offset, value, status) of the records at `offset`.
-    fn at(&self, partition: Partition<'h>, offset: u64) -> &[(u64, u64, RecordStatus)] {
-        let Some(records) = self.by_offset().get(&partition) else {
-            return &[];
-        };
-        let start = records.partition_point(|r| r.0 < offset);
-        let end = records.partition_point(|r| r.0 <= offset);
-        &records[start..end]
-    }
-
     /// The lowest offset holding `value` as committed-visible data.
     fn committed_offset_of(&self, partition: Partition<'h>, value: u64) -> Option<u64> {
         self.with_value(partition, value)
@@ -148,46 +141,47 @@ fn partition_of<'h>(send: &SendFact<'h>) -> Partition<'h> {
 /// either the final log holds v at o with status aborted, or every send of v to that
 /// partition in the history is a definitely aborted send (there is at least one). One finding
 /// per (poll completion, partition, offset).
-fn aborted_reads<'h>(facts: &Facts<'h>, truth: &Truth<'_, 'h>) -> Vec<Anomaly> {
-    // A finding needs an aborted final-log record or a definitely aborted send: where the
-    // history has neither (no transaction failed), there is none, and where it lacks one,
-    // that half of the test is false without searching.
-    let partitions_with_aborted_records: Vec<Partition> = facts
-        .logs
+fn aborted_reads<'h>(facts: &Facts<'h>) -> Vec<Anomaly> {
+    // A finding needs an aborted final-log record or a definitely aborted send: a polled
+    // record is looked up in those two short lists first (no search of the whole history's
+    // sends or logs for the many records that are neither).
+    let mut aborted_records: Vec<(Partition, u64, u64)> = Vec::new();
+    for (&partition, log) in &facts.logs {
+        let aborted = log
+            .records
+            .iter()
+            .filter(|r| r.status == RecordStatus::Aborted);
+        aborted_records.extend(aborted.map(|r| (partition, r.offset, r.value)));
+    }
+    let mut aborted_sends: Vec<(Partition, u64)> = facts
+        .sends
         .iter()
-        .filter(|(_, log)| {
-            log.records
-                .iter()
-                .any(|r| r.status == RecordStatus::Aborted)
-        })
-        .map(|(&partition, _)| partition)
+        .filter(|s| s.aborted(facts))
+        .map(|s| (partition_of(s), s.value))
         .collect();
-    let any_aborted_send = facts.sends.iter().any(|s| s.aborted(facts));
-    if partitions_with_aborted_records.is_empty() && !any_aborted_send {
+    if aborted_records.is_empty() && aborted_sends.is_empty() {
         return Vec::new();
     }
+    aborted_records.sort_unstable();
+    aborted_sends.sort_unstable();
     let mut found: Vec<AbortedRead> = Vec::new();
     for poll in &facts.polls {
         let partition = (poll.topic, poll.partition);
-        let log_has_aborted_records = partitions_with_aborted_records.contains(&partition);
         for r in poll.records {
-            let aborted_in_final_log = log_has_aborted_records
-                && truth
-                    .at(partition, r.offset)
-                    .iter()
-                    .any(|&(_, value, status)| value == r.value && status == RecordStatus::Aborted);
-            let writers = if any_aborted_send {
-                facts.sends_of(poll.topic, poll.partition, r.value)
-            } else {
-                &[]
+            let aborted_in_final_log = aborted_records
+                .binary_search(&(partition, r.offset, r.value))
+                .is_ok();
+            // Every send of the value definitely aborted (and there is one).
+            let writer_aborted = aborted_sends.binary_search(&(partition, r.value)).is_ok() && {
+                let writers = facts.sends_of(poll.topic, poll.partition, r.value);
+                writers.iter().all(|&w| facts.sends[w].aborted(facts))
             };
-            let writer_aborted =
-                !writers.is_empty() && writers.iter().all(|&w| facts.sends[w].aborted(facts));
             if !(aborted_in_final_log || writer_aborted) {
                 continue;
             }
-            let writer = writers.first().filter(|_| writer_aborted).map(|&w| {
-                let s = &facts.sends[w];
+            let writer = writer_aborted.then(|| {
+                let first = facts.sends_of(poll.topic, poll.partition, r.value)[0];
+                let s = &facts.sends[first];
                 (
                     s.invoke,
                     s.completion.expect("an aborted send's txn completed"),
@@ -223,126 +217,6 @@ fn txn_record<'h>(send: &SendFact<'h>, truth: &Truth<'_, 'h>) -> TxnRecord {
             .acked_offset
             .or_else(|| truth.committed_offset_of(partition_of(send), send.value)),
     }
-}
-
-/// What one ok poll read of a partition, for "read past".
-struct PollSpan {
-    /// Where it started: its `from_offset`, or its lowest returned offset.
-    low: u64,
-    /// Its highest returned offset.
-    high: u64,
-    /// History index of its completion.
-    poll: u64,
-    values: BTreeSet<u64>,
-}
-
-/// torn-transaction: a transactional `txn` with at least two sends that *committed* — it
-/// completed ok, or the final log holds one of its sends' values with status committed and
-/// no other send in the history has that value in that partition (so the record is surely
-/// this transaction's) — and either
-/// - *log*: among its sends to partitions with ground truth, some have a committed-visible
-///   record of their value and some have none; or
-/// - *polls*: some ok poll returned one of its sends (by value), while an ok poll of another
-///   of its sends' partition read past that send's offset (acknowledged, else its value's
-///   committed-visible offset in the final log) without returning its value. "Read past
-///   offset o": the poll returned a record above o and started at or below o (its
-///   `from_offset`, or for a poll step, its lowest returned offset).
-///
-/// One finding per transaction and kind of evidence, log first.
-fn torn_transactions<'h>(facts: &Facts<'h>, truth: &Truth<'_, 'h>) -> Vec<Anomaly> {
-    let candidates = || {
-        facts
-            .txns
-            .iter()
-            .filter(|t| t.transactional && t.sends.len() >= 2)
-    };
-    if candidates().next().is_none() {
-        return Vec::new();
-    }
-    let mut spans: BTreeMap<Partition, Vec<PollSpan>> = BTreeMap::new();
-    for poll in &facts.polls {
-        let (Some(low), Some(high)) = (
-            poll.records.iter().map(|r| r.offset).min(),
-            poll.records.iter().map(|r| r.offset).max(),
-        ) else {
-            continue;
-        };
-        spans
-            .entry((poll.topic, poll.partition))
-            .or_default()
-            .push(PollSpan {
-                low: poll.from_offset.map_or(low, |from| from.min(low)),
-                high,
-                poll: poll.op,
-                values: poll.records.iter().map(|r| r.value).collect(),
-            });
-    }
-    let mut found = Vec::new();
-    for txn in candidates() {
-        let sends = &facts.sends[txn.sends.clone()];
-        let committed_in_final_log = sends.iter().any(|s| {
-            facts.sends_of(s.topic, s.partition, s.value).len() == 1
-                && truth
-                    .with_value(partition_of(s), s.value)
-                    .iter()
-                    .any(|r| r.2 == RecordStatus::Committed)
-        });
-        if txn.outcome != Some(Phase::Ok) && !committed_in_final_log {
-            continue;
-        }
-        let torn = |evidence| {
-            Anomaly::TornTransaction(TornTransaction {
-                txn: txn.invoke,
-                completion: txn.completion,
-                txn_id: txn.txn_id.map(str::to_string),
-                outcome: phase_name(txn.outcome),
-                committed_in_final_log,
-                evidence,
-            })
-        };
-
-        let (mut committed, mut not_committed) = (Vec::new(), Vec::new());
-        for s in sends.iter().filter(|s| truth.has(partition_of(s))) {
-            match truth.committed_offset_of(partition_of(s), s.value) {
-                Some(_) => committed.push(txn_record(s, truth)),
-                None => not_committed.push(txn_record(s, truth)),
-            }
-        }
-        if !committed.is_empty() && !not_committed.is_empty() {
-            found.push(torn(TornEvidence::Log {
-                committed,
-                not_committed,
-            }));
-        }
-
-        // (send index within the txn, record, poll completion)
-        let (mut seen, mut skipped) = (Vec::new(), Vec::new());
-        for (k, s) in sends.iter().enumerate() {
-            let record = txn_record(s, truth);
-            for span in spans.get(&partition_of(s)).into_iter().flatten() {
-                if span.values.contains(&s.value) {
-                    seen.push((k, record.clone(), span.poll));
-                } else if record
-                    .offset
-                    .is_some_and(|o| span.low <= o && o < span.high)
-                {
-                    skipped.push((k, record.clone(), span.poll));
-                }
-            }
-        }
-        let tear = skipped
-            .iter()
-            .any(|(ks, _, _)| seen.iter().any(|(kv, _, _)| kv != ks));
-        if tear {
-            let strip =
-                |v: Vec<(usize, TxnRecord, u64)>| v.into_iter().map(|(_, r, p)| (r, p)).collect();
-            found.push(torn(TornEvidence::Polls {
-                seen: strip(seen),
-                skipped: strip(skipped),
-            }));
-        }
-    }
-    found
 }
 
 /// hanging-transaction: the run converged (`end` line says so) and a final log still holds
@@ -653,171 +527,8 @@ fn unseen<'h>(facts: &Facts<'h>, truth: &Truth<'_, 'h>) -> Vec<Anomaly> {
     found
 }
 
-/// The exactly-once oracle's view: every committed-visible final-log record attributed to the
-/// inputs its value's sends name as `source`.
-struct Effects {
-    /// Input value → its committed outputs, by (topic, partition, offset).
-    outputs: BTreeMap<u64, Vec<EffectRecord>>,
-    /// Input value → the most sends naming it in any one op (the transform's fan-out).
-    per_attempt: BTreeMap<u64, usize>,
-}
-
-impl Effects {
-    fn new<'h>(facts: &Facts<'h>, truth: &Truth<'_, 'h>) -> Self {
-        let mut outputs: BTreeMap<u64, Vec<EffectRecord>> = BTreeMap::new();
-        for ((topic, partition, value), sends) in facts.send_index.groups() {
-            let mut by_source: BTreeMap<u64, Vec<u64>> = BTreeMap::new();
-            for &s in sends {
-                if let Some(source) = facts.sends[s].source {
-                    by_source
-                        .entry(source)
-                        .or_default()
-                        .push(facts.sends[s].invoke);
-                }
-            }
-            if by_source.is_empty() {
-                continue; // No lineage: nothing to attribute the value's records to.
-            }
-            let records = truth.with_value((topic, partition), value);
-            for (source, mut sent_by) in by_source {
-                sent_by.dedup();
-                for r in records.iter().filter(|r| r.2.is_committed()) {
-                    outputs.entry(source).or_default().push(EffectRecord {
-                        topic: topic.to_string(),
-                        partition,
-                        offset: r.1,
-                        value,
-                        sent_by: sent_by.clone(),
-                    });
-                }
-            }
-        }
-        for records in outputs.values_mut() {
-            records.sort_by(|a, b| {
-                (&a.topic, a.partition, a.offset).cmp(&(&b.topic, b.partition, b.offset))
-            });
-        }
-        let mut per_attempt: BTreeMap<u64, usize> = BTreeMap::new();
-        for txn in &facts.txns {
-            let mut count: BTreeMap<u64, usize> = BTreeMap::new();
-            for s in &facts.sends[txn.sends.clone()] {
-                if let Some(source) = s.source {
-                    *count.entry(source).or_default() += 1;
-                }
-            }
-            for (source, n) in count {
-                let most = per_attempt.entry(source).or_default();
-                *most = (*most).max(n);
-            }
-        }
-        Effects {
-            outputs,
-            per_attempt,
-        }
-    }
-}
-
-/// duplicate-effect: an input value v has more committed outputs than one attempt produces.
-/// A committed output of v is a committed-visible final-log record whose (topic, partition,
-/// value) some send step with `source: v` sent (a record counts once per distinct source its
-/// value's sends name). One attempt produces `per_attempt(v)` outputs: the most send steps
-/// with `source: v` in any one `txn` (1 for a one-to-one transform). Finding iff
-/// outputs(v) > per_attempt(v). One finding per input value, ascending.
-fn duplicate_effects(effects: &Effects) -> Vec<Anomaly> {
-    let mut found = Vec::new();
-    for (&input, outputs) in &effects.outputs {
-        let per_attempt = effects.per_attempt.get(&input).copied().unwrap_or(1);
-        if outputs.len() > per_attempt {
-            found.push(Anomaly::DuplicateEffect(DuplicateEffect {
-                input,
-                outputs: outputs.clone(),
-                per_attempt,
-            }));
-        }
-    }
-    found
-}
-
-/// lost-effect: an input consumed under a committed offset has no committed output. The
-/// consume-transform-produce groups are those named by a commit-offset step of a `txn` that
-/// also has a send step with a `source`. For each of their committed offsets (ground truth,
-/// `History::committed_offsets`) of a partition with a final log, every committed-visible
-/// record of that partition below the committed offset is a consumed input, identified by its
-/// value; finding iff no committed output names it (as for duplicate-effect). This assumes
-/// every input has an effect (a transform that filters inputs out cannot be checked this
-/// way). One finding per input record, by (topic, partition, offset); where several groups
-/// commit one partition, the first by name reports it.
-fn lost_effects<'h>(
-    history: &History,
-    facts: &Facts<'h>,
-    truth: &Truth<'_, 'h>,
-    effects: &Effects,
-) -> Vec<Anomaly> {
-    let mut groups: BTreeSet<&str> = BTreeSet::new();
-    for txn in &facts.txns {
-        if facts.sends[txn.sends.clone()]
-            .iter()
-            .any(|s| s.source.is_some())
-        {
-            for step in txn.steps {
-                if let TxnStep::CommitOffset { group, .. } = step {
-                    groups.insert(group);
-                }
-            }
-        }
-    }
-    let mut commits: Vec<_> = history
-        .committed_offsets
-        .iter()
-        .filter(|c| groups.contains(c.group.as_str()))
-        .collect();
-    commits
-        .sort_by(|a, b| (&a.topic, a.partition, &a.group).cmp(&(&b.topic, b.partition, &b.group)));
-    let mut found: Vec<LostEffect> = Vec::new();
-    let mut reported: BTreeSet<(&str, u32, u64)> = BTreeSet::new();
-    for commit in commits {
-        let Some(records) = facts
-            .topics
-            .get(&commit.topic)
-            .and_then(|topic| truth.by_offset().get(&(topic, commit.partition)))
-        else {
-            continue;
-        };
-        for &(offset, input, _) in records
-            .iter()
-            .filter(|r| r.0 < commit.offset && r.2.is_committed())
-        {
-            if effects.outputs.contains_key(&input)
-                || !reported.insert((&commit.topic, commit.partition, offset))
-            {
-                continue;
-            }
-            let consumed_by = facts
-                .txns
-                .iter()
-                .filter(|t| {
-                    t.steps.iter().any(|step| {
-                        matches!(step, TxnStep::Poll { topic, partition, records }
-                            if *topic == commit.topic && *partition == commit.partition
-                                && records.iter().any(|r| r.value == input))
-                    })
-                })
-                .map(|t| (t.invoke, phase_name(t.outcome)))
-                .collect();
-            found.push(LostEffect {
-                input,
-                topic: commit.topic.to_string(),
-                partition: commit.partition,
-                offset,
-                group: commit.group.clone(),
-                committed_offset: commit.offset,
-                consumed_by,
-            });
-        }
-    }
-    found.sort_by(|a, b| (&a.topic, a.partition, a.offset).cmp(&(&b.topic, b.partition, b.offset)));
-    found.into_iter().map(Anomaly::LostEffect).collect()
-}
+mod effects;
+mod torn;
 
 #[cfg(test)]
 mod tests;

@@ -92,6 +92,10 @@ pub struct Counterexample {
     pub states_it_could_see: Vec<String>,
     /// Whether there were more such states than listed (the list is capped).
     pub more_states: bool,
+    /// Set when a cheap look before the search rejected the operation (see
+    /// `Model::impossible`): why it is never legal. The prefix and states are empty then.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rejected_before_search: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -193,6 +197,26 @@ fn counterexample<M: Model>(
             .map(|state| model.describe_state(state))
             .collect(),
         more_states: failure.more_rejecting_states,
+        rejected_before_search: None,
+    }
+}
+
+/// The counterexample of a partition rejected before its search: `operation` (an index into
+/// `operations`) is never legal, for `reason`.
+pub fn rejection<M: Model>(
+    model: &M,
+    label: &str,
+    operations: &[&Operation<M::Input, M::Output>],
+    operation: usize,
+    reason: &str,
+) -> Counterexample {
+    Counterexample {
+        partition: label.to_string(),
+        linearizable_prefix: Vec::new(),
+        stuck_operation: view(model, operations[operation]),
+        states_it_could_see: Vec::new(),
+        more_states: false,
+        rejected_before_search: Some(reason.to_string()),
     }
 }
 
@@ -281,6 +305,10 @@ fn write_counterexample(
         "\npartition {}: not linearizable",
         counterexample.partition
     )?;
+    if let Some(reason) = &counterexample.rejected_before_search {
+        writeln!(f, "  never legal: {}", counterexample.stuck_operation)?;
+        return writeln!(f, "  {reason} (found before searching)");
+    }
     writeln!(
         f,
         "  longest linearizable prefix: {} operation(s)",

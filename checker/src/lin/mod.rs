@@ -19,13 +19,15 @@ pub mod edn;
 pub mod formats;
 pub mod history;
 pub mod models;
+mod rounds;
 pub mod search;
 
 pub use counterexample::{
     Budget, Counterexample, LinReport, OperationView, PartitionReport, PlacedOperation, Verdict,
 };
 pub use models::{
-    FromHistory, Model, Operation, OperationCounts, OperationSource, Partition, Semantics,
+    FromHistory, Impossible, Model, Operation, OperationCounts, OperationSource, Partition,
+    Semantics,
 };
 
 /// Everything that can go wrong before a verdict. Parse errors name the line.
@@ -273,11 +275,11 @@ pub fn check_operations<M: Model>(
         .time_budget
         .and_then(|budget| Instant::now().checked_add(budget));
     let memory = options.memory_budget.map(search::MemoryBudget::new);
-    let results = check_partitions(
+    let results = rounds::check_partitions(
         model,
         operations,
         &partitions,
-        Limits {
+        rounds::Limits {
             deadline,
             memory: memory.as_ref(),
         },
@@ -300,146 +302,6 @@ pub fn check_operations<M: Model>(
         partitions: partition_reports,
         counterexamples: counterexamples.into_iter().flatten().collect(),
     }
-}
-
-type PartitionResult = (PartitionReport, Option<Counterexample>);
-
-/// What stops a search besides its verdict.
-#[derive(Clone, Copy)]
-struct Limits<'a> {
-    deadline: Option<Instant>,
-    memory: Option<&'a search::MemoryBudget>,
-}
-
-/// Search steps every unfinished partition gets in the first round; each round doubles it.
-const FIRST_ROUND_STEPS: u64 = 1 << 16;
-
-/// Searches the partitions in rounds: each round gives every unfinished partition the same
-/// step budget (doubling per round), on up to `threads` threads. After the first round in
-/// which some partition is shown not linearizable, the others stop: that is how a hard but
-/// innocent partition cannot hide an easy violation. Rounds are counted in search steps,
-/// never in time, so which partitions finish — and so the whole report — does not depend on
-/// the thread count or on scheduling.
-fn check_partitions<M: Model>(
-    model: &M,
-    operations: &[Operation<M::Input, M::Output>],
-    partitions: &[Partition],
-    limits: Limits<'_>,
-    threads: usize,
-) -> Vec<PartitionResult> {
-    let members: Vec<Vec<&Operation<M::Input, M::Output>>> = partitions
-        .iter()
-        .map(|partition| {
-            partition
-                .operations
-                .iter()
-                .map(|&index| &operations[index])
-                .collect()
-        })
-        .collect();
-    let mut searches: Vec<search::Search<'_, M>> = members
-        .iter()
-        .map(|members| search::Search::new(model, members))
-        .collect();
-    let mut finished: Vec<bool> = vec![false; partitions.len()];
-    let mut step_limit = FIRST_ROUND_STEPS;
-    loop {
-        let unfinished: Vec<(usize, &mut search::Search<'_, M>)> = searches
-            .iter_mut()
-            .enumerate()
-            .filter(|(index, _)| !finished[*index])
-            .collect();
-        if unfinished.is_empty() {
-            break;
-        }
-        let mut violation_found = false;
-        for (index, verdict) in run_round(unfinished, step_limit, limits, threads) {
-            finished[index] = verdict.is_some();
-            violation_found |= verdict == Some(search::SearchVerdict::NotLinearizable);
-        }
-        if violation_found {
-            break;
-        }
-        step_limit = step_limit.saturating_mul(2);
-    }
-    searches
-        .iter()
-        .zip(partitions)
-        .zip(&members)
-        .zip(&finished)
-        .map(|(((search, partition), members), &finished)| {
-            let outcome = search.outcome();
-            let (mut report, counterexample) =
-                counterexample::partition_report(model, &partition.label, members, &outcome);
-            if !finished {
-                report.verdict = None;
-                report.exhausted = None;
-            }
-            (report, counterexample)
-        })
-        .collect()
-}
-
-/// Resumes one search up to `step_limit`. If it pauses while the searches together hold
-/// more than half the memory budget, its tables are dropped: it starts again next round.
-fn resume_within<M: Model>(
-    search: &mut search::Search<'_, M>,
-    step_limit: u64,
-    limits: Limits<'_>,
-) -> Option<search::SearchVerdict> {
-    let verdict = search.resume(step_limit, limits.deadline, limits.memory);
-    if verdict.is_none()
-        && let Some(budget) = limits.memory
-        && budget.used() > budget.limit() / 2
-    {
-        search.restart(Some(budget));
-    }
-    verdict
-}
-
-/// Resumes each search up to `step_limit`; returns (partition index, verdict if finished).
-fn run_round<M: Model>(
-    mut searches: Vec<(usize, &mut search::Search<'_, M>)>,
-    step_limit: u64,
-    limits: Limits<'_>,
-    threads: usize,
-) -> Vec<(usize, Option<search::SearchVerdict>)> {
-    let workers = threads.clamp(1, searches.len().max(1));
-    if workers == 1 {
-        return searches
-            .iter_mut()
-            .map(|(index, search)| (*index, resume_within(search, step_limit, limits)))
-            .collect();
-    }
-    let queue = std::sync::Mutex::new(searches.into_iter());
-    std::thread::scope(|scope| {
-        let handles: Vec<_> = (0..workers)
-            .map(|_| {
-                scope.spawn(|| {
-                    let mut done = Vec::new();
-                    loop {
-                        let next = queue
-                            .lock()
-                            .unwrap_or_else(|poisoned| poisoned.into_inner())
-                            .next();
-                        let Some((index, search)) = next else { break };
-                        done.push((index, resume_within(search, step_limit, limits)));
-                    }
-                    done
-                })
-            })
-            .collect();
-        let mut results: Vec<_> = handles
-            .into_iter()
-            .flat_map(|handle| {
-                handle
-                    .join()
-                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
-            })
-            .collect();
-        results.sort_by_key(|(index, _)| *index);
-        results
-    })
 }
 
 #[cfg(test)]
@@ -532,15 +394,22 @@ mod tests {
 
     #[test]
     fn a_small_memory_budget_gives_unknown_naming_the_budget() {
-        // Forty concurrent writes and a read of a value never written: a long search.
+        // A write of 99, then forty concurrent writes, during which a read of 0 and a read
+        // of 99 after it: 99 cannot come back, but only a long search shows it.
         let mut history = String::new();
+        history.push_str("{:process 98 :type :invoke :f :write :value 99}\n");
+        history.push_str("{:process 98 :type :ok :f :write :value 99}\n");
         for p in 0..40 {
             history.push_str(&format!(
                 "{{:process {p} :type :invoke :f :write :value {p}}}\n"
             ));
         }
-        history.push_str("{:process 99 :type :invoke :f :read :value nil}\n");
-        history.push_str("{:process 99 :type :ok :f :read :value 99}\n");
+        for read in [0, 99] {
+            history.push_str("{:process 99 :type :invoke :f :read :value nil}\n");
+            history.push_str(&format!(
+                "{{:process 99 :type :ok :f :read :value {read}}}\n"
+            ));
+        }
         for p in 0..40 {
             history.push_str(&format!(
                 "{{:process {p} :type :ok :f :write :value {p}}}\n"
@@ -559,6 +428,62 @@ mod tests {
             "{report}"
         );
         assert!(report.to_json().contains("\"exhausted\": \"memory\""));
+    }
+
+    #[test]
+    fn a_read_of_a_value_never_written_is_rejected_before_the_search() {
+        // Forty concurrent writes and a read of a value never written: without the cheap
+        // look, a long search.
+        let mut history = String::new();
+        for p in 0..40 {
+            history.push_str(&format!(
+                "{{:process {p} :type :invoke :f :write :value {p}}}\n"
+            ));
+        }
+        history.push_str("{:process 99 :type :invoke :f :read :value nil}\n");
+        history.push_str("{:process 99 :type :ok :f :read :value 99}\n");
+        for p in 0..40 {
+            history.push_str(&format!(
+                "{{:process {p} :type :ok :f :write :value {p}}}\n"
+            ));
+        }
+        let report = check_str(
+            &history,
+            Format::JepsenEdn,
+            ModelName::Register,
+            &CheckOptions::default(),
+        )
+        .unwrap();
+        assert_eq!(report.verdict, Verdict::NotLinearizable);
+        assert_eq!(report.search_steps, 0);
+        let counterexample = &report.counterexamples[0];
+        assert_eq!(counterexample.stuck_operation.invoke_line, 41);
+        assert_eq!(
+            counterexample.rejected_before_search.as_deref(),
+            Some("nothing writes 99")
+        );
+        assert!(
+            report
+                .to_string()
+                .contains("nothing writes 99 (found before searching)"),
+            "{report}"
+        );
+        // Written, but only after the read returned: the same.
+        let late = history.clone()
+            + "{:process 97 :type :invoke :f :write :value 99}\n"
+            + "{:process 97 :type :ok :f :write :value 99}\n";
+        let report = check_str(
+            &late,
+            Format::JepsenEdn,
+            ModelName::Register,
+            &CheckOptions::default(),
+        )
+        .unwrap();
+        assert_eq!(report.verdict, Verdict::NotLinearizable);
+        assert_eq!(
+            report.counterexamples[0].rejected_before_search.as_deref(),
+            Some("nothing invoked before it returned writes 99")
+        );
     }
 
     #[test]

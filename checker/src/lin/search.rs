@@ -132,6 +132,9 @@ const STEPS_BETWEEN_DEADLINE_CHECKS: u64 = 4096;
 /// adds at most one configuration, so the count lags by at most this many sets.
 pub const STEPS_BETWEEN_MEMORY_CHECKS: u64 = 256;
 
+/// How many tries between two calls of a search's `cancelled` (see [`Search::resume_unless`]).
+pub const STEPS_BETWEEN_CANCEL_CHECKS: u64 = 1024;
+
 const NONE: u32 = u32::MAX;
 /// A memo entry not computed yet.
 const UNKNOWN: u32 = u32::MAX - 1;
@@ -790,8 +793,21 @@ impl<'a, M: Model> Search<'a, M> {
         deadline: Option<Instant>,
         memory: Option<&MemoryBudget>,
     ) -> Option<SearchVerdict> {
+        self.resume_unless(step_limit, deadline, memory, &|| false)
+    }
+
+    /// As [`Search::resume`], but also pauses (returns `None`) soon after `cancelled` turns
+    /// true: it is asked every [`STEPS_BETWEEN_CANCEL_CHECKS`] tries. A search paused so has
+    /// a step count that depends on when it was asked; the caller discards it.
+    pub fn resume_unless(
+        &mut self,
+        step_limit: u64,
+        deadline: Option<Instant>,
+        memory: Option<&MemoryBudget>,
+        cancelled: &dyn Fn() -> bool,
+    ) -> Option<SearchVerdict> {
         if self.verdict.is_none() {
-            self.verdict = self.run_until(step_limit, deadline, memory);
+            self.verdict = self.run_until(step_limit, deadline, memory, cancelled);
             if self.verdict.is_some() {
                 self.finish();
             }
@@ -852,6 +868,7 @@ impl<'a, M: Model> Search<'a, M> {
         step_limit: u64,
         deadline: Option<Instant>,
         memory: Option<&MemoryBudget>,
+        cancelled: &dyn Fn() -> bool,
     ) -> Option<SearchVerdict> {
         if let Some(budget) = memory
             && !self.charge(budget)
@@ -879,24 +896,8 @@ impl<'a, M: Model> Search<'a, M> {
                 self.event = self.events.next[event as usize];
                 continue;
             }
-            if self.search_steps >= step_limit {
-                return None;
-            }
-            self.search_steps += 1;
-            if self
-                .search_steps
-                .is_multiple_of(STEPS_BETWEEN_DEADLINE_CHECKS)
-                && deadline.is_some_and(|d| Instant::now() >= d)
-            {
-                return Some(SearchVerdict::Unknown);
-            }
-            if self
-                .search_steps
-                .is_multiple_of(STEPS_BETWEEN_MEMORY_CHECKS)
-                && let Some(budget) = memory
-                && !self.charge(budget)
-            {
-                return Some(SearchVerdict::OutOfMemory);
+            if let Some(stop) = self.count_try(step_limit, deadline, memory, cancelled) {
+                return stop;
             }
             let next_state = self.transition(self.state, operation);
             if next_state == NONE {
@@ -915,6 +916,43 @@ impl<'a, M: Model> Search<'a, M> {
             }
             self.event = self.events.next[event as usize];
         }
+    }
+
+    /// Counts a try about to be made; `Some(what run_until returns)` if the search stops
+    /// first: paused (`None`) before the try at the step limit or once cancelled (resumed, it
+    /// makes the try), or ended by the deadline or the memory budget.
+    fn count_try(
+        &mut self,
+        step_limit: u64,
+        deadline: Option<Instant>,
+        memory: Option<&MemoryBudget>,
+        cancelled: &dyn Fn() -> bool,
+    ) -> Option<Option<SearchVerdict>> {
+        if self.search_steps >= step_limit
+            || (self
+                .search_steps
+                .is_multiple_of(STEPS_BETWEEN_CANCEL_CHECKS)
+                && cancelled())
+        {
+            return Some(None);
+        }
+        self.search_steps += 1;
+        if self
+            .search_steps
+            .is_multiple_of(STEPS_BETWEEN_DEADLINE_CHECKS)
+            && deadline.is_some_and(|d| Instant::now() >= d)
+        {
+            return Some(Some(SearchVerdict::Unknown));
+        }
+        if self
+            .search_steps
+            .is_multiple_of(STEPS_BETWEEN_MEMORY_CHECKS)
+            && let Some(budget) = memory
+            && !self.charge(budget)
+        {
+            return Some(Some(SearchVerdict::OutOfMemory));
+        }
+        None
     }
 
     /// Linearizes `operation` next unless the resulting configuration was seen before.

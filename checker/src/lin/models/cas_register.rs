@@ -3,7 +3,10 @@
 //! `expected`. A successful CAS requires the expected value; a failed CAS that counts as an
 //! observation requires any other value and leaves the register unchanged.
 
-use super::{Conversion, FromHistory, Model, Semantics, failed, pair, read_result, unsupported};
+use super::{
+    Conversion, FromHistory, Impossible, Model, Operation, Semantics, failed, pair, read_result,
+    unsupported, unwritten_value,
+};
 use crate::lin::edn::Value;
 use crate::lin::history::{Completion, RawOperation};
 
@@ -65,6 +68,24 @@ impl Model for CasRegister {
                 (input, output),
                 (CasInput::Cas { .. }, Some(CasOutput::CasFailed))
             )
+    }
+
+    fn impossible(&self, operations: &[&Operation<CasInput, CasOutput>]) -> Option<Impossible> {
+        fn writes(input: &CasInput) -> Option<&Value> {
+            match input {
+                CasInput::Write(value) | CasInput::Cas { new: value, .. } => Some(value),
+                CasInput::Read => None,
+            }
+        }
+        // A read of v, or a CAS that succeeded from v, needs the register to hold v.
+        fn needs<'o>(input: &'o CasInput, output: Option<&'o CasOutput>) -> Option<&'o Value> {
+            match (input, output) {
+                (CasInput::Read, Some(CasOutput::Read(value))) => Some(value),
+                (CasInput::Cas { expected, .. }, Some(CasOutput::CasSucceeded)) => Some(expected),
+                _ => None,
+            }
+        }
+        unwritten_value(operations, &Value::Nil, writes, needs)
     }
 
     fn describe_operation(&self, input: &CasInput, output: Option<&CasOutput>) -> String {

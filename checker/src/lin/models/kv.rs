@@ -5,9 +5,11 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use rustc_hash::FxHashMap;
+
 use super::{
-    Conversion, FromHistory, Model, Operation, Partition, Semantics, failed, read_result,
-    unsupported,
+    Conversion, FromHistory, Impossible, Model, Operation, Partition, Semantics, failed,
+    read_result, unsupported,
 };
 use crate::lin::edn::Value;
 use crate::lin::history::RawOperation;
@@ -136,6 +138,30 @@ impl Model for Kv {
         }
     }
 
+    fn impossible(&self, operations: &[&Operation<KvInput, Arc<str>>]) -> Option<Impossible> {
+        let writes = Writes::new(operations);
+        let mut reachable = Vec::new();
+        let (_, operation) = operations
+            .iter()
+            .enumerate()
+            .filter_map(
+                |(index, operation)| match (&operation.input, &operation.output) {
+                    (KvInput::Get { key }, Some(read)) => {
+                        let ret = operation.ret?;
+                        let possible = writes.can_make(key, read.as_bytes(), ret, &mut reachable);
+                        (!possible).then_some((ret, index))
+                    }
+                    _ => None,
+                },
+            )
+            .min()?;
+        let key = operations[operation].input.key();
+        let reason = format!(
+            "no sequence of the puts and appends of key {key:?} invoked before it returned makes the value it read"
+        );
+        Some(Impossible { operation, reason })
+    }
+
     fn describe_operation(&self, input: &KvInput, output: Option<&Arc<str>>) -> String {
         match input {
             KvInput::Get { key } => match output {
@@ -153,6 +179,81 @@ impl Model for Kv {
             .map(|(key, value)| format!("{key:?} {:?}", value.to_string()))
             .collect();
         format!("{{{}}}", entries.join(", "))
+    }
+}
+
+/// A partition's writes, for [`Kv::impossible`]: per key, the values put and appended, each
+/// with its earliest call (looked up only: the maps' order is never seen).
+struct Writes<'o> {
+    keys: FxHashMap<&'o str, KeyWrites<'o>>,
+}
+
+#[derive(Default)]
+struct KeyWrites<'o> {
+    puts: FxHashMap<&'o [u8], u64>,
+    appends: FxHashMap<&'o [u8], u64>,
+    /// The distinct lengths of the values put, and of those appended (non-empty), ascending.
+    put_lengths: Vec<usize>,
+    append_lengths: Vec<usize>,
+}
+
+impl<'o> Writes<'o> {
+    fn new(operations: &[&'o Operation<KvInput, Arc<str>>]) -> Self {
+        let mut keys: FxHashMap<&str, KeyWrites> = FxHashMap::default();
+        for operation in operations {
+            let (key, value, put) = match &operation.input {
+                KvInput::Get { .. } => continue,
+                KvInput::Put { key, value } => (key, value, true),
+                KvInput::Append { key, value } => (key, value, false),
+            };
+            let writes = keys.entry(key).or_default();
+            let (values, lengths) = if put {
+                (&mut writes.puts, &mut writes.put_lengths)
+            } else {
+                (&mut writes.appends, &mut writes.append_lengths)
+            };
+            let call = values.entry(value.as_bytes()).or_insert(operation.call);
+            *call = (*call).min(operation.call);
+            if let Err(at) = lengths.binary_search(&value.len()) {
+                lengths.insert(at, value.len());
+            }
+        }
+        for writes in keys.values_mut() {
+            writes.append_lengths.retain(|&length| length > 0);
+        }
+        Writes { keys }
+    }
+
+    /// Whether some put (or none) followed by appends, all invoked by `ret`, makes `read`:
+    /// which prefixes of `read` they can make, in `reachable` (reused between calls).
+    fn can_make(&self, key: &str, read: &[u8], ret: u64, reachable: &mut Vec<bool>) -> bool {
+        if read.is_empty() {
+            return true;
+        }
+        let Some(writes) = self.keys.get(key) else {
+            return false;
+        };
+        let invoked = |values: &FxHashMap<&[u8], u64>, value: &[u8]| {
+            values.get(value).is_some_and(|&call| call <= ret)
+        };
+        reachable.clear();
+        reachable.resize(read.len() + 1, false);
+        reachable[0] = true;
+        for &length in writes.put_lengths.iter().filter(|&&l| l <= read.len()) {
+            reachable[length] |= invoked(&writes.puts, &read[..length]);
+        }
+        for start in 0..read.len() {
+            if !reachable[start] {
+                continue;
+            }
+            for &length in &writes.append_lengths {
+                let end = start + length;
+                if end <= read.len() && invoked(&writes.appends, &read[start..end]) {
+                    reachable[end] = true;
+                }
+            }
+        }
+        reachable[read.len()]
     }
 }
 

@@ -3,6 +3,8 @@
 
 use std::hash::Hash;
 
+use rustc_hash::FxHashMap;
+
 use super::LinError;
 use super::edn::Value;
 use super::history::{Completion, RawOperation};
@@ -96,9 +98,66 @@ pub trait Model: Sync {
         vec![whole_history(operations.len())]
     }
 
+    /// A cheap look at one partition before its search: an operation that no ordering of the
+    /// partition can make legal (e.g. a read of a value nothing wrote), the earliest-returning
+    /// such one if several. Must be sound: answer only for a partition that is surely not
+    /// linearizable. The default finds none (the search decides).
+    fn impossible(
+        &self,
+        _operations: &[&Operation<Self::Input, Self::Output>],
+    ) -> Option<Impossible> {
+        None
+    }
+
     fn describe_operation(&self, input: &Self::Input, output: Option<&Self::Output>) -> String;
 
     fn describe_state(&self, state: &Self::State) -> String;
+}
+
+/// An operation that no ordering of its partition can make legal (see [`Model::impossible`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Impossible {
+    /// Index into the partition's operations.
+    pub operation: usize,
+    /// Why, in a sentence for the report.
+    pub reason: String,
+}
+
+/// For register-like models: the earliest-returning operation (with a known outcome) that
+/// needs the register to hold a value that neither `initial` is nor any operation invoked
+/// before it returned writes (`needs` and `writes` say what an operation needs and writes).
+pub(crate) fn unwritten_value<'o, I: 'o, O: 'o>(
+    operations: &[&'o Operation<I, O>],
+    initial: &Value,
+    writes: impl Fn(&'o I) -> Option<&'o Value>,
+    needs: impl Fn(&'o I, Option<&'o O>) -> Option<&'o Value>,
+) -> Option<Impossible> {
+    // A value's earliest writer's call (looked up only: the order of the map is never seen).
+    let mut first_write: FxHashMap<&Value, u64> = FxHashMap::default();
+    for operation in operations {
+        if let Some(value) = writes(&operation.input) {
+            let call = first_write.entry(value).or_insert(operation.call);
+            *call = (*call).min(operation.call);
+        }
+    }
+    // A call at the same time as a return counts as concurrent (as in the search).
+    let (_, operation, value) = operations
+        .iter()
+        .enumerate()
+        .filter_map(|(index, operation)| {
+            let ret = operation.ret?;
+            let value = needs(&operation.input, operation.output.as_ref())?;
+            let written =
+                value == initial || first_write.get(value).is_some_and(|&call| call <= ret);
+            (!written).then_some((ret, index, value))
+        })
+        .min_by_key(|&(ret, index, _)| (ret, index))?;
+    let reason = if first_write.contains_key(value) {
+        format!("nothing invoked before it returned writes {value}")
+    } else {
+        format!("nothing writes {value}")
+    };
+    Some(Impossible { operation, reason })
 }
 
 /// The single partition holding every operation.

@@ -1,7 +1,10 @@
 //! A read/write register, as Knossos defines it: initially `nil`; a read of `v` is legal iff
 //! the register holds `v` (a read whose value is unknown always is); a write sets it.
 
-use super::{Conversion, FromHistory, Model, Semantics, failed, read_result, unsupported};
+use super::{
+    Conversion, FromHistory, Impossible, Model, Operation, Semantics, failed, read_result,
+    unsupported, unwritten_value,
+};
 use crate::lin::edn::Value;
 use crate::lin::history::RawOperation;
 
@@ -40,6 +43,22 @@ impl Model for Register {
 
     fn is_read_only(&self, input: &RegisterInput, _output: Option<&Value>) -> bool {
         matches!(input, RegisterInput::Read)
+    }
+
+    fn impossible(&self, operations: &[&Operation<RegisterInput, Value>]) -> Option<Impossible> {
+        fn writes(input: &RegisterInput) -> Option<&Value> {
+            match input {
+                RegisterInput::Write(value) => Some(value),
+                RegisterInput::Read => None,
+            }
+        }
+        fn needs<'o>(input: &RegisterInput, output: Option<&'o Value>) -> Option<&'o Value> {
+            match input {
+                RegisterInput::Read => output,
+                RegisterInput::Write(_) => None,
+            }
+        }
+        unwritten_value(operations, &Value::Nil, writes, needs)
     }
 
     fn describe_operation(&self, input: &RegisterInput, output: Option<&Value>) -> String {

@@ -1,0 +1,233 @@
+//! The exactly-once oracle: duplicate-effect and lost-effect (see [`duplicate_effects`] and
+//! [`lost_effects`]), over committed outputs kept as plain integers; a finding's records are
+//! built only for the inputs it names.
+
+use std::collections::BTreeSet;
+
+use super::{Truth, phase_name};
+use crate::anomaly::*;
+use crate::facts::{Facts, TopicRef};
+use crate::history::{History, TxnStep};
+
+/// One committed output of an input: (input, topic, partition, offset, value).
+type Output<'h> = (u64, TopicRef<'h>, u32, u64, u64);
+
+/// The exactly-once oracle's view: every committed-visible final-log record attributed to the
+/// inputs its value's sends name as `source`.
+pub(super) struct Effects<'h> {
+    /// Every committed output, by input, then topic, partition and offset.
+    outputs: Vec<Output<'h>>,
+    /// (input, the most sends naming it in any one op: the transform's fan-out), by input.
+    per_attempt: Vec<(u64, usize)>,
+}
+
+impl<'h> Effects<'h> {
+    pub fn new(facts: &Facts<'h>, truth: &Truth<'_, 'h>) -> Self {
+        let mut outputs: Vec<Output<'h>> = Vec::new();
+        let mut sources: Vec<u64> = Vec::new();
+        for ((topic, partition, value), sends) in facts.send_index.groups() {
+            sources.clear();
+            sources.extend(sends.iter().filter_map(|&s| facts.sends[s].source));
+            if sources.is_empty() {
+                continue; // No lineage: nothing to attribute the value's records to.
+            }
+            sources.sort_unstable();
+            sources.dedup();
+            let records = truth.with_value((topic, partition), value);
+            for r in records.iter().filter(|r| r.2.is_committed()) {
+                let attributed = sources.iter().map(|&s| (s, topic, partition, r.1, value));
+                outputs.extend(attributed);
+            }
+        }
+        // Topics compare as their names do; a record is one (topic, partition, offset), so
+        // the value only orders records a malformed log puts at one offset (by value, as the
+        // groups above come).
+        outputs.sort_unstable();
+        Effects {
+            outputs,
+            per_attempt: per_attempt(facts),
+        }
+    }
+
+    /// Whether some committed output names `input`.
+    fn has_output(&self, input: u64) -> bool {
+        let at = self.outputs.partition_point(|o| o.0 < input);
+        self.outputs.get(at).is_some_and(|o| o.0 == input)
+    }
+
+    fn per_attempt(&self, input: u64) -> usize {
+        self.per_attempt
+            .binary_search_by_key(&input, |&(source, _)| source)
+            .map_or(1, |at| self.per_attempt[at].1)
+    }
+}
+
+/// (input, the most sends naming it in any one op), by input.
+fn per_attempt(facts: &Facts) -> Vec<(u64, usize)> {
+    let mut counts: Vec<(u64, usize)> = Vec::new();
+    let mut sources: Vec<u64> = Vec::new();
+    for txn in &facts.txns {
+        sources.clear();
+        sources.extend(
+            facts.sends[txn.sends.clone()]
+                .iter()
+                .filter_map(|s| s.source),
+        );
+        sources.sort_unstable();
+        counts.extend(
+            sources
+                .chunk_by(|a, b| a == b)
+                .map(|run| (run[0], run.len())),
+        );
+    }
+    counts.sort_unstable();
+    // The largest count of each input is the last of its run.
+    counts.dedup_by(|later, earlier| {
+        let same = later.0 == earlier.0;
+        if same {
+            earlier.1 = later.1;
+        }
+        same
+    });
+    counts
+}
+
+/// duplicate-effect: an input value v has more committed outputs than one attempt produces.
+/// A committed output of v is a committed-visible final-log record whose (topic, partition,
+/// value) some send step with `source: v` sent (a record counts once per distinct source its
+/// value's sends name). One attempt produces `per_attempt(v)` outputs: the most send steps
+/// with `source: v` in any one `txn` (1 for a one-to-one transform). Finding iff
+/// outputs(v) > per_attempt(v). One finding per input value, ascending.
+pub(super) fn duplicate_effects(facts: &Facts, effects: &Effects) -> Vec<Anomaly> {
+    let mut found = Vec::new();
+    for outputs in effects.outputs.chunk_by(|a, b| a.0 == b.0) {
+        let input = outputs[0].0;
+        let per_attempt = effects.per_attempt(input);
+        if outputs.len() <= per_attempt {
+            continue;
+        }
+        let record = |&(_, topic, partition, offset, value): &Output| {
+            let mut sent_by: Vec<u64> = facts
+                .sends_of(topic, partition, value)
+                .iter()
+                .filter(|&&s| facts.sends[s].source == Some(input))
+                .map(|&s| facts.sends[s].invoke)
+                .collect();
+            sent_by.dedup();
+            EffectRecord {
+                topic: topic.to_string(),
+                partition,
+                offset,
+                value,
+                sent_by,
+            }
+        };
+        found.push(Anomaly::DuplicateEffect(DuplicateEffect {
+            input,
+            outputs: outputs.iter().map(record).collect(),
+            per_attempt,
+        }));
+    }
+    found
+}
+
+/// lost-effect: an input consumed under a committed offset has no committed output. The
+/// consume-transform-produce groups are those named by a commit-offset step of a `txn` that
+/// also has a send step with a `source`. For each of their committed offsets (ground truth,
+/// `History::committed_offsets`) of a partition with a final log, every committed-visible
+/// record of that partition below the committed offset is a consumed input, identified by its
+/// value; finding iff no committed output names it (as for duplicate-effect). This assumes
+/// every input has an effect (a transform that filters inputs out cannot be checked this
+/// way). One finding per input record, by (topic, partition, offset); where several groups
+/// commit one partition, the first by name reports it.
+pub(super) fn lost_effects<'h>(
+    history: &History,
+    facts: &Facts<'h>,
+    truth: &Truth<'_, 'h>,
+    effects: &Effects,
+) -> Vec<Anomaly> {
+    let mut groups: BTreeSet<&str> = BTreeSet::new();
+    for txn in &facts.txns {
+        if facts.sends[txn.sends.clone()]
+            .iter()
+            .any(|s| s.source.is_some())
+        {
+            for step in txn.steps {
+                if let TxnStep::CommitOffset { group, .. } = step {
+                    groups.insert(group);
+                }
+            }
+        }
+    }
+    let mut commits: Vec<_> = history
+        .committed_offsets
+        .iter()
+        .filter(|c| groups.contains(c.group.as_str()))
+        .collect();
+    commits
+        .sort_by(|a, b| (&a.topic, a.partition, &a.group).cmp(&(&b.topic, b.partition, &b.group)));
+    let mut found: Vec<LostEffect> = Vec::new();
+    // The partition last looked at and the highest committed offset of it so far: a later
+    // group's commit of it reports only the records above that (the others were reported).
+    let mut reported_below: Option<(&str, u32, u64)> = None;
+    for commit in commits {
+        let Some(records) = facts
+            .topics
+            .get(&commit.topic)
+            .and_then(|topic| truth.by_offset().get(&(topic, commit.partition)))
+        else {
+            continue;
+        };
+        let below = match reported_below {
+            Some((topic, partition, below))
+                if topic == &*commit.topic && partition == commit.partition =>
+            {
+                below
+            }
+            _ => 0,
+        };
+        reported_below = Some((&commit.topic, commit.partition, below.max(commit.offset)));
+        let lost = records.iter().filter(|r| {
+            below <= r.0 && r.0 < commit.offset && r.2.is_committed() && !effects.has_output(r.1)
+        });
+        let mut last = None;
+        for &(offset, input, _) in lost {
+            // One finding per offset, should a malformed log hold two records at one.
+            if last.replace(offset) != Some(offset) {
+                found.push(lost_effect(facts, commit, offset, input));
+            }
+        }
+    }
+    found.sort_by(|a, b| (&a.topic, a.partition, a.offset).cmp(&(&b.topic, b.partition, b.offset)));
+    found.into_iter().map(Anomaly::LostEffect).collect()
+}
+
+/// The finding for the record at `offset` (value `input`) below `commit`.
+fn lost_effect(
+    facts: &Facts,
+    commit: &crate::history::CommittedOffset,
+    offset: u64,
+    input: u64,
+) -> LostEffect {
+    let consumed_by = facts
+        .txns
+        .iter()
+        .filter(|t| {
+            t.steps.iter().any(|step| {
+                matches!(step, TxnStep::Poll { topic, partition, records }
+                    if *topic == commit.topic && *partition == commit.partition
+                        && records.iter().any(|r| r.value == input))
+            })
+        })
+        .map(|t| (t.invoke, phase_name(t.outcome)))
+        .collect();
+    LostEffect {
+        input,
+        topic: commit.topic.to_string(),
+        partition: commit.partition,
+        offset,
+        group: commit.group.clone(),
+        committed_offset: commit.offset,
+        consumed_by,
+    }
+}

@@ -1,0 +1,229 @@
+//! torn-transaction (see [`torn_transactions`]): decided from counts and sorted vectors, the
+//! findings' records built only for a transaction found torn.
+
+use std::collections::BTreeMap;
+
+use super::{Partition, Truth, partition_of, txn_record};
+use crate::anomaly::*;
+use crate::facts::{Facts, SendFact, TxnFact, phase_name};
+use crate::history::{Phase, PolledRecord, RecordStatus};
+
+/// torn-transaction: a transactional `txn` with at least two sends that *committed* — it
+/// completed ok, or the final log holds one of its sends' values with status committed and
+/// no other send in the history has that value in that partition (so the record is surely
+/// this transaction's) — and either
+/// - *log*: among its sends to partitions with ground truth, some have a committed-visible
+///   record of their value and some have none; or
+/// - *polls*: some ok poll returned one of its sends (by value), while an ok poll of another
+///   of its sends' partition read past that send's offset (acknowledged, else its value's
+///   committed-visible offset in the final log) without returning its value. "Read past
+///   offset o": the poll returned a record above o and started at or below o (its
+///   `from_offset`, or for a poll step, its lowest returned offset).
+///
+/// One finding per transaction and kind of evidence, log first.
+pub(super) fn torn_transactions<'h>(facts: &Facts<'h>, truth: &Truth<'_, 'h>) -> Vec<Anomaly> {
+    let candidates = || {
+        facts
+            .txns
+            .iter()
+            .filter(|t| t.transactional && t.sends.len() >= 2)
+    };
+    if candidates().next().is_none() {
+        return Vec::new();
+    }
+    let spans = PollSpans::new(facts);
+    let mut found = Vec::new();
+    for txn in candidates() {
+        let sends = &facts.sends[txn.sends.clone()];
+        let committed_in_final_log = sends.iter().any(|s| {
+            facts.sends_of(s.topic, s.partition, s.value).len() == 1
+                && truth
+                    .with_value(partition_of(s), s.value)
+                    .iter()
+                    .any(|r| r.2 == RecordStatus::Committed)
+        });
+        if txn.outcome != Some(Phase::Ok) && !committed_in_final_log {
+            continue;
+        }
+        let torn = |evidence| {
+            Anomaly::TornTransaction(TornTransaction {
+                txn: txn.invoke,
+                completion: txn.completion,
+                txn_id: txn.txn_id.map(str::to_string),
+                outcome: phase_name(txn.outcome),
+                committed_in_final_log,
+                evidence,
+            })
+        };
+        found.extend(log_evidence(sends, truth).map(torn));
+        found.extend(poll_evidence(txn, facts, truth, &spans).map(torn));
+    }
+    found
+}
+
+/// Among the sends to partitions with ground truth, the records of those with a
+/// committed-visible record of their value and of those without, if there are both.
+fn log_evidence<'h>(sends: &[SendFact<'h>], truth: &Truth<'_, 'h>) -> Option<TornEvidence> {
+    let with_truth = || sends.iter().filter(|s| truth.has(partition_of(s)));
+    let is_committed = |s: &SendFact<'h>| {
+        truth
+            .committed_offset_of(partition_of(s), s.value)
+            .is_some()
+    };
+    // Decided first without building records (a string each): almost never torn.
+    let committed_count = with_truth().filter(|s| is_committed(s)).count();
+    if committed_count == 0 || committed_count == with_truth().count() {
+        return None;
+    }
+    let (committed, not_committed) = with_truth().partition(|s| is_committed(s));
+    let records = |sends: Vec<&SendFact<'h>>| -> Vec<TxnRecord> {
+        sends.into_iter().map(|s| txn_record(s, truth)).collect()
+    };
+    Some(TornEvidence::Log {
+        committed: records(committed),
+        not_committed: records(not_committed),
+    })
+}
+
+/// The polls evidence: for each send (in step order) the polls that returned its value
+/// (seen) and those that read past its offset without returning it (skipped), if some send
+/// was skipped and another seen.
+fn poll_evidence<'h>(
+    txn: &TxnFact<'h>,
+    facts: &Facts<'h>,
+    truth: &Truth<'_, 'h>,
+    spans: &PollSpans<'h>,
+) -> Option<TornEvidence> {
+    let sends = &facts.sends[txn.sends.clone()];
+    // Which sends were seen and which skipped, from counts: no records built.
+    let (mut seen_by, mut skipped_by) = (Vec::new(), Vec::new());
+    for (k, s) in sends.iter().enumerate() {
+        let Some(partition) = spans.by_partition.get(&partition_of(s)) else {
+            continue;
+        };
+        if partition.returned(s.value) {
+            seen_by.push(k);
+        }
+        let offset = s
+            .acked_offset
+            .or_else(|| truth.committed_offset_of(partition_of(s), s.value));
+        if offset.is_some_and(|o| partition.read_past_without(o, s.value)) {
+            skipped_by.push(k);
+        }
+    }
+    // Some skipped send and some seen send that are not the same one.
+    let tear = match (seen_by.as_slice(), skipped_by.as_slice()) {
+        ([], _) | (_, []) => false,
+        ([seen], [skipped]) => seen != skipped,
+        _ => true,
+    };
+    if !tear {
+        return None;
+    }
+    let (mut seen, mut skipped) = (Vec::new(), Vec::new());
+    for s in sends {
+        let record = txn_record(s, truth);
+        let partition = spans.by_partition.get(&partition_of(s));
+        for span in partition.into_iter().flat_map(|p| &p.spans) {
+            if span.records.iter().any(|r| r.value == s.value) {
+                seen.push((record.clone(), span.poll));
+            } else if record
+                .offset
+                .is_some_and(|o| span.low <= o && o < span.high)
+            {
+                skipped.push((record.clone(), span.poll));
+            }
+        }
+    }
+    Some(TornEvidence::Polls { seen, skipped })
+}
+
+/// What one ok poll read of a partition, for "read past".
+struct PollSpan<'h> {
+    /// Where it started: its `from_offset`, or its lowest returned offset.
+    low: u64,
+    /// Its highest returned offset.
+    high: u64,
+    /// History index of its completion.
+    poll: u64,
+    records: &'h [PolledRecord],
+}
+
+/// The ok polls that returned records, by partition.
+struct PollSpans<'h> {
+    by_partition: BTreeMap<Partition<'h>, PartitionSpans<'h>>,
+}
+
+/// One partition's ok polls: in poll order, and indexed for counting.
+#[derive(Default)]
+struct PartitionSpans<'h> {
+    spans: Vec<PollSpan<'h>>,
+    /// The spans' lows and highs, each sorted.
+    lows: Vec<u64>,
+    highs: Vec<u64>,
+    /// (value, span) of every record returned, sorted, distinct.
+    values: Vec<(u64, usize)>,
+}
+
+impl<'h> PollSpans<'h> {
+    fn new(facts: &Facts<'h>) -> Self {
+        let mut by_partition: BTreeMap<Partition<'h>, PartitionSpans<'h>> = BTreeMap::new();
+        for poll in &facts.polls {
+            let (Some(low), Some(high)) = (
+                poll.records.iter().map(|r| r.offset).min(),
+                poll.records.iter().map(|r| r.offset).max(),
+            ) else {
+                continue;
+            };
+            let partition = by_partition
+                .entry((poll.topic, poll.partition))
+                .or_default();
+            let span = partition.spans.len();
+            let values = poll.records.iter().map(|r| (r.value, span));
+            partition.values.extend(values);
+            partition.spans.push(PollSpan {
+                low: poll.from_offset.map_or(low, |from| from.min(low)),
+                high,
+                poll: poll.op,
+                records: poll.records,
+            });
+        }
+        for partition in by_partition.values_mut() {
+            partition.lows = partition.spans.iter().map(|s| s.low).collect();
+            partition.highs = partition.spans.iter().map(|s| s.high).collect();
+            partition.lows.sort_unstable();
+            partition.highs.sort_unstable();
+            partition.values.sort_unstable();
+            partition.values.dedup();
+        }
+        PollSpans { by_partition }
+    }
+}
+
+impl PartitionSpans<'_> {
+    /// The spans that returned `value`, each once.
+    fn returning(&self, value: u64) -> &[(u64, usize)] {
+        let start = self.values.partition_point(|&(v, _)| v < value);
+        let end = self.values.partition_point(|&(v, _)| v <= value);
+        &self.values[start..end]
+    }
+
+    fn returned(&self, value: u64) -> bool {
+        !self.returning(value).is_empty()
+    }
+
+    /// Whether some span read past `offset` (low ≤ offset < high) without returning `value`:
+    /// more spans read past it than spans that did and returned the value.
+    fn read_past_without(&self, offset: u64, value: u64) -> bool {
+        // A span with high ≤ offset has low ≤ offset too: the difference counts the spans
+        // with low ≤ offset < high.
+        let past = self.lows.partition_point(|&low| low <= offset)
+            - self.highs.partition_point(|&high| high <= offset);
+        let past_and_returned = self
+            .returning(value)
+            .iter()
+            .filter(|&&(_, span)| self.spans[span].low <= offset && offset < self.spans[span].high)
+            .count();
+        past > past_and_returned
+    }
+}
