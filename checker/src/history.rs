@@ -211,6 +211,9 @@ pub struct History {
     /// Who the clients are (client id → e.g. "copier-2#1"), for explanations. A process
     /// belongs to client `process / PROCESSES_PER_CLIENT`.
     pub clients: BTreeMap<u64, String>,
+    /// What the aggregate verifier checks of the final logs (a Streams application's
+    /// outputs, as its topology vouches for them); `check_all` runs them. Empty: none.
+    pub aggregate_checks: Vec<crate::aggregate::AggregateCheck>,
 }
 
 /// Processes per client: a process id is `client id × PROCESSES_PER_CLIENT + call`.
@@ -223,6 +226,7 @@ enum Line {
     FinalLog(FinalLog),
     CommittedOffset(CommittedOffset),
     Client { client: u64, name: String },
+    AggregateCheck(crate::aggregate::AggregateCheck),
     End { converged: bool },
 }
 
@@ -299,6 +303,9 @@ impl History {
                 name: name.clone(),
             });
         }
+        for check in &self.aggregate_checks {
+            line(&Line::AggregateCheck(check.clone()));
+        }
         if let Some(converged) = self.converged {
             line(&Line::End { converged });
         }
@@ -337,6 +344,7 @@ impl History {
                 Line::Client { client, name } => {
                     history.clients.insert(client, name);
                 }
+                Line::AggregateCheck(check) => history.aggregate_checks.push(check),
                 Line::End { converged } => history.converged = Some(converged),
             }
         }

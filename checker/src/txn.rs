@@ -35,12 +35,19 @@ pub fn check_transactions(history: &History) -> Result<Vec<Anomaly>, String> {
     Ok(transaction_findings(history, &facts))
 }
 
-/// `check_log`'s findings followed by `check_transactions`', pairing the history once.
+/// `check_log`'s findings, then `check_transactions`', then the aggregate verifier's over the
+/// history's own `aggregate_checks` (none: nothing), pairing the history once.
 pub fn check_all(history: &History) -> Result<Vec<Anomaly>, String> {
     let pairs = pairs(history)?;
     let facts = Facts::new(history, &pairs);
     let mut found = crate::log::log_findings(history, &pairs, &facts);
     found.extend(transaction_findings(history, &facts));
+    if !history.aggregate_checks.is_empty() {
+        let spec = crate::aggregate::AggregateSpec {
+            checks: history.aggregate_checks.clone(),
+        };
+        found.extend(crate::aggregate::check_aggregates(history, &spec));
+    }
     Ok(found)
 }
 

@@ -317,6 +317,7 @@ async fn execute(
     let mut history = recorder.take();
     history.converged = Some(converged);
     add_ground_truth(&mut history, &storages);
+    history.aggregate_checks = app.aggregate_checks();
     // Done without a panic: let go of the network here, inside the simulation.
     net_stats.lock().expect("never poisoned").take();
     (history, net.stats(), sim::now_ms())

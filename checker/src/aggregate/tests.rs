@@ -544,3 +544,24 @@ fn a_repartition_hop_flag_in_the_input_id_still_matches_its_input() {
     assert!(due[0].matches(hopped));
     assert!(!due[0].matches(StreamRecord::new(8 | HOP_FLAG, 3, 40)));
 }
+
+#[test]
+fn a_history_carries_its_aggregate_checks_and_check_all_runs_them() {
+    let inputs = [rec(1, 7, 5), rec(2, 7, 3)];
+    // The second output repeats the first: the sum lacks input 2.
+    let mut h = history(&inputs, &[rec(1, 7, 5), rec(2, 7, 5)]);
+    // (No sends are recorded here, so the log checks call every record unexpected.)
+    let without = crate::check_all(&h).unwrap();
+    assert!(!kinds(&without).contains(&AnomalyKind::WrongAggregate));
+    h.aggregate_checks = spec(AggregateKind::Sum).checks;
+    let found = crate::check_all(&h).unwrap();
+    assert_eq!(found[..without.len()], without[..]);
+    assert_eq!(
+        kinds(&found[without.len()..]),
+        [AnomalyKind::WrongAggregate]
+    );
+    // Written and read back (`eosim run --history`, then `eosim check`): the same findings.
+    let again = History::from_jsonl(h.to_jsonl().as_bytes(), "h.jsonl").unwrap();
+    assert_eq!(again.aggregate_checks, h.aggregate_checks);
+    assert_eq!(crate::check_all(&again).unwrap(), found);
+}

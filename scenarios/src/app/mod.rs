@@ -117,8 +117,14 @@ pub trait App: Send + Sync {
     fn start(&self, env: &AppEnv) -> Started;
     /// How its output is read back.
     fn read_back(&self) -> ReadBack;
-    /// Checks beyond the history's (exactly-once, Jepsen's): e.g. the aggregates of a
-    /// stream-processing app.
+    /// What the aggregate verifier must check of its outputs (a Streams topology's, as its
+    /// DSL vouches for them): written into the history's ground truth, so `check_all` runs
+    /// them here and `eosim check` on the saved history runs them again.
+    fn aggregate_checks(&self) -> Vec<checker::aggregate::AggregateCheck> {
+        Vec::new()
+    }
+    /// Checks beyond the history's (exactly-once, Jepsen's, the aggregates): the app's own
+    /// invariants.
     fn extra_checks(&self, _history: &History) -> Vec<Anomaly> {
         Vec::new()
     }

@@ -5,7 +5,8 @@
 
 use std::collections::BTreeSet;
 
-use checker::{Anomaly, History, Op, TxnStep};
+use checker::aggregate::AggregateCheck;
+use checker::{Op, TxnStep};
 pub use model::apps::streams::{Input, StreamsConfig};
 use model::apps::streams::{
     StateDir, StreamsDefinition, StreamsInstance, StreamsProgress, StreamsWorkload, streams_loader,
@@ -184,8 +185,8 @@ impl App for StreamsApplication {
         ReadBack::Committed
     }
 
-    fn extra_checks(&self, history: &History) -> Vec<Anomaly> {
-        checker::aggregate::check_aggregates(history, self.definition.topology.aggregate_spec())
+    fn aggregate_checks(&self) -> Vec<AggregateCheck> {
+        self.definition.topology.aggregate_spec().checks.clone()
     }
 
     fn progress(&self, done_ops: &[&Op]) -> Progress {
@@ -235,8 +236,8 @@ impl App for StreamsWorkload {
         ReadBack::Committed
     }
 
-    fn extra_checks(&self, history: &History) -> Vec<Anomaly> {
-        builtin_application(self).extra_checks(history)
+    fn aggregate_checks(&self) -> Vec<AggregateCheck> {
+        builtin_application(self).aggregate_checks()
     }
 
     fn progress(&self, done_ops: &[&Op]) -> Progress {
