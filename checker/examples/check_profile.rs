@@ -37,10 +37,12 @@ fn main() {
                 findings += found.len();
             }
             if dump {
-                let found = found.map(|found| {
-                    let explained: Vec<String> = found.iter().map(|a| a.explain()).collect();
-                    (found, explained)
-                });
+                let found = found
+                    .map(|found| {
+                        let explained: Vec<String> = found.iter().map(|a| a.explain()).collect();
+                        (found, explained)
+                    })
+                    .map_err(|e| e.to_string());
                 println!(
                     "{file}\t{}",
                     serde_json::to_string(&found).expect("serialises")

@@ -33,4 +33,4 @@ pub use history::{
     RecordStatus, TxnStep,
 };
 pub use log::check_log;
-pub use txn::{check_all, check_transactions};
+pub use txn::{CheckError, check_all, check_transactions};

@@ -255,7 +255,7 @@ fn build_views<'f, 'h>(history: &'h History, facts: &'f Facts<'h>) -> Views<'f, 
 /// Runs every log check over `history`. Findings come in a stable order: by check, then by
 /// partition, then by value or offset. Errors if the history's invokes and completions do
 /// not pair up.
-pub fn check_log(history: &History) -> Result<Vec<Anomaly>, String> {
+pub fn check_log(history: &History) -> Result<Vec<Anomaly>, crate::txn::CheckError> {
     let pairs = crate::txn::pairs(history)?;
     let facts = Facts::new(history, &pairs);
     Ok(log_findings(history, &pairs, &facts))

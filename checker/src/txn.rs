@@ -29,7 +29,7 @@ use crate::history::Phase;
 
 /// Runs every transaction check over `history` (see the module docs for the definitions).
 /// Errors if the history's invokes and completions do not pair up.
-pub fn check_transactions(history: &History) -> Result<Vec<Anomaly>, String> {
+pub fn check_transactions(history: &History) -> Result<Vec<Anomaly>, CheckError> {
     let pairs = pairs(history)?;
     let facts = Facts::new(history, &pairs);
     Ok(transaction_findings(history, &facts))
@@ -37,7 +37,7 @@ pub fn check_transactions(history: &History) -> Result<Vec<Anomaly>, String> {
 
 /// `check_log`'s findings, then `check_transactions`', then the aggregate verifier's over the
 /// history's own `aggregate_checks` (none: nothing), pairing the history once.
-pub fn check_all(history: &History) -> Result<Vec<Anomaly>, String> {
+pub fn check_all(history: &History) -> Result<Vec<Anomaly>, CheckError> {
     let pairs = pairs(history)?;
     let facts = Facts::new(history, &pairs);
     let mut found = crate::log::log_findings(history, &pairs, &facts);
@@ -51,8 +51,19 @@ pub fn check_all(history: &History) -> Result<Vec<Anomaly>, String> {
     Ok(found)
 }
 
-pub(crate) fn pairs(history: &History) -> Result<Vec<OpPair>, String> {
-    history.pairs().map_err(|(i, m)| format!("op {i}: {m}"))
+/// Why a history cannot be checked.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum CheckError {
+    /// Its invokes and completions do not pair up (a completion without an open invoke, a
+    /// second invoke while one is open, a completion of another kind).
+    #[error("op {index}: {message}")]
+    Unpaired { index: u64, message: String },
+}
+
+pub(crate) fn pairs(history: &History) -> Result<Vec<OpPair>, CheckError> {
+    history
+        .pairs()
+        .map_err(|(index, message)| CheckError::Unpaired { index, message })
 }
 
 fn transaction_findings(history: &History, facts: &Facts) -> Vec<Anomaly> {
