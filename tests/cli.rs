@@ -197,6 +197,39 @@ fn history_written_by_run_is_checked_the_same_by_check() {
     );
 }
 
+/// A Streams run's history carries its topology's aggregate checks: `check` on the saved
+/// file finds the same wrong aggregates as the run.
+#[test]
+fn a_streams_history_is_checked_for_its_aggregates_again() {
+    let dir = scratch_dir("streams-hist");
+    let file = dir.join("h.jsonl");
+    let run = eosim(&[
+        "run",
+        "eos-test",
+        "--seed",
+        "5",
+        "--variant",
+        "store-not-wiped-on-unclean-shutdown",
+        "--json",
+        "--history",
+        file.to_str().unwrap(),
+    ]);
+    let run_counts = json(&run)["anomaly_counts"].clone();
+    assert!(
+        run_counts["wrong-aggregate"].as_u64() > Some(0),
+        "{run_counts}"
+    );
+    let check = eosim(&["check", file.to_str().unwrap(), "--json"]);
+    assert_eq!(check.status.code(), Some(1));
+    let wrong = json(&check)["anomalies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| a["kind"] == "wrong-aggregate")
+        .count() as u64;
+    assert_eq!(Some(wrong), run_counts["wrong-aggregate"].as_u64());
+}
+
 #[test]
 fn trace_prints_events() {
     let out = eosim(&["run", "produce-retries", "--seed", "1", "--trace"]);
