@@ -191,7 +191,7 @@ fn check_history(source: &Source<'_>, json: bool) -> anyhow::Result<ExitCode> {
             .map(eosim::reports::AnomalyReport::from)
             .collect();
         let verdict = if anomalies.is_empty() { "pass" } else { "fail" };
-        let out = serde_json::json!({ "file": name, "verdict": verdict, "ops": history.ops.len(), "anomalies": reports });
+        let out = serde_json::json!({ "schema": 1, "file": name, "verdict": verdict, "ops": history.ops.len(), "anomalies": reports });
         emit(&(serde_json::to_string_pretty(&out)? + "\n"));
     } else {
         let mut text = format!(

@@ -194,7 +194,8 @@ struct RunArgs {
     knobs: RunKnobs,
     #[arg(long, help = JSON_HELP)]
     json: bool,
-    /// Print the event trace before the result.
+    /// Print the event trace before the result (to stderr with --json, so that stdout stays
+    /// one JSON document).
     #[arg(long)]
     trace: bool,
     /// Write the recorded history (JSON Lines) to this file.
@@ -409,7 +410,11 @@ fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
             text.push_str(&outcome.trace.render(e));
             text.push('\n');
         }
-        emit(&text);
+        if json {
+            eprint!("{text}");
+        } else {
+            emit(&text);
+        }
     }
     if let Some(path) = history {
         std::fs::write(&path, outcome.history.to_jsonl())

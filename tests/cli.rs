@@ -230,6 +230,30 @@ fn a_streams_history_is_checked_for_its_aggregates_again() {
     assert_eq!(Some(wrong), run_counts["wrong-aggregate"].as_u64());
 }
 
+/// `--json` output stays one JSON document whatever else is asked (the trace goes to
+/// stderr), and `check`'s JSON names its schema, for histories and for linearizability.
+#[test]
+fn json_stays_valid_with_trace_and_check_names_its_schema() {
+    let out = eosim(&["run", "produce-retries", "--seed", "1", "--json", "--trace"]);
+    assert_eq!(json(&out)["schema"], 1);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("fault #0"));
+    let dir = scratch_dir("schema");
+    let file = dir.join("h.jsonl");
+    let _ = eosim(&[
+        "run",
+        "produce-retries",
+        "--seed",
+        "1",
+        "--history",
+        file.to_str().unwrap(),
+    ]);
+    let history = eosim(&["check", file.to_str().unwrap(), "--json"]);
+    assert_eq!(json(&history)["schema"], 1);
+    let etcd = testdata("jepsen/etcd_000.log");
+    let lin = eosim(&["check", &etcd, "--json"]);
+    assert_eq!(json(&lin)["schema"], 1);
+}
+
 #[test]
 fn trace_prints_events() {
     let out = eosim(&["run", "produce-retries", "--seed", "1", "--trace"]);

@@ -131,9 +131,23 @@ pub struct LinReport {
     pub counterexamples: Vec<Counterexample>,
 }
 
+/// The version of `eosim check`'s JSON report (a linearizability check), first in it.
+pub const LIN_REPORT_SCHEMA: u32 = 1;
+
 impl LinReport {
+    /// The report as JSON, its `schema` version first.
     pub fn to_json(&self) -> String {
-        serde_json::to_string_pretty(self)
+        #[derive(Serialize)]
+        struct Versioned<'a> {
+            schema: u32,
+            #[serde(flatten)]
+            report: &'a LinReport,
+        }
+        let versioned = Versioned {
+            schema: LIN_REPORT_SCHEMA,
+            report: self,
+        };
+        serde_json::to_string_pretty(&versioned)
             .expect("the report holds only strings, numbers and lists")
     }
 }
