@@ -19,6 +19,10 @@ pub enum Segment {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct FieldPath(pub Vec<Segment>);
 
+/// The prefix of the keys `serde_spanned::Spanned` deserializes through
+/// (`$__serde_spanned_private_value`, `…_start`, `…_end`).
+const SERDE_SPANNED_PRIVATE: &str = "$__serde_spanned_private_";
+
 impl FieldPath {
     /// Parses the dotted form (`faults.plan[2].count`). Keys holding a dot or a bracket
     /// cannot be written this way: build those with `key`.
@@ -47,7 +51,7 @@ impl FieldPath {
         self
     }
 
-    /// From serde_path_to_error's path. An enum variant with fields below it is a TOML key
+    /// From serde_path_to_error's path (without `serde_spanned`'s private keys). An enum variant with fields below it is a TOML key
     /// (`[app.produce]`: the `produce` variant of `app`); a unit variant at the leaf (a
     /// string value) and unknown steps are not.
     pub fn from_serde(path: &serde_path_to_error::Path) -> Self {
@@ -59,6 +63,9 @@ impl FieldPath {
                 .enumerate()
                 .filter_map(|(i, s)| match s {
                     S::Seq { index } => Some(Segment::Index(*index)),
+                    // A `Spanned` value (a plan fault keeps its position) wraps its contents
+                    // in a private key: not a field of the file.
+                    S::Map { key } if key.starts_with(SERDE_SPANNED_PRIVATE) => None,
                     S::Map { key } => Some(Segment::Key(key.clone())),
                     S::Enum { variant } if i + 1 < segments.len() => {
                         Some(Segment::Key(variant.clone()))

@@ -68,6 +68,27 @@ fn unknown_fault_field_is_an_error() {
 }
 
 #[test]
+fn a_plan_fault_without_a_kind_names_the_field_as_the_file_writes_it() {
+    let plan = "[[faults.plan]]\nat_ms = 10\naction = \"restart\"\nnode = \"broker-1\"\n";
+    let e = err(&format!("{PRODUCE}{plan}"));
+    assert!(e.contains("field `faults.plan[0].kind`"), "{e}");
+    assert!(!e.contains("serde_spanned"), "{e}");
+}
+
+#[test]
+fn the_shipped_bad_example_is_rejected_as_readme_shows() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/bad-restart.toml");
+    let text = std::fs::read_to_string(path).expect("shipped");
+    let e = scenarios::Scenario::parse(&text, "bad-restart.toml")
+        .expect_err("an impossible plan")
+        .to_string();
+    assert!(
+        e.contains("bad-restart.toml:13:1: field `faults.plan[0]`: impossible fault (restart broker-1): cannot restart broker-1: it is running at that time"),
+        "{e}"
+    );
+}
+
+#[test]
 fn semantic_errors_name_the_field() {
     assert!(
         err(&PRODUCE.replace("brokers = 2", "brokers = 0")).contains("field `cluster.brokers`")
