@@ -21,7 +21,14 @@ impl Recorder {
     }
 
     /// Records an event now; returns its index.
-    pub fn record(&self, process: u64, phase: Phase, op: Operation, error: Option<String>) -> u64 {
+    pub fn record(
+        &self,
+        process: crate::client::ProcessId,
+        phase: Phase,
+        op: Operation,
+        error: Option<String>,
+    ) -> u64 {
+        let process = process.get();
         let time_ns = sim::trace::elapsed_ns();
         self.history
             .lock()
@@ -42,7 +49,7 @@ impl Recorder {
     /// the last quarter of the client's processes, counted across every transactional
     /// producer of the client (a replacement after fencing goes on where the fenced one
     /// stopped), so they never collide with the calls its other clients number from 0.
-    pub fn next_transaction_process(&self, client_id: ClientId) -> u64 {
+    pub fn next_transaction_process(&self, client_id: ClientId) -> crate::client::ProcessId {
         let band = checker::history::PROCESSES_PER_CLIENT / 4;
         let mut counts = self.transactions.lock().expect("transactions lock");
         let n = counts.entry(client_id).or_default();

@@ -441,7 +441,7 @@ async fn read_back_queue_polls(
     deadline_ms: u64,
 ) {
     for (i, tp) in partitions.iter().enumerate() {
-        let process = VERIFIER_QUEUE_PROCESSES + i as u64;
+        let process = ClientId::VERIFIER.process(VERIFIER_QUEUE_PROCESSES + i as u64);
         model::apps::queue::read_back(
             consumer,
             recorder,

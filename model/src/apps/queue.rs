@@ -29,6 +29,7 @@
 //! Bounded: each client performs `ops_per_client` operations in all, counted across its
 //! restarts. A restarted client starts from its group's committed offsets.
 
+use crate::client::ProcessId;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -197,7 +198,7 @@ impl QueueClient {
         }
     }
 
-    fn process(&self) -> u64 {
+    fn process(&self) -> ProcessId {
         self.ctx.client_id.process(0)
     }
 
@@ -624,7 +625,7 @@ impl QueueClient {
 pub async fn read_back(
     consumer: &Consumer,
     recorder: &crate::Recorder,
-    process: u64,
+    process: ProcessId,
     tp: &TopicPartition,
     isolation: IsolationLevel,
     settle_ms: u64,

@@ -18,6 +18,7 @@
 //! processed, a send step per output and changelog record (`source` = the input record), and
 //! the offset commits.
 
+use crate::client::ProcessId;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -1177,7 +1178,7 @@ impl StreamsInstance {
         producer: &mut TransactionalProducer,
         tasks: &mut [RunningTask],
         metadata: &GroupMetadata,
-        process: u64,
+        process: ProcessId,
         local: &Local,
     ) -> Cycle {
         let started = task_positions(tasks);
@@ -1274,7 +1275,7 @@ impl StreamsInstance {
         &self,
         consumer: &Consumer,
         tasks: &mut [RunningTask],
-        process: u64,
+        process: ProcessId,
         local: &Local,
     ) -> Cycle {
         let (steps, sends) = self.process_for_interval(consumer, tasks).await;

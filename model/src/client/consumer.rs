@@ -1,5 +1,6 @@
 //! A consumer that reads a partition from an offset.
 
+use crate::client::ProcessId;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -38,7 +39,7 @@ impl Consumer {
         }
     }
 
-    fn process(&self) -> u64 {
+    fn process(&self) -> ProcessId {
         self.ctx
             .client_id
             .process(self.calls.fetch_add(1, Ordering::Relaxed))

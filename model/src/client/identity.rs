@@ -18,6 +18,24 @@ pub use checker::history::PROCESSES_PER_CLIENT;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct ClientId(u64);
 
+/// A history process: one call of one client (`client id × PROCESSES_PER_CLIENT + call`), so
+/// that concurrent calls keep Jepsen's one-open-operation-per-process rule. Made only by
+/// [`ClientId::process`]; the history stores its number (`get`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ProcessId(u64);
+
+impl ProcessId {
+    /// The number the history records.
+    pub fn get(self) -> u64 {
+        self.0
+    }
+
+    /// The client that made the call.
+    pub fn client(self) -> ClientId {
+        ClientId(self.0 / PROCESSES_PER_CLIENT)
+    }
+}
+
 /// Ids a restartable node's slot spans: `SLOT_SPAN × (slot + 1)` onwards.
 const SLOT_SPAN: u64 = 1_000;
 /// Ids an incarnation spans: its own and its sub-clients'.
@@ -65,13 +83,13 @@ impl ClientId {
     }
 
     /// Its call number `call` (0-based) as a history process.
-    pub fn process(self, call: u64) -> u64 {
+    pub fn process(self, call: u64) -> ProcessId {
         assert!(
             call < PROCESSES_PER_CLIENT,
             "client {} made more than {PROCESSES_PER_CLIENT} calls: process ids would collide",
             self.0
         );
-        self.0 * PROCESSES_PER_CLIENT + call
+        ProcessId(self.0 * PROCESSES_PER_CLIENT + call)
     }
 
     /// The number histories name the client by (`History::clients`).
@@ -128,8 +146,11 @@ mod tests {
         assert_eq!(ClientId::incarnation(0, 0).get(), 1_000);
         assert_eq!(ClientId::incarnation(2, 3).get(), 3_030);
         assert_eq!(ClientId::incarnation(2, 3).sub_client(2).get(), 3_032);
+        let process = ClientId::incarnation(1, 1).process(17);
+        assert_eq!(process.get(), 2_010_000_017);
+        assert_eq!(process.client(), ClientId::incarnation(1, 1));
         assert_eq!(
-            ClientId::of_process(ClientId::incarnation(1, 1).process(17)),
+            ClientId::of_process(process.get()),
             ClientId::incarnation(1, 1)
         );
         assert!(ClientId::of_process(5).is_verifier());

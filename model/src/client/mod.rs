@@ -5,7 +5,7 @@ pub mod consumer;
 pub mod group;
 pub mod identity;
 
-pub use identity::{ClientId, Incarnations};
+pub use identity::{ClientId, Incarnations, ProcessId};
 pub mod producer;
 mod txn_history;
 pub mod txn_producer;

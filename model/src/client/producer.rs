@@ -15,6 +15,7 @@
 //! Simplifications (documented in ARCHITECTURE.md): one record per batch; the epoch is bumped
 //! per partition rather than producer-wide; leadership is static.
 
+use crate::client::ProcessId;
 use std::collections::{BTreeMap, VecDeque};
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -105,7 +106,7 @@ type Reply = oneshot::Sender<Result<u64, SendError>>;
 struct Pending {
     value: u64,
     /// History process of this send: the sender records its completion.
-    process: u64,
+    process: ProcessId,
     reply: Reply,
 }
 
@@ -277,7 +278,7 @@ enum BatchState {
 struct Batch {
     id: u64,
     value: u64,
-    process: u64,
+    process: ProcessId,
     sequence: i32,
     epoch: i16,
     enqueued_at: Instant,

@@ -3,6 +3,7 @@
 //! and the consumer offsets it committed, so an application written with the clients is
 //! checked with no history code of its own.
 
+use crate::client::ProcessId;
 use std::sync::Arc;
 
 use checker::history::{Operation, Phase, Topic, TxnStep};
@@ -16,8 +17,9 @@ pub(crate) struct TxnHistory {
     recorder: Recorder,
     txn_id: String,
     client_id: ClientId,
-    /// The process of the transaction in progress (each transaction has its own).
-    process: u64,
+    /// The process of the transaction in progress (each transaction has its own); none
+    /// before the first `begin`.
+    process: Option<ProcessId>,
     steps: Vec<TxnStep>,
 }
 
@@ -27,7 +29,7 @@ impl TxnHistory {
             recorder,
             txn_id: txn_id.to_string(),
             client_id,
-            process: 0,
+            process: None,
             steps: Vec::new(),
         }
     }
@@ -43,9 +45,10 @@ impl TxnHistory {
     /// A transaction began: its invocation (the steps are not known yet).
     pub(crate) fn begin(&mut self) {
         self.steps.clear();
-        self.process = self.recorder.next_transaction_process(self.client_id);
+        let process = self.recorder.next_transaction_process(self.client_id);
+        self.process = Some(process);
         let op = self.operation(Vec::new());
-        self.recorder.record(self.process, Phase::Invoke, op, None);
+        self.recorder.record(process, Phase::Invoke, op, None);
     }
 
     /// `values` were sent to `tp`: at consecutive offsets from `first_offset` if known
@@ -84,6 +87,7 @@ impl TxnHistory {
         );
         let steps = std::mem::take(&mut self.steps);
         let op = self.operation(steps);
-        self.recorder.record(self.process, phase, op, error);
+        let process = self.process.expect("a transaction ends after it began");
+        self.recorder.record(process, phase, op, error);
     }
 }
