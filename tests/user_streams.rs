@@ -6,8 +6,8 @@
 use eosim::checker::AnomalyKind;
 use eosim::model::streams::topology::{JoinWindows, Topology, TopologyBuilder};
 use eosim::model::{Guarantee, Variant};
-use eosim::scenarios::Simulation;
 use eosim::scenarios::app::streams::{Input, StreamsApplication};
+use eosim::scenarios::{SimResults, Simulation};
 use eosim::sim::FaultMix;
 use eosim::sim::madsim::rand::{Rng, RngCore};
 
@@ -71,6 +71,18 @@ fn faults() -> FaultMix {
     }
 }
 
+/// Seeds 0..12 of the shop under `faults()`, the guarantee and a variant.
+fn run_shop(guarantee: Guarantee, variant: Option<Variant>) -> SimResults {
+    let mut builder = Simulation::builder(shop_app())
+        .faults(faults())
+        .guarantee(guarantee)
+        .seeds(0..12);
+    if let Some(variant) = variant {
+        builder = builder.variant(variant);
+    }
+    builder.run().expect("a valid simulation")
+}
+
 #[test]
 fn the_derived_spec_checks_the_sums_and_counts_not_the_joins() {
     let spec = shop().aggregate_spec().clone();
@@ -84,23 +96,12 @@ fn the_derived_spec_checks_the_sums_and_counts_not_the_joins() {
 
 #[test]
 fn a_user_topology_holds_exactly_once_under_crashes_and_pauses() {
-    let results = Simulation::builder(shop_app())
-        .faults(faults())
-        .guarantee(Guarantee::ExactlyOnceV2)
-        .seeds(0..12)
-        .run()
-        .expect("a valid simulation");
-    results.assert_all_passed();
+    run_shop(Guarantee::ExactlyOnceV2, None).assert_all_passed();
 }
 
 #[test]
 fn at_least_once_is_caught_by_the_oracle_and_the_derived_verifier() {
-    let results = Simulation::builder(shop_app())
-        .faults(faults())
-        .guarantee(Guarantee::AtLeastOnce)
-        .seeds(0..12)
-        .run()
-        .expect("a valid simulation");
+    let results = run_shop(Guarantee::AtLeastOnce, None);
     let kinds = results.kinds();
     assert!(kinds.contains(&AnomalyKind::DuplicateEffect), "{kinds:?}");
     assert!(
@@ -111,13 +112,10 @@ fn at_least_once_is_caught_by_the_oracle_and_the_derived_verifier() {
 
 #[test]
 fn reused_dirty_stores_are_caught_by_the_derived_verifier() {
-    let results = Simulation::builder(shop_app())
-        .faults(faults())
-        .guarantee(Guarantee::ExactlyOnce)
-        .variant(Variant::StoreNotWipedOnUncleanShutdown)
-        .seeds(0..12)
-        .run()
-        .expect("a valid simulation");
+    let results = run_shop(
+        Guarantee::ExactlyOnce,
+        Some(Variant::StoreNotWipedOnUncleanShutdown),
+    );
     let kinds = results.kinds();
     assert!(kinds.contains(&AnomalyKind::WrongAggregate), "{kinds:?}");
 }

@@ -1239,14 +1239,18 @@ mod tests {
             .to_vec()
     }
 
+    /// The servers (every node may crash) and clients the swarm tests draw from.
+    fn swarm_universe() -> (Vec<String>, Vec<String>) {
+        (nodes(), vec!["client-1".to_string()])
+    }
+
     /// The swarm draws of seeds 0..500, digested and pinned: a swarm seed's replay command
     /// must keep drawing the same plan, also when a kind is appended to `mix_kinds!` (drawn
     /// last, `SWARM_KINDS_DRAWN_FIRST`). A change of this digest is a change of every swarm
     /// seed: make it a decision.
     #[test]
     fn swarm_draws_are_pinned() {
-        let servers = nodes();
-        let clients = vec!["client-1".to_string()];
+        let (servers, clients) = swarm_universe();
         let targets = MixTargets {
             crash: &servers,
             servers: &servers,
@@ -1274,8 +1278,7 @@ mod tests {
     /// node, clients too, is drawn; the narrowed mix's plan uses only what was drawn.
     #[test]
     fn swarm_draws_subsets_and_the_narrowed_plan_stays_inside_them() {
-        let servers = nodes();
-        let clients = vec!["client-1".to_string()];
+        let (servers, clients) = swarm_universe();
         let targets = MixTargets {
             crash: &servers,
             servers: &servers,

@@ -29,7 +29,6 @@
 //! Bounded: each client performs `ops_per_client` operations in all, counted across its
 //! restarts. A restarted client starts from its group's committed offsets.
 
-use crate::client::ProcessId;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -41,6 +40,7 @@ use rand::seq::SliceRandom;
 use serde::{Deserialize, Serialize};
 use tokio::sync::Notify;
 
+use crate::client::ProcessId;
 use crate::client::consumer::Consumer;
 use crate::client::{
     ClientContext, Producer, ProducerConfig, TransactionalConfig, TransactionalProducer, TxnError,

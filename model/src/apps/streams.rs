@@ -18,7 +18,6 @@
 //! processed, a send step per output and changelog record (`source` = the input record), and
 //! the offset commits.
 
-use crate::client::ProcessId;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -32,12 +31,12 @@ use crate::client::consumer::Consumer;
 use crate::client::group::{GroupConfig, GroupMember};
 use crate::client::producer::send_batch_without_idempotence;
 use crate::client::{
-    ClientContext, Producer, ProducerConfig, TransactionalConfig, TransactionalProducer, TxnError,
+    ClientContext, ProcessId, Producer, ProducerConfig, TransactionalConfig, TransactionalProducer,
+    TxnError,
 };
 use crate::protocol::{GroupMetadata, IsolationLevel, TopicPartition};
 use crate::streams::eos_test::{self, EosTestGenerator, LineGenerator};
-use crate::streams::record::StreamRecord;
-use crate::streams::record::timestamp;
+use crate::streams::record::{Key, StreamRecord, Value, partition_for_key, timestamp};
 use crate::streams::topology::{MemStores, StoreSpec, Task, TaskId, Topology};
 
 /// Which application runs. Default: Kafka's EOS system test, simple topology.
@@ -210,8 +209,8 @@ pub struct StreamsDefinition {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Input {
     pub topic: String,
-    pub key: crate::streams::record::Key,
-    pub value: crate::streams::record::Value,
+    pub key: Key,
+    pub value: Value,
     /// How long the loader waits after writing it (virtual ms; capped by the config's
     /// `max_input_pause_ms`).
     pub pause_ms: u64,
@@ -219,11 +218,7 @@ pub struct Input {
 
 impl Input {
     /// A record of `topic`, written without a pause after it.
-    pub fn new(
-        topic: &str,
-        key: crate::streams::record::Key,
-        value: crate::streams::record::Value,
-    ) -> Self {
+    pub fn new(topic: &str, key: Key, value: Value) -> Self {
         Input {
             topic: topic.to_string(),
             key,
@@ -256,7 +251,7 @@ impl StreamsDefinition {
                         HOP_FLAG - 1
                     );
                     LoadedRecord {
-                        partition: crate::streams::record::partition_for_key(i.key, partitions),
+                        partition: partition_for_key(i.key, partitions),
                         record: StreamRecord::new(input_id, i.key, i.value),
                         topic: i.topic,
                         pause_ms: i.pause_ms,
@@ -541,6 +536,8 @@ struct Local {
     written: Mutex<BTreeMap<TaskKey, BTreeMap<String, u64>>>,
     /// Changelog topic → (sub-topology, store name).
     changelogs: BTreeMap<String, (u32, String)>,
+    /// The topics the loader feeds (`StreamsDefinition::external_inputs`).
+    external_inputs: Vec<String>,
     stop: Arc<sim::StopSignal>,
 }
 
@@ -598,6 +595,7 @@ impl StreamsInstance {
                 .iter()
                 .map(|s| (s.changelog_topic.clone(), (s.sub_topology, s.name.clone())))
                 .collect(),
+            external_inputs: self.definition.external_inputs(),
             stop: self.ctx.sim.stop_signal(self.ctx.node),
         };
         loop {
@@ -749,7 +747,8 @@ impl StreamsInstance {
                     }
                 }
                 let positions = task_positions(&tasks);
-                self.report_finished(&consumer, &positions).await;
+                self.report_finished(&consumer, &positions, &local.external_inputs)
+                    .await;
             }
         }
     }
@@ -777,14 +776,7 @@ impl StreamsInstance {
         // this one does not take is wiped when next opened.
         let crashed_open = std::mem::take(&mut *local.crashed_open.lock().expect("crashed lock"));
         let mut tasks = Vec::new();
-        for assigned_source in assigned {
-            let sub_topology = topology
-                .sub_topology_reading(&assigned_source.topic)
-                .expect("members subscribe to source topics only");
-            let id = TaskId {
-                sub_topology,
-                partition: assigned_source.partition,
-            };
+        for id in assigned_tasks(topology, assigned) {
             let key = (id.sub_topology, id.partition);
             let dir = self.state_dir.read(|dir| dir.get(&key).cloned());
             let left_by_crash = crashed_open.contains(&key);
@@ -1343,7 +1335,12 @@ impl StreamsInstance {
     }
 
     /// Marks the source partitions whose committed offset covers all their input.
-    async fn report_finished(&self, consumer: &Consumer, positions: &[(TopicPartition, u64)]) {
+    async fn report_finished(
+        &self,
+        consumer: &Consumer,
+        positions: &[(TopicPartition, u64)],
+        inputs: &[String],
+    ) {
         let Some(loaded) = self.progress.loaded() else {
             return;
         };
@@ -1355,12 +1352,11 @@ impl StreamsInstance {
             };
             let caught_up = f.records.is_empty() && f.last_stable_offset >= f.high_watermark;
             // Every input record is in (offsets count control records too, so ≥); a later
-            // stage's input is complete once every `data` partition is finished.
-            let inputs = self.definition.external_inputs();
+            // stage's input is complete once every partition the loader feeds is finished.
             let all_in = if inputs.iter().any(|t| *t == *source.topic) {
                 f.high_watermark >= expected
             } else {
-                self.progress.inputs_finished(&inputs, self.partitions)
+                self.progress.inputs_finished(inputs, self.partitions)
             };
             if caught_up && all_in && self.committed(consumer, source).await >= *position {
                 self.progress.finish(source);

@@ -1,6 +1,5 @@
 //! A consumer that reads a partition from an offset.
 
-use crate::client::ProcessId;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -8,6 +7,7 @@ use std::time::Duration;
 use checker::history::{Operation, Phase, PolledRecord};
 
 use super::ClientContext;
+use crate::client::ProcessId;
 use crate::protocol::{FetchOk, IsolationLevel, Request, Response, TopicPartition};
 
 /// A fetch that got no answer.

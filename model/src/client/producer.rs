@@ -15,7 +15,6 @@
 //! Simplifications (documented in ARCHITECTURE.md): one record per batch; the epoch is bumped
 //! per partition rather than producer-wide; leadership is static.
 
-use crate::client::ProcessId;
 use std::collections::{BTreeMap, VecDeque};
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -28,6 +27,7 @@ use sim::chan as mpsc;
 use tokio::sync::oneshot;
 
 use super::ClientContext;
+use crate::client::ProcessId;
 use crate::protocol::{
     KafkaError, NO_PRODUCER_EPOCH, NO_PRODUCER_ID, NO_SEQUENCE, RecordBatch, Request, Response,
     TopicPartition,

@@ -3,13 +3,12 @@
 //! and the consumer offsets it committed, so an application written with the clients is
 //! checked with no history code of its own.
 
-use crate::client::ProcessId;
 use std::sync::Arc;
 
 use checker::history::{Operation, Phase, Topic, TxnStep};
 
 use crate::Recorder;
-use crate::client::ClientId;
+use crate::client::{ClientId, ProcessId};
 use crate::protocol::{GroupMetadata, TopicPartition};
 
 /// The operation of the transaction in progress.

@@ -35,6 +35,14 @@ pub fn streams_partitions(streams: &StreamsWorkload, cluster: &ClusterSpec) -> u
     builtin_application(streams).partitions_in(cluster)
 }
 
+/// The nodes of `instances` streams instances and their loader.
+fn instance_nodes(instances: u32) -> AppNodes {
+    AppNodes {
+        restartable: (0..instances).map(streams_instance_name).collect(),
+        other: vec![LOADER.to_string()],
+    }
+}
+
 /// A streams application under simulation: a topology written with the DSL
 /// (`model::streams::topology`), the input its loader writes, and how its instances run.
 /// Its instances are restartable group members (a crash, pause or stop hits them; a paused
@@ -132,12 +140,7 @@ pub fn builtin_application(workload: &StreamsWorkload) -> StreamsApplication {
 
 impl App for StreamsApplication {
     fn nodes(&self) -> AppNodes {
-        AppNodes {
-            restartable: (0..self.config.instances)
-                .map(streams_instance_name)
-                .collect(),
-            other: vec![LOADER.to_string()],
-        }
+        instance_nodes(self.config.instances)
     }
 
     fn extra_topics(&self, cluster: &ClusterSpec) -> Vec<TopicSpec> {
@@ -221,7 +224,8 @@ impl App for StreamsApplication {
 /// The built-in streams app runs as its [`StreamsApplication`].
 impl App for StreamsWorkload {
     fn nodes(&self) -> AppNodes {
-        builtin_application(self).nodes()
+        // Asked for per seed (fault targets): no topology built for it.
+        instance_nodes(self.instances)
     }
 
     fn extra_topics(&self, cluster: &ClusterSpec) -> Vec<TopicSpec> {
