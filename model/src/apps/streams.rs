@@ -1433,3 +1433,36 @@ fn streams_operation(
         steps,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::VecDeque;
+
+    use super::*;
+
+    fn buffer(input_ids: &[u32]) -> VecDeque<(u64, u64)> {
+        input_ids
+            .iter()
+            .zip(0u64..)
+            .map(|(&id, offset)| (offset, StreamRecord::new(id, 1, 0).pack()))
+            .collect()
+    }
+
+    /// A task's inputs are merged by timestamp (input id, hop flag cleared), each partition
+    /// in offset order, the first input on a tie (Kafka's PartitionGroup).
+    #[test]
+    fn a_task_takes_the_lowest_timestamp_first_each_partition_in_offset_order() {
+        let hop = |id: u32| id | HOP_FLAG;
+        let mut buffers = vec![buffer(&[2, 9, 4]), buffer(&[hop(3), 5]), buffer(&[])];
+        let mut order = Vec::new();
+        while let Some(i) = lowest_timestamp(&buffers) {
+            let (_, value) = buffers[i].pop_front().expect("a head");
+            order.push((i, timestamp(&StreamRecord::unpack(value))));
+        }
+        // 9 blocks 4 behind it: a partition is never reordered.
+        assert_eq!(order, [(0, 2), (1, 3), (1, 5), (0, 9), (0, 4)]);
+        let tie = vec![buffer(&[7]), buffer(&[7])];
+        assert_eq!(lowest_timestamp(&tie), Some(0));
+        assert_eq!(lowest_timestamp(&[buffer(&[]), buffer(&[])]), None);
+    }
+}
