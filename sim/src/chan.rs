@@ -65,6 +65,11 @@ pub struct UnboundedSender<T> {
 }
 
 impl<T> UnboundedSender<T> {
+    /// Whether the receiver is gone (a send would fail).
+    pub fn is_closed(&self) -> bool {
+        !self.chan.lock().receiver_alive
+    }
+
     /// Queues `value` and wakes the receiver; fails (returning it) if the receiver is gone.
     pub fn send(&self, value: T) -> Result<(), SendError<T>> {
         let waker = {

@@ -26,7 +26,9 @@
 //!
 //! TCP's promises, kept (DESIGN.md, "Faults are physically possible"): a message sent to a
 //! node that is down is lost (no connection can be made), and so is everything behind it on
-//! its stream, including what was already in flight when it was lost; a crash of the server
+//! its stream, including what was already in flight when it was lost; so is a request to a
+//! node that runs but has no server listening yet (connection refused: paused or restarted
+//! before it opened its inbox); a crash of the server
 //! resets the stream; when the client closes a connection (its call timed out) nothing still
 //! in flight on it arrives; a restarted client opens new connections. A request takes effect
 //! late only by being received and handled late (a paused or slow server), never by
@@ -948,6 +950,13 @@ impl<Req: Message, Resp: Message> Net<Req, Resp> {
         let reset = (!received && closed) || unread_ahead;
         let behind_lost = !stray && !received && !reset && behind_lost_on_stream;
         let down = to_state.is_down() || current_incarnation != to_incarnation;
+        // A running node that is not serving refuses the request: a loss on the stream like
+        // any other, so nothing behind it on the connection may arrive either. (Before this
+        // held, a producer's seq-0 produce to a broker paused before it bound its server was
+        // dropped while its seq-1 produce on the same connection was appended after the
+        // resume, and the seq-0 retry was refused as out of order: produce-retries --swarm
+        // seed 27002826.)
+        let refused = !down && !response && !state.is_serving(to, current_incarnation);
         if reset && !response && !stray {
             let first = state
                 .unread_from
@@ -955,7 +964,7 @@ impl<Req: Message, Resp: Message> Net<Req, Resp> {
                 .or_insert(seq);
             *first = (*first).min(seq);
         }
-        if down || reset || behind_lost {
+        if down || refused || reset || behind_lost {
             state.stats.dropped += 1;
             if down {
                 SimPoint::DeliveryToDownNode.hit();
@@ -973,6 +982,8 @@ impl<Req: Message, Resp: Message> Net<Req, Resp> {
             drop(state);
             let reason = if down {
                 DropReason::DestinationDown
+            } else if refused {
+                DropReason::NotListening
             } else {
                 DropReason::ConnectionBroken
             };
@@ -995,20 +1006,18 @@ impl<Req: Message, Resp: Message> Net<Req, Resp> {
         }
         let delivered = match body {
             Body::Request(request) => {
-                let inbox = state.inboxes.get(to.0 as usize).and_then(|i| i.as_ref());
-                let open = inbox
-                    .filter(|(inc, _)| *inc == current_incarnation)
-                    .map(|(_, tx)| tx.clone());
                 let reply_to = ReplyTo {
                     node: from,
                     incarnation: from_incarnation,
                     call,
                     conn,
                 };
-                match open.map(|tx| tx.send(Incoming { request, reply_to })) {
-                    Some(Ok(())) => Ok(()),
-                    _ => Err(DropReason::DestinationDown),
-                }
+                let (_, inbox) = state.inboxes[to.0 as usize]
+                    .as_ref()
+                    .expect("a request is delivered only to a serving node (checked above)");
+                inbox
+                    .send(Incoming { request, reply_to })
+                    .map_err(|_| DropReason::NotListening)
             }
             Body::Response(resp) => {
                 let waiter = state.waiters.remove(call);
@@ -1059,6 +1068,14 @@ impl<Req: Message, Resp: Message> Net<Req, Resp> {
 }
 
 impl<Req, Resp> NetState<Req, Resp> {
+    /// Whether `node` has a request inbox open for `incarnation` (its server is listening).
+    fn is_serving(&self, node: NodeId, incarnation: u32) -> bool {
+        self.inboxes
+            .get(node.0 as usize)
+            .and_then(|inbox| inbox.as_ref())
+            .is_some_and(|(life, tx)| *life == incarnation && !tx.is_closed())
+    }
+
     /// When the delivery loop must act next: the next message due or call deadline.
     fn next_wake(&mut self) -> Option<Instant> {
         self.drop_answered_deadlines();

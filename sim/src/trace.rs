@@ -30,6 +30,9 @@ pub enum DropReason {
     NoWaiter,
     /// Sent on a connection that broke earlier or was replaced (a dead TCP stream).
     ConnectionBroken,
+    /// The destination runs but has no request inbox open for its current life yet (it has
+    /// not started serving, e.g. paused before its server bound): TCP's connection refused.
+    NotListening,
 }
 
 /// What happened.

@@ -568,3 +568,45 @@ fn a_held_response_dies_with_the_connection_and_a_held_request_is_handled_late()
     );
     assert_eq!(after_late, Ok(13), "the held request was handled, late");
 }
+
+/// A node that runs but has not opened its server yet (here: paused before it bound) refuses
+/// connections: the refused request is a loss on its stream, so a request sent after it on
+/// the same connection, once the server listens, is lost too until the client times out and
+/// reconnects (produce-retries --swarm seed 27002826: a producer's sequence 1 was appended
+/// after its refused sequence 0, whose retries were then out of order).
+#[test]
+fn a_request_refused_by_a_server_not_yet_listening_breaks_its_connection() {
+    let report = run_seed(10, &SeedOptions::default(), |sim| async move {
+        let net: Net<Add, Total> = Net::new(&sim, NetConfig::default());
+        let applied = Arc::new(AtomicU64::new(0));
+        let (server, _) = counter_server(&sim, &net, applied.clone());
+        sim.pause(server); // before its first poll: no inbox yet
+        let n = net.clone();
+        let refused =
+            madsim::task::spawn(async move { n.call(SUPERVISOR, server, Add(1), TIMEOUT).await });
+        madsim::time::sleep(Duration::from_millis(10)).await;
+        sim.resume(server);
+        madsim::time::sleep(Duration::from_millis(1)).await; // it binds now
+        let n = net.clone();
+        let behind = madsim::task::spawn(async move {
+            n.call(SUPERVISOR, server, Add(2), Duration::from_secs(5))
+                .await
+        });
+        let (refused, behind) = (refused.await.unwrap(), behind.await.unwrap());
+        let applied_before_reconnect = applied.load(Ordering::Relaxed);
+        let after = net
+            .call(SUPERVISOR, server, Add(3), TIMEOUT)
+            .await
+            .map(|t| t.0);
+        (refused, behind, applied_before_reconnect, after)
+    });
+    let (refused, behind, applied_before, after) = report.outcome.unwrap();
+    assert_eq!(refused, Err(sim::CallError::Timeout));
+    assert_eq!(behind, Err(sim::CallError::Disconnected));
+    assert_eq!(applied_before, 0, "nothing overtook the refused request");
+    assert_eq!(
+        after,
+        Ok(3),
+        "a new connection reaches the listening server"
+    );
+}
