@@ -140,12 +140,12 @@ pub const MAX_HEAL_DEADLINE_MS: u64 = 600_000;
 pub const MAX_PLAN_FAULTS: usize = 64;
 /// `faults.plan[i].count`, `faults.mix.max_messages`: 1..=100 messages per message fault
 /// (mix default 3).
-pub const MAX_MESSAGES_PER_FAULT: u32 = 100;
+pub const MAX_MESSAGES_PER_FAULT: u32 = sim::fault::MAX_MESSAGES_PER_FAULT;
 /// `faults.plan[i].extra_ms` (delay), `faults.mix.max_delay_ms`: at most 600,000 ms (mix
 /// default 3,000).
-pub const MAX_DELAY_MS: u64 = 600_000;
+pub const MAX_DELAY_MS: u64 = sim::fault::MAX_DELAY_MS;
 /// `faults.plan[i].grace_ms` (stop): at most 600,000 ms (default 5,000).
-pub const MAX_GRACE_MS: u64 = 600_000;
+pub const MAX_GRACE_MS: u64 = sim::fault::MAX_GRACE_MS;
 /// `faults.mix.count`: 0..=64 faults (default 8).
 pub const MAX_MIX_COUNT: u32 = 64;
 /// Each `faults.mix` weight (`crash`, `pause`, `stop`, `drop_requests`, `lose_acks`,

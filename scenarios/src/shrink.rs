@@ -162,9 +162,13 @@ fn minimise_plan(
     options: &ShrinkOptions<'_>,
     still_fails: &mut impl FnMut(&RunOutcome) -> bool,
 ) -> sim::shrink::Shrunk {
+    let (faultable, all) = (scenario.crash_targets(), scenario.node_names());
     sim::shrink::minimise(
         &original.plan,
-        &scenario.crash_targets(),
+        sim::PlanNodes {
+            faultable: &faultable,
+            all: &all,
+        },
         scenario.faults.phase_ms,
         options.max_runs,
         |plan| {

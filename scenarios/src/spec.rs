@@ -518,36 +518,9 @@ impl Scenario {
             });
         }
         for (i, fault) in faults.plan.iter().enumerate() {
-            use sim::FaultAction::*;
-            let path = |field: &str| format!("faults.plan[{i}].{field}");
-            match &fault.get_ref().action {
-                DropRequests { count, .. }
-                | LoseAcks { count, .. }
-                | DuplicateRequests { count, .. }
-                | DuplicateResponses { count, .. } => {
-                    bounded(&path("count"), *count, 1, limits::MAX_MESSAGES_PER_FAULT)?
-                }
-                Delay {
-                    count, extra_ms, ..
-                } => {
-                    bounded(&path("count"), *count, 1, limits::MAX_MESSAGES_PER_FAULT)?;
-                    bounded(&path("extra_ms"), *extra_ms, 0, limits::MAX_DELAY_MS)?;
-                }
-                Stop { grace_ms, .. } => {
-                    bounded(&path("grace_ms"), *grace_ms, 0, limits::MAX_GRACE_MS)?
-                }
-                Partition { a, b } => {
-                    let nodes = self.node_names().len();
-                    for (side, list) in [("a", a), ("b", b)] {
-                        if list.len() > nodes {
-                            return Err(Invalid::new(
-                                &path(side),
-                                format!("{} names; the scenario has {nodes} nodes", list.len()),
-                            ));
-                        }
-                    }
-                }
-                Crash { .. } | Restart { .. } | Pause { .. } | Resume { .. } | HealPartition => {}
+            for bound in fault.get_ref().action.behaviour().bounds() {
+                let path = format!("faults.plan[{i}].{}", bound.field);
+                bounded(&path, bound.value, bound.min, bound.max)?;
             }
         }
         Ok(())
@@ -825,15 +798,10 @@ fn validate_plan_nodes(
     };
     sim::FaultPlan::validate_faults(&plan.0, nodes, phase_ms)?;
     for (index, fault) in plan.0.iter().enumerate() {
-        use sim::FaultAction::*;
-        let message = match &fault.action {
-            DropRequests { filter, .. }
-            | LoseAcks { filter, .. }
-            | DuplicateRequests { filter, .. }
-            | DuplicateResponses { filter, .. }
-            | Delay { filter, .. } => filter.message.as_deref(),
-            _ => None,
-        };
+        let message = fault
+            .action
+            .message_filter()
+            .and_then(|filter| filter.message.as_deref());
         if let Some(kind) = message.filter(|k| !MESSAGE_KINDS.contains(k)) {
             return Err(sim::PlanError {
                 index,

@@ -3,6 +3,7 @@
 
 use checker::history::{Operation, Phase};
 use scenarios::{RunOptions, Scenario, run};
+use sim::fault::{Restart, Stop};
 use sim::{Fault, FaultAction, FaultPlan, TraceKind};
 
 fn eos_test_with(streams_line: &str) -> Scenario {
@@ -35,16 +36,16 @@ fn a_clean_stop_leaves_the_group_and_the_others_take_over_before_the_session_tim
     let plan = FaultPlan(vec![
         at(
             stop_at_ms,
-            FaultAction::Stop {
+            FaultAction::Stop(Stop {
                 node: "instance-1".into(),
                 grace_ms: sim::STOP_GRACE_MS,
-            },
+            }),
         ),
         at(
             2_500,
-            FaultAction::Restart {
+            FaultAction::Restart(Restart {
                 node: "instance-1".into(),
-            },
+            }),
         ),
     ]);
     for seed in 0..4 {

@@ -35,7 +35,7 @@ fn exactly_once_copies_every_value_once_through_crashes() {
             .plan
             .0
             .iter()
-            .filter(|f| matches!(&f.action, sim::FaultAction::Crash { node } if node.starts_with("copier")))
+            .filter(|f| matches!(&f.action, sim::FaultAction::Crash(sim::fault::Crash { node }) if node.starts_with("copier")))
             .count();
         let output: Vec<_> = outcome
             .history

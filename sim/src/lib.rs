@@ -31,8 +31,8 @@ pub use alarm::Alarm;
 pub use coverage::{CoverageCounts, SimPoint};
 pub use disk::{Crashable, DurableCell, DurableLog};
 pub use fault::{
-    Fault, FaultAction, FaultMix, FaultPlan, MessageFilter, MessageKinds, MixKind, MixTargets,
-    PlanError, PlanNodes, SwarmDraw,
+    Fault, FaultAction, FaultKind, FaultMix, FaultPlan, MessageFilter, MessageKinds, MixKind,
+    MixTargets, PlanError, PlanNodes, SwarmDraw,
 };
 /// The simulator an app's programs run on: `madsim::time::sleep` for simulated time.
 pub use madsim;

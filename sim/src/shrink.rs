@@ -11,7 +11,7 @@
 //! A candidate is kept only if `still_fails` says it breaks the same property; the caller
 //! decides what "same" means (eosim: the same anomaly kind).
 
-use crate::fault::{Fault, FaultAction, FaultPlan};
+use crate::fault::{Fault, FaultPlan, PlanCheck, PlanNodes};
 
 /// The minimised plan and how many runs it took.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -22,11 +22,12 @@ pub struct Shrunk {
 }
 
 /// Minimises `plan` while `still_fails(candidate)` holds, within `max_runs` candidate runs.
-/// `targets` are the nodes that may crash or pause, `phase_ms` the fault phase: candidates
-/// that would be invalid plans are repaired or skipped, never run.
+/// `nodes` are the nodes the plan may name (those that may crash or pause, and every node a
+/// message fault may aim at: clients too, as swarm draws them), `phase_ms` the fault phase:
+/// candidates that would be invalid plans are repaired or skipped, never run.
 pub fn minimise(
     plan: &FaultPlan,
-    targets: &[String],
+    nodes: PlanNodes<'_>,
     phase_ms: u64,
     max_runs: u32,
     mut still_fails: impl FnMut(&FaultPlan) -> bool,
@@ -37,8 +38,9 @@ pub fn minimise(
         if *runs >= max_runs || candidate == *best {
             return false;
         }
-        let candidate = repair(candidate, targets);
-        if candidate.validate(targets, phase_ms).is_err() || candidate == *best {
+        let candidate = repair(candidate, nodes);
+        if FaultPlan::validate_faults(&candidate.0, nodes, phase_ms).is_err() || candidate == *best
+        {
             return false;
         }
         *runs += 1;
@@ -96,79 +98,12 @@ fn weaken_faults(best: &mut FaultPlan, runs: &mut u32, try_candidate: &mut Try<'
 }
 
 fn weaker_forms(faults: &[Fault], index: usize) -> Vec<FaultPlan> {
-    let with = |action: FaultAction| {
-        let mut f = faults.to_vec();
-        f[index].action = action;
-        FaultPlan(f)
-    };
-    match &faults[index].action {
-        FaultAction::Crash { node } => {
-            // crash … restart → pause … resume (the node keeps its memory)
-            let restart = faults[index..]
-                .iter()
-                .position(|f| matches!(&f.action, FaultAction::Restart { node: n } if n == node));
-            match restart {
-                Some(offset) => {
-                    let mut f = faults.to_vec();
-                    f[index].action = FaultAction::Pause { node: node.clone() };
-                    f[index + offset].action = FaultAction::Resume { node: node.clone() };
-                    vec![FaultPlan(f)]
-                }
-                // The healing phase restarts a crashed node, resumes a paused one.
-                None => vec![with(FaultAction::Pause { node: node.clone() })],
-            }
-        }
-        FaultAction::DropRequests { filter, count } if *count > 1 => {
-            vec![with(FaultAction::DropRequests {
-                filter: filter.clone(),
-                count: 1,
-            })]
-        }
-        FaultAction::LoseAcks { filter, count } if *count > 1 => {
-            vec![with(FaultAction::LoseAcks {
-                filter: filter.clone(),
-                count: 1,
-            })]
-        }
-        FaultAction::DuplicateRequests { filter, count } if *count > 1 => {
-            vec![with(FaultAction::DuplicateRequests {
-                filter: filter.clone(),
-                count: 1,
-            })]
-        }
-        FaultAction::DuplicateResponses { filter, count } if *count > 1 => {
-            vec![with(FaultAction::DuplicateResponses {
-                filter: filter.clone(),
-                count: 1,
-            })]
-        }
-        FaultAction::Delay {
-            filter,
-            direction,
-            extra_ms,
-            count,
-        } => {
-            let mut forms = Vec::new();
-            if *count > 1 {
-                forms.push(with(FaultAction::Delay {
-                    filter: filter.clone(),
-                    direction: *direction,
-                    extra_ms: *extra_ms,
-                    count: 1,
-                }));
-            }
-            if *extra_ms > 1 {
-                forms.push(with(FaultAction::Delay {
-                    filter: filter.clone(),
-                    direction: *direction,
-                    extra_ms: extra_ms / 2,
-                    count: *count,
-                }));
-            }
-            forms
-        }
-        _ => vec![],
-    }
+    let fault = faults[index].action.behaviour();
+    fault
+        .weaker(faults, index)
+        .into_iter()
+        .map(FaultPlan)
+        .collect()
 }
 
 /// Each fault earlier: halfway to its predecessor's time.
@@ -190,90 +125,50 @@ fn move_earlier(best: &mut FaultPlan, runs: &mut u32, try_candidate: &mut Try<'_
 }
 
 /// Drops faults whose precondition no longer holds (a restart of a node that is not down, a
-/// resume of one not paused), so deleting a crash also deletes its restart.
-pub fn repair(plan: FaultPlan, targets: &[String]) -> FaultPlan {
-    use std::collections::BTreeMap;
-    #[derive(Clone, Copy, PartialEq)]
-    enum Life {
-        Running,
-        Crashed,
-        Paused,
-    }
-    let mut life: BTreeMap<&str, Life> = targets
-        .iter()
-        .map(|t| (t.as_str(), Life::Running))
+/// resume of one not paused), so deleting a crash also deletes its restart. The check is the
+/// plan validator's own (`FaultKind::check`), so the two never disagree.
+pub fn repair(plan: FaultPlan, nodes: PlanNodes<'_>) -> FaultPlan {
+    let mut check = PlanCheck::new(nodes);
+    let kept = plan
+        .0
+        .into_iter()
+        .filter(|fault| fault.action.behaviour().check(&mut check).is_ok())
         .collect();
-    let mut kept = Vec::with_capacity(plan.0.len());
-    for fault in plan.0 {
-        let keep = match &fault.action {
-            FaultAction::Crash { node } => transition(
-                &mut life,
-                node,
-                &[Life::Running, Life::Paused],
-                Life::Crashed,
-            ),
-            FaultAction::Restart { node } => {
-                transition(&mut life, node, &[Life::Crashed], Life::Running)
-            }
-            FaultAction::Pause { node } => {
-                transition(&mut life, node, &[Life::Running], Life::Paused)
-            }
-            FaultAction::Resume { node } => {
-                transition(&mut life, node, &[Life::Paused], Life::Running)
-            }
-            _ => true,
-        };
-        if keep {
-            kept.push(fault);
-        }
-    }
-    return FaultPlan(kept);
-
-    fn transition<L: Copy + PartialEq>(
-        life: &mut std::collections::BTreeMap<&str, L>,
-        node: &str,
-        from: &[L],
-        to: L,
-    ) -> bool {
-        match life.get_mut(node) {
-            Some(state) if from.contains(state) => {
-                *state = to;
-                true
-            }
-            _ => false,
-        }
-    }
+    FaultPlan(kept)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::fault::MessageFilter;
+    use crate::fault::{Crash, FaultAction, LoseAcks, MessageFilter, Pause, Restart};
 
     fn crash(at_ms: u64, node: &str) -> Fault {
         Fault {
             at_ms,
-            action: FaultAction::Crash { node: node.into() },
+            action: Crash { node: node.into() }.into(),
         }
     }
     fn restart(at_ms: u64, node: &str) -> Fault {
         Fault {
             at_ms,
-            action: FaultAction::Restart { node: node.into() },
+            action: Restart { node: node.into() }.into(),
         }
     }
     fn lose(at_ms: u64, count: u32) -> Fault {
         Fault {
             at_ms,
-            action: FaultAction::LoseAcks {
+            action: LoseAcks {
                 filter: MessageFilter::default(),
                 count,
-            },
+            }
+            .into(),
         }
     }
 
-    fn targets() -> Vec<String> {
-        vec!["a".into(), "b".into()]
+    fn targets() -> PlanNodes<'static> {
+        static NODES: std::sync::LazyLock<Vec<String>> =
+            std::sync::LazyLock::new(|| vec!["a".into(), "b".into()]);
+        PlanNodes::only(&NODES)
     }
 
     #[test]
@@ -287,17 +182,18 @@ mod tests {
             restart(60, "b"),
         ]);
         // "Fails" iff some lose-acks fault is present.
-        let shrunk = minimise(&plan, &targets(), 100, 500, |p| {
+        let shrunk = minimise(&plan, targets(), 100, 500, |p| {
             p.0.iter()
-                .any(|f| matches!(f.action, FaultAction::LoseAcks { .. }))
+                .any(|f| matches!(f.action, FaultAction::LoseAcks(_)))
         });
         assert_eq!(shrunk.plan.0.len(), 1);
         assert_eq!(
             shrunk.plan.0[0].action,
-            FaultAction::LoseAcks {
+            LoseAcks {
                 filter: MessageFilter::default(),
                 count: 1
             }
+            .into()
         );
         assert_eq!(shrunk.plan.0[0].at_ms, 0, "moved as early as it goes");
     }
@@ -307,23 +203,23 @@ mod tests {
         let plan = FaultPlan(vec![lose(5, 1), crash(10, "a"), restart(30, "a")]);
         // "Fails" iff node a is ever taken down (crash or pause).
         let down = |p: &FaultPlan| {
-            p.0.iter().any(|f| matches!(&f.action, FaultAction::Crash { node } | FaultAction::Pause { node } if node == "a"))
+            p.0.iter().any(|f| matches!(&f.action, FaultAction::Crash(Crash { node }) | FaultAction::Pause(Pause { node }) if node == "a"))
         };
-        let shrunk = minimise(&plan, &targets(), 100, 500, down);
+        let shrunk = minimise(&plan, targets(), 100, 500, down);
         // The healing phase resumes the node, so the resume can go too.
         assert_eq!(
             shrunk.plan.0,
             vec![Fault {
                 at_ms: 0,
-                action: FaultAction::Pause { node: "a".into() }
+                action: Pause { node: "a".into() }.into()
             }]
         );
         // If it must be a crash, it stays a crash.
         let crashed = |p: &FaultPlan| {
             p.0.iter()
-                .any(|f| matches!(&f.action, FaultAction::Crash { node } if node == "a"))
+                .any(|f| matches!(&f.action, FaultAction::Crash(Crash { node }) if node == "a"))
         };
-        let shrunk = minimise(&plan, &targets(), 100, 500, crashed);
+        let shrunk = minimise(&plan, targets(), 100, 500, crashed);
         assert_eq!(shrunk.plan.0, vec![crash(0, "a")]);
     }
 
@@ -331,7 +227,7 @@ mod tests {
     fn the_budget_is_respected_and_the_result_still_fails() {
         let plan = FaultPlan((0..20).map(|i| lose(i * 3, 2)).collect());
         let mut calls = 0;
-        let shrunk = minimise(&plan, &targets(), 100, 7, |p| {
+        let shrunk = minimise(&plan, targets(), 100, 7, |p| {
             calls += 1;
             p.0.len() >= 3
         });
@@ -343,7 +239,7 @@ mod tests {
     fn repair_drops_orphaned_restarts() {
         let plan = FaultPlan(vec![restart(1, "a"), crash(2, "b"), restart(3, "b")]);
         assert_eq!(
-            repair(plan, &targets()).0,
+            repair(plan, targets()).0,
             vec![crash(2, "b"), restart(3, "b")]
         );
     }

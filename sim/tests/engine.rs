@@ -5,7 +5,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use sim::fault::{FaultAction, MessageFilter, apply};
+use sim::fault::{
+    Delay, DropRequests, DuplicateRequests, DuplicateResponses, FaultAction, LoseAcks,
+    MessageFilter, apply,
+};
 use sim::net::Direction;
 use sim::node::SUPERVISOR;
 use sim::trace::TraceKind;
@@ -61,10 +64,10 @@ fn lost_ack_means_the_request_took_effect_but_the_caller_times_out() {
         let (server, disk) = counter_server(&sim, &net, applied.clone());
         apply(
             &sim,
-            &FaultAction::LoseAcks {
+            &FaultAction::LoseAcks(LoseAcks {
                 filter: MessageFilter::default(),
                 count: 1,
-            },
+            }),
         );
         let first = net.call(SUPERVISOR, server, Add(5), TIMEOUT).await;
         let second = net.call(SUPERVISOR, server, Add(1), TIMEOUT).await;
@@ -86,10 +89,10 @@ fn duplicated_request_takes_effect_twice_and_duplicated_response_is_dropped() {
         let (server, _) = counter_server(&sim, &net, applied.clone());
         apply(
             &sim,
-            &FaultAction::DuplicateRequests {
+            &FaultAction::DuplicateRequests(DuplicateRequests {
                 filter: MessageFilter::default(),
                 count: 1,
-            },
+            }),
         );
         let total = net
             .call(SUPERVISOR, server, Add(5), TIMEOUT)
@@ -99,10 +102,10 @@ fn duplicated_request_takes_effect_twice_and_duplicated_response_is_dropped() {
         madsim::time::sleep(Duration::from_millis(50)).await;
         apply(
             &sim,
-            &FaultAction::DuplicateResponses {
+            &FaultAction::DuplicateResponses(DuplicateResponses {
                 filter: MessageFilter::default(),
                 count: 1,
-            },
+            }),
         );
         let after = net
             .call(SUPERVISOR, server, Add(0), TIMEOUT)
@@ -143,12 +146,12 @@ fn connections_are_fifo_and_a_held_message_stalls_its_connection() {
         let (server, _) = counter_server(&sim, &net, Arc::new(AtomicU64::new(0)));
         apply(
             &sim,
-            &FaultAction::Delay {
+            &FaultAction::Delay(Delay {
                 filter: MessageFilter::default(),
                 direction: Direction::Request,
                 extra_ms: 200,
                 count: 1,
-            },
+            }),
         );
         let mut calls = Vec::new();
         for i in 0..50 {
@@ -217,10 +220,10 @@ fn a_lost_message_breaks_the_connection_until_the_caller_times_out() {
         let (server, _) = counter_server(&sim, &net, applied.clone());
         apply(
             &sim,
-            &FaultAction::DropRequests {
+            &FaultAction::DropRequests(DropRequests {
                 filter: MessageFilter::default(),
                 count: 1,
-            },
+            }),
         );
         let (n1, n2) = (net.clone(), net.clone());
         let first =
@@ -308,10 +311,10 @@ fn busy_run(seed: u64, record: bool) -> sim::SeedReport<u64> {
             let (server, _) = counter_server(&sim, &net, Arc::new(AtomicU64::new(0)));
             apply(
                 &sim,
-                &FaultAction::LoseAcks {
+                &FaultAction::LoseAcks(LoseAcks {
                     filter: MessageFilter::default(),
                     count: 3,
-                },
+                }),
             );
             let mut calls = Vec::new();
             for i in 0..20 {
@@ -521,11 +524,13 @@ fn a_held_response_dies_with_the_connection_and_a_held_request_is_handled_late()
         let net: Net<Add, Total> = Net::new(&sim, NetConfig::default());
         let applied = Arc::new(AtomicU64::new(0));
         let (server, _) = counter_server(&sim, &net, applied.clone());
-        let hold = |direction| FaultAction::Delay {
-            filter: MessageFilter::default(),
-            direction,
-            extra_ms: 300,
-            count: 1,
+        let hold = |direction| {
+            FaultAction::Delay(Delay {
+                filter: MessageFilter::default(),
+                direction,
+                extra_ms: 300,
+                count: 1,
+            })
         };
         apply(&sim, &hold(Direction::Response));
         let response_held = net.call(SUPERVISOR, server, Add(1), TIMEOUT).await;
