@@ -243,4 +243,47 @@ mod tests {
             vec![crash(2, "b"), restart(3, "b")]
         );
     }
+
+    /// A swarm plan aims message faults at clients, which cannot crash: the shrinker still
+    /// tries (and keeps) candidates with them.
+    #[test]
+    fn faults_aimed_at_clients_are_shrunk_too() {
+        let faultable = vec!["a".to_string()];
+        let all = vec!["a".to_string(), "client-1".to_string()];
+        let nodes = PlanNodes {
+            faultable: &faultable,
+            all: &all,
+        };
+        let at_client = |at_ms, count| Fault {
+            at_ms,
+            action: LoseAcks {
+                filter: MessageFilter {
+                    to: Some("client-1".into()),
+                    ..MessageFilter::default()
+                },
+                count,
+            }
+            .into(),
+        };
+        let plan = FaultPlan(vec![crash(10, "a"), at_client(20, 3), restart(30, "a")]);
+        let shrunk = minimise(&plan, nodes, 100, 500, |p| {
+            p.0.iter().any(|f| f.action.is_targeted())
+        });
+        assert_eq!(shrunk.plan.0, vec![at_client(0, 1)]);
+    }
+
+    /// A stop is undone by a restart, as the validator says: repair keeps both.
+    #[test]
+    fn repair_keeps_a_stop_and_its_restart() {
+        let stop = Fault {
+            at_ms: 1,
+            action: crate::fault::Stop {
+                node: "a".into(),
+                grace_ms: 10,
+            }
+            .into(),
+        };
+        let plan = FaultPlan(vec![stop.clone(), restart(2, "a")]);
+        assert_eq!(repair(plan, targets()).0, vec![stop, restart(2, "a")]);
+    }
 }
