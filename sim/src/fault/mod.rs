@@ -28,22 +28,21 @@ mod plan_check;
 mod tests;
 
 pub use kind::{FaultKind, FieldBound};
-pub use message::{
-    Delay, DropRequests, DuplicateRequests, DuplicateResponses, LoseAcks, MAX_DELAY_MS,
-    MAX_MESSAGES_PER_FAULT, MessageFilter,
-};
+pub use message::{MAX_DELAY_MS, MAX_MESSAGES_PER_FAULT, MessageFilter};
 pub use mix::{FaultMix, MessageKinds, MixDraw, MixKind, MixTargets, SwarmDraw};
-pub use outage::{Crash, MAX_GRACE_MS, Pause, Restart, Resume, Stop};
-pub use partition::{HealPartition, Partition};
+pub use outage::MAX_GRACE_MS;
 pub use plan_check::{Life, PlanCheck, PlanNodes};
 
-/// Declares every kind of fault once, one row per kind: its variant (also the name of its
-/// struct, which implements `FaultKind`) and its `kind` name in plans (the serde tag; plan
-/// files, reports and traces depend on it). From the table come `FaultAction` (tagged with
-/// the name), `From<Kind> for FaultAction`, `FaultAction::kind` and the trait dispatch:
-/// adding a kind is its module and a row.
+/// Declares every kind of fault once, one row per kind: its module and struct (which
+/// implements `FaultKind`; the struct's name is also the variant's) and its `kind` name in
+/// plans (the serde tag; plan files, reports and traces depend on it). From the table come
+/// the re-export of the struct, `FaultAction` (tagged with the name), `From<Kind> for
+/// FaultAction`, `FaultAction::kind`, `KINDS` and the trait dispatch: adding a kind is its
+/// module (with its `mod` line) and a row.
 macro_rules! fault_kinds {
-    ($( $Kind:ident = $name:literal, )+) => {
+    ($( $module:ident :: $Kind:ident = $name:literal, )+) => {
+        $( pub use $module::$Kind; )+
+
         /// One fault: any kind.
         #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
         #[serde(tag = "kind")]
@@ -81,18 +80,18 @@ macro_rules! fault_kinds {
 }
 
 fault_kinds! {
-    Crash = "crash",
-    Restart = "restart",
-    Pause = "pause",
-    Resume = "resume",
-    Stop = "stop",
-    Partition = "partition",
-    HealPartition = "heal-partition",
-    DropRequests = "drop-requests",
-    LoseAcks = "lose-acks",
-    DuplicateRequests = "duplicate-requests",
-    DuplicateResponses = "duplicate-responses",
-    Delay = "delay",
+    outage::Crash = "crash",
+    outage::Restart = "restart",
+    outage::Pause = "pause",
+    outage::Resume = "resume",
+    outage::Stop = "stop",
+    partition::Partition = "partition",
+    partition::HealPartition = "heal-partition",
+    message::DropRequests = "drop-requests",
+    message::LoseAcks = "lose-acks",
+    message::DuplicateRequests = "duplicate-requests",
+    message::DuplicateResponses = "duplicate-responses",
+    message::Delay = "delay",
 }
 
 impl FaultAction {
