@@ -447,6 +447,10 @@ fn list() -> anyhow::Result<ExitCode> {
     for v in Variant::ALL {
         println!("  {:<20} {}", v.name(), v.description());
     }
+    println!("fault kinds (a plan's `kind`):");
+    for (name, meaning) in eosim::sim::FaultAction::KINDS {
+        println!("  {name:<20} {meaning}");
+    }
     println!("anomaly kinds (category: meaning):");
     for k in eosim::checker::AnomalyKind::ALL {
         println!("  {:<22} {}: {}", k.name(), k.category(), k.meaning());

@@ -35,24 +35,25 @@ pub use plan_check::{Life, PlanCheck, PlanNodes};
 
 /// Declares every kind of fault once, one row per kind: its module and struct (which
 /// implements `FaultKind`; the struct's name is also the variant's) and its `kind` name in
-/// plans (the serde tag; plan files, reports and traces depend on it). From the table come
+/// plans (the serde tag; plan files, reports and traces depend on it) and a one-line meaning
+/// (`eosim list` prints it). From the table come
 /// the re-export of the struct, `FaultAction` (tagged with the name), `From<Kind> for
 /// FaultAction`, `FaultAction::kind`, `KINDS` and the trait dispatch: adding a kind is its
 /// module (with its `mod` line) and a row.
 macro_rules! fault_kinds {
-    ($( $module:ident :: $Kind:ident = $name:literal, )+) => {
+    ($( $module:ident :: $Kind:ident = $name:literal : $meaning:literal, )+) => {
         $( pub use $module::$Kind; )+
 
         /// One fault: any kind.
         #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
         #[serde(tag = "kind")]
         pub enum FaultAction {
-            $( #[serde(rename = $name)] $Kind($Kind), )+
+            $( #[doc = $meaning] #[serde(rename = $name)] $Kind($Kind), )+
         }
 
         impl FaultAction {
-            /// Every kind's name, in table order.
-            pub const KINDS: &'static [&'static str] = &[$($name),+];
+            /// Every kind's (name, one-line meaning), in table order.
+            pub const KINDS: &'static [(&'static str, &'static str)] = &[$(($name, $meaning)),+];
 
             /// Its `kind` as a plan names it (the serde tag), without serialising it.
             pub fn kind(&self) -> &'static str {
@@ -80,18 +81,30 @@ macro_rules! fault_kinds {
 }
 
 fault_kinds! {
-    outage::Crash = "crash",
-    outage::Restart = "restart",
-    outage::Pause = "pause",
-    outage::Resume = "resume",
-    outage::Stop = "stop",
-    partition::Partition = "partition",
-    partition::HealPartition = "heal-partition",
-    message::DropRequests = "drop-requests",
-    message::LoseAcks = "lose-acks",
-    message::DuplicateRequests = "duplicate-requests",
-    message::DuplicateResponses = "duplicate-responses",
-    message::Delay = "delay",
+    outage::Crash = "crash":
+        "kill every task of a node (unsynced writes may be lost)",
+    outage::Restart = "restart":
+        "restart a crashed or stopped node on its durable state",
+    outage::Pause = "pause":
+        "freeze a node; its mailbox keeps filling and it wakes a zombie on stale beliefs",
+    outage::Resume = "resume":
+        "resume a paused node: expired timers fire, buffered requests are handled",
+    outage::Stop = "stop":
+        "clean shutdown (SIGTERM), killed after grace_ms (default 5000); restart it later",
+    partition::Partition = "partition":
+        "cut every link between node groups a and b, both ways",
+    partition::HealPartition = "heal-partition":
+        "restore every cut link",
+    message::DropRequests = "drop-requests":
+        "drop the next count matching requests before they reach the server",
+    message::LoseAcks = "lose-acks":
+        "drop the next count matching responses after their request took effect",
+    message::DuplicateRequests = "duplicate-requests":
+        "deliver the next count matching requests twice",
+    message::DuplicateResponses = "duplicate-responses":
+        "deliver the next count matching responses twice",
+    message::Delay = "delay":
+        "hold the next count matching messages (direction) and release them extra_ms late",
 }
 
 impl FaultAction {
