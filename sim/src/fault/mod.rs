@@ -18,6 +18,7 @@ use serde::{Deserialize, Serialize};
 use crate::node::Sim;
 use crate::trace::{self, TraceKind};
 
+mod isolate;
 mod kind;
 mod message;
 mod mix;
@@ -105,6 +106,8 @@ fault_kinds! {
         "deliver the next count matching responses twice",
     message::Delay = "delay":
         "hold the next count matching messages (direction) and release them extra_ms late",
+    isolate::Isolate = "isolate":
+        "cut every link of one node, both ways, while it runs (undo: heal-partition)",
 }
 
 impl FaultAction {
