@@ -451,6 +451,10 @@ fn list() -> anyhow::Result<ExitCode> {
     for (name, meaning) in eosim::sim::FaultAction::KINDS {
         println!("  {name:<20} {meaning}");
     }
+    println!("fault points (a point fault's `after`):");
+    for point in eosim::model::fault_point::FaultPoint::ALL {
+        println!("  {:<34} {}", point.name(), point.meaning());
+    }
     println!("anomaly kinds (category: meaning):");
     for k in eosim::checker::AnomalyKind::ALL {
         println!("  {:<22} {}: {}", k.name(), k.category(), k.meaning());

@@ -27,6 +27,7 @@ use sim::{DurableCell, DurableLog, NodeId, Sim};
 use crate::cluster::{Cluster, OFFSETS_TOPIC_PARTITIONS};
 use crate::config::{Variant, Variants};
 use crate::coverage::CoveragePoint;
+use crate::fault_point::FaultPoint;
 use crate::group::{GroupMembers, GroupOffsets, GroupOffsetsConfig, OffsetLogRecord, Rebalance};
 use crate::partition::{Partition, PartitionConfig, StoredBatch};
 use crate::producer_state::AppendOrigin;
@@ -335,6 +336,9 @@ impl Broker {
                         Duration::ZERO
                     };
                     let response = self.handle(incoming.request);
+                    // A point fault that fired while handling halts the broker here, before
+                    // the answer or any marker leaves.
+                    sim.settle(self.me).await;
                     crate::coverage::on_response(&response);
                     self.net.reply_after(self.me, incoming.reply_to, response, sync);
                 }
@@ -402,6 +406,8 @@ impl Broker {
                     if !self.ack_before_sync {
                         partition.sync();
                     }
+                    let partition = Some((&*tp.topic, tp.partition));
+                    FaultPoint::Appended.reach(self.net.sim(), self.me, partition, None);
                 }
                 Response::Produce(result)
             }
@@ -484,6 +490,15 @@ impl Broker {
                     result,
                     now_ms,
                 );
+                if !outcome.markers.is_empty() {
+                    // Prepare{Commit,Abort} was logged just now (a retry logs nothing).
+                    let point = match result {
+                        crate::protocol::TxnResult::Commit => FaultPoint::PrepareCommitLogged,
+                        crate::protocol::TxnResult::Abort => FaultPoint::PrepareAbortLogged,
+                    };
+                    let id = Some(&*producer.transactional_id);
+                    point.reach(self.net.sim(), self.me, None, id);
+                }
                 self.enqueue_markers(outcome.markers);
                 Response::EndTxn(outcome.result)
             }

@@ -19,6 +19,7 @@ pub mod client;
 pub mod cluster;
 pub mod config;
 pub mod coverage;
+pub mod fault_point;
 pub mod group;
 pub mod partition;
 pub mod producer_state;

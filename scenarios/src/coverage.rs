@@ -17,7 +17,8 @@ pub fn points() -> impl Iterator<Item = (&'static str, &'static str)> {
     sim.chain(model)
 }
 
-/// A targeted fault of the plan and how many messages it took.
+/// A fault of the plan that waits for events (a targeted message fault, a point fault) and
+/// how many it took.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct FaultUse {
     /// Position in the plan.
@@ -26,10 +27,11 @@ pub struct FaultUse {
     pub kind: String,
     /// The fault as the trace shows it.
     pub description: String,
-    /// Messages it asked for (`count`).
+    /// Messages it asked for (`count`; a point fault: 1).
     pub asked: u32,
     /// Messages it took (0: it matched no message: the filter named a message that never
-    /// travelled in its window, or everything it matched was already dead).
+    /// travelled in its window, or everything it matched was already dead; a point fault:
+    /// the point was never reached by a matching node).
     pub used: u32,
 }
 
@@ -49,12 +51,12 @@ impl Coverage {
             .0
             .iter()
             .enumerate()
-            .filter(|(_, f)| f.action.is_targeted())
+            .filter(|(_, f)| f.action.behaviour().events_asked() > 0)
             .map(|(index, f)| FaultUse {
                 index,
                 kind: f.action.kind().to_string(),
                 description: f.action.to_string(),
-                asked: f.action.message_count(),
+                asked: f.action.behaviour().events_asked(),
                 used: counts.fault_uses.get(index).copied().unwrap_or(0),
             })
             .collect();

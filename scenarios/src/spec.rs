@@ -798,6 +798,15 @@ fn validate_plan_nodes(
     };
     sim::FaultPlan::validate_faults(&plan.0, nodes, phase_ms)?;
     for (index, fault) in plan.0.iter().enumerate() {
+        let point = fault.action.behaviour().point();
+        if let Some(name) = point.filter(|p| FaultPoint::from_name(p).is_none()) {
+            let known: Vec<&str> = FaultPoint::ALL.iter().map(|p| p.name()).collect();
+            return Err(sim::PlanError {
+                index,
+                what: fault.action.to_string(),
+                reason: format!("unknown fault point {name:?} (known: {})", known.join(", ")),
+            });
+        }
         let message = fault
             .action
             .message_filter()
@@ -818,6 +827,9 @@ fn validate_plan_nodes(
 
 /// The message kinds a fault may name (the model's request and response labels).
 pub use model::protocol::MESSAGE_KINDS;
+
+/// The fault points a point fault may wait for (the model declares them).
+pub use model::fault_point::FaultPoint;
 
 /// The node that writes the copy application's input.
 pub const LOADER: &str = "loader";

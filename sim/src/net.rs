@@ -529,6 +529,11 @@ impl<Req: Message, Resp: Message> Net<Req, Resp> {
         }
     }
 
+    /// The run this network belongs to.
+    pub fn sim(&self) -> &Sim {
+        &self.sim
+    }
+
     /// Message counts so far.
     pub fn stats(&self) -> NetStats {
         self.lock().stats

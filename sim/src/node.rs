@@ -69,6 +69,8 @@ pub(crate) struct NodeEntry {
     disks: Vec<Arc<dyn Crashable>>,
     /// This life's shutdown request (a fresh one for every restart).
     stop: Arc<StopSignal>,
+    /// A point fault that fired on this node, applied by its next `Sim::settle`.
+    pub(crate) pending_halt: Option<crate::point::PointAction>,
 }
 
 pub(crate) struct World {
@@ -77,6 +79,8 @@ pub(crate) struct World {
     pub(crate) cut_links: std::collections::BTreeSet<(NodeId, NodeId)>,
     /// Targeted message faults still to apply.
     pub(crate) rules: Vec<MessageRule>,
+    /// Armed point faults (`point`).
+    pub(crate) point_rules: Vec<crate::point::PointRule>,
     pub(crate) lose_unsynced_on_crash: bool,
     supervisor_tasks: Vec<madsim::task::AbortHandle>,
 }
@@ -119,11 +123,13 @@ impl Sim {
             madsim_node: None,
             disks: Vec::new(),
             stop: Arc::default(),
+            pending_halt: None,
         };
         let world = World {
             nodes: vec![supervisor],
             cut_links: Default::default(),
             rules: Vec::new(),
+            point_rules: Vec::new(),
             lose_unsynced_on_crash: false,
             supervisor_tasks: Vec::new(),
         };
@@ -177,6 +183,7 @@ impl Sim {
                 madsim_node: None,
                 disks: Vec::new(),
                 stop: Arc::default(),
+                pending_halt: None,
             });
             NodeId(world.nodes.len() as u32 - 1)
         };
@@ -296,6 +303,7 @@ impl Sim {
                 "restart",
             );
             entry.stop = Arc::default();
+            entry.pending_halt = None;
         }
         trace::record(node, TraceKind::Restart);
         madsim::runtime::Handle::current().restart(madsim_id);
@@ -417,6 +425,7 @@ impl Sim {
             let mut world = self.lock();
             world.cut_links.clear();
             world.rules.clear();
+            world.point_rules.clear();
             let ids = |state| {
                 world
                     .nodes

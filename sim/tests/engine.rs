@@ -615,3 +615,101 @@ fn a_request_refused_by_a_server_not_yet_listening_breaks_its_connection() {
         "a new connection reaches the listening server"
     );
 }
+
+/// A counter server that announces "server:appended" after its durable write, before it
+/// replies.
+fn counter_server_with_point(
+    sim: &Sim,
+    net: &Net<Add, Total>,
+) -> (sim::NodeId, Arc<DurableLog<u64>>) {
+    let disk = DurableLog::new();
+    let (net2, disk2, sim2) = (net.clone(), disk.clone(), sim.clone());
+    let id = sim.add_node("server", move |me| {
+        let (net, disk, sim) = (net2.clone(), disk2.clone(), sim2.clone());
+        async move {
+            let mut inbox = net.serve(me);
+            while let Some(incoming) = inbox.recv().await {
+                disk.append(incoming.request.0);
+                disk.sync();
+                let event = sim::PointEvent {
+                    point: "server:appended",
+                    ..Default::default()
+                };
+                sim.at_point(me, &event).await;
+                let total = disk.read(|e| e.iter().sum());
+                net.reply(me, incoming.reply_to, Total(total));
+            }
+        }
+    });
+    sim.attach_disk(id, disk.clone());
+    (id, disk)
+}
+
+/// A point fault crashes the node right after the point: the write before it is durable,
+/// the reply after it never leaves; a pause there holds the reply until the resume.
+#[test]
+fn a_point_fault_halts_the_node_exactly_at_the_point() {
+    let point = |then: &str, nth: u32| -> FaultAction {
+        let text = format!(
+            "kind = \"point\"\nafter = \"server:appended\"\nthen = \"{then}\"\nnth = {nth}"
+        );
+        toml::from_str(&text).unwrap()
+    };
+    let crash = point("crash", 2);
+    let report = run_seed(11, &SeedOptions::default(), move |sim| async move {
+        let net: Net<Add, Total> = Net::new(&sim, NetConfig::default());
+        let (server, disk) = counter_server_with_point(&sim, &net);
+        apply(&sim, &crash);
+        let first = net
+            .call(SUPERVISOR, server, Add(1), TIMEOUT)
+            .await
+            .map(|t| t.0);
+        let second = net
+            .call(SUPERVISOR, server, Add(2), TIMEOUT)
+            .await
+            .map(|t| t.0);
+        let state = sim.state(server);
+        sim.restart(server);
+        madsim::time::sleep(Duration::from_millis(1)).await;
+        let after = net
+            .call(SUPERVISOR, server, Add(4), TIMEOUT)
+            .await
+            .map(|t| t.0);
+        (first, second, state, after, disk.read(|e| e.to_vec()))
+    });
+    let (first, second, state, after, log) = report.outcome.unwrap();
+    assert_eq!(first, Ok(1), "the first event passes (nth = 2)");
+    assert_eq!(
+        second,
+        Err(sim::CallError::Timeout),
+        "no reply after the point"
+    );
+    assert_eq!(state, sim::NodeState::Crashed);
+    assert_eq!(
+        after,
+        Ok(7),
+        "the write before the point survived the crash"
+    );
+    assert_eq!(log, vec![1, 2, 4]);
+
+    let pause = point("pause", 1);
+    let report = run_seed(12, &SeedOptions::default(), move |sim| async move {
+        let net: Net<Add, Total> = Net::new(&sim, NetConfig::default());
+        let (server, _) = counter_server_with_point(&sim, &net);
+        apply(&sim, &pause);
+        let n = net.clone();
+        let call = madsim::task::spawn(async move {
+            n.call(SUPERVISOR, server, Add(1), Duration::from_secs(5))
+                .await
+        });
+        madsim::time::sleep(Duration::from_millis(50)).await;
+        let state = sim.state(server);
+        sim.resume(server);
+        let reply = call.await.unwrap().map(|t| t.0);
+        (state, reply, sim::now_ms())
+    });
+    let (state, reply, now_ms) = report.outcome.unwrap();
+    assert_eq!(state, sim::NodeState::Paused);
+    assert_eq!(reply, Ok(1), "the reply leaves after the resume");
+    assert!(now_ms >= 50);
+}

@@ -38,6 +38,17 @@ pub trait FaultKind {
         None
     }
 
+    /// The fault point it waits for, if it is a point fault (the model knows the names).
+    fn point(&self) -> Option<&str> {
+        None
+    }
+
+    /// How many events it waits to take (messages, or a point's one firing); 0 for a fault
+    /// that acts when applied. Coverage reports the ones that took none.
+    fn events_asked(&self) -> u32 {
+        self.messages().map_or(0, |(_, count)| count)
+    }
+
     /// Its numeric fields and their bounds, for scenario validation. Default: none.
     fn bounds(&self) -> Vec<FieldBound> {
         Vec::new()

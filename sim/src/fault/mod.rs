@@ -25,6 +25,7 @@ mod mix;
 mod outage;
 mod partition;
 mod plan_check;
+mod point;
 #[cfg(test)]
 mod tests;
 
@@ -33,6 +34,7 @@ pub use message::{MAX_DELAY_MS, MAX_MESSAGES_PER_FAULT, MessageFilter};
 pub use mix::{FaultMix, MessageKinds, MixDraw, MixKind, MixTargets, SwarmDraw};
 pub use outage::MAX_GRACE_MS;
 pub use plan_check::{Life, PlanCheck, PlanNodes};
+pub use point::MAX_POINT_NTH;
 
 /// Declares every kind of fault once, one row per kind: its module and struct (which
 /// implements `FaultKind`; the struct's name is also the variant's) and its `kind` name in
@@ -108,6 +110,8 @@ fault_kinds! {
         "hold the next count matching messages (direction) and release them extra_ms late",
     isolate::Isolate = "isolate":
         "cut every link of one node, both ways, while it runs (undo: heal-partition)",
+    point::AtPoint = "point":
+        "crash (or pause) a node right after it reaches a fault point (after, nth, filters)",
 }
 
 impl FaultAction {
@@ -226,6 +230,8 @@ impl FaultPlan {
                 // Its rule counts the messages it takes (`coverage`).
                 sim.tag_new_rule(index as u32);
             }
+            // A point fault names itself in the trace when it fires.
+            sim.tag_new_point(index as u32);
         }
     }
 }

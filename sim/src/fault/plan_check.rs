@@ -11,6 +11,8 @@ pub enum Life {
     Paused,
     /// Asked to stop (it may still be shutting down).
     Stopped,
+    /// Armed with a point fault: crashed or paused if the point was reached, else running.
+    AtPoint,
 }
 
 impl Life {
@@ -20,6 +22,7 @@ impl Life {
             Life::Crashed => "crashed",
             Life::Paused => "paused",
             Life::Stopped => "stopped",
+            Life::AtPoint => "armed with a point fault (it may be down)",
         }
     }
 }
@@ -87,6 +90,15 @@ impl<'a> PlanCheck<'a> {
         }
         *state = to;
         Ok(())
+    }
+
+    /// A point fault without a node may halt any running faultable node.
+    pub fn all_running_at_point(&mut self) {
+        for life in self.life.values_mut() {
+            if *life == Life::Running {
+                *life = Life::AtPoint;
+            }
+        }
     }
 
     /// Checks that a fault may name `node` (any node of the scenario, clients too).

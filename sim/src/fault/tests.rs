@@ -435,3 +435,52 @@ fn without_clients_message_faults_aim_at_servers() {
         _ => true,
     }));
 }
+
+#[test]
+fn a_point_fault_parses_with_defaults_and_leaves_its_node_alone_afterwards() {
+    let fault: Fault = toml::from_str(
+        "at_ms = 5\nkind = \"point\"\nafter = \"coordinator:prepare-commit-logged\"\nnode = \"broker-1\"",
+    )
+    .unwrap();
+    let FaultAction::AtPoint(point) = &fault.action else {
+        panic!("{fault:?}")
+    };
+    assert_eq!((point.nth, point.then), (1, crate::PointAction::Crash));
+    assert_eq!(
+        fault.to_string(),
+        "@5 ms crash broker-1 after coordinator:prepare-commit-logged"
+    );
+    let crash = |node: &str| Fault {
+        at_ms: 10,
+        action: Crash { node: node.into() }.into(),
+    };
+    let plan = FaultPlan(vec![fault.clone(), crash("broker-1")]);
+    let err = plan.validate(&nodes(), 100).unwrap_err();
+    assert!(err.reason.contains("armed with a point fault"), "{err}");
+    assert!(
+        FaultPlan(vec![fault.clone(), crash("broker-2")])
+            .validate(&nodes(), 100)
+            .is_ok()
+    );
+    // Without a node, any node may be the one halted.
+    let anywhere = Fault {
+        action: AtPoint {
+            node: None,
+            ..point.clone()
+        }
+        .into(),
+        ..fault
+    };
+    assert!(
+        FaultPlan(vec![anywhere, crash("broker-2")])
+            .validate(&nodes(), 100)
+            .is_err()
+    );
+}
+
+#[test]
+fn a_point_name_must_be_component_and_event() {
+    let fault: Fault = toml::from_str("at_ms = 5\nkind = \"point\"\nafter = \"prepare\"").unwrap();
+    let err = FaultPlan(vec![fault]).validate(&nodes(), 100).unwrap_err();
+    assert!(err.reason.contains("not `component:event`"), "{err}");
+}

@@ -1,0 +1,78 @@
+//! The model's fault points, declared once: where in the protocol a plan's `point` fault
+//! (`sim::fault::AtPoint`) may crash or pause the node that got there. Each is reached right
+//! after its event took durable effect and before the node shows it to anyone (no answer, no
+//! marker, no further write): BUGGIFY's "crash here" for the windows timed faults rarely hit.
+
+use sim::{NodeId, PointEvent, Sim};
+
+/// Declares every fault point once: variant, `component:event` name (plans name it in
+/// `after`) and a one-line meaning (`eosim list`); `ALL`, `name`, `meaning` and `from_name`
+/// derived.
+macro_rules! fault_points {
+    ($( $Point:ident = $name:literal : $meaning:literal, )+) => {
+        /// A named event of the protocol where a point fault may fire.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+        pub enum FaultPoint {
+            $( #[doc = $meaning] $Point, )+
+        }
+
+        impl FaultPoint {
+            /// Every point, in table order.
+            pub const ALL: &'static [FaultPoint] = &[$(FaultPoint::$Point),+];
+
+            /// Its name in a plan's `after`.
+            pub const fn name(self) -> &'static str {
+                match self {
+                    $( FaultPoint::$Point => $name, )+
+                }
+            }
+
+            /// What has just happened when a node reaches it, in one line.
+            pub const fn meaning(self) -> &'static str {
+                match self {
+                    $( FaultPoint::$Point => $meaning, )+
+                }
+            }
+        }
+    };
+}
+
+fault_points! {
+    PrepareCommitLogged = "coordinator:prepare-commit-logged":
+        "a transaction coordinator logged PrepareCommit (EndTxn commit durable; no marker sent, no answer yet)",
+    PrepareAbortLogged = "coordinator:prepare-abort-logged":
+        "a transaction coordinator logged PrepareAbort (EndTxn abort durable; no marker sent, no answer yet)",
+    Appended = "broker:appended":
+        "a partition leader appended and synced a produce batch (not answered yet)",
+}
+
+impl FaultPoint {
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.iter().copied().find(|p| p.name() == name)
+    }
+
+    /// The event of reaching this point, about what it concerns.
+    pub fn event<'a>(
+        self,
+        partition: Option<(&'a str, u32)>,
+        transactional_id: Option<&'a str>,
+    ) -> PointEvent<'a> {
+        PointEvent {
+            point: self.name(),
+            partition,
+            transactional_id,
+        }
+    }
+
+    /// `node` reached this point (from synchronous code: the node's loop must `settle`
+    /// before its next visible effect).
+    pub fn reach(
+        self,
+        sim: &Sim,
+        node: NodeId,
+        partition: Option<(&str, u32)>,
+        transactional_id: Option<&str>,
+    ) {
+        sim.reach(node, &self.event(partition, transactional_id));
+    }
+}

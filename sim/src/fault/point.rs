@@ -1,0 +1,140 @@
+//! Point faults: crash or pause a node right after it reaches a named fault point of the
+//! model ("coordinator:prepare-commit-logged"), armed from the fault's time, with filters.
+//! The engine side is `crate::point`; the model declares the points and their names.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use super::kind::{FaultKind, FieldBound};
+use super::outage::resolve;
+use super::plan_check::{Life, PlanCheck};
+use super::{Fault, FaultAction};
+use crate::node::Sim;
+use crate::point::{PointAction, PointRule};
+
+/// `nth` of a point fault: 1..=1,000,000.
+pub const MAX_POINT_NTH: u32 = 1_000_000;
+
+/// After the `nth` event at fault point `after` that matches the filters, `then` (crash or
+/// pause) the node that reached it. Until the healing phase undoes it, the node's life is
+/// unknown to the plan: no later fault may crash, restart, pause or resume it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AtPoint {
+    /// The fault point, `component:event` (`eosim list` names the model's points).
+    pub after: String,
+    /// Only when this node reaches it (default: any faultable node).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node: Option<String>,
+    /// What happens to the node (default crash).
+    #[serde(default)]
+    pub then: PointAction,
+    /// Fire at the n-th matching event after the fault's time (default 1: the next).
+    #[serde(default = "first", skip_serializing_if = "is_first")]
+    pub nth: u32,
+    /// Only events about this partition, `topic-index` (e.g. "events-0").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub partition: Option<String>,
+    /// Only events about this transactional id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transactional_id: Option<String>,
+}
+
+fn first() -> u32 {
+    1
+}
+
+fn is_first(nth: &u32) -> bool {
+    *nth == 1
+}
+
+impl FaultKind for AtPoint {
+    fn describe(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let verb = match self.then {
+            PointAction::Crash => "crash",
+            PointAction::Pause => "pause",
+        };
+        let node = self.node.as_deref().unwrap_or("the node");
+        write!(f, "{verb} {node} after {}", self.after)?;
+        if self.nth > 1 {
+            write!(f, " #{}", self.nth)?;
+        }
+        for filter in [&self.partition, &self.transactional_id]
+            .into_iter()
+            .flatten()
+        {
+            write!(f, " [{filter}]")?;
+        }
+        Ok(())
+    }
+
+    /// The node (or, without one, every faultable node) must be running; afterwards it may
+    /// be down, so the plan leaves it alone.
+    fn check(&self, plan: &mut PlanCheck<'_>) -> Result<(), String> {
+        if self
+            .after
+            .split_once(':')
+            .is_none_or(|(a, b)| a.is_empty() || b.is_empty())
+        {
+            return Err(format!(
+                "fault point {:?} is not `component:event`",
+                self.after
+            ));
+        }
+        match &self.node {
+            Some(node) => plan.transition(
+                node,
+                &[Life::Running],
+                Life::AtPoint,
+                "arm a point fault on",
+            ),
+            None => {
+                plan.all_running_at_point();
+                Ok(())
+            }
+        }
+    }
+
+    fn apply(&self, sim: &Sim) {
+        sim.arm_point(PointRule {
+            point: self.after.clone(),
+            node: self.node.as_deref().map(|n| resolve(sim, n)),
+            partition: self.partition.clone(),
+            transactional_id: self.transactional_id.clone(),
+            remaining: self.nth,
+            action: self.then,
+            fault: None,
+        });
+    }
+
+    fn point(&self) -> Option<&str> {
+        Some(&self.after)
+    }
+
+    fn events_asked(&self) -> u32 {
+        1
+    }
+
+    fn bounds(&self) -> Vec<FieldBound> {
+        vec![FieldBound {
+            field: "nth",
+            value: self.nth.into(),
+            min: 1,
+            max: MAX_POINT_NTH.into(),
+        }]
+    }
+
+    /// A pause instead of a crash (the node keeps its memory).
+    fn weaker(&self, faults: &[Fault], index: usize) -> Vec<Vec<Fault>> {
+        if self.then == PointAction::Pause {
+            return Vec::new();
+        }
+        let mut weaker = faults.to_vec();
+        weaker[index].action = FaultAction::from(AtPoint {
+            then: PointAction::Pause,
+            ..self.clone()
+        });
+        vec![weaker]
+    }
+}

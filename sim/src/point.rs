@@ -1,0 +1,180 @@
+//! Fault points (FoundationDB's BUGGIFY, turmoil's barriers): named events the model
+//! announces — "coordinator:prepare-commit-logged", "broker:appended" — where an armed fault
+//! crashes or pauses the node that reached them, right there.
+//!
+//! A plan arms a point fault (`fault::point::AtPoint`) with filters (node, partition,
+//! transactional id, n-th match). The model announces an event with [`Sim::reach`] from
+//! synchronous code and, before the node does anything anyone else can see (a reply, a
+//! marker, a write), calls [`Sim::settle`]; async code does both with [`Sim::at_point`].
+//! `reach` only decides (a fired fault becomes the node's pending halt); `settle` applies it:
+//! a crash never returns (the task is dropped with its node, so nothing after the point takes
+//! effect: no reply leaves, no later write lands), a pause freezes the task at that await
+//! until the node is resumed.
+//!
+//! Architecture invariant: `reach` has no effect and costs one lock when no point fault is
+//! armed, so points change no trace hash of a plan without point faults.
+
+use serde::{Deserialize, Serialize};
+
+use crate::node::{NodeId, NodeState, Sim};
+use crate::trace::{self, TraceKind};
+
+/// An event the model announces at a fault point, with what it concerns (for filters).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct PointEvent<'a> {
+    /// The point's name, `component:event` (the model declares them).
+    pub point: &'static str,
+    /// The topic partition it concerns, if any.
+    pub partition: Option<(&'a str, u32)>,
+    /// The transactional id it concerns, if any.
+    pub transactional_id: Option<&'a str>,
+}
+
+/// What a fired point fault does to the node that reached the point.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PointAction {
+    /// Crash it there (the healing phase restarts it).
+    #[default]
+    Crash,
+    /// Pause it there (the healing phase resumes it): a zombie frozen mid-protocol.
+    Pause,
+}
+
+/// An armed point fault.
+#[derive(Clone, Debug)]
+pub struct PointRule {
+    pub point: String,
+    /// Only this node's events (default: any node's).
+    pub node: Option<NodeId>,
+    /// Only events about this partition, as `topic-index`.
+    pub partition: Option<String>,
+    pub transactional_id: Option<String>,
+    /// Matching events still to let pass before it fires (1: the next one).
+    pub remaining: u32,
+    pub action: PointAction,
+    /// The plan fault it came from, for the trace (set by `FaultPlan::execute`).
+    pub fault: Option<u32>,
+}
+
+impl PointRule {
+    fn matches(&self, node: NodeId, event: &PointEvent<'_>) -> bool {
+        self.point == event.point
+            && self.node.is_none_or(|n| n == node)
+            && self
+                .transactional_id
+                .as_deref()
+                .is_none_or(|id| event.transactional_id == Some(id))
+            && self.partition.as_deref().is_none_or(|wanted| {
+                event
+                    .partition
+                    .is_some_and(|(topic, index)| is_partition(wanted, topic, index))
+            })
+    }
+}
+
+/// Whether `wanted` ("events-0") names partition `index` of `topic`.
+fn is_partition(wanted: &str, topic: &str, index: u32) -> bool {
+    wanted
+        .strip_prefix(topic)
+        .and_then(|rest| rest.strip_prefix('-'))
+        .is_some_and(|number| number.parse() == Ok(index))
+}
+
+impl Sim {
+    /// Arms a point fault.
+    pub fn arm_point(&self, rule: PointRule) {
+        self.lock().point_rules.push(rule);
+    }
+
+    /// Marks the point fault armed last, if untagged, as plan fault `index`'s.
+    pub(crate) fn tag_new_point(&self, index: u32) {
+        if let Some(rule) = self.lock().point_rules.last_mut()
+            && rule.fault.is_none()
+        {
+            rule.fault = Some(index);
+        }
+    }
+
+    /// `node` reached a fault point. If an armed fault fires on it, the fault becomes the
+    /// node's pending halt, applied by its next `settle`.
+    pub fn reach(&self, node: NodeId, event: &PointEvent<'_>) {
+        let mut world = self.lock();
+        if world.point_rules.is_empty() {
+            return;
+        }
+        let Some(index) = world
+            .point_rules
+            .iter()
+            .position(|r| r.matches(node, event))
+        else {
+            return;
+        };
+        let rule = &mut world.point_rules[index];
+        rule.remaining -= 1;
+        if rule.remaining > 0 {
+            return;
+        }
+        let rule = world.point_rules.remove(index);
+        world.nodes[node.0 as usize].pending_halt = Some(rule.action);
+        drop(world);
+        if let Some(fault) = rule.fault {
+            crate::coverage::fault_used(fault);
+        }
+        let verb = match rule.action {
+            PointAction::Crash => "crash",
+            PointAction::Pause => "pause",
+        };
+        trace::record(
+            node,
+            TraceKind::Fault {
+                index: rule.fault.unwrap_or(u32::MAX),
+                description: format!("{verb} at {}", rule.point),
+            },
+        );
+    }
+
+    /// Applies `node`'s pending halt, if a point fault fired on it: a crash never returns, a
+    /// pause returns when the node is resumed. Call it before the node's next visible effect
+    /// after any `reach`.
+    pub async fn settle(&self, node: NodeId) {
+        let (halt, state) = {
+            let mut world = self.lock();
+            let entry = &mut world.nodes[node.0 as usize];
+            (entry.pending_halt.take(), entry.state)
+        };
+        match halt {
+            None => {}
+            Some(PointAction::Crash) => {
+                self.crash(node);
+                std::future::pending::<()>().await;
+            }
+            Some(PointAction::Pause) if state == NodeState::Running => {
+                self.pause(node);
+                // Frozen here: a paused node's tasks are polled again only after its resume.
+                madsim::task::yield_now().await;
+            }
+            Some(PointAction::Pause) => {}
+        }
+    }
+
+    /// `reach` and `settle`, for async code.
+    pub async fn at_point(&self, node: NodeId, event: &PointEvent<'_>) {
+        self.reach(node, event);
+        self.settle(node).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_partition_filter_names_topic_and_index() {
+        assert!(is_partition("events-0", "events", 0));
+        assert!(is_partition("my-topic-12", "my-topic", 12));
+        assert!(!is_partition("events-1", "events", 0));
+        assert!(!is_partition("events-0", "event", 0));
+        assert!(!is_partition("events0", "events", 0));
+    }
+}

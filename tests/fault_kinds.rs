@@ -1,0 +1,97 @@
+//! Fault kinds end to end. `isolate` (scenarios/examples/zombie-isolated.toml): a copier cut
+//! off from every node past its session timeout comes back as a zombie; exactly-once holds,
+//! and with the epoch check off the zombie's retried batches leave hanging transactions.
+//! `point` (scenarios/examples/coordinator-crash-after-prepare-commit.toml): the coordinator
+//! crashes right after logging PrepareCommit; its recovery resends the markers.
+
+use std::collections::BTreeSet;
+
+use eosim::checker::AnomalyKind;
+use eosim::model::Variant;
+use eosim::model::coverage::CoveragePoint;
+use eosim::scenarios::{self, RunOptions, Scenario};
+
+fn example(name: &str) -> Scenario {
+    let path = format!(
+        "{}/scenarios/examples/{name}.toml",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    Scenario::parse(&std::fs::read_to_string(&path).unwrap(), &path).unwrap()
+}
+
+fn scenario() -> Scenario {
+    example("zombie-isolated")
+}
+
+/// The anomaly kinds of each of `seeds` runs.
+fn kinds_per_seed(
+    variants: Vec<Variant>,
+    seeds: std::ops::Range<u64>,
+) -> Vec<BTreeSet<AnomalyKind>> {
+    let scenario = scenario();
+    seeds
+        .map(|seed| {
+            let options = RunOptions {
+                seed,
+                variants: variants.clone(),
+                ..RunOptions::default()
+            };
+            scenarios::run(&scenario, &options).kinds()
+        })
+        .collect()
+}
+
+#[test]
+fn an_isolated_zombie_is_fenced_under_exactly_once() {
+    let failing: Vec<_> = kinds_per_seed(vec![], 0..30)
+        .into_iter()
+        .enumerate()
+        .filter(|(_, kinds)| !kinds.is_empty())
+        .collect();
+    assert!(failing.is_empty(), "{failing:?}");
+}
+
+#[test]
+fn without_epoch_fencing_the_isolated_zombie_leaves_hanging_transactions() {
+    let runs = kinds_per_seed(vec![Variant::NoZombieFencing], 0..30);
+    let hanging = BTreeSet::from([AnomalyKind::HangingTransaction]);
+    assert!(
+        runs.iter()
+            .all(|kinds| kinds.is_empty() || *kinds == hanging),
+        "{runs:?}"
+    );
+    assert!(
+        runs.iter().filter(|kinds| **kinds == hanging).count() >= 10,
+        "{runs:?}"
+    );
+}
+
+/// The point fires on every seed (the first EndTxn(commit) of the run), the coordinator's
+/// reload resends the prepared transaction's markers, and exactly-once holds.
+#[test]
+fn a_coordinator_crashed_right_after_prepare_commit_recovers_the_commit() {
+    let scenario = example("coordinator-crash-after-prepare-commit");
+    for seed in 0..20 {
+        let outcome = scenarios::run(
+            &scenario,
+            &RunOptions {
+                seed,
+                ..RunOptions::default()
+            },
+        );
+        assert!(
+            outcome.kinds().is_empty(),
+            "seed {seed}: {:?}",
+            outcome.anomalies
+        );
+        assert_eq!(
+            outcome.coverage.unmatched_faults().count(),
+            0,
+            "seed {seed}: never fired"
+        );
+        let resent = outcome
+            .coverage
+            .count(CoveragePoint::RecoveredMarkersResent);
+        assert!(resent >= 1, "seed {seed}: the reload resent no markers");
+    }
+}
