@@ -3,13 +3,13 @@
 //! after its event took durable effect and before the node shows it to anyone (no answer, no
 //! marker, no further write): BUGGIFY's "crash here" for the windows timed faults rarely hit.
 
-use sim::{NodeId, PointEvent, Sim};
+use sim::{NodeId, PointAction, PointEvent, Sim};
 
 /// Declares every fault point once: variant, `component:event` name (plans name it in
 /// `after`) and a one-line meaning (`eosim list`); `ALL`, `name`, `meaning` and `from_name`
 /// derived.
 macro_rules! fault_points {
-    ($( $Point:ident = $name:literal : $meaning:literal, )+) => {
+    ($( $Point:ident = $name:literal $(decides [$($decision:ident),*])? : $meaning:literal, )+) => {
         /// A named event of the protocol where a point fault may fire.
         #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
         pub enum FaultPoint {
@@ -33,6 +33,13 @@ macro_rules! fault_points {
                     $( FaultPoint::$Point => $meaning, )+
                 }
             }
+
+            /// The client decisions a plan may take here (`then`), besides crash and pause.
+            pub const fn decisions(self) -> &'static [PointAction] {
+                match self {
+                    $( FaultPoint::$Point => &[$($(PointAction::$decision),*)?], )+
+                }
+            }
         }
     };
 }
@@ -44,11 +51,18 @@ fault_points! {
         "a transaction coordinator logged PrepareAbort (EndTxn abort durable; no marker sent, no answer yet)",
     Appended = "broker:appended":
         "a partition leader appended and synced a produce batch (not answered yet)",
+    CommitTimedOut = "client:commit-timed-out" decides [Abort]:
+        "a transactional client's EndTxn(commit) attempt timed out (it retries unless a plan decides `abort`: KAFKA-17754's application)",
 }
 
 impl FaultPoint {
     pub fn from_name(name: &str) -> Option<Self> {
         Self::ALL.iter().copied().find(|p| p.name() == name)
+    }
+
+    /// Whether a plan may take `action` here: a halt anywhere, a decision where offered.
+    pub fn allows(self, action: PointAction) -> bool {
+        action.halts() || self.decisions().contains(&action)
     }
 
     /// The event of reaching this point, about what it concerns.

@@ -798,13 +798,11 @@ fn validate_plan_nodes(
     };
     sim::FaultPlan::validate_faults(&plan.0, nodes, phase_ms)?;
     for (index, fault) in plan.0.iter().enumerate() {
-        let point = fault.action.behaviour().point();
-        if let Some(name) = point.filter(|p| FaultPoint::from_name(p).is_none()) {
-            let known: Vec<&str> = FaultPoint::ALL.iter().map(|p| p.name()).collect();
+        if let Some(reason) = fault.action.behaviour().point().and_then(point_refusal) {
             return Err(sim::PlanError {
                 index,
                 what: fault.action.to_string(),
-                reason: format!("unknown fault point {name:?} (known: {})", known.join(", ")),
+                reason,
             });
         }
         let message = fault
@@ -823,6 +821,29 @@ fn validate_plan_nodes(
         }
     }
     Ok(())
+}
+
+/// Why a point fault's point or action is impossible: an unknown point, or a decision the
+/// point does not offer.
+fn point_refusal((name, then): (&str, sim::PointAction)) -> Option<String> {
+    let Some(point) = FaultPoint::from_name(name) else {
+        let known: Vec<&str> = FaultPoint::ALL.iter().map(|p| p.name()).collect();
+        return Some(format!(
+            "unknown fault point {name:?} (known: {})",
+            known.join(", ")
+        ));
+    };
+    (!point.allows(then)).then(|| {
+        format!(
+            "{name} offers no `{}` decision (only crash and pause{})",
+            then.name(),
+            point
+                .decisions()
+                .iter()
+                .map(|d| format!(", {}", d.name()))
+                .collect::<String>()
+        )
+    })
 }
 
 /// The message kinds a fault may name (the model's request and response labels).

@@ -39,7 +39,7 @@ pub use fault::{
 pub use madsim;
 pub use net::{CallError, Incoming, Message, Net, NetConfig, NetStats, ReplyTo};
 pub use node::{NodeId, NodeState, STOP_GRACE_MS, Sim, StopSignal};
-pub use point::{PointAction, PointEvent};
+pub use point::{Decision, PointAction, PointEvent};
 pub use rng::stream as rng_stream;
 pub use runner::{PoolEnd, SeedOptions, SeedReport, for_each_seed, run_seed, run_seeds};
 pub use trace::{TraceEvent, TraceKind, TraceSummary};

@@ -9,7 +9,8 @@
 //! `reach` only decides (a fired fault becomes the node's pending halt); `settle` applies it:
 //! a crash never returns (the task is dropped with its node, so nothing after the point takes
 //! effect: no reply leaves, no later write lands), a pause freezes the task at that await
-//! until the node is resumed.
+//! until the node is resumed, and a client decision (`abort`) is returned for the node to
+//! take — where Kafka leaves a choice to the application.
 //!
 //! Architecture invariant: `reach` has no effect and costs one lock when no point fault is
 //! armed, so points change no trace hash of a plan without point faults.
@@ -39,6 +40,33 @@ pub enum PointAction {
     Crash,
     /// Pause it there (the healing phase resumes it): a zombie frozen mid-protocol.
     Pause,
+    /// A client decision where Kafka leaves the choice to the application: abort the
+    /// transaction instead of going on (e.g. after a commit timed out). Only at points that
+    /// offer it (the model's `FaultPoint::decisions`).
+    Abort,
+}
+
+impl PointAction {
+    /// Its name in a plan's `then`.
+    pub fn name(self) -> &'static str {
+        match self {
+            PointAction::Crash => "crash",
+            PointAction::Pause => "pause",
+            PointAction::Abort => "abort",
+        }
+    }
+
+    /// Whether it halts the node (a crash or a pause), rather than deciding for it.
+    pub fn halts(self) -> bool {
+        matches!(self, PointAction::Crash | PointAction::Pause)
+    }
+}
+
+/// What the node does after `settle`: go on, or take the decision a point fault made for it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Decision {
+    Continue,
+    Abort,
 }
 
 /// An armed point fault.
@@ -121,10 +149,7 @@ impl Sim {
         if let Some(fault) = rule.fault {
             crate::coverage::fault_used(fault);
         }
-        let verb = match rule.action {
-            PointAction::Crash => "crash",
-            PointAction::Pause => "pause",
-        };
+        let verb = rule.action.name();
         trace::record(
             node,
             TraceKind::Fault {
@@ -134,10 +159,10 @@ impl Sim {
         );
     }
 
-    /// Applies `node`'s pending halt, if a point fault fired on it: a crash never returns, a
-    /// pause returns when the node is resumed. Call it before the node's next visible effect
-    /// after any `reach`.
-    pub async fn settle(&self, node: NodeId) {
+    /// Applies what a point fault that fired on `node` decided: a crash never returns, a
+    /// pause returns when the node is resumed, a decision is returned for the node to take.
+    /// Call it before the node's next visible effect after any `reach`.
+    pub async fn settle(&self, node: NodeId) -> Decision {
         let (halt, state) = {
             let mut world = self.lock();
             let entry = &mut world.nodes[node.0 as usize];
@@ -155,13 +180,15 @@ impl Sim {
                 madsim::task::yield_now().await;
             }
             Some(PointAction::Pause) => {}
+            Some(PointAction::Abort) => return Decision::Abort,
         }
+        Decision::Continue
     }
 
     /// `reach` and `settle`, for async code.
-    pub async fn at_point(&self, node: NodeId, event: &PointEvent<'_>) {
+    pub async fn at_point(&self, node: NodeId, event: &PointEvent<'_>) -> Decision {
         self.reach(node, event);
-        self.settle(node).await;
+        self.settle(node).await
     }
 }
 

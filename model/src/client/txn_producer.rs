@@ -30,6 +30,9 @@ use crate::protocol::{
     TxnResult,
 };
 use checker::history::Phase;
+use sim::Decision;
+
+use crate::fault_point::FaultPoint;
 
 /// Settings. Defaults: 10 s transaction timeout, 300 ms request timeout, 50 ms backoff, a
 /// request given up (abortable) after 5 s of failed attempts.
@@ -129,6 +132,9 @@ pub struct TransactionalProducer {
     /// A batch of this epoch may or may not have been appended (its produce timed out, or was
     /// refused out of sequence): the sequence numbers cannot continue under this epoch.
     epoch_bump_required: bool,
+    /// A plan decided that the application aborts after its commit timed out, and the abort
+    /// was taken: the application's `abort_transaction` that follows has nothing left to do.
+    aborted_by_decision: bool,
     /// The history of its transactions, if it records them.
     history: Option<TxnHistory>,
 }
@@ -154,6 +160,7 @@ impl TransactionalProducer {
             offsets_added: false,
             next_sequence: BTreeMap::new(),
             epoch_bump_required: false,
+            aborted_by_decision: false,
             history,
         }
     }
@@ -208,6 +215,20 @@ impl TransactionalProducer {
         deadline_ms: Option<u64>,
         maybe_applied: &mut bool,
     ) -> Option<Response> {
+        self.call_until_answered_or_decided(to, request, deadline_ms, maybe_applied, None)
+            .await
+    }
+
+    /// `call_until_answered`, where a timed-out attempt also reaches `timeout_point`: a plan
+    /// may decide there that the application gives up (None, as at the deadline).
+    async fn call_until_answered_or_decided(
+        &self,
+        to: sim::NodeId,
+        request: Request,
+        deadline_ms: Option<u64>,
+        maybe_applied: &mut bool,
+        timeout_point: Option<FaultPoint>,
+    ) -> Option<Response> {
         let timeout = Duration::from_millis(self.config.request_timeout_ms);
         loop {
             match self
@@ -218,13 +239,26 @@ impl TransactionalProducer {
             {
                 Ok(response) if !response_is_retriable(&response) => return Some(response),
                 Ok(_) => {}
-                Err(_) => *maybe_applied = true,
+                Err(_) => {
+                    *maybe_applied = true;
+                    if let Some(point) = timeout_point
+                        && self.decided_at(point).await == Decision::Abort
+                    {
+                        return None;
+                    }
+                }
             }
             if deadline_ms.is_some_and(|d| sim::now_ms() >= d) {
                 return None;
             }
             madsim::time::sleep(Duration::from_millis(self.config.retry_backoff_ms)).await;
         }
+    }
+
+    /// Reaches `point` (about this transactional id) and returns what a plan decided there.
+    async fn decided_at(&self, point: FaultPoint) -> Decision {
+        let event = point.event(None, Some(&self.transactional_id));
+        self.ctx.net.sim().at_point(self.ctx.node, &event).await
     }
 
     fn deadline(&self) -> Option<u64> {
@@ -572,7 +606,12 @@ impl TransactionalProducer {
             &[State::InTransaction, State::AbortableError],
             "abort_transaction",
         )?;
-        let result = self.end_transaction(TxnResult::Abort).await;
+        let result = if std::mem::take(&mut self.aborted_by_decision) {
+            self.state = State::Ready;
+            Ok(())
+        } else {
+            self.end_transaction(TxnResult::Abort).await
+        };
         if let Some(history) = &mut self.history {
             // Aborted, or fenced: either way it never commits.
             history.end(Phase::Fail, result.as_ref().err().map(|e| e.to_string()));
@@ -592,10 +631,19 @@ impl TransactionalProducer {
             result,
         };
         let mut maybe_applied = false;
-        match self
-            .call_until_answered(coordinator, request, None, &mut maybe_applied)
-            .await
-        {
+        // KAFKA-17754's application: a plan may decide it aborts once a commit timed out.
+        let timeout_point = (result == TxnResult::Commit).then_some(FaultPoint::CommitTimedOut);
+        let answer = self
+            .call_until_answered_or_decided(
+                coordinator,
+                request,
+                None,
+                &mut maybe_applied,
+                timeout_point,
+            )
+            .await;
+        match answer {
+            None => Box::pin(self.abort_after_commit_timeout()).await,
             Some(Response::EndTxn(Ok((producer_id, epoch)))) => {
                 if (producer_id, epoch) != (self.producer_id, self.epoch) {
                     // Transactions v2: every transaction has its own epoch.
@@ -621,6 +669,30 @@ impl TransactionalProducer {
             }
             Some(Response::EndTxn(Err(e))) => Err(self.fatal(e.to_string())),
             other => panic!("EndTxn answered with {other:?}"),
+        }
+    }
+}
+
+impl TransactionalProducer {
+    /// The application aborts after its commit timed out (a plan's decision; Kafka's advice
+    /// is never to, KAFKA-17754): EndTxn(abort) in place of the commit's retries. Taken, the
+    /// transaction is aborted (Abortable, and the application's `abort_transaction` has
+    /// nothing left to do); refused, the timed-out commit may have landed first: unknown.
+    async fn abort_after_commit_timeout(&mut self) -> Result<(), TxnError> {
+        match self.end_transaction(TxnResult::Abort).await {
+            Ok(()) => {
+                self.aborted_by_decision = true;
+                self.state = State::AbortableError;
+                Err(TxnError::Abortable(
+                    "EndTxn(commit) timed out; the application aborted instead".into(),
+                ))
+            }
+            Err(e) => {
+                self.state = State::Fatal;
+                Err(TxnError::Unknown(format!(
+                    "EndTxn(commit) timed out; the application's abort failed: {e}"
+                )))
+            }
         }
     }
 }

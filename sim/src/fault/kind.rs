@@ -38,8 +38,9 @@ pub trait FaultKind {
         None
     }
 
-    /// The fault point it waits for, if it is a point fault (the model knows the names).
-    fn point(&self) -> Option<&str> {
+    /// The fault point it waits for and what it does there, if it is a point fault (the
+    /// model knows the points and which decisions each offers).
+    fn point(&self) -> Option<(&str, crate::point::PointAction)> {
         None
     }
 

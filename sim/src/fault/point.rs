@@ -51,12 +51,11 @@ fn is_first(nth: &u32) -> bool {
 
 impl FaultKind for AtPoint {
     fn describe(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let verb = match self.then {
-            PointAction::Crash => "crash",
-            PointAction::Pause => "pause",
-        };
         let node = self.node.as_deref().unwrap_or("the node");
-        write!(f, "{verb} {node} after {}", self.after)?;
+        match self.then {
+            PointAction::Abort => write!(f, "{node} aborts after {}", self.after)?,
+            halt => write!(f, "{} {node} after {}", halt.name(), self.after)?,
+        }
         if self.nth > 1 {
             write!(f, " #{}", self.nth)?;
         }
@@ -83,12 +82,13 @@ impl FaultKind for AtPoint {
             ));
         }
         match &self.node {
-            Some(node) => plan.transition(
-                node,
-                &[Life::Running],
-                Life::AtPoint,
-                "arm a point fault on",
-            ),
+            // A decision halts nothing: the node's life goes on.
+            Some(node) if !self.then.halts() => plan.known(node),
+            None if !self.then.halts() => Ok(()),
+            Some(node) => {
+                let running = [Life::Running];
+                plan.transition(node, &running, Life::AtPoint, "arm a point fault on")
+            }
             None => {
                 plan.all_running_at_point();
                 Ok(())
@@ -108,8 +108,8 @@ impl FaultKind for AtPoint {
         });
     }
 
-    fn point(&self) -> Option<&str> {
-        Some(&self.after)
+    fn point(&self) -> Option<(&str, PointAction)> {
+        Some((&self.after, self.then))
     }
 
     fn events_asked(&self) -> u32 {
@@ -127,7 +127,7 @@ impl FaultKind for AtPoint {
 
     /// A pause instead of a crash (the node keeps its memory).
     fn weaker(&self, faults: &[Fault], index: usize) -> Vec<Vec<Fault>> {
-        if self.then == PointAction::Pause {
+        if self.then != PointAction::Crash {
             return Vec::new();
         }
         let mut weaker = faults.to_vec();
