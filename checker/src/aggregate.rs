@@ -276,6 +276,19 @@ pub fn check_aggregates(history: &History, spec: &AggregateSpec) -> Vec<Anomaly>
     found
 }
 
+/// wrong-aggregate and output-count-mismatch (found jointly, reported per output partition:
+/// see [`verify_partition`]): `check_aggregates` over the history's own `aggregate_checks`.
+pub(crate) fn history_findings(cx: &crate::detect::Context) -> Vec<Anomaly> {
+    let history = cx.history;
+    if history.aggregate_checks.is_empty() {
+        return Vec::new();
+    }
+    let spec = AggregateSpec {
+        checks: history.aggregate_checks.clone(),
+    };
+    check_aggregates(history, &spec)
+}
+
 type ByPartition = BTreeMap<u32, Vec<OffsetRecord>>;
 
 /// Committed-visible records (plain or committed) of every final log, unpacked, by topic

@@ -5,7 +5,9 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use crate::aggregate::StreamRecord;
+use crate::aggregate::{self, StreamRecord};
+use crate::detect::Context;
+use crate::{log, txn};
 
 /// A value written to one offset but found at several (e.g. a retry appended again).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -335,15 +337,37 @@ pub struct OutputCountMismatch {
     pub unknown_inputs: Vec<u32>,
 }
 
-/// Declares every kind of finding once, one row per kind: its variant (also the name of its
-/// payload type, which must have an `explain()`), its kebab-case name (JSON reports, scenario
-/// `[expect]` files and snapshots depend on it byte for byte), its category and a one-line
-/// meaning (also the variant's doc). From the table come `Anomaly` (serde-tagged with the
-/// name), `AnomalyKind` (serde as the name), `AnomalyKind::ALL`, `name`, `category`,
-/// `meaning`, and `Anomaly::kind` / `Anomaly::explain`: adding a kind is a payload type and a
+/// Declares every kind of finding once, one row per kind:
+///
+/// ```text
+/// Kind = "kebab-name" in Category: "one-line meaning", Pass(how it is found);
+/// ```
+///
+/// - `Kind`: the variant, also the name of its payload type (which has an `explain()`);
+/// - the kebab-case name (JSON reports, scenario `[expect]` files and snapshots depend on it
+///   byte for byte), the category and the meaning (also the variant's doc);
+/// - the pass that finds it (`Log`, `Transactions`, `Aggregates`: `check_log`,
+///   `check_transactions`, the aggregate verifier; `check_all` runs them all) and how:
+///   - `fn path`: its own detector, `fn(&Context) -> Vec<Kind>`;
+///   - `mod module`: a module of its own holding the payload type `module::Kind` (re-exported
+///     here) and its detector `module::find`, as `fn` above;
+///   - `fn path as joint`: a detector that finds this kind and others in one pass and returns
+///     `Vec<Anomaly>` in its own order (the aggregate verifier reports per partition, the
+///     count mismatch before the wrong aggregate); each other kind it finds says
+///     `in Kind` (reported by `Kind`'s row), and a debug build checks it finds no other.
+///
+/// From the table come `Anomaly` (serde-tagged with the name), `AnomalyKind` (serde as the
+/// name), `AnomalyKind::ALL`, `name`, `category`, `meaning`, `pass`, `Anomaly::kind` /
+/// `Anomaly::explain`, and `detect`, which runs the rows of the wanted passes in table
+/// order: the order findings are reported in. Adding a kind is a module (`mod` form) and a
 /// row.
 macro_rules! anomaly_kinds {
-    ($( $Kind:ident = $name:literal in $Category:ident : $meaning:literal, )+) => {
+    ($(
+        $Kind:ident = $name:literal in $Category:ident : $meaning:literal,
+        $Pass:ident($($how:tt)+);
+    )+) => {
+        $( reexport_payload!($Kind, $($how)+); )+
+
         /// Any finding.
         #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
         #[serde(tag = "kind")]
@@ -383,6 +407,21 @@ macro_rules! anomaly_kinds {
                     $( AnomalyKind::$Kind => $meaning, )+
                 }
             }
+
+            /// The check pass that finds it.
+            pub(crate) const fn pass(self) -> Pass {
+                match self {
+                    $( AnomalyKind::$Kind => Pass::$Pass, )+
+                }
+            }
+
+            /// The kind whose row runs the detector that finds it (itself, unless a joint
+            /// detector of another row finds it).
+            pub(crate) const fn reported_by(self) -> AnomalyKind {
+                match self {
+                    $( AnomalyKind::$Kind => reporting_row!($Kind, $($how)+), )+
+                }
+            }
         }
 
         impl Anomaly {
@@ -399,46 +438,126 @@ macro_rules! anomaly_kinds {
                 }
             }
         }
+
+        /// Runs the detectors of the passes `wanted` accepts, in table order.
+        pub(crate) fn detect(cx: &Context, wanted: impl Fn(Pass) -> bool) -> Vec<Anomaly> {
+            let mut found = Vec::new();
+            $(
+                if wanted(Pass::$Pass) {
+                    run_detector!(cx, found, $Kind, $($how)+);
+                }
+            )+
+            found
+        }
     };
 }
 
-// The order is the kinds' sort order (sets of kinds, and the lists made from them, follow it):
-// a new kind goes last.
+/// `mod module` rows: the payload type lives in the kind's module.
+macro_rules! reexport_payload {
+    ($Kind:ident, mod $module:ident) => {
+        pub use self::$module::$Kind;
+    };
+    ($Kind:ident, $($how:tt)+) => {};
+}
+
+/// The row whose detector reports `$Kind`.
+macro_rules! reporting_row {
+    ($Kind:ident, in $Leader:ident) => {
+        AnomalyKind::$Leader
+    };
+    ($Kind:ident, $($how:tt)+) => {
+        AnomalyKind::$Kind
+    };
+}
+
+/// Appends what the row's detector finds to `$found`.
+macro_rules! run_detector {
+    ($cx:ident, $found:ident, $Kind:ident, fn $joint:path as joint) => {{
+        let start = $found.len();
+        $found.extend($joint($cx));
+        debug_assert!(
+            $found[start..]
+                .iter()
+                .all(|a| a.kind().reported_by() == AnomalyKind::$Kind
+                    && a.kind().pass() == AnomalyKind::$Kind.pass()),
+            "a joint detector found a kind whose row does not say `in {}` in its pass",
+            stringify!($Kind)
+        );
+    }};
+    ($cx:ident, $found:ident, $Kind:ident, fn $detect:path) => {
+        $found.extend($detect($cx).into_iter().map(Anomaly::$Kind))
+    };
+    ($cx:ident, $found:ident, $Kind:ident, mod $module:ident) => {
+        $found.extend($module::find($cx).into_iter().map(Anomaly::$Kind))
+    };
+    ($cx:ident, $found:ident, $Kind:ident, in $Leader:ident) => {};
+}
+
+/// The check passes, in the order `check_all` runs them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Pass {
+    /// `check_log`: what the log holds against what was sent and seen.
+    Log,
+    /// `check_transactions`: transactions, per-process orders, exactly-once effects.
+    Transactions,
+    /// The aggregate verifier over the history's own `aggregate_checks`.
+    Aggregates,
+}
+
+// The order is the kinds' sort order (sets of kinds, and the lists made from them, follow it)
+// and the order findings are reported in (`detect`): a new kind goes last.
 anomaly_kinds! {
     Duplicate = "duplicate" in Duplication:
         "one intended value at several offsets of a partition",
+        Log(fn log::duplicates);
     LostWrite = "lost-write" in Loss:
         "a value acknowledged as written that the log does not hold",
+        Log(fn log::lost_writes);
     Missing = "missing" in Loss:
         "a value the workload meant to send that never reached the log",
+        Log(fn log::missing);
     InconsistentOffsets = "inconsistent-offsets" in Integrity:
         "two different values reported at one offset",
+        Log(fn log::inconsistent_offsets);
     UnexpectedWrite = "unexpected-write" in Integrity:
         "a value in the log that no client sent",
+        Log(fn log::unexpected_writes);
     NotConverged = "not-converged" in Liveness:
         "work still unfinished after every fault healed",
+        Log(fn log::not_converged);
     AbortedRead = "aborted-read" in Isolation:
         "a poll returned a value whose transaction aborted (G1a)",
+        Transactions(fn txn::aborted_reads);
     TornTransaction = "torn-transaction" in Isolation:
         "a committed transaction only partly committed, or only partly visible to polls",
+        Transactions(fn txn::torn::torn_transactions);
     HangingTransaction = "hanging-transaction" in Liveness:
         "a converged run left a transaction open in a partition, holding its last stable offset",
+        Transactions(fn txn::hanging_transactions);
     PollSkip = "poll-skip" in Ordering:
         "a process's successive polls of a partition jumped over a known record",
+        Transactions(fn txn::poll_skips);
     NonmonotonicPoll = "nonmonotonic-poll" in Ordering:
         "a process's next poll of a partition started at or before where its previous one ended",
+        Transactions(fn txn::nonmonotonic_polls);
     NonmonotonicSend = "nonmonotonic-send" in Ordering:
         "a process's later acknowledged send to a partition landed below its earlier one",
+        Transactions(fn txn::nonmonotonic_sends);
     Unseen = "unseen" in Loss:
         "acknowledged values no poll returned although polls read to the partition's end",
+        Transactions(fn txn::unseen);
     DuplicateEffect = "duplicate-effect" in Duplication:
         "an input's effect in the committed output more often than one attempt produces it",
+        Transactions(fn txn::effects::duplicate_effects);
     LostEffect = "lost-effect" in Loss:
         "an input consumed under a committed offset without any committed output",
+        Transactions(fn txn::effects::lost_effects);
     WrongAggregate = "wrong-aggregate" in State:
         "an output that is not the running aggregate of its key's committed inputs",
+        Aggregates(fn aggregate::history_findings as joint);
     OutputCountMismatch = "output-count-mismatch" in State:
         "more or fewer committed outputs than committed inputs",
+        Aggregates(in WrongAggregate);
 }
 
 /// Declares the anomaly categories once, one row per category: variant, kebab-case name and a

@@ -21,67 +21,22 @@ use std::cell::OnceCell;
 use std::collections::BTreeMap;
 
 use crate::anomaly::*;
+pub use crate::detect::{CheckError, check_all};
+use crate::detect::{Context, run_passes};
 use crate::facts::{Facts, ProcessEvent, SendFact, TopicRef, phase_name};
-use crate::history::{History, LogEntry, OpPair, RecordStatus};
+use crate::history::{History, LogEntry, RecordStatus};
 // The tests (`use super::*`) name phases.
 #[cfg(test)]
 use crate::history::Phase;
 
-/// Runs every transaction check over `history` (see the module docs for the definitions).
-/// Errors if the history's invokes and completions do not pair up.
+/// Runs every transaction check (the `Transactions` rows of `anomaly_kinds!`) over
+/// `history` (see the module docs for the definitions). Errors if the history's invokes and
+/// completions do not pair up.
 pub fn check_transactions(history: &History) -> Result<Vec<Anomaly>, CheckError> {
-    let pairs = pairs(history)?;
-    let facts = Facts::new(history, &pairs);
-    Ok(transaction_findings(history, &facts))
+    run_passes(history, |pass| pass == Pass::Transactions)
 }
 
-/// `check_log`'s findings, then `check_transactions`', then the aggregate verifier's over the
-/// history's own `aggregate_checks` (none: nothing), pairing the history once.
-pub fn check_all(history: &History) -> Result<Vec<Anomaly>, CheckError> {
-    let pairs = pairs(history)?;
-    let facts = Facts::new(history, &pairs);
-    let mut found = crate::log::log_findings(history, &pairs, &facts);
-    found.extend(transaction_findings(history, &facts));
-    if !history.aggregate_checks.is_empty() {
-        let spec = crate::aggregate::AggregateSpec {
-            checks: history.aggregate_checks.clone(),
-        };
-        found.extend(crate::aggregate::check_aggregates(history, &spec));
-    }
-    Ok(found)
-}
-
-/// Why a history cannot be checked.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-pub enum CheckError {
-    /// Its invokes and completions do not pair up (a completion without an open invoke, a
-    /// second invoke while one is open, a completion of another kind).
-    #[error("op {index}: {message}")]
-    Unpaired { index: u64, message: String },
-}
-
-pub(crate) fn pairs(history: &History) -> Result<Vec<OpPair>, CheckError> {
-    history
-        .pairs()
-        .map_err(|(index, message)| CheckError::Unpaired { index, message })
-}
-
-fn transaction_findings(history: &History, facts: &Facts) -> Vec<Anomaly> {
-    let truth = Truth::new(facts);
-    let mut found = Vec::new();
-    found.extend(aborted_reads(facts));
-    found.extend(torn::torn_transactions(facts, &truth));
-    found.extend(hanging_transactions(history, facts));
-    found.extend(poll_skips_and_nonmonotonic_polls(facts, &truth));
-    found.extend(nonmonotonic_sends(facts));
-    found.extend(unseen(facts, &truth));
-    let effects = effects::Effects::new(facts, &truth);
-    found.extend(effects::duplicate_effects(facts, &effects));
-    found.extend(effects::lost_effects(history, facts, &truth, &effects));
-    found
-}
-
-type Partition<'h> = (TopicRef<'h>, u32);
+pub(crate) type Partition<'h> = (TopicRef<'h>, u32);
 
 /// Per partition, final-log records as (value or offset, the other, status).
 type LogIndex<'h> = BTreeMap<Partition<'h>, Vec<(u64, u64, RecordStatus)>>;
@@ -89,14 +44,14 @@ type LogIndex<'h> = BTreeMap<Partition<'h>, Vec<(u64, u64, RecordStatus)>>;
 /// The final logs indexed by value and by offset. Each index is built on first use: many
 /// histories need neither (one without transactions, lineage or repeated polls of a
 /// partition by one process, such as a plain producer's).
-struct Truth<'f, 'h> {
+pub(crate) struct Truth<'f, 'h> {
     facts: &'f Facts<'h>,
     by_value: OnceCell<LogIndex<'h>>,
     by_offset: OnceCell<LogIndex<'h>>,
 }
 
 impl<'f, 'h> Truth<'f, 'h> {
-    fn new(facts: &'f Facts<'h>) -> Self {
+    pub fn new(facts: &'f Facts<'h>) -> Self {
         Truth {
             facts,
             by_value: OnceCell::new(),
@@ -159,7 +114,8 @@ fn partition_of<'h>(send: &SendFact<'h>) -> Partition<'h> {
 /// either the final log holds v at o with status aborted, or every send of v to that
 /// partition in the history is a definitely aborted send (there is at least one). One finding
 /// per (poll completion, partition, offset).
-fn aborted_reads<'h>(facts: &Facts<'h>) -> Vec<Anomaly> {
+pub(crate) fn aborted_reads(cx: &Context) -> Vec<AbortedRead> {
+    let facts = cx.facts;
     // A finding needs an aborted final-log record or a definitely aborted send: a polled
     // record is looked up in those two short lists first (no search of the whole history's
     // sends or logs for the many records that are neither).
@@ -222,7 +178,7 @@ fn aborted_reads<'h>(facts: &Facts<'h>) -> Vec<Anomaly> {
     found.dedup_by(|a, b| {
         (&a.topic, a.partition, a.offset, a.poll) == (&b.topic, b.partition, b.offset, b.poll)
     });
-    found.into_iter().map(Anomaly::AbortedRead).collect()
+    found
 }
 
 /// Where a send landed: its acknowledged offset, else its value's committed-visible offset.
@@ -240,8 +196,9 @@ fn txn_record<'h>(send: &SendFact<'h>, truth: &Truth<'_, 'h>) -> TxnRecord {
 /// hanging-transaction: the run converged (`end` line says so) and a final log still holds
 /// records with status open. One finding per partition and producer id, naming the open
 /// records and the history's transactions that sent their values.
-fn hanging_transactions(history: &History, facts: &Facts) -> Vec<Anomaly> {
-    if history.converged != Some(true) {
+pub(crate) fn hanging_transactions(cx: &Context) -> Vec<HangingTransaction> {
+    let facts = cx.facts;
+    if cx.history.converged != Some(true) {
         return Vec::new();
     }
     let mut found = Vec::new();
@@ -266,14 +223,14 @@ fn hanging_transactions(history: &History, facts: &Facts) -> Vec<Anomaly> {
                 .collect();
             writers.sort_unstable();
             writers.dedup();
-            found.push(Anomaly::HangingTransaction(HangingTransaction {
+            found.push(HangingTransaction {
                 topic: topic.to_string(),
                 partition,
                 producer_id,
                 offsets: records.iter().map(|r| r.0).collect(),
                 values: records.iter().map(|r| r.1).collect(),
                 writers,
-            }));
+            });
         }
     }
     found
@@ -325,7 +282,10 @@ fn known_records<'h>(
 /// says it moved: a `poll` op whose `from_offset` is at or below `a` is an explicit rewind
 /// (not compared), and a `txn` of the process that ended fail or info rewinds all its
 /// partitions (an aborted consume-transform-produce loop seeks back to its committed offsets).
-fn poll_skips_and_nonmonotonic_polls<'h>(facts: &Facts<'h>, truth: &Truth<'_, 'h>) -> Vec<Anomaly> {
+pub(crate) fn scan_polls<'h>(
+    facts: &Facts<'h>,
+    truth: &Truth<'_, 'h>,
+) -> (Vec<PollSkip>, Vec<NonmonotonicPoll>) {
     // Built when two polls of a partition by one process first need comparing.
     let known = OnceCell::new();
     let (mut skips, mut backwards) = (Vec::new(), Vec::new());
@@ -398,16 +358,24 @@ fn poll_skips_and_nonmonotonic_polls<'h>(facts: &Facts<'h>, truth: &Truth<'_, 'h
             b.next_poll,
         ))
     });
-    let skips = skips.into_iter().map(Anomaly::PollSkip);
-    skips
-        .chain(backwards.into_iter().map(Anomaly::NonmonotonicPoll))
-        .collect()
+    (skips, backwards)
+}
+
+/// poll-skip: the poll skips of the per-process scan (`scan_polls`).
+pub(crate) fn poll_skips(cx: &Context) -> Vec<PollSkip> {
+    cx.poll_scan().0.clone()
+}
+
+/// nonmonotonic-poll: the non-monotonic polls of the per-process scan (`scan_polls`).
+pub(crate) fn nonmonotonic_polls(cx: &Context) -> Vec<NonmonotonicPoll> {
+    cx.poll_scan().1.clone()
 }
 
 /// nonmonotonic-send: for each process, its acknowledged sends with an offset, per partition
 /// in completion order (a txn's send steps in step order): a send whose offset is strictly
 /// lower than the process's previous acknowledged send to that partition.
-fn nonmonotonic_sends(facts: &Facts) -> Vec<Anomaly> {
+pub(crate) fn nonmonotonic_sends(cx: &Context) -> Vec<NonmonotonicSend> {
+    let facts = cx.facts;
     let mut found = Vec::new();
     // Per partition, by partition: (offset, value, completion) of the process's last
     // acknowledged send. One vector for every process (cleared for each): a process sends to
@@ -456,7 +424,7 @@ fn nonmonotonic_sends(facts: &Facts) -> Vec<Anomaly> {
             b.next_ack,
         ))
     });
-    found.into_iter().map(Anomaly::NonmonotonicSend).collect()
+    found
 }
 
 /// unseen: for a partition that ok polls read, the values of its acknowledged sends that no
@@ -465,7 +433,8 @@ fn nonmonotonic_sends(facts: &Facts) -> Vec<Anomaly> {
 /// last committed-visible record, and every acknowledged offset). One finding per partition.
 /// An acknowledged value absent from the log is also a lost-write; both are reported, as in
 /// Jepsen.
-fn unseen<'h>(facts: &Facts<'h>, truth: &Truth<'_, 'h>) -> Vec<Anomaly> {
+pub(crate) fn unseen(cx: &Context) -> Vec<Unseen> {
+    let (facts, truth) = (cx.facts, &cx.truth);
     // Per partition some ok poll returned records of: the highest offset returned, and the
     // values returned (sorted below).
     let mut polled: BTreeMap<Partition, (u64, Vec<u64>)> = BTreeMap::new();
@@ -532,21 +501,21 @@ fn unseen<'h>(facts: &Facts<'h>, truth: &Truth<'_, 'h>) -> Vec<Anomaly> {
         // Sends come by value: one value's sends are adjacent.
         missed.dedup();
         if !missed.is_empty() {
-            found.push(Anomaly::Unseen(Unseen {
+            found.push(Unseen {
                 topic: partition.0.to_string(),
                 partition: partition.1,
                 count: missed.len(),
                 values: missed,
                 polled_through,
                 end_offset,
-            }));
+            });
         }
     }
     found
 }
 
-mod effects;
-mod torn;
+pub(crate) mod effects;
+pub(crate) mod torn;
 
 #[cfg(test)]
 mod tests;
