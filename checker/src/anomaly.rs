@@ -6,6 +6,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 use crate::aggregate::{self, StreamRecord};
+use crate::causal::FindingRecords;
 use crate::detect::Context;
 use crate::{log, txn};
 
@@ -437,6 +438,13 @@ macro_rules! anomaly_kinds {
                     $( Anomaly::$Kind(finding) => finding.explain(), )+
                 }
             }
+
+            /// The records the finding names by offset, if any (where a causal chain starts).
+            pub fn records(&self) -> Option<FindingRecords<'_>> {
+                match self {
+                    $( Anomaly::$Kind(finding) => Finding::records(finding), )+
+                }
+            }
         }
 
         /// Runs the detectors of the passes `wanted` accepts, in table order.
@@ -491,6 +499,85 @@ macro_rules! run_detector {
         $found.extend($module::find($cx).into_iter().map(Anomaly::$Kind))
     };
     ($cx:ident, $found:ident, $Kind:ident, in $Leader:ident) => {};
+}
+
+/// What every payload type says of itself besides its `explain()`. No default: each kind
+/// decides whether it names records by offset.
+pub trait Finding {
+    /// The records the finding names by offset, if any: where its causal chain starts
+    /// (`causal::causal_chains`).
+    fn records(&self) -> Option<FindingRecords<'_>>;
+}
+
+/// Kinds that name no records by offset (a missing value was never at one; the others name
+/// operations, transactions or partitions).
+macro_rules! names_no_records {
+    ($($Kind:ident),+) => {
+        $(
+            impl Finding for $Kind {
+                fn records(&self) -> Option<FindingRecords<'_>> {
+                    None
+                }
+            }
+        )+
+    };
+}
+
+names_no_records!(
+    Missing,
+    NotConverged,
+    AbortedRead,
+    TornTransaction,
+    HangingTransaction,
+    PollSkip,
+    NonmonotonicPoll,
+    NonmonotonicSend,
+    Unseen,
+    DuplicateEffect,
+    LostEffect,
+    WrongAggregate,
+    OutputCountMismatch
+);
+
+impl Finding for Duplicate {
+    fn records(&self) -> Option<FindingRecords<'_>> {
+        Some(FindingRecords::new(
+            &self.topic,
+            self.partition,
+            self.offsets.clone(),
+        ))
+    }
+}
+
+impl Finding for LostWrite {
+    fn records(&self) -> Option<FindingRecords<'_>> {
+        let offset = self.acked_offset?;
+        Some(FindingRecords::new(
+            &self.topic,
+            self.partition,
+            vec![offset],
+        ))
+    }
+}
+
+impl Finding for InconsistentOffsets {
+    fn records(&self) -> Option<FindingRecords<'_>> {
+        Some(FindingRecords::new(
+            &self.topic,
+            self.partition,
+            vec![self.offset],
+        ))
+    }
+}
+
+impl Finding for UnexpectedWrite {
+    fn records(&self) -> Option<FindingRecords<'_>> {
+        Some(FindingRecords::new(
+            &self.topic,
+            self.partition,
+            self.offsets.clone(),
+        ))
+    }
 }
 
 /// The check passes, in the order `check_all` runs them.

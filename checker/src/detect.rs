@@ -81,9 +81,9 @@ pub(crate) fn run_passes(
     Ok(detect(&Context::new(history, &pairs, &facts), wanted))
 }
 
-/// Every detector, in table order: the log checks, the transaction checks, then the
-/// aggregate verifier over the history's own `aggregate_checks` (none: nothing). Errors if
-/// the history's invokes and completions do not pair up.
+/// Every detector, in table order (the log checks, the transaction checks and the aggregate
+/// verifier over the history's own `aggregate_checks`, then any kind added since: a new kind
+/// goes last). Errors if the history's invokes and completions do not pair up.
 pub fn check_all(history: &History) -> Result<Vec<Anomaly>, CheckError> {
     run_passes(history, |_| true)
 }
