@@ -10,6 +10,8 @@ use crate::causal::FindingRecords;
 use crate::detect::Context;
 use crate::{log, txn};
 
+mod precommitted_read;
+
 /// A value written to one offset but found at several (e.g. a retry appended again).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Duplicate {
@@ -645,6 +647,9 @@ anomaly_kinds! {
     OutputCountMismatch = "output-count-mismatch" in State:
         "more or fewer committed outputs than committed inputs",
         Aggregates(in WrongAggregate);
+    PrecommittedRead = "precommitted-read" in Isolation:
+        "a transaction polled a value it had sent itself, before it committed",
+        Transactions(mod precommitted_read);
 }
 
 /// Declares the anomaly categories once, one row per category: variant, kebab-case name and a
