@@ -10,6 +10,10 @@ use crate::causal::FindingRecords;
 use crate::detect::Context;
 use crate::{log, txn};
 
+mod aborted_read;
+mod hanging_transaction;
+mod nonmonotonic_send;
+mod not_converged;
 mod precommitted_read;
 
 /// A value written to one offset but found at several (e.g. a retry appended again).
@@ -81,13 +85,6 @@ pub struct UnexpectedWrite {
     pub offsets: Vec<u64>,
 }
 
-/// The run did not converge: after every fault healed, work was still unfinished.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct NotConverged {
-    /// History indices of invocations that never completed.
-    pub open_ops: Vec<u64>,
-}
-
 /// A record of a transaction's send, as a finding names it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TxnRecord {
@@ -110,22 +107,6 @@ impl fmt::Display for TxnRecord {
         }
         Ok(())
     }
-}
-
-/// An ok poll returned a value whose writer definitely aborted (Jepsen's G1a).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct AbortedRead {
-    pub topic: String,
-    pub partition: u32,
-    pub offset: u64,
-    pub value: u64,
-    /// History index of the poll's completion (a `poll` op, or the committed `txn` whose
-    /// poll step returned the record).
-    pub poll: u64,
-    /// The failed transaction that sent the value: (invoke, completion), if the history has one.
-    pub writer: Option<(u64, u64)>,
-    /// Whether the final log marks the record at that offset aborted.
-    pub aborted_in_final_log: bool,
 }
 
 /// What shows a committed transaction torn.
@@ -159,19 +140,6 @@ pub struct TornTransaction {
     pub evidence: TornEvidence,
 }
 
-/// After a converged run a partition still holds records of a transaction that never ended.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct HangingTransaction {
-    pub topic: String,
-    pub partition: u32,
-    pub producer_id: i64,
-    /// Offsets of the open records, ascending; the first is where the last stable offset sticks.
-    pub offsets: Vec<u64>,
-    pub values: Vec<u64>,
-    /// Invoke indices of the history's transactions that sent those values.
-    pub writers: Vec<u64>,
-}
-
 /// One process's successive polls of a partition jumped over a known record.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PollSkip {
@@ -197,21 +165,6 @@ pub struct NonmonotonicPoll {
     pub previous_poll: u64,
     pub previous_offset: u64,
     pub next_poll: u64,
-    pub next_offset: u64,
-}
-
-/// One process's later acknowledged send to a partition landed below its earlier one.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct NonmonotonicSend {
-    pub process: u64,
-    pub topic: String,
-    pub partition: u32,
-    /// Completion index of the earlier acknowledgement, its value and offset.
-    pub previous_ack: u64,
-    pub previous_value: u64,
-    pub previous_offset: u64,
-    pub next_ack: u64,
-    pub next_value: u64,
     pub next_offset: u64,
 }
 
@@ -527,13 +480,9 @@ macro_rules! names_no_records {
 
 names_no_records!(
     Missing,
-    NotConverged,
-    AbortedRead,
     TornTransaction,
-    HangingTransaction,
     PollSkip,
     NonmonotonicPoll,
-    NonmonotonicSend,
     Unseen,
     DuplicateEffect,
     LostEffect,
@@ -613,16 +562,16 @@ anomaly_kinds! {
         Log(fn log::unexpected_writes);
     NotConverged = "not-converged" in Liveness:
         "work still unfinished after every fault healed",
-        Log(fn log::not_converged);
+        Log(mod not_converged);
     AbortedRead = "aborted-read" in Isolation:
         "a poll returned a value whose transaction aborted (G1a)",
-        Transactions(fn txn::aborted_reads);
+        Transactions(mod aborted_read);
     TornTransaction = "torn-transaction" in Isolation:
         "a committed transaction only partly committed, or only partly visible to polls",
         Transactions(fn txn::torn::torn_transactions);
     HangingTransaction = "hanging-transaction" in Liveness:
         "a converged run left a transaction open in a partition, holding its last stable offset",
-        Transactions(fn txn::hanging_transactions);
+        Transactions(mod hanging_transaction);
     PollSkip = "poll-skip" in Ordering:
         "a process's successive polls of a partition jumped over a known record",
         Transactions(fn txn::poll_skips);
@@ -631,7 +580,7 @@ anomaly_kinds! {
         Transactions(fn txn::nonmonotonic_polls);
     NonmonotonicSend = "nonmonotonic-send" in Ordering:
         "a process's later acknowledged send to a partition landed below its earlier one",
-        Transactions(fn txn::nonmonotonic_sends);
+        Transactions(mod nonmonotonic_send);
     Unseen = "unseen" in Loss:
         "acknowledged values no poll returned although polls read to the partition's end",
         Transactions(fn txn::unseen);
@@ -832,23 +781,6 @@ impl UnexpectedWrite {
     }
 }
 
-impl NotConverged {
-    pub fn explain(&self) -> String {
-        let shown: Vec<String> = self.open_ops.iter().take(10).map(u64::to_string).collect();
-        format!(
-            "after every fault healed the run did not finish: {} operation(s) never completed \
-             (ops {}{})",
-            self.open_ops.len(),
-            shown.join(", "),
-            if self.open_ops.len() > 10 {
-                ", …"
-            } else {
-                ""
-            }
-        )
-    }
-}
-
 /// "a, b, c" of at most ten items, then "… (n in all)".
 fn capped<T: fmt::Display>(items: &[T]) -> String {
     let shown: Vec<String> = items.iter().take(10).map(T::to_string).collect();
@@ -856,30 +788,6 @@ fn capped<T: fmt::Display>(items: &[T]) -> String {
         format!("{}, … ({} in all)", shown.join(", "), items.len())
     } else {
         shown.join(", ")
-    }
-}
-
-impl AbortedRead {
-    pub fn explain(&self) -> String {
-        let mut why = Vec::new();
-        if let Some((invoke, completion)) = self.writer {
-            why.push(format!(
-                "the transaction that sent it (op {invoke}) failed (op {completion})"
-            ));
-        }
-        if self.aborted_in_final_log {
-            why.push("the final log marks that record aborted".to_string());
-        }
-        format!(
-            "poll op {} returned value {} at offset {} of {}-{}, but {}: a read of aborted \
-             data (G1a)",
-            self.poll,
-            self.value,
-            self.offset,
-            self.topic,
-            self.partition,
-            why.join(" and ")
-        )
     }
 }
 
@@ -926,27 +834,6 @@ impl TornTransaction {
     }
 }
 
-impl HangingTransaction {
-    pub fn explain(&self) -> String {
-        let writers = if self.writers.is_empty() {
-            String::new()
-        } else {
-            format!(" (sent by transaction op {})", capped(&self.writers))
-        };
-        format!(
-            "the run converged but {}-{} still holds an open transaction of producer {} at \
-             offsets {} (values {}){writers}: it never committed or aborted, so the last \
-             stable offset stays at {} and read_committed consumers never read past it",
-            self.topic,
-            self.partition,
-            self.producer_id,
-            capped(&self.offsets),
-            capped(&self.values),
-            self.offsets.first().copied().unwrap_or_default()
-        )
-    }
-}
-
 impl PollSkip {
     pub fn explain(&self) -> String {
         let skipped: Vec<String> = self
@@ -981,24 +868,6 @@ impl NonmonotonicPoll {
             self.previous_poll,
             self.next_offset,
             self.next_poll
-        )
-    }
-}
-
-impl NonmonotonicSend {
-    pub fn explain(&self) -> String {
-        format!(
-            "process {} had value {} acknowledged at offset {} of {}-{} (op {}), then its \
-             later value {} at the lower offset {} (op {}): a non-monotonic send",
-            self.process,
-            self.previous_value,
-            self.previous_offset,
-            self.topic,
-            self.partition,
-            self.previous_ack,
-            self.next_value,
-            self.next_offset,
-            self.next_ack
         )
     }
 }

@@ -1,5 +1,7 @@
 //! Log anomalies of a produce/consume history: duplicate, lost-write, missing,
-//! inconsistent-offsets, unexpected-write, not-converged.
+//! inconsistent-offsets, unexpected-write (their detectors, over the partition views they
+//! share), and `check_log`, which runs every `Log` row of `anomaly_kinds!` (not-converged's
+//! detector is in its own module).
 //!
 //! The ground truth (final logs) is used when the history carries it; otherwise the log is
 //! reconstructed from what polls observed, as Jepsen does, and the checks that need ground
@@ -443,20 +445,6 @@ pub(crate) fn unexpected_writes(cx: &Context) -> Vec<UnexpectedWrite> {
         }
     }
     out
-}
-
-/// The run said it did not converge: list the invocations left open.
-pub(crate) fn not_converged(cx: &Context) -> Vec<NotConverged> {
-    if cx.history.converged != Some(false) {
-        return Vec::new();
-    }
-    let open_ops = cx
-        .pairs
-        .iter()
-        .filter(|(_, c)| c.is_none())
-        .map(|(i, _)| *i as u64)
-        .collect();
-    vec![NotConverged { open_ops }]
 }
 
 #[cfg(test)]

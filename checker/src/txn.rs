@@ -1,5 +1,7 @@
-//! Transaction, per-process and exactly-once findings. One function per finding; each says
-//! exactly what it reports. Shared conventions:
+//! Transaction, per-process and exactly-once findings: `check_transactions` runs every
+//! `Transactions` row of `anomaly_kinds!`; the detectors not in a module of their own
+//! (`anomaly/<kind>.rs`) are here. One function per finding; each says exactly what it
+//! reports. Shared conventions:
 //!
 //! - *Ok poll*: a `poll` op that completed ok, or a poll step of a `txn` that completed ok.
 //!   Polls are taken to be read_committed (the history does not record isolation).
@@ -13,7 +15,7 @@
 //!   conservative.
 //! - A `txn`'s steps are its completion's when it completed, else its invoke's.
 //!
-//! Findings come in a stable order: by check (the order of `check_transactions`), then by
+//! Findings come in a stable order: by check (the table's order), then by
 //! partition, then by value or offset (torn transactions by invoke index, per-process
 //! findings by partition then process then history index).
 
@@ -106,79 +108,8 @@ impl<'f, 'h> Truth<'f, 'h> {
     }
 }
 
-fn partition_of<'h>(send: &SendFact<'h>) -> Partition<'h> {
+pub(crate) fn partition_of<'h>(send: &SendFact<'h>) -> Partition<'h> {
     (send.topic, send.partition)
-}
-
-/// aborted-read (Jepsen's G1a): an ok poll returned value v at offset o of a partition, and
-/// either the final log holds v at o with status aborted, or every send of v to that
-/// partition in the history is a definitely aborted send (there is at least one). One finding
-/// per (poll completion, partition, offset).
-pub(crate) fn aborted_reads(cx: &Context) -> Vec<AbortedRead> {
-    let facts = cx.facts;
-    // A finding needs an aborted final-log record or a definitely aborted send: a polled
-    // record is looked up in those two short lists first (no search of the whole history's
-    // sends or logs for the many records that are neither).
-    let mut aborted_records: Vec<(Partition, u64, u64)> = Vec::new();
-    for (&partition, log) in &facts.logs {
-        let aborted = log
-            .records
-            .iter()
-            .filter(|r| r.status == RecordStatus::Aborted);
-        aborted_records.extend(aborted.map(|r| (partition, r.offset, r.value)));
-    }
-    let mut aborted_sends: Vec<(Partition, u64)> = facts
-        .sends
-        .iter()
-        .filter(|s| s.aborted(facts))
-        .map(|s| (partition_of(s), s.value))
-        .collect();
-    if aborted_records.is_empty() && aborted_sends.is_empty() {
-        return Vec::new();
-    }
-    aborted_records.sort_unstable();
-    aborted_sends.sort_unstable();
-    let mut found: Vec<AbortedRead> = Vec::new();
-    for poll in &facts.polls {
-        let partition = (poll.topic, poll.partition);
-        for r in poll.records {
-            let aborted_in_final_log = aborted_records
-                .binary_search(&(partition, r.offset, r.value))
-                .is_ok();
-            // Every send of the value definitely aborted (and there is one).
-            let writer_aborted = aborted_sends.binary_search(&(partition, r.value)).is_ok() && {
-                let writers = facts.sends_of(poll.topic, poll.partition, r.value);
-                writers.iter().all(|&w| facts.sends[w].aborted(facts))
-            };
-            if !(aborted_in_final_log || writer_aborted) {
-                continue;
-            }
-            let writer = writer_aborted.then(|| {
-                let first = facts.sends_of(poll.topic, poll.partition, r.value)[0];
-                let s = &facts.sends[first];
-                (
-                    s.invoke,
-                    s.completion.expect("an aborted send's txn completed"),
-                )
-            });
-            found.push(AbortedRead {
-                topic: poll.topic.to_string(),
-                partition: poll.partition,
-                offset: r.offset,
-                value: r.value,
-                poll: poll.op,
-                writer,
-                aborted_in_final_log,
-            });
-        }
-    }
-    found.sort_by(|a, b| {
-        (&a.topic, a.partition, a.offset, a.poll).cmp(&(&b.topic, b.partition, b.offset, b.poll))
-    });
-    found.dedup_by(|a, b| {
-        (&a.topic, a.partition, a.offset, a.poll) == (&b.topic, b.partition, b.offset, b.poll)
-    });
-    found
 }
 
 /// Where a send landed: its acknowledged offset, else its value's committed-visible offset.
@@ -191,49 +122,6 @@ fn txn_record<'h>(send: &SendFact<'h>, truth: &Truth<'_, 'h>) -> TxnRecord {
             .acked_offset
             .or_else(|| truth.committed_offset_of(partition_of(send), send.value)),
     }
-}
-
-/// hanging-transaction: the run converged (`end` line says so) and a final log still holds
-/// records with status open. One finding per partition and producer id, naming the open
-/// records and the history's transactions that sent their values.
-pub(crate) fn hanging_transactions(cx: &Context) -> Vec<HangingTransaction> {
-    let facts = cx.facts;
-    if cx.history.converged != Some(true) {
-        return Vec::new();
-    }
-    let mut found = Vec::new();
-    for (&(topic, partition), log) in &facts.logs {
-        let mut open: BTreeMap<i64, Vec<(u64, u64)>> = BTreeMap::new();
-        for r in log
-            .records
-            .iter()
-            .filter(|r| r.status == RecordStatus::Open)
-        {
-            open.entry(r.producer_id)
-                .or_default()
-                .push((r.offset, r.value));
-        }
-        for (producer_id, mut records) in open {
-            records.sort_unstable();
-            let mut writers: Vec<u64> = records
-                .iter()
-                .flat_map(|&(_, value)| facts.sends_of(topic, partition, value))
-                .filter(|&&s| facts.sends[s].txn.is_some())
-                .map(|&s| facts.sends[s].invoke)
-                .collect();
-            writers.sort_unstable();
-            writers.dedup();
-            found.push(HangingTransaction {
-                topic: topic.to_string(),
-                partition,
-                producer_id,
-                offsets: records.iter().map(|r| r.0).collect(),
-                values: records.iter().map(|r| r.1).collect(),
-                writers,
-            });
-        }
-    }
-    found
 }
 
 /// Per partition, the records a consumer should see, (offset, value) ascending: the final
@@ -369,62 +257,6 @@ pub(crate) fn poll_skips(cx: &Context) -> Vec<PollSkip> {
 /// nonmonotonic-poll: the non-monotonic polls of the per-process scan (`scan_polls`).
 pub(crate) fn nonmonotonic_polls(cx: &Context) -> Vec<NonmonotonicPoll> {
     cx.poll_scan().1.clone()
-}
-
-/// nonmonotonic-send: for each process, its acknowledged sends with an offset, per partition
-/// in completion order (a txn's send steps in step order): a send whose offset is strictly
-/// lower than the process's previous acknowledged send to that partition.
-pub(crate) fn nonmonotonic_sends(cx: &Context) -> Vec<NonmonotonicSend> {
-    let facts = cx.facts;
-    let mut found = Vec::new();
-    // Per partition, by partition: (offset, value, completion) of the process's last
-    // acknowledged send. One vector for every process (cleared for each): a process sends to
-    // few partitions, and the simulator's histories have a process per call.
-    let mut last: Vec<(Partition, (u64, u64, u64))> = Vec::new();
-    // A finding compares two acknowledged sends of a process.
-    for (&process, events) in facts.by_process.iter().filter(|(_, e)| e.len() >= 2) {
-        last.clear();
-        for event in events {
-            let ProcessEvent::Ack(i) = *event else {
-                continue;
-            };
-            let send = &facts.sends[i];
-            let (Some(offset), Some(ack)) = (send.acked_offset, send.completion) else {
-                continue;
-            };
-            let partition = partition_of(send);
-            let at = last.binary_search_by_key(&partition, |&(p, _)| p);
-            if let Ok(at) = at
-                && let (_, (previous_offset, previous_value, previous_ack)) = last[at]
-                && offset < previous_offset
-            {
-                found.push(NonmonotonicSend {
-                    process,
-                    topic: send.topic.to_string(),
-                    partition: send.partition,
-                    previous_ack,
-                    previous_value,
-                    previous_offset,
-                    next_ack: ack,
-                    next_value: send.value,
-                    next_offset: offset,
-                });
-            }
-            match at {
-                Ok(at) => last[at].1 = (offset, send.value, ack),
-                Err(at) => last.insert(at, (partition, (offset, send.value, ack))),
-            }
-        }
-    }
-    found.sort_by(|a, b| {
-        (&a.topic, a.partition, a.process, a.next_ack).cmp(&(
-            &b.topic,
-            b.partition,
-            b.process,
-            b.next_ack,
-        ))
-    });
-    found
 }
 
 /// unseen: for a partition that ok polls read, the values of its acknowledged sends that no
