@@ -12,7 +12,8 @@
 //! not-converged), `check_transactions` (aborted-read, torn-transaction, … lost-effect) and
 //! the aggregate verifier over the history's own checks. `check_aggregates` is Kafka
 //! Streams' EOS-test verifier (wrong-aggregate, output-count-mismatch) over stream records
-//! packed into values (`aggregate::StreamRecord`), for a spec given by the caller.
+//! packed into values by the application (decoded with the `aggregate::RecordLayout` its
+//! spec gives), for a spec given by the caller.
 //! `causal` explains a finding from a run's trace, given as plain steps (`causal_chains`).
 
 pub mod aggregate;
