@@ -2,25 +2,11 @@
 //! packed stream record it reads.
 //!
 //! Records in eosim are `u64` values, identified by value. Stream records need a key and a
-//! value, and the checkers need lineage, so a stream record is packed into the `u64`:
-//!
-//! ```text
-//!  63            44 43     32 31                     0
-//! +----------------+---------+------------------------+
-//! | input id (20)  | key (12)| value (32, i32 2's c.) |
-//! +----------------+---------+------------------------+
-//! ```
-//!
-//! - input id: the id of the input record (in the generated input topic) that caused this
-//!   record; an output or aggregate update carries the id of the input that triggered it, so
-//!   every output value is unique per output partition and names its lineage. Up to
-//!   1,048,575 input records per run.
-//! - key: up to 4096 keys (Kafka's EOS test draws from 20,000; see `model::streams::eos_test`).
-//! - value: an `i32`. Raw inputs are below 10,000; sum, count, min and max of up to 100,000
-//!   such inputs per key fit.
-//!
-//! The packing lives here rather than in `model` because the checker depends on nothing of
-//! ours; `model::streams::record` re-exports it.
+//! value, and the checkers need lineage, so an application packs a stream record (input id,
+//! key, value) into the `u64`. The packing is the application's: the model's lives in
+//! `model::streams::record`, which also hands the checker its [`RecordLayout`] as part of
+//! the spec (each [`AggregateCheck`] carries one). The checker only decodes, with the layout
+//! its check names, into its own view, [`StreamRecord`].
 //!
 //! The verifier ([`check_aggregates`]): per input partition `p`, the committed inputs below the
 //! group's committed offset, and all committed outputs of output partition `p` (output topics
@@ -37,19 +23,6 @@ use serde::{Deserialize, Serialize};
 use crate::anomaly::{Anomaly, Divergence, OutputCountMismatch, WrongAggregate};
 use crate::history::History;
 
-/// Bits of the input id in a packed record.
-pub const INPUT_ID_BITS: u32 = 20;
-/// Bits of the key in a packed record.
-pub const KEY_BITS: u32 = 12;
-/// Input ids are below this (2^20).
-pub const INPUT_ID_LIMIT: u32 = 1 << INPUT_ID_BITS;
-/// Keys are below this (2^12 = 4096).
-pub const KEY_LIMIT: u16 = 1 << KEY_BITS;
-
-const VALUE_BITS: u32 = 32;
-const KEY_SHIFT: u32 = VALUE_BITS;
-const INPUT_ID_SHIFT: u32 = VALUE_BITS + KEY_BITS;
-
 /// A stream record: the input that caused it, its key and its value.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct StreamRecord {
@@ -59,50 +32,71 @@ pub struct StreamRecord {
 }
 
 impl StreamRecord {
-    /// A record; panics if the input id or key does not fit its bits.
     pub fn new(input_id: u32, key: u16, value: i32) -> Self {
-        let record = StreamRecord {
+        StreamRecord {
             input_id,
             key,
             value,
-        };
-        record.assert_fits();
-        record
-    }
-
-    fn assert_fits(&self) {
-        assert!(
-            self.input_id < INPUT_ID_LIMIT,
-            "input id {} does not fit in {INPUT_ID_BITS} bits",
-            self.input_id
-        );
-        assert!(
-            self.key < KEY_LIMIT,
-            "key {} does not fit in {KEY_BITS} bits",
-            self.key
-        );
-    }
-
-    /// The record as an eosim value; panics if a field does not fit.
-    pub fn pack(self) -> u64 {
-        self.assert_fits();
-        (u64::from(self.input_id) << INPUT_ID_SHIFT)
-            | (u64::from(self.key) << KEY_SHIFT)
-            | u64::from(self.value as u32)
-    }
-
-    /// The record an eosim value holds (every `u64` is some record).
-    pub fn unpack(value: u64) -> Self {
-        StreamRecord {
-            input_id: (value >> INPUT_ID_SHIFT) as u32,
-            key: ((value >> KEY_SHIFT) & u64::from(KEY_LIMIT - 1)) as u16,
-            value: value as u32 as i32,
         }
     }
 
     /// The same input and key with another value (an operator's output).
     pub fn with_value(self, value: i32) -> Self {
         StreamRecord { value, ..self }
+    }
+}
+
+/// How an application packed its stream records into `u64` values, from the top bit down:
+/// the input id, the key (`key_bits`), the value (the low 32 bits, an `i32` in two's
+/// complement). Part of the spec the application gives the checker, which only decodes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct RecordLayout {
+    /// Bits of the input id, above the key (decoding takes every bit above the key).
+    pub input_id_bits: u32,
+    /// Bits of the key, above the value (at most 16: a key is a `u16`).
+    pub key_bits: u32,
+    /// Set in the input id of a record a stage writes to a repartition hop (the hop record
+    /// is a new input for the next stage, with its own lineage): an output matches its input
+    /// with or without it.
+    pub hop_flag: u32,
+}
+
+impl RecordLayout {
+    /// The layout histories were recorded with before they named theirs (input id 20 bits,
+    /// key 12, the hop flag bit 19 of the input id): an `aggregate-check` line without a
+    /// layout is read with it, and a check with it writes none.
+    pub const LEGACY: RecordLayout = RecordLayout {
+        input_id_bits: 20,
+        key_bits: 12,
+        hop_flag: 1 << 19,
+    };
+
+    /// The record `value` holds (every `u64` is some record; a malformed layout from a
+    /// history file decodes to zeros rather than panicking).
+    pub fn decode(self, value: u64) -> StreamRecord {
+        let key_mask = 1u64
+            .checked_shl(self.key_bits)
+            .map_or(u64::MAX, |bit| bit - 1);
+        StreamRecord {
+            input_id: value.checked_shr(32 + self.key_bits).unwrap_or(0) as u32,
+            key: ((value >> 32) & key_mask) as u16,
+            value: value as u32 as i32,
+        }
+    }
+
+    /// The input id without the repartition hop flag: the input it stands for.
+    pub fn lineage(self, input_id: u32) -> u32 {
+        input_id & !self.hop_flag
+    }
+
+    pub fn is_legacy(&self) -> bool {
+        *self == Self::LEGACY
+    }
+}
+
+impl Default for RecordLayout {
+    fn default() -> Self {
+        Self::LEGACY
     }
 }
 
@@ -114,16 +108,6 @@ impl fmt::Display for StreamRecord {
             self.input_id, self.key, self.value
         )
     }
-}
-
-/// `record.pack()`.
-pub fn pack(record: StreamRecord) -> u64 {
-    record.pack()
-}
-
-/// `StreamRecord::unpack(value)`.
-pub fn unpack(value: u64) -> StreamRecord {
-    StreamRecord::unpack(value)
 }
 
 /// What an output topic holds per input record (Kafka's EosTest outputs).
@@ -202,17 +186,33 @@ pub struct AggregateCheck {
     pub kind: AggregateKind,
     /// The consumer group (Streams' application id) whose committed offsets bound the input.
     pub group: String,
+    /// How the records of both topics are packed (the application's spec); not written when
+    /// it is the legacy layout, so such history lines stay as they were.
+    #[serde(default, skip_serializing_if = "RecordLayout::is_legacy")]
+    pub layout: RecordLayout,
 }
 
 /// Every verification of a run (Kafka's verify / verify-complex).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AggregateSpec {
     pub checks: Vec<AggregateCheck>,
+    /// The layout `check` gives each check it adds.
+    #[serde(default, skip_serializing_if = "RecordLayout::is_legacy")]
+    pub layout: RecordLayout,
 }
 
 impl AggregateSpec {
+    /// A spec whose records are packed with the legacy layout.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// A spec whose records are packed with `layout` (the application's).
+    pub fn for_layout(layout: RecordLayout) -> Self {
+        AggregateSpec {
+            checks: Vec::new(),
+            layout,
+        }
     }
 
     /// Adds a check (builder style).
@@ -228,6 +228,7 @@ impl AggregateSpec {
             output_topic: output_topic.to_string(),
             kind,
             group: group.to_string(),
+            layout: self.layout,
         });
         self
     }
@@ -257,13 +258,13 @@ pub fn check_aggregates(history: &History, spec: &AggregateSpec) -> Vec<Anomaly>
         for partition in partitions {
             let committed_offset =
                 committed_offset(history, &check.group, &check.input_topic, partition);
-            let all_inputs = partition_records(inputs, partition);
+            let all_inputs = partition_records(inputs, partition, check.layout);
             let below: Vec<OffsetRecord> = all_inputs
                 .iter()
                 .copied()
                 .filter(|r| r.offset < committed_offset)
                 .collect();
-            let out = partition_records(outputs, partition);
+            let out = partition_records(outputs, partition, check.layout);
             found.extend(verify_partition(
                 check,
                 partition,
@@ -276,10 +277,25 @@ pub fn check_aggregates(history: &History, spec: &AggregateSpec) -> Vec<Anomaly>
     found
 }
 
-type ByPartition = BTreeMap<u32, Vec<OffsetRecord>>;
+/// wrong-aggregate and output-count-mismatch (found jointly, reported per output partition:
+/// see [`verify_partition`]): `check_aggregates` over the history's own `aggregate_checks`.
+pub(crate) fn history_findings(cx: &crate::detect::Context) -> Vec<Anomaly> {
+    let history = cx.history;
+    if history.aggregate_checks.is_empty() {
+        return Vec::new();
+    }
+    let spec = AggregateSpec {
+        checks: history.aggregate_checks.clone(),
+        ..AggregateSpec::default()
+    };
+    check_aggregates(history, &spec)
+}
 
-/// Committed-visible records (plain or committed) of every final log, unpacked, by topic
-/// and partition, in offset order.
+/// Per partition, (offset, packed value) of its committed-visible records in offset order.
+type ByPartition = BTreeMap<u32, Vec<(u64, u64)>>;
+
+/// Committed-visible records (plain or committed) of every final log, still packed (each
+/// check decodes with its own layout), by topic and partition, in offset order.
 fn committed_records(history: &History) -> BTreeMap<&str, ByPartition> {
     let mut out: BTreeMap<&str, ByPartition> = BTreeMap::new();
     for log in &history.final_logs {
@@ -292,21 +308,26 @@ fn committed_records(history: &History) -> BTreeMap<&str, ByPartition> {
             log.records
                 .iter()
                 .filter(|e| e.status.is_committed())
-                .map(|e| OffsetRecord {
-                    offset: e.offset,
-                    record: StreamRecord::unpack(e.value),
-                }),
+                .map(|e| (e.offset, e.value)),
         );
-        records.sort_by_key(|r| r.offset);
+        records.sort_by_key(|&(offset, _)| offset);
     }
     out
 }
 
-fn partition_records(topic: Option<&ByPartition>, partition: u32) -> Vec<OffsetRecord> {
-    topic
-        .and_then(|t| t.get(&partition))
-        .cloned()
-        .unwrap_or_default()
+fn partition_records(
+    topic: Option<&ByPartition>,
+    partition: u32,
+    layout: RecordLayout,
+) -> Vec<OffsetRecord> {
+    let records = topic.and_then(|t| t.get(&partition));
+    records.map_or_else(Vec::new, |records| {
+        let decode = |&(offset, value): &(u64, u64)| OffsetRecord {
+            offset,
+            record: layout.decode(value),
+        };
+        records.iter().map(decode).collect()
+    })
 }
 
 /// The group's committed offset of a partition (the last entry if several), 0 if none.
@@ -326,14 +347,10 @@ pub struct ExpectedUpdate {
     pub value: i64,
 }
 
-/// Set in the input id of a record a stage writes to a repartition hop (the runtime's
-/// convention: the hop record is a new input for the next stage, with its own lineage). An
-/// output matches its input with or without it.
-pub const HOP_FLAG: u32 = 1 << 19;
-
 impl ExpectedUpdate {
-    fn matches(&self, record: StreamRecord) -> bool {
-        self.input_id & !HOP_FLAG == record.input_id & !HOP_FLAG
+    /// Same input (with or without the layout's hop flag), key and value.
+    fn matches(&self, record: StreamRecord, layout: RecordLayout) -> bool {
+        layout.lineage(self.input_id) == layout.lineage(record.input_id)
             && self.key == record.key
             && self.value == i64::from(record.value)
     }
@@ -382,7 +399,7 @@ pub fn verify_partition(
     let first_wrong = expected
         .iter()
         .zip(outputs)
-        .position(|(e, o)| !e.matches(o.record));
+        .position(|(e, o)| !e.matches(o.record, check.layout));
     if let Some(index) = first_wrong {
         found.push(Anomaly::WrongAggregate(wrong_aggregate(
             check, partition, index, inputs, outputs, &expected,
@@ -456,22 +473,29 @@ fn wrong_aggregate(
         expected_value: due.value,
         actual,
         key_inputs,
-        divergence: classify(check.kind, index, actual, expected),
+        divergence: classify(check, index, actual, expected),
     }
 }
 
 /// Reads the divergence at `index` from the actual update's lineage and value.
 fn classify(
-    kind: AggregateKind,
+    check: &AggregateCheck,
     index: usize,
     actual: StreamRecord,
     expected: &[ExpectedUpdate],
 ) -> Divergence {
+    let (kind, layout) = (check.kind, check.layout);
     let due = expected[index];
-    assert!(!due.matches(actual), "classify called on a matching update");
+    assert!(
+        !due.matches(actual, layout),
+        "classify called on a matching update"
+    );
     // The exact update due elsewhere: the nearest earlier one wins (a repeat), else the
     // nearest later one (a skip).
-    if let Some(j) = expected[..index].iter().rposition(|e| e.matches(actual)) {
+    if let Some(j) = expected[..index]
+        .iter()
+        .rposition(|e| e.matches(actual, layout))
+    {
         return Divergence::Repeated { earlier_index: j };
     }
     if actual.input_id == due.input_id {
@@ -484,7 +508,10 @@ fn classify(
             None => Divergence::Corrupted,
         };
     }
-    if let Some(j) = expected[index + 1..].iter().position(|e| e.matches(actual)) {
+    if let Some(j) = expected[index + 1..]
+        .iter()
+        .position(|e| e.matches(actual, layout))
+    {
         return Divergence::Skipped {
             later_index: index + 1 + j,
         };

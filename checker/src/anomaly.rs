@@ -5,7 +5,16 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use crate::aggregate::StreamRecord;
+use crate::aggregate::{self, StreamRecord};
+use crate::causal::FindingRecords;
+use crate::detect::Context;
+use crate::{log, txn};
+
+mod aborted_read;
+mod hanging_transaction;
+mod nonmonotonic_send;
+mod not_converged;
+mod precommitted_read;
 
 /// A value written to one offset but found at several (e.g. a retry appended again).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -76,13 +85,6 @@ pub struct UnexpectedWrite {
     pub offsets: Vec<u64>,
 }
 
-/// The run did not converge: after every fault healed, work was still unfinished.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct NotConverged {
-    /// History indices of invocations that never completed.
-    pub open_ops: Vec<u64>,
-}
-
 /// A record of a transaction's send, as a finding names it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TxnRecord {
@@ -105,22 +107,6 @@ impl fmt::Display for TxnRecord {
         }
         Ok(())
     }
-}
-
-/// An ok poll returned a value whose writer definitely aborted (Jepsen's G1a).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct AbortedRead {
-    pub topic: String,
-    pub partition: u32,
-    pub offset: u64,
-    pub value: u64,
-    /// History index of the poll's completion (a `poll` op, or the committed `txn` whose
-    /// poll step returned the record).
-    pub poll: u64,
-    /// The failed transaction that sent the value: (invoke, completion), if the history has one.
-    pub writer: Option<(u64, u64)>,
-    /// Whether the final log marks the record at that offset aborted.
-    pub aborted_in_final_log: bool,
 }
 
 /// What shows a committed transaction torn.
@@ -154,19 +140,6 @@ pub struct TornTransaction {
     pub evidence: TornEvidence,
 }
 
-/// After a converged run a partition still holds records of a transaction that never ended.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct HangingTransaction {
-    pub topic: String,
-    pub partition: u32,
-    pub producer_id: i64,
-    /// Offsets of the open records, ascending; the first is where the last stable offset sticks.
-    pub offsets: Vec<u64>,
-    pub values: Vec<u64>,
-    /// Invoke indices of the history's transactions that sent those values.
-    pub writers: Vec<u64>,
-}
-
 /// One process's successive polls of a partition jumped over a known record.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PollSkip {
@@ -192,21 +165,6 @@ pub struct NonmonotonicPoll {
     pub previous_poll: u64,
     pub previous_offset: u64,
     pub next_poll: u64,
-    pub next_offset: u64,
-}
-
-/// One process's later acknowledged send to a partition landed below its earlier one.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct NonmonotonicSend {
-    pub process: u64,
-    pub topic: String,
-    pub partition: u32,
-    /// Completion index of the earlier acknowledgement, its value and offset.
-    pub previous_ack: u64,
-    pub previous_value: u64,
-    pub previous_offset: u64,
-    pub next_ack: u64,
-    pub next_value: u64,
     pub next_offset: u64,
 }
 
@@ -335,15 +293,37 @@ pub struct OutputCountMismatch {
     pub unknown_inputs: Vec<u32>,
 }
 
-/// Declares every kind of finding once, one row per kind: its variant (also the name of its
-/// payload type, which must have an `explain()`), its kebab-case name (JSON reports, scenario
-/// `[expect]` files and snapshots depend on it byte for byte), its category and a one-line
-/// meaning (also the variant's doc). From the table come `Anomaly` (serde-tagged with the
-/// name), `AnomalyKind` (serde as the name), `AnomalyKind::ALL`, `name`, `category`,
-/// `meaning`, and `Anomaly::kind` / `Anomaly::explain`: adding a kind is a payload type and a
+/// Declares every kind of finding once, one row per kind:
+///
+/// ```text
+/// Kind = "kebab-name" in Category: "one-line meaning", Pass(how it is found);
+/// ```
+///
+/// - `Kind`: the variant, also the name of its payload type (which has an `explain()`);
+/// - the kebab-case name (JSON reports, scenario `[expect]` files and snapshots depend on it
+///   byte for byte), the category and the meaning (also the variant's doc);
+/// - the pass that finds it (`Log`, `Transactions`, `Aggregates`: `check_log`,
+///   `check_transactions`, the aggregate verifier; `check_all` runs them all) and how:
+///   - `fn path`: its own detector, `fn(&Context) -> Vec<Kind>`;
+///   - `mod module`: a module of its own holding the payload type `module::Kind` (re-exported
+///     here) and its detector `module::find`, as `fn` above;
+///   - `fn path as joint`: a detector that finds this kind and others in one pass and returns
+///     `Vec<Anomaly>` in its own order (the aggregate verifier reports per partition, the
+///     count mismatch before the wrong aggregate); each other kind it finds says
+///     `in Kind` (reported by `Kind`'s row), and a debug build checks it finds no other.
+///
+/// From the table come `Anomaly` (serde-tagged with the name), `AnomalyKind` (serde as the
+/// name), `AnomalyKind::ALL`, `name`, `category`, `meaning`, `pass`, `Anomaly::kind` /
+/// `Anomaly::explain`, and `detect`, which runs the rows of the wanted passes in table
+/// order: the order findings are reported in. Adding a kind is a module (`mod` form) and a
 /// row.
 macro_rules! anomaly_kinds {
-    ($( $Kind:ident = $name:literal in $Category:ident : $meaning:literal, )+) => {
+    ($(
+        $Kind:ident = $name:literal in $Category:ident : $meaning:literal,
+        $Pass:ident($($how:tt)+);
+    )+) => {
+        $( reexport_payload!($Kind, $($how)+); )+
+
         /// Any finding.
         #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
         #[serde(tag = "kind")]
@@ -383,6 +363,21 @@ macro_rules! anomaly_kinds {
                     $( AnomalyKind::$Kind => $meaning, )+
                 }
             }
+
+            /// The check pass that finds it.
+            pub(crate) const fn pass(self) -> Pass {
+                match self {
+                    $( AnomalyKind::$Kind => Pass::$Pass, )+
+                }
+            }
+
+            /// The kind whose row runs the detector that finds it (itself, unless a joint
+            /// detector of another row finds it).
+            pub(crate) const fn reported_by(self) -> AnomalyKind {
+                match self {
+                    $( AnomalyKind::$Kind => reporting_row!($Kind, $($how)+), )+
+                }
+            }
         }
 
         impl Anomaly {
@@ -398,47 +393,212 @@ macro_rules! anomaly_kinds {
                     $( Anomaly::$Kind(finding) => finding.explain(), )+
                 }
             }
+
+            /// The records the finding names by offset, if any (where a causal chain starts).
+            pub fn records(&self) -> Option<FindingRecords<'_>> {
+                match self {
+                    $( Anomaly::$Kind(finding) => Finding::records(finding), )+
+                }
+            }
+        }
+
+        /// Runs the detectors of the passes `wanted` accepts, in table order.
+        pub(crate) fn detect(cx: &Context, wanted: impl Fn(Pass) -> bool) -> Vec<Anomaly> {
+            let mut found = Vec::new();
+            $(
+                if wanted(Pass::$Pass) {
+                    run_detector!(cx, found, $Kind, $($how)+);
+                }
+            )+
+            found
         }
     };
 }
 
-// The order is the kinds' sort order (sets of kinds, and the lists made from them, follow it):
-// a new kind goes last.
+/// `mod module` rows: the payload type lives in the kind's module.
+macro_rules! reexport_payload {
+    ($Kind:ident, mod $module:ident) => {
+        pub use self::$module::$Kind;
+    };
+    ($Kind:ident, $($how:tt)+) => {};
+}
+
+/// The row whose detector reports `$Kind`.
+macro_rules! reporting_row {
+    ($Kind:ident, in $Leader:ident) => {
+        AnomalyKind::$Leader
+    };
+    ($Kind:ident, $($how:tt)+) => {
+        AnomalyKind::$Kind
+    };
+}
+
+/// Appends what the row's detector finds to `$found`.
+macro_rules! run_detector {
+    ($cx:ident, $found:ident, $Kind:ident, fn $joint:path as joint) => {{
+        let start = $found.len();
+        $found.extend($joint($cx));
+        debug_assert!(
+            $found[start..]
+                .iter()
+                .all(|a| a.kind().reported_by() == AnomalyKind::$Kind
+                    && a.kind().pass() == AnomalyKind::$Kind.pass()),
+            "a joint detector found a kind whose row does not say `in {}` in its pass",
+            stringify!($Kind)
+        );
+    }};
+    ($cx:ident, $found:ident, $Kind:ident, fn $detect:path) => {
+        $found.extend($detect($cx).into_iter().map(Anomaly::$Kind))
+    };
+    ($cx:ident, $found:ident, $Kind:ident, mod $module:ident) => {
+        $found.extend($module::find($cx).into_iter().map(Anomaly::$Kind))
+    };
+    ($cx:ident, $found:ident, $Kind:ident, in $Leader:ident) => {};
+}
+
+/// What every payload type says of itself besides its `explain()`. No default: each kind
+/// decides whether it names records by offset.
+pub trait Finding {
+    /// The records the finding names by offset, if any: where its causal chain starts
+    /// (`causal::causal_chains`).
+    fn records(&self) -> Option<FindingRecords<'_>>;
+}
+
+/// Kinds that name no records by offset (a missing value was never at one; the others name
+/// operations, transactions or partitions).
+macro_rules! names_no_records {
+    ($($Kind:ident),+) => {
+        $(
+            impl Finding for $Kind {
+                fn records(&self) -> Option<FindingRecords<'_>> {
+                    None
+                }
+            }
+        )+
+    };
+}
+
+names_no_records!(
+    Missing,
+    TornTransaction,
+    PollSkip,
+    NonmonotonicPoll,
+    Unseen,
+    DuplicateEffect,
+    LostEffect,
+    WrongAggregate,
+    OutputCountMismatch
+);
+
+impl Finding for Duplicate {
+    fn records(&self) -> Option<FindingRecords<'_>> {
+        Some(FindingRecords::new(
+            &self.topic,
+            self.partition,
+            self.offsets.clone(),
+        ))
+    }
+}
+
+impl Finding for LostWrite {
+    fn records(&self) -> Option<FindingRecords<'_>> {
+        let offset = self.acked_offset?;
+        Some(FindingRecords::new(
+            &self.topic,
+            self.partition,
+            vec![offset],
+        ))
+    }
+}
+
+impl Finding for InconsistentOffsets {
+    fn records(&self) -> Option<FindingRecords<'_>> {
+        Some(FindingRecords::new(
+            &self.topic,
+            self.partition,
+            vec![self.offset],
+        ))
+    }
+}
+
+impl Finding for UnexpectedWrite {
+    fn records(&self) -> Option<FindingRecords<'_>> {
+        Some(FindingRecords::new(
+            &self.topic,
+            self.partition,
+            self.offsets.clone(),
+        ))
+    }
+}
+
+/// The check passes, in the order `check_all` runs them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Pass {
+    /// `check_log`: what the log holds against what was sent and seen.
+    Log,
+    /// `check_transactions`: transactions, per-process orders, exactly-once effects.
+    Transactions,
+    /// The aggregate verifier over the history's own `aggregate_checks`.
+    Aggregates,
+}
+
+// The order is the kinds' sort order (sets of kinds, and the lists made from them, follow it)
+// and the order findings are reported in (`detect`): a new kind goes last.
 anomaly_kinds! {
     Duplicate = "duplicate" in Duplication:
         "one intended value at several offsets of a partition",
+        Log(fn log::duplicates);
     LostWrite = "lost-write" in Loss:
         "a value acknowledged as written that the log does not hold",
+        Log(fn log::lost_writes);
     Missing = "missing" in Loss:
         "a value the workload meant to send that never reached the log",
+        Log(fn log::missing);
     InconsistentOffsets = "inconsistent-offsets" in Integrity:
         "two different values reported at one offset",
+        Log(fn log::inconsistent_offsets);
     UnexpectedWrite = "unexpected-write" in Integrity:
         "a value in the log that no client sent",
+        Log(fn log::unexpected_writes);
     NotConverged = "not-converged" in Liveness:
         "work still unfinished after every fault healed",
+        Log(mod not_converged);
     AbortedRead = "aborted-read" in Isolation:
         "a poll returned a value whose transaction aborted (G1a)",
+        Transactions(mod aborted_read);
     TornTransaction = "torn-transaction" in Isolation:
         "a committed transaction only partly committed, or only partly visible to polls",
+        Transactions(fn txn::torn::torn_transactions);
     HangingTransaction = "hanging-transaction" in Liveness:
         "a converged run left a transaction open in a partition, holding its last stable offset",
+        Transactions(mod hanging_transaction);
     PollSkip = "poll-skip" in Ordering:
         "a process's successive polls of a partition jumped over a known record",
+        Transactions(fn txn::poll_skips);
     NonmonotonicPoll = "nonmonotonic-poll" in Ordering:
         "a process's next poll of a partition started at or before where its previous one ended",
+        Transactions(fn txn::nonmonotonic_polls);
     NonmonotonicSend = "nonmonotonic-send" in Ordering:
         "a process's later acknowledged send to a partition landed below its earlier one",
+        Transactions(mod nonmonotonic_send);
     Unseen = "unseen" in Loss:
         "acknowledged values no poll returned although polls read to the partition's end",
+        Transactions(fn txn::unseen);
     DuplicateEffect = "duplicate-effect" in Duplication:
         "an input's effect in the committed output more often than one attempt produces it",
+        Transactions(fn txn::effects::duplicate_effects);
     LostEffect = "lost-effect" in Loss:
         "an input consumed under a committed offset without any committed output",
+        Transactions(fn txn::effects::lost_effects);
     WrongAggregate = "wrong-aggregate" in State:
         "an output that is not the running aggregate of its key's committed inputs",
+        Aggregates(fn aggregate::history_findings as joint);
     OutputCountMismatch = "output-count-mismatch" in State:
         "more or fewer committed outputs than committed inputs",
+        Aggregates(in WrongAggregate);
+    PrecommittedRead = "precommitted-read" in Isolation:
+        "a transaction polled a value it had sent itself, before it committed",
+        Transactions(mod precommitted_read);
 }
 
 /// Declares the anomaly categories once, one row per category: variant, kebab-case name and a
@@ -621,23 +781,6 @@ impl UnexpectedWrite {
     }
 }
 
-impl NotConverged {
-    pub fn explain(&self) -> String {
-        let shown: Vec<String> = self.open_ops.iter().take(10).map(u64::to_string).collect();
-        format!(
-            "after every fault healed the run did not finish: {} operation(s) never completed \
-             (ops {}{})",
-            self.open_ops.len(),
-            shown.join(", "),
-            if self.open_ops.len() > 10 {
-                ", …"
-            } else {
-                ""
-            }
-        )
-    }
-}
-
 /// "a, b, c" of at most ten items, then "… (n in all)".
 fn capped<T: fmt::Display>(items: &[T]) -> String {
     let shown: Vec<String> = items.iter().take(10).map(T::to_string).collect();
@@ -645,30 +788,6 @@ fn capped<T: fmt::Display>(items: &[T]) -> String {
         format!("{}, … ({} in all)", shown.join(", "), items.len())
     } else {
         shown.join(", ")
-    }
-}
-
-impl AbortedRead {
-    pub fn explain(&self) -> String {
-        let mut why = Vec::new();
-        if let Some((invoke, completion)) = self.writer {
-            why.push(format!(
-                "the transaction that sent it (op {invoke}) failed (op {completion})"
-            ));
-        }
-        if self.aborted_in_final_log {
-            why.push("the final log marks that record aborted".to_string());
-        }
-        format!(
-            "poll op {} returned value {} at offset {} of {}-{}, but {}: a read of aborted \
-             data (G1a)",
-            self.poll,
-            self.value,
-            self.offset,
-            self.topic,
-            self.partition,
-            why.join(" and ")
-        )
     }
 }
 
@@ -715,27 +834,6 @@ impl TornTransaction {
     }
 }
 
-impl HangingTransaction {
-    pub fn explain(&self) -> String {
-        let writers = if self.writers.is_empty() {
-            String::new()
-        } else {
-            format!(" (sent by transaction op {})", capped(&self.writers))
-        };
-        format!(
-            "the run converged but {}-{} still holds an open transaction of producer {} at \
-             offsets {} (values {}){writers}: it never committed or aborted, so the last \
-             stable offset stays at {} and read_committed consumers never read past it",
-            self.topic,
-            self.partition,
-            self.producer_id,
-            capped(&self.offsets),
-            capped(&self.values),
-            self.offsets.first().copied().unwrap_or_default()
-        )
-    }
-}
-
 impl PollSkip {
     pub fn explain(&self) -> String {
         let skipped: Vec<String> = self
@@ -770,24 +868,6 @@ impl NonmonotonicPoll {
             self.previous_poll,
             self.next_offset,
             self.next_poll
-        )
-    }
-}
-
-impl NonmonotonicSend {
-    pub fn explain(&self) -> String {
-        format!(
-            "process {} had value {} acknowledged at offset {} of {}-{} (op {}), then its \
-             later value {} at the lower offset {} (op {}): a non-monotonic send",
-            self.process,
-            self.previous_value,
-            self.previous_offset,
-            self.topic,
-            self.partition,
-            self.previous_ack,
-            self.next_value,
-            self.next_offset,
-            self.next_ack
         )
     }
 }

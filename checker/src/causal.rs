@@ -56,38 +56,22 @@ pub struct FindingRecords<'a> {
     pub offsets: Vec<u64>,
 }
 
-/// The records `anomaly` names by offset, if it names any: a duplicate's offsets, a lost
-/// write's acknowledged offset, an inconsistent offset, an unexpected write's offsets.
-pub fn finding_records(anomaly: &Anomaly) -> Option<FindingRecords<'_>> {
-    fn records(topic: &str, partition: u32, offsets: Vec<u64>) -> FindingRecords<'_> {
+impl<'a> FindingRecords<'a> {
+    pub fn new(topic: &'a str, partition: u32, offsets: Vec<u64>) -> Self {
         FindingRecords {
             topic,
             partition,
             offsets,
         }
     }
-    match anomaly {
-        Anomaly::Duplicate(d) => Some(records(&d.topic, d.partition, d.offsets.clone())),
-        Anomaly::LostWrite(l) => l
-            .acked_offset
-            .map(|offset| records(&l.topic, l.partition, vec![offset])),
-        Anomaly::InconsistentOffsets(i) => Some(records(&i.topic, i.partition, vec![i.offset])),
-        Anomaly::UnexpectedWrite(u) => Some(records(&u.topic, u.partition, u.offsets.clone())),
-        // No wildcard: a new kind must decide here whether it names records by offset.
-        Anomaly::Missing(_)
-        | Anomaly::NotConverged(_)
-        | Anomaly::AbortedRead(_)
-        | Anomaly::TornTransaction(_)
-        | Anomaly::HangingTransaction(_)
-        | Anomaly::PollSkip(_)
-        | Anomaly::NonmonotonicPoll(_)
-        | Anomaly::NonmonotonicSend(_)
-        | Anomaly::Unseen(_)
-        | Anomaly::DuplicateEffect(_)
-        | Anomaly::LostEffect(_)
-        | Anomaly::WrongAggregate(_)
-        | Anomaly::OutputCountMismatch(_) => None,
-    }
+}
+
+/// The records `anomaly` names by offset, if it names any (each payload type's
+/// [`Finding::records`](crate::anomaly::Finding::records)): a duplicate's offsets, a lost
+/// write's acknowledged offset, an inconsistent offset, an unexpected write's offsets, a
+/// precommitted read's polled record.
+pub fn finding_records(anomaly: &Anomaly) -> Option<FindingRecords<'_>> {
+    anomaly.records()
 }
 
 /// Per finding (in order), the indices into `trace` of its causal chain, ascending; empty for

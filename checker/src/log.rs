@@ -1,5 +1,7 @@
 //! Log anomalies of a produce/consume history: duplicate, lost-write, missing,
-//! inconsistent-offsets, unexpected-write, not-converged.
+//! inconsistent-offsets, unexpected-write (their detectors, over the partition views they
+//! share), and `check_log`, which runs every `Log` row of `anomaly_kinds!` (not-converged's
+//! detector is in its own module).
 //!
 //! The ground truth (final logs) is used when the history carries it; otherwise the log is
 //! reconstructed from what polls observed, as Jepsen does, and the checks that need ground
@@ -18,13 +20,14 @@ use std::collections::BTreeMap;
 use rustc_hash::FxHashMap;
 
 use crate::anomaly::*;
+use crate::detect::{CheckError, Context, run_passes};
 use crate::facts::{Facts, SendFact, TopicRef};
-use crate::history::{History, OpPair, Phase};
+use crate::history::{History, Phase};
 
 /// Everything known about one partition, in sorted vectors and a map (one allocation each,
 /// however many records: this runs once per simulated seed).
 #[derive(Debug, Default)]
-struct PartitionView<'f> {
+pub(crate) struct PartitionView<'f> {
     has_ground_truth: bool,
     /// (value, offset) of every committed-visible record (ground truth, or as polled),
     /// sorted, distinct.
@@ -204,9 +207,9 @@ fn groups<T, K: PartialEq>(items: &[T], key: impl Fn(&T) -> K) -> impl Iterator<
     items.chunk_by(move |a, b| key(a) == key(b))
 }
 
-type Views<'f, 'h> = BTreeMap<(TopicRef<'h>, u32), PartitionView<'f>>;
+pub(crate) type Views<'f, 'h> = BTreeMap<(TopicRef<'h>, u32), PartitionView<'f>>;
 
-fn build_views<'f, 'h>(history: &'h History, facts: &'f Facts<'h>) -> Views<'f, 'h> {
+pub(crate) fn build_views<'f, 'h>(history: &'h History, facts: &'f Facts<'h>) -> Views<'f, 'h> {
     let mut views: Views<'f, 'h> = BTreeMap::new();
     for log in &history.final_logs {
         let topic = facts
@@ -252,29 +255,16 @@ fn build_views<'f, 'h>(history: &'h History, facts: &'f Facts<'h>) -> Views<'f, 
     views
 }
 
-/// Runs every log check over `history`. Findings come in a stable order: by check, then by
-/// partition, then by value or offset. Errors if the history's invokes and completions do
-/// not pair up.
-pub fn check_log(history: &History) -> Result<Vec<Anomaly>, crate::txn::CheckError> {
-    let pairs = crate::txn::pairs(history)?;
-    let facts = Facts::new(history, &pairs);
-    Ok(log_findings(history, &pairs, &facts))
-}
-
-pub(crate) fn log_findings(history: &History, pairs: &[OpPair], facts: &Facts) -> Vec<Anomaly> {
-    let views = build_views(history, facts);
-    let mut found = Vec::new();
-    found.extend(duplicates(history, facts, &views));
-    found.extend(lost_writes(facts, &views));
-    found.extend(missing(facts, &views));
-    found.extend(inconsistent_offsets(history, facts, &views));
-    found.extend(unexpected_writes(facts, &views));
-    found.extend(not_converged(history, pairs));
-    found
+/// Runs every log check (the `Log` rows of `anomaly_kinds!`) over `history`. Findings come
+/// in a stable order: by check (table order), then by partition, then by value or offset.
+/// Errors if the history's invokes and completions do not pair up.
+pub fn check_log(history: &History) -> Result<Vec<Anomaly>, CheckError> {
+    run_passes(history, |pass| pass == Pass::Log)
 }
 
 /// A value at more than one offset.
-fn duplicates(history: &History, facts: &Facts, views: &Views) -> Vec<Anomaly> {
+pub(crate) fn duplicates(cx: &Context) -> Vec<Duplicate> {
+    let (history, facts, views) = (cx.history, cx.facts, cx.log_views());
     let mut out = Vec::new();
     for (&(topic, partition), v) in views {
         for group in groups(&v.placements, |(value, _)| *value).filter(|g| g.len() > 1) {
@@ -285,7 +275,7 @@ fn duplicates(history: &History, facts: &Facts, views: &Views) -> Vec<Anomaly> {
                 .map(|&s| &facts.sends[s])
                 .collect();
             let ack = sends.iter().find(|s| s.acked_offset.is_some());
-            out.push(Anomaly::Duplicate(Duplicate {
+            out.push(Duplicate {
                 topic: topic.to_string(),
                 partition,
                 value,
@@ -295,7 +285,7 @@ fn duplicates(history: &History, facts: &Facts, views: &Views) -> Vec<Anomaly> {
                 acked_offset: ack.and_then(|s| s.acked_offset),
                 writers: writers(history, sends.iter().map(|s| s.invoke)),
                 reprocessed: separate_txns(history, sends.iter().map(|s| s.invoke)) > 1,
-            }));
+            });
         }
     }
     out
@@ -337,7 +327,8 @@ fn writers(history: &History, invokes: impl Iterator<Item = u64>) -> Vec<String>
 
 /// An ok send whose value is absent: from the ground truth, or (without it) never polled
 /// although polls reached past its offset.
-fn lost_writes(facts: &Facts, views: &Views) -> Vec<Anomaly> {
+pub(crate) fn lost_writes(cx: &Context) -> Vec<LostWrite> {
+    let (facts, views) = (cx.facts, cx.log_views());
     let mut out = Vec::new();
     for ((topic, partition), v) in views {
         for (value, group, held) in v.sends_by_value(facts) {
@@ -351,14 +342,14 @@ fn lost_writes(facts: &Facts, views: &Views) -> Vec<Anomaly> {
             let provably_lost = v.has_ground_truth
                 || matches!((ok.acked_offset, v.max_polled_offset), (Some(a), Some(m)) if m >= a);
             if provably_lost {
-                out.push(Anomaly::LostWrite(LostWrite {
+                out.push(LostWrite {
                     topic: topic.to_string(),
                     partition: *partition,
                     value,
                     send: ok.invoke,
                     ack: ok.completion.expect("an ok send has a completion"),
                     acked_offset: ok.acked_offset,
-                }));
+                });
             }
         }
     }
@@ -368,7 +359,8 @@ fn lost_writes(facts: &Facts, views: &Views) -> Vec<Anomaly> {
 /// An intended value that is not in the ground-truth log and whose send never succeeded.
 /// Sends of transactions that aborted or may have aborted (unknown outcome) may be absent
 /// and do not count.
-fn missing(facts: &Facts, views: &Views) -> Vec<Anomaly> {
+pub(crate) fn missing(cx: &Context) -> Vec<Missing> {
+    let (facts, views) = (cx.facts, cx.log_views());
     let mut out = Vec::new();
     for ((topic, partition), v) in views.iter().filter(|(_, v)| v.has_ground_truth) {
         for (value, group, held) in v.sends_by_value(facts) {
@@ -379,7 +371,7 @@ fn missing(facts: &Facts, views: &Views) -> Vec<Anomaly> {
             let Some(last) = group().rfind(|s| !s.may_be_aborted(facts)) else {
                 continue;
             };
-            out.push(Anomaly::Missing(Missing {
+            out.push(Missing {
                 topic: topic.to_string(),
                 partition: *partition,
                 value,
@@ -392,14 +384,15 @@ fn missing(facts: &Facts, views: &Views) -> Vec<Anomaly> {
                 }
                 .to_string(),
                 error: last.error.map(str::to_string),
-            }));
+            });
         }
     }
     out
 }
 
 /// An offset at which observers saw different values.
-fn inconsistent_offsets(history: &History, facts: &Facts, views: &Views) -> Vec<Anomaly> {
+pub(crate) fn inconsistent_offsets(cx: &Context) -> Vec<InconsistentOffsets> {
+    let (history, facts, views) = (cx.history, cx.facts, cx.log_views());
     let mut out = Vec::new();
     for (&(topic, partition), v) in views {
         if !v.has_inconsistent_offsets {
@@ -423,47 +416,35 @@ fn inconsistent_offsets(history: &History, facts: &Facts, views: &Views) -> Vec<
                     (value, source.expect("a distinct value was seen").describe())
                 })
                 .collect();
-            out.push(Anomaly::InconsistentOffsets(InconsistentOffsets {
+            out.push(InconsistentOffsets {
                 topic: topic.to_string(),
                 partition,
                 offset: seen[0].0,
                 observations,
-            }));
+            });
         }
     }
     out
 }
 
 /// A value in the log (of any transactional status) that no client sent.
-fn unexpected_writes(facts: &Facts, views: &Views) -> Vec<Anomaly> {
+pub(crate) fn unexpected_writes(cx: &Context) -> Vec<UnexpectedWrite> {
+    let (facts, views) = (cx.facts, cx.log_views());
     let mut out = Vec::new();
     for (&(topic, partition), v) in views {
         for (group, sent) in v.records_by_value(facts) {
             let value = group[0].0;
             if !sent {
-                out.push(Anomaly::UnexpectedWrite(UnexpectedWrite {
+                out.push(UnexpectedWrite {
                     topic: topic.to_string(),
                     partition,
                     value,
                     offsets: group.iter().map(|(_, o)| *o).collect(),
-                }));
+                });
             }
         }
     }
     out
-}
-
-/// The run said it did not converge: list the invocations left open.
-fn not_converged(history: &History, pairs: &[OpPair]) -> Vec<Anomaly> {
-    if history.converged != Some(false) {
-        return Vec::new();
-    }
-    let open_ops = pairs
-        .iter()
-        .filter(|(_, c)| c.is_none())
-        .map(|(i, _)| *i as u64)
-        .collect();
-    vec![Anomaly::NotConverged(NotConverged { open_ops })]
 }
 
 #[cfg(test)]

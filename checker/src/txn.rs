@@ -1,5 +1,7 @@
-//! Transaction, per-process and exactly-once findings. One function per finding; each says
-//! exactly what it reports. Shared conventions:
+//! Transaction, per-process and exactly-once findings: `check_transactions` runs every
+//! `Transactions` row of `anomaly_kinds!`; the detectors not in a module of their own
+//! (`anomaly/<kind>.rs`) are here. One function per finding; each says exactly what it
+//! reports. Shared conventions:
 //!
 //! - *Ok poll*: a `poll` op that completed ok, or a poll step of a `txn` that completed ok.
 //!   Polls are taken to be read_committed (the history does not record isolation).
@@ -13,7 +15,7 @@
 //!   conservative.
 //! - A `txn`'s steps are its completion's when it completed, else its invoke's.
 //!
-//! Findings come in a stable order: by check (the order of `check_transactions`), then by
+//! Findings come in a stable order: by check (the table's order), then by
 //! partition, then by value or offset (torn transactions by invoke index, per-process
 //! findings by partition then process then history index).
 
@@ -21,67 +23,22 @@ use std::cell::OnceCell;
 use std::collections::BTreeMap;
 
 use crate::anomaly::*;
+pub use crate::detect::{CheckError, check_all};
+use crate::detect::{Context, run_passes};
 use crate::facts::{Facts, ProcessEvent, SendFact, TopicRef, phase_name};
-use crate::history::{History, LogEntry, OpPair, RecordStatus};
+use crate::history::{History, LogEntry, RecordStatus};
 // The tests (`use super::*`) name phases.
 #[cfg(test)]
 use crate::history::Phase;
 
-/// Runs every transaction check over `history` (see the module docs for the definitions).
-/// Errors if the history's invokes and completions do not pair up.
+/// Runs every transaction check (the `Transactions` rows of `anomaly_kinds!`) over
+/// `history` (see the module docs for the definitions). Errors if the history's invokes and
+/// completions do not pair up.
 pub fn check_transactions(history: &History) -> Result<Vec<Anomaly>, CheckError> {
-    let pairs = pairs(history)?;
-    let facts = Facts::new(history, &pairs);
-    Ok(transaction_findings(history, &facts))
+    run_passes(history, |pass| pass == Pass::Transactions)
 }
 
-/// `check_log`'s findings, then `check_transactions`', then the aggregate verifier's over the
-/// history's own `aggregate_checks` (none: nothing), pairing the history once.
-pub fn check_all(history: &History) -> Result<Vec<Anomaly>, CheckError> {
-    let pairs = pairs(history)?;
-    let facts = Facts::new(history, &pairs);
-    let mut found = crate::log::log_findings(history, &pairs, &facts);
-    found.extend(transaction_findings(history, &facts));
-    if !history.aggregate_checks.is_empty() {
-        let spec = crate::aggregate::AggregateSpec {
-            checks: history.aggregate_checks.clone(),
-        };
-        found.extend(crate::aggregate::check_aggregates(history, &spec));
-    }
-    Ok(found)
-}
-
-/// Why a history cannot be checked.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-pub enum CheckError {
-    /// Its invokes and completions do not pair up (a completion without an open invoke, a
-    /// second invoke while one is open, a completion of another kind).
-    #[error("op {index}: {message}")]
-    Unpaired { index: u64, message: String },
-}
-
-pub(crate) fn pairs(history: &History) -> Result<Vec<OpPair>, CheckError> {
-    history
-        .pairs()
-        .map_err(|(index, message)| CheckError::Unpaired { index, message })
-}
-
-fn transaction_findings(history: &History, facts: &Facts) -> Vec<Anomaly> {
-    let truth = Truth::new(facts);
-    let mut found = Vec::new();
-    found.extend(aborted_reads(facts));
-    found.extend(torn::torn_transactions(facts, &truth));
-    found.extend(hanging_transactions(history, facts));
-    found.extend(poll_skips_and_nonmonotonic_polls(facts, &truth));
-    found.extend(nonmonotonic_sends(facts));
-    found.extend(unseen(facts, &truth));
-    let effects = effects::Effects::new(facts, &truth);
-    found.extend(effects::duplicate_effects(facts, &effects));
-    found.extend(effects::lost_effects(history, facts, &truth, &effects));
-    found
-}
-
-type Partition<'h> = (TopicRef<'h>, u32);
+pub(crate) type Partition<'h> = (TopicRef<'h>, u32);
 
 /// Per partition, final-log records as (value or offset, the other, status).
 type LogIndex<'h> = BTreeMap<Partition<'h>, Vec<(u64, u64, RecordStatus)>>;
@@ -89,14 +46,14 @@ type LogIndex<'h> = BTreeMap<Partition<'h>, Vec<(u64, u64, RecordStatus)>>;
 /// The final logs indexed by value and by offset. Each index is built on first use: many
 /// histories need neither (one without transactions, lineage or repeated polls of a
 /// partition by one process, such as a plain producer's).
-struct Truth<'f, 'h> {
+pub(crate) struct Truth<'f, 'h> {
     facts: &'f Facts<'h>,
     by_value: OnceCell<LogIndex<'h>>,
     by_offset: OnceCell<LogIndex<'h>>,
 }
 
 impl<'f, 'h> Truth<'f, 'h> {
-    fn new(facts: &'f Facts<'h>) -> Self {
+    pub fn new(facts: &'f Facts<'h>) -> Self {
         Truth {
             facts,
             by_value: OnceCell::new(),
@@ -151,78 +108,8 @@ impl<'f, 'h> Truth<'f, 'h> {
     }
 }
 
-fn partition_of<'h>(send: &SendFact<'h>) -> Partition<'h> {
+pub(crate) fn partition_of<'h>(send: &SendFact<'h>) -> Partition<'h> {
     (send.topic, send.partition)
-}
-
-/// aborted-read (Jepsen's G1a): an ok poll returned value v at offset o of a partition, and
-/// either the final log holds v at o with status aborted, or every send of v to that
-/// partition in the history is a definitely aborted send (there is at least one). One finding
-/// per (poll completion, partition, offset).
-fn aborted_reads<'h>(facts: &Facts<'h>) -> Vec<Anomaly> {
-    // A finding needs an aborted final-log record or a definitely aborted send: a polled
-    // record is looked up in those two short lists first (no search of the whole history's
-    // sends or logs for the many records that are neither).
-    let mut aborted_records: Vec<(Partition, u64, u64)> = Vec::new();
-    for (&partition, log) in &facts.logs {
-        let aborted = log
-            .records
-            .iter()
-            .filter(|r| r.status == RecordStatus::Aborted);
-        aborted_records.extend(aborted.map(|r| (partition, r.offset, r.value)));
-    }
-    let mut aborted_sends: Vec<(Partition, u64)> = facts
-        .sends
-        .iter()
-        .filter(|s| s.aborted(facts))
-        .map(|s| (partition_of(s), s.value))
-        .collect();
-    if aborted_records.is_empty() && aborted_sends.is_empty() {
-        return Vec::new();
-    }
-    aborted_records.sort_unstable();
-    aborted_sends.sort_unstable();
-    let mut found: Vec<AbortedRead> = Vec::new();
-    for poll in &facts.polls {
-        let partition = (poll.topic, poll.partition);
-        for r in poll.records {
-            let aborted_in_final_log = aborted_records
-                .binary_search(&(partition, r.offset, r.value))
-                .is_ok();
-            // Every send of the value definitely aborted (and there is one).
-            let writer_aborted = aborted_sends.binary_search(&(partition, r.value)).is_ok() && {
-                let writers = facts.sends_of(poll.topic, poll.partition, r.value);
-                writers.iter().all(|&w| facts.sends[w].aborted(facts))
-            };
-            if !(aborted_in_final_log || writer_aborted) {
-                continue;
-            }
-            let writer = writer_aborted.then(|| {
-                let first = facts.sends_of(poll.topic, poll.partition, r.value)[0];
-                let s = &facts.sends[first];
-                (
-                    s.invoke,
-                    s.completion.expect("an aborted send's txn completed"),
-                )
-            });
-            found.push(AbortedRead {
-                topic: poll.topic.to_string(),
-                partition: poll.partition,
-                offset: r.offset,
-                value: r.value,
-                poll: poll.op,
-                writer,
-                aborted_in_final_log,
-            });
-        }
-    }
-    found.sort_by(|a, b| {
-        (&a.topic, a.partition, a.offset, a.poll).cmp(&(&b.topic, b.partition, b.offset, b.poll))
-    });
-    found.dedup_by(|a, b| {
-        (&a.topic, a.partition, a.offset, a.poll) == (&b.topic, b.partition, b.offset, b.poll)
-    });
-    found.into_iter().map(Anomaly::AbortedRead).collect()
 }
 
 /// Where a send landed: its acknowledged offset, else its value's committed-visible offset.
@@ -235,48 +122,6 @@ fn txn_record<'h>(send: &SendFact<'h>, truth: &Truth<'_, 'h>) -> TxnRecord {
             .acked_offset
             .or_else(|| truth.committed_offset_of(partition_of(send), send.value)),
     }
-}
-
-/// hanging-transaction: the run converged (`end` line says so) and a final log still holds
-/// records with status open. One finding per partition and producer id, naming the open
-/// records and the history's transactions that sent their values.
-fn hanging_transactions(history: &History, facts: &Facts) -> Vec<Anomaly> {
-    if history.converged != Some(true) {
-        return Vec::new();
-    }
-    let mut found = Vec::new();
-    for (&(topic, partition), log) in &facts.logs {
-        let mut open: BTreeMap<i64, Vec<(u64, u64)>> = BTreeMap::new();
-        for r in log
-            .records
-            .iter()
-            .filter(|r| r.status == RecordStatus::Open)
-        {
-            open.entry(r.producer_id)
-                .or_default()
-                .push((r.offset, r.value));
-        }
-        for (producer_id, mut records) in open {
-            records.sort_unstable();
-            let mut writers: Vec<u64> = records
-                .iter()
-                .flat_map(|&(_, value)| facts.sends_of(topic, partition, value))
-                .filter(|&&s| facts.sends[s].txn.is_some())
-                .map(|&s| facts.sends[s].invoke)
-                .collect();
-            writers.sort_unstable();
-            writers.dedup();
-            found.push(Anomaly::HangingTransaction(HangingTransaction {
-                topic: topic.to_string(),
-                partition,
-                producer_id,
-                offsets: records.iter().map(|r| r.0).collect(),
-                values: records.iter().map(|r| r.1).collect(),
-                writers,
-            }));
-        }
-    }
-    found
 }
 
 /// Per partition, the records a consumer should see, (offset, value) ascending: the final
@@ -325,7 +170,10 @@ fn known_records<'h>(
 /// says it moved: a `poll` op whose `from_offset` is at or below `a` is an explicit rewind
 /// (not compared), and a `txn` of the process that ended fail or info rewinds all its
 /// partitions (an aborted consume-transform-produce loop seeks back to its committed offsets).
-fn poll_skips_and_nonmonotonic_polls<'h>(facts: &Facts<'h>, truth: &Truth<'_, 'h>) -> Vec<Anomaly> {
+pub(crate) fn scan_polls<'h>(
+    facts: &Facts<'h>,
+    truth: &Truth<'_, 'h>,
+) -> (Vec<PollSkip>, Vec<NonmonotonicPoll>) {
     // Built when two polls of a partition by one process first need comparing.
     let known = OnceCell::new();
     let (mut skips, mut backwards) = (Vec::new(), Vec::new());
@@ -398,65 +246,17 @@ fn poll_skips_and_nonmonotonic_polls<'h>(facts: &Facts<'h>, truth: &Truth<'_, 'h
             b.next_poll,
         ))
     });
-    let skips = skips.into_iter().map(Anomaly::PollSkip);
-    skips
-        .chain(backwards.into_iter().map(Anomaly::NonmonotonicPoll))
-        .collect()
+    (skips, backwards)
 }
 
-/// nonmonotonic-send: for each process, its acknowledged sends with an offset, per partition
-/// in completion order (a txn's send steps in step order): a send whose offset is strictly
-/// lower than the process's previous acknowledged send to that partition.
-fn nonmonotonic_sends(facts: &Facts) -> Vec<Anomaly> {
-    let mut found = Vec::new();
-    // Per partition, by partition: (offset, value, completion) of the process's last
-    // acknowledged send. One vector for every process (cleared for each): a process sends to
-    // few partitions, and the simulator's histories have a process per call.
-    let mut last: Vec<(Partition, (u64, u64, u64))> = Vec::new();
-    // A finding compares two acknowledged sends of a process.
-    for (&process, events) in facts.by_process.iter().filter(|(_, e)| e.len() >= 2) {
-        last.clear();
-        for event in events {
-            let ProcessEvent::Ack(i) = *event else {
-                continue;
-            };
-            let send = &facts.sends[i];
-            let (Some(offset), Some(ack)) = (send.acked_offset, send.completion) else {
-                continue;
-            };
-            let partition = partition_of(send);
-            let at = last.binary_search_by_key(&partition, |&(p, _)| p);
-            if let Ok(at) = at
-                && let (_, (previous_offset, previous_value, previous_ack)) = last[at]
-                && offset < previous_offset
-            {
-                found.push(NonmonotonicSend {
-                    process,
-                    topic: send.topic.to_string(),
-                    partition: send.partition,
-                    previous_ack,
-                    previous_value,
-                    previous_offset,
-                    next_ack: ack,
-                    next_value: send.value,
-                    next_offset: offset,
-                });
-            }
-            match at {
-                Ok(at) => last[at].1 = (offset, send.value, ack),
-                Err(at) => last.insert(at, (partition, (offset, send.value, ack))),
-            }
-        }
-    }
-    found.sort_by(|a, b| {
-        (&a.topic, a.partition, a.process, a.next_ack).cmp(&(
-            &b.topic,
-            b.partition,
-            b.process,
-            b.next_ack,
-        ))
-    });
-    found.into_iter().map(Anomaly::NonmonotonicSend).collect()
+/// poll-skip: the poll skips of the per-process scan (`scan_polls`).
+pub(crate) fn poll_skips(cx: &Context) -> Vec<PollSkip> {
+    cx.poll_scan().0.clone()
+}
+
+/// nonmonotonic-poll: the non-monotonic polls of the per-process scan (`scan_polls`).
+pub(crate) fn nonmonotonic_polls(cx: &Context) -> Vec<NonmonotonicPoll> {
+    cx.poll_scan().1.clone()
 }
 
 /// unseen: for a partition that ok polls read, the values of its acknowledged sends that no
@@ -465,7 +265,8 @@ fn nonmonotonic_sends(facts: &Facts) -> Vec<Anomaly> {
 /// last committed-visible record, and every acknowledged offset). One finding per partition.
 /// An acknowledged value absent from the log is also a lost-write; both are reported, as in
 /// Jepsen.
-fn unseen<'h>(facts: &Facts<'h>, truth: &Truth<'_, 'h>) -> Vec<Anomaly> {
+pub(crate) fn unseen(cx: &Context) -> Vec<Unseen> {
+    let (facts, truth) = (cx.facts, &cx.truth);
     // Per partition some ok poll returned records of: the highest offset returned, and the
     // values returned (sorted below).
     let mut polled: BTreeMap<Partition, (u64, Vec<u64>)> = BTreeMap::new();
@@ -532,21 +333,21 @@ fn unseen<'h>(facts: &Facts<'h>, truth: &Truth<'_, 'h>) -> Vec<Anomaly> {
         // Sends come by value: one value's sends are adjacent.
         missed.dedup();
         if !missed.is_empty() {
-            found.push(Anomaly::Unseen(Unseen {
+            found.push(Unseen {
                 topic: partition.0.to_string(),
                 partition: partition.1,
                 count: missed.len(),
                 values: missed,
                 polled_through,
                 end_offset,
-            }));
+            });
         }
     }
     found
 }
 
-mod effects;
-mod torn;
+pub(crate) mod effects;
+pub(crate) mod torn;
 
 #[cfg(test)]
 mod tests;

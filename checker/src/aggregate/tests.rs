@@ -9,6 +9,18 @@ fn rec(input_id: u32, key: u16, value: i32) -> StreamRecord {
     StreamRecord::new(input_id, key, value)
 }
 
+/// `r` packed as `layout` says: the tests' own encoder (the packing is the application's;
+/// the checker only decodes).
+fn encode(layout: RecordLayout, r: StreamRecord) -> u64 {
+    (u64::from(r.input_id) << (32 + layout.key_bits))
+        | (u64::from(r.key) << 32)
+        | u64::from(r.value as u32)
+}
+
+fn pack(r: StreamRecord) -> u64 {
+    encode(RecordLayout::LEGACY, r)
+}
+
 /// A final log of committed records at offsets 0, 1, 2, …
 fn log(topic: &str, partition: u32, records: &[StreamRecord]) -> FinalLog {
     log_with(
@@ -22,7 +34,7 @@ fn log(topic: &str, partition: u32, records: &[StreamRecord]) -> FinalLog {
 }
 
 fn log_with(topic: &str, partition: u32, records: &[(StreamRecord, RecordStatus)]) -> FinalLog {
-    let packed: Vec<(u64, RecordStatus)> = records.iter().map(|&(r, s)| (r.pack(), s)).collect();
+    let packed: Vec<(u64, RecordStatus)> = records.iter().map(|&(r, s)| (pack(r), s)).collect();
     crate::testkit::final_log(topic, partition, &packed)
 }
 
@@ -92,29 +104,81 @@ fn five_inputs() -> Vec<StreamRecord> {
 }
 
 #[test]
-fn packing_lays_out_input_id_key_and_value() {
+fn the_legacy_layout_decodes_input_id_key_and_value() {
     // Input id 0xABCDE, key 0xFED, value -2: the hex digits line up with the fields.
-    let r = rec(0xABCDE, 0xFED, -2);
-    assert_eq!(r.pack(), (0xABCDE << 44) | (0xFED << 32) | 0xFFFF_FFFE);
-    assert_eq!(format!("{:x}", r.pack()), "abcdefedfffffffe");
-    assert_eq!(StreamRecord::unpack(r.pack()), r);
-    assert_eq!(rec(0, 0, 0).pack(), 0);
+    let legacy = RecordLayout::LEGACY;
     assert_eq!(
-        rec(INPUT_ID_LIMIT - 1, KEY_LIMIT - 1, i32::MAX).pack(),
-        0xFFFF_FFFF_7FFF_FFFF
+        legacy.decode(0xabcd_efed_ffff_fffe),
+        rec(0xABCDE, 0xFED, -2)
     );
+    assert_eq!(legacy.decode(0), rec(0, 0, 0));
+    assert_eq!(
+        legacy.decode(0xFFFF_FFFF_7FFF_FFFF),
+        rec((1 << 20) - 1, (1 << 12) - 1, i32::MAX)
+    );
+    assert_eq!(legacy.lineage(7 | legacy.hop_flag), 7);
 }
 
 #[test]
-#[should_panic(expected = "input id 1048576 does not fit in 20 bits")]
-fn an_input_id_beyond_20_bits_panics() {
-    rec(INPUT_ID_LIMIT, 0, 0);
+fn another_layout_moves_the_key_boundary() {
+    let wide_ids = RecordLayout {
+        input_id_bits: 24,
+        key_bits: 8,
+        hop_flag: 1 << 23,
+    };
+    assert_eq!(
+        wide_ids.decode(0xabcd_efed_ffff_fffe),
+        rec(0xABCDEF, 0xED, -2)
+    );
+    // A malformed layout (from a history file) decodes without panicking.
+    let odd = RecordLayout {
+        input_id_bits: 0,
+        key_bits: 64,
+        hop_flag: 0,
+    };
+    assert_eq!(odd.decode(u64::MAX).input_id, 0);
 }
 
 #[test]
-#[should_panic(expected = "key 4096 does not fit in 12 bits")]
-fn a_key_beyond_12_bits_panics() {
-    rec(0, KEY_LIMIT, 0);
+fn a_check_is_verified_with_its_own_layout_and_old_lines_read_as_legacy() {
+    let layout = RecordLayout {
+        input_id_bits: 24,
+        key_bits: 8,
+        hop_flag: 1 << 23,
+    };
+    // Input ids beyond 20 bits: only a 24-bit layout holds them.
+    let inputs = [rec(1 << 21, 7, 5), rec((1 << 21) + 1, 7, 3)];
+    let outputs = correct(AggregateKind::Sum, &inputs);
+    let packed = |records: &[StreamRecord]| -> Vec<(u64, RecordStatus)> {
+        let committed = |r: &StreamRecord| (encode(layout, *r), RecordStatus::Committed);
+        records.iter().map(committed).collect()
+    };
+    let mut h = History {
+        final_logs: vec![
+            crate::testkit::final_log("data", 0, &packed(&inputs)),
+            crate::testkit::final_log("out", 0, &packed(&outputs)),
+        ],
+        committed_offsets: vec![committed("data", 0, 2)],
+        ..History::default()
+    };
+    let spec = AggregateSpec::for_layout(layout).check("data", "out", AggregateKind::Sum, GROUP);
+    assert_eq!(spec.checks[0].layout, layout);
+    assert_eq!(check_aggregates(&h, &spec), vec![]);
+    // Decoded with the legacy layout the same records are other records.
+    let legacy = AggregateSpec::new().check("data", "out", AggregateKind::Sum, GROUP);
+    assert!(!check_aggregates(&h, &legacy).is_empty());
+    // The history line names a layout that is not the legacy one, and reads back with it.
+    h.aggregate_checks = spec.checks.clone();
+    let text = h.to_jsonl();
+    assert!(text.contains(r#""layout":{"input_id_bits":24,"key_bits":8,"hop_flag":8388608}"#));
+    let again = History::from_jsonl(text.as_bytes(), "h.jsonl").unwrap();
+    assert_eq!(again.aggregate_checks, spec.checks);
+    // A legacy check writes no layout, and a line without one reads as legacy.
+    h.aggregate_checks = legacy.checks.clone();
+    let text = h.to_jsonl();
+    assert!(text.contains(r#""group":"EosTest"}"#), "{text}");
+    let again = History::from_jsonl(text.as_bytes(), "h.jsonl").unwrap();
+    assert_eq!(again.aggregate_checks[0].layout, RecordLayout::LEGACY);
 }
 
 #[test]
@@ -467,15 +531,16 @@ proptest! {
     #![proptest_config(ProptestConfig::with_cases(400))]
 
     #[test]
-    fn pack_unpack_round_trips(
-        input_id in 0..INPUT_ID_LIMIT,
-        key in 0..KEY_LIMIT,
+    fn decoding_inverts_the_layouts_encoding(
+        input_id in 0u32..1 << 20,
+        key in 0u16..1 << 12,
         value in any::<i32>(),
         raw in any::<u64>(),
     ) {
+        let legacy = RecordLayout::LEGACY;
         let r = rec(input_id, key, value);
-        prop_assert_eq!(StreamRecord::unpack(r.pack()), r);
-        prop_assert_eq!(StreamRecord::unpack(raw).pack(), raw);
+        prop_assert_eq!(legacy.decode(encode(legacy, r)), r);
+        prop_assert_eq!(encode(legacy, legacy.decode(raw)), raw);
     }
 
     #[test]
@@ -540,9 +605,10 @@ proptest! {
 fn a_repartition_hop_flag_in_the_input_id_still_matches_its_input() {
     let input = StreamRecord::new(7, 3, 40);
     let due = expected_updates(AggregateKind::Echo, &[input]);
-    let hopped = StreamRecord::new(7 | HOP_FLAG, 3, 40);
-    assert!(due[0].matches(hopped));
-    assert!(!due[0].matches(StreamRecord::new(8 | HOP_FLAG, 3, 40)));
+    let (layout, hop) = (RecordLayout::LEGACY, RecordLayout::LEGACY.hop_flag);
+    let hopped = StreamRecord::new(7 | hop, 3, 40);
+    assert!(due[0].matches(hopped, layout));
+    assert!(!due[0].matches(StreamRecord::new(8 | hop, 3, 40), layout));
 }
 
 #[test]

@@ -6,15 +6,16 @@ use std::collections::BTreeSet;
 
 use super::{Truth, phase_name};
 use crate::anomaly::*;
+use crate::detect::Context;
 use crate::facts::{Facts, TopicRef};
-use crate::history::{History, TxnStep};
+use crate::history::TxnStep;
 
 /// One committed output of an input: (input, topic, partition, offset, value).
 type Output<'h> = (u64, TopicRef<'h>, u32, u64, u64);
 
 /// The exactly-once oracle's view: every committed-visible final-log record attributed to the
 /// inputs its value's sends name as `source`.
-pub(super) struct Effects<'h> {
+pub(crate) struct Effects<'h> {
     /// Every committed output, by input, then topic, partition and offset.
     outputs: Vec<Output<'h>>,
     /// (input, the most sends naming it in any one op: the transform's fan-out), by input.
@@ -98,7 +99,8 @@ fn per_attempt(facts: &Facts) -> Vec<(u64, usize)> {
 /// value's sends name). One attempt produces `per_attempt(v)` outputs: the most send steps
 /// with `source: v` in any one `txn` (1 for a one-to-one transform). Finding iff
 /// outputs(v) > per_attempt(v). One finding per input value, ascending.
-pub(super) fn duplicate_effects(facts: &Facts, effects: &Effects) -> Vec<Anomaly> {
+pub(crate) fn duplicate_effects(cx: &Context) -> Vec<DuplicateEffect> {
+    let (facts, effects) = (cx.facts, cx.effects());
     let mut found = Vec::new();
     for outputs in effects.outputs.chunk_by(|a, b| a.0 == b.0) {
         let input = outputs[0].0;
@@ -122,11 +124,11 @@ pub(super) fn duplicate_effects(facts: &Facts, effects: &Effects) -> Vec<Anomaly
                 sent_by,
             }
         };
-        found.push(Anomaly::DuplicateEffect(DuplicateEffect {
+        found.push(DuplicateEffect {
             input,
             outputs: outputs.iter().map(record).collect(),
             per_attempt,
-        }));
+        });
     }
     found
 }
@@ -140,12 +142,8 @@ pub(super) fn duplicate_effects(facts: &Facts, effects: &Effects) -> Vec<Anomaly
 /// every input has an effect (a transform that filters inputs out cannot be checked this
 /// way). One finding per input record, by (topic, partition, offset); where several groups
 /// commit one partition, the first by name reports it.
-pub(super) fn lost_effects<'h>(
-    history: &History,
-    facts: &Facts<'h>,
-    truth: &Truth<'_, 'h>,
-    effects: &Effects,
-) -> Vec<Anomaly> {
+pub(crate) fn lost_effects(cx: &Context) -> Vec<LostEffect> {
+    let (history, facts, truth) = (cx.history, cx.facts, &cx.truth);
     let mut groups: BTreeSet<&str> = BTreeSet::new();
     for txn in &facts.txns {
         if facts.sends[txn.sends.clone()]
@@ -188,7 +186,10 @@ pub(super) fn lost_effects<'h>(
         };
         reported_below = Some((&commit.topic, commit.partition, below.max(commit.offset)));
         let lost = records.iter().filter(|r| {
-            below <= r.0 && r.0 < commit.offset && r.2.is_committed() && !effects.has_output(r.1)
+            below <= r.0
+                && r.0 < commit.offset
+                && r.2.is_committed()
+                && !cx.effects().has_output(r.1)
         });
         let mut last = None;
         for &(offset, input, _) in lost {
@@ -199,7 +200,7 @@ pub(super) fn lost_effects<'h>(
         }
     }
     found.sort_by(|a, b| (&a.topic, a.partition, a.offset).cmp(&(&b.topic, b.partition, b.offset)));
-    found.into_iter().map(Anomaly::LostEffect).collect()
+    found
 }
 
 /// The finding for the record at `offset` (value `input`) below `commit`.

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 
 use super::{Partition, Truth, partition_of, txn_record};
 use crate::anomaly::*;
+use crate::detect::Context;
 use crate::facts::{Facts, SendFact, TxnFact, phase_name};
 use crate::history::{Phase, PolledRecord, RecordStatus};
 
@@ -21,7 +22,8 @@ use crate::history::{Phase, PolledRecord, RecordStatus};
 ///   `from_offset`, or for a poll step, its lowest returned offset).
 ///
 /// One finding per transaction and kind of evidence, log first.
-pub(super) fn torn_transactions<'h>(facts: &Facts<'h>, truth: &Truth<'_, 'h>) -> Vec<Anomaly> {
+pub(crate) fn torn_transactions(cx: &Context) -> Vec<TornTransaction> {
+    let (facts, truth) = (cx.facts, &cx.truth);
     let candidates = || {
         facts
             .txns
@@ -45,15 +47,13 @@ pub(super) fn torn_transactions<'h>(facts: &Facts<'h>, truth: &Truth<'_, 'h>) ->
         if txn.outcome != Some(Phase::Ok) && !committed_in_final_log {
             continue;
         }
-        let torn = |evidence| {
-            Anomaly::TornTransaction(TornTransaction {
-                txn: txn.invoke,
-                completion: txn.completion,
-                txn_id: txn.txn_id.map(str::to_string),
-                outcome: phase_name(txn.outcome),
-                committed_in_final_log,
-                evidence,
-            })
+        let torn = |evidence| TornTransaction {
+            txn: txn.invoke,
+            completion: txn.completion,
+            txn_id: txn.txn_id.map(str::to_string),
+            outcome: phase_name(txn.outcome),
+            committed_in_final_log,
+            evidence,
         };
         found.extend(log_evidence(sends, truth).map(torn));
         found.extend(poll_evidence(txn, facts, truth, &spans).map(torn));

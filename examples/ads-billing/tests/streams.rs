@@ -6,9 +6,9 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use ads_billing::streams::{AdsTraffic, BILL_SCALE, BILLING, FRAUD};
 use eosim::checker::AnomalyKind;
-use eosim::checker::aggregate::StreamRecord;
 use eosim::model::Guarantee;
 use eosim::model::coverage::CoveragePoint;
+use eosim::model::streams::record::{StreamRecord, unpack};
 use eosim::scenarios::{RunOutcome, Simulation, SimulationBuilder};
 use eosim::sim::FaultMix;
 
@@ -45,7 +45,7 @@ fn committed(outcome: &RunOutcome, topic: &str) -> Vec<StreamRecord> {
         .filter(|log| *log.topic == *topic)
         .flat_map(|log| &log.records)
         .filter(|r| r.status.is_committed())
-        .map(|r| StreamRecord::unpack(r.value))
+        .map(|r| unpack(r.value))
         .collect()
 }
 

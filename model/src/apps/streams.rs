@@ -36,7 +36,9 @@ use crate::client::{
 };
 use crate::protocol::{GroupMetadata, IsolationLevel, TopicPartition};
 use crate::streams::eos_test::{self, EosTestGenerator, LineGenerator};
-use crate::streams::record::{Key, StreamRecord, Value, partition_for_key, timestamp};
+use crate::streams::record::{
+    Key, Pack, StreamRecord, Value, partition_for_key, timestamp, unpack,
+};
 use crate::streams::topology::{MemStores, StoreSpec, Task, TaskId, Topology};
 
 /// Which application runs. Default: Kafka's EOS system test, simple topology.
@@ -427,10 +429,7 @@ fn lowest_timestamp(buffers: &[std::collections::VecDeque<(u64, u64)>]) -> Optio
     buffers
         .iter()
         .enumerate()
-        .filter_map(|(i, b)| {
-            b.front()
-                .map(|&(_, v)| (timestamp(&StreamRecord::unpack(v)), i))
-        })
+        .filter_map(|(i, b)| b.front().map(|&(_, v)| (timestamp(&unpack(v)), i)))
         .min()
         .map(|(_, i)| i)
 }
@@ -466,11 +465,8 @@ fn task_positions(tasks: &[RunningTask]) -> Vec<(TopicPartition, u64)> {
     tasks.iter().flat_map(RunningTask::positions).collect()
 }
 
-/// Set in the input id of a record written to a repartition hop: the hop's record is a new
-/// input for the next stage (its own lineage for the exactly-once oracle, which tells inputs
-/// apart by value); the aggregate verifier matches ids with or without it. Input ids stay
-/// below it (≤ 500,000 records).
-pub use checker::aggregate::HOP_FLAG;
+/// Set in the input id of a record written to a repartition hop (`streams::record`).
+pub use crate::streams::record::HOP_FLAG;
 
 /// One task's directory in an instance's local state directory (Kafka Streams' RocksDB
 /// stores and `.checkpoint` file on disk).
@@ -884,10 +880,8 @@ impl StreamsInstance {
                     }
                     Ok(f) => {
                         offset = f.records.last().expect("non-empty").0 + 1;
-                        task.stores.restore(
-                            &spec,
-                            f.records.iter().map(|&(_, v)| StreamRecord::unpack(v)),
-                        );
+                        task.stores
+                            .restore(&spec, f.records.iter().map(|&(_, v)| unpack(v)));
                         task.changelog_offsets.insert(store.clone(), offset);
                     }
                     Err(_) => madsim::time::sleep(BACKOFF).await,
@@ -1104,9 +1098,7 @@ impl StreamsInstance {
         value: u64,
         sends: &mut Vec<(TopicPartition, u64, u64)>,
     ) {
-        let out = t
-            .task
-            .process(topic, StreamRecord::unpack(value), &mut t.stores);
+        let out = t.task.process(topic, unpack(value), &mut t.stores);
         for sink in out.sends {
             let tp = TopicPartition::new(&sink.topic, sink.partition(self.partitions));
             let mut record = sink.record;
@@ -1457,7 +1449,7 @@ mod tests {
         let mut order = Vec::new();
         while let Some(i) = lowest_timestamp(&buffers) {
             let (_, value) = buffers[i].pop_front().expect("a head");
-            order.push((i, timestamp(&StreamRecord::unpack(value))));
+            order.push((i, timestamp(&unpack(value))));
         }
         // 9 blocks 4 behind it: a partition is never reordered.
         assert_eq!(order, [(0, 2), (1, 3), (1, 5), (0, 9), (0, 4)]);

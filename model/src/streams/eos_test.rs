@@ -141,7 +141,7 @@ fn add_simple(b: &TopologyBuilder) -> super::topology::KStream {
 
 /// What Kafka's verifier checks (`verify` / `verify-complex`), for `check_aggregates`.
 pub fn eos_test_spec(complex: bool) -> AggregateSpec {
-    let mut spec = AggregateSpec::new()
+    let mut spec = AggregateSpec::for_layout(super::record::LAYOUT)
         .check(DATA, ECHO, AggregateKind::Echo, APPLICATION_ID)
         .check(DATA, MIN, AggregateKind::Min, APPLICATION_ID)
         .check(DATA, SUM, AggregateKind::Sum, APPLICATION_ID);
@@ -251,7 +251,7 @@ pub fn word_count_topology() -> Topology {
 /// records (the words) below the group's committed offsets.
 pub fn word_count_spec() -> AggregateSpec {
     let words = format!("{WORD_COUNT_APPLICATION_ID}-{COUNTS_STORE}-repartition");
-    AggregateSpec::new().check(
+    AggregateSpec::for_layout(super::record::LAYOUT).check(
         &words,
         WORD_COUNTS,
         AggregateKind::Count,

@@ -27,7 +27,7 @@
 //! 2. `topology.create_task(id)` per assigned task, and a `MemStores` per task, restored from
 //!    the task's changelog partitions (`MemStores::restore`; changelog partition = task
 //!    partition) at read_committed.
-//! 3. For each polled record: `task.process(topic, StreamRecord::unpack(value), &mut stores)`
+//! 3. For each polled record: `task.process(topic, record::unpack(value), &mut stores)`
 //!    returns `ProcessOutput { sends, store_updates }`: send each `SinkRecord` to
 //!    `sink.partition(partitions of sink.topic)`, each `StoreUpdate::changelog_record()` to
 //!    partition `id.partition` of its store's changelog topic, in the task's transaction.
@@ -1104,7 +1104,7 @@ fn aggregate_spec(application_id: &str, state: &BuilderState) -> AggregateSpec {
             .filter(|n| matches!(&n.kind, NodeKind::Sink { topic: t } if t == topic))
             .count()
     };
-    let mut spec = AggregateSpec::new();
+    let mut spec = AggregateSpec::for_layout(super::record::LAYOUT);
     for (input, output, kind) in &state.checks {
         if writers(output) == 1 {
             spec = spec.check(

@@ -1,6 +1,7 @@
 use std::collections::BTreeMap;
 
 use super::*;
+use crate::streams::record::Pack;
 use crate::streams::topology::testing::TopologyTestDriver;
 use checker::anomaly::Divergence;
 use checker::history::{CommittedOffset, FinalLog, History, LogEntry, RecordStatus};

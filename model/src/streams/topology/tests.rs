@@ -1,5 +1,6 @@
 use super::testing::TopologyTestDriver;
 use super::*;
+use crate::streams::record::Pack;
 
 fn rec(input_id: u32, key: Key, value: Value) -> StreamRecord {
     StreamRecord::new(input_id, key, value)

@@ -1,0 +1,89 @@
+//! What every detector is given, and the passes that run them.
+//!
+//! A detector is `fn(&Context) -> Vec<Payload>` (or, for kinds found jointly in one pass,
+//! `Vec<Anomaly>`), registered in a row of `anomaly_kinds!` (`anomaly.rs`); the table's
+//! derived `detect` runs the rows of a pass in table order, so the report order is the table
+//! order. The context holds the history paired and flattened once, and the indexes several
+//! detectors share, each built on first use: a history that needs none of them builds none.
+
+use std::cell::OnceCell;
+
+use crate::anomaly::{Anomaly, NonmonotonicPoll, Pass, PollSkip, detect};
+use crate::facts::Facts;
+use crate::history::{History, OpPair};
+use crate::log::Views;
+use crate::txn::Truth;
+use crate::txn::effects::Effects;
+
+/// A detector's view of one history.
+pub(crate) struct Context<'c, 'h> {
+    pub history: &'h History,
+    /// Each invoke's index with its completion's.
+    pub pairs: &'c [OpPair],
+    pub facts: &'c Facts<'h>,
+    /// The final logs indexed by value and by offset.
+    pub truth: Truth<'c, 'h>,
+    log_views: OnceCell<Views<'c, 'h>>,
+    effects: OnceCell<Effects<'h>>,
+    poll_scan: OnceCell<(Vec<PollSkip>, Vec<NonmonotonicPoll>)>,
+}
+
+impl<'c, 'h> Context<'c, 'h> {
+    pub fn new(history: &'h History, pairs: &'c [OpPair], facts: &'c Facts<'h>) -> Self {
+        Context {
+            history,
+            pairs,
+            facts,
+            truth: Truth::new(facts),
+            log_views: OnceCell::new(),
+            effects: OnceCell::new(),
+            poll_scan: OnceCell::new(),
+        }
+    }
+
+    /// Every partition as the log checks see it (`log.rs`).
+    pub fn log_views(&self) -> &Views<'c, 'h> {
+        self.log_views
+            .get_or_init(|| crate::log::build_views(self.history, self.facts))
+    }
+
+    /// Committed outputs attributed to their inputs (the exactly-once oracle's view).
+    pub fn effects(&self) -> &Effects<'h> {
+        self.effects
+            .get_or_init(|| Effects::new(self.facts, &self.truth))
+    }
+
+    /// The per-process poll scan's poll skips and non-monotonic polls: one scan finds both.
+    pub fn poll_scan(&self) -> &(Vec<PollSkip>, Vec<NonmonotonicPoll>) {
+        self.poll_scan
+            .get_or_init(|| crate::txn::scan_polls(self.facts, &self.truth))
+    }
+}
+
+/// Why a history cannot be checked.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum CheckError {
+    /// Its invokes and completions do not pair up (a completion without an open invoke, a
+    /// second invoke while one is open, a completion of another kind).
+    #[error("op {index}: {message}")]
+    Unpaired { index: u64, message: String },
+}
+
+/// Runs the detectors of the passes `wanted` accepts over `history`, pairing it once.
+pub(crate) fn run_passes(
+    history: &History,
+    wanted: impl Fn(Pass) -> bool,
+) -> Result<Vec<Anomaly>, CheckError> {
+    let pairs = history
+        .pairs()
+        .map_err(|(index, message)| CheckError::Unpaired { index, message })?;
+    let facts = Facts::new(history, &pairs);
+    Ok(detect(&Context::new(history, &pairs, &facts), wanted))
+}
+
+/// Every detector, in table order (the log checks, the transaction checks and the aggregate
+/// verifier over the history's own `aggregate_checks`, then any kind added since: a new kind
+/// goes last). Errors if the history's invokes and completions do not pair up.
+pub fn check_all(history: &History) -> Result<Vec<Anomaly>, CheckError> {
+    run_passes(history, |_| true)
+}
