@@ -453,7 +453,13 @@ fn list() -> anyhow::Result<ExitCode> {
     }
     println!("fault points (a point fault's `after`):");
     for point in eosim::model::fault_point::FaultPoint::ALL {
-        println!("  {:<34} {}", point.name(), point.meaning());
+        let decisions: Vec<&str> = point.decisions().iter().map(|d| d.name()).collect();
+        let offers = if decisions.is_empty() {
+            String::new()
+        } else {
+            format!(" [then: crash, pause, {}]", decisions.join(", "))
+        };
+        println!("  {:<34} {}{offers}", point.name(), point.meaning());
     }
     println!("anomaly kinds (category: meaning):");
     for k in eosim::checker::AnomalyKind::ALL {

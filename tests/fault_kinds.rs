@@ -95,3 +95,49 @@ fn a_coordinator_crashed_right_after_prepare_commit_recovers_the_commit() {
         assert!(resent >= 1, "seed {seed}: the reload resent no markers");
     }
 }
+
+/// KAFKA-17754 in its published shape (scenarios/examples/kafka-17754.toml): a held
+/// EndTxn(commit), the application's abort at the commit timeout, the late commit. Default
+/// (transactions v2) clean; transactions v1 caught in the first seeds, with the kinds the
+/// scenario expects.
+#[test]
+fn kafka_17754_is_caught_under_transactions_v1_only() {
+    let scenario = example("kafka-17754");
+    let run = |seed, variants: Vec<Variant>| {
+        let options = RunOptions {
+            seed,
+            variants,
+            ..RunOptions::default()
+        };
+        scenarios::run(&scenario, &options)
+    };
+    for seed in 0..15 {
+        let outcome = run(seed, vec![]);
+        assert!(
+            outcome.kinds().is_empty(),
+            "seed {seed}: {:?}",
+            outcome.anomalies
+        );
+        assert_eq!(
+            outcome.coverage.unmatched_faults().count(),
+            0,
+            "seed {seed}"
+        );
+    }
+    let expected: BTreeSet<AnomalyKind> = scenario.expect["exactly-once+no-txn-epoch-bump"]
+        .anomalies
+        .iter()
+        .copied()
+        .collect();
+    let caught: Vec<u64> = (0..15)
+        .filter(|&seed| {
+            let kinds = run(seed, vec![Variant::NoTxnEpochBump]).kinds();
+            assert!(kinds.is_subset(&expected), "seed {seed}: {kinds:?}");
+            !kinds.is_empty()
+        })
+        .collect();
+    assert!(
+        caught.len() >= 4 && caught[0] < 3,
+        "caught on seeds {caught:?}"
+    );
+}

@@ -372,6 +372,8 @@ pub const MESSAGE_KINDS: &[&str] = &[
     "leave-group",
 ];
 
+use sim::net::MessageContent;
+
 impl sim::Message for Request {
     fn label(&self) -> &'static str {
         match self {
@@ -395,6 +397,47 @@ impl sim::Message for Request {
         match self {
             Request::Produce { batch, .. } => batch.values.len() as u64,
             _ => 0,
+        }
+    }
+
+    /// For content filters: an EndTxn's result, a transactional request's id and epoch, a
+    /// produce's or fetch's partition (and a produce's epoch).
+    fn content(&self) -> MessageContent<'_> {
+        fn of_producer(p: &TxnProducer) -> MessageContent<'_> {
+            MessageContent {
+                transactional_id: Some(&*p.transactional_id),
+                epoch: Some(p.producer_epoch.into()),
+                ..MessageContent::default()
+            }
+        }
+        match self {
+            Request::Produce { tp, batch } => MessageContent {
+                partition: Some((&*tp.topic, tp.partition)),
+                epoch: Some(batch.producer_epoch.into()),
+                ..MessageContent::default()
+            },
+            Request::Fetch { tp, .. } => MessageContent {
+                partition: Some((&*tp.topic, tp.partition)),
+                ..MessageContent::default()
+            },
+            Request::EndTxn { producer, result } => MessageContent {
+                result: Some(match result {
+                    TxnResult::Commit => "commit",
+                    TxnResult::Abort => "abort",
+                }),
+                ..of_producer(producer)
+            },
+            Request::AddPartitionsToTxn { producer, .. }
+            | Request::AddOffsetsToTxn { producer, .. }
+            | Request::TxnOffsetCommit { producer, .. } => of_producer(producer),
+            Request::InitProducerId {
+                transactional_id: Some(id),
+                ..
+            } => MessageContent {
+                transactional_id: Some(id),
+                ..MessageContent::default()
+            },
+            _ => MessageContent::default(),
         }
     }
 }

@@ -61,10 +61,59 @@ use crate::coverage::SimPoint;
 use crate::node::{NodeId, SUPERVISOR, Sim};
 use crate::trace::{self, DropReason, TraceKind, now as sim_now};
 
+/// What a message is about, for content filters on message faults: each field the message
+/// has (a field it lacks is `None`, and a filter on it does not match).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct MessageContent<'a> {
+    /// How it ends a transaction ("commit", "abort").
+    pub result: Option<&'static str>,
+    pub transactional_id: Option<&'a str>,
+    /// The one partition it is about (`topic`, index).
+    pub partition: Option<(&'a str, u32)>,
+    /// The producer epoch it carries.
+    pub epoch: Option<i64>,
+}
+
+/// A content filter of a message rule: every field given must match (`MessageContent`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ContentFilter {
+    pub result: Option<String>,
+    pub transactional_id: Option<String>,
+    /// `topic-index`, e.g. "events-0".
+    pub partition: Option<String>,
+    pub epoch: Option<i64>,
+}
+
+impl ContentFilter {
+    /// Whether no field is filtered (then the content is never computed).
+    pub fn is_empty(&self) -> bool {
+        *self == ContentFilter::default()
+    }
+
+    pub fn matches(&self, content: &MessageContent<'_>) -> bool {
+        self.result
+            .as_deref()
+            .is_none_or(|r| content.result == Some(r))
+            && (self.transactional_id.as_deref())
+                .is_none_or(|id| content.transactional_id == Some(id))
+            && self.epoch.is_none_or(|e| content.epoch == Some(e))
+            && self.partition.as_deref().is_none_or(|wanted| {
+                content
+                    .partition
+                    .is_some_and(|(topic, index)| crate::point::is_partition(wanted, topic, index))
+            })
+    }
+}
+
 /// A message type the network can carry. `label` names the message kind for fault filters and
 /// the trace (e.g. "produce").
 pub trait Message: Clone + Send + std::hash::Hash + 'static {
     fn label(&self) -> &'static str;
+
+    /// What it is about, for content filters (default: nothing).
+    fn content(&self) -> MessageContent<'_> {
+        MessageContent::default()
+    }
     /// Records the message carries, for the cost model's transfer time (default 0).
     fn records(&self) -> u64 {
         0
@@ -97,6 +146,8 @@ pub struct MessageRule {
     pub from: Option<NodeId>,
     pub to: Option<NodeId>,
     pub label: Option<String>,
+    /// Only messages with this content (requests: responses carry no content).
+    pub content: ContentFilter,
     pub action: RuleAction,
     pub remaining: u32,
     /// The plan fault (index) this rule comes from, for the coverage of faults.
@@ -104,11 +155,23 @@ pub struct MessageRule {
 }
 
 impl MessageRule {
-    fn matches(&self, from: NodeId, to: NodeId, label: &str, response: bool) -> bool {
+    fn matches<Req: Message, Resp: Message>(
+        &self,
+        from: NodeId,
+        to: NodeId,
+        label: &str,
+        body: &Body<Req, Resp>,
+    ) -> bool {
+        let response = matches!(body, Body::Response(_));
         Sim::direction_matches(self.direction, response)
             && self.from.is_none_or(|f| f == from)
             && self.to.is_none_or(|t| t == to)
             && self.label.as_deref().is_none_or(|l| l == label)
+            && (self.content.is_empty()
+                || match body {
+                    Body::Request(request) => self.content.matches(&request.content()),
+                    Body::Response(response) => self.content.matches(&response.content()),
+                })
     }
 }
 
@@ -744,7 +807,7 @@ impl<Req: Message, Resp: Message> Net<Req, Resp> {
         let (cut, action) = if conn_dead {
             (false, None)
         } else {
-            self.link_faults(from, to, label, response)
+            self.link_faults(from, to, label, &envelope.body)
         };
         state.stats.sent += 1;
         let lost = !conn_dead && state.config.loss > 0.0 && {
@@ -837,7 +900,7 @@ impl<Req: Message, Resp: Message> Net<Req, Resp> {
         from: NodeId,
         to: NodeId,
         label: &str,
-        response: bool,
+        body: &Body<Req, Resp>,
     ) -> (bool, Option<RuleAction>) {
         let mut world = self.sim.lock();
         if world.rules.is_empty() && world.cut_links.is_empty() {
@@ -849,7 +912,7 @@ impl<Req: Message, Resp: Message> Net<Req, Resp> {
         let Some(i) = world
             .rules
             .iter()
-            .position(|r| r.matches(from, to, label, response))
+            .position(|r| r.matches(from, to, label, body))
         else {
             return (false, None);
         };

@@ -102,7 +102,7 @@ impl PointRule {
 }
 
 /// Whether `wanted` ("events-0") names partition `index` of `topic`.
-fn is_partition(wanted: &str, topic: &str, index: u32) -> bool {
+pub(crate) fn is_partition(wanted: &str, topic: &str, index: u32) -> bool {
     wanted
         .strip_prefix(topic)
         .and_then(|rest| rest.strip_prefix('-'))

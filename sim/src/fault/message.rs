@@ -12,7 +12,7 @@ use super::mix::MixDraw;
 use super::outage::resolve;
 use super::plan_check::PlanCheck;
 use super::{Fault, FaultAction};
-use crate::net::{Direction, MessageRule, RuleAction};
+use crate::net::{ContentFilter, Direction, MessageRule, RuleAction};
 use crate::node::Sim;
 
 /// `count` of a message fault: 1..=100 messages.
@@ -33,24 +33,70 @@ pub struct MessageFilter {
     /// Message kind, as the model labels it (e.g. "produce").
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
+    /// Content: how the request ends a transaction ("commit" or "abort": EndTxn).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub result: Option<String>,
+    /// Content: the request's transactional id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transactional_id: Option<String>,
+    /// Content: the one partition the request is about, `topic-index` (e.g. "events-0").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub partition: Option<String>,
+    /// Content: the producer epoch the request carries.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub epoch: Option<i64>,
+}
+
+impl MessageFilter {
+    /// The content part of the filter (requests only: responses carry no content).
+    pub fn content(&self) -> ContentFilter {
+        ContentFilter {
+            result: self.result.clone(),
+            transactional_id: self.transactional_id.clone(),
+            partition: self.partition.clone(),
+            epoch: self.epoch,
+        }
+    }
 }
 
 impl fmt::Display for MessageFilter {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.message.as_deref().unwrap_or("any"))?;
+        let epoch = self.epoch.map(|e| format!("epoch {e}"));
+        let content = [
+            &self.result,
+            &self.transactional_id,
+            &self.partition,
+            &epoch,
+        ];
+        for field in content.into_iter().flatten() {
+            write!(f, "[{field}]")?;
+        }
         write!(
             f,
-            "{} {}->{}",
-            self.message.as_deref().unwrap_or("any"),
+            " {}->{}",
             self.from.as_deref().unwrap_or("*"),
             self.to.as_deref().unwrap_or("*")
         )
     }
 }
 
-/// A positive count and filter ends a plan may name (the supervisor too).
-fn check_targeted(filter: &MessageFilter, count: u32, plan: &PlanCheck<'_>) -> Result<(), String> {
+/// A positive count, filter ends a plan may name (the supervisor too), and content filters
+/// only on requests (a response carries none of those fields).
+fn check_targeted(
+    filter: &MessageFilter,
+    count: u32,
+    direction: Direction,
+    plan: &PlanCheck<'_>,
+) -> Result<(), String> {
     if count == 0 {
         return Err("count must be at least 1".into());
+    }
+    if direction == Direction::Response && !filter.content().is_empty() {
+        return Err(
+            "content filters (result, transactional_id, partition, epoch) match requests only"
+                .into(),
+        );
     }
     for name in filter.from.iter().chain(&filter.to) {
         if name != "supervisor" {
@@ -81,6 +127,7 @@ fn add_rule(
         from: filter.from.as_deref().map(|n| resolve(sim, n)),
         to: filter.to.as_deref().map(|n| resolve(sim, n)),
         label: filter.message.clone(),
+        content: filter.content(),
         action,
         remaining: count,
         fault: None,
@@ -107,7 +154,7 @@ macro_rules! counted_message_faults {
             }
 
             fn check(&self, plan: &mut PlanCheck<'_>) -> Result<(), String> {
-                check_targeted(&self.filter, self.count, plan)
+                check_targeted(&self.filter, self.count, Direction::$direction, plan)
             }
 
             fn apply(&self, sim: &Sim) {
@@ -184,7 +231,7 @@ impl FaultKind for Delay {
     }
 
     fn check(&self, plan: &mut PlanCheck<'_>) -> Result<(), String> {
-        check_targeted(&self.filter, self.count, plan)
+        check_targeted(&self.filter, self.count, self.direction, plan)
     }
 
     fn apply(&self, sim: &Sim) {

@@ -444,6 +444,7 @@ fn aimed_filters(
         from,
         to,
         message: message.clone(),
+        ..MessageFilter::default()
     };
     if client {
         (filter(node.clone(), None), filter(None, node))

@@ -484,3 +484,43 @@ fn a_point_name_must_be_component_and_event() {
     let err = FaultPlan(vec![fault]).validate(&nodes(), 100).unwrap_err();
     assert!(err.reason.contains("not `component:event`"), "{err}");
 }
+
+#[test]
+fn content_filters_parse_show_and_match_requests_only() {
+    let fault: Fault = toml::from_str(
+        "at_ms = 5\nkind = \"delay\"\nmessage = \"end-txn\"\nresult = \"commit\"\n\
+         transactional_id = \"t-1\"\ndirection = \"request\"\nextra_ms = 10\ncount = 1",
+    )
+    .unwrap();
+    assert_eq!(
+        fault.to_string(),
+        "@5 ms hold 1 Request(s) +10 ms end-txn[commit][t-1] *->*"
+    );
+    assert!(FaultPlan(vec![fault]).validate(&nodes(), 100).is_ok());
+    let on_acks: Fault = toml::from_str(
+        "at_ms = 5\nkind = \"lose-acks\"\nmessage = \"end-txn\"\nresult = \"commit\"\ncount = 1",
+    )
+    .unwrap();
+    let err = FaultPlan(vec![on_acks])
+        .validate(&nodes(), 100)
+        .unwrap_err();
+    assert!(err.reason.contains("match requests only"), "{err}");
+
+    let filter = crate::net::ContentFilter {
+        result: Some("commit".into()),
+        partition: Some("events-1".into()),
+        ..Default::default()
+    };
+    let content = |result, partition| crate::net::MessageContent {
+        result: Some(result),
+        partition: Some(("events", partition)),
+        ..Default::default()
+    };
+    assert!(filter.matches(&content("commit", 1)));
+    assert!(!filter.matches(&content("abort", 1)));
+    assert!(!filter.matches(&content("commit", 0)));
+    assert!(
+        !filter.matches(&crate::net::MessageContent::default()),
+        "a message without the field does not match"
+    );
+}
