@@ -6,10 +6,10 @@
 use sim::{NodeId, PointAction, PointEvent, Sim};
 
 /// Declares every fault point once: variant, `component:event` name (plans name it in
-/// `after`) and a one-line meaning (`eosim list`); `ALL`, `name`, `meaning` and `from_name`
-/// derived.
+/// `after`), the side that reaches it, the client decisions it offers and a one-line meaning
+/// (`eosim list`); `ALL`, `name`, `side`, `decisions`, `meaning` and `from_name` derived.
 macro_rules! fault_points {
-    ($( $Point:ident = $name:literal $(decides [$($decision:ident),*])? : $meaning:literal, )+) => {
+    ($( $Point:ident = $name:literal on $Side:ident $(decides [$($decision:ident),*])? : $meaning:literal, )+) => {
         /// A named event of the protocol where a point fault may fire.
         #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
         pub enum FaultPoint {
@@ -34,6 +34,13 @@ macro_rules! fault_points {
                 }
             }
 
+            /// Which nodes reach it (a random mix aims its point faults at those).
+            pub const fn side(self) -> Side {
+                match self {
+                    $( FaultPoint::$Point => Side::$Side, )+
+                }
+            }
+
             /// The client decisions a plan may take here (`then`), besides crash and pause.
             pub const fn decisions(self) -> &'static [PointAction] {
                 match self {
@@ -45,14 +52,22 @@ macro_rules! fault_points {
 }
 
 fault_points! {
-    PrepareCommitLogged = "coordinator:prepare-commit-logged":
+    PrepareCommitLogged = "coordinator:prepare-commit-logged" on Brokers:
         "a transaction coordinator logged PrepareCommit (EndTxn commit durable; no marker sent, no answer yet)",
-    PrepareAbortLogged = "coordinator:prepare-abort-logged":
+    PrepareAbortLogged = "coordinator:prepare-abort-logged" on Brokers:
         "a transaction coordinator logged PrepareAbort (EndTxn abort durable; no marker sent, no answer yet)",
-    Appended = "broker:appended":
+    Appended = "broker:appended" on Brokers:
         "a partition leader appended and synced a produce batch (not answered yet)",
-    CommitTimedOut = "client:commit-timed-out" decides [Abort]:
+    CommitTimedOut = "client:commit-timed-out" on Clients decides [Abort]:
         "a transactional client's EndTxn(commit) attempt timed out (it retries unless a plan decides `abort`: KAFKA-17754's application)",
+}
+
+/// The nodes that reach a fault point.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Side {
+    Brokers,
+    /// Application nodes (clients, copiers, stream instances).
+    Clients,
 }
 
 impl FaultPoint {

@@ -17,6 +17,7 @@ use sim::{FaultPlan, NetStats, SeedOptions, Sim, TraceSummary};
 
 use crate::app::{AppEnv, ClientId, ReadBack, Started};
 use crate::spec::{Scenario, VERIFIER};
+use model::fault_point::{FaultPoint, Side};
 
 /// What to run: the seed and any overrides of the scenario. Defaults: seed 0, no overrides,
 /// no recorded trace.
@@ -123,10 +124,13 @@ impl Scenario {
                 }
                 None => (mix.clone(), self.cluster.broker_names(), Vec::new()),
             };
+            let point_nodes = self.point_nodes(&crash);
+            let points = mix_points(&point_nodes);
             let targets = sim::MixTargets {
                 crash: &crash,
                 servers: &servers,
                 clients: &clients,
+                points: &points,
             };
             let mut rng = sim::rng_stream(seed, "faults");
             let drawn = mix.expand(&mut rng, self.faults.phase_ms, targets);
@@ -153,6 +157,7 @@ impl Scenario {
             crash: &crash,
             servers: &servers,
             clients: &clients,
+            points: &[],
         };
         Some(mix.swarm_draw(&mut sim::rng_stream(seed, "swarm"), &kinds, targets))
     }
@@ -160,6 +165,31 @@ impl Scenario {
 
 /// Merges explicit and drawn faults; drawn crash/pause pairs that would clash with the
 /// explicit plan's node lifecycles are left out, so the result stays valid.
+impl Scenario {
+    /// Each fault point of the model with the crash targets on its side (brokers reach the
+    /// coordinator's and the leader's points, application nodes the clients').
+    fn point_nodes(&self, crash: &[String]) -> Vec<(&'static str, Vec<String>)> {
+        let brokers = self.cluster.broker_names();
+        FaultPoint::ALL
+            .iter()
+            .map(|point| {
+                let on_brokers = point.side() == Side::Brokers;
+                let nodes = (crash.iter())
+                    .filter(|n| brokers.contains(n) == on_brokers)
+                    .cloned()
+                    .collect();
+                (point.name(), nodes)
+            })
+            .collect()
+    }
+}
+
+fn mix_points<'a>(point_nodes: &'a [(&'static str, Vec<String>)]) -> Vec<sim::MixPoint<'a>> {
+    (point_nodes.iter())
+        .map(|(name, nodes)| sim::MixPoint { name, nodes })
+        .collect()
+}
+
 fn merge_plans(
     explicit: Vec<sim::Fault>,
     drawn: Vec<sim::Fault>,

@@ -33,7 +33,7 @@ pub use coverage::{CoverageCounts, SimPoint};
 pub use disk::{Crashable, DurableCell, DurableLog};
 pub use fault::{
     Fault, FaultAction, FaultKind, FaultMix, FaultPlan, MessageFilter, MessageKinds, MixKind,
-    MixTargets, PlanError, PlanNodes, SwarmDraw,
+    MixPoint, MixTargets, PlanError, PlanNodes, SwarmDraw,
 };
 /// The simulator an app's programs run on: `madsim::time::sleep` for simulated time.
 pub use madsim;

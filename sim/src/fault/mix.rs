@@ -9,7 +9,7 @@ use rand::{Rng, RngCore};
 use serde::{Deserialize, Serialize};
 
 use super::message::{self, MessageFilter};
-use super::{Fault, FaultAction, FaultPlan, outage};
+use super::{Fault, FaultAction, FaultPlan, outage, point};
 
 /// Declares the kinds of fault a mix draws once, in draw order: each with its weight field
 /// in `FaultMix` (whose name is the kind's name in `[faults.mix]` and in swarm reports), its
@@ -131,6 +131,9 @@ mix_kinds! {
     /// ignores stop requests is killed after the grace period. (Drawn last: mixes from
     /// before stops existed expand as they did.)
     Stop => stop = 0 by outage::draw_stop,
+    /// Crash or pause a node that can reach a fault point of the model, right after it
+    /// reaches it (one of the first three times); the healing phase undoes it.
+    Point => point = 0 by point::draw_point,
 }
 
 /// One fault being drawn: its time, what every draw takes from the stream first (the node a
@@ -147,6 +150,8 @@ pub struct MixDraw<'m, 't> {
     pub back: MessageFilter,
     pub count: u32,
     crash_targets: &'t [String],
+    /// The model's fault points, with the crash targets that reach each.
+    pub points: &'t [MixPoint<'t>],
     /// Nodes busy with an outage until this time (no overlapping outages per node).
     busy_until: &'m mut BTreeMap<&'t str, u64>,
 }
@@ -158,6 +163,16 @@ impl<'t> MixDraw<'_, 't> {
             at_ms: self.at_ms,
             action,
         }]
+    }
+
+    /// Takes `node` for good if it is idle at the drawn time: a fault after which the plan
+    /// must leave it alone (a point fault). Whether it was idle.
+    pub fn reserve(&mut self, node: &'t str) -> bool {
+        if self.busy_until.get(node).is_some_and(|&t| t >= self.at_ms) {
+            return false;
+        }
+        self.busy_until.insert(node, u64::MAX);
+        true
     }
 
     /// An outage of one allowed, idle crash target: (the node, when the outage ends), or
@@ -195,12 +210,21 @@ impl MixKind {
 }
 
 /// Who a mix's faults may aim at: servers (requests to them, responses from them), clients
-/// (requests from them, responses to them), and the nodes that may crash, pause or stop.
+/// (requests from them, responses to them), the nodes that may crash, pause or stop, and the
+/// model's fault points with the crash targets that reach each.
 #[derive(Clone, Copy, Debug)]
 pub struct MixTargets<'a> {
     pub crash: &'a [String],
     pub servers: &'a [String],
     pub clients: &'a [String],
+    pub points: &'a [MixPoint<'a>],
+}
+
+/// A fault point a mix may aim at, and the crash targets that reach it.
+#[derive(Clone, Copy, Debug)]
+pub struct MixPoint<'a> {
+    pub name: &'a str,
+    pub nodes: &'a [String],
 }
 
 /// What a swarm mix enabled for one seed: shown in the run's report, so a plan is explained
@@ -342,8 +366,10 @@ impl FaultMix {
             .cloned()
             .collect();
         // Kinds declared since swarm testing came are drawn after everything else, each on
-        // its own coin: appending a kind to `mix_kinds!` then changes no earlier draw, and
-        // every swarm seed's plan stays what its replay command says.
+        // its own coin: appending a kind to `mix_kinds!` changes no earlier draw (the kinds,
+        // messages, nodes and targets of every seed stay), but a seed whose coin enables the
+        // new kind (about half) draws its plan over one more kind. Appending `point`
+        // (2026-12-06) was such a decision: the pinned digest moved with it.
         let (first, later) = kinds.split_at(SWARM_KINDS_DRAWN_FIRST);
         let mut draw = SwarmDraw {
             faults: swarm_subset(rng, first),
@@ -410,6 +436,7 @@ impl FaultMix {
                 back,
                 count,
                 crash_targets: targets.crash,
+                points: targets.points,
                 busy_until: &mut busy_until,
             };
             faults.extend(kind.draw(&mut draw));

@@ -31,7 +31,7 @@ mod tests;
 
 pub use kind::{FaultKind, FieldBound};
 pub use message::{MAX_DELAY_MS, MAX_MESSAGES_PER_FAULT, MessageFilter};
-pub use mix::{FaultMix, MessageKinds, MixDraw, MixKind, MixTargets, SwarmDraw};
+pub use mix::{FaultMix, MessageKinds, MixDraw, MixKind, MixPoint, MixTargets, SwarmDraw};
 pub use outage::MAX_GRACE_MS;
 pub use plan_check::{Life, PlanCheck, PlanNodes};
 pub use point::MAX_POINT_NTH;

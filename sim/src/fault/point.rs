@@ -6,7 +6,11 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+use rand::Rng;
+use rand::seq::SliceRandom;
+
 use super::kind::{FaultKind, FieldBound};
+use super::mix::MixDraw;
 use super::outage::resolve;
 use super::plan_check::{Life, PlanCheck};
 use super::{Fault, FaultAction};
@@ -137,4 +141,37 @@ impl FaultKind for AtPoint {
         });
         vec![weaker]
     }
+}
+
+/// A mix's point fault: a point and a node that reaches it (idle at the drawn time, and left
+/// alone by the plan afterwards), crashed or paused at one of its first three arrivals.
+pub(super) fn draw_point(draw: &mut MixDraw<'_, '_>) -> Vec<Fault> {
+    let Some(point) = draw.points.choose(&mut *draw.rng).copied() else {
+        return Vec::new();
+    };
+    let only = draw.mix.targets.as_ref();
+    let nodes: Vec<&String> = (point.nodes.iter())
+        .filter(|n| only.is_none_or(|t| t.contains(n)))
+        .collect();
+    let Some(node) = nodes.choose(&mut *draw.rng).copied() else {
+        return Vec::new();
+    };
+    let then = if draw.rng.gen_bool(0.5) {
+        PointAction::Crash
+    } else {
+        PointAction::Pause
+    };
+    let nth = draw.rng.gen_range(1..=3);
+    if !draw.reserve(node) {
+        return Vec::new();
+    }
+    let fault = AtPoint {
+        after: point.name.to_string(),
+        node: Some(node.clone()),
+        then,
+        nth,
+        partition: None,
+        transactional_id: None,
+    };
+    draw.fault(fault.into())
 }
