@@ -60,6 +60,8 @@ fault_points! {
         "a partition leader appended and synced a produce batch (not answered yet)",
     CommitTimedOut = "client:commit-timed-out" on Clients decides [Abort]:
         "a transactional client's EndTxn(commit) attempt timed out (it retries unless a plan decides `abort`: KAFKA-17754's application)",
+    ChangelogFlushed = "streams:changelog-flushed" on Clients:
+        "a Streams instance's outputs and changelog records of a commit cycle are acknowledged, the transaction not yet committed (KAFKA-7192's window)",
 }
 
 /// The nodes that reach a fault point.

@@ -69,8 +69,9 @@ pub(crate) struct NodeEntry {
     disks: Vec<Arc<dyn Crashable>>,
     /// This life's shutdown request (a fresh one for every restart).
     stop: Arc<StopSignal>,
-    /// A point fault that fired on this node, applied by its next `Sim::settle`.
-    pub(crate) pending_halt: Option<crate::point::PointAction>,
+    /// (what, undone after ms) of a point fault that fired on this node, applied by its next
+    /// `Sim::settle`.
+    pub(crate) pending_halt: Option<(crate::point::PointAction, Option<crate::point::UndoSender>)>,
 }
 
 pub(crate) struct World {

@@ -69,6 +69,9 @@ pub enum Decision {
     Abort,
 }
 
+/// Tells the task that undoes a halt which node was left in which state, in which life.
+pub type UndoSender = crate::chan::UnboundedSender<(NodeId, NodeState, u32)>;
+
 /// An armed point fault.
 #[derive(Clone, Debug)]
 pub struct PointRule {
@@ -81,6 +84,10 @@ pub struct PointRule {
     /// Matching events still to let pass before it fires (1: the next one).
     pub remaining: u32,
     pub action: PointAction,
+    /// Told (the halted state, the node's life) when the fault halts its node, by a
+    /// supervisor task that undoes the halt later (`AtPoint::down_ms`); none: the healing
+    /// phase undoes it.
+    pub undo: Option<UndoSender>,
     /// The plan fault it came from, for the trace (set by `FaultPlan::execute`).
     pub fault: Option<u32>,
 }
@@ -144,7 +151,7 @@ impl Sim {
             return;
         }
         let rule = world.point_rules.remove(index);
-        world.nodes[node.0 as usize].pending_halt = Some(rule.action);
+        world.nodes[node.0 as usize].pending_halt = Some((rule.action, rule.undo));
         drop(world);
         if let Some(fault) = rule.fault {
             crate::coverage::fault_used(fault);
@@ -168,19 +175,28 @@ impl Sim {
             let entry = &mut world.nodes[node.0 as usize];
             (entry.pending_halt.take(), entry.state)
         };
-        match halt {
-            None => {}
-            Some(PointAction::Crash) => {
-                self.crash(node);
-                std::future::pending::<()>().await;
-            }
-            Some(PointAction::Pause) if state == NodeState::Running => {
-                self.pause(node);
-                // Frozen here: a paused node's tasks are polled again only after its resume.
-                madsim::task::yield_now().await;
-            }
-            Some(PointAction::Pause) => {}
-            Some(PointAction::Abort) => return Decision::Abort,
+        let Some((action, undo)) = halt else {
+            return Decision::Continue;
+        };
+        let halted = match action {
+            PointAction::Crash => NodeState::Crashed,
+            PointAction::Pause if state == NodeState::Running => NodeState::Paused,
+            PointAction::Pause => return Decision::Continue,
+            PointAction::Abort => return Decision::Abort,
+        };
+        match halted {
+            NodeState::Crashed => self.crash(node),
+            _ => self.pause(node),
+        }
+        if let Some(undo) = undo {
+            // The supervisor's task may be gone with the run's end; nothing to undo then.
+            let _ = undo.send((node, halted, self.incarnation(node)));
+        }
+        match halted {
+            // Dropped with the node: nothing after the point takes effect.
+            NodeState::Crashed => std::future::pending::<()>().await,
+            // Frozen here: a paused node's tasks are polled again only after its resume.
+            _ => madsim::task::yield_now().await,
         }
         Decision::Continue
     }

@@ -713,3 +713,38 @@ fn a_point_fault_halts_the_node_exactly_at_the_point() {
     assert_eq!(reply, Ok(1), "the reply leaves after the resume");
     assert!(now_ms >= 50);
 }
+
+/// A point fault with `down_ms` undoes its halt itself: the crashed node restarts that long
+/// after the point, on its durable state.
+#[test]
+fn a_point_fault_with_down_ms_restarts_its_node_itself() {
+    let crash: FaultAction = toml::from_str(
+        "kind = \"point\"\nafter = \"server:appended\"\nthen = \"crash\"\ndown_ms = 20",
+    )
+    .unwrap();
+    let report = run_seed(13, &SeedOptions::default(), move |sim| async move {
+        let net: Net<Add, Total> = Net::new(&sim, NetConfig::default());
+        let (server, _) = counter_server_with_point(&sim, &net);
+        apply(&sim, &crash);
+        let first = net
+            .call(SUPERVISOR, server, Add(1), TIMEOUT)
+            .await
+            .map(|t| t.0);
+        let down = sim.state(server);
+        madsim::time::sleep(Duration::from_millis(30)).await;
+        let after = net
+            .call(SUPERVISOR, server, Add(2), TIMEOUT)
+            .await
+            .map(|t| t.0);
+        (first, down, sim.state(server), after)
+    });
+    let (first, down, up, after) = report.outcome.unwrap();
+    assert_eq!(first, Err(sim::CallError::Timeout));
+    assert_eq!(
+        down,
+        sim::NodeState::Running,
+        "restarted within the 100 ms timeout"
+    );
+    assert_eq!(up, sim::NodeState::Running);
+    assert_eq!(after, Ok(3), "the write before the crash survived");
+}

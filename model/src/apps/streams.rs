@@ -34,6 +34,7 @@ use crate::client::{
     ClientContext, ProcessId, Producer, ProducerConfig, TransactionalConfig, TransactionalProducer,
     TxnError,
 };
+use crate::fault_point::FaultPoint;
 use crate::protocol::{GroupMetadata, IsolationLevel, TopicPartition};
 use crate::streams::eos_test::{self, EosTestGenerator, LineGenerator};
 use crate::streams::record::{
@@ -1205,6 +1206,10 @@ impl StreamsInstance {
                 }
                 self.note_written(local, tp, base + indices.len() as u64);
             }
+            // Outputs and changelog records acknowledged, nothing committed yet: KAFKA-7192's
+            // window (a crash here leaves the store ahead of the committed changelog).
+            let event = FaultPoint::ChangelogFlushed.event(None, None);
+            self.ctx.sim.at_point(self.ctx.node, &event).await;
             producer
                 .send_offsets_to_transaction(&offsets, metadata)
                 .await?;

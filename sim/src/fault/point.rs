@@ -14,11 +14,13 @@ use super::mix::MixDraw;
 use super::outage::resolve;
 use super::plan_check::{Life, PlanCheck};
 use super::{Fault, FaultAction};
-use crate::node::Sim;
+use crate::node::{NodeState, Sim};
 use crate::point::{PointAction, PointRule};
 
 /// `nth` of a point fault: 1..=1,000,000.
 pub const MAX_POINT_NTH: u32 = 1_000_000;
+/// `down_ms` of a point fault: 1..=600,000 ms.
+pub const MAX_POINT_DOWN_MS: u64 = 600_000;
 
 /// After the `nth` event at fault point `after` that matches the filters, `then` (crash or
 /// pause) the node that reached it. Until the healing phase undoes it, the node's life is
@@ -43,6 +45,10 @@ pub struct AtPoint {
     /// Only events about this transactional id.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub transactional_id: Option<String>,
+    /// Restart (crash) or resume (pause) the node this long after it halted (default: the
+    /// healing phase does).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub down_ms: Option<u64>,
 }
 
 fn first() -> u32 {
@@ -62,6 +68,9 @@ impl FaultKind for AtPoint {
         }
         if self.nth > 1 {
             write!(f, " #{}", self.nth)?;
+        }
+        if let Some(down_ms) = self.down_ms {
+            write!(f, " for {down_ms} ms")?;
         }
         for filter in [&self.partition, &self.transactional_id]
             .into_iter()
@@ -101,6 +110,7 @@ impl FaultKind for AtPoint {
     }
 
     fn apply(&self, sim: &Sim) {
+        let undo = self.down_ms.map(|down_ms| undo_after(sim, down_ms));
         sim.arm_point(PointRule {
             point: self.after.clone(),
             node: self.node.as_deref().map(|n| resolve(sim, n)),
@@ -108,6 +118,7 @@ impl FaultKind for AtPoint {
             transactional_id: self.transactional_id.clone(),
             remaining: self.nth,
             action: self.then,
+            undo,
             fault: None,
         });
     }
@@ -121,12 +132,19 @@ impl FaultKind for AtPoint {
     }
 
     fn bounds(&self) -> Vec<FieldBound> {
-        vec![FieldBound {
+        let nth = FieldBound {
             field: "nth",
             value: self.nth.into(),
             min: 1,
             max: MAX_POINT_NTH.into(),
-        }]
+        };
+        let down = self.down_ms.map(|down_ms| FieldBound {
+            field: "down_ms",
+            value: down_ms,
+            min: 1,
+            max: MAX_POINT_DOWN_MS,
+        });
+        std::iter::once(nth).chain(down).collect()
     }
 
     /// A pause instead of a crash (the node keeps its memory).
@@ -141,6 +159,28 @@ impl FaultKind for AtPoint {
         });
         vec![weaker]
     }
+}
+
+/// A supervisor task (spawned when the fault is armed, from the plan's task) that waits for
+/// the halt and undoes it `down_ms` later, if the node is still halted in the same life (the
+/// healing phase may have undone it first).
+fn undo_after(sim: &Sim, down_ms: u64) -> crate::point::UndoSender {
+    let (undo, mut halted) = crate::chan::unbounded_channel();
+    let task_sim = sim.clone();
+    sim.spawn_supervisor(async move {
+        let Some((node, state, life)) = halted.recv().await else {
+            return;
+        };
+        madsim::time::sleep(std::time::Duration::from_millis(down_ms)).await;
+        if task_sim.state(node) != state || task_sim.incarnation(node) != life {
+            return;
+        }
+        match state {
+            NodeState::Crashed => task_sim.restart(node),
+            _ => task_sim.resume(node),
+        }
+    });
+    undo
 }
 
 /// A mix's point fault: a point and a node that reaches it (idle at the drawn time, and left
@@ -172,6 +212,7 @@ pub(super) fn draw_point(draw: &mut MixDraw<'_, '_>) -> Vec<Fault> {
         nth,
         partition: None,
         transactional_id: None,
+        down_ms: None,
     };
     draw.fault(fault.into())
 }
