@@ -3,6 +3,7 @@
 //! after its event took durable effect and before the node shows it to anyone (no answer, no
 //! marker, no further write): BUGGIFY's "crash here" for the windows timed faults rarely hit.
 
+use sim::net::MessageContent;
 use sim::{NodeId, PointAction, PointEvent, Sim};
 
 /// Declares every fault point once: variant, `component:event` name (plans name it in
@@ -90,8 +91,11 @@ impl FaultPoint {
     ) -> PointEvent<'a> {
         PointEvent {
             point: self.name(),
-            partition,
-            transactional_id,
+            content: MessageContent {
+                partition,
+                transactional_id,
+                ..MessageContent::default()
+            },
         }
     }
 

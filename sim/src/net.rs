@@ -100,9 +100,17 @@ impl ContentFilter {
             && self.partition.as_deref().is_none_or(|wanted| {
                 content
                     .partition
-                    .is_some_and(|(topic, index)| crate::point::is_partition(wanted, topic, index))
+                    .is_some_and(|(topic, index)| is_partition(wanted, topic, index))
             })
     }
+}
+
+/// Whether `wanted` ("events-0") names partition `index` of `topic`.
+fn is_partition(wanted: &str, topic: &str, index: u32) -> bool {
+    wanted
+        .strip_prefix(topic)
+        .and_then(|rest| rest.strip_prefix('-'))
+        .is_some_and(|number| number.parse() == Ok(index))
 }
 
 /// A message type the network can carry. `label` names the message kind for fault filters and
@@ -1199,3 +1207,17 @@ impl<Req, Resp> NetState<Req, Resp> {
 
 /// The supervisor's node id, for calls made by the workload driver.
 pub const SUPERVISOR_NODE: NodeId = SUPERVISOR;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_partition_filter_names_topic_and_index() {
+        assert!(is_partition("events-0", "events", 0));
+        assert!(is_partition("my-topic-12", "my-topic", 12));
+        assert!(!is_partition("events-1", "events", 0));
+        assert!(!is_partition("events-0", "event", 0));
+        assert!(!is_partition("events0", "events", 0));
+    }
+}

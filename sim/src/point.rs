@@ -17,18 +17,18 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::net::{ContentFilter, MessageContent};
 use crate::node::{NodeId, NodeState, Sim};
 use crate::trace::{self, TraceKind};
 
-/// An event the model announces at a fault point, with what it concerns (for filters).
+/// An event the model announces at a fault point, with what it concerns (for filters: the
+/// same fields a message's content has).
 #[derive(Clone, Copy, Debug, Default)]
 pub struct PointEvent<'a> {
     /// The point's name, `component:event` (the model declares them).
     pub point: &'static str,
-    /// The topic partition it concerns, if any.
-    pub partition: Option<(&'a str, u32)>,
-    /// The transactional id it concerns, if any.
-    pub transactional_id: Option<&'a str>,
+    /// The partition, transactional id, … it concerns.
+    pub content: MessageContent<'a>,
 }
 
 /// What a fired point fault does to the node that reached the point.
@@ -78,9 +78,8 @@ pub struct PointRule {
     pub point: String,
     /// Only this node's events (default: any node's).
     pub node: Option<NodeId>,
-    /// Only events about this partition, as `topic-index`.
-    pub partition: Option<String>,
-    pub transactional_id: Option<String>,
+    /// Only events about this content (partition, transactional id).
+    pub filter: ContentFilter,
     /// Matching events still to let pass before it fires (1: the next one).
     pub remaining: u32,
     pub action: PointAction,
@@ -96,24 +95,8 @@ impl PointRule {
     fn matches(&self, node: NodeId, event: &PointEvent<'_>) -> bool {
         self.point == event.point
             && self.node.is_none_or(|n| n == node)
-            && self
-                .transactional_id
-                .as_deref()
-                .is_none_or(|id| event.transactional_id == Some(id))
-            && self.partition.as_deref().is_none_or(|wanted| {
-                event
-                    .partition
-                    .is_some_and(|(topic, index)| is_partition(wanted, topic, index))
-            })
+            && self.filter.matches(&event.content)
     }
-}
-
-/// Whether `wanted` ("events-0") names partition `index` of `topic`.
-pub(crate) fn is_partition(wanted: &str, topic: &str, index: u32) -> bool {
-    wanted
-        .strip_prefix(topic)
-        .and_then(|rest| rest.strip_prefix('-'))
-        .is_some_and(|number| number.parse() == Ok(index))
 }
 
 impl Sim {
@@ -205,19 +188,5 @@ impl Sim {
     pub async fn at_point(&self, node: NodeId, event: &PointEvent<'_>) -> Decision {
         self.reach(node, event);
         self.settle(node).await
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_partition_filter_names_topic_and_index() {
-        assert!(is_partition("events-0", "events", 0));
-        assert!(is_partition("my-topic-12", "my-topic", 12));
-        assert!(!is_partition("events-1", "events", 0));
-        assert!(!is_partition("events-0", "event", 0));
-        assert!(!is_partition("events0", "events", 0));
     }
 }

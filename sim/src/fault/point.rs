@@ -14,6 +14,7 @@ use super::mix::MixDraw;
 use super::outage::resolve;
 use super::plan_check::{Life, PlanCheck};
 use super::{Fault, FaultAction};
+use crate::net::ContentFilter;
 use crate::node::{NodeState, Sim};
 use crate::point::{PointAction, PointRule};
 
@@ -114,8 +115,11 @@ impl FaultKind for AtPoint {
         sim.arm_point(PointRule {
             point: self.after.clone(),
             node: self.node.as_deref().map(|n| resolve(sim, n)),
-            partition: self.partition.clone(),
-            transactional_id: self.transactional_id.clone(),
+            filter: ContentFilter {
+                partition: self.partition.clone(),
+                transactional_id: self.transactional_id.clone(),
+                ..ContentFilter::default()
+            },
             remaining: self.nth,
             action: self.then,
             undo,
