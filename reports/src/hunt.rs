@@ -263,7 +263,7 @@ fn default_text(row: &HuntRow) -> String {
 fn row_markdown(row: &HuntRow) -> String {
     let default = match row.default_clean {
         None => "—".to_string(),
-        Some(true) => format!("clean ({} runs)", row.default_runs),
+        Some(true) => format!("clean ({})", runs(row.default_runs)),
         Some(false) => format!(
             "**FAILED {} of {}**",
             row.default_failures.len(),
@@ -273,10 +273,10 @@ fn row_markdown(row: &HuntRow) -> String {
     let Some(by) = &row.caught_by else {
         let reason = row.reason.as_deref().unwrap_or("not caught");
         return format!(
-            "| `{}` | not caught: {} | — ({} runs) | — | — | — | — | {default} | {:.1} |\n",
+            "| `{}` | not caught: {} | — ({}) | — | — | — | — | {default} | {:.1} |\n",
             row.variant,
             cell(reason),
-            row.runs,
+            runs(row.runs),
             row.wall_s
         );
     };
@@ -305,6 +305,15 @@ fn row_markdown(row: &HuntRow) -> String {
         cell(&finding),
         row.wall_s
     )
+}
+
+/// "1 run", "3 runs".
+fn runs(n: u64) -> String {
+    if n == 1 {
+        "1 run".to_string()
+    } else {
+        format!("{n} runs")
+    }
 }
 
 /// Text made safe for a Markdown table cell.
