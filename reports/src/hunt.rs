@@ -320,3 +320,108 @@ fn runs(n: u64) -> String {
 fn cell(text: &str) -> String {
     text.replace('|', "\\|").replace('\n', " ")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn caught_row() -> HuntRow {
+        HuntRow {
+            variant: "no-dedup".into(),
+            caught: true,
+            seeds_to_first_catch: Some(1),
+            wall_s: 0.1,
+            shrunk_faults: Some(1),
+            anomaly_kinds: vec!["duplicate".into()],
+            default_clean: Some(true),
+            catchers: vec!["produce-retries exactly-once+no-dedup".into()],
+            runs: 1,
+            caught_by: Some(CaughtBy {
+                scenario: "produce-retries".into(),
+                run_key: "exactly-once+no-dedup".into(),
+                seed: 0,
+                swarm: false,
+                faults: 13,
+                workload: "3 producers x 100 values".into(),
+                replay: "eosim run produce-retries --seed 0 --variant no-dedup".into(),
+            }),
+            shrunk: Some(ShrunkRow {
+                target: "duplicate".into(),
+                faults: 1,
+                workload: "1 producers x 1 values".into(),
+                kinds: vec!["duplicate".into()],
+                explanation: "a | b".into(),
+                runs: 38,
+            }),
+            shrink_error: None,
+            reason: None,
+            default_runs: 1,
+            default_failures: Vec::new(),
+        }
+    }
+
+    fn report(rows: Vec<HuntRow>) -> HuntReport {
+        HuntReport {
+            schema: 1,
+            command: "eosim hunt no-dedup".into(),
+            budget_s: 60,
+            max_seeds: 10,
+            shrink_runs: 400,
+            wall_s: 0.1,
+            rows,
+            interrupted: false,
+        }
+    }
+
+    #[test]
+    fn a_default_protocol_failure_is_loud_and_fails_the_hunt() {
+        let mut row = caught_row();
+        row.default_clean = Some(false);
+        row.default_failures =
+            vec!["eosim run produce-retries --seed 0 --guarantee exactly-once  (duplicate)".into()];
+        let failed = report(vec![row]);
+        assert!(!failed.held());
+        assert!(
+            failed
+                .to_text()
+                .contains("DEFAULT PROTOCOL FAILED 1 of the same 1 run(s)")
+        );
+        assert!(
+            failed
+                .to_text()
+                .contains("    eosim run produce-retries --seed 0")
+        );
+        assert!(failed.to_markdown().contains("**FAILED 1 of 1**"));
+        assert!(report(vec![caught_row()]).held());
+    }
+
+    #[test]
+    fn a_variant_without_a_catcher_does_not_fail_the_hunt_but_one_not_caught_does() {
+        let no_catcher = HuntRow {
+            caught: false,
+            catchers: Vec::new(),
+            caught_by: None,
+            default_clean: None,
+            reason: Some("no catcher".into()),
+            ..caught_row()
+        };
+        assert!(report(vec![caught_row(), no_catcher.clone()]).held());
+        let missed = HuntRow {
+            catchers: vec!["zombie-fencing-v2 exactly-once+no-generation-check".into()],
+            reason: Some("not caught within the budget of 60 s".into()),
+            ..no_catcher
+        };
+        let text = report(vec![missed.clone()]).to_text();
+        assert!(
+            text.contains("NOT CAUGHT: not caught within the budget"),
+            "{text}"
+        );
+        assert!(!report(vec![missed]).held());
+    }
+
+    #[test]
+    fn markdown_cells_escape_pipes() {
+        let markdown = report(vec![caught_row()]).to_markdown();
+        assert!(markdown.contains("`duplicate`: a \\| b"), "{markdown}");
+    }
+}
