@@ -272,6 +272,37 @@ pub fn soak() -> StyledStr {
     )
 }
 
+pub fn hunt() -> StyledStr {
+    after_help(
+        &[
+            (
+                "how fast one variant is caught, shrunk, and the default clean on the same runs",
+                "eosim hunt no-dedup",
+            ),
+            (
+                "every variant, as README's variant table",
+                "eosim hunt --all --markdown",
+            ),
+            (
+                "every variant as JSON, 30 s per variant at most",
+                "eosim hunt --all --json --budget-s 30",
+            ),
+        ],
+        &[
+            HELD.meaning(
+                "every variant that has a catcher was caught, and the default protocol passed \
+                 the same runs (a variant without a catcher is reported, not a failure)",
+            ),
+            VIOLATED.meaning(
+                "a variant with a catcher was not caught within the budget, or the default \
+                 protocol failed one of its runs (a serious finding: the replay command is shown)",
+            ),
+            BAD_INPUT.meaning("bad input: an unknown variant, or a zero budget or seed cap"),
+            INTERRUPTED,
+        ],
+    )
+}
+
 pub fn list() -> StyledStr {
     after_help(
         &[(

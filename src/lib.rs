@@ -9,12 +9,14 @@ use std::collections::BTreeSet;
 
 pub mod history_format;
 mod html;
+mod hunt;
 pub mod interrupt;
 pub mod merge;
 pub mod progress;
 pub mod seeds;
 
 pub use html::html_report;
+pub use hunt::{hunt_report, hunt_row};
 pub use merge::merge_shards;
 pub use seeds::{SeedRange, Shard};
 

@@ -178,9 +178,46 @@ enum Command {
     /// "Soak" for the nightly size.
     #[command(after_help = help::soak())]
     Soak(SoakArgs),
+    /// Hunt protocol variants: how fast their catchers find each one, and how small it shrinks.
+    ///
+    /// A variant's catchers are the built-in scenarios' `[expect]` keys that name it with
+    /// anomalies. They run seed 0, 1, 2, …, each catcher plain then with swarm testing, until the
+    /// first failing run in that order (the same whatever --jobs); that run is shrunk, and every
+    /// run tried is run again without the variant: the default protocol must pass them all.
+    /// Progress is drawn on stderr when it is a terminal. Ctrl-C: report what finished.
+    #[command(after_help = help::hunt())]
+    Hunt(HuntArgs),
     /// List built-in scenarios, guarantees, variants and anomaly kinds.
     #[command(after_help = help::list())]
     List,
+}
+
+#[derive(clap::Args)]
+struct HuntArgs {
+    /// Variants to hunt (`eosim list` names them).
+    #[arg(value_parser = parse_variant, required_unless_present = "all", conflicts_with = "all")]
+    variants: Vec<Variant>,
+    /// Hunt every variant, in declaration order.
+    #[arg(long)]
+    all: bool,
+    /// Wall-time budget of each variant's search, seconds (shrinking and the default-protocol
+    /// runs come after it).
+    #[arg(long, default_value_t = scenarios::hunt::DEFAULT_BUDGET.as_secs())]
+    budget_s: u64,
+    /// The most seeds a search tries (each runs every catcher plain and swarm).
+    #[arg(long, default_value_t = scenarios::hunt::DEFAULT_MAX_SEEDS)]
+    max_seeds: u64,
+    /// The shrinker's budget of candidate runs per catch.
+    #[arg(long, default_value_t = scenarios::hunt::DEFAULT_SHRINK_RUNS)]
+    shrink_runs: u32,
+    /// Worker threads (default: available cores); results do not depend on it.
+    #[arg(long)]
+    jobs: Option<usize>,
+    #[arg(long, help = JSON_HELP, conflicts_with = "markdown")]
+    json: bool,
+    /// Print the Markdown table (README's variant table) instead of the text summary.
+    #[arg(long)]
+    markdown: bool,
 }
 
 #[derive(clap::Args)]
@@ -382,6 +419,7 @@ fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
             anomaly.as_deref(),
         ),
         Command::Soak(args) => soak(args),
+        Command::Hunt(args) => hunt(args),
         Command::List => list(),
     }
 }
@@ -790,6 +828,56 @@ fn sweep_report(
         .first()
         .map(|&s| eosim::replay_command(scenario, s, guarantee, &variants, knobs.swarm));
     report
+}
+
+/// `eosim hunt`: the library's hunt (`eosim::hunt_report`) with progress and Ctrl-C.
+fn hunt(args: HuntArgs) -> anyhow::Result<ExitCode> {
+    if args.budget_s == 0 || args.max_seeds == 0 {
+        return Err(BadInput("--budget-s and --max-seeds must be at least 1".into()).into());
+    }
+    let variants = if args.all {
+        Variant::ALL.to_vec()
+    } else {
+        args.variants.clone()
+    };
+    let options = scenarios::hunt::HuntOptions {
+        budget: std::time::Duration::from_secs(args.budget_s),
+        max_seeds: args.max_seeds,
+        shrink_runs: args.shrink_runs,
+        jobs: eosim::worker_count(args.jobs).map_err(BadInput)?,
+        stop: interruptible()?,
+    };
+    let command = std::iter::once("eosim".to_string())
+        .chain(std::env::args().skip(1))
+        .collect::<Vec<_>>()
+        .join(" ");
+    let progress = Progress::new("hunt", variants.len() as u128, Unit::Variants, false);
+    let (mut done, mut missed) = (0, 0);
+    let report = eosim::hunt_report(&variants, &options, &command, |row| {
+        done += 1;
+        missed += usize::from(!row.held());
+        progress.set(
+            done,
+            format!("{missed} not held"),
+            format!("· {}", row.variant),
+        );
+    });
+    progress.finish();
+    let report = report.map_err(BadInput)?;
+    emit(&if args.json {
+        report.to_json() + "\n"
+    } else if args.markdown {
+        report.to_markdown()
+    } else {
+        report.to_text()
+    });
+    if report.default_failures() > 0 {
+        eprintln!(
+            "eosim hunt: the DEFAULT PROTOCOL failed {} run(s); the replay commands are above",
+            report.default_failures()
+        );
+    }
+    Ok(exit_after(report.interrupted, report.held()))
 }
 
 /// Every built-in scenario under each run key that must pass (its `[expect]` lists no

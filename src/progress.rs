@@ -25,11 +25,12 @@ pub struct Progress {
     context: RefCell<String>,
 }
 
-/// What a count of work is in: seeds, or shrink's candidate runs.
+/// What a count of work is in: seeds, shrink's candidate runs, or hunt's variants.
 #[derive(Clone, Copy)]
 pub enum Unit {
     Seeds,
     Runs,
+    Variants,
 }
 
 impl Unit {
@@ -37,6 +38,7 @@ impl Unit {
         match self {
             Unit::Seeds => "seeds",
             Unit::Runs => "runs",
+            Unit::Variants => "variants",
         }
     }
 }

@@ -954,3 +954,81 @@ fn soak_covers_every_must_pass_key_swarm_off_and_on_and_its_shards_merge() {
     let one = eosim(&["merge", &files[0]]);
     assert_eq!(one.status.code(), Some(2), "a missing shard is refused");
 }
+
+/// `hunt --json`: a row per variant with the documented fields; a variant without a catcher
+/// is reported (caught false, with the reason) without failing the hunt.
+#[test]
+fn hunt_json_rows_have_the_documented_fields() {
+    let out = eosim(&["hunt", "no-dedup", "accept-any-first-sequence", "--json"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let v = json(&out);
+    assert_eq!(v["schema"], 1);
+    assert_eq!(
+        v["command"],
+        "eosim hunt no-dedup accept-any-first-sequence --json"
+    );
+    assert!(v["wall_s"].as_f64().unwrap() >= 0.0);
+    let rows = v["rows"].as_array().unwrap();
+    assert_eq!(rows.len(), 2);
+    let caught = &rows[0];
+    for field in [
+        "variant",
+        "caught",
+        "seeds_to_first_catch",
+        "wall_s",
+        "shrunk_faults",
+        "anomaly_kinds",
+        "default_clean",
+    ] {
+        assert!(caught.get(field).is_some(), "{field} missing: {caught}");
+    }
+    assert_eq!(caught["variant"], "no-dedup");
+    assert_eq!(caught["caught"], true);
+    assert_eq!(caught["seeds_to_first_catch"], 1);
+    assert!(caught["shrunk_faults"].as_u64().unwrap() <= 3);
+    assert_eq!(caught["anomaly_kinds"], serde_json::json!(["duplicate"]));
+    assert_eq!(caught["default_clean"], true);
+    assert_eq!(caught["caught_by"]["scenario"], "produce-retries");
+    assert_eq!(
+        caught["caught_by"]["replay"],
+        "eosim run produce-retries --seed 0 --guarantee exactly-once --variant no-dedup"
+    );
+    let missing = &rows[1];
+    assert_eq!(missing["caught"], false);
+    assert!(missing["seeds_to_first_catch"].is_null());
+    assert!(missing["default_clean"].is_null());
+    assert!(missing["reason"].as_str().unwrap().contains("no catcher"));
+}
+
+/// A variant with a catcher that is not caught within the seed cap fails the hunt (exit 1);
+/// an unknown variant or a zero budget is bad input (exit 2).
+#[test]
+fn hunt_exits_1_when_not_caught_and_2_on_bad_input() {
+    let out = eosim(&["hunt", "no-generation-check", "--max-seeds", "1"]);
+    assert_eq!(out.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("NOT CAUGHT: not caught in 1 seeds"), "{text}");
+    assert!(
+        text.contains("default protocol: clean on the same 2 run(s)"),
+        "{text}"
+    );
+
+    let out = eosim(&["hunt", "no-such-variant"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("unknown variant \"no-such-variant\"") && err.contains("no-dedup"),
+        "{err}"
+    );
+    assert_eq!(eosim(&["hunt"]).status.code(), Some(2));
+    assert_eq!(
+        eosim(&["hunt", "--all", "--budget-s", "0"]).status.code(),
+        Some(2)
+    );
+    assert_eq!(eosim(&["hunt", "no-dedup", "--all"]).status.code(), Some(2));
+}

@@ -52,3 +52,27 @@ fn jepsen_queue_no_txn_epoch_bump_report() {
     let r = eosim::report(&outcome, "jepsen-queue");
     insta::assert_snapshot!("jepsen_queue_no_txn_epoch_bump_seed3_text", r.to_text());
 }
+
+/// README's variant table format (`eosim hunt --markdown`) for a fixed small hunt: a variant
+/// caught at once, one caught at its third run, and one without a catcher. Wall times are
+/// zeroed: they are the only part that depends on the machine.
+#[test]
+fn hunt_markdown() {
+    use eosim::model::Variant;
+    let options = scenarios::hunt::HuntOptions {
+        jobs: 2,
+        ..Default::default()
+    };
+    let variants = [
+        Variant::NoDedup,
+        Variant::OffsetsOutsideTxn,
+        Variant::AcceptAnyFirstSequence,
+    ];
+    let command = "eosim hunt no-dedup offsets-outside-txn accept-any-first-sequence --markdown";
+    let mut report = eosim::hunt_report(&variants, &options, command, |_| {}).unwrap();
+    report.wall_s = 0.0;
+    for row in &mut report.rows {
+        row.wall_s = 0.0;
+    }
+    insta::assert_snapshot!("hunt_markdown", report.to_markdown());
+}

@@ -7,6 +7,7 @@
 pub mod compare;
 pub mod failure;
 pub mod html;
+pub mod hunt;
 pub mod junit;
 pub mod run;
 pub mod soak;
@@ -14,6 +15,7 @@ pub mod sweep;
 
 pub use compare::{CompareReport, CompareRow, CompareSeed, CompareTally};
 pub use failure::Failure;
+pub use hunt::{CaughtBy, HuntReport, HuntRow, ShrunkRow};
 pub use run::{AnomalyReport, RunReport, UnmatchedFault, Verdict};
 pub use soak::SoakReport;
 pub use sweep::{FaultKindTally, SeedCoverage, SeedResult, SweepReport, SweepTally};

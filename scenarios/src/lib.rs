@@ -8,6 +8,7 @@ pub mod builtin;
 pub mod convergence;
 pub mod coverage;
 pub mod expect;
+pub mod hunt;
 pub mod limits;
 pub mod locate;
 pub mod run;
