@@ -507,7 +507,8 @@ mod tests {
         )
         .unwrap();
         assert_eq!(outcome.result.unwrap_err(), NotCaught::SeedCap(1));
-        assert_eq!(outcome.runs, 2, "seed 0 plain and swarm");
-        assert_eq!(outcome.default_runs, 2);
+        // Seed 0 of every catcher (zombie-fencing, jepsen-queue), plain and swarm.
+        let runs = 2 * catchers(Variant::NoZombieFencing).unwrap().len() as u64;
+        assert_eq!((outcome.runs, outcome.default_runs), (runs, runs));
     }
 }
