@@ -113,6 +113,9 @@ impl World {
 pub struct Sim {
     pub(crate) world: Arc<Mutex<World>>,
     seed: u64,
+    /// Set when the run arms its first point fault: until then `reach` and `settle` (called
+    /// on a broker's every request) return without taking the world's lock.
+    pub(crate) points_armed: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl Sim {
@@ -136,6 +139,7 @@ impl Sim {
         };
         Self {
             world: Arc::new(Mutex::new(world)),
+            points_armed: Arc::default(),
             seed,
         }
     }

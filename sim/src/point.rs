@@ -12,8 +12,11 @@
 //! until the node is resumed, and a client decision (`abort`) is returned for the node to
 //! take — where Kafka leaves a choice to the application.
 //!
-//! Architecture invariant: `reach` has no effect and costs one lock when no point fault is
-//! armed, so points change no trace hash of a plan without point faults.
+//! Architecture invariant: `reach` and `settle` have no effect and take no lock when no point
+//! fault was armed in the run (one atomic load), so points change no trace hash of a plan
+//! without point faults and cost a seed nothing.
+
+use std::sync::atomic::Ordering;
 
 use serde::{Deserialize, Serialize};
 
@@ -103,6 +106,12 @@ impl Sim {
     /// Arms a point fault.
     pub fn arm_point(&self, rule: PointRule) {
         self.lock().point_rules.push(rule);
+        self.points_armed.store(true, Ordering::Relaxed);
+    }
+
+    /// Whether any point fault was armed in this run (the fast path of `reach` and `settle`).
+    fn points_armed(&self) -> bool {
+        self.points_armed.load(Ordering::Relaxed)
     }
 
     /// Marks the point fault armed last, if untagged, as plan fault `index`'s.
@@ -117,6 +126,9 @@ impl Sim {
     /// `node` reached a fault point. If an armed fault fires on it, the fault becomes the
     /// node's pending halt, applied by its next `settle`.
     pub fn reach(&self, node: NodeId, event: &PointEvent<'_>) {
+        if !self.points_armed() {
+            return;
+        }
         let mut world = self.lock();
         if world.point_rules.is_empty() {
             return;
@@ -153,6 +165,9 @@ impl Sim {
     /// pause returns when the node is resumed, a decision is returned for the node to take.
     /// Call it before the node's next visible effect after any `reach`.
     pub async fn settle(&self, node: NodeId) -> Decision {
+        if !self.points_armed() {
+            return Decision::Continue;
+        }
         let (halt, state) = {
             let mut world = self.lock();
             let entry = &mut world.nodes[node.0 as usize];

@@ -165,10 +165,15 @@ impl<'t> MixDraw<'_, 't> {
         }]
     }
 
+    /// Whether no outage or point fault drawn so far holds `node` at the drawn time.
+    fn is_idle(&self, node: &str) -> bool {
+        self.busy_until.get(node).is_none_or(|&t| t < self.at_ms)
+    }
+
     /// Takes `node` for good if it is idle at the drawn time: a fault after which the plan
     /// must leave it alone (a point fault). Whether it was idle.
     pub fn reserve(&mut self, node: &'t str) -> bool {
-        if self.busy_until.get(node).is_some_and(|&t| t >= self.at_ms) {
+        if !self.is_idle(node) {
             return false;
         }
         self.busy_until.insert(node, u64::MAX);
@@ -185,11 +190,7 @@ impl<'t> MixDraw<'_, 't> {
             .filter(|n| only.is_none_or(|t| t.contains(n)))
             .collect();
         let node = *allowed.choose(&mut *self.rng)?;
-        if self
-            .busy_until
-            .get(node.as_str())
-            .is_some_and(|&t| t >= self.at_ms)
-        {
+        if !self.is_idle(node) {
             return None;
         }
         let shortest = self.mix.min_outage_ms.max(1);

@@ -120,11 +120,6 @@ impl FaultAction {
         self.behaviour().messages().is_some()
     }
 
-    /// How many messages a targeted fault asks for (0 for the others).
-    pub fn message_count(&self) -> u32 {
-        self.behaviour().messages().map_or(0, |(_, count)| count)
-    }
-
     /// The message filter of a targeted fault.
     pub fn message_filter(&self) -> Option<&MessageFilter> {
         self.behaviour().messages().map(|(filter, _)| filter)
