@@ -71,6 +71,14 @@ pub struct BrokerSwitches {
     /// KIP-447: refuse a TxnOffsetCommit from a member or generation the group left behind.
     /// Default true; off is the `no-generation-check` variant.
     pub generation_check: bool,
+    /// Fence a timed-out transaction's producer (epoch bump) before aborting it (KAFKA-6119's
+    /// fix). Default true; off is the `timeout-abort-keeps-epoch` variant.
+    pub timeout_abort_fences: bool,
+    /// A marker refused INVALID_PRODUCER_EPOCH counts as written (the partition is past it:
+    /// an idempotent retry, KAFKA-19999's fix). Default true; off is the
+    /// `marker-retry-refused` variant: the coordinator gives up the transaction's markers, as
+    /// Kafka's marker handler did, and the transaction stays in Prepare*.
+    pub refused_marker_counts_as_written: bool,
 }
 
 impl Default for BrokerSwitches {
@@ -80,6 +88,27 @@ impl Default for BrokerSwitches {
             epoch_bump_per_txn: true,
             epoch_fencing: true,
             generation_check: true,
+            timeout_abort_fences: true,
+            refused_marker_counts_as_written: true,
+        }
+    }
+}
+
+impl BrokerSwitches {
+    /// The broker side of the variants in force.
+    pub fn from_variants(variants: &Variants) -> Self {
+        Self {
+            ack_before_sync: variants.has(Variant::UnsyncedAcks),
+            // Transactions v1 under `no-txn-epoch-bump` (KAFKA-17754) and the v1-era bugs:
+            // the transactional client continues its sequence numbers within an unchanged
+            // epoch.
+            epoch_bump_per_txn: !variants.has(Variant::NoTxnEpochBump)
+                && !variants.has(Variant::TimeoutAbortKeepsEpoch)
+                && !variants.has(Variant::NoEpochBumpAfterSendTimeout),
+            epoch_fencing: !variants.has(Variant::NoZombieFencing),
+            generation_check: !variants.has(Variant::NoGenerationCheck),
+            timeout_abort_fences: !variants.has(Variant::TimeoutAbortKeepsEpoch),
+            refused_marker_counts_as_written: !variants.has(Variant::MarkerRetryRefused),
         }
     }
 }
@@ -150,16 +179,10 @@ pub fn spawn_broker(
         idempotence_checks: !variants.has(Variant::NoDedup),
         epoch_fencing: !variants.has(Variant::NoZombieFencing),
         first_sequence_checked_on_new_partition: !variants.has(Variant::AcceptAnyFirstSequence),
+        producer_state_restored_on_load: !variants.has(Variant::ProducerStateNotRestored),
         ..Default::default()
     };
-    let switches = BrokerSwitches {
-        ack_before_sync: variants.has(Variant::UnsyncedAcks),
-        // Transactions v1 under `no-txn-epoch-bump` (KAFKA-17754): the transactional client
-        // continues its sequence numbers within an unchanged epoch.
-        epoch_bump_per_txn: !variants.has(Variant::NoTxnEpochBump),
-        epoch_fencing: !variants.has(Variant::NoZombieFencing),
-        generation_check: !variants.has(Variant::NoGenerationCheck),
-    };
+    let switches = BrokerSwitches::from_variants(variants);
     let (net, init_storage) = (net.clone(), storage.clone());
     let sim_for_init = sim.clone();
     let node = sim.add_node(name, move |me| {
@@ -195,6 +218,8 @@ struct PendingMarkers {
     in_flight: BTreeSet<u32>,
     /// Not before this instant (after a failure).
     retry_at: Option<Instant>,
+    /// Given up without completing the transaction (the `marker-retry-refused` variant).
+    abandoned: bool,
 }
 
 /// Call tags of WriteTxnMarkers requests: (pending-marker id, leader index).
@@ -248,6 +273,7 @@ impl Broker {
             TxnCoordinatorConfig {
                 offsets_topic_partitions: OFFSETS_TOPIC_PARTITIONS,
                 epoch_bump_per_txn: switches.epoch_bump_per_txn,
+                timeout_abort_bumps_epoch: switches.timeout_abort_fences,
                 ..TxnCoordinatorConfig::default()
             },
             Box::new(allocator),
@@ -740,6 +766,7 @@ impl Broker {
                     request,
                     in_flight: BTreeSet::new(),
                     retry_at: None,
+                    abandoned: false,
                 },
             );
         }
@@ -774,7 +801,7 @@ impl Broker {
                             // A moot refusal (the partition is past this marker: it was
                             // written before a coordinator restart re-sent it) counts as
                             // written, as for a remote leader's answer.
-                            Err(e) => self.marker_refused(&tp, &marker, e),
+                            Err(e) => self.marker_refused(id, &tp, &marker, e),
                         };
                         if written {
                             self.marker_written(id, &tp);
@@ -797,9 +824,8 @@ impl Broker {
                 let pending = self.markers.get_mut(&id).expect("pending");
                 pending.in_flight.insert(leader);
             }
-            if failed {
+            if failed && let Some(pending) = self.markers.get_mut(&id) {
                 CoveragePoint::MarkerRetried.hit();
-                let pending = self.markers.get_mut(&id).expect("pending");
                 pending.retry_at = Some(now + MARKER_RETRY_BACKOFF);
             }
             self.complete_if_written(id);
@@ -817,21 +843,41 @@ impl Broker {
 
     /// A leader refused a marker. A newer coordinator (TRANSACTION_COORDINATOR_FENCED) or a
     /// producer already past this epoch (INVALID_PRODUCER_EPOCH: a marker re-sent after a
-    /// coordinator restart, once the producer moved on) make the marker moot: counted as
-    /// written. Returns whether it counts as written; otherwise it is retried.
-    fn marker_refused(&mut self, tp: &TopicPartition, marker: &TxnMarker, e: KafkaError) -> bool {
+    /// coordinator restart once the producer moved on, or a retry of a marker the partition
+    /// already wrote, which transactions v2's strict check refuses) make the marker moot:
+    /// counted as written (KAFKA-19999's fix, apache/kafka PR 21176, answers such a retry as
+    /// written at the partition). Returns whether it counts as written; otherwise it is
+    /// retried, or under `marker-retry-refused` the transaction's markers are given up.
+    fn marker_refused(
+        &mut self,
+        id: u64,
+        tp: &TopicPartition,
+        marker: &TxnMarker,
+        e: KafkaError,
+    ) -> bool {
         TraceNote::MarkerRefused.record(self.me, tp.trace_code(), e as u64);
         let moot = matches!(
             e,
             KafkaError::TransactionCoordinatorFenced | KafkaError::InvalidProducerEpoch
         );
-        if moot {
-            CoveragePoint::StaleMarkerRejected.hit();
-        }
         assert!(
             moot || e.is_retriable(),
             "{tp}: marker {marker:?} refused with {e}, which no coordinator can cause"
         );
+        if e == KafkaError::InvalidProducerEpoch && !self.switches.refused_marker_counts_as_written
+        {
+            // Kafka before KAFKA-19999's fix (TransactionMarkerRequestCompletionHandler):
+            // INVALID_PRODUCER_EPOCH cancels the transaction's markers, and nothing logs its
+            // completion: it stays in PREPARE_COMMIT/PREPARE_ABORT.
+            CoveragePoint::MarkersAbandoned.hit();
+            if let Some(pending) = self.markers.get_mut(&id) {
+                pending.abandoned = true;
+            }
+            return false;
+        }
+        if moot {
+            CoveragePoint::StaleMarkerRejected.hit();
+        }
         moot
     }
 
@@ -842,6 +888,10 @@ impl Broker {
     }
 
     fn complete_if_written(&mut self, id: u64) {
+        if self.markers.get(&id).is_some_and(|p| p.abandoned) {
+            self.markers.remove(&id);
+            return;
+        }
         let done = self
             .markers
             .get(&id)
@@ -867,7 +917,7 @@ impl Broker {
                     match result {
                         Ok(()) => self.marker_written(id, &tp),
                         Err(e) => {
-                            if self.marker_refused(&tp, &marker, e) {
+                            if self.marker_refused(id, &tp, &marker, e) {
                                 self.marker_written(id, &tp);
                             } else {
                                 failed = true;

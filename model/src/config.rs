@@ -196,6 +196,112 @@ variants! {
          (KAFKA-15591): a batch overtaking a failed first one is appended and the \
          first one's retries are refused as out of order; anomaly: missing; fix \
          (Kafka 4.5): a never-written partition accepts only sequence 0",
+    /// Bug (KAFKA-6119, Kafka 0.11; fixed by commit 3b750df1bd9): the transaction
+    /// coordinator aborts a transaction that outlived `transaction.timeout.ms` at its own
+    /// epoch, without fencing the producer, under transactions v1 (no per-transaction bump).
+    /// The producer, paused past the timeout, wakes and goes on: its AddPartitionsToTxn starts
+    /// a new transaction, its produce to a partition it had already added opens one the
+    /// coordinator does not know, and its commit commits only the new part. Anomalies:
+    /// `lost-write` (acknowledged sends of a committed transaction aborted), `torn-transaction`,
+    /// `hanging-transaction`. Fix: the timeout abort bumps the epoch first
+    /// (`prepareFenceProducerEpoch`), so the woken producer is fenced.
+    TimeoutAbortKeepsEpoch = "timeout-abort-keeps-epoch":
+        "transactions v1 with the coordinator aborting a timed-out transaction at its own \
+         epoch (KAFKA-6119): the producer, paused past its transaction timeout, wakes and \
+         commits a new transaction holding only the rest of its writes; anomalies: \
+         lost-write, torn-transaction, hanging-transaction; fix: fence the producer (epoch \
+         bump) before the timeout abort",
+    /// Bug (KAFKA-19999, fixed by apache/kafka PR 21176): under transactions v2 a partition
+    /// refuses a marker whose epoch is not above the producer's (KIP-1228's strict check), so
+    /// a marker retried after its answer was lost — already written — is refused
+    /// INVALID_PRODUCER_EPOCH, on which the coordinator stops sending the transaction's
+    /// markers and never logs its completion. The transaction hangs in PREPARE_COMMIT (or
+    /// PREPARE_ABORT): its producer gets CONCURRENT_TRANSACTIONS forever and partitions still
+    /// waiting for a marker keep it open. Anomalies: `not-converged`, `hanging-transaction`.
+    /// Fix: a marker at the producer's current epoch for a transaction the partition has
+    /// already closed is an idempotent retry, answered as written.
+    MarkerRetryRefused = "marker-retry-refused":
+        "transactions v2's strict marker epoch check refuses a retried marker (its answer \
+         was lost) and the coordinator gives up the transaction's markers (KAFKA-19999): \
+         it hangs in PREPARE_COMMIT; anomalies: not-converged, hanging-transaction; fix: \
+         an equal-epoch marker for a closed transaction is an idempotent retry",
+    /// Bug (KAFKA-5793's lost producer state, the class KIP-360 closed): a restarted leader
+    /// does not rebuild its producers' state from the log (no producer snapshot), so it knows
+    /// nothing of the batches it appended before the crash. A producer's retry of a batch
+    /// whose answer the crash swallowed is taken as a first batch from an unknown producer
+    /// — any sequence goes — and appended a second time. Anomaly: `duplicate`. Fix: rebuild
+    /// producer state from the log and snapshots on load (Kafka's `ProducerStateManager`
+    /// recovery), so the retry is recognised.
+    ProducerStateNotRestored = "producer-state-not-restored":
+        "a restarted broker does not rebuild producer state from its log (KAFKA-5793's \
+         lost state): a retry of a batch appended before the crash is appended again; \
+         anomaly: duplicate; fix: rebuild producer state (dedup window, epochs) from the \
+         log on load",
+    /// Bug (KAFKA-20685, apache/kafka PR 22548): under exactly-once a Streams task keeps the
+    /// checkpoint it wrote when its restoration ended after it starts processing, so its
+    /// stores take uncommitted updates while a checkpoint says they are clean. After a crash
+    /// the task trusts them instead of wiping them (KAFKA-7192's invariant broken again).
+    /// Anomaly: `wrong-aggregate`. Fix: delete the checkpoint when the task turns RUNNING.
+    CheckpointKeptWhileRunning = "checkpoint-kept-while-running":
+        "a Streams task keeps its post-restore checkpoint while it processes under \
+         exactly-once (KAFKA-20685), so after a crash its stores, holding the aborted \
+         transaction's updates, are trusted, not wiped; anomaly: wrong-aggregate; fix: \
+         delete the checkpoint once the task runs",
+    /// Bug (KAFKA-14053, apache/kafka PR 12392): under transactions v1 a transactional
+    /// producer whose send timed out aborts the transaction and begins the next one at the
+    /// same epoch, while the timed-out batch is still on its way. The late batch lands after
+    /// the abort marker and joins the next transaction, which commits it, or opens one on its
+    /// partition that nothing ends. Anomalies: `aborted-read`, `torn-transaction`,
+    /// `hanging-transaction`, `duplicate`. Fix: bump the epoch after an abort that leaves a
+    /// batch of unknown fate (KIP-360's InitProducerId with the current epoch; KIP-890).
+    NoEpochBumpAfterSendTimeout = "no-epoch-bump-after-send-timeout":
+        "transactions v1 with the producer aborting a transaction whose send timed out and \
+         going on at the same epoch (KAFKA-14053): the late batch joins the next \
+         transaction; anomalies: aborted-read, torn-transaction, hanging-transaction; fix: \
+         bump the epoch after such an abort (KIP-360)",
+    /// Bug (before KIP-447's `require_stable`, KAFKA-9346 / apache/kafka PR 7878): a consumer
+    /// taking over partitions fetches the group's committed offsets while the previous
+    /// owner's transaction, holding newer offsets, is still being committed; the coordinator
+    /// answers with the older committed offsets and the new owner processes the inputs
+    /// again, which the previous owner's commit has also covered. Anomalies:
+    /// `duplicate-effect`, `duplicate`. Fix: OffsetFetch with `require_stable`, answered
+    /// UNSTABLE_OFFSET_COMMIT (retried) while a transactional offset commit is pending.
+    NoStableOffsetCheck = "no-stable-offset-check":
+        "consumers fetch committed offsets without KIP-447's require_stable (KAFKA-9346): \
+         a new owner reads the offsets from before the previous owner's pending commit \
+         and re-processes its inputs; anomalies: duplicate-effect, duplicate; fix: \
+         require_stable, UNSTABLE_OFFSET_COMMIT while offsets are pending",
+    /// Bug (KAFKA-17582, an application's: Kafka does not rewind a consumer when its
+    /// transaction aborts, by design): a consume-transform-produce loop aborts a transaction
+    /// and goes on polling from its consumer's position, past the inputs of the aborted
+    /// batch, whose outputs were discarded. Its next commit moves the committed offsets past
+    /// them. Anomaly: `lost-effect` (inputs consumed under a committed offset with no
+    /// committed output). Fix: after an abort, seek to the committed offsets (or rejoin).
+    NoSeekAfterAbort = "no-seek-after-abort":
+        "a copier aborts a transaction and keeps polling from its consumer position, not \
+         the committed offsets (KAFKA-17582): the aborted batch's inputs are never \
+         copied; anomaly: lost-effect; fix: seek to the committed offsets after an abort",
+    /// Bug (KAFKA-9279, fixed by apache/kafka PR 11508): a send's failure was reported only
+    /// through that send's future, and `commitTransaction` did not look at it; an
+    /// application that does not check every future commits a transaction that lacks the
+    /// failed record. Anomalies: `lost-write` (a send of a committed transaction that never
+    /// reached the log), `unseen`. Fix: a failed send puts the producer in an abortable
+    /// error state, so the commit throws and the application aborts.
+    CommitIgnoresFailedSends = "commit-ignores-failed-sends":
+        "a failed transactional send is reported only to that send, which the \
+         application does not check, and the commit goes ahead (KAFKA-9279); anomalies: \
+         lost-write, unseen; fix: a failed send makes the transaction abortable only",
+    /// Bug (KAFKA-19176, fixed by apache/kafka PR 19522; the hazard KAFKA-18579 names): a
+    /// transactional send whose retries ran out surfaced as a retriable error, so the
+    /// application sent the record again in the same transaction, as a new batch with new
+    /// sequence numbers; the first attempt, only slow, lands too and the transaction commits
+    /// both. Anomaly: `duplicate`. Fix: a send whose retries ran out is an abortable error:
+    /// the application must abort.
+    TimedOutSendRetried = "timed-out-send-retried":
+        "a transactional send whose retries ran out reaches the application as \
+         retriable and is sent again, with new sequence numbers, in the same transaction \
+         (KAFKA-19176, KAFKA-18579): both copies commit; anomaly: duplicate; fix: such \
+         an error is abortable",
 }
 
 impl Variant {

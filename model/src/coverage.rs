@@ -61,6 +61,18 @@ sim::coverage_points! {
             "a streams task was opened on stores without a checkpoint (left by a crash) and wiped them",
         CrashedStoresReused = "crashed-stores-reused":
             "a streams task reused the stores a crash left without a checkpoint (the KAFKA-7192 variant)",
+        MarkersAbandoned = "markers-abandoned":
+            "a coordinator gave up a transaction's markers on INVALID_PRODUCER_EPOCH (the KAFKA-19999 variant)",
+        CheckpointKeptWhileRunning = "checkpoint-kept-while-running":
+            "a streams task started processing with its restore checkpoint left in place (the KAFKA-20685 variant)",
+        AbortWithoutSeek = "abort-without-seek":
+            "a copier aborted a transaction and went on from its consumer position, not the committed offsets (the KAFKA-17582 variant)",
+        FailedSendIgnored = "failed-send-ignored":
+            "a transactional send failed and the transaction went on to commit (the KAFKA-9279 variant)",
+        TimedOutSendRetried = "timed-out-send-retried":
+            "an application sent a record again after its transactional send ran out of retries (the KAFKA-19176 variant)",
+        ProducerStateForgotten = "producer-state-forgotten":
+            "a partition opened on a non-empty log without rebuilding its producers' state (the KAFKA-5793 variant)",
     }
 }
 

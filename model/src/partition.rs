@@ -101,6 +101,12 @@ pub struct PartitionConfig {
     /// first one's retries were refused as out of order: silent loss). Off: the
     /// `accept-any-first-sequence` variant, any first sequence goes.
     pub first_sequence_checked_on_new_partition: bool,
+    /// Opening a partition on its log rebuilds every producer's state (epoch, retained
+    /// batches) from it, as Kafka's log recovery does from the log and its producer
+    /// snapshots. Off: the `producer-state-not-restored` variant (KAFKA-5793's lost state)
+    /// forgets producers without an open transaction, so a retry of a batch appended before
+    /// a crash is appended again.
+    pub producer_state_restored_on_load: bool,
 }
 
 impl Default for PartitionConfig {
@@ -111,6 +117,7 @@ impl Default for PartitionConfig {
             high_watermark_follows_log_end: true,
             epoch_fencing: true,
             first_sequence_checked_on_new_partition: true,
+            producer_state_restored_on_load: true,
         }
     }
 }
@@ -158,6 +165,11 @@ impl Partition {
             partition.next_offset = batch.next_offset();
         }
         partition.set_high_watermark(partition.next_offset);
+        if !config.producer_state_restored_on_load
+            && partition.producers.forget_idle_producers() > 0
+        {
+            crate::CoveragePoint::ProducerStateForgotten.hit();
+        }
         partition
     }
 

@@ -266,6 +266,18 @@ impl ProducerStateManager {
         self.producers.get(&producer_id)
     }
 
+    /// Drops the state of every producer without an open transaction, as a leader that
+    /// loaded its log without producer snapshots would know nothing of them (the
+    /// `producer-state-not-restored` variant, KAFKA-5793's lost state). Producers with an
+    /// open transaction keep theirs: their markers must still find it. Returns how many
+    /// were dropped.
+    pub fn forget_idle_producers(&mut self) -> usize {
+        let before = self.producers.len();
+        self.producers
+            .retain(|_, entry| entry.current_txn_first_offset.is_some());
+        before - self.producers.len()
+    }
+
     /// Validates a data batch (sequence, epoch, then transaction state, in Kafka's order; an
     /// exact duplicate is answered before the transaction state is looked at).
     pub fn validate_data(

@@ -41,6 +41,7 @@ fn cluster(sim: &sim::Sim) -> ClientContext {
         cluster,
         recorder: Recorder::new(),
         client_id: model::client::ClientId::LOADER,
+        switches: Default::default(),
     }
 }
 

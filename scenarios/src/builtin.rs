@@ -38,6 +38,8 @@ pub const BUILTIN: &[(&str, &str)] = &[
     ),
     ("word-count", include_str!("../builtin/word-count.toml")),
     ("long-outages", include_str!("../builtin/long-outages.toml")),
+    ("txn-timeouts", include_str!("../builtin/txn-timeouts.toml")),
+    ("copy-outages", include_str!("../builtin/copy-outages.toml")),
 ];
 
 /// Loads a built-in scenario by name, or a scenario file by path.

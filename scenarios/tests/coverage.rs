@@ -256,6 +256,42 @@ const REACHED_BY: &[(&str, &str, &str, u64)] = &[
         "exactly-once+store-not-wiped-on-unclean-shutdown",
         0,
     ),
+    (
+        "markers-abandoned",
+        "txn-timeouts",
+        "exactly-once+marker-retry-refused",
+        0,
+    ),
+    (
+        "checkpoint-kept-while-running",
+        "eos-test",
+        "exactly-once+checkpoint-kept-while-running",
+        5,
+    ),
+    (
+        "abort-without-seek",
+        "copy-outages",
+        "exactly-once+no-seek-after-abort",
+        0,
+    ),
+    (
+        "failed-send-ignored",
+        "long-outages",
+        "exactly-once+commit-ignores-failed-sends",
+        1,
+    ),
+    (
+        "timed-out-send-retried",
+        "long-outages",
+        "exactly-once+timed-out-send-retried",
+        0,
+    ),
+    (
+        "producer-state-forgotten",
+        "produce-retries",
+        "exactly-once+producer-state-not-restored",
+        3,
+    ),
 ];
 
 #[test]

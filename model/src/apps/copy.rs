@@ -470,7 +470,14 @@ impl Copier {
                             if member.is_some() {
                                 break; // e.g. ILLEGAL_GENERATION: rejoin first
                             }
-                            positions = self.fetch_positions(&consumer, &owned).await;
+                            if self.ctx.switches.seek_to_committed_after_abort {
+                                positions = self.fetch_positions(&consumer, &owned).await;
+                            } else {
+                                // KAFKA-17582: the consumer's position stays past the
+                                // aborted batch's records.
+                                crate::CoveragePoint::AbortWithoutSeek.hit();
+                                positions[index].1 = next_position;
+                            }
                         }
                         Err(TxnError::Fatal(why)) => {
                             // Fenced: the coordinator aborted (or will abort) the transaction.

@@ -492,7 +492,15 @@ impl QueueClient {
             }
             match micro {
                 Micro::Send(tp, value) => {
-                    let result = producer.send(tp, *value).await;
+                    let mut result = producer.send(tp, *value).await;
+                    if result.is_err()
+                        && !self.ctx.switches.exhausted_send_is_abortable
+                        && producer.in_transaction()
+                    {
+                        // KAFKA-19176's application: a retriable error, so send again.
+                        crate::CoveragePoint::TimedOutSendRetried.hit();
+                        result = producer.send(tp, *value).await;
+                    }
                     steps.push(TxnStep::Send {
                         topic: tp.topic.clone(),
                         partition: tp.partition,
@@ -500,7 +508,13 @@ impl QueueClient {
                         source: None,
                         offset: result.as_ref().ok().copied(),
                     });
-                    result?;
+                    // Under `commit-ignores-failed-sends` (KAFKA-9279) the application
+                    // does not look at a send's result while the transaction stays usable.
+                    if self.ctx.switches.failed_send_aborts_transaction
+                        || !producer.in_transaction()
+                    {
+                        result?;
+                    }
                 }
                 Micro::Poll(tp) => {
                     let records = self

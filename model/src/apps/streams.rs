@@ -826,8 +826,13 @@ impl StreamsInstance {
             let task = tasks.last_mut().expect("just pushed");
             self.start_from_committed(consumer, task).await;
         }
-        // Running from here: no checkpoint while the stores take uncommitted updates.
-        self.save_stores(&tasks);
+        // Running from here: no checkpoint while the stores take uncommitted updates (under
+        // `checkpoint-kept-while-running`, KAFKA-20685, the restore's checkpoint stays).
+        if self.ctx.switches.checkpoint_deleted_when_running {
+            self.save_stores(&tasks);
+        } else {
+            self.keep_restore_checkpoints(&tasks);
+        }
         Some(tasks)
     }
 
@@ -892,15 +897,39 @@ impl StreamsInstance {
         true
     }
 
-    /// Writes the open tasks' stores to the local state directory, without a checkpoint.
+    /// Writes the open tasks' stores to the local state directory, without a checkpoint
+    /// (under `checkpoint-kept-while-running` a task's checkpoint, if any, stays).
     fn save_stores(&self, tasks: &[RunningTask]) {
+        let keep = !self.ctx.switches.checkpoint_deleted_when_running;
+        self.state_dir.update_synced(|dir| {
+            for t in tasks {
+                let checkpoint = if keep {
+                    dir.get(&t.key).and_then(|d| d.checkpoint.clone())
+                } else {
+                    None
+                };
+                dir.insert(
+                    t.key,
+                    TaskDir {
+                        stores: t.stores.clone(),
+                        checkpoint,
+                    },
+                );
+            }
+        });
+    }
+
+    /// The `checkpoint-kept-while-running` variant (KAFKA-20685): the checkpoint written
+    /// when restoration ended (the changelog offsets restored) stays while the task runs.
+    fn keep_restore_checkpoints(&self, tasks: &[RunningTask]) {
+        crate::CoveragePoint::CheckpointKeptWhileRunning.hit();
         self.state_dir.update_synced(|dir| {
             for t in tasks {
                 dir.insert(
                     t.key,
                     TaskDir {
                         stores: t.stores.clone(),
-                        checkpoint: None,
+                        checkpoint: Some(t.changelog_offsets.clone()),
                     },
                 );
             }

@@ -196,7 +196,8 @@ impl Consumer {
         let request = Request::OffsetFetch {
             group_id: Arc::from(group_id),
             partitions: partitions.to_vec(),
-            require_stable: true,
+            // KIP-447 (KAFKA-9346); off under the `no-stable-offset-check` variant.
+            require_stable: self.ctx.switches.require_stable_offsets,
         };
         let coordinator = self.ctx.cluster.group_coordinator(group_id);
         match self.request(coordinator, request).await? {

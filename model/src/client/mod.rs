@@ -31,6 +31,70 @@ pub struct ClientContext {
     pub recorder: Recorder,
     /// Who the client is in the history: its processes are `client_id.process(call)`.
     pub client_id: ClientId,
+    /// The client side of the protocol variants in force (default: Kafka's fixed clients).
+    pub switches: ClientSwitches,
+}
+
+/// What the protocol variants switch off in clients. Every default is the fixed client's
+/// behaviour; `from_variants` is the one place variants reach clients.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ClientSwitches {
+    /// After an abort that leaves a batch of unknown fate, a transactional producer under
+    /// transactions v1 re-initialises with a bumped epoch before its next transaction
+    /// (KIP-360; KAFKA-14053's fix). Default true; off is the
+    /// `no-epoch-bump-after-send-timeout` variant.
+    pub epoch_bump_after_unknown_send: bool,
+    /// A Streams task under exactly-once deletes its checkpoint once it starts processing,
+    /// so a crash leaves stores without one, which are wiped (KAFKA-7192's invariant;
+    /// KAFKA-20685's fix). Default true; off is the `checkpoint-kept-while-running` variant.
+    pub checkpoint_deleted_when_running: bool,
+    /// A consumer fetching its group's committed offsets asks for stable ones
+    /// (`require_stable`, KIP-447, KAFKA-9346), so it waits while a transaction's offset
+    /// commit is pending. Default true; off is the `no-stable-offset-check` variant.
+    pub require_stable_offsets: bool,
+    /// After aborting a transaction, a consume-transform-produce loop seeks its consumer
+    /// back to the committed offsets, so the aborted batch's inputs are processed again
+    /// (Kafka leaves this to the application: KAFKA-17582). Default true; off is the
+    /// `no-seek-after-abort` variant.
+    pub seek_to_committed_after_abort: bool,
+    /// A failed transactional send puts the producer in an abortable state, so the
+    /// transaction can only abort (KAFKA-9279's fix). Default true; off is the
+    /// `commit-ignores-failed-sends` variant: the failure reaches only that send's result,
+    /// which the application does not check, and the commit goes ahead.
+    pub failed_send_aborts_transaction: bool,
+    /// A transactional send whose retries ran out is an abortable error (KAFKA-19176's fix,
+    /// apache/kafka PR 19522). Default true; off is the `timed-out-send-retried` variant:
+    /// the error reaches the application as retriable, the batch's sequence numbers are
+    /// spent, and the application sends the record again in the same transaction.
+    pub exhausted_send_is_abortable: bool,
+}
+
+impl Default for ClientSwitches {
+    fn default() -> Self {
+        Self {
+            epoch_bump_after_unknown_send: true,
+            checkpoint_deleted_when_running: true,
+            require_stable_offsets: true,
+            seek_to_committed_after_abort: true,
+            failed_send_aborts_transaction: true,
+            exhausted_send_is_abortable: true,
+        }
+    }
+}
+
+impl ClientSwitches {
+    /// The client side of the variants in force.
+    pub fn from_variants(variants: &crate::Variants) -> Self {
+        use crate::Variant;
+        Self {
+            epoch_bump_after_unknown_send: !variants.has(Variant::NoEpochBumpAfterSendTimeout),
+            checkpoint_deleted_when_running: !variants.has(Variant::CheckpointKeptWhileRunning),
+            require_stable_offsets: !variants.has(Variant::NoStableOffsetCheck),
+            seek_to_committed_after_abort: !variants.has(Variant::NoSeekAfterAbort),
+            failed_send_aborts_transaction: !variants.has(Variant::CommitIgnoresFailedSends),
+            exhausted_send_is_abortable: !variants.has(Variant::TimedOutSendRetried),
+        }
+    }
 }
 
 /// Calls per client before process ids would collide.

@@ -171,6 +171,11 @@ impl TransactionalProducer {
     }
 
     /// Whether `abort_transaction` may be called (a transaction is open, or failed).
+    /// Whether a transaction is open and usable (no error has made it abortable only).
+    pub fn in_transaction(&self) -> bool {
+        self.state == State::InTransaction
+    }
+
     pub fn can_abort(&self) -> bool {
         matches!(self.state, State::InTransaction | State::AbortableError)
     }
@@ -437,8 +442,7 @@ impl TransactionalProducer {
             return Err(self.fatal(why));
         }
         if let Some(why) = abortable {
-            self.state = State::AbortableError;
-            return Err(TxnError::Abortable(why));
+            return Err(self.send_failed(why));
         }
         Ok(offsets)
     }
@@ -494,17 +498,27 @@ impl TransactionalProducer {
                 self.next_sequence.insert(tp.clone(), next);
                 Ok(ok.base_offset)
             }
+            Some(Response::Produce(Err(e))) if is_fencing(e) => Err(self.on_error(e)),
             Some(Response::Produce(Err(e))) => {
                 if e == KafkaError::OutOfOrderSequence {
                     self.epoch_bump_required = true;
                 }
-                Err(self.on_error(e))
+                Err(self.send_failed(e.to_string()))
             }
             None => {
                 crate::CoveragePoint::TxnSendTimedOut.hit();
                 self.epoch_bump_required = true;
-                self.state = State::AbortableError;
-                Err(TxnError::Abortable(format!("produce to {tp} timed out")))
+                if !self.ctx.switches.exhausted_send_is_abortable {
+                    // KAFKA-19176: the retries ran out and the error reaches the application
+                    // as retriable; the batch's sequence numbers are spent (a send again is
+                    // a new batch), and the transaction stays usable.
+                    let next = crate::protocol::last_sequence(sequence, values.len() + 1);
+                    self.next_sequence.insert(tp.clone(), next);
+                    return Err(TxnError::Abortable(format!(
+                        "produce to {tp} timed out (retriable)"
+                    )));
+                }
+                Err(self.send_failed(format!("produce to {tp} timed out")))
             }
             Some(other) => panic!("produce answered with {other:?}"),
         }
@@ -582,6 +596,18 @@ impl TransactionalProducer {
         TxnError::Abortable(e.to_string())
     }
 
+    /// A send failed without fencing the producer: the transaction can only abort
+    /// (KAFKA-9279's fix), unless the `commit-ignores-failed-sends` variant reports the
+    /// failure to the send alone and lets the commit go ahead.
+    fn send_failed(&mut self, why: String) -> TxnError {
+        if self.ctx.switches.failed_send_aborts_transaction {
+            self.state = State::AbortableError;
+        } else {
+            crate::CoveragePoint::FailedSendIgnored.hit();
+        }
+        TxnError::Abortable(why)
+    }
+
     /// Commits: EndTxn(COMMIT), retried until the coordinator answers. Ok means the
     /// transaction is decided as committed (its markers follow).
     pub async fn commit_transaction(&mut self) -> Result<(), TxnError> {
@@ -648,7 +674,9 @@ impl TransactionalProducer {
                 if (producer_id, epoch) != (self.producer_id, self.epoch) {
                     // Transactions v2: every transaction has its own epoch.
                     self.start_session(producer_id, epoch);
-                } else if self.epoch_bump_required {
+                } else if self.epoch_bump_required
+                    && self.ctx.switches.epoch_bump_after_unknown_send
+                {
                     // Transactions v1 after an abort with a batch of unknown fate.
                     assert_eq!(
                         result,
@@ -657,6 +685,9 @@ impl TransactionalProducer {
                     );
                     return self.bump_epoch().await;
                 } else {
+                    // Under `no-epoch-bump-after-send-timeout` (KAFKA-14053) the batch of
+                    // unknown fate may still land, in the next transaction.
+                    self.epoch_bump_required = false;
                     self.continue_session();
                 }
                 Ok(())

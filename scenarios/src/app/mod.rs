@@ -54,6 +54,7 @@ impl AppEnv {
             cluster: self.cluster.clone(),
             recorder: self.recorder.clone(),
             client_id,
+            switches: model::client::ClientSwitches::from_variants(&self.variants),
         }
     }
 }
