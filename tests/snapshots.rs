@@ -54,7 +54,7 @@ fn jepsen_queue_no_txn_epoch_bump_report() {
 }
 
 /// README's variant table format (`eosim hunt --markdown`) for a fixed small hunt: a variant
-/// caught at once, one caught at its third run, and one without a catcher. Wall times are
+/// caught at once, one caught at its third run, and KAFKA-15591's in the new-topic scenario. Wall times are
 /// zeroed: they are the only part that depends on the machine.
 #[test]
 fn hunt_markdown() {

@@ -421,6 +421,10 @@ impl Broker {
         let now_ms = sim::now_ms();
         match request {
             Request::Produce { tp, batch } => {
+                if !self.cluster().leader_ready(&tp, now_ms) {
+                    CoveragePoint::LeaderNotReady.hit();
+                    return Response::Produce(Err(KafkaError::NotLeaderOrFollower));
+                }
                 let Some(partition) = self.partitions.get_mut(&tp) else {
                     return Response::Produce(Err(KafkaError::NotLeaderOrFollower));
                 };
@@ -443,6 +447,9 @@ impl Broker {
                 max_records,
                 isolation,
             } => match self.partitions.get(&tp) {
+                _ if !self.cluster().leader_ready(&tp, now_ms) => {
+                    Response::Fetch(Err(KafkaError::NotLeaderOrFollower))
+                }
                 Some(partition) => {
                     let fetched = partition.fetch_isolated(offset, max_records, isolation);
                     if isolation == crate::protocol::IsolationLevel::ReadCommitted

@@ -1,5 +1,7 @@
 //! Cluster layout: brokers, topics, and which broker leads which partition.
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 
 use sim::NodeId;
@@ -25,6 +27,12 @@ pub struct ClusterSpec {
     /// microseconds. Default 0.
     #[serde(default)]
     pub sync_us: u64,
+    /// A topic just created: each partition's leader takes over at a time drawn from the
+    /// run's seed in 0..=`leader_election_ms` ms, and until then answers produce and fetch
+    /// requests for it with NOT_LEADER_OR_FOLLOWER (retriable), as a broker does while it
+    /// creates a partition (KAFKA-15591's trigger). Default 0: every leader from the start.
+    #[serde(default)]
+    pub leader_election_ms: u64,
 }
 
 impl Default for ClusterSpec {
@@ -33,6 +41,7 @@ impl Default for ClusterSpec {
             brokers: 3,
             topics: Vec::new(),
             sync_us: 0,
+            leader_election_ms: 0,
         }
     }
 }
@@ -100,9 +109,46 @@ pub const OFFSETS_TOPIC_PARTITIONS: u32 = 50;
 pub struct Cluster {
     pub spec: ClusterSpec,
     pub brokers: Vec<NodeId>,
+    /// When each partition's leader takes over, ms after the start (`leader_election_ms`);
+    /// a partition not listed has had its leader from the start.
+    pub leaders_ready_at_ms: BTreeMap<TopicPartition, u64>,
 }
 
 impl Cluster {
+    /// A cluster whose partitions have their leaders from the start.
+    pub fn new(spec: ClusterSpec, brokers: Vec<NodeId>) -> Self {
+        Self {
+            spec,
+            brokers,
+            leaders_ready_at_ms: BTreeMap::new(),
+        }
+    }
+
+    /// Draws each partition's leader-election instant in 0..=`spec.leader_election_ms` from
+    /// the run's seed (its own "leader-election" stream: other draws are unaffected).
+    pub fn with_leader_elections(mut self, seed: u64) -> Self {
+        use rand::Rng;
+        let window_ms = self.spec.leader_election_ms;
+        if window_ms == 0 {
+            return self;
+        }
+        let mut rng = sim::rng_stream(seed, "leader-election");
+        self.leaders_ready_at_ms = self
+            .spec
+            .partitions()
+            .into_iter()
+            .map(|tp| (tp, rng.gen_range(0..=window_ms)))
+            .collect();
+        self
+    }
+
+    /// Whether `tp`'s leader has taken over at `now_ms`.
+    pub fn leader_ready(&self, tp: &TopicPartition, now_ms: u64) -> bool {
+        self.leaders_ready_at_ms
+            .get(tp)
+            .is_none_or(|&at_ms| now_ms >= at_ms)
+    }
+
     /// The node that leads `tp`.
     pub fn leader(&self, tp: &TopicPartition) -> NodeId {
         if *tp.topic == *crate::txn::CONSUMER_OFFSETS_TOPIC {

@@ -189,8 +189,8 @@ variants! {
     /// Anomaly: `missing` (the first batch is given up despite idempotence). Fix: a
     /// never-written partition accepts only sequence 0 from an unknown producer. The
     /// simulated network keeps TCP's order, so the overtaking needs a retriable refusal of
-    /// the first request only (Kafka: NOT_LEADER_OR_FOLLOWER while the partition is being
-    /// created), which no fault produces yet: the unit tests show the difference.
+    /// the first request only: NOT_LEADER_OR_FOLLOWER while the partition's leader is being
+    /// elected (`[cluster] leader_election_ms`, the `new-topic` scenario).
     AcceptAnyFirstSequence = "accept-any-first-sequence":
         "a partition with no state for a producer accepts any first sequence \
          (KAFKA-15591): a batch overtaking a failed first one is appended and the \

@@ -73,6 +73,8 @@ sim::coverage_points! {
             "an application sent a record again after its transactional send ran out of retries (the KAFKA-19176 variant)",
         ProducerStateForgotten = "producer-state-forgotten":
             "a partition opened on a non-empty log without rebuilding its producers' state (the KAFKA-5793 variant)",
+        LeaderNotReady = "leader-not-ready":
+            "a produce reached a partition whose leader had not taken over yet (leader_election_ms): NOT_LEADER_OR_FOLLOWER",
     }
 }
 

@@ -40,6 +40,7 @@ pub const BUILTIN: &[(&str, &str)] = &[
     ("long-outages", include_str!("../builtin/long-outages.toml")),
     ("txn-timeouts", include_str!("../builtin/txn-timeouts.toml")),
     ("copy-outages", include_str!("../builtin/copy-outages.toml")),
+    ("new-topic", include_str!("../builtin/new-topic.toml")),
 ];
 
 /// Loads a built-in scenario by name, or a scenario file by path.

@@ -40,6 +40,8 @@ pub const MAX_PARTITIONS_PER_TOPIC: u32 = 256;
 pub const MAX_TOTAL_PARTITIONS: u64 = 1_024;
 /// `cluster.sync_us`: 0..=1,000,000 µs (default 0).
 pub const MAX_SYNC_US: u64 = 1_000_000;
+/// `cluster.leader_election_ms`: 0..=60,000 ms (default 0: every leader from the start).
+pub const MAX_LEADER_ELECTION_MS: u64 = 60_000;
 
 // ---- [app.produce] -----------------------------------------------------------------------
 

@@ -376,7 +376,7 @@ fn start_brokers(
         brokers.push(node);
         storages.push(storage);
     }
-    let cluster = Cluster { spec, brokers };
+    let cluster = Cluster::new(spec, brokers).with_leader_elections(sim.seed());
     cluster_cell
         .set(cluster.clone())
         .expect("the cluster layout is set once");

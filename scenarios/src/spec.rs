@@ -439,6 +439,12 @@ impl Scenario {
             self.cluster.sync_us,
             0,
             limits::MAX_SYNC_US,
+        )?;
+        bounded(
+            "cluster.leader_election_ms",
+            self.cluster.leader_election_ms,
+            0,
+            limits::MAX_LEADER_ELECTION_MS,
         )
     }
 

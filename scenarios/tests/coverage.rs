@@ -142,9 +142,8 @@ fn jepsen_queue_without_the_per_txn_bump_reaches_open_transactions_and_held_requ
 
 /// A run of a built-in scenario that reaches a coverage path: (path, scenario, run key, seed).
 /// Preferably under a run key that must pass; a path of a buggy protocol only under its
-/// variant. `client-epoch-bump` and `unknown-producer-first-sequence` are reached only where
-/// the broker forgot a producer's sequence (`unsynced-acks`: a crash loses the acknowledged
-/// tail), and `txn-client-epoch-bump` only under transactions v1 (`no-txn-epoch-bump`: under
+/// variant. `client-epoch-bump` is reached only where the broker forgot a producer's
+/// sequence (`unsynced-acks`: a crash loses the acknowledged tail), and `txn-client-epoch-bump` only under transactions v1 (`no-txn-epoch-bump`: under
 /// v2 every EndTxn bumps the epoch, so the client never has to), with an outage longer than
 /// the client's delivery deadline (long-outages).
 const REACHED_BY: &[(&str, &str, &str, u64)] = &[
@@ -170,9 +169,9 @@ const REACHED_BY: &[(&str, &str, &str, u64)] = &[
     ),
     (
         "unknown-producer-first-sequence",
-        "produce-retries",
-        "exactly-once+unsynced-acks",
-        1,
+        "new-topic",
+        "exactly-once",
+        4,
     ),
     (
         "client-epoch-bump",
@@ -292,6 +291,7 @@ const REACHED_BY: &[(&str, &str, &str, u64)] = &[
         "exactly-once+producer-state-not-restored",
         3,
     ),
+    ("leader-not-ready", "new-topic", "exactly-once", 0),
 ];
 
 #[test]

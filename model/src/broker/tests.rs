@@ -29,10 +29,7 @@ fn open_broker(sim: &Sim, storage: Arc<BrokerStorage>) -> Broker {
             partitions: 1,
         }],
     };
-    let _ = cluster.set(Cluster {
-        spec,
-        brokers: vec![node],
-    });
+    let _ = cluster.set(Cluster::new(spec, vec![node]));
     Broker::open(
         node,
         0,
