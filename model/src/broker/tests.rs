@@ -23,6 +23,7 @@ fn open_broker(sim: &Sim, storage: Arc<BrokerStorage>) -> Broker {
     let cluster: ClusterCell = Default::default();
     let spec = ClusterSpec {
         sync_us: 0,
+        leader_election_ms: 0,
         brokers: 1,
         topics: vec![TopicSpec {
             name: "out".into(),
