@@ -32,7 +32,7 @@ fn cluster(sim: &sim::Sim) -> ClientContext {
             spawn_broker(sim, &net, &name, i, led, &Variants::default(), cell.clone()).0
         })
         .collect();
-    let cluster = Cluster { spec, brokers };
+    let cluster = Cluster::new(spec, brokers);
     cell.set(cluster.clone()).expect("set once");
     ClientContext {
         sim: sim.clone(),
