@@ -955,14 +955,22 @@ fn soak_covers_every_must_pass_key_swarm_off_and_on_and_its_shards_merge() {
     assert_eq!(one.status.code(), Some(2), "a missing shard is refused");
 }
 
-/// `hunt --json`: a row per variant with the documented fields; a variant without a catcher
-/// is reported (caught false, with the reason) without failing the hunt.
+/// `hunt --json`: a row per variant with the documented fields; a variant not caught within
+/// the seed cap is reported (caught false, with the reason) and fails the hunt (exit 1).
 #[test]
 fn hunt_json_rows_have_the_documented_fields() {
-    let out = eosim(&["hunt", "no-dedup", "accept-any-first-sequence", "--json"]);
+    let args = [
+        "hunt",
+        "no-dedup",
+        "no-generation-check",
+        "--max-seeds",
+        "1",
+        "--json",
+    ];
+    let out = eosim(&args);
     assert_eq!(
         out.status.code(),
-        Some(0),
+        Some(1),
         "{}",
         String::from_utf8_lossy(&out.stdout)
     );
@@ -970,7 +978,7 @@ fn hunt_json_rows_have_the_documented_fields() {
     assert_eq!(v["schema"], 1);
     assert_eq!(
         v["command"],
-        "eosim hunt no-dedup accept-any-first-sequence --json"
+        "eosim hunt no-dedup no-generation-check --max-seeds 1 --json"
     );
     assert!(v["wall_s"].as_f64().unwrap() >= 0.0);
     let rows = v["rows"].as_array().unwrap();
@@ -1001,8 +1009,14 @@ fn hunt_json_rows_have_the_documented_fields() {
     let missing = &rows[1];
     assert_eq!(missing["caught"], false);
     assert!(missing["seeds_to_first_catch"].is_null());
-    assert!(missing["default_clean"].is_null());
-    assert!(missing["reason"].as_str().unwrap().contains("no catcher"));
+    assert_eq!(missing["default_clean"], true);
+    assert!(
+        missing["reason"]
+            .as_str()
+            .unwrap()
+            .contains("not caught in 1 seeds"),
+        "{missing}"
+    );
 }
 
 /// A variant with a catcher that is not caught within the seed cap fails the hunt (exit 1);
