@@ -356,6 +356,7 @@ pub(crate) fn unseen(cx: &Context) -> Vec<Unseen> {
 
 pub(crate) mod effects;
 pub(crate) mod internal;
+pub mod jepsen_kafka;
 pub(crate) mod torn;
 
 #[cfg(test)]
