@@ -42,6 +42,11 @@ pub struct CheckArgs {
     /// jepsen-edn: a failed CAS observed a different value (instead of not happening).
     #[arg(long)]
     failed_cas_observes: bool,
+    /// Linearizability: the model's initial state as EDN (Knossos' convention: `0` for a
+    /// register or cas-register, `'{:x 0 :y 0}'` for a multi-register, `'{"k" "v"}'` for
+    /// kv, `false` for a mutex, `[]` for a log). Default: the model's own (nil, empty).
+    #[arg(long)]
+    initial: Option<String>,
     /// Give up with verdict `unknown` after this many seconds.
     #[arg(long, default_value_t = 60)]
     time_budget_s: u64,
@@ -157,6 +162,14 @@ fn lin_options(args: &CheckArgs) -> Result<CheckOptions, BadInput> {
             usize::try_from(args.memory_budget_mb.saturating_mul(1 << 20)).unwrap_or(usize::MAX),
         ),
         failed_cas_is_observation: args.failed_cas_observes,
+        initial: args
+            .initial
+            .as_deref()
+            .map(|text| {
+                eosim::checker::lin::edn::read_one(text, 1)
+                    .map_err(|e| BadInput(format!("--initial {text:?}: not an EDN value: {e}")))
+            })
+            .transpose()?,
     })
 }
 

@@ -349,7 +349,7 @@ pub fn locate_lin_error(error: &LinError, text: &str) -> Option<(usize, usize, S
         LinError::Invalid { line, message } | LinError::Model { line, message } => {
             (*line, None, message.clone())
         }
-        LinError::Io { .. } => return None,
+        LinError::Io { .. } | LinError::Initial { .. } => return None,
     };
     Some((
         line,
