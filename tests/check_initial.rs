@@ -1,7 +1,7 @@
 //! `eosim check --initial`: the linearizability model starts from the given state, whatever
 //! the input format (Knossos' convention: a register at 0, a multi-register at x = 0, y = 0).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 fn eosim(args: &[&str]) -> Output {
@@ -20,7 +20,7 @@ fn history(name: &str, text: &str) -> PathBuf {
     path
 }
 
-fn exit(file: &PathBuf, extra: &[&str]) -> Option<i32> {
+fn exit(file: &Path, extra: &[&str]) -> Option<i32> {
     let mut args = vec!["check", file.to_str().unwrap()];
     args.extend_from_slice(extra);
     eosim(&args).status.code()
