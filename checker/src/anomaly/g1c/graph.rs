@@ -231,7 +231,7 @@ impl Graph {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use std::collections::BTreeSet;
 
     use proptest::prelude::*;
@@ -275,7 +275,7 @@ mod tests {
     }
 
     /// Every simple cycle, by brute force: each as its edges, starting at its smallest node.
-    fn simple_cycles(
+    pub(crate) fn simple_cycles(
         n: usize,
         edges: &BTreeSet<(usize, usize, Dependency)>,
     ) -> Vec<Vec<(usize, usize, Dependency)>> {
@@ -307,7 +307,10 @@ mod tests {
 
     /// Groups of nodes joined by sharing a cycle (union-find): the non-trivial strongly
     /// connected components, restated from cycles.
-    fn joined(n: usize, cycles: &[&Vec<(usize, usize, Dependency)>]) -> BTreeSet<Vec<usize>> {
+    pub(crate) fn joined(
+        n: usize,
+        cycles: &[&Vec<(usize, usize, Dependency)>],
+    ) -> BTreeSet<Vec<usize>> {
         let mut group: Vec<usize> = (0..n).collect();
         fn root(group: &mut [usize], x: usize) -> usize {
             if group[x] == x {
