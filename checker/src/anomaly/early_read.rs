@@ -176,11 +176,14 @@ fn writer_of(facts: &Facts, partition: Partition, offset: u64, value: u64) -> Op
     (t.transactional && t.outcome.is_some_and(|o| o != Phase::Fail)).then_some(txn)
 }
 
-/// Per partition, (offset, time, value, writer) per known record: the latest writer invoke
-/// time among the records at offsets ≤ that offset (a value's writer invoked at the earliest
-/// invoke of its sends), with that record's value and writer (invoke index; `u64::MAX`: none
-/// known yet).
-type Reached<'h> = BTreeMap<Partition<'h>, Vec<(u64, u64, u64, u64)>>;
+/// Per partition, one entry per known record, by offset: the record's offset and, among the
+/// records at offsets ≤ it, the one whose writer was invoked latest (a value's writer invoked
+/// at the earliest invoke of its sends): `None` while no writer is known.
+type Reached<'h> = BTreeMap<Partition<'h>, Vec<(u64, Option<LatestWriter>)>>;
+
+/// A record and the earliest invoke of its writer: (invoke time, record offset, value,
+/// writer's invoke index).
+type LatestWriter = (u64, u64, u64, u64);
 
 /// Every known record with its writer's earliest invoke, as running maxima per partition.
 fn reached<'h>(cx: &Context<'_, 'h>) -> Reached<'h> {
@@ -204,44 +207,33 @@ fn reached<'h>(cx: &Context<'_, 'h>) -> Reached<'h> {
     for (partition, mut list) in records {
         list.sort_unstable();
         list.dedup();
-        let mut running: Vec<(u64, u64, u64, u64)> = Vec::with_capacity(list.len());
+        let mut running: Vec<(u64, Option<LatestWriter>)> = Vec::with_capacity(list.len());
         for (offset, value) in list {
             let writer = facts
                 .sends_of(partition.0, partition.1, value)
                 .iter()
                 .map(|&s| facts.sends[s].invoke)
                 .min_by_key(|&invoke| cx.history.ops[invoke as usize].time_ns);
-            let here = writer.map(|w| (cx.history.ops[w as usize].time_ns, value, w));
-            let previous = running.last().map(|&(_, t, v, w)| (t, v, w));
-            let (time, value, writer) = match (previous, here) {
-                (Some(p), Some(h)) if h.0 > p.0 => h,
-                (Some(p), _) => p,
-                (None, Some(h)) => h,
-                (None, None) => (0, 0, u64::MAX),
+            let here = writer.map(|w| (cx.history.ops[w as usize].time_ns, offset, value, w));
+            let previous = running.last().and_then(|&(_, latest)| latest);
+            let latest = match (previous, here) {
+                (Some(p), Some(h)) if h.0 > p.0 => Some(h),
+                (Some(p), _) => Some(p),
+                (None, here) => here,
             };
-            running.push((offset, time, value, writer));
+            running.push((offset, latest));
         }
         reached.insert(partition, running);
     }
     reached
 }
 
-/// The latest writer invoke among records at offsets ≤ `offset` of `partition`: (time,
-/// record offset, value, writer), if one is known.
-fn reached_at(
-    reached: &Reached,
-    partition: Partition,
-    offset: u64,
-) -> Option<(u64, u64, u64, u64)> {
+/// The record at an offset ≤ `offset` of `partition` whose writer was invoked latest, if one
+/// is known.
+fn reached_at(reached: &Reached, partition: Partition, offset: u64) -> Option<LatestWriter> {
     let list = reached.get(&partition)?;
     let at = list.partition_point(|r| r.0 <= offset).checked_sub(1)?;
-    let (_, time, value, writer) = list[at];
-    // The record that set the maximum: the first with this writer and value.
-    let record_offset = list[..=at]
-        .iter()
-        .find(|r| (r.2, r.3) == (value, writer))
-        .map_or(list[at].0, |r| r.0);
-    (writer != u64::MAX).then_some((time, record_offset, value, writer))
+    list[at].1
 }
 
 /// The earliest time `txn` can have asked to commit, and the step that shows it; `None` for
