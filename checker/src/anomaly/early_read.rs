@@ -27,7 +27,7 @@ use super::Finding;
 use crate::causal::FindingRecords;
 use crate::detect::Context;
 use crate::facts::{Facts, TxnFact, phase_name};
-use crate::history::{Phase, TxnStep};
+use crate::history::{Phase, PolledRecord, TxnStep};
 use crate::txn::Partition;
 
 /// What dates a transaction's commit: a step that came after a record whose writer was
@@ -110,55 +110,75 @@ impl Finding for EarlyRead {
 }
 
 pub(crate) fn find(cx: &Context) -> Vec<EarlyRead> {
-    let facts = cx.facts;
-    let writes_in_txns = facts
-        .txns
-        .iter()
-        .any(|t| t.transactional && !t.sends.is_empty());
-    if !writes_in_txns || facts.polls.is_empty() {
+    let candidates = reads_of_other_transactions(cx.facts);
+    if candidates.is_empty() {
         return Vec::new();
     }
     let reached = reached(cx);
-    let commit_bounds: Vec<Option<(u64, Option<CommitBound>)>> = facts
-        .txns
-        .iter()
-        .map(|t| commit_not_before(cx, &reached, t))
-        .collect();
+    // The commit bound of each writer, computed on first need.
+    let mut bounds: BTreeMap<usize, Option<(u64, Option<CommitBound>)>> = BTreeMap::new();
     let mut found = Vec::new();
     let mut reported = std::collections::BTreeSet::new();
-    for poll in &facts.polls {
+    for (poll, r, writer) in candidates {
+        let poll = &cx.facts.polls[poll];
+        let txn = &cx.facts.txns[writer];
+        let bound = bounds
+            .entry(writer)
+            .or_insert_with(|| commit_not_before(cx, &reached, txn));
+        let Some((not_before, bound)) = bound else {
+            continue;
+        };
         let read_by_ns = cx.history.ops[poll.op as usize].time_ns;
-        for r in poll.records {
-            let Some(writer) = writer_of(facts, (poll.topic, poll.partition), r.offset, r.value)
-            else {
-                continue;
-            };
-            let txn = &facts.txns[writer];
-            let Some((not_before, bound)) = &commit_bounds[writer] else {
-                continue;
-            };
-            if txn.invoke == poll.invoke || read_by_ns >= *not_before {
-                continue;
-            }
-            if reported.insert((poll.op, writer)) {
-                found.push(EarlyRead {
-                    topic: poll.topic.to_string(),
-                    partition: poll.partition,
-                    offset: r.offset,
-                    value: r.value,
-                    reader: poll.op,
-                    read_by_ns,
-                    writer: txn.invoke,
-                    writer_completion: txn.completion,
-                    writer_outcome: phase_name(txn.outcome),
-                    commit_not_before_ns: *not_before,
-                    bound: bound.clone(),
-                });
-            }
+        if read_by_ns >= *not_before || !reported.insert((poll.op, writer)) {
+            continue;
         }
+        found.push(EarlyRead {
+            topic: poll.topic.to_string(),
+            partition: poll.partition,
+            offset: r.offset,
+            value: r.value,
+            reader: poll.op,
+            read_by_ns,
+            writer: txn.invoke,
+            writer_completion: txn.completion,
+            writer_outcome: phase_name(txn.outcome),
+            commit_not_before_ns: *not_before,
+            bound: bound.clone(),
+        });
     }
     found.sort_by_key(|f| (f.writer, f.reader));
     found
+}
+
+/// Every ok poll's record written by another operation's transaction (`writer_of`), as (index
+/// into `Facts::polls`, record, index into `Facts::txns`), in poll order. Only partitions such
+/// transactions send to are looked at (a consume-transform-produce loop reads none).
+fn reads_of_other_transactions<'h>(facts: &Facts<'h>) -> Vec<(usize, PolledRecord, usize)> {
+    let written: std::collections::BTreeSet<Partition> = facts
+        .txns
+        .iter()
+        .filter(|t| t.transactional && t.outcome.is_some_and(|o| o != Phase::Fail))
+        .flat_map(|t| facts.sends[t.sends.clone()].iter())
+        .map(|s| (s.topic, s.partition))
+        .collect();
+    let mut candidates = Vec::new();
+    if written.is_empty() {
+        return candidates;
+    }
+    for (i, poll) in facts.polls.iter().enumerate() {
+        let partition = (poll.topic, poll.partition);
+        if !written.contains(&partition) {
+            continue;
+        }
+        for r in poll.records {
+            if let Some(writer) = writer_of(facts, partition, r.offset, r.value)
+                && facts.txns[writer].invoke != poll.invoke
+            {
+                candidates.push((i, *r, writer));
+            }
+        }
+    }
+    candidates
 }
 
 /// The transaction (index into `Facts::txns`) whose send wrote `value` at `offset`: the send

@@ -161,6 +161,12 @@ fn write_read_edges<'h>(
     edges: &mut BTreeMap<(usize, usize, Dependency), Evidence<'h>>,
 ) {
     let facts = cx.facts;
+    // Only polls of partitions committed transactions write to can give an edge.
+    let written: std::collections::BTreeSet<(TopicRef, u32)> = committed
+        .iter()
+        .flat_map(|&t| facts.sends[facts.txns[t].sends.clone()].iter())
+        .map(|s| (s.topic, s.partition))
+        .collect();
     for (reader, &t) in committed.iter().enumerate() {
         for step in facts.txns[t].steps {
             let TxnStep::Poll {
@@ -172,6 +178,9 @@ fn write_read_edges<'h>(
                 continue;
             };
             let topic = facts.topics.get(topic).expect("a topic of the history");
+            if !written.contains(&(topic, *partition)) {
+                continue;
+            }
             for r in records {
                 let writers: Vec<(usize, Option<u64>)> = facts
                     .sends_of(topic, *partition, r.value)

@@ -19,7 +19,7 @@ use crate::anomaly::{IntNonmonotonicPoll, IntNonmonotonicSend, IntPollSkip, IntS
 use crate::detect::Context;
 use crate::facts::TopicRef;
 use crate::history::TxnStep;
-use crate::txn::{KnownRecords, known_between};
+use crate::txn::known_between;
 
 /// What the scan found, each list in (partition, operation, position) order.
 #[derive(Debug, Default)]
@@ -30,136 +30,175 @@ pub(crate) struct InternalOrder {
     pub nonmonotonic_sends: Vec<IntNonmonotonicSend>,
 }
 
-/// One operation's records of one partition, in the order the operation saw or made them.
-struct Sequence<'h> {
-    topic: TopicRef<'h>,
-    partition: u32,
+/// The operation a pair of records belongs to.
+#[derive(Clone, Copy)]
+struct Op {
     /// History indices of the operation's invoke and completion, and its process.
     invoke: u64,
     completion: u64,
     process: u64,
-    /// (offset, value) in order.
-    records: Vec<(u64, u64)>,
 }
 
-/// A consecutive pair of a sequence and the known records between them.
-struct Pair<'s, 'k> {
-    sequence: &'s Sequence<'s>,
+/// Two consecutive records (offset, value) of one partition inside one operation.
+struct Pair<'h> {
+    op: Op,
+    topic: TopicRef<'h>,
+    partition: u32,
     previous: (u64, u64),
     next: (u64, u64),
-    between: &'k [(u64, u64)],
+}
+
+/// Whether a pair is a poll pair or a send pair.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Side {
+    Poll,
+    Send,
 }
 
 pub(crate) fn scan(cx: &Context) -> InternalOrder {
-    let (polls, sends) = sequences(cx);
     let mut found = InternalOrder::default();
-    if polls.is_empty() && sends.is_empty() {
-        return found;
-    }
-    let known = cx.known_records();
-    for_each_pair(&polls, known, |pair| {
+    for_each_pair(cx, |side, pair| {
         if pair.next.0 <= pair.previous.0 {
-            found.nonmonotonic_polls.push(IntNonmonotonicPoll {
-                process: pair.sequence.process,
-                op: pair.sequence.invoke,
-                completion: pair.sequence.completion,
-                topic: pair.sequence.topic.to_string(),
-                partition: pair.sequence.partition,
-                previous: pair.previous,
-                next: pair.next,
-            });
-        } else if !pair.between.is_empty() {
-            found.poll_skips.push(IntPollSkip {
-                process: pair.sequence.process,
-                op: pair.sequence.invoke,
-                completion: pair.sequence.completion,
-                topic: pair.sequence.topic.to_string(),
-                partition: pair.sequence.partition,
-                previous: pair.previous,
-                next: pair.next,
-                skipped: pair.between.to_vec(),
-            });
+            found.nonmonotonic(side, &pair);
+            return;
+        }
+        if pair.next.0 == pair.previous.0 + 1 {
+            return; // Adjacent offsets: nothing between (no known records needed).
+        }
+        let partition = (pair.topic, pair.partition);
+        let between = known_between(cx.known_records(), partition, pair.previous.0, pair.next.0);
+        if !between.is_empty() {
+            found.skip(side, &pair, between.to_vec());
         }
     });
-    for_each_pair(&sends, known, |pair| {
-        if pair.next.0 <= pair.previous.0 {
-            found.nonmonotonic_sends.push(IntNonmonotonicSend {
-                process: pair.sequence.process,
-                txn: pair.sequence.invoke,
-                completion: pair.sequence.completion,
-                topic: pair.sequence.topic.to_string(),
-                partition: pair.sequence.partition,
-                previous: pair.previous,
-                next: pair.next,
-            });
-        } else if !pair.between.is_empty() {
-            found.send_skips.push(IntSendSkip {
-                process: pair.sequence.process,
-                txn: pair.sequence.invoke,
-                completion: pair.sequence.completion,
-                topic: pair.sequence.topic.to_string(),
-                partition: pair.sequence.partition,
-                previous: pair.previous,
-                next: pair.next,
-                between: pair.between.to_vec(),
-            });
-        }
-    });
+    let key = |topic: &String, partition: u32, op: u64| (topic.clone(), partition, op);
+    found
+        .poll_skips
+        .sort_by_key(|f| key(&f.topic, f.partition, f.op));
+    found
+        .nonmonotonic_polls
+        .sort_by_key(|f| key(&f.topic, f.partition, f.op));
+    found
+        .send_skips
+        .sort_by_key(|f| key(&f.topic, f.partition, f.txn));
+    found
+        .nonmonotonic_sends
+        .sort_by_key(|f| key(&f.topic, f.partition, f.txn));
     found
 }
 
-/// Calls `each` for every consecutive pair of every sequence, sequences sorted by
-/// (partition, invoke).
-fn for_each_pair(sequences: &[Sequence], known: &KnownRecords, mut each: impl FnMut(Pair)) {
-    for sequence in sequences {
-        let partition = (sequence.topic, sequence.partition);
-        for w in sequence.records.windows(2) {
-            let between = if w[1].0 > w[0].0 {
-                known_between(known, partition, w[0].0, w[1].0)
-            } else {
-                &[]
-            };
-            each(Pair {
-                sequence,
-                previous: w[0],
-                next: w[1],
+impl InternalOrder {
+    fn nonmonotonic(&mut self, side: Side, pair: &Pair) {
+        let (op, topic, partition) = (pair.op, pair.topic.to_string(), pair.partition);
+        let (previous, next) = (pair.previous, pair.next);
+        match side {
+            Side::Poll => self.nonmonotonic_polls.push(IntNonmonotonicPoll {
+                process: op.process,
+                op: op.invoke,
+                completion: op.completion,
+                topic,
+                partition,
+                previous,
+                next,
+            }),
+            Side::Send => self.nonmonotonic_sends.push(IntNonmonotonicSend {
+                process: op.process,
+                txn: op.invoke,
+                completion: op.completion,
+                topic,
+                partition,
+                previous,
+                next,
+            }),
+        }
+    }
+
+    fn skip(&mut self, side: Side, pair: &Pair, between: Vec<(u64, u64)>) {
+        let (op, topic, partition) = (pair.op, pair.topic.to_string(), pair.partition);
+        let (previous, next) = (pair.previous, pair.next);
+        match side {
+            Side::Poll => self.poll_skips.push(IntPollSkip {
+                process: op.process,
+                op: op.invoke,
+                completion: op.completion,
+                topic,
+                partition,
+                previous,
+                next,
+                skipped: between,
+            }),
+            Side::Send => self.send_skips.push(IntSendSkip {
+                process: op.process,
+                txn: op.invoke,
+                completion: op.completion,
+                topic,
+                partition,
+                previous,
+                next,
                 between,
-            });
+            }),
         }
     }
 }
 
-/// Every operation's polled records and every transaction's reported sends, per partition
-/// with at least two of them, sorted by (partition, invoke).
-fn sequences<'h>(cx: &Context<'_, 'h>) -> (Vec<Sequence<'h>>, Vec<Sequence<'h>>) {
+/// Calls `each` for every consecutive pair of records of a partition inside one operation:
+/// an ok `poll` op's records; a completed `txn`'s polled records across its poll steps, and
+/// (transactional ones) its sends with a reported offset, in step order.
+fn for_each_pair<'h>(cx: &Context<'_, 'h>, mut each: impl FnMut(Side, Pair<'h>)) {
     let (facts, ops) = (cx.facts, &cx.history.ops);
-    let mut polls = Vec::new();
-    let mut sends = Vec::new();
     for poll in facts.polls.iter().filter(|p| p.from_offset.is_some()) {
-        polls.push(Sequence {
-            topic: poll.topic,
-            partition: poll.partition,
+        let op = Op {
             invoke: poll.invoke,
             completion: poll.op,
             process: ops[poll.invoke as usize].process,
-            records: poll.records.iter().map(|r| (r.offset, r.value)).collect(),
-        });
+        };
+        for w in poll.records.windows(2) {
+            let (previous, next) = ((w[0].offset, w[0].value), (w[1].offset, w[1].value));
+            let (topic, partition) = (poll.topic, poll.partition);
+            each(
+                Side::Poll,
+                Pair {
+                    op,
+                    topic,
+                    partition,
+                    previous,
+                    next,
+                },
+            );
+        }
     }
+    // Per partition the operation touched: its last record so far (a few partitions each).
+    let mut last: Vec<(Side, TopicRef<'h>, u32, (u64, u64))> = Vec::new();
     for txn in &facts.txns {
         let Some(completion) = txn.completion else {
             continue;
         };
-        let process = ops[txn.invoke as usize].process;
-        let new = |topic: TopicRef<'h>, partition: u32| Sequence {
-            topic,
-            partition,
+        let op = Op {
             invoke: txn.invoke,
             completion,
-            process,
-            records: Vec::new(),
+            process: ops[txn.invoke as usize].process,
         };
-        let mut polled: Vec<Sequence<'h>> = Vec::new();
-        let mut sent: Vec<Sequence<'h>> = Vec::new();
+        last.clear();
+        let mut record =
+            |side: Side, topic: TopicRef<'h>, partition: u32, next: (u64, u64)| match last
+                .iter_mut()
+                .find(|l| (l.0, l.1, l.2) == (side, topic, partition))
+            {
+                Some(l) => {
+                    let previous = std::mem::replace(&mut l.3, next);
+                    each(
+                        side,
+                        Pair {
+                            op,
+                            topic,
+                            partition,
+                            previous,
+                            next,
+                        },
+                    );
+                }
+                None => last.push((side, topic, partition, next)),
+            };
         for step in txn.steps {
             match step {
                 TxnStep::Poll {
@@ -168,9 +207,9 @@ fn sequences<'h>(cx: &Context<'_, 'h>) -> (Vec<Sequence<'h>>, Vec<Sequence<'h>>)
                     records,
                 } => {
                     let topic = facts.topics.get(topic).expect("a topic of the history");
-                    let at = sequence_of(&mut polled, topic, *partition, &new);
-                    at.records
-                        .extend(records.iter().map(|r| (r.offset, r.value)));
+                    for r in records {
+                        record(Side::Poll, topic, *partition, (r.offset, r.value));
+                    }
                 }
                 TxnStep::Send {
                     topic,
@@ -180,38 +219,10 @@ fn sequences<'h>(cx: &Context<'_, 'h>) -> (Vec<Sequence<'h>>, Vec<Sequence<'h>>)
                     ..
                 } if txn.transactional => {
                     let topic = facts.topics.get(topic).expect("a topic of the history");
-                    let at = sequence_of(&mut sent, topic, *partition, &new);
-                    at.records.push((*offset, *value));
+                    record(Side::Send, topic, *partition, (*offset, *value));
                 }
                 _ => {}
             }
         }
-        polls.extend(polled);
-        sends.extend(sent);
     }
-    for list in [&mut polls, &mut sends] {
-        list.retain(|s| s.records.len() >= 2);
-        list.sort_by_key(|s| (s.topic, s.partition, s.invoke));
-    }
-    (polls, sends)
-}
-
-/// The sequence of `topic`-`partition` in `list`, added by `new` if absent.
-fn sequence_of<'l, 'h>(
-    list: &'l mut Vec<Sequence<'h>>,
-    topic: TopicRef<'h>,
-    partition: u32,
-    new: &impl Fn(TopicRef<'h>, u32) -> Sequence<'h>,
-) -> &'l mut Sequence<'h> {
-    let at = match list
-        .iter()
-        .position(|s| (s.topic, s.partition) == (topic, partition))
-    {
-        Some(at) => at,
-        None => {
-            list.push(new(topic, partition));
-            list.len() - 1
-        }
-    };
-    &mut list[at]
 }
