@@ -145,6 +145,12 @@ impl InternalOrder {
 /// an ok `poll` op's records; a completed `txn`'s polled records across its poll steps, and
 /// (transactional ones) its sends with a reported offset, in step order.
 fn for_each_pair<'h>(cx: &Context<'_, 'h>, mut each: impl FnMut(Side, Pair<'h>)) {
+    poll_op_pairs(cx, &mut each);
+    txn_pairs(cx, &mut each);
+}
+
+/// The consecutive records of each ok `poll` op.
+fn poll_op_pairs<'h>(cx: &Context<'_, 'h>, each: &mut impl FnMut(Side, Pair<'h>)) {
     let (facts, ops) = (cx.facts, &cx.history.ops);
     for poll in facts.polls.iter().filter(|p| p.from_offset.is_some()) {
         let op = Op {
@@ -167,6 +173,11 @@ fn for_each_pair<'h>(cx: &Context<'_, 'h>, mut each: impl FnMut(Side, Pair<'h>))
             );
         }
     }
+}
+
+/// The consecutive polled records and sends of a partition inside each completed `txn`.
+fn txn_pairs<'h>(cx: &Context<'_, 'h>, each: &mut impl FnMut(Side, Pair<'h>)) {
+    let (facts, ops) = (cx.facts, &cx.history.ops);
     // Per partition the operation touched: its last record so far (a few partitions each).
     let mut last: Vec<(Side, TopicRef<'h>, u32, (u64, u64))> = Vec::new();
     for txn in &facts.txns {
