@@ -303,15 +303,23 @@ fn findings_text(name: &str, history: &History, policy: &Policy, judged: &Judged
         history.ops.len(),
         judged.errors.len()
     );
+    // Errors are listed in full; allowed and informational findings (a transactional
+    // workload's int-send-skips are many) up to `SHOWN`, the rest counted.
+    const SHOWN: usize = 20;
     let mut list = |heading: Option<String>, findings: &[Anomaly]| {
         if findings.is_empty() {
             return;
         }
+        let shown = if heading.is_some() { SHOWN } else { usize::MAX };
         if let Some(heading) = heading {
             text.push_str(&format!("{heading}\n"));
         }
-        for a in findings {
+        for a in findings.iter().take(shown) {
             text.push_str(&format!("  - {}: {}\n", a.kind(), a.explain()));
+        }
+        if findings.len() > shown {
+            let more = findings.len() - shown;
+            text.push_str(&format!("  … and {more} more (--json lists every one)\n"));
         }
     };
     list(None, &judged.errors);
