@@ -6,7 +6,9 @@
 use std::process::ExitCode;
 
 use clap::builder::{PossibleValue, PossibleValuesParser};
+use eosim::checker::anomaly::policy::{self, Guarantee, Policy};
 use eosim::checker::lin::{CheckOptions, Format, ModelName, Verdict};
+use eosim::checker::{Anomaly, History};
 use eosim::history_format::{self, AUTO, Detected, HistoryFormat};
 
 use crate::{BadInput, JSON_HELP, emit, exit_for, help};
@@ -28,9 +30,23 @@ pub struct CheckArgs {
     /// Check the history as a whole instead of per key (P-compositionality off).
     #[arg(long)]
     no_partition: bool,
+    /// eosim and jepsen-kafka: the guarantee the history is judged by (docs/anomalies.md:
+    /// which kinds are errors, allowed or informational under each).
+    #[arg(long, default_value = "exactly-once", value_parser = parse_guarantee)]
+    guarantee: Guarantee,
+    /// eosim and jepsen-kafka: a g1c cycle that needs a write-write edge is an error (by
+    /// default it is informational, as Jepsen's :ww-deps allows G1c: Kafka does not isolate
+    /// writes). A cycle of write-read edges alone is always an error.
+    #[arg(long)]
+    no_ww_deps: bool,
     /// jepsen-edn: a failed CAS observed a different value (instead of not happening).
     #[arg(long)]
     failed_cas_observes: bool,
+    /// Linearizability: the model's initial state as EDN (Knossos' convention: `0` for a
+    /// register or cas-register, `'{:x 0 :y 0}'` for a multi-register, `'{"k" "v"}'` for
+    /// kv, `false` for a mutex, `[]` for a log). Default: the model's own (nil, empty).
+    #[arg(long)]
+    initial: Option<String>,
     /// Give up with verdict `unknown` after this many seconds.
     #[arg(long, default_value_t = 60)]
     time_budget_s: u64,
@@ -73,7 +89,14 @@ pub fn check(args: CheckArgs) -> anyhow::Result<ExitCode> {
         detected,
     };
     match format {
-        HistoryFormat::Eosim => check_history(&source, args.json),
+        HistoryFormat::Eosim => {
+            let history = read_eosim(&source)?;
+            report_findings(&source, &history, &judging(&args), args.json)
+        }
+        HistoryFormat::JepsenKafka => {
+            let history = read_jepsen_kafka(&source)?;
+            report_findings(&source, &history, &judging(&args), args.json)
+        }
         HistoryFormat::Lin(lin_format) => {
             let options = lin_options(&args)?;
             let model = match args.model.as_deref() {
@@ -139,6 +162,14 @@ fn lin_options(args: &CheckArgs) -> Result<CheckOptions, BadInput> {
             usize::try_from(args.memory_budget_mb.saturating_mul(1 << 20)).unwrap_or(usize::MAX),
         ),
         failed_cas_is_observation: args.failed_cas_observes,
+        initial: args
+            .initial
+            .as_deref()
+            .map(|text| {
+                eosim::checker::lin::edn::read_one(text, 1)
+                    .map_err(|e| BadInput(format!("--initial {text:?}: not an EDN value: {e}")))
+            })
+            .transpose()?,
     })
 }
 
@@ -169,40 +200,139 @@ fn check_linearizability(
     })
 }
 
-/// Checks an eosim history with the log and transaction checkers.
-fn check_history(source: &Source<'_>, json: bool) -> anyhow::Result<ExitCode> {
+/// The allowed-error policy `--guarantee` and `--no-ww-deps` ask for.
+fn judging(args: &CheckArgs) -> Policy {
+    Policy {
+        guarantee: args.guarantee,
+        ww_deps_allowed: !args.no_ww_deps,
+    }
+}
+
+fn parse_guarantee(s: &str) -> Result<Guarantee, String> {
+    Guarantee::from_name(s).ok_or_else(|| {
+        let known: Vec<_> = Guarantee::ALL.iter().map(|g| g.name()).collect();
+        format!("unknown guarantee {s:?} (known: {})", known.join(", "))
+    })
+}
+
+/// Reads an eosim JSON Lines history.
+fn read_eosim(source: &Source<'_>) -> Result<History, BadInput> {
     use eosim::checker::history::HistoryError;
+    History::from_jsonl(source.text.as_bytes(), source.name).map_err(|e| match e {
+        HistoryError::Malformed { line, message, .. } => {
+            let (message, column) = history_format::split_json_position(&message);
+            let column = column.unwrap_or_else(|| history_format::first_column(source.text, line));
+            source.parse_error(line, column, &message)
+        }
+        other => BadInput(other.to_string()),
+    })
+}
+
+/// Reads a Jepsen Kafka history.
+fn read_jepsen_kafka(source: &Source<'_>) -> Result<History, BadInput> {
+    eosim::checker::txn::jepsen_kafka::read(source.text).map_err(|e| {
+        match history_format::locate_lin_error(&e, source.text) {
+            Some((line, column, message)) => source.parse_error(line, column, &message),
+            None => BadInput(format!("{}: {e}", source.name)),
+        }
+    })
+}
+
+/// A history's findings sorted by what `policy` makes of them.
+struct Judged {
+    errors: Vec<Anomaly>,
+    allowed: Vec<Anomaly>,
+    informational: Vec<Anomaly>,
+}
+
+fn judge(findings: Vec<Anomaly>, policy: &Policy) -> Judged {
+    let mut judged = Judged {
+        errors: Vec::new(),
+        allowed: Vec::new(),
+        informational: Vec::new(),
+    };
+    for finding in findings {
+        match policy.judge(&finding) {
+            policy::Verdict::Error => judged.errors.push(finding),
+            policy::Verdict::Allowed => judged.allowed.push(finding),
+            policy::Verdict::Informational => judged.informational.push(finding),
+        }
+    }
+    judged
+}
+
+/// Runs the log and transaction checkers and reports their findings as `policy` judges
+/// them: errors (exit 1), allowed under the guarantee, informational.
+fn report_findings(
+    source: &Source<'_>,
+    history: &History,
+    policy: &Policy,
+    json: bool,
+) -> anyhow::Result<ExitCode> {
     let name = source.name;
-    let history =
-        eosim::checker::History::from_jsonl(source.text.as_bytes(), name).map_err(|e| match e {
-            HistoryError::Malformed { line, message, .. } => {
-                let (message, column) = history_format::split_json_position(&message);
-                let column =
-                    column.unwrap_or_else(|| history_format::first_column(source.text, line));
-                source.parse_error(line, column, &message)
-            }
-            other => BadInput(other.to_string()),
-        })?;
-    let anomalies =
-        eosim::checker::check_all(&history).map_err(|e| BadInput(format!("{name}: {e}")))?;
+    let findings =
+        eosim::checker::findings(history).map_err(|e| BadInput(format!("{name}: {e}")))?;
+    let judged = judge(findings, policy);
     if json {
-        let reports: Vec<_> = anomalies
-            .iter()
-            .map(eosim::reports::AnomalyReport::from)
-            .collect();
-        let verdict = if anomalies.is_empty() { "pass" } else { "fail" };
-        let out = serde_json::json!({ "schema": 1, "file": name, "verdict": verdict, "ops": history.ops.len(), "anomalies": reports });
+        let reports = |list: &[Anomaly]| -> Vec<_> {
+            list.iter()
+                .map(eosim::reports::AnomalyReport::from)
+                .collect()
+        };
+        let verdict = if judged.errors.is_empty() {
+            "pass"
+        } else {
+            "fail"
+        };
+        let mut out = serde_json::json!({ "schema": 1, "file": name, "verdict": verdict, "ops": history.ops.len(), "anomalies": reports(&judged.errors) });
+        if !judged.allowed.is_empty() || !judged.informational.is_empty() {
+            out["guarantee"] = policy.guarantee.name().into();
+            out["allowed"] = serde_json::to_value(reports(&judged.allowed))?;
+            out["informational"] = serde_json::to_value(reports(&judged.informational))?;
+        }
         emit(&(serde_json::to_string_pretty(&out)? + "\n"));
     } else {
-        let mut text = format!(
-            "{name}: {} ops, {} anomalies\n",
-            history.ops.len(),
-            anomalies.len()
-        );
-        for a in &anomalies {
+        emit(&findings_text(name, history, policy, &judged));
+    }
+    Ok(exit_for(judged.errors.is_empty()))
+}
+
+fn findings_text(name: &str, history: &History, policy: &Policy, judged: &Judged) -> String {
+    let mut text = format!(
+        "{name}: {} ops, {} anomalies\n",
+        history.ops.len(),
+        judged.errors.len()
+    );
+    // Errors are listed in full; allowed and informational findings (a transactional
+    // workload's int-send-skips are many) up to `SHOWN`, the rest counted.
+    const SHOWN: usize = 20;
+    let mut list = |heading: Option<String>, findings: &[Anomaly]| {
+        if findings.is_empty() {
+            return;
+        }
+        let shown = if heading.is_some() { SHOWN } else { usize::MAX };
+        if let Some(heading) = heading {
+            text.push_str(&format!("{heading}\n"));
+        }
+        for a in findings.iter().take(shown) {
             text.push_str(&format!("  - {}: {}\n", a.kind(), a.explain()));
         }
-        emit(&text);
-    }
-    Ok(exit_for(anomalies.is_empty()))
+        if findings.len() > shown {
+            let more = findings.len() - shown;
+            text.push_str(&format!("  … and {more} more (--json lists every one)\n"));
+        }
+    };
+    list(None, &judged.errors);
+    let allowed = format!(
+        "allowed under {} (docs/anomalies.md), {}:",
+        policy.guarantee,
+        judged.allowed.len()
+    );
+    list(Some(allowed), &judged.allowed);
+    let info = format!(
+        "informational (allowed under every guarantee), {}:",
+        judged.informational.len()
+    );
+    list(Some(info), &judged.informational);
+    text
 }

@@ -8,6 +8,8 @@ use checker::lin::{Format, LinError};
 pub enum HistoryFormat {
     /// eosim's JSON Lines (`eosim run --history`), for the log and transaction checkers.
     Eosim,
+    /// Jepsen's Kafka queue histories (`jepsen.tests.kafka`), for the same checkers.
+    JepsenKafka,
     /// A Porcupine or Jepsen history, for the linearizability checker.
     Lin(Format),
 }
@@ -16,8 +18,9 @@ pub enum HistoryFormat {
 pub const AUTO: &str = "auto";
 
 impl HistoryFormat {
-    pub const ALL: [HistoryFormat; 4] = [
+    pub const ALL: [HistoryFormat; 5] = [
         HistoryFormat::Eosim,
+        HistoryFormat::JepsenKafka,
         HistoryFormat::Lin(Format::PorcupineEtcd),
         HistoryFormat::Lin(Format::PorcupineKv),
         HistoryFormat::Lin(Format::JepsenEdn),
@@ -27,6 +30,7 @@ impl HistoryFormat {
     pub fn name(self) -> &'static str {
         match self {
             HistoryFormat::Eosim => "eosim",
+            HistoryFormat::JepsenKafka => "jepsen-kafka",
             HistoryFormat::Lin(format) => format.as_str(),
         }
     }
@@ -39,6 +43,9 @@ impl HistoryFormat {
     pub fn description(self) -> &'static str {
         match self {
             HistoryFormat::Eosim => "eosim's JSON Lines, written by `eosim run --history FILE`",
+            HistoryFormat::JepsenKafka => {
+                "Jepsen's Kafka queue histories (jepsen.tests.kafka: :txn, :send, :poll ops)"
+            }
             HistoryFormat::Lin(Format::PorcupineEtcd) => {
                 "Porcupine's etcd logs (Jepsen's log lines)"
             }
@@ -55,6 +62,9 @@ impl HistoryFormat {
     pub fn sample(self) -> &'static str {
         match self {
             HistoryFormat::Eosim => r#"{"type":"op","index":0,"process":1,"phase":"invoke",…}"#,
+            HistoryFormat::JepsenKafka => {
+                "{:type :invoke, :f :txn, :value [[:send 9 3] [:poll]], :process 0, …}"
+            }
             HistoryFormat::Lin(Format::PorcupineEtcd) => "INFO jepsen.util - 0 :invoke :read nil",
             HistoryFormat::Lin(Format::PorcupineKv) => {
                 r#"{:process 0, :type :invoke, :f :get, :key "1", :value nil}"#
@@ -111,7 +121,7 @@ pub fn detect(text: &str) -> Result<Option<Detected>, Undetected> {
         }))
     };
     if let Some(found) = format_of_line(content, line) {
-        return detected(found);
+        return detected(kafka_or(found, text));
     }
     let column = line_text.chars().count() - content.chars().count() + 1;
     let mut undetected = Undetected {
@@ -124,9 +134,12 @@ pub fn detect(text: &str) -> Result<Option<Detected>, Undetected> {
     if let Some(rest) = content.strip_prefix(['[', '(']) {
         match first_element(rest, text, index) {
             Element::EdnMap => {
-                return detected((
-                    HistoryFormat::Lin(Format::JepsenEdn),
-                    "an EDN vector of operation maps",
+                return detected(kafka_or(
+                    (
+                        HistoryFormat::Lin(Format::JepsenEdn),
+                        "an EDN vector of operation maps",
+                    ),
+                    text,
                 ));
             }
             Element::JsonObject => {
@@ -172,6 +185,41 @@ fn format_of_line(content: &str, line: usize) -> Option<(HistoryFormat, &'static
             "an EDN operation map",
         )
     })
+}
+
+/// How many significant lines of a Jepsen EDN history are looked at for a Kafka operation.
+const KAFKA_LOOKAHEAD: usize = 50;
+
+/// `found`, unless it is Jepsen EDN whose first lines hold a Kafka client operation
+/// (`:f :send`, `:poll`, `:assign`, `:subscribe`, or a `:txn` of `:send` / `:poll` micro-ops):
+/// then Jepsen Kafka (the line it was told from stays the first line's).
+fn kafka_or(found: (HistoryFormat, &'static str), text: &str) -> (HistoryFormat, &'static str) {
+    if found.0 != HistoryFormat::Lin(Format::JepsenEdn) {
+        return found;
+    }
+    let kafka = text
+        .lines()
+        .enumerate()
+        .map(|(i, l)| {
+            (
+                i + 1,
+                l.trim_start_matches(|c: char| c.is_whitespace() || "[(,".contains(c)),
+            )
+        })
+        .filter(|(_, l)| l.starts_with("{:"))
+        .take(KAFKA_LOOKAHEAD)
+        .any(|(line, l)| {
+            checker::lin::edn::read_one(l.trim_end_matches([']', ')', ',']), line)
+                .is_ok_and(|map| checker::txn::jepsen_kafka::is_kafka_op(&map))
+        });
+    if kafka {
+        (
+            HistoryFormat::JepsenKafka,
+            "EDN operation maps with Jepsen Kafka's :f (:txn of :send/:poll, :send, :poll, :assign)",
+        )
+    } else {
+        found
+    }
 }
 
 /// Porcupine's kv lines are maps of exactly these keys, in this order.
@@ -301,7 +349,7 @@ pub fn locate_lin_error(error: &LinError, text: &str) -> Option<(usize, usize, S
         LinError::Invalid { line, message } | LinError::Model { line, message } => {
             (*line, None, message.clone())
         }
-        LinError::Io { .. } => return None,
+        LinError::Io { .. } | LinError::Initial { .. } => return None,
     };
     Some((
         line,
@@ -365,6 +413,13 @@ mod tests {
         );
         assert_eq!(detected("[\n  {:process 0 :type :invoke}]"), "jepsen-edn");
         assert_eq!(detected("()"), "jepsen-edn");
+        let kafka = "{:type :invoke, :f :txn, :value [[:send 9 3] [:poll]], :process 0}";
+        assert_eq!(detected(kafka), "jepsen-kafka");
+        let later = format!("{{:process :nemesis, :type :info, :f :start, :value nil}}\n{kafka}\n");
+        assert_eq!(detected(&later), "jepsen-kafka");
+        assert_eq!(detected(&format!("[{kafka}\n]")), "jepsen-kafka");
+        let elle = "{:type :invoke, :f :txn, :value [[:append 9 3] [:r 9 nil]], :process 0}";
+        assert_eq!(detected(elle), "jepsen-edn");
         assert_eq!(detect("\n  \n"), Ok(None));
     }
 

@@ -11,10 +11,20 @@ use crate::detect::Context;
 use crate::{log, txn};
 
 mod aborted_read;
+mod early_read;
+mod g1c;
 mod hanging_transaction;
+mod int_nonmonotonic_poll;
+mod int_nonmonotonic_send;
+mod int_poll_skip;
+mod int_send_skip;
 mod nonmonotonic_send;
 mod not_converged;
+pub mod policy;
 mod precommitted_read;
+
+pub use early_read::CommitBound;
+pub use g1c::DependencyStep;
 
 /// A value written to one offset but found at several (e.g. a retry appended again).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -599,6 +609,24 @@ anomaly_kinds! {
     PrecommittedRead = "precommitted-read" in Isolation:
         "a transaction polled a value it had sent itself, before it committed",
         Transactions(mod precommitted_read);
+    IntPollSkip = "int-poll-skip" in Ordering:
+        "inside one operation, consecutive records polled from a partition skipped a known record",
+        Transactions(mod int_poll_skip);
+    IntNonmonotonicPoll = "int-nonmonotonic-poll" in Ordering:
+        "inside one operation, records polled from a partition went back or repeated an offset",
+        Transactions(mod int_nonmonotonic_poll);
+    IntSendSkip = "int-send-skip" in Ordering:
+        "inside one transaction, other records between two consecutive sends to a partition (informational)",
+        Transactions(mod int_send_skip);
+    IntNonmonotonicSend = "int-nonmonotonic-send" in Ordering:
+        "inside one transaction, a later send to a partition landed at or below an earlier one",
+        Transactions(mod int_nonmonotonic_send);
+    G1c = "g1c" in Isolation:
+        "a cycle of write-write and write-read dependencies between committed transactions, with a write-read edge",
+        Transactions(mod g1c);
+    EarlyRead = "early-read" in Isolation:
+        "a poll returned a value before the transaction that wrote it could have asked to commit",
+        Transactions(mod early_read);
 }
 
 /// Declares the anomaly categories once, one row per category: variant, kebab-case name and a
@@ -779,6 +807,12 @@ impl UnexpectedWrite {
             self.value, self.offsets, self.topic, self.partition
         )
     }
+}
+
+/// (offset, value) pairs as "value@offset", capped as `capped` does.
+fn capped_pairs(pairs: &[(u64, u64)]) -> String {
+    let shown: Vec<String> = pairs.iter().map(|(o, v)| format!("{v}@{o}")).collect();
+    capped(&shown)
 }
 
 /// "a, b, c" of at most ten items, then "… (n in all)".

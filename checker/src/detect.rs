@@ -8,12 +8,14 @@
 
 use std::cell::OnceCell;
 
+use crate::anomaly::policy::{Policy, Verdict};
 use crate::anomaly::{Anomaly, NonmonotonicPoll, Pass, PollSkip, detect};
 use crate::facts::Facts;
 use crate::history::{History, OpPair};
 use crate::log::Views;
-use crate::txn::Truth;
 use crate::txn::effects::Effects;
+use crate::txn::internal::InternalOrder;
+use crate::txn::{KnownRecords, Truth};
 
 /// A detector's view of one history.
 pub(crate) struct Context<'c, 'h> {
@@ -26,6 +28,8 @@ pub(crate) struct Context<'c, 'h> {
     log_views: OnceCell<Views<'c, 'h>>,
     effects: OnceCell<Effects<'h>>,
     poll_scan: OnceCell<(Vec<PollSkip>, Vec<NonmonotonicPoll>)>,
+    known_records: OnceCell<KnownRecords<'h>>,
+    internal_order: OnceCell<InternalOrder>,
 }
 
 impl<'c, 'h> Context<'c, 'h> {
@@ -38,6 +42,8 @@ impl<'c, 'h> Context<'c, 'h> {
             log_views: OnceCell::new(),
             effects: OnceCell::new(),
             poll_scan: OnceCell::new(),
+            known_records: OnceCell::new(),
+            internal_order: OnceCell::new(),
         }
     }
 
@@ -55,8 +61,21 @@ impl<'c, 'h> Context<'c, 'h> {
 
     /// The per-process poll scan's poll skips and non-monotonic polls: one scan finds both.
     pub fn poll_scan(&self) -> &(Vec<PollSkip>, Vec<NonmonotonicPoll>) {
-        self.poll_scan
-            .get_or_init(|| crate::txn::scan_polls(self.facts, &self.truth))
+        self.poll_scan.get_or_init(|| crate::txn::scan_polls(self))
+    }
+
+    /// Per partition, the records a consumer should see (`txn::known_records`).
+    pub fn known_records(&self) -> &KnownRecords<'h> {
+        self.known_records
+            .get_or_init(|| crate::txn::known_records(self.facts, &self.truth))
+    }
+
+    /// The order inside each operation: its polls' and its transaction's sends'
+    /// (`txn::internal`: int-poll-skip, int-nonmonotonic-poll, int-send-skip,
+    /// int-nonmonotonic-send from one scan).
+    pub fn internal_order(&self) -> &InternalOrder {
+        self.internal_order
+            .get_or_init(|| crate::txn::internal::scan(self))
     }
 }
 
@@ -81,9 +100,20 @@ pub(crate) fn run_passes(
     Ok(detect(&Context::new(history, &pairs, &facts), wanted))
 }
 
-/// Every detector, in table order (the log checks, the transaction checks and the aggregate
-/// verifier over the history's own `aggregate_checks`, then any kind added since: a new kind
-/// goes last). Errors if the history's invokes and completions do not pair up.
-pub fn check_all(history: &History) -> Result<Vec<Anomaly>, CheckError> {
+/// Every detector's findings, in table order (the log checks, the transaction checks and the
+/// aggregate verifier over the history's own `aggregate_checks`, then any kind added since: a
+/// new kind goes last), informational ones included (`policy::Verdict::Informational`:
+/// int-send-skip, and g1c cycles that need a write-write edge). Errors if the history's
+/// invokes and completions do not pair up.
+pub fn findings(history: &History) -> Result<Vec<Anomaly>, CheckError> {
     run_passes(history, |_| true)
+}
+
+/// Every finding that is not informational under the default policy (`Policy::default()`:
+/// informational findings are allowed under every guarantee) — what a run's checks report.
+pub fn check_all(history: &History) -> Result<Vec<Anomaly>, CheckError> {
+    let policy = Policy::default();
+    let mut found = findings(history)?;
+    found.retain(|a| policy.judge(a) != Verdict::Informational);
+    Ok(found)
 }

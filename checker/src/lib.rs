@@ -32,7 +32,7 @@ pub mod txn;
 
 pub use aggregate::{AggregateCheck, AggregateKind, AggregateSpec, StreamRecord, check_aggregates};
 pub use anomaly::{Anomaly, AnomalyCategory, AnomalyKind};
-pub use detect::{CheckError, check_all};
+pub use detect::{CheckError, check_all, findings};
 pub use history::{
     CommittedOffset, FinalLog, History, HistoryError, LogEntry, Op, Operation, Phase, PolledRecord,
     RecordStatus, TxnStep,

@@ -100,7 +100,7 @@ impl<'f, 'h> Truth<'f, 'h> {
     }
 
     /// The lowest offset holding `value` as committed-visible data.
-    fn committed_offset_of(&self, partition: Partition<'h>, value: u64) -> Option<u64> {
+    pub(crate) fn committed_offset_of(&self, partition: Partition<'h>, value: u64) -> Option<u64> {
         self.with_value(partition, value)
             .iter()
             .find(|r| r.2.is_committed())
@@ -124,14 +124,28 @@ fn txn_record<'h>(send: &SendFact<'h>, truth: &Truth<'_, 'h>) -> TxnRecord {
     }
 }
 
+/// Per partition, the records a consumer should see, (offset, value) ascending.
+pub(crate) type KnownRecords<'h> = BTreeMap<Partition<'h>, Vec<(u64, u64)>>;
+
+/// The known records of `partition` strictly between offsets `after` and `before`.
+pub(crate) fn known_between<'k, 'h>(
+    known: &'k KnownRecords<'h>,
+    partition: Partition<'h>,
+    after: u64,
+    before: u64,
+) -> &'k [(u64, u64)] {
+    known.get(&partition).map_or(&[][..], |records| {
+        let start = records.partition_point(|r| r.0 <= after);
+        let end = records.partition_point(|r| r.0 < before).max(start);
+        &records[start..end]
+    })
+}
+
 /// Per partition, the records a consumer should see, (offset, value) ascending: the final
 /// log's committed-visible records when the history has it, else every record an ok poll
 /// returned or an acknowledged send reported.
-fn known_records<'h>(
-    facts: &Facts<'h>,
-    truth: &Truth<'_, 'h>,
-) -> BTreeMap<Partition<'h>, Vec<(u64, u64)>> {
-    let mut known: BTreeMap<Partition, Vec<(u64, u64)>> = BTreeMap::new();
+pub(crate) fn known_records<'h>(facts: &Facts<'h>, truth: &Truth<'_, 'h>) -> KnownRecords<'h> {
+    let mut known: KnownRecords = BTreeMap::new();
     for (&partition, records) in truth.by_offset() {
         let visible = records.iter().filter(|r| r.2.is_committed());
         known.insert(partition, visible.map(|r| (r.0, r.1)).collect());
@@ -170,12 +184,8 @@ fn known_records<'h>(
 /// says it moved: a `poll` op whose `from_offset` is at or below `a` is an explicit rewind
 /// (not compared), and a `txn` of the process that ended fail or info rewinds all its
 /// partitions (an aborted consume-transform-produce loop seeks back to its committed offsets).
-pub(crate) fn scan_polls<'h>(
-    facts: &Facts<'h>,
-    truth: &Truth<'_, 'h>,
-) -> (Vec<PollSkip>, Vec<NonmonotonicPoll>) {
-    // Built when two polls of a partition by one process first need comparing.
-    let known = OnceCell::new();
+pub(crate) fn scan_polls(cx: &Context) -> (Vec<PollSkip>, Vec<NonmonotonicPoll>) {
+    let facts = cx.facts;
     let (mut skips, mut backwards) = (Vec::new(), Vec::new());
     // A finding compares two polls of a process.
     for (&process, events) in facts.by_process.iter().filter(|(_, e)| e.len() >= 2) {
@@ -207,12 +217,10 @@ pub(crate) fn scan_polls<'h>(
                         next_offset: first.offset,
                     });
                 } else if !rewound {
-                    let known = known.get_or_init(|| known_records(facts, truth));
-                    let between = known.get(&partition).map_or(&[][..], |records| {
-                        let start = records.partition_point(|r| r.0 <= previous_offset);
-                        let end = records.partition_point(|r| r.0 < first.offset);
-                        &records[start..end]
-                    });
+                    // Built when two polls of a partition by one process first need
+                    // comparing.
+                    let known = cx.known_records();
+                    let between = known_between(known, partition, previous_offset, first.offset);
                     if !between.is_empty() {
                         skips.push(PollSkip {
                             process,
@@ -347,6 +355,8 @@ pub(crate) fn unseen(cx: &Context) -> Vec<Unseen> {
 }
 
 pub(crate) mod effects;
+pub(crate) mod internal;
+pub mod jepsen_kafka;
 pub(crate) mod torn;
 
 #[cfg(test)]

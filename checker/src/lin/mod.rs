@@ -26,8 +26,8 @@ pub use counterexample::{
     Budget, Counterexample, LinReport, OperationView, PartitionReport, PlacedOperation, Verdict,
 };
 pub use models::{
-    FromHistory, Impossible, Model, Operation, OperationCounts, OperationSource, Partition,
-    Semantics,
+    FromHistory, Impossible, InitialState, Initially, Model, Operation, OperationCounts,
+    OperationSource, Partition, Semantics,
 };
 
 /// Everything that can go wrong before a verdict. Parse errors name the line.
@@ -55,6 +55,12 @@ pub enum LinError {
     /// The events do not form a history (e.g. a completion without an invocation).
     #[error("line {line}: {message}")]
     Invalid { line: usize, message: String },
+    /// `CheckOptions::initial` is not a state of the model.
+    #[error("the initial state of {model}: expected {message}")]
+    Initial {
+        model: &'static str,
+        message: String,
+    },
     /// An operation the chosen model cannot interpret.
     #[error("line {line}: {message}")]
     Model { line: usize, message: String },
@@ -165,6 +171,10 @@ pub struct CheckOptions {
     /// value, instead of not having happened (Knossos). Default false. Porcupine's etcd logs
     /// always count it as an observation.
     pub failed_cas_is_observation: bool,
+    /// The model's initial state, as an EDN value (Knossos' convention: `0` for a register,
+    /// `{:x 0 :y 0}` for a multi-register; see each model's `InitialState`). `None`: the
+    /// model's own (`nil`, empty). Default `None`.
+    pub initial: Option<edn::Value>,
 }
 
 impl Default for CheckOptions {
@@ -175,6 +185,7 @@ impl Default for CheckOptions {
             time_budget: Some(DEFAULT_TIME_BUDGET),
             memory_budget: Some(DEFAULT_MEMORY_BUDGET),
             failed_cas_is_observation: false,
+            initial: None,
         }
     }
 }
@@ -246,13 +257,24 @@ impl PreparedHistory {
         }
     }
 
-    fn check_with<M: FromHistory>(
+    fn check_with<M: FromHistory + InitialState>(
         &self,
         model: &M,
         options: &CheckOptions,
-    ) -> Result<LinReport, LinError> {
+    ) -> Result<LinReport, LinError>
+    where
+        M::State: Sync,
+    {
         let (operations, counts) = models::convert_history::<M>(&self.operations, &self.semantics)?;
-        Ok(check_operations(model, &operations, counts, options))
+        let Some(initial) = &options.initial else {
+            return Ok(check_operations(model, &operations, counts, options));
+        };
+        let state = M::initial_state(initial).map_err(|message| LinError::Initial {
+            model: model.name(),
+            message,
+        })?;
+        let model = Initially { model, state };
+        Ok(check_operations(&model, &operations, counts, options))
     }
 }
 
@@ -377,6 +399,75 @@ mod tests {
         )
         .unwrap();
         assert_eq!(report.verdict, Verdict::NotLinearizable);
+    }
+
+    /// The verdict of `history` (jepsen-edn) for `model` from `initial` (EDN; `None`: the
+    /// model's own).
+    fn from_initial(history: &str, model: ModelName, initial: Option<&str>) -> Verdict {
+        let options = CheckOptions {
+            initial: initial.map(|text| edn::read_one(text, 1).unwrap()),
+            ..CheckOptions::default()
+        };
+        check_str(history, Format::JepsenEdn, model, &options)
+            .unwrap()
+            .verdict
+    }
+
+    #[test]
+    fn an_initial_state_makes_reads_of_it_legal_and_others_not() {
+        // A read of 0 before any write: only a register that starts at 0 returns it.
+        let read = "{:process 0 :type :invoke :f :read :value nil}
+                    {:process 0 :type :ok :f :read :value 0}
+                    {:process 0 :type :invoke :f :write :value 1}
+                    {:process 0 :type :ok :f :write :value 1}";
+        for model in [ModelName::Register, ModelName::CasRegister] {
+            assert_eq!(from_initial(read, model, None), Verdict::NotLinearizable);
+            assert_eq!(from_initial(read, model, Some("0")), Verdict::Linearizable);
+            assert_eq!(
+                from_initial(read, model, Some("2")),
+                Verdict::NotLinearizable
+            );
+        }
+        // Knossos' multi-register test convention: x = 0, y = 0.
+        let txn = "{:process 0 :type :invoke :f :txn :value [[:r :x nil] [:r :y nil]]}
+                   {:process 0 :type :ok :f :txn :value [[:r :x 0] [:r :y 0]]}";
+        let model = ModelName::MultiRegister;
+        assert_eq!(from_initial(txn, model, None), Verdict::NotLinearizable);
+        assert_eq!(
+            from_initial(txn, model, Some("{:x 0 :y 0}")),
+            Verdict::Linearizable
+        );
+        assert_eq!(
+            from_initial(txn, model, Some("{:x 0 :y 1}")),
+            Verdict::NotLinearizable
+        );
+        // A mutex that starts held can be released first, and not acquired.
+        let release = "{:process 0 :type :invoke :f :release}
+                       {:process 0 :type :ok :f :release}";
+        assert_eq!(
+            from_initial(release, ModelName::Mutex, None),
+            Verdict::NotLinearizable
+        );
+        assert_eq!(
+            from_initial(release, ModelName::Mutex, Some("true")),
+            Verdict::Linearizable
+        );
+    }
+
+    #[test]
+    fn an_initial_state_the_model_cannot_hold_is_an_error() {
+        let history = "{:process 0 :type :invoke :f :release}\n{:process 0 :type :ok :f :release}";
+        let options = CheckOptions {
+            initial: Some(edn::Value::Int(3)),
+            ..CheckOptions::default()
+        };
+        let error = check_str(history, Format::JepsenEdn, ModelName::Mutex, &options)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.contains("initial state of mutex: expected true"),
+            "{error}"
+        );
     }
 
     #[test]

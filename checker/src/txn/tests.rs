@@ -358,8 +358,10 @@ fn acked_values_no_poll_returned_are_unseen() {
         Phase::Ok,
         poll_op("t", 0, 0, &[(0, 10), (2, 12)]),
     );
-    let found = found(&h);
-    // (The jump from 10 to 12 inside one poll is not a per-process skip.)
+    let mut found = found(&h);
+    // The jump from 10 to 12 inside one poll is not a per-process skip but an internal one.
+    let internal = found.pop().expect("two findings");
+    assert_eq!(internal.kind(), AnomalyKind::IntPollSkip);
     assert_eq!(
         found,
         vec![Anomaly::Unseen(Unseen {

@@ -109,6 +109,13 @@ impl Model for CasRegister {
     }
 }
 
+impl super::InitialState for CasRegister {
+    /// Any value: the register holds it.
+    fn initial_state(value: &Value) -> Result<Value, String> {
+        Ok(value.clone())
+    }
+}
+
 impl FromHistory for CasRegister {
     fn convert(
         raw: &RawOperation,

@@ -431,6 +431,27 @@ fn string_value(value: &Value, f: &str) -> Result<Arc<str>, String> {
     }
 }
 
+impl super::InitialState for Kv {
+    /// A map of key to value, both strings, e.g. `{"1" "a"}`; keys it omits hold "".
+    fn initial_state(value: &Value) -> Result<KvState, String> {
+        let Value::Map(entries) = value else {
+            return Err(format!(
+                "a map of string key to string value, found {value}"
+            ));
+        };
+        let mut state = KvState::default();
+        for (key, text) in entries {
+            let (Value::Str(key), Value::Str(text)) = (key, text) else {
+                return Err(format!(
+                    "a map of string key to string value, found {key} {text}"
+                ));
+            };
+            state = state.with(key, |_| Text::new(text.clone()));
+        }
+        Ok(state)
+    }
+}
+
 impl FromHistory for Kv {
     fn convert(
         raw: &RawOperation,

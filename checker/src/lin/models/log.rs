@@ -118,6 +118,16 @@ fn read_range(value: &Value) -> Result<(u64, Option<u64>), String> {
     }
 }
 
+impl super::InitialState for Log {
+    /// A vector of entries, offset = index.
+    fn initial_state(value: &Value) -> Result<Vec<Value>, String> {
+        value
+            .as_sequence()
+            .map(<[Value]>::to_vec)
+            .ok_or_else(|| format!("a vector of entries such as [1 2], found {value}"))
+    }
+}
+
 impl FromHistory for Log {
     fn convert(
         raw: &RawOperation,

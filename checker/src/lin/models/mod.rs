@@ -10,6 +10,7 @@ use super::edn::Value;
 use super::history::{Completion, RawOperation};
 
 pub mod cas_register;
+pub mod initial;
 pub mod kv;
 pub mod log;
 pub mod multi_register;
@@ -17,6 +18,7 @@ pub mod mutex;
 pub mod register;
 
 pub use cas_register::CasRegister;
+pub use initial::{InitialState, Initially};
 pub use kv::Kv;
 pub use log::Log;
 pub use multi_register::MultiRegister;

@@ -183,6 +183,18 @@ fn micro_op(value: &Value) -> Result<MicroOp, String> {
     }
 }
 
+impl super::InitialState for MultiRegister {
+    /// A map of key to value, e.g. `{:x 0 :y 0}`; keys it omits hold `nil`.
+    fn initial_state(value: &Value) -> Result<MultiRegisterState, String> {
+        match value {
+            Value::Map(entries) => Ok(entries.iter().cloned().collect()),
+            other => Err(format!(
+                "a map of key to value such as {{:x 0 :y 0}}, found {other}"
+            )),
+        }
+    }
+}
+
 impl FromHistory for MultiRegister {
     fn convert(
         raw: &RawOperation,

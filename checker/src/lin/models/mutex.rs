@@ -47,6 +47,17 @@ impl Model for Mutex {
     }
 }
 
+impl super::InitialState for Mutex {
+    /// `true` (held) or `false` (free).
+    fn initial_state(value: &crate::lin::edn::Value) -> Result<bool, String> {
+        use crate::lin::edn::Value;
+        match value {
+            Value::Bool(held) => Ok(*held),
+            other => Err(format!("true (held) or false (free), found {other}")),
+        }
+    }
+}
+
 impl FromHistory for Mutex {
     fn convert(
         raw: &RawOperation,

@@ -74,6 +74,13 @@ impl Model for Register {
     }
 }
 
+impl super::InitialState for Register {
+    /// Any value: the register holds it.
+    fn initial_state(value: &Value) -> Result<Value, String> {
+        Ok(value.clone())
+    }
+}
+
 impl FromHistory for Register {
     fn convert(
         raw: &RawOperation,
