@@ -3,4 +3,5 @@
 pub mod copy;
 pub mod produce;
 pub mod queue;
+pub mod queue_script;
 pub mod streams;

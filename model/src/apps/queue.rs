@@ -40,6 +40,7 @@ use rand::seq::SliceRandom;
 use serde::{Deserialize, Serialize};
 use tokio::sync::Notify;
 
+use super::queue_script::{ScriptMicro, ScriptOp};
 use crate::client::ProcessId;
 use crate::client::consumer::Consumer;
 use crate::client::{
@@ -76,6 +77,11 @@ pub struct QueueWorkload {
     /// open send whose value never reached the log as `missing` (an intended write that never
     /// happened), so runs that crash clients show `missing` under every guarantee.
     pub crash_clients: bool,
+    /// One list of operations per client, run in place of random ones (`ops_per_client`,
+    /// `max_txn_len`, `abort_one_in` and the pacing then do not apply): see
+    /// [`super::queue_script`]. Default empty: random operations.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub script: Vec<Vec<ScriptOp>>,
 }
 
 impl Default for QueueWorkload {
@@ -91,6 +97,20 @@ impl Default for QueueWorkload {
             txn_timeout_ms: 10_000,
             max_poll_records: 10,
             crash_clients: false,
+            script: Vec::new(),
+        }
+    }
+}
+
+impl QueueWorkload {
+    /// The operations client `k` (0-based) runs: its script's, or `ops_per_client`.
+    pub fn ops_of(&self, client: u32) -> u64 {
+        if self.script.is_empty() {
+            u64::from(self.ops_per_client)
+        } else {
+            self.script
+                .get(client as usize)
+                .map_or(0, |ops| ops.len() as u64)
         }
     }
 }
@@ -255,9 +275,18 @@ impl QueueClient {
             .expect("the guarantee's producer config is valid");
         let mut txn_producer = None;
         let mut positions = self.committed_positions(&consumer).await;
-        while self.progress.ops.fetch_add(1, Ordering::Relaxed)
-            < self.workload.ops_per_client as u64
-        {
+        let scripted = !self.workload.script.is_empty();
+        loop {
+            let index = self.progress.ops.fetch_add(1, Ordering::Relaxed);
+            if index >= self.workload.ops_of(self.client) {
+                break;
+            }
+            if scripted {
+                let op = &self.workload.script[self.client as usize][index as usize];
+                let ops = (&producer, &consumer, &mut positions);
+                self.scripted_op(op, ops, &mut txn_producer).await;
+                continue;
+            }
             let pause = rng.gen_range(1..=self.workload.op_interval_ms.max(1));
             madsim::time::sleep(Duration::from_millis(pause)).await;
             let tp = self.partitions.choose(&mut rng).expect("validated").clone();
@@ -295,6 +324,65 @@ impl QueueClient {
             }
         }
         self.done.finish(self.client);
+    }
+
+    /// One operation of the client's script (`queue_script`), recorded as the random
+    /// workload's are.
+    async fn scripted_op(
+        &self,
+        op: &ScriptOp,
+        (producer, consumer, positions): (&Producer, &Consumer, &mut BTreeMap<TopicPartition, u64>),
+        txn_producer: &mut Option<TransactionalProducer>,
+    ) {
+        let micros = match op {
+            ScriptOp::Send(tp) => {
+                let _ = producer.send(tp, self.next_value()).await;
+                return;
+            }
+            ScriptOp::Poll(tp) => return self.poll(consumer, tp, positions).await,
+            ScriptOp::Sleep { ms } => {
+                return madsim::time::sleep(Duration::from_millis(*ms)).await;
+            }
+            ScriptOp::Txn { micros, .. } => micros,
+        };
+        let abort = matches!(op, ScriptOp::Txn { commit: false, .. });
+        // Each step after the first waits the script's sleeps written before it.
+        let (mut steps, mut pauses, mut pause_ms) = (Vec::new(), Vec::new(), 0);
+        for micro in micros {
+            let step = match micro {
+                ScriptMicro::Sleep(ms) => {
+                    pause_ms += ms;
+                    continue;
+                }
+                ScriptMicro::Send(tp) => Micro::Send(tp.clone(), self.next_value()),
+                ScriptMicro::Poll(tp) => Micro::Poll(tp.clone()),
+            };
+            if !steps.is_empty() {
+                pauses.push((pause_ms > 0).then(|| Duration::from_millis(pause_ms)));
+            }
+            pause_ms = 0;
+            steps.push(step);
+        }
+        let micros = steps;
+        let mut pauses = pauses.into_iter();
+        let mut script_pauses = || pauses.next().flatten();
+        if !self.mode.transactional {
+            return self
+                .batch(producer, consumer, &micros, positions, &mut script_pauses)
+                .await;
+        }
+        if txn_producer.is_none() {
+            *txn_producer = self.new_txn_producer().await;
+        }
+        let Some(p) = txn_producer.as_mut() else {
+            return; // fenced while initialising: the operation is skipped
+        };
+        let healthy = self
+            .transaction(p, consumer, &micros, abort, positions, &mut script_pauses)
+            .await;
+        if !healthy {
+            *txn_producer = None;
+        }
     }
 
     fn draw_txn(&self, rng: &mut impl Rng) -> Vec<Micro> {

@@ -101,7 +101,7 @@ impl App for QueueWorkload {
         Progress {
             unit: "client operations completed",
             done: times.len() as u64,
-            expected: u64::from(self.clients) * u64::from(self.ops_per_client),
+            expected: (0..self.clients).map(|k| self.ops_of(k)).sum(),
             paced_ms: 0,
             last_ns: times.into_iter().max(),
         }
@@ -141,6 +141,7 @@ impl BuiltinApp for QueueWorkload {
     fn validate(&self, scenario: &Scenario) -> Result<(), Invalid> {
         validate_sizes(self, scenario)?;
         validate_pacing(self)?;
+        validate_script(self, scenario)?;
         for (i, topic) in self.topics.iter().enumerate() {
             if !scenario.cluster.topics.iter().any(|t| t.name == *topic) {
                 return Err(Invalid::new(
@@ -154,6 +155,9 @@ impl BuiltinApp for QueueWorkload {
 
     fn smaller(&self) -> Vec<Self> {
         let mut out = Vec::new();
+        if !self.script.is_empty() {
+            return out; // a script is kept as written
+        }
         if let Some(n) = half(self.ops_per_client) {
             out.push(Self {
                 ops_per_client: n,
@@ -170,8 +174,42 @@ impl BuiltinApp for QueueWorkload {
     }
 
     fn size(&self) -> String {
+        if !self.script.is_empty() {
+            let ops: u64 = (0..self.clients).map(|k| self.ops_of(k)).sum();
+            return format!("{} clients, {ops} scripted ops", self.clients);
+        }
         format!("{} clients x {} ops", self.clients, self.ops_per_client)
     }
+}
+
+/// A script names one list of operations per client, and only the workload's partitions.
+fn validate_script(queue: &QueueWorkload, scenario: &Scenario) -> Result<(), Invalid> {
+    const AT: &str = "app.jepsen-queue.script";
+    if queue.script.is_empty() {
+        return Ok(());
+    }
+    if queue.script.len() != queue.clients as usize {
+        return Err(Invalid::new(
+            AT,
+            format!(
+                "{} operation lists for {} clients: give one list per client",
+                queue.script.len(),
+                queue.clients
+            ),
+        ));
+    }
+    let known = queue_partitions(queue, &scenario.cluster_with_app_topics());
+    for (k, ops) in queue.script.iter().enumerate() {
+        for (i, op) in ops.iter().enumerate() {
+            if let Some(tp) = op.partitions().into_iter().find(|tp| !known.contains(tp)) {
+                return Err(Invalid::new(
+                    &format!("{AT}[{k}][{i}]"),
+                    format!("`{op}` names {tp}, which is not a partition of the workload's topics"),
+                ));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Clients, operations and micro-operations, in all and each.
