@@ -497,7 +497,12 @@ fn list() -> anyhow::Result<ExitCode> {
         } else {
             format!(" [then: crash, pause, {}]", decisions.join(", "))
         };
-        println!("  {:<34} {}{offers}", point.name(), point.meaning());
+        let drawn = if point.in_mixes() {
+            ""
+        } else {
+            " (explicit plans only)"
+        };
+        println!("  {:<34} {}{offers}{drawn}", point.name(), point.meaning());
     }
     println!("anomaly kinds (category: meaning):");
     for k in eosim::checker::AnomalyKind::ALL {

@@ -5,6 +5,7 @@
 use std::collections::BTreeSet;
 use std::process::Command;
 
+use eosim::checker::history::RecordStatus;
 use eosim::checker::{AnomalyKind, Operation, Phase};
 use eosim::model::Variant;
 use eosim::scenarios::{self, RunOptions, Scenario};
@@ -98,4 +99,83 @@ fn a_malformed_script_is_bad_input_naming_the_field() {
         assert!(err.contains(&format!("{}:", path.display())), "{err}");
         assert!(err.contains(expected), "{err}");
     }
+}
+
+/// KAFKA-9279 written with a client decision (scenarios/examples/kafka-9279.toml): the
+/// application ignores a failed send and commits, losing it; without the decision the
+/// transaction aborts and every property holds.
+#[test]
+fn ignoring_a_failed_send_commits_a_torn_transaction_and_not_ignoring_it_aborts() {
+    let path = format!(
+        "{}/scenarios/examples/kafka-9279.toml",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let text = std::fs::read_to_string(&path).unwrap();
+    let decided = Scenario::parse(&text, &path).unwrap();
+    let outcome = scenarios::run(&decided, &RunOptions::default());
+    assert_eq!(
+        outcome.kinds(),
+        BTreeSet::from([AnomalyKind::LostWrite, AnomalyKind::TornTransaction])
+    );
+    let point = text
+        .find("[[faults.plan]]\nat_ms = 0\nkind = \"point\"")
+        .unwrap();
+    let expect = text.find("[expect").unwrap();
+    let undecided = format!("{}{}", &text[..point], &text[expect..]);
+    let outcome = scenarios::run(
+        &Scenario::parse(&undecided, &path).unwrap(),
+        &RunOptions::default(),
+    );
+    assert!(outcome.passed(), "{:?}", outcome.anomalies);
+}
+
+/// `then = "close"` at `client:before-commit`: the first transaction is recorded as not
+/// committed, its record ends aborted (the next producer's init_transactions aborts it), and
+/// the next transaction commits.
+#[test]
+fn closing_without_committing_leaves_the_transaction_to_be_aborted() {
+    let text = r#"
+name = "close-without-commit"
+[cluster]
+brokers = 3
+topics = [{ name = "t0", partitions = 2 }]
+[app.jepsen-queue]
+clients = 1
+script = [["txn send t0-0, commit", "sleep 100", "txn send t0-1, commit"]]
+[faults]
+phase_ms = 50
+heal_deadline_ms = 30000
+[[faults.plan]]
+at_ms = 0
+kind = "point"
+after = "client:before-commit"
+node = "client-1"
+then = "close"
+"#;
+    let scenario = Scenario::parse(text, "close.toml").unwrap();
+    let outcome = scenarios::run(&scenario, &RunOptions::default());
+    assert!(outcome.passed(), "{:?}", outcome.anomalies);
+    let txns: Vec<(Phase, Option<&str>)> = (outcome.history.ops.iter())
+        .filter(|op| op.phase != Phase::Invoke && matches!(op.op, Operation::Txn { .. }))
+        .map(|op| (op.phase, op.error.as_deref()))
+        .collect();
+    assert_eq!(
+        txns,
+        [
+            (
+                Phase::Fail,
+                Some("the application closed the producer without committing")
+            ),
+            (Phase::Ok, None),
+        ]
+    );
+    let aborted = (outcome.history.final_logs.iter())
+        .find(|log| log.partition == 0)
+        .expect("t0-0's final log");
+    let statuses: Vec<RecordStatus> = aborted.records.iter().map(|r| r.status).collect();
+    assert_eq!(
+        statuses,
+        [RecordStatus::Aborted],
+        "t0-0 holds only the closed transaction's record, aborted"
+    );
 }

@@ -10,7 +10,9 @@ use sim::{NodeId, PointAction, PointEvent, Sim};
 /// `after`), the side that reaches it, the client decisions it offers and a one-line meaning
 /// (`eosim list`); `ALL`, `name`, `side`, `decisions`, `meaning` and `from_name` derived.
 macro_rules! fault_points {
-    ($( $Point:ident = $name:literal on $Side:ident $(decides [$($decision:ident),*])? : $meaning:literal, )+) => {
+    (@in_mixes) => { true };
+    (@in_mixes plans_only) => { false };
+    ($( $Point:ident = $name:literal on $Side:ident $(decides [$($decision:ident),*])? $(($only:ident))? : $meaning:literal, )+) => {
         /// A named event of the protocol where a point fault may fire.
         #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
         pub enum FaultPoint {
@@ -42,6 +44,15 @@ macro_rules! fault_points {
                 }
             }
 
+            /// Whether random and swarm mixes draw it (`plans_only` points are for explicit
+            /// plans: added after the mixes' draws were pinned, so drawing them would move
+            /// every swarm trace).
+            pub const fn in_mixes(self) -> bool {
+                match self {
+                    $( FaultPoint::$Point => fault_points!(@in_mixes $($only)?), )+
+                }
+            }
+
             /// The client decisions a plan may take here (`then`), besides crash and pause.
             pub const fn decisions(self) -> &'static [PointAction] {
                 match self {
@@ -63,6 +74,10 @@ fault_points! {
         "a transactional client's EndTxn(commit) attempt timed out (it retries unless a plan decides `abort`: KAFKA-17754's application)",
     ChangelogFlushed = "streams:changelog-flushed" on Clients:
         "a Streams instance's outputs and changelog records of a commit cycle are acknowledged, the transaction not yet committed (KAFKA-7192's window)",
+    SendFailed = "client:send-failed" on Clients decides [Ignore] (plans_only):
+        "a transactional client's send failed without fencing it (the transaction can only abort, unless a plan decides `ignore`: KAFKA-9279's application goes on and commits)",
+    BeforeCommit = "client:before-commit" on Clients decides [Close] (plans_only):
+        "a transactional client is about to commit (every step done, EndTxn not sent; a plan may decide `close`: the producer is closed without committing or aborting)",
 }
 
 /// The nodes that reach a fault point.

@@ -172,6 +172,7 @@ impl Scenario {
         let brokers = self.cluster.broker_names();
         FaultPoint::ALL
             .iter()
+            .filter(|point| point.in_mixes())
             .map(|point| {
                 let on_brokers = point.side() == Side::Brokers;
                 let nodes = (crash.iter())

@@ -45,8 +45,15 @@ pub enum PointAction {
     Pause,
     /// A client decision where Kafka leaves the choice to the application: abort the
     /// transaction instead of going on (e.g. after a commit timed out). Only at points that
-    /// offer it (the model's `FaultPoint::decisions`).
+    /// offer it (the model's `FaultPoint::decisions`), as the two below.
     Abort,
+    /// A client decision: close the producer without committing or aborting its open
+    /// transaction (it stays open until the coordinator's timeout or the next
+    /// `init_transactions` aborts it).
+    Close,
+    /// A client decision: ignore an error (e.g. a failed send) and go on with the
+    /// transaction.
+    Ignore,
 }
 
 impl PointAction {
@@ -56,6 +63,18 @@ impl PointAction {
             PointAction::Crash => "crash",
             PointAction::Pause => "pause",
             PointAction::Abort => "abort",
+            PointAction::Close => "close",
+            PointAction::Ignore => "ignore",
+        }
+    }
+
+    /// What a node decides when it is a decision, not a halt.
+    pub fn decision(self) -> Option<Decision> {
+        match self {
+            PointAction::Crash | PointAction::Pause => None,
+            PointAction::Abort => Some(Decision::Abort),
+            PointAction::Close => Some(Decision::Close),
+            PointAction::Ignore => Some(Decision::Ignore),
         }
     }
 
@@ -69,7 +88,12 @@ impl PointAction {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Decision {
     Continue,
+    /// Abort the transaction instead of going on.
     Abort,
+    /// Close without committing or aborting.
+    Close,
+    /// Ignore the error and go on.
+    Ignore,
 }
 
 /// Tells the task that undoes a halt which node was left in which state, in which life.
@@ -176,11 +200,13 @@ impl Sim {
         let Some((action, undo)) = halt else {
             return Decision::Continue;
         };
+        if let Some(decision) = action.decision() {
+            return decision;
+        }
         let halted = match action {
             PointAction::Crash => NodeState::Crashed,
             PointAction::Pause if state == NodeState::Running => NodeState::Paused,
-            PointAction::Pause => return Decision::Continue,
-            PointAction::Abort => return Decision::Abort,
+            _ => return Decision::Continue,
         };
         match halted {
             NodeState::Crashed => self.crash(node),

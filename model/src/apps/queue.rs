@@ -46,7 +46,9 @@ use crate::client::consumer::Consumer;
 use crate::client::{
     ClientContext, Producer, ProducerConfig, TransactionalConfig, TransactionalProducer, TxnError,
 };
+use crate::fault_point::FaultPoint;
 use crate::protocol::{GroupMetadata, IsolationLevel, TopicPartition};
+use sim::Decision;
 
 /// Shape of the queue workload. Defaults: 4 clients × 60 operations over every topic of the
 /// cluster, transactions of up to 4 micro-ops, one in 30 aborted on purpose, 1–20 ms between
@@ -532,6 +534,11 @@ impl QueueClient {
         let end = match steps_result {
             Err(e) => TxnEnd::Aborted(e.to_string()),
             Ok(()) if abort => TxnEnd::Aborted("aborted on purpose".into()),
+            Ok(()) if self.closes_before_commit(producer).await => {
+                // The producer is closed with its transaction open: it never commits (the
+                // coordinator's timeout, or the next init_transactions, aborts it).
+                return self.closed_without_commit(steps, positions, start);
+            }
             Ok(()) => match producer.commit_transaction().await {
                 Ok(()) => TxnEnd::Committed,
                 // The coordinator answered the commit with an error (Jepsen: definite).
@@ -557,6 +564,31 @@ impl QueueClient {
         }
         recorder.record(self.process(), phase, self.txn_op(true, steps), error);
         !producer.is_fatal()
+    }
+
+    /// Whether a plan decides, at `client:before-commit`, that the application closes its
+    /// producer instead of committing.
+    async fn closes_before_commit(&self, producer: &TransactionalProducer) -> bool {
+        let id = producer.transactional_id();
+        let event = FaultPoint::BeforeCommit.event(None, Some(id));
+        self.ctx.sim.at_point(self.ctx.node, &event).await == Decision::Close
+    }
+
+    /// Records a transaction closed without committing (definitely not committed) and says
+    /// the producer is gone.
+    fn closed_without_commit(
+        &self,
+        steps: Vec<TxnStep>,
+        positions: &mut BTreeMap<TopicPartition, u64>,
+        start: BTreeMap<TopicPartition, u64>,
+    ) -> bool {
+        *positions = start;
+        let why = Some("the application closed the producer without committing".to_string());
+        let op = self.txn_op(true, steps);
+        self.ctx
+            .recorder
+            .record(self.process(), Phase::Fail, op, why);
+        false
     }
 
     /// The micro-ops of a transaction, then its offsets; `steps` collects what was done.
@@ -596,11 +628,9 @@ impl QueueClient {
                         source: None,
                         offset: result.as_ref().ok().copied(),
                     });
-                    // Under `commit-ignores-failed-sends` (KAFKA-9279) the application
-                    // does not look at a send's result while the transaction stays usable.
-                    if self.ctx.switches.failed_send_aborts_transaction
-                        || !producer.in_transaction()
-                    {
+                    // Under `commit-ignores-failed-sends` (KAFKA-9279), or a plan's `ignore`
+                    // at `client:send-failed`, the application goes on without the send.
+                    if !producer.take_ignored_send_error() {
                         result?;
                     }
                 }

@@ -135,6 +135,8 @@ pub struct TransactionalProducer {
     /// A plan decided that the application aborts after its commit timed out, and the abort
     /// was taken: the application's `abort_transaction` that follows has nothing left to do.
     aborted_by_decision: bool,
+    /// A failed send the application is to ignore (`take_ignored_send_error`).
+    send_error_ignored: bool,
     /// The history of its transactions, if it records them.
     history: Option<TxnHistory>,
 }
@@ -161,6 +163,7 @@ impl TransactionalProducer {
             next_sequence: BTreeMap::new(),
             epoch_bump_required: false,
             aborted_by_decision: false,
+            send_error_ignored: false,
             history,
         }
     }
@@ -171,6 +174,11 @@ impl TransactionalProducer {
     }
 
     /// Whether `abort_transaction` may be called (a transaction is open, or failed).
+    /// The transactional.id it holds.
+    pub fn transactional_id(&self) -> &str {
+        &self.transactional_id
+    }
+
     /// Whether a transaction is open and usable (no error has made it abortable only).
     pub fn in_transaction(&self) -> bool {
         self.state == State::InTransaction
@@ -442,7 +450,7 @@ impl TransactionalProducer {
             return Err(self.fatal(why));
         }
         if let Some(why) = abortable {
-            return Err(self.send_failed(why));
+            return Err(self.send_failed(why).await);
         }
         Ok(offsets)
     }
@@ -503,7 +511,7 @@ impl TransactionalProducer {
                 if e == KafkaError::OutOfOrderSequence {
                     self.epoch_bump_required = true;
                 }
-                Err(self.send_failed(e.to_string()))
+                Err(self.send_failed(e.to_string()).await)
             }
             None => {
                 crate::CoveragePoint::TxnSendTimedOut.hit();
@@ -518,7 +526,7 @@ impl TransactionalProducer {
                         "produce to {tp} timed out (retriable)"
                     )));
                 }
-                Err(self.send_failed(format!("produce to {tp} timed out")))
+                Err(self.send_failed(format!("produce to {tp} timed out")).await)
             }
             Some(other) => panic!("produce answered with {other:?}"),
         }
@@ -597,15 +605,25 @@ impl TransactionalProducer {
     }
 
     /// A send failed without fencing the producer: the transaction can only abort
-    /// (KAFKA-9279's fix), unless the `commit-ignores-failed-sends` variant reports the
-    /// failure to the send alone and lets the commit go ahead.
-    fn send_failed(&mut self, why: String) -> TxnError {
-        if self.ctx.switches.failed_send_aborts_transaction {
-            self.state = State::AbortableError;
-        } else {
+    /// (KAFKA-9279's fix), unless the `commit-ignores-failed-sends` variant or a plan's
+    /// decision at `client:send-failed` reports the failure to the send alone and lets the
+    /// transaction go on (see `take_ignored_send_error`).
+    async fn send_failed(&mut self, why: String) -> TxnError {
+        let ignored = !self.ctx.switches.failed_send_aborts_transaction
+            || self.decided_at(FaultPoint::SendFailed).await == Decision::Ignore;
+        if ignored {
             crate::CoveragePoint::FailedSendIgnored.hit();
+            self.send_error_ignored = true;
+        } else {
+            self.state = State::AbortableError;
         }
         TxnError::Abortable(why)
+    }
+
+    /// Whether the last failed send was to be ignored (the variant or a plan's `ignore`):
+    /// the application goes on with its transaction. Reading it clears it.
+    pub fn take_ignored_send_error(&mut self) -> bool {
+        std::mem::take(&mut self.send_error_ignored)
     }
 
     /// Commits: EndTxn(COMMIT), retried until the coordinator answers. Ok means the

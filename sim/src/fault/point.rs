@@ -65,6 +65,10 @@ impl FaultKind for AtPoint {
         let node = self.node.as_deref().unwrap_or("the node");
         match self.then {
             PointAction::Abort => write!(f, "{node} aborts after {}", self.after)?,
+            PointAction::Close => {
+                write!(f, "{node} closes without committing after {}", self.after)?
+            }
+            PointAction::Ignore => write!(f, "{node} ignores the error after {}", self.after)?,
             halt => write!(f, "{} {node} after {}", halt.name(), self.after)?,
         }
         if self.nth > 1 {
