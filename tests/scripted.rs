@@ -179,3 +179,42 @@ then = "close"
         "t0-0 holds only the closed transaction's record, aborted"
     );
 }
+
+/// Content filters on responses: a response is matched by the request it answers. Client 1
+/// commits one transaction and aborts the next; a `lose-acks` of EndTxn answers filtered on
+/// `result = "commit"` takes the commit's answer (the client retries it, and transactions v2
+/// recognises the retry), one filtered on a transactional id no client has takes nothing.
+#[test]
+fn a_response_is_matched_by_the_content_of_its_request() {
+    let text = |filter: &str| {
+        format!(
+            r#"
+name = "response-filter"
+[cluster]
+brokers = 3
+topics = [{{ name = "t0", partitions = 2 }}]
+[app.jepsen-queue]
+clients = 1
+script = [["txn send t0-0, commit", "txn send t0-1, abort", "poll t0-0", "poll t0-1"]]
+[faults]
+phase_ms = 2000
+heal_deadline_ms = 30000
+[[faults.plan]]
+at_ms = 0
+kind = "lose-acks"
+message = "end-txn"
+{filter}
+count = 1
+"#
+        )
+    };
+    let used = |filter: &str| {
+        let scenario = Scenario::parse(&text(filter), "filter.toml").unwrap();
+        let outcome = scenarios::run(&scenario, &RunOptions::default());
+        assert!(outcome.passed(), "{filter}: {:?}", outcome.anomalies);
+        outcome.coverage.message_faults[0].used
+    };
+    assert_eq!(used("result = \"commit\""), 1);
+    assert_eq!(used("result = \"abort\""), 1);
+    assert_eq!(used("transactional_id = \"queue-9\""), 0);
+}

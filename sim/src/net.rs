@@ -113,6 +113,37 @@ fn is_partition(wanted: &str, topic: &str, index: u32) -> bool {
         .is_some_and(|number| number.parse() == Ok(index))
 }
 
+/// A request's content, kept for its response while a content-filtered response fault is
+/// armed: a response is matched by the content of the request it answers (an EndTxn(commit)'s
+/// answer, a produce to `t0-1`'s acknowledgement).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RequestContent {
+    result: Option<&'static str>,
+    transactional_id: Option<String>,
+    partition: Option<(String, u32)>,
+    epoch: Option<i64>,
+}
+
+impl RequestContent {
+    fn of(content: &MessageContent<'_>) -> Self {
+        Self {
+            result: content.result,
+            transactional_id: content.transactional_id.map(str::to_string),
+            partition: content.partition.map(|(t, i)| (t.to_string(), i)),
+            epoch: content.epoch,
+        }
+    }
+
+    fn as_content(&self) -> MessageContent<'_> {
+        MessageContent {
+            result: self.result,
+            transactional_id: self.transactional_id.as_deref(),
+            partition: self.partition.as_ref().map(|(t, i)| (t.as_str(), *i)),
+            epoch: self.epoch,
+        }
+    }
+}
+
 /// A message type the network can carry. `label` names the message kind for fault filters and
 /// the trace (e.g. "produce").
 pub trait Message: Clone + Send + std::hash::Hash + 'static {
@@ -169,6 +200,7 @@ impl MessageRule {
         to: NodeId,
         label: &str,
         body: &Body<Req, Resp>,
+        request_content: Option<&RequestContent>,
     ) -> bool {
         let response = matches!(body, Body::Response(_));
         Sim::direction_matches(self.direction, response)
@@ -176,10 +208,16 @@ impl MessageRule {
             && self.to.is_none_or(|t| t == to)
             && self.label.as_deref().is_none_or(|l| l == label)
             && (self.content.is_empty()
-                || match body {
-                    Body::Request(request) => self.content.matches(&request.content()),
-                    Body::Response(response) => self.content.matches(&response.content()),
+                || match (body, request_content) {
+                    (Body::Request(request), _) => self.content.matches(&request.content()),
+                    (Body::Response(_), Some(asked)) => self.content.matches(&asked.as_content()),
+                    (Body::Response(response), None) => self.content.matches(&response.content()),
                 })
+    }
+
+    /// Whether it filters responses by content (the requests' contents must then be kept).
+    pub fn filters_responses_by_content(&self) -> bool {
+        self.direction == Direction::Response && !self.content.is_empty()
     }
 }
 
@@ -345,6 +383,9 @@ struct Envelope<Req, Resp> {
     received: bool,
     label: &'static str,
     body: Body<Req, Resp>,
+    /// A response's request content, kept only while a content-filtered response fault is
+    /// armed.
+    request_content: Option<Box<RequestContent>>,
 }
 
 impl<Req: Clone, Resp: Clone> Envelope<Req, Resp> {
@@ -363,6 +404,7 @@ impl<Req: Clone, Resp: Clone> Envelope<Req, Resp> {
                 Body::Request(r) => Body::Request(r.clone()),
                 Body::Response(r) => Body::Response(r.clone()),
             },
+            request_content: self.request_content.clone(),
         })
     }
 }
@@ -523,6 +565,9 @@ struct NetState<Req, Resp> {
     /// was never read either (TCP delivers a stream in order, and Kafka reads a connection's
     /// next request only after answering the one before), so it is discarded too.
     unread_from: BTreeMap<(NodeId, NodeId, u64), u64>,
+    /// The contents of requests delivered while a content-filtered response fault was armed,
+    /// by call, until their response is sent (`RequestContent`).
+    request_contents: BTreeMap<u64, RequestContent>,
     rng: ChaCha8Rng,
     stats: NetStats,
     /// The delivery loop's wake-up, with the semantics of a `tokio::sync::Notify` that only
@@ -569,6 +614,7 @@ impl<Req: Message, Resp: Message> Net<Req, Resp> {
             waiters: Waiters::new(),
             deadlines: BinaryHeap::new(),
             orphaned_deadlines: Vec::new(),
+            request_contents: BTreeMap::new(),
             unread_from: BTreeMap::new(),
             rng: sim.rng("network"),
             stats: NetStats::default(),
@@ -709,6 +755,7 @@ impl<Req: Message, Resp: Message> Net<Req, Resp> {
                 received: false,
                 label,
                 body: Body::Request(request),
+                request_content: None,
             }),
             Duration::ZERO,
         );
@@ -769,6 +816,11 @@ impl<Req: Message, Resp: Message> Net<Req, Resp> {
     ) {
         let from_incarnation = self.sim.incarnation(server);
         let label = response.label();
+        let request_content = if self.sim.response_filters_armed() {
+            (self.lock().request_contents.remove(&reply_to.call)).map(Box::new)
+        } else {
+            None
+        };
         self.route(
             Box::new(Envelope {
                 from: server,
@@ -781,6 +833,7 @@ impl<Req: Message, Resp: Message> Net<Req, Resp> {
                 received: false,
                 label,
                 body: Body::Response(response),
+                request_content,
             }),
             service,
         );
@@ -815,7 +868,8 @@ impl<Req: Message, Resp: Message> Net<Req, Resp> {
         let (cut, action) = if conn_dead {
             (false, None)
         } else {
-            self.link_faults(from, to, label, &envelope.body)
+            let asked = envelope.request_content.as_deref();
+            self.link_faults(from, to, label, &envelope.body, asked)
         };
         state.stats.sent += 1;
         let lost = !conn_dead && state.config.loss > 0.0 && {
@@ -909,6 +963,7 @@ impl<Req: Message, Resp: Message> Net<Req, Resp> {
         to: NodeId,
         label: &str,
         body: &Body<Req, Resp>,
+        request_content: Option<&RequestContent>,
     ) -> (bool, Option<RuleAction>) {
         let mut world = self.sim.lock();
         if world.rules.is_empty() && world.cut_links.is_empty() {
@@ -920,7 +975,7 @@ impl<Req: Message, Resp: Message> Net<Req, Resp> {
         let Some(i) = world
             .rules
             .iter()
-            .position(|r| r.matches(from, to, label, body))
+            .position(|r| r.matches(from, to, label, body, request_content))
         else {
             return (false, None);
         };
@@ -994,6 +1049,7 @@ impl<Req: Message, Resp: Message> Net<Req, Resp> {
             received,
             label,
             body,
+            request_content: _,
         } = envelope;
         let (to_state, current_incarnation) = {
             let world = self.sim.lock();
@@ -1088,6 +1144,10 @@ impl<Req: Message, Resp: Message> Net<Req, Resp> {
                     call,
                     conn,
                 };
+                if self.sim.response_filters_armed() {
+                    let content = RequestContent::of(&request.content());
+                    state.request_contents.insert(call, content);
+                }
                 let (_, inbox) = state.inboxes[to.0 as usize]
                     .as_ref()
                     .expect("a request is delivered only to a serving node (checked above)");

@@ -116,6 +116,9 @@ pub struct Sim {
     /// Set when the run arms its first point fault: until then `reach` and `settle` (called
     /// on a broker's every request) return without taking the world's lock.
     pub(crate) points_armed: Arc<std::sync::atomic::AtomicBool>,
+    /// Set once a message fault filtering responses by content is armed: from then on the
+    /// network keeps each request's content for its response (`net::RequestContent`).
+    response_filters_armed: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl Sim {
@@ -140,6 +143,7 @@ impl Sim {
         Self {
             world: Arc::new(Mutex::new(world)),
             points_armed: Arc::default(),
+            response_filters_armed: Arc::default(),
             seed,
         }
     }
@@ -407,7 +411,15 @@ impl Sim {
 
     /// Adds a targeted message fault.
     pub fn add_rule(&self, rule: MessageRule) {
+        if rule.filters_responses_by_content() {
+            (self.response_filters_armed).store(true, std::sync::atomic::Ordering::Relaxed);
+        }
         self.lock().rules.push(rule);
+    }
+
+    /// Whether a content-filtered response fault was armed in the run.
+    pub(crate) fn response_filters_armed(&self) -> bool {
+        (self.response_filters_armed).load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Marks the rule added last as plan fault `index`'s (`FaultPlan::execute`, right after

@@ -81,22 +81,16 @@ impl fmt::Display for MessageFilter {
     }
 }
 
-/// A positive count, filter ends a plan may name (the supervisor too), and content filters
-/// only on requests (a response carries none of those fields).
+/// A positive count and filter ends a plan may name (the supervisor too). Content filters
+/// apply to both directions: a response is matched by the content of the request it answers.
 fn check_targeted(
     filter: &MessageFilter,
     count: u32,
-    direction: Direction,
+    _direction: Direction,
     plan: &PlanCheck<'_>,
 ) -> Result<(), String> {
     if count == 0 {
         return Err("count must be at least 1".into());
-    }
-    if direction == Direction::Response && !filter.content().is_empty() {
-        return Err(
-            "content filters (result, transactional_id, partition, epoch) match requests only"
-                .into(),
-        );
     }
     for name in filter.from.iter().chain(&filter.to) {
         if name != "supervisor" {
