@@ -6,54 +6,9 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-/// The producer-side processing guarantee.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Guarantee {
-    /// No retries: a send that times out or fails is given up (values may be missing).
-    AtMostOnce,
-    /// Retries without idempotence: a retry after a lost ack writes the value again.
-    AtLeastOnce,
-    /// Idempotent producer: retries are deduplicated by producer id and sequence number. For
-    /// stream tasks, Streams' `exactly_once` (KIP-129): a transactional producer per task.
-    ExactlyOnce,
-    /// Streams' `exactly_once_v2` (KIP-447): one transactional producer per instance, zombies
-    /// fenced by the group generation. Elsewhere the same as `exactly-once`.
-    ExactlyOnceV2,
-}
-
-impl Guarantee {
-    pub const ALL: [Guarantee; 4] = [
-        Guarantee::AtMostOnce,
-        Guarantee::AtLeastOnce,
-        Guarantee::ExactlyOnce,
-        Guarantee::ExactlyOnceV2,
-    ];
-
-    /// Exactly-once, either version.
-    pub fn is_exactly_once(self) -> bool {
-        matches!(self, Guarantee::ExactlyOnce | Guarantee::ExactlyOnceV2)
-    }
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Guarantee::AtMostOnce => "at-most-once",
-            Guarantee::AtLeastOnce => "at-least-once",
-            Guarantee::ExactlyOnce => "exactly-once",
-            Guarantee::ExactlyOnceV2 => "exactly-once-v2",
-        }
-    }
-
-    pub fn from_name(name: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|g| g.name() == name)
-    }
-}
-
-impl fmt::Display for Guarantee {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
+/// The processing guarantee, declared once in the checker (whose allowed-error policy judges
+/// histories by it).
+pub use checker::anomaly::policy::Guarantee;
 
 /// Declares the protocol variants once, one row per variant: its doc (the bug, the anomaly it
 /// produces, the fix), the variant, its kebab-case name (scenario files, the command line and

@@ -12,16 +12,28 @@
 
 use std::fmt;
 
+use serde::{Deserialize, Serialize};
+
 use super::{Anomaly, AnomalyKind};
 
-/// The processing guarantee a history claims, by the names eosim's scenarios use
-/// (`model::Guarantee`; a test of the `eosim` crate keeps the names equal).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+/// The processing guarantee: what a history claims, and (re-exported as `model::Guarantee`)
+/// what the simulated producers and stream tasks run under. Declared once, here, because the
+/// checker cannot depend on the model.
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
+#[serde(rename_all = "kebab-case")]
 pub enum Guarantee {
+    /// No retries: a send that times out or fails is given up (values may be missing).
     AtMostOnce,
+    /// Retries without idempotence: a retry after a lost ack writes the value again.
     AtLeastOnce,
+    /// Idempotent producer: retries are deduplicated by producer id and sequence number. For
+    /// stream tasks, Streams' `exactly_once` (KIP-129): a transactional producer per task.
     #[default]
     ExactlyOnce,
+    /// Streams' `exactly_once_v2` (KIP-447): one transactional producer per instance, zombies
+    /// fenced by the group generation. Elsewhere the same as `exactly-once`.
     ExactlyOnceV2,
 }
 
@@ -45,6 +57,11 @@ impl Guarantee {
 
     pub fn from_name(name: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|g| g.name() == name)
+    }
+
+    /// Exactly-once, either version.
+    pub fn is_exactly_once(self) -> bool {
+        matches!(self, Guarantee::ExactlyOnce | Guarantee::ExactlyOnceV2)
     }
 }
 
