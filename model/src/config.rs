@@ -158,14 +158,14 @@ variants! {
     /// a new transaction, its produce to a partition it had already added opens one the
     /// coordinator does not know, and its commit commits only the new part. Anomalies:
     /// `lost-write` (acknowledged sends of a committed transaction aborted), `torn-transaction`,
-    /// `hanging-transaction`. Fix: the timeout abort bumps the epoch first
+    /// `aborted-read`, `hanging-transaction`. Fix: the timeout abort bumps the epoch first
     /// (`prepareFenceProducerEpoch`), so the woken producer is fenced.
     TimeoutAbortKeepsEpoch = "timeout-abort-keeps-epoch":
         "transactions v1 with the coordinator aborting a timed-out transaction at its own \
          epoch (KAFKA-6119): the producer, paused past its transaction timeout, wakes and \
          commits a new transaction holding only the rest of its writes; anomalies: \
-         lost-write, torn-transaction, hanging-transaction; fix: fence the producer (epoch \
-         bump) before the timeout abort",
+         lost-write, torn-transaction, aborted-read, hanging-transaction; fix: fence the \
+         producer (epoch bump) before the timeout abort",
     /// Bug (KAFKA-19999, fixed by apache/kafka PR 21176): under transactions v2 a partition
     /// refuses a marker whose epoch is not above the producer's (KIP-1228's strict check), so
     /// a marker retried after its answer was lost — already written — is refused
@@ -205,15 +205,16 @@ variants! {
     /// Bug (KAFKA-14053, apache/kafka PR 12392): under transactions v1 a transactional
     /// producer whose send timed out aborts the transaction and begins the next one at the
     /// same epoch, while the timed-out batch is still on its way. The late batch lands after
-    /// the abort marker and joins the next transaction, which commits it, or opens one on its
-    /// partition that nothing ends. Anomalies: `aborted-read`, `torn-transaction`,
-    /// `hanging-transaction`, `duplicate`. Fix: bump the epoch after an abort that leaves a
-    /// batch of unknown fate (KIP-360's InitProducerId with the current epoch; KIP-890).
+    /// the abort marker and joins the next transaction; that transaction's own batch reuses
+    /// the late one's sequence numbers and is answered as its duplicate, at an offset holding
+    /// the late value. Anomalies: `lost-write`, `inconsistent-offsets`, `torn-transaction`,
+    /// `early-read`. Fix: bump the epoch after an abort that leaves a batch of unknown fate
+    /// (KIP-360's InitProducerId with the current epoch; KIP-890).
     NoEpochBumpAfterSendTimeout = "no-epoch-bump-after-send-timeout":
         "transactions v1 with the producer aborting a transaction whose send timed out and \
          going on at the same epoch (KAFKA-14053): the late batch joins the next \
-         transaction; anomalies: aborted-read, torn-transaction, hanging-transaction; fix: \
-         bump the epoch after such an abort (KIP-360)",
+         transaction; anomalies: lost-write, inconsistent-offsets, torn-transaction, \
+         early-read; fix: bump the epoch after such an abort (KIP-360)",
     /// Bug (before KIP-447's `require_stable`, KAFKA-9346 / apache/kafka PR 7878): a consumer
     /// taking over partitions fetches the group's committed offsets while the previous
     /// owner's transaction, holding newer offsets, is still being committed; the coordinator
@@ -240,12 +241,13 @@ variants! {
     /// through that send's future, and `commitTransaction` did not look at it; an
     /// application that does not check every future commits a transaction that lacks the
     /// failed record. Anomalies: `lost-write` (a send of a committed transaction that never
-    /// reached the log), `unseen`. Fix: a failed send puts the producer in an abortable
+    /// reached the log), `torn-transaction`. Fix: a failed send puts the producer in an abortable
     /// error state, so the commit throws and the application aborts.
     CommitIgnoresFailedSends = "commit-ignores-failed-sends":
         "a failed transactional send is reported only to that send, which the \
          application does not check, and the commit goes ahead (KAFKA-9279); anomalies: \
-         lost-write, unseen; fix: a failed send makes the transaction abortable only",
+         lost-write, torn-transaction; fix: a failed send makes the transaction abortable \
+         only",
     /// Bug (KAFKA-19176, fixed by apache/kafka PR 19522; the hazard KAFKA-18579 names): a
     /// transactional send whose retries ran out surfaced as a retriable error, so the
     /// application sent the record again in the same transaction, as a new batch with new
@@ -291,6 +293,27 @@ mod tests {
     use std::collections::BTreeSet;
 
     use super::*;
+
+    /// README's variant table is the variants as declared: name and description, in order.
+    #[test]
+    fn the_readme_lists_every_variant_as_declared() {
+        let readme = include_str!("../../README.md");
+        let rows: Vec<(String, String)> = readme
+            .lines()
+            .skip_while(|l| *l != "| variant | the bug, its anomalies and its fix |")
+            .skip(2)
+            .take_while(|l| l.starts_with('|'))
+            .map(|l| {
+                let (name, description) = l.trim_matches('|').split_once(" | ").expect("two cells");
+                (name.trim().replace('`', ""), description.trim().to_string())
+            })
+            .collect();
+        let declared: Vec<(String, String)> = Variant::ALL
+            .iter()
+            .map(|v| (v.name().to_string(), v.description().to_string()))
+            .collect();
+        assert_eq!(rows, declared);
+    }
 
     /// `NoTxnEpochBump` → "no-txn-epoch-bump": serde's `rename_all = "kebab-case"`, which
     /// named the variants before the table did.
