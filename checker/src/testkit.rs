@@ -98,3 +98,10 @@ pub fn complete(h: &mut History, process: u64, op: Operation, phase: Phase, done
 pub fn run(h: &mut History, process: u64, phase: Phase, op: Operation) {
     complete(h, process, op.clone(), phase, op);
 }
+
+/// Every finding of `kind` in `h` (informational ones included: `detect::findings`), in the
+/// order the checks report them.
+pub fn findings_of(h: &History, kind: crate::AnomalyKind) -> Vec<crate::Anomaly> {
+    let all = crate::detect::findings(h).expect("a well-formed test history");
+    all.into_iter().filter(|a| a.kind() == kind).collect()
+}

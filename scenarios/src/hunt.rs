@@ -245,6 +245,7 @@ fn hunt_among(
     catchers: Vec<Catcher>,
     options: &HuntOptions,
 ) -> Result<HuntOutcome, String> {
+    // Host time, outside every simulation: the report's wall time (no run reads it).
     let started = Instant::now();
     let (runs, found) = if catchers.is_empty() {
         (0, Err(NotCaught::NoCatcher))
@@ -267,6 +268,8 @@ fn hunt_among(
 /// Runs attempts in order until the first failure, the budget, the seed cap or a stop.
 /// Returns the runs taken in order (the failing one included) and the failing attempt.
 fn search(catchers: &[Catcher], options: &HuntOptions) -> (u64, Result<Attempt, NotCaught>) {
+    // Host time for the `--budget-s` limit, outside every simulation: it decides only when
+    // to stop starting runs (the module doc says which results it can change).
     let started = Instant::now();
     let total = options.max_seeds.saturating_mul(2 * catchers.len() as u64);
     let local_stop = Arc::new(AtomicBool::new(false));

@@ -65,10 +65,7 @@ mod tests {
     use crate::testkit::*;
 
     fn found(h: &History) -> Vec<Anomaly> {
-        let all = crate::detect::findings(h).unwrap();
-        all.into_iter()
-            .filter(|a| a.kind() == AnomalyKind::IntPollSkip)
-            .collect()
+        findings_of(h, AnomalyKind::IntPollSkip)
     }
 
     #[test]

@@ -66,10 +66,7 @@ mod tests {
     use crate::testkit::*;
 
     fn found(h: &History) -> Vec<Anomaly> {
-        let all = crate::detect::findings(h).unwrap();
-        all.into_iter()
-            .filter(|a| a.kind() == AnomalyKind::IntSendSkip)
-            .collect()
+        findings_of(h, AnomalyKind::IntSendSkip)
     }
 
     #[test]

@@ -148,11 +148,7 @@ mod tests {
     use crate::testkit::*;
 
     fn found(h: &History) -> Vec<Anomaly> {
-        let found = crate::check_all(h).unwrap();
-        found
-            .into_iter()
-            .filter(|a| a.kind() == AnomalyKind::PrecommittedRead)
-            .collect()
+        findings_of(h, AnomalyKind::PrecommittedRead)
     }
 
     #[test]

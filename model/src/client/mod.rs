@@ -36,7 +36,11 @@ pub struct ClientContext {
 }
 
 /// What the protocol variants switch off in clients. Every default is the fixed client's
-/// behaviour; `from_variants` is the one place variants reach clients.
+/// behaviour; `from_variants` maps the variants to them. The variants older than these
+/// switches still reach their apps through app settings the scenario layer sets
+/// (`read-uncommitted`: the queue's isolation; `offsets-outside-txn`: the copier's;
+/// `store-not-wiped-on-unclean-shutdown`, `checkpoint-written-not-restored`: the Streams
+/// instance's) — moving them here is still to do.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ClientSwitches {
     /// After an abort that leaves a batch of unknown fate, a transactional producer under

@@ -3,10 +3,7 @@ use crate::history::{History, Phase};
 use crate::testkit::*;
 
 fn found(h: &History) -> Vec<Anomaly> {
-    let all = crate::detect::findings(h).unwrap();
-    all.into_iter()
-        .filter(|a| a.kind() == AnomalyKind::EarlyRead)
-        .collect()
+    findings_of(h, AnomalyKind::EarlyRead)
 }
 
 /// Transaction T (process 1) sends 10 to t-0 and 20 to t-1; process 2 polls 10; process 3

@@ -4,10 +4,7 @@ use crate::history::{History, Phase};
 use crate::testkit::*;
 
 fn found(h: &History) -> Vec<Anomaly> {
-    let all = crate::detect::findings(h).unwrap();
-    all.into_iter()
-        .filter(|a| a.kind() == AnomalyKind::G1c)
-        .collect()
+    findings_of(h, AnomalyKind::G1c)
 }
 
 #[test]
