@@ -79,6 +79,9 @@ pub struct BrokerSwitches {
     /// `marker-retry-refused` variant: the coordinator gives up the transaction's markers, as
     /// Kafka's marker handler did, and the transaction stays in Prepare*.
     pub refused_marker_counts_as_written: bool,
+    /// A fencing abort at an exhausted epoch rotates the producer id (KAFKA-20090's fix).
+    /// Default true; off is the `timeout-abort-skips-rotation` variant.
+    pub fence_abort_rotates_exhausted_producer: bool,
 }
 
 impl Default for BrokerSwitches {
@@ -90,6 +93,7 @@ impl Default for BrokerSwitches {
             generation_check: true,
             timeout_abort_fences: true,
             refused_marker_counts_as_written: true,
+            fence_abort_rotates_exhausted_producer: true,
         }
     }
 }
@@ -109,6 +113,8 @@ impl BrokerSwitches {
             generation_check: !variants.has(Variant::NoGenerationCheck),
             timeout_abort_fences: !variants.has(Variant::TimeoutAbortKeepsEpoch),
             refused_marker_counts_as_written: !variants.has(Variant::MarkerRetryRefused),
+            fence_abort_rotates_exhausted_producer: !variants
+                .has(Variant::TimeoutAbortSkipsRotation),
         }
     }
 }
@@ -163,26 +169,61 @@ impl BrokerStorage {
 /// The cluster layout, known once every broker node exists (brokers route markers with it).
 pub type ClusterCell = Arc<OnceLock<Cluster>>;
 
+/// How a broker is set up: the partition checks and switches the variants in force imply,
+/// and the scenario's coordinator settings. Default: Kafka's (no variant, epochs up to
+/// 32,767).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BrokerSettings {
+    pub partitions: PartitionConfig,
+    pub switches: BrokerSwitches,
+    /// `[cluster] max_producer_epoch`: the highest epoch the transaction coordinator hands
+    /// out. Default `Short.MAX_VALUE` (32,767).
+    pub max_producer_epoch: i16,
+}
+
+impl Default for BrokerSettings {
+    fn default() -> Self {
+        Self::from_variants(&Variants::default())
+    }
+}
+
+impl BrokerSettings {
+    /// Kafka's settings with the broker side of `variants`.
+    pub fn from_variants(variants: &Variants) -> Self {
+        Self {
+            partitions: PartitionConfig {
+                idempotence_checks: !variants.has(Variant::NoDedup),
+                epoch_fencing: !variants.has(Variant::NoZombieFencing),
+                first_sequence_checked_on_new_partition: !variants
+                    .has(Variant::AcceptAnyFirstSequence),
+                producer_state_restored_on_load: !variants.has(Variant::ProducerStateNotRestored),
+                ..Default::default()
+            },
+            switches: BrokerSwitches::from_variants(variants),
+            max_producer_epoch: crate::txn::MAX_PRODUCER_EPOCH,
+        }
+    }
+
+    /// The same with the coordinators' highest epoch set (`[cluster] max_producer_epoch`).
+    pub fn with_max_producer_epoch(mut self, max_producer_epoch: i16) -> Self {
+        self.max_producer_epoch = max_producer_epoch;
+        self
+    }
+}
+
 /// Starts broker `index` (0-based) as node `name`, leading `partitions`. `cluster` must be
-/// set before the simulation runs (after every broker is spawned).
+/// set before the simulation runs (after every broker is spawned); a broker's first start
+/// may come before, so nothing it needs at start is read from `cluster`.
 pub fn spawn_broker(
     sim: &Sim,
     net: &KafkaNet,
     name: &str,
     index: u32,
     partitions: Vec<TopicPartition>,
-    variants: &Variants,
+    settings: BrokerSettings,
     cluster: ClusterCell,
 ) -> (NodeId, Arc<BrokerStorage>) {
     let storage = BrokerStorage::new(&partitions);
-    let config = PartitionConfig {
-        idempotence_checks: !variants.has(Variant::NoDedup),
-        epoch_fencing: !variants.has(Variant::NoZombieFencing),
-        first_sequence_checked_on_new_partition: !variants.has(Variant::AcceptAnyFirstSequence),
-        producer_state_restored_on_load: !variants.has(Variant::ProducerStateNotRestored),
-        ..Default::default()
-    };
-    let switches = BrokerSwitches::from_variants(variants);
     let (net, init_storage) = (net.clone(), storage.clone());
     let sim_for_init = sim.clone();
     let node = sim.add_node(name, move |me| {
@@ -191,8 +232,7 @@ pub fn spawn_broker(
             index,
             net.clone(),
             init_storage.clone(),
-            config,
-            switches,
+            settings,
             cluster.clone(),
         );
         let sim = sim_for_init.clone();
@@ -253,10 +293,14 @@ impl Broker {
         index: u32,
         net: KafkaNet,
         storage: Arc<BrokerStorage>,
-        config: PartitionConfig,
-        switches: BrokerSwitches,
+        settings: BrokerSettings,
         cluster: ClusterCell,
     ) -> Self {
+        let BrokerSettings {
+            partitions: config,
+            switches,
+            max_producer_epoch,
+        } = settings;
         let ack_before_sync = switches.ack_before_sync;
         let partitions = storage
             .logs
@@ -274,6 +318,9 @@ impl Broker {
                 offsets_topic_partitions: OFFSETS_TOPIC_PARTITIONS,
                 epoch_bump_per_txn: switches.epoch_bump_per_txn,
                 timeout_abort_bumps_epoch: switches.timeout_abort_fences,
+                fence_abort_rotates_exhausted_producer: switches
+                    .fence_abort_rotates_exhausted_producer,
+                max_producer_epoch,
                 ..TxnCoordinatorConfig::default()
             },
             Box::new(allocator),

@@ -33,6 +33,16 @@ pub struct ClusterSpec {
     /// creates a partition (KAFKA-15591's trigger). Default 0: every leader from the start.
     #[serde(default)]
     pub leader_election_ms: u64,
+    /// The highest producer epoch the transaction coordinators hand out; at one below it
+    /// they rotate the producer id. Default Kafka's `Short.MAX_VALUE`, 32,767 (never reached
+    /// in a run); a small value makes epoch exhaustion and producer-id rotation happen
+    /// within a run (the `epoch-exhaustion` scenario).
+    #[serde(default = "default_max_producer_epoch")]
+    pub max_producer_epoch: i16,
+}
+
+fn default_max_producer_epoch() -> i16 {
+    crate::txn::MAX_PRODUCER_EPOCH
 }
 
 impl Default for ClusterSpec {
@@ -42,6 +52,7 @@ impl Default for ClusterSpec {
             topics: Vec::new(),
             sync_us: 0,
             leader_election_ms: 0,
+            max_producer_epoch: crate::txn::MAX_PRODUCER_EPOCH,
         }
     }
 }

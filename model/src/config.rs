@@ -259,6 +259,20 @@ variants! {
          retriable and is sent again, with new sequence numbers, in the same transaction \
          (KAFKA-19176, KAFKA-18579): both copies commit; anomaly: duplicate; fix: such \
          an error is abortable",
+    /// Bug (KAFKA-20090, fixed by apache/kafka PRs 21469 and 21506): under transactions v2 a
+    /// transaction timed out at an exhausted epoch is fenced to the maximum epoch and aborted
+    /// without rotating the producer id. Its producer's own EndTxn(abort), one epoch below,
+    /// is a valid retry and hands it the maximum epoch; its next transaction can then be
+    /// neither ended (the EndTxn bump overflows) nor fenced, and stays Ongoing for good.
+    /// Reachable with a small `[cluster] max_producer_epoch` (the `epoch-exhaustion`
+    /// scenario). Anomaly: `hanging-transaction` (its partitions' last stable offset stays
+    /// below the stuck transaction's first record). Fix: rotate the producer id in every
+    /// abort at an exhausted epoch, fences included.
+    TimeoutAbortSkipsRotation = "timeout-abort-skips-rotation":
+        "transactions v2 aborting a timed-out transaction at an exhausted epoch without \
+         rotating the producer id (KAFKA-20090): the producer's retried abort hands it the \
+         maximum epoch, and its next transaction can be neither ended nor fenced; \
+         anomaly: hanging-transaction; fix: rotate the producer id in fencing aborts too",
 }
 
 impl Variant {

@@ -75,6 +75,10 @@ sim::coverage_points! {
             "a partition opened on a non-empty log without rebuilding its producers' state (the KAFKA-5793 variant)",
         LeaderNotReady = "leader-not-ready":
             "a produce reached a partition whose leader had not taken over yet (leader_election_ms): NOT_LEADER_OR_FOLLOWER",
+        ProducerIdRotated = "producer-id-rotated":
+            "a transactions-v2 EndTxn at an exhausted epoch rotated the producer id (max_producer_epoch)",
+        FenceAbortRotatesProducerId = "fence-abort-rotates-producer-id":
+            "a fencing abort (timeout or InitProducerId) at an exhausted epoch rotated the producer id (KAFKA-20090's fix)",
     }
 }
 

@@ -135,6 +135,10 @@ pub enum KafkaError {
     /// group (coordinators are placed statically here, so only a misrouted client sees it).
     #[error("NOT_COORDINATOR")]
     NotCoordinator,
+    /// The server failed on an unexpected condition (Kafka: an IllegalStateException caught
+    /// at the request's edge), e.g. a transaction whose producer epoch cannot be bumped.
+    #[error("UNKNOWN_SERVER_ERROR")]
+    UnknownServerError,
 }
 
 impl KafkaError {

@@ -5,7 +5,7 @@
 use model::broker::{ClusterCell, spawn_broker};
 use model::client::{ClientContext, TransactionalConfig, TransactionalProducer, TxnError};
 use model::protocol::KafkaNet;
-use model::{Cluster, ClusterSpec, Recorder, TopicPartition, TopicSpec, Variants};
+use model::{Cluster, ClusterSpec, Recorder, TopicPartition, TopicSpec};
 use sim::node::SUPERVISOR;
 use sim::{NetConfig, SeedOptions, run_seed};
 
@@ -29,7 +29,7 @@ fn cluster(sim: &sim::Sim) -> ClientContext {
                 .cloned()
                 .collect();
             let name = ClusterSpec::broker_name(i);
-            spawn_broker(sim, &net, &name, i, led, &Variants::default(), cell.clone()).0
+            spawn_broker(sim, &net, &name, i, led, Default::default(), cell.clone()).0
         })
         .collect();
     let cluster = Cluster::new(spec, brokers);

@@ -39,6 +39,10 @@ pub const BUILTIN: &[(&str, &str)] = &[
     ("word-count", include_str!("../builtin/word-count.toml")),
     ("long-outages", include_str!("../builtin/long-outages.toml")),
     ("txn-timeouts", include_str!("../builtin/txn-timeouts.toml")),
+    (
+        "epoch-exhaustion",
+        include_str!("../builtin/epoch-exhaustion.toml"),
+    ),
     ("copy-outages", include_str!("../builtin/copy-outages.toml")),
     ("new-topic", include_str!("../builtin/new-topic.toml")),
 ];

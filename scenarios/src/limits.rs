@@ -42,6 +42,9 @@ pub const MAX_TOTAL_PARTITIONS: u64 = 1_024;
 pub const MAX_SYNC_US: u64 = 1_000_000;
 /// `cluster.leader_election_ms`: 0..=60,000 ms (default 0: every leader from the start).
 pub const MAX_LEADER_ELECTION_MS: u64 = 60_000;
+/// The lowest `[cluster] max_producer_epoch`: room for one bump and one fence (a transaction
+/// at epoch 0 exhausted at 1, fenced to 2).
+pub const MIN_MAX_PRODUCER_EPOCH: i16 = 2;
 
 // ---- [app.produce] -----------------------------------------------------------------------
 
@@ -84,6 +87,8 @@ pub const MAX_QUEUE_MICRO_OPS: u64 = 160_000;
 pub const MAX_OP_INTERVAL_MS: u64 = 60_000;
 /// `app.jepsen-queue.intra_txn_delay_ms`: 0..=60,000 ms (default 40).
 pub const MAX_INTRA_TXN_DELAY_MS: u64 = 60_000;
+/// `app.jepsen-queue.end_txn_delay_ms`: 0..=60,000 ms (default 0).
+pub const MAX_END_TXN_DELAY_MS: u64 = 60_000;
 /// `app.jepsen-queue.max_poll_records`: 1..=100 (default 10). Every polled record is recorded in the
 /// history and checked.
 pub const MAX_POLL_RECORDS: u32 = 100;

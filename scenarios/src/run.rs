@@ -363,6 +363,8 @@ fn start_brokers(
     variants: &Variants,
 ) -> (Cluster, Vec<Arc<BrokerStorage>>) {
     let partitions = spec.partitions();
+    let settings = model::broker::BrokerSettings::from_variants(variants)
+        .with_max_producer_epoch(spec.max_producer_epoch);
     let cluster_cell: model::broker::ClusterCell = Default::default();
     let mut brokers = Vec::new();
     let mut storages = Vec::new();
@@ -373,7 +375,7 @@ fn start_brokers(
             .cloned()
             .collect();
         let name = model::ClusterSpec::broker_name(i);
-        let (node, storage) = spawn_broker(sim, net, &name, i, led, variants, cluster_cell.clone());
+        let (node, storage) = spawn_broker(sim, net, &name, i, led, settings, cluster_cell.clone());
         brokers.push(node);
         storages.push(storage);
     }

@@ -410,6 +410,29 @@ impl Scenario {
                 ),
             ));
         }
+        self.validate_topics()?;
+        bounded(
+            "cluster.sync_us",
+            self.cluster.sync_us,
+            0,
+            limits::MAX_SYNC_US,
+        )?;
+        bounded(
+            "cluster.leader_election_ms",
+            self.cluster.leader_election_ms,
+            0,
+            limits::MAX_LEADER_ELECTION_MS,
+        )?;
+        bounded(
+            "cluster.max_producer_epoch",
+            self.cluster.max_producer_epoch,
+            limits::MIN_MAX_PRODUCER_EPOCH,
+            i16::MAX,
+        )
+    }
+
+    /// Each topic's name and partition count, and no topic declared twice.
+    fn validate_topics(&self) -> Result<(), Invalid> {
         for (i, t) in self.cluster.topics.iter().enumerate() {
             let chars = t.name.chars().count();
             if chars == 0 || chars > limits::MAX_TOPIC_NAME_CHARS {
@@ -434,18 +457,7 @@ impl Scenario {
                 ));
             }
         }
-        bounded(
-            "cluster.sync_us",
-            self.cluster.sync_us,
-            0,
-            limits::MAX_SYNC_US,
-        )?;
-        bounded(
-            "cluster.leader_election_ms",
-            self.cluster.leader_election_ms,
-            0,
-            limits::MAX_LEADER_ELECTION_MS,
-        )
+        Ok(())
     }
 
     fn validate_network(&self) -> Result<(), Invalid> {

@@ -292,6 +292,13 @@ const REACHED_BY: &[(&str, &str, &str, u64)] = &[
         3,
     ),
     ("leader-not-ready", "new-topic", "exactly-once", 0),
+    ("producer-id-rotated", "epoch-exhaustion", "exactly-once", 0),
+    (
+        "fence-abort-rotates-producer-id",
+        "epoch-exhaustion",
+        "exactly-once",
+        0,
+    ),
 ];
 
 #[test]

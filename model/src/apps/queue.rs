@@ -70,6 +70,10 @@ pub struct QueueWorkload {
     pub op_interval_ms: u64,
     /// About half the transactions pause up to this long between micro-ops, ms (0: never).
     pub intra_txn_delay_ms: u64,
+    /// About half the transactions pause up to this long after their last micro-op, before
+    /// they commit or abort, ms (a slow application, or one that ends transactions on an
+    /// interval, as Streams' commit.interval.ms). Default 0: never.
+    pub end_txn_delay_ms: u64,
     /// The transactional producers' transaction timeout, ms.
     pub txn_timeout_ms: u64,
     /// Most records one poll returns.
@@ -96,6 +100,7 @@ impl Default for QueueWorkload {
             abort_one_in: 30,
             op_interval_ms: 20,
             intra_txn_delay_ms: 40,
+            end_txn_delay_ms: 0,
             txn_timeout_ms: 10_000,
             max_poll_records: 10,
             crash_clients: false,
@@ -205,6 +210,13 @@ enum Micro {
 }
 
 /// Why a transaction (or batch) ended as it did.
+/// How a random transaction is to end: aborted on purpose or committed, after a pause.
+#[derive(Clone, Copy, Debug)]
+struct TxnEnding {
+    abort: bool,
+    pause: Option<Duration>,
+}
+
 enum TxnEnd {
     Committed,
     /// Definitely aborted (on purpose, or after an error before the commit).
@@ -302,6 +314,10 @@ impl QueueClient {
                     let micros = self.draw_txn(&mut rng);
                     let abort = self.workload.abort_one_in > 0
                         && rng.gen_range(0..self.workload.abort_one_in) == 0;
+                    let ending = TxnEnding {
+                        abort,
+                        pause: self.draw_end_pause(&mut rng),
+                    };
                     let delay = (self.workload.intra_txn_delay_ms > 0 && rng.gen_bool(0.5))
                         .then_some(self.workload.intra_txn_delay_ms);
                     let mut delays = || delay.map(|d| Duration::from_millis(rng.gen_range(1..=d)));
@@ -313,7 +329,7 @@ impl QueueClient {
                             continue; // fenced while initialising: try again next time
                         };
                         let healthy = self
-                            .transaction(p, &consumer, &micros, abort, &mut positions, &mut delays)
+                            .transaction(p, &consumer, &micros, ending, &mut positions, &mut delays)
                             .await;
                         if !healthy {
                             txn_producer = None;
@@ -380,11 +396,26 @@ impl QueueClient {
             return; // fenced while initialising: the operation is skipped
         };
         let healthy = self
-            .transaction(p, consumer, &micros, abort, positions, &mut script_pauses)
+            .transaction(
+                p,
+                consumer,
+                &micros,
+                TxnEnding { abort, pause: None },
+                positions,
+                &mut script_pauses,
+            )
             .await;
         if !healthy {
             *txn_producer = None;
         }
+    }
+
+    /// The pause before a transaction ends (`end_txn_delay_ms`): drawn only when set, so
+    /// workloads without it draw what they always drew.
+    fn draw_end_pause(&self, rng: &mut impl Rng) -> Option<Duration> {
+        let most_ms = self.workload.end_txn_delay_ms;
+        (most_ms > 0 && rng.gen_bool(0.5))
+            .then(|| Duration::from_millis(rng.gen_range(1..=most_ms)))
     }
 
     fn draw_txn(&self, rng: &mut impl Rng) -> Vec<Micro> {
@@ -506,7 +537,7 @@ impl QueueClient {
         producer: &mut TransactionalProducer,
         consumer: &Consumer,
         micros: &[Micro],
-        abort: bool,
+        ending: TxnEnding,
         positions: &mut BTreeMap<TopicPartition, u64>,
         delays: &mut impl FnMut() -> Option<Duration>,
     ) -> bool {
@@ -531,9 +562,14 @@ impl QueueClient {
                 &mut polled,
             )
             .await;
+        if steps_result.is_ok()
+            && let Some(pause) = ending.pause
+        {
+            madsim::time::sleep(pause).await;
+        }
         let end = match steps_result {
             Err(e) => TxnEnd::Aborted(e.to_string()),
-            Ok(()) if abort => TxnEnd::Aborted("aborted on purpose".into()),
+            Ok(()) if ending.abort => TxnEnd::Aborted("aborted on purpose".into()),
             Ok(()) if self.closes_before_commit(producer).await => {
                 // The producer is closed with its transaction open: it never commits (the
                 // coordinator's timeout, or the next init_transactions, aborts it).

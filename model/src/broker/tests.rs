@@ -24,6 +24,7 @@ fn open_broker(sim: &Sim, storage: Arc<BrokerStorage>) -> Broker {
     let spec = ClusterSpec {
         sync_us: 0,
         leader_election_ms: 0,
+        max_producer_epoch: crate::txn::MAX_PRODUCER_EPOCH,
         brokers: 1,
         topics: vec![TopicSpec {
             name: "out".into(),
@@ -31,15 +32,7 @@ fn open_broker(sim: &Sim, storage: Arc<BrokerStorage>) -> Broker {
         }],
     };
     let _ = cluster.set(Cluster::new(spec, vec![node]));
-    Broker::open(
-        node,
-        0,
-        net,
-        storage,
-        PartitionConfig::default(),
-        BrokerSwitches::default(),
-        cluster,
-    )
+    Broker::open(node, 0, net, storage, BrokerSettings::default(), cluster)
 }
 
 fn in_sim<T: Send + 'static>(body: impl FnOnce(Sim) -> T + Send + 'static) -> T {

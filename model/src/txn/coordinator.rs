@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use sim::DurableLog;
 
-use super::metadata::{TxnMetadata, TxnState, TxnTransit, is_epoch_exhausted};
+use super::metadata::{MAX_PRODUCER_EPOCH, TxnMetadata, TxnState, TxnTransit, is_epoch_exhausted};
 use crate::coverage::CoveragePoint;
 use crate::protocol::{
     KafkaError, NO_PRODUCER_ID, TopicPartition, TransactionVersion, TxnMarker, TxnResult,
@@ -46,6 +46,16 @@ pub struct TxnCoordinatorConfig {
     pub max_txn_timeout_ms: u64,
     /// Partitions of `__consumer_offsets` (Kafka's default: 50).
     pub offsets_topic_partitions: u32,
+    /// The highest producer epoch handed out; at `max_producer_epoch - 1` the producer id is
+    /// rotated. Default Kafka's `Short.MAX_VALUE` (32,767); a scenario lowers it
+    /// (`[cluster] max_producer_epoch`) so that rotation, otherwise 32,766 transactions
+    /// away, happens within a run (KAFKA-18660's author tested the same way).
+    pub max_producer_epoch: i16,
+    /// Transactions v2: an abort that fences the producer (a timeout, or InitProducerId
+    /// meeting an open transaction) at an exhausted epoch also rotates the producer id
+    /// (KAFKA-20090, apache/kafka PR 21506). Default on; off is the
+    /// `timeout-abort-skips-rotation` variant: the abort completes at the maximum epoch.
+    pub fence_abort_rotates_exhausted_producer: bool,
 }
 
 impl Default for TxnCoordinatorConfig {
@@ -55,6 +65,8 @@ impl Default for TxnCoordinatorConfig {
             timeout_abort_bumps_epoch: true,
             max_txn_timeout_ms: 15 * 60 * 1000,
             offsets_topic_partitions: 50,
+            max_producer_epoch: MAX_PRODUCER_EPOCH,
+            fence_abort_rotates_exhausted_producer: true,
         }
     }
 }
@@ -133,7 +145,8 @@ impl TxnCoordinator {
         log.read(|records| {
             for record in records {
                 let metadata =
-                    TxnMetadata::from_log(record.transactional_id.clone(), &record.transit);
+                    TxnMetadata::from_log(record.transactional_id.clone(), &record.transit)
+                        .with_max_producer_epoch(config.max_producer_epoch);
                 txns.insert(record.transactional_id.clone(), metadata);
             }
         });
@@ -246,7 +259,8 @@ impl TxnCoordinator {
         let id: Arc<str> = Arc::from(transactional_id);
         if !self.txns.contains_key(&id) {
             let producer_id = self.producer_ids.next_producer_id();
-            let metadata = TxnMetadata::new(id.clone(), producer_id, txn_timeout_ms, now_ms);
+            let metadata = TxnMetadata::new(id.clone(), producer_id, txn_timeout_ms, now_ms)
+                .with_max_producer_epoch(self.config.max_producer_epoch);
             self.txns.insert(id.clone(), metadata);
         }
         let metadata = &self.txns[&id];
@@ -269,7 +283,10 @@ impl TxnCoordinator {
                 // Fence the producer and abort its transaction; the client retries and gets a
                 // second bump, so the fenced epoch is never handed out.
                 CoveragePoint::InitFencedOngoingTxn.hit();
-                let markers = vec![self.fence_and_abort(&id, now_ms)];
+                let Some(markers) = self.fence_and_abort(&id, now_ms) else {
+                    return fail(KafkaError::UnknownServerError);
+                };
+                let markers = vec![markers];
                 InitProducerIdOutcome {
                     result: Err(KafkaError::ConcurrentTransactions),
                     markers,
@@ -293,7 +310,7 @@ impl TxnCoordinator {
     ) -> InitProducerIdOutcome {
         let metadata = &self.txns[id];
         let initialised_before = metadata.producer_epoch >= 0;
-        let rotate = is_epoch_exhausted(metadata.producer_epoch)
+        let rotate = metadata.is_producer_epoch_exhausted()
             && expected.is_none_or(|(_, epoch)| epoch == metadata.producer_epoch);
         if rotate {
             let new_producer_id = self.producer_ids.next_producer_id();
@@ -333,14 +350,43 @@ impl TxnCoordinator {
     }
 
     /// Fences an Ongoing transaction's producer (epoch + 1) and logs PrepareAbort under the
-    /// new epoch; returns its markers.
-    fn fence_and_abort(&mut self, id: &Arc<str>, now_ms: u64) -> MarkerRequest {
+    /// new epoch; returns its markers. Transactions v2 at an exhausted epoch also rotate the
+    /// producer id on completion (KAFKA-20090's fix: the exhaustion is judged before the
+    /// fence, as Kafka's `generateTxnTransitMetadataForTxnCompletion` does). None when the
+    /// epoch is at its maximum and cannot be fenced, which only a producer that the
+    /// `timeout-abort-skips-rotation` variant left there can reach (Kafka threw
+    /// IllegalStateException: "Cannot fence producer with epoch equal to Short.MaxValue").
+    fn fence_and_abort(&mut self, id: &Arc<str>, now_ms: u64) -> Option<MarkerRequest> {
+        let metadata = &self.txns[id];
+        if !metadata.can_bump_epoch() {
+            self.assert_only_the_variant_overflows(metadata);
+            return None;
+        }
+        let next_producer_id = if self.config.epoch_bump_per_txn
+            && self.config.fence_abort_rotates_exhausted_producer
+            && metadata.is_producer_epoch_exhausted()
+        {
+            CoveragePoint::FenceAbortRotatesProducerId.hit();
+            self.producer_ids.next_producer_id()
+        } else {
+            NO_PRODUCER_ID
+        };
         self.write(id, |m| {
             let fence = m.prepare_fence_producer_epoch();
             m.adopt_epoch_fence(&fence);
-            m.prepare_abort_or_commit(TxnState::PrepareAbort, false, NO_PRODUCER_ID, now_ms)
+            m.prepare_abort_or_commit(TxnState::PrepareAbort, false, next_producer_id, now_ms)
         });
-        self.marker_request(&self.txns[id])
+        Some(self.marker_request(&self.txns[id]))
+    }
+
+    /// A producer at the maximum epoch with a transaction to end: impossible unless the
+    /// `timeout-abort-skips-rotation` variant let an abort complete there.
+    fn assert_only_the_variant_overflows(&self, metadata: &TxnMetadata) {
+        assert!(
+            !self.config.fence_abort_rotates_exhausted_producer,
+            "{}: producer {} holds the maximum epoch {} with a transaction open",
+            metadata.transactional_id, metadata.producer_id, metadata.producer_epoch
+        );
     }
 
     /// Looks up a transactional.id for AddPartitions/AddOffsets/EndTxn.
@@ -354,7 +400,13 @@ impl TxnCoordinator {
             .ok_or(KafkaError::InvalidProducerIdMapping)
     }
 
-    /// AddPartitionsToTxn: the epoch is checked before the state (C9).
+    /// AddPartitionsToTxn. The epoch is checked before the state (C9), except for the
+    /// producer id a completing transaction rotates to: KAFKA-18660's fix (apache/kafka PR
+    /// 18730) answers a pending transition CONCURRENT_TRANSACTIONS before checking the
+    /// producer, so a producer whose EndTxn handed it the new id, starting its next
+    /// transaction while the markers are written and the coordinator still holds the old
+    /// id, is not fenced by its own rotation. (Kafka's marker phase is a pending transition;
+    /// here it is the Prepare* state, where C9's fixture still wants the epoch check first.)
     pub fn add_partitions(
         &mut self,
         transactional_id: &str,
@@ -365,13 +417,19 @@ impl TxnCoordinator {
     ) -> Result<(), KafkaError> {
         let id = self.known(transactional_id)?;
         let metadata = &self.txns[&id];
+        let rotating_to_it = metadata.state.is_prepare()
+            && metadata.next_producer_id != NO_PRODUCER_ID
+            && producer_id == metadata.next_producer_id;
+        if metadata.has_pending_transition() || rotating_to_it {
+            return Err(KafkaError::ConcurrentTransactions);
+        }
         if metadata.producer_id != producer_id {
             return Err(KafkaError::InvalidProducerIdMapping);
         }
         if metadata.producer_epoch != producer_epoch {
             return Err(KafkaError::ProducerFenced);
         }
-        if metadata.has_pending_transition() || metadata.state.is_prepare() {
+        if metadata.state.is_prepare() {
             return Err(KafkaError::ConcurrentTransactions);
         }
         let already_added = partitions.iter().all(|tp| metadata.partitions.contains(tp));
@@ -455,9 +513,11 @@ impl TxnCoordinator {
     }
 
     /// Whether (producer id, epoch) may end this transactional.id's transaction. TV0/1: the
-    /// exact current epoch (C14, C22). TV2: the current epoch while Ongoing; in
-    /// Prepare*/Complete* only a retry, i.e. the epoch the transaction was ended with (the
-    /// remembered last epoch), also across a producer-id rotation (C18, C19).
+    /// exact current epoch (C14, C22). TV2 (Kafka's `endTransaction`): the current epoch
+    /// while Ongoing; in Prepare*/Complete* a retry, i.e. the epoch just below the current
+    /// one (`retryOnEpochBump`: a bump by the EndTxn itself or by a fence that aborted it),
+    /// or across a producer-id rotation the previous id at the last epoch before exhaustion
+    /// (`retryOnOverflow`) (C18, C19).
     fn check_end_txn_producer(
         &self,
         metadata: &TxnMetadata,
@@ -478,15 +538,14 @@ impl TxnCoordinator {
             && metadata.previous_producer_id == producer_id
             && metadata.producer_id != producer_id
             && metadata.producer_epoch == 0
-            && is_epoch_exhausted(producer_epoch)
-            && producer_epoch == metadata.last_producer_epoch;
+            && producer_epoch == metadata.max_producer_epoch - 1;
         if metadata.producer_id != producer_id && !retry_after_rotation {
             return Err(KafkaError::InvalidProducerIdMapping);
         }
+        let retry_after_bump =
+            metadata.producer_epoch >= 1 && producer_epoch == metadata.producer_epoch - 1;
         let valid_epoch = if decided {
-            retry_after_rotation
-                || (metadata.last_producer_epoch != crate::protocol::NO_PRODUCER_EPOCH
-                    && producer_epoch == metadata.last_producer_epoch)
+            retry_after_rotation || retry_after_bump
         } else {
             producer_epoch == metadata.producer_epoch
         };
@@ -501,7 +560,15 @@ impl TxnCoordinator {
     /// id at an exhausted epoch); answers with the id and epoch the producer continues with.
     fn decide(&mut self, id: &Arc<str>, result: TxnResult, now_ms: u64) -> EndTxnOutcome {
         let bump = self.config.epoch_bump_per_txn;
-        let next_producer_id = if bump && is_epoch_exhausted(self.txns[id].producer_epoch) {
+        let metadata = &self.txns[id];
+        if bump && !metadata.can_bump_epoch() {
+            // Kafka before apache/kafka PR 21469 overflowed the epoch here and the
+            // transition failed: the transaction stays Ongoing (KAFKA-20090).
+            self.assert_only_the_variant_overflows(metadata);
+            return EndTxnOutcome::error(KafkaError::UnknownServerError);
+        }
+        let next_producer_id = if bump && metadata.is_producer_epoch_exhausted() {
+            CoveragePoint::ProducerIdRotated.hit();
             self.producer_ids.next_producer_id()
         } else {
             NO_PRODUCER_ID
@@ -564,13 +631,15 @@ impl TxnCoordinator {
     pub fn abort_timed_out_transactions(&mut self, now_ms: u64) -> Vec<MarkerRequest> {
         self.timed_out_transactions(now_ms)
             .into_iter()
-            .map(|id| {
+            .filter_map(|id| {
                 CoveragePoint::TxnTimedOut.hit();
                 if self.config.timeout_abort_bumps_epoch {
+                    // None: stuck at the maximum epoch (the variant); Kafka's sweep failed
+                    // on it every time.
                     self.fence_and_abort(&id, now_ms)
                 } else {
                     let bump = self.config.epoch_bump_per_txn
-                        && !is_epoch_exhausted(self.txns[&id].producer_epoch);
+                        && !self.txns[&id].is_producer_epoch_exhausted();
                     self.write(&id, |m| {
                         m.prepare_abort_or_commit(
                             TxnState::PrepareAbort,
@@ -579,7 +648,7 @@ impl TxnCoordinator {
                             now_ms,
                         )
                     });
-                    self.marker_request(&self.txns[&id])
+                    Some(self.marker_request(&self.txns[&id]))
                 }
             })
             .collect()
@@ -592,7 +661,8 @@ impl TxnCoordinator {
 fn is_valid_expected_producer_id(metadata: &TxnMetadata, (producer_id, epoch): (i64, i16)) -> bool {
     metadata.producer_epoch == crate::protocol::NO_PRODUCER_EPOCH
         || producer_id == metadata.producer_id
-        || (producer_id == metadata.previous_producer_id && is_epoch_exhausted(epoch))
+        || (producer_id == metadata.previous_producer_id
+            && is_epoch_exhausted(epoch, metadata.max_producer_epoch))
 }
 
 #[cfg(test)]

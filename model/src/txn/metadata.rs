@@ -12,13 +12,15 @@ use std::sync::Arc;
 
 use crate::protocol::{KafkaError, NO_PRODUCER_EPOCH, NO_PRODUCER_ID, TopicPartition};
 
-/// The highest producer epoch (`Short.MAX_VALUE`).
+/// The highest producer epoch (`Short.MAX_VALUE`): the default of the coordinator's
+/// `max_producer_epoch`, which a scenario may lower to make exhaustion reachable.
 pub const MAX_PRODUCER_EPOCH: i16 = i16::MAX;
 
 /// Whether an epoch leaves no room for another bump plus a fence: Kafka rotates the producer
-/// id at `Short.MAX_VALUE - 1` (32,766) so that a fence can still bump once.
-pub fn is_epoch_exhausted(epoch: i16) -> bool {
-    epoch >= MAX_PRODUCER_EPOCH - 1
+/// id at `Short.MAX_VALUE - 1` (32,766) so that a fence can still bump once; here at
+/// `max_producer_epoch - 1`.
+pub fn is_epoch_exhausted(epoch: i16, max_producer_epoch: i16) -> bool {
+    epoch >= max_producer_epoch - 1
 }
 
 /// The coordinator's states of one transactional.id.
@@ -128,6 +130,9 @@ pub struct TxnMetadata {
     pub txn_last_update_ms: u64,
     /// A transition prepared but not yet in the log.
     pub pending_state: Option<TxnState>,
+    /// The highest epoch this coordinator hands out (a setting, not logged): Kafka's
+    /// `Short.MAX_VALUE` by default.
+    pub max_producer_epoch: i16,
 }
 
 impl TxnMetadata {
@@ -151,7 +156,29 @@ impl TxnMetadata {
             txn_start_ms: None,
             txn_last_update_ms: now_ms,
             pending_state: None,
+            max_producer_epoch: MAX_PRODUCER_EPOCH,
         }
+    }
+
+    /// The same, under a coordinator whose highest epoch is `max_producer_epoch`.
+    pub fn with_max_producer_epoch(mut self, max_producer_epoch: i16) -> Self {
+        assert!(
+            max_producer_epoch >= 2,
+            "no room to bump and fence below epoch 2"
+        );
+        self.max_producer_epoch = max_producer_epoch;
+        self
+    }
+
+    /// Whether the current epoch leaves no room for another bump plus a fence.
+    pub fn is_producer_epoch_exhausted(&self) -> bool {
+        is_epoch_exhausted(self.producer_epoch, self.max_producer_epoch)
+    }
+
+    /// Whether the epoch can still be bumped at all (false only at the maximum, which only
+    /// the `timeout-abort-skips-rotation` variant lets a producer hold).
+    pub fn can_bump_epoch(&self) -> bool {
+        self.producer_epoch < self.max_producer_epoch
     }
 
     /// The state a log record describes (recovery).
@@ -243,7 +270,7 @@ impl TxnMetadata {
         now_ms: u64,
     ) -> Result<TxnTransit, KafkaError> {
         assert!(
-            !is_epoch_exhausted(self.producer_epoch),
+            !self.is_producer_epoch_exhausted(),
             "{}: epochs of producer {} exhausted; rotate the producer id",
             self.transactional_id,
             self.producer_epoch
@@ -311,11 +338,11 @@ impl TxnMetadata {
     }
 
     /// Fences the current producer of an Ongoing transaction: epoch + 1, never returned to a
-    /// client (M5; panics at `MAX_PRODUCER_EPOCH`, M6). Follow with `adopt_epoch_fence` and
+    /// client (M5; panics at the maximum epoch, M6). Follow with `adopt_epoch_fence` and
     /// an abort.
     pub fn prepare_fence_producer_epoch(&mut self) -> TxnTransit {
         assert!(
-            self.producer_epoch < MAX_PRODUCER_EPOCH,
+            self.can_bump_epoch(),
             "{}: fencing epoch {} would overflow",
             self.transactional_id,
             self.producer_epoch
@@ -350,7 +377,7 @@ impl TxnMetadata {
     ) -> TxnTransit {
         assert!(state.is_prepare(), "{state:?} is not a decision");
         let (epoch, last_epoch) = if bump_epoch {
-            assert!(self.producer_epoch < MAX_PRODUCER_EPOCH, "epoch overflow");
+            assert!(self.can_bump_epoch(), "epoch overflow");
             (self.producer_epoch + 1, self.producer_epoch)
         } else {
             (self.producer_epoch, self.last_producer_epoch)

@@ -249,12 +249,23 @@ impl World {
             .coordinator
             .end_txn(TXN_IDS[producer], pid, epoch, result, self.now_ms);
         match outcome.result {
+            // TV2: EndTxn(abort) one epoch below a transaction a fence aborted (a timeout) is
+            // a retry (Kafka's `retryOnEpochBump`): answered with the id and epoch to go on
+            // with, as after the producer's own abort.
+            Ok(answer) if !was_ongoing && self.config.epoch_bump_per_txn => {
+                assert!(!commit, "a timed-out transaction never commits");
+                assert!(outcome.markers.is_empty());
+                assert!(
+                    answer == (pid, epoch + 1) || answer.1 == 0,
+                    "{answer:?} after ({pid}, {epoch})"
+                );
+                self.answered(producer, answer);
+                let instance = &mut self.instances[producer];
+                instance.producer = Some(answer);
+                instance.next_seq.clear();
+            }
             // TV0/1: EndTxn after the same decision completed is answered as a retry (C15).
             Ok(answer) if !was_ongoing => {
-                assert!(
-                    !self.config.epoch_bump_per_txn,
-                    "TV2 has no same-epoch retry"
-                );
                 assert_eq!(answer, (pid, epoch));
                 assert!(outcome.markers.is_empty());
             }

@@ -284,6 +284,12 @@ fn validate_pacing(queue: &QueueWorkload) -> Result<(), Invalid> {
         limits::MAX_INTRA_TXN_DELAY_MS,
     )?;
     bounded(
+        &format!("{AT}.end_txn_delay_ms"),
+        queue.end_txn_delay_ms,
+        0,
+        limits::MAX_END_TXN_DELAY_MS,
+    )?;
+    bounded(
         &format!("{AT}.max_poll_records"),
         queue.max_poll_records,
         1,

@@ -38,7 +38,8 @@ fn coordinator(tv2: bool) -> TxnCoordinator {
 
 /// Installs metadata for `TXN` directly (Kafka's fixture: pid 10).
 fn with_state(c: &mut TxnCoordinator, state: TxnState, epoch: i16, last_epoch: i16) {
-    let mut m = TxnMetadata::new(Arc::from(TXN), PID, TIMEOUT_MS, 0);
+    let mut m = TxnMetadata::new(Arc::from(TXN), PID, TIMEOUT_MS, 0)
+        .with_max_producer_epoch(c.config.max_producer_epoch);
     m.state = state;
     m.producer_epoch = epoch;
     m.last_producer_epoch = last_epoch;
@@ -337,13 +338,12 @@ fn c20_retry_of_an_end_txn_whose_state_tv2_wrote() {
         end_txn_and_retry(&mut c, 5),
         [Err(KafkaError::ConcurrentTransactions), Ok((PID, 6))]
     );
-    // Deliberate difference: Kafka recognises the retry as current − 1, its fixture with no
-    // last epoch; this model by the remembered last epoch, which only a fence clears (so the
-    // fenced producer's EndTxn stays fenced).
+    // As Kafka's fixture, with no last epoch: the retry is recognised as current − 1
+    // (`retryOnEpochBump`), so after a fence too.
     with_state(&mut c, TxnState::PrepareCommit, 6, NO_PRODUCER_EPOCH);
     assert_eq!(
         end(&mut c, PID, 5, TxnResult::Commit),
-        Err(KafkaError::ProducerFenced)
+        Err(KafkaError::ConcurrentTransactions)
     );
 }
 
@@ -793,4 +793,129 @@ fn without_the_tv2_bump_a_delayed_end_txn_ends_the_next_transaction() {
             assert_eq!(state(&c).2, TxnState::PrepareCommit);
         }
     }
+}
+
+// ---- Epoch exhaustion under transactions v2, at a small `max_producer_epoch` --------------
+
+const SMALL_MAX_EPOCH: i16 = 3;
+
+/// TV2 with epochs up to 3 (exhausted at 2); `rotates`: KAFKA-20090's fix in force.
+fn small_epoch_coordinator(rotates: bool) -> TxnCoordinator {
+    let config = TxnCoordinatorConfig {
+        max_producer_epoch: SMALL_MAX_EPOCH,
+        fence_abort_rotates_exhausted_producer: rotates,
+        ..Default::default()
+    };
+    TxnCoordinator::open(DurableLog::new(), 7, config, counter(100).1).0
+}
+
+/// Writes every marker the outcome asked for and completes the transaction.
+fn write_markers(c: &mut TxnCoordinator, markers: &[MarkerRequest]) {
+    for request in markers {
+        assert!(c.on_markers_written(request, 20));
+    }
+}
+
+#[test]
+fn end_txn_at_an_exhausted_epoch_rotates_and_the_new_id_waits_for_the_markers() {
+    // KAFKA-18660: the answer carries the new id at epoch 0, and that id's AddPartitions
+    // while the old id's markers are written is CONCURRENT_TRANSACTIONS, not a fence.
+    let mut c = small_epoch_coordinator(true);
+    with_state(&mut c, TxnState::Ongoing, 2, 1);
+    let outcome = c.end_txn(TXN, PID, 2, TxnResult::Commit, 10);
+    let (new_pid, epoch) = outcome.result.unwrap();
+    assert_ne!(new_pid, PID);
+    assert_eq!(epoch, 0);
+    assert_eq!(
+        c.add_partitions(TXN, new_pid, 0, &[tp(1)], 11),
+        Err(KafkaError::ConcurrentTransactions)
+    );
+    write_markers(&mut c, &outcome.markers);
+    assert_eq!(state(&c), (new_pid, 0, TxnState::CompleteCommit));
+    assert_eq!(c.add_partitions(TXN, new_pid, 0, &[tp(1)], 12), Ok(()));
+}
+
+#[test]
+fn a_timeout_abort_at_an_exhausted_epoch_rotates_the_producer_id() {
+    // KAFKA-20090's fix: the fence takes the epoch to the maximum, and the abort rotates.
+    let mut c = small_epoch_coordinator(true);
+    with_state(&mut c, TxnState::Ongoing, 2, 1);
+    let markers = c.abort_timed_out_transactions(TIMEOUT_MS + 1);
+    assert_eq!(state(&c), (PID, SMALL_MAX_EPOCH, TxnState::PrepareAbort));
+    write_markers(&mut c, &markers);
+    let (new_pid, epoch, completed) = state(&c);
+    assert_ne!(new_pid, PID);
+    assert_eq!((epoch, completed), (0, TxnState::CompleteAbort));
+    // The producer's own abort, at its exhausted epoch under the old id, is a retry
+    // across the rotation: it goes on with the new id.
+    assert_eq!(end(&mut c, PID, 2, TxnResult::Abort), Ok((new_pid, 0)));
+    // Its commit is refused: the transaction aborted.
+    assert_eq!(
+        end(&mut c, PID, 2, TxnResult::Commit),
+        Err(KafkaError::InvalidTxnState)
+    );
+}
+
+#[test]
+fn an_init_fencing_an_open_transaction_at_an_exhausted_epoch_rotates_too() {
+    let mut c = small_epoch_coordinator(true);
+    with_state(&mut c, TxnState::Ongoing, 2, 1);
+    let outcome = init(&mut c, None);
+    assert_eq!(outcome.result, Err(KafkaError::ConcurrentTransactions));
+    write_markers(&mut c, &outcome.markers);
+    let (new_pid, epoch) = init(&mut c, None).result.unwrap();
+    assert_ne!(new_pid, PID);
+    assert_eq!(
+        epoch, 1,
+        "the rotated id at 0, bumped by the retried InitProducerId"
+    );
+}
+
+#[test]
+fn a_timeout_abort_below_exhaustion_is_retried_one_epoch_behind() {
+    // Kafka's `retryOnEpochBump` after a fence: the producer's abort at E is answered with
+    // E + 1, which it goes on with.
+    let mut c = small_epoch_coordinator(true);
+    with_state(&mut c, TxnState::Ongoing, 0, NO_PRODUCER_EPOCH);
+    let markers = c.abort_timed_out_transactions(TIMEOUT_MS + 1);
+    assert_eq!(
+        end(&mut c, PID, 0, TxnResult::Abort),
+        Err(KafkaError::ConcurrentTransactions),
+        "markers still being written"
+    );
+    write_markers(&mut c, &markers);
+    assert_eq!(end(&mut c, PID, 0, TxnResult::Abort), Ok((PID, 1)));
+}
+
+#[test]
+fn without_the_rotation_a_producer_reaches_the_maximum_epoch_and_its_transaction_sticks() {
+    // The `timeout-abort-skips-rotation` variant (KAFKA-20090).
+    let mut c = small_epoch_coordinator(false);
+    with_state(&mut c, TxnState::Ongoing, 2, 1);
+    let markers = c.abort_timed_out_transactions(TIMEOUT_MS + 1);
+    write_markers(&mut c, &markers);
+    assert_eq!(state(&c), (PID, SMALL_MAX_EPOCH, TxnState::CompleteAbort));
+    // The retried abort hands out the maximum epoch, and a transaction opens at it.
+    let max = SMALL_MAX_EPOCH;
+    assert_eq!(end(&mut c, PID, 2, TxnResult::Abort), Ok((PID, max)));
+    assert_eq!(c.add_partitions(TXN, PID, max, &[tp(1)], 30), Ok(()));
+    // It can be neither ended nor fenced, by InitProducerId or by the timeout sweep.
+    assert_eq!(
+        end(&mut c, PID, max, TxnResult::Commit),
+        Err(KafkaError::UnknownServerError)
+    );
+    assert_eq!(
+        init(&mut c, None).result,
+        Err(KafkaError::UnknownServerError)
+    );
+    assert!(c.abort_timed_out_transactions(10 * TIMEOUT_MS).is_empty());
+    assert_eq!(state(&c), (PID, max, TxnState::Ongoing));
+}
+
+#[test]
+#[should_panic(expected = "holds the maximum epoch")]
+fn with_the_rotation_a_transaction_at_the_maximum_epoch_is_impossible() {
+    let mut c = small_epoch_coordinator(true);
+    with_state(&mut c, TxnState::Ongoing, SMALL_MAX_EPOCH, 2);
+    let _ = end(&mut c, PID, SMALL_MAX_EPOCH, TxnResult::Commit);
 }
