@@ -189,7 +189,13 @@ fn check_linearizability(
             }
         })?;
     emit(&if json {
-        report.to_json() + "\n"
+        let out = LinJson {
+            schema: CHECK_SCHEMA,
+            checker: "linearizability",
+            file: name,
+            report: &report,
+        };
+        serde_json::to_string_pretty(&out)? + "\n"
     } else {
         format!("{name}: {report}\n")
     });
@@ -274,27 +280,65 @@ fn report_findings(
         eosim::checker::findings(history).map_err(|e| BadInput(format!("{name}: {e}")))?;
     let judged = judge(findings, policy);
     if json {
-        let reports = |list: &[Anomaly]| -> Vec<_> {
-            list.iter()
-                .map(eosim::reports::AnomalyReport::from)
-                .collect()
+        let out = HistoryJson {
+            schema: CHECK_SCHEMA,
+            checker: "history",
+            file: name,
+            verdict: if judged.errors.is_empty() {
+                "pass"
+            } else {
+                "fail"
+            },
+            ops: history.ops.len(),
+            guarantee: policy.guarantee.name(),
+            anomalies: reports(&judged.errors),
+            allowed: reports(&judged.allowed),
+            informational: reports(&judged.informational),
         };
-        let verdict = if judged.errors.is_empty() {
-            "pass"
-        } else {
-            "fail"
-        };
-        let mut out = serde_json::json!({ "schema": 1, "file": name, "verdict": verdict, "ops": history.ops.len(), "anomalies": reports(&judged.errors) });
-        if !judged.allowed.is_empty() || !judged.informational.is_empty() {
-            out["guarantee"] = policy.guarantee.name().into();
-            out["allowed"] = serde_json::to_value(reports(&judged.allowed))?;
-            out["informational"] = serde_json::to_value(reports(&judged.informational))?;
-        }
         emit(&(serde_json::to_string_pretty(&out)? + "\n"));
     } else {
         emit(&findings_text(name, history, policy, &judged));
     }
     Ok(exit_for(judged.errors.is_empty()))
+}
+
+/// The version of `eosim check --json` (both shapes: `checker` says which), docs/json-schema.md.
+pub const CHECK_SCHEMA: u32 = 1;
+
+/// `eosim check --json` of an eosim or Jepsen Kafka history.
+#[derive(serde::Serialize)]
+struct HistoryJson<'a> {
+    schema: u32,
+    /// `history` here, `linearizability` in [`LinJson`].
+    checker: &'static str,
+    file: &'a str,
+    verdict: &'static str,
+    ops: usize,
+    /// The guarantee the findings were judged under.
+    guarantee: &'static str,
+    /// The errors under `guarantee` (exit 1 when any).
+    anomalies: Vec<eosim::reports::AnomalyReport>,
+    /// Findings `guarantee` allows (docs/anomalies.md).
+    allowed: Vec<eosim::reports::AnomalyReport>,
+    /// Findings allowed under every guarantee.
+    informational: Vec<eosim::reports::AnomalyReport>,
+}
+
+/// `eosim check --json` of a linearizability check: the checker's report, headed by what
+/// the history check's JSON heads with.
+#[derive(serde::Serialize)]
+struct LinJson<'a> {
+    schema: u32,
+    checker: &'static str,
+    file: &'a str,
+    #[serde(flatten)]
+    report: &'a eosim::checker::lin::LinReport,
+}
+
+fn reports(list: &[Anomaly]) -> Vec<eosim::reports::AnomalyReport> {
+    list.iter()
+        .map(eosim::reports::AnomalyReport::from)
+        .collect()
 }
 
 fn findings_text(name: &str, history: &History, policy: &Policy, judged: &Judged) -> String {

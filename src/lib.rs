@@ -184,7 +184,11 @@ pub fn failure_line(outcome: &RunOutcome) -> String {
         (None, Some(anomaly)) => format!("{}: {}", anomaly.kind(), anomaly.explain()),
         (None, None) => "failed without a finding".to_string(),
     };
-    text.lines().next().unwrap_or_default().trim_end().to_string()
+    text.lines()
+        .next()
+        .unwrap_or_default()
+        .trim_end()
+        .to_string()
 }
 
 /// What a sweep totals of a run's coverage.

@@ -463,7 +463,10 @@ fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     }
     let report = eosim::report(&outcome, &scenario);
     if let Some(path) = junit {
-        write_file(&path, &eosim::reports::junit::run_junit(&report, Some(wall_s)))?;
+        write_file(
+            &path,
+            &eosim::reports::junit::run_junit(&report, Some(wall_s)),
+        )?;
     }
     emit(&if json {
         report.to_json() + "\n"

@@ -466,7 +466,10 @@ fn junit_reports_one_case_per_seed() {
     assert!(xml.starts_with("<?xml"));
     assert_eq!(xml.matches("<testcase ").count(), 6);
     // The failure's message is its explanation, not only its kind; every case has a time.
-    assert!(xml.contains("<failure message=\"duplicate: value "), "{xml}");
+    assert!(
+        xml.contains("<failure message=\"duplicate: value "),
+        "{xml}"
+    );
     assert_eq!(xml.matches("\" time=\"").count(), 6 + 2, "{xml}");
     assert!(xml.contains("replay: eosim run produce-retries --seed"));
     let run = dir.join("run.xml");

@@ -161,10 +161,20 @@ fn run_message(report: &RunReport) -> Option<String> {
                 .iter()
                 .find(|a| Some(Failure::of_kind(a.anomaly.kind())) == report.failure)
                 .or(report.anomalies.first())?;
-            format!("{}: {}", decisive.anomaly.kind().name(), decisive.explanation)
+            format!(
+                "{}: {}",
+                decisive.anomaly.kind().name(),
+                decisive.explanation
+            )
         }
     };
-    Some(text.lines().next().unwrap_or_default().trim_end().to_string())
+    Some(
+        text.lines()
+            .next()
+            .unwrap_or_default()
+            .trim_end()
+            .to_string(),
+    )
 }
 
 /// A sweep: one test case per seed taking `time_for_seed` (wall seconds, when measured); a
@@ -213,13 +223,7 @@ pub fn soak_junit(
     let total = total_time((0..report.sweeps.len()).map(&time_for_sweep));
     let mut out = String::new();
     let suite = format!("soak {}", report.seeds);
-    open_suites(
-        &mut out,
-        &suite,
-        report.sweeps.len() as u64,
-        failing,
-        total,
-    );
+    open_suites(&mut out, &suite, report.sweeps.len() as u64, failing, total);
     for (i, sweep) in report.sweeps.iter().enumerate() {
         let suite = suite_name(&sweep.scenario, &sweep.guarantee, &sweep.variants);
         let case = Case {
@@ -238,7 +242,8 @@ pub fn soak_junit(
 fn soak_failure(sweep: &SweepReport) -> CaseFailure {
     let seeds: Vec<String> = sweep.failing_seeds.iter().map(u64::to_string).collect();
     let first = sweep.results.iter().find(|r| r.verdict == Verdict::Fail);
-    let explanation = first.and_then(|r| Some(format!("seed {}: {}", r.seed, r.explanation.as_ref()?)));
+    let explanation =
+        first.and_then(|r| Some(format!("seed {}: {}", r.seed, r.explanation.as_ref()?)));
     let count = format!("{} of {} seeds failed", sweep.failed, sweep.runs);
     let mut body = vec![format!("failing seeds: {}", seeds.join(" "))];
     body.extend(explanation.clone());
