@@ -318,3 +318,58 @@ impl From<Exit> for std::process::ExitCode {
         std::process::ExitCode::from(exit.code)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    /// Every subcommand clap knows (walked from the command tree, so a new one cannot be
+    /// forgotten), with its path: `eosim sweep`.
+    fn every_command(command: &clap::Command, path: &str, out: &mut Vec<(String, clap::Command)>) {
+        for sub in command.get_subcommands() {
+            let path = format!("{path} {}", sub.get_name());
+            out.push((path.clone(), sub.clone()));
+            every_command(sub, &path, out);
+        }
+    }
+
+    #[test]
+    fn every_subcommand_ends_its_help_with_examples_of_itself_and_exit_codes() {
+        let mut root = crate::Cli::command();
+        root.build();
+        let mut commands = Vec::new();
+        every_command(&root, "eosim", &mut commands);
+        // clap's own `help` subcommand (and its mirror of ours) is not ours to document.
+        commands.retain(|(path, _)| path != "eosim help" && !path.starts_with("eosim help "));
+        assert!(commands.len() >= 10, "{}", commands.len());
+        for (path, mut command) in commands {
+            for help in [
+                command.render_long_help().to_string(),
+                command.render_help().to_string(),
+            ] {
+                let examples = help
+                    .split("Examples:\n")
+                    .nth(1)
+                    .unwrap_or_else(|| panic!("`{path} --help` has no Examples:\n{help}"));
+                assert!(
+                    examples
+                        .lines()
+                        .map(str::trim)
+                        .any(|l| l == path || l.starts_with(&format!("{path} "))),
+                    "`{path} --help` has no example of itself:\n{help}"
+                );
+                let codes: Vec<u8> = help
+                    .split("Exit codes:\n")
+                    .nth(1)
+                    .unwrap_or_else(|| panic!("`{path} --help` has no Exit codes:\n{help}"))
+                    .lines()
+                    .map_while(|l| l.split_whitespace().next()?.parse().ok())
+                    .collect();
+                assert!(!codes.is_empty(), "`{path} --help` lists no exit code");
+                if path != "eosim list" {
+                    assert!(codes.contains(&2), "`{path}`: bad input exits 2:\n{help}");
+                }
+            }
+        }
+    }
+}
