@@ -901,16 +901,31 @@ fn hunt(args: HuntArgs) -> anyhow::Result<ExitCode> {
         .collect::<Vec<_>>()
         .join(" ");
     let progress = Progress::new("hunt", variants.len() as u128, Unit::Variants, false);
-    let (mut done, mut missed) = (0, 0);
-    let report = eosim::hunt_report(&variants, &options, &command, |row| {
-        done += 1;
-        missed += usize::from(!row.held());
-        progress.set(
-            done,
-            format!("{missed} not held"),
-            format!("· {}", row.variant),
-        );
-    });
+    // Done and not held so far, shared by the two callbacks.
+    let counts = std::cell::Cell::new((0u64, 0u64));
+    let report = eosim::hunt_report_with(
+        &variants,
+        &options,
+        &command,
+        |variant| {
+            let (done, missed) = counts.get();
+            progress.set(
+                done,
+                format!("{missed} not held"),
+                format!("· hunting {variant}"),
+            );
+        },
+        |row| {
+            let (done, missed) = counts.get();
+            counts.set((done + 1, missed + u64::from(!row.held())));
+            let (done, missed) = counts.get();
+            progress.set(
+                done,
+                format!("{missed} not held"),
+                format!("· {} done", row.variant),
+            );
+        },
+    );
     progress.finish();
     let report = report.map_err(BadInput)?;
     emit(&if args.json {
