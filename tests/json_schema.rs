@@ -378,6 +378,37 @@ fn every_json_output_matches_docs_json_schema() {
     );
 }
 
+/// Bad input prints no half document: stdout is empty, the message is on stderr, exit 2.
+#[test]
+fn bad_input_with_json_leaves_stdout_empty() {
+    for args in [
+        &["run", "no-such-scenario", "--json"][..],
+        &["sweep", "produce-retries", "--seeds", "9..3", "--json"],
+        &["check", "/no/such/history.jsonl", "--json"],
+        &[
+            "compare",
+            "produce-retries",
+            "--seeds",
+            "0..2",
+            "--guarantees",
+            "sometimes",
+            "--json",
+        ],
+        &["merge", "/no/such/shard.json", "--json"],
+        &["hunt", "no-such-variant", "--json"],
+        &["soak", "--swarm", "maybe", "--json"],
+    ] {
+        let out = eosim(args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        assert!(
+            out.stdout.is_empty(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+        assert!(!out.stderr.is_empty(), "{args:?}");
+    }
+}
+
 /// The checker above fails on what it should: a made-up field, a missing one, a wrong type.
 #[test]
 fn the_schema_check_catches_drift() {
