@@ -373,3 +373,72 @@ mod tests {
         }
     }
 }
+
+#[cfg(test)]
+mod completeness {
+    use clap::CommandFactory;
+
+    /// Every subcommand's arguments: (command, the flag's spellings — `--output`, `-o`;
+    /// none for a positional —, whether it has help).
+    fn flags() -> Vec<(String, Vec<String>, bool)> {
+        let mut out = Vec::new();
+        for sub in crate::Cli::command().get_subcommands() {
+            for arg in sub.get_arguments() {
+                let spellings = arg
+                    .get_long()
+                    .map(|l| format!("--{l}"))
+                    .into_iter()
+                    .chain(arg.get_short().map(|c| format!("-{c}")))
+                    .collect();
+                out.push((
+                    sub.get_name().to_string(),
+                    spellings,
+                    arg.get_help().is_some(),
+                ));
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn every_argument_says_what_it_is() {
+        let silent: Vec<String> = flags()
+            .into_iter()
+            .filter(|(_, _, helped)| !helped)
+            .map(|(command, flag, _)| format!("{command} {}", flag.join("/")))
+            .collect();
+        assert!(silent.is_empty(), "arguments without help: {silent:?}");
+    }
+
+    /// README's "Command line" synopsis names every subcommand and each of its flags.
+    #[test]
+    fn readme_synopsis_has_every_command_and_flag() {
+        let readme = include_str!("../README.md");
+        let synopsis = readme
+            .split("\n## Command line\n")
+            .nth(1)
+            .expect("README has a Command line section")
+            .split("\n\n")
+            .map(|block| block.trim_start_matches('\n'))
+            .find(|block| block.starts_with("    eosim "))
+            .expect("a synopsis block");
+        let mut missing = Vec::new();
+        for (command, flag, _) in flags() {
+            let lines: Vec<&str> = synopsis
+                .lines()
+                .filter(|l| l.trim_start().starts_with(&format!("eosim {command}")))
+                .collect();
+            if flag.is_empty() {
+                continue;
+            }
+            let named = lines.iter().any(|l| {
+                l.split(|c: char| !(c.is_alphanumeric() || c == '-'))
+                    .any(|word| flag.iter().any(|f| f == word))
+            });
+            if !named {
+                missing.push(format!("eosim {command} {}", flag.join("/")));
+            }
+        }
+        assert!(missing.is_empty(), "README's synopsis lacks: {missing:?}");
+    }
+}

@@ -130,6 +130,7 @@ enum Command {
     Replay {
         #[arg(help = SCENARIO_HELP)]
         scenario: String,
+        /// The seed to run (a sweep's or soak's replay command names it).
         #[arg(long)]
         seed: u64,
         /// Run the seed twice and compare the traces event by event.
