@@ -29,6 +29,10 @@ mod help;
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// Draw no progress line (one is drawn on stderr only when it is a terminal; messages and
+    /// errors still go there).
+    #[arg(short, long, global = true)]
+    quiet: bool,
 }
 
 const SCENARIO_HELP: &str =
@@ -300,6 +304,9 @@ impl std::error::Error for BadInput {}
 fn main() -> ExitCode {
     init_tracing();
     let cli = Cli::parse();
+    if cli.quiet {
+        eosim::progress::hide_all();
+    }
     match dispatch(cli.command) {
         Ok(code) => code,
         // Every error that reaches here is about the input (files, scenarios, arguments).

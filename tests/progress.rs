@@ -77,6 +77,25 @@ fn every_long_command_shows_failures_rate_and_eta_on_a_terminal() {
     }
 }
 
+/// `--quiet` (before or after the subcommand) hides the line on a terminal too.
+#[test]
+fn quiet_hides_progress_on_a_terminal() {
+    if !has_script() {
+        eprintln!("skipped: no util-linux `script` to make a pseudo-terminal");
+        return;
+    }
+    for args in [
+        "--quiet sweep produce-retries --seeds 0..4 --guarantee at-least-once",
+        "sweep produce-retries --seeds 0..4 --guarantee at-least-once -q",
+    ] {
+        let seen = terminal_stderr(args);
+        assert!(
+            !seen.contains("ETA") && !seen.contains("seeds/s"),
+            "eosim {args}: {seen:?}"
+        );
+    }
+}
+
 #[test]
 fn no_progress_off_a_terminal() {
     for (args, _) in COMMANDS {
