@@ -810,7 +810,7 @@ struct Keep {
     times: bool,
 }
 
-/// Each seed's wall time in seconds, in seed order (as a sweep finishes them): 12 bytes a
+/// Each seed's wall time in seconds, in seed order (as a sweep finishes them): 16 bytes a
 /// seed, and only kept for JUnit. Host time, outside every simulation; never in the JSON, which
 /// stays the same run to run.
 #[derive(Default)]
