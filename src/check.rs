@@ -70,7 +70,8 @@ fn format_values() -> PossibleValuesParser {
 /// Reads the file, settles its format and checks it.
 pub fn check(args: CheckArgs) -> anyhow::Result<ExitCode> {
     let name = args.file.display().to_string();
-    let text = std::fs::read_to_string(&args.file).map_err(|e| BadInput(format!("{name}: {e}")))?;
+    let bytes = std::fs::read(&args.file).map_err(|e| BadInput(format!("{name}: {e}")))?;
+    let text = String::from_utf8(bytes).map_err(|e| not_text(&name, e.as_bytes(), &e))?;
     let (format, detected) = if args.format == AUTO {
         match history_format::detect(&text) {
             Ok(Some(found)) => (found.format, Some(found)),
@@ -107,6 +108,34 @@ pub fn check(args: CheckArgs) -> anyhow::Result<ExitCode> {
             check_linearizability(&source, lin_format, model, &options, args.json)
         }
     }
+}
+
+/// A file that is not UTF-8 text (a binary, a compressed history): where the first bad byte
+/// is, and the formats eosim reads, all of them text.
+fn not_text(name: &str, bytes: &[u8], error: &std::string::FromUtf8Error) -> BadInput {
+    let at = error.utf8_error().valid_up_to();
+    let before = &bytes[..at];
+    let line = before.iter().filter(|&&b| b == b'\n').count() + 1;
+    let line_start = before
+        .iter()
+        .rposition(|&b| b == b'\n')
+        .map_or(0, |i| i + 1);
+    // Characters, not bytes, before the bad byte on its line (what an editor's column says).
+    let column = String::from_utf8_lossy(&before[line_start..])
+        .chars()
+        .count()
+        + 1;
+    let compressed = if bytes.starts_with(&[0x1f, 0x8b]) {
+        " (it starts as gzip does: decompress it first)"
+    } else {
+        ""
+    };
+    BadInput(format!(
+        "{name}:{line}:{column}: not a text file: byte 0x{:02x} is not UTF-8{compressed}\n  \
+         eosim reads these history formats, all text (--format NAME):{}",
+        bytes[at],
+        history_format::format_list()
+    ))
 }
 
 /// A history's text, its name and how its format was settled, for messages.
@@ -189,7 +218,14 @@ fn check_linearizability(
             }
         })?;
     emit(&if json {
-        report.to_json() + "\n"
+        let out = LinJson {
+            schema: CHECK_SCHEMA,
+            checker: "linearizability",
+            file: name,
+            format: source.format.name(),
+            report: &report,
+        };
+        serde_json::to_string_pretty(&out)? + "\n"
     } else {
         format!("{name}: {report}\n")
     });
@@ -274,27 +310,69 @@ fn report_findings(
         eosim::checker::findings(history).map_err(|e| BadInput(format!("{name}: {e}")))?;
     let judged = judge(findings, policy);
     if json {
-        let reports = |list: &[Anomaly]| -> Vec<_> {
-            list.iter()
-                .map(eosim::reports::AnomalyReport::from)
-                .collect()
+        let out = HistoryJson {
+            schema: CHECK_SCHEMA,
+            checker: "history",
+            file: name,
+            format: source.format.name(),
+            verdict: if judged.errors.is_empty() {
+                "pass"
+            } else {
+                "fail"
+            },
+            ops: history.ops.len(),
+            guarantee: policy.guarantee.name(),
+            anomalies: reports(&judged.errors),
+            allowed: reports(&judged.allowed),
+            informational: reports(&judged.informational),
         };
-        let verdict = if judged.errors.is_empty() {
-            "pass"
-        } else {
-            "fail"
-        };
-        let mut out = serde_json::json!({ "schema": 1, "file": name, "verdict": verdict, "ops": history.ops.len(), "anomalies": reports(&judged.errors) });
-        if !judged.allowed.is_empty() || !judged.informational.is_empty() {
-            out["guarantee"] = policy.guarantee.name().into();
-            out["allowed"] = serde_json::to_value(reports(&judged.allowed))?;
-            out["informational"] = serde_json::to_value(reports(&judged.informational))?;
-        }
         emit(&(serde_json::to_string_pretty(&out)? + "\n"));
     } else {
         emit(&findings_text(name, history, policy, &judged));
     }
     Ok(exit_for(judged.errors.is_empty()))
+}
+
+/// The version of `eosim check --json` (both shapes: `checker` says which), docs/json-schema.md.
+pub const CHECK_SCHEMA: u32 = 1;
+
+/// `eosim check --json` of an eosim or Jepsen Kafka history.
+#[derive(serde::Serialize)]
+struct HistoryJson<'a> {
+    schema: u32,
+    /// `history` here, `linearizability` in [`LinJson`].
+    checker: &'static str,
+    file: &'a str,
+    /// The format read: detected, or named by `--format`.
+    format: &'static str,
+    verdict: &'static str,
+    ops: usize,
+    /// The guarantee the findings were judged under.
+    guarantee: &'static str,
+    /// The errors under `guarantee` (exit 1 when any).
+    anomalies: Vec<eosim::reports::AnomalyReport>,
+    /// Findings `guarantee` allows (docs/anomalies.md).
+    allowed: Vec<eosim::reports::AnomalyReport>,
+    /// Findings allowed under every guarantee.
+    informational: Vec<eosim::reports::AnomalyReport>,
+}
+
+/// `eosim check --json` of a linearizability check: the checker's report, headed by what
+/// the history check's JSON heads with.
+#[derive(serde::Serialize)]
+struct LinJson<'a> {
+    schema: u32,
+    checker: &'static str,
+    file: &'a str,
+    format: &'static str,
+    #[serde(flatten)]
+    report: &'a eosim::checker::lin::LinReport,
+}
+
+fn reports(list: &[Anomaly]) -> Vec<eosim::reports::AnomalyReport> {
+    list.iter()
+        .map(eosim::reports::AnomalyReport::from)
+        .collect()
 }
 
 fn findings_text(name: &str, history: &History, policy: &Policy, judged: &Judged) -> String {

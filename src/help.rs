@@ -318,3 +318,127 @@ impl From<Exit> for std::process::ExitCode {
         std::process::ExitCode::from(exit.code)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    /// Every subcommand clap knows (walked from the command tree, so a new one cannot be
+    /// forgotten), with its path: `eosim sweep`.
+    fn every_command(command: &clap::Command, path: &str, out: &mut Vec<(String, clap::Command)>) {
+        for sub in command.get_subcommands() {
+            let path = format!("{path} {}", sub.get_name());
+            out.push((path.clone(), sub.clone()));
+            every_command(sub, &path, out);
+        }
+    }
+
+    #[test]
+    fn every_subcommand_ends_its_help_with_examples_of_itself_and_exit_codes() {
+        let mut root = crate::Cli::command();
+        root.build();
+        let mut commands = Vec::new();
+        every_command(&root, "eosim", &mut commands);
+        // clap's own `help` subcommand (and its mirror of ours) is not ours to document.
+        commands.retain(|(path, _)| path != "eosim help" && !path.starts_with("eosim help "));
+        assert!(commands.len() >= 10, "{}", commands.len());
+        for (path, mut command) in commands {
+            for help in [
+                command.render_long_help().to_string(),
+                command.render_help().to_string(),
+            ] {
+                let examples = help
+                    .split("Examples:\n")
+                    .nth(1)
+                    .unwrap_or_else(|| panic!("`{path} --help` has no Examples:\n{help}"));
+                assert!(
+                    examples
+                        .lines()
+                        .map(str::trim)
+                        .any(|l| l == path || l.starts_with(&format!("{path} "))),
+                    "`{path} --help` has no example of itself:\n{help}"
+                );
+                let codes: Vec<u8> = help
+                    .split("Exit codes:\n")
+                    .nth(1)
+                    .unwrap_or_else(|| panic!("`{path} --help` has no Exit codes:\n{help}"))
+                    .lines()
+                    .map_while(|l| l.split_whitespace().next()?.parse().ok())
+                    .collect();
+                assert!(!codes.is_empty(), "`{path} --help` lists no exit code");
+                if path != "eosim list" {
+                    assert!(codes.contains(&2), "`{path}`: bad input exits 2:\n{help}");
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod completeness {
+    use clap::CommandFactory;
+
+    /// Every subcommand's arguments: (command, the flag's spellings — `--output`, `-o`;
+    /// none for a positional —, whether it has help).
+    fn flags() -> Vec<(String, Vec<String>, bool)> {
+        let mut out = Vec::new();
+        for sub in crate::Cli::command().get_subcommands() {
+            for arg in sub.get_arguments() {
+                let spellings = arg
+                    .get_long()
+                    .map(|l| format!("--{l}"))
+                    .into_iter()
+                    .chain(arg.get_short().map(|c| format!("-{c}")))
+                    .collect();
+                out.push((
+                    sub.get_name().to_string(),
+                    spellings,
+                    arg.get_help().is_some(),
+                ));
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn every_argument_says_what_it_is() {
+        let silent: Vec<String> = flags()
+            .into_iter()
+            .filter(|(_, _, helped)| !helped)
+            .map(|(command, flag, _)| format!("{command} {}", flag.join("/")))
+            .collect();
+        assert!(silent.is_empty(), "arguments without help: {silent:?}");
+    }
+
+    /// README's "Command line" synopsis names every subcommand and each of its flags.
+    #[test]
+    fn readme_synopsis_has_every_command_and_flag() {
+        let readme = include_str!("../README.md");
+        let synopsis = readme
+            .split("\n## Command line\n")
+            .nth(1)
+            .expect("README has a Command line section")
+            .split("\n\n")
+            .map(|block| block.trim_start_matches('\n'))
+            .find(|block| block.starts_with("    eosim "))
+            .expect("a synopsis block");
+        let mut missing = Vec::new();
+        for (command, flag, _) in flags() {
+            let lines: Vec<&str> = synopsis
+                .lines()
+                .filter(|l| l.trim_start().starts_with(&format!("eosim {command}")))
+                .collect();
+            if flag.is_empty() {
+                continue;
+            }
+            let named = lines.iter().any(|l| {
+                l.split(|c: char| !(c.is_alphanumeric() || c == '-'))
+                    .any(|word| flag.iter().any(|f| f == word))
+            });
+            if !named {
+                missing.push(format!("eosim {command} {}", flag.join("/")));
+            }
+        }
+        assert!(missing.is_empty(), "README's synopsis lacks: {missing:?}");
+    }
+}

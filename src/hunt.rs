@@ -15,6 +15,18 @@ pub fn hunt_report(
     variants: &[Variant],
     options: &HuntOptions,
     command: &str,
+    on_row: impl FnMut(&HuntRow),
+) -> Result<HuntReport, String> {
+    hunt_report_with(variants, options, command, |_| {}, on_row)
+}
+
+/// [`hunt_report`], with `on_start` told each variant as its hunt begins (a progress line
+/// names it: one variant's search may take its whole budget).
+pub fn hunt_report_with(
+    variants: &[Variant],
+    options: &HuntOptions,
+    command: &str,
+    mut on_start: impl FnMut(Variant),
     mut on_row: impl FnMut(&HuntRow),
 ) -> Result<HuntReport, String> {
     let started = Instant::now();
@@ -23,6 +35,7 @@ pub fn hunt_report(
         if options.stop.load(std::sync::atomic::Ordering::Relaxed) {
             break;
         }
+        on_start(variant);
         let row = hunt_row(&hunt(variant, options)?);
         on_row(&row);
         rows.push(row);

@@ -16,7 +16,7 @@ pub mod progress;
 pub mod seeds;
 
 pub use html::html_report;
-pub use hunt::{hunt_report, hunt_row};
+pub use hunt::{hunt_report, hunt_report_with, hunt_row};
 pub use merge::merge_shards;
 pub use seeds::{SeedRange, Shard};
 
@@ -164,8 +164,31 @@ pub fn seed_result(outcome: &RunOutcome) -> SeedResult {
         failure,
         kinds: reports::failure::kind_names(outcome.kinds(), failure),
         trace_hash: outcome.trace.hash_hex(),
+        explanation: failure.map(|_| failure_line(outcome)),
         coverage: seed_coverage(&outcome.coverage),
     }
+}
+
+/// A failed run's cause in one line: the panic message, else the first line of the
+/// explanation of its first finding of the kind that decided its failure (a safety finding
+/// before a liveness one): what JUnit and `sweep --json` show per failing seed.
+pub fn failure_line(outcome: &RunOutcome) -> String {
+    let decisive = failure(outcome).and_then(|f| {
+        outcome
+            .anomalies
+            .iter()
+            .find(|a| Failure::of_kind(a.kind()) == f)
+    });
+    let text = match (&outcome.panic, decisive) {
+        (Some(panic), _) => format!("panic: {panic}"),
+        (None, Some(anomaly)) => format!("{}: {}", anomaly.kind(), anomaly.explain()),
+        (None, None) => "failed without a finding".to_string(),
+    };
+    text.lines()
+        .next()
+        .unwrap_or_default()
+        .trim_end()
+        .to_string()
 }
 
 /// What a sweep totals of a run's coverage.

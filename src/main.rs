@@ -29,6 +29,10 @@ mod help;
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// Draw no progress line (one is drawn on stderr only when it is a terminal; messages and
+    /// errors still go there).
+    #[arg(short, long, global = true)]
+    quiet: bool,
 }
 
 const SCENARIO_HELP: &str =
@@ -130,6 +134,7 @@ enum Command {
     Replay {
         #[arg(help = SCENARIO_HELP)]
         scenario: String,
+        /// The seed to run (a sweep's or soak's replay command names it).
         #[arg(long)]
         seed: u64,
         /// Run the seed twice and compare the traces event by event.
@@ -299,6 +304,9 @@ impl std::error::Error for BadInput {}
 fn main() -> ExitCode {
     init_tracing();
     let cli = Cli::parse();
+    if cli.quiet {
+        eosim::progress::hide_all();
+    }
     match dispatch(cli.command) {
         Ok(code) => code,
         // Every error that reaches here is about the input (files, scenarios, arguments).
@@ -438,7 +446,10 @@ fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     } = args;
     let loaded = load(&scenario, knobs.swarm)?;
     let seed = seed.or(loaded.seed).unwrap_or(0);
+    // Host time, outside the simulation: JUnit's `time` of the case.
+    let started = std::time::Instant::now();
     let outcome = scenarios::run(&loaded, &options(seed, &knobs, trace || html.is_some()));
+    let wall_s = started.elapsed().as_secs_f64();
     if let Some(path) = &html {
         write_file(path, &eosim::html_report(&outcome, &scenario))?;
     }
@@ -460,7 +471,10 @@ fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     }
     let report = eosim::report(&outcome, &scenario);
     if let Some(path) = junit {
-        write_file(&path, &eosim::reports::junit::run_junit(&report))?;
+        write_file(
+            &path,
+            &eosim::reports::junit::run_junit(&report, Some(wall_s)),
+        )?;
     }
     emit(&if json {
         report.to_json() + "\n"
@@ -688,7 +702,12 @@ fn merge(
     if let Some(path) = junit {
         write_file(
             path,
-            &eosim::reports::junit::sweep_junit(&merged, |s| sweep_replay(&merged, &scenario, s)),
+            // Shards' JSON keeps no wall times (they vary run to run): no `time`.
+            &eosim::reports::junit::sweep_junit(
+                &merged,
+                |s| sweep_replay(&merged, &scenario, s),
+                |_| None,
+            ),
         )?;
     }
     emit(&if json {
@@ -718,7 +737,7 @@ fn merge_soaks(
     }
     let merged = eosim::merge::merge_soak_shards(parts).map_err(BadInput)?;
     if let Some(path) = junit {
-        write_file(path, &eosim::reports::junit::soak_junit(&merged))?;
+        write_file(path, &eosim::reports::junit::soak_junit(&merged, |_| None))?;
     }
     emit(&if json {
         merged.to_json() + "\n"
@@ -741,15 +760,18 @@ fn sweep(
     let (range, shard_kn, jobs) = seed_plan(seeds, shard.as_deref(), jobs)?;
     let stop = interruptible()?;
     let progress = Progress::new("sweep", range.shard_len(shard_kn), Unit::Seeds, false);
-    let report = sweep_report(
+    let keep = Keep {
+        results: json || junit.is_some(),
+        times: junit.is_some(),
+    };
+    let (report, times) = sweep_report(
         SweepCase {
             loaded,
             scenario,
             knobs,
         },
         (seeds, &range, shard.as_deref()),
-        jobs,
-        json || junit.is_some(),
+        (jobs, keep),
         &stop,
         &progress,
     );
@@ -757,7 +779,11 @@ fn sweep(
     if let Some(path) = junit {
         write_file(
             path,
-            &eosim::reports::junit::sweep_junit(&report, |s| sweep_replay(&report, scenario, s)),
+            &eosim::reports::junit::sweep_junit(
+                &report,
+                |s| sweep_replay(&report, scenario, s),
+                |s| times.of(s),
+            ),
         )?;
     }
     emit(&if json {
@@ -776,37 +802,63 @@ struct SweepCase<'a> {
     knobs: &'a RunKnobs,
 }
 
-/// Runs the seeds of `range` (its shard, if any) and tallies them; per-seed results are kept
-/// only if `keep_results` (JSON, JUnit). `progress` hears each seed; `stop` (Ctrl-C) ends it
-/// early, marked `interrupted`.
+/// What a sweep keeps of each seed besides the totals: its result (JSON, JUnit) and its wall
+/// time (JUnit).
+#[derive(Clone, Copy)]
+struct Keep {
+    results: bool,
+    times: bool,
+}
+
+/// Each seed's wall time in seconds, in seed order (as a sweep finishes them): 16 bytes a
+/// seed, and only kept for JUnit. Host time, outside every simulation; never in the JSON, which
+/// stays the same run to run.
+#[derive(Default)]
+struct SeedTimes(Vec<(u64, f32)>);
+
+impl SeedTimes {
+    fn of(&self, seed: u64) -> Option<f64> {
+        let i = self.0.binary_search_by_key(&seed, |&(s, _)| s).ok()?;
+        Some(f64::from(self.0[i].1))
+    }
+}
+
+/// Runs the seeds of `range` (its shard, if any) and tallies them; per-seed results and wall
+/// times are kept as `keep` says. `progress` hears each seed; `stop` (Ctrl-C) ends it early,
+/// marked `interrupted`.
 fn sweep_report(
     case: SweepCase<'_>,
     (seeds, range, shard): (&str, &SeedRange, Option<&str>),
-    jobs: usize,
-    keep_results: bool,
+    (jobs, keep): (usize, Keep),
     stop: &Arc<AtomicBool>,
     progress: &Progress,
-) -> SweepReport {
+) -> (SweepReport, SeedTimes) {
     let SweepCase {
         loaded,
         scenario,
         knobs,
     } = case;
     let shard_kn = shard.map(|s| Shard::parse(s).expect("parsed by seed_plan"));
-    let mut tally = SweepTally::new(keep_results);
+    let mut tally = SweepTally::new(keep.results);
+    let mut times = SeedTimes::default();
     let (run_scenario, run_knobs) = (loaded.clone(), knobs.clone());
     let end = eosim::sim::for_each_seed(
         range.seeds(shard_kn),
         jobs,
         move |seed| {
-            eosim::seed_result(&scenarios::run(
+            let started = std::time::Instant::now();
+            let result = eosim::seed_result(&scenarios::run(
                 &run_scenario,
                 &options(seed, &run_knobs, false),
-            ))
+            ));
+            (result, started.elapsed().as_secs_f32())
         },
         stop,
-        |_, result| {
+        |_, (result, wall_s)| {
             progress.seed_done(result.seed, result.failure.is_some());
+            if keep.times {
+                times.0.push((result.seed, wall_s));
+            }
             tally.add(result);
         },
     );
@@ -832,7 +884,7 @@ fn sweep_report(
         .failing_seeds
         .first()
         .map(|&s| eosim::replay_command(scenario, s, guarantee, &variants, knobs.swarm));
-    report
+    (report, times)
 }
 
 /// `eosim hunt`: the library's hunt (`eosim::hunt_report`) with progress and Ctrl-C.
@@ -857,16 +909,31 @@ fn hunt(args: HuntArgs) -> anyhow::Result<ExitCode> {
         .collect::<Vec<_>>()
         .join(" ");
     let progress = Progress::new("hunt", variants.len() as u128, Unit::Variants, false);
-    let (mut done, mut missed) = (0, 0);
-    let report = eosim::hunt_report(&variants, &options, &command, |row| {
-        done += 1;
-        missed += usize::from(!row.held());
-        progress.set(
-            done,
-            format!("{missed} not held"),
-            format!("· {}", row.variant),
-        );
-    });
+    // Done and not held so far, shared by the two callbacks.
+    let counts = std::cell::Cell::new((0u64, 0u64));
+    let report = eosim::hunt_report_with(
+        &variants,
+        &options,
+        &command,
+        |variant| {
+            let (done, missed) = counts.get();
+            progress.set(
+                done,
+                format!("{missed} not held"),
+                format!("· hunting {variant}"),
+            );
+        },
+        |row| {
+            let (done, missed) = counts.get();
+            counts.set((done + 1, missed + u64::from(!row.held())));
+            let (done, missed) = counts.get();
+            progress.set(
+                done,
+                format!("{missed} not held"),
+                format!("· {} done", row.variant),
+            );
+        },
+    );
     progress.finish();
     let report = report.map_err(BadInput)?;
     emit(&if args.json {
@@ -909,11 +976,12 @@ fn soak(args: SoakArgs) -> anyhow::Result<ExitCode> {
         &progress,
     );
     progress.finish();
-    let sweeps = sweeps?;
+    let (sweeps, times) = sweeps?;
     let interrupted = stop.load(std::sync::atomic::Ordering::Relaxed);
     let report = eosim::reports::SoakReport::new(&seeds, args.shard.clone(), sweeps, interrupted);
     if let Some(path) = &args.junit {
-        write_file(path, &eosim::reports::junit::soak_junit(&report))?;
+        let junit = eosim::reports::junit::soak_junit(&report, |i| times.get(i).copied());
+        write_file(path, &junit)?;
     }
     emit(&if args.json {
         report.to_json() + "\n"
@@ -923,8 +991,8 @@ fn soak(args: SoakArgs) -> anyhow::Result<ExitCode> {
     Ok(exit_after(report.interrupted, report.failed == 0))
 }
 
-/// The soak's sweeps, one per case and swarm setting, until done or stopped; each one's line
-/// printed as it ends (not with --json).
+/// The soak's sweeps, one per case and swarm setting, until done or stopped, with each one's
+/// wall time in seconds (for JUnit); each one's line printed as it ends (not with --json).
 fn soak_sweeps(
     args: &SoakArgs,
     (seeds, range): (&str, &SeedRange),
@@ -932,12 +1000,12 @@ fn soak_sweeps(
     (cases, swarms): (&[(&str, scenarios::RunKey)], &[bool]),
     stop: &Arc<AtomicBool>,
     progress: &Progress,
-) -> Result<Vec<SweepReport>, BadInput> {
-    let mut sweeps = Vec::new();
+) -> Result<(Vec<SweepReport>, Vec<f64>), BadInput> {
+    let (mut sweeps, mut times) = (Vec::new(), Vec::new());
     for (name, key) in cases {
         for &swarm in swarms {
             if stop.load(std::sync::atomic::Ordering::Relaxed) {
-                return Ok(sweeps);
+                return Ok((sweeps, times));
             }
             progress.set_context(format!(
                 "{name} {key} swarm {}",
@@ -953,21 +1021,27 @@ fn soak_sweeps(
                 scenario: name,
                 knobs: &knobs,
             };
-            let report = sweep_report(
+            let keep = Keep {
+                results: args.json || args.junit.is_some(),
+                times: false,
+            };
+            // Host time, outside the simulation: the JUnit case's `time`.
+            let started = std::time::Instant::now();
+            let (report, _) = sweep_report(
                 case,
                 (seeds, range, args.shard.as_deref()),
-                jobs,
-                args.json || args.junit.is_some(),
+                (jobs, keep),
                 stop,
                 progress,
             );
+            times.push(started.elapsed().as_secs_f64());
             if !args.json {
                 progress.println(&eosim::reports::soak::case_line(&report));
             }
             sweeps.push(report);
         }
     }
-    Ok(sweeps)
+    Ok((sweeps, times))
 }
 
 /// The soak's seed range: `first..first + n`, refused if it leaves u64.

@@ -1,6 +1,7 @@
 //! Progress of long runs (`sweep`, `compare`, `shrink`, `soak`) on stderr: done of total,
 //! rate, ETA and failures so far. Drawn only when stderr is a terminal, so it never mixes
-//! into piped output, logs or `--json` (which goes to stdout anyway).
+//! into piped output, logs or `--json` (which goes to stdout anyway); `--quiet` hides it there
+//! too.
 //!
 //! ```text
 //! sweep [======>         ] 4,096/10,000 seeds · 3 failed · 812 seeds/s · ETA 7s · seeds 17, 212, 918, …
@@ -10,12 +11,21 @@
 
 use std::cell::RefCell;
 use std::io::IsTerminal;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressState, ProgressStyle};
 
-/// A progress line on stderr, or nothing when stderr is not a terminal.
+/// Set by `--quiet`: every progress line made afterwards draws nothing.
+static HIDE_ALL: AtomicBool = AtomicBool::new(false);
+
+/// No progress line from now on (`--quiet`), terminal or not.
+pub fn hide_all() {
+    HIDE_ALL.store(true, Ordering::Relaxed);
+}
+
+/// A progress line on stderr, or nothing when stderr is not a terminal (or `--quiet`).
 pub struct Progress {
     bar: ProgressBar,
     /// The failures so far as the line says them (read when the line is drawn).
@@ -47,7 +57,7 @@ impl Progress {
     /// `len` units of work for `command`; shown only if stderr is a terminal. `eta_is_bound`:
     /// the work may end early (a shrink's run budget), so the ETA is an upper bound.
     pub fn new(command: &str, len: u128, unit: Unit, eta_is_bound: bool) -> Progress {
-        if !std::io::stderr().is_terminal() {
+        if HIDE_ALL.load(Ordering::Relaxed) || !std::io::stderr().is_terminal() {
             return Progress::hidden();
         }
         let bar = ProgressBar::new(u64::try_from(len).unwrap_or(u64::MAX));

@@ -465,7 +465,12 @@ fn junit_reports_one_case_per_seed() {
     let xml = std::fs::read_to_string(&file).unwrap();
     assert!(xml.starts_with("<?xml"));
     assert_eq!(xml.matches("<testcase ").count(), 6);
-    assert!(xml.contains("<failure message=\"duplicate\""), "{xml}");
+    // The failure's message is its explanation, not only its kind; every case has a time.
+    assert!(
+        xml.contains("<failure message=\"duplicate: value "),
+        "{xml}"
+    );
+    assert_eq!(xml.matches("\" time=\"").count(), 6 + 2, "{xml}");
     assert!(xml.contains("replay: eosim run produce-retries --seed"));
     let run = dir.join("run.xml");
     let out = eosim(&[
@@ -479,7 +484,7 @@ fn junit_reports_one_case_per_seed() {
     assert_eq!(out.status.code(), Some(0));
     let xml = std::fs::read_to_string(&run).unwrap();
     assert!(
-        xml.contains("failures=\"0\"") && xml.contains("name=\"seed 3\"/>"),
+        xml.contains("failures=\"0\"") && xml.contains("name=\"seed 3\" time=\""),
         "{xml}"
     );
 }

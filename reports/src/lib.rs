@@ -1,5 +1,6 @@
 //! Renderings of eosim results: a one-screen text summary and JSON with a stable schema
-//! (documented in README.md, "JSON schema").
+//! (documented field by field in docs/json-schema.md, which `tests/json_schema.rs` holds to
+//! the outputs: a field added here needs its row there).
 //!
 //! Depends only on `checker`: the caller converts its run outcome into these plain records,
 //! so reports can render results from any source.

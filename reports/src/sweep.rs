@@ -21,6 +21,10 @@ pub struct SeedResult {
     /// simulation panicked.
     pub kinds: Vec<String>,
     pub trace_hash: String,
+    /// Why it failed, in a line: the first line of its first finding's explanation, or the
+    /// panic message. Absent when it passed, and from reports made before it existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub explanation: Option<String>,
     /// The seed's coverage, for the sweep's totals (not listed per seed).
     #[serde(skip)]
     pub coverage: SeedCoverage,
@@ -124,6 +128,9 @@ pub struct SweepTally {
     failures: BTreeMap<Failure, u64>,
     first_failing: Vec<u64>,
     results: Vec<CompactResult>,
+    /// Failing seeds' explanations (kept with the results): few seeds fail in a sweep that
+    /// should pass, and a sweep that fails everywhere keeps one line per seed.
+    explanations: BTreeMap<u64, String>,
     /// Results whose fields do not fit the compact form (a trace hash that is not 16 hex
     /// digits, more than 64 kinds, a verdict or failure its kinds do not give): kept whole.
     odd: BTreeMap<u64, SeedResult>,
@@ -187,11 +194,16 @@ impl SweepTally {
         // Kinds are listed sorted in a result: the compact form gives them back sorted.
         let sorted = result.kinds.windows(2).all(|w| w[0] < w[1]);
         match hash {
-            Some(trace_hash) if fits && sorted => self.results.push(CompactResult {
-                seed: result.seed,
-                trace_hash,
-                kinds: bits,
-            }),
+            Some(trace_hash) if fits && sorted => {
+                if let Some(explanation) = result.explanation {
+                    self.explanations.insert(result.seed, explanation);
+                }
+                self.results.push(CompactResult {
+                    seed: result.seed,
+                    trace_hash,
+                    kinds: bits,
+                })
+            }
             _ => {
                 self.odd.insert(result.seed, result);
             }
@@ -225,6 +237,7 @@ impl SweepTally {
     pub fn report(self, header: SweepReport) -> SweepReport {
         let kinds = &self.kinds;
         let mut odd = self.odd;
+        let mut explanations = self.explanations;
         let mut results = Vec::with_capacity(if self.keep_results {
             self.results.len() + odd.len()
         } else {
@@ -247,6 +260,7 @@ impl SweepTally {
                 failure,
                 kinds: names,
                 trace_hash: format!("{:016x}", compact.trace_hash),
+                explanation: explanations.remove(&compact.seed),
             });
         }
         results.extend(odd.into_values());
@@ -454,6 +468,7 @@ mod tests {
             failure,
             kinds: kinds.iter().map(|k| k.to_string()).collect(),
             trace_hash: format!("{:016x}", seed.wrapping_mul(0x9e37_79b9_7f4a_7c15)),
+            explanation: failure.map(|f| format!("seed {seed} failed: {}", f.name())),
             coverage: SeedCoverage::default(),
         }
     }
