@@ -56,6 +56,11 @@ pub struct CheckArgs {
     memory_budget_mb: u64,
     #[arg(long, help = JSON_HELP)]
     json: bool,
+    /// Linearizability: also write a self-contained HTML page (Porcupine-style: each failing
+    /// partition's operations, the longest linearizable prefix, the operation that cannot
+    /// be placed).
+    #[arg(long, value_name = "FILE")]
+    html: Option<std::path::PathBuf>,
 }
 
 /// `auto` and every format, each with its description (shown by `--help`).
@@ -88,6 +93,13 @@ pub fn check(args: CheckArgs) -> anyhow::Result<ExitCode> {
         format,
         detected,
     };
+    if args.html.is_some() && !matches!(format, HistoryFormat::Lin(_)) {
+        let format = format.name();
+        return Err(BadInput(format!(
+            "--html draws linearizability checks; {name} is {format}"
+        ))
+        .into());
+    }
     match format {
         HistoryFormat::Eosim => {
             let history = read_eosim(&source)?;
@@ -104,7 +116,8 @@ pub fn check(args: CheckArgs) -> anyhow::Result<ExitCode> {
                 None if lin_format == Format::PorcupineKv => ModelName::Kv,
                 None => ModelName::CasRegister,
             };
-            check_linearizability(&source, lin_format, model, &options, args.json)
+            let html = args.html.as_deref();
+            check_linearizability(&source, lin_format, model, &options, args.json, html)
         }
     }
 }
@@ -179,6 +192,7 @@ fn check_linearizability(
     model: ModelName,
     options: &CheckOptions,
     json: bool,
+    html: Option<&std::path::Path>,
 ) -> anyhow::Result<ExitCode> {
     let name = source.name;
     let report =
@@ -188,6 +202,10 @@ fn check_linearizability(
                 None => BadInput(format!("{name}: {e}")),
             }
         })?;
+    if let Some(path) = html {
+        let page = eosim::lin_html_report(name, source.text, format, model, options, &report)?;
+        crate::write_file(path, &page)?;
+    }
     emit(&if json {
         report.to_json() + "\n"
     } else {

@@ -1,33 +1,206 @@
-//! The HTML page of a run (`eosim run --html`): the run's report, a timeline of its recorded
-//! trace, each finding's causal chain and the final logs with the offsets findings point at.
+//! The HTML page of a run (`eosim run --html`): the run's report, a timeline of its history
+//! and recorded trace (`operations`: a lane per client; `trace_view`: a lane per node, faults
+//! as spans), each finding's causal chain — and its cause when that is not the write itself
+//! (`cause`) — and the final logs with the offsets findings point at. Streams values are shown
+//! decoded with the application's record layout.
 //!
 //! The causal chains are `checker::causal`'s; this module reads the engine's trace for it
 //! (`trace_step`: appends by their typed note, `model::TraceNote::Append`) and fills the
 //! plain records `reports::html` draws.
 
-use std::collections::BTreeSet;
+mod cause;
+mod lin;
+mod operations;
+mod trace_view;
+
+pub use lin::lin_html_report;
+
+use std::collections::{BTreeMap, BTreeSet};
 
 use checker::causal::{StepEvent, TraceStep, causal_chains, finding_records};
+use checker::history::RecordStatus;
 use model::TraceNote;
-use reports::html::{ChainStep, PartitionView, Timeline, TimelineEvent, render_run_html};
+use reports::html::{
+    ChainStep, FindingView, Lane, PartitionView, StreamValues, Timeline, render_run_html,
+};
 use scenarios::RunOutcome;
-use sim::NodeId;
 use sim::trace::{TraceEvent, TraceKind, TraceSummary};
 
+use operations::Operations;
+use trace_view::NodeLanes;
+
 /// The HTML page of a run. The run must have been made with a recorded trace
-/// (`RunOptions::record_trace`); without one the timeline is empty.
+/// (`RunOptions::record_trace`); without one the timeline shows operations only.
 pub fn html_report(outcome: &RunOutcome, scenario_arg: &str) -> String {
     let report = crate::report(outcome, scenario_arg);
     let events = outcome.trace.recorded.as_deref().unwrap_or(&[]);
+    let values = stream_values(&outcome.history);
     let chains = chains_of(outcome, events);
-    // The timeline highlights the first finding's chain.
-    let highlighted = chains.first().cloned().unwrap_or_default();
-    let timeline = timeline(outcome, events, &highlighted);
-    let chain_steps: Vec<Vec<ChainStep>> = chains
+    let causes: Vec<cause::Cause> = outcome
+        .anomalies
         .iter()
-        .map(|chain| chain_steps(&outcome.trace, events, chain))
+        .map(|a| cause::cause_of(a, &outcome.trace, events, &outcome.history))
         .collect();
-    render_run_html(&report, &timeline, &chain_steps, &partition_views(outcome))
+    let ops = operations::operations(&outcome.history, &values);
+    let chained: BTreeSet<usize> = chains
+        .iter()
+        .chain(causes.iter().map(|c| &c.events))
+        .flatten()
+        .copied()
+        .collect();
+    let (timeline, mark_of) = timeline(outcome, events, &ops, &chained);
+    let findings: Vec<FindingView> = outcome
+        .anomalies
+        .iter()
+        .zip(chains.iter().zip(&causes))
+        .map(|(anomaly, (chain, cause))| {
+            let steps = |set: &BTreeSet<usize>| chain_steps(&outcome.trace, events, set);
+            let marks = |set: &BTreeSet<usize>| {
+                set.iter().filter_map(|j| mark_of.get(j).copied()).collect()
+            };
+            FindingView {
+                explanation: values.rewrite(&anomaly.explain()),
+                chain: steps(chain),
+                cause: steps(&cause.events),
+                cause_note: cause.note.clone(),
+                marks: marks(chain),
+                cause_marks: marks(&cause.events),
+                bars: finding_bars(anomaly, &outcome.history, &ops),
+            }
+        })
+        .collect();
+    render_run_html(
+        &report,
+        &timeline,
+        &findings,
+        &partition_views(outcome, &values),
+    )
+}
+
+/// How the run's values are shown: decoded with the record layout a Streams application
+/// handed the checker with its aggregate checks, plain otherwise.
+fn stream_values(history: &checker::History) -> StreamValues {
+    match history.aggregate_checks.first() {
+        Some(check) => StreamValues::packed(check.layout),
+        None => StreamValues::plain(),
+    }
+}
+
+/// The timeline: the supervisor's lane (the plan's faults), then each node's lane followed
+/// by the lanes of the clients it runs; and trace index → mark for the kept events.
+fn timeline(
+    outcome: &RunOutcome,
+    events: &[TraceEvent],
+    ops: &Operations,
+    chained: &BTreeSet<usize>,
+) -> (Timeline, BTreeMap<usize, usize>) {
+    let trace = &outcome.trace;
+    let (lanes, node_lanes, client_lanes) = lanes(&trace.node_names, &ops.clients);
+    let end_ms = outcome.stats.virtual_ms as f64;
+    let (marks, mark_of) = trace_view::marks(trace, events, &node_lanes, chained);
+    let bars = ops
+        .bars
+        .iter()
+        .cloned()
+        .map(|mut bar| {
+            bar.lane = client_lanes[bar.lane];
+            bar
+        })
+        .collect();
+    let timeline = Timeline {
+        unit: "ms".into(),
+        end: end_ms,
+        lanes,
+        bars,
+        spans: trace_view::spans(trace, events, &node_lanes, end_ms),
+        marks,
+    };
+    (timeline, mark_of)
+}
+
+/// The lanes in page order, each node's lane, each client's lane. A client runs on the node
+/// its name starts with ("copier-3#0 producer" on "copier-3"); others go last.
+fn lanes(node_names: &[String], clients: &[(u64, String)]) -> (Vec<Lane>, NodeLanes, Vec<usize>) {
+    let lane = |name: &str, group: &str| Lane {
+        name: name.to_string(),
+        group: group.into(),
+    };
+    let node_of = |client: &str| {
+        let base = operations::node_name_of(client);
+        node_names
+            .iter()
+            .skip(1)
+            .position(|n| n == base)
+            .map(|n| n + 1)
+    };
+    let mut lanes = vec![lane("faults", "faults")];
+    let mut node_lanes = vec![0; node_names.len()];
+    let mut client_lanes = vec![usize::MAX; clients.len()];
+    for (node, name) in node_names.iter().enumerate().skip(1) {
+        node_lanes[node] = lanes.len();
+        lanes.push(lane(name, "node"));
+        for (c, (_, client)) in clients.iter().enumerate() {
+            if client == name {
+                // A client named as its node (the loader, the verifier) shares its lane.
+                client_lanes[c] = node_lanes[node];
+            } else if node_of(client) == Some(node) {
+                client_lanes[c] = lanes.len();
+                lanes.push(lane(client, "process"));
+            }
+        }
+    }
+    for (c, (_, client)) in clients.iter().enumerate() {
+        if client_lanes[c] == usize::MAX {
+            client_lanes[c] = lanes.len();
+            lanes.push(lane(client, "process"));
+        }
+    }
+    (lanes, NodeLanes { lanes: node_lanes }, client_lanes)
+}
+
+/// The bars of the operations a finding names in its explanation or that wrote or read the
+/// records it is about.
+fn finding_bars(
+    anomaly: &checker::Anomaly,
+    history: &checker::History,
+    ops: &Operations,
+) -> Vec<usize> {
+    let mut named = operations::named_ops(&anomaly.explain());
+    if let checker::Anomaly::WrongAggregate(wrong) = anomaly {
+        // The transaction that wrote the wrong update and those that read its input.
+        let (p, output, input) = (wrong.partition, wrong.output_offset, wrong.input_offset);
+        named.extend(operations::ops_touching(
+            history,
+            &wrong.output_topic,
+            p,
+            &[output],
+        ));
+        named.extend(operations::ops_touching(
+            history,
+            &wrong.input_topic,
+            p,
+            &[input],
+        ));
+    }
+    if let Some(records) = finding_records(anomaly) {
+        named.extend(operations::ops_touching(
+            history,
+            records.topic,
+            records.partition,
+            &records.offsets,
+        ));
+    }
+    // Not the verifier's read-back: it reads every record at the end.
+    let bars: BTreeSet<usize> = named
+        .iter()
+        .filter(|&&op| {
+            history.ops.get(op as usize).is_none_or(|op| {
+                !model::client::ClientId::of_process(op.process).is_verifier()
+            })
+        })
+        .filter_map(|op| ops.bar_of_op.get(op).copied())
+        .collect();
+    bars.into_iter().collect()
 }
 
 /// Per finding, the indices of its causal chain's events in `events`.
@@ -68,87 +241,6 @@ fn trace_step(event: &TraceEvent) -> TraceStep {
     }
 }
 
-/// Every recorded event on its node's lane; those in `highlighted` marked.
-fn timeline(
-    outcome: &RunOutcome,
-    events: &[TraceEvent],
-    highlighted: &BTreeSet<usize>,
-) -> Timeline {
-    let trace = &outcome.trace;
-    let events = events
-        .iter()
-        .enumerate()
-        .map(|(j, e)| timeline_event(trace, e, highlighted.contains(&j)))
-        .collect();
-    Timeline {
-        nodes: trace.node_names.clone(),
-        events,
-        end_ms: outcome.stats.virtual_ms as f64,
-    }
-}
-
-fn timeline_event(trace: &TraceSummary, e: &TraceEvent, highlight: bool) -> TimelineEvent {
-    let (kind, message) = timeline_kind(&e.kind);
-    TimelineEvent {
-        at_ms: e.at_ns as f64 / 1e6,
-        node: e.node.0 as usize,
-        kind: kind.to_string(),
-        text: trace.render(e).trim().to_string(),
-        peer: message.map(|m| m.peer.0 as usize),
-        call: message.map(|m| m.call),
-        response: message.is_some_and(|m| m.response),
-        highlight,
-    }
-}
-
-/// What the timeline draws of a message event: the line to the other end.
-#[derive(Clone, Copy)]
-struct MessageEnds {
-    peer: NodeId,
-    call: u64,
-    response: bool,
-}
-
-/// The timeline's name for an event's kind, and the message it is about, if any.
-fn timeline_kind(kind: &TraceKind) -> (&'static str, Option<MessageEnds>) {
-    let message = |peer: &NodeId, call: &u64, response: &bool| {
-        Some(MessageEnds {
-            peer: *peer,
-            call: *call,
-            response: *response,
-        })
-    };
-    match kind {
-        TraceKind::Send {
-            to, call, response, ..
-        } => ("send", message(to, call, response)),
-        TraceKind::Deliver {
-            from,
-            call,
-            response,
-            ..
-        } => ("deliver", message(from, call, response)),
-        TraceKind::Drop {
-            to, call, response, ..
-        } => ("drop", message(to, call, response)),
-        TraceKind::Duplicate {
-            to, call, response, ..
-        } => ("duplicate", message(to, call, response)),
-        TraceKind::Delay {
-            to, call, response, ..
-        } => ("hold", message(to, call, response)),
-        TraceKind::Crash => ("crash", None),
-        TraceKind::Restart => ("restart", None),
-        TraceKind::Pause => ("pause", None),
-        TraceKind::Resume => ("resume", None),
-        TraceKind::Stop => ("stop", None),
-        TraceKind::Stopped { .. } => ("stopped", None),
-        TraceKind::Fault { .. } => ("fault", None),
-        TraceKind::Heal => ("heal", None),
-        TraceKind::Note { .. } => ("note", None),
-    }
-}
-
 /// A causal chain's events, described with node names.
 fn chain_steps(
     trace: &TraceSummary,
@@ -173,7 +265,7 @@ fn chain_steps(
 }
 
 /// Each final log's records, flagged where a finding points.
-fn partition_views(outcome: &RunOutcome) -> Vec<PartitionView> {
+fn partition_views(outcome: &RunOutcome, values: &StreamValues) -> Vec<PartitionView> {
     outcome
         .history
         .final_logs
@@ -185,7 +277,16 @@ fn partition_views(outcome: &RunOutcome) -> Vec<PartitionView> {
                 records: log
                     .records
                     .iter()
-                    .map(|r| (r.offset, r.value, flagged.contains(&r.offset)))
+                    .map(|r| {
+                        let status = match r.status {
+                            RecordStatus::Plain => "",
+                            RecordStatus::Committed => " (committed)",
+                            RecordStatus::Aborted => " (aborted)",
+                            RecordStatus::Open => " (open transaction)",
+                        };
+                        let value = format!("{}{status}", values.show(r.value));
+                        (r.offset, value, flagged.contains(&r.offset))
+                    })
                     .collect(),
             }
         })
@@ -205,6 +306,7 @@ fn flagged_offsets(anomalies: &[checker::Anomaly], topic: &str, partition: u32) 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use sim::NodeId;
 
     fn event(kind: TraceKind) -> TraceEvent {
         TraceEvent {

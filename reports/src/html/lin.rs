@@ -1,0 +1,242 @@
+//! A linearizability check's page (`eosim check FILE --html OUT`), after Porcupine's
+//! visualisation: per partition that is not linearizable, its operations on a lane per
+//! process over the history's positions, the longest linearizable prefix numbered in
+//! linearization order (hover: the state after each), and the operation that cannot be
+//! placed after it, with the states in which it was tried.
+
+use std::collections::BTreeMap;
+
+use checker::lin::{Counterexample, LinReport};
+use serde::Serialize;
+
+use super::timeline::{Bar, Lane, Timeline};
+
+/// One operation of a partition, for drawing.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct LinOperation {
+    pub process: String,
+    pub description: String,
+    /// Position of its invocation among the history's events.
+    pub call: u64,
+    /// Position of its completion; `None`: unknown outcome (open to the end).
+    pub ret: Option<u64>,
+    /// 1-based line of the invocation: identifies it (the counterexample names operations
+    /// by it).
+    pub invoke_line: usize,
+    pub complete_line: Option<usize>,
+}
+
+/// Every operation of one partition (its label as the report names it).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct LinPartition {
+    pub label: String,
+    pub operations: Vec<LinOperation>,
+}
+
+#[derive(Serialize)]
+struct PageData<'a> {
+    file: &'a str,
+    report: &'a LinReport,
+    /// Per counterexample (same order), its partition drawn.
+    timelines: Vec<Timeline>,
+    /// Per counterexample, the bar of the stuck operation and of the placed ones in order.
+    stuck: Vec<Option<usize>>,
+    placed: Vec<Vec<usize>>,
+}
+
+/// Renders the page. `partitions` holds the operations of (at least) every partition with
+/// a counterexample; a counterexample whose partition is missing is shown without a timeline.
+pub fn render_lin_html(file: &str, report: &LinReport, partitions: &[LinPartition]) -> String {
+    let mut data = PageData {
+        file,
+        report,
+        timelines: Vec::new(),
+        stuck: Vec::new(),
+        placed: Vec::new(),
+    };
+    for counterexample in &report.counterexamples {
+        let partition = partitions
+            .iter()
+            .find(|p| p.label == counterexample.partition);
+        let (timeline, stuck, placed) = match partition {
+            Some(partition) => partition_timeline(partition, counterexample),
+            None => (Timeline::default(), None, Vec::new()),
+        };
+        data.timelines.push(timeline);
+        data.stuck.push(stuck);
+        data.placed.push(placed);
+    }
+    let title = format!("eosim check {file}: {}", report.verdict);
+    super::page(&title, STYLE, BODY, &data, SCRIPT)
+}
+
+/// The partition's operations as bars: placed (numbered in linearization order), the stuck
+/// one, and the rest. Returns the timeline, the stuck bar and the placed bars in order.
+fn partition_timeline(
+    partition: &LinPartition,
+    counterexample: &Counterexample,
+) -> (Timeline, Option<usize>, Vec<usize>) {
+    let order: BTreeMap<usize, (usize, &str)> = counterexample
+        .linearizable_prefix
+        .iter()
+        .enumerate()
+        .map(|(k, placed)| {
+            (
+                placed.operation.invoke_line,
+                (k, placed.state_after.as_str()),
+            )
+        })
+        .collect();
+    let stuck_line = counterexample.stuck_operation.invoke_line;
+    let mut lanes: Vec<String> = Vec::new();
+    let end = partition
+        .operations
+        .iter()
+        .map(|op| op.ret.unwrap_or(op.call) + 1)
+        .max()
+        .unwrap_or(1);
+    let mut stuck = None;
+    let mut placed = vec![0; order.len()];
+    let bars = partition
+        .operations
+        .iter()
+        .enumerate()
+        .map(|(i, op)| {
+            let lane = lanes
+                .iter()
+                .position(|p| *p == op.process)
+                .unwrap_or_else(|| {
+                    lanes.push(op.process.clone());
+                    lanes.len() - 1
+                });
+            let lines = match op.complete_line {
+                Some(done) => format!("lines {}–{done}", op.invoke_line),
+                None => format!("line {}, never completed", op.invoke_line),
+            };
+            let (outcome, label, detail) = if op.invoke_line == stuck_line {
+                stuck = Some(i);
+                (
+                    "stuck",
+                    format!("✗ {}", op.description),
+                    format!(
+                        "{}\n{lines}\ncannot be placed after the prefix",
+                        op.description
+                    ),
+                )
+            } else if let Some(&(k, state)) = order.get(&op.invoke_line) {
+                placed[k] = i;
+                (
+                    "placed",
+                    format!("{} {}", k + 1, op.description),
+                    format!(
+                        "{}\n{lines}\nlinearized #{} → state {state}",
+                        op.description,
+                        k + 1
+                    ),
+                )
+            } else {
+                (
+                    "unplaced",
+                    op.description.clone(),
+                    format!("{}\n{lines}\nnot in the prefix", op.description),
+                )
+            };
+            Bar {
+                lane,
+                start: op.call as f64,
+                end: op.ret.map(|r| r as f64 + 0.9),
+                outcome: outcome.into(),
+                label,
+                detail,
+            }
+        })
+        .collect();
+    let timeline = Timeline {
+        unit: "event".into(),
+        end: end as f64,
+        lanes: lanes
+            .into_iter()
+            .map(|name| Lane {
+                name: format!("process {name}"),
+                group: "process".into(),
+            })
+            .collect(),
+        bars,
+        spans: Vec::new(),
+        marks: Vec::new(),
+    };
+    (timeline, stuck, placed)
+}
+
+const STYLE: &str = r#"
+.cx { border-left: 4px solid #e53935; padding: .2em .9em .6em; margin: 1em 0; background: #fffafa; }
+.stuck { color: #b71c1c; font-weight: 600; }
+.states li { font-family: ui-monospace, monospace; font-size: 12px; }
+"#;
+
+const BODY: &str = r#"
+<h1 id="title"></h1>
+<p id="verdict"></p>
+<div id="counterexamples"></div>
+<h2>Partitions</h2>
+<table class="grid" id="partitions"><tr><th>partition</th><th>operations</th><th>verdict</th><th>search steps</th><th>model steps</th><th>distinct states</th></tr></table>
+"#;
+
+const SCRIPT: &str = r##"
+const data = JSON.parse(document.getElementById("data").textContent);
+const r = data.report;
+const el = (tag, attrs, text) => { const e = document.createElement(tag); for (const k in attrs || {}) e.setAttribute(k, attrs[k]); if (text !== undefined) e.textContent = text; return e; };
+document.getElementById("title").textContent = `eosim check ${data.file} — model ${r.model}`;
+const verdict = document.getElementById("verdict");
+const bad = r.partitions.filter(p => p.verdict === "not-linearizable").length;
+verdict.textContent = r.verdict === "linearizable" ? `linearizable: ${r.operations.checked} operations; every partition (${r.partitions.length}) has a linearization`
+  : r.verdict === "not-linearizable" ? `NOT LINEARIZABLE: ${bad} of ${r.partitions.length} partition(s) have no linearization`
+  : `unknown: a budget ran out before a verdict`;
+verdict.className = r.verdict === "linearizable" ? "pass" : "fail";
+const table = document.getElementById("partitions");
+for (const p of r.partitions) {
+  const tr = el("tr");
+  for (const v of [p.partition, p.operations, p.verdict ?? "not searched (another partition failed first)", p.search_steps, p.model_steps, p.distinct_states]) tr.appendChild(el("td", {}, String(v)));
+  table.appendChild(tr);
+}
+const host = document.getElementById("counterexamples");
+r.counterexamples.forEach((c, i) => {
+  const box = el("div", { class: "cx" });
+  box.appendChild(el("h2", {}, `partition ${c.partition}: not linearizable`));
+  const s = c.stuck_operation;
+  const where = s.complete_line ? `lines ${s.invoke_line}–${s.complete_line}` : `line ${s.invoke_line}`;
+  const p = el("p");
+  p.appendChild(el("span", {}, `The longest linearizable prefix has ${c.linearizable_prefix.length} operation(s) (green, numbered in linearization order; hover for the state after each). `));
+  p.appendChild(el("span", { class: "stuck" }, `Process ${s.process}'s ${s.description} (${where}) cannot be placed after it`));
+  p.appendChild(el("span", {}, c.rejected_before_search ? `: ${c.rejected_before_search}` : ` (red), nor after any other ordering.`));
+  box.appendChild(p);
+  box.appendChild(timelineLegend([["#8fd18f", "linearized prefix"], ["#e53935", "cannot be placed"], ["#d8d8d8", "not placed"]]));
+  const div = el("div", { id: `tl-${i}` }); box.appendChild(div);
+  host.appendChild(box);
+  if (data.timelines[i].lanes.length) {
+    const tl = drawTimeline(div, data.timelines[i], { focusButton: "zoom to the stuck operation" });
+    const near = data.placed[i].slice(-6);
+    tl.highlight({ bars: data.stuck[i] == null ? near : [data.stuck[i], ...near] });
+    tl.focus();
+  }
+  if (c.states_it_could_see.length) {
+    box.appendChild(el("p", {}, `States in which it was tried${c.more_states ? " (the first of more)" : ""}:`));
+    const ul = el("ul", { class: "states" });
+    c.states_it_could_see.forEach(st => ul.appendChild(el("li", {}, st)));
+    box.appendChild(ul);
+  }
+  const details = el("details");
+  details.appendChild(el("summary", {}, `the prefix in linearization order (${c.linearizable_prefix.length})`));
+  const t = el("table", { class: "grid" });
+  const head = el("tr"); for (const h of ["#", "process", "operation", "lines", "state after"]) head.appendChild(el("th", {}, h)); t.appendChild(head);
+  c.linearizable_prefix.forEach((op, k) => {
+    const tr = el("tr"), o = op.operation;
+    for (const v of [k + 1, o.process, o.description, o.complete_line ? `${o.invoke_line}–${o.complete_line}` : `${o.invoke_line}`, op.state_after]) tr.appendChild(el("td", {}, String(v)));
+    t.appendChild(tr);
+  });
+  details.appendChild(t); box.appendChild(details);
+});
+document.body.dataset.rendered = "ok";
+document.body.dataset.scrollWidth = document.documentElement.scrollWidth;
+document.body.dataset.clientWidth = document.documentElement.clientWidth;
+"##;
