@@ -96,7 +96,8 @@ pub fn check(args: CheckArgs) -> anyhow::Result<ExitCode> {
     if args.html.is_some() && !matches!(format, HistoryFormat::Lin(_)) {
         let format = format.name();
         return Err(BadInput(format!(
-            "--html draws linearizability checks; {name} is {format}"
+            "--html draws linearizability checks only; {name} is a {format} history (for a \
+             run's page: eosim run <scenario> --seed N --html FILE)"
         ))
         .into());
     }

@@ -194,9 +194,10 @@ fn finding_bars(
     let bars: BTreeSet<usize> = named
         .iter()
         .filter(|&&op| {
-            history.ops.get(op as usize).is_none_or(|op| {
-                !model::client::ClientId::of_process(op.process).is_verifier()
-            })
+            history
+                .ops
+                .get(op as usize)
+                .is_none_or(|op| !model::client::ClientId::of_process(op.process).is_verifier())
         })
         .filter_map(|op| ops.bar_of_op.get(op).copied())
         .collect();
@@ -386,6 +387,119 @@ mod tests {
         assert!(
             chains[0].len() > appended.len(),
             "the calls that caused the appends"
+        );
+    }
+
+    #[test]
+    fn clients_get_lanes_under_their_nodes_and_a_namesake_shares_its_node_s() {
+        let nodes: Vec<String> = ["supervisor", "broker-1", "copier-1", "verifier"]
+            .map(String::from)
+            .into();
+        let clients: Vec<(u64, String)> = vec![
+            (0, "verifier".into()),
+            (1000, "copier-1#0".into()),
+            (1001, "copier-1#0 producer".into()),
+            (5, "stranger".into()),
+        ];
+        let (lanes, node_lanes, client_lanes) = lanes(&nodes, &clients);
+        let names: Vec<&str> = lanes.iter().map(|l| l.name.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "faults",
+                "broker-1",
+                "copier-1",
+                "copier-1#0",
+                "copier-1#0 producer",
+                "verifier",
+                "stranger"
+            ]
+        );
+        assert_eq!(node_lanes.lanes, [0, 1, 2, 5]);
+        assert_eq!(client_lanes, [5, 3, 4, 6]);
+    }
+
+    fn page_run(name: &str, seed: u64, variant: model::Variant) -> RunOutcome {
+        let scenario = scenarios::load(name).unwrap();
+        let options = scenarios::RunOptions {
+            seed,
+            variants: vec![variant],
+            record_trace: true,
+            ..scenarios::RunOptions::default()
+        };
+        scenarios::run(&scenario, &options)
+    }
+
+    #[test]
+    fn a_lost_write_s_cause_is_the_late_end_txn_whose_abort_marker_took_it() {
+        let outcome = page_run("jepsen-queue", 20, model::Variant::NoTxnEpochBump);
+        let events = outcome.trace.recorded.as_deref().unwrap();
+        let lost = outcome
+            .anomalies
+            .iter()
+            .find(|a| matches!(a, checker::Anomaly::LostWrite(_)))
+            .expect("seed 20 loses a write");
+        let cause = cause::cause_of(lost, &outcome.trace, events, &outcome.history);
+        let note = cause.note.expect("a cause");
+        assert!(
+            note.starts_with("the abort marker at offset 48 of t1-0")
+                && note.contains("EndTxn request #413 from client-4")
+                && note.ends_with("a late EndTxn of an earlier transaction"),
+            "{note}"
+        );
+        let labels: BTreeSet<&str> = cause
+            .events
+            .iter()
+            .filter_map(|&j| match events[j].kind {
+                TraceKind::Deliver { label, .. } | TraceKind::Delay { label, .. } => Some(label),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(labels, BTreeSet::from(["end-txn", "write-txn-markers"]));
+    }
+
+    #[test]
+    fn a_wrong_aggregate_s_cause_is_the_crash_of_the_node_that_ran_its_task() {
+        let outcome = page_run(
+            "eos-test",
+            5,
+            model::Variant::StoreNotWipedOnUncleanShutdown,
+        );
+        let events = outcome.trace.recorded.as_deref().unwrap();
+        let wrong = &outcome.anomalies[0];
+        assert_eq!(wrong.kind().name(), "wrong-aggregate");
+        let cause = cause::cause_of(wrong, &outcome.trace, events, &outcome.history);
+        let note = cause.note.expect("a cause");
+        assert!(note.contains("instance-2 crashed at 1109.000 ms"), "{note}");
+        let kinds: Vec<&TraceKind> = cause.events.iter().map(|&j| &events[j].kind).collect();
+        assert_eq!(kinds, [&TraceKind::Crash, &TraceKind::Restart]);
+    }
+
+    #[test]
+    fn the_page_lists_every_finding_with_streams_values_decoded() {
+        let scenario = scenarios::load("eos-test").unwrap();
+        let options = scenarios::RunOptions {
+            seed: 1,
+            guarantee: Some(model::Guarantee::AtLeastOnce),
+            record_trace: true,
+            ..scenarios::RunOptions::default()
+        };
+        let outcome = scenarios::run(&scenario, &options);
+        assert!(
+            outcome.anomalies.len() > 50,
+            "more than the old page showed"
+        );
+        let page = html_report(&outcome, "eos-test");
+        let start = page.find("application/json\">").unwrap() + "application/json\">".len();
+        let end = start + page[start..].find("</script>").unwrap();
+        let data: serde_json::Value =
+            serde_json::from_str(&page[start..end].replace("<\\/", "</")).unwrap();
+        let findings = data["findings"].as_array().unwrap();
+        assert_eq!(findings.len(), outcome.anomalies.len());
+        let explanation = findings[0]["explanation"].as_str().unwrap();
+        assert!(
+            explanation.starts_with("value ⟨input ") && explanation.contains(", key "),
+            "{explanation}"
         );
     }
 }

@@ -189,14 +189,15 @@ const el = (tag, attrs, text) => { const e = document.createElement(tag); for (c
 document.getElementById("title").textContent = `eosim check ${data.file} — model ${r.model}`;
 const verdict = document.getElementById("verdict");
 const bad = r.partitions.filter(p => p.verdict === "not-linearizable").length;
+const unsearched = r.partitions.filter(p => p.verdict == null).length;
 verdict.textContent = r.verdict === "linearizable" ? `linearizable: ${r.operations.checked} operations; every partition (${r.partitions.length}) has a linearization`
-  : r.verdict === "not-linearizable" ? `NOT LINEARIZABLE: ${bad} of ${r.partitions.length} partition(s) have no linearization`
+  : r.verdict === "not-linearizable" ? `NOT LINEARIZABLE: ${bad} of ${r.partitions.length} partition(s) have no linearization` + (unsearched ? ` (${unsearched} not searched to the end: a violation was found first)` : "")
   : `unknown: a budget ran out before a verdict`;
 verdict.className = r.verdict === "linearizable" ? "pass" : "fail";
 const table = document.getElementById("partitions");
 for (const p of r.partitions) {
   const tr = el("tr");
-  for (const v of [p.partition, p.operations, p.verdict ?? "not searched (another partition failed first)", p.search_steps, p.model_steps, p.distinct_states]) tr.appendChild(el("td", {}, String(v)));
+  for (const v of [p.partition, p.operations, p.verdict ?? "not searched", p.search_steps, p.model_steps, p.distinct_states]) tr.appendChild(el("td", {}, String(v)));
   table.appendChild(tr);
 }
 const host = document.getElementById("counterexamples");
@@ -214,7 +215,8 @@ r.counterexamples.forEach((c, i) => {
   const div = el("div", { id: `tl-${i}` }); box.appendChild(div);
   host.appendChild(box);
   if (data.timelines[i].lanes.length) {
-    const tl = drawTimeline(div, data.timelines[i], { focusButton: "zoom to the stuck operation" });
+    // Zoomed to the stuck operation and the last placed ones, with context around them.
+    const tl = drawTimeline(div, data.timelines[i], { focusButton: "zoom to the stuck operation", focusPad: 0.6 });
     const near = data.placed[i].slice(-6);
     tl.highlight({ bars: data.stuck[i] == null ? near : [data.stuck[i], ...near] });
     tl.focus();
@@ -240,3 +242,70 @@ document.body.dataset.rendered = "ok";
 document.body.dataset.scrollWidth = document.documentElement.scrollWidth;
 document.body.dataset.clientWidth = document.documentElement.clientWidth;
 "##;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use checker::lin::{OperationView, PlacedOperation};
+
+    fn op(process: &str, description: &str, call: u64, ret: Option<u64>) -> LinOperation {
+        LinOperation {
+            process: process.into(),
+            description: description.into(),
+            call,
+            ret,
+            invoke_line: call as usize + 1,
+            complete_line: ret.map(|r| r as usize + 1),
+        }
+    }
+
+    fn view(op: &LinOperation) -> OperationView {
+        OperationView {
+            process: op.process.clone(),
+            description: op.description.clone(),
+            invoke_line: op.invoke_line,
+            complete_line: op.complete_line,
+        }
+    }
+
+    #[test]
+    fn the_prefix_is_numbered_in_linearization_order_and_the_stuck_operation_marked() {
+        let ops = vec![
+            op("0", "write 1", 0, Some(3)),
+            op("1", "write 2", 1, Some(2)),
+            op("2", "read → 7", 4, Some(5)),
+            op("0", "read → 1", 6, None),
+        ];
+        let partition = LinPartition {
+            label: "x".into(),
+            operations: ops.clone(),
+        };
+        let placed = |op: &LinOperation, state: &str| PlacedOperation {
+            operation: view(op),
+            state_after: state.into(),
+        };
+        let counterexample = Counterexample {
+            partition: "x".into(),
+            // write 2 linearized before write 1
+            linearizable_prefix: vec![placed(&ops[1], "2"), placed(&ops[0], "1")],
+            stuck_operation: view(&ops[2]),
+            states_it_could_see: vec!["1".into()],
+            more_states: false,
+            rejected_before_search: None,
+        };
+        let (timeline, stuck, order) = partition_timeline(&partition, &counterexample);
+        assert_eq!(stuck, Some(2));
+        assert_eq!(order, vec![1, 0]);
+        let outcomes: Vec<&str> = timeline.bars.iter().map(|b| b.outcome.as_str()).collect();
+        assert_eq!(outcomes, ["placed", "placed", "stuck", "unplaced"]);
+        assert_eq!(timeline.bars[0].label, "2 write 1");
+        assert!(timeline.bars[0].detail.contains("linearized #2 → state 1"));
+        assert_eq!(
+            timeline.bars[3].end, None,
+            "never completed: open to the end"
+        );
+        let lanes: Vec<&str> = timeline.lanes.iter().map(|l| l.name.as_str()).collect();
+        assert_eq!(lanes, ["process 0", "process 1", "process 2"]);
+        assert_eq!(timeline.end, 7.0);
+    }
+}

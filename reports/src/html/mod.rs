@@ -48,7 +48,6 @@ fn page(title: &str, style: &str, body: &str, data: &impl Serialize, script: &st
 /// Styles every page shares: nothing may be wider than the window.
 const BASE_STYLE: &str = r#"
 *, *::before, *::after { box-sizing: border-box; }
-html, body { overflow-x: hidden; }
 body { font: 14px/1.4 system-ui, sans-serif; margin: 0 auto; padding: 1em 1.5em; color: #222; max-width: 100%; }
 h1 { font-size: 1.3em; margin: .2em 0; } h2 { font-size: 1.1em; margin: 1.2em 0 .4em; }
 code, .mono { font-family: ui-monospace, monospace; font-size: 12px; overflow-wrap: anywhere; }

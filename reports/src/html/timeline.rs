@@ -106,6 +106,7 @@ function drawTimeline(root, tl, opts) {
   opts = opts || {};
   const LABEL = 150, AXIS = 24, ROW = 12, GAP = 2, MAXROWS = 6;
   const unit = tl.unit === "event" ? "" : " ms";
+  const unitName = tl.unit === "event" ? " (positions in the history)" : "";
   const end = tl.end > 0 ? tl.end : 1;
   const state = { t0: 0, t1: end, hi: { marks: new Set(), cause: new Set(), bars: new Set() } };
   // Bars of one lane that overlap in time go on separate rows of that lane.
@@ -152,7 +153,7 @@ function drawTimeline(root, tl, opts) {
     drawAxis();
     const g = svgEl("g", { "clip-path": `url(#${root.id}-clip)` }, svg);
     drawSpans(g); drawBars(g); drawLinks(g); drawMarks(g);
-    range.textContent = `showing ${fmt(state.t0)} – ${fmt(state.t1)}${unit} of ${fmt(end)}${unit}`;
+    range.textContent = `showing ${fmt(state.t0)} – ${fmt(state.t1)}${unit} of ${fmt(end)}${unit}${unitName}`;
   }
   function fmt(t) { const s = state.t1 - state.t0; return s < 10 ? t.toFixed(3) : s < 1000 ? t.toFixed(1) : Math.round(t).toString(); }
   function drawAxis() {
@@ -191,7 +192,9 @@ function drawTimeline(root, tl, opts) {
       const x0 = x(b.start), w = Math.max(1.5, x(e) - x0), y0 = laneY[b.lane] + GAP + barRow[i] * ROW;
       const hi = hiBars.has(i);
       svgEl("rect", { x: x0, y: y0 + 1, width: w, height: ROW - 2, rx: 2, fill: TL_COLORS[b.outcome] || "#ccc", stroke: hi ? "#e65100" : "#0000004d", "stroke-width": hi ? 2 : 0.5, "stroke-dasharray": b.end == null ? "3,2" : "", opacity: any && !hi ? 0.55 : 1, "data-bar": i }, g);
-      if (w > 28) { const t = svgEl("text", { x: x0 + 2, y: y0 + ROW - 3, "font-size": 9, fill: "#222", "data-bar": i }, g); t.textContent = b.label.slice(0, Math.floor(w / 5.3)); }
+      // The label starts where the bar comes into view, so a long bar keeps its label.
+      const lx = Math.max(x0, LABEL), lw = x0 + w - lx;
+      if (lw > 28) { const t = svgEl("text", { x: lx + 2, y: y0 + ROW - 3, "font-size": 9, fill: "#222", "data-bar": i }, g); t.textContent = b.label.slice(0, Math.floor(lw / 5.3)); }
     });
   }
   function drawLinks(g) {
@@ -213,7 +216,9 @@ function drawTimeline(root, tl, opts) {
       if (m.at < state.t0 || m.at > state.t1) return;
       const px = x(m.at), cy = laneMid(m.lane), inChain = hi.marks.has(i), inCause = hi.cause.has(i);
       if (inChain || inCause) {
-        svgEl("circle", { cx: px, cy, r: 4.5, fill: inCause ? "#6a1b9a" : "#ef6c00", stroke: "#fff", "data-mark": i }, g);
+        // A lost message of the chain in red: often what the whole finding turns on.
+        const fill = m.kind === "drop" ? "#c62828" : inCause ? "#6a1b9a" : "#ef6c00";
+        svgEl("circle", { cx: px, cy, r: m.kind === "drop" ? 5.5 : 4.5, fill, stroke: inCause ? "#6a1b9a" : "#ef6c00", "stroke-width": 1.5, "data-mark": i }, g);
       } else if (["fault", "crash", "restart", "pause", "resume", "stop", "stopped", "heal"].includes(m.kind)) {
         const color = m.kind === "heal" || m.kind === "restart" || m.kind === "resume" ? "#2e7d32" : "#c62828";
         svgEl("path", { d: `M${px},${cy - 6} l5,9 l-10,0 z`, fill: color, "data-mark": i }, g);
@@ -234,9 +239,10 @@ function drawTimeline(root, tl, opts) {
   function focus() {
     const times = [];
     for (const i of [...state.hi.marks, ...state.hi.cause]) times.push(tl.marks[i].at);
-    for (const i of state.hi.bars) { const b = tl.bars[i]; times.push(b.start, b.end == null ? end : b.end); }
+    // An operation never completed counts by its start: its bar runs to the axis' end.
+    for (const i of state.hi.bars) { const b = tl.bars[i]; times.push(b.start, b.end == null ? b.start : b.end); }
     if (!times.length) return show(0, end);
-    const lo = Math.min(...times), hi = Math.max(...times), pad = Math.max((hi - lo) * 0.08, end * 0.002);
+    const lo = Math.min(...times), hi = Math.max(...times), pad = Math.max((hi - lo) * (opts.focusPad || 0.08), end * 0.002);
     show(lo - pad, hi + pad);
   }
   svg.addEventListener("wheel", ev => {
