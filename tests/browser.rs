@@ -167,6 +167,55 @@ fn html_report_renders_the_duplicate_and_its_causal_chain_in_chromium() {
     );
 }
 
+/// A script appended to a page that works its timeline as a user would — wheel over it,
+/// hover a bar, drag it — and writes what happened into the body's data attributes.
+const INTERACT: &str = r#"<script>
+const svg = document.querySelector(".tl svg"), range = () => document.querySelector(".tl-bar .muted").textContent;
+const before = range(), box = svg.getBoundingClientRect();
+svg.dispatchEvent(new WheelEvent("wheel", { deltaY: -100, clientX: box.left + box.width / 2, clientY: box.top + 40, bubbles: true, cancelable: true }));
+document.body.dataset.zoomed = String(range() !== before);
+const bar = svg.querySelector("rect[data-bar]");
+bar.dispatchEvent(new MouseEvent("mousemove", { clientX: 500, clientY: 300, bubbles: true }));
+const tip = document.querySelector(".tl-tip");
+document.body.dataset.tip = tip.style.display === "block" && tip.textContent.includes(" → ") ? "shown" : "missing";
+const zoomedRange = range();
+svg.dispatchEvent(new MouseEvent("mousedown", { clientX: 600, clientY: 300, bubbles: true }));
+window.dispatchEvent(new MouseEvent("mousemove", { clientX: 400, clientY: 300 }));
+window.dispatchEvent(new MouseEvent("mouseup", {}));
+document.body.dataset.panned = String(range() !== zoomedRange);
+</script></body>"#;
+
+#[test]
+fn the_timeline_zooms_pans_and_shows_details_on_hover_in_chromium() {
+    let Some(browser) = chromium_or_skip() else {
+        return;
+    };
+    let dir = work_dir("interact");
+    let page = dir.join("report.html");
+    let args = [
+        "run",
+        "produce-retries",
+        "--seed",
+        "7",
+        "--guarantee",
+        "at-least-once",
+    ];
+    assert_eq!(eosim_html(&args, &page), Some(1));
+    let html = std::fs::read_to_string(&page).unwrap();
+    std::fs::write(&page, html.replace("</body>", INTERACT)).unwrap();
+    let (dom, log) = dump_dom(browser, &dir, &page);
+    assert_rendered_and_fitted(&dom, &log, &page);
+    assert!(
+        dom.contains("data-zoomed=\"true\""),
+        "the wheel did not zoom:\n{log}"
+    );
+    assert!(
+        dom.contains("data-tip=\"shown\""),
+        "hovering a bar showed nothing"
+    );
+    assert!(dom.contains("data-panned=\"true\""), "dragging did not pan");
+}
+
 /// One page of README's screenshots: what makes it, its file name, and what must show.
 struct Shot {
     args: &'static [&'static str],

@@ -70,6 +70,17 @@ pub fn render_lin_html(file: &str, report: &LinReport, partitions: &[LinPartitio
     super::page(&title, STYLE, BODY, &data, SCRIPT)
 }
 
+/// Where an operation stands in the counterexample.
+enum Role<'a> {
+    /// Linearized `k`-th (from 0), leaving `state`.
+    Placed {
+        k: usize,
+        state: &'a str,
+    },
+    Stuck,
+    Unplaced,
+}
+
 /// The partition's operations as bars: placed (numbered in linearization order), the stuck
 /// one, and the rest. Returns the timeline, the stuck bar and the placed bars in order.
 fn partition_timeline(
@@ -81,91 +92,88 @@ fn partition_timeline(
         .iter()
         .enumerate()
         .map(|(k, placed)| {
-            (
-                placed.operation.invoke_line,
-                (k, placed.state_after.as_str()),
-            )
+            let state = placed.state_after.as_str();
+            (placed.operation.invoke_line, (k, state))
         })
         .collect();
     let stuck_line = counterexample.stuck_operation.invoke_line;
     let mut lanes: Vec<String> = Vec::new();
+    let mut stuck = None;
+    let mut placed = vec![0; order.len()];
+    let mut bars = Vec::new();
+    for (i, op) in partition.operations.iter().enumerate() {
+        let lane = lanes
+            .iter()
+            .position(|p| *p == op.process)
+            .unwrap_or_else(|| {
+                lanes.push(op.process.clone());
+                lanes.len() - 1
+            });
+        let role = match order.get(&op.invoke_line) {
+            _ if op.invoke_line == stuck_line => Role::Stuck,
+            Some(&(k, state)) => Role::Placed { k, state },
+            None => Role::Unplaced,
+        };
+        match role {
+            Role::Stuck => stuck = Some(i),
+            Role::Placed { k, .. } => placed[k] = i,
+            Role::Unplaced => {}
+        }
+        bars.push(lin_bar(op, lane, &role));
+    }
     let end = partition
         .operations
         .iter()
         .map(|op| op.ret.unwrap_or(op.call) + 1)
         .max()
         .unwrap_or(1);
-    let mut stuck = None;
-    let mut placed = vec![0; order.len()];
-    let bars = partition
-        .operations
-        .iter()
-        .enumerate()
-        .map(|(i, op)| {
-            let lane = lanes
-                .iter()
-                .position(|p| *p == op.process)
-                .unwrap_or_else(|| {
-                    lanes.push(op.process.clone());
-                    lanes.len() - 1
-                });
-            let lines = match op.complete_line {
-                Some(done) => format!("lines {}–{done}", op.invoke_line),
-                None => format!("line {}, never completed", op.invoke_line),
-            };
-            let (outcome, label, detail) = if op.invoke_line == stuck_line {
-                stuck = Some(i);
-                (
-                    "stuck",
-                    format!("✗ {}", op.description),
-                    format!(
-                        "{}\n{lines}\ncannot be placed after the prefix",
-                        op.description
-                    ),
-                )
-            } else if let Some(&(k, state)) = order.get(&op.invoke_line) {
-                placed[k] = i;
-                (
-                    "placed",
-                    format!("{} {}", k + 1, op.description),
-                    format!(
-                        "{}\n{lines}\nlinearized #{} → state {state}",
-                        op.description,
-                        k + 1
-                    ),
-                )
-            } else {
-                (
-                    "unplaced",
-                    op.description.clone(),
-                    format!("{}\n{lines}\nnot in the prefix", op.description),
-                )
-            };
-            Bar {
-                lane,
-                start: op.call as f64,
-                end: op.ret.map(|r| r as f64 + 0.9),
-                outcome: outcome.into(),
-                label,
-                detail,
-            }
+    let lanes = lanes
+        .into_iter()
+        .map(|name| Lane {
+            name: format!("process {name}"),
+            group: "process".into(),
         })
         .collect();
     let timeline = Timeline {
         unit: "event".into(),
         end: end as f64,
-        lanes: lanes
-            .into_iter()
-            .map(|name| Lane {
-                name: format!("process {name}"),
-                group: "process".into(),
-            })
-            .collect(),
+        lanes,
         bars,
         spans: Vec::new(),
         marks: Vec::new(),
     };
     (timeline, stuck, placed)
+}
+
+/// An operation's bar: its outcome by role, its label and what hovering shows.
+fn lin_bar(op: &LinOperation, lane: usize, role: &Role<'_>) -> Bar {
+    let lines = match op.complete_line {
+        Some(done) => format!("lines {}–{done}", op.invoke_line),
+        None => format!("line {}, never completed", op.invoke_line),
+    };
+    let description = &op.description;
+    let (outcome, label, says) = match role {
+        Role::Stuck => (
+            "stuck",
+            format!("✗ {description}"),
+            "cannot be placed after the prefix".to_string(),
+        ),
+        Role::Placed { k, state } => (
+            "placed",
+            format!("{} {description}", k + 1),
+            format!("linearized #{} → state {state}", k + 1),
+        ),
+        Role::Unplaced => ("unplaced", description.clone(), "not in the prefix".into()),
+    };
+    Bar {
+        lane,
+        start: op.call as f64,
+        // Drawn to just before the next position, so back-to-back operations stay apart.
+        end: op.ret.map(|r| r as f64 + 0.9),
+        outcome: outcome.into(),
+        label,
+        detail: format!("{description}\n{lines}\n{says}"),
+    }
 }
 
 const STYLE: &str = r#"

@@ -97,7 +97,7 @@ mod tests {
         assert_eq!(values.show(47), "47", "small numbers are not records");
         assert_eq!(
             StreamValues::plain().show(pack(17, 3, 42)),
-            "74766790688810"
+            "299080047657002"
         );
     }
 
