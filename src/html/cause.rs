@@ -198,10 +198,10 @@ fn aggregate_cause(
     // The nodes whose clients polled the input partition before it, with their first poll.
     let mut owners: BTreeMap<u32, u64> = BTreeMap::new();
     for op in history.ops.iter().filter(|op| op.time_ns < until) {
-        if polls(&op.op, &wrong.input_topic, p) {
-            if let Some(node) = node_of_client(trace, &history.process_name(op.process)) {
-                owners.entry(node).or_insert(op.time_ns);
-            }
+        if polls(&op.op, &wrong.input_topic, p)
+            && let Some(node) = node_of_client(trace, &history.process_name(op.process))
+        {
+            owners.entry(node).or_insert(op.time_ns);
         }
     }
     let mut cause = Cause::default();

@@ -120,6 +120,7 @@ impl OpenSpans<'_> {
                 end: at,
                 kind: kind.into(),
                 label,
+                call: None,
             });
         }
     }
@@ -132,6 +133,7 @@ impl OpenSpans<'_> {
                 end: at,
                 kind: "partition".into(),
                 label: description,
+                call: None,
             });
         }
     }
@@ -192,6 +194,7 @@ pub fn spans(
                     if *response { "response" } else { "request" },
                     open.name(to.0)
                 ),
+                call: Some(*call),
             }),
             _ => {}
         }

@@ -105,7 +105,7 @@ document.getElementById("legend").appendChild(timelineLegend([
   ["#e5393540", "node down"], ["#1e88e540", "paused"], ["#8e24aa40", "partitioned"], ["#fb8c0040", "message held"],
   ["#ef6c00", "causal chain of the selected finding"], ["#6a1b9a", "its cause"],
 ]));
-const tl = drawTimeline(document.getElementById("timeline"), data.timeline, { focusButton: "zoom to finding" });
+const tl = drawTimeline(document.getElementById("timeline"), data.timeline, { focusButton: r.anomalies.length ? "zoom to finding" : null });
 const anomalies = document.getElementById("anomalies");
 document.getElementById("findings-heading").textContent = `Findings (${r.anomalies.length})`;
 if (r.anomalies.length === 0) anomalies.appendChild(el("p", {}, "none"));

@@ -52,6 +52,9 @@ pub struct Span {
     /// "crash", "pause", "stop", "partition", "hold".
     pub kind: String,
     pub label: String,
+    /// A held message's call id: highlighted with the chain or cause that holds the call.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub call: Option<u64>,
 }
 
 /// A point event on a lane.
@@ -168,15 +171,19 @@ function drawTimeline(root, tl, opts) {
     }
   }
   function visible(s, e) { return e >= state.t0 && s <= state.t1; }
+  function callsOf(set) { const calls = new Set(); for (const i of set) if (tl.marks[i].call != null) calls.add(tl.marks[i].call); return calls; }
   function drawSpans(g) {
+    const chainCalls = callsOf(state.hi.marks), causeCalls = callsOf(state.hi.cause);
     tl.spans.forEach((s, i) => {
       if (!visible(s.start, s.end)) return;
       const x0 = Math.max(LABEL - 2, x(s.start)), x1 = Math.min(width + 2, x(s.end)), w = Math.max(2, x1 - x0);
       const color = TL_COLORS[s.kind] || "#888";
       for (const lane of s.lanes) {
         if (s.kind === "hold") {
-          // Held messages are many and overlap: a thin band at the lane's foot, no label.
-          svgEl("rect", { x: x0, y: laneY[lane] + laneH[lane] - 5, width: w, height: 4, fill: color, "fill-opacity": 0.45, "data-span": i }, g);
+          // Held messages are many and overlap: a thin band at the lane's foot, no label;
+          // one the highlighted chain or cause went through in its colour.
+          const hi = causeCalls.has(s.call) ? "#6a1b9a" : chainCalls.has(s.call) ? "#ef6c00" : null;
+          svgEl("rect", { x: x0, y: laneY[lane] + laneH[lane] - (hi ? 6 : 5), width: w, height: hi ? 5 : 4, fill: hi || color, "fill-opacity": hi ? 0.8 : 0.45, "data-span": i }, g);
           continue;
         }
         svgEl("rect", { x: x0, y: laneY[lane] + 1, width: w, height: laneH[lane] - 2, fill: color, "fill-opacity": 0.16, stroke: color, "stroke-opacity": 0.5, "data-span": i }, g);
@@ -210,7 +217,20 @@ function drawTimeline(root, tl, opts) {
     }
   }
   const laneMid = lane => laneY[lane] + laneH[lane] / 2;
+  function labelFaults(g) {
+    // The plan's faults, labelled where there is room before the next one.
+    const faults = tl.marks.map((m, i) => [m, i]).filter(([m]) => tl.lanes[m.lane].group === "faults" && m.at >= state.t0 && m.at <= state.t1);
+    faults.forEach(([m, i], k) => {
+      const px = x(m.at), next = k + 1 < faults.length ? x(faults[k + 1][0].at) : width;
+      const room = Math.floor((next - px - 12) / 5.4);
+      if (room < 5) return;
+      const text = m.detail.replace(/^fault #\d+: /, "");
+      const t = svgEl("text", { x: px + 6, y: laneMid(m.lane) + 3, "font-size": 9, fill: "#a11", "data-mark": i }, g);
+      t.textContent = text.length > room ? text.slice(0, room - 1) + "…" : text;
+    });
+  }
   function drawMarks(g) {
+    labelFaults(g);
     const hi = state.hi;
     tl.marks.forEach((m, i) => {
       if (m.at < state.t0 || m.at > state.t1) return;
