@@ -24,10 +24,10 @@ use reports::html::{
     ChainStep, FindingView, Lane, PartitionView, StreamValues, Timeline, render_run_html,
 };
 use scenarios::RunOutcome;
-use sim::trace::{TraceEvent, TraceKind, TraceSummary};
+use sim::trace::{TraceEvent, TraceKind};
 
 use operations::Operations;
-use trace_view::NodeLanes;
+use trace_view::{NodeLanes, Words};
 
 /// The HTML page of a run. The run must have been made with a recorded trace
 /// (`RunOptions::record_trace`); without one the timeline shows operations only.
@@ -48,13 +48,14 @@ pub fn html_report(outcome: &RunOutcome, scenario_arg: &str) -> String {
         .flatten()
         .copied()
         .collect();
-    let (timeline, mark_of) = timeline(outcome, events, &ops, &chained);
+    let words = Words::new(&outcome.trace, &outcome.history.final_logs);
+    let (timeline, mark_of) = timeline(outcome, &words, events, &ops, &chained);
     let findings: Vec<FindingView> = outcome
         .anomalies
         .iter()
         .zip(chains.iter().zip(&causes))
         .map(|(anomaly, (chain, cause))| {
-            let steps = |set: &BTreeSet<usize>| chain_steps(&outcome.trace, events, set);
+            let steps = |set: &BTreeSet<usize>| chain_steps(&words, events, set);
             let marks = |set: &BTreeSet<usize>| {
                 set.iter().filter_map(|j| mark_of.get(j).copied()).collect()
             };
@@ -90,6 +91,7 @@ fn stream_values(history: &checker::History) -> StreamValues {
 /// by the lanes of the clients it runs; and trace index → mark for the kept events.
 fn timeline(
     outcome: &RunOutcome,
+    words: &Words<'_>,
     events: &[TraceEvent],
     ops: &Operations,
     chained: &BTreeSet<usize>,
@@ -97,7 +99,7 @@ fn timeline(
     let trace = &outcome.trace;
     let (lanes, node_lanes, client_lanes) = lanes(&trace.node_names, &ops.clients);
     let end_ms = outcome.stats.virtual_ms as f64;
-    let (marks, mark_of) = trace_view::marks(trace, events, &node_lanes, chained);
+    let (marks, mark_of) = trace_view::marks(words, events, &node_lanes, chained);
     let bars = ops
         .bars
         .iter()
@@ -242,12 +244,13 @@ fn trace_step(event: &TraceEvent) -> TraceStep {
     }
 }
 
-/// A causal chain's events, described with node names.
+/// A causal chain's events, described with node and partition names.
 fn chain_steps(
-    trace: &TraceSummary,
+    words: &Words<'_>,
     events: &[TraceEvent],
     chain: &BTreeSet<usize>,
 ) -> Vec<ChainStep> {
+    let trace = words.trace();
     chain
         .iter()
         .map(|&j| {
@@ -259,7 +262,7 @@ fn chain_steps(
                     .get(e.node.0 as usize)
                     .cloned()
                     .unwrap_or_default(),
-                text: trace.describe(&e.kind),
+                text: words.describe(&e.kind),
             }
         })
         .collect()

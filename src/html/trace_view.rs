@@ -5,6 +5,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use checker::history::FinalLog;
+use model::TraceNote;
 use reports::html::{Mark, Span};
 use sim::trace::{TraceEvent, TraceKind, TraceSummary};
 
@@ -27,9 +29,49 @@ fn at_ms(event: &TraceEvent) -> f64 {
     event.at_ns as f64 / 1e6
 }
 
+/// Trace events in words: the trace's own rendering, with the partition codes of the
+/// model's append and marker notes named ("append t1-0 offset 47" for "append 5e16/0 47").
+pub struct Words<'a> {
+    trace: &'a TraceSummary,
+    partitions: BTreeMap<u64, String>,
+}
+
+impl<'a> Words<'a> {
+    /// Names the partitions of `logs` (every partition the run wrote).
+    pub fn new(trace: &'a TraceSummary, logs: &[FinalLog]) -> Self {
+        let partitions = logs
+            .iter()
+            .map(|log| {
+                let code = model::protocol::partition_trace_code(&log.topic, log.partition);
+                (code, format!("{}-{}", log.topic, log.partition))
+            })
+            .collect();
+        Words { trace, partitions }
+    }
+
+    pub fn trace(&self) -> &'a TraceSummary {
+        self.trace
+    }
+
+    pub fn describe(&self, kind: &TraceKind) -> String {
+        if let TraceKind::Note { what, a, b } = kind
+            && let Some(name) = self.partitions.get(a)
+        {
+            match TraceNote::from_name(what) {
+                Some(TraceNote::Append | TraceNote::Marker) => {
+                    return format!("{what} {name} offset {b}");
+                }
+                Some(TraceNote::MarkerRefused) => return format!("{what} {name} (error {b})"),
+                _ => {}
+            }
+        }
+        self.trace.describe(kind)
+    }
+}
+
 /// Marks for the kept events; returns them and trace index → mark.
 pub fn marks(
-    trace: &TraceSummary,
+    words: &Words<'_>,
     events: &[TraceEvent],
     lanes: &NodeLanes,
     chained: &BTreeSet<usize>,
@@ -55,7 +97,7 @@ pub fn marks(
             lane: lanes.lane(event.node.0),
             at: at_ms(event),
             kind: kind.into(),
-            detail: trace.describe(&event.kind),
+            detail: words.describe(&event.kind),
             call,
             response,
         });
