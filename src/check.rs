@@ -56,6 +56,11 @@ pub struct CheckArgs {
     memory_budget_mb: u64,
     #[arg(long, help = JSON_HELP)]
     json: bool,
+    /// Linearizability: also write a self-contained HTML page (Porcupine-style: each failing
+    /// partition's operations, the longest linearizable prefix, the operation that cannot
+    /// be placed).
+    #[arg(long, value_name = "FILE")]
+    html: Option<std::path::PathBuf>,
 }
 
 /// `auto` and every format, each with its description (shown by `--help`).
@@ -89,6 +94,14 @@ pub fn check(args: CheckArgs) -> anyhow::Result<ExitCode> {
         format,
         detected,
     };
+    if args.html.is_some() && !matches!(format, HistoryFormat::Lin(_)) {
+        let format = format.name();
+        return Err(BadInput(format!(
+            "--html draws linearizability checks only; {name} is a {format} history (for a \
+             run's page: eosim run <scenario> --seed N --html FILE)"
+        ))
+        .into());
+    }
     match format {
         HistoryFormat::Eosim => {
             let history = read_eosim(&source)?;
@@ -105,7 +118,8 @@ pub fn check(args: CheckArgs) -> anyhow::Result<ExitCode> {
                 None if lin_format == Format::PorcupineKv => ModelName::Kv,
                 None => ModelName::CasRegister,
             };
-            check_linearizability(&source, lin_format, model, &options, args.json)
+            let html = args.html.as_deref();
+            check_linearizability(&source, lin_format, model, &options, args.json, html)
         }
     }
 }
@@ -208,6 +222,7 @@ fn check_linearizability(
     model: ModelName,
     options: &CheckOptions,
     json: bool,
+    html: Option<&std::path::Path>,
 ) -> anyhow::Result<ExitCode> {
     let name = source.name;
     let report =
@@ -217,6 +232,10 @@ fn check_linearizability(
                 None => BadInput(format!("{name}: {e}")),
             }
         })?;
+    if let Some(path) = html {
+        let page = eosim::lin_html_report(name, source.text, format, model, options, &report)?;
+        crate::write_file(path, &page)?;
+    }
     emit(&if json {
         let out = LinJson {
             schema: CHECK_SCHEMA,

@@ -15,7 +15,7 @@ pub mod merge;
 pub mod progress;
 pub mod seeds;
 
-pub use html::html_report;
+pub use html::{html_report, lin_html_report};
 pub use hunt::{hunt_report, hunt_report_with, hunt_row};
 pub use merge::merge_shards;
 pub use seeds::{SeedRange, Shard};
