@@ -188,9 +188,6 @@ pub struct Copier {
     /// Input partitions of the topic (the output has as many).
     pub partitions: u32,
     pub exactly_once: bool,
-    /// Exactly-once only: commit the consumer offsets inside the transaction (true, the fix)
-    /// or after it, separately (false: the `offsets-outside-txn` variant).
-    pub offsets_in_txn: bool,
     pub done: CopyCompletion,
 }
 
@@ -447,7 +444,7 @@ impl Copier {
                     // batches (as a consumer's auto-commit would), and always at a
                     // partition's end.
                     let offsets_now = OffsetCommit::choose(
-                        self.offsets_in_txn,
+                        self.ctx.switches.offsets_in_transaction,
                         turn,
                         next_position >= self.expected_end(&input),
                     );

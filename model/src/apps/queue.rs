@@ -183,8 +183,6 @@ pub struct QueueMode {
     pub transactional: bool,
     /// The plain producer's settings (single sends, and batches without transactions).
     pub producer: ProducerConfig,
-    /// Isolation level of the workload's polls (read_committed unless `read-uncommitted`).
-    pub isolation: IsolationLevel,
 }
 
 /// One incarnation of queue client `client`.
@@ -229,6 +227,16 @@ impl QueueClient {
         ClientContext {
             client_id: self.ctx.client_id.sub_client(offset),
             ..self.ctx.clone()
+        }
+    }
+
+    /// The isolation level of the workload's polls: read_committed unless the
+    /// `read-uncommitted` variant is in force.
+    fn isolation(&self) -> IsolationLevel {
+        if self.ctx.switches.read_committed {
+            IsolationLevel::ReadCommitted
+        } else {
+            IsolationLevel::ReadUncommitted
         }
     }
 
@@ -445,7 +453,7 @@ impl QueueClient {
                 tp,
                 position,
                 self.workload.max_poll_records,
-                self.mode.isolation,
+                self.isolation(),
             )
             .await
             .map_err(|e| e.to_string())?;

@@ -508,18 +508,6 @@ pub struct StreamsInstance {
     pub producer_per_task: bool,
     pub progress: StreamsProgress,
     pub state_dir: StateDir,
-    /// Under exactly-once, a task left open by a crash has stores that may hold uncommitted
-    /// updates: wipe them and restore from the changelog (the fix of KAFKA-7192). False is
-    /// the `store-not-wiped-on-unclean-shutdown` variant: the dirty stores are used as they
-    /// are.
-    pub wipe_after_unclean_shutdown: bool,
-    /// A task closed cleanly checkpoints the changelog offsets its stores reflect, and every
-    /// close forgets what the task's record collector wrote (the fix of KAFKA-16017). False
-    /// is the `checkpoint-written-not-restored` variant: the collector's written offsets
-    /// survive a dirty close (the task is revived, not recreated), and a clean close
-    /// checkpoints max(written, restored) — so a task closed mid-restore claims the whole
-    /// changelog and its next opening skips what it never restored.
-    pub checkpoint_restored_offsets: bool,
 }
 
 /// What one incarnation of an instance keeps in memory besides its tasks.
@@ -777,7 +765,9 @@ impl StreamsInstance {
             let key = (id.sub_topology, id.partition);
             let dir = self.state_dir.read(|dir| dir.get(&key).cloned());
             let left_by_crash = crashed_open.contains(&key);
-            if left_by_crash && !self.wipe_after_unclean_shutdown {
+            // The `store-not-wiped-on-unclean-shutdown` variant (KAFKA-7192) uses the dirty
+            // stores as they are.
+            if left_by_crash && !self.ctx.switches.stores_wiped_after_unclean_shutdown {
                 // KAFKA-7192: the crashed task's local stores are trusted as they are.
                 crate::CoveragePoint::CrashedStoresReused.hit();
                 let mut task = RunningTask {
@@ -945,7 +935,7 @@ impl StreamsInstance {
             .map(|t| {
                 let mut checkpoint = t.changelog_offsets.clone();
                 let collector = written.remove(&t.key).unwrap_or_default();
-                if !self.checkpoint_restored_offsets {
+                if !self.ctx.switches.checkpoint_restored_offsets {
                     // KAFKA-16017: the record collector's offsets go into the checkpoint.
                     for (store, end) in collector {
                         let offset = checkpoint.entry(store).or_insert(0);
@@ -998,7 +988,7 @@ impl StreamsInstance {
                 dir.remove(&t.key);
             }
         });
-        if self.checkpoint_restored_offsets || !revived {
+        if self.ctx.switches.checkpoint_restored_offsets || !revived {
             let mut written = local.written.lock().expect("collector lock");
             for t in tasks {
                 written.remove(&t.key);

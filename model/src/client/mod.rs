@@ -35,12 +35,9 @@ pub struct ClientContext {
     pub switches: ClientSwitches,
 }
 
-/// What the protocol variants switch off in clients. Every default is the fixed client's
-/// behaviour; `from_variants` maps the variants to them. The variants older than these
-/// switches still reach their apps through app settings the scenario layer sets
-/// (`read-uncommitted`: the queue's isolation; `offsets-outside-txn`: the copier's;
-/// `store-not-wiped-on-unclean-shutdown`, `checkpoint-written-not-restored`: the Streams
-/// instance's) — moving them here is still to do.
+/// What the protocol variants switch off in clients and their applications. Every default is
+/// the fixed behaviour; `from_variants` maps the variants to them: the one place variants
+/// reach clients (the broker's is `BrokerSwitches::from_variants`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ClientSwitches {
     /// After an abort that leaves a batch of unknown fate, a transactional producer under
@@ -71,6 +68,24 @@ pub struct ClientSwitches {
     /// the error reaches the application as retriable, the batch's sequence numbers are
     /// spent, and the application sends the record again in the same transaction.
     pub exhausted_send_is_abortable: bool,
+    /// The queue workload's polls read at read_committed. Default true; off is the
+    /// `read-uncommitted` variant: they see open and aborted transactions' records.
+    pub read_committed: bool,
+    /// A consume-transform-produce copier commits its consumer offsets inside the output
+    /// transaction (`sendOffsetsToTransaction`). Default true; off is the
+    /// `offsets-outside-txn` variant: offsets committed after the transaction, separately.
+    pub offsets_in_transaction: bool,
+    /// Under exactly-once, a Streams task left open by a crash has its stores wiped and
+    /// restored from the changelog (KAFKA-7192's fix). Default true; off is the
+    /// `store-not-wiped-on-unclean-shutdown` variant.
+    pub stores_wiped_after_unclean_shutdown: bool,
+    /// A Streams task closed cleanly checkpoints the changelog offsets its stores reflect,
+    /// and every close forgets what the task's record collector wrote (KAFKA-16017's fix).
+    /// Default true; off is the `checkpoint-written-not-restored` variant: the collector's
+    /// written offsets survive a dirty close (the task is revived, not recreated) and a clean
+    /// close checkpoints max(written, restored), so a task closed mid-restore claims the
+    /// whole changelog and its next opening skips what it never restored.
+    pub checkpoint_restored_offsets: bool,
 }
 
 impl Default for ClientSwitches {
@@ -82,6 +97,10 @@ impl Default for ClientSwitches {
             seek_to_committed_after_abort: true,
             failed_send_aborts_transaction: true,
             exhausted_send_is_abortable: true,
+            read_committed: true,
+            offsets_in_transaction: true,
+            stores_wiped_after_unclean_shutdown: true,
+            checkpoint_restored_offsets: true,
         }
     }
 }
@@ -97,6 +116,11 @@ impl ClientSwitches {
             seek_to_committed_after_abort: !variants.has(Variant::NoSeekAfterAbort),
             failed_send_aborts_transaction: !variants.has(Variant::CommitIgnoresFailedSends),
             exhausted_send_is_abortable: !variants.has(Variant::TimedOutSendRetried),
+            read_committed: !variants.has(Variant::ReadUncommitted),
+            offsets_in_transaction: !variants.has(Variant::OffsetsOutsideTxn),
+            stores_wiped_after_unclean_shutdown: !variants
+                .has(Variant::StoreNotWipedOnUncleanShutdown),
+            checkpoint_restored_offsets: !variants.has(Variant::CheckpointWrittenNotRestored),
         }
     }
 }

@@ -5,7 +5,6 @@
 
 use std::collections::BTreeSet;
 
-use model::Variant;
 use model::apps::copy::{Copier, CopyAssignment, CopyCompletion, CopyWorkload, loader_program};
 
 use super::{
@@ -42,7 +41,6 @@ impl App for CopyWorkload {
         });
         let done = CopyCompletion::default();
         let exactly_once = env.guarantee.is_exactly_once();
-        let offsets_in_txn = !env.variants.has(Variant::OffsetsOutsideTxn);
         let mut copiers = Vec::new();
         for instance in 0..self.instances {
             let (env2, workload, done) = (env.clone(), self.clone(), done.clone());
@@ -55,7 +53,6 @@ impl App for CopyWorkload {
                     instance,
                     partitions,
                     exactly_once,
-                    offsets_in_txn,
                     done: done.clone(),
                 }
                 .run()

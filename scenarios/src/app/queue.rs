@@ -6,9 +6,7 @@
 use std::sync::Arc;
 
 use checker::{Op, Operation, Phase, TxnStep};
-use model::Variant;
 use model::apps::queue::{ClientProgress, QueueClient, QueueCompletion, QueueMode, QueueWorkload};
-use model::protocol::IsolationLevel;
 
 use super::{
     App, AppEnv, AppNodes, BuiltinApp, Incarnations, Progress, ReadBack, Started, app_client_ops,
@@ -49,11 +47,6 @@ impl App for QueueWorkload {
         let mode = QueueMode {
             transactional: env.guarantee.is_exactly_once(),
             producer: producer_config(env.guarantee),
-            isolation: if env.variants.has(Variant::ReadUncommitted) {
-                IsolationLevel::ReadUncommitted
-            } else {
-                IsolationLevel::ReadCommitted
-            },
         };
         let partitions = queue_partitions(self, &env.cluster.spec);
         let done = QueueCompletion::default();

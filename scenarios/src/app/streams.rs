@@ -13,7 +13,7 @@ use model::apps::streams::{
 };
 use model::cluster::TopicSpec;
 use model::streams::topology::Topology;
-use model::{ClusterSpec, Guarantee, Variant};
+use model::{ClusterSpec, Guarantee};
 
 use super::{
     App, AppEnv, AppNodes, BackgroundLoad, BuiltinApp, ClientId, Incarnations, Progress, ReadBack,
@@ -260,8 +260,6 @@ fn start_instance(
 ) -> sim::NodeId {
     let exactly_once = env.guarantee.is_exactly_once();
     let producer_per_task = env.guarantee == Guarantee::ExactlyOnce;
-    let wipe = !env.variants.has(Variant::StoreNotWipedOnUncleanShutdown);
-    let checkpoint_restored = !env.variants.has(Variant::CheckpointWrittenNotRestored);
     let (env2, definition, config, progress) = (
         env.clone(),
         app.definition.clone(),
@@ -285,8 +283,6 @@ fn start_instance(
                 producer_per_task,
                 progress: progress.clone(),
                 state_dir: node_state_dir.clone(),
-                wipe_after_unclean_shutdown: wipe,
-                checkpoint_restored_offsets: checkpoint_restored,
             }
             .run()
         });
