@@ -585,6 +585,9 @@ fn compare(
         .collect::<Result<_, _>>()?;
     let mut variant_names: Vec<String> = loaded.variants.iter().map(|v| v.to_string()).collect();
     variant_names.extend(variants.iter().map(|v| v.to_string()));
+    // Every variant in force, for the failing seeds' replay commands on the page.
+    let all_variants: std::collections::BTreeSet<Variant> =
+        loaded.variants.iter().chain(&variants).copied().collect();
     let stop = interruptible()?;
     let progress = Progress::new("compare", range.len(), Unit::Seeds, false);
     let (tallies, end) = compare_tallies(
@@ -607,10 +610,25 @@ fn compare(
         variants: variant_names,
         seeds: seeds.to_string(),
         rows,
+        reference: loaded
+            .reference
+            .as_ref()
+            .map(|r| eosim::reports::ThroughputReference {
+                source: r.source.clone(),
+                throughput_ratios: r.throughput_ratios.clone(),
+            }),
         interrupted: end.interrupted,
     };
     if let Some(path) = html {
-        write_file(path, &eosim::reports::compare::render_compare_html(&report))?;
+        let replay = |guarantee: &str, seed: u64| {
+            let guarantee =
+                Guarantee::from_name(guarantee).expect("a row is named by its guarantee");
+            eosim::replay_command(scenario, seed, guarantee, &all_variants, swarm)
+        };
+        write_file(
+            path,
+            &eosim::reports::compare::render_compare_html(&report, replay),
+        )?;
     }
     emit(&if json {
         report.to_json() + "\n"

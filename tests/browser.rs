@@ -341,11 +341,14 @@ fn compare_page_shows_a_chart_per_measure_in_chromium() {
     assert_eq!(run.status.code(), Some(0));
     let (dom, log) = dump_dom(browser, &dir, &page);
     assert!(!log.contains("Uncaught"), "page error:\n{log}");
-    // Failed runs, a chart per anomaly category, records per second, p99 latency.
-    let charts = 3 + eosim::checker::AnomalyCategory::ALL.len();
+    // The spread of records per second and of latency p50 and p99 (a box and a dot per
+    // seed for each guarantee), failed runs and a chart per anomaly category.
+    let charts = 4 + eosim::checker::AnomalyCategory::ALL.len();
     assert_eq!(dom.matches("<svg").count(), charts, "{dom}");
+    assert_eq!(dom.matches("<circle").count(), 3 * 2 * 4, "{dom}");
     assert!(dom.contains("at-least-once") && dom.contains("exactly-once"));
     assert!(dom.contains("delivered records per virtual second"));
+    assert!(dom.contains("id=\"failing\""));
 }
 
 /// Needs no browser: `check --html` on a history that is not a linearizability check is bad

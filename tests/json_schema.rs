@@ -306,6 +306,23 @@ fn every_json_output_matches_docs_json_schema() {
         0,
     );
     checker.document("compare", "compare", &compare);
+    // A scenario with a published reference whose exactly-once seed fails (KAFKA-9279's
+    // application decision): the optional rows `reference` and `failing_seeds`.
+    let example = format!(
+        "{}/scenarios/examples/kafka-9279.toml",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let with_reference = std::fs::read_to_string(example).unwrap()
+        + "\n[reference]\nsource = \"a test\"\nthroughput_ratios = { \"exactly-once\" = 0.5 }\n";
+    let file = scratch("kafka-9279-with-reference.toml");
+    std::fs::write(&file, with_reference).unwrap();
+    let failing = json_of(&["compare", &file, "--seeds", "0..1", "--json"], 0);
+    assert_eq!(
+        failing["rows"][1]["failing_seeds"],
+        serde_json::json!([0]),
+        "{failing}"
+    );
+    checker.document("compare", "compare (failing, with a reference)", &failing);
 
     let check = json_of(&["check", &history, "--json"], 1);
     checker.document("check (history)", "check (eosim history)", &check);

@@ -22,6 +22,69 @@ pub struct CompareSeed {
     pub latency_p99_ms: f64,
 }
 
+/// Failing seeds a row lists (the first ones, in seed order).
+pub const FAILING_SEEDS_LISTED: usize = 20;
+
+/// One seed's measures under one guarantee: the page draws each as a dot.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct CompareSample {
+    pub seed: u64,
+    pub failed: bool,
+    pub records_per_s: f64,
+    pub latency_p50_ms: f64,
+    pub latency_p99_ms: f64,
+}
+
+/// A five-number summary of a measure over the seeds (nearest-rank quartiles).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Quantiles {
+    pub min: f64,
+    pub q1: f64,
+    pub median: f64,
+    pub q3: f64,
+    pub max: f64,
+}
+
+impl Quantiles {
+    /// The summary of `values` (sorted here); None when there are none.
+    pub fn of(mut values: Vec<f64>) -> Option<Self> {
+        if values.is_empty() {
+            return None;
+        }
+        values.sort_by(f64::total_cmp);
+        let rank = |q: f64| {
+            let index = (q * values.len() as f64).ceil() as usize;
+            values[index.clamp(1, values.len()) - 1]
+        };
+        Some(Self {
+            min: values[0],
+            q1: rank(0.25),
+            median: rank(0.5),
+            q3: rank(0.75),
+            max: values[values.len() - 1],
+        })
+    }
+}
+
+/// How each measure spreads over the seeds.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Spread {
+    pub records_per_s: Quantiles,
+    pub latency_p50_ms: Quantiles,
+    pub latency_p99_ms: Quantiles,
+}
+
+impl Spread {
+    fn of(samples: &[CompareSample]) -> Option<Self> {
+        let measure = |f: fn(&CompareSample) -> f64| Quantiles::of(samples.iter().map(f).collect());
+        Some(Self {
+            records_per_s: measure(|s| s.records_per_s)?,
+            latency_p50_ms: measure(|s| s.latency_p50_ms)?,
+            latency_p99_ms: measure(|s| s.latency_p99_ms)?,
+        })
+    }
+}
+
 /// One guarantee's totals over the seeds.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct CompareRow {
@@ -47,6 +110,16 @@ pub struct CompareRow {
     pub records_per_s: f64,
     pub latency_p50_ms: f64,
     pub latency_p99_ms: f64,
+    /// Each measure's spread over the seeds (absent without runs).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub spread: Option<Spread>,
+    /// The first failing seeds (at most `FAILING_SEEDS_LISTED`), in seed order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub failing_seeds: Vec<u64>,
+    /// Every seed's measures, in seed order: the page's dots (not in the JSON, which stays
+    /// small over long ranges).
+    #[serde(skip)]
+    pub samples: Vec<CompareSample>,
 }
 
 impl CompareRow {
@@ -75,10 +148,18 @@ pub struct CompareTally {
     records_per_s: f64,
     latency_p50_ms: f64,
     latency_p99_ms: f64,
+    samples: Vec<CompareSample>,
 }
 
 impl CompareTally {
     pub fn add(&mut self, seed: &CompareSeed) {
+        self.samples.push(CompareSample {
+            seed: seed.seed,
+            failed: seed.failure.is_some(),
+            records_per_s: seed.records_per_s,
+            latency_p50_ms: seed.latency_p50_ms,
+            latency_p99_ms: seed.latency_p99_ms,
+        });
         self.runs += 1;
         self.failed += u64::from(seed.failure.is_some());
         self.panicked += u64::from(seed.failure == Some(Failure::Panic));
@@ -144,8 +225,27 @@ impl CompareTally {
             latency_p99_ms: mean(self.latency_p99_ms),
             findings: self.findings_by_name(),
             categories,
+            spread: Spread::of(&self.samples),
+            failing_seeds: self
+                .samples
+                .iter()
+                .filter(|s| s.failed)
+                .map(|s| s.seed)
+                .take(FAILING_SEEDS_LISTED)
+                .collect(),
+            samples: self.samples.clone(),
         }
     }
+}
+
+/// A published throughput comparison: each guarantee's records per second as a fraction of
+/// the first guarantee's, and where the figures come from.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ThroughputReference {
+    pub source: String,
+    /// Guarantee name → records per second relative to the first guarantee compared.
+    pub throughput_ratios: BTreeMap<String, f64>,
 }
 
 /// The JSON result of `eosim compare` (schema version 1).
@@ -157,6 +257,9 @@ pub struct CompareReport {
     /// "A..B", B exclusive.
     pub seeds: String,
     pub rows: Vec<CompareRow>,
+    /// A published comparison to set beside the measured one (the scenario's `[reference]`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reference: Option<ThroughputReference>,
     /// Stopped early (Ctrl-C): the rows cover the seeds that finished under every guarantee.
     /// Absent from JSON when false.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
@@ -242,10 +345,12 @@ fn table_line(
     line
 }
 
-/// The compare page: the table and one bar chart per measure (failed runs, findings of each
-/// anomaly category, records per virtual second, p99 latency), one bar per guarantee. Static
-/// SVG, no script, no network.
-pub fn render_compare_html(report: &CompareReport) -> String {
+/// The compare page: the table; the published comparison beside the measured one, if the
+/// scenario has one; per measure (records per virtual second, latency p50 and p99) each
+/// guarantee's spread over the seeds as a box with a dot per seed; one bar chart per
+/// finding measure; the failing seeds with the commands that replay them (`replay(guarantee,
+/// seed)`). Static SVG, no script, no network.
+pub fn render_compare_html(report: &CompareReport, replay: impl Fn(&str, u64) -> String) -> String {
     let mut body = String::new();
     let _ = write!(
         body,
@@ -260,28 +365,212 @@ pub fn render_compare_html(report: &CompareReport) -> String {
         escape(&report.to_text())
     );
     let rows = &report.rows;
+    if let Some(reference) = &report.reference {
+        body.push_str(&reference_table(reference, rows));
+    }
+    body.push_str("<h2>Spread over the seeds</h2>");
+    body.push_str(&spread_chart(
+        "delivered records per virtual second",
+        rows,
+        |s| s.records_per_s,
+    ));
+    body.push_str(&spread_chart(
+        "end-to-end latency p50, virtual ms",
+        rows,
+        |s| s.latency_p50_ms,
+    ));
+    body.push_str(&spread_chart(
+        "end-to-end latency p99, virtual ms",
+        rows,
+        |s| s.latency_p99_ms,
+    ));
+    body.push_str("<h2>Findings</h2>");
     body.push_str(&bar_chart("failed runs", rows, |r| r.failed as f64));
     for &category in AnomalyCategory::ALL {
         let title = format!("{category} findings");
         body.push_str(&bar_chart(&title, rows, |r| r.category(category) as f64));
     }
-    body.push_str(&bar_chart(
-        "delivered records per virtual second",
-        rows,
-        |r| r.records_per_s,
-    ));
-    body.push_str(&bar_chart(
-        "end-to-end latency p99, virtual ms",
-        rows,
-        |r| r.latency_p99_ms,
-    ));
+    body.push_str(&failing_seeds_section(rows, &replay));
     format!(
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>eosim compare \
          {}</title><style>body {{ font: 14px/1.4 system-ui, sans-serif; margin: 1.5em; }} \
          .chart {{ display: inline-block; margin: 0 2em 1.5em 0; vertical-align: top; }} \
-         .chart h2 {{ font-size: 1em; }}</style></head><body>{body}</body></html>\n",
+         .chart h3, h2 {{ font-size: 1em; }} table {{ border-collapse: collapse; }} \
+         td, th {{ border: 1px solid #ccc; padding: 2px 8px; text-align: left; }} \
+         code {{ font-size: 12px; }}</style></head><body>{body}</body></html>\n",
         escape(&report.scenario)
     )
+}
+
+/// The published ratios beside the measured ones (mean records per second of each row over
+/// the first row's).
+fn reference_table(reference: &ThroughputReference, rows: &[CompareRow]) -> String {
+    let base = rows.first().map_or(0.0, |r| r.records_per_s);
+    let mut html = format!(
+        "<h2>Throughput against the published figures</h2><p>{}</p><table id=\"reference\">\
+         <tr><th>guarantee</th><th>measured, of {}</th><th>published</th></tr>",
+        escape(&reference.source),
+        escape(rows.first().map_or("-", |r| r.guarantee.as_str()))
+    );
+    for row in rows {
+        let measured = if base > 0.0 {
+            format!("{:.0} %", 100.0 * row.records_per_s / base)
+        } else {
+            "-".to_string()
+        };
+        let published = reference
+            .throughput_ratios
+            .get(&row.guarantee)
+            .map_or("-".to_string(), |r| format!("{:.0} %", 100.0 * r));
+        let _ = write!(
+            html,
+            "<tr><td>{}</td><td>{measured}</td><td>{published}</td></tr>",
+            escape(&row.guarantee)
+        );
+    }
+    html.push_str("</table>");
+    html
+}
+
+/// One row per guarantee on a shared axis: the box from the first to the third quartile
+/// with the median, whiskers to the extremes, and a dot per seed (red: a failing seed),
+/// spread vertically by seed so equal values stay visible.
+fn spread_chart(title: &str, rows: &[CompareRow], measure: fn(&CompareSample) -> f64) -> String {
+    const LEFT_PX: f64 = 110.0;
+    const PLOT_PX: f64 = 480.0;
+    const ROW_PX: f64 = 34.0;
+    let max = rows
+        .iter()
+        .flat_map(|r| r.samples.iter().map(measure))
+        .fold(0.0_f64, f64::max);
+    let scale_max = nice_ceiling(max);
+    let x = |v: f64| LEFT_PX + PLOT_PX * v / scale_max;
+    let height = ROW_PX * rows.len() as f64 + 24.0;
+    let mut svg = format!(
+        "<div class=\"chart spread\"><h3>{}</h3><svg width=\"{:.0}\" height=\"{height:.0}\" \
+         role=\"img\" aria-label=\"{}\">",
+        escape(title),
+        LEFT_PX + PLOT_PX + 30.0,
+        escape(title)
+    );
+    for tick in 0..=4 {
+        let value = scale_max * f64::from(tick) / 4.0;
+        let _ = write!(
+            svg,
+            "<line x1=\"{0:.1}\" x2=\"{0:.1}\" y1=\"0\" y2=\"{1:.0}\" stroke=\"#eee\"/>\
+             <text x=\"{0:.1}\" y=\"{2:.0}\" font-size=\"11\" text-anchor=\"middle\">{3}</text>",
+            x(value),
+            height - 16.0,
+            height - 3.0,
+            short_number(value)
+        );
+    }
+    for (i, row) in rows.iter().enumerate() {
+        let top = ROW_PX * i as f64 + 4.0;
+        let _ = write!(
+            svg,
+            "<text x=\"0\" y=\"{:.0}\" font-size=\"12\">{}</text>",
+            top + 17.0,
+            escape(&row.guarantee)
+        );
+        let values: Vec<f64> = row.samples.iter().map(measure).collect();
+        if let Some(q) = Quantiles::of(values) {
+            svg.push_str(&box_and_whiskers(&q, top, &x));
+        }
+        for (n, sample) in row.samples.iter().enumerate() {
+            let jitter = (n % 7) as f64 * 3.0;
+            let _ = write!(
+                svg,
+                "<circle cx=\"{:.1}\" cy=\"{:.1}\" r=\"2.2\" fill=\"{}\" fill-opacity=\"0.7\">\
+                 <title>seed {}: {}</title></circle>",
+                x(measure(sample)),
+                top + 6.0 + jitter,
+                if sample.failed { "#c0392b" } else { "#2b6fd9" },
+                sample.seed,
+                short_number(measure(sample))
+            );
+        }
+    }
+    svg.push_str("</svg></div>");
+    svg
+}
+
+fn box_and_whiskers(q: &Quantiles, top: f64, x: &impl Fn(f64) -> f64) -> String {
+    let mid = top + 15.0;
+    format!(
+        "<line x1=\"{:.1}\" x2=\"{:.1}\" y1=\"{mid:.1}\" y2=\"{mid:.1}\" stroke=\"#555\"/>\
+         <rect x=\"{:.1}\" y=\"{:.1}\" width=\"{:.1}\" height=\"22\" fill=\"#d98c2b\" \
+         fill-opacity=\"0.25\" stroke=\"#d98c2b\"><title>min {} · q1 {} · median {} · q3 {} · \
+         max {}</title></rect><line x1=\"{:.1}\" x2=\"{:.1}\" y1=\"{:.1}\" y2=\"{:.1}\" \
+         stroke=\"#a0521a\" stroke-width=\"2\"/>",
+        x(q.min),
+        x(q.max),
+        x(q.q1),
+        top + 4.0,
+        (x(q.q3) - x(q.q1)).max(1.0),
+        short_number(q.min),
+        short_number(q.q1),
+        short_number(q.median),
+        short_number(q.q3),
+        short_number(q.max),
+        x(q.median),
+        x(q.median),
+        top + 4.0,
+        top + 26.0
+    )
+}
+
+/// The smallest of 1, 2 or 5 × 10^k at or above `value` (an axis end); 1 for nothing.
+fn nice_ceiling(value: f64) -> f64 {
+    if value <= 0.0 {
+        return 1.0;
+    }
+    let magnitude = 10f64.powf(value.log10().floor());
+    [1.0, 2.0, 5.0, 10.0]
+        .iter()
+        .map(|m| m * magnitude)
+        .find(|&end| end >= value)
+        .unwrap_or(10.0 * magnitude)
+}
+
+fn short_number(value: f64) -> String {
+    if value >= 10_000.0 {
+        format!("{:.1}k", value / 1000.0)
+    } else if value.fract() == 0.0 || value >= 100.0 {
+        format!("{value:.0}")
+    } else {
+        format!("{value:.1}")
+    }
+}
+
+/// Each guarantee's failing seeds (the first `FAILING_SEEDS_LISTED`) with their replay
+/// commands.
+fn failing_seeds_section(rows: &[CompareRow], replay: &impl Fn(&str, u64) -> String) -> String {
+    let mut html = String::from(
+        "<h2>Failing seeds</h2><table id=\"failing\"><tr><th>guarantee</th>\
+         <th>failed</th><th>replay (the first failing seeds)</th></tr>",
+    );
+    for row in rows {
+        let commands: Vec<String> = row
+            .failing_seeds
+            .iter()
+            .map(|&seed| format!("<code>{}</code>", escape(&replay(&row.guarantee, seed))))
+            .collect();
+        let _ = write!(
+            html,
+            "<tr><td>{}</td><td>{} of {}</td><td>{}</td></tr>",
+            escape(&row.guarantee),
+            row.failed,
+            row.runs,
+            if commands.is_empty() {
+                "none".to_string()
+            } else {
+                commands.join("<br>")
+            }
+        );
+    }
+    html.push_str("</table>");
+    html
 }
 
 /// One horizontal bar per guarantee, scaled to the largest value.
@@ -291,7 +580,7 @@ fn bar_chart(title: &str, rows: &[CompareRow], measure: impl Fn(&CompareRow) -> 
     let max = rows.iter().map(&measure).fold(0.0_f64, f64::max);
     let height = ROW_PX * rows.len() + 6;
     let mut svg = format!(
-        "<div class=\"chart\"><h2>{}</h2><svg width=\"460\" height=\"{height}\" \
+        "<div class=\"chart\"><h3>{}</h3><svg width=\"460\" height=\"{height}\" \
          role=\"img\" aria-label=\"{}\">",
         escape(title),
         escape(title)
@@ -392,6 +681,7 @@ mod tests {
                 CompareRow::from_seeds("at-least-once", &[seed(&[(Duplicate, 7)], 200.0)]),
                 CompareRow::from_seeds("exactly-once", &[seed(&[], 150.0)]),
             ],
+            reference: None,
             interrupted: false,
         };
         let text = report.to_text();
@@ -411,8 +701,13 @@ mod tests {
             .find(|l| l.starts_with("exactly-once"))
             .unwrap();
         assert!(exactly.contains("75%"), "{exactly}");
+        // Everything but the per-seed samples (the page's dots) survives the JSON.
         let parsed: CompareReport = serde_json::from_str(&report.to_json()).unwrap();
-        assert_eq!(parsed, report);
+        let mut without_samples = report.clone();
+        for row in &mut without_samples.rows {
+            row.samples.clear();
+        }
+        assert_eq!(parsed, without_samples);
         assert!(report.to_json().contains("\"duplication\": 7"));
     }
 
@@ -427,12 +722,21 @@ mod tests {
                 CompareRow::from_seeds("at-least-once", &[seed(&[(Duplicate, 3)], 200.0)]),
                 CompareRow::from_seeds("exactly-once", &[seed(&[], 100.0)]),
             ],
+            reference: None,
             interrupted: false,
         };
-        let page = render_compare_html(&report);
-        let charts = 3 + AnomalyCategory::ALL.len();
-        assert_eq!(page.matches("<svg").count(), charts);
-        assert_eq!(page.matches("<rect").count(), 2 * charts);
+        let page = render_compare_html(&report, |g, seed| format!("replay {g} {seed}"));
+        // Three spread charts (a box per guarantee), failed runs and a bar chart per category
+        // (a bar per guarantee).
+        let bar_charts = 1 + AnomalyCategory::ALL.len();
+        assert_eq!(page.matches("<svg").count(), 3 + bar_charts);
+        assert_eq!(page.matches("<rect").count(), 2 * 3 + 2 * bar_charts);
+        // A dot per seed and guarantee on each spread chart; the failing seed's command.
+        assert_eq!(page.matches("<circle").count(), 3 * 2);
+        assert!(
+            page.contains("<code>replay at-least-once 0</code>"),
+            "{page}"
+        );
         assert!(page.contains("s&lt;x&gt;") && !page.contains("s<x>"));
         assert!(!page.contains("<script"), "static page");
         // duplication: the at-least-once bar is the full width, exactly-once's is empty.

@@ -60,6 +60,7 @@ impl Simulation {
                     ..FaultsSpec::default()
                 },
                 expect: Default::default(),
+                reference: None,
             },
             seeds: 0..20,
             jobs: std::thread::available_parallelism().map_or(1, |n| n.get()),

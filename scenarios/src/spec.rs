@@ -83,6 +83,21 @@ pub struct Scenario {
     /// Expected outcome per run key ("exactly-once", "exactly-once+no-dedup", …).
     #[serde(default)]
     pub expect: BTreeMap<String, Expectation>,
+    /// A published comparison `eosim compare` shows beside what it measured (the talk
+    /// scenarios' throughput table). Default none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reference: Option<Reference>,
+}
+
+/// A published throughput comparison: for some guarantees, records per second as a
+/// fraction of the first guarantee `eosim compare` runs (at-least-once by default).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Reference {
+    /// Where the figures come from.
+    pub source: String,
+    /// Guarantee name → its records per second over the first guarantee's (0 < r ≤ 10).
+    pub throughput_ratios: BTreeMap<String, f64>,
 }
 
 fn default_guarantee() -> Guarantee {
@@ -637,6 +652,32 @@ impl Scenario {
                     message: m,
                     span: None,
                 });
+            }
+        }
+        self.validate_reference()
+    }
+
+    /// A reference names known guarantees with ratios in (0, 10].
+    fn validate_reference(&self) -> Result<(), Invalid> {
+        let Some(reference) = &self.reference else {
+            return Ok(());
+        };
+        for (name, &ratio) in &reference.throughput_ratios {
+            let path = FieldPath::parse("reference.throughput_ratios").key(name);
+            let invalid = |message: String| Invalid {
+                path: path.clone(),
+                message,
+                span: None,
+            };
+            if Guarantee::from_name(name).is_none() {
+                let known: Vec<_> = Guarantee::ALL.iter().map(|g| g.name()).collect();
+                return Err(invalid(format!(
+                    "unknown guarantee {name:?} (known: {})",
+                    known.join(", ")
+                )));
+            }
+            if !(ratio > 0.0 && ratio <= 10.0) {
+                return Err(invalid(format!("must be in (0, 10] (is {ratio})")));
             }
         }
         Ok(())

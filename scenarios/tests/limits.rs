@@ -388,3 +388,42 @@ fn the_built_in_scenarios_stay_within_the_limits() {
         scenarios::load(&path.to_string_lossy()).unwrap_or_else(|e| panic!("{e}"));
     }
 }
+
+#[test]
+fn cluster_epochs_and_elections_are_bounded() {
+    let e = rejects(
+        &PRODUCE.replace("brokers = 2", "brokers = 2\nmax_producer_epoch = 1"),
+        6,
+        "cluster.max_producer_epoch",
+    );
+    assert!(e.contains("at least 2"), "{e}");
+    accepts(&PRODUCE.replace("brokers = 2", "brokers = 2\nmax_producer_epoch = 2"));
+    rejects(
+        &PRODUCE.replace("brokers = 2", "brokers = 2\nleader_election_ms = 60001"),
+        6,
+        "cluster.leader_election_ms",
+    );
+}
+
+#[test]
+fn a_reference_names_known_guarantees_with_plausible_ratios() {
+    let reference = |ratios: &str| {
+        with(
+            PRODUCE,
+            &format!("[reference]\nsource = \"a slide\"\nthroughput_ratios = {{ {ratios} }}"),
+        )
+    };
+    accepts(&reference("\"exactly-once\" = 0.68"));
+    let e = rejects(
+        &reference("\"exactly-twice\" = 0.5"),
+        9,
+        "reference.throughput_ratios.exactly-twice",
+    );
+    assert!(e.contains("unknown guarantee"), "{e}");
+    let e = rejects(
+        &reference("\"exactly-once\" = 0.0"),
+        9,
+        "reference.throughput_ratios.exactly-once",
+    );
+    assert!(e.contains("(0, 10]"), "{e}");
+}
