@@ -83,6 +83,10 @@ enum Command {
         /// Write a JUnit XML report (one test case per seed) to this file.
         #[arg(long)]
         junit: Option<std::path::PathBuf>,
+        /// Write the sweep's HTML page to this file (anomaly kinds over the seeds, coverage,
+        /// failing seeds), and beside it the run pages of its first failing seeds.
+        #[arg(long)]
+        html: Option<std::path::PathBuf>,
     },
     /// The same seeds and fault plans under each guarantee, side by side.
     ///
@@ -376,14 +380,18 @@ fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
             knobs,
             json,
             junit,
+            html,
         } => sweep(
             &scenario,
             &seeds,
             jobs,
             shard,
             &knobs,
-            json,
-            junit.as_deref(),
+            SweepOutputs {
+                json,
+                junit: junit.as_deref(),
+                html: html.as_deref(),
+            },
         ),
         Command::Merge { files, json, junit } => merge(&files, json, junit.as_deref()),
         Command::Compare {
@@ -765,26 +773,33 @@ fn merge_soaks(
     Ok(exit_for(merged.failed == 0))
 }
 
+/// Where a sweep's results go besides the summary on stdout.
+struct SweepOutputs<'a> {
+    json: bool,
+    junit: Option<&'a std::path::Path>,
+    html: Option<&'a std::path::Path>,
+}
+
 fn sweep(
     scenario: &str,
     seeds: &str,
     jobs: Option<usize>,
     shard: Option<String>,
     knobs: &RunKnobs,
-    json: bool,
-    junit: Option<&std::path::Path>,
+    outputs: SweepOutputs<'_>,
 ) -> anyhow::Result<ExitCode> {
+    let SweepOutputs { json, junit, html } = outputs;
     let loaded = Arc::new(load(scenario, knobs.swarm)?);
     let (range, shard_kn, jobs) = seed_plan(seeds, shard.as_deref(), jobs)?;
     let stop = interruptible()?;
     let progress = Progress::new("sweep", range.shard_len(shard_kn), Unit::Seeds, false);
     let keep = Keep {
-        results: json || junit.is_some(),
+        results: json || junit.is_some() || html.is_some(),
         times: junit.is_some(),
     };
     let (report, times) = sweep_report(
         SweepCase {
-            loaded,
+            loaded: loaded.clone(),
             scenario,
             knobs,
         },
@@ -804,12 +819,56 @@ fn sweep(
             ),
         )?;
     }
+    if let Some(path) = html {
+        write_sweep_html(path, &report, (&loaded, scenario, knobs))?;
+    }
     emit(&if json {
         report.to_json() + "\n"
     } else {
         report.to_text()
     });
     Ok(exit_after(report.interrupted, report.failed == 0))
+}
+
+/// Run pages written beside a sweep's page: its first failing seeds'.
+const SWEEP_RUN_PAGES: usize = 10;
+
+/// The sweep's page at `path`, and beside it (`<stem>-seed-<N>.html`) the run pages of the
+/// first failing seeds, each run again with its trace recorded.
+fn write_sweep_html(
+    path: &std::path::Path,
+    report: &SweepReport,
+    (loaded, scenario, knobs): (&scenarios::Scenario, &str, &RunKnobs),
+) -> anyhow::Result<()> {
+    let stem = path
+        .file_stem()
+        .map_or("sweep".into(), |s| s.to_string_lossy().into_owned());
+    let page_name = |seed: u64| format!("{stem}-seed-{seed}.html");
+    let written: Vec<u64> = report
+        .results
+        .iter()
+        .filter(|r| r.failure.is_some())
+        .map(|r| r.seed)
+        .take(SWEEP_RUN_PAGES)
+        .collect();
+    for &seed in &written {
+        let outcome = scenarios::run(loaded, &options(seed, knobs, true));
+        write_file(
+            &path.with_file_name(page_name(seed)),
+            &eosim::html_report(&outcome, scenario),
+        )?;
+    }
+    let descriptions: std::collections::BTreeMap<&str, &str> =
+        scenarios::coverage::points().collect();
+    let links = eosim::reports::html::SweepPageLinks {
+        describe_path: &|name| descriptions.get(name).map(|d| d.to_string()),
+        replay: &|seed| sweep_replay(report, scenario, seed),
+        run_page: &|seed| written.contains(&seed).then(|| page_name(seed)),
+    };
+    write_file(
+        path,
+        &eosim::reports::html::render_sweep_html(report, &links),
+    )
 }
 
 /// What one sweep runs: a loaded scenario, how the user named it (for replay commands) and

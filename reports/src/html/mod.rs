@@ -1,14 +1,16 @@
 //! Self-contained HTML pages (no network: data, styles and code inline): a run's page
-//! (`run`), a linearizability check's page (`lin`), both drawn on the shared zoomable
+//! (`run`), a sweep's page (`sweep`), a linearizability check's page (`lin`), the run's and the check's drawn on the shared zoomable
 //! timeline (`timeline`), with Streams values shown decoded (`values`).
 
 pub mod lin;
 pub mod run;
+pub mod sweep;
 pub mod timeline;
 pub mod values;
 
 pub use lin::{LinOperation, LinPartition, render_lin_html};
 pub use run::{ChainStep, FindingView, PartitionView, render_run_html};
+pub use sweep::{SweepPageLinks, render_sweep_html};
 pub use timeline::{Bar, Lane, Mark, Span, Timeline};
 pub use values::StreamValues;
 
@@ -46,7 +48,7 @@ fn page(title: &str, style: &str, body: &str, data: &impl Serialize, script: &st
 }
 
 /// Styles every page shares: nothing may be wider than the window.
-const BASE_STYLE: &str = r#"
+pub(crate) const BASE_STYLE: &str = r#"
 *, *::before, *::after { box-sizing: border-box; }
 body { font: 14px/1.4 system-ui, sans-serif; margin: 0 auto; padding: 1em 1.5em; color: #222; max-width: 100%; }
 h1 { font-size: 1.3em; margin: .2em 0; } h2 { font-size: 1.1em; margin: 1.2em 0 .4em; }
