@@ -1,0 +1,266 @@
+//! README's shown commands run as tests, so a stale example fails CI (issue 17).
+//!
+//! Every indented README block line `$ eosim …` is an example: the command (continued over
+//! lines ending in `\`, pipes and `#` comments allowed: it runs under `sh` with the built
+//! `eosim` first on `PATH`) and the lines under it, up to the next `$` line or the block's end,
+//! its shown output. The shown output must appear in the real output (stdout and stderr
+//! together) with these allowances, which are what README's excerpts need:
+//! - whitespace is not compared (README wraps long lines), only the words in their order;
+//! - `…` stands for anything (nothing, part of a line or many lines), and the shown output may
+//!   start and end anywhere in the real one (an excerpt);
+//! - a note after two spaces and `#` on a shown line is the reader's, not the program's.
+//!
+//! Examples run in a scratch folder holding links to the repository's top-level entries, so the
+//! files they name are the shipped ones (a fresh clone in CI has nothing else) and what they
+//! write (`-o minimal.toml`) stays out of the tree. The few examples too slow for the suite's
+//! budget are in [`SLOW`], with the reason; they run with `EOSIM_README_SLOW=1`.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// Examples not run by default: (the command as README shows it, why).
+const SLOW: &[(&str, &str)] = &[
+    (
+        "eosim sweep eos-test --seeds 0..200",
+        "200 eos-test seeds: ~25 s in a debug build on 2 cores",
+    ),
+    (
+        "eosim sweep eos-test --seeds 0..200 --guarantee at-least-once",
+        "200 eos-test seeds: ~25 s in a debug build on 2 cores",
+    ),
+];
+
+/// One README example: where it is, what it runs, what it shows.
+#[derive(Debug)]
+struct Example {
+    /// 1-based line of README where the `$` line is.
+    line: usize,
+    /// The command as shown, without the `$ ` (continuation lines joined by newlines).
+    command: String,
+    /// The shown output lines, as in README.
+    shown: Vec<String>,
+}
+
+fn readme() -> String {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md");
+    std::fs::read_to_string(path).expect("README.md reads")
+}
+
+/// An indented code block's line (4 spaces), without the indentation.
+fn block_line(line: &str) -> Option<&str> {
+    line.strip_prefix("    ")
+}
+
+/// Every `$ eosim` example in `readme`, in order.
+fn examples(readme: &str) -> Vec<Example> {
+    let lines: Vec<&str> = readme.lines().collect();
+    let mut found = Vec::new();
+    let mut i = 0;
+    while i < lines.len() {
+        let Some(first) = block_line(lines[i]).and_then(|l| l.strip_prefix("$ ")) else {
+            i += 1;
+            continue;
+        };
+        let line = i + 1;
+        let mut command = first.to_string();
+        while command.ends_with('\\') && i + 1 < lines.len() {
+            i += 1;
+            command.push('\n');
+            command.push_str(lines[i].trim());
+        }
+        i += 1;
+        let mut shown = Vec::new();
+        while i < lines.len() && in_block(&lines, i) {
+            if block_line(lines[i]).is_some_and(|l| l.starts_with("$ ")) {
+                break;
+            }
+            shown.push(lines[i].to_string());
+            i += 1;
+        }
+        found.push(Example {
+            line,
+            command,
+            shown,
+        });
+    }
+    found
+}
+
+/// Whether line `i` belongs to the indented block above it: indented, or blank with the
+/// block going on after it.
+fn in_block(lines: &[&str], i: usize) -> bool {
+    if lines[i].trim().is_empty() {
+        return lines[i + 1..]
+            .iter()
+            .find(|l| !l.trim().is_empty())
+            .is_some_and(|l| block_line(l).is_some());
+    }
+    block_line(lines[i]).is_some()
+}
+
+/// The words of `text` joined by single spaces, with a shown line's reader notes (two spaces,
+/// `#`) dropped when `notes` is set.
+fn words(text: &str, notes: bool) -> String {
+    let mut all = Vec::new();
+    for line in text.lines() {
+        let line = match line.find("  # ") {
+            Some(at) if notes => &line[..at],
+            _ => line,
+        };
+        all.extend(line.split_whitespace());
+    }
+    all.join(" ")
+}
+
+/// Where the shown output first departs from `real`: the shown piece (between `…`s) that is
+/// not found after the pieces before it, or `None` when it all matches.
+fn first_missing_piece(shown: &str, real: &str) -> Option<String> {
+    let real = words(real, false);
+    let mut from = 0;
+    for piece in words(shown, true).split('…').map(str::trim) {
+        if piece.is_empty() {
+            continue;
+        }
+        match real[from..].find(piece) {
+            Some(at) => from += at + piece.len(),
+            None => return Some(piece.to_string()),
+        }
+    }
+    None
+}
+
+/// A scratch folder with a link to every top-level entry of the repository but `target`.
+fn workdir() -> PathBuf {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let dir = std::env::temp_dir().join(format!("eosim-readme-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    for entry in std::fs::read_dir(root).unwrap() {
+        let entry = entry.unwrap();
+        let name = entry.file_name();
+        if name != "target" && name != ".git" {
+            std::os::unix::fs::symlink(entry.path(), dir.join(name)).unwrap();
+        }
+    }
+    dir
+}
+
+/// Runs `command` under `sh` in `dir` with the built `eosim` first on `PATH`; stdout and stderr
+/// together.
+fn run(command: &str, dir: &Path) -> String {
+    let bin = Path::new(env!("CARGO_BIN_EXE_eosim")).parent().unwrap();
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    let mut dirs = vec![bin.to_path_buf()];
+    dirs.extend(std::env::split_paths(&path));
+    let out = Command::new("sh")
+        .arg("-c")
+        .arg(format!("{{ {command}\n}} 2>&1"))
+        .current_dir(dir)
+        .env("PATH", std::env::join_paths(dirs).unwrap())
+        .env_remove("EOSIM_SCREENSHOTS")
+        .output()
+        .expect("sh runs");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn slow_reason(command: &str) -> Option<&'static str> {
+    let command = words(command, false);
+    let command = command.split(" # ").next().unwrap_or_default();
+    SLOW.iter()
+        .find(|(slow, _)| *slow == command)
+        .map(|&(_, why)| why)
+}
+
+/// What is wrong with `example` (its README line named), or `None` when its output matches.
+fn check(example: &Example, dir: &Path) -> Option<String> {
+    let real = run(&example.command, dir);
+    let shown = example.shown.join("\n");
+    let missing = first_missing_piece(&shown, &real)?;
+    Some(format!(
+        "README.md:{}: `{}`: its shown output is not what it prints; first part not found: \
+         `{missing}`\n--- shown ---\n{shown}\n--- printed ---\n{}",
+        example.line,
+        example.command,
+        excerpt(&real)
+    ))
+}
+
+/// `text`, or its first and last lines when it is long (a `--trace` prints thousands).
+fn excerpt(text: &str) -> String {
+    const HEAD: usize = 40;
+    const TAIL: usize = 20;
+    let lines: Vec<&str> = text.lines().collect();
+    if lines.len() <= HEAD + TAIL {
+        return text.to_string();
+    }
+    let skipped = lines.len() - HEAD - TAIL;
+    format!(
+        "{}\n[… {skipped} lines …]\n{}",
+        lines[..HEAD].join("\n"),
+        lines[lines.len() - TAIL..].join("\n")
+    )
+}
+
+#[test]
+fn every_readme_example_prints_what_readme_shows() {
+    let all = examples(&readme());
+    assert!(all.len() >= 10, "README examples found: {all:#?}");
+    let with_slow = std::env::var_os("EOSIM_README_SLOW").is_some();
+    let dir = workdir();
+    let mut stale = Vec::new();
+    for example in &all {
+        if slow_reason(&example.command).is_some() && !with_slow {
+            continue;
+        }
+        stale.extend(check(example, &dir));
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(
+        stale.is_empty(),
+        "{} README example(s) stale:\n\n{}",
+        stale.len(),
+        stale.join("\n\n")
+    );
+}
+
+#[test]
+fn every_slow_example_is_still_in_readme() {
+    let all = examples(&readme());
+    for (slow, _) in SLOW {
+        assert!(
+            all.iter().any(|e| slow_reason(&e.command).is_some()
+                && words(&e.command, false).starts_with(slow)),
+            "SLOW names `{slow}`, which README no longer shows"
+        );
+    }
+}
+
+#[test]
+fn the_matcher_allows_wrapping_ellipses_and_notes_and_nothing_else() {
+    let real = "head\nverdict: FAIL (duplicate ×2)\n  - duplicate: value 7 at offsets [1, 4] of p-0\ntail";
+    let wrapped = "verdict: FAIL (duplicate ×2)\n  - duplicate: value 7\n      at offsets [1, 4] of p-0";
+    assert_eq!(first_missing_piece(wrapped, real), None);
+    assert_eq!(first_missing_piece("head\n…\ntail  # a note", real), None);
+    assert_eq!(first_missing_piece("value 7 at … [1, 4] …", real), None);
+    assert_eq!(
+        first_missing_piece("value 7 at offsets [1, 5]", real).as_deref(),
+        Some("value 7 at offsets [1, 5]")
+    );
+    // Order counts: a piece is looked for after the one before it.
+    assert_eq!(
+        first_missing_piece("tail … head", real).as_deref(),
+        Some("head")
+    );
+}
+
+#[test]
+fn examples_are_read_with_their_continuations_and_outputs() {
+    let text = "prose\n\n    $ eosim a \\\n        | grep b   # note\n    out 1\n\n    out 2\n    $ eosim c\n\nprose\n";
+    let found = examples(text);
+    assert_eq!(found.len(), 2);
+    assert_eq!(found[0].line, 3);
+    assert_eq!(found[0].command, "eosim a \\\n| grep b   # note");
+    assert_eq!(found[0].shown, ["    out 1", "", "    out 2"]);
+    assert_eq!(found[1].command, "eosim c");
+    assert!(found[1].shown.is_empty());
+}
