@@ -133,25 +133,55 @@ fn first_missing_piece(shown: &str, real: &str) -> Option<String> {
     None
 }
 
-/// A scratch folder with a link to every top-level entry of the repository but `target`.
+/// A scratch folder with a link to every file git tracks (what a clone has: an example that
+/// uses a file nobody committed fails here too), or, outside a git checkout, to every
+/// top-level entry of the repository but `target`.
 fn workdir() -> PathBuf {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let dir = std::env::temp_dir().join(format!("eosim-readme-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
-    for entry in std::fs::read_dir(root).unwrap() {
-        let entry = entry.unwrap();
-        let name = entry.file_name();
-        if name != "target" && name != ".git" {
-            std::os::unix::fs::symlink(entry.path(), dir.join(name)).unwrap();
+    match tracked_files(root) {
+        Some(files) => {
+            for file in files {
+                let link = dir.join(&file);
+                std::fs::create_dir_all(link.parent().unwrap()).unwrap();
+                std::os::unix::fs::symlink(root.join(&file), link).unwrap();
+            }
+        }
+        None => {
+            for entry in std::fs::read_dir(root).unwrap() {
+                let entry = entry.unwrap();
+                if entry.file_name() != "target" {
+                    std::os::unix::fs::symlink(entry.path(), dir.join(entry.file_name())).unwrap();
+                }
+            }
         }
     }
     dir
 }
 
-/// Runs `command` under `sh` in `dir` with the built `eosim` first on `PATH`; stdout and stderr
-/// together.
-fn run(command: &str, dir: &Path) -> String {
+/// The files git tracks under `root`, relative to it; `None` without git or a checkout.
+fn tracked_files(root: &Path) -> Option<Vec<PathBuf>> {
+    let out = Command::new("git")
+        .args(["ls-files", "-z"])
+        .current_dir(root)
+        .output()
+        .ok()
+        .filter(|out| out.status.success())?;
+    let list = String::from_utf8(out.stdout).ok()?;
+    let files: Vec<PathBuf> = list
+        .split('\0')
+        .filter(|f| !f.is_empty())
+        .map(PathBuf::from)
+        .filter(|f| root.join(f).exists())
+        .collect();
+    (!files.is_empty()).then_some(files)
+}
+
+/// Runs `command` under `sh` in `dir` with the built `eosim` first on `PATH`: stdout and stderr
+/// together, and the exit code (`None` when a signal ended it).
+fn run(command: &str, dir: &Path) -> (String, Option<i32>) {
     let bin = Path::new(env!("CARGO_BIN_EXE_eosim")).parent().unwrap();
     let path = std::env::var_os("PATH").unwrap_or_default();
     let mut dirs = vec![bin.to_path_buf()];
@@ -164,7 +194,7 @@ fn run(command: &str, dir: &Path) -> String {
         .env_remove("EOSIM_SCREENSHOTS")
         .output()
         .expect("sh runs");
-    String::from_utf8_lossy(&out.stdout).into_owned()
+    (String::from_utf8_lossy(&out.stdout).into_owned(), out.status.code())
 }
 
 /// `command` as [`SLOW`] names it: its words, without a trailing `#` comment.
@@ -182,7 +212,17 @@ fn slow_reason(command: &str) -> Option<&'static str> {
 
 /// What is wrong with `example` (its README line named), or `None` when its output matches.
 fn check(example: &Example, dir: &Path) -> Option<String> {
-    let real = run(&example.command, dir);
+    let (real, code) = run(&example.command, dir);
+    // eosim's exit codes are 0, 1 and 2; anything else (a panic's 101, a signal) is a crash,
+    // which no example shows.
+    if !matches!(code, Some(0..=2)) {
+        return Some(format!(
+            "README.md:{}: `{}` crashed (exit {code:?}):\n{}",
+            example.line,
+            example.command,
+            excerpt(&real)
+        ));
+    }
     let shown = example.shown.join("\n");
     let missing = first_missing_piece(&shown, &real)?;
     Some(format!(
