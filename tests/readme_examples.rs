@@ -194,7 +194,10 @@ fn run(command: &str, dir: &Path) -> (String, Option<i32>) {
         .env_remove("EOSIM_SCREENSHOTS")
         .output()
         .expect("sh runs");
-    (String::from_utf8_lossy(&out.stdout).into_owned(), out.status.code())
+    (
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        out.status.code(),
+    )
 }
 
 /// `command` as [`SLOW`] names it: its words, without a trailing `#` comment.
@@ -285,8 +288,10 @@ fn every_slow_example_is_still_in_readme() {
 
 #[test]
 fn the_matcher_allows_wrapping_ellipses_and_notes_and_nothing_else() {
-    let real = "head\nverdict: FAIL (duplicate ×2)\n  - duplicate: value 7 at offsets [1, 4] of p-0\ntail";
-    let wrapped = "verdict: FAIL (duplicate ×2)\n  - duplicate: value 7\n      at offsets [1, 4] of p-0";
+    let real =
+        "head\nverdict: FAIL (duplicate ×2)\n  - duplicate: value 7 at offsets [1, 4] of p-0\ntail";
+    let wrapped =
+        "verdict: FAIL (duplicate ×2)\n  - duplicate: value 7\n      at offsets [1, 4] of p-0";
     assert_eq!(first_missing_piece(wrapped, real), None);
     assert_eq!(first_missing_piece("head\n…\ntail  # a note", real), None);
     assert_eq!(first_missing_piece("value 7 at … [1, 4] …", real), None);
