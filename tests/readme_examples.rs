@@ -136,9 +136,10 @@ fn first_missing_piece(shown: &str, real: &str) -> Option<String> {
 /// A scratch folder with a link to every file git tracks (what a clone has: an example that
 /// uses a file nobody committed fails here too), or, outside a git checkout, to every
 /// top-level entry of the repository but `target`.
-fn workdir() -> PathBuf {
+/// `name` keeps the folders of tests running at once apart.
+fn workdir(name: &str) -> PathBuf {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let dir = std::env::temp_dir().join(format!("eosim-readme-{}", std::process::id()));
+    let dir = std::env::temp_dir().join(format!("eosim-readme-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     match tracked_files(root) {
@@ -258,7 +259,7 @@ fn every_readme_example_prints_what_readme_shows() {
     let all = examples(&readme());
     assert!(all.len() >= 10, "README examples found: {all:#?}");
     let with_slow = std::env::var_os("EOSIM_README_SLOW").is_some();
-    let dir = workdir();
+    let dir = workdir("examples");
     let mut stale = Vec::new();
     for example in &all {
         if slow_reason(&example.command).is_some() && !with_slow {
@@ -316,4 +317,125 @@ fn examples_are_read_with_their_continuations_and_outputs() {
     assert_eq!(found[0].shown, ["    out 1", "", "    out 2"]);
     assert_eq!(found[1].command, "eosim c");
     assert!(found[1].shown.is_empty());
+}
+
+/// README's indented block lines that start with `eosim ` (no `$`, no output shown), outside
+/// the blocks of `$` examples (whose output may start with `eosim run …`): (README line, the
+/// line without a trailing `#` note).
+fn bare_commands(readme: &str) -> Vec<(usize, String)> {
+    let mut found = Vec::new();
+    let mut in_example = false;
+    for (i, line) in readme.lines().enumerate() {
+        let Some(code) = block_line(line) else {
+            if !line.trim().is_empty() {
+                in_example = false;
+            }
+            continue;
+        };
+        in_example |= code.starts_with("$ ");
+        if let Some(command) = code.strip_prefix("eosim ").filter(|_| !in_example) {
+            let command = command.split("  #").next().unwrap_or_default().trim();
+            found.push((i + 1, format!("eosim {command}")));
+        }
+    }
+    found
+}
+
+/// A synopsis (`eosim run <scenario> [--seed N] …`) rather than a command to run.
+fn is_synopsis(command: &str) -> bool {
+    command.contains('[') || command.contains('<') || command == "eosim list"
+}
+
+/// The options a synopsis or a `--help` text names (`--seed`, `-o`): words starting with `-`,
+/// up to the first character that is not a letter, digit or `-`.
+fn options(text: &str) -> std::collections::BTreeSet<String> {
+    text.split(|c: char| c.is_whitespace() || matches!(c, '[' | ']' | '|' | ','))
+        .filter(|w| w.starts_with('-') && w.len() > 1)
+        .map(|w| {
+            let end = w[1..]
+                .find(|c: char| !(c.is_ascii_alphanumeric() || c == '-'))
+                .map_or(w.len(), |at| at + 1);
+            w[..end].to_string()
+        })
+        .filter(|w| w.len() > 1 && w != "--")
+        .collect()
+}
+
+/// The options `eosim <subcommand> --help` lists (its option lines only, not its examples).
+fn help_options(subcommand: &str) -> std::collections::BTreeSet<String> {
+    let out = Command::new(env!("CARGO_BIN_EXE_eosim"))
+        .args([subcommand, "--help"])
+        .output()
+        .expect("eosim runs");
+    let help = String::from_utf8_lossy(&out.stdout);
+    help.lines()
+        .map(str::trim_start)
+        .filter(|l| l.starts_with('-'))
+        .flat_map(|l| options(l.split("  ").next().unwrap_or_default()))
+        .collect()
+}
+
+/// Every README synopsis names only options its command has, and each command's synopses
+/// together name all its options (but `--help` and `--quiet`, which README describes once for
+/// every command).
+#[test]
+fn readme_synopses_name_each_commands_options() {
+    let mut named: std::collections::BTreeMap<String, std::collections::BTreeSet<String>> =
+        Default::default();
+    let mut wrong = Vec::new();
+    for (line, synopsis) in bare_commands(&readme()) {
+        if !is_synopsis(&synopsis) {
+            continue;
+        }
+        let subcommand = synopsis.split_whitespace().nth(1).unwrap().to_string();
+        let has = help_options(&subcommand);
+        let shown = options(&synopsis);
+        for option in shown.difference(&has) {
+            wrong.push(format!(
+                "README.md:{line}: `eosim {subcommand}` has no option {option}"
+            ));
+        }
+        named.entry(subcommand).or_default().extend(shown);
+    }
+    for (subcommand, shown) in &named {
+        let has = help_options(subcommand);
+        for option in has.difference(shown) {
+            let short_shown = has
+                .iter()
+                .any(|o| !o.starts_with("--") && shown.contains(o));
+            let described_once = ["--help", "-h", "--quiet", "-q"].contains(&option.as_str());
+            // `-o, --output`: a synopsis names one of the two spellings.
+            if !described_once && !(short_shown && option == "--output") {
+                wrong.push(format!(
+                    "README's `eosim {subcommand}` synopsis lacks {option}"
+                ));
+            }
+        }
+    }
+    assert!(named.len() >= 10, "synopses found: {named:?}");
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+}
+
+/// README's commands shown without output (the HTML report's) still run: no usage error
+/// (exit 2), no crash.
+#[test]
+fn readme_commands_without_output_still_run() {
+    let commands: Vec<(usize, String)> = bare_commands(&readme())
+        .into_iter()
+        .filter(|(_, c)| !is_synopsis(c))
+        .collect();
+    assert!(commands.len() >= 4, "commands found: {commands:?}");
+    let dir = workdir("commands");
+    let mut wrong = Vec::new();
+    for (line, command) in &commands {
+        let (out, code) = run(command, &dir);
+        if !matches!(code, Some(0 | 1)) {
+            wrong.push(format!(
+                "README.md:{line}: `{command}` exit {code:?}:\n{}",
+                excerpt(&out)
+            ));
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(wrong.is_empty(), "{}", wrong.join("\n\n"));
 }
