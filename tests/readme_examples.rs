@@ -10,10 +10,13 @@
 //!   start and end anywhere in the real one (an excerpt);
 //! - a note after two spaces and `#` on a shown line is the reader's, not the program's.
 //!
-//! Examples run in a scratch folder holding links to the repository's top-level entries, so the
-//! files they name are the shipped ones (a fresh clone in CI has nothing else) and what they
-//! write (`-o minimal.toml`) stays out of the tree. The few examples too slow for the suite's
-//! budget are in [`SLOW`], with the reason; they run with `EOSIM_README_SLOW=1`.
+//! Examples run in a scratch folder holding a link to every file git tracks, so the files they
+//! name must be shipped ones (a fresh clone in CI has nothing else), and what they write
+//! (`-o minimal.toml`) stays out of the tree. A failure names the README line. The few
+//! examples too slow for the suite's budget are in [`SLOW`], with the reason; they run with
+//! `EOSIM_README_SLOW=1`. `EOSIM_README_BIN=target/release/eosim` runs them with a release
+//! build instead of this one (the outputs must be the same: `.ci/same-traces-in-debug-and-release`). README's synopses and the commands it shows without output are
+//! checked too, more loosely (options exist; the commands run without a usage error).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -61,7 +64,8 @@ fn examples(readme: &str) -> Vec<Example> {
     let mut found = Vec::new();
     let mut i = 0;
     while i < lines.len() {
-        let Some(first) = block_line(lines[i]).and_then(|l| l.strip_prefix("$ ")) else {
+        let first = block_line(lines[i]).and_then(|l| l.strip_prefix("$ "));
+        let Some(first) = first.filter(|c| c.starts_with("eosim ")) else {
             i += 1;
             continue;
         };
@@ -180,10 +184,20 @@ fn tracked_files(root: &Path) -> Option<Vec<PathBuf>> {
     (!files.is_empty()).then_some(files)
 }
 
+/// The `eosim` the examples run: this build's, or the one `EOSIM_README_BIN` names (e.g. a
+/// release build's, `target/release/eosim`: README's figures are measured with it).
+fn eosim_bin() -> PathBuf {
+    // Made absolute: the examples run in another folder.
+    std::env::var_os("EOSIM_README_BIN")
+        .map(|bin| std::fs::canonicalize(&bin).expect("EOSIM_README_BIN names a file"))
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_eosim")))
+}
+
 /// Runs `command` under `sh` in `dir` with the built `eosim` first on `PATH`: stdout and stderr
 /// together, and the exit code (`None` when a signal ended it).
 fn run(command: &str, dir: &Path) -> (String, Option<i32>) {
-    let bin = Path::new(env!("CARGO_BIN_EXE_eosim")).parent().unwrap();
+    let bin = eosim_bin();
+    let bin = bin.parent().unwrap();
     let path = std::env::var_os("PATH").unwrap_or_default();
     let mut dirs = vec![bin.to_path_buf()];
     dirs.extend(std::env::split_paths(&path));
@@ -363,7 +377,7 @@ fn options(text: &str) -> std::collections::BTreeSet<String> {
 
 /// The options `eosim <subcommand> --help` lists (its option lines only, not its examples).
 fn help_options(subcommand: &str) -> std::collections::BTreeSet<String> {
-    let out = Command::new(env!("CARGO_BIN_EXE_eosim"))
+    let out = Command::new(eosim_bin())
         .args([subcommand, "--help"])
         .output()
         .expect("eosim runs");
