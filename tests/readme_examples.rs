@@ -121,16 +121,29 @@ fn words(text: &str, notes: bool) -> String {
 }
 
 /// Where the shown output first departs from `real`: the shown piece (between `…`s) that is
-/// not found after the pieces before it, or `None` when it all matches.
+/// not found after the pieces before it, or `None` when it all matches. A piece starts and
+/// ends at word boundaries unless a `…` is glued to it (`(…)`), so `failed: 8` does not match
+/// `failed: 84`.
 fn first_missing_piece(shown: &str, real: &str) -> Option<String> {
-    let real = words(real, false);
+    let real = format!(" {} ", words(real, false));
+    let shown = words(shown, true);
+    let pieces: Vec<&str> = shown.split('…').collect();
     let mut from = 0;
-    for piece in words(shown, true).split('…').map(str::trim) {
+    for (index, raw) in pieces.iter().enumerate() {
+        let piece = raw.trim();
         if piece.is_empty() {
             continue;
         }
-        match real[from..].find(piece) {
-            Some(at) => from += at + piece.len(),
+        let glued_left = index > 0 && !raw.starts_with(' ');
+        let glued_right = index + 1 < pieces.len() && !raw.ends_with(' ');
+        let pattern = format!(
+            "{}{piece}{}",
+            if glued_left { "" } else { " " },
+            if glued_right { "" } else { " " }
+        );
+        match real[from..].find(&pattern) {
+            // The closing space may open the next piece.
+            Some(at) => from += at + pattern.len() - usize::from(!glued_right),
             None => return Some(piece.to_string()),
         }
     }
@@ -313,6 +326,17 @@ fn the_matcher_allows_wrapping_ellipses_and_notes_and_nothing_else() {
     assert_eq!(
         first_missing_piece("value 7 at offsets [1, 5]", real).as_deref(),
         Some("value 7 at offsets [1, 5]")
+    );
+    // Whole words: a shown number is not the start of a longer one.
+    assert_eq!(
+        first_missing_piece("value 7 at offsets [1, 4] of p", real).as_deref(),
+        Some("value 7 at offsets [1, 4] of p")
+    );
+    assert_eq!(first_missing_piece("FAIL (dup…", real), None);
+    assert_eq!(first_missing_piece("…plicate ×2)", real), None);
+    assert_eq!(
+        first_missing_piece("FAIL (dup", real).as_deref(),
+        Some("FAIL (dup")
     );
     // Order counts: a piece is looked for after the one before it.
     assert_eq!(
