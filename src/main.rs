@@ -1228,7 +1228,8 @@ fn shrink(
         }
         Err(e) => return Err(BadInput(format!("seed {seed} of {scenario} {e}")).into()),
     };
-    write_shrunk(scenario, seed, &loaded, &original, &shrunk, target, output)?;
+    let command = shrink_command(scenario, seed, knobs, anomaly);
+    write_shrunk(&command, seed, &loaded, &original, &shrunk, target, output)?;
     // Read again rather than `shrunk.stopped`: a Ctrl-C during the confirming replays counts.
     if interrupted() {
         eprintln!("interrupted: the plan above is the smallest found before Ctrl-C");
@@ -1293,10 +1294,29 @@ impl<'a> ShrinkWatch<'a> {
     }
 }
 
+/// The `eosim shrink` command line that shrinks `seed` as asked (every flag that changes
+/// what it shrinks), for the shrunk file's header.
+fn shrink_command(scenario: &str, seed: u64, knobs: &RunKnobs, anomaly: Option<&str>) -> String {
+    let mut command = format!("eosim shrink {scenario} --seed {seed}");
+    if let Some(guarantee) = knobs.guarantee {
+        command.push_str(&format!(" --guarantee {guarantee}"));
+    }
+    for variant in &knobs.variants {
+        command.push_str(&format!(" --variant {variant}"));
+    }
+    if knobs.swarm {
+        command.push_str(" --swarm");
+    }
+    if let Some(kind) = anomaly {
+        command.push_str(&format!(" --anomaly {kind}"));
+    }
+    command
+}
+
 /// Writes the shrunk scenario to `output` (default: stdout), headed by the command that made
 /// it, and says on stderr how far it shrank.
 fn write_shrunk(
-    scenario: &str,
+    command: &str,
     seed: u64,
     loaded: &scenarios::Scenario,
     original: &scenarios::RunOutcome,
@@ -1305,7 +1325,7 @@ fn write_shrunk(
     output: Option<&std::path::Path>,
 ) -> anyhow::Result<()> {
     let text = format!(
-        "# Shrunk by `eosim shrink {scenario} --seed {seed}`: {} fault(s) that still show `{target}`.\n\
+        "# Shrunk by `{command}`: {} fault(s) that still show `{target}`.\n\
          # Reproduce: eosim run <this file>   (it records seed {seed})\n{}",
         shrunk.plan.0.len(),
         shrunk.scenario_toml(target).context("writing TOML")?
