@@ -227,6 +227,9 @@ struct HuntArgs {
     /// Print the Markdown table (README's variant table) instead of the text summary.
     #[arg(long)]
     markdown: bool,
+    /// Write the hunt's table as an HTML page to this file.
+    #[arg(long)]
+    html: Option<std::path::PathBuf>,
 }
 
 #[derive(clap::Args)]
@@ -277,6 +280,10 @@ struct SoakArgs {
     /// Write a JUnit XML report (a test case per sweep) to this file.
     #[arg(long)]
     junit: Option<std::path::PathBuf>,
+    /// Write the soak's HTML page to this file (every sweep, the kinds failing ones showed,
+    /// coverage over the whole soak).
+    #[arg(long)]
+    html: Option<std::path::PathBuf>,
 }
 
 fn parse_guarantee(s: &str) -> Result<Guarantee, String> {
@@ -1013,6 +1020,9 @@ fn hunt(args: HuntArgs) -> anyhow::Result<ExitCode> {
     );
     progress.finish();
     let report = report.map_err(BadInput)?;
+    if let Some(path) = &args.html {
+        write_file(path, &eosim::reports::html::render_hunt_html(&report))?;
+    }
     emit(&if args.json {
         report.to_json() + "\n"
     } else if args.markdown {
@@ -1059,6 +1069,15 @@ fn soak(args: SoakArgs) -> anyhow::Result<ExitCode> {
     if let Some(path) = &args.junit {
         let junit = eosim::reports::junit::soak_junit(&report, |i| times.get(i).copied());
         write_file(path, &junit)?;
+    }
+    if let Some(path) = &args.html {
+        let descriptions: std::collections::BTreeMap<&str, &str> =
+            scenarios::coverage::points().collect();
+        let describe = |name: &str| descriptions.get(name).map(|d| d.to_string());
+        write_file(
+            path,
+            &eosim::reports::html::render_soak_html(&report, &describe),
+        )?;
     }
     emit(&if args.json {
         report.to_json() + "\n"

@@ -2,12 +2,14 @@
 //! (`run`), a sweep's page (`sweep`), a linearizability check's page (`lin`), the run's and the check's drawn on the shared zoomable
 //! timeline (`timeline`), with Streams values shown decoded (`values`).
 
+pub mod batch;
 pub mod lin;
 pub mod run;
 pub mod sweep;
 pub mod timeline;
 pub mod values;
 
+pub use batch::{render_hunt_html, render_soak_html};
 pub use lin::{LinOperation, LinPartition, render_lin_html};
 pub use run::{ChainStep, FindingView, PartitionView, render_run_html};
 pub use sweep::{SweepPageLinks, render_sweep_html};
