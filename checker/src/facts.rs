@@ -8,6 +8,8 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
+use rustc_hash::FxHashMap;
+
 use crate::history::{FinalLog, History, OpPair, Operation, Phase, PolledRecord, TxnStep};
 
 /// A topic of the history: its name and its rank among the history's topic names. Topics
@@ -26,6 +28,12 @@ impl PartialEq for TopicRef<'_> {
 }
 
 impl Eq for TopicRef<'_> {}
+
+impl std::hash::Hash for TopicRef<'_> {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.rank.hash(state);
+    }
+}
 
 impl PartialOrd for TopicRef<'_> {
     fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
@@ -246,6 +254,16 @@ pub(crate) struct SendIndex<'h> {
     keys: Vec<(TopicRef<'h>, u32, u64)>,
     /// Indices into `Facts::sends`; one key's in invoke order.
     ids: Vec<usize>,
+    /// (topic rank and partition in one integer, value) → its range in `keys` and `ids`.
+    /// Looked up, never iterated (so its order is never seen): detectors ask for one value's
+    /// sends about once per polled or logged record, and a binary search over every send
+    /// missed the cache at almost each of its ~20 steps.
+    ranges: FxHashMap<(u64, u64), (u32, u32)>,
+}
+
+/// A partition as one integer: its topic's rank above its number.
+fn partition_key(topic: TopicRef, partition: u32) -> u64 {
+    (u64::from(topic.rank) << 32) | u64::from(partition)
 }
 
 impl<'h> SendIndex<'h> {
@@ -256,11 +274,7 @@ impl<'h> SendIndex<'h> {
             .iter()
             .enumerate()
             .map(|(i, s)| {
-                (
-                    (u64::from(s.topic.rank) << 32) | u64::from(s.partition),
-                    s.value,
-                    i,
-                )
+(partition_key(s.topic, s.partition), s.value, i)
             })
             .collect();
         order.sort_unstable();
@@ -269,7 +283,15 @@ impl<'h> SendIndex<'h> {
             .map(|&(_, _, i)| (sends[i].topic, sends[i].partition, sends[i].value))
             .collect();
         let ids = order.iter().map(|&(_, _, i)| i).collect();
-        Self { keys, ids }
+        let mut ranges = FxHashMap::default();
+        ranges.reserve(order.len());
+        let mut start = 0;
+        for group in order.chunk_by(|a, b| (a.0, a.1) == (b.0, b.1)) {
+            let end = start + group.len();
+            ranges.insert((group[0].0, group[0].1), (start as u32, end as u32));
+            start = end;
+        }
+        Self { keys, ids, ranges }
     }
 
     /// The sends to a partition, by value (one value's in invoke order).
@@ -283,10 +305,11 @@ impl<'h> SendIndex<'h> {
         &self.ids[start..end]
     }
 
-    fn of(&self, key: &(TopicRef<'h>, u32, u64)) -> &[usize] {
-        let start = self.keys.partition_point(|k| k < key);
-        let end = self.keys.partition_point(|k| k <= key);
-        &self.ids[start..end]
+    fn of(&self, topic: TopicRef<'h>, partition: u32, value: u64) -> &[usize] {
+        match self.ranges.get(&(partition_key(topic, partition), value)) {
+            Some(&(start, end)) => &self.ids[start as usize..end as usize],
+            None => &[],
+        }
     }
 
     /// Each partition with its sends (by value, one value's in invoke order), in partition
@@ -482,6 +505,6 @@ impl<'h> Facts<'h> {
 
     /// Sends of `value` to a partition, in invoke order.
     pub fn sends_of(&self, topic: TopicRef<'h>, partition: u32, value: u64) -> &[usize] {
-        self.send_index.of(&(topic, partition, value))
+        self.send_index.of(topic, partition, value)
     }
 }
