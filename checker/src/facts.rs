@@ -72,9 +72,8 @@ impl<'h> Topics<'h> {
                 names.push(name);
             }
         };
-        for log in &history.final_logs {
-            add(&log.topic);
-        }
+        // The ops first: a name's first string is the one `get` finds by address, and the ops
+        // name topics far more often than the final logs do.
         for op in &history.ops {
             match &op.op {
                 Operation::Send { topic, .. } | Operation::Poll { topic, .. } => add(topic),
@@ -88,6 +87,9 @@ impl<'h> Topics<'h> {
                     }
                 }
             }
+        }
+        for log in &history.final_logs {
+            add(&log.topic);
         }
         names.sort_unstable();
         Self { names }
@@ -103,6 +105,14 @@ impl<'h> Topics<'h> {
             rank: rank as u32,
             name: self.names[rank],
         })
+    }
+
+    /// The topic of rank `rank`.
+    fn at(&self, rank: u32) -> TopicRef<'h> {
+        TopicRef {
+            rank,
+            name: self.names[rank as usize],
+        }
     }
 
     fn of(&self, name: &str) -> TopicRef<'h> {
@@ -267,20 +277,19 @@ fn partition_key(topic: TopicRef, partition: u32) -> u64 {
 }
 
 impl<'h> SendIndex<'h> {
-    fn new(sends: &[SendFact<'h>]) -> Self {
+    fn new(sends: &[SendFact<'h>], topics: &Topics<'h>) -> Self {
         // Sorted as (topic rank and partition in one integer, value, send index): plain
         // integers, which compare and move faster than the keys with their topic names.
         let mut order: Vec<(u64, u64, usize)> = sends
             .iter()
             .enumerate()
-            .map(|(i, s)| {
-(partition_key(s.topic, s.partition), s.value, i)
-            })
+            .map(|(i, s)| (partition_key(s.topic, s.partition), s.value, i))
             .collect();
         order.sort_unstable();
+        // From the sorted integers, not the sends (read in that order, each a cache miss).
         let keys = order
             .iter()
-            .map(|&(_, _, i)| (sends[i].topic, sends[i].partition, sends[i].value))
+            .map(|&(key, value, _)| (topics.at((key >> 32) as u32), key as u32, value))
             .collect();
         let ids = order.iter().map(|&(_, _, i)| i).collect();
         let mut ranges = FxHashMap::default();
@@ -336,6 +345,32 @@ impl<'h> SendIndex<'h> {
     }
 }
 
+/// How many sends, polls (at most) and transactions `Facts::new` will find.
+fn counts(history: &History, pairs: &[OpPair]) -> (usize, usize, usize) {
+    let (mut sends, mut polls, mut txns) = (0, 0, 0);
+    for &(invoke, completion) in pairs {
+        match &history.ops[invoke].op {
+            Operation::Send { .. } => sends += 1,
+            Operation::Poll { .. } => polls += 1,
+            Operation::Txn { steps, .. } => {
+                txns += 1;
+                let steps = match completion.map(|c| &history.ops[c].op) {
+                    Some(Operation::Txn { steps, .. }) => steps,
+                    _ => steps,
+                };
+                for step in steps {
+                    match step {
+                        TxnStep::Send { .. } => sends += 1,
+                        TxnStep::Poll { .. } => polls += 1,
+                        TxnStep::CommitOffset { .. } => {}
+                    }
+                }
+            }
+        }
+    }
+    (sends, polls, txns)
+}
+
 pub(crate) fn phase_name(phase: Option<Phase>) -> String {
     phase.map_or("none".to_string(), |p| p.to_string())
 }
@@ -351,13 +386,16 @@ impl<'h> Facts<'h> {
                 .logs
                 .insert((facts.topics.of(&log.topic), log.partition), log);
         }
-        // Most ops are sends, each with one event: room for one per op saves regrowing.
-        facts.sends.reserve(pairs.len());
+        // Room for every send, poll and event up front: regrowing copied them all, twice.
+        let (sends, polls, txns) = counts(history, pairs);
+        facts.sends.reserve(sends);
+        facts.polls.reserve(polls);
+        facts.txns.reserve(txns);
         // (process, event) in invoke order, an op's events in step order: each process's
         // events are in completion order, as a process invokes only once its previous op
         // completed (`History::pairs` rejects anything else). A stable sort by process gives
         // each process's events in completion order.
-        let mut timeline: Vec<(u64, ProcessEvent)> = Vec::with_capacity(pairs.len());
+        let mut timeline: Vec<(u64, ProcessEvent)> = Vec::with_capacity(sends + polls + txns);
         for &(invoke, completion) in pairs {
             let inv = &history.ops[invoke];
             let done = completion.map(|c| &history.ops[c]);
@@ -493,7 +531,7 @@ impl<'h> Facts<'h> {
                 }
             }
         }
-        facts.send_index = SendIndex::new(&facts.sends);
+        facts.send_index = SendIndex::new(&facts.sends, &facts.topics);
         facts.by_process = ProcessEvents::new(timeline);
         facts
     }

@@ -358,8 +358,14 @@ impl History {
                     }
                     history.ops.push(op);
                 }
-                Line::FinalLog(log) => history.final_logs.push(log),
-                Line::CommittedOffset(offset) => history.committed_offsets.push(offset),
+                Line::FinalLog(mut log) => {
+                    log.topic = topics.get(&log.topic);
+                    history.final_logs.push(log);
+                }
+                Line::CommittedOffset(mut offset) => {
+                    offset.topic = topics.get(&offset.topic);
+                    history.committed_offsets.push(offset);
+                }
                 Line::Client { client, name } => {
                     history.clients.insert(client, name);
                 }

@@ -103,7 +103,7 @@ pub(super) struct Topics {
 }
 
 impl Topics {
-    fn get(&mut self, name: &str) -> Topic {
+    pub(super) fn get(&mut self, name: &str) -> Topic {
         if let Some(topic) = self.names.iter().find(|t| ***t == *name) {
             return topic.clone();
         }
@@ -239,8 +239,12 @@ mod tests {
         for body in bodies {
             agrees(&format!("{HEAD}{body}"));
         }
-        agrees(r#"{"type":"op","index":3,"process":7,"time_ns":9,"phase":"okay","f":"send","topic":"t","partition":1,"value":5}"#);
-        agrees(r#"{"type":"op","process":7,"time_ns":9,"phase":"ok","f":"send","topic":"t","partition":1,"value":5}"#);
+        agrees(
+            r#"{"type":"op","index":3,"process":7,"time_ns":9,"phase":"okay","f":"send","topic":"t","partition":1,"value":5}"#,
+        );
+        agrees(
+            r#"{"type":"op","process":7,"time_ns":9,"phase":"ok","f":"send","topic":"t","partition":1,"value":5}"#,
+        );
     }
 
     #[test]

@@ -51,9 +51,8 @@ impl<'h> Reached<'h> {
         match self.partitions.get(&partition)? {
             Running::Dense { base, latest } => {
                 let slot = offset.checked_sub(*base)?;
-                let slot = usize::try_from(slot).map_or(latest.len() - 1, |s| {
-                    s.min(latest.len() - 1)
-                });
+                let slot =
+                    usize::try_from(slot).map_or(latest.len() - 1, |s| s.min(latest.len() - 1));
                 latest[slot]
             }
             Running::Sparse(list) => {
@@ -211,8 +210,24 @@ mod tests {
         let mut list: Vec<(u64, u64)> = (0..40).map(|v| (v * 3 % 37 + 5, v)).collect();
         // Values 16 and 3, 30 and 4, 19 and 6 were sent at the same time (19 and 6 the
         // latest of all).
-        list.extend([(9, 1), (9, 2), (12, 99), (12, 3), (5, 0), (41, 17), (41, 16)]);
-        list.extend([(20, 16), (20, 3), (21, 4), (21, 30), (21, 4), (5, 19), (5, 6)]);
+        list.extend([
+            (9, 1),
+            (9, 2),
+            (12, 99),
+            (12, 3),
+            (5, 0),
+            (41, 17),
+            (41, 16),
+        ]);
+        list.extend([
+            (20, 16),
+            (20, 3),
+            (21, 4),
+            (21, 30),
+            (21, 4),
+            (5, 19),
+            (5, 6),
+        ]);
         let dense = Running::dense(&cx, partition, 5, 41, &list);
         let sparse = Running::sparse(&cx, partition, list);
         let (dense, sparse) = (
@@ -224,7 +239,11 @@ mod tests {
             },
         );
         for offset in 0..60 {
-            assert_eq!(dense.at(partition, offset), sparse.at(partition, offset), "{offset}");
+            assert_eq!(
+                dense.at(partition, offset),
+                sparse.at(partition, offset),
+                "{offset}"
+            );
         }
         assert_eq!(dense.at(partition, 4), None);
         assert!(dense.at(partition, 50).is_some());
