@@ -115,8 +115,7 @@ pub(crate) fn find(cx: &Context) -> Vec<EarlyRead> {
     }
     let reached = Reached::new(cx);
     // The commit bound of each writer, computed on first need.
-    let mut bounds: Vec<Option<Option<(u64, Option<CommitBound>)>>> =
-        vec![None; cx.facts.txns.len()];
+    let mut bounds: Vec<Option<Option<Bound>>> = vec![None; cx.facts.txns.len()];
     let mut found = Vec::new();
     let mut reported = std::collections::BTreeSet::new();
     for (poll, r, writer) in candidates {
@@ -194,13 +193,12 @@ fn writer_of(facts: &Facts, partition: Partition, offset: u64, value: u64) -> Op
     (t.transactional && t.outcome.is_some_and(|o| o != Phase::Fail)).then_some(txn)
 }
 
+/// The earliest time a transaction can have asked to commit, and the step that shows it.
+type Bound = (u64, Option<CommitBound>);
+
 /// The earliest time `txn` can have asked to commit, and the step that shows it; `None` for
 /// a transaction that is not a possible writer (not transactional, failed or never completed).
-fn commit_not_before(
-    cx: &Context,
-    reached: &Reached,
-    txn: &TxnFact,
-) -> Option<(u64, Option<CommitBound>)> {
+fn commit_not_before(cx: &Context, reached: &Reached, txn: &TxnFact) -> Option<Bound> {
     txn.completion?;
     if !txn.transactional || txn.outcome == Some(Phase::Fail) {
         return None;
