@@ -8,6 +8,8 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
+use rustc_hash::FxHashMap;
+
 use crate::history::{FinalLog, History, OpPair, Operation, Phase, PolledRecord, TxnStep};
 
 /// A topic of the history: its name and its rank among the history's topic names. Topics
@@ -26,6 +28,12 @@ impl PartialEq for TopicRef<'_> {
 }
 
 impl Eq for TopicRef<'_> {}
+
+impl std::hash::Hash for TopicRef<'_> {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.rank.hash(state);
+    }
+}
 
 impl PartialOrd for TopicRef<'_> {
     fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
@@ -64,9 +72,8 @@ impl<'h> Topics<'h> {
                 names.push(name);
             }
         };
-        for log in &history.final_logs {
-            add(&log.topic);
-        }
+        // The ops first: a name's first string is the one `get` finds by address, and the ops
+        // name topics far more often than the final logs do.
         for op in &history.ops {
             match &op.op {
                 Operation::Send { topic, .. } | Operation::Poll { topic, .. } => add(topic),
@@ -80,6 +87,9 @@ impl<'h> Topics<'h> {
                     }
                 }
             }
+        }
+        for log in &history.final_logs {
+            add(&log.topic);
         }
         names.sort_unstable();
         Self { names }
@@ -243,63 +253,87 @@ impl ProcessEvents {
 /// vectors (one allocation each, however many sends; this runs once per simulated seed).
 #[derive(Debug, Default)]
 pub(crate) struct SendIndex<'h> {
-    keys: Vec<(TopicRef<'h>, u32, u64)>,
+    /// (topic rank and partition in one integer, value), sorted: 16 bytes a send where the
+    /// keys with their topics took 40.
+    keys: Vec<(u64, u64)>,
+    /// The topics' names by rank, to give the keys their topics back.
+    names: Vec<&'h str>,
     /// Indices into `Facts::sends`; one key's in invoke order.
     ids: Vec<usize>,
+    /// (topic rank and partition in one integer, value) → its range in `keys` and `ids`.
+    /// Looked up, never iterated (so its order is never seen): detectors ask for one value's
+    /// sends about once per polled or logged record, and a binary search over every send
+    /// missed the cache at almost each of its ~20 steps.
+    ranges: FxHashMap<(u64, u64), (u32, u32)>,
+}
+
+/// A partition as one integer: its topic's rank above its number.
+fn partition_key(topic: TopicRef, partition: u32) -> u64 {
+    (u64::from(topic.rank) << 32) | u64::from(partition)
 }
 
 impl<'h> SendIndex<'h> {
-    fn new(sends: &[SendFact<'h>]) -> Self {
+    fn new(sends: &[SendFact<'h>], topics: &Topics<'h>) -> Self {
         // Sorted as (topic rank and partition in one integer, value, send index): plain
         // integers, which compare and move faster than the keys with their topic names.
         let mut order: Vec<(u64, u64, usize)> = sends
             .iter()
             .enumerate()
-            .map(|(i, s)| {
-                (
-                    (u64::from(s.topic.rank) << 32) | u64::from(s.partition),
-                    s.value,
-                    i,
-                )
-            })
+            .map(|(i, s)| (partition_key(s.topic, s.partition), s.value, i))
             .collect();
         order.sort_unstable();
-        let keys = order
-            .iter()
-            .map(|&(_, _, i)| (sends[i].topic, sends[i].partition, sends[i].value))
-            .collect();
+        let keys = order.iter().map(|&(key, value, _)| (key, value)).collect();
         let ids = order.iter().map(|&(_, _, i)| i).collect();
-        Self { keys, ids }
+        let mut ranges = FxHashMap::default();
+        ranges.reserve(order.len());
+        let mut start = 0;
+        for group in order.chunk_by(|a, b| (a.0, a.1) == (b.0, b.1)) {
+            let end = start + group.len();
+            ranges.insert((group[0].0, group[0].1), (start as u32, end as u32));
+            start = end;
+        }
+        Self {
+            keys,
+            names: topics.names.clone(),
+            ids,
+            ranges,
+        }
     }
 
     /// The sends to a partition, by value (one value's in invoke order).
     fn to_partition(&self, topic: TopicRef<'h>, partition: u32) -> &[usize] {
-        let start = self
-            .keys
-            .partition_point(|k| (k.0, k.1) < (topic, partition));
-        let end = self
-            .keys
-            .partition_point(|k| (k.0, k.1) <= (topic, partition));
+        let key = partition_key(topic, partition);
+        let start = self.keys.partition_point(|k| k.0 < key);
+        let end = self.keys.partition_point(|k| k.0 <= key);
         &self.ids[start..end]
     }
 
-    fn of(&self, key: &(TopicRef<'h>, u32, u64)) -> &[usize] {
-        let start = self.keys.partition_point(|k| k < key);
-        let end = self.keys.partition_point(|k| k <= key);
-        &self.ids[start..end]
+    /// The partition a key names.
+    fn partition(&self, key: u64) -> (TopicRef<'h>, u32) {
+        let rank = (key >> 32) as u32;
+        let topic = TopicRef {
+            rank,
+            name: self.names[rank as usize],
+        };
+        (topic, key as u32)
+    }
+
+    fn of(&self, topic: TopicRef<'h>, partition: u32, value: u64) -> &[usize] {
+        match self.ranges.get(&(partition_key(topic, partition), value)) {
+            Some(&(start, end)) => &self.ids[start as usize..end as usize],
+            None => &[],
+        }
     }
 
     /// Each partition with its sends (by value, one value's in invoke order), in partition
     /// order.
     pub fn partitions(&self) -> impl Iterator<Item = ((TopicRef<'h>, u32), &[usize])> + '_ {
         let mut start = 0;
-        self.keys
-            .chunk_by(|a, b| (a.0, a.1) == (b.0, b.1))
-            .map(move |keys| {
-                let group = &self.ids[start..start + keys.len()];
-                start += keys.len();
-                ((keys[0].0, keys[0].1), group)
-            })
+        self.keys.chunk_by(|a, b| a.0 == b.0).map(move |keys| {
+            let group = &self.ids[start..start + keys.len()];
+            start += keys.len();
+            (self.partition(keys[0].0), group)
+        })
     }
 
     /// Each key with its sends, in key order.
@@ -308,9 +342,36 @@ impl<'h> SendIndex<'h> {
         self.keys.chunk_by(|a, b| a == b).map(move |keys| {
             let group = &self.ids[start..start + keys.len()];
             start += keys.len();
-            (keys[0], group)
+            let (topic, partition) = self.partition(keys[0].0);
+            ((topic, partition, keys[0].1), group)
         })
     }
+}
+
+/// How many sends, polls (at most) and transactions `Facts::new` will find.
+fn counts(history: &History, pairs: &[OpPair]) -> (usize, usize, usize) {
+    let (mut sends, mut polls, mut txns) = (0, 0, 0);
+    for &(invoke, completion) in pairs {
+        match &history.ops[invoke].op {
+            Operation::Send { .. } => sends += 1,
+            Operation::Poll { .. } => polls += 1,
+            Operation::Txn { steps, .. } => {
+                txns += 1;
+                let steps = match completion.map(|c| &history.ops[c].op) {
+                    Some(Operation::Txn { steps, .. }) => steps,
+                    _ => steps,
+                };
+                for step in steps {
+                    match step {
+                        TxnStep::Send { .. } => sends += 1,
+                        TxnStep::Poll { .. } => polls += 1,
+                        TxnStep::CommitOffset { .. } => {}
+                    }
+                }
+            }
+        }
+    }
+    (sends, polls, txns)
 }
 
 pub(crate) fn phase_name(phase: Option<Phase>) -> String {
@@ -328,13 +389,16 @@ impl<'h> Facts<'h> {
                 .logs
                 .insert((facts.topics.of(&log.topic), log.partition), log);
         }
-        // Most ops are sends, each with one event: room for one per op saves regrowing.
-        facts.sends.reserve(pairs.len());
+        // Room for every send, poll and event up front: regrowing copied them all, twice.
+        let (sends, polls, txns) = counts(history, pairs);
+        facts.sends.reserve(sends);
+        facts.polls.reserve(polls);
+        facts.txns.reserve(txns);
         // (process, event) in invoke order, an op's events in step order: each process's
         // events are in completion order, as a process invokes only once its previous op
         // completed (`History::pairs` rejects anything else). A stable sort by process gives
         // each process's events in completion order.
-        let mut timeline: Vec<(u64, ProcessEvent)> = Vec::with_capacity(pairs.len());
+        let mut timeline: Vec<(u64, ProcessEvent)> = Vec::with_capacity(sends + polls + txns);
         for &(invoke, completion) in pairs {
             let inv = &history.ops[invoke];
             let done = completion.map(|c| &history.ops[c]);
@@ -470,7 +534,7 @@ impl<'h> Facts<'h> {
                 }
             }
         }
-        facts.send_index = SendIndex::new(&facts.sends);
+        facts.send_index = SendIndex::new(&facts.sends, &facts.topics);
         facts.by_process = ProcessEvents::new(timeline);
         facts
     }
@@ -482,6 +546,6 @@ impl<'h> Facts<'h> {
 
     /// Sends of `value` to a partition, in invoke order.
     pub fn sends_of(&self, topic: TopicRef<'h>, partition: u32, value: u64) -> &[usize] {
-        self.send_index.of(&(topic, partition, value))
+        self.send_index.of(topic, partition, value)
     }
 }

@@ -12,6 +12,8 @@ use std::sync::Arc;
 use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
 
+mod read;
+
 /// A topic name, shared cheaply between the many events that name it.
 pub type Topic = Arc<str>;
 
@@ -313,13 +315,26 @@ impl History {
     }
 
     /// Reads a JSON Lines history; `file` names it in errors. Blank lines are skipped.
-    pub fn from_jsonl(reader: impl BufRead, file: &str) -> Result<Self, HistoryError> {
+    pub fn from_jsonl(mut reader: impl BufRead, file: &str) -> Result<Self, HistoryError> {
         let mut history = History::default();
-        for (i, line) in reader.lines().enumerate() {
-            let line = line.map_err(|source| HistoryError::Io {
-                file: file.to_string(),
-                source,
-            })?;
+        let mut topics = read::Topics::default();
+        let mut buffer = String::new();
+        for i in 0.. {
+            buffer.clear();
+            let read = reader
+                .read_line(&mut buffer)
+                .map_err(|source| HistoryError::Io {
+                    file: file.to_string(),
+                    source,
+                })?;
+            if read == 0 {
+                break;
+            }
+            // As `BufRead::lines`: a line ends at "\n" or "\r\n".
+            let line = match buffer.strip_suffix('\n') {
+                Some(line) => line.strip_suffix('\r').unwrap_or(line),
+                None => &buffer,
+            };
             if line.trim().is_empty() {
                 continue;
             }
@@ -328,7 +343,11 @@ impl History {
                 line: i + 1,
                 message,
             };
-            match serde_json::from_str::<Line>(&line).map_err(|e| malformed(e.to_string()))? {
+            let parsed = match read::op(line, &mut topics) {
+                Some(op) => Line::Op(op),
+                None => serde_json::from_str::<Line>(line).map_err(|e| malformed(e.to_string()))?,
+            };
+            match parsed {
                 Line::Op(op) => {
                     if op.index != history.ops.len() as u64 {
                         return Err(malformed(format!(
@@ -339,8 +358,14 @@ impl History {
                     }
                     history.ops.push(op);
                 }
-                Line::FinalLog(log) => history.final_logs.push(log),
-                Line::CommittedOffset(offset) => history.committed_offsets.push(offset),
+                Line::FinalLog(mut log) => {
+                    log.topic = topics.get(&log.topic);
+                    history.final_logs.push(log);
+                }
+                Line::CommittedOffset(mut offset) => {
+                    offset.topic = topics.get(&offset.topic);
+                    history.committed_offsets.push(offset);
+                }
                 Line::Client { client, name } => {
                     history.clients.insert(client, name);
                 }

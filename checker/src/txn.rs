@@ -48,8 +48,17 @@ type LogIndex<'h> = BTreeMap<Partition<'h>, Vec<(u64, u64, RecordStatus)>>;
 /// partition by one process, such as a plain producer's).
 pub(crate) struct Truth<'f, 'h> {
     facts: &'f Facts<'h>,
-    by_value: OnceCell<LogIndex<'h>>,
+    by_value: OnceCell<BTreeMap<Partition<'h>, ValueIndex>>,
     by_offset: OnceCell<LogIndex<'h>>,
+}
+
+/// One partition's records by (value, offset), and each value's range of them: looked up
+/// about once per send and polled record, where a binary search over the whole log missed the
+/// cache at almost every step.
+struct ValueIndex {
+    records: Vec<(u64, u64, RecordStatus)>,
+    /// Value → its range in `records`; looked up, never iterated.
+    ranges: rustc_hash::FxHashMap<u64, (u32, u32)>,
 }
 
 impl<'f, 'h> Truth<'f, 'h> {
@@ -62,9 +71,24 @@ impl<'f, 'h> Truth<'f, 'h> {
     }
 
     /// Each partition's records by (value, offset); equal keys in log order.
-    fn by_value(&self) -> &LogIndex<'h> {
-        self.by_value
-            .get_or_init(|| self.index(|r| (r.value, r.offset, r.status)))
+    fn by_value(&self) -> &BTreeMap<Partition<'h>, ValueIndex> {
+        self.by_value.get_or_init(|| {
+            let sorted = self.index(|r| (r.value, r.offset, r.status));
+            sorted
+                .into_iter()
+                .map(|(partition, records)| {
+                    let mut ranges = rustc_hash::FxHashMap::default();
+                    ranges.reserve(records.len());
+                    let mut start = 0;
+                    for group in records.chunk_by(|a, b| a.0 == b.0) {
+                        let end = start + group.len();
+                        ranges.insert(group[0].0, (start as u32, end as u32));
+                        start = end;
+                    }
+                    (partition, ValueIndex { records, ranges })
+                })
+                .collect()
+        })
     }
 
     /// Each partition's records by (offset, value); equal keys in log order.
@@ -91,12 +115,13 @@ impl<'f, 'h> Truth<'f, 'h> {
 
     /// (value, offset, status) of the records holding `value`, by offset.
     fn with_value(&self, partition: Partition<'h>, value: u64) -> &[(u64, u64, RecordStatus)] {
-        let Some(records) = self.by_value().get(&partition) else {
+        let Some(index) = self.by_value().get(&partition) else {
             return &[];
         };
-        let start = records.partition_point(|r| r.0 < value);
-        let end = records.partition_point(|r| r.0 <= value);
-        &records[start..end]
+        match index.ranges.get(&value) {
+            Some(&(start, end)) => &index.records[start as usize..end as usize],
+            None => &[],
+        }
     }
 
     /// The lowest offset holding `value` as committed-visible data.

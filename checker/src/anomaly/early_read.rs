@@ -19,8 +19,6 @@
 //! at the polled offset, else the only send of that value to that partition. One finding per
 //! (reader, writer), at the first such record.
 
-use std::collections::BTreeMap;
-
 use serde::{Deserialize, Serialize};
 
 use super::Finding;
@@ -29,6 +27,7 @@ use crate::detect::Context;
 use crate::facts::{Facts, TxnFact, phase_name};
 use crate::history::{Phase, PolledRecord, TxnStep};
 use crate::txn::Partition;
+use reached::Reached;
 
 /// What dates a transaction's commit: a step that came after a record whose writer was
 /// invoked at `writer_invoked_ns`.
@@ -114,17 +113,15 @@ pub(crate) fn find(cx: &Context) -> Vec<EarlyRead> {
     if candidates.is_empty() {
         return Vec::new();
     }
-    let reached = reached(cx);
+    let reached = Reached::new(cx);
     // The commit bound of each writer, computed on first need.
-    let mut bounds: BTreeMap<usize, Option<(u64, Option<CommitBound>)>> = BTreeMap::new();
+    let mut bounds: Vec<Option<Option<Bound>>> = vec![None; cx.facts.txns.len()];
     let mut found = Vec::new();
     let mut reported = std::collections::BTreeSet::new();
     for (poll, r, writer) in candidates {
         let poll = &cx.facts.polls[poll];
         let txn = &cx.facts.txns[writer];
-        let bound = bounds
-            .entry(writer)
-            .or_insert_with(|| commit_not_before(cx, &reached, txn));
+        let bound = bounds[writer].get_or_insert_with(|| commit_not_before(cx, &reached, txn));
         let Some((not_before, bound)) = bound else {
             continue;
         };
@@ -196,73 +193,12 @@ fn writer_of(facts: &Facts, partition: Partition, offset: u64, value: u64) -> Op
     (t.transactional && t.outcome.is_some_and(|o| o != Phase::Fail)).then_some(txn)
 }
 
-/// Per partition, one entry per known record, by offset: the record's offset and, among the
-/// records at offsets ≤ it, the one whose writer was invoked latest (a value's writer invoked
-/// at the earliest invoke of its sends): `None` while no writer is known.
-type Reached<'h> = BTreeMap<Partition<'h>, Vec<(u64, Option<LatestWriter>)>>;
-
-/// A record and the earliest invoke of its writer: (invoke time, record offset, value,
-/// writer's invoke index).
-type LatestWriter = (u64, u64, u64, u64);
-
-/// Every known record with its writer's earliest invoke, as running maxima per partition.
-fn reached<'h>(cx: &Context<'_, 'h>) -> Reached<'h> {
-    let facts = cx.facts;
-    let mut records: BTreeMap<Partition, Vec<(u64, u64)>> = BTreeMap::new();
-    for (&partition, log) in &facts.logs {
-        let entry = records.entry(partition).or_default();
-        entry.extend(log.records.iter().map(|r| (r.offset, r.value)));
-    }
-    for poll in &facts.polls {
-        let entry = records.entry((poll.topic, poll.partition)).or_default();
-        entry.extend(poll.records.iter().map(|r| (r.offset, r.value)));
-    }
-    for send in &facts.sends {
-        if let Some(offset) = send.acked_offset {
-            let entry = records.entry((send.topic, send.partition)).or_default();
-            entry.push((offset, send.value));
-        }
-    }
-    let mut reached = BTreeMap::new();
-    for (partition, mut list) in records {
-        list.sort_unstable();
-        list.dedup();
-        let mut running: Vec<(u64, Option<LatestWriter>)> = Vec::with_capacity(list.len());
-        for (offset, value) in list {
-            let writer = facts
-                .sends_of(partition.0, partition.1, value)
-                .iter()
-                .map(|&s| facts.sends[s].invoke)
-                .min_by_key(|&invoke| cx.history.ops[invoke as usize].time_ns);
-            let here = writer.map(|w| (cx.history.ops[w as usize].time_ns, offset, value, w));
-            let previous = running.last().and_then(|&(_, latest)| latest);
-            let latest = match (previous, here) {
-                (Some(p), Some(h)) if h.0 > p.0 => Some(h),
-                (Some(p), _) => Some(p),
-                (None, here) => here,
-            };
-            running.push((offset, latest));
-        }
-        reached.insert(partition, running);
-    }
-    reached
-}
-
-/// The record at an offset ≤ `offset` of `partition` whose writer was invoked latest, if one
-/// is known.
-fn reached_at(reached: &Reached, partition: Partition, offset: u64) -> Option<LatestWriter> {
-    let list = reached.get(&partition)?;
-    let at = list.partition_point(|r| r.0 <= offset).checked_sub(1)?;
-    list[at].1
-}
+/// The earliest time a transaction can have asked to commit, and the step that shows it.
+type Bound = (u64, Option<CommitBound>);
 
 /// The earliest time `txn` can have asked to commit, and the step that shows it; `None` for
 /// a transaction that is not a possible writer (not transactional, failed or never completed).
-fn commit_not_before(
-    cx: &Context,
-    reached: &Reached,
-    txn: &TxnFact,
-) -> Option<(u64, Option<CommitBound>)> {
+fn commit_not_before(cx: &Context, reached: &Reached, txn: &TxnFact) -> Option<Bound> {
     txn.completion?;
     if !txn.transactional || txn.outcome == Some(Phase::Fail) {
         return None;
@@ -291,7 +227,7 @@ fn commit_not_before(
             continue;
         };
         let Some((time, record_offset, record_value, writer_op)) =
-            reached_at(reached, (topic_ref, partition), offset)
+            reached.at((topic_ref, partition), offset)
         else {
             continue;
         };
@@ -313,5 +249,6 @@ fn commit_not_before(
     Some(best)
 }
 
+mod reached;
 #[cfg(test)]
 mod tests;

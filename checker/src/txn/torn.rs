@@ -163,6 +163,8 @@ struct PartitionSpans<'h> {
     highs: Vec<u64>,
     /// (value, span) of every record returned, sorted, distinct.
     values: Vec<(u64, usize)>,
+    /// Value → its range in `values` (looked up per send; never iterated).
+    ranges: rustc_hash::FxHashMap<u64, (u32, u32)>,
 }
 
 impl<'h> PollSpans<'h> {
@@ -195,6 +197,15 @@ impl<'h> PollSpans<'h> {
             partition.highs.sort_unstable();
             partition.values.sort_unstable();
             partition.values.dedup();
+            partition.ranges.reserve(partition.values.len());
+            let mut start = 0;
+            for group in partition.values.chunk_by(|a, b| a.0 == b.0) {
+                let end = start + group.len();
+                partition
+                    .ranges
+                    .insert(group[0].0, (start as u32, end as u32));
+                start = end;
+            }
         }
         PollSpans { by_partition }
     }
@@ -203,9 +214,10 @@ impl<'h> PollSpans<'h> {
 impl PartitionSpans<'_> {
     /// The spans that returned `value`, each once.
     fn returning(&self, value: u64) -> &[(u64, usize)] {
-        let start = self.values.partition_point(|&(v, _)| v < value);
-        let end = self.values.partition_point(|&(v, _)| v <= value);
-        &self.values[start..end]
+        match self.ranges.get(&value) {
+            Some(&(start, end)) => &self.values[start as usize..end as usize],
+            None => &[],
+        }
     }
 
     fn returned(&self, value: u64) -> bool {
