@@ -105,15 +105,8 @@ impl SoakReport {
 
 /// One sweep of a soak on a line: scenario, run key, swarm, runs, failures and their kinds.
 pub fn case_line(sweep: &SweepReport) -> String {
-    let key = std::iter::once(sweep.guarantee.as_str())
-        .chain(sweep.variants.iter().map(String::as_str))
-        .collect::<Vec<_>>()
-        .join("+");
-    let kinds: Vec<String> = sweep
-        .anomaly_counts
-        .iter()
-        .map(|(kind, seeds)| format!("{kind} {seeds}"))
-        .collect();
+    let key = sweep.run_key();
+    let kinds = sweep.kinds_with_seeds();
     format!(
         "{:<26} {:<36} swarm {:<3}  runs {:>7}  failed {}{}",
         sweep.scenario,

@@ -100,6 +100,24 @@ pub struct SweepReport {
     pub unmatched_faults: BTreeMap<String, FaultKindTally>,
 }
 
+impl SweepReport {
+    /// The run key: "exactly-once", "exactly-once+no-dedup", …
+    pub fn run_key(&self) -> String {
+        std::iter::once(self.guarantee.as_str())
+            .chain(self.variants.iter().map(String::as_str))
+            .collect::<Vec<_>>()
+            .join("+")
+    }
+
+    /// Each anomaly kind with the seeds that showed it: "duplicate 3".
+    pub fn kinds_with_seeds(&self) -> Vec<String> {
+        self.anomaly_counts
+            .iter()
+            .map(|(kind, seeds)| format!("{kind} {seeds}"))
+            .collect()
+    }
+}
+
 /// Failing seeds a text-only sweep remembers (the summary shows 20 and "…").
 const FAILING_SEEDS_SHOWN: usize = 20;
 

@@ -43,15 +43,8 @@ pub fn render_soak_html(
          <th>swarm</th><th>runs</th><th>failed</th><th>anomaly kinds (seeds)</th><th>replay</th></tr>",
     );
     for sweep in &report.sweeps {
-        let key = std::iter::once(sweep.guarantee.clone())
-            .chain(sweep.variants.iter().cloned())
-            .collect::<Vec<_>>()
-            .join("+");
-        let kinds: Vec<String> = sweep
-            .anomaly_counts
-            .iter()
-            .map(|(kind, seeds)| format!("{kind} {seeds}"))
-            .collect();
+        let key = sweep.run_key();
+        let kinds = sweep.kinds_with_seeds();
         let class = if sweep.failed > 0 {
             " class=\"fail\""
         } else {
