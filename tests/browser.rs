@@ -109,6 +109,20 @@ fn attribute(dom: &str, name: &str) -> u64 {
     dom[start..].split('"').next().unwrap().parse().unwrap()
 }
 
+/// A copy of a static page (no script of its own) that writes its widths into the DOM as the
+/// timeline pages do, for `assert_rendered_and_fitted`.
+fn measured_copy(page: &Path) -> std::path::PathBuf {
+    const MEASURE: &str = "<script>const e = document.documentElement; \
+        document.body.setAttribute('data-scroll-width', e.scrollWidth); \
+        document.body.setAttribute('data-client-width', e.clientWidth); \
+        document.body.setAttribute('data-rendered', 'ok');</script></body>";
+    let html = std::fs::read_to_string(page).unwrap();
+    assert!(!html.contains("<script"), "{page:?} is a static page");
+    let copy = page.with_extension("measured.html");
+    std::fs::write(&copy, html.replace("</body>", MEASURE)).unwrap();
+    copy
+}
+
 /// The page ran its script to the end, without errors, and is no wider than the window.
 fn assert_rendered_and_fitted(dom: &str, log: &str, page: &Path) {
     assert!(
@@ -349,6 +363,41 @@ fn compare_page_shows_a_chart_per_measure_in_chromium() {
     assert!(dom.contains("at-least-once") && dom.contains("exactly-once"));
     assert!(dom.contains("delivered records per virtual second"));
     assert!(dom.contains("id=\"failing\""));
+    let measured = measured_copy(&page);
+    let (dom, log) = dump_dom(browser, &dir, &measured);
+    assert_rendered_and_fitted(&dom, &log, &measured);
+}
+
+#[test]
+fn sweep_page_marks_kinds_over_seeds_and_links_run_pages_in_chromium() {
+    let Some(browser) = chromium_or_skip() else {
+        return;
+    };
+    let dir = work_dir("sweep");
+    let page = dir.join("sweep.html");
+    let run = Command::new(env!("CARGO_BIN_EXE_eosim"))
+        .args([
+            "sweep",
+            "produce-retries",
+            "--seeds",
+            "0..3",
+            "--variant",
+            "no-dedup",
+        ])
+        .arg("--html")
+        .arg(&page)
+        .output()
+        .unwrap();
+    assert_eq!(run.status.code(), Some(1), "no-dedup fails");
+    let (dom, log) = dump_dom(browser, &dir, &page);
+    assert!(!log.contains("Uncaught"), "page error:\n{log}");
+    assert!(dom.contains("id=\"kinds\"") && dom.contains("id=\"coverage\""));
+    // Each failing seed links its run page, written beside the sweep's.
+    assert!(dom.contains("href=\"sweep-seed-0.html\""), "{dom}");
+    assert!(dir.join("sweep-seed-0.html").exists());
+    let measured = measured_copy(&page);
+    let (dom, log) = dump_dom(browser, &dir, &measured);
+    assert_rendered_and_fitted(&dom, &log, &measured);
 }
 
 /// Needs no browser: `check --html` on a history that is not a linearizability check is bad
