@@ -428,3 +428,39 @@ fn check_html_of_a_run_history_is_bad_input_naming_the_run_page() {
     );
     assert!(!dir.join("page.html").exists());
 }
+
+/// The soak's and the hunt's pages: static tables that render and fit the window.
+#[test]
+fn soak_and_hunt_pages_render_in_chromium() {
+    let Some(browser) = chromium_or_skip() else {
+        return;
+    };
+    let dir = work_dir("batch");
+    let soak = dir.join("soak.html");
+    let hunt = dir.join("hunt.html");
+    let soak_run = Command::new(env!("CARGO_BIN_EXE_eosim"))
+        .args([
+            "soak",
+            "--seeds-per-scenario",
+            "1",
+            "--swarm",
+            "off",
+            "--html",
+        ])
+        .arg(&soak)
+        .output()
+        .unwrap();
+    assert_eq!(soak_run.status.code(), Some(0), "{soak_run:?}");
+    let hunt_run = Command::new(env!("CARGO_BIN_EXE_eosim"))
+        .args(["hunt", "no-dedup", "--html"])
+        .arg(&hunt)
+        .output()
+        .unwrap();
+    assert_eq!(hunt_run.status.code(), Some(0), "{hunt_run:?}");
+    for (page, table) in [(&soak, "id=\"sweeps\""), (&hunt, "id=\"hunt\"")] {
+        let measured = measured_copy(page);
+        let (dom, log) = dump_dom(browser, &dir, &measured);
+        assert!(dom.contains(table), "{page:?}: {dom}");
+        assert_rendered_and_fitted(&dom, &log, &measured);
+    }
+}
