@@ -274,3 +274,26 @@ fn a_written_scenario_holds_only_its_own_app() {
     }
     assert_eq!(Scenario::parse(&written, "again.toml").unwrap(), s);
 }
+
+/// Every scenario file shipped for users (README's examples, the talk's setups) parses and
+/// validates, but `bad-restart.toml`, which shows an impossible plan's error.
+#[test]
+fn every_shipped_scenario_file_parses() {
+    let mut checked = 0;
+    for dir in ["examples", "talk"] {
+        let path = format!("{}/{dir}", env!("CARGO_MANIFEST_DIR"));
+        for entry in std::fs::read_dir(&path).expect("the folder is shipped") {
+            let file = entry.unwrap().path();
+            let name = file.file_name().unwrap().to_string_lossy().into_owned();
+            if !name.ends_with(".toml") || name == "bad-restart.toml" {
+                continue;
+            }
+            let text = std::fs::read_to_string(&file).unwrap();
+            if let Err(e) = scenarios::Scenario::parse(&text, &name) {
+                panic!("{dir}/{name}: {e}");
+            }
+            checked += 1;
+        }
+    }
+    assert!(checked >= 10, "only {checked} files found");
+}
