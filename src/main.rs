@@ -1071,13 +1071,7 @@ fn soak(args: SoakArgs) -> anyhow::Result<ExitCode> {
         write_file(path, &junit)?;
     }
     if let Some(path) = &args.html {
-        let descriptions: std::collections::BTreeMap<&str, &str> =
-            scenarios::coverage::points().collect();
-        let describe = |name: &str| descriptions.get(name).map(|d| d.to_string());
-        write_file(
-            path,
-            &eosim::reports::html::render_soak_html(&report, &describe),
-        )?;
+        write_soak_html(path, &report)?;
     }
     emit(&if args.json {
         report.to_json() + "\n"
@@ -1085,6 +1079,46 @@ fn soak(args: SoakArgs) -> anyhow::Result<ExitCode> {
         report.to_text()
     });
     Ok(exit_after(report.interrupted, report.failed == 0))
+}
+
+/// The soak's page at `path`, and beside it (`<stem>-<sweep index>-seed-<N>.html`) the run
+/// page of each failing sweep's first failing seed, run again with its trace.
+fn write_soak_html(
+    path: &std::path::Path,
+    report: &eosim::reports::SoakReport,
+) -> anyhow::Result<()> {
+    let stem = path
+        .file_stem()
+        .map_or("soak".into(), |s| s.to_string_lossy().into_owned());
+    let mut pages = std::collections::BTreeMap::new();
+    for (i, sweep) in report.sweeps.iter().enumerate() {
+        let Some(&seed) = sweep.failing_seeds.first() else {
+            continue;
+        };
+        let knobs = RunKnobs {
+            guarantee: Guarantee::from_name(&sweep.guarantee),
+            variants: sweep
+                .variants
+                .iter()
+                .filter_map(|v| Variant::from_name(v))
+                .collect(),
+            swarm: sweep.swarm,
+        };
+        let loaded = load(&sweep.scenario, sweep.swarm)?;
+        let outcome = scenarios::run(&loaded, &options(seed, &knobs, true));
+        let name = format!("{stem}-{i}-seed-{seed}.html");
+        write_file(
+            &path.with_file_name(&name),
+            &eosim::html_report(&outcome, &sweep.scenario),
+        )?;
+        pages.insert(i, name);
+    }
+    let descriptions: std::collections::BTreeMap<&str, &str> =
+        scenarios::coverage::points().collect();
+    let describe = |name: &str| descriptions.get(name).map(|d| d.to_string());
+    let run_page = |i: usize| pages.get(&i).cloned();
+    let page = eosim::reports::html::render_soak_html(report, &describe, &run_page);
+    write_file(path, &page)
 }
 
 /// The soak's sweeps, one per case and swarm setting, until done or stopped, with each one's

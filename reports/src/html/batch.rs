@@ -20,11 +20,13 @@ fn page(title: &str, body: &str) -> String {
 }
 
 /// A soak's page: a row per sweep (run key, swarm, runs, failed, the kinds it showed, the
-/// replay command of its first failing seed), and each coverage path with the seeds and
-/// sweeps where it fired. `describe_path` gives a path's meaning.
+/// replay command of its first failing seed, linked to that seed's run page when the caller
+/// wrote one: `run_page(sweep index)`), and each coverage path with the seeds and sweeps
+/// where it fired. `describe_path` gives a path's meaning.
 pub fn render_soak_html(
     report: &SoakReport,
     describe_path: &dyn Fn(&str) -> Option<String>,
+    run_page: &dyn Fn(usize) -> Option<String>,
 ) -> String {
     let verdict = if report.failed == 0 {
         format!(
@@ -42,7 +44,7 @@ pub fn render_soak_html(
         "<h2>Sweeps</h2><table class=\"grid\" id=\"sweeps\"><tr><th>scenario</th><th>run key</th>\
          <th>swarm</th><th>runs</th><th>failed</th><th>anomaly kinds (seeds)</th><th>replay</th></tr>",
     );
-    for sweep in &report.sweeps {
+    for (i, sweep) in report.sweeps.iter().enumerate() {
         let key = sweep.run_key();
         let kinds = sweep.kinds_with_seeds();
         let class = if sweep.failed > 0 {
@@ -50,17 +52,24 @@ pub fn render_soak_html(
         } else {
             ""
         };
+        let replay = format!(
+            "<code>{}</code>",
+            escape(sweep.replay.as_deref().unwrap_or(""))
+        );
+        let replay = match run_page(i) {
+            Some(page) => format!("{replay} <a href=\"{}\">run page</a>", escape(&page)),
+            None => replay,
+        };
         let _ = write!(
             body,
             "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td{class}>{}</td><td>{}</td>\
-             <td><code>{}</code></td></tr>",
+             <td>{replay}</td></tr>",
             escape(&sweep.scenario),
             escape(&key),
             if sweep.swarm { "on" } else { "off" },
             sweep.runs,
             sweep.failed,
             escape(&kinds.join(", ")),
-            escape(sweep.replay.as_deref().unwrap_or(""))
         );
     }
     body.push_str("</table>");
@@ -188,7 +197,12 @@ mod tests {
             vec![sweep("a", 0, 4), sweep("b", 1, 0)],
             false,
         );
-        let page = render_soak_html(&report, &|p| Some(format!("about {p}")));
+        let run_page = |i: usize| (i == 1).then(|| "soak-b.html".to_string());
+        let page = render_soak_html(&report, &|p| Some(format!("about {p}")), &run_page);
+        assert!(
+            page.contains("<a href=\"soak-b.html\">run page</a>"),
+            "{page}"
+        );
         assert_eq!(page.matches("<tr>").count(), 1 + 2 + 1 + 2, "{page}");
         assert!(page.contains("<code>eosim run b --seed 3</code>"));
         assert!(page.find("rebalance").unwrap() < page.find("dedup-hit").unwrap());
