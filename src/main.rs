@@ -859,14 +859,15 @@ fn write_sweep_html(
         .take(SWEEP_RUN_PAGES)
         .collect();
     for &seed in &written {
-        let outcome = scenarios::run(loaded, &options(seed, knobs, true));
-        write_file(
+        write_run_page(
             &path.with_file_name(page_name(seed)),
-            &eosim::html_report(&outcome, scenario),
+            loaded,
+            scenario,
+            seed,
+            knobs,
         )?;
     }
-    let descriptions: std::collections::BTreeMap<&str, &str> =
-        scenarios::coverage::points().collect();
+    let descriptions = coverage_descriptions();
     let links = eosim::reports::html::SweepPageLinks {
         describe_path: &|name| descriptions.get(name).map(|d| d.to_string()),
         replay: &|seed| sweep_replay(report, scenario, seed),
@@ -876,6 +877,23 @@ fn write_sweep_html(
         path,
         &eosim::reports::html::render_sweep_html(report, &links),
     )
+}
+
+/// Runs `seed` again with its trace recorded and writes its run page to `path`.
+fn write_run_page(
+    path: &std::path::Path,
+    loaded: &scenarios::Scenario,
+    scenario: &str,
+    seed: u64,
+    knobs: &RunKnobs,
+) -> anyhow::Result<()> {
+    let outcome = scenarios::run(loaded, &options(seed, knobs, true));
+    write_file(path, &eosim::html_report(&outcome, scenario))
+}
+
+/// Every coverage path's one-line meaning, by name (for the batch pages' coverage tables).
+fn coverage_descriptions() -> std::collections::BTreeMap<&'static str, &'static str> {
+    scenarios::coverage::points().collect()
 }
 
 /// What one sweep runs: a loaded scenario, how the user named it (for replay commands) and
@@ -1105,16 +1123,17 @@ fn write_soak_html(
             swarm: sweep.swarm,
         };
         let loaded = load(&sweep.scenario, sweep.swarm)?;
-        let outcome = scenarios::run(&loaded, &options(seed, &knobs, true));
         let name = format!("{stem}-{i}-seed-{seed}.html");
-        write_file(
+        write_run_page(
             &path.with_file_name(&name),
-            &eosim::html_report(&outcome, &sweep.scenario),
+            &loaded,
+            &sweep.scenario,
+            seed,
+            &knobs,
         )?;
         pages.insert(i, name);
     }
-    let descriptions: std::collections::BTreeMap<&str, &str> =
-        scenarios::coverage::points().collect();
+    let descriptions = coverage_descriptions();
     let describe = |name: &str| descriptions.get(name).map(|d| d.to_string());
     let run_page = |i: usize| pages.get(&i).cloned();
     let page = eosim::reports::html::render_soak_html(report, &describe, &run_page);

@@ -7,6 +7,7 @@ use checker::{AnomalyCategory, AnomalyKind};
 use serde::{Deserialize, Serialize};
 
 use crate::failure::{Failure, PANIC_PSEUDO_KIND};
+use crate::html::escape;
 
 /// One seed under one guarantee: what the checkers found and what got through.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -372,17 +373,17 @@ pub fn render_compare_html(report: &CompareReport, replay: impl Fn(&str, u64) ->
     body.push_str(&spread_chart(
         "delivered records per virtual second",
         rows,
-        |s| s.records_per_s,
+        (|s| s.records_per_s, |q| q.records_per_s),
     ));
     body.push_str(&spread_chart(
         "end-to-end latency p50, virtual ms",
         rows,
-        |s| s.latency_p50_ms,
+        (|s| s.latency_p50_ms, |q| q.latency_p50_ms),
     ));
     body.push_str(&spread_chart(
         "end-to-end latency p99, virtual ms",
         rows,
-        |s| s.latency_p99_ms,
+        (|s| s.latency_p99_ms, |q| q.latency_p99_ms),
     ));
     body.push_str("<h2>Findings</h2>");
     body.push_str(&bar_chart("failed runs", rows, |r| r.failed as f64));
@@ -432,10 +433,14 @@ fn reference_table(reference: &ThroughputReference, rows: &[CompareRow]) -> Stri
     html
 }
 
+/// A measure of the spread charts: a seed's value, and its quantiles in a `Spread`.
+type Measure = (fn(&CompareSample) -> f64, fn(&Spread) -> Quantiles);
+
 /// One row per guarantee on a shared axis: the box from the first to the third quartile
-/// with the median, whiskers to the extremes, and a dot per seed (red: a failing seed),
-/// spread vertically by seed so equal values stay visible.
-fn spread_chart(title: &str, rows: &[CompareRow], measure: fn(&CompareSample) -> f64) -> String {
+/// with the median (the row's `spread`), whiskers to the extremes, and a dot per seed (red: a
+/// failing seed), spread vertically by seed so equal values stay visible. `measure` picks a
+/// seed's value, `summary` the same measure's quantiles in a spread.
+fn spread_chart(title: &str, rows: &[CompareRow], (measure, summary): Measure) -> String {
     const LEFT_PX: f64 = 110.0;
     const PLOT_PX: f64 = 480.0;
     const ROW_PX: f64 = 34.0;
@@ -473,9 +478,8 @@ fn spread_chart(title: &str, rows: &[CompareRow], measure: fn(&CompareSample) ->
             top + 17.0,
             escape(&row.guarantee)
         );
-        let values: Vec<f64> = row.samples.iter().map(measure).collect();
-        if let Some(q) = Quantiles::of(values) {
-            svg.push_str(&box_and_whiskers(&q, top, &x));
+        if let Some(spread) = &row.spread {
+            svg.push_str(&box_and_whiskers(&summary(spread), top, &x));
         }
         for (n, sample) in row.samples.iter().enumerate() {
             let jitter = (n % 7) as f64 * 3.0;
@@ -608,13 +612,6 @@ fn bar_chart(title: &str, rows: &[CompareRow], measure: impl Fn(&CompareRow) -> 
     }
     svg.push_str("</svg></div>");
     svg
-}
-
-fn escape(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
 }
 
 #[cfg(test)]

@@ -9,15 +9,7 @@ use super::escape;
 use crate::hunt::HuntReport;
 use crate::soak::SoakReport;
 
-fn page(title: &str, body: &str) -> String {
-    format!(
-        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{}</title>\
-         <style>{}</style></head><body><h1>{}</h1>{body}</body></html>\n",
-        escape(title),
-        super::BASE_STYLE,
-        escape(title)
-    )
-}
+use super::static_page as page;
 
 /// A soak's page: a row per sweep (run key, swarm, runs, failed, the kinds it showed, the
 /// replay command of its first failing seed, linked to that seed's run page when the caller

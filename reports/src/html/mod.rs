@@ -49,6 +49,16 @@ fn page(title: &str, style: &str, body: &str, data: &impl Serialize, script: &st
     )
 }
 
+/// A page without script (a sweep's, a soak's, a hunt's): its title as the heading, then
+/// `body`, with the shared styles.
+pub(crate) fn static_page(title: &str, body: &str) -> String {
+    format!(
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{0}</title>\
+         <style>{BASE_STYLE}</style></head><body><h1>{0}</h1>{body}</body></html>\n",
+        escape(title)
+    )
+}
+
 /// Styles every page shares: nothing may be wider than the window.
 pub(crate) const BASE_STYLE: &str = r#"
 *, *::before, *::after { box-sizing: border-box; }

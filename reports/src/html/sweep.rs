@@ -32,18 +32,13 @@ pub fn render_sweep_html(report: &SweepReport, links: &SweepPageLinks<'_>) -> St
             format!(", variants {}", report.variants.join(", "))
         }
     );
-    let mut body = format!("<h1>{}</h1>", escape(&title));
+    let mut body = String::new();
     body.push_str(&verdict_line(report));
     body.push_str(&kinds_strip(report));
     body.push_str(&failing_table(report, links));
     body.push_str(&coverage_table(report, links));
     body.push_str(&unmatched_table(report));
-    format!(
-        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{}</title>\
-         <style>{}</style></head><body>{body}</body></html>\n",
-        escape(&title),
-        super::BASE_STYLE
-    )
+    super::static_page(&title, &body)
 }
 
 fn verdict_line(report: &SweepReport) -> String {
