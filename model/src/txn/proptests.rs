@@ -73,6 +73,10 @@ struct Instance {
     open_values: Vec<u64>,
     /// First offset of the open transaction on each partition.
     open_first_offsets: BTreeMap<u32, u64>,
+    /// The client's view: its transaction added a partition since it last ended one. A
+    /// client ends a transaction that never reached the coordinator locally, without an
+    /// EndTxn (Kafka's producer; `TransactionalProducer::end_transaction`).
+    started: bool,
 }
 
 struct World {
@@ -99,10 +103,14 @@ fn allocator(ids: &Arc<AtomicI64>) -> Box<dyn ProducerIdAllocator> {
 }
 
 impl World {
-    fn new(tv2: bool) -> Self {
+    /// `max_epoch`: the coordinator's `max_producer_epoch`; a small one makes producer-id
+    /// rotation (TV2 EndTxn, fencing aborts, InitProducerId) happen every few steps.
+    fn new(tv2: bool, max_epoch: Option<i16>) -> Self {
+        let defaults = TxnCoordinatorConfig::default();
         let config = TxnCoordinatorConfig {
             epoch_bump_per_txn: tv2,
-            ..Default::default()
+            max_producer_epoch: max_epoch.unwrap_or(defaults.max_producer_epoch),
+            ..defaults
         };
         let ids = Arc::new(AtomicI64::new(1));
         let log = DurableLog::new();
@@ -161,6 +169,14 @@ impl World {
         }
     }
 
+    /// Whether the coordinator holds another producer id than `pid` for `producer`'s
+    /// transactional.id: a rotation took `pid` away.
+    fn rotated_away(&self, producer: usize, pid: i64) -> bool {
+        self.coordinator
+            .metadata(TXN_IDS[producer])
+            .is_some_and(|m| m.producer_id != pid)
+    }
+
     fn is_ongoing(&self, producer: usize) -> bool {
         self.coordinator
             .metadata(TXN_IDS[producer])
@@ -195,6 +211,7 @@ impl World {
         let instance = &mut self.instances[producer];
         instance.zombie = instance.producer.replace(answer);
         instance.next_seq.clear();
+        instance.started = false;
     }
 
     fn produce(&mut self, producer: usize, partition: u32, records: u8) {
@@ -207,10 +224,19 @@ impl World {
             .coordinator
             .add_partitions(id, pid, epoch, &[tp], self.now_ms)
         {
-            Ok(()) => {}
+            Ok(()) => self.instances[producer].started = true,
             Err(KafkaError::ConcurrentTransactions) => return,
             // Timed out and fenced: this instance is done.
             Err(KafkaError::ProducerFenced) => return,
+            // Fenced by a rotation (a fencing abort at an exhausted epoch gave the
+            // transactional.id a new producer id): Kafka answers the old id so too.
+            Err(KafkaError::InvalidProducerIdMapping) => {
+                assert!(
+                    self.rotated_away(producer, pid),
+                    "AddPartitions refused the current id"
+                );
+                return;
+            }
             Err(e) => panic!("AddPartitions: {e}"),
         }
         let values: Vec<u64> = (self.next_value..self.next_value + records as u64).collect();
@@ -239,6 +265,9 @@ impl World {
         let Some((pid, epoch)) = self.instances[producer].producer else {
             return;
         };
+        if !std::mem::take(&mut self.instances[producer].started) {
+            return; // ended locally: nothing reached the coordinator
+        }
         let result = if commit {
             TxnResult::Commit
         } else {
@@ -284,6 +313,12 @@ impl World {
                 | KafkaError::ConcurrentTransactions
                 | KafkaError::ProducerFenced,
             ) => {}
+            Err(KafkaError::InvalidProducerIdMapping) => {
+                assert!(
+                    self.rotated_away(producer, pid),
+                    "EndTxn refused the current id"
+                );
+            }
             Err(e) => panic!("EndTxn: {e}"),
         }
     }
@@ -399,8 +434,12 @@ proptest! {
     #![proptest_config(ProptestConfig { cases: 128, ..ProptestConfig::default() })]
 
     #[test]
-    fn transactions_against_reference(tv2 in any::<bool>(), steps in proptest::collection::vec(step(), 1..60)) {
-        let mut world = World::new(tv2);
+    fn transactions_against_reference(
+        tv2 in any::<bool>(),
+        max_epoch in proptest::option::of(2i16..=4),
+        steps in proptest::collection::vec(step(), 1..60),
+    ) {
+        let mut world = World::new(tv2, max_epoch);
         for step in steps {
             match step {
                 Step::Produce { producer, partition, records } => world.produce(producer, partition, records),
@@ -415,4 +454,23 @@ proptest! {
         }
         world.finish();
     }
+}
+
+/// The small maximum epochs above do reach rotation: two TV2 transactions at max epoch 3 move
+/// the producer to a new id, and the reference still holds.
+#[test]
+fn a_small_max_epoch_rotates_the_producer_id_within_a_few_transactions() {
+    let mut world = World::new(true, Some(3));
+    let (first_id, _) = world.instances[0].producer.expect("initialised");
+    for commit in [true, false, true] {
+        world.produce(0, 0, 1);
+        world.end(0, commit);
+        while !world.markers.is_empty() {
+            world.deliver_markers();
+        }
+        world.check();
+    }
+    let (id_now, _) = world.instances[0].producer.expect("still initialised");
+    assert_ne!(id_now, first_id, "the producer id was rotated");
+    world.finish();
 }
