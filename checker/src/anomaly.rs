@@ -562,7 +562,7 @@ anomaly_kinds! {
         "a value acknowledged as written that the log does not hold",
         Log(fn log::lost_writes);
     Missing = "missing" in Loss:
-        "a value the workload meant to send that never reached the log",
+        "a value the workload meant to send that never reached the log, whose send ended without success (fail or info)",
         Log(fn log::missing);
     InconsistentOffsets = "inconsistent-offsets" in Integrity:
         "two different values reported at one offset",

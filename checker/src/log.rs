@@ -356,9 +356,12 @@ pub(crate) fn lost_writes(cx: &Context) -> Vec<LostWrite> {
     out
 }
 
-/// An intended value that is not in the ground-truth log and whose send never succeeded.
-/// Sends of transactions that aborted or may have aborted (unknown outcome) may be absent
-/// and do not count.
+/// An intended value that is not in the ground-truth log and whose send ended without
+/// succeeding (fail, or info: the client gave it up). Sends of transactions that aborted or
+/// may have aborted (unknown outcome) may be absent and do not count, nor do sends that never
+/// completed: as Jepsen treats an operation without a completion, their outcome is
+/// indeterminate (their process crashed, so nothing says the write was ever attempted; a
+/// run that ends with operations still open is `not-converged`).
 pub(crate) fn missing(cx: &Context) -> Vec<Missing> {
     let (facts, views) = (cx.facts, cx.log_views());
     let mut out = Vec::new();
@@ -371,6 +374,9 @@ pub(crate) fn missing(cx: &Context) -> Vec<Missing> {
             let Some(last) = group().rfind(|s| !s.may_be_aborted(facts)) else {
                 continue;
             };
+            if last.completion.is_none() {
+                continue;
+            }
             out.push(Missing {
                 topic: topic.to_string(),
                 partition: *partition,

@@ -83,9 +83,9 @@ pub struct QueueWorkload {
     /// Most records one poll returns.
     pub max_poll_records: u32,
     /// Whether faults may crash or pause the client nodes (default false). A crashed
-    /// client's unfinished sends stay open in the history, and the log checker reports an
-    /// open send whose value never reached the log as `missing` (an intended write that never
-    /// happened), so runs that crash clients show `missing` under every guarantee.
+    /// client's unfinished operations stay open in the history: indeterminate, as Jepsen
+    /// treats an operation without a completion (the log checker does not report an open
+    /// send whose value never reached the log as `missing`).
     pub crash_clients: bool,
     /// One list of operations per client, run in place of random ones (`ops_per_client`,
     /// `max_txn_len`, `abort_one_in` and the pacing then do not apply): see
