@@ -90,3 +90,75 @@ impl BrokerCosts {
         self.disk.serve(from, write_time(bytes, self.disk_mb_per_s)) + self.sync
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::{IsolationLevel, RecordBatch, TopicPartition};
+
+    fn produce(records: u64) -> Request {
+        Request::Produce {
+            tp: TopicPartition::new("t", 0),
+            batch: RecordBatch {
+                producer_id: 1,
+                producer_epoch: 0,
+                base_sequence: 0,
+                values: (0..records).collect::<Vec<_>>().into(),
+                transactional: false,
+            },
+        }
+    }
+
+    fn fetch() -> Request {
+        Request::Fetch {
+            tp: TopicPartition::new("t", 0),
+            offset: 0,
+            max_records: 10,
+            isolation: IsolationLevel::ReadCommitted,
+        }
+    }
+
+    /// The service times (µs) of `requests`, all read at the same instant.
+    fn services(spec: ClusterSpec, net: NetConfig, requests: Vec<Request>) -> Vec<u128> {
+        let report = sim::run_seed(1, &sim::SeedOptions::default(), move |_| async move {
+            let mut costs = BrokerCosts::new(&spec, &net);
+            let now = Instant::now();
+            (requests.iter())
+                .map(|r| costs.service(now, r).as_micros())
+                .collect::<Vec<_>>()
+        });
+        report.outcome.expect("no panic")
+    }
+
+    #[test]
+    fn without_handler_threads_only_a_durable_write_waits_its_sync() {
+        let spec = ClusterSpec {
+            sync_us: 1_000,
+            ..ClusterSpec::default()
+        };
+        let got = services(spec, NetConfig::default(), vec![produce(5), produce(5), fetch()]);
+        assert_eq!(got, [1_000, 1_000, 0], "nothing queues");
+    }
+
+    #[test]
+    fn requests_queue_for_the_threads_and_writes_for_the_disk() {
+        let spec = ClusterSpec {
+            sync_us: 1_000,
+            request_threads: 1,
+            request_us: 50,
+            request_record_us: 10,
+            disk_mb_per_s: 1, // 1 byte per µs
+            ..ClusterSpec::default()
+        };
+        let net = NetConfig {
+            record_bytes: 100,
+            message_bytes: 100,
+            ..NetConfig::default()
+        };
+        let got = services(spec, net, vec![produce(5), produce(5), fetch()]);
+        // First: thread 0–100 µs (50 + 5 × 10), disk 100–700 (600 bytes), durable 1,000
+        // later. Second: thread 100–200, disk 700–1,300 (queued behind the first write),
+        // durable at 2,300. The fetch: thread 200–250, no write.
+        assert_eq!(got, [1_700, 2_300, 250]);
+    }
+}
