@@ -136,7 +136,11 @@ mod tests {
             sync_us: 1_000,
             ..ClusterSpec::default()
         };
-        let got = services(spec, NetConfig::default(), vec![produce(5), produce(5), fetch()]);
+        let got = services(
+            spec,
+            NetConfig::default(),
+            vec![produce(5), produce(5), fetch()],
+        );
         assert_eq!(got, [1_000, 1_000, 0], "nothing queues");
     }
 

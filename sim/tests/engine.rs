@@ -410,7 +410,10 @@ fn two_messages_sent_at_once_on_a_shared_link_the_second_waits() {
     // Request out 0–10 ms, in 1–11; response out 11–21, in 12–22 (+ ~1 ms timer granularity).
     // The second: request out 10–20, in 11–21; response out 21–31, in 22–32.
     assert!((22..=24).contains(&shared[0]), "{shared:?}");
-    assert!((32..=34).contains(&shared[1]), "the second waits a transfer: {shared:?}");
+    assert!(
+        (32..=34).contains(&shared[1]),
+        "the second waits a transfer: {shared:?}"
+    );
 }
 
 /// A node whose application honours stop requests: it counts its lives and, asked to stop,
