@@ -500,7 +500,12 @@ impl Broker {
                     if isolation == crate::protocol::IsolationLevel::ReadCommitted
                         && fetched.last_stable_offset < fetched.high_watermark
                         && offset < fetched.high_watermark
-                        && (fetched.records.len() as u64) < u64::from(max_records)
+                        && fetched
+                            .records
+                            .iter()
+                            .filter(|&&(o, _)| o >= offset)
+                            .count()
+                            < max_records as usize
                     {
                         // Stopped at the LSO with records beyond it: an open transaction.
                         CoveragePoint::LsoHeld.hit();

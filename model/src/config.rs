@@ -273,6 +273,30 @@ variants! {
          rotating the producer id (KAFKA-20090): the producer's retried abort hands it the \
          maximum epoch, and its next transaction can be neither ended nor fenced; \
          anomaly: hanging-transaction; fix: rotate the producer id in fencing aborts too",
+    /// Bug (a client's, in many clients: dpkp/kafka-python #322 and #1214, kafka4beam/brod
+    /// #95, kafka-rust #80, thomhurst/Dekaf #2074): the broker answers a fetch with whole
+    /// batches, from the start of the batch holding the fetch offset, and the consumer hands
+    /// the application every record of the answer, those below its position too. A poll that
+    /// starts inside a batch delivers again records already consumed. Anomalies:
+    /// `int-nonmonotonic-poll` (a transaction's second poll of a partition goes back below
+    /// its first), `nonmonotonic-poll`, `duplicate-effect`. Fix: drop the records below the
+    /// fetch offset (Kafka's `CompletedFetch.nextFetchedRecord`).
+    RecordsBelowFetchOffset = "records-below-fetch-offset":
+        "the consumer hands over the records of a fetched batch below its fetch offset \
+         (kafka-python #322/#1214, brod #95, Dekaf #2074): a poll starting inside a batch \
+         delivers consumed records again; anomaly: int-nonmonotonic-poll; fix: drop the \
+         records below the fetch offset",
+    /// Bug (a client's: thomhurst/Dekaf #1350, fixed by PR #1487; confluentinc/kafka-rest
+    /// #433 commits past what it delivered): the consumer hands over only `max.poll.records`
+    /// of a fetch answer but moves its position past the whole answer, so the rest of the
+    /// batch is never delivered. Anomalies: `int-poll-skip` (a transaction's second poll of a
+    /// partition jumps over records), `poll-skip`, `lost-effect`. Fix: keep the position after
+    /// the last record handed over, and the rest of the answer buffered for the next poll.
+    PositionPastUndeliveredRecords = "position-past-undelivered-records":
+        "the consumer hands over max.poll.records of a fetch but moves its position past \
+         the whole answer (Dekaf #1350, kafka-rest #433): the rest of the batch is never \
+         delivered; anomaly: int-poll-skip; fix: keep the position after the last record \
+         handed over",
 }
 
 impl Variant {

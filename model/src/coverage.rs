@@ -79,6 +79,10 @@ sim::coverage_points! {
             "a transactions-v2 EndTxn at an exhausted epoch rotated the producer id (max_producer_epoch)",
         FenceAbortRotatesProducerId = "fence-abort-rotates-producer-id":
             "a fencing abort (timeout or InitProducerId) at an exhausted epoch rotated the producer id (KAFKA-20090's fix)",
+        FetchInsideBatch = "fetch-inside-batch":
+            "a fetch started inside a batch: the answer began below the fetch offset and the consumer dropped those records",
+        PollCutBatch = "poll-cut-batch":
+            "a consumer handed over fewer records than a fetch answered (max_records) and kept its position after the last one",
     }
 }
 

@@ -390,10 +390,20 @@ impl Partition {
         self.fetch_isolated(offset, max_records, IsolationLevel::ReadUncommitted)
     }
 
-    /// Up to `max_records` records from `offset`. read_uncommitted reads up to the high
-    /// watermark; read_committed up to the last stable offset and skips aborted transactions'
-    /// records. Control records are never returned. (Kafka sends the aborted-transaction
-    /// list and the consumer filters; here the partition filters, with the same result.)
+    /// Whole batches from the one holding `offset`, until `max_records` records at or above
+    /// `offset` are in (the batch that reaches it is returned whole). read_uncommitted reads
+    /// up to the high watermark; read_committed up to the last stable offset and skips
+    /// aborted transactions' records. Control records are never returned. (Kafka sends the
+    /// aborted-transaction list and the consumer filters; here the partition filters, with
+    /// the same result.)
+    ///
+    /// Like Kafka's broker, the answer starts at the batch's base offset, so it may hold
+    /// records below `offset`: the log is read in whole batches (a compressed batch cannot be
+    /// split), and the consumer drops what lies below its position (Kafka's
+    /// `CompletedFetch.nextFetchedRecord`: `record.offset() >= nextFetchOffset`; the Fetch
+    /// API's documentation: "it's possible for the returned messages to have offsets smaller
+    /// than the starting offset … the caller is responsible for filtering out those
+    /// messages"). `crate::client::consumer` does that filtering.
     pub fn fetch_isolated(
         &self,
         offset: u64,
@@ -409,18 +419,20 @@ impl Partition {
         let records = self.log.read(|batches| {
             let start = batches.partition_point(|b| b.next_offset() <= offset);
             let mut out = Vec::new();
-            'batches: for b in &batches[start..] {
+            let mut at_or_above_offset = 0u32;
+            for b in &batches[start..] {
+                if at_or_above_offset >= max_records || b.base_offset >= end {
+                    break;
+                }
                 if read_committed && self.is_aborted(b) {
                     continue;
                 }
                 for (i, &value) in b.values.iter().enumerate() {
                     let o = b.base_offset + i as u64;
-                    if o < offset {
-                        continue;
+                    if o >= end {
+                        break;
                     }
-                    if o >= end || out.len() as u32 >= max_records {
-                        break 'batches;
-                    }
+                    at_or_above_offset += u32::from(o >= offset);
                     out.push((o, value));
                 }
             }

@@ -45,6 +45,10 @@ pub const BUILTIN: &[(&str, &str)] = &[
     ),
     ("copy-outages", include_str!("../builtin/copy-outages.toml")),
     ("new-topic", include_str!("../builtin/new-topic.toml")),
+    (
+        "queue-batches",
+        include_str!("../builtin/queue-batches.toml"),
+    ),
 ];
 
 /// Loads a built-in scenario by name, or a scenario file by path.

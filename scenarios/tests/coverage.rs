@@ -299,6 +299,8 @@ const REACHED_BY: &[(&str, &str, &str, u64)] = &[
         "exactly-once",
         0,
     ),
+    ("fetch-inside-batch", "queue-batches", "exactly-once", 0),
+    ("poll-cut-batch", "queue-batches", "exactly-once", 0),
 ];
 
 #[test]

@@ -76,6 +76,10 @@ pub struct QueueWorkload {
     pub end_txn_delay_ms: u64,
     /// The transactional producers' transaction timeout, ms.
     pub txn_timeout_ms: u64,
+    /// A transaction's consecutive sends to one partition go out as one batch (one produce
+    /// request, consecutive offsets), as Kafka's producer batches records sent together.
+    /// Default false: each send is its own batch of one record.
+    pub batch_sends: bool,
     /// Most records one poll returns.
     pub max_poll_records: u32,
     /// Whether faults may crash or pause the client nodes (default false). A crashed
@@ -102,6 +106,7 @@ impl Default for QueueWorkload {
             intra_txn_delay_ms: 40,
             end_txn_delay_ms: 0,
             txn_timeout_ms: 10_000,
+            batch_sends: false,
             max_poll_records: 10,
             crash_clients: false,
             script: Vec::new(),
@@ -457,8 +462,8 @@ impl QueueClient {
             )
             .await
             .map_err(|e| e.to_string())?;
-        if let Some(&(last, _)) = fetched.records.last() {
-            positions.insert(tp.clone(), last + 1);
+        if fetched.next_offset != position {
+            positions.insert(tp.clone(), fetched.next_offset);
         }
         Ok(fetched
             .records
@@ -648,35 +653,20 @@ impl QueueClient {
         polled: &mut BTreeSet<TopicPartition>,
     ) -> Result<(), TxnError> {
         producer.begin_transaction()?;
-        for (i, micro) in micros.iter().enumerate() {
+        let mut i = 0;
+        while i < micros.len() {
             if i > 0
                 && let Some(pause) = delays()
             {
                 madsim::time::sleep(pause).await;
             }
-            match micro {
-                Micro::Send(tp, value) => {
-                    let mut result = producer.send(tp, *value).await;
-                    if result.is_err()
-                        && !self.ctx.switches.exhausted_send_is_abortable
-                        && producer.in_transaction()
-                    {
-                        // KAFKA-19176's application: a retriable error, so send again.
-                        crate::CoveragePoint::TimedOutSendRetried.hit();
-                        result = producer.send(tp, *value).await;
-                    }
-                    steps.push(TxnStep::Send {
-                        topic: tp.topic.clone(),
-                        partition: tp.partition,
-                        value: *value,
-                        source: None,
-                        offset: result.as_ref().ok().copied(),
-                    });
-                    // Under `commit-ignores-failed-sends` (KAFKA-9279), or a plan's `ignore`
-                    // at `client:send-failed`, the application goes on without the send.
-                    if !producer.take_ignored_send_error() {
-                        result?;
-                    }
+            match &micros[i] {
+                Micro::Send(tp, _) => {
+                    let values = self.batch_at(micros, i);
+                    i += values.len();
+                    self.send_in_transaction(producer, tp, &values, steps)
+                        .await?;
+                    continue;
                 }
                 Micro::Poll(tp) => {
                     let records = self
@@ -691,6 +681,7 @@ impl QueueClient {
                     });
                 }
             }
+            i += 1;
         }
         if !polled.is_empty() {
             let offsets = self.commit_steps(polled, positions);
@@ -703,6 +694,63 @@ impl QueueClient {
                     .iter()
                     .map(|(tp, o)| self.commit_offset_step(tp, *o)),
             );
+        }
+        Ok(())
+    }
+
+    /// The values of the send at `micros[i]` and, with `batch_sends`, of the sends right
+    /// after it to the same partition: what Kafka's record accumulator puts in one batch when
+    /// an application sends them together (within `linger.ms`).
+    fn batch_at(&self, micros: &[Micro], i: usize) -> Vec<u64> {
+        let Micro::Send(first_tp, _) = &micros[i] else {
+            unreachable!("batch_at is called on a send");
+        };
+        let run = if self.workload.batch_sends {
+            micros.len() - i
+        } else {
+            1
+        };
+        micros[i..]
+            .iter()
+            .take(run)
+            .map_while(|m| match m {
+                Micro::Send(tp, value) if tp == first_tp => Some(*value),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Sends `values` to `tp` as one batch inside the transaction and records a send step
+    /// per value (their offsets consecutive from the batch's). An error the application
+    /// does not ignore ends the transaction's steps.
+    async fn send_in_transaction(
+        &self,
+        producer: &mut TransactionalProducer,
+        tp: &TopicPartition,
+        values: &[u64],
+        steps: &mut Vec<TxnStep>,
+    ) -> Result<(), TxnError> {
+        let mut result = producer.send_batch(tp, values).await;
+        if result.is_err()
+            && !self.ctx.switches.exhausted_send_is_abortable
+            && producer.in_transaction()
+        {
+            // KAFKA-19176's application: a retriable error, so send again.
+            crate::CoveragePoint::TimedOutSendRetried.hit();
+            result = producer.send_batch(tp, values).await;
+        }
+        let base_offset = result.as_ref().ok().copied();
+        steps.extend(values.iter().zip(0u64..).map(|(&value, k)| TxnStep::Send {
+            topic: tp.topic.clone(),
+            partition: tp.partition,
+            value,
+            source: None,
+            offset: base_offset.map(|base| base + k),
+        }));
+        // Under `commit-ignores-failed-sends` (KAFKA-9279), or a plan's `ignore` at
+        // `client:send-failed`, the application goes on without the send.
+        if !producer.take_ignored_send_error() {
+            result?;
         }
         Ok(())
     }

@@ -7,6 +7,7 @@ use std::time::Duration;
 use checker::history::{Operation, Phase, PolledRecord};
 
 use super::ClientContext;
+use crate::client::ClientSwitches;
 use crate::client::ProcessId;
 use crate::protocol::{FetchOk, IsolationLevel, Request, Response, TopicPartition};
 
@@ -74,7 +75,10 @@ impl Consumer {
             .call(self.ctx.node, leader, request, self.request_timeout)
             .await
         {
-            Ok(Response::Fetch(Ok(fetched))) => Ok((fetched.records, fetched.high_watermark)),
+            Ok(Response::Fetch(Ok(fetched))) => {
+                let fetched = deliver(fetched, offset, self.max_records, &self.ctx.switches);
+                Ok((fetched.records, fetched.high_watermark))
+            }
             Ok(Response::Fetch(Err(e))) => Err(PollError(e.to_string())),
             Ok(other) => panic!("fetch answered with {other:?}"),
             Err(e) => Err(PollError(e.to_string())),
@@ -150,6 +154,67 @@ impl Consumer {
     }
 }
 
+/// What one fetch hands the application: the records at and above the fetch offset, at most
+/// `max_records` of them (Kafka's `max.poll.records`), and where the consumer's position
+/// goes next.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Fetched {
+    /// (offset, value) in offset order.
+    pub records: Vec<(u64, u64)>,
+    /// The next offset to fetch: past the last record handed over, or the fetch offset if
+    /// none was.
+    pub next_offset: u64,
+    pub high_watermark: u64,
+    pub last_stable_offset: u64,
+}
+
+/// The consumer's side of a fetch answer. The broker answers with whole batches from the
+/// one holding `offset` (`Partition::fetch_isolated`), so the answer may start below the
+/// fetch offset and hold more than `max_records`. Kafka's consumer drops the records below
+/// its position (`CompletedFetch.nextFetchedRecord`: `record.offset() >= nextFetchOffset`),
+/// hands over at most `max.poll.records` and keeps its position after the last record it
+/// handed over (the rest stays buffered for the next poll).
+///
+/// Two client bugs of this step are variants: keeping the records below the fetch offset
+/// (`records-below-fetch-offset`: they are delivered again) and moving the position past
+/// the whole answer though only `max_records` were handed over
+/// (`position-past-undelivered-records`: the rest are never delivered).
+pub fn deliver(
+    fetched: FetchOk,
+    offset: u64,
+    max_records: u32,
+    switches: &ClientSwitches,
+) -> Fetched {
+    let FetchOk {
+        mut records,
+        high_watermark,
+        last_stable_offset,
+    } = fetched;
+    let past_answer = records.last().map(|&(last, _)| last + 1);
+    if records.first().is_some_and(|&(first, _)| first < offset) {
+        crate::CoveragePoint::FetchInsideBatch.hit();
+    }
+    if switches.drops_records_below_fetch_offset {
+        records.retain(|&(o, _)| o >= offset);
+    }
+    if records.len() > max_records as usize {
+        crate::CoveragePoint::PollCutBatch.hit();
+        records.truncate(max_records as usize);
+    }
+    let past_delivered = records.last().map(|&(last, _)| last + 1);
+    let next_offset = if switches.position_follows_delivered_records {
+        past_delivered
+    } else {
+        past_answer
+    };
+    Fetched {
+        records,
+        next_offset: next_offset.map_or(offset, |next| next.max(offset)),
+        high_watermark,
+        last_stable_offset,
+    }
+}
+
 /// How often `wait_until_stable` looks again.
 pub const STABLE_POLL_INTERVAL: Duration = Duration::from_millis(100);
 
@@ -163,7 +228,7 @@ impl Consumer {
         offset: u64,
         max_records: u32,
         isolation: IsolationLevel,
-    ) -> Result<FetchOk, PollError> {
+    ) -> Result<Fetched, PollError> {
         let request = Request::Fetch {
             tp: tp.clone(),
             offset,
@@ -172,7 +237,9 @@ impl Consumer {
         };
         let leader = self.ctx.cluster.leader(tp);
         match self.request(leader, request).await? {
-            Response::Fetch(result) => result.map_err(|e| PollError(e.to_string())),
+            Response::Fetch(result) => result
+                .map(|fetched| deliver(fetched, offset, max_records, &self.ctx.switches))
+                .map_err(|e| PollError(e.to_string())),
             other => panic!("fetch answered with {other:?}"),
         }
     }
@@ -222,5 +289,81 @@ impl Consumer {
             Response::OffsetCommit(result) => result.map_err(|e| PollError(e.to_string())),
             other => panic!("OffsetCommit answered with {other:?}"),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A broker's answer to a fetch from offset 6: the batch 4..=8 whole, then 9.
+    fn answer() -> FetchOk {
+        FetchOk {
+            records: (4..=9).map(|o| (o, 100 + o)).collect(),
+            high_watermark: 10,
+            last_stable_offset: 10,
+        }
+    }
+
+    fn offsets(fetched: &Fetched) -> Vec<u64> {
+        fetched.records.iter().map(|r| r.0).collect()
+    }
+
+    #[test]
+    fn the_consumer_drops_records_below_its_position_and_keeps_the_rest_for_later() {
+        let fetched = deliver(answer(), 6, 2, &ClientSwitches::default());
+        assert_eq!(offsets(&fetched), vec![6, 7]);
+        assert_eq!(fetched.next_offset, 8, "after the last record handed over");
+        let all = deliver(answer(), 6, 10, &ClientSwitches::default());
+        assert_eq!(offsets(&all), vec![6, 7, 8, 9]);
+        assert_eq!(all.next_offset, 10);
+        // Nothing handed over: the position stays.
+        let nothing = deliver(answer(), 6, 0, &ClientSwitches::default());
+        assert!(nothing.records.is_empty());
+        assert_eq!(nothing.next_offset, 6);
+        let empty = FetchOk {
+            records: Vec::new(),
+            ..answer()
+        };
+        assert_eq!(
+            deliver(empty, 6, 2, &ClientSwitches::default()).next_offset,
+            6
+        );
+    }
+
+    #[test]
+    fn records_below_fetch_offset_variant_delivers_consumed_records_again() {
+        let switches = ClientSwitches {
+            drops_records_below_fetch_offset: false,
+            ..ClientSwitches::default()
+        };
+        let fetched = deliver(answer(), 6, 2, &switches);
+        assert_eq!(
+            offsets(&fetched),
+            vec![4, 5],
+            "below the position: already consumed"
+        );
+        assert_eq!(
+            fetched.next_offset, 6,
+            "stuck: the position never moves back"
+        );
+        // From a batch boundary the bug shows nothing.
+        let at_boundary = deliver(answer(), 4, 2, &switches);
+        assert_eq!(offsets(&at_boundary), vec![4, 5]);
+        assert_eq!(at_boundary.next_offset, 6);
+    }
+
+    #[test]
+    fn position_past_undelivered_records_variant_skips_the_rest_of_the_answer() {
+        let switches = ClientSwitches {
+            position_follows_delivered_records: false,
+            ..ClientSwitches::default()
+        };
+        let fetched = deliver(answer(), 6, 2, &switches);
+        assert_eq!(offsets(&fetched), vec![6, 7]);
+        assert_eq!(fetched.next_offset, 10, "8 and 9 are never handed over");
+        // When everything fits, the bug shows nothing.
+        let all = deliver(answer(), 6, 10, &switches);
+        assert_eq!(all.next_offset, 10);
     }
 }

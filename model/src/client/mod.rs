@@ -86,6 +86,14 @@ pub struct ClientSwitches {
     /// close checkpoints max(written, restored), so a task closed mid-restore claims the
     /// whole changelog and its next opening skips what it never restored.
     pub checkpoint_restored_offsets: bool,
+    /// A consumer drops the records of a fetched batch below its fetch offset (the broker
+    /// answers with whole batches; Kafka's `CompletedFetch` skips what lies below the
+    /// position). Default true; off is the `records-below-fetch-offset` variant.
+    pub drops_records_below_fetch_offset: bool,
+    /// A consumer that hands over only `max_records` of a fetch keeps its position after
+    /// the last record handed over. Default true; off is the
+    /// `position-past-undelivered-records` variant: the position moves past the whole answer.
+    pub position_follows_delivered_records: bool,
 }
 
 impl Default for ClientSwitches {
@@ -101,6 +109,8 @@ impl Default for ClientSwitches {
             offsets_in_transaction: true,
             stores_wiped_after_unclean_shutdown: true,
             checkpoint_restored_offsets: true,
+            drops_records_below_fetch_offset: true,
+            position_follows_delivered_records: true,
         }
     }
 }
@@ -121,6 +131,9 @@ impl ClientSwitches {
             stores_wiped_after_unclean_shutdown: !variants
                 .has(Variant::StoreNotWipedOnUncleanShutdown),
             checkpoint_restored_offsets: !variants.has(Variant::CheckpointWrittenNotRestored),
+            drops_records_below_fetch_offset: !variants.has(Variant::RecordsBelowFetchOffset),
+            position_follows_delivered_records: !variants
+                .has(Variant::PositionPastUndeliveredRecords),
         }
     }
 }

@@ -46,7 +46,8 @@ fn duplicate_returns_original_offsets_and_appends_nothing() {
         })
     );
     assert_eq!(p.log_end_offset(), 3);
-    assert_eq!(p.fetch(1, 10).records, vec![(1, 11), (2, 12)]);
+    // Whole batches: the batch holding offset 1 comes back from its base offset 0.
+    assert_eq!(p.fetch(1, 10).records, vec![(0, 10), (1, 11), (2, 12)]);
 }
 
 #[test]
@@ -118,6 +119,29 @@ fn fetch_respects_offset_and_limit() {
     assert_eq!(got.records, vec![(4, 4), (5, 5), (6, 6)]);
     assert_eq!(got.high_watermark, 10);
     assert!(p.fetch(10, 3).records.is_empty());
+}
+
+/// Kafka's broker reads the log in whole batches: a fetch from inside a batch gets the
+/// batch from its base offset (the consumer drops what lies below its position), and the
+/// batch that reaches `max_records` is returned whole.
+#[test]
+fn fetch_answers_with_whole_batches() {
+    let log = DurableLog::new();
+    let mut p = open(&log);
+    p.append(&batch(-1, -1, -1, &[10, 11, 12, 13]), Client)
+        .unwrap();
+    p.append(&batch(-1, -1, -1, &[14, 15, 16]), Client).unwrap();
+    p.append(&batch(-1, -1, -1, &[17]), Client).unwrap();
+    let offsets = |f: crate::protocol::FetchOk| f.records.iter().map(|r| r.0).collect::<Vec<_>>();
+    // From inside the first batch: all of it, then the second, whose records reach 3.
+    assert_eq!(offsets(p.fetch(2, 3)), vec![0, 1, 2, 3, 4, 5, 6]);
+    // Two records at or above offset 2 are in the first batch already.
+    assert_eq!(offsets(p.fetch(2, 2)), vec![0, 1, 2, 3]);
+    // From a batch's base offset nothing below it comes back.
+    assert_eq!(offsets(p.fetch(4, 1)), vec![4, 5, 6]);
+    assert_eq!(offsets(p.fetch(7, 5)), vec![7]);
+    assert!(p.fetch(8, 5).records.is_empty());
+    assert!(p.fetch(2, 0).records.is_empty(), "nothing is asked for");
 }
 
 /// What a test producer does next.
