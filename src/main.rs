@@ -625,6 +625,13 @@ fn compare(
         variants: variant_names,
         seeds: seeds.to_string(),
         rows,
+        cost_model: {
+            let (kind, parameters) = loaded.cost_model();
+            eosim::reports::CostModel {
+                kind: kind.to_string(),
+                parameters,
+            }
+        },
         reference: loaded
             .reference
             .as_ref()

@@ -437,6 +437,7 @@ fn the_schema_check_catches_drift() {
     };
     let mut compare = serde_json::json!({
         "schema": 1, "scenario": "s", "variants": [], "seeds": "0..1",
+        "cost_model": { "kind": "none", "parameters": {} },
         "rows": [{
             "guarantee": "exactly-once", "runs": 1, "failed": 0, "categories": {},
             "findings": {}, "duplicates": 0, "losses": 0, "aborted_reads": 0,

@@ -24,6 +24,7 @@ use madsim::time::Instant;
 use sim::chan as mpsc;
 use sim::{DurableCell, DurableLog, NodeId, Sim};
 
+use crate::broker_costs::BrokerCosts;
 use crate::cluster::{Cluster, OFFSETS_TOPIC_PARTITIONS};
 use crate::config::{Variant, Variants};
 use crate::coverage::CoveragePoint;
@@ -273,8 +274,9 @@ pub(crate) struct Broker {
     partitions: BTreeMap<TopicPartition, Partition>,
     ack_before_sync: bool,
     switches: BrokerSwitches,
-    /// The cost model's disk sync, charged to every answer that needed one.
-    sync_cost: Duration,
+    /// The cost model: the disk sync charged to every answer that needed one, and the
+    /// shared handler threads and disk when they are modelled.
+    costs: BrokerCosts,
     cluster: ClusterCell,
     txn_coordinator: TxnCoordinator,
     groups: GroupOffsets,
@@ -337,7 +339,7 @@ impl Broker {
             partitions,
             ack_before_sync,
             switches,
-            sync_cost: Duration::ZERO,
+            costs: BrokerCosts::none(),
             cluster,
             txn_coordinator,
             groups,
@@ -359,7 +361,7 @@ impl Broker {
     }
 
     async fn run(mut self, sim: Sim) {
-        self.sync_cost = Duration::from_micros(self.cluster().spec.sync_us);
+        self.costs = BrokerCosts::new(&self.cluster().spec, &self.net.config());
         let mut inbox = self.net.serve(self.me);
         if self.ack_before_sync {
             let logs: Vec<_> = self.storage.logs.values().cloned().collect();
@@ -403,11 +405,7 @@ impl Broker {
                 }
                 incoming = inbox.recv() => {
                     let Some(incoming) = incoming else { return };
-                    let sync = if incoming.request.writes_durably() {
-                        self.sync_cost
-                    } else {
-                        Duration::ZERO
-                    };
+                    let sync = self.costs.service(sim::trace::now(), &incoming.request);
                     let response = self.handle(incoming.request);
                     // A point fault that fired while handling halts the broker here, before
                     // the answer or any marker leaves.
@@ -863,6 +861,7 @@ impl Broker {
                             Err(e) => self.marker_refused(id, &tp, &marker, e),
                         };
                         if written {
+                            self.costs.write_in_background(now);
                             self.marker_written(id, &tp);
                         } else {
                             failed = true;
@@ -957,6 +956,8 @@ impl Broker {
             .is_some_and(|p| p.remaining.is_empty());
         if done {
             let pending = self.markers.remove(&id).expect("checked");
+            // The transaction log's Complete* record.
+            self.costs.write_in_background(sim::trace::now());
             self.txn_coordinator
                 .on_markers_written(&pending.request, sim::now_ms());
         }

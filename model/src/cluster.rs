@@ -39,6 +39,24 @@ pub struct ClusterSpec {
     /// within a run (the `epoch-exhaustion` scenario).
     #[serde(default = "default_max_producer_epoch")]
     pub max_producer_epoch: i16,
+    /// Shared resources: request-handler threads per broker (Kafka's `num.io.threads`). With
+    /// any, a broker's requests queue for a thread (`request_us`, `request_record_us`) and
+    /// their durable writes for its one disk (`disk_mb_per_s`, then `sync_us` per write, one
+    /// write at a time); see `crate::broker_costs`. Default 0: not modelled (an answer waits
+    /// `sync_us` if it wrote durably, and requests never slow each other).
+    #[serde(default)]
+    pub request_threads: u32,
+    /// Shared resources: a handler thread's CPU time per request, microseconds. Default 0.
+    #[serde(default)]
+    pub request_us: u64,
+    /// Shared resources: a handler thread's CPU time per produced record (validation,
+    /// offset assignment), microseconds. Default 0.
+    #[serde(default)]
+    pub request_record_us: u64,
+    /// Shared resources: a broker disk's write throughput, megabytes (10^6 B) per second.
+    /// Default 0: writing takes no time (only `sync_us`).
+    #[serde(default)]
+    pub disk_mb_per_s: u64,
 }
 
 fn default_max_producer_epoch() -> i16 {
@@ -53,6 +71,10 @@ impl Default for ClusterSpec {
             sync_us: 0,
             leader_election_ms: 0,
             max_producer_epoch: crate::txn::MAX_PRODUCER_EPOCH,
+            request_threads: 0,
+            request_us: 0,
+            request_record_us: 0,
+            disk_mb_per_s: 0,
         }
     }
 }

@@ -15,6 +15,7 @@
 
 pub mod apps;
 pub mod broker;
+pub mod broker_costs;
 pub mod client;
 pub mod cluster;
 pub mod config;

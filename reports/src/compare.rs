@@ -249,6 +249,33 @@ pub struct ThroughputReference {
     pub throughput_ratios: BTreeMap<String, f64>,
 }
 
+/// The cost model a comparison ran under: which kind, and every cost knob that is set.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct CostModel {
+    /// "none" (a message takes its drawn latency), "per-message" (fixed costs per message,
+    /// record and sync; nothing shared) or "shared-resources" (links, handler threads, disks
+    /// and client CPUs that queue).
+    pub kind: String,
+    /// Each cost knob that is not zero ("network.link_mbit_per_s" → 1000), by name.
+    pub parameters: BTreeMap<String, u64>,
+}
+
+impl CostModel {
+    /// Its one-line description: the kind, then the knobs.
+    pub fn describe(&self) -> String {
+        let knobs: Vec<String> = self
+            .parameters
+            .iter()
+            .map(|(name, value)| format!("{name} = {value}"))
+            .collect();
+        if knobs.is_empty() {
+            self.kind.clone()
+        } else {
+            format!("{} ({})", self.kind, knobs.join(", "))
+        }
+    }
+}
+
 /// The JSON result of `eosim compare` (schema version 1).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct CompareReport {
@@ -258,6 +285,10 @@ pub struct CompareReport {
     /// "A..B", B exclusive.
     pub seeds: String,
     pub rows: Vec<CompareRow>,
+    /// The cost model the runs' virtual time was measured under (absent in reports written
+    /// before it was recorded).
+    #[serde(default)]
+    pub cost_model: CostModel,
     /// A published comparison to set beside the measured one (the scenario's `[reference]`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reference: Option<ThroughputReference>,
@@ -281,6 +312,7 @@ impl CompareReport {
             "eosim compare {}  seeds {}  variants {variants}",
             self.scenario, self.seeds
         );
+        let _ = writeln!(out, "cost model: {}", self.cost_model.describe());
         if self.interrupted {
             let runs = self.rows.first().map_or(0, |r| r.runs);
             let _ = writeln!(
@@ -678,6 +710,10 @@ mod tests {
                 CompareRow::from_seeds("at-least-once", &[seed(&[(Duplicate, 7)], 200.0)]),
                 CompareRow::from_seeds("exactly-once", &[seed(&[], 150.0)]),
             ],
+            cost_model: CostModel {
+                kind: "shared-resources".into(),
+                parameters: [("network.link_mbit_per_s".to_string(), 1000)].into(),
+            },
             reference: None,
             interrupted: false,
         };
@@ -698,6 +734,10 @@ mod tests {
             .find(|l| l.starts_with("exactly-once"))
             .unwrap();
         assert!(exactly.contains("75%"), "{exactly}");
+        assert!(
+            text.contains("cost model: shared-resources (network.link_mbit_per_s = 1000)"),
+            "{text}"
+        );
         // Everything but the per-seed samples (the page's dots) survives the JSON.
         let parsed: CompareReport = serde_json::from_str(&report.to_json()).unwrap();
         let mut without_samples = report.clone();
@@ -719,6 +759,10 @@ mod tests {
                 CompareRow::from_seeds("at-least-once", &[seed(&[(Duplicate, 3)], 200.0)]),
                 CompareRow::from_seeds("exactly-once", &[seed(&[], 100.0)]),
             ],
+            cost_model: CostModel {
+                kind: "none".into(),
+                ..CostModel::default()
+            },
             reference: None,
             interrupted: false,
         };
@@ -735,6 +779,10 @@ mod tests {
             "{page}"
         );
         assert!(page.contains("s&lt;x&gt;") && !page.contains("s<x>"));
+        assert!(
+            page.contains("cost model: none"),
+            "the page names the cost model"
+        );
         assert!(!page.contains("<script"), "static page");
         // duplication: the at-least-once bar is the full width, exactly-once's is empty.
         assert!(page.contains("width=\"260.0\"") && page.contains("width=\"0.0\""));

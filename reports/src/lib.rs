@@ -14,7 +14,9 @@ pub mod run;
 pub mod soak;
 pub mod sweep;
 
-pub use compare::{CompareReport, CompareRow, CompareSeed, CompareTally, ThroughputReference};
+pub use compare::{
+    CompareReport, CompareRow, CompareSeed, CompareTally, CostModel, ThroughputReference,
+};
 pub use failure::Failure;
 pub use hunt::{CaughtBy, HuntReport, HuntRow, ShrunkRow};
 pub use run::{AnomalyReport, RunReport, UnmatchedFault, Verdict};

@@ -40,6 +40,14 @@ pub const MAX_PARTITIONS_PER_TOPIC: u32 = 256;
 pub const MAX_TOTAL_PARTITIONS: u64 = 1_024;
 /// `cluster.sync_us`: 0..=1,000,000 µs (default 0).
 pub const MAX_SYNC_US: u64 = 1_000_000;
+/// `cluster.request_threads`: 0..=64 handler threads per broker (default 0: not modelled).
+pub const MAX_REQUEST_THREADS: u32 = 64;
+/// `cluster.request_us`: 0..=1,000,000 µs per request (default 0).
+pub const MAX_REQUEST_US: u64 = 1_000_000;
+/// `cluster.request_record_us`: 0..=10,000 µs per produced record (default 0).
+pub const MAX_REQUEST_RECORD_US: u64 = 10_000;
+/// `cluster.disk_mb_per_s`: 0..=100,000 MB/s (default 0: writing takes no time).
+pub const MAX_DISK_MB_PER_S: u64 = 100_000;
 /// `cluster.leader_election_ms`: 0..=60,000 ms (default 0: every leader from the start).
 pub const MAX_LEADER_ELECTION_MS: u64 = 60_000;
 /// The lowest `[cluster] max_producer_epoch`: room for one bump and one fence (a transaction
@@ -130,6 +138,14 @@ pub const MAX_MESSAGE_OVERHEAD_US: u64 = 1_000_000;
 pub const MAX_RECORD_BYTES: u64 = 1 << 20;
 /// `network.transfer_us_per_kib`: 0..=10,000 µs (default 0).
 pub const MAX_TRANSFER_US_PER_KIB: u64 = 10_000;
+/// `network.link_mbit_per_s`: 0..=1,000,000 Mbit/s per node and direction (default 0: no limit).
+pub const MAX_LINK_MBIT_PER_S: u64 = 1_000_000;
+/// `network.message_bytes`: 0..=1,048,576 bytes besides a message's records (default 0).
+pub const MAX_MESSAGE_BYTES: u64 = 1 << 20;
+/// `network.client_message_us`: 0..=1,000,000 µs of a client's CPU per message (default 0).
+pub const MAX_CLIENT_MESSAGE_US: u64 = 1_000_000;
+/// `network.client_record_us`: 0..=10,000 µs of a client's CPU per record (default 0).
+pub const MAX_CLIENT_RECORD_US: u64 = 10_000;
 /// `network.loss` is a probability, 0.0..=1.0 (default 0.0). Above 0 the workload bounds
 /// (`MAX_PRODUCE_VALUES`, `MAX_COPY_VALUES`, `MAX_QUEUE_OPS`, `MAX_STREAMS_RECORDS`) are
 /// divided by this factor.

@@ -314,6 +314,41 @@ impl Scenario {
         names
     }
 
+    /// The cost model this scenario runs under: "none" (every message takes its drawn
+    /// latency), "per-message" (fixed costs per message, record and sync, nothing shared) or
+    /// "shared-resources" (links, handler threads, disks or client CPUs that queue), and
+    /// every cost knob set, by its field name.
+    pub fn cost_model(&self) -> (&'static str, BTreeMap<String, u64>) {
+        let (n, c) = (&self.network, &self.cluster);
+        let knobs = [
+            ("network.message_overhead_us", n.message_overhead_us),
+            ("network.record_bytes", n.record_bytes),
+            ("network.transfer_us_per_kib", n.transfer_us_per_kib),
+            ("network.link_mbit_per_s", n.link_mbit_per_s),
+            ("network.message_bytes", n.message_bytes),
+            ("network.client_message_us", n.client_message_us),
+            ("network.client_record_us", n.client_record_us),
+            ("cluster.sync_us", c.sync_us),
+            ("cluster.request_threads", u64::from(c.request_threads)),
+            ("cluster.request_us", c.request_us),
+            ("cluster.request_record_us", c.request_record_us),
+            ("cluster.disk_mb_per_s", c.disk_mb_per_s),
+        ];
+        let set: BTreeMap<String, u64> = knobs
+            .into_iter()
+            .filter(|&(_, value)| value > 0)
+            .map(|(name, value)| (name.to_string(), value))
+            .collect();
+        let kind = if n.shares_resources() || c.request_threads > 0 {
+            "shared-resources"
+        } else if set.keys().any(|k| k != "network.record_bytes") {
+            "per-message"
+        } else {
+            "none"
+        };
+        (kind, set)
+    }
+
     /// The cluster with the app's own topics added (e.g. the streams app's sink,
     /// repartition and changelog topics); a topic the cluster has already is kept as is.
     pub fn cluster_with_app_topics(&self) -> ClusterSpec {
@@ -432,6 +467,7 @@ impl Scenario {
             0,
             limits::MAX_SYNC_US,
         )?;
+        self.validate_broker_resources()?;
         bounded(
             "cluster.leader_election_ms",
             self.cluster.leader_election_ms,
@@ -443,6 +479,35 @@ impl Scenario {
             self.cluster.max_producer_epoch,
             limits::MIN_MAX_PRODUCER_EPOCH,
             i16::MAX,
+        )
+    }
+
+    /// The brokers' shared resources (handler threads, their costs, the disk).
+    fn validate_broker_resources(&self) -> Result<(), Invalid> {
+        let c = &self.cluster;
+        bounded(
+            "cluster.request_threads",
+            c.request_threads,
+            0,
+            limits::MAX_REQUEST_THREADS,
+        )?;
+        bounded(
+            "cluster.request_us",
+            c.request_us,
+            0,
+            limits::MAX_REQUEST_US,
+        )?;
+        bounded(
+            "cluster.request_record_us",
+            c.request_record_us,
+            0,
+            limits::MAX_REQUEST_RECORD_US,
+        )?;
+        bounded(
+            "cluster.disk_mb_per_s",
+            c.disk_mb_per_s,
+            0,
+            limits::MAX_DISK_MB_PER_S,
         )
     }
 
@@ -512,6 +577,30 @@ impl Scenario {
             n.transfer_us_per_kib,
             0,
             limits::MAX_TRANSFER_US_PER_KIB,
+        )?;
+        bounded(
+            "network.link_mbit_per_s",
+            n.link_mbit_per_s,
+            0,
+            limits::MAX_LINK_MBIT_PER_S,
+        )?;
+        bounded(
+            "network.message_bytes",
+            n.message_bytes,
+            0,
+            limits::MAX_MESSAGE_BYTES,
+        )?;
+        bounded(
+            "network.client_message_us",
+            n.client_message_us,
+            0,
+            limits::MAX_CLIENT_MESSAGE_US,
+        )?;
+        bounded(
+            "network.client_record_us",
+            n.client_record_us,
+            0,
+            limits::MAX_CLIENT_RECORD_US,
         )
     }
 

@@ -215,6 +215,10 @@ fn network_is_bounded() {
         ("message_overhead_us", "1000001"),
         ("record_bytes", "1048577"),
         ("transfer_us_per_kib", "10001"),
+        ("link_mbit_per_s", "1000001"),
+        ("message_bytes", "1048577"),
+        ("client_message_us", "1000001"),
+        ("client_record_us", "10001"),
     ] {
         rejects_value(PRODUCE, &format!("network.{key}"), value);
     }
@@ -426,4 +430,25 @@ fn a_reference_names_known_guarantees_with_plausible_ratios() {
         "reference.throughput_ratios.exactly-once",
     );
     assert!(e.contains("(0, 10]"), "{e}");
+}
+
+#[test]
+fn broker_resources_are_bounded() {
+    for (key, value) in [
+        ("request_threads", "65"),
+        ("request_us", "1000001"),
+        ("request_record_us", "10001"),
+        ("disk_mb_per_s", "100001"),
+    ] {
+        let e = rejects(
+            &PRODUCE.replace("brokers = 2", &format!("brokers = 2\n{key} = {value}")),
+            6,
+            &format!("cluster.{key}"),
+        );
+        assert!(e.contains("at most"), "{e}");
+    }
+    accepts(&PRODUCE.replace(
+        "brokers = 2",
+        "brokers = 2\nrequest_threads = 8\nrequest_us = 50\nrequest_record_us = 1\ndisk_mb_per_s = 200",
+    ));
 }

@@ -297,3 +297,27 @@ fn every_shipped_scenario_file_parses() {
     }
     assert!(checked >= 10, "only {checked} files found");
 }
+
+/// `compare` names the cost model: none for a scenario without costs, per-message for the
+/// copy's cost-model example, shared resources for the talk's setups, with every knob set.
+#[test]
+fn a_scenario_names_its_cost_model_and_knobs() {
+    let read = |path: &str| {
+        let file = format!("{}/{path}", env!("CARGO_MANIFEST_DIR"));
+        Scenario::parse(&std::fs::read_to_string(&file).unwrap(), path).unwrap()
+    };
+    let plain = Scenario::parse(PRODUCE, "p.toml").unwrap();
+    assert_eq!(plain.cost_model(), ("none", Default::default()));
+    let (kind, knobs) = read("examples/copy-cost-model.toml").cost_model();
+    assert_eq!(kind, "per-message");
+    assert_eq!(knobs["network.transfer_us_per_kib"], 100);
+    let (kind, knobs) = read("talk/eos-vs-alos-500b.toml").cost_model();
+    assert_eq!(kind, "shared-resources");
+    assert_eq!(knobs["network.link_mbit_per_s"], 400);
+    assert_eq!(knobs["cluster.request_threads"], 8);
+    assert_eq!(knobs["network.record_bytes"], 500);
+    assert!(
+        !knobs.contains_key("network.message_overhead_us"),
+        "{knobs:?}"
+    );
+}

@@ -59,6 +59,7 @@ use crate::chan as mpsc;
 
 use crate::coverage::SimPoint;
 use crate::node::{NodeId, SUPERVISOR, Sim};
+use crate::resource::Servers;
 use crate::trace::{self, DropReason, TraceKind, now as sim_now};
 
 /// What a message is about, for content filters on message faults: each field the message
@@ -240,6 +241,22 @@ pub struct NetConfig {
     /// Cost model: transfer time per KiB of records, microseconds (1 KiB/µs ≈ 1 GB/s).
     /// Default 0.
     pub transfer_us_per_kib: u64,
+    /// Shared resources: each node's network link, megabits per second in each direction
+    /// (its NIC). A message's bytes (`message_bytes` + records × `record_bytes`) occupy the
+    /// sender's out-link and the receiver's in-link; messages that share a link queue (see
+    /// `crate::resource`). Default 0: links without limit, messages never slow each other.
+    pub link_mbit_per_s: u64,
+    /// Shared resources: bytes of a message besides its records (headers, request fields),
+    /// on the links. Default 0.
+    pub message_bytes: u64,
+    /// Shared resources: CPU time a client node (one that serves no requests) spends on
+    /// each message it sends or receives (building or parsing a request, the client's
+    /// network thread), microseconds; one message at a time per node. Default 0.
+    pub client_message_us: u64,
+    /// Shared resources: a client node's CPU time per record a message carries (serialising
+    /// a produced record, deserialising and processing a fetched one), microseconds, on the
+    /// same CPU as `client_message_us`. Default 0.
+    pub client_record_us: u64,
 }
 
 impl Default for NetConfig {
@@ -251,6 +268,10 @@ impl Default for NetConfig {
             message_overhead_us: 0,
             record_bytes: 0,
             transfer_us_per_kib: 0,
+            link_mbit_per_s: 0,
+            message_bytes: 0,
+            client_message_us: 0,
+            client_record_us: 0,
         }
     }
 }
@@ -263,6 +284,91 @@ impl NetConfig {
             self.message_overhead_us + (bytes * self.transfer_us_per_kib).div_ceil(1024),
         )
     }
+
+    /// Whether any shared resource is modelled (links or client CPUs); without one, a
+    /// message's time is its latency and `cost` alone, as before resources existed.
+    pub fn shares_resources(&self) -> bool {
+        self.link_mbit_per_s > 0 || self.client_message_us > 0 || self.client_record_us > 0
+    }
+
+    /// Bytes of a message carrying `records` records, on the links.
+    pub fn message_size(&self, records: u64) -> u64 {
+        self.message_bytes + records * self.record_bytes
+    }
+
+    /// A client CPU's time for a message carrying `records` records.
+    pub fn client_cpu(&self, records: u64) -> Duration {
+        Duration::from_micros(self.client_message_us + records * self.client_record_us)
+    }
+}
+
+/// Each node's shared resources (`NetConfig::shares_resources`), by node id: its out-link,
+/// in-link and, for a client, its CPU.
+#[derive(Default)]
+struct NodeResources {
+    out_link: Vec<Servers<Instant>>,
+    in_link: Vec<Servers<Instant>>,
+    cpu: Vec<Servers<Instant>>,
+}
+
+impl NodeResources {
+    /// A node's resource in `table`: one server each, made on first use.
+    fn of(table: &mut Vec<Servers<Instant>>, node: NodeId) -> &mut Servers<Instant> {
+        let i = node.0 as usize;
+        if table.len() <= i {
+            table.resize_with(i + 1, || Servers::new(1));
+        }
+        &mut table[i]
+    }
+
+    /// When a message sent at `sent` (after the sender's `service`) reaches its receiver
+    /// through the shared resources: the sender's CPU (a client), its out-link, the latency,
+    /// the receiver's in-link (cut-through: the in-link takes the bytes as they arrive, so an
+    /// idle path adds the transfer time once), the receiver's CPU (a client).
+    fn arrival(
+        &mut self,
+        config: &NetConfig,
+        hop: Hop,
+        sent: Instant,
+        latency: Duration,
+    ) -> Instant {
+        let Hop {
+            from,
+            to,
+            records,
+            client_sends,
+            client_receives,
+        } = hop;
+        let cpu = config.client_cpu(records);
+        let mut t = sent;
+        if client_sends {
+            t = Self::of(&mut self.cpu, from).serve(t, cpu);
+        }
+        let wire =
+            crate::resource::transfer_time(config.message_size(records), config.link_mbit_per_s);
+        if config.link_mbit_per_s > 0 {
+            let out_done = Self::of(&mut self.out_link, from).serve(t, wire);
+            let first_bit = out_done - wire + latency;
+            t = Self::of(&mut self.in_link, to).serve(first_bit, wire);
+        } else {
+            t += latency;
+        }
+        if client_receives {
+            t = Self::of(&mut self.cpu, to).serve(t, cpu);
+        }
+        t
+    }
+}
+
+/// One message's way through the shared resources.
+#[derive(Clone, Copy)]
+struct Hop {
+    from: NodeId,
+    to: NodeId,
+    records: u64,
+    /// Whether the sender (receiver) is a client, whose CPU the message costs.
+    client_sends: bool,
+    client_receives: bool,
 }
 
 /// Message counts of one run.
@@ -570,6 +676,8 @@ struct NetState<Req, Resp> {
     request_contents: BTreeMap<u64, RequestContent>,
     rng: ChaCha8Rng,
     stats: NetStats,
+    /// The nodes' shared resources (used only when `config.shares_resources()`).
+    resources: NodeResources,
     /// The delivery loop's wake-up, with the semantics of a `tokio::sync::Notify` that only
     /// that loop waits on: a wake-up while it waits wakes it; one while it is busy is kept as
     /// a permit for its next wait. Cheaper than `Notify` (no waiter list, no future per turn).
@@ -618,6 +726,7 @@ impl<Req: Message, Resp: Message> Net<Req, Resp> {
             unread_from: BTreeMap::new(),
             rng: sim.rng("network"),
             stats: NetStats::default(),
+            resources: NodeResources::default(),
             woken: false,
             waiting: None,
         };
@@ -649,6 +758,11 @@ impl<Req: Message, Resp: Message> Net<Req, Resp> {
     /// The run this network belongs to.
     pub fn sim(&self) -> &Sim {
         &self.sim
+    }
+
+    /// The link policy and cost model this network was made with.
+    pub fn config(&self) -> NetConfig {
+        self.lock().config.clone()
     }
 
     /// Message counts so far.
@@ -912,6 +1026,23 @@ impl<Req: Message, Resp: Message> Net<Req, Resp> {
             Body::Response(response) => response.records(),
         };
         let latency = state.latency() + state.config.cost(records) + service;
+        let arrival = if state.config.shares_resources() {
+            let hop = Hop {
+                from,
+                to,
+                records,
+                client_sends: !state.is_server(from),
+                client_receives: !state.is_server(to),
+            };
+            let state = &mut *state;
+            // Server-side work first, then the resources; the drawn latency is the wire's.
+            let wire_latency = latency - service;
+            state
+                .resources
+                .arrival(&state.config, hop, now + service, wire_latency)
+        } else {
+            now + latency
+        };
         let extra = match action {
             Some(RuleAction::Delay { extra_ms }) => {
                 state.stats.delayed += 1;
@@ -932,7 +1063,7 @@ impl<Req: Message, Resp: Message> Net<Req, Resp> {
             }
             _ => Duration::ZERO,
         };
-        let due = state.fifo_due(conn_key, response, now + latency + extra);
+        let due = state.fifo_due(conn_key, response, arrival + extra);
         if action == Some(RuleAction::Duplicate) {
             state.stats.duplicated += 1;
             state.stats.sent += 1;
@@ -1210,6 +1341,15 @@ impl<Req, Resp> NetState<Req, Resp> {
             .get(node.0 as usize)
             .and_then(|inbox| inbox.as_ref())
             .is_some_and(|(life, tx)| *life == incarnation && !tx.is_closed())
+    }
+
+    /// Whether `node` has ever opened a request inbox (a server, not a client), for the
+    /// shared resources: a client's CPU is charged per message, a server's is its own
+    /// (`crate::resource` in the server's loop).
+    fn is_server(&self, node: NodeId) -> bool {
+        self.inboxes
+            .get(node.0 as usize)
+            .is_some_and(|inbox| inbox.is_some())
     }
 
     /// When the delivery loop must act next: the next message due or call deadline.

@@ -372,6 +372,50 @@ fn the_cost_model_charges_overhead_transfer_and_service_time() {
     assert_eq!(NetConfig::default().cost(1_000), std::time::Duration::ZERO);
 }
 
+/// Shared resources: two calls started at once share the client's and the server's links,
+/// so the second of each message queues behind the first for its transfer time; without a
+/// link limit both take their latency alone.
+#[test]
+fn two_messages_sent_at_once_on_a_shared_link_the_second_waits() {
+    fn answered_at_ms(config: NetConfig) -> Vec<u64> {
+        let report = run_seed(3, &SeedOptions::default(), |sim| async move {
+            let net: Net<Add, Total> = Net::new(&sim, config);
+            let (server, _) = counter_server(&sim, &net, Arc::new(AtomicU64::new(0)));
+            let (sink, mut outcomes) = sim::chan::unbounded_channel();
+            let timeout = Duration::from_secs(1);
+            net.start_call(SUPERVISOR, server, Add(1), timeout, &sink, 0);
+            net.start_call(SUPERVISOR, server, Add(2), timeout, &sink, 1);
+            let mut at = Vec::new();
+            for _ in 0..2 {
+                let (_, outcome) = outcomes.recv().await.expect("an outcome");
+                assert!(outcome.is_ok(), "{outcome:?}");
+                at.push(sim::now_ms());
+            }
+            at
+        });
+        report.outcome.unwrap()
+    }
+    let latency_only = NetConfig {
+        latency_min_us: 1_000,
+        latency_max_us: 1_000,
+        message_bytes: 1_250_000, // 10 ms at 1,000 Mbit/s
+        ..NetConfig::default()
+    };
+    let free = answered_at_ms(latency_only.clone());
+    assert!(free.iter().all(|&t| t <= 3), "latency only: {free:?}");
+    let shared = answered_at_ms(NetConfig {
+        link_mbit_per_s: 1_000,
+        ..latency_only
+    });
+    // Request out 0–10 ms, in 1–11; response out 11–21, in 12–22 (+ ~1 ms timer granularity).
+    // The second: request out 10–20, in 11–21; response out 21–31, in 22–32.
+    assert!((22..=24).contains(&shared[0]), "{shared:?}");
+    assert!(
+        (32..=34).contains(&shared[1]),
+        "the second waits a transfer: {shared:?}"
+    );
+}
+
 /// A node whose application honours stop requests: it counts its lives and, asked to stop,
 /// writes a farewell to its disk and ends itself.
 #[test]

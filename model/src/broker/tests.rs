@@ -22,14 +22,12 @@ fn open_broker(sim: &Sim, storage: Arc<BrokerStorage>) -> Broker {
     let node = sim.add_node(&format!("broker-{}", sim.node_names().len()), |_| async {});
     let cluster: ClusterCell = Default::default();
     let spec = ClusterSpec {
-        sync_us: 0,
-        leader_election_ms: 0,
-        max_producer_epoch: crate::txn::MAX_PRODUCER_EPOCH,
         brokers: 1,
         topics: vec![TopicSpec {
             name: "out".into(),
             partitions: 1,
         }],
+        ..ClusterSpec::default()
     };
     let _ = cluster.set(Cluster::new(spec, vec![node]));
     Broker::open(node, 0, net, storage, BrokerSettings::default(), cluster)
