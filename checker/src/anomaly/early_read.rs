@@ -109,7 +109,7 @@ impl Finding for EarlyRead {
 }
 
 pub(crate) fn find(cx: &Context) -> Vec<EarlyRead> {
-    let candidates = reads_of_other_transactions(cx.facts);
+    let candidates = reads_of_other_transactions(cx, latest_invoke(cx));
     if candidates.is_empty() {
         return Vec::new();
     }
@@ -147,10 +147,26 @@ pub(crate) fn find(cx: &Context) -> Vec<EarlyRead> {
     found
 }
 
-/// Every ok poll's record written by another operation's transaction (`writer_of`), as (index
-/// into `Facts::polls`, record, index into `Facts::txns`), in poll order. Only partitions such
-/// transactions send to are looked at (a consume-transform-produce loop reads none).
-fn reads_of_other_transactions<'h>(facts: &Facts<'h>) -> Vec<(usize, PolledRecord, usize)> {
+/// The latest invoke time of the history. A commit bound is the invoke time of the writing
+/// transaction or of some send, so no poll completed at or after this time is early: the
+/// candidates need not include its records (a run's read-back, polled at the end, is most of
+/// the polled records of a history).
+fn latest_invoke(cx: &Context) -> u64 {
+    cx.history
+        .ops
+        .iter()
+        .filter(|op| op.phase == Phase::Invoke)
+        .map(|op| op.time_ns)
+        .max()
+        .unwrap_or(0)
+}
+
+/// Every record of an ok poll completed before `latest_invoke` written by another operation's
+/// transaction (`writer_of`), as (index into `Facts::polls`, record, index into
+/// `Facts::txns`), in poll order. Only partitions such transactions send to are looked at (a
+/// consume-transform-produce loop reads none).
+fn reads_of_other_transactions(cx: &Context, latest_invoke: u64) -> Vec<(usize, PolledRecord, usize)> {
+    let facts = cx.facts;
     let written: std::collections::BTreeSet<Partition> = facts
         .txns
         .iter()
@@ -164,7 +180,8 @@ fn reads_of_other_transactions<'h>(facts: &Facts<'h>) -> Vec<(usize, PolledRecor
     }
     for (i, poll) in facts.polls.iter().enumerate() {
         let partition = (poll.topic, poll.partition);
-        if !written.contains(&partition) {
+        if cx.history.ops[poll.op as usize].time_ns >= latest_invoke
+            || !written.contains(&partition) {
             continue;
         }
         for r in poll.records {

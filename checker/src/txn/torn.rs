@@ -37,16 +37,30 @@ pub(crate) fn torn_transactions(cx: &Context) -> Vec<TornTransaction> {
     let mut found = Vec::new();
     for txn in candidates() {
         let sends = &facts.sends[txn.sends.clone()];
-        let committed_in_final_log = sends.iter().any(|s| {
-            facts.sends_of(s.topic, s.partition, s.value).len() == 1
-                && truth
-                    .with_value(partition_of(s), s.value)
-                    .iter()
-                    .any(|r| r.2 == RecordStatus::Committed)
-        });
-        if txn.outcome != Some(Phase::Ok) && !committed_in_final_log {
+        let committed_in_final_log = || {
+            sends.iter().any(|s| {
+                facts.sends_of(s.topic, s.partition, s.value).len() == 1
+                    && truth
+                        .with_value(partition_of(s), s.value)
+                        .iter()
+                        .any(|r| r.2 == RecordStatus::Committed)
+            })
+        };
+        // An ok transaction committed whatever the log says: the log is looked at for it
+        // only when it is found torn (almost never).
+        let known_committed = match txn.outcome {
+            Some(Phase::Ok) => None,
+            _ if committed_in_final_log() => Some(true),
+            _ => continue,
+        };
+        let evidence = [
+            log_evidence(sends, truth),
+            poll_evidence(txn, facts, truth, &spans),
+        ];
+        if evidence.iter().all(Option::is_none) {
             continue;
         }
+        let committed_in_final_log = known_committed.unwrap_or_else(committed_in_final_log);
         let torn = |evidence| TornTransaction {
             txn: txn.invoke,
             completion: txn.completion,
@@ -55,8 +69,7 @@ pub(crate) fn torn_transactions(cx: &Context) -> Vec<TornTransaction> {
             committed_in_final_log,
             evidence,
         };
-        found.extend(log_evidence(sends, truth).map(torn));
-        found.extend(poll_evidence(txn, facts, truth, &spans).map(torn));
+        found.extend(evidence.into_iter().flatten().map(torn));
     }
     found
 }
