@@ -25,7 +25,7 @@ use super::Finding;
 use crate::causal::FindingRecords;
 use crate::detect::Context;
 use crate::facts::{Facts, TxnFact, phase_name};
-use crate::history::{Phase, PolledRecord, TxnStep};
+use crate::history::{Operation, Phase, PolledRecord, TxnStep};
 use crate::txn::Partition;
 use reached::Reached;
 
@@ -147,15 +147,15 @@ pub(crate) fn find(cx: &Context) -> Vec<EarlyRead> {
     found
 }
 
-/// The latest invoke time of the history. A commit bound is the invoke time of the writing
-/// transaction or of some send, so no poll completed at or after this time is early: the
-/// candidates need not include its records (a run's read-back, polled at the end, is most of
-/// the polled records of a history).
+/// The latest invoke time of a `send` or `txn` op. A commit bound is the invoke time of the
+/// writing transaction or of some send, so no poll completed at or after this time is early:
+/// the candidates need not include its records (a run's read-back, polled at the end, is most
+/// of the polled records of a history).
 fn latest_invoke(cx: &Context) -> u64 {
     cx.history
         .ops
         .iter()
-        .filter(|op| op.phase == Phase::Invoke)
+        .filter(|op| op.phase == Phase::Invoke && !matches!(op.op, Operation::Poll { .. }))
         .map(|op| op.time_ns)
         .max()
         .unwrap_or(0)
