@@ -8,7 +8,7 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
-use rustc_hash::FxHashMap;
+use crate::ranges::KeyRanges;
 
 use crate::history::{FinalLog, History, OpPair, Operation, Phase, PolledRecord, TxnStep};
 
@@ -260,11 +260,11 @@ pub(crate) struct SendIndex<'h> {
     names: Vec<&'h str>,
     /// Indices into `Facts::sends`; one key's in invoke order.
     ids: Vec<usize>,
-    /// (topic rank and partition in one integer, value) → its range in `keys` and `ids`.
-    /// Looked up, never iterated (so its order is never seen): detectors ask for one value's
-    /// sends about once per polled or logged record, and a binary search over every send
-    /// missed the cache at almost each of its ~20 steps.
-    ranges: FxHashMap<(u64, u64), (u32, u32)>,
+    /// Per partition (by key): its first position in `keys` and `ids`, and each value's range
+    /// from there. Detectors ask for one value's sends about once per polled or logged
+    /// record, and a binary search over every send missed the cache at almost each of its
+    /// ~20 steps.
+    ranges: Vec<(u64, usize, KeyRanges)>,
 }
 
 /// A partition as one integer: its topic's rank above its number.
@@ -282,15 +282,16 @@ impl<'h> SendIndex<'h> {
             .map(|(i, s)| (partition_key(s.topic, s.partition), s.value, i))
             .collect();
         order.sort_unstable();
-        let keys = order.iter().map(|&(key, value, _)| (key, value)).collect();
+        let keys: Vec<(u64, u64)> = order.iter().map(|&(key, value, _)| (key, value)).collect();
         let ids = order.iter().map(|&(_, _, i)| i).collect();
-        let mut ranges = FxHashMap::default();
-        ranges.reserve(order.len());
+        let mut ranges = Vec::new();
+        let mut values = Vec::new();
         let mut start = 0;
-        for group in order.chunk_by(|a, b| (a.0, a.1) == (b.0, b.1)) {
-            let end = start + group.len();
-            ranges.insert((group[0].0, group[0].1), (start as u32, end as u32));
-            start = end;
+        for partition in keys.chunk_by(|a, b| a.0 == b.0) {
+            values.clear();
+            values.extend(partition.iter().map(|&(_, value)| value));
+            ranges.push((partition[0].0, start, KeyRanges::new(&values)));
+            start += partition.len();
         }
         Self {
             keys,
@@ -319,9 +320,14 @@ impl<'h> SendIndex<'h> {
     }
 
     fn of(&self, topic: TopicRef<'h>, partition: u32, value: u64) -> &[usize] {
-        match self.ranges.get(&(partition_key(topic, partition), value)) {
-            Some(&(start, end)) => &self.ids[start as usize..end as usize],
-            None => &[],
+        let key = partition_key(topic, partition);
+        match self.ranges.binary_search_by_key(&key, |&(key, _, _)| key) {
+            Ok(at) => {
+                let (_, start, ranges) = &self.ranges[at];
+                let run = ranges.get(value);
+                &self.ids[start + run.start..start + run.end]
+            }
+            Err(_) => &[],
         }
     }
 

@@ -27,6 +27,7 @@ pub use crate::detect::{CheckError, check_all};
 use crate::detect::{Context, run_passes};
 use crate::facts::{Facts, ProcessEvent, SendFact, TopicRef, phase_name};
 use crate::history::{History, LogEntry, RecordStatus};
+use crate::ranges::KeyRanges;
 // The tests (`use super::*`) name phases.
 #[cfg(test)]
 use crate::history::Phase;
@@ -57,8 +58,8 @@ pub(crate) struct Truth<'f, 'h> {
 /// cache at almost every step.
 struct ValueIndex {
     records: Vec<(u64, u64, RecordStatus)>,
-    /// Value → its range in `records`; looked up, never iterated.
-    ranges: rustc_hash::FxHashMap<u64, (u32, u32)>,
+    /// Value → its range in `records`.
+    ranges: KeyRanges,
 }
 
 impl<'f, 'h> Truth<'f, 'h> {
@@ -77,14 +78,8 @@ impl<'f, 'h> Truth<'f, 'h> {
             sorted
                 .into_iter()
                 .map(|(partition, records)| {
-                    let mut ranges = rustc_hash::FxHashMap::default();
-                    ranges.reserve(records.len());
-                    let mut start = 0;
-                    for group in records.chunk_by(|a, b| a.0 == b.0) {
-                        let end = start + group.len();
-                        ranges.insert(group[0].0, (start as u32, end as u32));
-                        start = end;
-                    }
+                    let values: Vec<u64> = records.iter().map(|r| r.0).collect();
+                    let ranges = KeyRanges::new(&values);
                     (partition, ValueIndex { records, ranges })
                 })
                 .collect()
@@ -118,10 +113,7 @@ impl<'f, 'h> Truth<'f, 'h> {
         let Some(index) = self.by_value().get(&partition) else {
             return &[];
         };
-        match index.ranges.get(&value) {
-            Some(&(start, end)) => &index.records[start as usize..end as usize],
-            None => &[],
-        }
+        &index.records[index.ranges.get(value)]
     }
 
     /// The lowest offset holding `value` as committed-visible data.

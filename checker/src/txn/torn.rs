@@ -8,6 +8,7 @@ use crate::anomaly::*;
 use crate::detect::Context;
 use crate::facts::{Facts, SendFact, TxnFact, phase_name};
 use crate::history::{Phase, PolledRecord, RecordStatus};
+use crate::ranges::KeyRanges;
 
 /// torn-transaction: a transactional `txn` with at least two sends that *committed* — it
 /// completed ok, or the final log holds one of its sends' values with status committed and
@@ -176,8 +177,8 @@ struct PartitionSpans<'h> {
     highs: Vec<u64>,
     /// (value, span) of every record returned, sorted, distinct.
     values: Vec<(u64, usize)>,
-    /// Value → its range in `values` (looked up per send; never iterated).
-    ranges: rustc_hash::FxHashMap<u64, (u32, u32)>,
+    /// Value → its range in `values` (looked up per send).
+    ranges: KeyRanges,
 }
 
 impl<'h> PollSpans<'h> {
@@ -210,15 +211,8 @@ impl<'h> PollSpans<'h> {
             partition.highs.sort_unstable();
             partition.values.sort_unstable();
             partition.values.dedup();
-            partition.ranges.reserve(partition.values.len());
-            let mut start = 0;
-            for group in partition.values.chunk_by(|a, b| a.0 == b.0) {
-                let end = start + group.len();
-                partition
-                    .ranges
-                    .insert(group[0].0, (start as u32, end as u32));
-                start = end;
-            }
+            let values: Vec<u64> = partition.values.iter().map(|v| v.0).collect();
+            partition.ranges = KeyRanges::new(&values);
         }
         PollSpans { by_partition }
     }
@@ -227,10 +221,7 @@ impl<'h> PollSpans<'h> {
 impl PartitionSpans<'_> {
     /// The spans that returned `value`, each once.
     fn returning(&self, value: u64) -> &[(u64, usize)] {
-        match self.ranges.get(&value) {
-            Some(&(start, end)) => &self.values[start as usize..end as usize],
-            None => &[],
-        }
+        &self.values[self.ranges.get(value)]
     }
 
     fn returned(&self, value: u64) -> bool {
