@@ -10,7 +10,9 @@ use std::fmt;
 
 use crate::ranges::KeyRanges;
 
-use crate::history::{FinalLog, History, OpPair, Operation, Phase, PolledRecord, TxnStep};
+use crate::history::{
+    FinalLog, History, OpPair, Operation, Phase, PolledRecord, Topic, TxnStep,
+};
 
 /// A topic of the history: its name and its rank among the history's topic names. Topics
 /// compare by rank, which orders them as their names do, so the many maps and searches keyed
@@ -18,7 +20,8 @@ use crate::history::{FinalLog, History, OpPair, Operation, Phase, PolledRecord, 
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct TopicRef<'h> {
     rank: u32,
-    name: &'h str,
+    /// A thin reference (to the history's shared name): 16 bytes a topic reference, not 24.
+    name: &'h Topic,
 }
 
 impl PartialEq for TopicRef<'_> {
@@ -56,7 +59,7 @@ impl fmt::Display for TopicRef<'_> {
 /// Every topic name the history mentions, sorted: a name's index is its `TopicRef` rank.
 #[derive(Debug, Default)]
 pub(crate) struct Topics<'h> {
-    names: Vec<&'h str>,
+    names: Vec<&'h Topic>,
 }
 
 /// The same string object (the history shares one `Arc<str>` per topic): no byte comparison.
@@ -66,9 +69,9 @@ fn same_str(a: &str, b: &str) -> bool {
 
 impl<'h> Topics<'h> {
     fn new(history: &'h History) -> Self {
-        let mut names: Vec<&'h str> = Vec::new();
-        let mut add = |name: &'h str| {
-            if !names.iter().any(|n| same_str(n, name) || *n == name) {
+        let mut names: Vec<&'h Topic> = Vec::new();
+        let mut add = |name: &'h Topic| {
+            if !names.iter().any(|n| same_str(n, name) || ***n == **name) {
                 names.push(name);
             }
         };
@@ -99,7 +102,7 @@ impl<'h> Topics<'h> {
     pub fn get(&self, name: &str) -> Option<TopicRef<'h>> {
         let rank = match self.names.iter().position(|n| same_str(n, name)) {
             Some(rank) => rank,
-            None => self.names.binary_search(&name).ok()?,
+            None => self.names.binary_search_by(|n| (***n).cmp(name)).ok()?,
         };
         Some(TopicRef {
             rank: rank as u32,
@@ -132,15 +135,20 @@ pub(crate) struct SendFact<'h> {
     pub acknowledged: bool,
     /// The offset an acknowledged send reported.
     pub acked_offset: Option<u64>,
-    pub error: Option<&'h str>,
-    /// Index into `Facts::txns` of the `txn` op this is a step of.
-    pub txn: Option<usize>,
+    /// Index into `Facts::txns` of the `txn` op this is a step of (32 bits, as a send's error
+    /// is its completion's: a history has hundreds of thousands of sends).
+    txn: Option<u32>,
 }
 
 impl SendFact<'_> {
+    /// Index into `Facts::txns` of the `txn` op this is a step of.
+    pub fn txn(&self) -> Option<usize> {
+        self.txn.map(|t| t as usize)
+    }
+
     /// A send step of a transaction that definitely aborted: its value must not be committed.
     pub fn aborted(&self, facts: &Facts) -> bool {
-        self.txn
+        self.txn()
             .is_some_and(|t| facts.txns[t].transactional && self.outcome == Some(Phase::Fail))
     }
 
@@ -149,7 +157,7 @@ impl SendFact<'_> {
     /// absence is allowed. Whether such a transaction committed only in part is the
     /// transaction checks' question (torn-transaction, lost-effect), not `missing`'s.
     pub fn may_be_aborted(&self, facts: &Facts) -> bool {
-        self.txn
+        self.txn()
             .is_some_and(|t| facts.txns[t].transactional && self.outcome != Some(Phase::Ok))
     }
 }
@@ -215,37 +223,26 @@ pub(crate) struct Facts<'h> {
 /// have one process per call: a map of vectors would allocate per call).
 #[derive(Debug, Default)]
 pub(crate) struct ProcessEvents {
-    events: Vec<ProcessEvent>,
-    /// (process, its events' range in `events`), by process.
-    processes: Vec<(u64, std::ops::Range<usize>)>,
+    /// (process, event), by process; one process's in completion order.
+    timeline: Vec<(u64, ProcessEvent)>,
 }
 
 impl ProcessEvents {
     /// From (process, event) with each process's events in completion order.
     fn new(mut timeline: Vec<(u64, ProcessEvent)>) -> Self {
-        timeline.sort_by_key(|&(process, _)| process);
-        // Simulated histories have about one process per event (a process per call).
-        let mut out = ProcessEvents {
-            events: Vec::with_capacity(timeline.len()),
-            processes: Vec::with_capacity(timeline.len()),
-        };
-        for (process, event) in timeline {
-            match out.processes.last_mut() {
-                Some((p, range)) if *p == process => range.end += 1,
-                _ => out
-                    .processes
-                    .push((process, out.events.len()..out.events.len() + 1)),
-            }
-            out.events.push(event);
+        // A simulated history's processes mostly come in order already (call numbers grow),
+        // and a stable sort allocates a buffer even for sorted input.
+        if !timeline.is_sorted_by_key(|&(process, _)| process) {
+            timeline.sort_by_key(|&(process, _)| process);
         }
-        out
+        ProcessEvents { timeline }
     }
 
-    /// Each process with its events, by process.
-    pub fn iter(&self) -> impl Iterator<Item = (&u64, &[ProcessEvent])> + '_ {
-        self.processes
-            .iter()
-            .map(|(p, range)| (p, &self.events[range.clone()]))
+    /// Each process with its (process, event) pairs, by process.
+    pub fn iter(&self) -> impl Iterator<Item = (&u64, &[(u64, ProcessEvent)])> + '_ {
+        self.timeline
+            .chunk_by(|a, b| a.0 == b.0)
+            .map(|events| (&events[0].0, events))
     }
 }
 
@@ -257,7 +254,7 @@ pub(crate) struct SendIndex<'h> {
     /// keys with their topics took 40.
     keys: Vec<(u64, u64)>,
     /// The topics' names by rank, to give the keys their topics back.
-    names: Vec<&'h str>,
+    names: Vec<&'h Topic>,
     /// Indices into `Facts::sends`; one key's in invoke order.
     ids: Vec<usize>,
     /// Per partition (by key): its first position in `keys` and `ids`, and each value's range
@@ -434,7 +431,6 @@ impl<'h> Facts<'h> {
                         outcome,
                         acknowledged: ok,
                         acked_offset,
-                        error: done.and_then(|d| d.error.as_deref()),
                         txn: None,
                     });
                 }
@@ -499,8 +495,7 @@ impl<'h> Facts<'h> {
                                     outcome,
                                     acknowledged,
                                     acked_offset,
-                                    error: done.and_then(|d| d.error.as_deref()),
-                                    txn: Some(txn),
+                                    txn: Some(txn as u32),
                                 });
                             }
                             TxnStep::Poll {

@@ -360,7 +360,7 @@ pub(crate) fn lost_writes(cx: &Context) -> Vec<LostWrite> {
 /// Sends of transactions that aborted or may have aborted (unknown outcome) may be absent
 /// and do not count.
 pub(crate) fn missing(cx: &Context) -> Vec<Missing> {
-    let (facts, views) = (cx.facts, cx.log_views());
+    let (history, facts, views) = (cx.history, cx.facts, cx.log_views());
     let mut out = Vec::new();
     for ((topic, partition), v) in views.iter().filter(|(_, v)| v.has_ground_truth) {
         for (value, group, held) in v.sends_by_value(facts) {
@@ -383,7 +383,9 @@ pub(crate) fn missing(cx: &Context) -> Vec<Missing> {
                     _ => "none",
                 }
                 .to_string(),
-                error: last.error.map(str::to_string),
+                error: last
+                    .completion
+                    .and_then(|c| history.ops[c as usize].error.clone()),
             });
         }
     }

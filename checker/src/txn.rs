@@ -208,7 +208,7 @@ pub(crate) fn scan_polls(cx: &Context) -> (Vec<PollSkip>, Vec<NonmonotonicPoll>)
     for (&process, events) in facts.by_process.iter().filter(|(_, e)| e.len() >= 2) {
         // Per partition: (last offset returned, completion of that poll).
         let mut position: BTreeMap<Partition, (u64, u64)> = BTreeMap::new();
-        for event in events {
+        for (_, event) in events {
             let poll = match *event {
                 ProcessEvent::Rewind => {
                     position.clear();

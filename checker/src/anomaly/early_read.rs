@@ -205,7 +205,7 @@ fn writer_of(facts: &Facts, partition: Partition, offset: u64, value: u64) -> Op
         .map(|&s| &facts.sends[s])
         .find(|s| s.acked_offset == Some(offset))
         .or_else(|| (sends.len() == 1).then(|| &facts.sends[sends[0]]))?;
-    let txn = send.txn?;
+    let txn = send.txn()?;
     let t = &facts.txns[txn];
     (t.transactional && t.outcome.is_some_and(|o| o != Phase::Fail)).then_some(txn)
 }

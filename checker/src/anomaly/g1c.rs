@@ -186,7 +186,7 @@ fn write_read_edges<'h>(
                     .sends_of(topic, *partition, r.value)
                     .iter()
                     .map(|&s| &facts.sends[s])
-                    .filter_map(|s| Some((node_of[s.txn?]?, s.acked_offset)))
+                    .filter_map(|s| Some((node_of[s.txn()?]?, s.acked_offset)))
                     .collect();
                 let writer = match writers.iter().find(|w| w.1 == Some(r.offset)) {
                     Some(w) => Some(w.0),
