@@ -41,7 +41,7 @@ pub(crate) struct PartitionView<'f> {
     sends: &'f [usize],
     /// Offset → the value first observed there (final-log record, acknowledged offset or
     /// polled record), to tell whether observers disagree without ordering the observations.
-    first_value_at: FxHashMap<u64, u64>,
+    first_value_at: FirstValues,
     /// Some observation's value differs from the first at its offset.
     has_inconsistent_offsets: bool,
     /// Highest offset any poll observed.
@@ -62,7 +62,7 @@ impl PartitionView<'_> {
     /// An observation of `value` at `offset`: a final-log record, an acknowledged offset or
     /// a polled record.
     fn observe(&mut self, offset: u64, value: u64) {
-        let first = *self.first_value_at.entry(offset).or_insert(value);
+        let first = self.first_value_at.first(offset, value);
         self.has_inconsistent_offsets |= first != value;
     }
 
@@ -101,6 +101,55 @@ impl PartitionView<'_> {
             while sent.next_if(|&s| s < value).is_some() {}
             (group, sent.peek() == Some(&value))
         })
+    }
+}
+
+/// Offset → the first value observed there: in an array over the final log's offsets when
+/// they are dense (a log's are: 9 bytes an offset, no hashing), in a hash map for any other
+/// offset (looked up, never iterated).
+#[derive(Debug, Default)]
+struct FirstValues {
+    /// The array's first offset.
+    base: u64,
+    values: Vec<u64>,
+    /// Which slots of `values` hold a value.
+    set: Vec<bool>,
+    others: FxHashMap<u64, u64>,
+}
+
+impl FirstValues {
+    /// Offsets spanning at most this many slots per offset (and a little) get an array.
+    const DENSE_SLOTS_PER_OFFSET: u64 = 2;
+
+    /// Gives `offsets` (the final log's) an array of slots if they are dense.
+    fn cover(&mut self, offsets: impl Iterator<Item = u64> + Clone) {
+        let count = offsets.clone().count() as u64;
+        let (Some(low), Some(high)) = (offsets.clone().min(), offsets.max()) else {
+            return;
+        };
+        if self.values.is_empty() && (high - low) / Self::DENSE_SLOTS_PER_OFFSET <= count + 64 {
+            let slots = (high - low) as usize + 1;
+            self.base = low;
+            self.values = vec![0; slots];
+            self.set = vec![false; slots];
+        }
+    }
+
+    /// The first value observed at `offset`, `value` if it is the first.
+    fn first(&mut self, offset: u64, value: u64) -> u64 {
+        let slot = offset
+            .checked_sub(self.base)
+            .and_then(|slot| usize::try_from(slot).ok())
+            .filter(|&slot| slot < self.values.len());
+        match slot {
+            Some(slot) if self.set[slot] => self.values[slot],
+            Some(slot) => {
+                self.set[slot] = true;
+                self.values[slot] = value;
+                value
+            }
+            None => *self.others.entry(offset).or_insert(value),
+        }
     }
 }
 
@@ -219,7 +268,7 @@ pub(crate) fn build_views<'f, 'h>(history: &'h History, facts: &'f Facts<'h>) ->
         let v = views.entry((topic, log.partition)).or_default();
         v.has_ground_truth = true;
         v.placements.reserve(log.records.len());
-        v.first_value_at.reserve(log.records.len());
+        v.first_value_at.cover(log.records.iter().map(|r| r.offset));
         for r in &log.records {
             if r.status.is_committed() {
                 v.placements.push((r.value, r.offset));

@@ -98,7 +98,11 @@ impl<'f, 'h> Truth<'f, 'h> {
         let mut index = LogIndex::new();
         for (&key, log) in &self.facts.logs {
             let mut records: Vec<_> = log.records.iter().map(&entry).collect();
-            records.sort_by_key(|&(first, second, _)| (first, second));
+            // A log is usually in this order already (offsets, and often values, grow along
+            // it); a stable sort would allocate a buffer even then.
+            if !records.is_sorted_by_key(|&(first, second, _)| (first, second)) {
+                records.sort_by_key(|&(first, second, _)| (first, second));
+            }
             index.insert(key, records);
         }
         index
@@ -307,20 +311,27 @@ pub(crate) fn unseen(cx: &Context) -> Vec<Unseen> {
     // An input whose derived output is committed was read by a consumer whose transaction
     // committed, even if that consumer never learnt the outcome (an `info` txn's polls are not
     // ok polls): lineage counts as having seen it. Sorted, distinct.
-    let mut seen_through_lineage: Vec<u64> = facts
-        .sends
-        .iter()
-        .filter_map(|s| s.source.map(|source| (s, source)))
-        .filter(|(s, _)| {
-            truth
-                .with_value(partition_of(s), s.value)
+    // Built on first need: only a value no poll returned is looked up in it.
+    let seen_through_lineage = std::cell::OnceCell::new();
+    let lineage = || {
+        seen_through_lineage.get_or_init(|| {
+            let mut seen: Vec<u64> = facts
+                .sends
                 .iter()
-                .any(|r| r.2.is_committed())
+                .filter_map(|s| s.source.map(|source| (s, source)))
+                .filter(|(s, _)| {
+                    truth
+                        .with_value(partition_of(s), s.value)
+                        .iter()
+                        .any(|r| r.2.is_committed())
+                })
+                .map(|(_, source)| source)
+                .collect();
+            seen.sort_unstable();
+            seen.dedup();
+            seen
         })
-        .map(|(_, source)| source)
-        .collect();
-    seen_through_lineage.sort_unstable();
-    seen_through_lineage.dedup();
+    };
     let mut found = Vec::new();
     for (partition, (polled_through, mut values)) in polled {
         values.sort_unstable();
@@ -352,7 +363,7 @@ pub(crate) fn unseen(cx: &Context) -> Vec<Unseen> {
             .map(|s| s.value)
             .filter(|v| {
                 while polled_values.next_if(|&p| p < v).is_some() {}
-                polled_values.peek() != Some(&v) && seen_through_lineage.binary_search(v).is_err()
+                polled_values.peek() != Some(&v) && lineage().binary_search(v).is_err()
             })
             .collect();
         // Sends come by value: one value's sends are adjacent.

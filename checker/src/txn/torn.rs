@@ -34,7 +34,12 @@ pub(crate) fn torn_transactions(cx: &Context) -> Vec<TornTransaction> {
     if candidates().next().is_none() {
         return Vec::new();
     }
-    let spans = PollSpans::new(facts);
+    // Only the partitions the candidates send to are asked about.
+    let sent_to: std::collections::BTreeSet<Partition> = candidates()
+        .flat_map(|t| &facts.sends[t.sends.clone()])
+        .map(partition_of)
+        .collect();
+    let spans = PollSpans::new(facts, &sent_to);
     let mut found = Vec::new();
     for txn in candidates() {
         let sends = &facts.sends[txn.sends.clone()];
@@ -182,9 +187,13 @@ struct PartitionSpans<'h> {
 }
 
 impl<'h> PollSpans<'h> {
-    fn new(facts: &Facts<'h>) -> Self {
+    /// The spans of the polls of the partitions in `wanted`.
+    fn new(facts: &Facts<'h>, wanted: &std::collections::BTreeSet<Partition<'h>>) -> Self {
         let mut by_partition: BTreeMap<Partition<'h>, PartitionSpans<'h>> = BTreeMap::new();
         for poll in &facts.polls {
+            if !wanted.contains(&(poll.topic, poll.partition)) {
+                continue;
+            }
             let (Some(low), Some(high)) = (
                 poll.records.iter().map(|r| r.offset).min(),
                 poll.records.iter().map(|r| r.offset).max(),
