@@ -373,8 +373,23 @@ impl<'h> SendIndex<'h> {
     }
 
     /// Each key with its sends, in key order.
+    #[cfg(test)]
     pub fn groups(&self) -> impl Iterator<Item = ((TopicRef<'h>, u32, u64), &[usize])> + '_ {
-        self.partitions.iter().flat_map(move |(key, range, _)| {
+        self.groups_in(|_| true)
+    }
+
+    /// Each key of the partitions `wanted` accepts with its sends, in key order.
+    pub fn groups_in(
+        &self,
+        wanted: impl Fn((TopicRef<'h>, u32)) -> bool,
+    ) -> impl Iterator<Item = ((TopicRef<'h>, u32, u64), &[usize])> + '_ {
+        let wanted: Vec<bool> = self
+            .partitions
+            .iter()
+            .map(|(key, _, _)| wanted(self.partition(*key)))
+            .collect();
+        let partitions = self.partitions.iter().zip(wanted).filter(|(_, w)| *w);
+        partitions.flat_map(move |((key, range, _), _)| {
             let (topic, partition) = self.partition(*key);
             let mut start = range.start;
             self.values[range.clone()]

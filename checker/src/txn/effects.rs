@@ -18,15 +18,60 @@ type Output<'h> = (u64, TopicRef<'h>, u32, u64, u64);
 pub(crate) struct Effects<'h> {
     /// Every committed output, by input, then topic, partition and offset.
     outputs: Vec<Output<'h>>,
+    /// The inputs with some committed output, ascending.
+    inputs: Vec<u64>,
     /// (input, the most sends naming it in any one op: the transform's fan-out), by input.
     per_attempt: Vec<(u64, usize)>,
+}
+
+/// Asks whether inputs have a committed output, searching forward from the previous answer
+/// (galloping): inputs asked in ascending order, as a log's usually are, cost about one step
+/// each instead of a binary search over every input.
+struct OutputCursor<'e> {
+    inputs: &'e [u64],
+    at: usize,
+}
+
+impl<'e> OutputCursor<'e> {
+    fn new(effects: &'e Effects) -> Self {
+        OutputCursor {
+            inputs: &effects.inputs,
+            at: 0,
+        }
+    }
+
+    /// Whether some committed output names `input`.
+    fn has_output(&mut self, input: u64) -> bool {
+        if self.at > 0 && self.inputs[self.at - 1] >= input {
+            self.at = 0; // Asked out of order: search from the start.
+        }
+        let rest = &self.inputs[self.at..];
+        let mut end = 1;
+        while end < rest.len() && rest[end - 1] < input {
+            end *= 2;
+        }
+        let end = end.min(rest.len());
+        self.at += rest[..end].partition_point(|&i| i < input);
+        self.inputs.get(self.at) == Some(&input)
+    }
 }
 
 impl<'h> Effects<'h> {
     pub fn new(facts: &Facts<'h>, truth: &Truth<'_, 'h>) -> Self {
         let mut outputs: Vec<Output<'h>> = Vec::new();
         let mut sources: Vec<u64> = Vec::new();
-        for ((topic, partition, value), sends) in facts.send_index.groups() {
+        // Only send steps carry lineage: the partitions no such step names have no effects.
+        let with_lineage: BTreeSet<(TopicRef, u32)> = facts
+            .txns
+            .iter()
+            .flat_map(|t| &facts.sends[t.sends.clone()])
+            .filter(|s| s.source.is_some())
+            .map(|s| (s.topic, s.partition))
+            .collect();
+        let groups = facts
+            .send_index
+            .groups_in(|partition| with_lineage.contains(&partition));
+        for ((topic, partition, value), sends) in groups {
             sources.clear();
             sources.extend(sends.iter().filter_map(|&s| facts.sends[s].source));
             if sources.is_empty() {
@@ -44,16 +89,13 @@ impl<'h> Effects<'h> {
         // the value only orders records a malformed log puts at one offset (by value, as the
         // groups above come).
         outputs.sort_unstable();
+        let mut inputs: Vec<u64> = outputs.iter().map(|o| o.0).collect();
+        inputs.dedup();
         Effects {
             outputs,
+            inputs,
             per_attempt: per_attempt(facts),
         }
-    }
-
-    /// Whether some committed output names `input`.
-    fn has_output(&self, input: u64) -> bool {
-        let at = self.outputs.partition_point(|o| o.0 < input);
-        self.outputs.get(at).is_some_and(|o| o.0 == input)
     }
 
     fn per_attempt(&self, input: u64) -> usize {
@@ -168,6 +210,7 @@ pub(crate) fn lost_effects(cx: &Context) -> Vec<LostEffect> {
     // The partition last looked at and the highest committed offset of it so far: a later
     // group's commit of it reports only the records above that (the others were reported).
     let mut reported_below: Option<(&str, u32, u64)> = None;
+    let mut outputs = OutputCursor::new(cx.effects());
     for commit in commits {
         let Some(records) = facts
             .topics
@@ -189,7 +232,7 @@ pub(crate) fn lost_effects(cx: &Context) -> Vec<LostEffect> {
             below <= r.0
                 && r.0 < commit.offset
                 && r.2.is_committed()
-                && !cx.effects().has_output(r.1)
+                && !outputs.has_output(r.1)
         });
         let mut last = None;
         for &(offset, input, _) in lost {
@@ -230,5 +273,27 @@ fn lost_effect(
         group: commit.group.clone(),
         committed_offset: commit.offset,
         consumed_by,
+    }
+}
+
+#[cfg(test)]
+mod cursor_tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// The galloping cursor answers as a search of the whole list, in any order of asking.
+        #[test]
+        fn the_cursor_agrees_with_a_search(
+            mut inputs in prop::collection::vec(0u64..50, 0..30),
+            asked in prop::collection::vec(0u64..55, 1..40),
+        ) {
+            inputs.sort_unstable();
+            inputs.dedup();
+            let mut cursor = OutputCursor { inputs: &inputs, at: 0 };
+            for input in asked {
+                prop_assert_eq!(cursor.has_output(input), inputs.binary_search(&input).is_ok());
+            }
+        }
     }
 }
