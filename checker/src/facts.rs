@@ -5,7 +5,7 @@
 //! A `txn`'s steps are taken from its completion when it completed (the completion lists
 //! what the client did, with offsets and records), else from its invoke (what it meant to do).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::ops::Range;
 
@@ -613,6 +613,35 @@ impl<'h> Facts<'h> {
     /// Sends to a partition, by value (one value's in invoke order).
     pub fn sends_to(&self, topic: TopicRef<'h>, partition: u32) -> &[usize] {
         self.send_index.to_partition(topic, partition)
+    }
+
+    /// The partitions `sends` go to. A flag per partition of the send index, set after a
+    /// short search per send (few partitions), where inserting every send's partition into a
+    /// set cost a tree search and more each.
+    pub fn partitions_of<'a>(
+        &self,
+        sends: impl Iterator<Item = &'a SendFact<'h>>,
+    ) -> BTreeSet<(TopicRef<'h>, u32)>
+    where
+        'h: 'a,
+    {
+        let index = &self.send_index.partitions;
+        let mut flags = vec![false; index.len()];
+        let mut last = None;
+        for send in sends {
+            let key = partition_key(send.topic, send.partition);
+            if last == Some(key) {
+                continue;
+            }
+            last = Some(key);
+            if let Ok(at) = index.binary_search_by_key(&key, |p| p.0) {
+                flags[at] = true;
+            }
+        }
+        let flagged = index.iter().zip(flags).filter(|(_, flag)| *flag);
+        flagged
+            .map(|((key, _, _), _)| self.send_index.partition(*key))
+            .collect()
     }
 
     /// Sends of `value` to a partition, in invoke order.

@@ -167,13 +167,13 @@ fn latest_invoke(cx: &Context) -> u64 {
 /// consume-transform-produce loop reads none).
 fn reads_of_other_transactions(cx: &Context, latest_invoke: u64) -> Vec<(usize, PolledRecord, usize)> {
     let facts = cx.facts;
-    let written: std::collections::BTreeSet<Partition> = facts
-        .txns
-        .iter()
-        .filter(|t| t.transactional && t.outcome.is_some_and(|o| o != Phase::Fail))
-        .flat_map(|t| facts.sends[t.sends.clone()].iter())
-        .map(|s| (s.topic, s.partition))
-        .collect();
+    let written = facts.partitions_of(
+        facts
+            .txns
+            .iter()
+            .filter(|t| t.transactional && t.outcome.is_some_and(|o| o != Phase::Fail))
+            .flat_map(|t| facts.sends[t.sends.clone()].iter()),
+    );
     let mut candidates = Vec::new();
     if written.is_empty() {
         return candidates;

@@ -61,13 +61,13 @@ impl<'h> Effects<'h> {
         let mut outputs: Vec<Output<'h>> = Vec::new();
         let mut sources: Vec<u64> = Vec::new();
         // Only send steps carry lineage: the partitions no such step names have no effects.
-        let with_lineage: BTreeSet<(TopicRef, u32)> = facts
-            .txns
-            .iter()
-            .flat_map(|t| &facts.sends[t.sends.clone()])
-            .filter(|s| s.source.is_some())
-            .map(|s| (s.topic, s.partition))
-            .collect();
+        let with_lineage = facts.partitions_of(
+            facts
+                .txns
+                .iter()
+                .flat_map(|t| &facts.sends[t.sends.clone()])
+                .filter(|s| s.source.is_some()),
+        );
         let groups = facts
             .send_index
             .groups_in(|partition| with_lineage.contains(&partition));

@@ -35,10 +35,7 @@ pub(crate) fn torn_transactions(cx: &Context) -> Vec<TornTransaction> {
         return Vec::new();
     }
     // Only the partitions the candidates send to are asked about.
-    let sent_to: std::collections::BTreeSet<Partition> = candidates()
-        .flat_map(|t| &facts.sends[t.sends.clone()])
-        .map(partition_of)
-        .collect();
+    let sent_to = facts.partitions_of(candidates().flat_map(|t| &facts.sends[t.sends.clone()]));
     let spans = PollSpans::new(facts, &sent_to);
     let mut found = Vec::new();
     for txn in candidates() {
