@@ -11,9 +11,7 @@ use std::ops::Range;
 
 use crate::ranges::KeyRanges;
 
-use crate::history::{
-    FinalLog, History, OpPair, Operation, Phase, PolledRecord, Topic, TxnStep,
-};
+use crate::history::{FinalLog, History, OpPair, Operation, Phase, PolledRecord, Topic, TxnStep};
 
 /// A topic of the history: its name and its rank among the history's topic names. Topics
 /// compare by rank, which orders them as their names do, so the many maps and searches keyed

@@ -16,7 +16,10 @@ use rustc_hash::FxHashMap;
 pub(crate) enum KeyRanges {
     /// `starts[k - base]` is the position of the first key ≥ k, for k in base..=base + span;
     /// a key's run is `starts[i]..starts[i + 1]`.
-    Dense { base: u64, starts: Vec<u32> },
+    Dense {
+        base: u64,
+        starts: Vec<u32>,
+    },
     Sparse(FxHashMap<u64, (u32, u32)>),
 }
 

@@ -165,7 +165,10 @@ fn latest_invoke(cx: &Context) -> u64 {
 /// transaction (`writer_of`), as (index into `Facts::polls`, record, index into
 /// `Facts::txns`), in poll order. Only partitions such transactions send to are looked at (a
 /// consume-transform-produce loop reads none).
-fn reads_of_other_transactions(cx: &Context, latest_invoke: u64) -> Vec<(usize, PolledRecord, usize)> {
+fn reads_of_other_transactions(
+    cx: &Context,
+    latest_invoke: u64,
+) -> Vec<(usize, PolledRecord, usize)> {
     let facts = cx.facts;
     let written = facts.partitions_of(
         facts
@@ -181,7 +184,8 @@ fn reads_of_other_transactions(cx: &Context, latest_invoke: u64) -> Vec<(usize, 
     for (i, poll) in facts.polls.iter().enumerate() {
         let partition = (poll.topic, poll.partition);
         if cx.history.ops[poll.op as usize].time_ns >= latest_invoke
-            || !written.contains(&partition) {
+            || !written.contains(&partition)
+        {
             continue;
         }
         for r in poll.records {

@@ -229,10 +229,7 @@ pub(crate) fn lost_effects(cx: &Context) -> Vec<LostEffect> {
         };
         reported_below = Some((&commit.topic, commit.partition, below.max(commit.offset)));
         let lost = records.iter().filter(|r| {
-            below <= r.0
-                && r.0 < commit.offset
-                && r.2.is_committed()
-                && !outputs.has_output(r.1)
+            below <= r.0 && r.0 < commit.offset && r.2.is_committed() && !outputs.has_output(r.1)
         });
         let mut last = None;
         for &(offset, input, _) in lost {
