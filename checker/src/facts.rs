@@ -263,8 +263,9 @@ pub(crate) struct SendIndex<'h> {
     names: Vec<&'h Topic>,
 }
 
-/// A partition as one integer: its topic's rank above its number.
-fn partition_key(topic: TopicRef, partition: u32) -> u64 {
+/// A partition as one integer: its topic's rank above its number (ordered as the partitions
+/// are).
+pub(crate) fn partition_key(topic: TopicRef, partition: u32) -> u64 {
     (u64::from(topic.rank) << 32) | u64::from(partition)
 }
 
@@ -320,7 +321,7 @@ impl<'h> SendIndex<'h> {
         }
         for (_, range, ranges) in &mut partitions {
             sort_by_value(&mut values[range.clone()], &mut ids[range.clone()]);
-            *ranges = KeyRanges::new(&values[range.clone()]);
+            *ranges = KeyRanges::by_key(&values[range.clone()], |&value| value);
         }
         Self {
             values,
@@ -640,6 +641,11 @@ impl<'h> Facts<'h> {
         flagged
             .map(|((key, _, _), _)| self.send_index.partition(*key))
             .collect()
+    }
+
+    /// The partition a `partition_key` of one of the history's sends names.
+    pub fn partition_keyed(&self, key: u64) -> (TopicRef<'h>, u32) {
+        self.send_index.partition(key)
     }
 
     /// Sends of `value` to a partition, in invoke order.

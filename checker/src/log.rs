@@ -52,10 +52,12 @@ impl PartitionView<'_> {
     fn finish(&mut self) {
         self.placements.sort_unstable();
         self.placements.dedup();
-        if let Some(every_record) = &mut self.every_record {
-            every_record.extend_from_slice(&self.placements);
-            every_record.sort_unstable();
-            every_record.dedup();
+        if let Some(others) = &mut self.every_record {
+            // The few records that are not committed-visible merged into the many that are:
+            // one walk, where sorting them all again cost the most of building the views.
+            others.sort_unstable();
+            others.dedup();
+            *others = merge_distinct(&self.placements, others);
         }
     }
 
@@ -244,6 +246,32 @@ fn merge_runs<T: Copy, K: Ord>(a: &[T], b: &[T], key: impl Fn(&T) -> K) -> Vec<T
         } else {
             out.push(a[i]);
             i += 1;
+        }
+    }
+    out.extend_from_slice(&a[i..]);
+    out.extend_from_slice(&b[j..]);
+    out
+}
+
+/// Two sorted, distinct lists merged into one sorted, distinct list.
+fn merge_distinct(a: &[(u64, u64)], b: &[(u64, u64)]) -> Vec<(u64, u64)> {
+    let mut out = Vec::with_capacity(a.len() + b.len());
+    let (mut i, mut j) = (0, 0);
+    while i < a.len() && j < b.len() {
+        match a[i].cmp(&b[j]) {
+            std::cmp::Ordering::Less => {
+                out.push(a[i]);
+                i += 1;
+            }
+            std::cmp::Ordering::Greater => {
+                out.push(b[j]);
+                j += 1;
+            }
+            std::cmp::Ordering::Equal => {
+                out.push(a[i]);
+                i += 1;
+                j += 1;
+            }
         }
     }
     out.extend_from_slice(&a[i..]);

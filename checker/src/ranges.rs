@@ -35,39 +35,45 @@ impl KeyRanges {
     const DENSE_SLOTS_PER_KEY: u64 = 8;
 
     /// The runs of `keys`, which must be sorted ascending.
+    #[cfg(test)]
     pub fn new(keys: &[u64]) -> Self {
-        let (Some(&low), Some(&high)) = (keys.first(), keys.last()) else {
+        Self::by_key(keys, |&key| key)
+    }
+
+    /// The runs of the items' keys (`key` of each), which must ascend.
+    pub fn by_key<T>(items: &[T], key: impl Fn(&T) -> u64) -> Self {
+        let (Some(low), Some(high)) = (items.first().map(&key), items.last().map(&key)) else {
             return KeyRanges::default();
         };
-        debug_assert!(keys.is_sorted(), "keys are sorted");
+        debug_assert!(items.is_sorted_by_key(&key), "keys are sorted");
         let span = high - low;
-        if span / Self::DENSE_SLOTS_PER_KEY <= keys.len() as u64 + 64 {
-            Self::dense(keys, low, span as usize)
+        if span / Self::DENSE_SLOTS_PER_KEY <= items.len() as u64 + 64 {
+            Self::dense(items, key, low, span as usize)
         } else {
-            Self::sparse(keys)
+            Self::sparse(items, key)
         }
     }
 
-    fn dense(keys: &[u64], base: u64, span: usize) -> Self {
+    fn dense<T>(items: &[T], key: impl Fn(&T) -> u64, base: u64, span: usize) -> Self {
         let mut starts = Vec::with_capacity(span + 2);
         // starts[i] = the first position whose key is ≥ base + i.
-        for (position, &key) in keys.iter().enumerate() {
-            let slot = (key - base) as usize;
+        for (position, item) in items.iter().enumerate() {
+            let slot = (key(item) - base) as usize;
             while starts.len() <= slot {
                 starts.push(position as u32);
             }
         }
-        starts.push(keys.len() as u32);
+        starts.push(items.len() as u32);
         KeyRanges::Dense { base, starts }
     }
 
-    fn sparse(keys: &[u64]) -> Self {
+    fn sparse<T>(items: &[T], key: impl Fn(&T) -> u64) -> Self {
         let mut ranges = FxHashMap::default();
-        ranges.reserve(keys.len());
+        ranges.reserve(items.len());
         let mut start = 0;
-        for run in keys.chunk_by(|a, b| a == b) {
+        for run in items.chunk_by(|a, b| key(a) == key(b)) {
             let end = start + run.len();
-            ranges.insert(run[0], (start as u32, end as u32));
+            ranges.insert(key(&run[0]), (start as u32, end as u32));
             start = end;
         }
         KeyRanges::Sparse(ranges)

@@ -78,8 +78,7 @@ impl<'f, 'h> Truth<'f, 'h> {
             sorted
                 .into_iter()
                 .map(|(partition, records)| {
-                    let values: Vec<u64> = records.iter().map(|r| r.0).collect();
-                    let ranges = KeyRanges::new(&values);
+                    let ranges = KeyRanges::by_key(&records, |r| r.0);
                     (partition, ValueIndex { records, ranges })
                 })
                 .collect()

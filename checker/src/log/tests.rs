@@ -476,3 +476,18 @@ proptest! {
         }
     }
 }
+
+proptest! {
+    /// Merging two sorted, distinct lists is sorting and deduplicating both together.
+    #[test]
+    fn merge_distinct_is_a_sorted_union(
+        a in prop::collection::btree_set((0u64..6, 0u64..6), 0..12),
+        b in prop::collection::btree_set((0u64..6, 0u64..6), 0..12),
+    ) {
+        let (a, b): (Vec<_>, Vec<_>) = (a.into_iter().collect(), b.into_iter().collect());
+        let mut expected = [a.clone(), b.clone()].concat();
+        expected.sort_unstable();
+        expected.dedup();
+        prop_assert_eq!(merge_distinct(&a, &b), expected);
+    }
+}

@@ -7,17 +7,18 @@ use std::collections::BTreeSet;
 use super::{Truth, phase_name};
 use crate::anomaly::*;
 use crate::detect::Context;
-use crate::facts::{Facts, TopicRef};
+use crate::facts::{Facts, partition_key};
 use crate::history::TxnStep;
 
-/// One committed output of an input: (input, topic, partition, offset, value).
-type Output<'h> = (u64, TopicRef<'h>, u32, u64, u64);
+/// One committed output of an input: (input, partition as `partition_key`, offset, value):
+/// 32 bytes of integers, sorted in the order of (input, topic, partition, offset, value).
+type Output = (u64, u64, u64, u64);
 
 /// The exactly-once oracle's view: every committed-visible final-log record attributed to the
 /// inputs its value's sends name as `source`.
-pub(crate) struct Effects<'h> {
+pub(crate) struct Effects {
     /// Every committed output, by input, then topic, partition and offset.
-    outputs: Vec<Output<'h>>,
+    outputs: Vec<Output>,
     /// The inputs with some committed output, ascending.
     inputs: Vec<u64>,
     /// (input, the most sends naming it in any one op: the transform's fan-out), by input.
@@ -56,9 +57,9 @@ impl<'e> OutputCursor<'e> {
     }
 }
 
-impl<'h> Effects<'h> {
-    pub fn new(facts: &Facts<'h>, truth: &Truth<'_, 'h>) -> Self {
-        let mut outputs: Vec<Output<'h>> = Vec::new();
+impl Effects {
+    pub fn new<'h>(facts: &Facts<'h>, truth: &Truth<'_, 'h>) -> Self {
+        let mut outputs: Vec<Output> = Vec::new();
         let mut sources: Vec<u64> = Vec::new();
         // Only send steps carry lineage: the partitions no such step names have no effects.
         let with_lineage = facts.partitions_of(
@@ -80,8 +81,9 @@ impl<'h> Effects<'h> {
             sources.sort_unstable();
             sources.dedup();
             let records = truth.with_value((topic, partition), value);
+            let key = partition_key(topic, partition);
             for r in records.iter().filter(|r| r.2.is_committed()) {
-                let attributed = sources.iter().map(|&s| (s, topic, partition, r.1, value));
+                let attributed = sources.iter().map(|&s| (s, key, r.1, value));
                 outputs.extend(attributed);
             }
         }
@@ -150,7 +152,8 @@ pub(crate) fn duplicate_effects(cx: &Context) -> Vec<DuplicateEffect> {
         if outputs.len() <= per_attempt {
             continue;
         }
-        let record = |&(_, topic, partition, offset, value): &Output| {
+        let record = |&(_, key, offset, value): &Output| {
+            let (topic, partition) = facts.partition_keyed(key);
             let mut sent_by: Vec<u64> = facts
                 .sends_of(topic, partition, value)
                 .iter()

@@ -217,8 +217,7 @@ impl<'h> PollSpans<'h> {
             partition.highs.sort_unstable();
             partition.values.sort_unstable();
             partition.values.dedup();
-            let values: Vec<u64> = partition.values.iter().map(|v| v.0).collect();
-            partition.ranges = KeyRanges::new(&values);
+            partition.ranges = KeyRanges::by_key(&partition.values, |v| v.0);
         }
         PollSpans { by_partition }
     }
