@@ -371,6 +371,17 @@ impl<'h> SendIndex<'h> {
             .map(|(key, range, _)| (self.partition(*key), &self.ids[range.clone()]))
     }
 
+    /// Each partition with its sends' values and the sends (by value, one value's in invoke
+    /// order), in partition order.
+    pub fn partitions_with_values(
+        &self,
+    ) -> impl Iterator<Item = ((TopicRef<'h>, u32), &[u64], &[usize])> + '_ {
+        self.partitions.iter().map(|(key, range, _)| {
+            let values = &self.values[range.clone()];
+            (self.partition(*key), values, &self.ids[range.clone()])
+        })
+    }
+
     /// Each key with its sends, in key order.
     #[cfg(test)]
     pub fn groups(&self) -> impl Iterator<Item = ((TopicRef<'h>, u32, u64), &[usize])> + '_ {

@@ -51,6 +51,8 @@ pub(crate) struct Truth<'f, 'h> {
     facts: &'f Facts<'h>,
     by_value: OnceCell<BTreeMap<Partition<'h>, ValueIndex>>,
     by_offset: OnceCell<LogIndex<'h>>,
+    /// Per send (index into `Facts::sends`): a committed-visible record holds its value.
+    committed_sends: OnceCell<Vec<bool>>,
 }
 
 /// One partition's records by (value, offset), and each value's range of them: looked up
@@ -68,7 +70,28 @@ impl<'f, 'h> Truth<'f, 'h> {
             facts,
             by_value: OnceCell::new(),
             by_offset: OnceCell::new(),
+            committed_sends: OnceCell::new(),
         }
+    }
+
+    /// Whether a committed-visible final-log record of its partition holds the value of send
+    /// `send` (an index into `Facts::sends`), as `committed_offset_of(..).is_some()`. Decided
+    /// for every send at once on first use, by walking each partition's sends by value beside
+    /// its records by value: no look-up per send.
+    pub(crate) fn send_committed(&self, send: usize) -> bool {
+        self.committed_sends.get_or_init(|| {
+            let mut committed = vec![false; self.facts.sends.len()];
+            for (partition, values, ids) in self.facts.send_index.partitions_with_values() {
+                let mut records = self.by_value_of(partition);
+                for (&value, &id) in values.iter().zip(ids) {
+                    let below = records.iter().take_while(|r| r.0 < value).count();
+                    records = &records[below..];
+                    let mut held = records.iter().take_while(|r| r.0 == value);
+                    committed[id] = held.any(|r| r.2.is_committed());
+                }
+            }
+            committed
+        })[send]
     }
 
     /// Each partition's records by (value, offset); equal keys in log order.
@@ -109,6 +132,13 @@ impl<'f, 'h> Truth<'f, 'h> {
 
     fn has(&self, partition: Partition<'h>) -> bool {
         self.facts.logs.contains_key(&partition)
+    }
+
+    /// A partition's records by (value, offset) (none without a final log).
+    pub(crate) fn by_value_of(&self, partition: Partition<'h>) -> &[(u64, u64, RecordStatus)] {
+        self.by_value()
+            .get(&partition)
+            .map_or(&[], |index| &index.records)
     }
 
     /// (value, offset, status) of the records holding `value`, by offset.

@@ -4,10 +4,11 @@
 
 use std::collections::BTreeSet;
 
-use super::{Truth, phase_name};
+use super::{Partition, Truth, phase_name};
 use crate::anomaly::*;
 use crate::detect::Context;
 use crate::facts::{Facts, partition_key};
+use crate::history::RecordStatus;
 use crate::history::TxnStep;
 
 /// One committed output of an input: (input, partition as `partition_key`, offset, value):
@@ -72,7 +73,11 @@ impl Effects {
         let groups = facts
             .send_index
             .groups_in(|partition| with_lineage.contains(&partition));
+        // The groups come by value within a partition, as the final log's records by value
+        // do: each group's records are found by walking both together, not by a look-up.
+        let mut log = LogWalk::default();
         for ((topic, partition, value), sends) in groups {
+            let records = log.with_value(truth, (topic, partition), value);
             sources.clear();
             sources.extend(sends.iter().filter_map(|&s| facts.sends[s].source));
             if sources.is_empty() {
@@ -80,7 +85,6 @@ impl Effects {
             }
             sources.sort_unstable();
             sources.dedup();
-            let records = truth.with_value((topic, partition), value);
             let key = partition_key(topic, partition);
             for r in records.iter().filter(|r| r.2.is_committed()) {
                 let attributed = sources.iter().map(|&s| (s, key, r.1, value));
@@ -104,6 +108,33 @@ impl Effects {
         self.per_attempt
             .binary_search_by_key(&input, |&(source, _)| source)
             .map_or(1, |at| self.per_attempt[at].1)
+    }
+}
+
+/// A walk along one partition's final-log records by value, asked for ascending values.
+#[derive(Default)]
+struct LogWalk<'t, 'h> {
+    partition: Option<Partition<'h>>,
+    records: &'t [(u64, u64, RecordStatus)],
+}
+
+impl<'t, 'h> LogWalk<'t, 'h> {
+    /// The records of `value` in `partition`: of a value above the previous one asked in the
+    /// same partition (else the walk starts again).
+    fn with_value(
+        &mut self,
+        truth: &'t Truth<'_, 'h>,
+        partition: Partition<'h>,
+        value: u64,
+    ) -> &'t [(u64, u64, RecordStatus)] {
+        if self.partition != Some(partition) {
+            self.partition = Some(partition);
+            self.records = truth.by_value_of(partition);
+        }
+        let below = self.records.iter().take_while(|r| r.0 < value).count();
+        self.records = &self.records[below..];
+        let run = self.records.iter().take_while(|r| r.0 == value).count();
+        &self.records[..run]
     }
 }
 

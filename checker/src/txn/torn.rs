@@ -57,7 +57,7 @@ pub(crate) fn torn_transactions(cx: &Context) -> Vec<TornTransaction> {
             _ => continue,
         };
         let evidence = [
-            log_evidence(sends, truth),
+            log_evidence(txn.sends.clone(), facts, truth),
             poll_evidence(txn, facts, truth, &spans),
         ];
         if evidence.iter().all(Option::is_none) {
@@ -79,21 +79,28 @@ pub(crate) fn torn_transactions(cx: &Context) -> Vec<TornTransaction> {
 
 /// Among the sends to partitions with ground truth, the records of those with a
 /// committed-visible record of their value and of those without, if there are both.
-fn log_evidence<'h>(sends: &[SendFact<'h>], truth: &Truth<'_, 'h>) -> Option<TornEvidence> {
-    let with_truth = || sends.iter().filter(|s| truth.has(partition_of(s)));
-    let is_committed = |s: &SendFact<'h>| {
-        truth
-            .committed_offset_of(partition_of(s), s.value)
-            .is_some()
+fn log_evidence<'h>(
+    sends: std::ops::Range<usize>,
+    facts: &Facts<'h>,
+    truth: &Truth<'_, 'h>,
+) -> Option<TornEvidence> {
+    // (index into `Facts::sends`, send) of the sends to partitions with ground truth.
+    let with_truth = || {
+        let sends = sends.clone().map(|i| (i, &facts.sends[i]));
+        sends.filter(|(_, s)| truth.has(partition_of(s)))
     };
+    let is_committed = |&(i, _): &(usize, &SendFact<'h>)| truth.send_committed(i);
     // Decided first without building records (a string each): almost never torn.
-    let committed_count = with_truth().filter(|s| is_committed(s)).count();
+    let committed_count = with_truth().filter(is_committed).count();
     if committed_count == 0 || committed_count == with_truth().count() {
         return None;
     }
-    let (committed, not_committed) = with_truth().partition(|s| is_committed(s));
-    let records = |sends: Vec<&SendFact<'h>>| -> Vec<TxnRecord> {
-        sends.into_iter().map(|s| txn_record(s, truth)).collect()
+    let (committed, not_committed): (Vec<_>, Vec<_>) = with_truth().partition(is_committed);
+    let records = |sends: Vec<(usize, &SendFact<'h>)>| -> Vec<TxnRecord> {
+        sends
+            .into_iter()
+            .map(|(_, s)| txn_record(s, truth))
+            .collect()
     };
     Some(TornEvidence::Log {
         committed: records(committed),
