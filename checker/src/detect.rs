@@ -26,7 +26,7 @@ pub(crate) struct Context<'c, 'h> {
     /// The final logs indexed by value and by offset.
     pub truth: Truth<'c, 'h>,
     log_views: OnceCell<Views<'c, 'h>>,
-    effects: OnceCell<Effects<'h>>,
+    effects: OnceCell<Effects>,
     poll_scan: OnceCell<(Vec<PollSkip>, Vec<NonmonotonicPoll>)>,
     known_records: OnceCell<KnownRecords<'h>>,
     internal_order: OnceCell<InternalOrder>,
@@ -54,7 +54,7 @@ impl<'c, 'h> Context<'c, 'h> {
     }
 
     /// Committed outputs attributed to their inputs (the exactly-once oracle's view).
-    pub fn effects(&self) -> &Effects<'h> {
+    pub fn effects(&self) -> &Effects {
         self.effects
             .get_or_init(|| Effects::new(self.facts, &self.truth))
     }

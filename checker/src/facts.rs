@@ -5,12 +5,13 @@
 //! A `txn`'s steps are taken from its completion when it completed (the completion lists
 //! what the client did, with offsets and records), else from its invoke (what it meant to do).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
+use std::ops::Range;
 
-use rustc_hash::FxHashMap;
+use crate::ranges::KeyRanges;
 
-use crate::history::{FinalLog, History, OpPair, Operation, Phase, PolledRecord, TxnStep};
+use crate::history::{FinalLog, History, OpPair, Operation, Phase, PolledRecord, Topic, TxnStep};
 
 /// A topic of the history: its name and its rank among the history's topic names. Topics
 /// compare by rank, which orders them as their names do, so the many maps and searches keyed
@@ -18,7 +19,8 @@ use crate::history::{FinalLog, History, OpPair, Operation, Phase, PolledRecord, 
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct TopicRef<'h> {
     rank: u32,
-    name: &'h str,
+    /// A thin reference (to the history's shared name): 16 bytes a topic reference, not 24.
+    name: &'h Topic,
 }
 
 impl PartialEq for TopicRef<'_> {
@@ -56,7 +58,7 @@ impl fmt::Display for TopicRef<'_> {
 /// Every topic name the history mentions, sorted: a name's index is its `TopicRef` rank.
 #[derive(Debug, Default)]
 pub(crate) struct Topics<'h> {
-    names: Vec<&'h str>,
+    names: Vec<&'h Topic>,
 }
 
 /// The same string object (the history shares one `Arc<str>` per topic): no byte comparison.
@@ -66,9 +68,9 @@ fn same_str(a: &str, b: &str) -> bool {
 
 impl<'h> Topics<'h> {
     fn new(history: &'h History) -> Self {
-        let mut names: Vec<&'h str> = Vec::new();
-        let mut add = |name: &'h str| {
-            if !names.iter().any(|n| same_str(n, name) || *n == name) {
+        let mut names: Vec<&'h Topic> = Vec::new();
+        let mut add = |name: &'h Topic| {
+            if !names.iter().any(|n| same_str(n, name) || ***n == **name) {
                 names.push(name);
             }
         };
@@ -99,7 +101,7 @@ impl<'h> Topics<'h> {
     pub fn get(&self, name: &str) -> Option<TopicRef<'h>> {
         let rank = match self.names.iter().position(|n| same_str(n, name)) {
             Some(rank) => rank,
-            None => self.names.binary_search(&name).ok()?,
+            None => self.names.binary_search_by(|n| (***n).cmp(name)).ok()?,
         };
         Some(TopicRef {
             rank: rank as u32,
@@ -132,15 +134,20 @@ pub(crate) struct SendFact<'h> {
     pub acknowledged: bool,
     /// The offset an acknowledged send reported.
     pub acked_offset: Option<u64>,
-    pub error: Option<&'h str>,
-    /// Index into `Facts::txns` of the `txn` op this is a step of.
-    pub txn: Option<usize>,
+    /// Index into `Facts::txns` of the `txn` op this is a step of (32 bits, as a send's error
+    /// is its completion's: a history has hundreds of thousands of sends).
+    txn: Option<u32>,
 }
 
 impl SendFact<'_> {
+    /// Index into `Facts::txns` of the `txn` op this is a step of.
+    pub fn txn(&self) -> Option<usize> {
+        self.txn.map(|t| t as usize)
+    }
+
     /// A send step of a transaction that definitely aborted: its value must not be committed.
     pub fn aborted(&self, facts: &Facts) -> bool {
-        self.txn
+        self.txn()
             .is_some_and(|t| facts.txns[t].transactional && self.outcome == Some(Phase::Fail))
     }
 
@@ -149,7 +156,7 @@ impl SendFact<'_> {
     /// absence is allowed. Whether such a transaction committed only in part is the
     /// transaction checks' question (torn-transaction, lost-effect), not `missing`'s.
     pub fn may_be_aborted(&self, facts: &Facts) -> bool {
-        self.txn
+        self.txn()
             .is_some_and(|t| facts.txns[t].transactional && self.outcome != Some(Phase::Ok))
     }
 }
@@ -215,97 +222,125 @@ pub(crate) struct Facts<'h> {
 /// have one process per call: a map of vectors would allocate per call).
 #[derive(Debug, Default)]
 pub(crate) struct ProcessEvents {
-    events: Vec<ProcessEvent>,
-    /// (process, its events' range in `events`), by process.
-    processes: Vec<(u64, std::ops::Range<usize>)>,
+    /// (process, event), by process; one process's in completion order.
+    timeline: Vec<(u64, ProcessEvent)>,
 }
 
 impl ProcessEvents {
     /// From (process, event) with each process's events in completion order.
     fn new(mut timeline: Vec<(u64, ProcessEvent)>) -> Self {
-        timeline.sort_by_key(|&(process, _)| process);
-        // Simulated histories have about one process per event (a process per call).
-        let mut out = ProcessEvents {
-            events: Vec::with_capacity(timeline.len()),
-            processes: Vec::with_capacity(timeline.len()),
-        };
-        for (process, event) in timeline {
-            match out.processes.last_mut() {
-                Some((p, range)) if *p == process => range.end += 1,
-                _ => out
-                    .processes
-                    .push((process, out.events.len()..out.events.len() + 1)),
-            }
-            out.events.push(event);
+        // A simulated history's processes mostly come in order already (call numbers grow),
+        // and a stable sort allocates a buffer even for sorted input.
+        if !timeline.is_sorted_by_key(|&(process, _)| process) {
+            timeline.sort_by_key(|&(process, _)| process);
         }
-        out
+        ProcessEvents { timeline }
     }
 
-    /// Each process with its events, by process.
-    pub fn iter(&self) -> impl Iterator<Item = (&u64, &[ProcessEvent])> + '_ {
-        self.processes
-            .iter()
-            .map(|(p, range)| (p, &self.events[range.clone()]))
+    /// Each process with its (process, event) pairs, by process.
+    pub fn iter(&self) -> impl Iterator<Item = (&u64, &[(u64, ProcessEvent)])> + '_ {
+        self.timeline
+            .chunk_by(|a, b| a.0 == b.0)
+            .map(|events| (&events[0].0, events))
     }
 }
 
-/// Sends by (topic, partition, value): two aligned sorted vectors rather than a map of
-/// vectors (one allocation each, however many sends; this runs once per simulated seed).
+/// Sends by (topic, partition, value): two aligned vectors grouped by partition and sorted
+/// by value within one, rather than a map of vectors (one allocation each, however many
+/// sends; this runs once per simulated seed).
 #[derive(Debug, Default)]
 pub(crate) struct SendIndex<'h> {
-    /// (topic rank and partition in one integer, value), sorted: 16 bytes a send where the
-    /// keys with their topics took 40.
-    keys: Vec<(u64, u64)>,
-    /// The topics' names by rank, to give the keys their topics back.
-    names: Vec<&'h str>,
-    /// Indices into `Facts::sends`; one key's in invoke order.
+    /// Each send's value, by partition, then value.
+    values: Vec<u64>,
+    /// Indices into `Facts::sends`, aligned with `values`; one value's in invoke order.
     ids: Vec<usize>,
-    /// (topic rank and partition in one integer, value) → its range in `keys` and `ids`.
-    /// Looked up, never iterated (so its order is never seen): detectors ask for one value's
-    /// sends about once per polled or logged record, and a binary search over every send
-    /// missed the cache at almost each of its ~20 steps.
-    ranges: FxHashMap<(u64, u64), (u32, u32)>,
+    /// Per partition, by key (topic rank and partition in one integer): its range in
+    /// `values` and `ids`, and each value's range from its start. Detectors ask for one
+    /// value's sends about once per polled or logged record, and a binary search over every
+    /// send missed the cache at almost each of its ~20 steps.
+    partitions: Vec<(u64, Range<usize>, KeyRanges)>,
+    /// The topics' names by rank, to give the keys their topics back.
+    names: Vec<&'h Topic>,
 }
 
-/// A partition as one integer: its topic's rank above its number.
-fn partition_key(topic: TopicRef, partition: u32) -> u64 {
+/// A partition as one integer: its topic's rank above its number (ordered as the partitions
+/// are).
+pub(crate) fn partition_key(topic: TopicRef, partition: u32) -> u64 {
     (u64::from(topic.rank) << 32) | u64::from(partition)
 }
 
 impl<'h> SendIndex<'h> {
     fn new(sends: &[SendFact<'h>], topics: &Topics<'h>) -> Self {
-        // Sorted as (topic rank and partition in one integer, value, send index): plain
-        // integers, which compare and move faster than the keys with their topic names.
-        let mut order: Vec<(u64, u64, usize)> = sends
-            .iter()
-            .enumerate()
-            .map(|(i, s)| (partition_key(s.topic, s.partition), s.value, i))
-            .collect();
-        order.sort_unstable();
-        let keys = order.iter().map(|&(key, value, _)| (key, value)).collect();
-        let ids = order.iter().map(|&(_, _, i)| i).collect();
-        let mut ranges = FxHashMap::default();
-        ranges.reserve(order.len());
+        // A counting sort by partition (few of them), which keeps invoke order within one,
+        // then a sort by value of each partition that is not in value order already (a
+        // simulated workload's sends to a partition mostly come in value order): no sort of
+        // every send, and no vector of sort keys beside the index.
+        let mut counts: BTreeMap<u64, usize> = BTreeMap::new();
+        let mut last: Option<(u64, usize)> = None;
+        let mut run = 0;
+        for send in sends {
+            let key = partition_key(send.topic, send.partition);
+            match last {
+                Some((k, _)) if k == key => run += 1,
+                _ => {
+                    if let Some((k, _)) = last {
+                        *counts.entry(k).or_default() += run;
+                    }
+                    last = Some((key, 0));
+                    run = 1;
+                }
+            }
+        }
+        if let Some((k, _)) = last {
+            *counts.entry(k).or_default() += run;
+        }
+        let mut next: BTreeMap<u64, usize> = BTreeMap::new();
+        let mut partitions = Vec::with_capacity(counts.len());
         let mut start = 0;
-        for group in order.chunk_by(|a, b| (a.0, a.1) == (b.0, b.1)) {
-            let end = start + group.len();
-            ranges.insert((group[0].0, group[0].1), (start as u32, end as u32));
-            start = end;
+        for (&key, &count) in &counts {
+            next.insert(key, start);
+            partitions.push((key, start..start + count, KeyRanges::default()));
+            start += count;
+        }
+        let (mut values, mut ids) = (vec![0u64; sends.len()], vec![0usize; sends.len()]);
+        let mut cursor: Option<(u64, usize)> = None;
+        for (i, send) in sends.iter().enumerate() {
+            let key = partition_key(send.topic, send.partition);
+            let at = match cursor {
+                Some((k, at)) if k == key => at,
+                _ => {
+                    if let Some((k, at)) = cursor {
+                        next.insert(k, at);
+                    }
+                    next[&key]
+                }
+            };
+            values[at] = send.value;
+            ids[at] = i;
+            cursor = Some((key, at + 1));
+        }
+        for (_, range, ranges) in &mut partitions {
+            sort_by_value(&mut values[range.clone()], &mut ids[range.clone()]);
+            *ranges = KeyRanges::by_key(&values[range.clone()], |&value| value);
         }
         Self {
-            keys,
-            names: topics.names.clone(),
+            values,
             ids,
-            ranges,
+            partitions,
+            names: topics.names.clone(),
         }
+    }
+
+    /// The partition of `key`: its range and value ranges.
+    fn find(&self, key: u64) -> Option<&(u64, Range<usize>, KeyRanges)> {
+        let at = self.partitions.binary_search_by_key(&key, |p| p.0).ok()?;
+        Some(&self.partitions[at])
     }
 
     /// The sends to a partition, by value (one value's in invoke order).
     fn to_partition(&self, topic: TopicRef<'h>, partition: u32) -> &[usize] {
-        let key = partition_key(topic, partition);
-        let start = self.keys.partition_point(|k| k.0 < key);
-        let end = self.keys.partition_point(|k| k.0 <= key);
-        &self.ids[start..end]
+        self.find(partition_key(topic, partition))
+            .map_or(&[], |(_, range, _)| &self.ids[range.clone()])
     }
 
     /// The partition a key names.
@@ -319,8 +354,11 @@ impl<'h> SendIndex<'h> {
     }
 
     fn of(&self, topic: TopicRef<'h>, partition: u32, value: u64) -> &[usize] {
-        match self.ranges.get(&(partition_key(topic, partition), value)) {
-            Some(&(start, end)) => &self.ids[start as usize..end as usize],
+        match self.find(partition_key(topic, partition)) {
+            Some((_, range, ranges)) => {
+                let run = ranges.get(value);
+                &self.ids[range.start + run.start..range.start + run.end]
+            }
             None => &[],
         }
     }
@@ -328,23 +366,68 @@ impl<'h> SendIndex<'h> {
     /// Each partition with its sends (by value, one value's in invoke order), in partition
     /// order.
     pub fn partitions(&self) -> impl Iterator<Item = ((TopicRef<'h>, u32), &[usize])> + '_ {
-        let mut start = 0;
-        self.keys.chunk_by(|a, b| a.0 == b.0).map(move |keys| {
-            let group = &self.ids[start..start + keys.len()];
-            start += keys.len();
-            (self.partition(keys[0].0), group)
+        self.partitions
+            .iter()
+            .map(|(key, range, _)| (self.partition(*key), &self.ids[range.clone()]))
+    }
+
+    /// Each partition with its sends' values and the sends (by value, one value's in invoke
+    /// order), in partition order.
+    pub fn partitions_with_values(
+        &self,
+    ) -> impl Iterator<Item = ((TopicRef<'h>, u32), &[u64], &[usize])> + '_ {
+        self.partitions.iter().map(|(key, range, _)| {
+            let values = &self.values[range.clone()];
+            (self.partition(*key), values, &self.ids[range.clone()])
         })
     }
 
     /// Each key with its sends, in key order.
+    #[cfg(test)]
     pub fn groups(&self) -> impl Iterator<Item = ((TopicRef<'h>, u32, u64), &[usize])> + '_ {
-        let mut start = 0;
-        self.keys.chunk_by(|a, b| a == b).map(move |keys| {
-            let group = &self.ids[start..start + keys.len()];
-            start += keys.len();
-            let (topic, partition) = self.partition(keys[0].0);
-            ((topic, partition, keys[0].1), group)
+        self.groups_in(|_| true)
+    }
+
+    /// Each key of the partitions `wanted` accepts with its sends, in key order.
+    pub fn groups_in(
+        &self,
+        wanted: impl Fn((TopicRef<'h>, u32)) -> bool,
+    ) -> impl Iterator<Item = ((TopicRef<'h>, u32, u64), &[usize])> + '_ {
+        let wanted: Vec<bool> = self
+            .partitions
+            .iter()
+            .map(|(key, _, _)| wanted(self.partition(*key)))
+            .collect();
+        let partitions = self.partitions.iter().zip(wanted).filter(|(_, w)| *w);
+        partitions.flat_map(move |((key, range, _), _)| {
+            let (topic, partition) = self.partition(*key);
+            let mut start = range.start;
+            self.values[range.clone()]
+                .chunk_by(|a, b| a == b)
+                .map(move |run| {
+                    let group = &self.ids[start..start + run.len()];
+                    start += run.len();
+                    ((topic, partition, run[0]), group)
+                })
         })
+    }
+}
+
+/// Sorts one partition's (value, send) pairs by value, then send (invoke order), unless they
+/// are in that order already.
+fn sort_by_value(values: &mut [u64], ids: &mut [usize]) {
+    let sorted = values
+        .windows(2)
+        .zip(ids.windows(2))
+        .all(|(v, i)| (v[0], i[0]) <= (v[1], i[1]));
+    if sorted {
+        return;
+    }
+    let mut pairs: Vec<(u64, usize)> = values.iter().copied().zip(ids.iter().copied()).collect();
+    pairs.sort_unstable();
+    for (k, (value, id)) in pairs.into_iter().enumerate() {
+        values[k] = value;
+        ids[k] = id;
     }
 }
 
@@ -428,7 +511,6 @@ impl<'h> Facts<'h> {
                         outcome,
                         acknowledged: ok,
                         acked_offset,
-                        error: done.and_then(|d| d.error.as_deref()),
                         txn: None,
                     });
                 }
@@ -493,8 +575,7 @@ impl<'h> Facts<'h> {
                                     outcome,
                                     acknowledged,
                                     acked_offset,
-                                    error: done.and_then(|d| d.error.as_deref()),
-                                    txn: Some(txn),
+                                    txn: Some(txn as u32),
                                 });
                             }
                             TxnStep::Poll {
@@ -544,8 +625,85 @@ impl<'h> Facts<'h> {
         self.send_index.to_partition(topic, partition)
     }
 
+    /// The partitions `sends` go to. A flag per partition of the send index, set after a
+    /// short search per send (few partitions), where inserting every send's partition into a
+    /// set cost a tree search and more each.
+    pub fn partitions_of<'a>(
+        &self,
+        sends: impl Iterator<Item = &'a SendFact<'h>>,
+    ) -> BTreeSet<(TopicRef<'h>, u32)>
+    where
+        'h: 'a,
+    {
+        let index = &self.send_index.partitions;
+        let mut flags = vec![false; index.len()];
+        let mut last = None;
+        for send in sends {
+            let key = partition_key(send.topic, send.partition);
+            if last == Some(key) {
+                continue;
+            }
+            last = Some(key);
+            if let Ok(at) = index.binary_search_by_key(&key, |p| p.0) {
+                flags[at] = true;
+            }
+        }
+        let flagged = index.iter().zip(flags).filter(|(_, flag)| *flag);
+        flagged
+            .map(|((key, _, _), _)| self.send_index.partition(*key))
+            .collect()
+    }
+
+    /// The partition a `partition_key` of one of the history's sends names.
+    pub fn partition_keyed(&self, key: u64) -> (TopicRef<'h>, u32) {
+        self.send_index.partition(key)
+    }
+
     /// Sends of `value` to a partition, in invoke order.
     pub fn sends_of(&self, topic: TopicRef<'h>, partition: u32, value: u64) -> &[usize] {
         self.send_index.of(topic, partition, value)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// The send index's groups are every (partition, value) with its sends in invoke
+        /// order, in key order, as sorting every send says; `sends_of` finds each.
+        #[test]
+        fn send_index_agrees_with_a_sort(
+            sends in prop::collection::vec((0u32..3, 0u64..12), 0..40),
+        ) {
+            let mut history = History::default();
+            for (process, &(partition, value)) in sends.iter().enumerate() {
+                let topic = if partition == 2 { "b" } else { "a" };
+                let send = Operation::Send { topic: topic.into(), partition, value, offset: None };
+                history.push(process as u64, 0, Phase::Invoke, send, None);
+            }
+            let pairs = history.pairs().expect("pairs");
+            let facts = Facts::new(&history, &pairs);
+            let mut expected: Vec<(String, u32, u64, usize)> = facts
+                .sends
+                .iter()
+                .enumerate()
+                .map(|(i, s)| (s.topic.to_string(), s.partition, s.value, i))
+                .collect();
+            expected.sort();
+            let grouped: Vec<(String, u32, u64, usize)> = facts
+                .send_index
+                .groups()
+                .flat_map(|((t, p, v), ids)| ids.iter().map(move |&i| (t.to_string(), p, v, i)))
+                .collect();
+            prop_assert_eq!(&grouped, &expected);
+            for &(_, _, _, i) in &expected {
+                let s = &facts.sends[i];
+                let of = facts.sends_of(s.topic, s.partition, s.value);
+                prop_assert!(of.contains(&i));
+                prop_assert!(of.iter().all(|&j| facts.sends[j].value == s.value));
+            }
+        }
     }
 }

@@ -26,6 +26,7 @@ pub mod history;
 pub mod lin;
 pub mod log;
 pub mod metrics;
+mod ranges;
 #[cfg(test)]
 mod testkit;
 pub mod txn;

@@ -41,7 +41,7 @@ pub(crate) struct PartitionView<'f> {
     sends: &'f [usize],
     /// Offset → the value first observed there (final-log record, acknowledged offset or
     /// polled record), to tell whether observers disagree without ordering the observations.
-    first_value_at: FxHashMap<u64, u64>,
+    first_value_at: FirstValues,
     /// Some observation's value differs from the first at its offset.
     has_inconsistent_offsets: bool,
     /// Highest offset any poll observed.
@@ -52,17 +52,19 @@ impl PartitionView<'_> {
     fn finish(&mut self) {
         self.placements.sort_unstable();
         self.placements.dedup();
-        if let Some(every_record) = &mut self.every_record {
-            every_record.extend_from_slice(&self.placements);
-            every_record.sort_unstable();
-            every_record.dedup();
+        if let Some(others) = &mut self.every_record {
+            // The few records that are not committed-visible merged into the many that are:
+            // one walk, where sorting them all again cost the most of building the views.
+            others.sort_unstable();
+            others.dedup();
+            *others = merge_distinct(&self.placements, others);
         }
     }
 
     /// An observation of `value` at `offset`: a final-log record, an acknowledged offset or
     /// a polled record.
     fn observe(&mut self, offset: u64, value: u64) {
-        let first = *self.first_value_at.entry(offset).or_insert(value);
+        let first = self.first_value_at.first(offset, value);
         self.has_inconsistent_offsets |= first != value;
     }
 
@@ -101,6 +103,55 @@ impl PartitionView<'_> {
             while sent.next_if(|&s| s < value).is_some() {}
             (group, sent.peek() == Some(&value))
         })
+    }
+}
+
+/// Offset → the first value observed there: in an array over the final log's offsets when
+/// they are dense (a log's are: 9 bytes an offset, no hashing), in a hash map for any other
+/// offset (looked up, never iterated).
+#[derive(Debug, Default)]
+struct FirstValues {
+    /// The array's first offset.
+    base: u64,
+    values: Vec<u64>,
+    /// Which slots of `values` hold a value.
+    set: Vec<bool>,
+    others: FxHashMap<u64, u64>,
+}
+
+impl FirstValues {
+    /// Offsets spanning at most this many slots per offset (and a little) get an array.
+    const DENSE_SLOTS_PER_OFFSET: u64 = 2;
+
+    /// Gives `offsets` (the final log's) an array of slots if they are dense.
+    fn cover(&mut self, offsets: impl Iterator<Item = u64> + Clone) {
+        let count = offsets.clone().count() as u64;
+        let (Some(low), Some(high)) = (offsets.clone().min(), offsets.max()) else {
+            return;
+        };
+        if self.values.is_empty() && (high - low) / Self::DENSE_SLOTS_PER_OFFSET <= count + 64 {
+            let slots = (high - low) as usize + 1;
+            self.base = low;
+            self.values = vec![0; slots];
+            self.set = vec![false; slots];
+        }
+    }
+
+    /// The first value observed at `offset`, `value` if it is the first.
+    fn first(&mut self, offset: u64, value: u64) -> u64 {
+        let slot = offset
+            .checked_sub(self.base)
+            .and_then(|slot| usize::try_from(slot).ok())
+            .filter(|&slot| slot < self.values.len());
+        match slot {
+            Some(slot) if self.set[slot] => self.values[slot],
+            Some(slot) => {
+                self.set[slot] = true;
+                self.values[slot] = value;
+                value
+            }
+            None => *self.others.entry(offset).or_insert(value),
+        }
     }
 }
 
@@ -202,6 +253,32 @@ fn merge_runs<T: Copy, K: Ord>(a: &[T], b: &[T], key: impl Fn(&T) -> K) -> Vec<T
     out
 }
 
+/// Two sorted, distinct lists merged into one sorted, distinct list.
+fn merge_distinct(a: &[(u64, u64)], b: &[(u64, u64)]) -> Vec<(u64, u64)> {
+    let mut out = Vec::with_capacity(a.len() + b.len());
+    let (mut i, mut j) = (0, 0);
+    while i < a.len() && j < b.len() {
+        match a[i].cmp(&b[j]) {
+            std::cmp::Ordering::Less => {
+                out.push(a[i]);
+                i += 1;
+            }
+            std::cmp::Ordering::Greater => {
+                out.push(b[j]);
+                j += 1;
+            }
+            std::cmp::Ordering::Equal => {
+                out.push(a[i]);
+                i += 1;
+                j += 1;
+            }
+        }
+    }
+    out.extend_from_slice(&a[i..]);
+    out.extend_from_slice(&b[j..]);
+    out
+}
+
 /// Consecutive runs of equal keys.
 fn groups<T, K: PartialEq>(items: &[T], key: impl Fn(&T) -> K) -> impl Iterator<Item = &[T]> {
     items.chunk_by(move |a, b| key(a) == key(b))
@@ -219,7 +296,7 @@ pub(crate) fn build_views<'f, 'h>(history: &'h History, facts: &'f Facts<'h>) ->
         let v = views.entry((topic, log.partition)).or_default();
         v.has_ground_truth = true;
         v.placements.reserve(log.records.len());
-        v.first_value_at.reserve(log.records.len());
+        v.first_value_at.cover(log.records.iter().map(|r| r.offset));
         for r in &log.records {
             if r.status.is_committed() {
                 v.placements.push((r.value, r.offset));
@@ -363,7 +440,7 @@ pub(crate) fn lost_writes(cx: &Context) -> Vec<LostWrite> {
 /// indeterminate (their process crashed, so nothing says the write was ever attempted; a
 /// run that ends with operations still open is `not-converged`).
 pub(crate) fn missing(cx: &Context) -> Vec<Missing> {
-    let (facts, views) = (cx.facts, cx.log_views());
+    let (history, facts, views) = (cx.history, cx.facts, cx.log_views());
     let mut out = Vec::new();
     for ((topic, partition), v) in views.iter().filter(|(_, v)| v.has_ground_truth) {
         for (value, group, held) in v.sends_by_value(facts) {
@@ -389,7 +466,9 @@ pub(crate) fn missing(cx: &Context) -> Vec<Missing> {
                     _ => "none",
                 }
                 .to_string(),
-                error: last.error.map(str::to_string),
+                error: last
+                    .completion
+                    .and_then(|c| history.ops[c as usize].error.clone()),
             });
         }
     }

@@ -27,6 +27,7 @@ pub use crate::detect::{CheckError, check_all};
 use crate::detect::{Context, run_passes};
 use crate::facts::{Facts, ProcessEvent, SendFact, TopicRef, phase_name};
 use crate::history::{History, LogEntry, RecordStatus};
+use crate::ranges::KeyRanges;
 // The tests (`use super::*`) name phases.
 #[cfg(test)]
 use crate::history::Phase;
@@ -50,6 +51,8 @@ pub(crate) struct Truth<'f, 'h> {
     facts: &'f Facts<'h>,
     by_value: OnceCell<BTreeMap<Partition<'h>, ValueIndex>>,
     by_offset: OnceCell<LogIndex<'h>>,
+    /// Per send (index into `Facts::sends`): a committed-visible record holds its value.
+    committed_sends: OnceCell<Vec<bool>>,
 }
 
 /// One partition's records by (value, offset), and each value's range of them: looked up
@@ -57,8 +60,8 @@ pub(crate) struct Truth<'f, 'h> {
 /// cache at almost every step.
 struct ValueIndex {
     records: Vec<(u64, u64, RecordStatus)>,
-    /// Value → its range in `records`; looked up, never iterated.
-    ranges: rustc_hash::FxHashMap<u64, (u32, u32)>,
+    /// Value → its range in `records`.
+    ranges: KeyRanges,
 }
 
 impl<'f, 'h> Truth<'f, 'h> {
@@ -67,7 +70,28 @@ impl<'f, 'h> Truth<'f, 'h> {
             facts,
             by_value: OnceCell::new(),
             by_offset: OnceCell::new(),
+            committed_sends: OnceCell::new(),
         }
+    }
+
+    /// Whether a committed-visible final-log record of its partition holds the value of send
+    /// `send` (an index into `Facts::sends`), as `committed_offset_of(..).is_some()`. Decided
+    /// for every send at once on first use, by walking each partition's sends by value beside
+    /// its records by value: no look-up per send.
+    pub(crate) fn send_committed(&self, send: usize) -> bool {
+        self.committed_sends.get_or_init(|| {
+            let mut committed = vec![false; self.facts.sends.len()];
+            for (partition, values, ids) in self.facts.send_index.partitions_with_values() {
+                let mut records = self.by_value_of(partition);
+                for (&value, &id) in values.iter().zip(ids) {
+                    let below = records.iter().take_while(|r| r.0 < value).count();
+                    records = &records[below..];
+                    let mut held = records.iter().take_while(|r| r.0 == value);
+                    committed[id] = held.any(|r| r.2.is_committed());
+                }
+            }
+            committed
+        })[send]
     }
 
     /// Each partition's records by (value, offset); equal keys in log order.
@@ -77,14 +101,7 @@ impl<'f, 'h> Truth<'f, 'h> {
             sorted
                 .into_iter()
                 .map(|(partition, records)| {
-                    let mut ranges = rustc_hash::FxHashMap::default();
-                    ranges.reserve(records.len());
-                    let mut start = 0;
-                    for group in records.chunk_by(|a, b| a.0 == b.0) {
-                        let end = start + group.len();
-                        ranges.insert(group[0].0, (start as u32, end as u32));
-                        start = end;
-                    }
+                    let ranges = KeyRanges::by_key(&records, |r| r.0);
                     (partition, ValueIndex { records, ranges })
                 })
                 .collect()
@@ -103,7 +120,11 @@ impl<'f, 'h> Truth<'f, 'h> {
         let mut index = LogIndex::new();
         for (&key, log) in &self.facts.logs {
             let mut records: Vec<_> = log.records.iter().map(&entry).collect();
-            records.sort_by_key(|&(first, second, _)| (first, second));
+            // A log is usually in this order already (offsets, and often values, grow along
+            // it); a stable sort would allocate a buffer even then.
+            if !records.is_sorted_by_key(|&(first, second, _)| (first, second)) {
+                records.sort_by_key(|&(first, second, _)| (first, second));
+            }
             index.insert(key, records);
         }
         index
@@ -113,15 +134,19 @@ impl<'f, 'h> Truth<'f, 'h> {
         self.facts.logs.contains_key(&partition)
     }
 
+    /// A partition's records by (value, offset) (none without a final log).
+    pub(crate) fn by_value_of(&self, partition: Partition<'h>) -> &[(u64, u64, RecordStatus)] {
+        self.by_value()
+            .get(&partition)
+            .map_or(&[], |index| &index.records)
+    }
+
     /// (value, offset, status) of the records holding `value`, by offset.
     fn with_value(&self, partition: Partition<'h>, value: u64) -> &[(u64, u64, RecordStatus)] {
         let Some(index) = self.by_value().get(&partition) else {
             return &[];
         };
-        match index.ranges.get(&value) {
-            Some(&(start, end)) => &index.records[start as usize..end as usize],
-            None => &[],
-        }
+        &index.records[index.ranges.get(value)]
     }
 
     /// The lowest offset holding `value` as committed-visible data.
@@ -216,7 +241,7 @@ pub(crate) fn scan_polls(cx: &Context) -> (Vec<PollSkip>, Vec<NonmonotonicPoll>)
     for (&process, events) in facts.by_process.iter().filter(|(_, e)| e.len() >= 2) {
         // Per partition: (last offset returned, completion of that poll).
         let mut position: BTreeMap<Partition, (u64, u64)> = BTreeMap::new();
-        for event in events {
+        for (_, event) in events {
             let poll = match *event {
                 ProcessEvent::Rewind => {
                     position.clear();
@@ -315,20 +340,27 @@ pub(crate) fn unseen(cx: &Context) -> Vec<Unseen> {
     // An input whose derived output is committed was read by a consumer whose transaction
     // committed, even if that consumer never learnt the outcome (an `info` txn's polls are not
     // ok polls): lineage counts as having seen it. Sorted, distinct.
-    let mut seen_through_lineage: Vec<u64> = facts
-        .sends
-        .iter()
-        .filter_map(|s| s.source.map(|source| (s, source)))
-        .filter(|(s, _)| {
-            truth
-                .with_value(partition_of(s), s.value)
+    // Built on first need: only a value no poll returned is looked up in it.
+    let seen_through_lineage = std::cell::OnceCell::new();
+    let lineage = || {
+        seen_through_lineage.get_or_init(|| {
+            let mut seen: Vec<u64> = facts
+                .sends
                 .iter()
-                .any(|r| r.2.is_committed())
+                .filter_map(|s| s.source.map(|source| (s, source)))
+                .filter(|(s, _)| {
+                    truth
+                        .with_value(partition_of(s), s.value)
+                        .iter()
+                        .any(|r| r.2.is_committed())
+                })
+                .map(|(_, source)| source)
+                .collect();
+            seen.sort_unstable();
+            seen.dedup();
+            seen
         })
-        .map(|(_, source)| source)
-        .collect();
-    seen_through_lineage.sort_unstable();
-    seen_through_lineage.dedup();
+    };
     let mut found = Vec::new();
     for (partition, (polled_through, mut values)) in polled {
         values.sort_unstable();
@@ -360,7 +392,7 @@ pub(crate) fn unseen(cx: &Context) -> Vec<Unseen> {
             .map(|s| s.value)
             .filter(|v| {
                 while polled_values.next_if(|&p| p < v).is_some() {}
-                polled_values.peek() != Some(&v) && seen_through_lineage.binary_search(v).is_err()
+                polled_values.peek() != Some(&v) && lineage().binary_search(v).is_err()
             })
             .collect();
         // Sends come by value: one value's sends are adjacent.

@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use super::Finding;
 use crate::causal::FindingRecords;
 use crate::detect::Context;
-use crate::history::RecordStatus;
+use crate::history::{Phase, RecordStatus};
 use crate::txn::{Partition, partition_of};
 
 /// An ok poll returned a value whose writer definitely aborted (Jepsen's G1a).
@@ -71,10 +71,12 @@ pub(crate) fn find(cx: &Context) -> Vec<AbortedRead> {
             .filter(|r| r.status == RecordStatus::Aborted);
         aborted_records.extend(aborted.map(|r| (partition, r.offset, r.value)));
     }
+    // A send is definitely aborted iff it is a step of a transactional txn that failed.
     let mut aborted_sends: Vec<(Partition, u64)> = facts
-        .sends
+        .txns
         .iter()
-        .filter(|s| s.aborted(facts))
+        .filter(|t| t.transactional && t.outcome == Some(Phase::Fail))
+        .flat_map(|t| &facts.sends[t.sends.clone()])
         .map(|s| (partition_of(s), s.value))
         .collect();
     if aborted_records.is_empty() && aborted_sends.is_empty() {
@@ -82,10 +84,12 @@ pub(crate) fn find(cx: &Context) -> Vec<AbortedRead> {
     }
     aborted_records.sort_unstable();
     aborted_sends.sort_unstable();
+    let values = aborted_records.iter().map(|r| r.2);
+    let filter = ValueFilter::new(values.chain(aborted_sends.iter().map(|s| s.1)));
     let mut found: Vec<AbortedRead> = Vec::new();
     for poll in &facts.polls {
         let partition = (poll.topic, poll.partition);
-        for r in poll.records {
+        for r in poll.records.iter().filter(|r| filter.may_hold(r.value)) {
             let aborted_in_final_log = aborted_records
                 .binary_search(&(partition, r.offset, r.value))
                 .is_ok();
@@ -123,4 +127,35 @@ pub(crate) fn find(cx: &Context) -> Vec<AbortedRead> {
         (&a.topic, a.partition, a.offset, a.poll) == (&b.topic, b.partition, b.offset, b.poll)
     });
     found
+}
+
+/// A set of values that may answer "held" for a value it does not hold, never "not held" for
+/// one it does: one bit per hash of a value, in a table that stays in cache, so the many polled
+/// records of values nothing aborted are passed over without searching the aborted lists.
+struct ValueFilter {
+    bits: Vec<u64>,
+}
+
+impl ValueFilter {
+    /// 2^18 bits (32 KiB).
+    const BITS: u32 = 18;
+
+    fn new(values: impl Iterator<Item = u64>) -> Self {
+        let mut bits = vec![0u64; 1 << (Self::BITS - 6)];
+        for value in values {
+            let bit = Self::bit(value);
+            bits[bit >> 6] |= 1 << (bit & 63);
+        }
+        ValueFilter { bits }
+    }
+
+    fn bit(value: u64) -> usize {
+        // Fibonacci hashing: the top bits of the product mix every bit of the value.
+        (value.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - Self::BITS)) as usize
+    }
+
+    fn may_hold(&self, value: u64) -> bool {
+        let bit = Self::bit(value);
+        self.bits[bit >> 6] & (1 << (bit & 63)) != 0
+    }
 }

@@ -25,7 +25,7 @@ use super::Finding;
 use crate::causal::FindingRecords;
 use crate::detect::Context;
 use crate::facts::{Facts, TxnFact, phase_name};
-use crate::history::{Phase, PolledRecord, TxnStep};
+use crate::history::{Operation, Phase, PolledRecord, TxnStep};
 use crate::txn::Partition;
 use reached::Reached;
 
@@ -109,7 +109,7 @@ impl Finding for EarlyRead {
 }
 
 pub(crate) fn find(cx: &Context) -> Vec<EarlyRead> {
-    let candidates = reads_of_other_transactions(cx.facts);
+    let candidates = reads_of_other_transactions(cx, latest_invoke(cx));
     if candidates.is_empty() {
         return Vec::new();
     }
@@ -147,24 +147,45 @@ pub(crate) fn find(cx: &Context) -> Vec<EarlyRead> {
     found
 }
 
-/// Every ok poll's record written by another operation's transaction (`writer_of`), as (index
-/// into `Facts::polls`, record, index into `Facts::txns`), in poll order. Only partitions such
-/// transactions send to are looked at (a consume-transform-produce loop reads none).
-fn reads_of_other_transactions<'h>(facts: &Facts<'h>) -> Vec<(usize, PolledRecord, usize)> {
-    let written: std::collections::BTreeSet<Partition> = facts
-        .txns
+/// The latest invoke time of a `send` or `txn` op. A commit bound is the invoke time of the
+/// writing transaction or of some send, so no poll completed at or after this time is early:
+/// the candidates need not include its records (a run's read-back, polled at the end, is most
+/// of the polled records of a history).
+fn latest_invoke(cx: &Context) -> u64 {
+    cx.history
+        .ops
         .iter()
-        .filter(|t| t.transactional && t.outcome.is_some_and(|o| o != Phase::Fail))
-        .flat_map(|t| facts.sends[t.sends.clone()].iter())
-        .map(|s| (s.topic, s.partition))
-        .collect();
+        .filter(|op| op.phase == Phase::Invoke && !matches!(op.op, Operation::Poll { .. }))
+        .map(|op| op.time_ns)
+        .max()
+        .unwrap_or(0)
+}
+
+/// Every record of an ok poll completed before `latest_invoke` written by another operation's
+/// transaction (`writer_of`), as (index into `Facts::polls`, record, index into
+/// `Facts::txns`), in poll order. Only partitions such transactions send to are looked at (a
+/// consume-transform-produce loop reads none).
+fn reads_of_other_transactions(
+    cx: &Context,
+    latest_invoke: u64,
+) -> Vec<(usize, PolledRecord, usize)> {
+    let facts = cx.facts;
+    let written = facts.partitions_of(
+        facts
+            .txns
+            .iter()
+            .filter(|t| t.transactional && t.outcome.is_some_and(|o| o != Phase::Fail))
+            .flat_map(|t| facts.sends[t.sends.clone()].iter()),
+    );
     let mut candidates = Vec::new();
     if written.is_empty() {
         return candidates;
     }
     for (i, poll) in facts.polls.iter().enumerate() {
         let partition = (poll.topic, poll.partition);
-        if !written.contains(&partition) {
+        if cx.history.ops[poll.op as usize].time_ns >= latest_invoke
+            || !written.contains(&partition)
+        {
             continue;
         }
         for r in poll.records {
@@ -188,7 +209,7 @@ fn writer_of(facts: &Facts, partition: Partition, offset: u64, value: u64) -> Op
         .map(|&s| &facts.sends[s])
         .find(|s| s.acked_offset == Some(offset))
         .or_else(|| (sends.len() == 1).then(|| &facts.sends[sends[0]]))?;
-    let txn = send.txn?;
+    let txn = send.txn()?;
     let t = &facts.txns[txn];
     (t.transactional && t.outcome.is_some_and(|o| o != Phase::Fail)).then_some(txn)
 }

@@ -162,11 +162,11 @@ fn write_read_edges<'h>(
 ) {
     let facts = cx.facts;
     // Only polls of partitions committed transactions write to can give an edge.
-    let written: std::collections::BTreeSet<(TopicRef, u32)> = committed
-        .iter()
-        .flat_map(|&t| facts.sends[facts.txns[t].sends.clone()].iter())
-        .map(|s| (s.topic, s.partition))
-        .collect();
+    let written = facts.partitions_of(
+        committed
+            .iter()
+            .flat_map(|&t| facts.sends[facts.txns[t].sends.clone()].iter()),
+    );
     for (reader, &t) in committed.iter().enumerate() {
         for step in facts.txns[t].steps {
             let TxnStep::Poll {
@@ -186,7 +186,7 @@ fn write_read_edges<'h>(
                     .sends_of(topic, *partition, r.value)
                     .iter()
                     .map(|&s| &facts.sends[s])
-                    .filter_map(|s| Some((node_of[s.txn?]?, s.acked_offset)))
+                    .filter_map(|s| Some((node_of[s.txn()?]?, s.acked_offset)))
                     .collect();
                 let writer = match writers.iter().find(|w| w.1 == Some(r.offset)) {
                     Some(w) => Some(w.0),

@@ -75,7 +75,7 @@ pub(crate) fn find(cx: &Context) -> Vec<HangingTransaction> {
             let mut writers: Vec<u64> = records
                 .iter()
                 .flat_map(|&(_, value)| facts.sends_of(topic, partition, value))
-                .filter(|&&s| facts.sends[s].txn.is_some())
+                .filter(|&&s| facts.sends[s].txn().is_some())
                 .map(|&s| facts.sends[s].invoke)
                 .collect();
             writers.sort_unstable();

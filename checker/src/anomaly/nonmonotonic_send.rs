@@ -61,7 +61,7 @@ pub(crate) fn find(cx: &Context) -> Vec<NonmonotonicSend> {
     // A finding compares two acknowledged sends of a process.
     for (&process, events) in facts.by_process.iter().filter(|(_, e)| e.len() >= 2) {
         last.clear();
-        for event in events {
+        for (_, event) in events {
             let ProcessEvent::Ack(i) = *event else {
                 continue;
             };

@@ -465,3 +465,39 @@ fn a_value_committed_by_two_transactions_is_a_reprocess_naming_both_writers() {
         "{why}"
     );
 }
+
+proptest! {
+    /// The first value at each offset, array or hash map, is the first observed there, as a
+    /// plain map of every observation says.
+    #[test]
+    fn first_values_agree_with_a_map(
+        log_offsets in prop::collection::vec(0u64..30, 0..20),
+        sparse in any::<bool>(),
+        observations in prop::collection::vec((0u64..40, 0u64..3), 1..60),
+    ) {
+        let spread = |o: u64| if sparse { o * 1_000 } else { o };
+        let mut first = FirstValues::default();
+        first.cover(log_offsets.iter().map(|&o| spread(o)));
+        let mut oracle = std::collections::BTreeMap::new();
+        for (offset, value) in observations {
+            let offset = spread(offset);
+            let expected = *oracle.entry(offset).or_insert(value);
+            prop_assert_eq!(first.first(offset, value), expected);
+        }
+    }
+}
+
+proptest! {
+    /// Merging two sorted, distinct lists is sorting and deduplicating both together.
+    #[test]
+    fn merge_distinct_is_a_sorted_union(
+        a in prop::collection::btree_set((0u64..6, 0u64..6), 0..12),
+        b in prop::collection::btree_set((0u64..6, 0u64..6), 0..12),
+    ) {
+        let (a, b): (Vec<_>, Vec<_>) = (a.into_iter().collect(), b.into_iter().collect());
+        let mut expected = [a.clone(), b.clone()].concat();
+        expected.sort_unstable();
+        expected.dedup();
+        prop_assert_eq!(merge_distinct(&a, &b), expected);
+    }
+}

@@ -4,29 +4,80 @@
 
 use std::collections::BTreeSet;
 
-use super::{Truth, phase_name};
+use super::{Partition, Truth, phase_name};
 use crate::anomaly::*;
 use crate::detect::Context;
-use crate::facts::{Facts, TopicRef};
+use crate::facts::{Facts, partition_key};
+use crate::history::RecordStatus;
 use crate::history::TxnStep;
 
-/// One committed output of an input: (input, topic, partition, offset, value).
-type Output<'h> = (u64, TopicRef<'h>, u32, u64, u64);
+/// One committed output of an input: (input, partition as `partition_key`, offset, value):
+/// 32 bytes of integers, sorted in the order of (input, topic, partition, offset, value).
+type Output = (u64, u64, u64, u64);
 
 /// The exactly-once oracle's view: every committed-visible final-log record attributed to the
 /// inputs its value's sends name as `source`.
-pub(crate) struct Effects<'h> {
+pub(crate) struct Effects {
     /// Every committed output, by input, then topic, partition and offset.
-    outputs: Vec<Output<'h>>,
+    outputs: Vec<Output>,
+    /// The inputs with some committed output, ascending.
+    inputs: Vec<u64>,
     /// (input, the most sends naming it in any one op: the transform's fan-out), by input.
     per_attempt: Vec<(u64, usize)>,
 }
 
-impl<'h> Effects<'h> {
-    pub fn new(facts: &Facts<'h>, truth: &Truth<'_, 'h>) -> Self {
-        let mut outputs: Vec<Output<'h>> = Vec::new();
+/// Asks whether inputs have a committed output, searching forward from the previous answer
+/// (galloping): inputs asked in ascending order, as a log's usually are, cost about one step
+/// each instead of a binary search over every input.
+struct OutputCursor<'e> {
+    inputs: &'e [u64],
+    at: usize,
+}
+
+impl<'e> OutputCursor<'e> {
+    fn new(effects: &'e Effects) -> Self {
+        OutputCursor {
+            inputs: &effects.inputs,
+            at: 0,
+        }
+    }
+
+    /// Whether some committed output names `input`.
+    fn has_output(&mut self, input: u64) -> bool {
+        if self.at > 0 && self.inputs[self.at - 1] >= input {
+            self.at = 0; // Asked out of order: search from the start.
+        }
+        let rest = &self.inputs[self.at..];
+        let mut end = 1;
+        while end < rest.len() && rest[end - 1] < input {
+            end *= 2;
+        }
+        let end = end.min(rest.len());
+        self.at += rest[..end].partition_point(|&i| i < input);
+        self.inputs.get(self.at) == Some(&input)
+    }
+}
+
+impl Effects {
+    pub fn new<'h>(facts: &Facts<'h>, truth: &Truth<'_, 'h>) -> Self {
+        let mut outputs: Vec<Output> = Vec::new();
         let mut sources: Vec<u64> = Vec::new();
-        for ((topic, partition, value), sends) in facts.send_index.groups() {
+        // Only send steps carry lineage: the partitions no such step names have no effects.
+        let with_lineage = facts.partitions_of(
+            facts
+                .txns
+                .iter()
+                .flat_map(|t| &facts.sends[t.sends.clone()])
+                .filter(|s| s.source.is_some()),
+        );
+        let groups = facts
+            .send_index
+            .groups_in(|partition| with_lineage.contains(&partition));
+        // The groups come by value within a partition, as the final log's records by value
+        // do: each group's records are found by walking both together, not by a look-up.
+        let mut log = LogWalk::default();
+        for ((topic, partition, value), sends) in groups {
+            let records = log.with_value(truth, (topic, partition), value);
             sources.clear();
             sources.extend(sends.iter().filter_map(|&s| facts.sends[s].source));
             if sources.is_empty() {
@@ -34,9 +85,9 @@ impl<'h> Effects<'h> {
             }
             sources.sort_unstable();
             sources.dedup();
-            let records = truth.with_value((topic, partition), value);
+            let key = partition_key(topic, partition);
             for r in records.iter().filter(|r| r.2.is_committed()) {
-                let attributed = sources.iter().map(|&s| (s, topic, partition, r.1, value));
+                let attributed = sources.iter().map(|&s| (s, key, r.1, value));
                 outputs.extend(attributed);
             }
         }
@@ -44,22 +95,46 @@ impl<'h> Effects<'h> {
         // the value only orders records a malformed log puts at one offset (by value, as the
         // groups above come).
         outputs.sort_unstable();
+        let mut inputs: Vec<u64> = outputs.iter().map(|o| o.0).collect();
+        inputs.dedup();
         Effects {
             outputs,
+            inputs,
             per_attempt: per_attempt(facts),
         }
-    }
-
-    /// Whether some committed output names `input`.
-    fn has_output(&self, input: u64) -> bool {
-        let at = self.outputs.partition_point(|o| o.0 < input);
-        self.outputs.get(at).is_some_and(|o| o.0 == input)
     }
 
     fn per_attempt(&self, input: u64) -> usize {
         self.per_attempt
             .binary_search_by_key(&input, |&(source, _)| source)
             .map_or(1, |at| self.per_attempt[at].1)
+    }
+}
+
+/// A walk along one partition's final-log records by value, asked for ascending values.
+#[derive(Default)]
+struct LogWalk<'t, 'h> {
+    partition: Option<Partition<'h>>,
+    records: &'t [(u64, u64, RecordStatus)],
+}
+
+impl<'t, 'h> LogWalk<'t, 'h> {
+    /// The records of `value` in `partition`: of a value above the previous one asked in the
+    /// same partition (else the walk starts again).
+    fn with_value(
+        &mut self,
+        truth: &'t Truth<'_, 'h>,
+        partition: Partition<'h>,
+        value: u64,
+    ) -> &'t [(u64, u64, RecordStatus)] {
+        if self.partition != Some(partition) {
+            self.partition = Some(partition);
+            self.records = truth.by_value_of(partition);
+        }
+        let below = self.records.iter().take_while(|r| r.0 < value).count();
+        self.records = &self.records[below..];
+        let run = self.records.iter().take_while(|r| r.0 == value).count();
+        &self.records[..run]
     }
 }
 
@@ -108,7 +183,8 @@ pub(crate) fn duplicate_effects(cx: &Context) -> Vec<DuplicateEffect> {
         if outputs.len() <= per_attempt {
             continue;
         }
-        let record = |&(_, topic, partition, offset, value): &Output| {
+        let record = |&(_, key, offset, value): &Output| {
+            let (topic, partition) = facts.partition_keyed(key);
             let mut sent_by: Vec<u64> = facts
                 .sends_of(topic, partition, value)
                 .iter()
@@ -168,6 +244,7 @@ pub(crate) fn lost_effects(cx: &Context) -> Vec<LostEffect> {
     // The partition last looked at and the highest committed offset of it so far: a later
     // group's commit of it reports only the records above that (the others were reported).
     let mut reported_below: Option<(&str, u32, u64)> = None;
+    let mut outputs = OutputCursor::new(cx.effects());
     for commit in commits {
         let Some(records) = facts
             .topics
@@ -186,10 +263,7 @@ pub(crate) fn lost_effects(cx: &Context) -> Vec<LostEffect> {
         };
         reported_below = Some((&commit.topic, commit.partition, below.max(commit.offset)));
         let lost = records.iter().filter(|r| {
-            below <= r.0
-                && r.0 < commit.offset
-                && r.2.is_committed()
-                && !cx.effects().has_output(r.1)
+            below <= r.0 && r.0 < commit.offset && r.2.is_committed() && !outputs.has_output(r.1)
         });
         let mut last = None;
         for &(offset, input, _) in lost {
@@ -230,5 +304,27 @@ fn lost_effect(
         group: commit.group.clone(),
         committed_offset: commit.offset,
         consumed_by,
+    }
+}
+
+#[cfg(test)]
+mod cursor_tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// The galloping cursor answers as a search of the whole list, in any order of asking.
+        #[test]
+        fn the_cursor_agrees_with_a_search(
+            mut inputs in prop::collection::vec(0u64..50, 0..30),
+            asked in prop::collection::vec(0u64..55, 1..40),
+        ) {
+            inputs.sort_unstable();
+            inputs.dedup();
+            let mut cursor = OutputCursor { inputs: &inputs, at: 0 };
+            for input in asked {
+                prop_assert_eq!(cursor.has_output(input), inputs.binary_search(&input).is_ok());
+            }
+        }
     }
 }

@@ -8,6 +8,7 @@ use crate::anomaly::*;
 use crate::detect::Context;
 use crate::facts::{Facts, SendFact, TxnFact, phase_name};
 use crate::history::{Phase, PolledRecord, RecordStatus};
+use crate::ranges::KeyRanges;
 
 /// torn-transaction: a transactional `txn` with at least two sends that *committed* — it
 /// completed ok, or the final log holds one of its sends' values with status committed and
@@ -33,20 +34,36 @@ pub(crate) fn torn_transactions(cx: &Context) -> Vec<TornTransaction> {
     if candidates().next().is_none() {
         return Vec::new();
     }
-    let spans = PollSpans::new(facts);
+    // Only the partitions the candidates send to are asked about.
+    let sent_to = facts.partitions_of(candidates().flat_map(|t| &facts.sends[t.sends.clone()]));
+    let spans = PollSpans::new(facts, &sent_to);
     let mut found = Vec::new();
     for txn in candidates() {
         let sends = &facts.sends[txn.sends.clone()];
-        let committed_in_final_log = sends.iter().any(|s| {
-            facts.sends_of(s.topic, s.partition, s.value).len() == 1
-                && truth
-                    .with_value(partition_of(s), s.value)
-                    .iter()
-                    .any(|r| r.2 == RecordStatus::Committed)
-        });
-        if txn.outcome != Some(Phase::Ok) && !committed_in_final_log {
+        let committed_in_final_log = || {
+            sends.iter().any(|s| {
+                facts.sends_of(s.topic, s.partition, s.value).len() == 1
+                    && truth
+                        .with_value(partition_of(s), s.value)
+                        .iter()
+                        .any(|r| r.2 == RecordStatus::Committed)
+            })
+        };
+        // An ok transaction committed whatever the log says: the log is looked at for it
+        // only when it is found torn (almost never).
+        let known_committed = match txn.outcome {
+            Some(Phase::Ok) => None,
+            _ if committed_in_final_log() => Some(true),
+            _ => continue,
+        };
+        let evidence = [
+            log_evidence(txn.sends.clone(), facts, truth),
+            poll_evidence(txn, facts, truth, &spans),
+        ];
+        if evidence.iter().all(Option::is_none) {
             continue;
         }
+        let committed_in_final_log = known_committed.unwrap_or_else(committed_in_final_log);
         let torn = |evidence| TornTransaction {
             txn: txn.invoke,
             completion: txn.completion,
@@ -55,29 +72,35 @@ pub(crate) fn torn_transactions(cx: &Context) -> Vec<TornTransaction> {
             committed_in_final_log,
             evidence,
         };
-        found.extend(log_evidence(sends, truth).map(torn));
-        found.extend(poll_evidence(txn, facts, truth, &spans).map(torn));
+        found.extend(evidence.into_iter().flatten().map(torn));
     }
     found
 }
 
 /// Among the sends to partitions with ground truth, the records of those with a
 /// committed-visible record of their value and of those without, if there are both.
-fn log_evidence<'h>(sends: &[SendFact<'h>], truth: &Truth<'_, 'h>) -> Option<TornEvidence> {
-    let with_truth = || sends.iter().filter(|s| truth.has(partition_of(s)));
-    let is_committed = |s: &SendFact<'h>| {
-        truth
-            .committed_offset_of(partition_of(s), s.value)
-            .is_some()
+fn log_evidence<'h>(
+    sends: std::ops::Range<usize>,
+    facts: &Facts<'h>,
+    truth: &Truth<'_, 'h>,
+) -> Option<TornEvidence> {
+    // (index into `Facts::sends`, send) of the sends to partitions with ground truth.
+    let with_truth = || {
+        let sends = sends.clone().map(|i| (i, &facts.sends[i]));
+        sends.filter(|(_, s)| truth.has(partition_of(s)))
     };
+    let is_committed = |&(i, _): &(usize, &SendFact<'h>)| truth.send_committed(i);
     // Decided first without building records (a string each): almost never torn.
-    let committed_count = with_truth().filter(|s| is_committed(s)).count();
+    let committed_count = with_truth().filter(is_committed).count();
     if committed_count == 0 || committed_count == with_truth().count() {
         return None;
     }
-    let (committed, not_committed) = with_truth().partition(|s| is_committed(s));
-    let records = |sends: Vec<&SendFact<'h>>| -> Vec<TxnRecord> {
-        sends.into_iter().map(|s| txn_record(s, truth)).collect()
+    let (committed, not_committed): (Vec<_>, Vec<_>) = with_truth().partition(is_committed);
+    let records = |sends: Vec<(usize, &SendFact<'h>)>| -> Vec<TxnRecord> {
+        sends
+            .into_iter()
+            .map(|(_, s)| txn_record(s, truth))
+            .collect()
     };
     Some(TornEvidence::Log {
         committed: records(committed),
@@ -163,14 +186,18 @@ struct PartitionSpans<'h> {
     highs: Vec<u64>,
     /// (value, span) of every record returned, sorted, distinct.
     values: Vec<(u64, usize)>,
-    /// Value → its range in `values` (looked up per send; never iterated).
-    ranges: rustc_hash::FxHashMap<u64, (u32, u32)>,
+    /// Value → its range in `values` (looked up per send).
+    ranges: KeyRanges,
 }
 
 impl<'h> PollSpans<'h> {
-    fn new(facts: &Facts<'h>) -> Self {
+    /// The spans of the polls of the partitions in `wanted`.
+    fn new(facts: &Facts<'h>, wanted: &std::collections::BTreeSet<Partition<'h>>) -> Self {
         let mut by_partition: BTreeMap<Partition<'h>, PartitionSpans<'h>> = BTreeMap::new();
         for poll in &facts.polls {
+            if !wanted.contains(&(poll.topic, poll.partition)) {
+                continue;
+            }
             let (Some(low), Some(high)) = (
                 poll.records.iter().map(|r| r.offset).min(),
                 poll.records.iter().map(|r| r.offset).max(),
@@ -197,15 +224,7 @@ impl<'h> PollSpans<'h> {
             partition.highs.sort_unstable();
             partition.values.sort_unstable();
             partition.values.dedup();
-            partition.ranges.reserve(partition.values.len());
-            let mut start = 0;
-            for group in partition.values.chunk_by(|a, b| a.0 == b.0) {
-                let end = start + group.len();
-                partition
-                    .ranges
-                    .insert(group[0].0, (start as u32, end as u32));
-                start = end;
-            }
+            partition.ranges = KeyRanges::by_key(&partition.values, |v| v.0);
         }
         PollSpans { by_partition }
     }
@@ -214,10 +233,7 @@ impl<'h> PollSpans<'h> {
 impl PartitionSpans<'_> {
     /// The spans that returned `value`, each once.
     fn returning(&self, value: u64) -> &[(u64, usize)] {
-        match self.ranges.get(&value) {
-            Some(&(start, end)) => &self.values[start as usize..end as usize],
-            None => &[],
-        }
+        &self.values[self.ranges.get(value)]
     }
 
     fn returned(&self, value: u64) -> bool {
