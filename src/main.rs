@@ -625,20 +625,8 @@ fn compare(
         variants: variant_names,
         seeds: seeds.to_string(),
         rows,
-        cost_model: {
-            let (kind, parameters) = loaded.cost_model();
-            eosim::reports::CostModel {
-                kind: kind.to_string(),
-                parameters,
-            }
-        },
-        reference: loaded
-            .reference
-            .as_ref()
-            .map(|r| eosim::reports::ThroughputReference {
-                source: r.source.clone(),
-                throughput_ratios: r.throughput_ratios.clone(),
-            }),
+        cost_model: compare_cost_model(&loaded),
+        reference: compare_reference(&loaded),
         interrupted: end.interrupted,
     };
     if let Some(path) = html {
@@ -658,6 +646,26 @@ fn compare(
         report.to_text()
     });
     Ok(exit_after(end.interrupted, true))
+}
+
+/// The cost model `compare` names: the scenario's kind and parameters.
+fn compare_cost_model(loaded: &scenarios::Scenario) -> eosim::reports::CostModel {
+    let (kind, parameters) = loaded.cost_model();
+    eosim::reports::CostModel {
+        kind: kind.to_string(),
+        parameters,
+    }
+}
+
+/// The published figures a scenario's `[reference]` gives, shown beside the measured ones.
+fn compare_reference(loaded: &scenarios::Scenario) -> Option<eosim::reports::ThroughputReference> {
+    loaded
+        .reference
+        .as_ref()
+        .map(|r| eosim::reports::ThroughputReference {
+            source: r.source.clone(),
+            throughput_ratios: r.throughput_ratios.clone(),
+        })
 }
 
 /// Runs every seed of `range` under each guarantee (a worker runs one seed under all of
