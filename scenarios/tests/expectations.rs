@@ -171,3 +171,27 @@ fn default_queue_runs_show_int_send_skip_as_informational_only() {
         .count();
     assert!(send_skips > 0, "{everything:?}");
 }
+
+/// int-nonmonotonic-send end to end: under `unsynced-acks` a broker crash loses an
+/// acknowledged transactional send, and the transaction's next send to that partition lands at
+/// the offset acknowledged for the lost one (`eosim run txn-timeouts --seed 95 --variant
+/// unsynced-acks`: its only finding). The default protocol is clean on the same seed.
+#[test]
+fn a_lost_unsynced_write_makes_the_next_send_of_its_transaction_nonmonotonic() {
+    let scenario = scenarios::load("txn-timeouts").unwrap();
+    let options = |variants| RunOptions {
+        seed: 95,
+        variants,
+        ..RunOptions::default()
+    };
+    let buggy = run(&scenario, &options(vec![model::Variant::UnsyncedAcks]));
+    assert!(
+        buggy
+            .kinds()
+            .contains(&checker::AnomalyKind::IntNonmonotonicSend),
+        "{:?}",
+        buggy.anomalies
+    );
+    let fixed = run(&scenario, &options(Vec::new()));
+    assert!(fixed.passed(), "{:?}", fixed.anomalies);
+}
