@@ -500,11 +500,9 @@ impl Broker {
                     if isolation == crate::protocol::IsolationLevel::ReadCommitted
                         && fetched.last_stable_offset < fetched.high_watermark
                         && offset < fetched.high_watermark
-                        && fetched
-                            .records
-                            .iter()
-                            .filter(|&&(o, _)| o >= offset)
-                            .count()
+                        // Whole batches: count only the records at or above the offset.
+                        && fetched.records.len()
+                            - fetched.records.partition_point(|&(o, _)| o < offset)
                             < max_records as usize
                     {
                         // Stopped at the LSO with records beyond it: an open transaction.

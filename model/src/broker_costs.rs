@@ -122,7 +122,7 @@ mod tests {
     fn services(spec: ClusterSpec, net: NetConfig, requests: Vec<Request>) -> Vec<u128> {
         let report = sim::run_seed(1, &sim::SeedOptions::default(), move |_| async move {
             let mut costs = BrokerCosts::new(&spec, &net);
-            let now = Instant::now();
+            let now = sim::trace::now();
             (requests.iter())
                 .map(|r| costs.service(now, r).as_micros())
                 .collect::<Vec<_>>()

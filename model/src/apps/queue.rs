@@ -462,9 +462,7 @@ impl QueueClient {
             )
             .await
             .map_err(|e| e.to_string())?;
-        if fetched.next_offset != position {
-            positions.insert(tp.clone(), fetched.next_offset);
-        }
+        positions.insert(tp.clone(), fetched.next_offset);
         Ok(fetched
             .records
             .iter()
@@ -705,14 +703,14 @@ impl QueueClient {
         let Micro::Send(first_tp, _) = &micros[i] else {
             unreachable!("batch_at is called on a send");
         };
-        let run = if self.workload.batch_sends {
-            micros.len() - i
+        let most = if self.workload.batch_sends {
+            usize::MAX
         } else {
             1
         };
         micros[i..]
             .iter()
-            .take(run)
+            .take(most)
             .map_while(|m| match m {
                 Micro::Send(tp, value) if tp == first_tp => Some(*value),
                 _ => None,
