@@ -138,13 +138,15 @@ pub fn failure(outcome: &RunOutcome) -> Option<Failure> {
     Failure::of_run(outcome.panic.is_some(), outcome.kinds())
 }
 
-/// One seed's line of `eosim compare`: its findings per kind and its delivery in virtual time.
-pub fn compare_seed(outcome: &RunOutcome) -> reports::CompareSeed {
+/// One seed's line of `eosim compare`: its findings per kind and its delivery in virtual time
+/// (`pre_filled`: the scenario's input is written before processing starts,
+/// `Scenario::input_pre_filled`).
+pub fn compare_seed(outcome: &RunOutcome, pre_filled: bool) -> reports::CompareSeed {
     let mut findings = std::collections::BTreeMap::new();
     for anomaly in &outcome.anomalies {
         *findings.entry(anomaly.kind()).or_insert(0) += 1;
     }
-    let delivery = checker::metrics::delivery(&outcome.history);
+    let delivery = checker::metrics::delivery(&outcome.history, pre_filled);
     reports::CompareSeed {
         seed: outcome.seed,
         failure: failure(outcome),

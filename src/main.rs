@@ -628,6 +628,7 @@ fn compare(
         cost_model: compare_cost_model(&loaded),
         reference: compare_reference(&loaded),
         interrupted: end.interrupted,
+        steady_rate: loaded.input_pre_filled(),
     };
     if let Some(path) = html {
         let replay = |guarantee: &str, seed: u64| {
@@ -681,6 +682,7 @@ fn compare_tallies(
     let mut tallies = vec![eosim::reports::CompareTally::default(); guarantees.len()];
     let mut failed = vec![0u64; guarantees.len()];
     let (run_scenario, run_guarantees) = (loaded.clone(), guarantees.to_vec());
+    let pre_filled = loaded.input_pre_filled();
     let end = eosim::sim::for_each_seed(
         range.seeds(None),
         jobs,
@@ -693,10 +695,10 @@ fn compare_tallies(
                         variants: variants.clone(),
                         swarm,
                     };
-                    eosim::compare_seed(&scenarios::run(
-                        &run_scenario,
-                        &options(seed, &knobs, false),
-                    ))
+                    eosim::compare_seed(
+                        &scenarios::run(&run_scenario, &options(seed, &knobs, false)),
+                        pre_filled,
+                    )
                 })
                 .collect::<Vec<_>>()
         },

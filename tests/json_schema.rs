@@ -323,6 +323,15 @@ fn every_json_output_matches_docs_json_schema() {
         "{failing}"
     );
     checker.document("compare", "compare (failing, with a reference)", &failing);
+    // Input written before processing (`preload_input`): the optional `steady_rate`.
+    let preloaded = "name = \"preloaded\"\nguarantee = \"exactly-once\"\n\
+        [cluster]\nbrokers = 3\ntopics = [{ name = \"data\", partitions = 2 }]\n\
+        [app.streams]\ninstances = 2\nrecords = 40\npreload_input = true\n[faults]\nphase_ms = 0\n";
+    let file = scratch("preloaded.toml");
+    std::fs::write(&file, preloaded).unwrap();
+    let steady = json_of(&["compare", &file, "--seeds", "0..1", "--json"], 0);
+    assert_eq!(steady["steady_rate"], serde_json::json!(true), "{steady}");
+    checker.document("compare", "compare (input written first)", &steady);
 
     let check = json_of(&["check", &history, "--json"], 1);
     checker.document("check (history)", "check (eosim history)", &check);

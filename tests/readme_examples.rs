@@ -35,6 +35,11 @@ const SLOW: &[(&str, &str)] = &[
         "eosim compare eos-test --seeds 0..50 --guarantees at-least-once,exactly-once,exactly-once-v2",
         "150 eos-test runs: 26 s in a debug build on this 2-core machine",
     ),
+    (
+        "eosim compare scenarios/talk/eos-vs-alos-100b.toml --seeds 0..10 --guarantees at-least-once,exactly-once,exactly-once-v2",
+        "30 saturated runs of 100,000 records: 55 s in a release build on this 2-core machine, \
+         many minutes in a debug build",
+    ),
 ];
 
 /// One README example: where it is, what it runs, what it shows.

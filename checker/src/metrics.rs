@@ -24,7 +24,12 @@ pub struct Delivery {
     pub undelivered: u64,
     /// From the first start to the last end, ms of virtual time.
     pub span_ms: f64,
-    /// Delivered records per virtual second over the span.
+    /// Delivered records per virtual second over the span; for a pre-filled input (the
+    /// processing starts once every input record is written, as a throughput benchmark
+    /// runs), the steady rate instead: the records that took effect between the 10th- and the
+    /// 90th-percentile effect, per second between the two. Neither the time records wait in
+    /// the topic, nor the start-up (joining the group, fencing, restoring), nor the drain (the
+    /// last instance finishing alone) is then counted, only what the processing sustains.
     pub records_per_s: f64,
     /// End-to-end latency percentiles, ms of virtual time (0 when nothing was delivered).
     pub latency_p50_ms: f64,
@@ -32,8 +37,9 @@ pub struct Delivery {
     pub latency_max_ms: f64,
 }
 
-/// Measures a history (see the module docs for what counts).
-pub fn delivery(history: &History) -> Delivery {
+/// Measures a history (see the module docs for what counts). `pre_filled`: the processing
+/// started only once every input record was acknowledged (records/s is then the steady rate).
+pub fn delivery(history: &History, pre_filled: bool) -> Delivery {
     let Ok(pairs) = history.pairs() else {
         return Delivery::default();
     };
@@ -77,16 +83,25 @@ pub fn delivery(history: &History) -> Delivery {
     } else {
         &effect_ns
     };
-    summarise(&start_ns, ends)
+    summarise(&start_ns, ends, pre_filled)
 }
 
-fn summarise(start_ns: &BTreeMap<u64, u64>, end_ns: &BTreeMap<u64, u64>) -> Delivery {
+fn summarise(
+    start_ns: &BTreeMap<u64, u64>,
+    end_ns: &BTreeMap<u64, u64>,
+    steady_rate: bool,
+) -> Delivery {
     let mut latencies_ns: Vec<u64> = Vec::with_capacity(start_ns.len());
+    // Kept only for the steady rate, which needs every effect's time in order.
+    let mut effects_ns: Vec<u64> = Vec::with_capacity(if steady_rate { start_ns.len() } else { 0 });
     let (mut first, mut last) = (u64::MAX, 0);
     for (value, &start) in start_ns {
         first = first.min(start);
         if let Some(&end) = end_ns.get(value) {
             latencies_ns.push(end.saturating_sub(start));
+            if steady_rate {
+                effects_ns.push(end);
+            }
             last = last.max(end);
         }
     }
@@ -102,15 +117,38 @@ fn summarise(start_ns: &BTreeMap<u64, u64>, end_ns: &BTreeMap<u64, u64>) -> Deli
     latencies_ns.sort_unstable();
     let ms = |ns: u64| ns as f64 / 1e6;
     result.span_ms = ms(last.saturating_sub(first));
-    result.records_per_s = if result.span_ms > 0.0 {
-        delivered as f64 / (result.span_ms / 1e3)
+    result.records_per_s = if steady_rate {
+        steady_records_per_s(&mut effects_ns)
     } else {
-        0.0
+        rate_per_s(delivered, last.saturating_sub(first))
     };
     result.latency_p50_ms = ms(percentile(&latencies_ns, 50));
     result.latency_p99_ms = ms(percentile(&latencies_ns, 99));
     result.latency_max_ms = ms(*latencies_ns.last().expect("delivered > 0"));
     result
+}
+
+/// Records per second of `count` records in `window_ns` (0 for an empty window).
+fn rate_per_s(count: u64, window_ns: u64) -> f64 {
+    if window_ns == 0 {
+        return 0.0;
+    }
+    count as f64 / (window_ns as f64 / 1e9)
+}
+
+/// The rate in the middle of the run: the records that took effect after the 10th-percentile
+/// effect and by the 90th, per second between the two. The first tenth is the start-up (the
+/// first commits wait for joining the group, fencing, restoring), the last the drain (one
+/// instance finishing its share alone); neither is what the processing sustains.
+fn steady_records_per_s(effects_ns: &mut [u64]) -> f64 {
+    if effects_ns.is_empty() {
+        return 0.0;
+    }
+    effects_ns.sort_unstable();
+    let (from, to) = (percentile(effects_ns, 10), percentile(effects_ns, 90));
+    let inside = effects_ns.partition_point(|&end| end <= to)
+        - effects_ns.partition_point(|&end| end <= from);
+    rate_per_s(inside as u64, to - from)
 }
 
 /// The nearest-rank percentile of sorted, non-empty `values`.
@@ -170,11 +208,50 @@ mod tests {
         h.push(3, 9 * MS, Phase::Fail, copy(&[1, 2]), None); // aborted: no effect
         h.push(4, 10 * MS, Phase::Invoke, copy(&[1]), None);
         h.push(4, 20 * MS, Phase::Ok, copy(&[1]), None);
-        let d = delivery(&h);
+        let d = delivery(&h, false);
         assert_eq!((d.delivered, d.undelivered), (1, 1), "2 never committed");
         assert_eq!(d.latency_p50_ms, 20.0);
         assert_eq!(d.span_ms, 20.0);
         assert_eq!(d.records_per_s, 50.0);
+    }
+
+    #[test]
+    fn a_pre_filled_input_is_measured_at_its_steady_rate() {
+        let mut h = History::default();
+        for v in 1..=10 {
+            h.push(v, 0, Phase::Invoke, send(v), None);
+            h.push(v, v * 5 * MS, Phase::Ok, send(v), None);
+        }
+        // Written by 50 ms; the first commit (start-up) at 100 ms, two steady commits of four
+        // records at 200 and 300 ms, the drain's last record at 1000 ms.
+        let commits: [(u64, &[u64]); 4] = [
+            (100, &[1]),
+            (200, &[2, 3, 4, 5]),
+            (300, &[6, 7, 8, 9]),
+            (1000, &[10]),
+        ];
+        for (process, (at_ms, values)) in (20..).zip(commits) {
+            h.push(
+                process,
+                (at_ms - 10) * MS,
+                Phase::Invoke,
+                copy(values),
+                None,
+            );
+            h.push(process, at_ms * MS, Phase::Ok, copy(values), None);
+        }
+        let whole = delivery(&h, false);
+        assert_eq!(whole.span_ms, 1000.0);
+        assert!((whole.records_per_s - 10.0).abs() < 1e-9);
+        let steady = delivery(&h, true);
+        assert_eq!(steady.span_ms, 1000.0, "the span is the same");
+        assert!(
+            (steady.records_per_s - 40.0).abs() < 1e-9,
+            "the 8 records after the 10th-percentile effect (100 ms) and by the 90th (300 ms), \
+             over 200 ms, not {}",
+            steady.records_per_s
+        );
+        assert_eq!(steady.latency_p50_ms, whole.latency_p50_ms);
     }
 
     #[test]
@@ -184,7 +261,7 @@ mod tests {
             h.push(p, v * MS, Phase::Invoke, send(v), None);
             h.push(p, (v + v - 9) * MS, Phase::Ok, send(v), None);
         }
-        let d = delivery(&h);
+        let d = delivery(&h, false);
         assert_eq!(d.delivered, 4);
         assert_eq!((d.latency_p50_ms, d.latency_p99_ms), (2.0, 4.0));
         assert_eq!(d.latency_max_ms, 4.0);

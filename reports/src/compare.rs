@@ -296,6 +296,10 @@ pub struct CompareReport {
     /// Absent from JSON when false.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub interrupted: bool,
+    /// records/s is the steady rate (the input was written before processing started:
+    /// `checker::metrics::delivery`'s `pre_filled`). Absent from JSON when false.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub steady_rate: bool,
 }
 
 impl CompareReport {
@@ -353,6 +357,13 @@ impl CompareReport {
             "(findings by category, summed over the seeds; records/s and latency: means of \
              per-seed figures, virtual time)\n",
         );
+        if self.steady_rate {
+            out.push_str(
+                "(the input was written before processing started: records/s is the steady \
+                 rate, the records that took effect between the 10th- and the 90th-percentile \
+                 effect over the time between them)\n",
+            );
+        }
         out
     }
 }
@@ -716,6 +727,7 @@ mod tests {
             },
             reference: None,
             interrupted: false,
+            steady_rate: false,
         };
         let text = report.to_text();
         let header = text.lines().find(|l| l.starts_with("guarantee")).unwrap();
@@ -746,6 +758,13 @@ mod tests {
         }
         assert_eq!(parsed, without_samples);
         assert!(report.to_json().contains("\"duplication\": 7"));
+        assert!(!text.contains("steady rate") && !report.to_json().contains("steady_rate"));
+        let steady = CompareReport {
+            steady_rate: true,
+            ..report.clone()
+        };
+        assert!(steady.to_text().contains("records/s is the steady rate"));
+        assert!(steady.to_json().contains("\"steady_rate\": true"));
     }
 
     #[test]
@@ -765,6 +784,7 @@ mod tests {
             },
             reference: None,
             interrupted: false,
+            steady_rate: false,
         };
         let page = render_compare_html(&report, |g, seed| format!("replay {g} {seed}"));
         // Three spread charts (a box per guarantee), failed runs and a bar chart per category

@@ -10,7 +10,8 @@
 //!
 //! How the numbers were chosen: release-build runs of the built-in scenarios with one knob
 //! pushed at a time (2-core machine, shared): 100,000 produce values take ~0.8 s, 20,000
-//! copied values ~1.2 s, 40,000 queue operations ~2.4 s, 20,000 streams records ~1.2 s; a
+//! copied values ~1.2 s, 40,000 queue operations ~2.4 s, 100,000 streams records ~3.5 s and
+//! 0.7 GB (the saturated throughput runs of `scenarios/talk/`, issue 19); a
 //! lossy network multiplies the messages per unit of work by up to ~100 (a lost message
 //! breaks its connection and every call in flight on it is retried), hence the tenfold
 //! smaller workloads when `network.loss` is above zero; group members and streams tasks keep
@@ -107,9 +108,9 @@ pub const MAX_POLL_RECORDS: u32 = 100;
 /// the idle ones wait (as in Kafka; they spun before issue 12's fix, see
 /// `scenarios/regressions/eos-test-idle-instances.toml`).
 pub const MAX_STREAMS_INSTANCES: u32 = 32;
-/// `app.streams.records`: 1..=20,000 input records (default 300; a tenth of the bound on a lossy
+/// `app.streams.records`: 1..=100,000 input records (default 300; a tenth of the bound on a lossy
 /// network).
-pub const MAX_STREAMS_RECORDS: u32 = 20_000;
+pub const MAX_STREAMS_RECORDS: u32 = 100_000;
 /// `app.streams.keys`: 1..=4,096 (default 100; keys are 12 bits).
 pub const MAX_STREAMS_KEYS: u16 = 4_096;
 /// `app.streams.commit_interval_ms`: 1..=60,000 ms (default 100).

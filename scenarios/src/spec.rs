@@ -314,6 +314,12 @@ impl Scenario {
         names
     }
 
+    /// Whether the app processes only once its whole input is written (a Streams app with
+    /// `preload_input`): `compare` then measures the steady rate (`checker::metrics::Delivery::records_per_s`).
+    pub fn input_pre_filled(&self) -> bool {
+        matches!(&self.app, AppSpec::Streams(w) if w.preload_input)
+    }
+
     /// The cost model this scenario runs under: "none" (every message takes its drawn
     /// latency), "per-message" (fixed costs per message, record and sync, nothing shared) or
     /// "shared-resources" (links, handler threads, disks or client CPUs that queue), and

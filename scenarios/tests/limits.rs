@@ -121,7 +121,7 @@ fn a_lossy_network_takes_a_tenth_of_the_workload() {
         "app.jepsen-queue.ops_per_client",
     );
     rejects(
-        &with(STREAMS, &format!("{lossy}[app.streams]\nrecords = 2001")),
+        &with(STREAMS, &format!("{lossy}[app.streams]\nrecords = 10001")),
         10,
         "app.streams.records",
     );
@@ -201,9 +201,9 @@ fn streams_workload_is_bounded() {
         8,
         "app.streams.instances",
     );
-    rejects_value(STREAMS, "app.streams.records", "20001");
+    rejects_value(STREAMS, "app.streams.records", "100001");
     rejects_value(STREAMS, "app.streams.commit_interval_ms", "60001");
-    rejects_value(STREAMS, "app.streams.commit_interval_records", "20001");
+    rejects_value(STREAMS, "app.streams.commit_interval_records", "100001");
     rejects_value(STREAMS, "app.streams.txn_timeout_ms", "0");
     rejects_value(STREAMS, "app.streams.max_input_pause_ms", "10001");
 }

@@ -132,6 +132,10 @@ pub struct StreamsWorkload {
     /// Also commit as soon as a commit cycle has processed this many input records (default
     /// 0: commit by time only, like Kafka's `commit.interval.ms`).
     pub commit_interval_records: u32,
+    /// The instances start processing only once the loader has written (and had acknowledged)
+    /// every input record, as a throughput benchmark runs on a pre-filled input topic
+    /// (default false: they process while it loads).
+    pub preload_input: bool,
 }
 
 impl Default for StreamsWorkload {
@@ -146,6 +150,7 @@ impl Default for StreamsWorkload {
             session_timeout_ms: 1_000,
             max_input_pause_ms: eos_test::MAX_PAUSE_MS,
             commit_interval_records: 0,
+            preload_input: false,
         }
     }
 }
@@ -160,13 +165,15 @@ impl StreamsWorkload {
             txn_timeout_ms: self.txn_timeout_ms,
             session_timeout_ms: self.session_timeout_ms,
             max_input_pause_ms: self.max_input_pause_ms,
+            preload_input: self.preload_input,
         }
     }
 }
 
 /// How a streams application runs (Kafka Streams' configs). Defaults: 3 instances, commit
 /// every 100 ms (Streams' exactly-once default) and never by record count, 10 s transaction
-/// timeout, 1 s session timeout, the loader's pauses capped at 10 ms.
+/// timeout, 1 s session timeout, the loader's pauses capped at 10 ms, processing while the
+/// loader writes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct StreamsConfig {
     pub instances: u32,
@@ -177,6 +184,8 @@ pub struct StreamsConfig {
     pub session_timeout_ms: u64,
     /// The loader's pause after a record is capped at this (0: as fast as acks allow).
     pub max_input_pause_ms: u64,
+    /// Processing starts once every input record is written (a pre-filled input topic).
+    pub preload_input: bool,
 }
 
 impl Default for StreamsConfig {
@@ -333,6 +342,17 @@ impl StreamsProgress {
             .all(|t| (0..partitions).all(|p| state.finished.contains(&(t.clone(), p))))
     }
 
+    /// Waits until the loader has written every input record.
+    async fn wait_loaded(&self) {
+        loop {
+            let notified = self.notify.notified();
+            if self.inner.lock().expect("progress lock").loaded.is_some() {
+                return;
+            }
+            notified.await;
+        }
+    }
+
     /// Waits until `count` source partitions are finished.
     pub async fn wait_for(&self, count: usize) {
         loop {
@@ -422,6 +442,57 @@ impl RunningTask {
 struct Polled {
     step: Option<TxnStep>,
     records: std::collections::VecDeque<(u64, u64)>,
+}
+
+/// What a commit cycle works with besides its tasks and producers.
+struct CycleContext<'a> {
+    consumer: &'a Consumer,
+    member: &'a GroupMember,
+    /// The group generation the tasks were assigned in (KIP-447's fencing metadata).
+    metadata: &'a GroupMetadata,
+    /// The history process the cycle's operations are recorded under.
+    process: ProcessId,
+    local: &'a Local,
+}
+
+/// A record to send: its topic-partition, packed value and the input record it came from.
+type OutputRecord = (TopicPartition, u64, u64);
+
+/// What processing produced over a commit interval, each poll step and output record tagged
+/// with the index of the task it belongs to, in the order processing made them.
+#[derive(Default)]
+struct Processed {
+    steps: Vec<(usize, TxnStep)>,
+    sends: Vec<(usize, OutputRecord)>,
+}
+
+/// One transaction's share of `Processed`: its poll steps and records to send.
+#[derive(Default)]
+struct CycleOutput {
+    steps: Vec<TxnStep>,
+    sends: Vec<OutputRecord>,
+}
+
+impl Processed {
+    /// Everything, for a transaction covering all tasks.
+    fn merged(self) -> CycleOutput {
+        CycleOutput {
+            steps: self.steps.into_iter().map(|(_, step)| step).collect(),
+            sends: self.sends.into_iter().map(|(_, send)| send).collect(),
+        }
+    }
+
+    /// Each of `tasks` tasks' share, for a transaction per task.
+    fn per_task(self, tasks: usize) -> Vec<CycleOutput> {
+        let mut outputs: Vec<CycleOutput> = (0..tasks).map(|_| CycleOutput::default()).collect();
+        for (task, step) in self.steps {
+            outputs[task].steps.push(step);
+        }
+        for (task, send) in self.sends {
+            outputs[task].sends.push(send);
+        }
+        outputs
+    }
 }
 
 /// The input whose head record has the lowest timestamp (the first such input on a tie),
@@ -583,6 +654,9 @@ impl StreamsInstance {
             external_inputs: self.definition.external_inputs(),
             stop: self.ctx.sim.stop_signal(self.ctx.node),
         };
+        if self.config.preload_input {
+            self.progress.wait_loaded().await;
+        }
         loop {
             self.run_until_fenced(&topology, &member, &local).await;
             if local.stop.is_requested() {
@@ -682,42 +756,23 @@ impl StreamsInstance {
                     .ctx
                     .client_id
                     .process(local.calls.fetch_add(1, Ordering::Relaxed));
+                let cx = CycleContext {
+                    consumer: &consumer,
+                    member,
+                    metadata: &metadata,
+                    process,
+                    local,
+                };
                 let outcome = match txn_producer.as_mut() {
                     None if self.exactly_once => {
-                        // One transaction per task, each over its own commit interval.
-                        let mut outcome = Cycle::Idle;
-                        for (task, producer) in tasks.iter_mut().zip(&mut task_producers) {
-                            match self
-                                .cycle_exactly_once(
-                                    &consumer,
-                                    producer,
-                                    std::slice::from_mut(task),
-                                    &metadata,
-                                    process,
-                                    local,
-                                )
-                                .await
-                            {
-                                Cycle::Idle => {}
-                                Cycle::Committed => outcome = Cycle::Committed,
-                                other => {
-                                    outcome = other;
-                                    break;
-                                }
-                            }
-                        }
-                        outcome
-                    }
-                    Some(producer) => {
-                        self.cycle_exactly_once(
-                            &consumer, producer, &mut tasks, &metadata, process, local,
-                        )
-                        .await
-                    }
-                    None => {
-                        self.cycle_at_least_once(&consumer, &mut tasks, process, local)
+                        self.cycle_task_transactions(&cx, &mut task_producers, &mut tasks)
                             .await
                     }
+                    Some(producer) => {
+                        self.cycle_instance_transaction(&cx, producer, &mut tasks)
+                            .await
+                    }
+                    None => self.cycle_at_least_once(&cx, &mut tasks).await,
                 };
                 match outcome {
                     Cycle::Committed | Cycle::Idle => {}
@@ -1042,22 +1097,23 @@ impl StreamsInstance {
         }
     }
 
-    /// Polls every task once and processes what came back; returns the history steps and
-    /// the records to send (topic-partition, value, source input).
+    /// Polls every task once and processes what came back into `out`; returns how many
+    /// input records came back.
     async fn poll_and_process(
         &self,
         consumer: &Consumer,
         tasks: &mut [RunningTask],
-    ) -> (Vec<TxnStep>, Vec<(TopicPartition, u64, u64)>) {
-        let mut steps = Vec::new();
-        let mut sends = Vec::new();
-        for t in tasks.iter_mut() {
+        out: &mut Processed,
+    ) -> usize {
+        let mut polled_records = 0;
+        for (task, t) in tasks.iter_mut().enumerate() {
             let mut buffers = Vec::with_capacity(t.inputs.len());
             for input in &mut t.inputs {
                 let polled = self.poll_input(consumer, input).await;
                 if let Some(step) = polled.step {
-                    steps.push(step);
+                    out.steps.push((task, step));
                 }
+                polled_records += polled.records.len();
                 buffers.push(polled.records);
             }
             // Kafka's PartitionGroup: the buffered record with the lowest timestamp first,
@@ -1065,11 +1121,11 @@ impl StreamsInstance {
             while let Some(i) = lowest_timestamp(&buffers) {
                 let (offset, value) = buffers[i].pop_front().expect("a head record");
                 let topic = t.inputs[i].source.topic.clone();
-                self.process_record(t, &topic, value, &mut sends);
+                self.process_record(t, &topic, value, task, &mut out.sends);
                 t.inputs[i].position = offset + 1;
             }
         }
-        (steps, sends)
+        polled_records
     }
 
     /// Fetches from a task input's position; with nothing fetched, moves the position past
@@ -1116,7 +1172,8 @@ impl StreamsInstance {
         t: &mut RunningTask,
         topic: &str,
         value: u64,
-        sends: &mut Vec<(TopicPartition, u64, u64)>,
+        task: usize,
+        sends: &mut Vec<(usize, OutputRecord)>,
     ) {
         let out = t.task.process(topic, unpack(value), &mut t.stores);
         for sink in out.sends {
@@ -1130,7 +1187,7 @@ impl StreamsInstance {
                 );
                 record.input_id |= HOP_FLAG;
             }
-            sends.push((tp, record.pack(), value));
+            sends.push((task, (tp, record.pack(), value)));
         }
         for update in out.store_updates {
             let changelog = t
@@ -1141,52 +1198,101 @@ impl StreamsInstance {
                 .map(|s| s.changelog_topic.clone())
                 .expect("a task's stores have changelogs");
             let tp = TopicPartition::new(&changelog, t.partition());
-            sends.push((tp, update.changelog_record().pack(), value));
+            sends.push((task, (tp, update.changelog_record().pack(), value)));
         }
     }
 
-    /// Polls and processes for one commit interval, keeping the local state directory up to
-    /// date; returns the poll steps and the records to send.
+    /// Polls and processes every task for one commit interval, as Kafka's StreamThread runs
+    /// all its tasks between commits, keeping the local state directory up to date. The
+    /// interval ends early when the group moves on or a stop is asked for: Kafka's poll,
+    /// called between records, runs the rebalance (whose revocation commits first) and the
+    /// shutdown check, so a member rejoins within a poll, not a commit interval.
     async fn process_for_interval(
         &self,
-        consumer: &Consumer,
+        cx: &CycleContext<'_>,
         tasks: &mut [RunningTask],
-    ) -> (Vec<TxnStep>, Vec<(TopicPartition, u64, u64)>) {
+    ) -> Processed {
         let deadline = sim::now_ms() + self.config.commit_interval_ms;
-        let mut steps = Vec::new();
-        let mut sends = Vec::new();
-        let mut processed = 0;
-        while sim::now_ms() < deadline {
-            let (s, out) = self.poll_and_process(consumer, tasks).await;
-            if s.is_empty() && out.is_empty() {
+        let mut out = Processed::default();
+        let mut records = 0;
+        while sim::now_ms() < deadline && !cx.member.is_stale() && !cx.local.stop.is_requested() {
+            let polled = self.poll_and_process(cx.consumer, tasks, &mut out).await;
+            if polled == 0 {
                 madsim::time::sleep(BACKOFF).await;
                 continue;
             }
             self.save_stores(tasks);
-            processed += s.iter().map(polled_records).sum::<usize>();
-            steps.extend(s);
-            sends.extend(out);
+            records += polled;
             let every = self.config.commit_interval_records;
-            if every > 0 && processed >= every as usize {
+            if every > 0 && records >= every as usize {
                 break; // commit early: the interval in records is reached
             }
         }
-        (steps, sends)
+        out
     }
 
-    /// One exactly-once commit cycle: begin, process for the commit interval, send the
-    /// offsets to the transaction, commit.
-    async fn cycle_exactly_once(
+    /// Kafka Streams' `exactly_once` (KIP-129, a producer per task): every task processed for
+    /// the interval together, then each task's transaction committed in turn by its own
+    /// producer, as TaskManager commits task by task. A task with nothing new commits nothing.
+    async fn cycle_task_transactions(
         &self,
-        consumer: &Consumer,
+        cx: &CycleContext<'_>,
+        producers: &mut [TransactionalProducer],
+        tasks: &mut [RunningTask],
+    ) -> Cycle {
+        assert_eq!(producers.len(), tasks.len(), "a producer per task");
+        let started: Vec<Vec<(TopicPartition, u64)>> =
+            tasks.iter().map(|t| t.positions().collect()).collect();
+        let mut outputs = self
+            .process_for_interval(cx, tasks)
+            .await
+            .per_task(tasks.len());
+        let mut outcome = Cycle::Idle;
+        for (i, (task, producer)) in tasks.iter_mut().zip(producers).enumerate() {
+            let output = std::mem::take(&mut outputs[i]);
+            let cycle = self
+                .commit_exactly_once(
+                    cx,
+                    producer,
+                    std::slice::from_mut(task),
+                    (&started[i], output),
+                )
+                .await;
+            match cycle {
+                Cycle::Idle => {}
+                Cycle::Committed => outcome = Cycle::Committed,
+                other => return other,
+            }
+        }
+        outcome
+    }
+
+    /// Kafka Streams' `exactly_once_v2` (KIP-447, a producer per instance): every task
+    /// processed for the interval, then one transaction commits them all.
+    async fn cycle_instance_transaction(
+        &self,
+        cx: &CycleContext<'_>,
         producer: &mut TransactionalProducer,
         tasks: &mut [RunningTask],
-        metadata: &GroupMetadata,
-        process: ProcessId,
-        local: &Local,
     ) -> Cycle {
         let started = task_positions(tasks);
-        let (steps, sends) = self.process_for_interval(consumer, tasks).await;
+        let output = self.process_for_interval(cx, tasks).await.merged();
+        self.commit_exactly_once(cx, producer, tasks, (&started, output))
+            .await
+    }
+
+    /// Commits what `tasks` processed since positions `started` in one transaction: begin,
+    /// send the output, send the offsets to the transaction, commit. Recorded as one
+    /// history operation.
+    async fn commit_exactly_once(
+        &self,
+        cx: &CycleContext<'_>,
+        producer: &mut TransactionalProducer,
+        tasks: &mut [RunningTask],
+        (started, output): (&[(TopicPartition, u64)], CycleOutput),
+    ) -> Cycle {
+        let (metadata, process, local) = (cx.metadata, cx.process, cx.local);
+        let CycleOutput { steps, sends } = output;
         let offsets = task_positions(tasks);
         if sends.is_empty() && offsets == started {
             return Cycle::Idle;
@@ -1206,25 +1312,7 @@ impl StreamsInstance {
             .record(process, Phase::Invoke, op(None), None);
         let result = async {
             producer.begin_transaction()?;
-            let batches = batches_by_partition(&sends);
-            let values: Vec<Vec<u64>> = batches
-                .values()
-                .map(|indices| indices.iter().map(|&i| sends[i].1).collect())
-                .collect();
-            let requests: Vec<(&TopicPartition, &[u64])> = batches
-                .keys()
-                .zip(&values)
-                .map(|(&tp, v)| (tp, v.as_slice()))
-                .collect();
-            // All partitions at once, as Kafka's sender drains every ready batch.
-            let bases = producer.send_batches(&requests).await?;
-            let mut acked = vec![0; sends.len()];
-            for ((tp, indices), base) in batches.iter().zip(bases) {
-                for (k, &i) in indices.iter().enumerate() {
-                    acked[i] = base + k as u64;
-                }
-                self.note_written(local, tp, base + indices.len() as u64);
-            }
+            let acked = self.send_in_transaction(producer, &sends, local).await?;
             // Outputs and changelog records acknowledged, nothing committed yet: KAFKA-7192's
             // window (a crash here leaves the store ahead of the committed changelog).
             let event = FaultPoint::ChangelogFlushed.event(None, None);
@@ -1253,13 +1341,10 @@ impl StreamsInstance {
                 self.ctx
                     .recorder
                     .record(process, Phase::Fail, op(None), Some(why));
-                if aborted.is_err() {
-                    return Cycle::Fenced;
-                }
-                if migrated {
-                    Cycle::Migrated
-                } else {
-                    Cycle::Aborted
+                match (aborted.is_ok(), migrated) {
+                    (false, _) => Cycle::Fenced,
+                    (true, true) => Cycle::Migrated,
+                    (true, false) => Cycle::Aborted,
                 }
             }
             Err(TxnError::Fatal(why)) => {
@@ -1277,16 +1362,41 @@ impl StreamsInstance {
         }
     }
 
+    /// Sends a transaction's records, one batch per partition and all partitions at once
+    /// (as Kafka's sender drains every ready batch); returns each record's offset and notes
+    /// the changelog ends written.
+    async fn send_in_transaction(
+        &self,
+        producer: &mut TransactionalProducer,
+        sends: &[OutputRecord],
+        local: &Local,
+    ) -> Result<Vec<u64>, TxnError> {
+        let batches = batches_by_partition(sends);
+        let values: Vec<Vec<u64>> = batches
+            .values()
+            .map(|indices| indices.iter().map(|&i| sends[i].1).collect())
+            .collect();
+        let requests: Vec<(&TopicPartition, &[u64])> = batches
+            .keys()
+            .zip(&values)
+            .map(|(&tp, v)| (tp, v.as_slice()))
+            .collect();
+        let bases = producer.send_batches(&requests).await?;
+        let mut acked = vec![0; sends.len()];
+        for ((tp, indices), base) in batches.iter().zip(bases) {
+            for (k, &i) in indices.iter().enumerate() {
+                acked[i] = base + k as u64;
+            }
+            self.note_written(local, tp, base + indices.len() as u64);
+        }
+        Ok(acked)
+    }
+
     /// One at-least-once cycle: process for the commit interval sending as it goes, wait for
     /// every acknowledgement, then commit the offsets.
-    async fn cycle_at_least_once(
-        &self,
-        consumer: &Consumer,
-        tasks: &mut [RunningTask],
-        process: ProcessId,
-        local: &Local,
-    ) -> Cycle {
-        let (steps, sends) = self.process_for_interval(consumer, tasks).await;
+    async fn cycle_at_least_once(&self, cx: &CycleContext<'_>, tasks: &mut [RunningTask]) -> Cycle {
+        let (consumer, process, local) = (cx.consumer, cx.process, cx.local);
+        let CycleOutput { steps, sends } = self.process_for_interval(cx, tasks).await.merged();
         let offsets = task_positions(tasks);
         if sends.is_empty() {
             // Nothing new, but a commit of earlier positions may have been lost: commit again
@@ -1383,22 +1493,12 @@ impl StreamsInstance {
 
 /// The cycle's sends grouped into one batch per partition (Kafka's producer batches per
 /// partition too): partition → indices into `sends`, in send order.
-fn batches_by_partition(
-    sends: &[(TopicPartition, u64, u64)],
-) -> BTreeMap<&TopicPartition, Vec<usize>> {
+fn batches_by_partition(sends: &[OutputRecord]) -> BTreeMap<&TopicPartition, Vec<usize>> {
     let mut batches: BTreeMap<&TopicPartition, Vec<usize>> = BTreeMap::new();
     for (i, (tp, _, _)) in sends.iter().enumerate() {
         batches.entry(tp).or_default().push(i);
     }
     batches
-}
-
-/// Input records in a poll step.
-fn polled_records(step: &TxnStep) -> usize {
-    match step {
-        TxnStep::Poll { records, .. } => records.len(),
-        _ => 0,
-    }
 }
 
 /// How a commit cycle ended.
