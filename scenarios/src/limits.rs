@@ -117,8 +117,11 @@ pub const MAX_STREAMS_KEYS: u16 = 4_096;
 pub const MAX_COMMIT_INTERVAL_MS: u64 = 60_000;
 /// `app.streams.max_input_pause_ms`: 0..=10,000 ms (default 10).
 pub const MAX_INPUT_PAUSE_MS: u64 = 10_000;
-/// `app.streams.commit_interval_records`: 0..=20,000 (default 0: by time only).
+/// `app.streams.commit_interval_records`: 0..=100,000 (default 0: by time only).
 pub const MAX_COMMIT_INTERVAL_RECORDS: u32 = MAX_STREAMS_RECORDS;
+/// `app.streams.request_timeout_ms`: 1..=300,000 ms (default 300; Kafka's 30,000 for a
+/// saturated throughput run).
+pub const MAX_REQUEST_TIMEOUT_MS: u64 = 300_000;
 
 // ---- shared by the apps ------------------------------------------------------------------
 

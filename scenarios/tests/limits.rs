@@ -205,6 +205,8 @@ fn streams_workload_is_bounded() {
     rejects_value(STREAMS, "app.streams.commit_interval_ms", "60001");
     rejects_value(STREAMS, "app.streams.commit_interval_records", "100001");
     rejects_value(STREAMS, "app.streams.txn_timeout_ms", "0");
+    rejects_value(STREAMS, "app.streams.request_timeout_ms", "0");
+    rejects_value(STREAMS, "app.streams.request_timeout_ms", "300001");
     rejects_value(STREAMS, "app.streams.max_input_pause_ms", "10001");
 }
 

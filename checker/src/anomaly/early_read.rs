@@ -16,8 +16,10 @@
 //! A finding: an ok poll (a `poll` op, or a poll step of an ok `txn`) completed before the
 //! `commit_not_before` of the transaction that wrote a value it returned — a transactional
 //! `txn` that completed ok or info and is not the reader. The writer is the send acknowledged
-//! at the polled offset, else the only send of that value to that partition. One finding per
-//! (reader, writer), at the first such record.
+//! at the polled offset (the earliest-invoked, should several claim it: any of them may have
+//! written the record, and the read is early only for the one that could have committed
+//! first), else the only send of that value to that partition. One finding per (reader,
+//! writer), at the first such record.
 
 use serde::{Deserialize, Serialize};
 
@@ -200,14 +202,15 @@ fn reads_of_other_transactions(
 }
 
 /// The transaction (index into `Facts::txns`) whose send wrote `value` at `offset`: the send
-/// acknowledged there, else the only send of the value to the partition; a transactional
-/// `txn` that did not fail.
+/// acknowledged there (the earliest-invoked if several claim it), else the only send of the
+/// value to the partition; a transactional `txn` that did not fail.
 fn writer_of(facts: &Facts, partition: Partition, offset: u64, value: u64) -> Option<usize> {
     let sends = facts.sends_of(partition.0, partition.1, value);
     let send = sends
         .iter()
         .map(|&s| &facts.sends[s])
-        .find(|s| s.acked_offset == Some(offset))
+        .filter(|s| s.acked_offset == Some(offset))
+        .min_by_key(|s| s.invoke)
         .or_else(|| (sends.len() == 1).then(|| &facts.sends[sends[0]]))?;
     let txn = send.txn()?;
     let t = &facts.txns[txn];

@@ -136,6 +136,12 @@ pub struct StreamsWorkload {
     /// every input record, as a throughput benchmark runs on a pre-filled input topic
     /// (default false: they process while it loads).
     pub preload_input: bool,
+    /// Every request of the instances and the loader (produce, fetch, group, transaction
+    /// coordinator) times out after this long, closing its connection (default 300: the
+    /// simulation's short timescale; Kafka's `request.timeout.ms` is 30,000, which a
+    /// saturated throughput run needs: an instance's output of one commit interval can take
+    /// longer than 300 ms to leave a modelled link).
+    pub request_timeout_ms: u64,
 }
 
 impl Default for StreamsWorkload {
@@ -151,6 +157,7 @@ impl Default for StreamsWorkload {
             max_input_pause_ms: eos_test::MAX_PAUSE_MS,
             commit_interval_records: 0,
             preload_input: false,
+            request_timeout_ms: DEFAULT_REQUEST_TIMEOUT_MS,
         }
     }
 }
@@ -166,6 +173,7 @@ impl StreamsWorkload {
             session_timeout_ms: self.session_timeout_ms,
             max_input_pause_ms: self.max_input_pause_ms,
             preload_input: self.preload_input,
+            request_timeout_ms: self.request_timeout_ms,
         }
     }
 }
@@ -186,7 +194,12 @@ pub struct StreamsConfig {
     pub max_input_pause_ms: u64,
     /// Processing starts once every input record is written (a pre-filled input topic).
     pub preload_input: bool,
+    /// Every client request's timeout (`StreamsWorkload::request_timeout_ms`).
+    pub request_timeout_ms: u64,
 }
+
+/// The clients' request timeout unless a workload sets one: the model's clients' own default.
+pub const DEFAULT_REQUEST_TIMEOUT_MS: u64 = 300;
 
 impl Default for StreamsConfig {
     fn default() -> Self {
@@ -375,7 +388,11 @@ pub async fn streams_loader(
 ) {
     let mut rng = ctx.sim.rng("streams-input");
     let records = (definition.input)(&mut rng, partitions);
-    let producer = Producer::connect(ctx, ProducerConfig::default())
+    let producer_config = ProducerConfig {
+        request_timeout_ms: config.request_timeout_ms,
+        ..ProducerConfig::default()
+    };
+    let producer = Producer::connect(ctx, producer_config)
         .await
         .expect("the default producer config is valid");
     let mut counts: BTreeMap<(String, u32), u64> = BTreeMap::new();
@@ -628,6 +645,7 @@ impl StreamsInstance {
             .collect();
         let group = GroupConfig {
             session_timeout_ms: self.config.session_timeout_ms,
+            request_timeout_ms: self.config.request_timeout_ms,
             ..GroupConfig::new(self.application_id())
         };
         let member = GroupMember::new(
@@ -672,6 +690,7 @@ impl StreamsInstance {
     async fn init_task_producer(&self, id: TaskId) -> Option<TransactionalProducer> {
         let config = TransactionalConfig {
             txn_timeout_ms: self.config.txn_timeout_ms,
+            request_timeout_ms: self.config.request_timeout_ms,
             record_history: false,
             ..TransactionalConfig::new(&format!(
                 "{}-{}_{}",
@@ -694,11 +713,13 @@ impl StreamsInstance {
     }
 
     async fn run_until_fenced(&self, topology: &Topology, member: &GroupMember, local: &Local) {
-        let consumer = Consumer::new(self.client(1));
+        let mut consumer = Consumer::new(self.client(1));
+        consumer.request_timeout = Duration::from_millis(self.config.request_timeout_ms);
         let mut txn_producer = None;
         if self.exactly_once && !self.producer_per_task {
             let config = TransactionalConfig {
                 txn_timeout_ms: self.config.txn_timeout_ms,
+                request_timeout_ms: self.config.request_timeout_ms,
                 record_history: false,
                 ..TransactionalConfig::new(&format!(
                     "{}-{}",
@@ -1423,7 +1444,7 @@ impl StreamsInstance {
         let batches = batches_by_partition(&sends);
         let calls = batches.iter().map(|(&tp, indices)| {
             let values: Vec<u64> = indices.iter().map(|&i| sends[i].1).collect();
-            send_batch_without_idempotence(&self.ctx, tp, values)
+            send_batch_without_idempotence(&self.ctx, tp, values, self.config.request_timeout_ms)
         });
         let answers = futures_util::future::join_all(calls).await;
         let mut acked = vec![0; sends.len()];

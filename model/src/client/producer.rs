@@ -207,13 +207,19 @@ impl Producer {
 /// One batch to `tp` without idempotence (Kafka's producer with `enable.idempotence=false`,
 /// acks=all and retries, default timeouts), retried until acknowledged or the delivery
 /// timeout passes; returns its first offset. A retry after a lost ack writes the batch
-/// twice. Not recorded in the history: the caller records the operation it is part of.
+/// twice. Each attempt times out after `request_timeout_ms` (`ProducerConfig`'s default
+/// unless the caller's app sets one). Not recorded in the history: the caller records the
+/// operation it is part of.
 pub async fn send_batch_without_idempotence(
     ctx: &ClientContext,
     tp: &TopicPartition,
     values: Vec<u64>,
+    request_timeout_ms: u64,
 ) -> Result<u64, String> {
-    let config = ProducerConfig::default();
+    let config = ProducerConfig {
+        request_timeout_ms,
+        ..ProducerConfig::default()
+    };
     let request = Request::Produce {
         tp: tp.clone(),
         batch: RecordBatch {

@@ -330,6 +330,12 @@ impl BuiltinApp for StreamsWorkload {
             1,
             limits::MAX_TXN_TIMEOUT_MS,
         )?;
+        bounded(
+            &format!("{AT}.request_timeout_ms"),
+            self.request_timeout_ms,
+            1,
+            limits::MAX_REQUEST_TIMEOUT_MS,
+        )?;
         validate_session(&format!("{AT}.session_timeout_ms"), self.session_timeout_ms)?;
         bounded(
             &format!("{AT}.max_input_pause_ms"),

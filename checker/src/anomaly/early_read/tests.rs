@@ -275,7 +275,13 @@ mod oracle {
                         .map(move |s| (i, s.2))
                 })
                 .collect();
-            let writer = match all.iter().find(|s| s.1 == Some(o)) {
+            // Several sends acknowledged at the offset: the earliest-invoked (ties: the first
+            // in the history, which orders equal times by op).
+            let acked_there = all
+                .iter()
+                .filter(|s| s.1 == Some(o))
+                .min_by_key(|s| (ops[s.0].invoke, s.0));
+            let writer = match acked_there {
                 Some(s) => Some(s.0),
                 None if all.len() == 1 => Some(all[0].0),
                 None => None,
