@@ -70,7 +70,13 @@ impl<'h> Topics<'h> {
     fn new(history: &'h History) -> Self {
         let mut names: Vec<&'h Topic> = Vec::new();
         let mut add = |name: &'h Topic| {
-            if !names.iter().any(|n| same_str(n, name) || ***n == **name) {
+            // Every name by address first (the history shares one string per topic), and
+            // by bytes only for a string not seen: a comparison of bytes per event cost more
+            // than the rest of this walk.
+            if names.iter().any(|n| same_str(n, name)) {
+                return;
+            }
+            if !names.iter().any(|n| ***n == **name) {
                 names.push(name);
             }
         };
@@ -363,14 +369,6 @@ impl<'h> SendIndex<'h> {
         }
     }
 
-    /// Each partition with its sends (by value, one value's in invoke order), in partition
-    /// order.
-    pub fn partitions(&self) -> impl Iterator<Item = ((TopicRef<'h>, u32), &[usize])> + '_ {
-        self.partitions
-            .iter()
-            .map(|(key, range, _)| (self.partition(*key), &self.ids[range.clone()]))
-    }
-
     /// Each partition with its sends' values and the sends (by value, one value's in invoke
     /// order), in partition order.
     pub fn partitions_with_values(
@@ -424,7 +422,9 @@ fn sort_by_value(values: &mut [u64], ids: &mut [usize]) {
         return;
     }
     let mut pairs: Vec<(u64, usize)> = values.iter().copied().zip(ids.iter().copied()).collect();
-    pairs.sort_unstable();
+    // Stable, which merges runs: a partition written from several sources is usually a few
+    // ascending runs of values (equal pairs are identical, so the order is the same).
+    pairs.sort();
     for (k, (value, id)) in pairs.into_iter().enumerate() {
         values[k] = value;
         ids[k] = id;

@@ -39,6 +39,9 @@ pub(crate) struct PartitionView<'f> {
     /// Indices into `Facts::sends` of the sends to the partition, by value (the send index's
     /// slice: one value's sends in history order).
     sends: &'f [usize],
+    /// The value of each of `sends` (the send index's column: read without visiting the
+    /// sends).
+    sent_values: &'f [u64],
     /// Offset → the value first observed there (final-log record, acknowledged offset or
     /// polled record), to tell whether observers disagree without ordering the observations.
     first_value_at: FirstValues,
@@ -75,29 +78,23 @@ impl PartitionView<'_> {
 
     /// The partition's sends grouped by value, ascending: (value, its sends, whether a
     /// committed-visible record holds it).
-    fn sends_by_value<'a>(
-        &'a self,
-        facts: &'a Facts,
-    ) -> impl Iterator<Item = (u64, &'a [usize], bool)> + 'a {
+    fn sends_by_value(&self) -> impl Iterator<Item = (u64, &[usize], bool)> + '_ {
         // Sends and placements both ascend by value: one walk of each, no search.
         let mut held = self.placements.iter().map(|&(value, _)| value).peekable();
-        self.sends
-            .chunk_by(|&a, &b| facts.sends[a].value == facts.sends[b].value)
-            .map(move |group| {
-                let value = facts.sends[group[0]].value;
-                while held.next_if(|&h| h < value).is_some() {}
-                (value, group, held.peek() == Some(&value))
-            })
+        let mut start = 0;
+        self.sent_values.chunk_by(|a, b| a == b).map(move |run| {
+            let (value, group) = (run[0], &self.sends[start..start + run.len()]);
+            start += run.len();
+            while held.next_if(|&h| h < value).is_some() {}
+            (value, group, held.peek() == Some(&value))
+        })
     }
 
     /// Every record whatever its transactional status grouped by value, ascending: (its
     /// (value, offset) records, whether some send to the partition has the value).
-    fn records_by_value<'a>(
-        &'a self,
-        facts: &'a Facts,
-    ) -> impl Iterator<Item = (&'a [(u64, u64)], bool)> + 'a {
+    fn records_by_value(&self) -> impl Iterator<Item = (&[(u64, u64)], bool)> + '_ {
         // Records and sends both ascend by value: one walk of each, no search.
-        let mut sent = self.sends.iter().map(|&s| facts.sends[s].value).peekable();
+        let mut sent = self.sent_values.iter().copied().peekable();
         groups(self.every_record(), |(value, _)| *value).map(move |group| {
             let value = group[0].0;
             while sent.next_if(|&s| s < value).is_some() {}
@@ -309,9 +306,9 @@ pub(crate) fn build_views<'f, 'h>(history: &'h History, facts: &'f Facts<'h>) ->
         }
     }
     let truth_known = !history.final_logs.is_empty();
-    for (partition, sends) in facts.send_index.partitions() {
+    for (partition, values, sends) in facts.send_index.partitions_with_values() {
         let v = views.entry(partition).or_default();
-        v.sends = sends;
+        (v.sends, v.sent_values) = (sends, values);
         for send in sends.iter().map(|&i| &facts.sends[i]) {
             if let (Some(offset), Some(_)) = (send.acked_offset, send.completion) {
                 v.observe(offset, send.value);
@@ -408,14 +405,13 @@ pub(crate) fn lost_writes(cx: &Context) -> Vec<LostWrite> {
     let (facts, views) = (cx.facts, cx.log_views());
     let mut out = Vec::new();
     for ((topic, partition), v) in views {
-        for (value, group, held) in v.sends_by_value(facts) {
+        // A value a committed-visible record holds is not lost: asked first, as it is cheap
+        // and almost always so.
+        for (value, group, _) in v.sends_by_value().filter(|&(_, _, held)| !held) {
             let mut group = group.iter().map(|&s| &facts.sends[s]);
             let Some(ok) = group.find(|s| phase(s) == Some(Phase::Ok)) else {
                 continue;
             };
-            if held {
-                continue;
-            }
             let provably_lost = v.has_ground_truth
                 || matches!((ok.acked_offset, v.max_polled_offset), (Some(a), Some(m)) if m >= a);
             if provably_lost {
@@ -443,7 +439,7 @@ pub(crate) fn missing(cx: &Context) -> Vec<Missing> {
     let (history, facts, views) = (cx.history, cx.facts, cx.log_views());
     let mut out = Vec::new();
     for ((topic, partition), v) in views.iter().filter(|(_, v)| v.has_ground_truth) {
-        for (value, group, held) in v.sends_by_value(facts) {
+        for (value, group, held) in v.sends_by_value() {
             let group = || group.iter().map(|&s| &facts.sends[s]);
             if held || group().any(|s| phase(s) == Some(Phase::Ok)) {
                 continue;
@@ -514,10 +510,10 @@ pub(crate) fn inconsistent_offsets(cx: &Context) -> Vec<InconsistentOffsets> {
 
 /// A value in the log (of any transactional status) that no client sent.
 pub(crate) fn unexpected_writes(cx: &Context) -> Vec<UnexpectedWrite> {
-    let (facts, views) = (cx.facts, cx.log_views());
+    let views = cx.log_views();
     let mut out = Vec::new();
     for (&(topic, partition), v) in views {
-        for (group, sent) in v.records_by_value(facts) {
+        for (group, sent) in v.records_by_value() {
             let value = group[0].0;
             if !sent {
                 out.push(UnexpectedWrite {

@@ -93,8 +93,10 @@ impl Effects {
         }
         // Topics compare as their names do; a record is one (topic, partition, offset), so
         // the value only orders records a malformed log puts at one offset (by value, as the
-        // groups above come).
-        outputs.sort_unstable();
+        // groups above come). A stable sort (equal outputs are identical, so the order is the
+        // same): it merges the runs the outputs come in (a partition's values usually ascend
+        // with their inputs) instead of sorting them again.
+        outputs.sort();
         let mut inputs: Vec<u64> = outputs.iter().map(|o| o.0).collect();
         inputs.dedup();
         Effects {
@@ -102,12 +104,6 @@ impl Effects {
             inputs,
             per_attempt: per_attempt(facts),
         }
-    }
-
-    fn per_attempt(&self, input: u64) -> usize {
-        self.per_attempt
-            .binary_search_by_key(&input, |&(source, _)| source)
-            .map_or(1, |at| self.per_attempt[at].1)
     }
 }
 
@@ -156,7 +152,9 @@ fn per_attempt(facts: &Facts) -> Vec<(u64, usize)> {
                 .map(|run| (run[0], run.len())),
         );
     }
-    counts.sort_unstable();
+    // Stable (equal pairs are identical): transactions usually take inputs in ascending
+    // runs, which this merges rather than sorts again.
+    counts.sort();
     // The largest count of each input is the last of its run.
     counts.dedup_by(|later, earlier| {
         let same = later.0 == earlier.0;
@@ -177,9 +175,15 @@ fn per_attempt(facts: &Facts) -> Vec<(u64, usize)> {
 pub(crate) fn duplicate_effects(cx: &Context) -> Vec<DuplicateEffect> {
     let (facts, effects) = (cx.facts, cx.effects());
     let mut found = Vec::new();
+    // Inputs come ascending, as `per_attempt` lists them: one walk of both, no search.
+    let mut attempts = effects.per_attempt.iter().peekable();
     for outputs in effects.outputs.chunk_by(|a, b| a.0 == b.0) {
         let input = outputs[0].0;
-        let per_attempt = effects.per_attempt(input);
+        while attempts.next_if(|&&(source, _)| source < input).is_some() {}
+        let per_attempt = attempts
+            .peek()
+            .filter(|&&&(source, _)| source == input)
+            .map_or(1, |&&(_, count)| count);
         if outputs.len() <= per_attempt {
             continue;
         }

@@ -90,9 +90,14 @@ fn log_evidence<'h>(
         sends.filter(|(_, s)| truth.has(partition_of(s)))
     };
     let is_committed = |&(i, _): &(usize, &SendFact<'h>)| truth.send_committed(i);
-    // Decided first without building records (a string each): almost never torn.
-    let committed_count = with_truth().filter(is_committed).count();
-    if committed_count == 0 || committed_count == with_truth().count() {
+    // Decided first without building records (a string each), in one walk: almost never
+    // torn.
+    let (mut count, mut committed_count) = (0, 0);
+    for send in with_truth() {
+        count += 1;
+        committed_count += usize::from(is_committed(&send));
+    }
+    if committed_count == 0 || committed_count == count {
         return None;
     }
     let (committed, not_committed): (Vec<_>, Vec<_>) = with_truth().partition(is_committed);
@@ -222,7 +227,9 @@ impl<'h> PollSpans<'h> {
             partition.highs = partition.spans.iter().map(|s| s.high).collect();
             partition.lows.sort_unstable();
             partition.highs.sort_unstable();
-            partition.values.sort_unstable();
+            // Stable (equal pairs are identical): polls of a partition written from several
+            // sources return a few ascending runs of values, which this merges.
+            partition.values.sort();
             partition.values.dedup();
             partition.ranges = KeyRanges::by_key(&partition.values, |v| v.0);
         }
