@@ -9,6 +9,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::ops::Range;
 
+use rustc_hash::FxHashMap;
+
 use crate::ranges::KeyRanges;
 
 use crate::history::{FinalLog, History, OpPair, Operation, Phase, PolledRecord, Topic, TxnStep};
@@ -281,49 +283,29 @@ impl<'h> SendIndex<'h> {
         // then a sort by value of each partition that is not in value order already (a
         // simulated workload's sends to a partition mostly come in value order): no sort of
         // every send, and no vector of sort keys beside the index.
-        let mut counts: BTreeMap<u64, usize> = BTreeMap::new();
-        let mut last: Option<(u64, usize)> = None;
-        let mut run = 0;
-        for send in sends {
-            let key = partition_key(send.topic, send.partition);
-            match last {
-                Some((k, _)) if k == key => run += 1,
-                _ => {
-                    if let Some((k, _)) = last {
-                        *counts.entry(k).or_default() += run;
-                    }
-                    last = Some((key, 0));
-                    run = 1;
-                }
-            }
+        let (keys, slots) = partition_slots(sends);
+        // Each partition's first position, by key; then, as sends are placed, its next.
+        let mut counts = vec![0usize; keys.len()];
+        for &slot in &slots {
+            counts[slot as usize] += 1;
         }
-        if let Some((k, _)) = last {
-            *counts.entry(k).or_default() += run;
-        }
-        let mut next: BTreeMap<u64, usize> = BTreeMap::new();
-        let mut partitions = Vec::with_capacity(counts.len());
+        let mut order: Vec<usize> = (0..keys.len()).collect();
+        order.sort_unstable_by_key(|&slot| keys[slot]);
+        let mut next = vec![0usize; keys.len()];
+        let mut partitions = Vec::with_capacity(keys.len());
         let mut start = 0;
-        for (&key, &count) in &counts {
-            next.insert(key, start);
-            partitions.push((key, start..start + count, KeyRanges::default()));
-            start += count;
+        for slot in order {
+            next[slot] = start;
+            let end = start + counts[slot];
+            partitions.push((keys[slot], start..end, KeyRanges::default()));
+            start = end;
         }
         let (mut values, mut ids) = (vec![0u64; sends.len()], vec![0usize; sends.len()]);
-        let mut cursor: Option<(u64, usize)> = None;
-        for (i, send) in sends.iter().enumerate() {
-            let key = partition_key(send.topic, send.partition);
-            let at = match cursor {
-                Some((k, at)) if k == key => at,
-                _ => {
-                    if let Some((k, at)) = cursor {
-                        next.insert(k, at);
-                    }
-                    next[&key]
-                }
-            };
-            values[at] = send.value;
-            ids[at] = i;
-            cursor = Some((key, at + 1));
+        for (i, (send, &slot)) in sends.iter().zip(&slots).enumerate() {
+            let at = &mut next[slot as usize];
+            values[*at] = send.value;
+            ids[*at] = i;
+            *at += 1;
         }
         for (_, range, ranges) in &mut partitions {
             sort_by_value(&mut values[range.clone()], &mut ids[range.clone()]);
@@ -409,6 +391,30 @@ impl<'h> SendIndex<'h> {
                 })
         })
     }
+}
+
+/// The distinct partition keys of `sends` in order of first appearance, and each send's
+/// position among them. A hash map (looked up, never iterated) with the previous send's key
+/// remembered: sends to a few partitions, often alternating, where a tree map per send cost
+/// two searches and an insertion.
+fn partition_slots(sends: &[SendFact]) -> (Vec<u64>, Vec<u32>) {
+    let mut keys: Vec<u64> = Vec::new();
+    let mut slot_of: FxHashMap<u64, u32> = FxHashMap::default();
+    let mut slots = Vec::with_capacity(sends.len());
+    let mut last: Option<(u64, u32)> = None;
+    for send in sends {
+        let key = partition_key(send.topic, send.partition);
+        let slot = match last {
+            Some((k, slot)) if k == key => slot,
+            _ => *slot_of.entry(key).or_insert_with(|| {
+                keys.push(key);
+                (keys.len() - 1) as u32
+            }),
+        };
+        last = Some((key, slot));
+        slots.push(slot);
+    }
+    (keys, slots)
 }
 
 /// Sorts one partition's (value, send) pairs by value, then send (invoke order), unless they

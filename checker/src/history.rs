@@ -319,6 +319,8 @@ impl History {
         let mut history = History::default();
         let mut topics = read::Topics::default();
         let mut buffer = String::new();
+        // Bytes read so far, to guess how many ops the rest holds (`reserve_ops`).
+        let mut consumed = 0;
         for i in 0.. {
             buffer.clear();
             let read = reader
@@ -330,6 +332,7 @@ impl History {
             if read == 0 {
                 break;
             }
+            consumed += read;
             // As `BufRead::lines`: a line ends at "\n" or "\r\n".
             let line = match buffer.strip_suffix('\n') {
                 Some(line) => line.strip_suffix('\r').unwrap_or(line),
@@ -345,7 +348,12 @@ impl History {
             };
             let parsed = match read::op(line, &mut topics) {
                 Some(op) => Line::Op(op),
-                None => serde_json::from_str::<Line>(line).map_err(|e| malformed(e.to_string()))?,
+                None => match read::final_log(line, &mut topics) {
+                    Some(log) => Line::FinalLog(log),
+                    None => {
+                        serde_json::from_str::<Line>(line).map_err(|e| malformed(e.to_string()))?
+                    }
+                },
             };
             match parsed {
                 Line::Op(op) => {
@@ -355,6 +363,10 @@ impl History {
                             history.ops.len(),
                             op.index
                         )));
+                    }
+                    if history.ops.len() == history.ops.capacity() {
+                        let held = reader.fill_buf().map_or(0, |rest| rest.len());
+                        reserve_ops(&mut history.ops, consumed, held);
                     }
                     history.ops.push(op);
                 }
@@ -429,6 +441,18 @@ impl History {
         }
         Ok(pairs)
     }
+}
+
+/// Room for the ops still to come, when `ops` (`consumed` bytes read) is full and the reader
+/// holds `held` bytes more: as many as those bytes make at the ops' average length so far, and
+/// a little, when that is more than doubling would give. A reader over text in memory holds
+/// all of it, so the ops vector is allocated about once, where growing it copied every op
+/// (and touched fresh memory) at each doubling; a reader over a file holds a buffer's worth,
+/// and the vector doubles as before.
+fn reserve_ops(ops: &mut Vec<Op>, consumed: usize, held: usize) {
+    let average = (consumed / ops.len().max(1)).max(1);
+    let guess = held / average;
+    ops.reserve((guess + guess / 16).max(ops.len()).max(1024));
 }
 
 impl fmt::Display for Phase {

@@ -15,7 +15,7 @@ use std::borrow::Cow;
 
 use serde::Deserialize;
 
-use super::{Op, Operation, Phase, PolledRecord, Topic, TxnStep};
+use super::{FinalLog, LogEntry, Op, Operation, Phase, PolledRecord, Topic, TxnStep};
 
 /// How an op line written by `History::to_jsonl` starts.
 pub(super) const OP_PREFIX: &str = "{\"type\":\"op\",";
@@ -111,6 +111,37 @@ impl Topics {
         self.names.push(topic.clone());
         topic
     }
+}
+
+/// How a final-log line written by `History::to_jsonl` starts.
+const FINAL_LOG_PREFIX: &str = "{\"type\":\"final-log\",";
+
+/// A final-log line's fields, read directly: the derived reader buffers a tagged line's
+/// every field into an intermediate tree first, and a final log's line holds a whole
+/// partition's records. `kind` takes the tag again, so a line with a second `type` key is
+/// refused here (as a duplicate field) and left to the derived reader.
+#[derive(Deserialize)]
+struct FlatFinalLog<'a> {
+    #[serde(rename = "type", borrow)]
+    kind: Cow<'a, str>,
+    #[serde(borrow)]
+    topic: Cow<'a, str>,
+    partition: u32,
+    records: Vec<LogEntry>,
+}
+
+/// The final log on `line`, if this path can read it; `None` sends the line to the derived
+/// reader.
+pub(super) fn final_log(line: &str, topics: &mut Topics) -> Option<FinalLog> {
+    if !line.starts_with(FINAL_LOG_PREFIX) {
+        return None;
+    }
+    let flat: FlatFinalLog = serde_json::from_str(line).ok()?;
+    (flat.kind == "final-log").then(|| FinalLog {
+        topic: topics.get(&flat.topic),
+        partition: flat.partition,
+        records: flat.records,
+    })
 }
 
 /// The op on `line`, if this path can read it; `None` sends the line to the derived reader.
@@ -245,6 +276,92 @@ mod tests {
         agrees(
             r#"{"type":"op","process":7,"time_ns":9,"phase":"ok","f":"send","topic":"t","partition":1,"value":5}"#,
         );
+    }
+
+    /// What the derived reader makes of a final-log line (`None`: it refuses it).
+    fn derived_final_log(line: &str) -> Option<FinalLog> {
+        match serde_json::from_str::<super::super::Line>(line).ok()? {
+            super::super::Line::FinalLog(log) => Some(log),
+            _ => None,
+        }
+    }
+
+    /// Every final-log line this path reads, it reads as the derived reader does.
+    fn final_log_agrees(line: &str) {
+        if let Some(fast) = final_log(line, &mut Topics::default()) {
+            assert_eq!(Some(fast), derived_final_log(line), "{line}");
+        }
+    }
+
+    #[test]
+    fn final_logs_read_as_the_derived_reader_reads_them() {
+        let line = r#"{"type":"final-log","topic":"t","partition":2,"records":[{"offset":0,"value":5,"producer_id":3},{"offset":1,"value":6,"producer_id":3,"status":"aborted"},{"offset":2,"value":7}]}"#;
+        assert!(final_log(line, &mut Topics::default()).is_some());
+        final_log_agrees(line);
+        let near_misses = [
+            r#"{"type":"final-log","type":"op","topic":"t","partition":2,"records":[]}"#,
+            r#"{"type":"final-log","topic":"t","partition":2}"#,
+            r#"{"type":"final-log","topic":"t","partition":2,"records":null}"#,
+            r#"{"type":"final-log","topic":"t","partition":-2,"records":[]}"#,
+            r#"{"type":"final-log","topic":"t","partition":2,"records":[{"offset":0}]}"#,
+            r#"{"type":"final-log","topic":"t","partition":2,"records":[{"offset":0,"value":1,"status":"gone"}]}"#,
+            r#"{"type":"final-log","topic":"t","partition":2,"records":[],"extra":{"a":[1]}}"#,
+            r#"{"type":"final-log","topic":"t\u0031","partition":2,"records":[],"partition":3}"#,
+        ];
+        for line in near_misses {
+            final_log_agrees(line);
+        }
+    }
+
+    proptest::proptest! {
+        /// Final-log lines built from random fields, in random key orders, some missing,
+        /// doubled, `null` or of the wrong type: whatever the fast path reads, the derived
+        /// reader reads alike.
+        #[test]
+        fn final_log_lines_agree_with_the_derived_reader(
+            fields in proptest::collection::vec((0usize..6, 0usize..4), 0..8),
+            records in proptest::collection::vec(
+                (0u64..5, 0u64..5, proptest::option::of(-1i64..3), 0usize..6), 0..4),
+        ) {
+            let records: Vec<String> = records
+                .iter()
+                .map(|&(offset, value, producer, status)| {
+                    let mut r = format!(r#"{{"offset":{offset},"value":{value}"#);
+                    if let Some(p) = producer {
+                        r += &format!(r#","producer_id":{p}"#);
+                    }
+                    let statuses = ["", "plain", "committed", "aborted", "open", "torn"];
+                    if status > 0 {
+                        r += &format!(r#","status":"{}""#, statuses[status]);
+                    }
+                    r + "}"
+                })
+                .collect();
+            let records = format!("[{}]", records.join(","));
+            let mut line = String::from(r#"{"type":"final-log""#);
+            for (field, shape) in fields {
+                let name = ["topic", "partition", "records", "type", "other", "partition"][field];
+                let value = match (name, shape) {
+                    (_, 0) => "null".to_string(),
+                    ("topic", _) => r#""t""#.to_string(),
+                    ("partition", 1) => "1".to_string(),
+                    ("partition", _) => "-1".to_string(),
+                    ("records", _) => records.clone(),
+                    ("type", 1) => r#""final-log""#.to_string(),
+                    ("type", _) => r#""op""#.to_string(),
+                    _ => "[1,{}]".to_string(),
+                };
+                line += &format!(r#","{name}":{value}"#);
+            }
+            line += "}";
+            final_log_agrees(&line);
+            let complete = format!(r#"{{"type":"final-log","topic":"t","partition":1,"records":{records}}}"#);
+            final_log_agrees(&complete);
+            proptest::prop_assert_eq!(
+                final_log(&complete, &mut Topics::default()).is_some(),
+                derived_final_log(&complete).is_some()
+            );
+        }
     }
 
     #[test]
