@@ -53,7 +53,9 @@ pub(crate) struct PartitionView<'f> {
 
 impl PartitionView<'_> {
     fn finish(&mut self) {
-        self.placements.sort_unstable();
+        // Stable, merging runs (the pairs are identical when equal): a partition written from
+        // several sources holds a few ascending runs of values.
+        self.placements.sort();
         self.placements.dedup();
         if let Some(others) = &mut self.every_record {
             // The few records that are not committed-visible merged into the many that are:

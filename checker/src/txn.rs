@@ -216,7 +216,8 @@ pub(crate) fn known_records<'h>(facts: &Facts<'h>, truth: &Truth<'_, 'h>) -> Kno
         }
     }
     for records in known.values_mut() {
-        records.sort_unstable();
+        // Stable, merging runs (equal pairs are identical): usually sorted already.
+        records.sort();
         records.dedup();
     }
     known
@@ -363,7 +364,9 @@ pub(crate) fn unseen(cx: &Context) -> Vec<Unseen> {
     };
     let mut found = Vec::new();
     for (partition, (polled_through, mut values)) in polled {
-        values.sort_unstable();
+        // Stable, merging runs (equal values are identical): a partition written from several
+        // sources is polled as a few ascending runs of values.
+        values.sort();
         // The partition's acknowledged sends, by value.
         let sends = || {
             facts

@@ -15,14 +15,18 @@ use crate::history::TxnStep;
 /// 32 bytes of integers, sorted in the order of (input, topic, partition, offset, value).
 type Output = (u64, u64, u64, u64);
 
-/// The exactly-once oracle's view: every committed-visible final-log record attributed to the
-/// inputs its value's sends name as `source`.
+/// The exactly-once oracle's view: how many committed-visible final-log records are
+/// attributed to each input its value's sends name as `source`. The outputs themselves are
+/// gathered again only for the inputs a finding names (`Effects::outputs_of`): kept for every
+/// input they were 32 bytes an output, written, sorted and dropped for nothing in a clean
+/// history.
 pub(crate) struct Effects {
-    /// Every committed output, by input, then topic, partition and offset.
-    outputs: Vec<Output>,
     /// The inputs with some committed output, ascending.
     inputs: Vec<u64>,
-    /// (input, the most sends naming it in any one op: the transform's fan-out), by input.
+    /// How many committed outputs each of `inputs` has.
+    output_counts: Vec<u32>,
+    /// (input, the most sends naming it in any one op: the transform's fan-out), by input,
+    /// for the inputs where that is more than 1 (1 otherwise).
     per_attempt: Vec<(u64, usize)>,
 }
 
@@ -60,49 +64,78 @@ impl<'e> OutputCursor<'e> {
 
 impl Effects {
     pub fn new<'h>(facts: &Facts<'h>, truth: &Truth<'_, 'h>) -> Self {
-        let mut outputs: Vec<Output> = Vec::new();
-        let mut sources: Vec<u64> = Vec::new();
-        // Only send steps carry lineage: the partitions no such step names have no effects.
-        let with_lineage = facts.partitions_of(
-            facts
-                .txns
-                .iter()
-                .flat_map(|t| &facts.sends[t.sends.clone()])
-                .filter(|s| s.source.is_some()),
-        );
-        let groups = facts
-            .send_index
-            .groups_in(|partition| with_lineage.contains(&partition));
-        // The groups come by value within a partition, as the final log's records by value
-        // do: each group's records are found by walking both together, not by a look-up.
-        let mut log = LogWalk::default();
-        for ((topic, partition, value), sends) in groups {
-            let records = log.with_value(truth, (topic, partition), value);
-            sources.clear();
-            sources.extend(sends.iter().filter_map(|&s| facts.sends[s].source));
-            if sources.is_empty() {
-                continue; // No lineage: nothing to attribute the value's records to.
-            }
-            sources.sort_unstable();
-            sources.dedup();
-            let key = partition_key(topic, partition);
-            for r in records.iter().filter(|r| r.2.is_committed()) {
-                let attributed = sources.iter().map(|&s| (s, key, r.1, value));
-                outputs.extend(attributed);
-            }
+        // One input per committed output (an output counts once per distinct source).
+        let mut attributed: Vec<u64> = Vec::with_capacity(facts.sends.len() / 2);
+        for_each_output(facts, truth, |input, _| attributed.push(input));
+        // Stable (equal inputs are identical): a partition's outputs usually come as
+        // ascending runs of inputs, which this merges.
+        attributed.sort();
+        let (mut inputs, mut output_counts) = (Vec::new(), Vec::new());
+        for run in attributed.chunk_by(|a, b| a == b) {
+            inputs.push(run[0]);
+            output_counts.push(u32::try_from(run.len()).unwrap_or(u32::MAX));
         }
+        Effects {
+            inputs,
+            output_counts,
+            per_attempt: per_attempt(facts),
+        }
+    }
+
+    /// The committed outputs of the inputs in `wanted` (ascending), by input, then topic,
+    /// partition and offset.
+    fn outputs_of<'h>(facts: &Facts<'h>, truth: &Truth<'_, 'h>, wanted: &[u64]) -> Vec<Output> {
+        let mut outputs = Vec::new();
+        for_each_output(facts, truth, |input, (key, offset, value)| {
+            if wanted.binary_search(&input).is_ok() {
+                outputs.push((input, key, offset, value));
+            }
+        });
         // Topics compare as their names do; a record is one (topic, partition, offset), so
         // the value only orders records a malformed log puts at one offset (by value, as the
-        // groups above come). A stable sort (equal outputs are identical, so the order is the
-        // same): it merges the runs the outputs come in (a partition's values usually ascend
-        // with their inputs) instead of sorting them again.
-        outputs.sort();
-        let mut inputs: Vec<u64> = outputs.iter().map(|o| o.0).collect();
-        inputs.dedup();
-        Effects {
-            outputs,
-            inputs,
-            per_attempt: per_attempt(facts),
+        // groups come).
+        outputs.sort_unstable();
+        outputs
+    }
+}
+
+/// Calls `output` with (input, (partition as `partition_key`, offset, value)) for every
+/// committed-visible final-log record and each distinct input its value's sends name as
+/// `source`.
+fn for_each_output<'h>(
+    facts: &Facts<'h>,
+    truth: &Truth<'_, 'h>,
+    mut output: impl FnMut(u64, (u64, u64, u64)),
+) {
+    let mut sources: Vec<u64> = Vec::new();
+    // Only send steps carry lineage: the partitions no such step names have no effects.
+    let with_lineage = facts.partitions_of(
+        facts
+            .txns
+            .iter()
+            .flat_map(|t| &facts.sends[t.sends.clone()])
+            .filter(|s| s.source.is_some()),
+    );
+    let groups = facts
+        .send_index
+        .groups_in(|partition| with_lineage.contains(&partition));
+    // The groups come by value within a partition, as the final log's records by value
+    // do: each group's records are found by walking both together, not by a look-up.
+    let mut log = LogWalk::default();
+    for ((topic, partition, value), sends) in groups {
+        let records = log.with_value(truth, (topic, partition), value);
+        sources.clear();
+        sources.extend(sends.iter().filter_map(|&s| facts.sends[s].source));
+        if sources.is_empty() {
+            continue; // No lineage: nothing to attribute the value's records to.
+        }
+        sources.sort_unstable();
+        sources.dedup();
+        let key = partition_key(topic, partition);
+        for r in records.iter().filter(|r| r.2.is_committed()) {
+            for &source in &sources {
+                output(source, (key, r.1, value));
+            }
         }
     }
 }
@@ -134,7 +167,7 @@ impl<'t, 'h> LogWalk<'t, 'h> {
     }
 }
 
-/// (input, the most sends naming it in any one op), by input.
+/// (input, the most sends naming it in any one op), by input, where that is more than 1.
 fn per_attempt(facts: &Facts) -> Vec<(u64, usize)> {
     let mut counts: Vec<(u64, usize)> = Vec::new();
     let mut sources: Vec<u64> = Vec::new();
@@ -146,9 +179,12 @@ fn per_attempt(facts: &Facts) -> Vec<(u64, usize)> {
                 .filter_map(|s| s.source),
         );
         sources.sort_unstable();
+        // A count of 1 is what an input without an entry gets: only larger ones are kept
+        // (a one-to-one transform keeps none).
         counts.extend(
             sources
                 .chunk_by(|a, b| a == b)
+                .filter(|run| run.len() > 1)
                 .map(|run| (run[0], run.len())),
         );
     }
@@ -174,19 +210,29 @@ fn per_attempt(facts: &Facts) -> Vec<(u64, usize)> {
 /// outputs(v) > per_attempt(v). One finding per input value, ascending.
 pub(crate) fn duplicate_effects(cx: &Context) -> Vec<DuplicateEffect> {
     let (facts, effects) = (cx.facts, cx.effects());
-    let mut found = Vec::new();
-    // Inputs come ascending, as `per_attempt` lists them: one walk of both, no search.
+    // (input, its fan-out) of the inputs with more outputs than one attempt produces. Inputs
+    // come ascending, as `per_attempt` lists them: one walk of both, no search.
     let mut attempts = effects.per_attempt.iter().peekable();
-    for outputs in effects.outputs.chunk_by(|a, b| a.0 == b.0) {
-        let input = outputs[0].0;
+    let mut duplicated: Vec<(u64, usize)> = Vec::new();
+    for (&input, &count) in effects.inputs.iter().zip(&effects.output_counts) {
         while attempts.next_if(|&&(source, _)| source < input).is_some() {}
         let per_attempt = attempts
             .peek()
             .filter(|&&&(source, _)| source == input)
             .map_or(1, |&&(_, count)| count);
-        if outputs.len() <= per_attempt {
-            continue;
+        if count as usize > per_attempt {
+            duplicated.push((input, per_attempt));
         }
+    }
+    if duplicated.is_empty() {
+        return Vec::new();
+    }
+    let wanted: Vec<u64> = duplicated.iter().map(|&(input, _)| input).collect();
+    let outputs = Effects::outputs_of(facts, &cx.truth, &wanted);
+    let by_input = outputs.chunk_by(|a, b| a.0 == b.0);
+    let mut found = Vec::new();
+    for (outputs, &(input, per_attempt)) in by_input.zip(&duplicated) {
+        debug_assert_eq!(outputs[0].0, input, "the same inputs, in the same order");
         let record = |&(_, key, offset, value): &Output| {
             let (topic, partition) = facts.partition_keyed(key);
             let mut sent_by: Vec<u64> = facts

@@ -311,21 +311,24 @@ fn oracle_torn(w: &World, reads: &[Read]) -> Vec<(usize, &'static str)> {
     out
 }
 
-/// (duplicate-effect inputs, lost-effect inputs).
-fn oracle_effects(w: &World) -> (Vec<u64>, Vec<u64>) {
+/// (duplicate-effect (input, its committed outputs' (partition, offset), per attempt),
+/// lost-effect inputs).
+type Duplicated = (u64, Vec<(u32, u64)>, usize);
+
+fn oracle_effects(w: &World) -> (Vec<Duplicated>, Vec<u64>) {
     let logs = w.final_logs();
     let sends = w.sends();
     let mut duplicated = Vec::new();
     let mut lost = Vec::new();
     for input in 0..w.inputs {
-        let mut outputs = 0;
+        let mut outputs = Vec::new();
         for (p, log) in logs.iter().enumerate() {
-            for &(value, status) in log {
+            for (offset, &(value, status)) in log.iter().enumerate() {
                 let named = sends.iter().any(|&(a, _, sp, sv)| {
                     sp == p as u32 && sv == value && w.attempts[a].input == input
                 });
                 if status.is_committed() && named {
-                    outputs += 1;
+                    outputs.push((p as u32, offset as u64));
                 }
             }
         }
@@ -335,12 +338,13 @@ fn oracle_effects(w: &World) -> (Vec<u64>, Vec<u64>) {
                 per_attempt = per_attempt.max(attempt.outputs.len());
             }
         }
-        if outputs > per_attempt.max(1) {
-            duplicated.push(input);
+        let none = outputs.is_empty();
+        if outputs.len() > per_attempt.max(1) {
+            duplicated.push((input, outputs, per_attempt.max(1)));
         }
         // Every attempt commits group g's offset, so g is a transform group iff any attempt
         // exists; input i sits at offset i.
-        if !w.attempts.is_empty() && input < w.committed_offset && outputs == 0 {
+        if !w.attempts.is_empty() && input < w.committed_offset && none {
             lost.push(input);
         }
     }
@@ -378,8 +382,12 @@ proptest! {
     fn exactly_once_oracle_agrees_with_a_brute_force_recount(w in world()) {
         let (h, _) = w.history();
         let found = found(&h);
-        let duplicated: Vec<u64> = found.iter().filter_map(|a| match a {
-            Anomaly::DuplicateEffect(d) => Some(d.input),
+        let duplicated: Vec<Duplicated> = found.iter().filter_map(|a| match a {
+            Anomaly::DuplicateEffect(d) => Some((
+                d.input,
+                d.outputs.iter().map(|o| (o.partition, o.offset)).collect(),
+                d.per_attempt,
+            )),
             _ => None,
         }).collect();
         let lost: Vec<u64> = found.iter().filter_map(|a| match a {
