@@ -68,41 +68,83 @@ fn same_str(a: &str, b: &str) -> bool {
     std::ptr::eq(a.as_ptr(), b.as_ptr()) && a.len() == b.len()
 }
 
+/// The topic names seen so far, one string each.
+struct NameSet<'h> {
+    names: Vec<&'h Topic>,
+}
+
+impl<'h> NameSet<'h> {
+    fn add(&mut self, name: &'h Topic) {
+        // Every name by address first (the history shares one string per topic), and by
+        // bytes only for a string not seen: a comparison of bytes per event cost more than
+        // the rest of the walk.
+        if self.names.iter().any(|n| same_str(n, name)) {
+            return;
+        }
+        if !self.names.iter().any(|n| ***n == **name) {
+            self.names.push(name);
+        }
+    }
+
+    fn add_op(&mut self, op: &'h Operation) {
+        match op {
+            Operation::Send { topic, .. } | Operation::Poll { topic, .. } => self.add(topic),
+            Operation::Txn { steps, .. } => {
+                for step in steps {
+                    match step {
+                        TxnStep::Send { topic, .. }
+                        | TxnStep::Poll { topic, .. }
+                        | TxnStep::CommitOffset { topic, .. } => self.add(topic),
+                    }
+                }
+            }
+        }
+    }
+}
+
 impl<'h> Topics<'h> {
-    fn new(history: &'h History) -> Self {
-        let mut names: Vec<&'h Topic> = Vec::new();
-        let mut add = |name: &'h Topic| {
-            // Every name by address first (the history shares one string per topic), and
-            // by bytes only for a string not seen: a comparison of bytes per event cost more
-            // than the rest of this walk.
-            if names.iter().any(|n| same_str(n, name)) {
-                return;
-            }
-            if !names.iter().any(|n| ***n == **name) {
-                names.push(name);
-            }
-        };
+    /// Every topic the history names, and how many sends, polls (at most) and transactions
+    /// `Facts::new` will find: one walk over the ops for both (each walk over every op and
+    /// step cost about as much as the other).
+    fn survey(history: &'h History, pairs: &[OpPair]) -> (Self, (usize, usize, usize)) {
+        let mut names = NameSet { names: Vec::new() };
+        let (mut sends, mut polls, mut txns) = (0, 0, 0);
         // The ops first: a name's first string is the one `get` finds by address, and the ops
         // name topics far more often than the final logs do.
-        for op in &history.ops {
-            match &op.op {
-                Operation::Send { topic, .. } | Operation::Poll { topic, .. } => add(topic),
+        for &(invoke, completion) in pairs {
+            let (invoke, completion) = (
+                &history.ops[invoke].op,
+                completion.map(|c| &history.ops[c].op),
+            );
+            names.add_op(invoke);
+            if let Some(completion) = completion {
+                names.add_op(completion);
+            }
+            match invoke {
+                Operation::Send { .. } => sends += 1,
+                Operation::Poll { .. } => polls += 1,
                 Operation::Txn { steps, .. } => {
+                    txns += 1;
+                    let steps = match completion {
+                        Some(Operation::Txn { steps, .. }) => steps,
+                        _ => steps,
+                    };
                     for step in steps {
                         match step {
-                            TxnStep::Send { topic, .. }
-                            | TxnStep::Poll { topic, .. }
-                            | TxnStep::CommitOffset { topic, .. } => add(topic),
+                            TxnStep::Send { .. } => sends += 1,
+                            TxnStep::Poll { .. } => polls += 1,
+                            TxnStep::CommitOffset { .. } => {}
                         }
                     }
                 }
             }
         }
         for log in &history.final_logs {
-            add(&log.topic);
+            names.add(&log.topic);
         }
+        let mut names = names.names;
         names.sort_unstable();
-        Self { names }
+        (Self { names }, (sends, polls, txns))
     }
 
     /// The topic named `name`, if the history mentions it.
@@ -437,40 +479,15 @@ fn sort_by_value(values: &mut [u64], ids: &mut [usize]) {
     }
 }
 
-/// How many sends, polls (at most) and transactions `Facts::new` will find.
-fn counts(history: &History, pairs: &[OpPair]) -> (usize, usize, usize) {
-    let (mut sends, mut polls, mut txns) = (0, 0, 0);
-    for &(invoke, completion) in pairs {
-        match &history.ops[invoke].op {
-            Operation::Send { .. } => sends += 1,
-            Operation::Poll { .. } => polls += 1,
-            Operation::Txn { steps, .. } => {
-                txns += 1;
-                let steps = match completion.map(|c| &history.ops[c].op) {
-                    Some(Operation::Txn { steps, .. }) => steps,
-                    _ => steps,
-                };
-                for step in steps {
-                    match step {
-                        TxnStep::Send { .. } => sends += 1,
-                        TxnStep::Poll { .. } => polls += 1,
-                        TxnStep::CommitOffset { .. } => {}
-                    }
-                }
-            }
-        }
-    }
-    (sends, polls, txns)
-}
-
 pub(crate) fn phase_name(phase: Option<Phase>) -> String {
     phase.map_or("none".to_string(), |p| p.to_string())
 }
 
 impl<'h> Facts<'h> {
     pub fn new(history: &'h History, pairs: &[OpPair]) -> Self {
+        let (topics, (sends, polls, txns)) = Topics::survey(history, pairs);
         let mut facts = Facts {
-            topics: Topics::new(history),
+            topics,
             ..Facts::default()
         };
         for log in &history.final_logs {
@@ -479,7 +496,6 @@ impl<'h> Facts<'h> {
                 .insert((facts.topics.of(&log.topic), log.partition), log);
         }
         // Room for every send, poll and event up front: regrowing copied them all, twice.
-        let (sends, polls, txns) = counts(history, pairs);
         facts.sends.reserve(sends);
         facts.polls.reserve(polls);
         facts.txns.reserve(txns);

@@ -59,8 +59,9 @@ impl KeyRanges {
         // starts[i] = the first position whose key is ≥ base + i.
         for (position, item) in items.iter().enumerate() {
             let slot = (key(item) - base) as usize;
-            while starts.len() <= slot {
-                starts.push(position as u32);
+            if starts.len() <= slot {
+                // One fill for the run of keys up to this one (not a push per key).
+                starts.resize(slot + 1, position as u32);
             }
         }
         starts.push(items.len() as u32);
