@@ -19,7 +19,8 @@
 //! partition, then by value or offset (torn transactions by invoke index, per-process
 //! findings by partition then process then history index).
 
-use std::cell::OnceCell;
+use std::borrow::Cow;
+use std::cell::{Cell, OnceCell};
 use std::collections::BTreeMap;
 
 use crate::anomaly::*;
@@ -41,8 +42,9 @@ pub fn check_transactions(history: &History) -> Result<Vec<Anomaly>, CheckError>
 
 pub(crate) type Partition<'h> = (TopicRef<'h>, u32);
 
-/// Per partition, final-log records as (value or offset, the other, status).
-type LogIndex<'h> = BTreeMap<Partition<'h>, Vec<(u64, u64, RecordStatus)>>;
+/// Per partition, its final log's records by (offset, value): the log itself when it is in
+/// that order (as a log is), else a sorted copy.
+type OffsetIndex<'h> = BTreeMap<Partition<'h>, Cow<'h, [LogEntry]>>;
 
 /// The final logs indexed by value and by offset. Each index is built on first use: many
 /// histories need neither (one without transactions, lineage or repeated polls of a
@@ -50,18 +52,51 @@ type LogIndex<'h> = BTreeMap<Partition<'h>, Vec<(u64, u64, RecordStatus)>>;
 pub(crate) struct Truth<'f, 'h> {
     facts: &'f Facts<'h>,
     by_value: OnceCell<BTreeMap<Partition<'h>, ValueIndex>>,
-    by_offset: OnceCell<LogIndex<'h>>,
+    by_offset: OnceCell<OffsetIndex<'h>>,
     /// Per send (index into `Facts::sends`): a committed-visible record holds its value.
     committed_sends: OnceCell<Vec<bool>>,
 }
 
-/// One partition's records by (value, offset), and each value's range of them: looked up
-/// about once per send and polled record, where a binary search over the whole log missed the
-/// cache at almost every step.
+/// One partition's records by (value, offset), and each value's range of them once values
+/// are looked up often: some histories ask about once per send and polled record, where a
+/// binary search over the whole log missed the cache at almost every step; others ask a few
+/// times or never, where the array of ranges cost more to build (mostly the kernel zeroing
+/// its fresh pages) than every search.
 struct ValueIndex {
     records: Vec<(u64, u64, RecordStatus)>,
-    /// Value → its range in `records`.
-    ranges: KeyRanges,
+    /// Value → its range in `records`, built once searches have cost about as much.
+    ranges: OnceCell<KeyRanges>,
+    /// Look-ups answered by a binary search so far.
+    searches: Cell<usize>,
+}
+
+impl ValueIndex {
+    fn new(records: Vec<(u64, u64, RecordStatus)>) -> Self {
+        ValueIndex {
+            records,
+            ranges: OnceCell::new(),
+            searches: Cell::new(0),
+        }
+    }
+
+    /// The records of `value`, by offset.
+    fn with_value(&self, value: u64) -> &[(u64, u64, RecordStatus)] {
+        self.with_value_after(value, self.records.len() / 32)
+    }
+
+    /// As `with_value`, building the ranges once `searches` binary searches were made.
+    fn with_value_after(&self, value: u64, searches: usize) -> &[(u64, u64, RecordStatus)] {
+        if self.ranges.get().is_none() && self.searches.get() < searches {
+            self.searches.set(self.searches.get() + 1);
+            let start = self.records.partition_point(|r| r.0 < value);
+            let end = start + self.records[start..].partition_point(|r| r.0 == value);
+            return &self.records[start..end];
+        }
+        let ranges = self
+            .ranges
+            .get_or_init(|| KeyRanges::by_key(&self.records, |r| r.0));
+        &self.records[ranges.get(value)]
+    }
 }
 
 impl<'f, 'h> Truth<'f, 'h> {
@@ -97,37 +132,42 @@ impl<'f, 'h> Truth<'f, 'h> {
     /// Each partition's records by (value, offset); equal keys in log order.
     fn by_value(&self) -> &BTreeMap<Partition<'h>, ValueIndex> {
         self.by_value.get_or_init(|| {
-            let sorted = self.index(|r| (r.value, r.offset, r.status));
-            sorted
-                .into_iter()
-                .map(|(partition, records)| {
-                    let ranges = KeyRanges::by_key(&records, |r| r.0);
-                    (partition, ValueIndex { records, ranges })
-                })
-                .collect()
+            let mut index = BTreeMap::new();
+            for (&key, log) in &self.facts.logs {
+                let mut records: Vec<_> = log
+                    .records
+                    .iter()
+                    .map(|r| (r.value, r.offset, r.status))
+                    .collect();
+                // Often in this order already; a stable sort would allocate a buffer even
+                // then.
+                if !records.is_sorted_by_key(|&(value, offset, _)| (value, offset)) {
+                    records.sort_by_key(|&(value, offset, _)| (value, offset));
+                }
+                index.insert(key, ValueIndex::new(records));
+            }
+            index
         })
     }
 
-    /// Each partition's records by (offset, value); equal keys in log order.
-    fn by_offset(&self) -> &LogIndex<'h> {
-        self.by_offset
-            .get_or_init(|| self.index(|r| (r.offset, r.value, r.status)))
-    }
-
-    /// Each partition's records as `entry` makes them, sorted by its first two fields (a
-    /// stable sort: equal keys stay in log order).
-    fn index(&self, entry: impl Fn(&LogEntry) -> (u64, u64, RecordStatus)) -> LogIndex<'h> {
-        let mut index = LogIndex::new();
-        for (&key, log) in &self.facts.logs {
-            let mut records: Vec<_> = log.records.iter().map(&entry).collect();
-            // A log is usually in this order already (offsets, and often values, grow along
-            // it); a stable sort would allocate a buffer even then.
-            if !records.is_sorted_by_key(|&(first, second, _)| (first, second)) {
-                records.sort_by_key(|&(first, second, _)| (first, second));
-            }
-            index.insert(key, records);
-        }
-        index
+    /// Each partition's records by (offset, value); equal keys in log order. A log is in
+    /// this order already (offsets grow along it), and is then read in place: no copy.
+    fn by_offset(&self) -> &OffsetIndex<'h> {
+        self.by_offset.get_or_init(|| {
+            let key = |r: &LogEntry| (r.offset, r.value);
+            let in_order = |log: &'h [LogEntry]| -> Cow<'h, [LogEntry]> {
+                if log.is_sorted_by_key(key) {
+                    Cow::Borrowed(log)
+                } else {
+                    let mut sorted = log.to_vec();
+                    sorted.sort_by_key(key);
+                    Cow::Owned(sorted)
+                }
+            };
+            let logs = self.facts.logs.iter();
+            logs.map(|(&partition, log)| (partition, in_order(&log.records)))
+                .collect()
+        })
     }
 
     fn has(&self, partition: Partition<'h>) -> bool {
@@ -146,7 +186,7 @@ impl<'f, 'h> Truth<'f, 'h> {
         let Some(index) = self.by_value().get(&partition) else {
             return &[];
         };
-        &index.records[index.ranges.get(value)]
+        index.with_value(value)
     }
 
     /// The lowest offset holding `value` as committed-visible data.
@@ -197,8 +237,8 @@ pub(crate) fn known_between<'k, 'h>(
 pub(crate) fn known_records<'h>(facts: &Facts<'h>, truth: &Truth<'_, 'h>) -> KnownRecords<'h> {
     let mut known: KnownRecords = BTreeMap::new();
     for (&partition, records) in truth.by_offset() {
-        let visible = records.iter().filter(|r| r.2.is_committed());
-        known.insert(partition, visible.map(|r| (r.0, r.1)).collect());
+        let visible = records.iter().filter(|r| r.status.is_committed());
+        known.insert(partition, visible.map(|r| (r.offset, r.value)).collect());
     }
     for poll in &facts.polls {
         let partition = (poll.topic, poll.partition);
@@ -421,3 +461,32 @@ pub(crate) mod torn;
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod value_index_tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// A value's records are the same whether found by a binary search or by the ranges,
+        /// and whenever the ranges are built in between: as a scan of every record finds them.
+        #[test]
+        fn look_ups_agree_with_a_scan(
+            mut values in prop::collection::vec(0u64..40, 0..60),
+            asked in prop::collection::vec(0u64..45, 1..30),
+            searches in 0usize..8,
+        ) {
+            values.sort_unstable();
+            let records: Vec<(u64, u64, RecordStatus)> = values
+                .iter()
+                .enumerate()
+                .map(|(offset, &value)| (value, offset as u64, RecordStatus::Committed))
+                .collect();
+            let index = ValueIndex::new(records.clone());
+            for value in asked {
+                let scanned: Vec<_> = records.iter().copied().filter(|r| r.0 == value).collect();
+                prop_assert_eq!(index.with_value_after(value, searches), &scanned[..]);
+            }
+        }
+    }
+}

@@ -8,8 +8,8 @@ use super::{Partition, Truth, phase_name};
 use crate::anomaly::*;
 use crate::detect::Context;
 use crate::facts::{Facts, partition_key};
-use crate::history::RecordStatus;
 use crate::history::TxnStep;
+use crate::history::{LogEntry, RecordStatus};
 
 /// One committed output of an input: (input, partition as `partition_key`, offset, value):
 /// 32 bytes of integers, sorted in the order of (input, topic, partition, offset, value).
@@ -313,10 +313,18 @@ pub(crate) fn lost_effects(cx: &Context) -> Vec<LostEffect> {
         };
         reported_below = Some((&commit.topic, commit.partition, below.max(commit.offset)));
         let lost = records.iter().filter(|r| {
-            below <= r.0 && r.0 < commit.offset && r.2.is_committed() && !outputs.has_output(r.1)
+            below <= r.offset
+                && r.offset < commit.offset
+                && r.status.is_committed()
+                && !outputs.has_output(r.value)
         });
         let mut last = None;
-        for &(offset, input, _) in lost {
+        for &LogEntry {
+            offset,
+            value: input,
+            ..
+        } in lost
+        {
             // One finding per offset, should a malformed log hold two records at one.
             if last.replace(offset) != Some(offset) {
                 found.push(lost_effect(facts, commit, offset, input));
