@@ -68,6 +68,14 @@ fn same_str(a: &str, b: &str) -> bool {
     std::ptr::eq(a.as_ptr(), b.as_ptr()) && a.len() == b.len()
 }
 
+/// What one walk over the ops finds besides the topic names.
+struct Survey {
+    /// How many sends, polls (at most) and transactions `Facts::new` will find.
+    counts: (usize, usize, usize),
+    /// The latest invoke time of a `send` or `txn` op (0 if none).
+    latest_invoke: u64,
+}
+
 /// The topic names seen so far, one string each.
 struct NameSet<'h> {
     names: Vec<&'h Topic>,
@@ -106,16 +114,17 @@ impl<'h> Topics<'h> {
     /// Every topic the history names, and how many sends, polls (at most) and transactions
     /// `Facts::new` will find: one walk over the ops for both (each walk over every op and
     /// step cost about as much as the other).
-    fn survey(history: &'h History, pairs: &[OpPair]) -> (Self, (usize, usize, usize)) {
+    fn survey(history: &'h History, pairs: &[OpPair]) -> (Self, Survey) {
         let mut names = NameSet { names: Vec::new() };
-        let (mut sends, mut polls, mut txns) = (0, 0, 0);
+        let (mut sends, mut polls, mut txns, mut latest_invoke) = (0, 0, 0, 0);
         // The ops first: a name's first string is the one `get` finds by address, and the ops
         // name topics far more often than the final logs do.
         for &(invoke, completion) in pairs {
-            let (invoke, completion) = (
-                &history.ops[invoke].op,
-                completion.map(|c| &history.ops[c].op),
-            );
+            let invoke_op = &history.ops[invoke];
+            let (invoke, completion) = (&invoke_op.op, completion.map(|c| &history.ops[c].op));
+            if !matches!(invoke, Operation::Poll { .. }) {
+                latest_invoke = latest_invoke.max(invoke_op.time_ns);
+            }
             names.add_op(invoke);
             if let Some(completion) = completion {
                 names.add_op(completion);
@@ -144,7 +153,11 @@ impl<'h> Topics<'h> {
         }
         let mut names = names.names;
         names.sort_unstable();
-        (Self { names }, (sends, polls, txns))
+        let survey = Survey {
+            counts: (sends, polls, txns),
+            latest_invoke,
+        };
+        (Self { names }, survey)
     }
 
     /// The topic named `name`, if the history mentions it.
@@ -266,6 +279,8 @@ pub(crate) struct Facts<'h> {
     pub logs: BTreeMap<(TopicRef<'h>, u32), &'h FinalLog>,
     /// The history's topics.
     pub topics: Topics<'h>,
+    /// The latest invoke time of a `send` or `txn` op (0 if none).
+    pub latest_invoke: u64,
 }
 
 /// Each process's events in completion order, in one vector (histories from the simulator
@@ -485,9 +500,11 @@ pub(crate) fn phase_name(phase: Option<Phase>) -> String {
 
 impl<'h> Facts<'h> {
     pub fn new(history: &'h History, pairs: &[OpPair]) -> Self {
-        let (topics, (sends, polls, txns)) = Topics::survey(history, pairs);
+        let (topics, survey) = Topics::survey(history, pairs);
+        let (sends, polls, txns) = survey.counts;
         let mut facts = Facts {
             topics,
+            latest_invoke: survey.latest_invoke,
             ..Facts::default()
         };
         for log in &history.final_logs {
@@ -676,6 +693,17 @@ impl<'h> Facts<'h> {
             .collect()
     }
 
+    /// How many records the ok polls returned, per partition they returned some of: to
+    /// reserve vectors of polled records at once (grown by doubling, they touched about twice
+    /// their size in fresh memory, which the kernel zeroes first).
+    pub fn polled_counts(&self) -> BTreeMap<(TopicRef<'h>, u32), usize> {
+        let mut counts = BTreeMap::new();
+        for poll in self.polls.iter().filter(|p| !p.records.is_empty()) {
+            *counts.entry((poll.topic, poll.partition)).or_default() += poll.records.len();
+        }
+        counts
+    }
+
     /// The partition a `partition_key` of one of the history's sends names.
     pub fn partition_keyed(&self, key: u64) -> (TopicRef<'h>, u32) {
         self.send_index.partition(key)
@@ -693,6 +721,38 @@ mod tests {
     use proptest::prelude::*;
 
     proptest! {
+        /// The latest invoke time of a send or txn, found while building the facts, is what a
+        /// scan of every op finds.
+        #[test]
+        fn latest_invoke_agrees_with_a_scan(
+            ops in prop::collection::vec((0u8..3, 0u64..1000, any::<bool>(), 0u64..1000), 0..20),
+        ) {
+            let mut history = History::default();
+            for (process, &(kind, invoked, completes, took)) in ops.iter().enumerate() {
+                let op = match kind {
+                    0 => Operation::Send { topic: "t".into(), partition: 0, value: 1, offset: None },
+                    1 => Operation::Poll {
+                        topic: "t".into(), partition: 0, from_offset: 0, records: Vec::new(),
+                    },
+                    _ => Operation::Txn { transactional: true, txn_id: None, steps: Vec::new() },
+                };
+                history.push(process as u64, invoked, Phase::Invoke, op.clone(), None);
+                if completes {
+                    history.push(process as u64, invoked + took, Phase::Ok, op, None);
+                }
+            }
+            let pairs = history.pairs().expect("pairs");
+            let facts = Facts::new(&history, &pairs);
+            let scanned = history
+                .ops
+                .iter()
+                .filter(|op| op.phase == Phase::Invoke && !matches!(op.op, Operation::Poll { .. }))
+                .map(|op| op.time_ns)
+                .max()
+                .unwrap_or(0);
+            prop_assert_eq!(facts.latest_invoke, scanned);
+        }
+
         /// The send index's groups are every (partition, value) with its sends in invoke
         /// order, in key order, as sorting every send says; `sends_of` finds each.
         #[test]

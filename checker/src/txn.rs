@@ -368,7 +368,11 @@ pub(crate) fn unseen(cx: &Context) -> Vec<Unseen> {
     let (facts, truth) = (cx.facts, &cx.truth);
     // Per partition some ok poll returned records of: the highest offset returned, and the
     // values returned (sorted below).
-    let mut polled: BTreeMap<Partition, (u64, Vec<u64>)> = BTreeMap::new();
+    let mut polled: BTreeMap<Partition, (u64, Vec<u64>)> = facts
+        .polled_counts()
+        .into_iter()
+        .map(|(partition, count)| (partition, (0, Vec::with_capacity(count))))
+        .collect();
     for poll in facts.polls.iter().filter(|p| !p.records.is_empty()) {
         let (through, values) = polled
             .entry((poll.topic, poll.partition))

@@ -27,7 +27,7 @@ use super::Finding;
 use crate::causal::FindingRecords;
 use crate::detect::Context;
 use crate::facts::{Facts, TxnFact, phase_name};
-use crate::history::{Operation, Phase, PolledRecord, TxnStep};
+use crate::history::{Phase, PolledRecord, TxnStep};
 use crate::txn::Partition;
 use reached::Reached;
 
@@ -153,14 +153,9 @@ pub(crate) fn find(cx: &Context) -> Vec<EarlyRead> {
 /// writing transaction or of some send, so no poll completed at or after this time is early:
 /// the candidates need not include its records (a run's read-back, polled at the end, is most
 /// of the polled records of a history).
+/// Found by the walk that builds the facts (`Facts::latest_invoke`).
 fn latest_invoke(cx: &Context) -> u64 {
-    cx.history
-        .ops
-        .iter()
-        .filter(|op| op.phase == Phase::Invoke && !matches!(op.op, Operation::Poll { .. }))
-        .map(|op| op.time_ns)
-        .max()
-        .unwrap_or(0)
+    cx.facts.latest_invoke
 }
 
 /// Every record of an ok poll completed before `latest_invoke` written by another operation's

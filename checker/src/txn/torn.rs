@@ -199,6 +199,12 @@ impl<'h> PollSpans<'h> {
     /// The spans of the polls of the partitions in `wanted`.
     fn new(facts: &Facts<'h>, wanted: &std::collections::BTreeSet<Partition<'h>>) -> Self {
         let mut by_partition: BTreeMap<Partition<'h>, PartitionSpans<'h>> = BTreeMap::new();
+        for (partition, count) in facts.polled_counts() {
+            if wanted.contains(&partition) {
+                let spans = by_partition.entry(partition).or_default();
+                spans.values.reserve_exact(count);
+            }
+        }
         for poll in &facts.polls {
             if !wanted.contains(&(poll.topic, poll.partition)) {
                 continue;
