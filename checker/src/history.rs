@@ -346,15 +346,7 @@ impl History {
                 line: i + 1,
                 message,
             };
-            let parsed = match read::op(line, &mut topics) {
-                Some(op) => Line::Op(op),
-                None => match read::final_log(line, &mut topics) {
-                    Some(log) => Line::FinalLog(log),
-                    None => {
-                        serde_json::from_str::<Line>(line).map_err(|e| malformed(e.to_string()))?
-                    }
-                },
-            };
+            let parsed = read_line(line, &mut topics).map_err(malformed)?;
             match parsed {
                 Line::Op(op) => {
                     if op.index != history.ops.len() as u64 {
@@ -441,6 +433,18 @@ impl History {
         }
         Ok(pairs)
     }
+}
+
+/// The line's item: through the reader's fast paths where they take it, else the derived
+/// reader (whose error message it gives).
+fn read_line(line: &str, topics: &mut read::Topics) -> Result<Line, String> {
+    if let Some(op) = read::op(line, topics) {
+        return Ok(Line::Op(op));
+    }
+    if let Some(log) = read::final_log(line, topics) {
+        return Ok(Line::FinalLog(log));
+    }
+    serde_json::from_str::<Line>(line).map_err(|e| e.to_string())
 }
 
 /// Room for the ops still to come, when `ops` (`consumed` bytes read) is full and the reader

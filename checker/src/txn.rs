@@ -358,16 +358,9 @@ pub(crate) fn nonmonotonic_polls(cx: &Context) -> Vec<NonmonotonicPoll> {
     cx.poll_scan().1.clone()
 }
 
-/// unseen: for a partition that ok polls read, the values of its acknowledged sends that no
-/// ok poll of it returned — reported only when polls read to the partition's end: the highest
-/// offset any ok poll returned is at least the highest known committed offset (the final log's
-/// last committed-visible record, and every acknowledged offset). One finding per partition.
-/// An acknowledged value absent from the log is also a lost-write; both are reported, as in
-/// Jepsen.
-pub(crate) fn unseen(cx: &Context) -> Vec<Unseen> {
-    let (facts, truth) = (cx.facts, &cx.truth);
-    // Per partition some ok poll returned records of: the highest offset returned, and the
-    // values returned (sorted below).
+/// Per partition some ok poll returned records of: the highest offset returned, and the
+/// values returned (unsorted).
+fn polled_values<'h>(facts: &Facts<'h>) -> BTreeMap<Partition<'h>, (u64, Vec<u64>)> {
     let mut polled: BTreeMap<Partition, (u64, Vec<u64>)> = facts
         .polled_counts()
         .into_iter()
@@ -382,6 +375,18 @@ pub(crate) fn unseen(cx: &Context) -> Vec<Unseen> {
             values.push(r.value);
         }
     }
+    polled
+}
+
+/// unseen: for a partition that ok polls read, the values of its acknowledged sends that no
+/// ok poll of it returned — reported only when polls read to the partition's end: the highest
+/// offset any ok poll returned is at least the highest known committed offset (the final log's
+/// last committed-visible record, and every acknowledged offset). One finding per partition.
+/// An acknowledged value absent from the log is also a lost-write; both are reported, as in
+/// Jepsen.
+pub(crate) fn unseen(cx: &Context) -> Vec<Unseen> {
+    let (facts, truth) = (cx.facts, &cx.truth);
+    let polled = polled_values(facts);
     // An input whose derived output is committed was read by a consumer whose transaction
     // committed, even if that consumer never learnt the outcome (an `info` txn's polls are not
     // ok polls): lineage counts as having seen it. Sorted, distinct.
