@@ -27,11 +27,11 @@ use crate::anomaly::*;
 pub use crate::detect::{CheckError, check_all};
 use crate::detect::{Context, run_passes};
 use crate::facts::{Facts, ProcessEvent, SendFact, TopicRef, phase_name};
-use crate::history::{History, LogEntry, RecordStatus};
+use crate::history::{History, LogEntry};
 use crate::ranges::KeyRanges;
 // The tests (`use super::*`) name phases.
 #[cfg(test)]
-use crate::history::Phase;
+use crate::history::{Phase, RecordStatus};
 
 /// Runs every transaction check (the `Transactions` rows of `anomaly_kinds!`) over
 /// `history` (see the module docs for the definitions). Errors if the history's invokes and
@@ -51,7 +51,7 @@ type OffsetIndex<'h> = BTreeMap<Partition<'h>, Cow<'h, [LogEntry]>>;
 /// partition by one process, such as a plain producer's).
 pub(crate) struct Truth<'f, 'h> {
     facts: &'f Facts<'h>,
-    by_value: OnceCell<BTreeMap<Partition<'h>, ValueIndex>>,
+    by_value: OnceCell<BTreeMap<Partition<'h>, ValueIndex<'h>>>,
     by_offset: OnceCell<OffsetIndex<'h>>,
     /// Per send (index into `Facts::sends`): a committed-visible record holds its value.
     committed_sends: OnceCell<Vec<bool>>,
@@ -61,17 +61,18 @@ pub(crate) struct Truth<'f, 'h> {
 /// are looked up often: some histories ask about once per send and polled record, where a
 /// binary search over the whole log missed the cache at almost every step; others ask a few
 /// times or never, where the array of ranges cost more to build (mostly the kernel zeroing
-/// its fresh pages) than every search.
-struct ValueIndex {
-    records: Vec<(u64, u64, RecordStatus)>,
+/// its fresh pages) than every search. The records are the log itself when it is in that
+/// order already (as a log of values counted up is), else a sorted copy.
+struct ValueIndex<'h> {
+    records: Cow<'h, [LogEntry]>,
     /// Value → its range in `records`, built once searches have cost about as much.
     ranges: OnceCell<KeyRanges>,
     /// Look-ups answered by a binary search so far.
     searches: Cell<usize>,
 }
 
-impl ValueIndex {
-    fn new(records: Vec<(u64, u64, RecordStatus)>) -> Self {
+impl<'h> ValueIndex<'h> {
+    fn new(records: Cow<'h, [LogEntry]>) -> Self {
         ValueIndex {
             records,
             ranges: OnceCell::new(),
@@ -80,21 +81,21 @@ impl ValueIndex {
     }
 
     /// The records of `value`, by offset.
-    fn with_value(&self, value: u64) -> &[(u64, u64, RecordStatus)] {
+    fn with_value(&self, value: u64) -> &[LogEntry] {
         self.with_value_after(value, self.records.len() / 32)
     }
 
     /// As `with_value`, building the ranges once `searches` binary searches were made.
-    fn with_value_after(&self, value: u64, searches: usize) -> &[(u64, u64, RecordStatus)] {
+    fn with_value_after(&self, value: u64, searches: usize) -> &[LogEntry] {
         if self.ranges.get().is_none() && self.searches.get() < searches {
             self.searches.set(self.searches.get() + 1);
-            let start = self.records.partition_point(|r| r.0 < value);
-            let end = start + self.records[start..].partition_point(|r| r.0 == value);
+            let start = self.records.partition_point(|r| r.value < value);
+            let end = start + self.records[start..].partition_point(|r| r.value == value);
             return &self.records[start..end];
         }
         let ranges = self
             .ranges
-            .get_or_init(|| KeyRanges::by_key(&self.records, |r| r.0));
+            .get_or_init(|| KeyRanges::by_key(&self.records, |r| r.value));
         &self.records[ranges.get(value)]
     }
 }
@@ -119,10 +120,10 @@ impl<'f, 'h> Truth<'f, 'h> {
             for (partition, values, ids) in self.facts.send_index.partitions_with_values() {
                 let mut records = self.by_value_of(partition);
                 for (&value, &id) in values.iter().zip(ids) {
-                    let below = records.iter().take_while(|r| r.0 < value).count();
+                    let below = records.iter().take_while(|r| r.value < value).count();
                     records = &records[below..];
-                    let mut held = records.iter().take_while(|r| r.0 == value);
-                    committed[id] = held.any(|r| r.2.is_committed());
+                    let mut held = records.iter().take_while(|r| r.value == value);
+                    committed[id] = held.any(|r| r.status.is_committed());
                 }
             }
             committed
@@ -130,23 +131,21 @@ impl<'f, 'h> Truth<'f, 'h> {
     }
 
     /// Each partition's records by (value, offset); equal keys in log order.
-    fn by_value(&self) -> &BTreeMap<Partition<'h>, ValueIndex> {
+    fn by_value(&self) -> &BTreeMap<Partition<'h>, ValueIndex<'h>> {
         self.by_value.get_or_init(|| {
-            let mut index = BTreeMap::new();
-            for (&key, log) in &self.facts.logs {
-                let mut records: Vec<_> = log
-                    .records
-                    .iter()
-                    .map(|r| (r.value, r.offset, r.status))
-                    .collect();
-                // Often in this order already; a stable sort would allocate a buffer even
-                // then.
-                if !records.is_sorted_by_key(|&(value, offset, _)| (value, offset)) {
-                    records.sort_by_key(|&(value, offset, _)| (value, offset));
+            let key = |r: &LogEntry| (r.value, r.offset);
+            let in_order = |log: &'h [LogEntry]| -> Cow<'h, [LogEntry]> {
+                if log.is_sorted_by_key(key) {
+                    Cow::Borrowed(log)
+                } else {
+                    let mut sorted = log.to_vec();
+                    sorted.sort_by_key(key);
+                    Cow::Owned(sorted)
                 }
-                index.insert(key, ValueIndex::new(records));
-            }
-            index
+            };
+            let logs = self.facts.logs.iter();
+            logs.map(|(&partition, log)| (partition, ValueIndex::new(in_order(&log.records))))
+                .collect()
         })
     }
 
@@ -175,14 +174,14 @@ impl<'f, 'h> Truth<'f, 'h> {
     }
 
     /// A partition's records by (value, offset) (none without a final log).
-    pub(crate) fn by_value_of(&self, partition: Partition<'h>) -> &[(u64, u64, RecordStatus)] {
+    pub(crate) fn by_value_of(&self, partition: Partition<'h>) -> &[LogEntry] {
         self.by_value()
             .get(&partition)
             .map_or(&[], |index| &index.records)
     }
 
-    /// (value, offset, status) of the records holding `value`, by offset.
-    fn with_value(&self, partition: Partition<'h>, value: u64) -> &[(u64, u64, RecordStatus)] {
+    /// The records holding `value`, by offset.
+    fn with_value(&self, partition: Partition<'h>, value: u64) -> &[LogEntry] {
         let Some(index) = self.by_value().get(&partition) else {
             return &[];
         };
@@ -193,8 +192,8 @@ impl<'f, 'h> Truth<'f, 'h> {
     pub(crate) fn committed_offset_of(&self, partition: Partition<'h>, value: u64) -> Option<u64> {
         self.with_value(partition, value)
             .iter()
-            .find(|r| r.2.is_committed())
-            .map(|r| r.1)
+            .find(|r| r.status.is_committed())
+            .map(|r| r.offset)
     }
 }
 
@@ -402,7 +401,7 @@ pub(crate) fn unseen(cx: &Context) -> Vec<Unseen> {
                     truth
                         .with_value(partition_of(s), s.value)
                         .iter()
-                        .any(|r| r.2.is_committed())
+                        .any(|r| r.status.is_committed())
                 })
                 .map(|(_, source)| source)
                 .collect();
@@ -486,14 +485,19 @@ mod value_index_tests {
             searches in 0usize..8,
         ) {
             values.sort_unstable();
-            let records: Vec<(u64, u64, RecordStatus)> = values
+            let records: Vec<LogEntry> = values
                 .iter()
                 .enumerate()
-                .map(|(offset, &value)| (value, offset as u64, RecordStatus::Committed))
+                .map(|(offset, &value)| LogEntry {
+                    offset: offset as u64,
+                    value,
+                    producer_id: 1,
+                    status: RecordStatus::Committed,
+                })
                 .collect();
-            let index = ValueIndex::new(records.clone());
+            let index = ValueIndex::new(Cow::Borrowed(&records));
             for value in asked {
-                let scanned: Vec<_> = records.iter().copied().filter(|r| r.0 == value).collect();
+                let scanned: Vec<_> = records.iter().copied().filter(|r| r.value == value).collect();
                 prop_assert_eq!(index.with_value_after(value, searches), &scanned[..]);
             }
         }

@@ -9,7 +9,7 @@ use crate::anomaly::*;
 use crate::detect::Context;
 use crate::facts::{Facts, partition_key};
 use crate::history::TxnStep;
-use crate::history::{LogEntry, RecordStatus};
+use crate::history::LogEntry;
 
 /// One committed output of an input: (input, partition as `partition_key`, offset, value):
 /// 32 bytes of integers, sorted in the order of (input, topic, partition, offset, value).
@@ -132,9 +132,9 @@ fn for_each_output<'h>(
         sources.sort_unstable();
         sources.dedup();
         let key = partition_key(topic, partition);
-        for r in records.iter().filter(|r| r.2.is_committed()) {
+        for r in records.iter().filter(|r| r.status.is_committed()) {
             for &source in &sources {
-                output(source, (key, r.1, value));
+                output(source, (key, r.offset, value));
             }
         }
     }
@@ -144,7 +144,7 @@ fn for_each_output<'h>(
 #[derive(Default)]
 struct LogWalk<'t, 'h> {
     partition: Option<Partition<'h>>,
-    records: &'t [(u64, u64, RecordStatus)],
+    records: &'t [LogEntry],
 }
 
 impl<'t, 'h> LogWalk<'t, 'h> {
@@ -155,14 +155,14 @@ impl<'t, 'h> LogWalk<'t, 'h> {
         truth: &'t Truth<'_, 'h>,
         partition: Partition<'h>,
         value: u64,
-    ) -> &'t [(u64, u64, RecordStatus)] {
+    ) -> &'t [LogEntry] {
         if self.partition != Some(partition) {
             self.partition = Some(partition);
             self.records = truth.by_value_of(partition);
         }
-        let below = self.records.iter().take_while(|r| r.0 < value).count();
+        let below = self.records.iter().take_while(|r| r.value < value).count();
         self.records = &self.records[below..];
-        let run = self.records.iter().take_while(|r| r.0 == value).count();
+        let run = self.records.iter().take_while(|r| r.value == value).count();
         &self.records[..run]
     }
 }

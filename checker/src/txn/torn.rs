@@ -46,7 +46,7 @@ pub(crate) fn torn_transactions(cx: &Context) -> Vec<TornTransaction> {
                     && truth
                         .with_value(partition_of(s), s.value)
                         .iter()
-                        .any(|r| r.2 == RecordStatus::Committed)
+                        .any(|r| r.status == RecordStatus::Committed)
             })
         };
         // An ok transaction committed whatever the log says: the log is looked at for it
