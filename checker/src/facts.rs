@@ -255,10 +255,11 @@ pub(crate) struct TxnFact<'h> {
 /// A process's history in completion order, for the per-process scans.
 #[derive(Clone, Copy, Debug)]
 pub(crate) enum ProcessEvent {
-    /// `Facts::polls[i]`.
-    Poll(usize),
+    /// `Facts::polls[i]` (32 bits, as `SendFact::txn`: 8 bytes an event, 16 with its
+    /// process, where a `usize` made them 24).
+    Poll(u32),
     /// `Facts::sends[i]`, acknowledged with an offset.
-    Ack(usize),
+    Ack(u32),
     /// A `txn` ended fail or info: the client rewinds to its committed offsets.
     Rewind,
 }
@@ -538,7 +539,7 @@ impl<'h> Facts<'h> {
                         _ => None,
                     };
                     if acked_offset.is_some() && done.is_some() {
-                        timeline.push((inv.process, ProcessEvent::Ack(facts.sends.len())));
+                        timeline.push((inv.process, ProcessEvent::Ack(facts.sends.len() as u32)));
                     }
                     facts.sends.push(SendFact {
                         topic: facts.topics.of(topic),
@@ -567,7 +568,7 @@ impl<'h> Facts<'h> {
                     else {
                         continue;
                     };
-                    timeline.push((inv.process, ProcessEvent::Poll(facts.polls.len())));
+                    timeline.push((inv.process, ProcessEvent::Poll(facts.polls.len() as u32)));
                     facts.polls.push(PollFact {
                         topic: facts.topics.of(topic),
                         partition: *partition,
@@ -601,7 +602,7 @@ impl<'h> Facts<'h> {
                                     ok || (!transactional && done.is_some() && offset.is_some());
                                 let acked_offset = offset.filter(|_| acknowledged);
                                 if acked_offset.is_some() && done.is_some() {
-                                    let event = ProcessEvent::Ack(facts.sends.len());
+                                    let event = ProcessEvent::Ack(facts.sends.len() as u32);
                                     timeline.push((inv.process, event));
                                 }
                                 facts.sends.push(SendFact {
@@ -625,7 +626,7 @@ impl<'h> Facts<'h> {
                                 let Some(d) = done.filter(|_| ok) else {
                                     continue;
                                 };
-                                let event = ProcessEvent::Poll(facts.polls.len());
+                                let event = ProcessEvent::Poll(facts.polls.len() as u32);
                                 timeline.push((inv.process, event));
                                 facts.polls.push(PollFact {
                                     topic: facts.topics.of(topic),

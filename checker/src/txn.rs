@@ -288,7 +288,7 @@ pub(crate) fn scan_polls(cx: &Context) -> (Vec<PollSkip>, Vec<NonmonotonicPoll>)
                     continue;
                 }
                 ProcessEvent::Ack(_) => continue,
-                ProcessEvent::Poll(i) => &facts.polls[i],
+                ProcessEvent::Poll(i) => &facts.polls[i as usize],
             };
             let (Some(first), Some(last)) = (poll.records.first(), poll.records.last()) else {
                 continue;

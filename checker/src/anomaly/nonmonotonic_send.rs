@@ -65,7 +65,7 @@ pub(crate) fn find(cx: &Context) -> Vec<NonmonotonicSend> {
             let ProcessEvent::Ack(i) = *event else {
                 continue;
             };
-            let send = &facts.sends[i];
+            let send = &facts.sends[i as usize];
             let (Some(offset), Some(ack)) = (send.acked_offset, send.completion) else {
                 continue;
             };

@@ -8,8 +8,8 @@ use super::{Partition, Truth, phase_name};
 use crate::anomaly::*;
 use crate::detect::Context;
 use crate::facts::{Facts, partition_key};
-use crate::history::TxnStep;
 use crate::history::LogEntry;
+use crate::history::TxnStep;
 
 /// One committed output of an input: (input, partition as `partition_key`, offset, value):
 /// 32 bytes of integers, sorted in the order of (input, topic, partition, offset, value).
