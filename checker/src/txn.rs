@@ -134,17 +134,8 @@ impl<'f, 'h> Truth<'f, 'h> {
     fn by_value(&self) -> &BTreeMap<Partition<'h>, ValueIndex<'h>> {
         self.by_value.get_or_init(|| {
             let key = |r: &LogEntry| (r.value, r.offset);
-            let in_order = |log: &'h [LogEntry]| -> Cow<'h, [LogEntry]> {
-                if log.is_sorted_by_key(key) {
-                    Cow::Borrowed(log)
-                } else {
-                    let mut sorted = log.to_vec();
-                    sorted.sort_by_key(key);
-                    Cow::Owned(sorted)
-                }
-            };
             let logs = self.facts.logs.iter();
-            logs.map(|(&partition, log)| (partition, ValueIndex::new(in_order(&log.records))))
+            logs.map(|(&partition, log)| (partition, ValueIndex::new(in_order(&log.records, key))))
                 .collect()
         })
     }
@@ -154,17 +145,8 @@ impl<'f, 'h> Truth<'f, 'h> {
     fn by_offset(&self) -> &OffsetIndex<'h> {
         self.by_offset.get_or_init(|| {
             let key = |r: &LogEntry| (r.offset, r.value);
-            let in_order = |log: &'h [LogEntry]| -> Cow<'h, [LogEntry]> {
-                if log.is_sorted_by_key(key) {
-                    Cow::Borrowed(log)
-                } else {
-                    let mut sorted = log.to_vec();
-                    sorted.sort_by_key(key);
-                    Cow::Owned(sorted)
-                }
-            };
             let logs = self.facts.logs.iter();
-            logs.map(|(&partition, log)| (partition, in_order(&log.records)))
+            logs.map(|(&partition, log)| (partition, in_order(&log.records, key)))
                 .collect()
         })
     }
@@ -469,6 +451,18 @@ pub(crate) mod torn;
 
 #[cfg(test)]
 mod tests;
+
+/// `log` sorted by `key` (equal keys in log order): read in place when it already is, a
+/// sorted copy otherwise.
+fn in_order<K: Ord>(log: &[LogEntry], key: impl Fn(&LogEntry) -> K) -> Cow<'_, [LogEntry]> {
+    if log.is_sorted_by_key(&key) {
+        Cow::Borrowed(log)
+    } else {
+        let mut sorted = log.to_vec();
+        sorted.sort_by_key(key);
+        Cow::Owned(sorted)
+    }
+}
 
 #[cfg(test)]
 mod value_index_tests {
