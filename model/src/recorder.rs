@@ -36,6 +36,29 @@ impl Recorder {
             .push(process, time_ns, phase, op, error)
     }
 
+    /// Replaces the operation of invoke `index`: one recorded before its content was known
+    /// (a Streams transaction whose records leave while it still processes).
+    pub fn amend(&self, index: u64, op: Operation) {
+        let mut history = self.history.lock().expect("history lock");
+        let event = &mut history.ops[index as usize];
+        assert_eq!(event.phase, Phase::Invoke, "only an invoke is amended");
+        event.op = op;
+    }
+
+    /// Adds `steps` to transaction invoke `index` (a Streams cycle whose records leave
+    /// while it still processes records its steps as they go on the wire).
+    pub fn extend_invoke(&self, index: u64, steps: Vec<checker::history::TxnStep>) {
+        let mut history = self.history.lock().expect("history lock");
+        let event = &mut history.ops[index as usize];
+        assert_eq!(event.phase, Phase::Invoke, "only an invoke is extended");
+        match &mut event.op {
+            Operation::Txn {
+                steps: recorded, ..
+            } => recorded.extend(steps),
+            other => panic!("steps added to a {other:?}"),
+        }
+    }
+
     /// Names client `client_id` (its processes) for explanations, e.g. "copier-2#1".
     pub fn name_client(&self, client_id: ClientId, name: impl Into<String>) {
         self.history

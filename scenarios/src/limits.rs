@@ -122,6 +122,11 @@ pub const MAX_COMMIT_INTERVAL_RECORDS: u32 = MAX_STREAMS_RECORDS;
 /// `app.streams.request_timeout_ms`: 1..=300,000 ms (default 300; Kafka's 30,000 for a
 /// saturated throughput run).
 pub const MAX_REQUEST_TIMEOUT_MS: u64 = 300_000;
+/// `app.streams.producer_batch_bytes`: 0..=16 MiB (default 0: no background sending; Kafka's
+/// `batch.size` default is 16,384).
+pub const MAX_PRODUCER_BATCH_BYTES: u64 = 16 * 1024 * 1024;
+/// `app.streams.producer_buffer_bytes`: 1..=1 GiB (default 32 MiB, Kafka's `buffer.memory`).
+pub const MAX_PRODUCER_BUFFER_BYTES: u64 = 1024 * 1024 * 1024;
 
 // ---- shared by the apps ------------------------------------------------------------------
 

@@ -207,6 +207,9 @@ fn streams_workload_is_bounded() {
     rejects_value(STREAMS, "app.streams.txn_timeout_ms", "0");
     rejects_value(STREAMS, "app.streams.request_timeout_ms", "0");
     rejects_value(STREAMS, "app.streams.request_timeout_ms", "300001");
+    rejects_value(STREAMS, "app.streams.producer_batch_bytes", "16777217");
+    rejects_value(STREAMS, "app.streams.producer_buffer_bytes", "0");
+    rejects_value(STREAMS, "app.streams.producer_buffer_bytes", "1073741825");
     rejects_value(STREAMS, "app.streams.max_input_pause_ms", "10001");
 }
 

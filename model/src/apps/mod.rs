@@ -4,4 +4,5 @@ pub mod copy;
 pub mod produce;
 pub mod queue;
 pub mod queue_script;
+pub mod record_collector;
 pub mod streams;

@@ -27,6 +27,7 @@ use checker::history::{Operation, Phase, PolledRecord, TxnStep};
 use serde::{Deserialize, Serialize};
 use tokio::sync::Notify;
 
+use crate::apps::record_collector::{self, BatchLimits, RecordCollector};
 use crate::client::consumer::Consumer;
 use crate::client::group::{GroupConfig, GroupMember};
 use crate::client::producer::send_batch_without_idempotence;
@@ -142,6 +143,16 @@ pub struct StreamsWorkload {
     /// saturated throughput run needs: an instance's output of one commit interval can take
     /// longer than 300 ms to leave a modelled link).
     pub request_timeout_ms: u64,
+    /// Kafka's producer `batch.size` for the instances' output, bytes (records of the
+    /// network's `record_bytes`). Default 0: no background sending — an interval's output is
+    /// sent at its commit, one batch per partition (the model's traces before the cost model
+    /// grew a producer). Above 0, output is sent while processing goes on, in batches of this
+    /// size, one request per partition in flight (`apps::record_collector`); the talk's setup
+    /// uses Kafka's 16,384.
+    pub producer_batch_bytes: u64,
+    /// Kafka's producer `buffer.memory`, bytes: processing blocks while this much output waits
+    /// unsent (with `producer_batch_bytes` only). Default 33,554,432 (Kafka's 32 MiB).
+    pub producer_buffer_bytes: u64,
 }
 
 impl Default for StreamsWorkload {
@@ -158,6 +169,8 @@ impl Default for StreamsWorkload {
             commit_interval_records: 0,
             preload_input: false,
             request_timeout_ms: DEFAULT_REQUEST_TIMEOUT_MS,
+            producer_batch_bytes: 0,
+            producer_buffer_bytes: record_collector::DEFAULT_BUFFER_BYTES,
         }
     }
 }
@@ -174,6 +187,8 @@ impl StreamsWorkload {
             max_input_pause_ms: self.max_input_pause_ms,
             preload_input: self.preload_input,
             request_timeout_ms: self.request_timeout_ms,
+            producer_batch_bytes: self.producer_batch_bytes,
+            producer_buffer_bytes: self.producer_buffer_bytes,
         }
     }
 }
@@ -196,6 +211,10 @@ pub struct StreamsConfig {
     pub preload_input: bool,
     /// Every client request's timeout (`StreamsWorkload::request_timeout_ms`).
     pub request_timeout_ms: u64,
+    /// Background sending's batch size (0: none; `StreamsWorkload::producer_batch_bytes`).
+    pub producer_batch_bytes: u64,
+    /// Background sending's buffer (`StreamsWorkload::producer_buffer_bytes`).
+    pub producer_buffer_bytes: u64,
 }
 
 /// The clients' request timeout unless a workload sets one: the model's clients' own default.
@@ -1227,17 +1246,30 @@ impl StreamsInstance {
     /// all its tasks between commits, keeping the local state directory up to date. The
     /// interval ends early when the group moves on or a stop is asked for: Kafka's poll,
     /// called between records, runs the rebalance (whose revocation commits first) and the
-    /// shutdown check, so a member rejoins within a poll, not a commit interval.
+    /// shutdown check, so a member rejoins within a poll, not a commit interval. With
+    /// background sending, the output goes to `collectors` as it is made (one per task, or
+    /// one for all), processing waits while a buffer is full, and the collectors are closed
+    /// (flushed) when the interval ends.
     async fn process_for_interval(
         &self,
         cx: &CycleContext<'_>,
         tasks: &mut [RunningTask],
+        collectors: &[RecordCollector],
     ) -> Processed {
         let deadline = sim::now_ms() + self.config.commit_interval_ms;
         let mut out = Processed::default();
         let mut records = 0;
         while sim::now_ms() < deadline && !cx.member.is_stale() && !cx.local.stop.is_requested() {
+            for collector in collectors {
+                collector.wait_for_room().await;
+            }
+            let (steps_before, sends_before) = (out.steps.len(), out.sends.len());
             let polled = self.poll_and_process(cx.consumer, tasks, &mut out).await;
+            hand_over(
+                collectors,
+                &out.steps[steps_before..],
+                &out.sends[sends_before..],
+            );
             if polled == 0 {
                 madsim::time::sleep(BACKOFF).await;
                 continue;
@@ -1249,12 +1281,17 @@ impl StreamsInstance {
                 break; // commit early: the interval in records is reached
             }
         }
+        for collector in collectors {
+            collector.close();
+        }
         out
     }
 
     /// Kafka Streams' `exactly_once` (KIP-129, a producer per task): every task processed for
     /// the interval together, then each task's transaction committed in turn by its own
     /// producer, as TaskManager commits task by task. A task with nothing new commits nothing.
+    /// With background sending each task's operation has a process of its own (their
+    /// transactions overlap: every task's records leave while the interval runs).
     async fn cycle_task_transactions(
         &self,
         cx: &CycleContext<'_>,
@@ -1264,28 +1301,78 @@ impl StreamsInstance {
         assert_eq!(producers.len(), tasks.len(), "a producer per task");
         let started: Vec<Vec<(TopicPartition, u64)>> =
             tasks.iter().map(|t| t.positions().collect()).collect();
-        let mut outputs = self
-            .process_for_interval(cx, tasks)
-            .await
-            .per_task(tasks.len());
+        let (processed, sendings, processes) = match self.batch_limits() {
+            None => {
+                let processed = self.process_for_interval(cx, tasks, &[]).await;
+                let sendings = tasks.iter().map(|_| Sending::AtCommit).collect();
+                (processed, sendings, vec![cx.process; tasks.len()])
+            }
+            Some(limits) => {
+                let processes: Vec<ProcessId> = (0..tasks.len())
+                    .map(|i| match i {
+                        0 => cx.process,
+                        _ => self.next_process(cx.local),
+                    })
+                    .collect();
+                let (processed, sendings) = self
+                    .process_sending_transactional(cx, &processes, tasks, producers, limits)
+                    .await;
+                (processed, sendings, processes)
+            }
+        };
+        let mut outputs = processed.per_task(tasks.len());
         let mut outcome = Cycle::Idle;
-        for (i, (task, producer)) in tasks.iter_mut().zip(producers).enumerate() {
+        let mut sendings = sendings.into_iter();
+        for (i, (task, producer)) in tasks.iter_mut().zip(producers.iter_mut()).enumerate() {
             let output = std::mem::take(&mut outputs[i]);
+            let sending = sendings.next().expect("a sending per task");
             let cycle = self
                 .commit_exactly_once(
                     cx,
+                    processes[i],
                     producer,
                     std::slice::from_mut(task),
                     (&started[i], output),
+                    sending,
                 )
                 .await;
             match cycle {
                 Cycle::Idle => {}
                 Cycle::Committed => outcome = Cycle::Committed,
-                other => return other,
+                other => {
+                    // `sendings` holds the later tasks' only: it was advanced task by task.
+                    let later = producers.iter_mut().zip(&processes).skip(i + 1);
+                    for ((producer, &process), sending) in later.zip(sendings) {
+                        self.abandon(process, producer, sending).await;
+                    }
+                    return other;
+                }
             }
         }
         outcome
+    }
+
+    /// A task's transaction left behind when another task's commit failed (the tasks are
+    /// closed dirty): aborted if its records started leaving, and its operation ended.
+    async fn abandon(
+        &self,
+        process: ProcessId,
+        producer: &mut TransactionalProducer,
+        sending: Sending,
+    ) {
+        let Sending::Background {
+            invoke: Some(_), ..
+        } = sending
+        else {
+            return; // nothing began
+        };
+        let why = "abandoned: another task's commit failed".to_string();
+        let op = streams_operation(self.application_id(), true, &[], &[], None, &[]);
+        let phase = match producer.abort_transaction().await {
+            Ok(()) => Phase::Fail,
+            Err(_) => Phase::Info,
+        };
+        self.ctx.recorder.record(process, phase, op, Some(why));
     }
 
     /// Kafka Streams' `exactly_once_v2` (KIP-447, a producer per instance): every task
@@ -1297,9 +1384,110 @@ impl StreamsInstance {
         tasks: &mut [RunningTask],
     ) -> Cycle {
         let started = task_positions(tasks);
-        let output = self.process_for_interval(cx, tasks).await.merged();
-        self.commit_exactly_once(cx, producer, tasks, (&started, output))
+        let (processed, sending) = match self.batch_limits() {
+            None => (
+                self.process_for_interval(cx, tasks, &[]).await,
+                Sending::AtCommit,
+            ),
+            Some(limits) => {
+                let producers = std::slice::from_mut(producer);
+                let (processed, mut sendings) = self
+                    .process_sending_transactional(cx, &[cx.process], tasks, producers, limits)
+                    .await;
+                (processed, sendings.pop().expect("one producer's sending"))
+            }
+        };
+        let output = processed.merged();
+        self.commit_exactly_once(cx, cx.process, producer, tasks, (&started, output), sending)
             .await
+    }
+
+    /// Background sending's limits, if the workload asks for it
+    /// (`StreamsConfig::producer_batch_bytes`).
+    fn batch_limits(&self) -> Option<BatchLimits> {
+        (self.config.producer_batch_bytes > 0).then(|| {
+            BatchLimits::new(
+                self.config.producer_batch_bytes,
+                self.config.producer_buffer_bytes,
+                self.ctx.net.config().record_bytes,
+            )
+        })
+    }
+
+    /// A new history process of this incarnation.
+    fn next_process(&self, local: &Local) -> ProcessId {
+        self.ctx
+            .client_id
+            .process(local.calls.fetch_add(1, Ordering::Relaxed))
+    }
+
+    /// Records what a cycle has done so far on its invoke, before its records go on the
+    /// wire (background sending): the first call records the invoke (`invoke` is then its
+    /// history index), later ones add steps to it. The commit replaces it with the whole.
+    fn record_in_progress(
+        &self,
+        process: ProcessId,
+        transactional: bool,
+        invoke: &mut Option<u64>,
+        steps: Vec<TxnStep>,
+    ) {
+        match *invoke {
+            Some(index) => self.ctx.recorder.extend_invoke(index, steps),
+            None => {
+                let op = Operation::Txn {
+                    transactional,
+                    txn_id: None,
+                    steps,
+                };
+                *invoke = Some(self.ctx.recorder.record(process, Phase::Invoke, op, None));
+            }
+        }
+    }
+
+    /// Processes for one interval while each producer's records leave in the background
+    /// (a collector per producer: per task, or one for the instance); returns what was
+    /// processed and, per producer, how its sending went.
+    async fn process_sending_transactional(
+        &self,
+        cx: &CycleContext<'_>,
+        processes: &[ProcessId],
+        tasks: &mut [RunningTask],
+        producers: &mut [TransactionalProducer],
+        limits: BatchLimits,
+    ) -> (Processed, Vec<Sending>) {
+        let collectors: Vec<RecordCollector> = producers
+            .iter()
+            .map(|_| RecordCollector::new(limits))
+            .collect();
+        let mut invokes = vec![None; producers.len()];
+        let senders = producers
+            .iter_mut()
+            .zip(&collectors)
+            .zip(invokes.iter_mut().zip(processes))
+            .map(|((producer, collector), (invoke, &process))| {
+                record_collector::send_transactional(
+                    collector,
+                    producer,
+                    move |steps| self.record_in_progress(process, true, invoke, steps),
+                    |tp, end| self.note_written(cx.local, tp, end),
+                )
+            });
+        let (processed, sent) = futures_util::future::join(
+            self.process_for_interval(cx, tasks, &collectors),
+            futures_util::future::join_all(senders),
+        )
+        .await;
+        let sendings = sent
+            .into_iter()
+            .zip(collectors)
+            .zip(invokes)
+            .map(|((sent, collector), invoke)| Sending::Background {
+                sent,
+                acked: collector.into_acked(),
+                invoke,
+            })
+            .collect();
+        (processed, sendings)
     }
 
     /// Commits what `tasks` processed since positions `started` in one transaction: begin,
@@ -1308,11 +1496,13 @@ impl StreamsInstance {
     async fn commit_exactly_once(
         &self,
         cx: &CycleContext<'_>,
+        process: ProcessId,
         producer: &mut TransactionalProducer,
         tasks: &mut [RunningTask],
         (started, output): (&[(TopicPartition, u64)], CycleOutput),
+        sending: Sending,
     ) -> Cycle {
-        let (metadata, process, local) = (cx.metadata, cx.process, cx.local);
+        let (metadata, local) = (cx.metadata, cx.local);
         let CycleOutput { steps, sends } = output;
         let offsets = task_positions(tasks);
         if sends.is_empty() && offsets == started {
@@ -1328,12 +1518,11 @@ impl StreamsInstance {
                 &offsets,
             )
         };
-        self.ctx
-            .recorder
-            .record(process, Phase::Invoke, op(None), None);
+        self.record_commit_invoke(process, &sending, op(None));
         let result = async {
-            producer.begin_transaction()?;
-            let acked = self.send_in_transaction(producer, &sends, local).await?;
+            let acked = self
+                .sent_in_transaction(producer, &sends, local, sending)
+                .await?;
             // Outputs and changelog records acknowledged, nothing committed yet: KAFKA-7192's
             // window (a crash here leaves the store ahead of the committed changelog).
             let event = FaultPoint::ChangelogFlushed.event(None, None);
@@ -1383,6 +1572,47 @@ impl StreamsInstance {
         }
     }
 
+    /// Records a transaction's invoke: amends the one recorded when its records started
+    /// leaving in the background, or records it now.
+    fn record_commit_invoke(&self, process: ProcessId, sending: &Sending, op: Operation) {
+        match sending {
+            Sending::Background {
+                invoke: Some(index),
+                ..
+            } => self.ctx.recorder.amend(*index, op),
+            _ => {
+                self.ctx.recorder.record(process, Phase::Invoke, op, None);
+            }
+        }
+    }
+
+    /// A transaction's records, sent: now, at the commit (the transaction begins here), or
+    /// already in the background. Returns each record's offset.
+    async fn sent_in_transaction(
+        &self,
+        producer: &mut TransactionalProducer,
+        sends: &[OutputRecord],
+        local: &Local,
+        sending: Sending,
+    ) -> Result<Vec<u64>, TxnError> {
+        match sending {
+            Sending::AtCommit => {
+                producer.begin_transaction()?;
+                self.send_in_transaction(producer, sends, local).await
+            }
+            Sending::Background { sent, acked, .. } => {
+                sent?;
+                if !producer.in_transaction() {
+                    producer.begin_transaction()?; // nothing was sent: offsets only
+                }
+                let acked = acked.into_iter();
+                Ok(acked
+                    .map(|a| a.expect("a flushed transaction's records are acknowledged"))
+                    .collect())
+            }
+        }
+    }
+
     /// Sends a transaction's records, one batch per partition and all partitions at once
     /// (as Kafka's sender drains every ready batch); returns each record's offset and notes
     /// the changelog ends written.
@@ -1413,11 +1643,18 @@ impl StreamsInstance {
         Ok(acked)
     }
 
-    /// One at-least-once cycle: process for the commit interval sending as it goes, wait for
-    /// every acknowledgement, then commit the offsets.
+    /// One at-least-once cycle: process for the commit interval (sending in the background
+    /// if configured), wait for every acknowledgement, then commit the offsets.
     async fn cycle_at_least_once(&self, cx: &CycleContext<'_>, tasks: &mut [RunningTask]) -> Cycle {
         let (consumer, process, local) = (cx.consumer, cx.process, cx.local);
-        let CycleOutput { steps, sends } = self.process_for_interval(cx, tasks).await.merged();
+        let (processed, background) = match self.batch_limits() {
+            None => (self.process_for_interval(cx, tasks, &[]).await, None),
+            Some(limits) => {
+                let (processed, sent) = self.process_sending_plain(cx, tasks, limits).await;
+                (processed, Some(sent))
+            }
+        };
+        let CycleOutput { steps, sends } = processed.merged();
         let offsets = task_positions(tasks);
         if sends.is_empty() {
             // Nothing new, but a commit of earlier positions may have been lost: commit again
@@ -1437,28 +1674,26 @@ impl StreamsInstance {
                 &offsets,
             )
         };
-        self.ctx
-            .recorder
-            .record(process, Phase::Invoke, op(None), None);
-        // One batch per partition, all partitions at once (as the exactly-once cycle sends).
-        let batches = batches_by_partition(&sends);
-        let calls = batches.iter().map(|(&tp, indices)| {
-            let values: Vec<u64> = indices.iter().map(|&i| sends[i].1).collect();
-            send_batch_without_idempotence(&self.ctx, tp, values, self.config.request_timeout_ms)
-        });
-        let answers = futures_util::future::join_all(calls).await;
-        let mut acked = vec![0; sends.len()];
-        let mut failed = None;
-        for ((_, indices), answer) in batches.iter().zip(answers) {
-            match answer {
-                Ok(base) => {
-                    for (k, &i) in indices.iter().enumerate() {
-                        acked[i] = base + k as u64;
-                    }
-                }
-                Err(why) => failed = Some(why),
+        let (acked, failed) = match background {
+            None => {
+                self.ctx
+                    .recorder
+                    .record(process, Phase::Invoke, op(None), None);
+                self.send_plain_at_commit(&sends).await
             }
-        }
+            Some(PlainSent {
+                sent,
+                acked,
+                invoke,
+            }) => {
+                let index = invoke.expect("records were sent, so the invoke is recorded");
+                self.ctx.recorder.amend(index, op(None));
+                (
+                    acked.into_iter().map(|a| a.unwrap_or(0)).collect(),
+                    sent.err(),
+                )
+            }
+        };
         let committed = consumer
             .commit_sync(self.application_id(), &offsets)
             .await
@@ -1479,6 +1714,62 @@ impl StreamsInstance {
             ),
         };
         Cycle::Committed
+    }
+
+    /// At-least-once's sending at the commit: one batch per partition, all partitions at
+    /// once (as the exactly-once cycle sends). Returns each record's offset (0 where its
+    /// batch failed) and the last failure.
+    async fn send_plain_at_commit(&self, sends: &[OutputRecord]) -> (Vec<u64>, Option<String>) {
+        let batches = batches_by_partition(sends);
+        let calls = batches.iter().map(|(&tp, indices)| {
+            let values: Vec<u64> = indices.iter().map(|&i| sends[i].1).collect();
+            send_batch_without_idempotence(&self.ctx, tp, values, self.config.request_timeout_ms)
+        });
+        let answers = futures_util::future::join_all(calls).await;
+        let mut acked = vec![0; sends.len()];
+        let mut failed = None;
+        for ((_, indices), answer) in batches.iter().zip(answers) {
+            match answer {
+                Ok(base) => {
+                    for (k, &i) in indices.iter().enumerate() {
+                        acked[i] = base + k as u64;
+                    }
+                }
+                Err(why) => failed = Some(why),
+            }
+        }
+        (acked, failed)
+    }
+
+    /// Processes for one interval while at-least-once's records leave in the background.
+    async fn process_sending_plain(
+        &self,
+        cx: &CycleContext<'_>,
+        tasks: &mut [RunningTask],
+        limits: BatchLimits,
+    ) -> (Processed, PlainSent) {
+        let collector = RecordCollector::new(limits);
+        let mut invoke = None;
+        let sender = record_collector::send_plain(
+            &collector,
+            &self.ctx,
+            self.config.request_timeout_ms,
+            |steps| self.record_in_progress(cx.process, false, &mut invoke, steps),
+        );
+        let (processed, sent) = futures_util::future::join(
+            self.process_for_interval(cx, tasks, std::slice::from_ref(&collector)),
+            sender,
+        )
+        .await;
+        let acked = collector.into_acked();
+        (
+            processed,
+            PlainSent {
+                sent,
+                acked,
+                invoke,
+            },
+        )
     }
 
     /// Marks the source partitions whose committed offset covers all their input.
@@ -1522,6 +1813,63 @@ fn batches_by_partition(sends: &[OutputRecord]) -> BTreeMap<&TopicPartition, Vec
     batches
 }
 
+/// How a transaction's records were sent.
+enum Sending {
+    /// At the commit, every partition's batch at once (no background sending).
+    AtCommit,
+    /// In the background while the interval's processing went on
+    /// (`apps::record_collector`): the sender's outcome, each record's acknowledged offset,
+    /// and the history index of the invoke recorded before the first send (`None`: nothing
+    /// was sent).
+    Background {
+        sent: Result<(), TxnError>,
+        acked: Vec<Option<u64>>,
+        invoke: Option<u64>,
+    },
+}
+
+/// Hands processing's new output to the producers' collectors (background sending), with
+/// its history steps: one collector per task, or one for every task.
+fn hand_over(
+    collectors: &[RecordCollector],
+    steps: &[(usize, TxnStep)],
+    sends: &[(usize, OutputRecord)],
+) {
+    let records = |task: Option<usize>| {
+        let own = sends
+            .iter()
+            .filter(move |(t, _)| task.is_none_or(|task| *t == task));
+        own.map(|(_, (tp, value, _))| (tp, *value))
+    };
+    let history = |task: Option<usize>| {
+        let polls = steps
+            .iter()
+            .filter(move |(t, _)| task.is_none_or(|task| *t == task));
+        let outputs = sends
+            .iter()
+            .filter(move |(t, _)| task.is_none_or(|task| *t == task));
+        let polls = polls.map(|(_, step)| step.clone());
+        polls.chain(outputs.map(|(_, (tp, value, source))| send_step(tp, *value, *source, None)))
+    };
+    match collectors {
+        [] => {}
+        [all] => all.hand_over(records(None), history(None)),
+        per_task => {
+            for (task, collector) in per_task.iter().enumerate() {
+                collector.hand_over(records(Some(task)), history(Some(task)));
+            }
+        }
+    }
+}
+
+/// How at-least-once's background sending went: the last failure, each record's
+/// acknowledged offset, the history index of the invoke recorded before the first send.
+struct PlainSent {
+    sent: Result<(), String>,
+    acked: Vec<Option<u64>>,
+    invoke: Option<u64>,
+}
+
 /// How a commit cycle ended.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Cycle {
@@ -1548,13 +1896,7 @@ fn streams_operation(
 ) -> Operation {
     let mut steps = polls.to_vec();
     for (i, (tp, value, source)) in sends.iter().enumerate() {
-        steps.push(TxnStep::Send {
-            topic: tp.topic.clone(),
-            partition: tp.partition,
-            value: *value,
-            source: Some(*source),
-            offset: acked.map(|a| a[i]),
-        });
+        steps.push(send_step(tp, *value, *source, acked.map(|a| a[i])));
     }
     for (tp, offset) in offsets {
         steps.push(TxnStep::CommitOffset {
@@ -1568,6 +1910,17 @@ fn streams_operation(
         transactional,
         txn_id: None,
         steps,
+    }
+}
+
+/// The history step of an output record (`source`: the input record it came from).
+fn send_step(tp: &TopicPartition, value: u64, source: u64, offset: Option<u64>) -> TxnStep {
+    TxnStep::Send {
+        topic: tp.topic.clone(),
+        partition: tp.partition,
+        value,
+        source: Some(source),
+        offset,
     }
 }
 

@@ -336,6 +336,18 @@ impl BuiltinApp for StreamsWorkload {
             1,
             limits::MAX_REQUEST_TIMEOUT_MS,
         )?;
+        bounded(
+            &format!("{AT}.producer_batch_bytes"),
+            self.producer_batch_bytes,
+            0,
+            limits::MAX_PRODUCER_BATCH_BYTES,
+        )?;
+        bounded(
+            &format!("{AT}.producer_buffer_bytes"),
+            self.producer_buffer_bytes,
+            1,
+            limits::MAX_PRODUCER_BUFFER_BYTES,
+        )?;
         validate_session(&format!("{AT}.session_timeout_ms"), self.session_timeout_ms)?;
         bounded(
             &format!("{AT}.max_input_pause_ms"),
