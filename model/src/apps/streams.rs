@@ -1320,18 +1320,18 @@ impl StreamsInstance {
                 (processed, sendings, processes)
             }
         };
-        let mut outputs = processed.per_task(tasks.len());
-        let mut outcome = Cycle::Idle;
+        let mut outputs = processed.per_task(tasks.len()).into_iter();
         let mut sendings = sendings.into_iter();
-        for (i, (task, producer)) in tasks.iter_mut().zip(producers.iter_mut()).enumerate() {
-            let output = std::mem::take(&mut outputs[i]);
+        let mut outcome = Cycle::Idle;
+        for i in 0..tasks.len() {
+            let output = outputs.next().expect("an output per task");
             let sending = sendings.next().expect("a sending per task");
             let cycle = self
                 .commit_exactly_once(
                     cx,
                     processes[i],
-                    producer,
-                    std::slice::from_mut(task),
+                    &mut producers[i],
+                    std::slice::from_mut(&mut tasks[i]),
                     (&started[i], output),
                     sending,
                 )
@@ -1340,10 +1340,16 @@ impl StreamsInstance {
                 Cycle::Idle => {}
                 Cycle::Committed => outcome = Cycle::Committed,
                 other => {
-                    // `sendings` holds the later tasks' only: it was advanced task by task.
-                    let later = producers.iter_mut().zip(&processes).skip(i + 1);
-                    for ((producer, &process), sending) in later.zip(sendings) {
-                        self.abandon(process, producer, sending).await;
+                    // The iterators hold the later tasks' shares only.
+                    let positions: Vec<Vec<(TopicPartition, u64)>> = tasks[i + 1..]
+                        .iter()
+                        .map(|t| t.positions().collect())
+                        .collect();
+                    let later = (producers[i + 1..].iter_mut())
+                        .zip(&processes[i + 1..])
+                        .zip(positions.iter().zip(outputs.zip(sendings)));
+                    for ((producer, &process), (offsets, left)) in later {
+                        self.abandon(process, producer, offsets, left).await;
                     }
                     return other;
                 }
@@ -1353,25 +1359,30 @@ impl StreamsInstance {
     }
 
     /// A task's transaction left behind when another task's commit failed (the tasks are
-    /// closed dirty): aborted if its records started leaving, and its operation ended.
+    /// closed dirty): if its records started leaving, it is aborted and its operation ends
+    /// naming everything it did (its records may be in the log, aborted).
     async fn abandon(
         &self,
         process: ProcessId,
         producer: &mut TransactionalProducer,
-        sending: Sending,
+        offsets: &[(TopicPartition, u64)],
+        (output, sending): (CycleOutput, Sending),
     ) {
         let Sending::Background {
-            invoke: Some(_), ..
+            invoke: Some(index),
+            ..
         } = sending
         else {
             return; // nothing began
         };
-        let why = "abandoned: another task's commit failed".to_string();
-        let op = streams_operation(self.application_id(), true, &[], &[], None, &[]);
+        let (steps, sends) = (&output.steps, &output.sends);
+        let op = streams_operation(self.application_id(), true, steps, sends, None, offsets);
+        self.ctx.recorder.amend(index, op.clone());
         let phase = match producer.abort_transaction().await {
             Ok(()) => Phase::Fail,
             Err(_) => Phase::Info,
         };
+        let why = "abandoned: another task's commit failed".to_string();
         self.ctx.recorder.record(process, phase, op, Some(why));
     }
 
