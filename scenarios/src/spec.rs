@@ -323,7 +323,8 @@ impl Scenario {
     /// The cost model this scenario runs under: "none" (every message takes its drawn
     /// latency), "per-message" (fixed costs per message, record and sync, nothing shared) or
     /// "shared-resources" (links, handler threads, disks or client CPUs that queue), and
-    /// every cost knob set, by its field name.
+    /// every cost knob set, by its field name (a Streams app's background sending among
+    /// them: it decides when output takes the links).
     pub fn cost_model(&self) -> (&'static str, BTreeMap<String, u64>) {
         let (n, c) = (&self.network, &self.cluster);
         let knobs = [
@@ -340,8 +341,17 @@ impl Scenario {
             ("cluster.request_record_us", c.request_record_us),
             ("cluster.disk_mb_per_s", c.disk_mb_per_s),
         ];
+        // A Streams producer's background sending decides when its bytes take the links.
+        let sending = match &self.app {
+            AppSpec::Streams(w) if w.producer_batch_bytes > 0 => [
+                ("app.streams.producer_batch_bytes", w.producer_batch_bytes),
+                ("app.streams.producer_buffer_bytes", w.producer_buffer_bytes),
+            ],
+            _ => [("", 0); 2],
+        };
         let set: BTreeMap<String, u64> = knobs
             .into_iter()
+            .chain(sending)
             .filter(|&(_, value)| value > 0)
             .map(|(name, value)| (name.to_string(), value))
             .collect();
