@@ -316,6 +316,9 @@ fn a_scenario_names_its_cost_model_and_knobs() {
     assert_eq!(knobs["network.link_mbit_per_s"], 400);
     assert_eq!(knobs["cluster.request_threads"], 8);
     assert_eq!(knobs["network.record_bytes"], 500);
+    // Background sending decides when the output takes the links: it is part of the model.
+    assert_eq!(knobs["app.streams.producer_batch_bytes"], 16_384);
+    assert_eq!(knobs["app.streams.producer_buffer_bytes"], 32 * 1024 * 1024);
     assert!(
         !knobs.contains_key("network.message_overhead_us"),
         "{knobs:?}"
