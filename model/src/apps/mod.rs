@@ -2,6 +2,7 @@
 
 pub mod copy;
 pub mod produce;
+pub mod producer_sender;
 pub mod queue;
 pub mod queue_script;
 pub mod record_collector;

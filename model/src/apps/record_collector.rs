@@ -1,21 +1,17 @@
-//! Background sending of a Streams producer's output, as Kafka's producer sends: the records
-//! handed to the producer collect per partition (its `RecordAccumulator`); a partition's batch
-//! leaves once it holds `batch.size` bytes, while processing goes on, and whatever is left
-//! leaves at the commit's flush. Requests go in rounds: at most one batch per partition in a
-//! round, and the next round only once every answer of the previous one is in — the talk's
-//! `max.in.flight.requests.per.connection = 1`. (Kafka's `Sender` drains each broker's ready
-//! batches into one request per broker connection; here a partition's batch is its own
-//! request, and a round waits for its slowest broker.) Processing blocks while
-//! `buffer.memory` bytes wait unsent, as Kafka's `send()` blocks on a full buffer.
+//! Background sending of a Streams producer's output, its accumulator half (Kafka's
+//! `RecordAccumulator`): the records handed to the producer collect per partition; a
+//! partition's batch is ready once it holds `batch.size` bytes, while processing goes on, and
+//! whatever is left is ready at the commit's flush. The sender (`apps::producer_sender`) takes
+//! the ready batches of the partitions whose broker has nothing under way. Processing blocks
+//! while `buffer.memory` bytes wait unsent, as Kafka's `send()` blocks on a full buffer.
 //!
 //! Not modelled: `linger.ms` (a partial batch waits for the flush; Streams' default linger of
 //! 100 ms is the talk's commit interval).
 //!
 //! The history: a record is on the wire before its transaction (or at-least-once cycle) ends,
-//! and the instance may crash before it does, so before each round the sender records what
-//! processing has done since the last round (poll and send steps) on the cycle's invoke — the
-//! first round records the invoke. A cycle cut short by a crash then still names every
-//! record it may have written.
+//! and the instance may crash before it does, so the collector keeps the history steps
+//! (polls, sends) handed over with the records for the sender to record on the cycle's invoke
+//! before it sends them (`take_unrecorded`).
 
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::Mutex;
@@ -23,8 +19,6 @@ use std::sync::Mutex;
 use checker::history::TxnStep;
 use tokio::sync::Notify;
 
-use crate::client::producer::send_batch_without_idempotence;
-use crate::client::{ClientContext, TransactionalProducer, TxnError};
 use crate::protocol::TopicPartition;
 
 /// Kafka's `buffer.memory` default, bytes.
@@ -54,10 +48,16 @@ impl BatchLimits {
     }
 }
 
-/// One round's batches: per partition, the indices of the records (in hand-over order) and
-/// their values.
+/// One partition's batch: the indices of its records (in hand-over order) and their values.
+pub struct Batch {
+    pub tp: TopicPartition,
+    indices: Vec<usize>,
+    pub values: Vec<u64>,
+}
+
+/// The batches taken together: at most one per partition.
 pub struct Round {
-    batches: Vec<(TopicPartition, Vec<usize>, Vec<u64>)>,
+    pub batches: Vec<Batch>,
 }
 
 #[derive(Default)]
@@ -125,7 +125,7 @@ impl RecordCollector {
     }
 
     /// The history steps handed over since the last call.
-    fn take_unrecorded(&self) -> Vec<TxnStep> {
+    pub(crate) fn take_unrecorded(&self) -> Vec<TxnStep> {
         std::mem::take(&mut self.pending().unrecorded)
     }
 
@@ -149,40 +149,51 @@ impl RecordCollector {
         }
     }
 
-    /// The next round to send: waits until a batch is full, or takes every partial batch
-    /// once the collector is closed; `None` once it is closed and empty (or stopped).
-    pub async fn next_round(&self) -> Option<Round> {
-        loop {
-            let notified = self.notify.notified();
-            {
-                let mut pending = self.pending();
-                if pending.stopped || (pending.closed && pending.unsent_records == 0) {
-                    return None;
-                }
-                if let Some(round) = self.take_round(&mut pending) {
-                    drop(pending);
-                    self.notify.notify_waiters(); // room in the buffer
-                    return Some(round);
-                }
-            }
-            notified.await;
-        }
+    /// A notification of the next change (records handed over, the collector closed or
+    /// stopped): create it before looking, so no change between the look and the wait is
+    /// missed.
+    pub(crate) fn changed(&self) -> tokio::sync::futures::Notified<'_> {
+        self.notify.notified()
+    }
+
+    /// The batches ready now among the partitions `idle` admits (their broker's lane has
+    /// nothing under way): a full one from each, every partial one once closed or while the
+    /// buffer is exhausted.
+    pub(crate) fn try_round(&self, idle: impl Fn(&TopicPartition) -> bool) -> Option<Round> {
+        let round = self.take_round(&mut self.pending(), idle)?;
+        self.notify.notify_waiters(); // room in the buffer
+        Some(round)
+    }
+
+    /// Whether nothing is left to send: closed and empty, or stopped.
+    pub(crate) fn is_finished(&self) -> bool {
+        let pending = self.pending();
+        pending.stopped || (pending.closed && pending.unsent_records == 0)
     }
 
     /// Takes a batch from every partition with a full one — from every partition with any
     /// once closed, or while the buffer is full: Kafka's accumulator counts every batch ready
     /// while a `send()` waits for memory (`RecordAccumulator.ready`'s `exhausted`), or a
     /// full buffer of partial batches would wait for ever.
-    fn take_round(&self, pending: &mut Pending) -> Option<Round> {
+    fn take_round(
+        &self,
+        pending: &mut Pending,
+        idle: impl Fn(&TopicPartition) -> bool,
+    ) -> Option<Round> {
         let full = self.limits.batch_records;
         let closed = pending.closed || pending.unsent_records >= self.limits.buffer_records;
         let mut batches = Vec::new();
         let mut taken = 0;
         for (tp, unsent) in pending.unsent.iter_mut() {
-            if unsent.len() >= full || (closed && !unsent.is_empty()) {
+            let ready = unsent.len() >= full || (closed && !unsent.is_empty());
+            if ready && idle(tp) {
                 let n = unsent.len().min(full);
                 let (indices, values) = unsent.drain(..n).unzip();
-                batches.push((tp.clone(), indices, values));
+                batches.push(Batch {
+                    tp: tp.clone(),
+                    indices,
+                    values,
+                });
                 taken += n;
             }
         }
@@ -190,21 +201,16 @@ impl RecordCollector {
         (!batches.is_empty()).then_some(Round { batches })
     }
 
-    /// A round's answers, one per batch: its first offset where acknowledged.
-    fn acked(&self, round: &Round, bases: &[Option<u64>]) {
-        assert_eq!(round.batches.len(), bases.len(), "an answer per batch");
+    /// A batch was appended at first offset `base`.
+    pub(crate) fn acked(&self, batch: &Batch, base: u64) {
         let mut pending = self.pending();
-        for ((_, indices, _), base) in round.batches.iter().zip(bases) {
-            if let Some(base) = base {
-                for (k, &i) in indices.iter().enumerate() {
-                    pending.acked[i] = Some(base + k as u64);
-                }
-            }
+        for (k, &i) in batch.indices.iter().enumerate() {
+            pending.acked[i] = Some(base + k as u64);
         }
     }
 
     /// The sender gives up: what waits unsent is dropped, and processing no longer blocks.
-    fn stop(&self) {
+    pub(crate) fn stop(&self) {
         let mut pending = self.pending();
         pending.stopped = true;
         pending.unsent.clear();
@@ -221,74 +227,6 @@ impl RecordCollector {
             .expect("record collector lock")
             .acked
     }
-}
-
-/// Sends a transaction's records in the background until the collector is closed and empty.
-/// Before each round, `record` gets the history steps not yet recorded (the first call
-/// records the invoke), and before the first the transaction begins; after each round,
-/// `written` gets each partition's end offset. The first failed round ends it (the
-/// transaction is then abortable, or the producer fenced).
-pub async fn send_transactional(
-    collector: &RecordCollector,
-    producer: &mut TransactionalProducer,
-    mut record: impl FnMut(Vec<TxnStep>),
-    mut written: impl FnMut(&TopicPartition, u64),
-) -> Result<(), TxnError> {
-    let mut first = true;
-    while let Some(round) = collector.next_round().await {
-        record(collector.take_unrecorded());
-        if std::mem::take(&mut first)
-            && let Err(e) = producer.begin_transaction()
-        {
-            collector.stop();
-            return Err(e);
-        }
-        let requests: Vec<(&TopicPartition, &[u64])> = round
-            .batches
-            .iter()
-            .map(|(tp, _, values)| (tp, values.as_slice()))
-            .collect();
-        match producer.send_batches(&requests).await {
-            Ok(bases) => {
-                let answers: Vec<Option<u64>> = bases.iter().copied().map(Some).collect();
-                collector.acked(&round, &answers);
-                for ((tp, indices, _), base) in round.batches.iter().zip(bases) {
-                    written(tp, base + indices.len() as u64);
-                }
-            }
-            Err(e) => {
-                collector.stop();
-                return Err(e);
-            }
-        }
-    }
-    Ok(())
-}
-
-/// Sends at-least-once records (no idempotence, retried until acknowledged or timed out) in
-/// the background until the collector is closed and empty; before each round `record` gets
-/// the history steps not yet recorded (the first call records the invoke). A batch that
-/// fails does not stop the others; the last failure is returned.
-pub async fn send_plain(
-    collector: &RecordCollector,
-    ctx: &ClientContext,
-    request_timeout_ms: u64,
-    mut record: impl FnMut(Vec<TxnStep>),
-) -> Result<(), String> {
-    let mut failed = None;
-    while let Some(round) = collector.next_round().await {
-        record(collector.take_unrecorded());
-        let calls = round.batches.iter().map(|(tp, _, values)| {
-            send_batch_without_idempotence(ctx, tp, values.clone(), request_timeout_ms)
-        });
-        let answers = futures_util::future::join_all(calls).await;
-        let mut bases = Vec::with_capacity(answers.len());
-        for answer in answers {
-            bases.push(answer.map_err(|why| failed = Some(why)).ok());
-        }
-        collector.acked(&round, &bases);
-    }
-    failed.map_or(Ok(()), Err)
 }
 
 #[cfg(test)]
@@ -327,20 +265,24 @@ mod tests {
         collector.hand_over([(&tp(0), 10), (&tp(1), 20), (&tp(0), 11), (&tp(0), 12)], []);
         let mut pending = collector.pending();
         let round = collector
-            .take_round(&mut pending)
+            .take_round(&mut pending, |_| true)
             .expect("partition 0 is full");
         assert_eq!(round.batches.len(), 1);
-        assert_eq!(round.batches[0].1, vec![0, 2]);
-        assert_eq!(round.batches[0].2, vec![10, 11]);
+        assert_eq!(round.batches[0].indices, vec![0, 2]);
+        assert_eq!(round.batches[0].values, vec![10, 11]);
         assert!(
-            collector.take_round(&mut pending).is_none(),
+            collector.take_round(&mut pending, |_| true).is_none(),
             "no batch is full"
         );
         pending.closed = true;
+        assert!(
+            collector.take_round(&mut pending, |_| false).is_none(),
+            "no lane is idle"
+        );
         let flush = collector
-            .take_round(&mut pending)
+            .take_round(&mut pending, |_| true)
             .expect("the partial batches");
-        let taken: Vec<Vec<u64>> = flush.batches.iter().map(|b| b.2.clone()).collect();
+        let taken: Vec<Vec<u64>> = flush.batches.iter().map(|b| b.values.clone()).collect();
         assert_eq!(taken, vec![vec![12], vec![20]]);
         assert_eq!(pending.unsent_records, 0);
     }
@@ -353,7 +295,7 @@ mod tests {
         });
         let partitions: Vec<TopicPartition> = (0..4).map(tp).collect();
         collector.hand_over(partitions.iter().map(|p| (p, 1)), []);
-        let round = collector.take_round(&mut collector.pending());
+        let round = collector.take_round(&mut collector.pending(), |_| true);
         assert_eq!(round.expect("the buffer is exhausted").batches.len(), 4);
     }
 
@@ -366,9 +308,10 @@ mod tests {
         collector.hand_over([(&tp(0), 10), (&tp(1), 20), (&tp(0), 11)], []);
         collector.close();
         let round = collector
-            .take_round(&mut collector.pending())
+            .take_round(&mut collector.pending(), |_| true)
             .expect("a flush");
-        collector.acked(&round, &[Some(100), Some(7)]);
+        collector.acked(&round.batches[0], 100);
+        collector.acked(&round.batches[1], 7);
         assert_eq!(collector.into_acked(), vec![Some(100), Some(7), Some(101)]);
     }
 

@@ -27,6 +27,7 @@ use checker::history::{Operation, Phase, PolledRecord, TxnStep};
 use serde::{Deserialize, Serialize};
 use tokio::sync::Notify;
 
+use crate::apps::producer_sender;
 use crate::apps::record_collector::{self, BatchLimits, RecordCollector};
 use crate::client::consumer::Consumer;
 use crate::client::group::{GroupConfig, GroupMember};
@@ -1476,9 +1477,10 @@ impl StreamsInstance {
             .zip(&collectors)
             .zip(invokes.iter_mut().zip(processes))
             .map(|((producer, collector), (invoke, &process))| {
-                record_collector::send_transactional(
+                producer_sender::send_transactional(
                     collector,
                     producer,
+                    |tp| self.ctx.cluster.leader(tp),
                     move |steps| self.record_in_progress(process, true, invoke, steps),
                     |tp, end| self.note_written(cx.local, tp, end),
                 )
@@ -1761,7 +1763,7 @@ impl StreamsInstance {
     ) -> (Processed, PlainSent) {
         let collector = RecordCollector::new(limits);
         let mut invoke = None;
-        let sender = record_collector::send_plain(
+        let sender = producer_sender::send_plain(
             &collector,
             &self.ctx,
             self.config.request_timeout_ms,

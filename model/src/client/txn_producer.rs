@@ -34,6 +34,9 @@ use sim::Decision;
 
 use crate::fault_point::FaultPoint;
 
+mod produce_calls;
+pub use produce_calls::{ProduceAnswer, ProduceCall};
+
 /// Settings. Defaults: 10 s transaction timeout, 300 ms request timeout, 50 ms backoff, a
 /// request given up (abortable) after 5 s of failed attempts.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -242,30 +245,14 @@ impl TransactionalProducer {
         maybe_applied: &mut bool,
         timeout_point: Option<FaultPoint>,
     ) -> Option<Response> {
-        let timeout = Duration::from_millis(self.config.request_timeout_ms);
-        loop {
-            match self
-                .ctx
-                .net
-                .call(self.ctx.node, to, request.clone(), timeout)
-                .await
-            {
-                Ok(response) if !response_is_retriable(&response) => return Some(response),
-                Ok(_) => {}
-                Err(_) => {
-                    *maybe_applied = true;
-                    if let Some(point) = timeout_point
-                        && self.decided_at(point).await == Decision::Abort
-                    {
-                        return None;
-                    }
-                }
-            }
-            if deadline_ms.is_some_and(|d| sim::now_ms() >= d) {
-                return None;
-            }
-            madsim::time::sleep(Duration::from_millis(self.config.retry_backoff_ms)).await;
-        }
+        let call = RetriedCall {
+            ctx: &self.ctx,
+            config: &self.config,
+            to,
+            deadline_ms,
+            timeout_point: timeout_point.map(|point| (point, &*self.transactional_id)),
+        };
+        call.until_answered(request, maybe_applied).await
     }
 
     /// Reaches `point` (about this transactional id) and returns what a plan decided there.
@@ -368,91 +355,31 @@ impl TransactionalProducer {
         &mut self,
         batches: &[(&TopicPartition, &[u64])],
     ) -> Result<Vec<u64>, TxnError> {
-        self.require(&[State::InTransaction], "send")?;
-        let new: Vec<TopicPartition> = batches
+        self.add_to_transaction(batches.iter().map(|&(tp, _)| tp))
+            .await?;
+        let deadline = self.produce_deadline();
+        let (calls, futures): (Vec<_>, Vec<_>) = batches
             .iter()
-            .filter(|(tp, _)| !self.partitions.contains(*tp))
-            .map(|(tp, _)| (*tp).clone())
-            .collect();
-        if !new.is_empty() {
-            let request = Request::AddPartitionsToTxn {
-                producer: self.producer(),
-                partitions: new.clone(),
-            };
-            match self.coordinator_request(request).await? {
-                Response::AddPartitionsToTxn(Ok(())) => self.partitions.extend(new),
-                Response::AddPartitionsToTxn(Err(e)) => return Err(self.on_error(e)),
-                other => panic!("AddPartitionsToTxn answered with {other:?}"),
-            }
-        }
-        let deadline = self.deadline();
-        let mut sequences = Vec::with_capacity(batches.len());
-        let this = &*self;
-        let calls: Vec<_> = batches
-            .iter()
-            .map(|&(tp, values)| {
-                assert!(!values.is_empty(), "an empty batch is never sent");
-                let sequence = this.next_sequence.get(tp).copied().unwrap_or(0);
-                sequences.push(sequence);
-                let request = Request::Produce {
-                    tp: tp.clone(),
-                    batch: RecordBatch {
-                        producer_id: this.producer_id,
-                        producer_epoch: this.epoch,
-                        base_sequence: sequence,
-                        values: Arc::from(values),
-                        transactional: true,
-                    },
-                };
-                let leader = this.ctx.cluster.leader(tp);
-                async move {
-                    this.call_until_answered(leader, request, deadline, &mut false)
-                        .await
-                }
-            })
-            .collect();
-        let answers = futures_util::future::join_all(calls).await;
+            .map(|&(tp, values)| self.start_produce(tp, values, deadline))
+            .unzip();
+        let answers = futures_util::future::join_all(futures).await;
         let mut offsets = Vec::with_capacity(batches.len());
-        // A fencing answer anywhere makes the producer fatal, whatever the others said.
-        let (mut fatal, mut abortable) = (None, None);
-        for ((&(tp, values), sequence), answer) in batches.iter().zip(sequences).zip(answers) {
-            let acked = match &answer {
-                Some(Response::Produce(Ok(ok))) => Some(ok.base_offset),
-                _ => None,
-            };
-            if let Some(history) = &mut self.history {
-                history.sent(tp, values, acked);
-            }
-            match answer {
-                Some(Response::Produce(Ok(ok))) => {
-                    let next = crate::protocol::last_sequence(sequence, values.len() + 1);
-                    self.next_sequence.insert(tp.clone(), next);
-                    offsets.push(ok.base_offset);
+        let (mut fenced, mut failed) = (None, None);
+        for (call, answer) in calls.iter().zip(answers) {
+            match self.produce_answered(call, answer) {
+                ProduceAnswer::Appended(offset) => offsets.push(offset),
+                ProduceAnswer::Fenced(why) => {
+                    fenced.get_or_insert(why);
                 }
-                Some(Response::Produce(Err(e))) if is_fencing(e) => {
-                    fatal.get_or_insert(e.to_string());
+                ProduceAnswer::Failed(why) => {
+                    failed.get_or_insert(why);
                 }
-                Some(Response::Produce(Err(e))) => {
-                    if e == KafkaError::OutOfOrderSequence {
-                        self.epoch_bump_required = true;
-                    }
-                    abortable.get_or_insert(e.to_string());
-                }
-                None => {
-                    crate::CoveragePoint::TxnSendTimedOut.hit();
-                    self.epoch_bump_required = true;
-                    abortable.get_or_insert(format!("produce to {tp} timed out"));
-                }
-                Some(other) => panic!("produce answered with {other:?}"),
             }
         }
-        if let Some(why) = fatal {
-            return Err(self.fatal(why));
+        match self.produce_failed(fenced, failed).await {
+            Some(e) => Err(e),
+            None => Ok(offsets),
         }
-        if let Some(why) = abortable {
-            return Err(self.send_failed(why).await);
-        }
-        Ok(offsets)
     }
 
     /// Sends `values` to `tp` as one batch (one produce request, consecutive offsets) inside
@@ -742,6 +669,52 @@ impl TransactionalProducer {
                     "EndTxn(commit) timed out; the application's abort failed: {e}"
                 )))
             }
+        }
+    }
+}
+
+/// A request sent until it is answered with something other than a timeout or a retriable
+/// error, or its deadline passes; borrowing no producer, so calls of one producer can be
+/// under way while it handles another's answer (`produce_calls`).
+struct RetriedCall<'a> {
+    ctx: &'a ClientContext,
+    config: &'a TransactionalConfig,
+    to: sim::NodeId,
+    /// `None`: retry for ever.
+    deadline_ms: Option<u64>,
+    /// Where a timed-out attempt asks a plan whether the application gives up, and about
+    /// which transactional id.
+    timeout_point: Option<(FaultPoint, &'a str)>,
+}
+
+impl RetriedCall<'_> {
+    /// The answer, or None at the deadline or a plan's abort; `maybe_applied` says whether
+    /// an attempt timed out.
+    async fn until_answered(&self, request: Request, maybe_applied: &mut bool) -> Option<Response> {
+        let (ctx, config) = (self.ctx, self.config);
+        let timeout = Duration::from_millis(config.request_timeout_ms);
+        loop {
+            match ctx
+                .net
+                .call(ctx.node, self.to, request.clone(), timeout)
+                .await
+            {
+                Ok(response) if !response_is_retriable(&response) => return Some(response),
+                Ok(_) => {}
+                Err(_) => {
+                    *maybe_applied = true;
+                    if let Some((point, transactional_id)) = self.timeout_point {
+                        let event = point.event(None, Some(transactional_id));
+                        if ctx.net.sim().at_point(ctx.node, &event).await == Decision::Abort {
+                            return None;
+                        }
+                    }
+                }
+            }
+            if self.deadline_ms.is_some_and(|d| sim::now_ms() >= d) {
+                return None;
+            }
+            madsim::time::sleep(Duration::from_millis(config.retry_backoff_ms)).await;
         }
     }
 }
