@@ -652,6 +652,10 @@ pub struct Search<'a, M: Model> {
     stack: Vec<(u32, u32, bool)>,
     /// Per operation: `Model::is_read_only`.
     read_only: Vec<bool>,
+    /// Per operation: not read-only, and may reset the state (`Model::resets`); while one
+    /// that may enable an operation could still come before it returns, the operation is not
+    /// given up (see [`Search::outgrown`]).
+    resets: Vec<bool>,
     /// The deepest stack seen: (operation, state after it).
     deepest: Vec<(u32, u32)>,
     /// The next event to look at.
@@ -688,6 +692,12 @@ impl<'a, M: Model> Search<'a, M> {
             read_only: operations
                 .iter()
                 .map(|op| model.is_read_only(&op.input, op.output.as_ref()))
+                .collect(),
+            resets: operations
+                .iter()
+                .map(|op| {
+                    !model.is_read_only(&op.input, op.output.as_ref()) && model.resets(&op.input)
+                })
                 .collect(),
             deepest: Vec::new(),
             read_only_pass: true,
@@ -849,6 +859,7 @@ impl<'a, M: Model> Search<'a, M> {
             + self.linearized.words().len() * 16
             + self.stack.capacity() * size_of::<(u32, u32, bool)>()
             + self.read_only.capacity()
+            + self.resets.capacity()
             + self.deepest.capacity() * 8
     }
 
@@ -901,6 +912,12 @@ impl<'a, M: Model> Search<'a, M> {
             }
             let next_state = self.transition(self.state, operation);
             if next_state == NONE {
+                if self.outgrown(operation) {
+                    if !self.backtrack() {
+                        return Some(SearchVerdict::NotLinearizable);
+                    }
+                    continue;
+                }
                 self.event = self.events.next[event as usize];
                 continue;
             }
@@ -953,6 +970,43 @@ impl<'a, M: Model> Search<'a, M> {
             return Some(Some(SearchVerdict::OutOfMemory));
         }
         None
+    }
+
+    /// Whether `operation`, not legal in this configuration, can no longer be made legal
+    /// before it returns (see [`Model::outgrown`]): no operation left that may come before
+    /// its return — one invoked before it, still in the event list — resets the state in a
+    /// way that may enable it. Then no completion of this configuration exists. The walk
+    /// covers the events not linearized up to that return: the operations pending now, those
+    /// invoked until then, and those with an unknown outcome not linearized.
+    fn outgrown(&self, operation: u32) -> bool {
+        let op = self.operations[operation as usize];
+        let ret = self.events.return_event[operation as usize];
+        if ret == NONE
+            || !self.model.outgrown(
+                &self.states.states[self.state as usize],
+                &op.input,
+                op.output.as_ref(),
+            )
+        {
+            return false;
+        }
+        let mut event = self.events.first();
+        while event != ret && event != NONE {
+            let other = self.events.operation[event as usize];
+            if self.events.is_call[event as usize]
+                && other != operation
+                && self.resets[other as usize]
+                && self.model.may_enable(
+                    &self.operations[other as usize].input,
+                    &op.input,
+                    op.output.as_ref(),
+                )
+            {
+                return false;
+            }
+            event = self.events.next[event as usize];
+        }
+        true
     }
 
     /// Linearizes `operation` next unless the resulting configuration was seen before.
@@ -1013,6 +1067,7 @@ impl<'a, M: Model> Search<'a, M> {
         self.events = EventList::new::<(), ()>(&[]);
         self.linearized = Bitset::new(0);
         self.read_only = Vec::new();
+        self.resets = Vec::new();
     }
 
     /// The result so far (verdict `Unknown` if the search has not finished).
@@ -1213,9 +1268,41 @@ mod tests {
         history
     }
 
-    /// Many concurrent writes and an impossible read: a long search.
+    /// Many concurrent writes, a write of 99 and one of 98 among them, and three reads one
+    /// after another in the middle: 99, 98, then 99 again, which needs a second write of 99.
+    /// Not linearizable, but every read has a write that could enable it until the search has
+    /// placed the write of 99, so nothing cuts the search short: a long one. The writes of 99
+    /// and 98 and the reads come last (`history[30..]` is a short search).
     fn hard_history() -> Vec<Operation<RegisterInput, Value>> {
-        writes_then_impossible_read(40, 1000)
+        let mut history: Vec<_> = (0..40)
+            .chain([99, 98])
+            .map(|value| {
+                let write = RegisterInput::Write(Value::Int(value));
+                op(write, None, value as u64 % 50, Some(1000))
+            })
+            .collect();
+        for (read, at) in [(99, 500), (98, 520), (99, 540)] {
+            history.push(op(RegisterInput::Read, Some(read), at, Some(at + 10)));
+        }
+        history
+    }
+
+    #[test]
+    fn a_read_that_no_write_left_can_enable_ends_the_configuration() {
+        // Forty concurrent writes and a read of 99 among them: without giving up where no
+        // write left writes 99, the search would try the writes' orders until the read's
+        // return; with it, each configuration ends at its first read try.
+        let history = writes_then_impossible_read(40, 1000);
+        let refs: Vec<_> = history.iter().collect();
+        let outcome = search(&Register, &refs, None);
+        assert_eq!(outcome.verdict, SearchVerdict::NotLinearizable);
+        assert!(outcome.search_steps < 100, "{}", outcome.search_steps);
+        // The hard history's reads each have a write that could enable them until the write
+        // of 99 is placed: the search goes on.
+        let history = hard_history();
+        let refs: Vec<_> = history.iter().collect();
+        let mut search = Search::new(&Register, &refs);
+        assert_eq!(search.resume(100_000, None, None), None);
     }
 
     #[test]

@@ -138,6 +138,31 @@ impl Model for Kv {
         }
     }
 
+    fn resets(&self, input: &KvInput) -> bool {
+        matches!(input, KvInput::Put { .. })
+    }
+
+    /// A put makes its value the key's, which appends can only lengthen.
+    fn may_enable(&self, reset: &KvInput, read: &KvInput, output: Option<&Arc<str>>) -> bool {
+        match (reset, read, output) {
+            (KvInput::Put { key, value }, KvInput::Get { key: read_key }, Some(read)) => {
+                key == read_key && read.starts_with(&**value)
+            }
+            _ => true,
+        }
+    }
+
+    /// Appends only lengthen a key's value: a get of a value that the key's value is not a
+    /// prefix of is never legal again without a put.
+    fn outgrown(&self, state: &KvState, input: &KvInput, output: Option<&Arc<str>>) -> bool {
+        match (input, output) {
+            (KvInput::Get { key }, Some(read)) => state
+                .get(key)
+                .is_some_and(|value| !value.is_prefix_of(read.as_bytes())),
+            _ => false,
+        }
+    }
+
     fn impossible(&self, operations: &[&Operation<KvInput, Arc<str>>]) -> Option<Impossible> {
         let writes = Writes::new(operations);
         let mut reachable = Vec::new();
@@ -308,13 +333,20 @@ impl Text {
 
     /// Compares with a string without building the text: pieces from the end.
     pub fn equals(&self, text: &str) -> bool {
-        if self.0.len != text.len() {
-            return false;
-        }
-        let mut end = text.len();
+        self.0.len == text.len() && self.same_as(text.as_bytes())
+    }
+
+    /// Whether `text` starts with this text.
+    pub fn is_prefix_of(&self, text: &[u8]) -> bool {
+        self.0.len <= text.len() && self.same_as(&text[..self.0.len])
+    }
+
+    /// Compares with bytes of the same length, pieces from the end.
+    fn same_as(&self, bytes: &[u8]) -> bool {
+        let mut end = bytes.len();
         for piece in self.pieces() {
             let start = end - piece.len();
-            if &text.as_bytes()[start..end] != piece.as_bytes() {
+            if &bytes[start..end] != piece.as_bytes() {
                 return false;
             }
             end = start;
