@@ -163,28 +163,17 @@ impl Model for Kv {
         }
     }
 
+    /// The earliest-returning get (by return, then index) of a value no puts and appends
+    /// invoked before it returned make, or that contradicts the last operation before it in
+    /// real time (`kv_order`).
     fn impossible(&self, operations: &[&Operation<KvInput, Arc<str>>]) -> Option<Impossible> {
-        let writes = Writes::new(operations);
-        let mut reachable = Vec::new();
-        let (_, operation) = operations
-            .iter()
-            .enumerate()
-            .filter_map(
-                |(index, operation)| match (&operation.input, &operation.output) {
-                    (KvInput::Get { key }, Some(read)) => {
-                        let ret = operation.ret?;
-                        let possible = writes.can_make(key, read.as_bytes(), ret, &mut reachable);
-                        (!possible).then_some((ret, index))
-                    }
-                    _ => None,
-                },
-            )
-            .min()?;
-        let key = operations[operation].input.key();
-        let reason = format!(
-            "no sequence of the puts and appends of key {key:?} invoked before it returned makes the value it read"
-        );
-        Some(Impossible { operation, reason })
+        let unwritten = unwritten_get(operations);
+        let contradicted = super::kv_order::contradicted_get(operations);
+        [unwritten, contradicted]
+            .into_iter()
+            .flatten()
+            .min_by_key(|(ret, impossible)| (*ret, impossible.operation))
+            .map(|(_, impossible)| impossible)
     }
 
     fn describe_operation(&self, input: &KvInput, output: Option<&Arc<str>>) -> String {
@@ -205,6 +194,32 @@ impl Model for Kv {
             .collect();
         format!("{{{}}}", entries.join(", "))
     }
+}
+
+/// The earliest-returning get (by return, then index) of a value that no sequence of a put
+/// and appends of its key, all invoked before it returned, makes.
+fn unwritten_get(operations: &[&Operation<KvInput, Arc<str>>]) -> Option<(u64, Impossible)> {
+    let writes = Writes::new(operations);
+    let mut reachable = Vec::new();
+    let (ret, operation) = operations
+        .iter()
+        .enumerate()
+        .filter_map(
+            |(index, operation)| match (&operation.input, &operation.output) {
+                (KvInput::Get { key }, Some(read)) => {
+                    let ret = operation.ret?;
+                    let possible = writes.can_make(key, read.as_bytes(), ret, &mut reachable);
+                    (!possible).then_some((ret, index))
+                }
+                _ => None,
+            },
+        )
+        .min()?;
+    let key = operations[operation].input.key();
+    let reason = format!(
+        "no sequence of the puts and appends of key {key:?} invoked before it returned makes the value it read"
+    );
+    Some((ret, Impossible { operation, reason }))
 }
 
 /// A partition's writes, for [`Kv::impossible`]: per key, the values put and appended, each

@@ -12,6 +12,7 @@ use super::history::{Completion, RawOperation};
 pub mod cas_register;
 pub mod initial;
 pub mod kv;
+mod kv_order;
 pub mod log;
 pub mod multi_register;
 pub mod mutex;
