@@ -102,7 +102,9 @@ pub struct Failure<S> {
     /// The longest linearizable prefix found: operation index (into the searched slice) and
     /// the state after it.
     pub prefix: Vec<(usize, S)>,
-    /// The operation that cannot be placed after that prefix: the earliest-returning one left.
+    /// The operation that cannot be placed after that prefix: the one nothing left could make
+    /// legal before it returns, if the search gave the prefix up for that (see
+    /// [`Model::outgrown`]), else the earliest-returning one left.
     pub stuck: usize,
     /// States in which the search tried `stuck` and the model rejected it, in discovery order,
     /// at most [`MAX_REJECTING_STATES`].
@@ -658,6 +660,12 @@ pub struct Search<'a, M: Model> {
     resets: Vec<bool>,
     /// The deepest stack seen: (operation, state after it).
     deepest: Vec<(u32, u32)>,
+    /// Whether the search is in the configuration `deepest` ends in (it has not moved since).
+    at_deepest: bool,
+    /// The operation that configuration was given up for (see [`Search::outgrown`]): the one
+    /// a counterexample names, rather than the earliest-returning one left, which may be
+    /// placeable.
+    deepest_outgrown: Option<u32>,
     /// The next event to look at.
     event: u32,
     /// Whether the current pass tries the read-only candidates (else the others).
@@ -700,6 +708,8 @@ impl<'a, M: Model> Search<'a, M> {
                 })
                 .collect(),
             deepest: Vec::new(),
+            at_deepest: true,
+            deepest_outgrown: None,
             read_only_pass: true,
             open_with_known_outcome: operations.iter().filter(|op| op.ret.is_some()).count(),
             verdict: None,
@@ -913,7 +923,7 @@ impl<'a, M: Model> Search<'a, M> {
             let next_state = self.transition(self.state, operation);
             if next_state == NONE {
                 if self.outgrown(operation) {
-                    if !self.backtrack() {
+                    if !self.give_up(operation) {
                         return Some(SearchVerdict::NotLinearizable);
                     }
                     continue;
@@ -1009,6 +1019,15 @@ impl<'a, M: Model> Search<'a, M> {
         true
     }
 
+    /// Gives up this configuration because `operation` can no longer be made legal, and
+    /// backtracks (see [`Search::backtrack`]).
+    fn give_up(&mut self, operation: u32) -> bool {
+        if self.at_deepest && self.deepest_outgrown.is_none() {
+            self.deepest_outgrown = Some(operation);
+        }
+        self.backtrack()
+    }
+
     /// Linearizes `operation` next unless the resulting configuration was seen before.
     fn linearize(&mut self, operation: u32, next_state: u32, forced: bool) -> bool {
         self.linearized.insert(operation as usize);
@@ -1022,8 +1041,10 @@ impl<'a, M: Model> Search<'a, M> {
         if self.operations[operation as usize].ret.is_some() {
             self.open_with_known_outcome -= 1;
         }
-        if self.stack.len() > self.deepest.len() {
+        self.at_deepest = self.stack.len() > self.deepest.len();
+        if self.at_deepest {
             self.deepest = prefix_with_states_after(&self.stack, self.state);
+            self.deepest_outgrown = None;
         }
         self.event = self.events.first();
         self.read_only_pass = true;
@@ -1033,6 +1054,7 @@ impl<'a, M: Model> Search<'a, M> {
     /// Undoes the last linearization and moves on to the next candidate; false if there is
     /// nothing to undo. A forced operation has no alternatives: undo the one before it too.
     fn backtrack(&mut self) -> bool {
+        self.at_deepest = false;
         loop {
             let Some((undone, previous_state, forced)) = self.stack.pop() else {
                 return false;
@@ -1095,14 +1117,18 @@ impl<'a, M: Model> Search<'a, M> {
         for &(operation, _) in &self.deepest {
             in_prefix[operation as usize] = true;
         }
-        // Events are stored in time order: the first return of an operation outside the
-        // prefix is the deadline nothing after the prefix could meet.
-        let stuck = (0..self.events.operation.len())
-            .find(|&event| {
-                !self.events.is_call[event] && !in_prefix[self.events.operation[event] as usize]
-            })
-            .map(|event| self.events.operation[event])
-            .expect("a non-linearizable partition has an operation with a known outcome left over");
+        // The operation the deepest configuration was given up for, if it was; else, as
+        // events are stored in time order, the first return of an operation outside the
+        // prefix: the deadline nothing after the prefix could meet.
+        let first_deadline = || {
+            (0..self.events.operation.len())
+                .find(|&event| {
+                    !self.events.is_call[event] && !in_prefix[self.events.operation[event] as usize]
+                })
+                .map(|event| self.events.operation[event])
+                .expect("a non-linearizable partition has an operation with a known outcome left")
+        };
+        let stuck = self.deepest_outgrown.unwrap_or_else(first_deadline);
         let (rejecting, more_rejecting) = &self.rejections[stuck as usize];
         let state_of = |id: u32| self.states.states[id as usize].clone();
         Failure {
@@ -1303,6 +1329,23 @@ mod tests {
         let refs: Vec<_> = history.iter().collect();
         let mut search = Search::new(&Register, &refs);
         assert_eq!(search.resume(100_000, None, None), None);
+    }
+
+    #[test]
+    fn the_counterexample_names_the_operation_the_search_gave_up_for() {
+        // A write of 4 that returns first and a read of 1 that nothing writes: the search
+        // gives the first configuration up for the read, which the counterexample names,
+        // not the write (the earliest return left, which could be placed).
+        let history = [
+            op(RegisterInput::Write(Value::Int(4)), None, 0, Some(5)),
+            op(RegisterInput::Read, Some(1), 1, Some(6)),
+        ];
+        let refs: Vec<_> = history.iter().collect();
+        let outcome = search(&Register, &refs, None);
+        assert_eq!(outcome.verdict, SearchVerdict::NotLinearizable);
+        let failure = outcome.failure.unwrap();
+        assert_eq!(failure.stuck, 1);
+        assert_eq!(failure.rejecting_states, vec![Value::Nil]);
     }
 
     #[test]
