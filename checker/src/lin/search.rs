@@ -102,7 +102,9 @@ pub struct Failure<S> {
     /// The longest linearizable prefix found: operation index (into the searched slice) and
     /// the state after it.
     pub prefix: Vec<(usize, S)>,
-    /// The operation that cannot be placed after that prefix: the earliest-returning one left.
+    /// The operation that cannot be placed after that prefix: the one nothing left could make
+    /// legal before it returns, if the search gave the prefix up for that (see
+    /// [`Model::outgrown`]), else the earliest-returning one left.
     pub stuck: usize,
     /// States in which the search tried `stuck` and the model rejected it, in discovery order,
     /// at most [`MAX_REJECTING_STATES`].
@@ -652,8 +654,18 @@ pub struct Search<'a, M: Model> {
     stack: Vec<(u32, u32, bool)>,
     /// Per operation: `Model::is_read_only`.
     read_only: Vec<bool>,
+    /// Per operation: not read-only, and may reset the state (`Model::resets`); while one
+    /// that may enable an operation could still come before it returns, the operation is not
+    /// given up (see [`Search::outgrown`]).
+    resets: Vec<bool>,
     /// The deepest stack seen: (operation, state after it).
     deepest: Vec<(u32, u32)>,
+    /// Whether the search is in the configuration `deepest` ends in (it has not moved since).
+    at_deepest: bool,
+    /// The operation that configuration was given up for (see [`Search::outgrown`]): the one
+    /// a counterexample names, rather than the earliest-returning one left, which may be
+    /// placeable.
+    deepest_outgrown: Option<u32>,
     /// The next event to look at.
     event: u32,
     /// Whether the current pass tries the read-only candidates (else the others).
@@ -689,7 +701,15 @@ impl<'a, M: Model> Search<'a, M> {
                 .iter()
                 .map(|op| model.is_read_only(&op.input, op.output.as_ref()))
                 .collect(),
+            resets: operations
+                .iter()
+                .map(|op| {
+                    !model.is_read_only(&op.input, op.output.as_ref()) && model.resets(&op.input)
+                })
+                .collect(),
             deepest: Vec::new(),
+            at_deepest: true,
+            deepest_outgrown: None,
             read_only_pass: true,
             open_with_known_outcome: operations.iter().filter(|op| op.ret.is_some()).count(),
             verdict: None,
@@ -849,6 +869,7 @@ impl<'a, M: Model> Search<'a, M> {
             + self.linearized.words().len() * 16
             + self.stack.capacity() * size_of::<(u32, u32, bool)>()
             + self.read_only.capacity()
+            + self.resets.capacity()
             + self.deepest.capacity() * 8
     }
 
@@ -901,6 +922,12 @@ impl<'a, M: Model> Search<'a, M> {
             }
             let next_state = self.transition(self.state, operation);
             if next_state == NONE {
+                if self.outgrown(operation) {
+                    if !self.give_up(operation) {
+                        return Some(SearchVerdict::NotLinearizable);
+                    }
+                    continue;
+                }
                 self.event = self.events.next[event as usize];
                 continue;
             }
@@ -955,6 +982,52 @@ impl<'a, M: Model> Search<'a, M> {
         None
     }
 
+    /// Whether `operation`, not legal in this configuration, can no longer be made legal
+    /// before it returns (see [`Model::outgrown`]): no operation left that may come before
+    /// its return — one invoked before it, still in the event list — resets the state in a
+    /// way that may enable it. Then no completion of this configuration exists. The walk
+    /// covers the events not linearized up to that return: the operations pending now, those
+    /// invoked until then, and those with an unknown outcome not linearized.
+    fn outgrown(&self, operation: u32) -> bool {
+        let op = self.operations[operation as usize];
+        let ret = self.events.return_event[operation as usize];
+        if ret == NONE
+            || !self.model.outgrown(
+                &self.states.states[self.state as usize],
+                &op.input,
+                op.output.as_ref(),
+            )
+        {
+            return false;
+        }
+        let mut event = self.events.first();
+        while event != ret && event != NONE {
+            let other = self.events.operation[event as usize];
+            if self.events.is_call[event as usize]
+                && other != operation
+                && self.resets[other as usize]
+                && self.model.may_enable(
+                    &self.operations[other as usize].input,
+                    &op.input,
+                    op.output.as_ref(),
+                )
+            {
+                return false;
+            }
+            event = self.events.next[event as usize];
+        }
+        true
+    }
+
+    /// Gives up this configuration because `operation` can no longer be made legal, and
+    /// backtracks (see [`Search::backtrack`]).
+    fn give_up(&mut self, operation: u32) -> bool {
+        if self.at_deepest && self.deepest_outgrown.is_none() {
+            self.deepest_outgrown = Some(operation);
+        }
+        self.backtrack()
+    }
+
     /// Linearizes `operation` next unless the resulting configuration was seen before.
     fn linearize(&mut self, operation: u32, next_state: u32, forced: bool) -> bool {
         self.linearized.insert(operation as usize);
@@ -968,8 +1041,10 @@ impl<'a, M: Model> Search<'a, M> {
         if self.operations[operation as usize].ret.is_some() {
             self.open_with_known_outcome -= 1;
         }
-        if self.stack.len() > self.deepest.len() {
+        self.at_deepest = self.stack.len() > self.deepest.len();
+        if self.at_deepest {
             self.deepest = prefix_with_states_after(&self.stack, self.state);
+            self.deepest_outgrown = None;
         }
         self.event = self.events.first();
         self.read_only_pass = true;
@@ -979,6 +1054,7 @@ impl<'a, M: Model> Search<'a, M> {
     /// Undoes the last linearization and moves on to the next candidate; false if there is
     /// nothing to undo. A forced operation has no alternatives: undo the one before it too.
     fn backtrack(&mut self) -> bool {
+        self.at_deepest = false;
         loop {
             let Some((undone, previous_state, forced)) = self.stack.pop() else {
                 return false;
@@ -1013,6 +1089,7 @@ impl<'a, M: Model> Search<'a, M> {
         self.events = EventList::new::<(), ()>(&[]);
         self.linearized = Bitset::new(0);
         self.read_only = Vec::new();
+        self.resets = Vec::new();
     }
 
     /// The result so far (verdict `Unknown` if the search has not finished).
@@ -1040,14 +1117,18 @@ impl<'a, M: Model> Search<'a, M> {
         for &(operation, _) in &self.deepest {
             in_prefix[operation as usize] = true;
         }
-        // Events are stored in time order: the first return of an operation outside the
-        // prefix is the deadline nothing after the prefix could meet.
-        let stuck = (0..self.events.operation.len())
-            .find(|&event| {
-                !self.events.is_call[event] && !in_prefix[self.events.operation[event] as usize]
-            })
-            .map(|event| self.events.operation[event])
-            .expect("a non-linearizable partition has an operation with a known outcome left over");
+        // The operation the deepest configuration was given up for, if it was; else, as
+        // events are stored in time order, the first return of an operation outside the
+        // prefix: the deadline nothing after the prefix could meet.
+        let first_deadline = || {
+            (0..self.events.operation.len())
+                .find(|&event| {
+                    !self.events.is_call[event] && !in_prefix[self.events.operation[event] as usize]
+                })
+                .map(|event| self.events.operation[event])
+                .expect("a non-linearizable partition has an operation with a known outcome left")
+        };
+        let stuck = self.deepest_outgrown.unwrap_or_else(first_deadline);
         let (rejecting, more_rejecting) = &self.rejections[stuck as usize];
         let state_of = |id: u32| self.states.states[id as usize].clone();
         Failure {
@@ -1213,9 +1294,58 @@ mod tests {
         history
     }
 
-    /// Many concurrent writes and an impossible read: a long search.
+    /// Many concurrent writes, a write of 99 and one of 98 among them, and three reads one
+    /// after another in the middle: 99, 98, then 99 again, which needs a second write of 99.
+    /// Not linearizable, but every read has a write that could enable it until the search has
+    /// placed the write of 99, so nothing cuts the search short: a long one. The writes of 99
+    /// and 98 and the reads come last (`history[30..]` is a short search).
     fn hard_history() -> Vec<Operation<RegisterInput, Value>> {
-        writes_then_impossible_read(40, 1000)
+        let mut history: Vec<_> = (0..40)
+            .chain([99, 98])
+            .map(|value| {
+                let write = RegisterInput::Write(Value::Int(value));
+                op(write, None, value as u64 % 50, Some(1000))
+            })
+            .collect();
+        for (read, at) in [(99, 500), (98, 520), (99, 540)] {
+            history.push(op(RegisterInput::Read, Some(read), at, Some(at + 10)));
+        }
+        history
+    }
+
+    #[test]
+    fn a_read_that_no_write_left_can_enable_ends_the_configuration() {
+        // Forty concurrent writes and a read of 99 among them: without giving up where no
+        // write left writes 99, the search would try the writes' orders until the read's
+        // return; with it, each configuration ends at its first read try.
+        let history = writes_then_impossible_read(40, 1000);
+        let refs: Vec<_> = history.iter().collect();
+        let outcome = search(&Register, &refs, None);
+        assert_eq!(outcome.verdict, SearchVerdict::NotLinearizable);
+        assert!(outcome.search_steps < 100, "{}", outcome.search_steps);
+        // The hard history's reads each have a write that could enable them until the write
+        // of 99 is placed: the search goes on.
+        let history = hard_history();
+        let refs: Vec<_> = history.iter().collect();
+        let mut search = Search::new(&Register, &refs);
+        assert_eq!(search.resume(100_000, None, None), None);
+    }
+
+    #[test]
+    fn the_counterexample_names_the_operation_the_search_gave_up_for() {
+        // A write of 4 that returns first and a read of 1 that nothing writes: the search
+        // gives the first configuration up for the read, which the counterexample names,
+        // not the write (the earliest return left, which could be placed).
+        let history = [
+            op(RegisterInput::Write(Value::Int(4)), None, 0, Some(5)),
+            op(RegisterInput::Read, Some(1), 1, Some(6)),
+        ];
+        let refs: Vec<_> = history.iter().collect();
+        let outcome = search(&Register, &refs, None);
+        assert_eq!(outcome.verdict, SearchVerdict::NotLinearizable);
+        let failure = outcome.failure.unwrap();
+        assert_eq!(failure.stuck, 1);
+        assert_eq!(failure.rejecting_states, vec![Value::Nil]);
     }
 
     #[test]

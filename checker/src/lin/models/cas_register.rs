@@ -70,6 +70,25 @@ impl Model for CasRegister {
             )
     }
 
+    /// Any write or CAS may set the register to what a read needs.
+    fn may_enable(&self, reset: &CasInput, read: &CasInput, output: Option<&CasOutput>) -> bool {
+        let written = match reset {
+            CasInput::Write(value) | CasInput::Cas { new: value, .. } => value,
+            CasInput::Read => return false,
+        };
+        match (read, output) {
+            (CasInput::Read, Some(CasOutput::Read(value))) => written == value,
+            (CasInput::Cas { expected, .. }, Some(CasOutput::CasFailed)) => written != expected,
+            (CasInput::Cas { expected, .. }, Some(CasOutput::CasSucceeded)) => written == expected,
+            _ => true,
+        }
+    }
+
+    /// A read not legal in a state stays so until a write or CAS sets the register.
+    fn outgrown(&self, _state: &Value, _input: &CasInput, output: Option<&CasOutput>) -> bool {
+        output.is_some()
+    }
+
     fn impossible(&self, operations: &[&Operation<CasInput, CasOutput>]) -> Option<Impossible> {
         fn writes(input: &CasInput) -> Option<&Value> {
             match input {

@@ -56,6 +56,19 @@ where
         self.model.read_is_legal(state, input, output)
     }
 
+    fn resets(&self, input: &M::Input) -> bool {
+        self.model.resets(input)
+    }
+
+    fn may_enable(&self, reset: &M::Input, read: &M::Input, output: Option<&M::Output>) -> bool {
+        self.model.may_enable(reset, read, output)
+    }
+
+    /// Depends on the state alone, not on where the model started: sound from any.
+    fn outgrown(&self, state: &M::State, input: &M::Input, output: Option<&M::Output>) -> bool {
+        self.model.outgrown(state, input, output)
+    }
+
     fn partition(&self, operations: &[Operation<M::Input, M::Output>]) -> Vec<Partition> {
         self.model.partition(operations)
     }

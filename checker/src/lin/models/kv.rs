@@ -138,28 +138,42 @@ impl Model for Kv {
         }
     }
 
+    fn resets(&self, input: &KvInput) -> bool {
+        matches!(input, KvInput::Put { .. })
+    }
+
+    /// A put makes its value the key's, which appends can only lengthen.
+    fn may_enable(&self, reset: &KvInput, read: &KvInput, output: Option<&Arc<str>>) -> bool {
+        match (reset, read, output) {
+            (KvInput::Put { key, value }, KvInput::Get { key: read_key }, Some(read)) => {
+                key == read_key && read.starts_with(&**value)
+            }
+            _ => true,
+        }
+    }
+
+    /// Appends only lengthen a key's value: a get of a value that the key's value is not a
+    /// prefix of is never legal again without a put.
+    fn outgrown(&self, state: &KvState, input: &KvInput, output: Option<&Arc<str>>) -> bool {
+        match (input, output) {
+            (KvInput::Get { key }, Some(read)) => state
+                .get(key)
+                .is_some_and(|value| !value.is_prefix_of(read.as_bytes())),
+            _ => false,
+        }
+    }
+
+    /// The earliest-returning get (by return, then index) of a value no puts and appends
+    /// invoked before it returned make, or that contradicts the last operation before it in
+    /// real time (`kv_order`).
     fn impossible(&self, operations: &[&Operation<KvInput, Arc<str>>]) -> Option<Impossible> {
-        let writes = Writes::new(operations);
-        let mut reachable = Vec::new();
-        let (_, operation) = operations
-            .iter()
-            .enumerate()
-            .filter_map(
-                |(index, operation)| match (&operation.input, &operation.output) {
-                    (KvInput::Get { key }, Some(read)) => {
-                        let ret = operation.ret?;
-                        let possible = writes.can_make(key, read.as_bytes(), ret, &mut reachable);
-                        (!possible).then_some((ret, index))
-                    }
-                    _ => None,
-                },
-            )
-            .min()?;
-        let key = operations[operation].input.key();
-        let reason = format!(
-            "no sequence of the puts and appends of key {key:?} invoked before it returned makes the value it read"
-        );
-        Some(Impossible { operation, reason })
+        let unwritten = unwritten_get(operations);
+        let contradicted = super::kv_order::contradicted_get(operations);
+        [unwritten, contradicted]
+            .into_iter()
+            .flatten()
+            .min_by_key(|(ret, impossible)| (*ret, impossible.operation))
+            .map(|(_, impossible)| impossible)
     }
 
     fn describe_operation(&self, input: &KvInput, output: Option<&Arc<str>>) -> String {
@@ -180,6 +194,32 @@ impl Model for Kv {
             .collect();
         format!("{{{}}}", entries.join(", "))
     }
+}
+
+/// The earliest-returning get (by return, then index) of a value that no sequence of a put
+/// and appends of its key, all invoked before it returned, makes.
+fn unwritten_get(operations: &[&Operation<KvInput, Arc<str>>]) -> Option<(u64, Impossible)> {
+    let writes = Writes::new(operations);
+    let mut reachable = Vec::new();
+    let (ret, operation) = operations
+        .iter()
+        .enumerate()
+        .filter_map(
+            |(index, operation)| match (&operation.input, &operation.output) {
+                (KvInput::Get { key }, Some(read)) => {
+                    let ret = operation.ret?;
+                    let possible = writes.can_make(key, read.as_bytes(), ret, &mut reachable);
+                    (!possible).then_some((ret, index))
+                }
+                _ => None,
+            },
+        )
+        .min()?;
+    let key = operations[operation].input.key();
+    let reason = format!(
+        "no sequence of the puts and appends of key {key:?} invoked before it returned makes the value it read"
+    );
+    Some((ret, Impossible { operation, reason }))
 }
 
 /// A partition's writes, for [`Kv::impossible`]: per key, the values put and appended, each
@@ -308,13 +348,20 @@ impl Text {
 
     /// Compares with a string without building the text: pieces from the end.
     pub fn equals(&self, text: &str) -> bool {
-        if self.0.len != text.len() {
-            return false;
-        }
-        let mut end = text.len();
+        self.0.len == text.len() && self.same_as(text.as_bytes())
+    }
+
+    /// Whether `text` starts with this text.
+    pub fn is_prefix_of(&self, text: &[u8]) -> bool {
+        self.0.len <= text.len() && self.same_as(&text[..self.0.len])
+    }
+
+    /// Compares with bytes of the same length, pieces from the end.
+    fn same_as(&self, bytes: &[u8]) -> bool {
+        let mut end = bytes.len();
         for piece in self.pieces() {
             let start = end - piece.len();
-            if &text.as_bytes()[start..end] != piece.as_bytes() {
+            if &bytes[start..end] != piece.as_bytes() {
                 return false;
             }
             end = start;

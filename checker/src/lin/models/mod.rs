@@ -12,6 +12,7 @@ use super::history::{Completion, RawOperation};
 pub mod cas_register;
 pub mod initial;
 pub mod kv;
+mod kv_order;
 pub mod log;
 pub mod multi_register;
 pub mod mutex;
@@ -93,6 +94,42 @@ pub trait Model: Sync {
         output: Option<&Self::Output>,
     ) -> bool {
         self.step(state, input, output).is_some()
+    }
+
+    /// Whether an operation may undo what others built, for [`Model::outgrown`] (a put, which
+    /// sets a key whatever it held; an append only lengthens it). The default true is always
+    /// safe.
+    fn resets(&self, _input: &Self::Input) -> bool {
+        true
+    }
+
+    /// For an operation that [`Model::resets`]: whether a sequence that starts with it may
+    /// make the read `read` → `output` legal, for [`Model::outgrown`] (a put of another key,
+    /// or of a value the value read does not start with, cannot). The default true is always
+    /// safe.
+    fn may_enable(
+        &self,
+        _reset: &Self::Input,
+        _read: &Self::Input,
+        _output: Option<&Self::Output>,
+    ) -> bool {
+        true
+    }
+
+    /// For a read-only operation with a known output that is not legal in `state`: true if no
+    /// sequence of operations that do not [`Model::resets`] leads from `state` to a state
+    /// where it is legal (a key-value store whose value is not a prefix of the value read
+    /// never reaches it by appends). The search gives up a configuration where such a read
+    /// is not legal and none of the unlinearized operations invoked before the read returned
+    /// resets the state in a way that [`Model::may_enable`] it: nothing can make the read
+    /// legal before it returns. Must be sound: the default false never gives up.
+    fn outgrown(
+        &self,
+        _state: &Self::State,
+        _input: &Self::Input,
+        _output: Option<&Self::Output>,
+    ) -> bool {
+        false
     }
 
     /// Splits a history into independently checkable parts. The default keeps it whole.

@@ -45,6 +45,25 @@ impl Model for Register {
         matches!(input, RegisterInput::Read)
     }
 
+    /// Only a write of the value read may make a read legal.
+    fn may_enable(
+        &self,
+        reset: &RegisterInput,
+        _read: &RegisterInput,
+        output: Option<&Value>,
+    ) -> bool {
+        match (reset, output) {
+            (RegisterInput::Write(value), Some(read)) => value == read,
+            (RegisterInput::Read, _) => false,
+            (_, None) => true,
+        }
+    }
+
+    /// A read not legal in a state stays so until a write sets the register.
+    fn outgrown(&self, _state: &Value, _input: &RegisterInput, output: Option<&Value>) -> bool {
+        output.is_some()
+    }
+
     fn impossible(&self, operations: &[&Operation<RegisterInput, Value>]) -> Option<Impossible> {
         fn writes(input: &RegisterInput) -> Option<&Value> {
             match input {
