@@ -170,12 +170,12 @@ where
     ) -> Result<(), TxnError> {
         let mut calls = Calls::new();
         loop {
+            // Made before looking, so no change between the look and the wait is missed.
             let changed = self.collector.changed();
-            if self.stopped() {
-                self.collector.stop();
-            } else if let Some(round) = self
-                .collector
-                .try_round(|tp| !self.busy.contains_key(&leader(tp)))
+            if !self.stopped()
+                && let Some(round) = self
+                    .collector
+                    .try_round(|tp| !self.busy.contains_key(&leader(tp)))
             {
                 self.start(round, &leader, &mut calls).await?;
                 continue;
@@ -236,6 +236,11 @@ where
             ProduceAnswer::Failed(why) => {
                 self.failures.failed.get_or_insert(why);
             }
+        }
+        if self.stopped() {
+            // Here, not where the loop waits: stopping notifies, and a wait made before it
+            // would wake at once, again and again, with no time passing.
+            self.collector.stop();
         }
         let calls = self.busy.get_mut(&lane).expect("the lane is busy");
         *calls -= 1;
