@@ -26,8 +26,7 @@ use std::time::Duration;
 use super::ClientContext;
 use super::txn_history::TxnHistory;
 use crate::protocol::{
-    GroupMetadata, KafkaError, RecordBatch, Request, Response, TopicPartition, TxnProducer,
-    TxnResult,
+    GroupMetadata, KafkaError, Request, Response, TopicPartition, TxnProducer, TxnResult,
 };
 use checker::history::Phase;
 use sim::Decision;
@@ -390,31 +389,9 @@ impl TransactionalProducer {
         values: &[u64],
     ) -> Result<u64, TxnError> {
         assert!(!values.is_empty(), "an empty batch is never sent");
-        self.require(&[State::InTransaction], "send")?;
-        if !self.partitions.contains(tp) {
-            let request = Request::AddPartitionsToTxn {
-                producer: self.producer(),
-                partitions: vec![tp.clone()],
-            };
-            match self.coordinator_request(request).await? {
-                Response::AddPartitionsToTxn(Ok(())) => {
-                    self.partitions.insert(tp.clone());
-                }
-                Response::AddPartitionsToTxn(Err(e)) => return Err(self.on_error(e)),
-                other => panic!("AddPartitionsToTxn answered with {other:?}"),
-            }
-        }
+        self.add_to_transaction([tp]).await?;
         let sequence = *self.next_sequence.entry(tp.clone()).or_insert(0);
-        let request = Request::Produce {
-            tp: tp.clone(),
-            batch: RecordBatch {
-                producer_id: self.producer_id,
-                producer_epoch: self.epoch,
-                base_sequence: sequence,
-                values: Arc::from(values),
-                transactional: true,
-            },
-        };
+        let request = self.produce_request(tp, sequence, Arc::from(values));
         let leader = self.ctx.cluster.leader(tp);
         let deadline = self.deadline();
         let answer = self

@@ -89,16 +89,7 @@ impl TransactionalProducer {
         );
         let sequence = self.next_sequence.get(tp).copied().unwrap_or(0);
         let values: Arc<[u64]> = Arc::from(values);
-        let request = Request::Produce {
-            tp: tp.clone(),
-            batch: RecordBatch {
-                producer_id: self.producer_id,
-                producer_epoch: self.epoch,
-                base_sequence: sequence,
-                values: values.clone(),
-                transactional: true,
-            },
-        };
+        let request = self.produce_request(tp, sequence, values.clone());
         let (ctx, config) = (self.ctx.clone(), self.config.clone());
         let to = ctx.cluster.leader(tp);
         let call = async move {
@@ -172,6 +163,25 @@ impl TransactionalProducer {
         match failed {
             Some(why) => Some(self.send_failed(why).await),
             None => None,
+        }
+    }
+
+    /// The produce request of `values` to `tp` in the transaction, at `sequence`.
+    pub(super) fn produce_request(
+        &self,
+        tp: &TopicPartition,
+        sequence: i32,
+        values: Arc<[u64]>,
+    ) -> Request {
+        Request::Produce {
+            tp: tp.clone(),
+            batch: RecordBatch {
+                producer_id: self.producer_id,
+                producer_epoch: self.epoch,
+                base_sequence: sequence,
+                values,
+                transactional: true,
+            },
         }
     }
 
