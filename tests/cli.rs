@@ -678,12 +678,29 @@ fn ctrl_c_on_compare_tabulates_the_seeds_that_finished_and_exits_130() {
 fn ctrl_c_on_shrink_writes_the_smallest_plan_so_far_and_exits_130() {
     let dir = scratch_dir("ctrl-c-shrink");
     let file = dir.join("minimal.toml");
-    // eos-test-rebalance runs take a while (2,000 records): the shrink is still going when
-    // SIGINT comes half a second after it started minimising.
+    // eos-test-rebalance with 20,000 records: its shrink takes seconds (about 3.7 s in a
+    // release build), so it is still going when SIGINT comes half a second after it started
+    // minimising. With the built-in's 2,000 records the whole shrink took 0.5 s, and the
+    // test raced it.
+    let builtin = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/scenarios/builtin/eos-test-rebalance.toml"
+    ))
+    .unwrap();
+    assert!(
+        builtin.contains("\nrecords = 2000\n"),
+        "the built-in's workload changed"
+    );
+    let scenario = dir.join("eos-test-rebalance-20k.toml");
+    std::fs::write(
+        &scenario,
+        builtin.replace("\nrecords = 2000\n", "\nrecords = 20000\n"),
+    )
+    .unwrap();
     let (code, _, stderr, _) = interrupt(
         &[
             "shrink",
-            "eos-test-rebalance",
+            scenario.to_str().unwrap(),
             "--seed",
             "0",
             "--guarantee",
