@@ -298,7 +298,7 @@ const SHOTS: &[Shot] = &[
         shows: &[
             "<span class=\"stuck\">Process 11's read → 2 (lines 85–86) cannot be placed",
             "fill=\"#e53935\"",
-            "the prefix in linearization order (43)",
+            "the prefix in linearization order (41)",
         ],
     },
 ];
