@@ -275,8 +275,11 @@ fn background_sending_regressions_hold() {
 fn run_or_hang(scenario: Scenario, options: RunOptions) -> scenarios::RunOutcome {
     let seed = options.seed;
     let (done, outcome) = std::sync::mpsc::channel();
-    std::thread::spawn(move || done.send(run(&scenario, &options)));
-    outcome
+    std::thread::spawn(move || {
+        // The receiver may have given up on a run that hung; then nobody waits for it.
+        let _ = done.send(Box::new(run(&scenario, &options)));
+    });
+    *outcome
         .recv_timeout(std::time::Duration::from_secs(60))
         .unwrap_or_else(|_| panic!("seed {seed} never ended"))
 }
