@@ -7,17 +7,24 @@ use scenarios::{RunOptions, Scenario, run};
 use sim::fault::{Restart, Stop};
 use sim::{Fault, FaultAction, FaultPlan, TraceKind};
 
-fn eos_test_with(streams_line: &str) -> Scenario {
-    let text = scenarios::BUILTIN
+/// Built-in scenario `name` with lines added at the start of its named `[section]`s.
+fn builtin_with(name: &str, additions: &[(&str, &str)]) -> Scenario {
+    let mut text = scenarios::BUILTIN
         .iter()
-        .find(|(name, _)| *name == "eos-test")
+        .find(|(builtin, _)| *builtin == name)
         .expect("built in")
         .1
-        .replace(
-            "[app.streams]\n",
-            &format!("[app.streams]\n{streams_line}\n"),
-        );
-    Scenario::parse(&text, "eos-test").unwrap()
+        .to_string();
+    for (section, lines) in additions {
+        let header = format!("[{section}]\n");
+        assert!(text.contains(&header), "{name} has no [{section}]");
+        text = text.replace(&header, &format!("{header}{lines}\n"));
+    }
+    Scenario::parse(&text, name).unwrap()
+}
+
+fn eos_test_with(streams_line: &str) -> Scenario {
+    builtin_with("eos-test", &[("app.streams", streams_line)])
 }
 
 fn committed_cycles(outcome: &scenarios::RunOutcome) -> usize {
@@ -214,17 +221,16 @@ fn background_sending_sends_while_processing_and_keeps_every_guarantee() {
 /// word-count (a repartition hop between two sub-topologies) with eos-test's background
 /// sending and swarm testing.
 fn word_count_sending_in_background_swarm() -> Scenario {
-    let text = scenarios::BUILTIN
-        .iter()
-        .find(|(name, _)| *name == "word-count")
-        .expect("built in")
-        .1
-        .replace(
-            "[app.streams]\n",
-            "[app.streams]\nproducer_batch_bytes = 3\nproducer_buffer_bytes = 40\n",
-        )
-        .replace("[faults.mix]\n", "[faults.mix]\nswarm = true\n");
-    Scenario::parse(&text, "word-count").unwrap()
+    builtin_with(
+        "word-count",
+        &[
+            (
+                "app.streams",
+                "producer_batch_bytes = 3\nproducer_buffer_bytes = 40",
+            ),
+            ("faults.mix", "swarm = true"),
+        ],
+    )
 }
 
 /// Seeds a sweep of background sending found failing (`eosim sweep` of the file above,
