@@ -277,7 +277,9 @@ fn background_sending_regressions_hold() {
 
 /// Runs a seed on a thread of its own and fails if it has not ended within a minute (it
 /// takes well under a second): a run whose virtual time stops passing would otherwise hang
-/// the test suite instead of failing it.
+/// the test suite instead of failing it. The OS thread is the test's watchdog, outside the
+/// simulation: the run on it builds its own madsim runtime from the seed, as `sweep`'s worker
+/// threads do, so its outcome does not depend on the thread (the trace is the same).
 fn run_or_hang(scenario: Scenario, options: RunOptions) -> scenarios::RunOutcome {
     let seed = options.seed;
     let (done, outcome) = std::sync::mpsc::channel();

@@ -1369,10 +1369,10 @@ impl StreamsInstance {
         offsets: &[(TopicPartition, u64)],
         (output, sending): (CycleOutput, Sending),
     ) {
-        let Sending::Background {
+        let Sending::Background(SentInBackground {
             invoke: Some(index),
             ..
-        } = sending
+        }) = sending
         else {
             return; // nothing began
         };
@@ -1494,10 +1494,12 @@ impl StreamsInstance {
             .into_iter()
             .zip(collectors)
             .zip(invokes)
-            .map(|((sent, collector), invoke)| Sending::Background {
-                sent,
-                acked: collector.into_acked(),
-                invoke,
+            .map(|((sent, collector), invoke)| {
+                Sending::Background(SentInBackground {
+                    sent,
+                    acked: collector.into_acked(),
+                    invoke,
+                })
             })
             .collect();
         (processed, sendings)
@@ -1589,10 +1591,10 @@ impl StreamsInstance {
     /// leaving in the background, or records it now.
     fn record_commit_invoke(&self, process: ProcessId, sending: &Sending, op: Operation) {
         match sending {
-            Sending::Background {
+            Sending::Background(SentInBackground {
                 invoke: Some(index),
                 ..
-            } => self.ctx.recorder.amend(*index, op),
+            }) => self.ctx.recorder.amend(*index, op),
             _ => {
                 self.ctx.recorder.record(process, Phase::Invoke, op, None);
             }
@@ -1613,7 +1615,7 @@ impl StreamsInstance {
                 producer.begin_transaction()?;
                 self.send_in_transaction(producer, sends, local).await
             }
-            Sending::Background { sent, acked, .. } => {
+            Sending::Background(SentInBackground { sent, acked, .. }) => {
                 sent?;
                 if !producer.in_transaction() {
                     producer.begin_transaction()?; // nothing was sent: offsets only
@@ -1694,7 +1696,7 @@ impl StreamsInstance {
                     .record(process, Phase::Invoke, op(None), None);
                 self.send_plain_at_commit(&sends).await
             }
-            Some(PlainSent {
+            Some(SentInBackground {
                 sent,
                 acked,
                 invoke,
@@ -1760,7 +1762,7 @@ impl StreamsInstance {
         cx: &CycleContext<'_>,
         tasks: &mut [RunningTask],
         limits: BatchLimits,
-    ) -> (Processed, PlainSent) {
+    ) -> (Processed, SentInBackground<String>) {
         let collector = RecordCollector::new(limits);
         let mut invoke = None;
         let sender = producer_sender::send_plain(
@@ -1777,7 +1779,7 @@ impl StreamsInstance {
         let acked = collector.into_acked();
         (
             processed,
-            PlainSent {
+            SentInBackground {
                 sent,
                 acked,
                 invoke,
@@ -1826,19 +1828,21 @@ fn batches_by_partition(sends: &[OutputRecord]) -> BTreeMap<&TopicPartition, Vec
     batches
 }
 
+/// What background sending leaves for the commit (`apps::producer_sender`): the sender's
+/// outcome, each record's acknowledged offset, and the history index of the invoke recorded
+/// before the first send (`None`: nothing was sent).
+struct SentInBackground<E> {
+    sent: Result<(), E>,
+    acked: Vec<Option<u64>>,
+    invoke: Option<u64>,
+}
+
 /// How a transaction's records were sent.
 enum Sending {
     /// At the commit, every partition's batch at once (no background sending).
     AtCommit,
-    /// In the background while the interval's processing went on
-    /// (`apps::record_collector`): the sender's outcome, each record's acknowledged offset,
-    /// and the history index of the invoke recorded before the first send (`None`: nothing
-    /// was sent).
-    Background {
-        sent: Result<(), TxnError>,
-        acked: Vec<Option<u64>>,
-        invoke: Option<u64>,
-    },
+    /// In the background while the interval's processing went on.
+    Background(SentInBackground<TxnError>),
 }
 
 /// Hands processing's new output to the producers' collectors (background sending), with
@@ -1873,14 +1877,6 @@ fn hand_over(
             }
         }
     }
-}
-
-/// How at-least-once's background sending went: the last failure, each record's
-/// acknowledged offset, the history index of the invoke recorded before the first send.
-struct PlainSent {
-    sent: Result<(), String>,
-    acked: Vec<Option<u64>>,
-    invoke: Option<u64>,
 }
 
 /// How a commit cycle ended.

@@ -18,17 +18,6 @@ pub struct ProduceCall {
     sequence: i32,
 }
 
-impl ProduceCall {
-    /// Records the call carries.
-    pub fn len(&self) -> usize {
-        self.values.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.values.is_empty()
-    }
-}
-
 /// How a produce call ended, for the transaction.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ProduceAnswer {
