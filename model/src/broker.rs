@@ -24,7 +24,7 @@ use madsim::time::Instant;
 use sim::chan as mpsc;
 use sim::{DurableCell, DurableLog, NodeId, Sim};
 
-use crate::broker_costs::BrokerCosts;
+use crate::broker_costs::{BrokerCosts, Replication};
 use crate::cluster::{Cluster, OFFSETS_TOPIC_PARTITIONS};
 use crate::config::{Variant, Variants};
 use crate::coverage::CoveragePoint;
@@ -361,7 +361,11 @@ impl Broker {
     }
 
     async fn run(mut self, sim: Sim) {
-        self.costs = BrokerCosts::new(&self.cluster().spec, &self.net.config());
+        self.costs = BrokerCosts::new(
+            &self.cluster().spec,
+            &self.net.config(),
+            Some(self.replication()),
+        );
         let mut inbox = self.net.serve(self.me);
         if self.ack_before_sync {
             let logs: Vec<_> = self.storage.logs.values().cloned().collect();
@@ -453,6 +457,18 @@ impl Broker {
         self.txn_coordinator
             .transactions()
             .any(|m| m.state == TxnState::Ongoing)
+    }
+
+    /// This broker's followers, for the cost model's replication traffic.
+    fn replication(&self) -> Replication {
+        let cluster = self.cluster();
+        Replication {
+            net: self.net.clone(),
+            leader: self.me,
+            followers: (cluster.spec.follower_indices(self.index))
+                .map(|i| cluster.brokers[i as usize])
+                .collect(),
+        }
     }
 
     fn cluster(&self) -> &Cluster {

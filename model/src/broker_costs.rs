@@ -12,6 +12,12 @@
 //! what happens. Writes nobody waits for (markers the coordinator writes to partitions it
 //! leads, the transaction log's completion record) still occupy the disk.
 //!
+//! With a `replication_factor` above 1 and links modelled, a write is durable only once its
+//! bytes have crossed the broker's out-link to each follower and the followers' in-links
+//! (`sim::Net::replicate`: acks=all waits for the followers to fetch it), then `sync_us`
+//! later; the traffic of writes nobody waits for loads the links too. Followers' disks are
+//! not booked (a follower's write overlaps its next fetch).
+//!
 //! Without handler threads (`request_threads = 0`, the default) nothing queues: an answer
 //! that needed a durable write waits `sync_us`, as before this model existed.
 
@@ -22,10 +28,21 @@ use sim::resource::{Servers, write_time};
 use sim::{Message, NetConfig};
 
 use crate::cluster::ClusterSpec;
-use crate::protocol::Request;
+use crate::protocol::{KafkaNet, Request};
+
+/// Where a broker's durable writes are replicated: its followers, over the network's links.
+pub(crate) struct Replication {
+    pub(crate) net: KafkaNet,
+    pub(crate) leader: sim::NodeId,
+    pub(crate) followers: Vec<sim::NodeId>,
+}
 
 /// One broker's handler threads and disk, with the costs of the work they do.
 pub(crate) struct BrokerCosts {
+    /// `None`: no followers (`replication_factor` 1), or the costs are not modelled.
+    replication: Option<Replication>,
+    /// `ClusterSpec::non_idempotent_acks_leader`.
+    non_idempotent_acks_leader: bool,
     threads: Servers<Instant>,
     disk: Servers<Instant>,
     request: Duration,
@@ -39,12 +56,20 @@ pub(crate) struct BrokerCosts {
 impl BrokerCosts {
     /// Nothing modelled, no sync (a broker before its cluster layout is read).
     pub(crate) fn none() -> Self {
-        Self::new(&ClusterSpec::default(), &NetConfig::default())
+        Self::new(&ClusterSpec::default(), &NetConfig::default(), None)
     }
 
-    pub(crate) fn new(spec: &ClusterSpec, net: &NetConfig) -> Self {
+    /// The costs `spec` and `net` describe; `replication` is kept only when handler threads
+    /// are modelled and it has followers.
+    pub(crate) fn new(
+        spec: &ClusterSpec,
+        net: &NetConfig,
+        replication: Option<Replication>,
+    ) -> Self {
         let modelled = spec.request_threads > 0;
         Self {
+            replication: replication.filter(|r| modelled && !r.followers.is_empty()),
+            non_idempotent_acks_leader: spec.non_idempotent_acks_leader,
             threads: Servers::new(spec.request_threads as usize),
             disk: Servers::new(usize::from(modelled)),
             request: Duration::from_micros(spec.request_us),
@@ -66,18 +91,30 @@ impl BrokerCosts {
         let cpu = self.request + self.per_record * records as u32;
         let handled = self.threads.serve(now, cpu);
         let done = if durable {
-            self.write(handled, records)
+            let write = self.write(now, handled, records);
+            if self.acks_on_leader_write(request) {
+                write.written
+            } else {
+                write.durable
+            }
         } else {
             handled
         };
         done - now
     }
 
+    /// Whether `request` is answered once the leader has written it, before it is durable:
+    /// a produce without idempotence under `non_idempotent_acks_leader` (acks=1).
+    fn acks_on_leader_write(&self, request: &Request) -> bool {
+        self.non_idempotent_acks_leader
+            && matches!(request, Request::Produce { batch, .. } if !batch.is_idempotent())
+    }
+
     /// A durable write nobody waits for (a marker written locally, a transaction-log record):
     /// it occupies the disk from `now`.
     pub(crate) fn write_in_background(&mut self, now: Instant) {
         if self.disk.is_modelled() {
-            self.write(now, 0);
+            self.write(now, now, 0);
         }
     }
 
@@ -85,10 +122,29 @@ impl BrokerCosts {
     /// it is durable: written, then `sync_us` later. The wait for durability does not hold
     /// the disk: Kafka's acks=all waits for the followers to fetch the write, and one follower
     /// fetch (or one fsync) makes every write before it durable at once (group commit).
-    fn write(&mut self, from: Instant, records: u64) -> Instant {
+    ///
+    /// The replication traffic is booked from `now`, when the broker reads the request, not
+    /// from when the write is done: the links serve bookings first come first served, so one
+    /// booked ahead of time would hold up every message sent before it falls due. The bytes
+    /// may thus leave up to a handler's and a disk's time early, which `sync_us` dwarfs.
+    fn write(&mut self, now: Instant, from: Instant, records: u64) -> Write {
         let bytes = self.message_bytes + records * self.record_bytes;
-        self.disk.serve(from, write_time(bytes, self.disk_mb_per_s)) + self.sync
+        let written = self.disk.serve(from, write_time(bytes, self.disk_mb_per_s));
+        let replicated = match &self.replication {
+            Some(r) => r.net.replicate(r.leader, &r.followers, bytes, now),
+            None => now,
+        };
+        Write {
+            written,
+            durable: written.max(replicated) + self.sync,
+        }
     }
+}
+
+/// When a write is on the leader's disk, and when it is durable (replicated, synced).
+struct Write {
+    written: Instant,
+    durable: Instant,
 }
 
 #[cfg(test)]
@@ -121,7 +177,7 @@ mod tests {
     /// The service times (µs) of `requests`, all read at the same instant.
     fn services(spec: ClusterSpec, net: NetConfig, requests: Vec<Request>) -> Vec<u128> {
         let report = sim::run_seed(1, &sim::SeedOptions::default(), move |_| async move {
-            let mut costs = BrokerCosts::new(&spec, &net);
+            let mut costs = BrokerCosts::new(&spec, &net, None);
             let now = sim::trace::now();
             (requests.iter())
                 .map(|r| costs.service(now, r).as_micros())
@@ -164,5 +220,94 @@ mod tests {
         // later. Second: thread 100–200, disk 700–1,300 (queued behind the first write),
         // durable at 2,300. The fetch: thread 200–250, no write.
         assert_eq!(got, [1_700, 2_300, 250]);
+    }
+
+    fn plain_produce(records: u64) -> Request {
+        let Request::Produce { tp, mut batch } = produce(records) else {
+            unreachable!()
+        };
+        batch.producer_id = crate::protocol::NO_PRODUCER_ID;
+        Request::Produce { tp, batch }
+    }
+
+    #[test]
+    fn under_acks_leader_only_a_produce_without_idempotence_skips_the_durability_wait() {
+        let spec = ClusterSpec {
+            sync_us: 1_000,
+            request_threads: 2,
+            request_us: 100,
+            non_idempotent_acks_leader: true,
+            ..ClusterSpec::default()
+        };
+        let got = services(
+            spec,
+            NetConfig::default(),
+            vec![plain_produce(1), produce(1)],
+        );
+        assert_eq!(
+            got,
+            [100, 1_100],
+            "acks=1 for the plain one, acks=all for the other"
+        );
+    }
+
+    /// The service times (µs) of produces of `records` records each, read at the same instant
+    /// by broker 0 of three with `replication_factor` replicas, links at `link_mbit_per_s`.
+    fn replicated(replication_factor: u32, link_mbit_per_s: u64, records: &[u64]) -> Vec<u128> {
+        let spec = ClusterSpec {
+            sync_us: 1_000,
+            request_threads: 4,
+            replication_factor,
+            ..ClusterSpec::default()
+        };
+        let net_config = NetConfig {
+            link_mbit_per_s,
+            record_bytes: 1_000,
+            ..NetConfig::default()
+        };
+        let records = records.to_vec();
+        let report = sim::run_seed(1, &sim::SeedOptions::default(), move |sim| async move {
+            let net = KafkaNet::new(&sim, net_config.clone());
+            let brokers: Vec<sim::NodeId> = (0..3)
+                .map(|i| sim.add_node(&format!("broker-{i}"), |_| std::future::pending::<()>()))
+                .collect();
+            let replication = Replication {
+                net,
+                leader: brokers[0],
+                followers: spec
+                    .follower_indices(0)
+                    .map(|i| brokers[i as usize])
+                    .collect(),
+            };
+            let mut costs = BrokerCosts::new(&spec, &net_config, Some(replication));
+            let now = sim::trace::now();
+            (records.iter())
+                .map(|&n| costs.service(now, &produce(n)).as_micros())
+                .collect::<Vec<_>>()
+        });
+        report.outcome.expect("no panic")
+    }
+
+    #[test]
+    fn a_replicated_write_is_durable_once_every_follower_has_its_bytes() {
+        // 10 records of 1,000 bytes: 80 µs on a 1,000 Mbit/s link.
+        assert_eq!(
+            replicated(1, 1_000, &[10, 10]),
+            [1_000, 1_000],
+            "no followers"
+        );
+        assert_eq!(
+            replicated(3, 0, &[10, 10]),
+            [1_000, 1_000],
+            "links not modelled"
+        );
+        // Two followers: the leader's out-link sends to one (0–80 µs), then the other
+        // (80–160); the second write's bytes queue behind (160–240, 240–320).
+        assert_eq!(replicated(3, 1_000, &[10, 10]), [1_160, 1_320]);
+        assert_eq!(
+            replicated(2, 1_000, &[10, 10]),
+            [1_080, 1_160],
+            "one follower"
+        );
     }
 }

@@ -57,6 +57,28 @@ pub struct ClusterSpec {
     /// Default 0: writing takes no time (only `sync_us`).
     #[serde(default)]
     pub disk_mb_per_s: u64,
+    /// Shared resources: replicas per partition (Kafka's `replication.factor`). With links
+    /// modelled (`[network] link_mbit_per_s`), every durable write a broker makes (produce,
+    /// marker, transaction- or offsets-log record) also crosses its out-link to each of its
+    /// followers — the `replication_factor - 1` brokers after it, in broker order, wrapping —
+    /// and their in-links before it is durable (acks=all); see `crate::broker_costs`. Leaders,
+    /// fail-over and follower state are not modelled: only the replication traffic is.
+    /// Default 1: no followers, no replication traffic.
+    #[serde(default = "default_replication_factor")]
+    pub replication_factor: u32,
+    /// Shared resources: a produce without idempotence (no producer id) is answered once the
+    /// leader has written it, without waiting for it to be durable (`sync_us`, replication):
+    /// Kafka's producer default `acks=1` before 3.0 (KIP-679), which Kafka Streams kept for
+    /// at-least-once while exactly-once's idempotence forces `acks=all` (`StreamsConfig`'s
+    /// `PRODUCER_DEFAULT_OVERRIDES` set only linger and retries). Timing only: the model still
+    /// keeps the write as durably as with `acks=all`, so no acknowledged record is lost to it.
+    /// Only with handler threads modelled. Default false (every produce waits, `acks=all`).
+    #[serde(default)]
+    pub non_idempotent_acks_leader: bool,
+}
+
+fn default_replication_factor() -> u32 {
+    1
 }
 
 fn default_max_producer_epoch() -> i16 {
@@ -75,6 +97,8 @@ impl Default for ClusterSpec {
             request_us: 0,
             request_record_us: 0,
             disk_mb_per_s: 0,
+            replication_factor: default_replication_factor(),
+            non_idempotent_acks_leader: false,
         }
     }
 }
@@ -87,6 +111,17 @@ impl ClusterSpec {
 
     pub fn broker_names(&self) -> Vec<String> {
         (0..self.brokers).map(Self::broker_name).collect()
+    }
+
+    /// Indices of the brokers that follow broker `leader`'s partitions: the
+    /// `replication_factor - 1` brokers after it, wrapping (`replication_factor` is at most
+    /// `brokers`, which scenario validation enforces).
+    pub fn follower_indices(&self, leader: u32) -> impl Iterator<Item = u32> + '_ {
+        let followers = self
+            .replication_factor
+            .saturating_sub(1)
+            .min(self.brokers - 1);
+        (1..=followers).map(move |k| (leader + k) % self.brokers)
     }
 
     /// Every partition of every topic, in a stable order.

@@ -49,6 +49,8 @@ pub const MAX_REQUEST_US: u64 = 1_000_000;
 pub const MAX_REQUEST_RECORD_US: u64 = 10_000;
 /// `cluster.disk_mb_per_s`: 0..=100,000 MB/s (default 0: writing takes no time).
 pub const MAX_DISK_MB_PER_S: u64 = 100_000;
+// `cluster.replication_factor`: 1..=`cluster.brokers` replicas per partition (default 1),
+// bounded by the scenario's own broker count.
 /// `cluster.leader_election_ms`: 0..=60,000 ms (default 0: every leader from the start).
 pub const MAX_LEADER_ELECTION_MS: u64 = 60_000;
 /// The lowest `[cluster] max_producer_epoch`: room for one bump and one fence (a transaction

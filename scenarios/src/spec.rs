@@ -340,6 +340,19 @@ impl Scenario {
             ("cluster.request_us", c.request_us),
             ("cluster.request_record_us", c.request_record_us),
             ("cluster.disk_mb_per_s", c.disk_mb_per_s),
+            // 1 (the default, no followers) is left out with the zeros below.
+            (
+                "cluster.replication_factor",
+                if c.replication_factor > 1 {
+                    u64::from(c.replication_factor)
+                } else {
+                    0
+                },
+            ),
+            (
+                "cluster.non_idempotent_acks_leader",
+                u64::from(c.non_idempotent_acks_leader),
+            ),
         ];
         // A Streams producer's background sending decides when its bytes take the links.
         let sending = match &self.app {
@@ -524,6 +537,13 @@ impl Scenario {
             c.disk_mb_per_s,
             0,
             limits::MAX_DISK_MB_PER_S,
+        )?;
+        // A partition has at most one replica per broker.
+        bounded(
+            "cluster.replication_factor",
+            c.replication_factor,
+            1,
+            c.brokers,
         )
     }
 

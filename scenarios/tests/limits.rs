@@ -457,3 +457,22 @@ fn broker_resources_are_bounded() {
         "brokers = 2\nrequest_threads = 8\nrequest_us = 50\nrequest_record_us = 1\ndisk_mb_per_s = 200",
     ));
 }
+
+#[test]
+fn the_replication_factor_is_at_least_one_and_at_most_the_brokers() {
+    for (value, bound) in [("0", "at least 1"), ("3", "at most 2")] {
+        let e = rejects(
+            &PRODUCE.replace(
+                "brokers = 2",
+                &format!("brokers = 2\nreplication_factor = {value}"),
+            ),
+            6,
+            "cluster.replication_factor",
+        );
+        assert!(e.contains(bound), "{e}");
+    }
+    accepts(&PRODUCE.replace(
+        "brokers = 2",
+        "brokers = 2\nreplication_factor = 2\nnon_idempotent_acks_leader = true",
+    ));
+}

@@ -319,6 +319,16 @@ fn a_scenario_names_its_cost_model_and_knobs() {
     // Background sending decides when the output takes the links: it is part of the model.
     assert_eq!(knobs["app.streams.producer_batch_bytes"], 16_384);
     assert_eq!(knobs["app.streams.producer_buffer_bytes"], 32 * 1024 * 1024);
+    // Replication traffic and at-least-once's acks=1 are part of it too.
+    assert_eq!(knobs["cluster.replication_factor"], 3);
+    assert_eq!(knobs["cluster.non_idempotent_acks_leader"], 1);
+    assert!(
+        !plain
+            .cost_model()
+            .1
+            .contains_key("cluster.replication_factor"),
+        "the default of one replica is not a knob set"
+    );
     assert!(
         !knobs.contains_key("network.message_overhead_us"),
         "{knobs:?}"

@@ -41,7 +41,7 @@ pub use madsim;
 pub use net::{CallError, Incoming, Message, Net, NetConfig, NetStats, ReplyTo};
 pub use node::{NodeId, NodeState, STOP_GRACE_MS, Sim, StopSignal};
 pub use point::{Decision, PointAction, PointEvent};
-pub use resource::Servers;
+pub use resource::{Calendar, Servers};
 pub use rng::stream as rng_stream;
 pub use runner::{PoolEnd, SeedOptions, SeedReport, for_each_seed, run_seed, run_seeds};
 pub use trace::{TraceEvent, TraceKind, TraceSummary};

@@ -59,7 +59,7 @@ use crate::chan as mpsc;
 
 use crate::coverage::SimPoint;
 use crate::node::{NodeId, SUPERVISOR, Sim};
-use crate::resource::Servers;
+use crate::resource::{Calendar, Servers};
 use crate::trace::{self, DropReason, TraceKind, now as sim_now};
 
 /// What a message is about, for content filters on message faults: each field the message
@@ -306,19 +306,36 @@ impl NetConfig {
 /// in-link and, for a client, its CPU.
 #[derive(Default)]
 struct NodeResources {
-    out_link: Vec<Servers<Instant>>,
-    in_link: Vec<Servers<Instant>>,
+    out_link: Vec<Calendar<Instant>>,
+    in_link: Vec<Calendar<Instant>>,
     cpu: Vec<Servers<Instant>>,
 }
 
 impl NodeResources {
-    /// A node's resource in `table`: one server each, made on first use.
-    fn of(table: &mut Vec<Servers<Instant>>, node: NodeId) -> &mut Servers<Instant> {
+    /// A node's link in `table`, made on first use.
+    fn link(table: &mut Vec<Calendar<Instant>>, node: NodeId) -> &mut Calendar<Instant> {
         let i = node.0 as usize;
         if table.len() <= i {
-            table.resize_with(i + 1, || Servers::new(1));
+            table.resize_with(i + 1, Calendar::default);
         }
         &mut table[i]
+    }
+
+    /// A client node's CPU, one server, made on first use.
+    fn cpu(&mut self, node: NodeId) -> &mut Servers<Instant> {
+        let i = node.0 as usize;
+        if self.cpu.len() <= i {
+            self.cpu.resize_with(i + 1, || Servers::new(1));
+        }
+        &mut self.cpu[i]
+    }
+
+    /// Forgets the links' busy spans that ended by `now` (every booking arrives at or after
+    /// the time it is made).
+    fn forget_before(&mut self, now: Instant) {
+        for link in self.out_link.iter_mut().chain(&mut self.in_link) {
+            link.forget_before(now);
+        }
     }
 
     /// When a message sent at `sent` (after the sender's `service`) reaches its receiver
@@ -342,19 +359,19 @@ impl NodeResources {
         let cpu = config.client_cpu(records);
         let mut t = sent;
         if client_sends {
-            t = Self::of(&mut self.cpu, from).serve(t, cpu);
+            t = self.cpu(from).serve(t, cpu);
         }
         let wire =
             crate::resource::transfer_time(config.message_size(records), config.link_mbit_per_s);
         if config.link_mbit_per_s > 0 {
-            let out_done = Self::of(&mut self.out_link, from).serve(t, wire);
+            let out_done = Self::link(&mut self.out_link, from).serve(t, wire);
             let first_bit = out_done - wire + latency;
-            t = Self::of(&mut self.in_link, to).serve(first_bit, wire);
+            t = Self::link(&mut self.in_link, to).serve(first_bit, wire);
         } else {
             t += latency;
         }
         if client_receives {
-            t = Self::of(&mut self.cpu, to).serve(t, cpu);
+            t = self.cpu(to).serve(t, cpu);
         }
         t
     }
@@ -770,6 +787,37 @@ impl<Req: Message, Resp: Message> Net<Req, Resp> {
         self.lock().stats
     }
 
+    /// Books a replicated write's traffic on the links (`NetConfig::link_mbit_per_s`): from
+    /// `ready`, the leader's out-link carries `bytes` to each follower in turn (each follower
+    /// fetches on its own connection) and each follower's in-link takes them as they arrive
+    /// (cut-through, as `NodeResources::arrival`). Returns when the last follower has them;
+    /// `ready` without links or followers. The fetch's latency is not added: the caller's
+    /// durability wait (`sync_us`) stands for the follower round trip. Draws nothing random,
+    /// sends no message: only the links' bookings change.
+    pub fn replicate(
+        &self,
+        leader: NodeId,
+        followers: &[NodeId],
+        bytes: u64,
+        ready: Instant,
+    ) -> Instant {
+        let mut state = self.lock();
+        let mbit_per_s = state.config.link_mbit_per_s;
+        if mbit_per_s == 0 {
+            return ready;
+        }
+        let wire = crate::resource::transfer_time(bytes, mbit_per_s);
+        let resources = &mut state.resources;
+        let mut replicated = ready;
+        for &follower in followers {
+            let sent = NodeResources::link(&mut resources.out_link, leader).serve(ready, wire);
+            let received =
+                NodeResources::link(&mut resources.in_link, follower).serve(sent - wire, wire);
+            replicated = replicated.max(received);
+        }
+        replicated
+    }
+
     /// Opens `node`'s request inbox for its current incarnation. Call it from the node's
     /// `init`: requests that arrive while no inbox is open (or for an earlier incarnation)
     /// are dropped.
@@ -1037,6 +1085,7 @@ impl<Req: Message, Resp: Message> Net<Req, Resp> {
             let state = &mut *state;
             // Server-side work first, then the resources; the drawn latency is the wire's.
             let wire_latency = latency - service;
+            state.resources.forget_before(now);
             state
                 .resources
                 .arrival(&state.config, hop, now + service, wire_latency)

@@ -9,6 +9,7 @@
 //! behind what was booked before it, as if the resource served in the order work was handed to
 //! it. With the default of no servers a resource costs nothing (`Servers::none`).
 
+use std::collections::BTreeMap;
 use std::ops::Add;
 use std::time::Duration;
 
@@ -52,6 +53,74 @@ impl<T: Copy + Ord + Add<Duration, Output = T>> Servers<T> {
         let done = start + work;
         *server = Some(done);
         done
+    }
+}
+
+/// One server whose jobs are fitted into time, not queued in booking order: each takes the
+/// earliest idle gap at or after its arrival that is long enough (a network link). A link is
+/// booked out of time order — an answer when its service time is known, ahead of its
+/// leaving; a replicated write's traffic when the broker reads it — and `Servers`' one
+/// free-from point would make every later booking wait behind a future one, even one due
+/// long after it: a chain that grows by a service time per booking. Busy spans are kept
+/// merged and sorted; `forget_before` drops those no arrival can reach any more.
+#[derive(Clone, Debug)]
+pub struct Calendar<T> {
+    /// Busy spans, start → end: disjoint, none touching another (touching ones are merged).
+    busy: BTreeMap<T, T>,
+}
+
+impl<T> Default for Calendar<T> {
+    fn default() -> Self {
+        Self {
+            busy: BTreeMap::new(),
+        }
+    }
+}
+
+impl<T: Copy + Ord + Add<Duration, Output = T>> Calendar<T> {
+    /// Books `work` arriving at `arrival` into the earliest gap that fits it; returns when the
+    /// work is done. Zero work takes no time and books nothing.
+    pub fn serve(&mut self, arrival: T, work: Duration) -> T {
+        if work.is_zero() {
+            return arrival;
+        }
+        let mut start = arrival;
+        if let Some((_, &end)) = self.busy.range(..=start).next_back() {
+            start = start.max(end);
+        }
+        while let Some((_, &end)) =
+            (self.busy.range(start..).next()).filter(|&(&s, _)| s < start + work)
+        {
+            start = end;
+        }
+        let end = start + work;
+        self.insert(start, end);
+        end
+    }
+
+    /// Marks `start..end` busy (it overlaps nothing), merged with the spans it touches.
+    fn insert(&mut self, mut start: T, mut end: T) {
+        if let Some((&before, &before_end)) = self.busy.range(..start).next_back() {
+            assert!(before_end <= start, "busy spans overlap");
+            if before_end == start {
+                self.busy.remove(&before);
+                start = before;
+            }
+        }
+        if let Some(after_end) = self.busy.remove(&end) {
+            end = after_end;
+        }
+        self.busy.insert(start, end);
+    }
+
+    /// Forgets the spans that end at or before `now` (no arrival is earlier than now).
+    pub fn forget_before(&mut self, now: T) {
+        while let Some(entry) = self.busy.first_entry() {
+            if *entry.get() > now {
+                break;
+            }
+            entry.remove();
+        }
     }
 }
 
@@ -100,6 +169,42 @@ mod tests {
             us(11),
             "the first thread to free up"
         );
+    }
+
+    #[test]
+    fn a_calendar_fits_a_job_into_an_earlier_gap_than_a_job_booked_before_it() {
+        let mut link = Calendar::default();
+        // An answer booked ahead of time, due at 1,000 µs.
+        assert_eq!(link.serve(us(1_000), us(10)), us(1_010));
+        // Booked later but arriving earlier: it goes first, in the gap before.
+        assert_eq!(link.serve(us(0), us(10)), us(10));
+        // A job that does not fit before the next span goes after it.
+        assert_eq!(link.serve(us(995), us(10)), us(1_020));
+        // Arriving inside a busy span, it waits for the span's end.
+        assert_eq!(link.serve(us(5), us(5)), us(15));
+        assert_eq!(
+            link.busy.len(),
+            2,
+            "touching spans merge: 0..15 and 995..1020"
+        );
+        link.forget_before(us(15));
+        assert_eq!(link.busy.len(), 1, "0..15 can no longer be reached");
+        assert_eq!(
+            link.serve(us(2_000), Duration::ZERO),
+            us(2_000),
+            "no work, no wait"
+        );
+    }
+
+    #[test]
+    fn a_calendar_in_time_order_serves_as_one_server() {
+        let (mut link, mut server) = (Calendar::default(), Servers::new(1));
+        for (arrival, work) in [(0, 5), (1, 5), (3, 1), (20, 2), (21, 9), (21, 1)] {
+            assert_eq!(
+                link.serve(us(arrival), us(work)),
+                server.serve(us(arrival), us(work))
+            );
+        }
     }
 
     #[test]
