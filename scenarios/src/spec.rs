@@ -355,12 +355,25 @@ impl Scenario {
             ),
         ];
         // A Streams producer's background sending decides when its bytes take the links.
+        // So does fetching every input at once: it decides how fast input arrives.
         let sending = match &self.app {
-            AppSpec::Streams(w) if w.producer_batch_bytes > 0 => [
+            AppSpec::Streams(w) => [
                 ("app.streams.producer_batch_bytes", w.producer_batch_bytes),
-                ("app.streams.producer_buffer_bytes", w.producer_buffer_bytes),
+                (
+                    "app.streams.producer_buffer_bytes",
+                    // The buffer matters only to background sending.
+                    if w.producer_batch_bytes > 0 {
+                        w.producer_buffer_bytes
+                    } else {
+                        0
+                    },
+                ),
+                (
+                    "app.streams.fetch_all_at_once",
+                    u64::from(w.fetch_all_at_once),
+                ),
             ],
-            _ => [("", 0); 2],
+            _ => [("", 0); 3],
         };
         let set: BTreeMap<String, u64> = knobs
             .into_iter()

@@ -322,6 +322,7 @@ fn a_scenario_names_its_cost_model_and_knobs() {
     // Replication traffic and at-least-once's acks=1 are part of it too.
     assert_eq!(knobs["cluster.replication_factor"], 3);
     assert_eq!(knobs["cluster.non_idempotent_acks_leader"], 1);
+    assert_eq!(knobs["app.streams.fetch_all_at_once"], 1);
     assert!(
         !plain
             .cost_model()

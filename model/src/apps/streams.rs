@@ -154,6 +154,10 @@ pub struct StreamsWorkload {
     /// Kafka's producer `buffer.memory`, bytes: processing blocks while this much output waits
     /// unsent (with `producer_batch_bytes` only). Default 33,554,432 (Kafka's 32 MiB).
     pub producer_buffer_bytes: u64,
+    /// A poll fetches every task's input partitions at once, as Kafka's consumer asks each
+    /// broker for all its assigned partitions in one fetch, instead of one task after
+    /// another. Default false (the model's traces before this knob existed).
+    pub fetch_all_at_once: bool,
 }
 
 impl Default for StreamsWorkload {
@@ -172,6 +176,7 @@ impl Default for StreamsWorkload {
             request_timeout_ms: DEFAULT_REQUEST_TIMEOUT_MS,
             producer_batch_bytes: 0,
             producer_buffer_bytes: record_collector::DEFAULT_BUFFER_BYTES,
+            fetch_all_at_once: false,
         }
     }
 }
@@ -190,6 +195,7 @@ impl StreamsWorkload {
             request_timeout_ms: self.request_timeout_ms,
             producer_batch_bytes: self.producer_batch_bytes,
             producer_buffer_bytes: self.producer_buffer_bytes,
+            fetch_all_at_once: self.fetch_all_at_once,
         }
     }
 }
@@ -216,6 +222,8 @@ pub struct StreamsConfig {
     pub producer_batch_bytes: u64,
     /// Background sending's buffer (`StreamsWorkload::producer_buffer_bytes`).
     pub producer_buffer_bytes: u64,
+    /// `StreamsWorkload::fetch_all_at_once`.
+    pub fetch_all_at_once: bool,
 }
 
 /// The clients' request timeout unless a workload sets one: the model's clients' own default.
@@ -1146,25 +1154,68 @@ impl StreamsInstance {
         tasks: &mut [RunningTask],
         out: &mut Processed,
     ) -> usize {
+        if self.config.fetch_all_at_once {
+            return self.poll_all_and_process(consumer, tasks, out).await;
+        }
         let mut polled_records = 0;
         for (task, t) in tasks.iter_mut().enumerate() {
-            let mut buffers = Vec::with_capacity(t.inputs.len());
+            let mut polls = Vec::with_capacity(t.inputs.len());
             for input in &mut t.inputs {
-                let polled = self.poll_input(consumer, input).await;
-                if let Some(step) = polled.step {
-                    out.steps.push((task, step));
-                }
-                polled_records += polled.records.len();
-                buffers.push(polled.records);
+                polls.push(self.poll_input(consumer, input).await);
             }
-            // Kafka's PartitionGroup: the buffered record with the lowest timestamp first,
-            // each partition in offset order (one input: offset order).
-            while let Some(i) = lowest_timestamp(&buffers) {
-                let (offset, value) = buffers[i].pop_front().expect("a head record");
-                let topic = t.inputs[i].source.topic.clone();
-                self.process_record(t, &topic, value, task, &mut out.sends);
-                t.inputs[i].position = offset + 1;
+            polled_records += self.process_polled(task, t, polls, out);
+        }
+        polled_records
+    }
+
+    /// `poll_and_process` with every task's inputs fetched at once (`fetch_all_at_once`),
+    /// then processed task by task.
+    async fn poll_all_and_process(
+        &self,
+        consumer: &Consumer,
+        tasks: &mut [RunningTask],
+        out: &mut Processed,
+    ) -> usize {
+        let fetches = tasks.iter_mut().map(|t| {
+            futures_util::future::join_all(
+                t.inputs
+                    .iter_mut()
+                    .map(|input| self.poll_input(consumer, input)),
+            )
+        });
+        let polled = futures_util::future::join_all(fetches).await;
+        let mut polled_records = 0;
+        for (task, (t, polls)) in tasks.iter_mut().zip(polled).enumerate() {
+            polled_records += self.process_polled(task, t, polls, out);
+        }
+        polled_records
+    }
+
+    /// Processes one task's polled records (one `Polled` per input, in input order) into
+    /// `out`; returns how many records were polled.
+    fn process_polled(
+        &self,
+        task: usize,
+        t: &mut RunningTask,
+        polls: Vec<Polled>,
+        out: &mut Processed,
+    ) -> usize {
+        let mut polled_records = 0;
+        let mut buffers = Vec::with_capacity(polls.len());
+        for polled in polls {
+            if let Some(step) = polled.step {
+                out.steps.push((task, step));
             }
+            polled_records += polled.records.len();
+            buffers.push(polled.records);
+        }
+        // Kafka's PartitionGroup: the buffered record with the lowest timestamp first,
+        // each partition in offset order (one input: offset order).
+        while let Some(i) = lowest_timestamp(&buffers) {
+            let (offset, value) = buffers[i].pop_front().expect("a head record");
+            let topic = t.inputs[i].source.topic.clone();
+            self.process_record(t, &topic, value, task, &mut out.sends);
+            t.inputs[i].position = offset + 1;
         }
         polled_records
     }
