@@ -13,7 +13,9 @@ use rustc_hash::FxHashMap;
 
 use crate::ranges::KeyRanges;
 
-use crate::history::{FinalLog, History, OpPair, Operation, Phase, PolledRecord, Topic, TxnStep};
+use crate::history::{
+    FinalLog, History, Op, OpPair, Operation, Phase, PolledRecord, Topic, TxnStep,
+};
 
 /// A topic of the history: its name and its rank among the history's topic names. Topics
 /// compare by rank, which orders them as their names do, so the many maps and searches keyed
@@ -68,98 +70,86 @@ fn same_str(a: &str, b: &str) -> bool {
     std::ptr::eq(a.as_ptr(), b.as_ptr()) && a.len() == b.len()
 }
 
-/// What one walk over the ops finds besides the topic names.
-struct Survey {
-    /// How many sends, polls (at most) and transactions `Facts::new` will find.
-    counts: (usize, usize, usize),
-    /// The latest invoke time of a `send` or `txn` op (0 if none).
-    latest_invoke: u64,
+/// Room to reserve for what `Facts::new` finds, counted while the ops are paired
+/// (`History::pair_up`), from the ops alone: a `txn`'s step count is in its op, so its steps
+/// are not visited (a walk over every step cost as much as building the facts).
+#[derive(Debug, Default)]
+pub(crate) struct Room {
+    /// At most this many sends: the `send` ops and every step of the `txn`s (the steps the
+    /// facts take: the completion's, else the invoke's). Room never used is never touched.
+    sends: usize,
+    poll_ops: usize,
+    txns: usize,
 }
 
-/// The topic names seen so far, one string each.
-struct NameSet<'h> {
-    names: Vec<&'h Topic>,
-}
-
-impl<'h> NameSet<'h> {
-    fn add(&mut self, name: &'h Topic) {
-        // Every name by address first (the history shares one string per topic), and by
-        // bytes only for a string not seen: a comparison of bytes per event cost more than
-        // the rest of the walk.
-        if self.names.iter().any(|n| same_str(n, name)) {
-            return;
-        }
-        if !self.names.iter().any(|n| ***n == **name) {
-            self.names.push(name);
+impl Room {
+    /// Counts one invoke and its completion, if any.
+    pub fn count(&mut self, invoke: &Op, completion: Option<&Op>) {
+        match (&invoke.op, completion.map(|c| &c.op)) {
+            (Operation::Send { .. }, _) => self.sends += 1,
+            (Operation::Poll { .. }, _) => self.poll_ops += 1,
+            (Operation::Txn { .. }, Some(Operation::Txn { steps, .. }))
+            | (Operation::Txn { steps, .. }, _) => {
+                self.txns += 1;
+                self.sends += steps.len();
+            }
         }
     }
 
-    fn add_op(&mut self, op: &'h Operation) {
-        match op {
-            Operation::Send { topic, .. } | Operation::Poll { topic, .. } => self.add(topic),
-            Operation::Txn { steps, .. } => {
-                for step in steps {
-                    match step {
-                        TxnStep::Send { topic, .. }
-                        | TxnStep::Poll { topic, .. }
-                        | TxnStep::CommitOffset { topic, .. } => self.add(topic),
-                    }
-                }
-            }
+    /// The room for the facts of `pairs`, counted in a walk of its own.
+    #[cfg(test)]
+    fn of(history: &History, pairs: &[OpPair]) -> Self {
+        let mut room = Room::default();
+        for &(invoke, completion) in pairs {
+            room.count(&history.ops[invoke], completion.map(|c| &history.ops[c]));
         }
+        room
+    }
+}
+
+/// The topic names in the order `Facts::new` meets them, one string each, each ranked by its
+/// position until all are known (then `sorted` gives their ranks by name).
+#[derive(Default)]
+struct FirstSeen<'h> {
+    names: Vec<&'h Topic>,
+}
+
+impl<'h> FirstSeen<'h> {
+    fn topic(&mut self, name: &'h Topic) -> TopicRef<'h> {
+        // Every name by address first (the history shares one string per topic), and by
+        // bytes only for a string not seen: a comparison of bytes per event cost more than
+        // the rest of the walk.
+        let rank = match self.names.iter().position(|n| same_str(n, name)) {
+            Some(rank) => rank,
+            None => match self.names.iter().position(|n| ***n == **name) {
+                Some(rank) => rank,
+                None => {
+                    self.names.push(name);
+                    self.names.len() - 1
+                }
+            },
+        };
+        TopicRef {
+            rank: rank as u32,
+            name: self.names[rank],
+        }
+    }
+
+    /// The topics by name, and each first-seen rank's rank by name.
+    fn sorted(self) -> (Topics<'h>, Vec<u32>) {
+        let mut names = self.names;
+        let mut order: Vec<usize> = (0..names.len()).collect();
+        order.sort_unstable_by_key(|&rank| names[rank]);
+        let mut rank_by_name = vec![0; names.len()];
+        for (by_name, &first_seen) in order.iter().enumerate() {
+            rank_by_name[first_seen] = by_name as u32;
+        }
+        names.sort_unstable();
+        (Topics { names }, rank_by_name)
     }
 }
 
 impl<'h> Topics<'h> {
-    /// Every topic the history names, and how many sends, polls (at most) and transactions
-    /// `Facts::new` will find: one walk over the ops for both (each walk over every op and
-    /// step cost about as much as the other).
-    fn survey(history: &'h History, pairs: &[OpPair]) -> (Self, Survey) {
-        let mut names = NameSet { names: Vec::new() };
-        let (mut sends, mut polls, mut txns, mut latest_invoke) = (0, 0, 0, 0);
-        // The ops first: a name's first string is the one `get` finds by address, and the ops
-        // name topics far more often than the final logs do.
-        for &(invoke, completion) in pairs {
-            let invoke_op = &history.ops[invoke];
-            let (invoke, completion) = (&invoke_op.op, completion.map(|c| &history.ops[c].op));
-            if !matches!(invoke, Operation::Poll { .. }) {
-                latest_invoke = latest_invoke.max(invoke_op.time_ns);
-            }
-            names.add_op(invoke);
-            if let Some(completion) = completion {
-                names.add_op(completion);
-            }
-            match invoke {
-                Operation::Send { .. } => sends += 1,
-                Operation::Poll { .. } => polls += 1,
-                Operation::Txn { steps, .. } => {
-                    txns += 1;
-                    let steps = match completion {
-                        Some(Operation::Txn { steps, .. }) => steps,
-                        _ => steps,
-                    };
-                    for step in steps {
-                        match step {
-                            TxnStep::Send { .. } => sends += 1,
-                            TxnStep::Poll { .. } => polls += 1,
-                            TxnStep::CommitOffset { .. } => {}
-                        }
-                    }
-                }
-            }
-        }
-        for log in &history.final_logs {
-            names.add(&log.topic);
-        }
-        let mut names = names.names;
-        names.sort_unstable();
-        let survey = Survey {
-            counts: (sends, polls, txns),
-            latest_invoke,
-        };
-        (Self { names }, survey)
-    }
-
     /// The topic named `name`, if the history mentions it.
     pub fn get(&self, name: &str) -> Option<TopicRef<'h>> {
         let rank = match self.names.iter().position(|n| same_str(n, name)) {
@@ -336,12 +326,12 @@ pub(crate) fn partition_key(topic: TopicRef, partition: u32) -> u64 {
 }
 
 impl<'h> SendIndex<'h> {
-    fn new(sends: &[SendFact<'h>], topics: &Topics<'h>) -> Self {
+    fn new(sends: &[SendFact<'h>], placed: PartitionSlots, topics: &Topics<'h>) -> Self {
         // A counting sort by partition (few of them), which keeps invoke order within one,
         // then a sort by value of each partition that is not in value order already (a
         // simulated workload's sends to a partition mostly come in value order): no sort of
         // every send, and no vector of sort keys beside the index.
-        let (keys, slots) = partition_slots(sends);
+        let PartitionSlots { keys, slots, .. } = placed;
         // Each partition's first position, by key; then, as sends are placed, its next.
         let mut counts = vec![0usize; keys.len()];
         for &slot in &slots {
@@ -451,28 +441,55 @@ impl<'h> SendIndex<'h> {
     }
 }
 
-/// The distinct partition keys of `sends` in order of first appearance, and each send's
-/// position among them. A hash map (looked up, never iterated) with the previous send's key
-/// remembered: sends to a few partitions, often alternating, where a tree map per send cost
-/// two searches and an insertion.
-fn partition_slots(sends: &[SendFact]) -> (Vec<u64>, Vec<u32>) {
-    let mut keys: Vec<u64> = Vec::new();
-    let mut slot_of: FxHashMap<u64, u32> = FxHashMap::default();
-    let mut slots = Vec::with_capacity(sends.len());
-    let mut last: Option<(u64, u32)> = None;
-    for send in sends {
-        let key = partition_key(send.topic, send.partition);
-        let slot = match last {
+/// The distinct partition keys of the sends in order of first appearance, and each send's
+/// position among them, noted as `Facts::new` finds the sends (no walk of their own over
+/// them). The previous send's key is remembered, then a few partitions are looked along, and
+/// only beyond them a hash map (looked up, never iterated) is asked: sends go to a few
+/// partitions, often in turn, where a tree map per send cost two searches and an insertion.
+#[derive(Debug, Default)]
+struct PartitionSlots {
+    keys: Vec<u64>,
+    slot_of: FxHashMap<u64, u32>,
+    last: Option<(u64, u32)>,
+    /// Each send's position in `keys`.
+    slots: Vec<u32>,
+}
+
+impl PartitionSlots {
+    /// Partitions up to this many are found by a look along `keys`, not by hashing.
+    const FEW: usize = 8;
+
+    /// Notes the next send's partition key.
+    fn place(&mut self, key: u64) {
+        let slot = match self.last {
             Some((k, slot)) if k == key => slot,
-            _ => *slot_of.entry(key).or_insert_with(|| {
-                keys.push(key);
-                (keys.len() - 1) as u32
-            }),
+            _ => self.slot(key),
         };
-        last = Some((key, slot));
-        slots.push(slot);
+        self.last = Some((key, slot));
+        self.slots.push(slot);
     }
-    (keys, slots)
+
+    fn slot(&mut self, key: u64) -> u32 {
+        let known = if self.keys.len() <= Self::FEW {
+            self.keys.iter().position(|&k| k == key).map(|at| at as u32)
+        } else {
+            self.slot_of.get(&key).copied()
+        };
+        known.unwrap_or_else(|| {
+            self.keys.push(key);
+            let slot = (self.keys.len() - 1) as u32;
+            self.slot_of.insert(key, slot);
+            slot
+        })
+    }
+
+    /// The keys with their topics ranked by name (`FirstSeen::sorted`).
+    fn renumber(&mut self, rank_by_name: &[u32]) {
+        for key in &mut self.keys {
+            let rank = rank_by_name[(*key >> 32) as usize];
+            *key = (u64::from(rank) << 32) | (*key & u64::from(u32::MAX));
+        }
+    }
 }
 
 /// Sorts one partition's (value, send) pairs by value, then send (invoke order), unless they
@@ -499,164 +516,242 @@ pub(crate) fn phase_name(phase: Option<Phase>) -> String {
     phase.map_or("none".to_string(), |p| p.to_string())
 }
 
-impl<'h> Facts<'h> {
-    pub fn new(history: &'h History, pairs: &[OpPair]) -> Self {
-        let (topics, survey) = Topics::survey(history, pairs);
-        let (sends, polls, txns) = survey.counts;
-        let mut facts = Facts {
-            topics,
-            latest_invoke: survey.latest_invoke,
-            ..Facts::default()
-        };
-        for log in &history.final_logs {
-            facts
-                .logs
-                .insert((facts.topics.of(&log.topic), log.partition), log);
-        }
-        // Room for every send, poll and event up front: regrowing copied them all, twice.
-        facts.sends.reserve(sends);
+/// What `Facts::new` has found so far in its walk over the pairs.
+struct Builder<'h> {
+    facts: Facts<'h>,
+    names: FirstSeen<'h>,
+    slots: PartitionSlots,
+    /// (process, event) in invoke order, an op's events in step order: each process's events
+    /// are in completion order, as a process invokes only once its previous op completed
+    /// (`History::pairs` rejects anything else).
+    timeline: Vec<(u64, ProcessEvent)>,
+}
+
+impl<'h> Builder<'h> {
+    fn new(room: &Room) -> Self {
+        // Room for every send and event up front: regrowing copied them all, twice. Polls:
+        // one per poll op and (a guess) per transaction.
+        let polls = room.poll_ops + room.txns;
+        let mut facts = Facts::default();
+        facts.sends.reserve(room.sends);
         facts.polls.reserve(polls);
-        facts.txns.reserve(txns);
-        // (process, event) in invoke order, an op's events in step order: each process's
-        // events are in completion order, as a process invokes only once its previous op
-        // completed (`History::pairs` rejects anything else). A stable sort by process gives
-        // each process's events in completion order.
-        let mut timeline: Vec<(u64, ProcessEvent)> = Vec::with_capacity(sends + polls + txns);
-        for &(invoke, completion) in pairs {
-            let inv = &history.ops[invoke];
-            let done = completion.map(|c| &history.ops[c]);
-            let outcome = done.map(|d| d.phase);
-            let ok = outcome == Some(Phase::Ok);
-            match &inv.op {
-                Operation::Send {
+        facts.txns.reserve(room.txns);
+        Builder {
+            facts,
+            names: FirstSeen::default(),
+            slots: PartitionSlots {
+                slots: Vec::with_capacity(room.sends),
+                ..PartitionSlots::default()
+            },
+            timeline: Vec::with_capacity(room.sends + polls + room.txns),
+        }
+    }
+
+    fn push_send(&mut self, process: u64, send: SendFact<'h>) {
+        if send.acked_offset.is_some() && send.completion.is_some() {
+            let event = ProcessEvent::Ack(self.facts.sends.len() as u32);
+            self.timeline.push((process, event));
+        }
+        self.slots.place(partition_key(send.topic, send.partition));
+        self.facts.sends.push(send);
+    }
+
+    /// An ok poll (of a `poll` op, or a step of an ok `txn`) completed by `done`.
+    fn push_poll(&mut self, invoke: &Op, done: &Op, poll: (&'h Topic, u32, &'h [PolledRecord])) {
+        let (topic, partition, records) = poll;
+        let event = ProcessEvent::Poll(self.facts.polls.len() as u32);
+        self.timeline.push((invoke.process, event));
+        self.facts.polls.push(PollFact {
+            topic: self.names.topic(topic),
+            partition,
+            invoke: invoke.index,
+            op: done.index,
+            from_offset: match &done.op {
+                Operation::Poll { from_offset, .. } => Some(*from_offset),
+                _ => None,
+            },
+            records,
+        });
+    }
+
+    fn send_op(&mut self, invoke: &'h Op, done: Option<&'h Op>) {
+        let Operation::Send {
+            topic,
+            partition,
+            value,
+            ..
+        } = &invoke.op
+        else {
+            return;
+        };
+        let ok = done.is_some_and(|d| d.phase == Phase::Ok);
+        let acked_offset = match done.map(|d| &d.op) {
+            Some(Operation::Send { offset, .. }) if ok => *offset,
+            _ => None,
+        };
+        let send = SendFact {
+            topic: self.names.topic(topic),
+            partition: *partition,
+            value: *value,
+            source: None,
+            invoke: invoke.index,
+            completion: done.map(|d| d.index),
+            outcome: done.map(|d| d.phase),
+            acknowledged: ok,
+            acked_offset,
+            txn: None,
+        };
+        self.push_send(invoke.process, send);
+    }
+
+    fn poll_op(&mut self, invoke: &'h Op, done: Option<&'h Op>) {
+        let Operation::Poll {
+            topic, partition, ..
+        } = &invoke.op
+        else {
+            return;
+        };
+        if let Some(
+            done @ Op {
+                phase: Phase::Ok,
+                op: Operation::Poll { records, .. },
+                ..
+            },
+        ) = done
+        {
+            self.push_poll(invoke, done, (topic, *partition, records));
+        }
+    }
+
+    fn txn_op(&mut self, invoke: &'h Op, done: Option<&'h Op>) {
+        let Operation::Txn {
+            transactional,
+            txn_id,
+            steps,
+        } = &invoke.op
+        else {
+            return;
+        };
+        let steps = match done.map(|d| &d.op) {
+            Some(Operation::Txn { steps, .. }) => steps,
+            _ => steps,
+        };
+        let first_send = self.facts.sends.len();
+        self.txn_steps(invoke, done, *transactional, steps);
+        if done.is_some_and(|d| d.phase != Phase::Ok) {
+            self.timeline.push((invoke.process, ProcessEvent::Rewind));
+        }
+        self.facts.txns.push(TxnFact {
+            transactional: *transactional,
+            txn_id: txn_id.as_deref(),
+            invoke: invoke.index,
+            completion: done.map(|d| d.index),
+            outcome: done.map(|d| d.phase),
+            steps,
+            sends: first_send..self.facts.sends.len(),
+        });
+    }
+
+    /// The sends and ok polls of the next transaction's `steps`.
+    fn txn_steps(
+        &mut self,
+        invoke: &'h Op,
+        done: Option<&'h Op>,
+        transactional: bool,
+        steps: &'h [TxnStep],
+    ) {
+        let outcome = done.map(|d| d.phase);
+        let ok = outcome == Some(Phase::Ok);
+        let txn = self.facts.txns.len() as u32;
+        for step in steps {
+            match step {
+                TxnStep::Send {
                     topic,
                     partition,
                     value,
-                    ..
+                    source,
+                    offset,
                 } => {
-                    let acked_offset = match done.map(|d| &d.op) {
-                        Some(Operation::Send { offset, .. }) if ok => *offset,
-                        _ => None,
-                    };
-                    if acked_offset.is_some() && done.is_some() {
-                        timeline.push((inv.process, ProcessEvent::Ack(facts.sends.len() as u32)));
-                    }
-                    facts.sends.push(SendFact {
-                        topic: facts.topics.of(topic),
+                    let acknowledged = ok || (!transactional && done.is_some() && offset.is_some());
+                    let send = SendFact {
+                        topic: self.names.topic(topic),
                         partition: *partition,
                         value: *value,
-                        source: None,
-                        invoke: inv.index,
+                        source: *source,
+                        invoke: invoke.index,
                         completion: done.map(|d| d.index),
                         outcome,
-                        acknowledged: ok,
-                        acked_offset,
-                        txn: None,
-                    });
-                }
-                Operation::Poll {
-                    topic, partition, ..
-                } => {
-                    let Some(d) = done.filter(|_| ok) else {
-                        continue;
+                        acknowledged,
+                        acked_offset: offset.filter(|_| acknowledged),
+                        txn: Some(txn),
                     };
-                    let Operation::Poll {
-                        records,
-                        from_offset,
-                        ..
-                    } = &d.op
-                    else {
-                        continue;
-                    };
-                    timeline.push((inv.process, ProcessEvent::Poll(facts.polls.len() as u32)));
-                    facts.polls.push(PollFact {
-                        topic: facts.topics.of(topic),
-                        partition: *partition,
-                        invoke: inv.index,
-                        op: d.index,
-                        from_offset: Some(*from_offset),
-                        records,
-                    });
+                    self.push_send(invoke.process, send);
                 }
-                Operation::Txn {
-                    transactional,
-                    txn_id,
-                    steps,
-                } => {
-                    let steps = match done.map(|d| &d.op) {
-                        Some(Operation::Txn { steps, .. }) => steps,
-                        _ => steps,
-                    };
-                    let txn = facts.txns.len();
-                    let first_send = facts.sends.len();
-                    for step in steps {
-                        match step {
-                            TxnStep::Send {
-                                topic,
-                                partition,
-                                value,
-                                source,
-                                offset,
-                            } => {
-                                let acknowledged =
-                                    ok || (!transactional && done.is_some() && offset.is_some());
-                                let acked_offset = offset.filter(|_| acknowledged);
-                                if acked_offset.is_some() && done.is_some() {
-                                    let event = ProcessEvent::Ack(facts.sends.len() as u32);
-                                    timeline.push((inv.process, event));
-                                }
-                                facts.sends.push(SendFact {
-                                    topic: facts.topics.of(topic),
-                                    partition: *partition,
-                                    value: *value,
-                                    source: *source,
-                                    invoke: inv.index,
-                                    completion: done.map(|d| d.index),
-                                    outcome,
-                                    acknowledged,
-                                    acked_offset,
-                                    txn: Some(txn as u32),
-                                });
-                            }
-                            TxnStep::Poll {
-                                topic,
-                                partition,
-                                records,
-                            } => {
-                                let Some(d) = done.filter(|_| ok) else {
-                                    continue;
-                                };
-                                let event = ProcessEvent::Poll(facts.polls.len() as u32);
-                                timeline.push((inv.process, event));
-                                facts.polls.push(PollFact {
-                                    topic: facts.topics.of(topic),
-                                    partition: *partition,
-                                    invoke: inv.index,
-                                    op: d.index,
-                                    from_offset: None,
-                                    records,
-                                });
-                            }
-                            TxnStep::CommitOffset { .. } => {}
-                        }
-                    }
-                    if done.is_some() && !ok {
-                        timeline.push((inv.process, ProcessEvent::Rewind));
-                    }
-                    facts.txns.push(TxnFact {
-                        transactional: *transactional,
-                        txn_id: txn_id.as_deref(),
-                        invoke: inv.index,
-                        completion: done.map(|d| d.index),
-                        outcome,
-                        steps,
-                        sends: first_send..facts.sends.len(),
-                    });
-                }
+                TxnStep::Poll {
+                    topic,
+                    partition,
+                    records,
+                } => match done.filter(|_| ok) {
+                    Some(done) => self.push_poll(invoke, done, (topic, *partition, records)),
+                    // Not an ok poll, but its topic is one the checks look up (`internal`
+                    // scans the polls of every completed transaction).
+                    None => _ = self.names.topic(topic),
+                },
+                TxnStep::CommitOffset { topic, .. } => _ = self.names.topic(topic),
             }
         }
-        facts.send_index = SendIndex::new(&facts.sends, &facts.topics);
-        facts.by_process = ProcessEvents::new(timeline);
+    }
+
+    /// The facts, with their topics ranked by name and their indexes.
+    fn finish(mut self, history: &'h History) -> Facts<'h> {
+        for log in &history.final_logs {
+            self.names.topic(&log.topic);
+        }
+        let (topics, rank_by_name) = self.names.sorted();
+        let mut facts = self.facts;
+        // Ranks were given as the names came; they are the names' order unless a later name
+        // sorts first.
+        if !rank_by_name.is_sorted() {
+            let rank = |topic: &mut TopicRef| topic.rank = rank_by_name[topic.rank as usize];
+            facts.sends.iter_mut().for_each(|s| rank(&mut s.topic));
+            facts.polls.iter_mut().for_each(|p| rank(&mut p.topic));
+            self.slots.renumber(&rank_by_name);
+        }
+        for log in &history.final_logs {
+            let partition = (topics.of(&log.topic), log.partition);
+            facts.logs.insert(partition, log);
+        }
+        facts.send_index = SendIndex::new(&facts.sends, self.slots, &topics);
+        facts.by_process = ProcessEvents::new(self.timeline);
+        facts.topics = topics;
+        facts
+    }
+}
+
+impl<'h> Facts<'h> {
+    /// The facts of `pairs`, counting the room for them first.
+    #[cfg(test)]
+    pub fn new(history: &'h History, pairs: &[OpPair]) -> Self {
+        Self::with_room(history, pairs, Room::of(history, pairs))
+    }
+
+    /// As `new`, with the room counted while the ops were paired (`History::pair_up`).
+    pub fn with_room(history: &'h History, pairs: &[OpPair], room: Room) -> Self {
+        let mut build = Builder::new(&room);
+        let mut latest_invoke = 0;
+        for &(invoke, completion) in pairs {
+            let (invoke, done) = (&history.ops[invoke], completion.map(|c| &history.ops[c]));
+            match &invoke.op {
+                Operation::Send { .. } => build.send_op(invoke, done),
+                Operation::Poll { .. } => build.poll_op(invoke, done),
+                Operation::Txn { .. } => build.txn_op(invoke, done),
+            }
+            if !matches!(invoke.op, Operation::Poll { .. }) {
+                latest_invoke = latest_invoke.max(invoke.time_ns);
+            }
+        }
+        let mut facts = build.finish(history);
+        facts.latest_invoke = latest_invoke;
         facts
     }
 

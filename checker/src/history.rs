@@ -396,6 +396,17 @@ impl History {
     /// Errors name the op index of a completion without an open invoke, or an invoke while
     /// the process still has one open.
     pub fn pairs(&self) -> Result<Vec<OpPair>, (u64, String)> {
+        self.pair_up(|_, _| {})
+    }
+
+    /// As `pairs`, also calling `each_pair` with every invoke and its completion (if any):
+    /// a completed pair when its completion comes, the others at the end in no particular
+    /// order (for counting: nothing may depend on the order). The checkers learn
+    /// what they must make room for in this walk, which reads every op anyway.
+    pub(crate) fn pair_up(
+        &self,
+        mut each_pair: impl FnMut(&Op, Option<&Op>),
+    ) -> Result<Vec<OpPair>, (u64, String)> {
         // Process → (invoke index, its slot in `pairs`) of its open invoke. Looked up by
         // process, never iterated (so its order is never seen): a hash map, as a simulated
         // history can have thousands of calls open at once (a sorted vector moved them all
@@ -430,6 +441,10 @@ impl History {
                 ));
             }
             pairs[slot].1 = Some(i);
+            each_pair(&self.ops[invoke], Some(op));
+        }
+        for &(invoke, _) in open.values() {
+            each_pair(&self.ops[invoke], None);
         }
         Ok(pairs)
     }
