@@ -168,34 +168,107 @@ impl<'h> Topics<'h> {
     }
 }
 
-/// One send: a `send` op, or one send step of a `txn` op.
+/// One send: a `send` op, or one send step of a `txn` op. 64 bytes, one cache line: the
+/// checks walk every send several times, and at 96 bytes those walks were mostly waiting for
+/// memory. So optional fields are an integer with a flag (or a value never valid), and
+/// history indices 32-bit (`SendFact::new` checks they fit).
 #[derive(Debug)]
 pub(crate) struct SendFact<'h> {
     pub topic: TopicRef<'h>,
     pub partition: u32,
     pub value: u64,
-    /// The input value this output derives from (send steps only).
-    pub source: Option<u64>,
-    /// History index of the op's invoke, and of its completion if it completed.
-    pub invoke: u64,
-    pub completion: Option<u64>,
+    /// The input value this output derives from (send steps only), if `has_source`.
+    source: u64,
+    /// The offset an acknowledged send reported, if `has_acked_offset`.
+    acked_offset: u64,
+    /// History index of the op's invoke, and of its completion (0 if it never completed: a
+    /// completion comes after its invoke, so never at index 0).
+    invoke: u32,
+    completion: u32,
+    /// Index into `Facts::txns` of the `txn` op this is a step of (`NO_TXN` if none).
+    txn: u32,
+    has_source: bool,
+    has_acked_offset: bool,
     /// The op's completion phase; `None` if it never completed.
     pub outcome: Option<Phase>,
     /// The send definitely took effect: an ok `send`, a send step of an ok `txn`, or a send
     /// step of a non-transactional `txn` whose completion reports an offset (no atomicity
     /// there, so each step stands on its own).
     pub acknowledged: bool,
-    /// The offset an acknowledged send reported.
-    pub acked_offset: Option<u64>,
-    /// Index into `Facts::txns` of the `txn` op this is a step of (32 bits, as a send's error
-    /// is its completion's: a history has hundreds of thousands of sends).
-    txn: Option<u32>,
 }
 
-impl SendFact<'_> {
+// One cache line a send (see `SendFact`).
+#[cfg(target_pointer_width = "64")]
+const _: () = assert!(size_of::<SendFact>() == 64);
+
+/// The facts of one send as the history gives them (`SendFact::new` packs them).
+struct Send<'h> {
+    topic: TopicRef<'h>,
+    partition: u32,
+    value: u64,
+    source: Option<u64>,
+    invoke: u64,
+    completion: Option<u64>,
+    outcome: Option<Phase>,
+    acknowledged: bool,
+    acked_offset: Option<u64>,
+    txn: Option<usize>,
+}
+
+/// `SendFact::txn` of a send that is no step of a transaction.
+const NO_TXN: u32 = u32::MAX;
+
+/// A history index as 32 bits (a history of 2^32 ops would not fit in memory).
+fn index32(index: u64) -> u32 {
+    u32::try_from(index).expect("a history of fewer than 2^32 ops")
+}
+
+impl<'h> SendFact<'h> {
+    fn new(send: Send<'h>) -> Self {
+        SendFact {
+            topic: send.topic,
+            partition: send.partition,
+            value: send.value,
+            source: send.source.unwrap_or(0),
+            acked_offset: send.acked_offset.unwrap_or(0),
+            invoke: index32(send.invoke),
+            completion: send.completion.map_or(0, index32),
+            txn: send.txn.map_or(NO_TXN, |t| {
+                u32::try_from(t)
+                    .ok()
+                    .filter(|&t| t != NO_TXN)
+                    .expect("fewer txns than ops")
+            }),
+            has_source: send.source.is_some(),
+            has_acked_offset: send.acked_offset.is_some(),
+            outcome: send.outcome,
+            acknowledged: send.acknowledged,
+        }
+    }
+
+    /// The input value this output derives from (send steps only).
+    pub fn source(&self) -> Option<u64> {
+        self.has_source.then_some(self.source)
+    }
+
+    /// The offset an acknowledged send reported.
+    pub fn acked_offset(&self) -> Option<u64> {
+        self.has_acked_offset.then_some(self.acked_offset)
+    }
+
+    /// History index of the op's invoke.
+    pub fn invoke(&self) -> u64 {
+        u64::from(self.invoke)
+    }
+
+    /// History index of the op's completion, if it completed.
+    pub fn completion(&self) -> Option<u64> {
+        (self.completion != 0).then_some(u64::from(self.completion))
+    }
+
     /// Index into `Facts::txns` of the `txn` op this is a step of.
     pub fn txn(&self) -> Option<usize> {
-        self.txn.map(|t| t as usize)
+        (self.txn != NO_TXN).then_some(self.txn as usize)
     }
 
     /// A send step of a transaction that definitely aborted: its value must not be committed.
@@ -548,7 +621,7 @@ impl<'h> Builder<'h> {
     }
 
     fn push_send(&mut self, process: u64, send: SendFact<'h>) {
-        if send.acked_offset.is_some() && send.completion.is_some() {
+        if send.acked_offset().is_some() && send.completion().is_some() {
             let event = ProcessEvent::Ack(self.facts.sends.len() as u32);
             self.timeline.push((process, event));
         }
@@ -589,7 +662,7 @@ impl<'h> Builder<'h> {
             Some(Operation::Send { offset, .. }) if ok => *offset,
             _ => None,
         };
-        let send = SendFact {
+        let send = SendFact::new(Send {
             topic: self.names.topic(topic),
             partition: *partition,
             value: *value,
@@ -600,7 +673,7 @@ impl<'h> Builder<'h> {
             acknowledged: ok,
             acked_offset,
             txn: None,
-        };
+        });
         self.push_send(invoke.process, send);
     }
 
@@ -662,7 +735,7 @@ impl<'h> Builder<'h> {
     ) {
         let outcome = done.map(|d| d.phase);
         let ok = outcome == Some(Phase::Ok);
-        let txn = self.facts.txns.len() as u32;
+        let txn = self.facts.txns.len();
         for step in steps {
             match step {
                 TxnStep::Send {
@@ -673,7 +746,7 @@ impl<'h> Builder<'h> {
                     offset,
                 } => {
                     let acknowledged = ok || (!transactional && done.is_some() && offset.is_some());
-                    let send = SendFact {
+                    let send = SendFact::new(Send {
                         topic: self.names.topic(topic),
                         partition: *partition,
                         value: *value,
@@ -684,7 +757,7 @@ impl<'h> Builder<'h> {
                         acknowledged,
                         acked_offset: offset.filter(|_| acknowledged),
                         txn: Some(txn),
-                    };
+                    });
                     self.push_send(invoke.process, send);
                 }
                 TxnStep::Poll {
