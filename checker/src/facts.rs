@@ -187,6 +187,9 @@ pub(crate) struct SendFact<'h> {
     completion: u32,
     /// Index into `Facts::txns` of the `txn` op this is a step of (`NO_TXN` if none).
     txn: u32,
+    /// Its partition's position among the send index's partitions as first met
+    /// (`PartitionSlots`): a set of partitions is a flag per slot.
+    slot: u32,
     has_source: bool,
     has_acked_offset: bool,
     /// The op's completion phase; `None` if it never completed.
@@ -224,8 +227,9 @@ fn index32(index: u64) -> u32 {
 }
 
 impl<'h> SendFact<'h> {
-    fn new(send: Send<'h>) -> Self {
+    fn new(send: Send<'h>, slot: u32) -> Self {
         SendFact {
+            slot,
             topic: send.topic,
             partition: send.partition,
             value: send.value,
@@ -390,6 +394,8 @@ pub(crate) struct SendIndex<'h> {
     partitions: Vec<(u64, Range<usize>, KeyRanges)>,
     /// The topics' names by rank, to give the keys their topics back.
     names: Vec<&'h Topic>,
+    /// Each partition slot's key (`SendFact::slot`).
+    slot_keys: Vec<u64>,
 }
 
 /// A partition as one integer: its topic's rank above its number (ordered as the partitions
@@ -404,12 +410,8 @@ impl<'h> SendIndex<'h> {
         // then a sort by value of each partition that is not in value order already (a
         // simulated workload's sends to a partition mostly come in value order): no sort of
         // every send, and no vector of sort keys beside the index.
-        let PartitionSlots { keys, slots, .. } = placed;
+        let PartitionSlots { keys, counts, .. } = placed;
         // Each partition's first position, by key; then, as sends are placed, its next.
-        let mut counts = vec![0usize; keys.len()];
-        for &slot in &slots {
-            counts[slot as usize] += 1;
-        }
         let mut order: Vec<usize> = (0..keys.len()).collect();
         order.sort_unstable_by_key(|&slot| keys[slot]);
         let mut next = vec![0usize; keys.len()];
@@ -422,8 +424,8 @@ impl<'h> SendIndex<'h> {
             start = end;
         }
         let (mut values, mut ids) = (vec![0u64; sends.len()], vec![0usize; sends.len()]);
-        for (i, (send, &slot)) in sends.iter().zip(&slots).enumerate() {
-            let at = &mut next[slot as usize];
+        for (i, send) in sends.iter().enumerate() {
+            let at = &mut next[send.slot as usize];
             values[*at] = send.value;
             ids[*at] = i;
             *at += 1;
@@ -437,6 +439,7 @@ impl<'h> SendIndex<'h> {
             ids,
             partitions,
             names: topics.names.clone(),
+            slot_keys: keys,
         }
     }
 
@@ -514,9 +517,9 @@ impl<'h> SendIndex<'h> {
     }
 }
 
-/// The distinct partition keys of the sends in order of first appearance, and each send's
-/// position among them, noted as `Facts::new` finds the sends (no walk of their own over
-/// them). The previous send's key is remembered, then a few partitions are looked along, and
+/// The distinct partition keys of the sends in order of first appearance, each send's
+/// position among them (its `SendFact::slot`) and their counts, noted as `Facts::new` finds
+/// the sends (no walk of their own over them). The previous send's key is remembered, then a few partitions are looked along, and
 /// only beyond them a hash map (looked up, never iterated) is asked: sends go to a few
 /// partitions, often in turn, where a tree map per send cost two searches and an insertion.
 #[derive(Debug, Default)]
@@ -524,22 +527,23 @@ struct PartitionSlots {
     keys: Vec<u64>,
     slot_of: FxHashMap<u64, u32>,
     last: Option<(u64, u32)>,
-    /// Each send's position in `keys`.
-    slots: Vec<u32>,
+    /// How many sends each of `keys` has.
+    counts: Vec<usize>,
 }
 
 impl PartitionSlots {
     /// Partitions up to this many are found by a look along `keys`, not by hashing.
     const FEW: usize = 8;
 
-    /// Notes the next send's partition key.
-    fn place(&mut self, key: u64) {
+    /// Notes the next send's partition key; its slot.
+    fn place(&mut self, key: u64) -> u32 {
         let slot = match self.last {
             Some((k, slot)) if k == key => slot,
             _ => self.slot(key),
         };
         self.last = Some((key, slot));
-        self.slots.push(slot);
+        self.counts[slot as usize] += 1;
+        slot
     }
 
     fn slot(&mut self, key: u64) -> u32 {
@@ -550,6 +554,7 @@ impl PartitionSlots {
         };
         known.unwrap_or_else(|| {
             self.keys.push(key);
+            self.counts.push(0);
             let slot = (self.keys.len() - 1) as u32;
             self.slot_of.insert(key, slot);
             slot
@@ -612,21 +617,18 @@ impl<'h> Builder<'h> {
         Builder {
             facts,
             names: FirstSeen::default(),
-            slots: PartitionSlots {
-                slots: Vec::with_capacity(room.sends),
-                ..PartitionSlots::default()
-            },
+            slots: PartitionSlots::default(),
             timeline: Vec::with_capacity(room.sends + polls + room.txns),
         }
     }
 
-    fn push_send(&mut self, process: u64, send: SendFact<'h>) {
-        if send.acked_offset().is_some() && send.completion().is_some() {
+    fn push_send(&mut self, process: u64, send: Send<'h>) {
+        if send.acked_offset.is_some() && send.completion.is_some() {
             let event = ProcessEvent::Ack(self.facts.sends.len() as u32);
             self.timeline.push((process, event));
         }
-        self.slots.place(partition_key(send.topic, send.partition));
-        self.facts.sends.push(send);
+        let slot = self.slots.place(partition_key(send.topic, send.partition));
+        self.facts.sends.push(SendFact::new(send, slot));
     }
 
     /// An ok poll (of a `poll` op, or a step of an ok `txn`) completed by `done`.
@@ -662,7 +664,7 @@ impl<'h> Builder<'h> {
             Some(Operation::Send { offset, .. }) if ok => *offset,
             _ => None,
         };
-        let send = SendFact::new(Send {
+        let send = Send {
             topic: self.names.topic(topic),
             partition: *partition,
             value: *value,
@@ -673,7 +675,7 @@ impl<'h> Builder<'h> {
             acknowledged: ok,
             acked_offset,
             txn: None,
-        });
+        };
         self.push_send(invoke.process, send);
     }
 
@@ -746,7 +748,7 @@ impl<'h> Builder<'h> {
                     offset,
                 } => {
                     let acknowledged = ok || (!transactional && done.is_some() && offset.is_some());
-                    let send = SendFact::new(Send {
+                    let send = Send {
                         topic: self.names.topic(topic),
                         partition: *partition,
                         value: *value,
@@ -757,7 +759,7 @@ impl<'h> Builder<'h> {
                         acknowledged,
                         acked_offset: offset.filter(|_| acknowledged),
                         txn: Some(txn),
-                    });
+                    };
                     self.push_send(invoke.process, send);
                 }
                 TxnStep::Poll {
@@ -833,9 +835,9 @@ impl<'h> Facts<'h> {
         self.send_index.to_partition(topic, partition)
     }
 
-    /// The partitions `sends` go to. A flag per partition of the send index, set after a
-    /// short search per send (few partitions), where inserting every send's partition into a
-    /// set cost a tree search and more each.
+    /// The partitions `sends` go to: a flag per partition slot (`SendFact::slot`), where a
+    /// search per send among the partitions, or inserting every send's partition into a set,
+    /// cost a search or more each.
     pub fn partitions_of<'a>(
         &self,
         sends: impl Iterator<Item = &'a SendFact<'h>>,
@@ -843,22 +845,14 @@ impl<'h> Facts<'h> {
     where
         'h: 'a,
     {
-        let index = &self.send_index.partitions;
-        let mut flags = vec![false; index.len()];
-        let mut last = None;
+        let slot_keys = &self.send_index.slot_keys;
+        let mut flags = vec![false; slot_keys.len()];
         for send in sends {
-            let key = partition_key(send.topic, send.partition);
-            if last == Some(key) {
-                continue;
-            }
-            last = Some(key);
-            if let Ok(at) = index.binary_search_by_key(&key, |p| p.0) {
-                flags[at] = true;
-            }
+            flags[send.slot as usize] = true;
         }
-        let flagged = index.iter().zip(flags).filter(|(_, flag)| *flag);
+        let flagged = slot_keys.iter().zip(flags).filter(|(_, flag)| *flag);
         flagged
-            .map(|((key, _, _), _)| self.send_index.partition(*key))
+            .map(|(&key, _)| self.send_index.partition(key))
             .collect()
     }
 
