@@ -412,10 +412,19 @@ impl History {
         // history can have thousands of calls open at once (a sorted vector moved them all
         // on every insert and removal).
         let mut open: FxHashMap<u64, (usize, usize)> = FxHashMap::default();
+        // The latest invoke (process, index, slot), kept out of `open` until another invoke
+        // comes: a call completed before any other began (most calls of a history with
+        // little concurrency) pairs without hashing.
+        let mut latest: Option<(u64, usize, usize)> = None;
         let mut pairs = Vec::with_capacity(self.ops.len() / 2 + 1);
         for (i, op) in self.ops.iter().enumerate() {
+            let latest_of_process = latest.filter(|&(process, ..)| process == op.process);
             if op.phase == Phase::Invoke {
-                if let Some(&(invoke, _)) = open.get(&op.process) {
+                let still_open = match latest_of_process {
+                    Some((_, invoke, _)) => Some(invoke),
+                    None => open.get(&op.process).map(|&(invoke, _)| invoke),
+                };
+                if let Some(invoke) = still_open {
                     return Err((
                         op.index,
                         format!(
@@ -424,11 +433,18 @@ impl History {
                         ),
                     ));
                 }
-                open.insert(op.process, (i, pairs.len()));
+                if let Some((process, invoke, slot)) = latest.replace((op.process, i, pairs.len()))
+                {
+                    open.insert(process, (invoke, slot));
+                }
                 pairs.push((i, None));
                 continue;
             }
-            let Some((invoke, slot)) = open.remove(&op.process) else {
+            let opened = match latest_of_process {
+                Some((_, invoke, slot)) => latest.take().map(|_| (invoke, slot)),
+                None => open.remove(&op.process),
+            };
+            let Some((invoke, slot)) = opened else {
                 return Err((
                     op.index,
                     format!("completion of process {} has no open invoke", op.process),
@@ -443,7 +459,11 @@ impl History {
             pairs[slot].1 = Some(i);
             each_pair(&self.ops[invoke], Some(op));
         }
-        for &(invoke, _) in open.values() {
+        let still_open = open
+            .values()
+            .copied()
+            .chain(latest.map(|(_, invoke, slot)| (invoke, slot)));
+        for (invoke, _) in still_open {
             each_pair(&self.ops[invoke], None);
         }
         Ok(pairs)
