@@ -10,7 +10,7 @@ use std::cell::OnceCell;
 
 use crate::anomaly::policy::{Policy, Verdict};
 use crate::anomaly::{Anomaly, NonmonotonicPoll, Pass, PollSkip, detect};
-use crate::facts::Facts;
+use crate::facts::{Facts, Room};
 use crate::history::{History, OpPair};
 use crate::log::Views;
 use crate::txn::effects::Effects;
@@ -93,10 +93,11 @@ pub(crate) fn run_passes(
     history: &History,
     wanted: impl Fn(Pass) -> bool,
 ) -> Result<Vec<Anomaly>, CheckError> {
+    let mut room = Room::default();
     let pairs = history
-        .pairs()
+        .pair_up(|invoke, completion| room.count(invoke, completion))
         .map_err(|(index, message)| CheckError::Unpaired { index, message })?;
-    let facts = Facts::new(history, &pairs);
+    let facts = Facts::with_room(history, &pairs, room);
     Ok(detect(&Context::new(history, &pairs, &facts), wanted))
 }
 

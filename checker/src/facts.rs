@@ -13,7 +13,9 @@ use rustc_hash::FxHashMap;
 
 use crate::ranges::KeyRanges;
 
-use crate::history::{FinalLog, History, OpPair, Operation, Phase, PolledRecord, Topic, TxnStep};
+use crate::history::{
+    FinalLog, History, Op, OpPair, Operation, Phase, PolledRecord, Topic, TxnStep,
+};
 
 /// A topic of the history: its name and its rank among the history's topic names. Topics
 /// compare by rank, which orders them as their names do, so the many maps and searches keyed
@@ -68,98 +70,86 @@ fn same_str(a: &str, b: &str) -> bool {
     std::ptr::eq(a.as_ptr(), b.as_ptr()) && a.len() == b.len()
 }
 
-/// What one walk over the ops finds besides the topic names.
-struct Survey {
-    /// How many sends, polls (at most) and transactions `Facts::new` will find.
-    counts: (usize, usize, usize),
-    /// The latest invoke time of a `send` or `txn` op (0 if none).
-    latest_invoke: u64,
+/// Room to reserve for what `Facts::new` finds, counted while the ops are paired
+/// (`History::pair_up`), from the ops alone: a `txn`'s step count is in its op, so its steps
+/// are not visited (a walk over every step cost as much as building the facts).
+#[derive(Debug, Default)]
+pub(crate) struct Room {
+    /// At most this many sends: the `send` ops and every step of the `txn`s (the steps the
+    /// facts take: the completion's, else the invoke's). Room never used is never touched.
+    sends: usize,
+    poll_ops: usize,
+    txns: usize,
 }
 
-/// The topic names seen so far, one string each.
-struct NameSet<'h> {
-    names: Vec<&'h Topic>,
-}
-
-impl<'h> NameSet<'h> {
-    fn add(&mut self, name: &'h Topic) {
-        // Every name by address first (the history shares one string per topic), and by
-        // bytes only for a string not seen: a comparison of bytes per event cost more than
-        // the rest of the walk.
-        if self.names.iter().any(|n| same_str(n, name)) {
-            return;
-        }
-        if !self.names.iter().any(|n| ***n == **name) {
-            self.names.push(name);
+impl Room {
+    /// Counts one invoke and its completion, if any.
+    pub fn count(&mut self, invoke: &Op, completion: Option<&Op>) {
+        match (&invoke.op, completion.map(|c| &c.op)) {
+            (Operation::Send { .. }, _) => self.sends += 1,
+            (Operation::Poll { .. }, _) => self.poll_ops += 1,
+            (Operation::Txn { .. }, Some(Operation::Txn { steps, .. }))
+            | (Operation::Txn { steps, .. }, _) => {
+                self.txns += 1;
+                self.sends += steps.len();
+            }
         }
     }
 
-    fn add_op(&mut self, op: &'h Operation) {
-        match op {
-            Operation::Send { topic, .. } | Operation::Poll { topic, .. } => self.add(topic),
-            Operation::Txn { steps, .. } => {
-                for step in steps {
-                    match step {
-                        TxnStep::Send { topic, .. }
-                        | TxnStep::Poll { topic, .. }
-                        | TxnStep::CommitOffset { topic, .. } => self.add(topic),
-                    }
-                }
-            }
+    /// The room for the facts of `pairs`, counted in a walk of its own.
+    #[cfg(test)]
+    fn of(history: &History, pairs: &[OpPair]) -> Self {
+        let mut room = Room::default();
+        for &(invoke, completion) in pairs {
+            room.count(&history.ops[invoke], completion.map(|c| &history.ops[c]));
         }
+        room
+    }
+}
+
+/// The topic names in the order `Facts::new` meets them, one string each, each ranked by its
+/// position until all are known (then `sorted` gives their ranks by name).
+#[derive(Default)]
+struct FirstSeen<'h> {
+    names: Vec<&'h Topic>,
+}
+
+impl<'h> FirstSeen<'h> {
+    fn topic(&mut self, name: &'h Topic) -> TopicRef<'h> {
+        // Every name by address first (the history shares one string per topic), and by
+        // bytes only for a string not seen: a comparison of bytes per event cost more than
+        // the rest of the walk.
+        let rank = match self.names.iter().position(|n| same_str(n, name)) {
+            Some(rank) => rank,
+            None => match self.names.iter().position(|n| ***n == **name) {
+                Some(rank) => rank,
+                None => {
+                    self.names.push(name);
+                    self.names.len() - 1
+                }
+            },
+        };
+        TopicRef {
+            rank: rank as u32,
+            name: self.names[rank],
+        }
+    }
+
+    /// The topics by name, and each first-seen rank's rank by name.
+    fn sorted(self) -> (Topics<'h>, Vec<u32>) {
+        let mut names = self.names;
+        let mut order: Vec<usize> = (0..names.len()).collect();
+        order.sort_unstable_by_key(|&rank| names[rank]);
+        let mut rank_by_name = vec![0; names.len()];
+        for (by_name, &first_seen) in order.iter().enumerate() {
+            rank_by_name[first_seen] = by_name as u32;
+        }
+        names.sort_unstable();
+        (Topics { names }, rank_by_name)
     }
 }
 
 impl<'h> Topics<'h> {
-    /// Every topic the history names, and how many sends, polls (at most) and transactions
-    /// `Facts::new` will find: one walk over the ops for both (each walk over every op and
-    /// step cost about as much as the other).
-    fn survey(history: &'h History, pairs: &[OpPair]) -> (Self, Survey) {
-        let mut names = NameSet { names: Vec::new() };
-        let (mut sends, mut polls, mut txns, mut latest_invoke) = (0, 0, 0, 0);
-        // The ops first: a name's first string is the one `get` finds by address, and the ops
-        // name topics far more often than the final logs do.
-        for &(invoke, completion) in pairs {
-            let invoke_op = &history.ops[invoke];
-            let (invoke, completion) = (&invoke_op.op, completion.map(|c| &history.ops[c].op));
-            if !matches!(invoke, Operation::Poll { .. }) {
-                latest_invoke = latest_invoke.max(invoke_op.time_ns);
-            }
-            names.add_op(invoke);
-            if let Some(completion) = completion {
-                names.add_op(completion);
-            }
-            match invoke {
-                Operation::Send { .. } => sends += 1,
-                Operation::Poll { .. } => polls += 1,
-                Operation::Txn { steps, .. } => {
-                    txns += 1;
-                    let steps = match completion {
-                        Some(Operation::Txn { steps, .. }) => steps,
-                        _ => steps,
-                    };
-                    for step in steps {
-                        match step {
-                            TxnStep::Send { .. } => sends += 1,
-                            TxnStep::Poll { .. } => polls += 1,
-                            TxnStep::CommitOffset { .. } => {}
-                        }
-                    }
-                }
-            }
-        }
-        for log in &history.final_logs {
-            names.add(&log.topic);
-        }
-        let mut names = names.names;
-        names.sort_unstable();
-        let survey = Survey {
-            counts: (sends, polls, txns),
-            latest_invoke,
-        };
-        (Self { names }, survey)
-    }
-
     /// The topic named `name`, if the history mentions it.
     pub fn get(&self, name: &str) -> Option<TopicRef<'h>> {
         let rank = match self.names.iter().position(|n| same_str(n, name)) {
@@ -178,34 +168,111 @@ impl<'h> Topics<'h> {
     }
 }
 
-/// One send: a `send` op, or one send step of a `txn` op.
+/// One send: a `send` op, or one send step of a `txn` op. 64 bytes, one cache line: the
+/// checks walk every send several times, and at 96 bytes those walks were mostly waiting for
+/// memory. So optional fields are an integer with a flag (or a value never valid), and
+/// history indices 32-bit (`SendFact::new` checks they fit).
 #[derive(Debug)]
 pub(crate) struct SendFact<'h> {
     pub topic: TopicRef<'h>,
     pub partition: u32,
     pub value: u64,
-    /// The input value this output derives from (send steps only).
-    pub source: Option<u64>,
-    /// History index of the op's invoke, and of its completion if it completed.
-    pub invoke: u64,
-    pub completion: Option<u64>,
+    /// The input value this output derives from (send steps only), if `has_source`.
+    source: u64,
+    /// The offset an acknowledged send reported, if `has_acked_offset`.
+    acked_offset: u64,
+    /// History index of the op's invoke, and of its completion (0 if it never completed: a
+    /// completion comes after its invoke, so never at index 0).
+    invoke: u32,
+    completion: u32,
+    /// Index into `Facts::txns` of the `txn` op this is a step of (`NO_TXN` if none).
+    txn: u32,
+    /// Its partition's position among the send index's partitions as first met
+    /// (`PartitionSlots`): a set of partitions is a flag per slot.
+    slot: u32,
+    has_source: bool,
+    has_acked_offset: bool,
     /// The op's completion phase; `None` if it never completed.
     pub outcome: Option<Phase>,
     /// The send definitely took effect: an ok `send`, a send step of an ok `txn`, or a send
     /// step of a non-transactional `txn` whose completion reports an offset (no atomicity
     /// there, so each step stands on its own).
     pub acknowledged: bool,
-    /// The offset an acknowledged send reported.
-    pub acked_offset: Option<u64>,
-    /// Index into `Facts::txns` of the `txn` op this is a step of (32 bits, as a send's error
-    /// is its completion's: a history has hundreds of thousands of sends).
-    txn: Option<u32>,
 }
 
-impl SendFact<'_> {
+// One cache line a send (see `SendFact`).
+#[cfg(target_pointer_width = "64")]
+const _: () = assert!(size_of::<SendFact>() == 64);
+
+/// The facts of one send as the history gives them (`SendFact::new` packs them).
+struct Send<'h> {
+    topic: TopicRef<'h>,
+    partition: u32,
+    value: u64,
+    source: Option<u64>,
+    invoke: u64,
+    completion: Option<u64>,
+    outcome: Option<Phase>,
+    acknowledged: bool,
+    acked_offset: Option<u64>,
+    txn: Option<usize>,
+}
+
+/// `SendFact::txn` of a send that is no step of a transaction.
+const NO_TXN: u32 = u32::MAX;
+
+/// A history index as 32 bits (a history of 2^32 ops would not fit in memory).
+fn index32(index: u64) -> u32 {
+    u32::try_from(index).expect("a history of fewer than 2^32 ops")
+}
+
+impl<'h> SendFact<'h> {
+    fn new(send: Send<'h>, slot: u32) -> Self {
+        SendFact {
+            slot,
+            topic: send.topic,
+            partition: send.partition,
+            value: send.value,
+            source: send.source.unwrap_or(0),
+            acked_offset: send.acked_offset.unwrap_or(0),
+            invoke: index32(send.invoke),
+            completion: send.completion.map_or(0, index32),
+            txn: send.txn.map_or(NO_TXN, |t| {
+                u32::try_from(t)
+                    .ok()
+                    .filter(|&t| t != NO_TXN)
+                    .expect("fewer txns than ops")
+            }),
+            has_source: send.source.is_some(),
+            has_acked_offset: send.acked_offset.is_some(),
+            outcome: send.outcome,
+            acknowledged: send.acknowledged,
+        }
+    }
+
+    /// The input value this output derives from (send steps only).
+    pub fn source(&self) -> Option<u64> {
+        self.has_source.then_some(self.source)
+    }
+
+    /// The offset an acknowledged send reported.
+    pub fn acked_offset(&self) -> Option<u64> {
+        self.has_acked_offset.then_some(self.acked_offset)
+    }
+
+    /// History index of the op's invoke.
+    pub fn invoke(&self) -> u64 {
+        u64::from(self.invoke)
+    }
+
+    /// History index of the op's completion, if it completed.
+    pub fn completion(&self) -> Option<u64> {
+        (self.completion != 0).then_some(u64::from(self.completion))
+    }
+
     /// Index into `Facts::txns` of the `txn` op this is a step of.
     pub fn txn(&self) -> Option<usize> {
-        self.txn.map(|t| t as usize)
+        (self.txn != NO_TXN).then_some(self.txn as usize)
     }
 
     /// A send step of a transaction that definitely aborted: its value must not be committed.
@@ -327,6 +394,8 @@ pub(crate) struct SendIndex<'h> {
     partitions: Vec<(u64, Range<usize>, KeyRanges)>,
     /// The topics' names by rank, to give the keys their topics back.
     names: Vec<&'h Topic>,
+    /// Each partition slot's key (`SendFact::slot`).
+    slot_keys: Vec<u64>,
 }
 
 /// A partition as one integer: its topic's rank above its number (ordered as the partitions
@@ -336,17 +405,13 @@ pub(crate) fn partition_key(topic: TopicRef, partition: u32) -> u64 {
 }
 
 impl<'h> SendIndex<'h> {
-    fn new(sends: &[SendFact<'h>], topics: &Topics<'h>) -> Self {
+    fn new(sends: &[SendFact<'h>], placed: PartitionSlots, topics: &Topics<'h>) -> Self {
         // A counting sort by partition (few of them), which keeps invoke order within one,
         // then a sort by value of each partition that is not in value order already (a
         // simulated workload's sends to a partition mostly come in value order): no sort of
         // every send, and no vector of sort keys beside the index.
-        let (keys, slots) = partition_slots(sends);
+        let PartitionSlots { keys, counts, .. } = placed;
         // Each partition's first position, by key; then, as sends are placed, its next.
-        let mut counts = vec![0usize; keys.len()];
-        for &slot in &slots {
-            counts[slot as usize] += 1;
-        }
         let mut order: Vec<usize> = (0..keys.len()).collect();
         order.sort_unstable_by_key(|&slot| keys[slot]);
         let mut next = vec![0usize; keys.len()];
@@ -359,8 +424,8 @@ impl<'h> SendIndex<'h> {
             start = end;
         }
         let (mut values, mut ids) = (vec![0u64; sends.len()], vec![0usize; sends.len()]);
-        for (i, (send, &slot)) in sends.iter().zip(&slots).enumerate() {
-            let at = &mut next[slot as usize];
+        for (i, send) in sends.iter().enumerate() {
+            let at = &mut next[send.slot as usize];
             values[*at] = send.value;
             ids[*at] = i;
             *at += 1;
@@ -374,6 +439,7 @@ impl<'h> SendIndex<'h> {
             ids,
             partitions,
             names: topics.names.clone(),
+            slot_keys: keys,
         }
     }
 
@@ -451,28 +517,57 @@ impl<'h> SendIndex<'h> {
     }
 }
 
-/// The distinct partition keys of `sends` in order of first appearance, and each send's
-/// position among them. A hash map (looked up, never iterated) with the previous send's key
-/// remembered: sends to a few partitions, often alternating, where a tree map per send cost
-/// two searches and an insertion.
-fn partition_slots(sends: &[SendFact]) -> (Vec<u64>, Vec<u32>) {
-    let mut keys: Vec<u64> = Vec::new();
-    let mut slot_of: FxHashMap<u64, u32> = FxHashMap::default();
-    let mut slots = Vec::with_capacity(sends.len());
-    let mut last: Option<(u64, u32)> = None;
-    for send in sends {
-        let key = partition_key(send.topic, send.partition);
-        let slot = match last {
+/// The distinct partition keys of the sends in order of first appearance, each send's
+/// position among them (its `SendFact::slot`) and their counts, noted as `Facts::new` finds
+/// the sends (no walk of their own over them). The previous send's key is remembered, then a few partitions are looked along, and
+/// only beyond them a hash map (looked up, never iterated) is asked: sends go to a few
+/// partitions, often in turn, where a tree map per send cost two searches and an insertion.
+#[derive(Debug, Default)]
+struct PartitionSlots {
+    keys: Vec<u64>,
+    slot_of: FxHashMap<u64, u32>,
+    last: Option<(u64, u32)>,
+    /// How many sends each of `keys` has.
+    counts: Vec<usize>,
+}
+
+impl PartitionSlots {
+    /// Partitions up to this many are found by a look along `keys`, not by hashing.
+    const FEW: usize = 8;
+
+    /// Notes the next send's partition key; its slot.
+    fn place(&mut self, key: u64) -> u32 {
+        let slot = match self.last {
             Some((k, slot)) if k == key => slot,
-            _ => *slot_of.entry(key).or_insert_with(|| {
-                keys.push(key);
-                (keys.len() - 1) as u32
-            }),
+            _ => self.slot(key),
         };
-        last = Some((key, slot));
-        slots.push(slot);
+        self.last = Some((key, slot));
+        self.counts[slot as usize] += 1;
+        slot
     }
-    (keys, slots)
+
+    fn slot(&mut self, key: u64) -> u32 {
+        let known = if self.keys.len() <= Self::FEW {
+            self.keys.iter().position(|&k| k == key).map(|at| at as u32)
+        } else {
+            self.slot_of.get(&key).copied()
+        };
+        known.unwrap_or_else(|| {
+            self.keys.push(key);
+            self.counts.push(0);
+            let slot = (self.keys.len() - 1) as u32;
+            self.slot_of.insert(key, slot);
+            slot
+        })
+    }
+
+    /// The keys with their topics ranked by name (`FirstSeen::sorted`).
+    fn renumber(&mut self, rank_by_name: &[u32]) {
+        for key in &mut self.keys {
+            let rank = rank_by_name[(*key >> 32) as usize];
+            *key = (u64::from(rank) << 32) | (*key & u64::from(u32::MAX));
+        }
+    }
 }
 
 /// Sorts one partition's (value, send) pairs by value, then send (invoke order), unless they
@@ -499,164 +594,239 @@ pub(crate) fn phase_name(phase: Option<Phase>) -> String {
     phase.map_or("none".to_string(), |p| p.to_string())
 }
 
-impl<'h> Facts<'h> {
-    pub fn new(history: &'h History, pairs: &[OpPair]) -> Self {
-        let (topics, survey) = Topics::survey(history, pairs);
-        let (sends, polls, txns) = survey.counts;
-        let mut facts = Facts {
-            topics,
-            latest_invoke: survey.latest_invoke,
-            ..Facts::default()
-        };
-        for log in &history.final_logs {
-            facts
-                .logs
-                .insert((facts.topics.of(&log.topic), log.partition), log);
-        }
-        // Room for every send, poll and event up front: regrowing copied them all, twice.
-        facts.sends.reserve(sends);
+/// What `Facts::new` has found so far in its walk over the pairs.
+struct Builder<'h> {
+    facts: Facts<'h>,
+    names: FirstSeen<'h>,
+    slots: PartitionSlots,
+    /// (process, event) in invoke order, an op's events in step order: each process's events
+    /// are in completion order, as a process invokes only once its previous op completed
+    /// (`History::pairs` rejects anything else).
+    timeline: Vec<(u64, ProcessEvent)>,
+}
+
+impl<'h> Builder<'h> {
+    fn new(room: &Room) -> Self {
+        // Room for every send and event up front: regrowing copied them all, twice. Polls:
+        // one per poll op and (a guess) per transaction.
+        let polls = room.poll_ops + room.txns;
+        let mut facts = Facts::default();
+        facts.sends.reserve(room.sends);
         facts.polls.reserve(polls);
-        facts.txns.reserve(txns);
-        // (process, event) in invoke order, an op's events in step order: each process's
-        // events are in completion order, as a process invokes only once its previous op
-        // completed (`History::pairs` rejects anything else). A stable sort by process gives
-        // each process's events in completion order.
-        let mut timeline: Vec<(u64, ProcessEvent)> = Vec::with_capacity(sends + polls + txns);
-        for &(invoke, completion) in pairs {
-            let inv = &history.ops[invoke];
-            let done = completion.map(|c| &history.ops[c]);
-            let outcome = done.map(|d| d.phase);
-            let ok = outcome == Some(Phase::Ok);
-            match &inv.op {
-                Operation::Send {
+        facts.txns.reserve(room.txns);
+        Builder {
+            facts,
+            names: FirstSeen::default(),
+            slots: PartitionSlots::default(),
+            timeline: Vec::with_capacity(room.sends + polls + room.txns),
+        }
+    }
+
+    fn push_send(&mut self, process: u64, send: Send<'h>) {
+        if send.acked_offset.is_some() && send.completion.is_some() {
+            let event = ProcessEvent::Ack(self.facts.sends.len() as u32);
+            self.timeline.push((process, event));
+        }
+        let slot = self.slots.place(partition_key(send.topic, send.partition));
+        self.facts.sends.push(SendFact::new(send, slot));
+    }
+
+    /// An ok poll (of a `poll` op, or a step of an ok `txn`) completed by `done`.
+    fn push_poll(&mut self, invoke: &Op, done: &Op, poll: (&'h Topic, u32, &'h [PolledRecord])) {
+        let (topic, partition, records) = poll;
+        let event = ProcessEvent::Poll(self.facts.polls.len() as u32);
+        self.timeline.push((invoke.process, event));
+        self.facts.polls.push(PollFact {
+            topic: self.names.topic(topic),
+            partition,
+            invoke: invoke.index,
+            op: done.index,
+            from_offset: match &done.op {
+                Operation::Poll { from_offset, .. } => Some(*from_offset),
+                _ => None,
+            },
+            records,
+        });
+    }
+
+    fn send_op(&mut self, invoke: &'h Op, done: Option<&'h Op>) {
+        let Operation::Send {
+            topic,
+            partition,
+            value,
+            ..
+        } = &invoke.op
+        else {
+            return;
+        };
+        let ok = done.is_some_and(|d| d.phase == Phase::Ok);
+        let acked_offset = match done.map(|d| &d.op) {
+            Some(Operation::Send { offset, .. }) if ok => *offset,
+            _ => None,
+        };
+        let send = Send {
+            topic: self.names.topic(topic),
+            partition: *partition,
+            value: *value,
+            source: None,
+            invoke: invoke.index,
+            completion: done.map(|d| d.index),
+            outcome: done.map(|d| d.phase),
+            acknowledged: ok,
+            acked_offset,
+            txn: None,
+        };
+        self.push_send(invoke.process, send);
+    }
+
+    fn poll_op(&mut self, invoke: &'h Op, done: Option<&'h Op>) {
+        let Operation::Poll {
+            topic, partition, ..
+        } = &invoke.op
+        else {
+            return;
+        };
+        if let Some(
+            done @ Op {
+                phase: Phase::Ok,
+                op: Operation::Poll { records, .. },
+                ..
+            },
+        ) = done
+        {
+            self.push_poll(invoke, done, (topic, *partition, records));
+        }
+    }
+
+    fn txn_op(&mut self, invoke: &'h Op, done: Option<&'h Op>) {
+        let Operation::Txn {
+            transactional,
+            txn_id,
+            steps,
+        } = &invoke.op
+        else {
+            return;
+        };
+        let steps = match done.map(|d| &d.op) {
+            Some(Operation::Txn { steps, .. }) => steps,
+            _ => steps,
+        };
+        let first_send = self.facts.sends.len();
+        self.txn_steps(invoke, done, *transactional, steps);
+        if done.is_some_and(|d| d.phase != Phase::Ok) {
+            self.timeline.push((invoke.process, ProcessEvent::Rewind));
+        }
+        self.facts.txns.push(TxnFact {
+            transactional: *transactional,
+            txn_id: txn_id.as_deref(),
+            invoke: invoke.index,
+            completion: done.map(|d| d.index),
+            outcome: done.map(|d| d.phase),
+            steps,
+            sends: first_send..self.facts.sends.len(),
+        });
+    }
+
+    /// The sends and ok polls of the next transaction's `steps`.
+    fn txn_steps(
+        &mut self,
+        invoke: &'h Op,
+        done: Option<&'h Op>,
+        transactional: bool,
+        steps: &'h [TxnStep],
+    ) {
+        let outcome = done.map(|d| d.phase);
+        let ok = outcome == Some(Phase::Ok);
+        let txn = self.facts.txns.len();
+        for step in steps {
+            match step {
+                TxnStep::Send {
                     topic,
                     partition,
                     value,
-                    ..
+                    source,
+                    offset,
                 } => {
-                    let acked_offset = match done.map(|d| &d.op) {
-                        Some(Operation::Send { offset, .. }) if ok => *offset,
-                        _ => None,
-                    };
-                    if acked_offset.is_some() && done.is_some() {
-                        timeline.push((inv.process, ProcessEvent::Ack(facts.sends.len() as u32)));
-                    }
-                    facts.sends.push(SendFact {
-                        topic: facts.topics.of(topic),
+                    let acknowledged = ok || (!transactional && done.is_some() && offset.is_some());
+                    let send = Send {
+                        topic: self.names.topic(topic),
                         partition: *partition,
                         value: *value,
-                        source: None,
-                        invoke: inv.index,
+                        source: *source,
+                        invoke: invoke.index,
                         completion: done.map(|d| d.index),
                         outcome,
-                        acknowledged: ok,
-                        acked_offset,
-                        txn: None,
-                    });
-                }
-                Operation::Poll {
-                    topic, partition, ..
-                } => {
-                    let Some(d) = done.filter(|_| ok) else {
-                        continue;
+                        acknowledged,
+                        acked_offset: offset.filter(|_| acknowledged),
+                        txn: Some(txn),
                     };
-                    let Operation::Poll {
-                        records,
-                        from_offset,
-                        ..
-                    } = &d.op
-                    else {
-                        continue;
-                    };
-                    timeline.push((inv.process, ProcessEvent::Poll(facts.polls.len() as u32)));
-                    facts.polls.push(PollFact {
-                        topic: facts.topics.of(topic),
-                        partition: *partition,
-                        invoke: inv.index,
-                        op: d.index,
-                        from_offset: Some(*from_offset),
-                        records,
-                    });
+                    self.push_send(invoke.process, send);
                 }
-                Operation::Txn {
-                    transactional,
-                    txn_id,
-                    steps,
-                } => {
-                    let steps = match done.map(|d| &d.op) {
-                        Some(Operation::Txn { steps, .. }) => steps,
-                        _ => steps,
-                    };
-                    let txn = facts.txns.len();
-                    let first_send = facts.sends.len();
-                    for step in steps {
-                        match step {
-                            TxnStep::Send {
-                                topic,
-                                partition,
-                                value,
-                                source,
-                                offset,
-                            } => {
-                                let acknowledged =
-                                    ok || (!transactional && done.is_some() && offset.is_some());
-                                let acked_offset = offset.filter(|_| acknowledged);
-                                if acked_offset.is_some() && done.is_some() {
-                                    let event = ProcessEvent::Ack(facts.sends.len() as u32);
-                                    timeline.push((inv.process, event));
-                                }
-                                facts.sends.push(SendFact {
-                                    topic: facts.topics.of(topic),
-                                    partition: *partition,
-                                    value: *value,
-                                    source: *source,
-                                    invoke: inv.index,
-                                    completion: done.map(|d| d.index),
-                                    outcome,
-                                    acknowledged,
-                                    acked_offset,
-                                    txn: Some(txn as u32),
-                                });
-                            }
-                            TxnStep::Poll {
-                                topic,
-                                partition,
-                                records,
-                            } => {
-                                let Some(d) = done.filter(|_| ok) else {
-                                    continue;
-                                };
-                                let event = ProcessEvent::Poll(facts.polls.len() as u32);
-                                timeline.push((inv.process, event));
-                                facts.polls.push(PollFact {
-                                    topic: facts.topics.of(topic),
-                                    partition: *partition,
-                                    invoke: inv.index,
-                                    op: d.index,
-                                    from_offset: None,
-                                    records,
-                                });
-                            }
-                            TxnStep::CommitOffset { .. } => {}
-                        }
-                    }
-                    if done.is_some() && !ok {
-                        timeline.push((inv.process, ProcessEvent::Rewind));
-                    }
-                    facts.txns.push(TxnFact {
-                        transactional: *transactional,
-                        txn_id: txn_id.as_deref(),
-                        invoke: inv.index,
-                        completion: done.map(|d| d.index),
-                        outcome,
-                        steps,
-                        sends: first_send..facts.sends.len(),
-                    });
-                }
+                TxnStep::Poll {
+                    topic,
+                    partition,
+                    records,
+                } => match done.filter(|_| ok) {
+                    Some(done) => self.push_poll(invoke, done, (topic, *partition, records)),
+                    // Not an ok poll, but its topic is one the checks look up (`internal`
+                    // scans the polls of every completed transaction).
+                    None => _ = self.names.topic(topic),
+                },
+                TxnStep::CommitOffset { topic, .. } => _ = self.names.topic(topic),
             }
         }
-        facts.send_index = SendIndex::new(&facts.sends, &facts.topics);
-        facts.by_process = ProcessEvents::new(timeline);
+    }
+
+    /// The facts, with their topics ranked by name and their indexes.
+    fn finish(mut self, history: &'h History) -> Facts<'h> {
+        for log in &history.final_logs {
+            self.names.topic(&log.topic);
+        }
+        let (topics, rank_by_name) = self.names.sorted();
+        let mut facts = self.facts;
+        // Ranks were given as the names came; they are the names' order unless a later name
+        // sorts first.
+        if !rank_by_name.is_sorted() {
+            let rank = |topic: &mut TopicRef| topic.rank = rank_by_name[topic.rank as usize];
+            facts.sends.iter_mut().for_each(|s| rank(&mut s.topic));
+            facts.polls.iter_mut().for_each(|p| rank(&mut p.topic));
+            self.slots.renumber(&rank_by_name);
+        }
+        for log in &history.final_logs {
+            let partition = (topics.of(&log.topic), log.partition);
+            facts.logs.insert(partition, log);
+        }
+        facts.send_index = SendIndex::new(&facts.sends, self.slots, &topics);
+        facts.by_process = ProcessEvents::new(self.timeline);
+        facts.topics = topics;
+        facts
+    }
+}
+
+impl<'h> Facts<'h> {
+    /// The facts of `pairs`, counting the room for them first.
+    #[cfg(test)]
+    pub fn new(history: &'h History, pairs: &[OpPair]) -> Self {
+        Self::with_room(history, pairs, Room::of(history, pairs))
+    }
+
+    /// As `new`, with the room counted while the ops were paired (`History::pair_up`).
+    pub fn with_room(history: &'h History, pairs: &[OpPair], room: Room) -> Self {
+        let mut build = Builder::new(&room);
+        let mut latest_invoke = 0;
+        for &(invoke, completion) in pairs {
+            let (invoke, done) = (&history.ops[invoke], completion.map(|c| &history.ops[c]));
+            match &invoke.op {
+                Operation::Send { .. } => build.send_op(invoke, done),
+                Operation::Poll { .. } => build.poll_op(invoke, done),
+                Operation::Txn { .. } => build.txn_op(invoke, done),
+            }
+            if !matches!(invoke.op, Operation::Poll { .. }) {
+                latest_invoke = latest_invoke.max(invoke.time_ns);
+            }
+        }
+        let mut facts = build.finish(history);
+        facts.latest_invoke = latest_invoke;
         facts
     }
 
@@ -665,9 +835,9 @@ impl<'h> Facts<'h> {
         self.send_index.to_partition(topic, partition)
     }
 
-    /// The partitions `sends` go to. A flag per partition of the send index, set after a
-    /// short search per send (few partitions), where inserting every send's partition into a
-    /// set cost a tree search and more each.
+    /// The partitions `sends` go to: a flag per partition slot (`SendFact::slot`), where a
+    /// search per send among the partitions, or inserting every send's partition into a set,
+    /// cost a search or more each.
     pub fn partitions_of<'a>(
         &self,
         sends: impl Iterator<Item = &'a SendFact<'h>>,
@@ -675,22 +845,14 @@ impl<'h> Facts<'h> {
     where
         'h: 'a,
     {
-        let index = &self.send_index.partitions;
-        let mut flags = vec![false; index.len()];
-        let mut last = None;
+        let slot_keys = &self.send_index.slot_keys;
+        let mut flags = vec![false; slot_keys.len()];
         for send in sends {
-            let key = partition_key(send.topic, send.partition);
-            if last == Some(key) {
-                continue;
-            }
-            last = Some(key);
-            if let Ok(at) = index.binary_search_by_key(&key, |p| p.0) {
-                flags[at] = true;
-            }
+            flags[send.slot as usize] = true;
         }
-        let flagged = index.iter().zip(flags).filter(|(_, flag)| *flag);
+        let flagged = slot_keys.iter().zip(flags).filter(|(_, flag)| *flag);
         flagged
-            .map(|((key, _, _), _)| self.send_index.partition(*key))
+            .map(|(&key, _)| self.send_index.partition(key))
             .collect()
     }
 

@@ -396,15 +396,35 @@ impl History {
     /// Errors name the op index of a completion without an open invoke, or an invoke while
     /// the process still has one open.
     pub fn pairs(&self) -> Result<Vec<OpPair>, (u64, String)> {
+        self.pair_up(|_, _| {})
+    }
+
+    /// As `pairs`, also calling `each_pair` with every invoke and its completion (if any):
+    /// a completed pair when its completion comes, the others at the end in no particular
+    /// order (for counting: nothing may depend on the order). The checkers learn
+    /// what they must make room for in this walk, which reads every op anyway.
+    pub(crate) fn pair_up(
+        &self,
+        mut each_pair: impl FnMut(&Op, Option<&Op>),
+    ) -> Result<Vec<OpPair>, (u64, String)> {
         // Process → (invoke index, its slot in `pairs`) of its open invoke. Looked up by
         // process, never iterated (so its order is never seen): a hash map, as a simulated
         // history can have thousands of calls open at once (a sorted vector moved them all
         // on every insert and removal).
         let mut open: FxHashMap<u64, (usize, usize)> = FxHashMap::default();
+        // The latest invoke (process, index, slot), kept out of `open` until another invoke
+        // comes: a call completed before any other began (most calls of a history with
+        // little concurrency) pairs without hashing.
+        let mut latest: Option<(u64, usize, usize)> = None;
         let mut pairs = Vec::with_capacity(self.ops.len() / 2 + 1);
         for (i, op) in self.ops.iter().enumerate() {
+            let latest_of_process = latest.filter(|&(process, ..)| process == op.process);
             if op.phase == Phase::Invoke {
-                if let Some(&(invoke, _)) = open.get(&op.process) {
+                let still_open = match latest_of_process {
+                    Some((_, invoke, _)) => Some(invoke),
+                    None => open.get(&op.process).map(|&(invoke, _)| invoke),
+                };
+                if let Some(invoke) = still_open {
                     return Err((
                         op.index,
                         format!(
@@ -413,11 +433,18 @@ impl History {
                         ),
                     ));
                 }
-                open.insert(op.process, (i, pairs.len()));
+                if let Some((process, invoke, slot)) = latest.replace((op.process, i, pairs.len()))
+                {
+                    open.insert(process, (invoke, slot));
+                }
                 pairs.push((i, None));
                 continue;
             }
-            let Some((invoke, slot)) = open.remove(&op.process) else {
+            let opened = match latest_of_process {
+                Some((_, invoke, slot)) => latest.take().map(|_| (invoke, slot)),
+                None => open.remove(&op.process),
+            };
+            let Some((invoke, slot)) = opened else {
                 return Err((
                     op.index,
                     format!("completion of process {} has no open invoke", op.process),
@@ -430,6 +457,14 @@ impl History {
                 ));
             }
             pairs[slot].1 = Some(i);
+            each_pair(&self.ops[invoke], Some(op));
+        }
+        let still_open = open
+            .values()
+            .copied()
+            .chain(latest.map(|(_, invoke, slot)| (invoke, slot)));
+        for (invoke, _) in still_open {
+            each_pair(&self.ops[invoke], None);
         }
         Ok(pairs)
     }

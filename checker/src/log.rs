@@ -207,11 +207,11 @@ fn observations(
     }
     for send in &facts.sends {
         if let (Some(offset), Some(ack), true) = (
-            send.acked_offset,
-            send.completion,
+            send.acked_offset(),
+            send.completion(),
             (send.topic, send.partition) == (topic, partition),
         ) {
-            acks.push((offset, send.invoke, send.value, Source::Ack(ack)));
+            acks.push((offset, send.invoke(), send.value, Source::Ack(ack)));
         }
     }
     for poll in &facts.polls {
@@ -312,7 +312,7 @@ pub(crate) fn build_views<'f, 'h>(history: &'h History, facts: &'f Facts<'h>) ->
         let v = views.entry(partition).or_default();
         (v.sends, v.sent_values) = (sends, values);
         for send in sends.iter().map(|&i| &facts.sends[i]) {
-            if let (Some(offset), Some(_)) = (send.acked_offset, send.completion) {
+            if let (Some(offset), Some(_)) = (send.acked_offset(), send.completion()) {
                 v.observe(offset, send.value);
             }
         }
@@ -350,17 +350,17 @@ pub(crate) fn duplicates(cx: &Context) -> Vec<Duplicate> {
                 .iter()
                 .map(|&s| &facts.sends[s])
                 .collect();
-            let ack = sends.iter().find(|s| s.acked_offset.is_some());
+            let ack = sends.iter().find(|s| s.acked_offset().is_some());
             out.push(Duplicate {
                 topic: topic.to_string(),
                 partition,
                 value,
                 offsets: group.iter().map(|(_, o)| *o).collect(),
-                sends: sends.iter().map(|s| s.invoke).collect(),
-                ack: ack.and_then(|s| s.completion),
-                acked_offset: ack.and_then(|s| s.acked_offset),
-                writers: writers(history, sends.iter().map(|s| s.invoke)),
-                reprocessed: separate_txns(history, sends.iter().map(|s| s.invoke)) > 1,
+                sends: sends.iter().map(|s| s.invoke()).collect(),
+                ack: ack.and_then(|s| s.completion()),
+                acked_offset: ack.and_then(|s| s.acked_offset()),
+                writers: writers(history, sends.iter().map(|s| s.invoke())),
+                reprocessed: separate_txns(history, sends.iter().map(|s| s.invoke())) > 1,
             });
         }
     }
@@ -415,15 +415,15 @@ pub(crate) fn lost_writes(cx: &Context) -> Vec<LostWrite> {
                 continue;
             };
             let provably_lost = v.has_ground_truth
-                || matches!((ok.acked_offset, v.max_polled_offset), (Some(a), Some(m)) if m >= a);
+                || matches!((ok.acked_offset(), v.max_polled_offset), (Some(a), Some(m)) if m >= a);
             if provably_lost {
                 out.push(LostWrite {
                     topic: topic.to_string(),
                     partition: *partition,
                     value,
-                    send: ok.invoke,
-                    ack: ok.completion.expect("an ok send has a completion"),
-                    acked_offset: ok.acked_offset,
+                    send: ok.invoke(),
+                    ack: ok.completion().expect("an ok send has a completion"),
+                    acked_offset: ok.acked_offset(),
                 });
             }
         }
@@ -449,15 +449,15 @@ pub(crate) fn missing(cx: &Context) -> Vec<Missing> {
             let Some(last) = group().rfind(|s| !s.may_be_aborted(facts)) else {
                 continue;
             };
-            if last.completion.is_none() {
+            if last.completion().is_none() {
                 continue;
             }
             out.push(Missing {
                 topic: topic.to_string(),
                 partition: *partition,
                 value,
-                send: last.invoke,
-                completion: last.completion,
+                send: last.invoke(),
+                completion: last.completion(),
                 outcome: match phase(last) {
                     Some(Phase::Fail) => "fail",
                     Some(Phase::Info) => "info",
@@ -465,7 +465,7 @@ pub(crate) fn missing(cx: &Context) -> Vec<Missing> {
                 }
                 .to_string(),
                 error: last
-                    .completion
+                    .completion()
                     .and_then(|c| history.ops[c as usize].error.clone()),
             });
         }

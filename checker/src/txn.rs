@@ -190,7 +190,7 @@ fn txn_record<'h>(send: &SendFact<'h>, truth: &Truth<'_, 'h>) -> TxnRecord {
         partition: send.partition,
         value: send.value,
         offset: send
-            .acked_offset
+            .acked_offset()
             .or_else(|| truth.committed_offset_of(partition_of(send), send.value)),
     }
 }
@@ -229,7 +229,7 @@ pub(crate) fn known_records<'h>(facts: &Facts<'h>, truth: &Truth<'_, 'h>) -> Kno
         }
     }
     for send in &facts.sends {
-        if let (Some(offset), false) = (send.acked_offset, truth.has(partition_of(send))) {
+        if let (Some(offset), false) = (send.acked_offset(), truth.has(partition_of(send))) {
             known
                 .entry(partition_of(send))
                 .or_default()
@@ -378,7 +378,7 @@ pub(crate) fn unseen(cx: &Context) -> Vec<Unseen> {
             let mut seen: Vec<u64> = facts
                 .sends
                 .iter()
-                .filter_map(|s| s.source.map(|source| (s, source)))
+                .filter_map(|s| s.source().map(|source| (s, source)))
                 .filter(|(s, _)| {
                     truth
                         .with_value(partition_of(s), s.value)
@@ -397,14 +397,6 @@ pub(crate) fn unseen(cx: &Context) -> Vec<Unseen> {
         // Stable, merging runs (equal values are identical): a partition written from several
         // sources is polled as a few ascending runs of values.
         values.sort();
-        // The partition's acknowledged sends, by value.
-        let sends = || {
-            facts
-                .sends_to(partition.0, partition.1)
-                .iter()
-                .map(|&s| &facts.sends[s])
-                .filter(|s| s.acknowledged)
-        };
         let last_committed = facts.logs.get(&partition).and_then(|log| {
             log.records
                 .iter()
@@ -412,22 +404,15 @@ pub(crate) fn unseen(cx: &Context) -> Vec<Unseen> {
                 .map(|r| r.offset)
                 .max()
         });
-        let last_acked = sends().filter_map(|s| s.acked_offset).max();
+        let (last_acked, unpolled) = acknowledged_unpolled(facts, partition, &values);
         let Some(end_offset) = last_committed.max(last_acked) else {
             continue;
         };
         if polled_through < end_offset {
             continue;
         }
-        // Sends and polled values both ascend by value: one walk of each, no search.
-        let mut polled_values = values.iter().peekable();
-        let mut missed: Vec<u64> = sends()
-            .map(|s| s.value)
-            .filter(|v| {
-                while polled_values.next_if(|&p| p < v).is_some() {}
-                polled_values.peek() != Some(&v) && lineage().binary_search(v).is_err()
-            })
-            .collect();
+        let mut missed = unpolled;
+        missed.retain(|v| lineage().binary_search(v).is_err());
         // Sends come by value: one value's sends are adjacent.
         missed.dedup();
         if !missed.is_empty() {
@@ -442,6 +427,30 @@ pub(crate) fn unseen(cx: &Context) -> Vec<Unseen> {
         }
     }
     found
+}
+
+/// Of the acknowledged sends to `partition`: the last offset acknowledged, and the values
+/// (ascending) that `polled` (the values its polls returned, ascending) does not hold. One
+/// walk over the sends: sends and polled values both ascend by value, so there is no search.
+fn acknowledged_unpolled(
+    facts: &Facts,
+    (topic, partition): Partition,
+    polled: &[u64],
+) -> (Option<u64>, Vec<u64>) {
+    let (mut last_acked, mut unpolled) = (None, Vec::new());
+    let mut polled = polled.iter().peekable();
+    let sends = facts
+        .sends_to(topic, partition)
+        .iter()
+        .map(|&s| &facts.sends[s]);
+    for send in sends.filter(|s| s.acknowledged) {
+        last_acked = last_acked.max(send.acked_offset());
+        while polled.next_if(|&&p| p < send.value).is_some() {}
+        if polled.peek() != Some(&&send.value) {
+            unpolled.push(send.value);
+        }
+    }
+    (last_acked, unpolled)
 }
 
 pub(crate) mod effects;

@@ -105,8 +105,8 @@ pub(crate) fn find(cx: &Context) -> Vec<AbortedRead> {
                 let first = facts.sends_of(poll.topic, poll.partition, r.value)[0];
                 let s = &facts.sends[first];
                 (
-                    s.invoke,
-                    s.completion.expect("an aborted send's txn completed"),
+                    s.invoke(),
+                    s.completion().expect("an aborted send's txn completed"),
                 )
             });
             found.push(AbortedRead {

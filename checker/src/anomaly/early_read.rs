@@ -204,8 +204,8 @@ fn writer_of(facts: &Facts, partition: Partition, offset: u64, value: u64) -> Op
     let send = sends
         .iter()
         .map(|&s| &facts.sends[s])
-        .filter(|s| s.acked_offset == Some(offset))
-        .min_by_key(|s| s.invoke)
+        .filter(|s| s.acked_offset() == Some(offset))
+        .min_by_key(|s| s.invoke())
         .or_else(|| (sends.len() == 1).then(|| &facts.sends[sends[0]]))?;
     let txn = send.txn()?;
     let t = &facts.txns[txn];

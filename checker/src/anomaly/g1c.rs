@@ -186,7 +186,7 @@ fn write_read_edges<'h>(
                     .sends_of(topic, *partition, r.value)
                     .iter()
                     .map(|&s| &facts.sends[s])
-                    .filter_map(|s| Some((node_of[s.txn()?]?, s.acked_offset)))
+                    .filter_map(|s| Some((node_of[s.txn()?]?, s.acked_offset())))
                     .collect();
                 let writer = match writers.iter().find(|w| w.1 == Some(r.offset)) {
                     Some(w) => Some(w.0),
@@ -218,7 +218,7 @@ fn write_write_edges<'h>(
         for send in &facts.sends[facts.txns[t].sends.clone()] {
             let partition = (send.topic, send.partition);
             let offset = send
-                .acked_offset
+                .acked_offset()
                 .or_else(|| cx.truth.committed_offset_of(partition, send.value));
             if let Some(offset) = offset {
                 writes.push((partition, offset, node, send.value));

@@ -76,7 +76,7 @@ pub(crate) fn find(cx: &Context) -> Vec<HangingTransaction> {
                 .iter()
                 .flat_map(|&(_, value)| facts.sends_of(topic, partition, value))
                 .filter(|&&s| facts.sends[s].txn().is_some())
-                .map(|&s| facts.sends[s].invoke)
+                .map(|&s| facts.sends[s].invoke())
                 .collect();
             writers.sort_unstable();
             writers.dedup();

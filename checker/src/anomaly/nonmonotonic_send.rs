@@ -66,7 +66,7 @@ pub(crate) fn find(cx: &Context) -> Vec<NonmonotonicSend> {
                 continue;
             };
             let send = &facts.sends[i as usize];
-            let (Some(offset), Some(ack)) = (send.acked_offset, send.completion) else {
+            let (Some(offset), Some(ack)) = (send.acked_offset(), send.completion()) else {
                 continue;
             };
             let partition = partition_of(send);

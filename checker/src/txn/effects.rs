@@ -114,7 +114,7 @@ fn for_each_output<'h>(
             .txns
             .iter()
             .flat_map(|t| &facts.sends[t.sends.clone()])
-            .filter(|s| s.source.is_some()),
+            .filter(|s| s.source().is_some()),
     );
     let groups = facts
         .send_index
@@ -125,7 +125,7 @@ fn for_each_output<'h>(
     for ((topic, partition, value), sends) in groups {
         let records = log.with_value(truth, (topic, partition), value);
         sources.clear();
-        sources.extend(sends.iter().filter_map(|&s| facts.sends[s].source));
+        sources.extend(sends.iter().filter_map(|&s| facts.sends[s].source()));
         if sources.is_empty() {
             continue; // No lineage: nothing to attribute the value's records to.
         }
@@ -176,7 +176,7 @@ fn per_attempt(facts: &Facts) -> Vec<(u64, usize)> {
         sources.extend(
             facts.sends[txn.sends.clone()]
                 .iter()
-                .filter_map(|s| s.source),
+                .filter_map(|s| s.source()),
         );
         sources.sort_unstable();
         // A count of 1 is what an input without an entry gets: only larger ones are kept
@@ -238,8 +238,8 @@ pub(crate) fn duplicate_effects(cx: &Context) -> Vec<DuplicateEffect> {
             let mut sent_by: Vec<u64> = facts
                 .sends_of(topic, partition, value)
                 .iter()
-                .filter(|&&s| facts.sends[s].source == Some(input))
-                .map(|&s| facts.sends[s].invoke)
+                .filter(|&&s| facts.sends[s].source() == Some(input))
+                .map(|&s| facts.sends[s].invoke())
                 .collect();
             sent_by.dedup();
             EffectRecord {
@@ -274,7 +274,7 @@ pub(crate) fn lost_effects(cx: &Context) -> Vec<LostEffect> {
     for txn in &facts.txns {
         if facts.sends[txn.sends.clone()]
             .iter()
-            .any(|s| s.source.is_some())
+            .any(|s| s.source().is_some())
         {
             for step in txn.steps {
                 if let TxnStep::CommitOffset { group, .. } = step {

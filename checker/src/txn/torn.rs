@@ -133,7 +133,7 @@ fn poll_evidence<'h>(
             seen_by.push(k);
         }
         let offset = s
-            .acked_offset
+            .acked_offset()
             .or_else(|| truth.committed_offset_of(partition_of(s), s.value));
         if offset.is_some_and(|o| partition.read_past_without(o, s.value)) {
             skipped_by.push(k);

@@ -78,7 +78,7 @@ fn known_records<'h>(cx: &Context<'_, 'h>) -> BTreeMap<Partition<'h>, Vec<(u64, 
         entry.extend(poll.records.iter().map(|r| (r.offset, r.value)));
     }
     for send in &facts.sends {
-        if let Some(offset) = send.acked_offset {
+        if let Some(offset) = send.acked_offset() {
             let entry = records.entry((send.topic, send.partition)).or_default();
             entry.push((offset, send.value));
         }
@@ -93,7 +93,7 @@ fn writer(cx: &Context, partition: Partition, value: u64) -> Option<(u64, u64)> 
     facts
         .sends_of(partition.0, partition.1, value)
         .iter()
-        .map(|&s| facts.sends[s].invoke)
+        .map(|&s| facts.sends[s].invoke())
         .min_by_key(|&invoke| cx.history.ops[invoke as usize].time_ns)
         .map(|w| (cx.history.ops[w as usize].time_ns, w))
 }
