@@ -198,7 +198,7 @@ impl Sim {
         let handle = madsim::runtime::Handle::current()
             .create_node()
             .name(name)
-            .init(move || init(id))
+            .init(move || trace::keeping_poll_clock(init(id)))
             .build();
         self.lock().nodes[id.0 as usize].madsim_node = Some(handle);
         id
@@ -223,7 +223,7 @@ impl Sim {
         let handle = madsim::runtime::Handle::current()
             .get_node(self.madsim_id(node))
             .expect("node has a madsim handle");
-        handle.spawn(fut)
+        handle.spawn(trace::keeping_poll_clock(fut))
     }
 
     /// Spawns a task on the supervisor; it is aborted when the run ends.
@@ -232,7 +232,7 @@ impl Sim {
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        let join = madsim::task::spawn(fut);
+        let join = madsim::task::spawn(trace::keeping_poll_clock(fut));
         self.lock().supervisor_tasks.push(join.abort_handle());
         join
     }
