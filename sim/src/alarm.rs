@@ -5,12 +5,18 @@
 //! timers (one per message, in eosim's loops). `Alarm` registers a timer only when no earlier
 //! registered timer will wake the task in time: once per distinct earlier deadline. A timer
 //! that fires early (the target moved later) just makes the loop look again.
+//!
+//! It registers through one `Sleep` kept for its lifetime and reset to each new deadline: a
+//! fresh `sleep_until` per registration looks the runtime up and clones and drops its handles
+//! (eight atomic reference-count changes), for the same timer.
 
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use madsim::time::Instant;
+use std::time::Duration;
+
+use madsim::time::{Instant, Sleep};
 
 use crate::trace::now;
 
@@ -20,7 +26,12 @@ pub struct Alarm {
     target: Option<Instant>,
     /// The earliest registered timer not yet passed: it will wake the task then.
     registered: Option<Instant>,
+    /// The sleep that registers the timers, made at the first registration.
+    sleep: Option<Sleep>,
 }
+
+/// madsim's shortest sleep: `sleep_until` never waits less.
+const MIN_SLEEP: Duration = Duration::from_millis(1);
 
 impl Alarm {
     pub fn new() -> Self {
@@ -49,15 +60,20 @@ impl Alarm {
         if self.registered.is_some_and(|r| r > now && r <= target) {
             return Poll::Pending; // an earlier timer will wake us; we look again then
         }
-        let mut sleep = madsim::time::sleep_until(target);
+        // The deadline `sleep_until(target)` would give: madsim sleeps at least 1 ms, so the
+        // timer may be later than the target.
+        let deadline = target.max(now + MIN_SLEEP);
+        let sleep = self
+            .sleep
+            .get_or_insert_with(|| madsim::time::sleep_until(deadline));
+        Pin::new(&mut *sleep).reset(deadline);
         // Polling a pending sleep registers its timer with this task's waker.
-        let registered = Pin::new(&mut sleep).poll(cx).is_pending();
+        let registered = Pin::new(sleep).poll(cx).is_pending();
         if !registered {
             self.target = None;
             return Poll::Ready(());
         }
-        // madsim sleeps at least 1 ms, so the timer may be later than the target.
-        self.registered = Some(sleep.deadline().max(target));
+        self.registered = Some(deadline);
         Poll::Pending
     }
 }

@@ -1,6 +1,6 @@
 //! An unbounded multi-producer, single-consumer channel for simulated code: a drop-in for
 //! `tokio::sync::mpsc::unbounded_channel` with the same wake-ups, at a fraction of the cost
-//! (one uncontended lock and a `VecDeque` instead of tokio's lock-free block list, semaphore
+//! (one `RunLock` and a `VecDeque` instead of tokio's lock-free block list, semaphore
 //! and atomic waker; everything in a seed runs on one thread).
 //!
 //! The wake-ups are tokio's, one for one, so swapping the two leaves every schedule (and so
@@ -12,8 +12,10 @@
 
 use std::collections::VecDeque;
 use std::future::Future;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
+
+use crate::run_lock::{RunLock, RunLockGuard};
 
 struct Shared<T> {
     queue: VecDeque<T>,
@@ -24,19 +26,19 @@ struct Shared<T> {
 }
 
 struct Chan<T> {
-    shared: Mutex<Shared<T>>,
+    shared: RunLock<Shared<T>>,
 }
 
 impl<T> Chan<T> {
-    fn lock(&self) -> MutexGuard<'_, Shared<T>> {
-        self.shared.lock().expect("channel lock poisoned")
+    fn lock(&self) -> RunLockGuard<'_, Shared<T>> {
+        self.shared.lock()
     }
 }
 
 /// Creates an unbounded channel.
 pub fn unbounded_channel<T>() -> (UnboundedSender<T>, UnboundedReceiver<T>) {
     let chan = Arc::new(Chan {
-        shared: Mutex::new(Shared {
+        shared: RunLock::new(Shared {
             queue: VecDeque::new(),
             waker: None,
             senders: 1,

@@ -4,7 +4,9 @@
 //! node's `init` closure captures (they outlive its tasks). Writes become durable on `sync`;
 //! when the run asks for it, a crash throws away what was written but not synced.
 
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
+
+use crate::run_lock::{RunLock, RunLockGuard};
 
 /// Storage that a node crash affects.
 pub trait Crashable: Send + Sync {
@@ -15,7 +17,7 @@ pub trait Crashable: Send + Sync {
 /// An append-only durable log of entries.
 #[derive(Debug)]
 pub struct DurableLog<E> {
-    inner: Mutex<LogInner<E>>,
+    inner: RunLock<LogInner<E>>,
 }
 
 #[derive(Debug)]
@@ -27,7 +29,7 @@ struct LogInner<E> {
 impl<E> Default for DurableLog<E> {
     fn default() -> Self {
         Self {
-            inner: Mutex::new(LogInner {
+            inner: RunLock::new(LogInner {
                 entries: Vec::new(),
                 synced_len: 0,
             }),
@@ -40,8 +42,8 @@ impl<E: Send> DurableLog<E> {
         Arc::new(Self::default())
     }
 
-    fn lock(&self) -> MutexGuard<'_, LogInner<E>> {
-        self.inner.lock().expect("durable log lock poisoned")
+    fn lock(&self) -> RunLockGuard<'_, LogInner<E>> {
+        self.inner.lock()
     }
 
     /// Appends an entry (not yet durable); returns its index.
@@ -90,39 +92,35 @@ impl<E: Send> Crashable for DurableLog<E> {
 /// A single durable value (e.g. a counter), with the same sync semantics as `DurableLog`.
 #[derive(Debug, Default)]
 pub struct DurableCell<T> {
-    inner: Mutex<(T, T)>, // (current, synced)
+    inner: RunLock<(T, T)>, // (current, synced)
 }
 
 impl<T: Clone + Send + Default> DurableCell<T> {
     pub fn new(value: T) -> Arc<Self> {
         Arc::new(Self {
-            inner: Mutex::new((value.clone(), value)),
+            inner: RunLock::new((value.clone(), value)),
         })
     }
 
     pub fn get(&self) -> T {
-        self.inner
-            .lock()
-            .expect("durable cell lock poisoned")
-            .0
-            .clone()
+        self.inner.lock().0.clone()
     }
 
     /// Sets the value and makes it durable at once.
     pub fn set_synced(&self, value: T) {
-        let mut inner = self.inner.lock().expect("durable cell lock poisoned");
+        let mut inner = self.inner.lock();
         *inner = (value.clone(), value);
     }
 
     /// Reads the current value without copying it.
     pub fn read<R>(&self, f: impl FnOnce(&T) -> R) -> R {
-        f(&self.inner.lock().expect("durable cell lock poisoned").0)
+        f(&self.inner.lock().0)
     }
 
     /// Changes the value in place and makes the change durable at once (`change` runs on
     /// the current and on the synced copy, so nothing else is copied).
     pub fn update_synced(&self, change: impl Fn(&mut T)) {
-        let mut inner = self.inner.lock().expect("durable cell lock poisoned");
+        let mut inner = self.inner.lock();
         change(&mut inner.0);
         change(&mut inner.1);
     }
@@ -131,7 +129,7 @@ impl<T: Clone + Send + Default> DurableCell<T> {
 impl<T: Clone + Send + Default> Crashable for DurableCell<T> {
     fn crash(&self, lose_unsynced: bool) {
         if lose_unsynced {
-            let mut inner = self.inner.lock().expect("durable cell lock poisoned");
+            let mut inner = self.inner.lock();
             inner.0 = inner.1.clone();
         }
     }

@@ -25,6 +25,7 @@ pub mod node;
 pub mod point;
 pub mod resource;
 pub mod rng;
+pub mod run_lock;
 pub mod runner;
 pub mod shrink;
 pub mod trace;
@@ -43,6 +44,7 @@ pub use node::{NodeId, NodeState, STOP_GRACE_MS, Sim, StopSignal};
 pub use point::{Decision, PointAction, PointEvent};
 pub use resource::{Calendar, Servers};
 pub use rng::stream as rng_stream;
+pub use run_lock::{RunLock, RunLockGuard};
 pub use runner::{PoolEnd, SeedOptions, SeedReport, for_each_seed, run_seed, run_seeds};
 pub use trace::{TraceEvent, TraceKind, TraceSummary};
 

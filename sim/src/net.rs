@@ -44,7 +44,9 @@
 
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap, VecDeque};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
+use std::sync::atomic::Ordering::Relaxed;
 use std::time::Duration;
 
 use madsim::time::Instant;
@@ -60,6 +62,7 @@ use crate::chan as mpsc;
 use crate::coverage::SimPoint;
 use crate::node::{NodeId, SUPERVISOR, Sim};
 use crate::resource::{Calendar, Servers};
+use crate::run_lock::{RunLock, RunLockGuard};
 use crate::trace::{self, DropReason, TraceKind, now as sim_now};
 
 /// What a message is about, for content filters on message faults: each field the message
@@ -399,6 +402,35 @@ pub struct NetStats {
     pub delayed: u64,
 }
 
+/// `NetStats` as the network counts them. Only the run's thread writes them (with the
+/// network's `RunLock` held), by a load and a store rather than an atomic read-modify-write;
+/// any thread may read them: a panicking run's counts are read by the thread that started it,
+/// after the run's thread ended.
+#[derive(Debug, Default)]
+struct Counters {
+    sent: AtomicU64,
+    delivered: AtomicU64,
+    dropped: AtomicU64,
+    duplicated: AtomicU64,
+    delayed: AtomicU64,
+}
+
+impl Counters {
+    fn count(counter: &AtomicU64) {
+        counter.store(counter.load(Relaxed) + 1, Relaxed);
+    }
+
+    fn snapshot(&self) -> NetStats {
+        NetStats {
+            sent: self.sent.load(Relaxed),
+            delivered: self.delivered.load(Relaxed),
+            dropped: self.dropped.load(Relaxed),
+            duplicated: self.duplicated.load(Relaxed),
+            delayed: self.delayed.load(Relaxed),
+        }
+    }
+}
+
 /// Why a call returned no response.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum CallError {
@@ -692,7 +724,6 @@ struct NetState<Req, Resp> {
     /// by call, until their response is sent (`RequestContent`).
     request_contents: BTreeMap<u64, RequestContent>,
     rng: ChaCha8Rng,
-    stats: NetStats,
     /// The nodes' shared resources (used only when `config.shares_resources()`).
     resources: NodeResources,
     /// The delivery loop's wake-up, with the semantics of a `tokio::sync::Notify` that only
@@ -705,7 +736,9 @@ struct NetState<Req, Resp> {
 
 /// The typed network of a run. Cheap to clone.
 pub struct Net<Req, Resp> {
-    state: Arc<Mutex<NetState<Req, Resp>>>,
+    state: Arc<RunLock<NetState<Req, Resp>>>,
+    /// Message counts, outside the lock: readable from any thread.
+    stats: Arc<Counters>,
     sim: Sim,
 }
 
@@ -713,6 +746,7 @@ impl<Req, Resp> Clone for Net<Req, Resp> {
     fn clone(&self) -> Self {
         Self {
             state: self.state.clone(),
+            stats: self.stats.clone(),
             sim: self.sim.clone(),
         }
     }
@@ -742,13 +776,13 @@ impl<Req: Message, Resp: Message> Net<Req, Resp> {
             request_contents: BTreeMap::new(),
             unread_from: BTreeMap::new(),
             rng: sim.rng("network"),
-            stats: NetStats::default(),
             resources: NodeResources::default(),
             woken: false,
             waiting: None,
         };
         let net = Self {
-            state: Arc::new(Mutex::new(state)),
+            state: Arc::new(RunLock::new(state)),
+            stats: Arc::default(),
             sim: sim.clone(),
         };
         let runner = net.clone();
@@ -756,8 +790,8 @@ impl<Req: Message, Resp: Message> Net<Req, Resp> {
         net
     }
 
-    fn lock(&self) -> MutexGuard<'_, NetState<Req, Resp>> {
-        self.state.lock().expect("net lock poisoned")
+    fn lock(&self) -> RunLockGuard<'_, NetState<Req, Resp>> {
+        self.state.lock()
     }
 
     /// Wakes the delivery loop (or leaves it a permit if it is not waiting).
@@ -784,7 +818,7 @@ impl<Req: Message, Resp: Message> Net<Req, Resp> {
 
     /// Message counts so far.
     pub fn stats(&self) -> NetStats {
-        self.lock().stats
+        self.stats.snapshot()
     }
 
     /// Books a replicated write's traffic on the links (`NetConfig::link_mbit_per_s`): from
@@ -1033,7 +1067,7 @@ impl<Req: Message, Resp: Message> Net<Req, Resp> {
             let asked = envelope.request_content.as_deref();
             self.link_faults(from, to, label, &envelope.body, asked)
         };
-        state.stats.sent += 1;
+        Counters::count(&self.stats.sent);
         let lost = !conn_dead && state.config.loss > 0.0 && {
             let loss = state.config.loss;
             state.rng.gen_bool(loss)
@@ -1050,7 +1084,7 @@ impl<Req: Message, Resp: Message> Net<Req, Resp> {
             None
         };
         if let Some(reason) = drop_reason {
-            state.stats.dropped += 1;
+            Counters::count(&self.stats.dropped);
             if !conn_dead {
                 state.conns.get(conn_key).broken = true;
                 SimPoint::ConnectionBroken.hit();
@@ -1094,7 +1128,7 @@ impl<Req: Message, Resp: Message> Net<Req, Resp> {
         };
         let extra = match action {
             Some(RuleAction::Delay { extra_ms }) => {
-                state.stats.delayed += 1;
+                Counters::count(&self.stats.delayed);
                 // A held request is one the server received and handles late; a held
                 // response is still in the network (and dies with its connection).
                 envelope.received = !response;
@@ -1114,8 +1148,8 @@ impl<Req: Message, Resp: Message> Net<Req, Resp> {
         };
         let due = state.fifo_due(conn_key, response, arrival + extra);
         if action == Some(RuleAction::Duplicate) {
-            state.stats.duplicated += 1;
-            state.stats.sent += 1;
+            Counters::count(&self.stats.duplicated);
+            Counters::count(&self.stats.sent);
             trace::record(
                 from,
                 TraceKind::Duplicate {
@@ -1277,7 +1311,7 @@ impl<Req: Message, Resp: Message> Net<Req, Resp> {
             *first = (*first).min(seq);
         }
         if down || refused || reset || behind_lost {
-            state.stats.dropped += 1;
+            Counters::count(&self.stats.dropped);
             if down {
                 SimPoint::DeliveryToDownNode.hit();
             }
@@ -1355,8 +1389,8 @@ impl<Req: Message, Resp: Message> Net<Req, Resp> {
             }
         };
         match delivered {
-            Ok(()) => state.stats.delivered += 1,
-            Err(_) => state.stats.dropped += 1,
+            Ok(()) => Counters::count(&self.stats.delivered),
+            Err(_) => Counters::count(&self.stats.dropped),
         }
         drop(state);
         match delivered {

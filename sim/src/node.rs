@@ -2,14 +2,15 @@
 //! fault rules.
 
 use std::future::Future;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use serde::Serialize;
 
 use crate::disk::Crashable;
 use crate::net::{Direction, MessageRule};
+use crate::run_lock::{RunLock, RunLockGuard};
 use crate::trace::{self, TraceKind};
 
 /// A node's index in its run (0 is the supervisor, which never crashes).
@@ -111,7 +112,7 @@ impl World {
 /// Handle to the current run: create nodes, inject node and network faults.
 #[derive(Clone)]
 pub struct Sim {
-    pub(crate) world: Arc<Mutex<World>>,
+    pub(crate) world: Arc<RunLock<World>>,
     seed: u64,
     /// Set when the run arms its first point fault: until then `reach` and `settle` (called
     /// on a broker's every request) return without taking the world's lock.
@@ -141,20 +142,18 @@ impl Sim {
             supervisor_tasks: Vec::new(),
         };
         Self {
-            world: Arc::new(Mutex::new(world)),
+            world: Arc::new(RunLock::new(world)),
             points_armed: Arc::default(),
             response_filters_armed: Arc::default(),
             seed,
         }
     }
 
-    pub(crate) fn lock(&self) -> MutexGuard<'_, World> {
-        // A poisoned lock means an invariant assertion fired while holding it (they fire
-        // before any change, e.g. `World::transition`): carry on, so that the run's report
-        // names that first panic, not a "poisoned" one from the teardown.
-        self.world
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    pub(crate) fn lock(&self) -> RunLockGuard<'_, World> {
+        // A `RunLock` is never poisoned: after an invariant assertion fired while holding it
+        // (they fire before any change, e.g. `World::transition`) the teardown carries on,
+        // so that the run's report names that first panic.
+        self.world.lock()
     }
 
     /// The seed of this run.
@@ -199,7 +198,7 @@ impl Sim {
         let handle = madsim::runtime::Handle::current()
             .create_node()
             .name(name)
-            .init(move || init(id))
+            .init(move || trace::keeping_poll_clock(init(id)))
             .build();
         self.lock().nodes[id.0 as usize].madsim_node = Some(handle);
         id
@@ -224,7 +223,7 @@ impl Sim {
         let handle = madsim::runtime::Handle::current()
             .get_node(self.madsim_id(node))
             .expect("node has a madsim handle");
-        handle.spawn(fut)
+        handle.spawn(trace::keeping_poll_clock(fut))
     }
 
     /// Spawns a task on the supervisor; it is aborted when the run ends.
@@ -233,7 +232,7 @@ impl Sim {
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        let join = madsim::task::spawn(fut);
+        let join = madsim::task::spawn(trace::keeping_poll_clock(fut));
         self.lock().supervisor_tasks.push(join.abort_handle());
         join
     }

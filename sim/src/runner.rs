@@ -91,7 +91,7 @@ where
     let run_sim = sim.clone();
     coverage::begin(options.coverage_points);
     let result = std::panic::catch_unwind(AssertUnwindSafe(|| {
-        runtime.block_on(async move {
+        runtime.block_on(trace::keeping_poll_clock(async move {
             trace::begin(record);
             let value = body(run_sim.clone()).await;
             run_sim.teardown();
@@ -99,7 +99,7 @@ where
             // otherwise).
             madsim::time::sleep(Duration::from_millis(1)).await;
             value
-        })
+        }))
     }));
     let virtual_ns = trace::elapsed_ns();
     let names = sim.node_names();

@@ -6,8 +6,11 @@
 //! themselves are kept only when asked for (`--trace`, the determinism check): one seed stays
 //! cheap.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
 
 use serde::Serialize;
 use xxhash_rust::xxh3::Xxh3;
@@ -240,28 +243,131 @@ struct TraceState {
     /// computed from the clock's advance (a `Duration`), not by subtracting `Instant`s: the
     /// same nanoseconds, without the timespec arithmetic (~4% of a short seed).
     start_ns: u64,
+    /// The instant at which madsim's clock had advanced by zero: its `now_instant` is this
+    /// plus the advance, so one read of the advance gives both the instant and the elapsed
+    /// nanoseconds.
+    zero: madsim::time::Instant,
     /// Reading the clock through the handle skips madsim's `clock_gettime` interposition.
     clock: madsim::time::TimeHandle,
+}
+
+impl TraceState {
+    fn read_clock(&self) -> ClockReading {
+        let advance = self.clock.elapsed();
+        ClockReading {
+            instant: self.zero + advance,
+            elapsed_ns: advance.as_nanos() as u64 - self.start_ns,
+        }
+    }
+}
+
+/// The virtual clock at one moment: as an instant, and in nanoseconds since the run began.
+#[derive(Clone, Copy)]
+struct ClockReading {
+    instant: madsim::time::Instant,
+    elapsed_ns: u64,
+}
+
+/// The clock as read during the current task poll. madsim moves its clock only between task
+/// polls (by 50–100 ns after each poll, and to the next timer when no task is ready), so within
+/// a poll every read gives the same time, and the first one is kept for the rest of the poll:
+/// a read takes madsim's clock lock (an atomic read-modify-write), and a message's way through
+/// the engine reads the clock about ten times in three polls. Only the polls of the tasks
+/// `Sim` spawns and of the run's own future keep readings (`keeping_poll_clock`); outside them
+/// (a future dropped by the runtime, a task spawned some other way) every read goes to the
+/// clock.
+#[derive(Clone, Copy)]
+enum PollClock {
+    /// No poll that keeps readings is under way.
+    Outside,
+    /// One is, and it has not read the clock yet.
+    Unread,
+    Read(ClockReading),
 }
 
 thread_local! {
     // One run per OS thread (madsim runs all of a seed's tasks on the thread that called
     // `block_on`), so the trace of the current run lives in a thread-local.
     static TRACE: RefCell<Option<TraceState>> = const { RefCell::new(None) };
+    static POLL_CLOCK: Cell<PollClock> = const { Cell::new(PollClock::Outside) };
+}
+
+/// Wraps a task's future so that each of its polls keeps its first clock reading
+/// (`PollClock`). The readings, and so every time and trace, are those of reading the clock
+/// each time. The future is boxed: a task's future is large (kilobytes for a node's program),
+/// and madsim moves it several times on its way into a task, where a box moves as a pointer.
+pub(crate) fn keeping_poll_clock<F: Future>(future: F) -> PollClocked<F> {
+    PollClocked {
+        future: Box::pin(future),
+    }
+}
+
+/// A future whose polls keep their clock reading (`keeping_poll_clock`).
+pub(crate) struct PollClocked<F> {
+    future: Pin<Box<F>>,
+}
+
+impl<F: Future> Future for PollClocked<F> {
+    type Output = F::Output;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        let _poll = PollClockScope::enter();
+        self.future.as_mut().poll(cx)
+    }
+}
+
+/// A poll that keeps its clock reading, from `enter` until dropped (unwinding included).
+struct PollClockScope {
+    outer: PollClock,
+}
+
+impl PollClockScope {
+    fn enter() -> Self {
+        Self {
+            outer: POLL_CLOCK.replace(PollClock::Unread),
+        }
+    }
+}
+
+impl Drop for PollClockScope {
+    fn drop(&mut self) {
+        POLL_CLOCK.set(self.outer);
+    }
+}
+
+/// The clock now: the current poll's reading, or a fresh one (kept if a poll is under way).
+fn clock_now(state: &TraceState) -> ClockReading {
+    match POLL_CLOCK.get() {
+        PollClock::Read(reading) => reading,
+        PollClock::Unread => {
+            let reading = state.read_clock();
+            POLL_CLOCK.set(PollClock::Read(reading));
+            reading
+        }
+        PollClock::Outside => state.read_clock(),
+    }
 }
 
 /// Starts the trace of a run on this thread. Called by the runner inside `block_on`.
 pub(crate) fn begin(record: bool) {
+    let clock = madsim::time::TimeHandle::current();
+    let advance = clock.elapsed();
+    let zero = clock.now_instant() - advance;
     TRACE.with(|t| {
         *t.borrow_mut() = Some(TraceState {
             hasher: Xxh3::new(),
             pending: Vec::with_capacity(HASH_CHUNK + 256),
             events: 0,
             recorded: record.then(Vec::new),
-            start_ns: advance_ns(&madsim::time::TimeHandle::current()),
-            clock: madsim::time::TimeHandle::current(),
+            start_ns: advance.as_nanos() as u64,
+            zero,
+            clock,
         })
     });
+    // A reading kept before the trace began counted from another start.
+    if let PollClock::Read(_) = POLL_CLOCK.get() {
+        POLL_CLOCK.set(PollClock::Unread);
+    }
 }
 
 /// Ends the trace of this thread's run and returns it.
@@ -283,25 +389,16 @@ pub(crate) fn finish(node_names: Vec<String>) -> TraceSummary {
     })
 }
 
-/// How far madsim's virtual clock has advanced, in nanoseconds.
-fn advance_ns(clock: &madsim::time::TimeHandle) -> u64 {
-    clock.elapsed().as_nanos() as u64
-}
-
 /// Virtual nanoseconds since the start of this thread's run (0 outside a run).
 pub fn elapsed_ns() -> u64 {
-    TRACE.with(|t| {
-        t.borrow()
-            .as_ref()
-            .map_or(0, |s| advance_ns(&s.clock) - s.start_ns)
-    })
+    TRACE.with(|t| t.borrow().as_ref().map_or(0, |s| clock_now(s).elapsed_ns))
 }
 
 /// The current virtual instant of this thread's run (cheaper than `Instant::now()`).
 /// Panics outside a run: simulated code must never read the OS clock.
 pub fn now() -> madsim::time::Instant {
     TRACE.with(|t| match t.borrow().as_ref() {
-        Some(s) => s.clock.now_instant(),
+        Some(s) => clock_now(s).instant,
         None => panic!("sim::trace::now called outside a simulated run"),
     })
 }
@@ -311,7 +408,7 @@ pub fn record(node: NodeId, kind: TraceKind) {
     TRACE.with(|t| {
         let mut guard = t.borrow_mut();
         let Some(state) = guard.as_mut() else { return };
-        let at_ns = advance_ns(&state.clock) - state.start_ns;
+        let at_ns = clock_now(state).elapsed_ns;
         hash_event(&mut state.hasher, &mut state.pending, at_ns, node, &kind);
         state.events += 1;
         if let Some(events) = state.recorded.as_mut() {

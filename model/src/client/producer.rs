@@ -17,12 +17,13 @@
 
 use std::collections::{BTreeMap, VecDeque};
 use std::pin::Pin;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use checker::history::{Operation, Phase};
 use madsim::time::Instant;
+use sim::RunLock;
 use sim::chan as mpsc;
 use tokio::sync::oneshot;
 
@@ -132,7 +133,7 @@ pub struct Producer {
     ctx: ClientContext,
     config: ProducerConfig,
     producer_id: i64,
-    senders: Mutex<BTreeMap<TopicPartition, mpsc::UnboundedSender<Pending>>>,
+    senders: RunLock<BTreeMap<TopicPartition, mpsc::UnboundedSender<Pending>>>,
     calls: AtomicU64,
 }
 
@@ -150,7 +151,7 @@ impl Producer {
             ctx,
             config,
             producer_id,
-            senders: Mutex::new(BTreeMap::new()),
+            senders: RunLock::new(BTreeMap::new()),
             calls: AtomicU64::new(0),
         })
     }
@@ -174,33 +175,37 @@ impl Producer {
         };
         self.ctx.recorder.record(process, Phase::Invoke, op, None);
         let (reply, outcome) = oneshot::channel();
-        self.sender_for(tp)
-            .send(Pending {
-                value,
-                process,
-                reply,
-            })
+        let pending = Pending {
+            value,
+            process,
+            reply,
+        };
+        self.with_sender(tp, |sender| sender.send(pending))
             .expect("partition sender runs as long as its node");
         Delivery(outcome)
     }
 
-    fn sender_for(&self, tp: &TopicPartition) -> mpsc::UnboundedSender<Pending> {
-        let mut senders = self.senders.lock().expect("senders lock");
-        senders
-            .entry(tp.clone())
-            .or_insert_with(|| {
-                let (tx, rx) = mpsc::unbounded_channel();
-                let sender = PartitionSender::new(
-                    self.ctx.clone(),
-                    self.config.clone(),
-                    tp.clone(),
-                    self.producer_id,
-                    rx,
-                );
-                self.ctx.sim.spawn_on(self.ctx.node, sender.run());
-                tx
-            })
-            .clone()
+    /// Runs `f` on the channel to `tp`'s sender, starting the sender on first use (lent, not
+    /// cloned: a clone and its drop each lock the channel).
+    fn with_sender<R>(
+        &self,
+        tp: &TopicPartition,
+        f: impl FnOnce(&mpsc::UnboundedSender<Pending>) -> R,
+    ) -> R {
+        let mut senders = self.senders.lock();
+        if let Some(sender) = senders.get(tp) {
+            return f(sender);
+        }
+        let (tx, rx) = mpsc::unbounded_channel();
+        let sender = PartitionSender::new(
+            self.ctx.clone(),
+            self.config.clone(),
+            tp.clone(),
+            self.producer_id,
+            rx,
+        );
+        self.ctx.sim.spawn_on(self.ctx.node, sender.run());
+        f(senders.entry(tp.clone()).or_insert(tx))
     }
 }
 
