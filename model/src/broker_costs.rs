@@ -124,9 +124,10 @@ impl BrokerCosts {
     /// fetch (or one fsync) makes every write before it durable at once (group commit).
     ///
     /// The replication traffic is booked from `now`, when the broker reads the request, not
-    /// from when the write is done: the links serve bookings first come first served, so one
-    /// booked ahead of time would hold up every message sent before it falls due. The bytes
-    /// may thus leave up to a handler's and a disk's time early, which `sync_us` dwarfs.
+    /// from when the write is done: the bytes may leave up to a handler's and a disk's time
+    /// early, which `sync_us` dwarfs. (It was chosen when links still served bookings in
+    /// booking order; now that they fit each into a gap, `from` would do, at the price of
+    /// re-measuring the talk's figures.)
     fn write(&mut self, now: Instant, from: Instant, records: u64) -> Write {
         let bytes = self.message_bytes + records * self.record_bytes;
         let written = self.disk.serve(from, write_time(bytes, self.disk_mb_per_s));

@@ -315,12 +315,18 @@ struct NodeResources {
 }
 
 impl NodeResources {
-    /// A node's link in `table`, made on first use.
-    fn link(table: &mut Vec<Calendar<Instant>>, node: NodeId) -> &mut Calendar<Instant> {
+    /// A node's link in `table`, made on first use, without the busy spans that ended by
+    /// `now` (every booking arrives at or after the time it is made, so none can reach them).
+    fn link(
+        table: &mut Vec<Calendar<Instant>>,
+        node: NodeId,
+        now: Instant,
+    ) -> &mut Calendar<Instant> {
         let i = node.0 as usize;
         if table.len() <= i {
             table.resize_with(i + 1, Calendar::default);
         }
+        table[i].forget_before(now);
         &mut table[i]
     }
 
@@ -333,14 +339,6 @@ impl NodeResources {
         &mut self.cpu[i]
     }
 
-    /// Forgets the links' busy spans that ended by `now` (every booking arrives at or after
-    /// the time it is made).
-    fn forget_before(&mut self, now: Instant) {
-        for link in self.out_link.iter_mut().chain(&mut self.in_link) {
-            link.forget_before(now);
-        }
-    }
-
     /// When a message sent at `sent` (after the sender's `service`) reaches its receiver
     /// through the shared resources: the sender's CPU (a client), its out-link, the latency,
     /// the receiver's in-link (cut-through: the in-link takes the bytes as they arrive, so an
@@ -349,7 +347,7 @@ impl NodeResources {
         &mut self,
         config: &NetConfig,
         hop: Hop,
-        sent: Instant,
+        (now, sent): (Instant, Instant),
         latency: Duration,
     ) -> Instant {
         let Hop {
@@ -367,9 +365,9 @@ impl NodeResources {
         let wire =
             crate::resource::transfer_time(config.message_size(records), config.link_mbit_per_s);
         if config.link_mbit_per_s > 0 {
-            let out_done = Self::link(&mut self.out_link, from).serve(t, wire);
+            let out_done = Self::link(&mut self.out_link, from, now).serve(t, wire);
             let first_bit = out_done - wire + latency;
-            t = Self::link(&mut self.in_link, to).serve(first_bit, wire);
+            t = Self::link(&mut self.in_link, to, now).serve(first_bit, wire);
         } else {
             t += latency;
         }
@@ -840,13 +838,14 @@ impl<Req: Message, Resp: Message> Net<Req, Resp> {
         if mbit_per_s == 0 {
             return ready;
         }
-        let wire = crate::resource::transfer_time(bytes, mbit_per_s);
+        let (wire, now) = (crate::resource::transfer_time(bytes, mbit_per_s), sim_now());
         let resources = &mut state.resources;
         let mut replicated = ready;
         for &follower in followers {
-            let sent = NodeResources::link(&mut resources.out_link, leader).serve(ready, wire);
-            let received =
-                NodeResources::link(&mut resources.in_link, follower).serve(sent - wire, wire);
+            let out_link = NodeResources::link(&mut resources.out_link, leader, now);
+            let sent = out_link.serve(ready, wire);
+            let in_link = NodeResources::link(&mut resources.in_link, follower, now);
+            let received = in_link.serve(sent - wire, wire);
             replicated = replicated.max(received);
         }
         replicated
@@ -1119,10 +1118,9 @@ impl<Req: Message, Resp: Message> Net<Req, Resp> {
             let state = &mut *state;
             // Server-side work first, then the resources; the drawn latency is the wire's.
             let wire_latency = latency - service;
-            state.resources.forget_before(now);
             state
                 .resources
-                .arrival(&state.config, hop, now + service, wire_latency)
+                .arrival(&state.config, hop, (now, now + service), wire_latency)
         } else {
             now + latency
         };

@@ -1201,14 +1201,13 @@ impl StreamsInstance {
         out: &mut Processed,
     ) -> usize {
         let mut polled_records = 0;
-        let mut buffers = Vec::with_capacity(polls.len());
-        for polled in polls {
-            if let Some(step) = polled.step {
-                out.steps.push((task, step));
-            }
-            polled_records += polled.records.len();
-            buffers.push(polled.records);
-        }
+        let mut buffers: Vec<_> = (polls.into_iter())
+            .map(|polled| {
+                out.steps.extend(polled.step.map(|step| (task, step)));
+                polled_records += polled.records.len();
+                polled.records
+            })
+            .collect();
         // Kafka's PartitionGroup: the buffered record with the lowest timestamp first,
         // each partition in offset order (one input: offset order).
         while let Some(i) = lowest_timestamp(&buffers) {
