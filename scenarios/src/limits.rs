@@ -11,7 +11,8 @@
 //! How the numbers were chosen: release-build runs of the built-in scenarios with one knob
 //! pushed at a time (2-core machine, shared): 100,000 produce values take ~0.8 s, 20,000
 //! copied values ~1.2 s, 40,000 queue operations ~2.4 s, 100,000 streams records ~3.5 s and
-//! 0.7 GB (the saturated throughput runs of `scenarios/talk/`, issue 19); a
+//! 0.7 GB (500,000 saturated ones ~7 CPU-s and ~1.5 GB: the long-commit-interval throughput
+//! runs of `scenarios/talk/`, issue 19); a
 //! lossy network multiplies the messages per unit of work by up to ~100 (a lost message
 //! breaks its connection and every call in flight on it is retried), hence the tenfold
 //! smaller workloads when `network.loss` is above zero; group members and streams tasks keep
@@ -110,16 +111,22 @@ pub const MAX_POLL_RECORDS: u32 = 100;
 /// the idle ones wait (as in Kafka; they spun before issue 12's fix, see
 /// `scenarios/regressions/eos-test-idle-instances.toml`).
 pub const MAX_STREAMS_INSTANCES: u32 = 32;
-/// `app.streams.records`: 1..=100,000 input records (default 300; a tenth of the bound on a lossy
-/// network).
-pub const MAX_STREAMS_RECORDS: u32 = 100_000;
+/// `app.streams.records`: 1..=500,000 input records (default 300; a tenth of the bound on a lossy
+/// network). The bound is the input-id space (`model::streams::record::HOP_FLAG`, 2^19); a
+/// seed of 500,000 saturated records takes ~7 CPU-s and ~1.5 GB in a release build, so a
+/// long commit interval (a second) still sees several commits in a throughput run.
+pub const MAX_STREAMS_RECORDS: u32 = 500_000;
+/// `app.streams.records` per key (`records / keys`): at most 100,000, so that a key's sum of
+/// raw inputs (each below 10,000) stays far below `i32::MAX` (214,748 such inputs) even when
+/// the random keys fall unevenly.
+pub const MAX_STREAMS_RECORDS_PER_KEY: u32 = 100_000;
 /// `app.streams.keys`: 1..=4,096 (default 100; keys are 12 bits).
 pub const MAX_STREAMS_KEYS: u16 = 4_096;
 /// `app.streams.commit_interval_ms`: 1..=60,000 ms (default 100).
 pub const MAX_COMMIT_INTERVAL_MS: u64 = 60_000;
 /// `app.streams.max_input_pause_ms`: 0..=10,000 ms (default 10).
 pub const MAX_INPUT_PAUSE_MS: u64 = 10_000;
-/// `app.streams.commit_interval_records`: 0..=100,000 (default 0: by time only).
+/// `app.streams.commit_interval_records`: 0..=500,000 (default 0: by time only).
 pub const MAX_COMMIT_INTERVAL_RECORDS: u32 = MAX_STREAMS_RECORDS;
 /// `app.streams.request_timeout_ms`: 1..=300,000 ms (default 300; Kafka's 30,000 for a
 /// saturated throughput run).

@@ -121,7 +121,7 @@ fn a_lossy_network_takes_a_tenth_of_the_workload() {
         "app.jepsen-queue.ops_per_client",
     );
     rejects(
-        &with(STREAMS, &format!("{lossy}[app.streams]\nrecords = 10001")),
+        &with(STREAMS, &format!("{lossy}[app.streams]\nrecords = 50001")),
         10,
         "app.streams.records",
     );
@@ -201,9 +201,17 @@ fn streams_workload_is_bounded() {
         8,
         "app.streams.instances",
     );
-    rejects_value(STREAMS, "app.streams.records", "100001");
+    rejects_value(STREAMS, "app.streams.records", "500001");
+    // A key's sum of inputs must fit in an i32: at most 100,000 records per key.
+    let e = rejects(
+        &with(STREAMS, "[app.streams]\nrecords = 100001\nkeys = 1"),
+        8,
+        "app.streams.records",
+    );
+    assert!(e.contains("at most 100000 records per key"), "{e}");
+    accepts(&with(STREAMS, "[app.streams]\nrecords = 200000\nkeys = 2"));
     rejects_value(STREAMS, "app.streams.commit_interval_ms", "60001");
-    rejects_value(STREAMS, "app.streams.commit_interval_records", "100001");
+    rejects_value(STREAMS, "app.streams.commit_interval_records", "500001");
     rejects_value(STREAMS, "app.streams.txn_timeout_ms", "0");
     rejects_value(STREAMS, "app.streams.request_timeout_ms", "0");
     rejects_value(STREAMS, "app.streams.request_timeout_ms", "300001");

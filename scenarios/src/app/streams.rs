@@ -290,6 +290,25 @@ fn start_instance(
     node
 }
 
+/// `app.streams.records` over `keys`: a key's sum of raw inputs must fit in an i32
+/// (`limits::MAX_STREAMS_RECORDS_PER_KEY`).
+fn validate_records_per_key(workload: &StreamsWorkload) -> Result<(), Invalid> {
+    let most = limits::MAX_STREAMS_RECORDS_PER_KEY.saturating_mul(u32::from(workload.keys));
+    if workload.records <= most {
+        return Ok(());
+    }
+    Err(Invalid::new(
+        "app.streams.records",
+        format!(
+            "at most {} records per key (is {} records over {} keys): a key's sum of raw \
+             inputs must fit in an i32",
+            limits::MAX_STREAMS_RECORDS_PER_KEY,
+            workload.records,
+            workload.keys
+        ),
+    ))
+}
+
 impl BuiltinApp for StreamsWorkload {
     const NAME: &'static str = "streams";
 
@@ -312,6 +331,7 @@ impl BuiltinApp for StreamsWorkload {
                 format!("must be in 1..={} (12-bit keys)", limits::MAX_STREAMS_KEYS),
             ));
         }
+        validate_records_per_key(self)?;
         bounded(
             &format!("{AT}.commit_interval_ms"),
             self.commit_interval_ms,
