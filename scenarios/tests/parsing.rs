@@ -322,21 +322,25 @@ fn a_scenario_names_its_cost_model_and_knobs() {
     // Replication traffic and at-least-once's acks=1 are part of it too.
     assert_eq!(knobs["cluster.replication_factor"], 3);
     assert_eq!(knobs["cluster.non_idempotent_acks_leader"], 1);
-    let fetching = Scenario::parse(
+    // How a poll fetches is part of it too; a file that leaves it at its default does not name it.
+    assert_eq!(knobs["app.streams.fetch_all_at_once"], 1);
+    let task_by_task = Scenario::parse(
         &std::fs::read_to_string(format!(
             "{}/talk/eos-vs-alos-500b.toml",
             env!("CARGO_MANIFEST_DIR")
         ))
         .unwrap()
-        .replace(
-            "[app.streams]\n",
-            "[app.streams]\nfetch_all_at_once = true\n",
-        ),
-        "fetching.toml",
+        .replace("fetch_all_at_once = true\n", ""),
+        "task-by-task.toml",
     )
     .unwrap();
-    assert!(!knobs.contains_key("app.streams.fetch_all_at_once"));
-    assert_eq!(fetching.cost_model().1["app.streams.fetch_all_at_once"], 1);
+    assert!(
+        !task_by_task
+            .cost_model()
+            .1
+            .contains_key("app.streams.fetch_all_at_once")
+    );
+    assert_eq!(knobs["cluster.sync_us"], 2250);
     assert!(
         !plain
             .cost_model()
