@@ -270,6 +270,11 @@ impl<'h> SendFact<'h> {
         (self.completion != 0).then_some(u64::from(self.completion))
     }
 
+    /// Its partition's slot (see `Facts::slot_partitions`).
+    pub fn slot(&self) -> usize {
+        self.slot as usize
+    }
+
     /// Index into `Facts::txns` of the `txn` op this is a step of.
     pub fn txn(&self) -> Option<usize> {
         (self.txn != NO_TXN).then_some(self.txn as usize)
@@ -854,6 +859,12 @@ impl<'h> Facts<'h> {
         flagged
             .map(|(&key, _)| self.send_index.partition(key))
             .collect()
+    }
+
+    /// The partition of each send slot (`SendFact::slot`), by slot.
+    pub fn slot_partitions(&self) -> impl Iterator<Item = (TopicRef<'h>, u32)> + '_ {
+        let index = &self.send_index;
+        index.slot_keys.iter().map(|&key| index.partition(key))
     }
 
     /// How many records the ok polls returned, per partition they returned some of: to
