@@ -383,6 +383,50 @@ impl ProcessEvents {
     }
 }
 
+/// Kinds of sends a partition may receive, as flags, noted per partition slot as the facts
+/// are built (`Facts::partitions_with`): a detector asking which partitions some kind of send
+/// goes to walks no send (walks of every send, 64 bytes each, for a flag per partition cost
+/// about as much as the detectors' own work).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct SendKinds(u8);
+
+impl SendKinds {
+    pub const NONE: Self = Self(0);
+    /// A send step with lineage (`source`).
+    pub const LINEAGE: Self = Self(1);
+    /// A send step of a transactional `txn` with two send steps or more.
+    pub const OF_MULTI_SEND_TXN: Self = Self(2);
+    /// A send step of a transactional `txn` that completed, not `fail`.
+    pub const OF_UNFAILED_TXN: Self = Self(4);
+    /// A send step of a transactional `txn` that completed ok.
+    pub const OF_COMMITTED_TXN: Self = Self(8);
+
+    fn add(&mut self, kinds: SendKinds) {
+        self.0 |= kinds.0;
+    }
+
+    fn has(self, kinds: SendKinds) -> bool {
+        self.0 & kinds.0 != 0
+    }
+
+    /// The kinds a transaction's send steps are, besides their own (`LINEAGE`).
+    fn of_txn(txn: &TxnFact) -> SendKinds {
+        let mut kinds = SendKinds::NONE;
+        if txn.transactional {
+            if txn.sends.len() >= 2 {
+                kinds.add(SendKinds::OF_MULTI_SEND_TXN);
+            }
+            if txn.outcome.is_some_and(|o| o != Phase::Fail) {
+                kinds.add(SendKinds::OF_UNFAILED_TXN);
+            }
+            if txn.outcome == Some(Phase::Ok) {
+                kinds.add(SendKinds::OF_COMMITTED_TXN);
+            }
+        }
+        kinds
+    }
+}
+
 /// Sends by (topic, partition, value): two aligned vectors grouped by partition and sorted
 /// by value within one, rather than a map of vectors (one allocation each, however many
 /// sends; this runs once per simulated seed).
@@ -401,6 +445,8 @@ pub(crate) struct SendIndex<'h> {
     names: Vec<&'h Topic>,
     /// Each partition slot's key (`SendFact::slot`).
     slot_keys: Vec<u64>,
+    /// The kinds of sends each partition slot has.
+    slot_kinds: Vec<SendKinds>,
 }
 
 /// A partition as one integer: its topic's rank above its number (ordered as the partitions
@@ -415,7 +461,12 @@ impl<'h> SendIndex<'h> {
         // then a sort by value of each partition that is not in value order already (a
         // simulated workload's sends to a partition mostly come in value order): no sort of
         // every send, and no vector of sort keys beside the index.
-        let PartitionSlots { keys, counts, .. } = placed;
+        let PartitionSlots {
+            keys,
+            counts,
+            kinds,
+            ..
+        } = placed;
         // Each partition's first position, by key; then, as sends are placed, its next.
         let mut order: Vec<usize> = (0..keys.len()).collect();
         order.sort_unstable_by_key(|&slot| keys[slot]);
@@ -445,6 +496,7 @@ impl<'h> SendIndex<'h> {
             partitions,
             names: topics.names.clone(),
             slot_keys: keys,
+            slot_kinds: kinds,
         }
     }
 
@@ -534,6 +586,8 @@ struct PartitionSlots {
     last: Option<(u64, u32)>,
     /// How many sends each of `keys` has.
     counts: Vec<usize>,
+    /// The kinds of sends each of `keys` has (`SendKinds`).
+    kinds: Vec<SendKinds>,
 }
 
 impl PartitionSlots {
@@ -560,6 +614,7 @@ impl PartitionSlots {
         known.unwrap_or_else(|| {
             self.keys.push(key);
             self.counts.push(0);
+            self.kinds.push(SendKinds::NONE);
             let slot = (self.keys.len() - 1) as u32;
             self.slot_of.insert(key, slot);
             slot
@@ -633,6 +688,9 @@ impl<'h> Builder<'h> {
             self.timeline.push((process, event));
         }
         let slot = self.slots.place(partition_key(send.topic, send.partition));
+        if send.source.is_some() {
+            self.slots.kinds[slot as usize].add(SendKinds::LINEAGE);
+        }
         self.facts.sends.push(SendFact::new(send, slot));
     }
 
@@ -721,7 +779,7 @@ impl<'h> Builder<'h> {
         if done.is_some_and(|d| d.phase != Phase::Ok) {
             self.timeline.push((invoke.process, ProcessEvent::Rewind));
         }
-        self.facts.txns.push(TxnFact {
+        let txn = TxnFact {
             transactional: *transactional,
             txn_id: txn_id.as_deref(),
             invoke: invoke.index,
@@ -729,7 +787,14 @@ impl<'h> Builder<'h> {
             outcome: done.map(|d| d.phase),
             steps,
             sends: first_send..self.facts.sends.len(),
-        });
+        };
+        let kinds = SendKinds::of_txn(&txn);
+        if kinds != SendKinds::NONE {
+            for send in &self.facts.sends[txn.sends.clone()] {
+                self.slots.kinds[send.slot as usize].add(kinds);
+            }
+        }
+        self.facts.txns.push(txn);
     }
 
     /// The sends and ok polls of the next transaction's `steps`.
@@ -840,25 +905,17 @@ impl<'h> Facts<'h> {
         self.send_index.to_partition(topic, partition)
     }
 
-    /// The partitions `sends` go to: a flag per partition slot (`SendFact::slot`), where a
-    /// search per send among the partitions, or inserting every send's partition into a set,
-    /// cost a search or more each.
-    pub fn partitions_of<'a>(
-        &self,
-        sends: impl Iterator<Item = &'a SendFact<'h>>,
-    ) -> BTreeSet<(TopicRef<'h>, u32)>
-    where
-        'h: 'a,
-    {
-        let slot_keys = &self.send_index.slot_keys;
-        let mut flags = vec![false; slot_keys.len()];
-        for send in sends {
-            flags[send.slot as usize] = true;
-        }
-        let flagged = slot_keys.iter().zip(flags).filter(|(_, flag)| *flag);
-        flagged
-            .map(|(&key, _)| self.send_index.partition(key))
-            .collect()
+    /// The partitions that some send of one of `kinds` goes to.
+    pub fn partitions_with(&self, kinds: SendKinds) -> BTreeSet<(TopicRef<'h>, u32)> {
+        let flags = self.slots_with(kinds);
+        let flagged = self.slot_partitions().zip(flags).filter(|(_, flag)| *flag);
+        flagged.map(|(partition, _)| partition).collect()
+    }
+
+    /// Per partition slot (`SendFact::slot`), whether some send of one of `kinds` goes to it.
+    pub fn slots_with(&self, kinds: SendKinds) -> Vec<bool> {
+        let slots = &self.send_index.slot_kinds;
+        slots.iter().map(|slot| slot.has(kinds)).collect()
     }
 
     /// The partition of each send slot (`SendFact::slot`), by slot.

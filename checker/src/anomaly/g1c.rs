@@ -24,7 +24,7 @@ use serde::{Deserialize, Serialize};
 use super::Finding;
 use crate::causal::FindingRecords;
 use crate::detect::Context;
-use crate::facts::TopicRef;
+use crate::facts::{SendKinds, TopicRef};
 use crate::history::{Phase, TxnStep};
 
 mod graph;
@@ -162,11 +162,7 @@ fn write_read_edges<'h>(
 ) {
     let facts = cx.facts;
     // Only polls of partitions committed transactions write to can give an edge.
-    let written = facts.partitions_of(
-        committed
-            .iter()
-            .flat_map(|&t| facts.sends[facts.txns[t].sends.clone()].iter()),
-    );
+    let written = facts.partitions_with(SendKinds::OF_COMMITTED_TXN);
     for (reader, &t) in committed.iter().enumerate() {
         for step in facts.txns[t].steps {
             let TxnStep::Poll {

@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 use super::{Partition, Truth, phase_name};
 use crate::anomaly::*;
 use crate::detect::Context;
-use crate::facts::{Facts, partition_key};
+use crate::facts::{Facts, SendKinds, partition_key};
 use crate::history::LogEntry;
 use crate::history::TxnStep;
 
@@ -109,13 +109,7 @@ fn for_each_output<'h>(
 ) {
     let mut sources: Vec<u64> = Vec::new();
     // Only send steps carry lineage: the partitions no such step names have no effects.
-    let with_lineage = facts.partitions_of(
-        facts
-            .txns
-            .iter()
-            .flat_map(|t| &facts.sends[t.sends.clone()])
-            .filter(|s| s.source().is_some()),
-    );
+    let with_lineage = facts.partitions_with(SendKinds::LINEAGE);
     let groups = facts
         .send_index
         .groups_in(|partition| with_lineage.contains(&partition));
