@@ -322,6 +322,8 @@ pub(crate) struct TxnFact<'h> {
     pub steps: &'h [TxnStep],
     /// Indices into `Facts::sends` of its send steps, in step order.
     pub sends: std::ops::Range<usize>,
+    /// A poll step comes after a send step (where a precommitted read can be).
+    pub polls_after_send: bool,
 }
 
 /// A process's history in completion order, for the per-process scans.
@@ -775,7 +777,7 @@ impl<'h> Builder<'h> {
             _ => steps,
         };
         let first_send = self.facts.sends.len();
-        self.txn_steps(invoke, done, *transactional, steps);
+        let polls_after_send = self.txn_steps(invoke, done, *transactional, steps);
         if done.is_some_and(|d| d.phase != Phase::Ok) {
             self.timeline.push((invoke.process, ProcessEvent::Rewind));
         }
@@ -787,6 +789,7 @@ impl<'h> Builder<'h> {
             outcome: done.map(|d| d.phase),
             steps,
             sends: first_send..self.facts.sends.len(),
+            polls_after_send,
         };
         let kinds = SendKinds::of_txn(&txn);
         if kinds != SendKinds::NONE {
@@ -797,18 +800,22 @@ impl<'h> Builder<'h> {
         self.facts.txns.push(txn);
     }
 
-    /// The sends and ok polls of the next transaction's `steps`.
+    /// The sends and ok polls of the next transaction's `steps`; whether a poll step comes
+    /// after a send step.
     fn txn_steps(
         &mut self,
         invoke: &'h Op,
         done: Option<&'h Op>,
         transactional: bool,
         steps: &'h [TxnStep],
-    ) {
+    ) -> bool {
         let outcome = done.map(|d| d.phase);
         let ok = outcome == Some(Phase::Ok);
         let txn = self.facts.txns.len();
+        let (mut sent, mut polls_after_send) = (false, false);
         for step in steps {
+            sent |= matches!(step, TxnStep::Send { .. });
+            polls_after_send |= sent && matches!(step, TxnStep::Poll { .. });
             match step {
                 TxnStep::Send {
                     topic,
@@ -845,6 +852,7 @@ impl<'h> Builder<'h> {
                 TxnStep::CommitOffset { topic, .. } => _ = self.names.topic(topic),
             }
         }
+        polls_after_send
     }
 
     /// The facts, with their topics ranked by name and their indexes.
