@@ -4,7 +4,7 @@
 
 use std::collections::BTreeSet;
 
-use super::{Partition, Truth, phase_name};
+use super::{ByValue, Partition, Truth, phase_name};
 use crate::anomaly::*;
 use crate::detect::Context;
 use crate::facts::{Facts, SendKinds, partition_key};
@@ -135,10 +135,18 @@ fn for_each_output<'h>(
 }
 
 /// A walk along one partition's final-log records by value, asked for ascending values.
-#[derive(Default)]
 struct LogWalk<'t, 'h> {
     partition: Option<Partition<'h>>,
-    records: &'t [LogEntry],
+    records: ByValue<'t>,
+}
+
+impl Default for LogWalk<'_, '_> {
+    fn default() -> Self {
+        LogWalk {
+            partition: None,
+            records: ByValue::EMPTY,
+        }
+    }
 }
 
 impl<'t, 'h> LogWalk<'t, 'h> {
@@ -149,15 +157,15 @@ impl<'t, 'h> LogWalk<'t, 'h> {
         truth: &'t Truth<'_, 'h>,
         partition: Partition<'h>,
         value: u64,
-    ) -> &'t [LogEntry] {
+    ) -> ByValue<'t> {
         if self.partition != Some(partition) {
             self.partition = Some(partition);
             self.records = truth.by_value_of(partition);
         }
         let below = self.records.iter().take_while(|r| r.value < value).count();
-        self.records = &self.records[below..];
+        self.records = self.records.slice(below..self.records.len());
         let run = self.records.iter().take_while(|r| r.value == value).count();
-        &self.records[..run]
+        self.records.slice(0..run)
     }
 }
 
