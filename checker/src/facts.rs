@@ -508,12 +508,6 @@ impl<'h> SendIndex<'h> {
         Some(&self.partitions[at])
     }
 
-    /// The sends to a partition, by value (one value's in invoke order).
-    fn to_partition(&self, topic: TopicRef<'h>, partition: u32) -> &[usize] {
-        self.find(partition_key(topic, partition))
-            .map_or(&[], |(_, range, _)| &self.ids[range.clone()])
-    }
-
     /// The partition a key names.
     fn partition(&self, key: u64) -> (TopicRef<'h>, u32) {
         let rank = (key >> 32) as u32;
@@ -906,11 +900,6 @@ impl<'h> Facts<'h> {
         let mut facts = build.finish(history);
         facts.latest_invoke = latest_invoke;
         facts
-    }
-
-    /// Sends to a partition, by value (one value's in invoke order).
-    pub fn sends_to(&self, topic: TopicRef<'h>, partition: u32) -> &[usize] {
-        self.send_index.to_partition(topic, partition)
     }
 
     /// The partitions that some send of one of `kinds` goes to.

@@ -9,7 +9,7 @@
 
 use std::ops::Range;
 
-use rustc_hash::FxHashMap;
+use rustc_hash::{FxHashMap, FxHashSet};
 
 /// Each distinct key of a sorted sequence with its run's range of positions.
 #[derive(Debug)]
@@ -101,6 +101,47 @@ impl KeyRanges {
     }
 }
 
+/// A set of values: a bit per possible value over their span where they are dense (values
+/// counted up), else a hash set (asked, never iterated: its order is never seen). Built from
+/// values in any order, so they need no sort.
+#[derive(Debug)]
+pub(crate) enum ValueSet {
+    Dense { base: u64, bits: Vec<u64> },
+    Sparse(FxHashSet<u64>),
+}
+
+impl ValueSet {
+    /// Values spanning at most this many possible values per value (and a little) get a bit
+    /// each: at most 8 bytes a value, a hash set about 16.
+    const DENSE_BITS_PER_VALUE: u64 = 64;
+
+    pub fn new(values: &[u64]) -> Self {
+        let (Some(&low), Some(&high)) = (values.iter().min(), values.iter().max()) else {
+            return ValueSet::Sparse(FxHashSet::default());
+        };
+        let span = high - low;
+        if span / Self::DENSE_BITS_PER_VALUE > values.len() as u64 + 64 {
+            return ValueSet::Sparse(values.iter().copied().collect());
+        }
+        let mut bits = vec![0u64; (span / 64) as usize + 1];
+        for &value in values {
+            let slot = value - low;
+            bits[(slot / 64) as usize] |= 1 << (slot % 64);
+        }
+        ValueSet::Dense { base: low, bits }
+    }
+
+    pub fn contains(&self, value: u64) -> bool {
+        match self {
+            ValueSet::Dense { base, bits } => value.checked_sub(*base).is_some_and(|slot| {
+                let word = usize::try_from(slot / 64).ok().and_then(|w| bits.get(w));
+                word.is_some_and(|word| word & (1 << (slot % 64)) != 0)
+            }),
+            ValueSet::Sparse(set) => set.contains(&value),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -129,6 +170,20 @@ mod tests {
     }
 
     proptest! {
+        /// A value set holds what it was built from and nothing else, dense or sparse.
+        #[test]
+        fn a_value_set_holds_its_values(
+            values in prop::collection::vec(
+                prop_oneof![0u64..40, 1_000u64..1_010, Just(u64::MAX)], 0..60),
+            probes in prop::collection::vec(
+                prop_oneof![0u64..45, 995u64..1_015, Just(u64::MAX)], 1..20),
+        ) {
+            let set = ValueSet::new(&values);
+            for value in probes.into_iter().chain(values.iter().copied()) {
+                prop_assert_eq!(set.contains(value), values.contains(&value));
+            }
+        }
+
         #[test]
         fn look_ups_agree_with_a_scan(
             mut keys in prop::collection::vec(

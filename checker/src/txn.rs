@@ -28,7 +28,7 @@ pub use crate::detect::{CheckError, check_all};
 use crate::detect::{Context, run_passes};
 use crate::facts::{Facts, ProcessEvent, SendFact, TopicRef, phase_name};
 use crate::history::{History, LogEntry};
-use crate::ranges::KeyRanges;
+use crate::ranges::{KeyRanges, ValueSet};
 // The tests (`use super::*`) name phases.
 #[cfg(test)]
 use crate::history::{Phase, RecordStatus};
@@ -417,8 +417,8 @@ pub(crate) fn nonmonotonic_polls(cx: &Context) -> Vec<NonmonotonicPoll> {
 }
 
 /// Per partition some ok poll returned records of: the highest offset returned, and the
-/// values returned (unsorted).
-fn polled_values<'h>(facts: &Facts<'h>) -> BTreeMap<Partition<'h>, (u64, Vec<u64>)> {
+/// values returned.
+fn polled_values<'h>(facts: &Facts<'h>) -> BTreeMap<Partition<'h>, (u64, ValueSet)> {
     let mut polled: BTreeMap<Partition, (u64, Vec<u64>)> = facts
         .polled_counts()
         .into_iter()
@@ -433,7 +433,9 @@ fn polled_values<'h>(facts: &Facts<'h>) -> BTreeMap<Partition<'h>, (u64, Vec<u64
             values.push(r.value);
         }
     }
-    polled
+    let sets = polled.into_iter();
+    sets.map(|(partition, (through, values))| (partition, (through, ValueSet::new(&values))))
+        .collect()
 }
 
 /// unseen: for a partition that ok polls read, the values of its acknowledged sends that no
@@ -445,6 +447,7 @@ fn polled_values<'h>(facts: &Facts<'h>) -> BTreeMap<Partition<'h>, (u64, Vec<u64
 pub(crate) fn unseen(cx: &Context) -> Vec<Unseen> {
     let (facts, truth) = (cx.facts, &cx.truth);
     let polled = polled_values(facts);
+    let acknowledged = acknowledged_unpolled(facts, &polled);
     // An input whose derived output is committed was read by a consumer whose transaction
     // committed, even if that consumer never learnt the outcome (an `info` txn's polls are not
     // ok polls): lineage counts as having seen it. Sorted, distinct.
@@ -470,18 +473,14 @@ pub(crate) fn unseen(cx: &Context) -> Vec<Unseen> {
         })
     };
     let mut found = Vec::new();
-    for (partition, (polled_through, mut values)) in polled {
-        // Stable, merging runs (equal values are identical): a partition written from several
-        // sources is polled as a few ascending runs of values.
-        values.sort();
-        let last_committed = facts.logs.get(&partition).and_then(|log| {
-            log.records
-                .iter()
-                .filter(|r| r.status.is_committed())
-                .map(|r| r.offset)
-                .max()
+    let partitions = polled.iter().zip(acknowledged);
+    for ((&partition, &(polled_through, _)), (last_acked, unpolled)) in partitions {
+        // The last committed-visible record by offset: found from the end of the log in
+        // offset order (a log is, and other checks read it so too), not by a walk of it.
+        let last_committed = truth.by_offset().get(&partition).and_then(|records| {
+            let committed = records.iter().rev().find(|r| r.status.is_committed());
+            committed.map(|r| r.offset)
         });
-        let (last_acked, unpolled) = acknowledged_unpolled(facts, partition, &values);
         let Some(end_offset) = last_committed.max(last_acked) else {
             continue;
         };
@@ -490,8 +489,6 @@ pub(crate) fn unseen(cx: &Context) -> Vec<Unseen> {
         }
         let mut missed = unpolled;
         missed.retain(|v| lineage().binary_search(v).is_err());
-        // Sends come by value: one value's sends are adjacent.
-        missed.dedup();
         if !missed.is_empty() {
             found.push(Unseen {
                 topic: partition.0.to_string(),
@@ -506,28 +503,37 @@ pub(crate) fn unseen(cx: &Context) -> Vec<Unseen> {
     found
 }
 
-/// Of the acknowledged sends to `partition`: the last offset acknowledged, and the values
-/// (ascending) that `polled` (the values its polls returned, ascending) does not hold. One
-/// walk over the sends: sends and polled values both ascend by value, so there is no search.
+/// For each partition of `polled` (the values its polls returned, by partition), of its
+/// acknowledged sends: the last offset acknowledged, and the values (ascending, distinct)
+/// that its polls did not return. One walk over the sends in the order they are stored (by
+/// value, through the send index, was about a cache miss a send).
 fn acknowledged_unpolled(
     facts: &Facts,
-    (topic, partition): Partition,
-    polled: &[u64],
-) -> (Option<u64>, Vec<u64>) {
-    let (mut last_acked, mut unpolled) = (None, Vec::new());
-    let mut polled = polled.iter().peekable();
-    let sends = facts
-        .sends_to(topic, partition)
-        .iter()
-        .map(|&s| &facts.sends[s]);
-    for send in sends.filter(|s| s.acknowledged) {
-        last_acked = last_acked.max(send.acked_offset());
-        while polled.next_if(|&&p| p < send.value).is_some() {}
-        if polled.peek() != Some(&&send.value) {
+    polled: &BTreeMap<Partition, (u64, ValueSet)>,
+) -> Vec<(Option<u64>, Vec<u64>)> {
+    let keys: Vec<_> = polled.keys().copied().collect();
+    let sets: Vec<&ValueSet> = polled.values().map(|(_, set)| set).collect();
+    // Each partition slot's position among the polled partitions, if it is one.
+    let position: Vec<Option<usize>> = facts
+        .slot_partitions()
+        .map(|partition| keys.binary_search(&partition).ok())
+        .collect();
+    let mut acknowledged = vec![(None, Vec::new()); keys.len()];
+    for send in facts.sends.iter().filter(|s| s.acknowledged) {
+        let Some(at) = position[send.slot()] else {
+            continue;
+        };
+        let (last_acked, unpolled) = &mut acknowledged[at];
+        *last_acked = (*last_acked).max(send.acked_offset());
+        if !sets[at].contains(send.value) {
             unpolled.push(send.value);
         }
     }
-    (last_acked, unpolled)
+    for (_, unpolled) in &mut acknowledged {
+        unpolled.sort_unstable();
+        unpolled.dedup();
+    }
+    acknowledged
 }
 
 pub(crate) mod effects;
