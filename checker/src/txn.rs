@@ -272,32 +272,47 @@ fn txn_record<'h>(send: &SendFact<'h>, truth: &Truth<'_, 'h>) -> TxnRecord {
     }
 }
 
-/// Per partition, the records a consumer should see, (offset, value) ascending.
+/// Per partition without a final log, the records a consumer should see, (offset, value)
+/// ascending (see `known_between`).
 pub(crate) type KnownRecords<'h> = BTreeMap<Partition<'h>, Vec<(u64, u64)>>;
 
-/// The known records of `partition` strictly between offsets `after` and `before`.
-pub(crate) fn known_between<'k, 'h>(
-    known: &'k KnownRecords<'h>,
+/// The records of `partition` a consumer should see strictly between offsets `after` and
+/// `before`, (offset, value) ascending, distinct: the final log's committed-visible records
+/// when the history has it (read from the log by offset: asked about a few gaps, a copy of
+/// every such record cost more than all the questions), else every record an ok poll returned
+/// or an acknowledged send reported (`known_without_truth`).
+pub(crate) fn known_between<'h>(
+    cx: &Context<'_, 'h>,
     partition: Partition<'h>,
     after: u64,
     before: u64,
-) -> &'k [(u64, u64)] {
-    known.get(&partition).map_or(&[][..], |records| {
-        let start = records.partition_point(|r| r.0 <= after);
-        let end = records.partition_point(|r| r.0 < before).max(start);
-        &records[start..end]
-    })
+) -> Vec<(u64, u64)> {
+    if let Some(records) = cx.truth.by_offset().get(&partition) {
+        let start = records.partition_point(|r| r.offset <= after);
+        let end = records.partition_point(|r| r.offset < before).max(start);
+        let visible = records[start..end]
+            .iter()
+            .filter(|r| r.status.is_committed());
+        let mut between: Vec<(u64, u64)> = visible.map(|r| (r.offset, r.value)).collect();
+        between.dedup();
+        return between;
+    }
+    cx.known_records()
+        .get(&partition)
+        .map_or(Vec::new(), |records| {
+            let start = records.partition_point(|r| r.0 <= after);
+            let end = records.partition_point(|r| r.0 < before).max(start);
+            records[start..end].to_vec()
+        })
 }
 
-/// Per partition, the records a consumer should see, (offset, value) ascending: the final
-/// log's committed-visible records when the history has it, else every record an ok poll
-/// returned or an acknowledged send reported.
-pub(crate) fn known_records<'h>(facts: &Facts<'h>, truth: &Truth<'_, 'h>) -> KnownRecords<'h> {
+/// Per partition without a final log, every record an ok poll returned or an acknowledged
+/// send reported, (offset, value) ascending, distinct.
+pub(crate) fn known_without_truth<'h>(
+    facts: &Facts<'h>,
+    truth: &Truth<'_, 'h>,
+) -> KnownRecords<'h> {
     let mut known: KnownRecords = BTreeMap::new();
-    for (&partition, records) in truth.by_offset() {
-        let visible = records.iter().filter(|r| r.status.is_committed());
-        known.insert(partition, visible.map(|r| (r.offset, r.value)).collect());
-    }
     for poll in &facts.polls {
         let partition = (poll.topic, poll.partition);
         if !truth.has(partition) {
@@ -326,7 +341,7 @@ pub(crate) fn known_records<'h>(facts: &Facts<'h>, truth: &Truth<'_, 'h>) -> Kno
 /// that returned nothing are passed over. With `a` the last offset the previous poll returned
 /// and `b` the first offset the next one returned:
 /// - nonmonotonic-poll if b ≤ a;
-/// - poll-skip if a known record (see `known_records`) lies strictly between a and b.
+/// - poll-skip if a known record (see `known_between`) lies strictly between a and b.
 ///
 /// The history has no assign/subscribe/rebalance events, so the scan assumes each process is
 /// one consumer that moves only by its own polls, and forgets a position when the process
@@ -368,8 +383,7 @@ pub(crate) fn scan_polls(cx: &Context) -> (Vec<PollSkip>, Vec<NonmonotonicPoll>)
                 } else if !rewound {
                     // Built when two polls of a partition by one process first need
                     // comparing.
-                    let known = cx.known_records();
-                    let between = known_between(known, partition, previous_offset, first.offset);
+                    let between = known_between(cx, partition, previous_offset, first.offset);
                     if !between.is_empty() {
                         skips.push(PollSkip {
                             process,
@@ -379,7 +393,7 @@ pub(crate) fn scan_polls(cx: &Context) -> (Vec<PollSkip>, Vec<NonmonotonicPoll>)
                             previous_offset,
                             next_poll: poll.op,
                             next_offset: first.offset,
-                            skipped: between.to_vec(),
+                            skipped: between,
                         });
                     }
                 }
