@@ -322,8 +322,22 @@ pub(crate) struct TxnFact<'h> {
     pub steps: &'h [TxnStep],
     /// Indices into `Facts::sends` of its send steps, in step order.
     pub sends: std::ops::Range<usize>,
+    /// Indices into `Facts::polls` of its poll steps, in step order (an ok txn's: the others'
+    /// poll steps are no ok polls).
+    pub polls: std::ops::Range<usize>,
     /// A poll step comes after a send step (where a precommitted read can be).
     pub polls_after_send: bool,
+    /// Two of its send steps may name the same `source` (their sources do not ascend).
+    pub sources_may_repeat: bool,
+}
+
+/// What the walk over a transaction's steps notes besides its sends and polls.
+#[derive(Default)]
+struct StepNotes {
+    polls_after_send: bool,
+    /// A send step has a `source`.
+    lineage: bool,
+    sources_may_repeat: bool,
 }
 
 /// A process's history in completion order, for the per-process scans.
@@ -356,6 +370,9 @@ pub(crate) struct Facts<'h> {
     pub topics: Topics<'h>,
     /// The latest invoke time of a `send` or `txn` op (0 if none).
     pub latest_invoke: u64,
+    /// The consumer groups commit-offset steps name in the `txn`s with lineage (a send step
+    /// with a `source`): the consume-transform-produce groups.
+    pub lineage_groups: BTreeSet<&'h str>,
 }
 
 /// Each process's events in completion order, in one vector (histories from the simulator
@@ -659,6 +676,8 @@ struct Builder<'h> {
     /// are in completion order, as a process invokes only once its previous op completed
     /// (`History::pairs` rejects anything else).
     timeline: Vec<(u64, ProcessEvent)>,
+    /// The groups of the current transaction's commit-offset steps.
+    commit_groups: Vec<&'h str>,
 }
 
 impl<'h> Builder<'h> {
@@ -675,6 +694,7 @@ impl<'h> Builder<'h> {
             names: FirstSeen::default(),
             slots: PartitionSlots::default(),
             timeline: Vec::with_capacity(room.sends + polls + room.txns),
+            commit_groups: Vec::new(),
         }
     }
 
@@ -770,10 +790,15 @@ impl<'h> Builder<'h> {
             Some(Operation::Txn { steps, .. }) => steps,
             _ => steps,
         };
-        let first_send = self.facts.sends.len();
-        let polls_after_send = self.txn_steps(invoke, done, *transactional, steps);
+        let (first_send, first_poll) = (self.facts.sends.len(), self.facts.polls.len());
+        let notes = self.txn_steps(invoke, done, *transactional, steps);
         if done.is_some_and(|d| d.phase != Phase::Ok) {
             self.timeline.push((invoke.process, ProcessEvent::Rewind));
+        }
+        for group in self.commit_groups.drain(..) {
+            if notes.lineage {
+                self.facts.lineage_groups.insert(group);
+            }
         }
         let txn = TxnFact {
             transactional: *transactional,
@@ -783,7 +808,9 @@ impl<'h> Builder<'h> {
             outcome: done.map(|d| d.phase),
             steps,
             sends: first_send..self.facts.sends.len(),
-            polls_after_send,
+            polls: first_poll..self.facts.polls.len(),
+            polls_after_send: notes.polls_after_send,
+            sources_may_repeat: notes.sources_may_repeat,
         };
         let kinds = SendKinds::of_txn(&txn);
         if kinds != SendKinds::NONE {
@@ -794,22 +821,31 @@ impl<'h> Builder<'h> {
         self.facts.txns.push(txn);
     }
 
-    /// The sends and ok polls of the next transaction's `steps`; whether a poll step comes
-    /// after a send step.
+    /// The sends and ok polls of the next transaction's `steps` (its commit-offset steps'
+    /// groups in `commit_groups`), and what else the walk notes.
     fn txn_steps(
         &mut self,
         invoke: &'h Op,
         done: Option<&'h Op>,
         transactional: bool,
         steps: &'h [TxnStep],
-    ) -> bool {
+    ) -> StepNotes {
         let outcome = done.map(|d| d.phase);
         let ok = outcome == Some(Phase::Ok);
         let txn = self.facts.txns.len();
-        let (mut sent, mut polls_after_send) = (false, false);
+        let (mut notes, mut sent, mut last_source) = (StepNotes::default(), false, None);
         for step in steps {
             sent |= matches!(step, TxnStep::Send { .. });
-            polls_after_send |= sent && matches!(step, TxnStep::Poll { .. });
+            notes.polls_after_send |= sent && matches!(step, TxnStep::Poll { .. });
+            if let TxnStep::Send {
+                source: Some(source),
+                ..
+            } = step
+            {
+                notes.lineage = true;
+                notes.sources_may_repeat |= last_source.is_some_and(|last| last >= *source);
+                last_source = Some(*source);
+            }
             match step {
                 TxnStep::Send {
                     topic,
@@ -843,10 +879,13 @@ impl<'h> Builder<'h> {
                     // scans the polls of every completed transaction).
                     None => _ = self.names.topic(topic),
                 },
-                TxnStep::CommitOffset { topic, .. } => _ = self.names.topic(topic),
+                TxnStep::CommitOffset { topic, group, .. } => {
+                    self.names.topic(topic);
+                    self.commit_groups.push(group);
+                }
             }
         }
-        polls_after_send
+        notes
     }
 
     /// The facts, with their topics ranked by name and their indexes.

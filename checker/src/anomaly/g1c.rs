@@ -25,7 +25,7 @@ use super::Finding;
 use crate::causal::FindingRecords;
 use crate::detect::Context;
 use crate::facts::{SendKinds, TopicRef};
-use crate::history::{Phase, TxnStep};
+use crate::history::Phase;
 
 mod graph;
 
@@ -164,22 +164,15 @@ fn write_read_edges<'h>(
     // Only polls of partitions committed transactions write to can give an edge.
     let written = facts.partitions_with(SendKinds::OF_COMMITTED_TXN);
     for (reader, &t) in committed.iter().enumerate() {
-        for step in facts.txns[t].steps {
-            let TxnStep::Poll {
-                topic,
-                partition,
-                records,
-            } = step
-            else {
-                continue;
-            };
-            let topic = facts.topics.get(topic).expect("a topic of the history");
-            if !written.contains(&(topic, *partition)) {
+        // A committed transaction's poll steps are all ok polls: its facts, not its steps.
+        for poll in &facts.polls[facts.txns[t].polls.clone()] {
+            let (topic, partition) = (poll.topic, poll.partition);
+            if !written.contains(&(topic, partition)) {
                 continue;
             }
-            for r in records {
+            for r in poll.records {
                 let writers: Vec<(usize, Option<u64>)> = facts
-                    .sends_of(topic, *partition, r.value)
+                    .sends_of(topic, partition, r.value)
                     .iter()
                     .map(|&s| &facts.sends[s])
                     .filter_map(|s| Some((node_of[s.txn()?]?, s.acked_offset())))
@@ -190,7 +183,7 @@ fn write_read_edges<'h>(
                     None => None,
                 };
                 if let Some(writer) = writer.filter(|&w| w != reader) {
-                    let evidence = (topic, *partition, r.value, None);
+                    let evidence = (topic, partition, r.value, None);
                     edges
                         .entry((writer, reader, Dependency::Wr))
                         .or_insert(evidence);
