@@ -23,6 +23,8 @@ use std::borrow::Cow;
 use std::cell::{Cell, OnceCell};
 use std::collections::BTreeMap;
 
+use rustc_hash::FxHashMap;
+
 use crate::anomaly::*;
 pub use crate::detect::{CheckError, check_all};
 use crate::detect::{Context, run_passes};
@@ -351,10 +353,13 @@ pub(crate) fn known_without_truth<'h>(
 pub(crate) fn scan_polls(cx: &Context) -> (Vec<PollSkip>, Vec<NonmonotonicPoll>) {
     let facts = cx.facts;
     let (mut skips, mut backwards) = (Vec::new(), Vec::new());
+    // Per partition: (last offset returned, completion of that poll). One map for every
+    // process, emptied for each (a simulated history has a process per call: a map each was
+    // an allocation each); looked up, never iterated, so its order is never seen.
+    let mut position: FxHashMap<Partition, (u64, u64)> = FxHashMap::default();
     // A finding compares two polls of a process.
     for (&process, events) in facts.by_process.iter().filter(|(_, e)| e.len() >= 2) {
-        // Per partition: (last offset returned, completion of that poll).
-        let mut position: BTreeMap<Partition, (u64, u64)> = BTreeMap::new();
+        position.clear();
         for (_, event) in events {
             let poll = match *event {
                 ProcessEvent::Rewind => {
@@ -381,8 +386,6 @@ pub(crate) fn scan_polls(cx: &Context) -> (Vec<PollSkip>, Vec<NonmonotonicPoll>)
                         next_offset: first.offset,
                     });
                 } else if !rewound {
-                    // Built when two polls of a partition by one process first need
-                    // comparing.
                     let between = known_between(cx, partition, previous_offset, first.offset);
                     if !between.is_empty() {
                         skips.push(PollSkip {
@@ -401,23 +404,19 @@ pub(crate) fn scan_polls(cx: &Context) -> (Vec<PollSkip>, Vec<NonmonotonicPoll>)
             position.insert(partition, (last.offset, poll.op));
         }
     }
-    skips.sort_by(|a, b| {
-        (&a.topic, a.partition, a.process, a.next_poll).cmp(&(
-            &b.topic,
-            b.partition,
-            b.process,
-            b.next_poll,
-        ))
+    sort_by_poll(&mut skips, |f| {
+        (&f.topic, f.partition, f.process, f.next_poll)
     });
-    backwards.sort_by(|a, b| {
-        (&a.topic, a.partition, a.process, a.next_poll).cmp(&(
-            &b.topic,
-            b.partition,
-            b.process,
-            b.next_poll,
-        ))
+    sort_by_poll(&mut backwards, |f| {
+        (&f.topic, f.partition, f.process, f.next_poll)
     });
     (skips, backwards)
+}
+
+/// Sorts the per-process scan's findings by partition, then process, then poll (`key` gives
+/// them; stable).
+fn sort_by_poll<T>(findings: &mut [T], key: impl Fn(&T) -> (&String, u32, u64, u64)) {
+    findings.sort_by(|a, b| key(a).cmp(&key(b)));
 }
 
 /// poll-skip: the poll skips of the per-process scan (`scan_polls`).
