@@ -7,6 +7,12 @@
 //! Parses every FILE (eosim JSON Lines, e.g. from `eosim run --history`) once, then checks
 //! each ROUNDS times (default 1). With --dump, prints each file's findings as JSON, one line
 //! per file, to diff against the output of another build.
+//!
+//! The allocator is the eosim binary's (mimalloc), as for `eosim check FILE`: how the kernel
+//! hands out and zeroes fresh pages is a good part of a check's time, and differs by allocator.
+
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() {
     let usage = "usage: check_profile [--rounds N] [--dump] FILE...";

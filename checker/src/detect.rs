@@ -64,10 +64,11 @@ impl<'c, 'h> Context<'c, 'h> {
         self.poll_scan.get_or_init(|| crate::txn::scan_polls(self))
     }
 
-    /// Per partition, the records a consumer should see (`txn::known_records`).
+    /// Per partition without a final log, the records a consumer should see
+    /// (`txn::known_without_truth`; `txn::known_between` asks it).
     pub fn known_records(&self) -> &KnownRecords<'h> {
         self.known_records
-            .get_or_init(|| crate::txn::known_records(self.facts, &self.truth))
+            .get_or_init(|| crate::txn::known_without_truth(self.facts, &self.truth))
     }
 
     /// The order inside each operation: its polls' and its transaction's sends'

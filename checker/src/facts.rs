@@ -270,6 +270,11 @@ impl<'h> SendFact<'h> {
         (self.completion != 0).then_some(u64::from(self.completion))
     }
 
+    /// Its partition's slot (see `Facts::slot_partitions`).
+    pub fn slot(&self) -> usize {
+        self.slot as usize
+    }
+
     /// Index into `Facts::txns` of the `txn` op this is a step of.
     pub fn txn(&self) -> Option<usize> {
         (self.txn != NO_TXN).then_some(self.txn as usize)
@@ -317,6 +322,22 @@ pub(crate) struct TxnFact<'h> {
     pub steps: &'h [TxnStep],
     /// Indices into `Facts::sends` of its send steps, in step order.
     pub sends: std::ops::Range<usize>,
+    /// Indices into `Facts::polls` of its poll steps, in step order (an ok txn's: the others'
+    /// poll steps are no ok polls).
+    pub polls: std::ops::Range<usize>,
+    /// A poll step comes after a send step (where a precommitted read can be).
+    pub polls_after_send: bool,
+    /// Two of its send steps may name the same `source` (their sources do not ascend).
+    pub sources_may_repeat: bool,
+}
+
+/// What the walk over a transaction's steps notes besides its sends and polls.
+#[derive(Default)]
+struct StepNotes {
+    polls_after_send: bool,
+    /// A send step has a `source`.
+    lineage: bool,
+    sources_may_repeat: bool,
 }
 
 /// A process's history in completion order, for the per-process scans.
@@ -349,6 +370,9 @@ pub(crate) struct Facts<'h> {
     pub topics: Topics<'h>,
     /// The latest invoke time of a `send` or `txn` op (0 if none).
     pub latest_invoke: u64,
+    /// The consumer groups commit-offset steps name in the `txn`s with lineage (a send step
+    /// with a `source`): the consume-transform-produce groups.
+    pub lineage_groups: BTreeSet<&'h str>,
 }
 
 /// Each process's events in completion order, in one vector (histories from the simulator
@@ -378,6 +402,50 @@ impl ProcessEvents {
     }
 }
 
+/// Kinds of sends a partition may receive, as flags, noted per partition slot as the facts
+/// are built (`Facts::partitions_with`): a detector asking which partitions some kind of send
+/// goes to walks no send (walks of every send, 64 bytes each, for a flag per partition cost
+/// about as much as the detectors' own work).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct SendKinds(u8);
+
+impl SendKinds {
+    pub const NONE: Self = Self(0);
+    /// A send step with lineage (`source`).
+    pub const LINEAGE: Self = Self(1);
+    /// A send step of a transactional `txn` with two send steps or more.
+    pub const OF_MULTI_SEND_TXN: Self = Self(2);
+    /// A send step of a transactional `txn` that completed, not `fail`.
+    pub const OF_UNFAILED_TXN: Self = Self(4);
+    /// A send step of a transactional `txn` that completed ok.
+    pub const OF_COMMITTED_TXN: Self = Self(8);
+
+    fn add(&mut self, kinds: SendKinds) {
+        self.0 |= kinds.0;
+    }
+
+    fn has(self, kinds: SendKinds) -> bool {
+        self.0 & kinds.0 != 0
+    }
+
+    /// The kinds a transaction's send steps are, besides their own (`LINEAGE`).
+    fn of_txn(txn: &TxnFact) -> SendKinds {
+        let mut kinds = SendKinds::NONE;
+        if txn.transactional {
+            if txn.sends.len() >= 2 {
+                kinds.add(SendKinds::OF_MULTI_SEND_TXN);
+            }
+            if txn.outcome.is_some_and(|o| o != Phase::Fail) {
+                kinds.add(SendKinds::OF_UNFAILED_TXN);
+            }
+            if txn.outcome == Some(Phase::Ok) {
+                kinds.add(SendKinds::OF_COMMITTED_TXN);
+            }
+        }
+        kinds
+    }
+}
+
 /// Sends by (topic, partition, value): two aligned vectors grouped by partition and sorted
 /// by value within one, rather than a map of vectors (one allocation each, however many
 /// sends; this runs once per simulated seed).
@@ -396,6 +464,8 @@ pub(crate) struct SendIndex<'h> {
     names: Vec<&'h Topic>,
     /// Each partition slot's key (`SendFact::slot`).
     slot_keys: Vec<u64>,
+    /// The kinds of sends each partition slot has.
+    slot_kinds: Vec<SendKinds>,
 }
 
 /// A partition as one integer: its topic's rank above its number (ordered as the partitions
@@ -410,7 +480,12 @@ impl<'h> SendIndex<'h> {
         // then a sort by value of each partition that is not in value order already (a
         // simulated workload's sends to a partition mostly come in value order): no sort of
         // every send, and no vector of sort keys beside the index.
-        let PartitionSlots { keys, counts, .. } = placed;
+        let PartitionSlots {
+            keys,
+            counts,
+            kinds,
+            ..
+        } = placed;
         // Each partition's first position, by key; then, as sends are placed, its next.
         let mut order: Vec<usize> = (0..keys.len()).collect();
         order.sort_unstable_by_key(|&slot| keys[slot]);
@@ -440,6 +515,7 @@ impl<'h> SendIndex<'h> {
             partitions,
             names: topics.names.clone(),
             slot_keys: keys,
+            slot_kinds: kinds,
         }
     }
 
@@ -447,12 +523,6 @@ impl<'h> SendIndex<'h> {
     fn find(&self, key: u64) -> Option<&(u64, Range<usize>, KeyRanges)> {
         let at = self.partitions.binary_search_by_key(&key, |p| p.0).ok()?;
         Some(&self.partitions[at])
-    }
-
-    /// The sends to a partition, by value (one value's in invoke order).
-    fn to_partition(&self, topic: TopicRef<'h>, partition: u32) -> &[usize] {
-        self.find(partition_key(topic, partition))
-            .map_or(&[], |(_, range, _)| &self.ids[range.clone()])
     }
 
     /// The partition a key names.
@@ -529,6 +599,8 @@ struct PartitionSlots {
     last: Option<(u64, u32)>,
     /// How many sends each of `keys` has.
     counts: Vec<usize>,
+    /// The kinds of sends each of `keys` has (`SendKinds`).
+    kinds: Vec<SendKinds>,
 }
 
 impl PartitionSlots {
@@ -555,6 +627,7 @@ impl PartitionSlots {
         known.unwrap_or_else(|| {
             self.keys.push(key);
             self.counts.push(0);
+            self.kinds.push(SendKinds::NONE);
             let slot = (self.keys.len() - 1) as u32;
             self.slot_of.insert(key, slot);
             slot
@@ -603,6 +676,8 @@ struct Builder<'h> {
     /// are in completion order, as a process invokes only once its previous op completed
     /// (`History::pairs` rejects anything else).
     timeline: Vec<(u64, ProcessEvent)>,
+    /// The groups of the current transaction's commit-offset steps.
+    commit_groups: Vec<&'h str>,
 }
 
 impl<'h> Builder<'h> {
@@ -619,6 +694,7 @@ impl<'h> Builder<'h> {
             names: FirstSeen::default(),
             slots: PartitionSlots::default(),
             timeline: Vec::with_capacity(room.sends + polls + room.txns),
+            commit_groups: Vec::new(),
         }
     }
 
@@ -628,6 +704,9 @@ impl<'h> Builder<'h> {
             self.timeline.push((process, event));
         }
         let slot = self.slots.place(partition_key(send.topic, send.partition));
+        if send.source.is_some() {
+            self.slots.kinds[slot as usize].add(SendKinds::LINEAGE);
+        }
         self.facts.sends.push(SendFact::new(send, slot));
     }
 
@@ -711,12 +790,17 @@ impl<'h> Builder<'h> {
             Some(Operation::Txn { steps, .. }) => steps,
             _ => steps,
         };
-        let first_send = self.facts.sends.len();
-        self.txn_steps(invoke, done, *transactional, steps);
+        let (first_send, first_poll) = (self.facts.sends.len(), self.facts.polls.len());
+        let notes = self.txn_steps(invoke, done, *transactional, steps);
         if done.is_some_and(|d| d.phase != Phase::Ok) {
             self.timeline.push((invoke.process, ProcessEvent::Rewind));
         }
-        self.facts.txns.push(TxnFact {
+        for group in self.commit_groups.drain(..) {
+            if notes.lineage {
+                self.facts.lineage_groups.insert(group);
+            }
+        }
+        let txn = TxnFact {
             transactional: *transactional,
             txn_id: txn_id.as_deref(),
             invoke: invoke.index,
@@ -724,21 +808,44 @@ impl<'h> Builder<'h> {
             outcome: done.map(|d| d.phase),
             steps,
             sends: first_send..self.facts.sends.len(),
-        });
+            polls: first_poll..self.facts.polls.len(),
+            polls_after_send: notes.polls_after_send,
+            sources_may_repeat: notes.sources_may_repeat,
+        };
+        let kinds = SendKinds::of_txn(&txn);
+        if kinds != SendKinds::NONE {
+            for send in &self.facts.sends[txn.sends.clone()] {
+                self.slots.kinds[send.slot as usize].add(kinds);
+            }
+        }
+        self.facts.txns.push(txn);
     }
 
-    /// The sends and ok polls of the next transaction's `steps`.
+    /// The sends and ok polls of the next transaction's `steps` (its commit-offset steps'
+    /// groups in `commit_groups`), and what else the walk notes.
     fn txn_steps(
         &mut self,
         invoke: &'h Op,
         done: Option<&'h Op>,
         transactional: bool,
         steps: &'h [TxnStep],
-    ) {
+    ) -> StepNotes {
         let outcome = done.map(|d| d.phase);
         let ok = outcome == Some(Phase::Ok);
         let txn = self.facts.txns.len();
+        let (mut notes, mut sent, mut last_source) = (StepNotes::default(), false, None);
         for step in steps {
+            sent |= matches!(step, TxnStep::Send { .. });
+            notes.polls_after_send |= sent && matches!(step, TxnStep::Poll { .. });
+            if let TxnStep::Send {
+                source: Some(source),
+                ..
+            } = step
+            {
+                notes.lineage = true;
+                notes.sources_may_repeat |= last_source.is_some_and(|last| last >= *source);
+                last_source = Some(*source);
+            }
             match step {
                 TxnStep::Send {
                     topic,
@@ -772,9 +879,13 @@ impl<'h> Builder<'h> {
                     // scans the polls of every completed transaction).
                     None => _ = self.names.topic(topic),
                 },
-                TxnStep::CommitOffset { topic, .. } => _ = self.names.topic(topic),
+                TxnStep::CommitOffset { topic, group, .. } => {
+                    self.names.topic(topic);
+                    self.commit_groups.push(group);
+                }
             }
         }
+        notes
     }
 
     /// The facts, with their topics ranked by name and their indexes.
@@ -830,30 +941,23 @@ impl<'h> Facts<'h> {
         facts
     }
 
-    /// Sends to a partition, by value (one value's in invoke order).
-    pub fn sends_to(&self, topic: TopicRef<'h>, partition: u32) -> &[usize] {
-        self.send_index.to_partition(topic, partition)
+    /// The partitions that some send of one of `kinds` goes to.
+    pub fn partitions_with(&self, kinds: SendKinds) -> BTreeSet<(TopicRef<'h>, u32)> {
+        let flags = self.slots_with(kinds);
+        let flagged = self.slot_partitions().zip(flags).filter(|(_, flag)| *flag);
+        flagged.map(|(partition, _)| partition).collect()
     }
 
-    /// The partitions `sends` go to: a flag per partition slot (`SendFact::slot`), where a
-    /// search per send among the partitions, or inserting every send's partition into a set,
-    /// cost a search or more each.
-    pub fn partitions_of<'a>(
-        &self,
-        sends: impl Iterator<Item = &'a SendFact<'h>>,
-    ) -> BTreeSet<(TopicRef<'h>, u32)>
-    where
-        'h: 'a,
-    {
-        let slot_keys = &self.send_index.slot_keys;
-        let mut flags = vec![false; slot_keys.len()];
-        for send in sends {
-            flags[send.slot as usize] = true;
-        }
-        let flagged = slot_keys.iter().zip(flags).filter(|(_, flag)| *flag);
-        flagged
-            .map(|(&key, _)| self.send_index.partition(key))
-            .collect()
+    /// Per partition slot (`SendFact::slot`), whether some send of one of `kinds` goes to it.
+    pub fn slots_with(&self, kinds: SendKinds) -> Vec<bool> {
+        let slots = &self.send_index.slot_kinds;
+        slots.iter().map(|slot| slot.has(kinds)).collect()
+    }
+
+    /// The partition of each send slot (`SendFact::slot`), by slot.
+    pub fn slot_partitions(&self) -> impl Iterator<Item = (TopicRef<'h>, u32)> + '_ {
+        let index = &self.send_index;
+        index.slot_keys.iter().map(|&key| index.partition(key))
     }
 
     /// How many records the ok polls returned, per partition they returned some of: to

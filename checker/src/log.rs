@@ -22,7 +22,7 @@ use rustc_hash::FxHashMap;
 use crate::anomaly::*;
 use crate::detect::{CheckError, Context, run_passes};
 use crate::facts::{Facts, SendFact, TopicRef};
-use crate::history::{History, Phase};
+use crate::history::{History, LogEntry, Phase};
 
 /// Everything known about one partition, in sorted vectors and a map (one allocation each,
 /// however many records: this runs once per simulated seed).
@@ -44,7 +44,7 @@ pub(crate) struct PartitionView<'f> {
     sent_values: &'f [u64],
     /// Offset → the value first observed there (final-log record, acknowledged offset or
     /// polled record), to tell whether observers disagree without ordering the observations.
-    first_value_at: FirstValues,
+    first_value_at: FirstValues<'f>,
     /// Some observation's value differs from the first at its offset.
     has_inconsistent_offsets: bool,
     /// Highest offset any poll observed.
@@ -105,22 +105,43 @@ impl PartitionView<'_> {
     }
 }
 
-/// Offset → the first value observed there: in an array over the final log's offsets when
-/// they are dense (a log's are: 9 bytes an offset, no hashing), in a hash map for any other
-/// offset (looked up, never iterated).
+/// Offset → the first value observed there. The final log answers for its own offsets when
+/// they count up from its first one, one record each (a log's do): it is observed first, so
+/// its records are the first values there, read in place. Otherwise an array over the final
+/// log's offsets when they are dense (9 bytes an offset, no hashing). A hash map holds any
+/// other offset (looked up, never iterated).
 #[derive(Debug, Default)]
-struct FirstValues {
-    /// The array's first offset.
+struct FirstValues<'f> {
+    /// The array's (or the log's) first offset.
     base: u64,
+    /// A final log whose record `i` is at offset `base + i`.
+    log: &'f [LogEntry],
     values: Vec<u64>,
     /// Which slots of `values` hold a value.
     set: Vec<bool>,
     others: FxHashMap<u64, u64>,
 }
 
-impl FirstValues {
+impl<'f> FirstValues<'f> {
     /// Offsets spanning at most this many slots per offset (and a little) get an array.
     const DENSE_SLOTS_PER_OFFSET: u64 = 2;
+
+    /// Takes a partition's first final log as the first values at its offsets, if its offsets
+    /// count up one by one from the first; false if not (then it must be observed record by
+    /// record).
+    fn take_log(&mut self, records: &'f [LogEntry]) -> bool {
+        let Some(first) = records.first() else {
+            return true;
+        };
+        let counts_up = records
+            .windows(2)
+            .all(|w| w[0].offset.checked_add(1) == Some(w[1].offset));
+        let unobserved = self.log.is_empty() && self.values.is_empty() && self.others.is_empty();
+        if counts_up && unobserved {
+            (self.base, self.log) = (first.offset, records);
+        }
+        counts_up && unobserved
+    }
 
     /// Gives `offsets` (the final log's) an array of slots if they are dense.
     fn cover(&mut self, offsets: impl Iterator<Item = u64> + Clone) {
@@ -128,7 +149,8 @@ impl FirstValues {
         let (Some(low), Some(high)) = (offsets.clone().min(), offsets.max()) else {
             return;
         };
-        if self.values.is_empty() && (high - low) / Self::DENSE_SLOTS_PER_OFFSET <= count + 64 {
+        let uncovered = self.values.is_empty() && self.log.is_empty();
+        if uncovered && (high - low) / Self::DENSE_SLOTS_PER_OFFSET <= count + 64 {
             let slots = (high - low) as usize + 1;
             self.base = low;
             self.values = vec![0; slots];
@@ -140,9 +162,11 @@ impl FirstValues {
     fn first(&mut self, offset: u64, value: u64) -> u64 {
         let slot = offset
             .checked_sub(self.base)
-            .and_then(|slot| usize::try_from(slot).ok())
-            .filter(|&slot| slot < self.values.len());
-        match slot {
+            .and_then(|slot| usize::try_from(slot).ok());
+        if let Some(record) = slot.and_then(|slot| self.log.get(slot)) {
+            return record.value;
+        }
+        match slot.filter(|&slot| slot < self.values.len()) {
             Some(slot) if self.set[slot] => self.values[slot],
             Some(slot) => {
                 self.set[slot] = true;
@@ -295,7 +319,11 @@ pub(crate) fn build_views<'f, 'h>(history: &'h History, facts: &'f Facts<'h>) ->
         let v = views.entry((topic, log.partition)).or_default();
         v.has_ground_truth = true;
         v.placements.reserve(log.records.len());
-        v.first_value_at.cover(log.records.iter().map(|r| r.offset));
+        // A log taken whole holds the first value at each of its offsets: nothing to observe.
+        let observed = !v.first_value_at.take_log(&log.records);
+        if observed {
+            v.first_value_at.cover(log.records.iter().map(|r| r.offset));
+        }
         for r in &log.records {
             if r.status.is_committed() {
                 v.placements.push((r.value, r.offset));
@@ -304,19 +332,17 @@ pub(crate) fn build_views<'f, 'h>(history: &'h History, facts: &'f Facts<'h>) ->
                     .get_or_insert_default()
                     .push((r.value, r.offset));
             }
-            v.observe(r.offset, r.value);
-        }
-    }
-    let truth_known = !history.final_logs.is_empty();
-    for (partition, values, sends) in facts.send_index.partitions_with_values() {
-        let v = views.entry(partition).or_default();
-        (v.sends, v.sent_values) = (sends, values);
-        for send in sends.iter().map(|&i| &facts.sends[i]) {
-            if let (Some(offset), Some(_)) = (send.acked_offset(), send.completion()) {
-                v.observe(offset, send.value);
+            if observed {
+                v.observe(r.offset, r.value);
             }
         }
     }
+    for (partition, values, sends) in facts.send_index.partitions_with_values() {
+        let v = views.entry(partition).or_default();
+        (v.sends, v.sent_values) = (sends, values);
+    }
+    observe_acks(facts, &mut views);
+    let truth_known = !history.final_logs.is_empty();
     for poll in &facts.polls {
         let v = views.entry((poll.topic, poll.partition)).or_default();
         for r in poll.records {
@@ -329,6 +355,28 @@ pub(crate) fn build_views<'f, 'h>(history: &'h History, facts: &'f Facts<'h>) ->
     }
     views.values_mut().for_each(PartitionView::finish);
     views
+}
+
+/// Observes every acknowledged offset, walking the sends in the order they are stored (by
+/// value, through the send index, was a cache miss a send): whether observers disagree at an
+/// offset does not depend on the order they are observed in.
+fn observe_acks(facts: &Facts, views: &mut Views) {
+    let keys: Vec<_> = views.keys().copied().collect();
+    // Each send's partition slot → its view's position in `views` (every sent-to partition
+    // has one).
+    let view_of_slot: Vec<usize> = facts
+        .slot_partitions()
+        .map(|partition| {
+            keys.binary_search(&partition)
+                .expect("a view per partition")
+        })
+        .collect();
+    let mut views: Vec<&mut PartitionView> = views.values_mut().collect();
+    for send in &facts.sends {
+        if let (Some(offset), Some(_)) = (send.acked_offset(), send.completion()) {
+            views[view_of_slot[send.slot()]].observe(offset, send.value);
+        }
+    }
 }
 
 /// Runs every log check (the `Log` rows of `anomaly_kinds!`) over `history`. Findings come

@@ -26,7 +26,7 @@ use serde::{Deserialize, Serialize};
 use super::Finding;
 use crate::causal::FindingRecords;
 use crate::detect::Context;
-use crate::facts::{Facts, TxnFact, phase_name};
+use crate::facts::{Facts, SendKinds, TxnFact, phase_name};
 use crate::history::{Phase, PolledRecord, TxnStep};
 use crate::txn::Partition;
 use reached::Reached;
@@ -167,13 +167,7 @@ fn reads_of_other_transactions(
     latest_invoke: u64,
 ) -> Vec<(usize, PolledRecord, usize)> {
     let facts = cx.facts;
-    let written = facts.partitions_of(
-        facts
-            .txns
-            .iter()
-            .filter(|t| t.transactional && t.outcome.is_some_and(|o| o != Phase::Fail))
-            .flat_map(|t| facts.sends[t.sends.clone()].iter()),
-    );
+    let written = facts.partitions_with(SendKinds::OF_UNFAILED_TXN);
     let mut candidates = Vec::new();
     if written.is_empty() {
         return candidates;

@@ -24,8 +24,8 @@ use serde::{Deserialize, Serialize};
 use super::Finding;
 use crate::causal::FindingRecords;
 use crate::detect::Context;
-use crate::facts::TopicRef;
-use crate::history::{Phase, TxnStep};
+use crate::facts::{SendKinds, TopicRef};
+use crate::history::Phase;
 
 mod graph;
 
@@ -162,28 +162,17 @@ fn write_read_edges<'h>(
 ) {
     let facts = cx.facts;
     // Only polls of partitions committed transactions write to can give an edge.
-    let written = facts.partitions_of(
-        committed
-            .iter()
-            .flat_map(|&t| facts.sends[facts.txns[t].sends.clone()].iter()),
-    );
+    let written = facts.partitions_with(SendKinds::OF_COMMITTED_TXN);
     for (reader, &t) in committed.iter().enumerate() {
-        for step in facts.txns[t].steps {
-            let TxnStep::Poll {
-                topic,
-                partition,
-                records,
-            } = step
-            else {
-                continue;
-            };
-            let topic = facts.topics.get(topic).expect("a topic of the history");
-            if !written.contains(&(topic, *partition)) {
+        // A committed transaction's poll steps are all ok polls: its facts, not its steps.
+        for poll in &facts.polls[facts.txns[t].polls.clone()] {
+            let (topic, partition) = (poll.topic, poll.partition);
+            if !written.contains(&(topic, partition)) {
                 continue;
             }
-            for r in records {
+            for r in poll.records {
                 let writers: Vec<(usize, Option<u64>)> = facts
-                    .sends_of(topic, *partition, r.value)
+                    .sends_of(topic, partition, r.value)
                     .iter()
                     .map(|&s| &facts.sends[s])
                     .filter_map(|s| Some((node_of[s.txn()?]?, s.acked_offset())))
@@ -194,7 +183,7 @@ fn write_read_edges<'h>(
                     None => None,
                 };
                 if let Some(writer) = writer.filter(|&w| w != reader) {
-                    let evidence = (topic, *partition, r.value, None);
+                    let evidence = (topic, partition, r.value, None);
                     edges
                         .entry((writer, reader, Dependency::Wr))
                         .or_insert(evidence);

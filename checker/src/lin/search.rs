@@ -20,12 +20,16 @@
 //! - Operations with an unknown outcome have no return event: they never force backtracking,
 //!   and the search succeeds as soon as every operation with a known outcome is linearized
 //!   (the rest may take effect later, or never).
+//! - Of two such operations with the same input (twins: etcd's clients repeat writes that
+//!   time out), the later-called is tried only once the earlier is linearized (see
+//!   [`twins_before`]): the orders of twins were most of the search's steps on Porcupine's
+//!   etcd logs (1,065,709 → 410,240 over the 102 logs, the same verdicts and counterexamples).
 
 use std::hash::{Hash, Hasher};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Instant;
 
-use rustc_hash::FxHasher;
+use rustc_hash::{FxHashMap, FxHasher};
 
 use super::bitset::{Bitset, mix64};
 use super::models::{Model, Operation};
@@ -628,6 +632,36 @@ impl Records {
     }
 }
 
+/// Per operation, its twin before it, or `NONE`: the latest operation called before it with
+/// the same input that, as it, has an unknown outcome (no return, no output) and is not
+/// read-only. The search linearizes twins in call order only, and loses no linearization by
+/// it: where the later one is linearized and the earlier not, the earlier can take its place
+/// (it was called first, has no return to meet and steps the same), and the later the
+/// earlier's place after it, if any (the later's call had passed by then). Histories whose
+/// clients time out repeat such operations (etcd's: a write of 2 times out, then another),
+/// and the orders in which the search tried them were most of its steps.
+fn twins_before<M: Model>(
+    operations: &[&Operation<M::Input, M::Output>],
+    events: &EventList,
+    read_only: &[bool],
+) -> Vec<u32> {
+    let mut twins = vec![NONE; operations.len()];
+    // The latest such operation of each input (looked up only: its order is never seen).
+    let mut latest: FxHashMap<&M::Input, u32> = FxHashMap::default();
+    let calls = (0..events.operation.len()).filter(|&event| events.is_call[event]);
+    for operation in calls.map(|event| events.operation[event]) {
+        let op = operations[operation as usize];
+        if op.ret.is_none()
+            && op.output.is_none()
+            && !read_only[operation as usize]
+            && let Some(twin) = latest.insert(&op.input, operation)
+        {
+            twins[operation as usize] = twin;
+        }
+    }
+    twins
+}
+
 /// Word-by-word: sets are a few words long, shorter than a call to `memcmp` is worth.
 fn same_words(a: &[u64], b: &[u64]) -> bool {
     a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x == y)
@@ -658,6 +692,9 @@ pub struct Search<'a, M: Model> {
     /// that may enable an operation could still come before it returns, the operation is not
     /// given up (see [`Search::outgrown`]).
     resets: Vec<bool>,
+    /// Per operation: an interchangeable operation with an unknown outcome called before it
+    /// (see [`twins_before`]), which must be linearized first, or `NONE`.
+    twin_before: Vec<u32>,
     /// The deepest stack seen: (operation, state after it).
     deepest: Vec<(u32, u32)>,
     /// Whether the search is in the configuration `deepest` ends in (it has not moved since).
@@ -707,6 +744,7 @@ impl<'a, M: Model> Search<'a, M> {
                     !model.is_read_only(&op.input, op.output.as_ref()) && model.resets(&op.input)
                 })
                 .collect(),
+            twin_before: Vec::new(),
             deepest: Vec::new(),
             at_deepest: true,
             deepest_outgrown: None,
@@ -719,6 +757,7 @@ impl<'a, M: Model> Search<'a, M> {
             finished: None,
             charged: 0,
         };
+        search.twin_before = twins_before::<M>(operations, &search.events, &search.read_only);
         search.state = search.intern(model.init());
         search
     }
@@ -870,6 +909,7 @@ impl<'a, M: Model> Search<'a, M> {
             + self.stack.capacity() * size_of::<(u32, u32, bool)>()
             + self.read_only.capacity()
             + self.resets.capacity()
+            + self.twin_before.capacity() * 4
             + self.deepest.capacity() * 8
     }
 
@@ -914,6 +954,11 @@ impl<'a, M: Model> Search<'a, M> {
             let operation = self.events.operation[event as usize];
             let read_only = self.read_only[operation as usize];
             if read_only != self.read_only_pass {
+                self.event = self.events.next[event as usize];
+                continue;
+            }
+            let twin = self.twin_before[operation as usize];
+            if twin != NONE && !self.linearized.contains(twin as usize) {
                 self.event = self.events.next[event as usize];
                 continue;
             }
@@ -1090,6 +1135,7 @@ impl<'a, M: Model> Search<'a, M> {
         self.linearized = Bitset::new(0);
         self.read_only = Vec::new();
         self.resets = Vec::new();
+        self.twin_before = Vec::new();
     }
 
     /// The result so far (verdict `Unknown` if the search has not finished).
@@ -1248,6 +1294,39 @@ mod tests {
             check(&[early_read, late_write]).verdict,
             SearchVerdict::NotLinearizable
         );
+    }
+
+    #[test]
+    fn twins_with_unknown_outcomes_are_tried_in_call_order_only() {
+        // Writes of 1 and 2 that time out, three of each, then reads of 1, 2 and 1: the
+        // writes take effect in the order the reads need. A read of 3 after them cannot be
+        // placed.
+        let mut history: Vec<_> = (0..6)
+            .map(|i| {
+                op(
+                    RegisterInput::Write(Value::Int(1 + i as i64 % 2)),
+                    None,
+                    i,
+                    None,
+                )
+            })
+            .collect();
+        let twins = {
+            let refs: Vec<_> = history.iter().collect();
+            let events = EventList::new(&refs);
+            let read_only = vec![false; refs.len()];
+            twins_before::<Register>(&refs, &events, &read_only)
+        };
+        assert_eq!(twins, vec![NONE, NONE, 0, 1, 2, 3]);
+        history.push(op(RegisterInput::Read, Some(1), 10, Some(11)));
+        history.push(op(RegisterInput::Read, Some(2), 12, Some(13)));
+        history.push(op(RegisterInput::Read, Some(1), 14, Some(15)));
+        let outcome = check(&history);
+        assert_eq!(outcome.verdict, SearchVerdict::Linearizable);
+        history.push(op(RegisterInput::Read, Some(3), 16, Some(17)));
+        let outcome = check(&history);
+        assert_eq!(outcome.verdict, SearchVerdict::NotLinearizable);
+        assert_eq!(outcome.failure.expect("a counterexample").stuck, 9);
     }
 
     #[test]

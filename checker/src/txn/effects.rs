@@ -2,12 +2,10 @@
 //! [`lost_effects`]), over committed outputs kept as plain integers; a finding's records are
 //! built only for the inputs it names.
 
-use std::collections::BTreeSet;
-
-use super::{Partition, Truth, phase_name};
+use super::{ByValue, Partition, Truth, phase_name};
 use crate::anomaly::*;
 use crate::detect::Context;
-use crate::facts::{Facts, partition_key};
+use crate::facts::{Facts, SendKinds, partition_key};
 use crate::history::LogEntry;
 use crate::history::TxnStep;
 
@@ -70,7 +68,10 @@ impl Effects {
         // Stable (equal inputs are identical): a partition's outputs usually come as
         // ascending runs of inputs, which this merges.
         attributed.sort();
-        let (mut inputs, mut output_counts) = (Vec::new(), Vec::new());
+        // Room for every input at once: grown by doubling, the vectors were copied and
+        // touched twice their size in fresh pages.
+        let mut inputs = Vec::with_capacity(attributed.len());
+        let mut output_counts = Vec::with_capacity(attributed.len());
         for run in attributed.chunk_by(|a, b| a == b) {
             inputs.push(run[0]);
             output_counts.push(u32::try_from(run.len()).unwrap_or(u32::MAX));
@@ -109,13 +110,7 @@ fn for_each_output<'h>(
 ) {
     let mut sources: Vec<u64> = Vec::new();
     // Only send steps carry lineage: the partitions no such step names have no effects.
-    let with_lineage = facts.partitions_of(
-        facts
-            .txns
-            .iter()
-            .flat_map(|t| &facts.sends[t.sends.clone()])
-            .filter(|s| s.source().is_some()),
-    );
+    let with_lineage = facts.partitions_with(SendKinds::LINEAGE);
     let groups = facts
         .send_index
         .groups_in(|partition| with_lineage.contains(&partition));
@@ -141,10 +136,18 @@ fn for_each_output<'h>(
 }
 
 /// A walk along one partition's final-log records by value, asked for ascending values.
-#[derive(Default)]
 struct LogWalk<'t, 'h> {
     partition: Option<Partition<'h>>,
-    records: &'t [LogEntry],
+    records: ByValue<'t>,
+}
+
+impl Default for LogWalk<'_, '_> {
+    fn default() -> Self {
+        LogWalk {
+            partition: None,
+            records: ByValue::EMPTY,
+        }
+    }
 }
 
 impl<'t, 'h> LogWalk<'t, 'h> {
@@ -155,15 +158,15 @@ impl<'t, 'h> LogWalk<'t, 'h> {
         truth: &'t Truth<'_, 'h>,
         partition: Partition<'h>,
         value: u64,
-    ) -> &'t [LogEntry] {
+    ) -> ByValue<'t> {
         if self.partition != Some(partition) {
             self.partition = Some(partition);
             self.records = truth.by_value_of(partition);
         }
         let below = self.records.iter().take_while(|r| r.value < value).count();
-        self.records = &self.records[below..];
+        self.records = self.records.slice(below..self.records.len());
         let run = self.records.iter().take_while(|r| r.value == value).count();
-        &self.records[..run]
+        self.records.slice(0..run)
     }
 }
 
@@ -171,7 +174,8 @@ impl<'t, 'h> LogWalk<'t, 'h> {
 fn per_attempt(facts: &Facts) -> Vec<(u64, usize)> {
     let mut counts: Vec<(u64, usize)> = Vec::new();
     let mut sources: Vec<u64> = Vec::new();
-    for txn in &facts.txns {
+    // A transaction whose sources ascend names each once (noted as the facts were built).
+    for txn in facts.txns.iter().filter(|t| t.sources_may_repeat) {
         sources.clear();
         sources.extend(
             facts.sends[txn.sends.clone()]
@@ -270,19 +274,8 @@ pub(crate) fn duplicate_effects(cx: &Context) -> Vec<DuplicateEffect> {
 /// commit one partition, the first by name reports it.
 pub(crate) fn lost_effects(cx: &Context) -> Vec<LostEffect> {
     let (history, facts, truth) = (cx.history, cx.facts, &cx.truth);
-    let mut groups: BTreeSet<&str> = BTreeSet::new();
-    for txn in &facts.txns {
-        if facts.sends[txn.sends.clone()]
-            .iter()
-            .any(|s| s.source().is_some())
-        {
-            for step in txn.steps {
-                if let TxnStep::CommitOffset { group, .. } = step {
-                    groups.insert(group);
-                }
-            }
-        }
-    }
+    // Noted while the facts were built: no walk over the transactions' steps here.
+    let groups = &facts.lineage_groups;
     let mut commits: Vec<_> = history
         .committed_offsets
         .iter()

@@ -6,7 +6,7 @@
 //! Per operation and partition, each consecutive pair (a, b) of polled records (or of sends
 //! with a reported offset):
 //! - nonmonotonic if b's offset ≤ a's;
-//! - a skip if a known record (`txn::known_records`: the final log's committed-visible records,
+//! - a skip if a known record (`txn::known_between`: the final log's committed-visible records,
 //!   else what polls and acknowledgements reported) lies strictly between them.
 //!
 //! Polls: every `poll` op that completed ok (one fetch of one partition) and every `txn` that
@@ -66,9 +66,9 @@ pub(crate) fn scan(cx: &Context) -> InternalOrder {
             return; // Adjacent offsets: nothing between (no known records needed).
         }
         let partition = (pair.topic, pair.partition);
-        let between = known_between(cx.known_records(), partition, pair.previous.0, pair.next.0);
+        let between = known_between(cx, partition, pair.previous.0, pair.next.0);
         if !between.is_empty() {
-            found.skip(side, &pair, between.to_vec());
+            found.skip(side, &pair, between);
         }
     });
     let key = |topic: &String, partition: u32, op: u64| (topic.clone(), partition, op);

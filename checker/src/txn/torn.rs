@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use super::{Partition, Truth, partition_of, txn_record};
 use crate::anomaly::*;
 use crate::detect::Context;
-use crate::facts::{Facts, SendFact, TxnFact, phase_name};
+use crate::facts::{Facts, SendFact, SendKinds, TxnFact, phase_name};
 use crate::history::{Phase, PolledRecord, RecordStatus};
 use crate::ranges::KeyRanges;
 
@@ -34,9 +34,11 @@ pub(crate) fn torn_transactions(cx: &Context) -> Vec<TornTransaction> {
     if candidates().next().is_none() {
         return Vec::new();
     }
-    // Only the partitions the candidates send to are asked about.
-    let sent_to = facts.partitions_of(candidates().flat_map(|t| &facts.sends[t.sends.clone()]));
+    // Only the partitions the candidates send to are asked about; per partition slot
+    // (`SendFact::slot`), not looked up by name per send.
+    let sent_to = facts.slots_with(SendKinds::OF_MULTI_SEND_TXN);
     let spans = PollSpans::new(facts, &sent_to);
+    let has_truth: Vec<bool> = facts.slot_partitions().map(|p| truth.has(p)).collect();
     let mut found = Vec::new();
     for txn in candidates() {
         let sends = &facts.sends[txn.sends.clone()];
@@ -57,7 +59,7 @@ pub(crate) fn torn_transactions(cx: &Context) -> Vec<TornTransaction> {
             _ => continue,
         };
         let evidence = [
-            log_evidence(txn.sends.clone(), facts, truth),
+            log_evidence(txn.sends.clone(), facts, truth, &has_truth),
             poll_evidence(txn, facts, truth, &spans),
         ];
         if evidence.iter().all(Option::is_none) {
@@ -77,17 +79,19 @@ pub(crate) fn torn_transactions(cx: &Context) -> Vec<TornTransaction> {
     found
 }
 
-/// Among the sends to partitions with ground truth, the records of those with a
-/// committed-visible record of their value and of those without, if there are both.
+/// Among the sends to partitions with ground truth (`has_truth`, per partition slot), the
+/// records of those with a committed-visible record of their value and of those without, if
+/// there are both.
 fn log_evidence<'h>(
     sends: std::ops::Range<usize>,
     facts: &Facts<'h>,
     truth: &Truth<'_, 'h>,
+    has_truth: &[bool],
 ) -> Option<TornEvidence> {
     // (index into `Facts::sends`, send) of the sends to partitions with ground truth.
     let with_truth = || {
         let sends = sends.clone().map(|i| (i, &facts.sends[i]));
-        sends.filter(|(_, s)| truth.has(partition_of(s)))
+        sends.filter(|(_, s)| has_truth[s.slot()])
     };
     let is_committed = |&(i, _): &(usize, &SendFact<'h>)| truth.send_committed(i);
     // Decided first without building records (a string each), in one walk: almost never
@@ -123,36 +127,29 @@ fn poll_evidence<'h>(
     spans: &PollSpans<'h>,
 ) -> Option<TornEvidence> {
     let sends = &facts.sends[txn.sends.clone()];
-    // Which sends were seen and which skipped, from counts: no records built.
-    let (mut seen_by, mut skipped_by) = (Vec::new(), Vec::new());
+    // Which sends were seen and which skipped, counted: no records built.
+    let (mut seen_by, mut skipped_by) = (Tally::default(), Tally::default());
     for (k, s) in sends.iter().enumerate() {
-        let Some(partition) = spans.by_partition.get(&partition_of(s)) else {
+        let Some(partition) = spans.of(s) else {
             continue;
         };
         if partition.returned(s.value) {
-            seen_by.push(k);
+            seen_by.note(k);
         }
         let offset = s
             .acked_offset()
             .or_else(|| truth.committed_offset_of(partition_of(s), s.value));
         if offset.is_some_and(|o| partition.read_past_without(o, s.value)) {
-            skipped_by.push(k);
+            skipped_by.note(k);
         }
     }
-    // Some skipped send and some seen send that are not the same one.
-    let tear = match (seen_by.as_slice(), skipped_by.as_slice()) {
-        ([], _) | (_, []) => false,
-        ([seen], [skipped]) => seen != skipped,
-        _ => true,
-    };
-    if !tear {
+    if !seen_by.tears_with(&skipped_by) {
         return None;
     }
     let (mut seen, mut skipped) = (Vec::new(), Vec::new());
     for s in sends {
         let record = txn_record(s, truth);
-        let partition = spans.by_partition.get(&partition_of(s));
-        for span in partition.into_iter().flat_map(|p| &p.spans) {
+        for span in spans.of(s).into_iter().flat_map(|p| &p.spans) {
             if span.records.iter().any(|r| r.value == s.value) {
                 seen.push((record.clone(), span.poll));
             } else if record
@@ -166,6 +163,32 @@ fn poll_evidence<'h>(
     Some(TornEvidence::Polls { seen, skipped })
 }
 
+/// The sends of a transaction a kind of evidence names (seen, or skipped): how many, and the
+/// first (its position among the transaction's sends).
+#[derive(Default)]
+struct Tally {
+    count: usize,
+    first: usize,
+}
+
+impl Tally {
+    fn note(&mut self, send: usize) {
+        if self.count == 0 {
+            self.first = send;
+        }
+        self.count += 1;
+    }
+
+    /// Whether some send seen (`self`) and some send skipped are not the same one.
+    fn tears_with(&self, skipped: &Tally) -> bool {
+        match (self.count, skipped.count) {
+            (0, _) | (_, 0) => false,
+            (1, 1) => self.first != skipped.first,
+            _ => true,
+        }
+    }
+}
+
 /// What one ok poll read of a partition, for "read past".
 struct PollSpan<'h> {
     /// Where it started: its `from_offset`, or its lowest returned offset.
@@ -177,9 +200,9 @@ struct PollSpan<'h> {
     records: &'h [PolledRecord],
 }
 
-/// The ok polls that returned records, by partition.
+/// The ok polls that returned records, per partition slot (`SendFact::slot`).
 struct PollSpans<'h> {
-    by_partition: BTreeMap<Partition<'h>, PartitionSpans<'h>>,
+    by_slot: Vec<Option<PartitionSpans<'h>>>,
 }
 
 /// One partition's ok polls: in poll order, and indexed for counting.
@@ -196,28 +219,32 @@ struct PartitionSpans<'h> {
 }
 
 impl<'h> PollSpans<'h> {
-    /// The spans of the polls of the partitions in `wanted`.
-    fn new(facts: &Facts<'h>, wanted: &std::collections::BTreeSet<Partition<'h>>) -> Self {
-        let mut by_partition: BTreeMap<Partition<'h>, PartitionSpans<'h>> = BTreeMap::new();
+    /// The spans of the polls of the partition slots `wanted` flags.
+    fn new(facts: &Facts<'h>, wanted: &[bool]) -> Self {
+        let slots: BTreeMap<Partition<'h>, usize> = facts
+            .slot_partitions()
+            .enumerate()
+            .filter(|&(slot, _)| wanted[slot])
+            .map(|(slot, partition)| (partition, slot))
+            .collect();
+        let mut by_slot: Vec<Option<PartitionSpans<'h>>> = wanted.iter().map(|_| None).collect();
         for (partition, count) in facts.polled_counts() {
-            if wanted.contains(&partition) {
-                let spans = by_partition.entry(partition).or_default();
+            if let Some(&slot) = slots.get(&partition) {
+                let spans = by_slot[slot].get_or_insert_default();
                 spans.values.reserve_exact(count);
             }
         }
         for poll in &facts.polls {
-            if !wanted.contains(&(poll.topic, poll.partition)) {
+            let Some(&slot) = slots.get(&(poll.topic, poll.partition)) else {
                 continue;
-            }
+            };
             let (Some(low), Some(high)) = (
                 poll.records.iter().map(|r| r.offset).min(),
                 poll.records.iter().map(|r| r.offset).max(),
             ) else {
                 continue;
             };
-            let partition = by_partition
-                .entry((poll.topic, poll.partition))
-                .or_default();
+            let partition = by_slot[slot].get_or_insert_default();
             let span = partition.spans.len();
             let values = poll.records.iter().map(|r| (r.value, span));
             partition.values.extend(values);
@@ -228,7 +255,7 @@ impl<'h> PollSpans<'h> {
                 records: poll.records,
             });
         }
-        for partition in by_partition.values_mut() {
+        for partition in by_slot.iter_mut().flatten() {
             partition.lows = partition.spans.iter().map(|s| s.low).collect();
             partition.highs = partition.spans.iter().map(|s| s.high).collect();
             partition.lows.sort_unstable();
@@ -239,7 +266,12 @@ impl<'h> PollSpans<'h> {
             partition.values.dedup();
             partition.ranges = KeyRanges::by_key(&partition.values, |v| v.0);
         }
-        PollSpans { by_partition }
+        PollSpans { by_slot }
+    }
+
+    /// The spans of the partition `send` goes to, if it has any.
+    fn of(&self, send: &SendFact) -> Option<&PartitionSpans<'h>> {
+        self.by_slot[send.slot()].as_ref()
     }
 }
 

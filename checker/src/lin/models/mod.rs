@@ -59,7 +59,9 @@ pub struct Partition {
 
 /// A sequential specification. Models are deterministic: one state in, at most one out.
 pub trait Model: Sync {
-    type Input: Sync;
+    /// Compared and hashed by the search to find operations with unknown outcomes that do
+    /// the same (the same input: a model's step is a function of state, input and output).
+    type Input: Sync + Eq + Hash;
     type Output: Sync;
     type State: Clone + Eq + Hash + Send;
 
