@@ -459,11 +459,22 @@ struct RunningTask {
     /// Partition `key.1` of each source topic of its sub-topology, with the position.
     inputs: Vec<TaskInput>,
     stores: MemStores,
+    /// The task's stores (the topology's order) with their changelog partitions, looked up
+    /// by name for every store update.
+    changelogs: Vec<(StoreSpec, TopicPartition)>,
     /// Sink topics another sub-topology reads (repartition hops).
     hops: Arc<BTreeSet<String>>,
+    /// The sink topics sent to so far: name, the topic every send to it shares (one
+    /// allocation per topic, not per record), whether it is a repartition hop.
+    sinks: Vec<(String, Arc<str>, bool)>,
     /// Per store, the changelog offset its contents reflect (Kafka's state-manager offsets):
     /// where restoring got to, then moved on by every committed changelog write.
     changelog_offsets: BTreeMap<String, u64>,
+    /// Whether the state directory holds this task's stores as they were before the writes
+    /// in `unsaved` (then `save_stores` copies only the keys written, not every store).
+    saved: bool,
+    /// (index into `changelogs`, key) of each store write since the stores were last saved.
+    unsaved: Vec<(usize, Key)>,
 }
 
 /// A task's source partition and its position in it.
@@ -473,8 +484,50 @@ struct TaskInput {
 }
 
 impl RunningTask {
-    fn partition(&self) -> u32 {
-        self.key.1
+    /// Task `id` of `topology`, not yet saved to the state directory.
+    fn new(
+        topology: &Topology,
+        id: TaskId,
+        stores: MemStores,
+        hops: Arc<BTreeSet<String>>,
+        changelog_offsets: BTreeMap<String, u64>,
+    ) -> Self {
+        let task = topology.create_task(id);
+        let changelogs = task
+            .stores()
+            .into_iter()
+            .map(|s| {
+                let changelog = TopicPartition::new(&s.changelog_topic, id.partition);
+                (s.clone(), changelog)
+            })
+            .collect();
+        RunningTask {
+            task,
+            key: (id.sub_topology, id.partition),
+            inputs: task_inputs(topology, id),
+            stores,
+            changelogs,
+            hops,
+            sinks: Vec::new(),
+            changelog_offsets,
+            saved: false,
+            unsaved: Vec::new(),
+        }
+    }
+
+    /// Sink topic `name` as sent to (shared by every send to it), and whether it is a
+    /// repartition hop.
+    fn sink(&mut self, name: &str) -> (Arc<str>, bool) {
+        let i = match self.sinks.iter().position(|(n, _, _)| n == name) {
+            Some(i) => i,
+            None => {
+                let hop = self.hops.contains(name);
+                self.sinks.push((name.to_string(), Arc::from(name), hop));
+                self.sinks.len() - 1
+            }
+        };
+        let (_, topic, hop) = &self.sinks[i];
+        (topic.clone(), *hop)
     }
 
     fn positions(&self) -> impl Iterator<Item = (TopicPartition, u64)> + '_ {
@@ -575,6 +628,14 @@ fn task_inputs(topology: &Topology, id: TaskId) -> Vec<TaskInput> {
             position: 0,
         })
         .collect()
+}
+
+/// The tasks' stores are in the state directory as they are now.
+fn mark_saved(tasks: &mut [RunningTask]) {
+    for t in tasks {
+        t.saved = true;
+        t.unsaved.clear();
+    }
 }
 
 /// Every task's source partitions and positions (the offsets a cycle commits).
@@ -874,14 +935,9 @@ impl StreamsInstance {
             if left_by_crash && !self.ctx.switches.stores_wiped_after_unclean_shutdown {
                 // KAFKA-7192: the crashed task's local stores are trusted as they are.
                 crate::CoveragePoint::CrashedStoresReused.hit();
-                let mut task = RunningTask {
-                    task: topology.create_task(id),
-                    key,
-                    inputs: task_inputs(topology, id),
-                    stores: dir.unwrap_or_default().stores,
-                    hops: hops.clone(),
-                    changelog_offsets: BTreeMap::new(),
-                };
+                let stores = dir.unwrap_or_default().stores;
+                let mut task =
+                    RunningTask::new(topology, id, stores, hops.clone(), BTreeMap::new());
                 self.start_from_committed(consumer, &mut task).await;
                 tasks.push(task);
                 continue;
@@ -897,14 +953,7 @@ impl StreamsInstance {
                 // No checkpoint: the stores may hold uncommitted updates. Wipe them.
                 _ => (MemStores::default(), BTreeMap::new()),
             };
-            let mut task = RunningTask {
-                task: topology.create_task(id),
-                key,
-                inputs: task_inputs(topology, id),
-                stores,
-                hops: hops.clone(),
-                changelog_offsets: restored_to,
-            };
+            let mut task = RunningTask::new(topology, id, stores, hops.clone(), restored_to);
             let restored = self.restore(consumer, member, &mut task, local).await;
             tasks.push(task);
             if !restored {
@@ -923,9 +972,9 @@ impl StreamsInstance {
         // Running from here: no checkpoint while the stores take uncommitted updates (under
         // `checkpoint-kept-while-running`, KAFKA-20685, the restore's checkpoint stays).
         if self.ctx.switches.checkpoint_deleted_when_running {
-            self.save_stores(&tasks);
+            self.save_stores(&mut tasks);
         } else {
-            self.keep_restore_checkpoints(&tasks);
+            self.keep_restore_checkpoints(&mut tasks);
         }
         Some(tasks)
     }
@@ -947,15 +996,10 @@ impl StreamsInstance {
         task: &mut RunningTask,
         local: &Local,
     ) -> bool {
-        let stores: Vec<(StoreSpec, TopicPartition)> = task
-            .task
-            .stores()
-            .into_iter()
-            .map(|s| {
-                let changelog = TopicPartition::new(&s.changelog_topic, task.partition());
-                (s.clone(), changelog)
-            })
-            .collect();
+        // Restoring writes the stores behind the state directory's back: the next save
+        // copies them whole.
+        task.saved = false;
+        let stores = task.changelogs.clone();
         for (spec, changelog) in stores {
             let store = spec.name.clone();
             let mut offset = task.changelog_offsets.get(&store).copied().unwrap_or(0);
@@ -992,11 +1036,25 @@ impl StreamsInstance {
     }
 
     /// Writes the open tasks' stores to the local state directory, without a checkpoint
-    /// (under `checkpoint-kept-while-running` a task's checkpoint, if any, stays).
-    fn save_stores(&self, tasks: &[RunningTask]) {
+    /// (under `checkpoint-kept-while-running` a task's checkpoint, if any, stays). A task
+    /// whose saved stores are those of its last save gets only the keys written since
+    /// copied: the same directory as a copy of every store, without copying them all after
+    /// every poll.
+    fn save_stores(&self, tasks: &mut [RunningTask]) {
         let keep = !self.ctx.switches.checkpoint_deleted_when_running;
         self.state_dir.update_synced(|dir| {
-            for t in tasks {
+            for t in tasks.iter() {
+                if let (true, Some(saved)) = (t.saved, dir.get_mut(&t.key)) {
+                    for &(store, key) in &t.unsaved {
+                        saved
+                            .stores
+                            .copy_key(&t.stores, &t.changelogs[store].0.name, key);
+                    }
+                    if !keep {
+                        saved.checkpoint = None;
+                    }
+                    continue;
+                }
                 let checkpoint = if keep {
                     dir.get(&t.key).and_then(|d| d.checkpoint.clone())
                 } else {
@@ -1011,14 +1069,15 @@ impl StreamsInstance {
                 );
             }
         });
+        mark_saved(tasks);
     }
 
     /// The `checkpoint-kept-while-running` variant (KAFKA-20685): the checkpoint written
     /// when restoration ended (the changelog offsets restored) stays while the task runs.
-    fn keep_restore_checkpoints(&self, tasks: &[RunningTask]) {
+    fn keep_restore_checkpoints(&self, tasks: &mut [RunningTask]) {
         crate::CoveragePoint::CheckpointKeptWhileRunning.hit();
         self.state_dir.update_synced(|dir| {
-            for t in tasks {
+            for t in tasks.iter() {
                 dir.insert(
                     t.key,
                     TaskDir {
@@ -1028,6 +1087,7 @@ impl StreamsInstance {
                 );
             }
         });
+        mark_saved(tasks);
     }
 
     /// Closes tasks cleanly (revoked, or the instance stops; nothing uncommitted): their
@@ -1128,8 +1188,13 @@ impl StreamsInstance {
             };
             let key = (*sub_topology, tp.partition);
             if let Some(t) = tasks.iter_mut().find(|t| t.key == key) {
-                let reflected = t.changelog_offsets.entry(store.clone()).or_insert(0);
-                *reflected = (*reflected).max(offset + 1);
+                // The store's name is copied only the first time it is noted.
+                match t.changelog_offsets.get_mut(store.as_str()) {
+                    Some(reflected) => *reflected = (*reflected).max(offset + 1),
+                    None => {
+                        t.changelog_offsets.insert(store.clone(), offset + 1);
+                    }
+                }
             }
         }
     }
@@ -1268,9 +1333,10 @@ impl StreamsInstance {
     ) {
         let out = t.task.process(topic, unpack(value), &mut t.stores);
         for sink in out.sends {
-            let tp = TopicPartition::new(&sink.topic, sink.partition(self.partitions));
+            let partition = sink.partition(self.partitions);
+            let (topic, hop) = t.sink(&sink.topic);
             let mut record = sink.record;
-            if t.hops.contains(&sink.topic) {
+            if hop {
                 assert!(
                     record.input_id < HOP_FLAG,
                     "input id {} too large",
@@ -1278,17 +1344,15 @@ impl StreamsInstance {
                 );
                 record.input_id |= HOP_FLAG;
             }
+            let tp = TopicPartition { topic, partition };
             sends.push((task, (tp, record.pack(), value)));
         }
         for update in out.store_updates {
-            let changelog = t
-                .task
-                .stores()
-                .into_iter()
-                .find(|s| s.name == update.store)
-                .map(|s| s.changelog_topic.clone())
+            let store = (t.changelogs.iter())
+                .position(|(s, _)| s.name == update.store)
                 .expect("a task's stores have changelogs");
-            let tp = TopicPartition::new(&changelog, t.partition());
+            t.unsaved.push((store, update.key));
+            let tp = t.changelogs[store].1.clone();
             sends.push((task, (tp, update.changelog_record().pack(), value)));
         }
     }
@@ -1689,13 +1753,13 @@ impl StreamsInstance {
     ) -> Result<Vec<u64>, TxnError> {
         let batches = batches_by_partition(sends);
         let values: Vec<Vec<u64>> = batches
-            .values()
-            .map(|indices| indices.iter().map(|&i| sends[i].1).collect())
+            .iter()
+            .map(|(_, indices)| indices.iter().map(|&i| sends[i].1).collect())
             .collect();
         let requests: Vec<(&TopicPartition, &[u64])> = batches
-            .keys()
+            .iter()
             .zip(&values)
-            .map(|(&tp, v)| (tp, v.as_slice()))
+            .map(|(&(tp, _), v)| (tp, v.as_slice()))
             .collect();
         let bases = producer.send_batches(&requests).await?;
         let mut acked = vec![0; sends.len()];
@@ -1786,7 +1850,7 @@ impl StreamsInstance {
     /// batch failed) and the last failure.
     async fn send_plain_at_commit(&self, sends: &[OutputRecord]) -> (Vec<u64>, Option<String>) {
         let batches = batches_by_partition(sends);
-        let calls = batches.iter().map(|(&tp, indices)| {
+        let calls = batches.iter().map(|(tp, indices)| {
             let values: Vec<u64> = indices.iter().map(|&i| sends[i].1).collect();
             send_batch_without_idempotence(&self.ctx, tp, values, self.config.request_timeout_ms)
         });
@@ -1869,12 +1933,22 @@ impl StreamsInstance {
 }
 
 /// The cycle's sends grouped into one batch per partition (Kafka's producer batches per
-/// partition too): partition → indices into `sends`, in send order.
-fn batches_by_partition(sends: &[OutputRecord]) -> BTreeMap<&TopicPartition, Vec<usize>> {
-    let mut batches: BTreeMap<&TopicPartition, Vec<usize>> = BTreeMap::new();
+/// partition too): partition → indices into `sends`, in send order; partitions in order.
+/// A cycle writes to a handful of partitions, so each send finds its batch by a look down
+/// the list (the topic compared by pointer first: a task's sends to a topic share one),
+/// and the few batches are sorted at the end.
+fn batches_by_partition(sends: &[OutputRecord]) -> Vec<(&TopicPartition, Vec<usize>)> {
+    let mut batches: Vec<(&TopicPartition, Vec<usize>)> = Vec::new();
+    let same = |a: &TopicPartition, b: &TopicPartition| {
+        a.partition == b.partition && (Arc::ptr_eq(&a.topic, &b.topic) || a.topic == b.topic)
+    };
     for (i, (tp, _, _)) in sends.iter().enumerate() {
-        batches.entry(tp).or_default().push(i);
+        match batches.iter_mut().find(|(b, _)| same(b, tp)) {
+            Some((_, indices)) => indices.push(i),
+            None => batches.push((tp, vec![i])),
+        }
     }
+    batches.sort_unstable_by_key(|&(tp, _)| tp);
     batches
 }
 
@@ -1953,7 +2027,8 @@ fn streams_operation(
     acked: Option<&[u64]>,
     offsets: &[(TopicPartition, u64)],
 ) -> Operation {
-    let mut steps = polls.to_vec();
+    let mut steps = Vec::with_capacity(polls.len() + sends.len() + offsets.len());
+    steps.extend_from_slice(polls);
     for (i, (tp, value, source)) in sends.iter().enumerate() {
         steps.push(send_step(tp, *value, *source, acked.map(|a| a[i])));
     }

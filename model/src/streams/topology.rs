@@ -111,6 +111,34 @@ impl MemStores {
         self.stores.clear();
         self.windows.clear();
     }
+
+    /// Makes `key` of `store` here what it is in `from`, in a key-value store and in a
+    /// window store of that name: a copy of `from` that differs only in keys written since
+    /// is brought level by copying those keys, not every store.
+    pub fn copy_key(&mut self, from: &MemStores, store: &str, key: Key) {
+        match from.stores.get(store).and_then(|s| s.get(&key)) {
+            Some(&value) => self.put(store, key, value),
+            None => {
+                if let Some(s) = self.stores.get_mut(store) {
+                    s.remove(&key);
+                }
+            }
+        }
+        match from.windows.get(store).and_then(|w| w.get(&key)) {
+            Some(records) => match self.windows.get_mut(store) {
+                Some(w) => w.entry(key).or_default().clone_from(records),
+                None => {
+                    let w = self.windows.entry(store.to_string()).or_default();
+                    w.insert(key, records.clone());
+                }
+            },
+            None => {
+                if let Some(w) = self.windows.get_mut(store) {
+                    w.remove(&key);
+                }
+            }
+        }
+    }
 }
 
 impl StateStores for MemStores {
@@ -119,10 +147,16 @@ impl StateStores for MemStores {
     }
 
     fn put(&mut self, store: &str, key: Key, value: Value) {
-        self.stores
-            .entry(store.to_string())
-            .or_default()
-            .insert(key, value);
+        // The store's name is copied only when the store is first written.
+        match self.stores.get_mut(store) {
+            Some(s) => {
+                s.insert(key, value);
+            }
+            None => {
+                self.stores
+                    .insert(store.to_string(), BTreeMap::from([(key, value)]));
+            }
+        }
     }
 
     fn fetch(&self, store: &str, key: Key) -> &[StreamRecord] {
@@ -133,12 +167,12 @@ impl StateStores for MemStores {
     }
 
     fn append(&mut self, store: &str, record: StreamRecord) {
-        self.windows
-            .entry(store.to_string())
-            .or_default()
-            .entry(record.key)
-            .or_default()
-            .push(record);
+        // The store's name is copied only when the store is first written.
+        if !self.windows.contains_key(store) {
+            self.windows.insert(store.to_string(), BTreeMap::new());
+        }
+        let window = self.windows.get_mut(store).expect("inserted above");
+        window.entry(record.key).or_default().push(record);
     }
 }
 
@@ -1043,6 +1077,8 @@ impl Topology {
             id,
             topology: self.inner.clone(),
             processors,
+            pending: Vec::new(),
+            forwarded: Vec::new(),
         }
     }
 
@@ -1226,6 +1262,10 @@ pub struct Task {
     /// The processor of each node of this sub-topology (`None`: another sub-topology's
     /// node, a source or a sink).
     processors: Vec<Option<Box<dyn Processor>>>,
+    /// `process`'s work lists, kept empty between records so that each record reuses their
+    /// room instead of allocating its own.
+    pending: Vec<(usize, StreamRecord)>,
+    forwarded: Vec<StreamRecord>,
 }
 
 impl Task {
@@ -1266,7 +1306,8 @@ impl Task {
         let mut output = ProcessOutput::default();
         // (node, record) still to run, last first: children are pushed in reverse so the
         // first child runs (with everything it forwards) before the second.
-        let mut pending: Vec<(usize, StreamRecord)> = Vec::new();
+        let mut pending = std::mem::take(&mut self.pending);
+        pending.clear(); // a processor that panicked may have left some
         push_children(&mut pending, &topology.nodes[source].children, &[record]);
         while let Some((index, record)) = pending.pop() {
             let node = &topology.nodes[index];
@@ -1292,14 +1333,17 @@ impl Task {
                         connected,
                         stores: &mut *stores,
                         updates: &mut output.store_updates,
-                        forwarded: Vec::new(),
+                        forwarded: std::mem::take(&mut self.forwarded),
                     };
                     processor.process(record, &mut ctx);
-                    let forwarded = std::mem::take(&mut ctx.forwarded);
+                    let mut forwarded = std::mem::take(&mut ctx.forwarded);
                     push_children(&mut pending, &node.children, &forwarded);
+                    forwarded.clear();
+                    self.forwarded = forwarded;
                 }
             }
         }
+        self.pending = pending;
         output
     }
 

@@ -371,3 +371,25 @@ fn a_task_is_sendable_and_a_topology_shareable() {
     send::<Task>();
     share::<Topology>();
 }
+
+/// The Streams runtime keeps its state directory's copy of a task's stores level by copying
+/// the keys written since the last save (`MemStores::copy_key`), both store kinds.
+#[test]
+fn copying_the_written_keys_brings_a_copy_level() {
+    let mut live = MemStores::new();
+    live.put("kv", 1, 10);
+    live.append("win", rec(1, 1, 5));
+    let mut copy = live.clone();
+    live.put("kv", 1, 11);
+    live.put("kv", 2, 20);
+    live.put("other", 3, 30);
+    live.append("win", rec(2, 1, 6));
+    live.append("win", rec(3, 4, 7));
+    for (store, key) in [("kv", 1), ("kv", 2), ("other", 3), ("win", 1), ("win", 4)] {
+        copy.copy_key(&live, store, key);
+    }
+    assert_eq!(copy, live);
+    // A key that is in neither copy stays absent.
+    copy.copy_key(&live, "kv", 9);
+    assert_eq!(copy, live);
+}
