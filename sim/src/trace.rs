@@ -372,6 +372,10 @@ pub(crate) fn begin(record: bool) {
 
 /// Ends the trace of this thread's run and returns it.
 pub(crate) fn finish(node_names: Vec<String>) -> TraceSummary {
+    // A reading kept from now on would outlive the trace it was read for.
+    if let PollClock::Read(_) = POLL_CLOCK.get() {
+        POLL_CLOCK.set(PollClock::Unread);
+    }
     TRACE.with(|t| match t.borrow_mut().take() {
         Some(mut state) => TraceSummary {
             hash: {
@@ -391,12 +395,20 @@ pub(crate) fn finish(node_names: Vec<String>) -> TraceSummary {
 
 /// Virtual nanoseconds since the start of this thread's run (0 outside a run).
 pub fn elapsed_ns() -> u64 {
+    // A reading kept by this poll is the answer: no need to look at the trace (a reading is
+    // kept only while a run's trace is under way).
+    if let PollClock::Read(reading) = POLL_CLOCK.get() {
+        return reading.elapsed_ns;
+    }
     TRACE.with(|t| t.borrow().as_ref().map_or(0, |s| clock_now(s).elapsed_ns))
 }
 
 /// The current virtual instant of this thread's run (cheaper than `Instant::now()`).
 /// Panics outside a run: simulated code must never read the OS clock.
 pub fn now() -> madsim::time::Instant {
+    if let PollClock::Read(reading) = POLL_CLOCK.get() {
+        return reading.instant;
+    }
     TRACE.with(|t| match t.borrow().as_ref() {
         Some(s) => clock_now(s).instant,
         None => panic!("sim::trace::now called outside a simulated run"),
