@@ -473,8 +473,8 @@ struct RunningTask {
     /// Whether the state directory holds this task's stores as they were before the writes
     /// in `unsaved` (then `save_stores` copies only the keys written, not every store).
     saved: bool,
-    /// (index into `changelogs`, key) of each store write since the stores were last saved.
-    unsaved: Vec<(usize, Key)>,
+    /// Per store (as `changelogs`), the keys written since the stores were last saved.
+    unsaved: Vec<Vec<Key>>,
 }
 
 /// A task's source partition and its position in it.
@@ -493,7 +493,7 @@ impl RunningTask {
         changelog_offsets: BTreeMap<String, u64>,
     ) -> Self {
         let task = topology.create_task(id);
-        let changelogs = task
+        let changelogs: Vec<_> = task
             .stores()
             .into_iter()
             .map(|s| {
@@ -501,6 +501,7 @@ impl RunningTask {
                 (s.clone(), changelog)
             })
             .collect();
+        let unsaved = vec![Vec::new(); changelogs.len()];
         RunningTask {
             task,
             key: (id.sub_topology, id.partition),
@@ -511,7 +512,7 @@ impl RunningTask {
             sinks: Vec::new(),
             changelog_offsets,
             saved: false,
-            unsaved: Vec::new(),
+            unsaved,
         }
     }
 
@@ -634,7 +635,7 @@ fn task_inputs(topology: &Topology, id: TaskId) -> Vec<TaskInput> {
 fn mark_saved(tasks: &mut [RunningTask]) {
     for t in tasks {
         t.saved = true;
-        t.unsaved.clear();
+        t.unsaved.iter_mut().for_each(Vec::clear);
     }
 }
 
@@ -1045,10 +1046,8 @@ impl StreamsInstance {
         self.state_dir.update_synced(|dir| {
             for t in tasks.iter() {
                 if let (true, Some(saved)) = (t.saved, dir.get_mut(&t.key)) {
-                    for &(store, key) in &t.unsaved {
-                        saved
-                            .stores
-                            .copy_key(&t.stores, &t.changelogs[store].0.name, key);
+                    for ((spec, _), keys) in t.changelogs.iter().zip(&t.unsaved) {
+                        saved.stores.copy_keys(&t.stores, &spec.name, keys);
                     }
                     if !keep {
                         saved.checkpoint = None;
@@ -1176,23 +1175,28 @@ impl StreamsInstance {
     }
 
     /// After a commit: the stores now reflect their changelogs up to the acknowledged writes.
-    fn note_committed(
-        local: &Local,
-        tasks: &mut [RunningTask],
-        sends: &[(TopicPartition, u64, u64)],
-        acked: &[u64],
-    ) {
+    /// A changelog send is one to a task's changelog partition (the same topic as the task's
+    /// own, so compared by pointer first); each store's end is noted once per commit.
+    fn note_committed(tasks: &mut [RunningTask], sends: &[OutputRecord], acked: &[u64]) {
+        let mut ends: Vec<Vec<Option<u64>>> = (tasks.iter())
+            .map(|t| vec![None; t.changelogs.len()])
+            .collect();
         for ((tp, _, _), &offset) in sends.iter().zip(acked) {
-            let Some((sub_topology, store)) = local.changelogs.get(tp.topic.as_ref()) else {
-                continue;
-            };
-            let key = (*sub_topology, tp.partition);
-            if let Some(t) = tasks.iter_mut().find(|t| t.key == key) {
-                // The store's name is copied only the first time it is noted.
-                match t.changelog_offsets.get_mut(store.as_str()) {
-                    Some(reflected) => *reflected = (*reflected).max(offset + 1),
+            let found = tasks.iter().zip(ends.iter_mut()).find_map(|(t, ends)| {
+                let i = (t.changelogs.iter()).position(|(_, c)| same_partition(c, tp))?;
+                Some(&mut ends[i])
+            });
+            if let Some(end) = found {
+                *end = Some(end.map_or(offset + 1, |e| e.max(offset + 1)));
+            }
+        }
+        for (t, ends) in tasks.iter_mut().zip(ends) {
+            for ((spec, _), end) in t.changelogs.iter().zip(ends) {
+                let Some(end) = end else { continue };
+                match t.changelog_offsets.get_mut(&spec.name) {
+                    Some(reflected) => *reflected = (*reflected).max(end),
                     None => {
-                        t.changelog_offsets.insert(store.clone(), offset + 1);
+                        t.changelog_offsets.insert(spec.name.clone(), end);
                     }
                 }
             }
@@ -1332,8 +1336,17 @@ impl StreamsInstance {
         sends: &mut Vec<(usize, OutputRecord)>,
     ) {
         let out = t.task.process(topic, unpack(value), &mut t.stores);
+        // A record's sinks mostly share its key: murmur2 of the key's digits once per key.
+        let mut last: Option<(Key, u32)> = None;
         for sink in out.sends {
-            let partition = sink.partition(self.partitions);
+            let partition = match last {
+                Some((key, partition)) if key == sink.record.key => partition,
+                _ => {
+                    let partition = sink.partition(self.partitions);
+                    last = Some((sink.record.key, partition));
+                    partition
+                }
+            };
             let (topic, hop) = t.sink(&sink.topic);
             let mut record = sink.record;
             if hop {
@@ -1351,7 +1364,7 @@ impl StreamsInstance {
             let store = (t.changelogs.iter())
                 .position(|(s, _)| s.name == update.store)
                 .expect("a task's stores have changelogs");
-            t.unsaved.push((store, update.key));
+            t.unsaved[store].push(update.key);
             let tp = t.changelogs[store].1.clone();
             sends.push((task, (tp, update.changelog_record().pack(), value)));
         }
@@ -1490,8 +1503,8 @@ impl StreamsInstance {
         else {
             return; // nothing began
         };
-        let (steps, sends) = (&output.steps, &output.sends);
-        let op = streams_operation(self.application_id(), true, steps, sends, None, offsets);
+        let CycleOutput { steps, sends } = output;
+        let op = streams_operation(self.application_id(), true, steps, &sends, None, offsets);
         self.ctx.recorder.amend(index, op.clone());
         let phase = match producer.abort_transaction().await {
             Ok(()) => Phase::Fail,
@@ -1637,17 +1650,18 @@ impl StreamsInstance {
         if sends.is_empty() && offsets == started {
             return Cycle::Idle;
         }
-        let op = |offsets_known: Option<&[u64]>| {
+        // The invoke names copies of the poll steps; the completion takes them.
+        let op = |polls: Vec<TxnStep>, offsets_known: Option<&[u64]>| {
             streams_operation(
                 self.application_id(),
                 true,
-                &steps,
+                polls,
                 &sends,
                 offsets_known,
                 &offsets,
             )
         };
-        self.record_commit_invoke(process, &sending, op(None));
+        self.record_commit_invoke(process, &sending, op(steps.clone(), None));
         let result = async {
             let acked = self
                 .sent_in_transaction(producer, &sends, local, sending)
@@ -1671,15 +1685,15 @@ impl StreamsInstance {
             Ok(acked) => {
                 self.ctx
                     .recorder
-                    .record(process, Phase::Ok, op(Some(&acked)), None);
-                Self::note_committed(local, tasks, &sends, &acked);
+                    .record(process, Phase::Ok, op(steps, Some(&acked)), None);
+                Self::note_committed(tasks, &sends, &acked);
                 Cycle::Committed
             }
             Err(TxnError::Abortable(why)) => {
                 let aborted = producer.abort_transaction().await;
                 self.ctx
                     .recorder
-                    .record(process, Phase::Fail, op(None), Some(why));
+                    .record(process, Phase::Fail, op(steps, None), Some(why));
                 match (aborted.is_ok(), migrated) {
                     (false, _) => Cycle::Fenced,
                     (true, true) => Cycle::Migrated,
@@ -1689,13 +1703,13 @@ impl StreamsInstance {
             Err(TxnError::Fatal(why)) => {
                 self.ctx
                     .recorder
-                    .record(process, Phase::Fail, op(None), Some(why));
+                    .record(process, Phase::Fail, op(steps, None), Some(why));
                 Cycle::Fenced
             }
             Err(TxnError::Unknown(why)) => {
                 self.ctx
                     .recorder
-                    .record(process, Phase::Info, op(None), Some(why));
+                    .record(process, Phase::Info, op(steps, None), Some(why));
                 Cycle::Fenced
             }
         }
@@ -1775,7 +1789,7 @@ impl StreamsInstance {
     /// One at-least-once cycle: process for the commit interval (sending in the background
     /// if configured), wait for every acknowledgement, then commit the offsets.
     async fn cycle_at_least_once(&self, cx: &CycleContext<'_>, tasks: &mut [RunningTask]) -> Cycle {
-        let (consumer, process, local) = (cx.consumer, cx.process, cx.local);
+        let (consumer, process) = (cx.consumer, cx.process);
         let (processed, background) = match self.batch_limits() {
             None => (self.process_for_interval(cx, tasks, &[]).await, None),
             Some(limits) => {
@@ -1793,21 +1807,15 @@ impl StreamsInstance {
             }
             return Cycle::Idle;
         }
-        let op = |acked: Option<&[u64]>| {
-            streams_operation(
-                self.application_id(),
-                false,
-                &steps,
-                &sends,
-                acked,
-                &offsets,
-            )
+        // The invoke names copies of the poll steps; the completion takes them.
+        let op = |polls: Vec<TxnStep>, acked: Option<&[u64]>| {
+            streams_operation(self.application_id(), false, polls, &sends, acked, &offsets)
         };
         let (acked, failed) = match background {
             None => {
                 self.ctx
                     .recorder
-                    .record(process, Phase::Invoke, op(None), None);
+                    .record(process, Phase::Invoke, op(steps.clone(), None), None);
                 self.send_plain_at_commit(&sends).await
             }
             Some(SentInBackground {
@@ -1816,7 +1824,7 @@ impl StreamsInstance {
                 invoke,
             }) => {
                 let index = invoke.expect("records were sent, so the invoke is recorded");
-                self.ctx.recorder.amend(index, op(None));
+                self.ctx.recorder.amend(index, op(steps.clone(), None));
                 (
                     acked.into_iter().map(|a| a.unwrap_or(0)).collect(),
                     sent.err(),
@@ -1828,17 +1836,18 @@ impl StreamsInstance {
             .await
             .is_ok();
         if failed.is_none() {
-            Self::note_committed(local, tasks, &sends, &acked);
+            Self::note_committed(tasks, &sends, &acked);
         }
         match (failed, committed) {
-            (None, true) => self
-                .ctx
-                .recorder
-                .record(process, Phase::Ok, op(Some(&acked)), None),
+            (None, true) => {
+                self.ctx
+                    .recorder
+                    .record(process, Phase::Ok, op(steps, Some(&acked)), None)
+            }
             (why, _) => self.ctx.recorder.record(
                 process,
                 Phase::Info,
-                op(None),
+                op(steps, None),
                 Some(why.unwrap_or_else(|| "offset commit unanswered".into())),
             ),
         };
@@ -1935,21 +1944,37 @@ impl StreamsInstance {
 /// The cycle's sends grouped into one batch per partition (Kafka's producer batches per
 /// partition too): partition → indices into `sends`, in send order; partitions in order.
 /// A cycle writes to a handful of partitions, so each send finds its batch by a look down
-/// the list (the topic compared by pointer first: a task's sends to a topic share one),
-/// and the few batches are sorted at the end.
+/// the list, and the few batches are sorted at the end; each batch is counted first and
+/// made at its size.
 fn batches_by_partition(sends: &[OutputRecord]) -> Vec<(&TopicPartition, Vec<usize>)> {
-    let mut batches: Vec<(&TopicPartition, Vec<usize>)> = Vec::new();
-    let same = |a: &TopicPartition, b: &TopicPartition| {
-        a.partition == b.partition && (Arc::ptr_eq(&a.topic, &b.topic) || a.topic == b.topic)
-    };
-    for (i, (tp, _, _)) in sends.iter().enumerate() {
-        match batches.iter_mut().find(|(b, _)| same(b, tp)) {
-            Some((_, indices)) => indices.push(i),
-            None => batches.push((tp, vec![i])),
-        }
+    let mut counts: Vec<(&TopicPartition, usize)> = Vec::new();
+    let batch_of: Vec<usize> = (sends.iter())
+        .map(|(tp, _, _)| {
+            let b = match counts.iter().position(|(b, _)| same_partition(b, tp)) {
+                Some(b) => b,
+                None => {
+                    counts.push((tp, 0));
+                    counts.len() - 1
+                }
+            };
+            counts[b].1 += 1;
+            b
+        })
+        .collect();
+    let mut batches: Vec<(&TopicPartition, Vec<usize>)> = (counts.into_iter())
+        .map(|(tp, n)| (tp, Vec::with_capacity(n)))
+        .collect();
+    for (i, b) in batch_of.into_iter().enumerate() {
+        batches[b].1.push(i);
     }
     batches.sort_unstable_by_key(|&(tp, _)| tp);
     batches
+}
+
+/// Whether two topic-partitions are the same: a task's sends to one topic share its name,
+/// so the names are compared by pointer first.
+fn same_partition(a: &TopicPartition, b: &TopicPartition) -> bool {
+    a.partition == b.partition && (Arc::ptr_eq(&a.topic, &b.topic) || a.topic == b.topic)
 }
 
 /// What background sending leaves for the commit (`apps::producer_sender`): the sender's
@@ -2022,13 +2047,13 @@ enum Cycle {
 fn streams_operation(
     group: &str,
     transactional: bool,
-    polls: &[TxnStep],
+    polls: Vec<TxnStep>,
     sends: &[(TopicPartition, u64, u64)],
     acked: Option<&[u64]>,
     offsets: &[(TopicPartition, u64)],
 ) -> Operation {
-    let mut steps = Vec::with_capacity(polls.len() + sends.len() + offsets.len());
-    steps.extend_from_slice(polls);
+    let mut steps = polls;
+    steps.reserve_exact(sends.len() + offsets.len());
     for (i, (tp, value, source)) in sends.iter().enumerate() {
         steps.push(send_step(tp, *value, *source, acked.map(|a| a[i])));
     }

@@ -112,30 +112,39 @@ impl MemStores {
         self.windows.clear();
     }
 
-    /// Makes `key` of `store` here what it is in `from`, in a key-value store and in a
-    /// window store of that name: a copy of `from` that differs only in keys written since
-    /// is brought level by copying those keys, not every store.
-    pub fn copy_key(&mut self, from: &MemStores, store: &str, key: Key) {
-        match from.stores.get(store).and_then(|s| s.get(&key)) {
-            Some(&value) => self.put(store, key, value),
-            None => {
-                if let Some(s) = self.stores.get_mut(store) {
-                    s.remove(&key);
-                }
+    /// Makes each of `keys` of `store` here what it is in `from`, in a key-value store and
+    /// in a window store of that name: a copy of `from` that differs only in keys written
+    /// since is brought level by copying those keys, not every store.
+    pub fn copy_keys(&mut self, from: &MemStores, store: &str, keys: &[Key]) {
+        copy_entries(&mut self.stores, &from.stores, store, keys, |v| *v);
+        copy_entries(&mut self.windows, &from.windows, store, keys, Vec::clone);
+    }
+}
+
+/// `MemStores::copy_keys` for one kind of store: each side's store is looked up once for
+/// all keys, and made here only when a key is copied into it.
+fn copy_entries<V>(
+    to: &mut BTreeMap<String, BTreeMap<Key, V>>,
+    from: &BTreeMap<String, BTreeMap<Key, V>>,
+    store: &str,
+    keys: &[Key],
+    copy: impl Fn(&V) -> V,
+) {
+    let source = from.get(store);
+    let copies_any = source.is_some_and(|s| keys.iter().any(|k| s.contains_key(k)));
+    if copies_any && !to.contains_key(store) {
+        to.insert(store.to_string(), BTreeMap::new());
+    }
+    let Some(target) = to.get_mut(store) else {
+        return; // nothing to copy, nothing to remove
+    };
+    for &key in keys {
+        match source.and_then(|s| s.get(&key)) {
+            Some(value) => {
+                target.insert(key, copy(value));
             }
-        }
-        match from.windows.get(store).and_then(|w| w.get(&key)) {
-            Some(records) => match self.windows.get_mut(store) {
-                Some(w) => w.entry(key).or_default().clone_from(records),
-                None => {
-                    let w = self.windows.entry(store.to_string()).or_default();
-                    w.insert(key, records.clone());
-                }
-            },
             None => {
-                if let Some(w) = self.windows.get_mut(store) {
-                    w.remove(&key);
-                }
+                target.remove(&key);
             }
         }
     }

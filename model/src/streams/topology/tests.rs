@@ -373,7 +373,7 @@ fn a_task_is_sendable_and_a_topology_shareable() {
 }
 
 /// The Streams runtime keeps its state directory's copy of a task's stores level by copying
-/// the keys written since the last save (`MemStores::copy_key`), both store kinds.
+/// the keys written since the last save (`MemStores::copy_keys`), both store kinds.
 #[test]
 fn copying_the_written_keys_brings_a_copy_level() {
     let mut live = MemStores::new();
@@ -385,11 +385,12 @@ fn copying_the_written_keys_brings_a_copy_level() {
     live.put("other", 3, 30);
     live.append("win", rec(2, 1, 6));
     live.append("win", rec(3, 4, 7));
-    for (store, key) in [("kv", 1), ("kv", 2), ("other", 3), ("win", 1), ("win", 4)] {
-        copy.copy_key(&live, store, key);
+    for (store, keys) in [("kv", &[1, 2][..]), ("other", &[3]), ("win", &[1, 4])] {
+        copy.copy_keys(&live, store, keys);
     }
     assert_eq!(copy, live);
-    // A key that is in neither copy stays absent.
-    copy.copy_key(&live, "kv", 9);
+    // A key that is in neither copy stays absent; a store neither has is not made.
+    copy.copy_keys(&live, "kv", &[9]);
+    copy.copy_keys(&live, "none", &[1]);
     assert_eq!(copy, live);
 }
