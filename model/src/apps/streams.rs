@@ -42,7 +42,7 @@ use crate::streams::eos_test::{self, EosTestGenerator, LineGenerator};
 use crate::streams::record::{
     Key, Pack, StreamRecord, Value, partition_for_key, timestamp, unpack,
 };
-use crate::streams::topology::{MemStores, StoreSpec, Task, TaskId, Topology};
+use crate::streams::topology::{MemStores, ProcessOutput, StoreSpec, Task, TaskId, Topology};
 
 /// Which application runs. Default: Kafka's EOS system test, simple topology.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -475,6 +475,8 @@ struct RunningTask {
     saved: bool,
     /// Per store (as `changelogs`), the keys written since the stores were last saved.
     unsaved: Vec<Vec<Key>>,
+    /// Room for processing one record's output, empty between records.
+    output: ProcessOutput,
 }
 
 /// A task's source partition and its position in it.
@@ -513,6 +515,7 @@ impl RunningTask {
             changelog_offsets,
             saved: false,
             unsaved,
+            output: ProcessOutput::default(),
         }
     }
 
@@ -641,7 +644,9 @@ fn mark_saved(tasks: &mut [RunningTask]) {
 
 /// Every task's source partitions and positions (the offsets a cycle commits).
 fn task_positions(tasks: &[RunningTask]) -> Vec<(TopicPartition, u64)> {
-    tasks.iter().flat_map(RunningTask::positions).collect()
+    let mut positions = Vec::with_capacity(tasks.iter().map(|t| t.inputs.len()).sum());
+    positions.extend(tasks.iter().flat_map(RunningTask::positions));
+    positions
 }
 
 /// Set in the input id of a record written to a repartition hop (`streams::record`).
@@ -1335,10 +1340,12 @@ impl StreamsInstance {
         task: usize,
         sends: &mut Vec<(usize, OutputRecord)>,
     ) {
-        let out = t.task.process(topic, unpack(value), &mut t.stores);
+        let mut out = std::mem::take(&mut t.output);
+        t.task
+            .process_into(topic, unpack(value), &mut t.stores, &mut out);
         // A record's sinks mostly share its key: murmur2 of the key's digits once per key.
         let mut last: Option<(Key, u32)> = None;
-        for sink in out.sends {
+        for sink in out.sends.drain(..) {
             let partition = match last {
                 Some((key, partition)) if key == sink.record.key => partition,
                 _ => {
@@ -1360,7 +1367,7 @@ impl StreamsInstance {
             let tp = TopicPartition { topic, partition };
             sends.push((task, (tp, record.pack(), value)));
         }
-        for update in out.store_updates {
+        for update in out.store_updates.drain(..) {
             let store = (t.changelogs.iter())
                 .position(|(s, _)| s.name == update.store)
                 .expect("a task's stores have changelogs");
@@ -1368,6 +1375,7 @@ impl StreamsInstance {
             let tp = t.changelogs[store].1.clone();
             sends.push((task, (tp, update.changelog_record().pack(), value)));
         }
+        t.output = out;
     }
 
     /// Polls and processes every task for one commit interval, as Kafka's StreamThread runs

@@ -1310,9 +1310,22 @@ impl Task {
         record: StreamRecord,
         stores: &mut dyn StateStores,
     ) -> ProcessOutput {
+        let mut output = ProcessOutput::default();
+        self.process_into(topic, record, stores, &mut output);
+        output
+    }
+
+    /// `process`, adding the records to send and the store updates to `output`'s (a runtime
+    /// that processes many records reuses one output's room).
+    pub fn process_into(
+        &mut self,
+        topic: &str,
+        record: StreamRecord,
+        stores: &mut dyn StateStores,
+        output: &mut ProcessOutput,
+    ) {
         let topology = self.topology.clone();
         let source = self.source_node(&topology, topic);
-        let mut output = ProcessOutput::default();
         // (node, record) still to run, last first: children are pushed in reverse so the
         // first child runs (with everything it forwards) before the second.
         let mut pending = std::mem::take(&mut self.pending);
@@ -1353,7 +1366,6 @@ impl Task {
             }
         }
         self.pending = pending;
-        output
     }
 
     fn source_node(&self, topology: &TopologyInner, topic: &str) -> usize {
