@@ -527,17 +527,33 @@ fn hash_event(h: &mut Xxh3, buf: &mut Vec<u8>, at_ns: u64, node: NodeId, kind: &
     }
 }
 
-/// The event's bytes as hashed: explicit little-endian fields (the hash is pinned by tests).
-/// The fixed-size fields are gathered on the stack and appended in one copy, then the
-/// variable-length text (a label, a description) and any trailing field.
+/// The event's bytes as hashed: explicit little-endian fields (the hash is pinned by tests):
+/// virtual time (8 bytes), node (4), then the kind's tag and fields. The fixed-size fields
+/// are gathered in an array of the kind's own constant size and appended in one copy, then
+/// the variable-length text (a label, a description) and any trailing field.
 fn encode_event(b: &mut Vec<u8>, at_ns: u64, node: NodeId, kind: &TraceKind) {
-    let mut head = Head::default();
-    head.put(&at_ns.to_le_bytes());
-    head.put(&node.0.to_le_bytes());
-    let msg = |head: &mut Head, tag: u8, peer: NodeId, call: u64, response: bool| {
-        head.put(&[tag, response as u8]);
-        head.put(&peer.0.to_le_bytes());
-        head.put(&call.to_le_bytes());
+    // A message event: time, node, tag, response flag, peer (4), call (8).
+    let msg = |tag: u8, peer: NodeId, call: u64, response: bool| {
+        let mut head = [0u8; 26];
+        head[..12].copy_from_slice(&start(at_ns, node));
+        head[12] = tag;
+        head[13] = response as u8;
+        head[14..18].copy_from_slice(&peer.0.to_le_bytes());
+        head[18..].copy_from_slice(&call.to_le_bytes());
+        head
+    };
+    let put = |b: &mut Vec<u8>, head: &[u8], text: &[u8], tail: &[u8]| {
+        b.reserve(head.len() + text.len() + tail.len());
+        b.extend_from_slice(head);
+        b.extend_from_slice(text);
+        b.extend_from_slice(tail);
+    };
+    // A kind without fields: time, node, tag.
+    let bare = |b: &mut Vec<u8>, tag: u8| {
+        let mut head = [0u8; 13];
+        head[..12].copy_from_slice(&start(at_ns, node));
+        head[12] = tag;
+        b.extend_from_slice(&head);
     };
     match kind {
         TraceKind::Send {
@@ -546,94 +562,86 @@ fn encode_event(b: &mut Vec<u8>, at_ns: u64, node: NodeId, kind: &TraceKind) {
             label,
             response,
             content,
-        } => {
-            msg(&mut head, 1, *to, *call, *response);
-            head.flush(b, label.as_bytes());
-            b.extend_from_slice(&content.to_le_bytes());
-        }
+        } => put(
+            b,
+            &msg(1, *to, *call, *response),
+            label.as_bytes(),
+            &content.to_le_bytes(),
+        ),
         TraceKind::Deliver {
             from,
             call,
             label,
             response,
-        } => {
-            msg(&mut head, 2, *from, *call, *response);
-            head.flush(b, label.as_bytes());
-        }
+        } => put(b, &msg(2, *from, *call, *response), label.as_bytes(), &[]),
         TraceKind::Drop {
             to,
             call,
             label,
             response,
             reason,
-        } => {
-            msg(&mut head, 3, *to, *call, *response);
-            head.flush(b, label.as_bytes());
-            b.push(*reason as u8);
-        }
+        } => put(
+            b,
+            &msg(3, *to, *call, *response),
+            label.as_bytes(),
+            &[*reason as u8],
+        ),
         TraceKind::Duplicate {
             to,
             call,
             label,
             response,
-        } => {
-            msg(&mut head, 4, *to, *call, *response);
-            head.flush(b, label.as_bytes());
-        }
+        } => put(b, &msg(4, *to, *call, *response), label.as_bytes(), &[]),
         TraceKind::Delay {
             to,
             call,
             label,
             response,
             extra_ms,
-        } => {
-            msg(&mut head, 5, *to, *call, *response);
-            head.flush(b, label.as_bytes());
-            b.extend_from_slice(&extra_ms.to_le_bytes());
-        }
-        TraceKind::Crash => head.flush(b, &[6]),
-        TraceKind::Restart => head.flush(b, &[7]),
-        TraceKind::Pause => head.flush(b, &[8]),
-        TraceKind::Resume => head.flush(b, &[9]),
+        } => put(
+            b,
+            &msg(5, *to, *call, *response),
+            label.as_bytes(),
+            &extra_ms.to_le_bytes(),
+        ),
+        TraceKind::Crash => bare(b, 6),
+        TraceKind::Restart => bare(b, 7),
+        TraceKind::Pause => bare(b, 8),
+        TraceKind::Resume => bare(b, 9),
         TraceKind::Fault { index, description } => {
-            head.put(&[10]);
-            head.put(&index.to_le_bytes());
-            head.flush(b, description.as_bytes());
+            let mut head = [0u8; 17];
+            head[..12].copy_from_slice(&start(at_ns, node));
+            head[12] = 10;
+            head[13..].copy_from_slice(&index.to_le_bytes());
+            put(b, &head, description.as_bytes(), &[]);
         }
-        TraceKind::Heal => head.flush(b, &[11]),
-        TraceKind::Stop => head.flush(b, &[13]),
-        TraceKind::Stopped { forced } => head.flush(b, &[14, *forced as u8]),
+        TraceKind::Heal => bare(b, 11),
+        TraceKind::Stop => bare(b, 13),
+        TraceKind::Stopped { forced } => {
+            let mut head = [0u8; 14];
+            head[..12].copy_from_slice(&start(at_ns, node));
+            head[12] = 14;
+            head[13] = *forced as u8;
+            b.extend_from_slice(&head);
+        }
         TraceKind::Note { what, a, b: second } => {
-            head.put(&[12]);
-            head.flush(b, what.as_bytes());
+            let mut head = [0u8; 13];
+            head[..12].copy_from_slice(&start(at_ns, node));
+            head[12] = 12;
             let mut tail = [0u8; 16];
             tail[..8].copy_from_slice(&a.to_le_bytes());
             tail[8..].copy_from_slice(&second.to_le_bytes());
-            b.extend_from_slice(&tail);
+            put(b, &head, what.as_bytes(), &tail);
         }
     }
 }
 
-/// An event's fixed-size leading fields (at most 8 + 4 + 2 + 4 + 8 bytes), gathered on the
-/// stack.
-#[derive(Default)]
-struct Head {
-    bytes: [u8; 32],
-    len: usize,
-}
-
-impl Head {
-    fn put(&mut self, bytes: &[u8]) {
-        self.bytes[self.len..self.len + bytes.len()].copy_from_slice(bytes);
-        self.len += bytes.len();
-    }
-
-    /// Appends the fields, then `text`, to `b`.
-    fn flush(&self, b: &mut Vec<u8>, text: &[u8]) {
-        b.reserve(self.len + text.len() + 16);
-        b.extend_from_slice(&self.bytes[..self.len]);
-        b.extend_from_slice(text);
-    }
+/// The fields every event starts with: virtual time and node.
+fn start(at_ns: u64, node: NodeId) -> [u8; 12] {
+    let mut head = [0u8; 12];
+    head[..8].copy_from_slice(&at_ns.to_le_bytes());
+    head[8..].copy_from_slice(&node.0.to_le_bytes());
+    head
 }
 
 impl fmt::Display for TraceEvent {
