@@ -1188,7 +1188,7 @@ impl StreamsInstance {
             .collect();
         for ((tp, _, _), &offset) in sends.iter().zip(acked) {
             let found = tasks.iter().zip(ends.iter_mut()).find_map(|(t, ends)| {
-                let i = (t.changelogs.iter()).position(|(_, c)| same_partition(c, tp))?;
+                let i = position_of(t.changelogs.iter().map(|(_, c)| c), tp)?;
                 Some(&mut ends[i])
             });
             if let Some(end) = found {
@@ -1286,8 +1286,7 @@ impl StreamsInstance {
         // each partition in offset order (one input: offset order).
         while let Some(i) = lowest_timestamp(&buffers) {
             let (offset, value) = buffers[i].pop_front().expect("a head record");
-            let topic = t.inputs[i].source.topic.clone();
-            self.process_record(t, &topic, value, task, &mut out.sends);
+            self.process_record(t, i, value, task, &mut out.sends);
             t.inputs[i].position = offset + 1;
         }
         polled_records
@@ -1326,21 +1325,24 @@ impl StreamsInstance {
         };
         Polled {
             step: Some(step),
-            records: fetched.records.into_iter().collect(),
+            // The fetched vector becomes the buffer as it is (no copy).
+            records: fetched.records.into(),
         }
     }
 
-    /// Runs one input record through the task: its sends (a repartition hop's records get
-    /// `HOP_FLAG`) and store updates (to the store's changelog partition) join `sends`.
+    /// Runs one record of the task's input `input` through the task: its sends (a
+    /// repartition hop's records get `HOP_FLAG`) and store updates (to the store's changelog
+    /// partition) join `sends`.
     fn process_record(
         &self,
         t: &mut RunningTask,
-        topic: &str,
+        input: usize,
         value: u64,
         task: usize,
         sends: &mut Vec<(usize, OutputRecord)>,
     ) {
         let mut out = std::mem::take(&mut t.output);
+        let topic = &t.inputs[input].source.topic;
         t.task
             .process_into(topic, unpack(value), &mut t.stores, &mut out);
         // A record's sinks mostly share its key: murmur2 of the key's digits once per key.
@@ -1958,7 +1960,7 @@ fn batches_by_partition(sends: &[OutputRecord]) -> Vec<(&TopicPartition, Vec<usi
     let mut counts: Vec<(&TopicPartition, usize)> = Vec::new();
     let batch_of: Vec<usize> = (sends.iter())
         .map(|(tp, _, _)| {
-            let b = match counts.iter().position(|(b, _)| same_partition(b, tp)) {
+            let b = match position_of(counts.iter().map(|(b, _)| *b), tp) {
                 Some(b) => b,
                 None => {
                     counts.push((tp, 0));
@@ -1979,10 +1981,17 @@ fn batches_by_partition(sends: &[OutputRecord]) -> Vec<(&TopicPartition, Vec<usi
     batches
 }
 
-/// Whether two topic-partitions are the same: a task's sends to one topic share its name,
-/// so the names are compared by pointer first.
-fn same_partition(a: &TopicPartition, b: &TopicPartition) -> bool {
-    a.partition == b.partition && (Arc::ptr_eq(&a.topic, &b.topic) || a.topic == b.topic)
+/// Where `tp` is among distinct topic-partitions, if it is. A task's sends to one topic share
+/// its name, so a look for the same name by pointer comes first, and names are compared only
+/// if that finds nothing (the answer is the same: the partitions are distinct).
+fn position_of<'a>(
+    partitions: impl Iterator<Item = &'a TopicPartition> + Clone,
+    tp: &TopicPartition,
+) -> Option<usize> {
+    let mut by_pointer = partitions.clone();
+    by_pointer
+        .position(|p| p.partition == tp.partition && Arc::ptr_eq(&p.topic, &tp.topic))
+        .or_else(|| partitions.into_iter().position(|p| p == tp))
 }
 
 /// What background sending leaves for the commit (`apps::producer_sender`): the sender's

@@ -1324,11 +1324,20 @@ impl Task {
         stores: &mut dyn StateStores,
         output: &mut ProcessOutput,
     ) {
-        let topology = self.topology.clone();
-        let source = self.source_node(&topology, topic);
+        let source = self.source_node(&self.topology, topic);
+        // The fields apart: the topology is read while processors run (no count taken on
+        // it per record).
+        let Task {
+            id,
+            topology,
+            processors,
+            pending: spare_pending,
+            forwarded: spare_forwarded,
+        } = self;
+        let topology: &TopologyInner = topology;
         // (node, record) still to run, last first: children are pushed in reverse so the
         // first child runs (with everything it forwards) before the second.
-        let mut pending = std::mem::take(&mut self.pending);
+        let mut pending = std::mem::take(spare_pending);
         pending.clear(); // a processor that panicked may have left some
         push_children(&mut pending, &topology.nodes[source].children, &[record]);
         while let Some((index, record)) = pending.pop() {
@@ -1344,28 +1353,28 @@ impl Task {
                 NodeKind::Processor {
                     stores: connected, ..
                 } => {
-                    let processor = self.processors[index].as_mut().unwrap_or_else(|| {
-                        panic!("task {} has no processor {}", self.id, node.name)
-                    });
+                    let processor = processors[index]
+                        .as_mut()
+                        .unwrap_or_else(|| panic!("task {} has no processor {}", id, node.name));
                     let mut ctx = ProcessorContext {
-                        task: self.id,
+                        task: *id,
                         topic,
                         input_id: record.input_id,
                         processor: &node.name,
                         connected,
                         stores: &mut *stores,
                         updates: &mut output.store_updates,
-                        forwarded: std::mem::take(&mut self.forwarded),
+                        forwarded: std::mem::take(spare_forwarded),
                     };
                     processor.process(record, &mut ctx);
                     let mut forwarded = std::mem::take(&mut ctx.forwarded);
                     push_children(&mut pending, &node.children, &forwarded);
                     forwarded.clear();
-                    self.forwarded = forwarded;
+                    *spare_forwarded = forwarded;
                 }
             }
         }
-        self.pending = pending;
+        *spare_pending = pending;
     }
 
     fn source_node(&self, topology: &TopologyInner, topic: &str) -> usize {
