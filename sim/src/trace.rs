@@ -542,12 +542,6 @@ fn encode_event(b: &mut Vec<u8>, at_ns: u64, node: NodeId, kind: &TraceKind) {
         head[18..].copy_from_slice(&call.to_le_bytes());
         head
     };
-    let put = |b: &mut Vec<u8>, head: &[u8], text: &[u8], tail: &[u8]| {
-        b.reserve(head.len() + text.len() + tail.len());
-        b.extend_from_slice(head);
-        b.extend_from_slice(text);
-        b.extend_from_slice(tail);
-    };
     // A kind without fields: time, node, tag.
     let bare = |b: &mut Vec<u8>, tag: u8| {
         let mut head = [0u8; 13];
@@ -634,6 +628,20 @@ fn encode_event(b: &mut Vec<u8>, at_ns: u64, node: NodeId, kind: &TraceKind) {
             put(b, &head, what.as_bytes(), &tail);
         }
     }
+}
+
+/// Appends an event's fixed-size fields, its text and its trailing field.
+#[inline(always)]
+fn put<const H: usize, const T: usize>(
+    b: &mut Vec<u8>,
+    head: &[u8; H],
+    text: &[u8],
+    tail: &[u8; T],
+) {
+    b.reserve(H + text.len() + T);
+    b.extend_from_slice(head);
+    b.extend_from_slice(text);
+    b.extend_from_slice(tail);
 }
 
 /// The fields every event starts with: virtual time and node.
