@@ -747,7 +747,7 @@ impl Broker {
             return Err(KafkaError::NotCoordinator);
         }
         let key = (
-            crate::txn::offsets_partition_for(&group.group_id, OFFSETS_TOPIC_PARTITIONS).partition,
+            crate::txn::offsets_partition_index(&group.group_id, OFFSETS_TOPIC_PARTITIONS),
             producer.producer_id,
         );
         let seen = self.offsets_producer_epochs.get(&key);
