@@ -542,13 +542,6 @@ fn encode_event(b: &mut Vec<u8>, at_ns: u64, node: NodeId, kind: &TraceKind) {
         head[18..].copy_from_slice(&call.to_le_bytes());
         head
     };
-    // A kind without fields: time, node, tag.
-    let bare = |b: &mut Vec<u8>, tag: u8| {
-        let mut head = [0u8; 13];
-        head[..12].copy_from_slice(&start(at_ns, node));
-        head[12] = tag;
-        b.extend_from_slice(&head);
-    };
     match kind {
         TraceKind::Send {
             to,
@@ -598,35 +591,40 @@ fn encode_event(b: &mut Vec<u8>, at_ns: u64, node: NodeId, kind: &TraceKind) {
             label.as_bytes(),
             &extra_ms.to_le_bytes(),
         ),
-        TraceKind::Crash => bare(b, 6),
-        TraceKind::Restart => bare(b, 7),
-        TraceKind::Pause => bare(b, 8),
-        TraceKind::Resume => bare(b, 9),
+        other => encode_other_event(b, start(at_ns, node), other),
+    }
+}
+
+/// `encode_event` for the kinds that are not messages: node lifecycle, faults, notes.
+fn encode_other_event(b: &mut Vec<u8>, start: [u8; 12], kind: &TraceKind) {
+    // The event's start and its tag.
+    let head = |tag: u8| {
+        let mut head = [0u8; 13];
+        head[..12].copy_from_slice(&start);
+        head[12] = tag;
+        head
+    };
+    match kind {
+        TraceKind::Crash => b.extend_from_slice(&head(6)),
+        TraceKind::Restart => b.extend_from_slice(&head(7)),
+        TraceKind::Pause => b.extend_from_slice(&head(8)),
+        TraceKind::Resume => b.extend_from_slice(&head(9)),
+        TraceKind::Heal => b.extend_from_slice(&head(11)),
+        TraceKind::Stop => b.extend_from_slice(&head(13)),
+        TraceKind::Stopped { forced } => put(b, &head(14), &[], &[*forced as u8]),
         TraceKind::Fault { index, description } => {
-            let mut head = [0u8; 17];
-            head[..12].copy_from_slice(&start(at_ns, node));
-            head[12] = 10;
-            head[13..].copy_from_slice(&index.to_le_bytes());
-            put(b, &head, description.as_bytes(), &[]);
-        }
-        TraceKind::Heal => bare(b, 11),
-        TraceKind::Stop => bare(b, 13),
-        TraceKind::Stopped { forced } => {
-            let mut head = [0u8; 14];
-            head[..12].copy_from_slice(&start(at_ns, node));
-            head[12] = 14;
-            head[13] = *forced as u8;
-            b.extend_from_slice(&head);
+            let mut fault = [0u8; 17];
+            fault[..13].copy_from_slice(&head(10));
+            fault[13..].copy_from_slice(&index.to_le_bytes());
+            put(b, &fault, description.as_bytes(), &[]);
         }
         TraceKind::Note { what, a, b: second } => {
-            let mut head = [0u8; 13];
-            head[..12].copy_from_slice(&start(at_ns, node));
-            head[12] = 12;
             let mut tail = [0u8; 16];
             tail[..8].copy_from_slice(&a.to_le_bytes());
             tail[8..].copy_from_slice(&second.to_le_bytes());
-            put(b, &head, what.as_bytes(), &tail);
+            put(b, &head(12), what.as_bytes(), &tail);
         }
+        message => unreachable!("{message:?} is encoded by encode_event"),
     }
 }
 
@@ -670,4 +668,150 @@ pub fn first_difference(a: &[TraceEvent], b: &[TraceEvent]) -> Option<usize> {
     (0..common)
         .find(|&i| a[i] != b[i])
         .or((a.len() != b.len()).then_some(common))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Each kind's bytes, written out field by field: time, node, tag, then the kind's fields
+    /// in order, integers little-endian (the layout every pinned trace hash was made with).
+    fn reference(at_ns: u64, node: NodeId, kind: &TraceKind) -> Vec<u8> {
+        let mut b = at_ns.to_le_bytes().to_vec();
+        b.extend(node.0.to_le_bytes());
+        let mut msg = |tag: u8, peer: NodeId, call: u64, label: &str, response: bool| {
+            b.extend([tag, response as u8]);
+            b.extend(peer.0.to_le_bytes());
+            b.extend(call.to_le_bytes());
+            b.extend(label.as_bytes());
+        };
+        match kind {
+            TraceKind::Send {
+                to,
+                call,
+                label,
+                response,
+                content,
+            } => {
+                msg(1, *to, *call, label, *response);
+                b.extend(content.to_le_bytes());
+            }
+            TraceKind::Deliver {
+                from,
+                call,
+                label,
+                response,
+            } => msg(2, *from, *call, label, *response),
+            TraceKind::Drop {
+                to,
+                call,
+                label,
+                response,
+                reason,
+            } => {
+                msg(3, *to, *call, label, *response);
+                b.push(*reason as u8);
+            }
+            TraceKind::Duplicate {
+                to,
+                call,
+                label,
+                response,
+            } => msg(4, *to, *call, label, *response),
+            TraceKind::Delay {
+                to,
+                call,
+                label,
+                response,
+                extra_ms,
+            } => {
+                msg(5, *to, *call, label, *response);
+                b.extend(extra_ms.to_le_bytes());
+            }
+            TraceKind::Crash => b.push(6),
+            TraceKind::Restart => b.push(7),
+            TraceKind::Pause => b.push(8),
+            TraceKind::Resume => b.push(9),
+            TraceKind::Fault { index, description } => {
+                b.push(10);
+                b.extend(index.to_le_bytes());
+                b.extend(description.as_bytes());
+            }
+            TraceKind::Heal => b.push(11),
+            TraceKind::Note { what, a, b: second } => {
+                b.push(12);
+                b.extend(what.as_bytes());
+                b.extend(a.to_le_bytes());
+                b.extend(second.to_le_bytes());
+            }
+            TraceKind::Stop => b.push(13),
+            TraceKind::Stopped { forced } => b.extend([14, *forced as u8]),
+        }
+        b
+    }
+
+    #[test]
+    fn every_kind_is_encoded_field_by_field() {
+        let (to, from) = (NodeId(3), NodeId(70_000));
+        let kinds = [
+            TraceKind::Send {
+                to,
+                call: 9,
+                label: "Produce",
+                response: false,
+                content: u64::MAX - 5,
+            },
+            TraceKind::Deliver {
+                from,
+                call: 1 << 40,
+                label: "Fetch",
+                response: true,
+            },
+            TraceKind::Drop {
+                to,
+                call: 2,
+                label: "",
+                response: true,
+                reason: DropReason::NoWaiter,
+            },
+            TraceKind::Duplicate {
+                to,
+                call: 3,
+                label: "EndTxn",
+                response: false,
+            },
+            TraceKind::Delay {
+                to,
+                call: 4,
+                label: "Produce",
+                response: true,
+                extra_ms: 700,
+            },
+            TraceKind::Crash,
+            TraceKind::Restart,
+            TraceKind::Pause,
+            TraceKind::Resume,
+            TraceKind::Fault {
+                index: 258,
+                description: "crash broker-1".to_string(),
+            },
+            TraceKind::Heal,
+            TraceKind::Note {
+                what: "append",
+                a: 1 << 33,
+                b: 7,
+            },
+            TraceKind::Stop,
+            TraceKind::Stopped { forced: true },
+        ];
+        for kind in &kinds {
+            let mut encoded = Vec::new();
+            encode_event(&mut encoded, 123_456_789_012, NodeId(5), kind);
+            assert_eq!(
+                encoded,
+                reference(123_456_789_012, NodeId(5), kind),
+                "{kind:?}"
+            );
+        }
+    }
 }
