@@ -396,11 +396,12 @@ impl Broker {
             } else {
                 next_sweep = None;
             }
-            if self.expire_members(now) {
+            let session_deadline = self.members.next_deadline_ms();
+            if self.expire_members(now, session_deadline) {
                 continue;
             }
             let retry = self.markers.values().filter_map(|m| m.retry_at).min();
-            let session_end = self.members.next_deadline_ms().map(instant_at_ms);
+            let session_end = session_deadline.map(instant_at_ms);
             alarm.set([next_sweep, retry, session_end].into_iter().flatten().min());
             tokio::select! {
                 biased;
@@ -422,12 +423,10 @@ impl Broker {
         }
     }
 
-    /// Expires the group members whose session ran out; returns whether any did.
-    fn expire_members(&mut self, now: Instant) -> bool {
-        let due = self
-            .members
-            .next_deadline_ms()
-            .is_some_and(|deadline| instant_at_ms(deadline) <= now);
+    /// Expires the group members whose session ran out (`deadline`: the members' next
+    /// deadline, read once per turn of the loop); returns whether any did.
+    fn expire_members(&mut self, now: Instant, deadline: Option<u64>) -> bool {
+        let due = deadline.is_some_and(|deadline| instant_at_ms(deadline) <= now);
         if !due {
             return false;
         }
@@ -748,7 +747,7 @@ impl Broker {
             return Err(KafkaError::NotCoordinator);
         }
         let key = (
-            crate::txn::offsets_partition_for(&group.group_id, OFFSETS_TOPIC_PARTITIONS).partition,
+            crate::txn::offsets_partition_index(&group.group_id, OFFSETS_TOPIC_PARTITIONS),
             producer.producer_id,
         );
         let seen = self.offsets_producer_epochs.get(&key);

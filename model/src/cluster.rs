@@ -147,16 +147,17 @@ impl ClusterSpec {
     /// `__transaction_state` partition (Kafka's placement, `TRANSACTION_STATE_PARTITIONS`
     /// partitions), partitions spread round-robin over the brokers. Stable across restarts.
     pub fn txn_coordinator_index(&self, transactional_id: &str) -> u32 {
-        let tp = crate::txn::offsets_partition_for(transactional_id, TRANSACTION_STATE_PARTITIONS);
-        tp.partition % self.brokers
+        crate::txn::offsets_partition_index(transactional_id, TRANSACTION_STATE_PARTITIONS)
+            % self.brokers
     }
 
     /// Index of the group coordinator of `group_id`: the broker leading its
     /// `__consumer_offsets` partition (Kafka's placement, partitions round-robin).
     pub fn group_coordinator_index(&self, group_id: &str) -> u32 {
-        self.offsets_partition_leader_index(
-            crate::txn::offsets_partition_for(group_id, OFFSETS_TOPIC_PARTITIONS).partition,
-        )
+        self.offsets_partition_leader_index(crate::txn::offsets_partition_index(
+            group_id,
+            OFFSETS_TOPIC_PARTITIONS,
+        ))
     }
 
     /// Index of the broker leading `__consumer_offsets` partition `partition`: it applies the

@@ -470,24 +470,28 @@ impl Partition {
         log: &DurableLog<StoredBatch>,
     ) -> Vec<(u64, u64, i64, Option<Option<TxnResult>>)> {
         log.read(|batches| {
-            let mut out: Vec<(u64, u64, i64, Option<Option<TxnResult>>)> = Vec::new();
-            // Producer id → indexes in `out` of its records awaiting a marker.
-            let mut open: BTreeMap<i64, Vec<usize>> = BTreeMap::new();
-            for b in batches {
+            // A transactional record is decided by its producer's first marker after it, so
+            // a walk from the end knows each record's outcome when it gets there: the output
+            // is made at its size and filled from the back, with no list of open records.
+            let records: usize = (batches.iter())
+                .filter(|b| b.control.is_none())
+                .map(|b| b.values.len())
+                .sum();
+            let mut out = vec![(0, 0, 0, None); records];
+            let mut next = records;
+            // Producer id → the outcome of its first marker after the walk's position.
+            let mut decided: BTreeMap<i64, TxnResult> = BTreeMap::new();
+            for b in batches.iter().rev() {
                 if let Some(control) = b.control {
-                    for i in open.remove(&b.producer_id).unwrap_or_default() {
-                        out[i].3 = Some(Some(control.result));
-                    }
+                    decided.insert(b.producer_id, control.result);
                     continue;
                 }
+                let status = b
+                    .transactional
+                    .then(|| decided.get(&b.producer_id).copied());
+                next -= b.values.len();
                 for (i, &v) in b.values.iter().enumerate() {
-                    let status = if b.transactional {
-                        open.entry(b.producer_id).or_default().push(out.len());
-                        Some(None)
-                    } else {
-                        None
-                    };
-                    out.push((b.base_offset + i as u64, v, b.producer_id, status));
+                    out[next + i] = (b.base_offset + i as u64, v, b.producer_id, status);
                 }
             }
             out

@@ -8,7 +8,8 @@
 //! taking it; a receive that finds the queue empty registers the polling task's waker (kept,
 //! like tokio's, until a send or the last sender's drop takes it); dropping the last sender
 //! wakes the receiver, which then receives what is queued and `None` after it; dropping the
-//! receiver drops what is queued, in order, and makes later sends fail.
+//! receiver drops what is queued, in order, and makes later sends fail. `oneshot_channel` is
+//! the same for `tokio::sync::oneshot` (a call's outcome).
 
 use std::collections::VecDeque;
 use std::future::Future;
@@ -165,6 +166,115 @@ impl<T> std::fmt::Debug for UnboundedReceiver<T> {
     }
 }
 
+/// A channel for one value: a drop-in for `tokio::sync::oneshot::channel` with the same
+/// wake-ups (a call's outcome, one per call). The receiver registers its task's waker when
+/// polled before the value came (a new one only if it would not wake the same task); the
+/// send, or the sender's drop without one, wakes it once; a send after the receiver is gone
+/// fails, and the receiver gets an error if the sender went without sending.
+pub fn oneshot_channel<T>() -> (OneshotSender<T>, OneshotReceiver<T>) {
+    let slot = Arc::new(RunLock::new(Slot {
+        value: None,
+        complete: false,
+        receiver_alive: true,
+        waker: None,
+    }));
+    (
+        OneshotSender {
+            slot: Some(slot.clone()),
+        },
+        OneshotReceiver { slot },
+    )
+}
+
+struct Slot<T> {
+    value: Option<T>,
+    /// Sent, or the sender is gone without sending.
+    complete: bool,
+    receiver_alive: bool,
+    /// The receiver's waker, registered by a poll that found nothing.
+    waker: Option<Waker>,
+}
+
+/// The sending half of `oneshot_channel`.
+pub struct OneshotSender<T> {
+    /// `None` once sent.
+    slot: Option<Arc<RunLock<Slot<T>>>>,
+}
+
+impl<T> OneshotSender<T> {
+    /// Hands over `value` and wakes the receiver; fails (returning it) if the receiver is
+    /// gone.
+    pub fn send(mut self, value: T) -> Result<(), T> {
+        let slot = self.slot.take().expect("a sender sends once");
+        let waker = {
+            let mut slot = slot.lock();
+            if !slot.receiver_alive {
+                return Err(value);
+            }
+            slot.value = Some(value);
+            slot.complete = true;
+            slot.waker.take()
+        };
+        if let Some(waker) = waker {
+            waker.wake();
+        }
+        Ok(())
+    }
+}
+
+impl<T> Drop for OneshotSender<T> {
+    fn drop(&mut self) {
+        let Some(slot) = self.slot.take() else {
+            return; // sent
+        };
+        let waker = {
+            let mut slot = slot.lock();
+            slot.complete = true;
+            slot.waker.take().filter(|_| slot.receiver_alive)
+        };
+        if let Some(waker) = waker {
+            waker.wake();
+        }
+    }
+}
+
+/// The sender of a `oneshot_channel` went without sending.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Closed;
+
+/// The receiving half of `oneshot_channel`: a future of the value.
+pub struct OneshotReceiver<T> {
+    slot: Arc<RunLock<Slot<T>>>,
+}
+
+impl<T> Future for OneshotReceiver<T> {
+    type Output = Result<T, Closed>;
+
+    fn poll(self: std::pin::Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let mut slot = self.slot.lock();
+        if slot.complete {
+            return Poll::Ready(slot.value.take().ok_or(Closed));
+        }
+        match &mut slot.waker {
+            Some(w) if w.will_wake(cx.waker()) => {}
+            waker => *waker = Some(cx.waker().clone()),
+        }
+        Poll::Pending
+    }
+}
+
+impl<T> Drop for OneshotReceiver<T> {
+    fn drop(&mut self) {
+        let (value, waker) = {
+            let mut slot = self.slot.lock();
+            slot.receiver_alive = false;
+            (slot.value.take(), slot.waker.take())
+        };
+        // Outside the lock: the value's drop may send on channels.
+        drop((value, waker));
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -201,6 +311,39 @@ mod tests {
         drop(tx2); // the last sender wakes the receiver
         assert_eq!(count.0.load(Ordering::Relaxed), 3);
         assert_eq!(rx.poll_recv(&mut cx), Poll::Ready(None));
+    }
+
+    #[test]
+    fn oneshot_wakes_like_tokio() {
+        let count = Arc::new(Count(AtomicUsize::new(0)));
+        let waker = Waker::from(count.clone());
+        let mut cx = Context::from_waker(&waker);
+        let poll =
+            |rx: &mut OneshotReceiver<u32>, cx: &mut Context<'_>| std::pin::Pin::new(rx).poll(cx);
+        // A value sent before the first poll wakes nobody.
+        let (tx, mut rx) = oneshot_channel();
+        tx.send(1).unwrap();
+        assert_eq!(count.0.load(Ordering::Relaxed), 0);
+        assert_eq!(poll(&mut rx, &mut cx), Poll::Ready(Ok(1)));
+        // A registered receiver is woken once by the send.
+        let (tx, mut rx) = oneshot_channel();
+        assert_eq!(poll(&mut rx, &mut cx), Poll::Pending);
+        assert_eq!(poll(&mut rx, &mut cx), Poll::Pending);
+        tx.send(2).unwrap();
+        assert_eq!(count.0.load(Ordering::Relaxed), 1);
+        assert_eq!(poll(&mut rx, &mut cx), Poll::Ready(Ok(2)));
+        // A sender gone without sending wakes it too, with an error.
+        let (tx, mut rx) = oneshot_channel::<u32>();
+        assert_eq!(poll(&mut rx, &mut cx), Poll::Pending);
+        drop(tx);
+        assert_eq!(count.0.load(Ordering::Relaxed), 2);
+        assert_eq!(poll(&mut rx, &mut cx), Poll::Ready(Err(Closed)));
+        // A send after the receiver is gone fails and wakes nobody.
+        let (tx, mut rx) = oneshot_channel();
+        assert_eq!(poll(&mut rx, &mut cx), Poll::Pending);
+        drop(rx);
+        assert_eq!(tx.send(3), Err(3));
+        assert_eq!(count.0.load(Ordering::Relaxed), 2);
     }
 
     #[test]

@@ -89,50 +89,44 @@ impl<E: Send> Crashable for DurableLog<E> {
     }
 }
 
-/// A single durable value (e.g. a counter), with the same sync semantics as `DurableLog`.
+/// A single durable value (e.g. a counter, a Streams instance's state directory). Every
+/// write is durable at once (`set_synced`, `update_synced`: there is no unsynced write), so
+/// the value a crash leaves is the value: one copy is kept, and a crash changes nothing.
 #[derive(Debug, Default)]
 pub struct DurableCell<T> {
-    inner: RunLock<(T, T)>, // (current, synced)
+    inner: RunLock<T>,
 }
 
 impl<T: Clone + Send + Default> DurableCell<T> {
     pub fn new(value: T) -> Arc<Self> {
         Arc::new(Self {
-            inner: RunLock::new((value.clone(), value)),
+            inner: RunLock::new(value),
         })
     }
 
     pub fn get(&self) -> T {
-        self.inner.lock().0.clone()
+        self.inner.lock().clone()
     }
 
     /// Sets the value and makes it durable at once.
     pub fn set_synced(&self, value: T) {
-        let mut inner = self.inner.lock();
-        *inner = (value.clone(), value);
+        *self.inner.lock() = value;
     }
 
     /// Reads the current value without copying it.
     pub fn read<R>(&self, f: impl FnOnce(&T) -> R) -> R {
-        f(&self.inner.lock().0)
+        f(&self.inner.lock())
     }
 
-    /// Changes the value in place and makes the change durable at once (`change` runs on
-    /// the current and on the synced copy, so nothing else is copied).
-    pub fn update_synced(&self, change: impl Fn(&mut T)) {
-        let mut inner = self.inner.lock();
-        change(&mut inner.0);
-        change(&mut inner.1);
+    /// Changes the value in place and makes the change durable at once.
+    pub fn update_synced(&self, change: impl FnOnce(&mut T)) {
+        change(&mut self.inner.lock());
     }
 }
 
 impl<T: Clone + Send + Default> Crashable for DurableCell<T> {
-    fn crash(&self, lose_unsynced: bool) {
-        if lose_unsynced {
-            let mut inner = self.inner.lock();
-            inner.0 = inner.1.clone();
-        }
-    }
+    /// Nothing to lose: every write was durable.
+    fn crash(&self, _lose_unsynced: bool) {}
 }
 
 #[cfg(test)]

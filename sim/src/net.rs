@@ -55,9 +55,7 @@ use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 use std::task::{Poll, Waker};
 
-use tokio::sync::oneshot;
-
-use crate::chan as mpsc;
+use crate::chan::{self as mpsc, OneshotSender, oneshot_channel};
 
 use crate::coverage::SimPoint;
 use crate::node::{NodeId, SUPERVISOR, Sim};
@@ -572,7 +570,7 @@ struct Waiter<Resp> {
 /// Where a call's outcome goes.
 enum Reply<Resp> {
     /// An `async` caller waiting on this one call.
-    Once(oneshot::Sender<Result<Resp, CallError>>),
+    Once(OneshotSender<Result<Resp, CallError>>),
     /// A client that multiplexes many calls over one channel, tagging each.
     Sink(CallSink<Resp>, u64),
 }
@@ -875,7 +873,7 @@ impl<Req: Message, Resp: Message> Net<Req, Resp> {
         request: Req,
         timeout: Duration,
     ) -> Result<Resp, CallError> {
-        let (reply, response) = oneshot::channel();
+        let (reply, response) = oneshot_channel();
         self.start(from, to, request, timeout, Reply::Once(reply));
         // A dropped sender (the run is being torn down) reads as a closed connection.
         response.await.unwrap_or(Err(CallError::Disconnected))

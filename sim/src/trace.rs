@@ -372,6 +372,10 @@ pub(crate) fn begin(record: bool) {
 
 /// Ends the trace of this thread's run and returns it.
 pub(crate) fn finish(node_names: Vec<String>) -> TraceSummary {
+    // A reading kept from now on would outlive the trace it was read for.
+    if let PollClock::Read(_) = POLL_CLOCK.get() {
+        POLL_CLOCK.set(PollClock::Unread);
+    }
     TRACE.with(|t| match t.borrow_mut().take() {
         Some(mut state) => TraceSummary {
             hash: {
@@ -391,12 +395,20 @@ pub(crate) fn finish(node_names: Vec<String>) -> TraceSummary {
 
 /// Virtual nanoseconds since the start of this thread's run (0 outside a run).
 pub fn elapsed_ns() -> u64 {
+    // A reading kept by this poll is the answer: no need to look at the trace (a reading is
+    // kept only while a run's trace is under way).
+    if let PollClock::Read(reading) = POLL_CLOCK.get() {
+        return reading.elapsed_ns;
+    }
     TRACE.with(|t| t.borrow().as_ref().map_or(0, |s| clock_now(s).elapsed_ns))
 }
 
 /// The current virtual instant of this thread's run (cheaper than `Instant::now()`).
 /// Panics outside a run: simulated code must never read the OS clock.
 pub fn now() -> madsim::time::Instant {
+    if let PollClock::Read(reading) = POLL_CLOCK.get() {
+        return reading.instant;
+    }
     TRACE.with(|t| match t.borrow().as_ref() {
         Some(s) => clock_now(s).instant,
         None => panic!("sim::trace::now called outside a simulated run"),
@@ -515,17 +527,20 @@ fn hash_event(h: &mut Xxh3, buf: &mut Vec<u8>, at_ns: u64, node: NodeId, kind: &
     }
 }
 
-/// The event's bytes as hashed: explicit little-endian fields (the hash is pinned by tests).
-/// The fixed-size fields are gathered on the stack and appended in one copy, then the
-/// variable-length text (a label, a description) and any trailing field.
+/// The event's bytes as hashed: explicit little-endian fields (the hash is pinned by tests):
+/// virtual time (8 bytes), node (4), then the kind's tag and fields. The fixed-size fields
+/// are gathered in an array of the kind's own constant size and appended in one copy, then
+/// the variable-length text (a label, a description) and any trailing field.
 fn encode_event(b: &mut Vec<u8>, at_ns: u64, node: NodeId, kind: &TraceKind) {
-    let mut head = Head::default();
-    head.put(&at_ns.to_le_bytes());
-    head.put(&node.0.to_le_bytes());
-    let msg = |head: &mut Head, tag: u8, peer: NodeId, call: u64, response: bool| {
-        head.put(&[tag, response as u8]);
-        head.put(&peer.0.to_le_bytes());
-        head.put(&call.to_le_bytes());
+    // A message event: time, node, tag, response flag, peer (4), call (8).
+    let msg = |tag: u8, peer: NodeId, call: u64, response: bool| {
+        let mut head = [0u8; 26];
+        head[..12].copy_from_slice(&start(at_ns, node));
+        head[12] = tag;
+        head[13] = response as u8;
+        head[14..18].copy_from_slice(&peer.0.to_le_bytes());
+        head[18..].copy_from_slice(&call.to_le_bytes());
+        head
     };
     match kind {
         TraceKind::Send {
@@ -534,94 +549,105 @@ fn encode_event(b: &mut Vec<u8>, at_ns: u64, node: NodeId, kind: &TraceKind) {
             label,
             response,
             content,
-        } => {
-            msg(&mut head, 1, *to, *call, *response);
-            head.flush(b, label.as_bytes());
-            b.extend_from_slice(&content.to_le_bytes());
-        }
+        } => put(
+            b,
+            &msg(1, *to, *call, *response),
+            label.as_bytes(),
+            &content.to_le_bytes(),
+        ),
         TraceKind::Deliver {
             from,
             call,
             label,
             response,
-        } => {
-            msg(&mut head, 2, *from, *call, *response);
-            head.flush(b, label.as_bytes());
-        }
+        } => put(b, &msg(2, *from, *call, *response), label.as_bytes(), &[]),
         TraceKind::Drop {
             to,
             call,
             label,
             response,
             reason,
-        } => {
-            msg(&mut head, 3, *to, *call, *response);
-            head.flush(b, label.as_bytes());
-            b.push(*reason as u8);
-        }
+        } => put(
+            b,
+            &msg(3, *to, *call, *response),
+            label.as_bytes(),
+            &[*reason as u8],
+        ),
         TraceKind::Duplicate {
             to,
             call,
             label,
             response,
-        } => {
-            msg(&mut head, 4, *to, *call, *response);
-            head.flush(b, label.as_bytes());
-        }
+        } => put(b, &msg(4, *to, *call, *response), label.as_bytes(), &[]),
         TraceKind::Delay {
             to,
             call,
             label,
             response,
             extra_ms,
-        } => {
-            msg(&mut head, 5, *to, *call, *response);
-            head.flush(b, label.as_bytes());
-            b.extend_from_slice(&extra_ms.to_le_bytes());
-        }
-        TraceKind::Crash => head.flush(b, &[6]),
-        TraceKind::Restart => head.flush(b, &[7]),
-        TraceKind::Pause => head.flush(b, &[8]),
-        TraceKind::Resume => head.flush(b, &[9]),
+        } => put(
+            b,
+            &msg(5, *to, *call, *response),
+            label.as_bytes(),
+            &extra_ms.to_le_bytes(),
+        ),
+        other => encode_other_event(b, start(at_ns, node), other),
+    }
+}
+
+/// `encode_event` for the kinds that are not messages: node lifecycle, faults, notes.
+fn encode_other_event(b: &mut Vec<u8>, start: [u8; 12], kind: &TraceKind) {
+    // The event's start and its tag.
+    let head = |tag: u8| {
+        let mut head = [0u8; 13];
+        head[..12].copy_from_slice(&start);
+        head[12] = tag;
+        head
+    };
+    match kind {
+        TraceKind::Crash => b.extend_from_slice(&head(6)),
+        TraceKind::Restart => b.extend_from_slice(&head(7)),
+        TraceKind::Pause => b.extend_from_slice(&head(8)),
+        TraceKind::Resume => b.extend_from_slice(&head(9)),
+        TraceKind::Heal => b.extend_from_slice(&head(11)),
+        TraceKind::Stop => b.extend_from_slice(&head(13)),
+        TraceKind::Stopped { forced } => put(b, &head(14), &[], &[*forced as u8]),
         TraceKind::Fault { index, description } => {
-            head.put(&[10]);
-            head.put(&index.to_le_bytes());
-            head.flush(b, description.as_bytes());
+            let mut fault = [0u8; 17];
+            fault[..13].copy_from_slice(&head(10));
+            fault[13..].copy_from_slice(&index.to_le_bytes());
+            put(b, &fault, description.as_bytes(), &[]);
         }
-        TraceKind::Heal => head.flush(b, &[11]),
-        TraceKind::Stop => head.flush(b, &[13]),
-        TraceKind::Stopped { forced } => head.flush(b, &[14, *forced as u8]),
         TraceKind::Note { what, a, b: second } => {
-            head.put(&[12]);
-            head.flush(b, what.as_bytes());
             let mut tail = [0u8; 16];
             tail[..8].copy_from_slice(&a.to_le_bytes());
             tail[8..].copy_from_slice(&second.to_le_bytes());
-            b.extend_from_slice(&tail);
+            put(b, &head(12), what.as_bytes(), &tail);
         }
+        message => unreachable!("{message:?} is encoded by encode_event"),
     }
 }
 
-/// An event's fixed-size leading fields (at most 8 + 4 + 2 + 4 + 8 bytes), gathered on the
-/// stack.
-#[derive(Default)]
-struct Head {
-    bytes: [u8; 32],
-    len: usize,
+/// Appends an event's fixed-size fields, its text and its trailing field.
+#[inline(always)]
+fn put<const H: usize, const T: usize>(
+    b: &mut Vec<u8>,
+    head: &[u8; H],
+    text: &[u8],
+    tail: &[u8; T],
+) {
+    b.reserve(H + text.len() + T);
+    b.extend_from_slice(head);
+    b.extend_from_slice(text);
+    b.extend_from_slice(tail);
 }
 
-impl Head {
-    fn put(&mut self, bytes: &[u8]) {
-        self.bytes[self.len..self.len + bytes.len()].copy_from_slice(bytes);
-        self.len += bytes.len();
-    }
-
-    /// Appends the fields, then `text`, to `b`.
-    fn flush(&self, b: &mut Vec<u8>, text: &[u8]) {
-        b.reserve(self.len + text.len() + 16);
-        b.extend_from_slice(&self.bytes[..self.len]);
-        b.extend_from_slice(text);
-    }
+/// The fields every event starts with: virtual time and node.
+fn start(at_ns: u64, node: NodeId) -> [u8; 12] {
+    let mut head = [0u8; 12];
+    head[..8].copy_from_slice(&at_ns.to_le_bytes());
+    head[8..].copy_from_slice(&node.0.to_le_bytes());
+    head
 }
 
 impl fmt::Display for TraceEvent {
@@ -642,4 +668,150 @@ pub fn first_difference(a: &[TraceEvent], b: &[TraceEvent]) -> Option<usize> {
     (0..common)
         .find(|&i| a[i] != b[i])
         .or((a.len() != b.len()).then_some(common))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Each kind's bytes, written out field by field: time, node, tag, then the kind's fields
+    /// in order, integers little-endian (the layout every pinned trace hash was made with).
+    fn reference(at_ns: u64, node: NodeId, kind: &TraceKind) -> Vec<u8> {
+        let mut b = at_ns.to_le_bytes().to_vec();
+        b.extend(node.0.to_le_bytes());
+        let mut msg = |tag: u8, peer: NodeId, call: u64, label: &str, response: bool| {
+            b.extend([tag, response as u8]);
+            b.extend(peer.0.to_le_bytes());
+            b.extend(call.to_le_bytes());
+            b.extend(label.as_bytes());
+        };
+        match kind {
+            TraceKind::Send {
+                to,
+                call,
+                label,
+                response,
+                content,
+            } => {
+                msg(1, *to, *call, label, *response);
+                b.extend(content.to_le_bytes());
+            }
+            TraceKind::Deliver {
+                from,
+                call,
+                label,
+                response,
+            } => msg(2, *from, *call, label, *response),
+            TraceKind::Drop {
+                to,
+                call,
+                label,
+                response,
+                reason,
+            } => {
+                msg(3, *to, *call, label, *response);
+                b.push(*reason as u8);
+            }
+            TraceKind::Duplicate {
+                to,
+                call,
+                label,
+                response,
+            } => msg(4, *to, *call, label, *response),
+            TraceKind::Delay {
+                to,
+                call,
+                label,
+                response,
+                extra_ms,
+            } => {
+                msg(5, *to, *call, label, *response);
+                b.extend(extra_ms.to_le_bytes());
+            }
+            TraceKind::Crash => b.push(6),
+            TraceKind::Restart => b.push(7),
+            TraceKind::Pause => b.push(8),
+            TraceKind::Resume => b.push(9),
+            TraceKind::Fault { index, description } => {
+                b.push(10);
+                b.extend(index.to_le_bytes());
+                b.extend(description.as_bytes());
+            }
+            TraceKind::Heal => b.push(11),
+            TraceKind::Note { what, a, b: second } => {
+                b.push(12);
+                b.extend(what.as_bytes());
+                b.extend(a.to_le_bytes());
+                b.extend(second.to_le_bytes());
+            }
+            TraceKind::Stop => b.push(13),
+            TraceKind::Stopped { forced } => b.extend([14, *forced as u8]),
+        }
+        b
+    }
+
+    #[test]
+    fn every_kind_is_encoded_field_by_field() {
+        let (to, from) = (NodeId(3), NodeId(70_000));
+        let kinds = [
+            TraceKind::Send {
+                to,
+                call: 9,
+                label: "Produce",
+                response: false,
+                content: u64::MAX - 5,
+            },
+            TraceKind::Deliver {
+                from,
+                call: 1 << 40,
+                label: "Fetch",
+                response: true,
+            },
+            TraceKind::Drop {
+                to,
+                call: 2,
+                label: "",
+                response: true,
+                reason: DropReason::NoWaiter,
+            },
+            TraceKind::Duplicate {
+                to,
+                call: 3,
+                label: "EndTxn",
+                response: false,
+            },
+            TraceKind::Delay {
+                to,
+                call: 4,
+                label: "Produce",
+                response: true,
+                extra_ms: 700,
+            },
+            TraceKind::Crash,
+            TraceKind::Restart,
+            TraceKind::Pause,
+            TraceKind::Resume,
+            TraceKind::Fault {
+                index: 258,
+                description: "crash broker-1".to_string(),
+            },
+            TraceKind::Heal,
+            TraceKind::Note {
+                what: "append",
+                a: 1 << 33,
+                b: 7,
+            },
+            TraceKind::Stop,
+            TraceKind::Stopped { forced: true },
+        ];
+        for kind in &kinds {
+            let mut encoded = Vec::new();
+            encode_event(&mut encoded, 123_456_789_012, NodeId(5), kind);
+            assert_eq!(
+                encoded,
+                reference(123_456_789_012, NodeId(5), kind),
+                "{kind:?}"
+            );
+        }
+    }
 }

@@ -42,7 +42,7 @@ use crate::streams::eos_test::{self, EosTestGenerator, LineGenerator};
 use crate::streams::record::{
     Key, Pack, StreamRecord, Value, partition_for_key, timestamp, unpack,
 };
-use crate::streams::topology::{MemStores, StoreSpec, Task, TaskId, Topology};
+use crate::streams::topology::{MemStores, ProcessOutput, StoreSpec, Task, TaskId, Topology};
 
 /// Which application runs. Default: Kafka's EOS system test, simple topology.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -459,11 +459,24 @@ struct RunningTask {
     /// Partition `key.1` of each source topic of its sub-topology, with the position.
     inputs: Vec<TaskInput>,
     stores: MemStores,
+    /// The task's stores (the topology's order) with their changelog partitions, looked up
+    /// by name for every store update.
+    changelogs: Vec<(StoreSpec, TopicPartition)>,
     /// Sink topics another sub-topology reads (repartition hops).
     hops: Arc<BTreeSet<String>>,
+    /// The sink topics sent to so far: name, the topic every send to it shares (one
+    /// allocation per topic, not per record), whether it is a repartition hop.
+    sinks: Vec<(String, Arc<str>, bool)>,
     /// Per store, the changelog offset its contents reflect (Kafka's state-manager offsets):
     /// where restoring got to, then moved on by every committed changelog write.
     changelog_offsets: BTreeMap<String, u64>,
+    /// Whether the state directory holds this task's stores as they were before the writes
+    /// in `unsaved` (then `save_stores` copies only the keys written, not every store).
+    saved: bool,
+    /// Per store (as `changelogs`), the keys written since the stores were last saved.
+    unsaved: Vec<Vec<Key>>,
+    /// Room for processing one record's output, empty between records.
+    output: ProcessOutput,
 }
 
 /// A task's source partition and its position in it.
@@ -473,8 +486,52 @@ struct TaskInput {
 }
 
 impl RunningTask {
-    fn partition(&self) -> u32 {
-        self.key.1
+    /// Task `id` of `topology`, not yet saved to the state directory.
+    fn new(
+        topology: &Topology,
+        id: TaskId,
+        stores: MemStores,
+        hops: Arc<BTreeSet<String>>,
+        changelog_offsets: BTreeMap<String, u64>,
+    ) -> Self {
+        let task = topology.create_task(id);
+        let changelogs: Vec<_> = task
+            .stores()
+            .into_iter()
+            .map(|s| {
+                let changelog = TopicPartition::new(&s.changelog_topic, id.partition);
+                (s.clone(), changelog)
+            })
+            .collect();
+        let unsaved = vec![Vec::new(); changelogs.len()];
+        RunningTask {
+            task,
+            key: (id.sub_topology, id.partition),
+            inputs: task_inputs(topology, id),
+            stores,
+            changelogs,
+            hops,
+            sinks: Vec::new(),
+            changelog_offsets,
+            saved: false,
+            unsaved,
+            output: ProcessOutput::default(),
+        }
+    }
+
+    /// Sink topic `name` as sent to (shared by every send to it), and whether it is a
+    /// repartition hop.
+    fn sink(&mut self, name: &str) -> (Arc<str>, bool) {
+        let i = match self.sinks.iter().position(|(n, _, _)| n == name) {
+            Some(i) => i,
+            None => {
+                let hop = self.hops.contains(name);
+                self.sinks.push((name.to_string(), Arc::from(name), hop));
+                self.sinks.len() - 1
+            }
+        };
+        let (_, topic, hop) = &self.sinks[i];
+        (topic.clone(), *hop)
     }
 
     fn positions(&self) -> impl Iterator<Item = (TopicPartition, u64)> + '_ {
@@ -577,9 +634,19 @@ fn task_inputs(topology: &Topology, id: TaskId) -> Vec<TaskInput> {
         .collect()
 }
 
+/// The tasks' stores are in the state directory as they are now.
+fn mark_saved(tasks: &mut [RunningTask]) {
+    for t in tasks {
+        t.saved = true;
+        t.unsaved.iter_mut().for_each(Vec::clear);
+    }
+}
+
 /// Every task's source partitions and positions (the offsets a cycle commits).
 fn task_positions(tasks: &[RunningTask]) -> Vec<(TopicPartition, u64)> {
-    tasks.iter().flat_map(RunningTask::positions).collect()
+    let mut positions = Vec::with_capacity(tasks.iter().map(|t| t.inputs.len()).sum());
+    positions.extend(tasks.iter().flat_map(RunningTask::positions));
+    positions
 }
 
 /// Set in the input id of a record written to a repartition hop (`streams::record`).
@@ -874,14 +941,9 @@ impl StreamsInstance {
             if left_by_crash && !self.ctx.switches.stores_wiped_after_unclean_shutdown {
                 // KAFKA-7192: the crashed task's local stores are trusted as they are.
                 crate::CoveragePoint::CrashedStoresReused.hit();
-                let mut task = RunningTask {
-                    task: topology.create_task(id),
-                    key,
-                    inputs: task_inputs(topology, id),
-                    stores: dir.unwrap_or_default().stores,
-                    hops: hops.clone(),
-                    changelog_offsets: BTreeMap::new(),
-                };
+                let stores = dir.unwrap_or_default().stores;
+                let mut task =
+                    RunningTask::new(topology, id, stores, hops.clone(), BTreeMap::new());
                 self.start_from_committed(consumer, &mut task).await;
                 tasks.push(task);
                 continue;
@@ -897,14 +959,7 @@ impl StreamsInstance {
                 // No checkpoint: the stores may hold uncommitted updates. Wipe them.
                 _ => (MemStores::default(), BTreeMap::new()),
             };
-            let mut task = RunningTask {
-                task: topology.create_task(id),
-                key,
-                inputs: task_inputs(topology, id),
-                stores,
-                hops: hops.clone(),
-                changelog_offsets: restored_to,
-            };
+            let mut task = RunningTask::new(topology, id, stores, hops.clone(), restored_to);
             let restored = self.restore(consumer, member, &mut task, local).await;
             tasks.push(task);
             if !restored {
@@ -923,9 +978,9 @@ impl StreamsInstance {
         // Running from here: no checkpoint while the stores take uncommitted updates (under
         // `checkpoint-kept-while-running`, KAFKA-20685, the restore's checkpoint stays).
         if self.ctx.switches.checkpoint_deleted_when_running {
-            self.save_stores(&tasks);
+            self.save_stores(&mut tasks);
         } else {
-            self.keep_restore_checkpoints(&tasks);
+            self.keep_restore_checkpoints(&mut tasks);
         }
         Some(tasks)
     }
@@ -947,15 +1002,10 @@ impl StreamsInstance {
         task: &mut RunningTask,
         local: &Local,
     ) -> bool {
-        let stores: Vec<(StoreSpec, TopicPartition)> = task
-            .task
-            .stores()
-            .into_iter()
-            .map(|s| {
-                let changelog = TopicPartition::new(&s.changelog_topic, task.partition());
-                (s.clone(), changelog)
-            })
-            .collect();
+        // Restoring writes the stores behind the state directory's back: the next save
+        // copies them whole.
+        task.saved = false;
+        let stores = task.changelogs.clone();
         for (spec, changelog) in stores {
             let store = spec.name.clone();
             let mut offset = task.changelog_offsets.get(&store).copied().unwrap_or(0);
@@ -992,11 +1042,23 @@ impl StreamsInstance {
     }
 
     /// Writes the open tasks' stores to the local state directory, without a checkpoint
-    /// (under `checkpoint-kept-while-running` a task's checkpoint, if any, stays).
-    fn save_stores(&self, tasks: &[RunningTask]) {
+    /// (under `checkpoint-kept-while-running` a task's checkpoint, if any, stays). A task
+    /// whose saved stores are those of its last save gets only the keys written since
+    /// copied: the same directory as a copy of every store, without copying them all after
+    /// every poll.
+    fn save_stores(&self, tasks: &mut [RunningTask]) {
         let keep = !self.ctx.switches.checkpoint_deleted_when_running;
         self.state_dir.update_synced(|dir| {
-            for t in tasks {
+            for t in tasks.iter() {
+                if let (true, Some(saved)) = (t.saved, dir.get_mut(&t.key)) {
+                    for ((spec, _), keys) in t.changelogs.iter().zip(&t.unsaved) {
+                        saved.stores.copy_keys(&t.stores, &spec.name, keys);
+                    }
+                    if !keep {
+                        saved.checkpoint = None;
+                    }
+                    continue;
+                }
                 let checkpoint = if keep {
                     dir.get(&t.key).and_then(|d| d.checkpoint.clone())
                 } else {
@@ -1011,14 +1073,15 @@ impl StreamsInstance {
                 );
             }
         });
+        mark_saved(tasks);
     }
 
     /// The `checkpoint-kept-while-running` variant (KAFKA-20685): the checkpoint written
     /// when restoration ended (the changelog offsets restored) stays while the task runs.
-    fn keep_restore_checkpoints(&self, tasks: &[RunningTask]) {
+    fn keep_restore_checkpoints(&self, tasks: &mut [RunningTask]) {
         crate::CoveragePoint::CheckpointKeptWhileRunning.hit();
         self.state_dir.update_synced(|dir| {
-            for t in tasks {
+            for t in tasks.iter() {
                 dir.insert(
                     t.key,
                     TaskDir {
@@ -1028,6 +1091,7 @@ impl StreamsInstance {
                 );
             }
         });
+        mark_saved(tasks);
     }
 
     /// Closes tasks cleanly (revoked, or the instance stops; nothing uncommitted): their
@@ -1116,20 +1180,30 @@ impl StreamsInstance {
     }
 
     /// After a commit: the stores now reflect their changelogs up to the acknowledged writes.
-    fn note_committed(
-        local: &Local,
-        tasks: &mut [RunningTask],
-        sends: &[(TopicPartition, u64, u64)],
-        acked: &[u64],
-    ) {
+    /// A changelog send is one to a task's changelog partition (the same topic as the task's
+    /// own, so compared by pointer first); each store's end is noted once per commit.
+    fn note_committed(tasks: &mut [RunningTask], sends: &[OutputRecord], acked: &[u64]) {
+        let mut ends: Vec<Vec<Option<u64>>> = (tasks.iter())
+            .map(|t| vec![None; t.changelogs.len()])
+            .collect();
         for ((tp, _, _), &offset) in sends.iter().zip(acked) {
-            let Some((sub_topology, store)) = local.changelogs.get(tp.topic.as_ref()) else {
-                continue;
-            };
-            let key = (*sub_topology, tp.partition);
-            if let Some(t) = tasks.iter_mut().find(|t| t.key == key) {
-                let reflected = t.changelog_offsets.entry(store.clone()).or_insert(0);
-                *reflected = (*reflected).max(offset + 1);
+            let found = tasks.iter().zip(ends.iter_mut()).find_map(|(t, ends)| {
+                let i = position_of(t.changelogs.iter().map(|(_, c)| c), tp)?;
+                Some(&mut ends[i])
+            });
+            if let Some(end) = found {
+                *end = Some(end.map_or(offset + 1, |e| e.max(offset + 1)));
+            }
+        }
+        for (t, ends) in tasks.iter_mut().zip(ends) {
+            for ((spec, _), end) in t.changelogs.iter().zip(ends) {
+                let Some(end) = end else { continue };
+                match t.changelog_offsets.get_mut(&spec.name) {
+                    Some(reflected) => *reflected = (*reflected).max(end),
+                    None => {
+                        t.changelog_offsets.insert(spec.name.clone(), end);
+                    }
+                }
             }
         }
     }
@@ -1212,8 +1286,7 @@ impl StreamsInstance {
         // each partition in offset order (one input: offset order).
         while let Some(i) = lowest_timestamp(&buffers) {
             let (offset, value) = buffers[i].pop_front().expect("a head record");
-            let topic = t.inputs[i].source.topic.clone();
-            self.process_record(t, &topic, value, task, &mut out.sends);
+            self.process_record(t, i, value, task, &mut out.sends);
             t.inputs[i].position = offset + 1;
         }
         polled_records
@@ -1252,25 +1325,40 @@ impl StreamsInstance {
         };
         Polled {
             step: Some(step),
-            records: fetched.records.into_iter().collect(),
+            // The fetched vector becomes the buffer as it is (no copy).
+            records: fetched.records.into(),
         }
     }
 
-    /// Runs one input record through the task: its sends (a repartition hop's records get
-    /// `HOP_FLAG`) and store updates (to the store's changelog partition) join `sends`.
+    /// Runs one record of the task's input `input` through the task: its sends (a
+    /// repartition hop's records get `HOP_FLAG`) and store updates (to the store's changelog
+    /// partition) join `sends`.
     fn process_record(
         &self,
         t: &mut RunningTask,
-        topic: &str,
+        input: usize,
         value: u64,
         task: usize,
         sends: &mut Vec<(usize, OutputRecord)>,
     ) {
-        let out = t.task.process(topic, unpack(value), &mut t.stores);
-        for sink in out.sends {
-            let tp = TopicPartition::new(&sink.topic, sink.partition(self.partitions));
+        let mut out = std::mem::take(&mut t.output);
+        let topic = &t.inputs[input].source.topic;
+        t.task
+            .process_into(topic, unpack(value), &mut t.stores, &mut out);
+        // A record's sinks mostly share its key: murmur2 of the key's digits once per key.
+        let mut last: Option<(Key, u32)> = None;
+        for sink in out.sends.drain(..) {
+            let partition = match last {
+                Some((key, partition)) if key == sink.record.key => partition,
+                _ => {
+                    let partition = sink.partition(self.partitions);
+                    last = Some((sink.record.key, partition));
+                    partition
+                }
+            };
+            let (topic, hop) = t.sink(&sink.topic);
             let mut record = sink.record;
-            if t.hops.contains(&sink.topic) {
+            if hop {
                 assert!(
                     record.input_id < HOP_FLAG,
                     "input id {} too large",
@@ -1278,19 +1366,18 @@ impl StreamsInstance {
                 );
                 record.input_id |= HOP_FLAG;
             }
+            let tp = TopicPartition { topic, partition };
             sends.push((task, (tp, record.pack(), value)));
         }
-        for update in out.store_updates {
-            let changelog = t
-                .task
-                .stores()
-                .into_iter()
-                .find(|s| s.name == update.store)
-                .map(|s| s.changelog_topic.clone())
+        for update in out.store_updates.drain(..) {
+            let store = (t.changelogs.iter())
+                .position(|(s, _)| s.name == update.store)
                 .expect("a task's stores have changelogs");
-            let tp = TopicPartition::new(&changelog, t.partition());
+            t.unsaved[store].push(update.key);
+            let tp = t.changelogs[store].1.clone();
             sends.push((task, (tp, update.changelog_record().pack(), value)));
         }
+        t.output = out;
     }
 
     /// Polls and processes every task for one commit interval, as Kafka's StreamThread runs
@@ -1426,8 +1513,8 @@ impl StreamsInstance {
         else {
             return; // nothing began
         };
-        let (steps, sends) = (&output.steps, &output.sends);
-        let op = streams_operation(self.application_id(), true, steps, sends, None, offsets);
+        let CycleOutput { steps, sends } = output;
+        let op = streams_operation(self.application_id(), true, steps, &sends, None, offsets);
         self.ctx.recorder.amend(index, op.clone());
         let phase = match producer.abort_transaction().await {
             Ok(()) => Phase::Fail,
@@ -1573,17 +1660,18 @@ impl StreamsInstance {
         if sends.is_empty() && offsets == started {
             return Cycle::Idle;
         }
-        let op = |offsets_known: Option<&[u64]>| {
+        // The invoke names copies of the poll steps; the completion takes them.
+        let op = |polls: Vec<TxnStep>, offsets_known: Option<&[u64]>| {
             streams_operation(
                 self.application_id(),
                 true,
-                &steps,
+                polls,
                 &sends,
                 offsets_known,
                 &offsets,
             )
         };
-        self.record_commit_invoke(process, &sending, op(None));
+        self.record_commit_invoke(process, &sending, op(steps.clone(), None));
         let result = async {
             let acked = self
                 .sent_in_transaction(producer, &sends, local, sending)
@@ -1607,15 +1695,15 @@ impl StreamsInstance {
             Ok(acked) => {
                 self.ctx
                     .recorder
-                    .record(process, Phase::Ok, op(Some(&acked)), None);
-                Self::note_committed(local, tasks, &sends, &acked);
+                    .record(process, Phase::Ok, op(steps, Some(&acked)), None);
+                Self::note_committed(tasks, &sends, &acked);
                 Cycle::Committed
             }
             Err(TxnError::Abortable(why)) => {
                 let aborted = producer.abort_transaction().await;
                 self.ctx
                     .recorder
-                    .record(process, Phase::Fail, op(None), Some(why));
+                    .record(process, Phase::Fail, op(steps, None), Some(why));
                 match (aborted.is_ok(), migrated) {
                     (false, _) => Cycle::Fenced,
                     (true, true) => Cycle::Migrated,
@@ -1625,13 +1713,13 @@ impl StreamsInstance {
             Err(TxnError::Fatal(why)) => {
                 self.ctx
                     .recorder
-                    .record(process, Phase::Fail, op(None), Some(why));
+                    .record(process, Phase::Fail, op(steps, None), Some(why));
                 Cycle::Fenced
             }
             Err(TxnError::Unknown(why)) => {
                 self.ctx
                     .recorder
-                    .record(process, Phase::Info, op(None), Some(why));
+                    .record(process, Phase::Info, op(steps, None), Some(why));
                 Cycle::Fenced
             }
         }
@@ -1689,13 +1777,13 @@ impl StreamsInstance {
     ) -> Result<Vec<u64>, TxnError> {
         let batches = batches_by_partition(sends);
         let values: Vec<Vec<u64>> = batches
-            .values()
-            .map(|indices| indices.iter().map(|&i| sends[i].1).collect())
+            .iter()
+            .map(|(_, indices)| indices.iter().map(|&i| sends[i].1).collect())
             .collect();
         let requests: Vec<(&TopicPartition, &[u64])> = batches
-            .keys()
+            .iter()
             .zip(&values)
-            .map(|(&tp, v)| (tp, v.as_slice()))
+            .map(|(&(tp, _), v)| (tp, v.as_slice()))
             .collect();
         let bases = producer.send_batches(&requests).await?;
         let mut acked = vec![0; sends.len()];
@@ -1711,7 +1799,7 @@ impl StreamsInstance {
     /// One at-least-once cycle: process for the commit interval (sending in the background
     /// if configured), wait for every acknowledgement, then commit the offsets.
     async fn cycle_at_least_once(&self, cx: &CycleContext<'_>, tasks: &mut [RunningTask]) -> Cycle {
-        let (consumer, process, local) = (cx.consumer, cx.process, cx.local);
+        let (consumer, process) = (cx.consumer, cx.process);
         let (processed, background) = match self.batch_limits() {
             None => (self.process_for_interval(cx, tasks, &[]).await, None),
             Some(limits) => {
@@ -1729,21 +1817,15 @@ impl StreamsInstance {
             }
             return Cycle::Idle;
         }
-        let op = |acked: Option<&[u64]>| {
-            streams_operation(
-                self.application_id(),
-                false,
-                &steps,
-                &sends,
-                acked,
-                &offsets,
-            )
+        // The invoke names copies of the poll steps; the completion takes them.
+        let op = |polls: Vec<TxnStep>, acked: Option<&[u64]>| {
+            streams_operation(self.application_id(), false, polls, &sends, acked, &offsets)
         };
         let (acked, failed) = match background {
             None => {
                 self.ctx
                     .recorder
-                    .record(process, Phase::Invoke, op(None), None);
+                    .record(process, Phase::Invoke, op(steps.clone(), None), None);
                 self.send_plain_at_commit(&sends).await
             }
             Some(SentInBackground {
@@ -1752,7 +1834,7 @@ impl StreamsInstance {
                 invoke,
             }) => {
                 let index = invoke.expect("records were sent, so the invoke is recorded");
-                self.ctx.recorder.amend(index, op(None));
+                self.ctx.recorder.amend(index, op(steps.clone(), None));
                 (
                     acked.into_iter().map(|a| a.unwrap_or(0)).collect(),
                     sent.err(),
@@ -1764,17 +1846,18 @@ impl StreamsInstance {
             .await
             .is_ok();
         if failed.is_none() {
-            Self::note_committed(local, tasks, &sends, &acked);
+            Self::note_committed(tasks, &sends, &acked);
         }
         match (failed, committed) {
-            (None, true) => self
-                .ctx
-                .recorder
-                .record(process, Phase::Ok, op(Some(&acked)), None),
+            (None, true) => {
+                self.ctx
+                    .recorder
+                    .record(process, Phase::Ok, op(steps, Some(&acked)), None)
+            }
             (why, _) => self.ctx.recorder.record(
                 process,
                 Phase::Info,
-                op(None),
+                op(steps, None),
                 Some(why.unwrap_or_else(|| "offset commit unanswered".into())),
             ),
         };
@@ -1786,7 +1869,7 @@ impl StreamsInstance {
     /// batch failed) and the last failure.
     async fn send_plain_at_commit(&self, sends: &[OutputRecord]) -> (Vec<u64>, Option<String>) {
         let batches = batches_by_partition(sends);
-        let calls = batches.iter().map(|(&tp, indices)| {
+        let calls = batches.iter().map(|(tp, indices)| {
             let values: Vec<u64> = indices.iter().map(|&i| sends[i].1).collect();
             send_batch_without_idempotence(&self.ctx, tp, values, self.config.request_timeout_ms)
         });
@@ -1869,13 +1952,46 @@ impl StreamsInstance {
 }
 
 /// The cycle's sends grouped into one batch per partition (Kafka's producer batches per
-/// partition too): partition → indices into `sends`, in send order.
-fn batches_by_partition(sends: &[OutputRecord]) -> BTreeMap<&TopicPartition, Vec<usize>> {
-    let mut batches: BTreeMap<&TopicPartition, Vec<usize>> = BTreeMap::new();
-    for (i, (tp, _, _)) in sends.iter().enumerate() {
-        batches.entry(tp).or_default().push(i);
+/// partition too): partition → indices into `sends`, in send order; partitions in order.
+/// A cycle writes to a handful of partitions, so each send finds its batch by a look down
+/// the list, and the few batches are sorted at the end; each batch is counted first and
+/// made at its size.
+fn batches_by_partition(sends: &[OutputRecord]) -> Vec<(&TopicPartition, Vec<usize>)> {
+    let mut counts: Vec<(&TopicPartition, usize)> = Vec::new();
+    let batch_of: Vec<usize> = (sends.iter())
+        .map(|(tp, _, _)| {
+            let b = match position_of(counts.iter().map(|(b, _)| *b), tp) {
+                Some(b) => b,
+                None => {
+                    counts.push((tp, 0));
+                    counts.len() - 1
+                }
+            };
+            counts[b].1 += 1;
+            b
+        })
+        .collect();
+    let mut batches: Vec<(&TopicPartition, Vec<usize>)> = (counts.into_iter())
+        .map(|(tp, n)| (tp, Vec::with_capacity(n)))
+        .collect();
+    for (i, b) in batch_of.into_iter().enumerate() {
+        batches[b].1.push(i);
     }
+    batches.sort_unstable_by_key(|&(tp, _)| tp);
     batches
+}
+
+/// Where `tp` is among distinct topic-partitions, if it is. A task's sends to one topic share
+/// its name, so a look for the same name by pointer comes first, and names are compared only
+/// if that finds nothing (the answer is the same: the partitions are distinct).
+fn position_of<'a>(
+    partitions: impl Iterator<Item = &'a TopicPartition> + Clone,
+    tp: &TopicPartition,
+) -> Option<usize> {
+    let mut by_pointer = partitions.clone();
+    by_pointer
+        .position(|p| p.partition == tp.partition && Arc::ptr_eq(&p.topic, &tp.topic))
+        .or_else(|| partitions.into_iter().position(|p| p == tp))
 }
 
 /// What background sending leaves for the commit (`apps::producer_sender`): the sender's
@@ -1948,12 +2064,13 @@ enum Cycle {
 fn streams_operation(
     group: &str,
     transactional: bool,
-    polls: &[TxnStep],
+    polls: Vec<TxnStep>,
     sends: &[(TopicPartition, u64, u64)],
     acked: Option<&[u64]>,
     offsets: &[(TopicPartition, u64)],
 ) -> Operation {
-    let mut steps = polls.to_vec();
+    let mut steps = polls;
+    steps.reserve_exact(sends.len() + offsets.len());
     for (i, (tp, value, source)) in sends.iter().enumerate() {
         steps.push(send_step(tp, *value, *source, acked.map(|a| a[i])));
     }

@@ -121,8 +121,10 @@ fn is_fencing(e: KafkaError) -> bool {
 }
 
 pub struct TransactionalProducer {
-    ctx: ClientContext,
-    config: TransactionalConfig,
+    /// Shared with the produce calls under way (`start_produce`): a call holds a count, not
+    /// a copy of the context and its cluster layout.
+    ctx: Arc<ClientContext>,
+    config: Arc<TransactionalConfig>,
     transactional_id: Arc<str>,
     producer_id: i64,
     epoch: i16,
@@ -154,8 +156,8 @@ impl TransactionalProducer {
             )
         });
         Self {
-            ctx,
-            config,
+            ctx: Arc::new(ctx),
+            config: Arc::new(config),
             transactional_id,
             producer_id: crate::protocol::NO_PRODUCER_ID,
             epoch: crate::protocol::NO_PRODUCER_EPOCH,

@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use super::membership::{MemberMeta, Rebalance};
 use crate::protocol::{KafkaError, TopicPartition, TxnResult};
-use crate::txn::offsets_partition_for;
+use crate::txn::offsets_partition_index;
 
 /// Group-coordinator settings. Defaults are Kafka's.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -170,8 +170,7 @@ impl GroupOffsets {
             .pending
             .keys()
             .filter(|(group, pid)| {
-                *pid == producer_id
-                    && offsets_partition_for(group, partitions).partition == partition
+                *pid == producer_id && offsets_partition_index(group, partitions) == partition
             })
             .map(|(group, _)| group.clone())
             .collect();

@@ -745,3 +745,55 @@ fn a_never_written_partition_takes_only_sequence_zero_from_an_unknown_producer()
         "the overtaken first batch can never be written: silent loss"
     );
 }
+
+/// The ground truth's statuses: a transactional record is decided by its producer's first
+/// marker after it (other producers' markers do not count), open until then; a plain record
+/// has none.
+#[test]
+fn dump_with_status_decides_each_record_by_its_producers_next_marker() {
+    let log = DurableLog::new();
+    let mut offset = 0;
+    let mut put = |pid: i64, transactional: bool, values: &[u64], result: Option<TxnResult>| {
+        let control = result.map(|result| ControlRecord {
+            result,
+            coordinator_epoch: 0,
+        });
+        let count = if control.is_some() {
+            1
+        } else {
+            values.len() as u64
+        };
+        log.append(StoredBatch {
+            base_offset: offset,
+            producer_id: pid,
+            producer_epoch: 0,
+            base_sequence: 0,
+            values: values.into(),
+            transactional: transactional || control.is_some(),
+            control,
+        });
+        offset += count;
+    };
+    put(1, true, &[10, 11], None);
+    put(2, false, &[20], None);
+    put(2, true, &[21], None);
+    put(1, false, &[], Some(TxnResult::Commit));
+    put(3, true, &[30], None);
+    put(1, true, &[12], None);
+    put(2, false, &[], Some(TxnResult::Abort));
+    put(1, false, &[], Some(TxnResult::Abort));
+    put(2, true, &[22], None);
+    let (commit, abort) = (Some(Some(TxnResult::Commit)), Some(Some(TxnResult::Abort)));
+    assert_eq!(
+        Partition::dump_with_status(&log),
+        vec![
+            (0, 10, 1, commit),
+            (1, 11, 1, commit),
+            (2, 20, 2, None),
+            (3, 21, 2, abort),
+            (5, 30, 3, Some(None)),
+            (6, 12, 1, abort),
+            (9, 22, 2, Some(None)),
+        ]
+    );
+}

@@ -142,7 +142,19 @@ pub fn murmur2(data: &[u8]) -> i32 {
 /// and repartition records, so `out-p` holds exactly the effects of `in-p`'s keys.
 pub fn partition_for_key(key: Key, partitions: u32) -> u32 {
     assert!(partitions > 0, "a topic has at least one partition");
-    let hash = murmur2(key.to_string().as_bytes());
+    // The key's decimal digits, written on the stack (`to_string` would allocate).
+    let mut digits = [0u8; 5];
+    let mut start = digits.len();
+    let mut rest = key;
+    loop {
+        start -= 1;
+        digits[start] = b'0' + (rest % 10) as u8;
+        rest /= 10;
+        if rest == 0 {
+            break;
+        }
+    }
+    let hash = murmur2(&digits[start..]);
     (hash & 0x7fff_ffff) as u32 % partitions
 }
 
@@ -163,6 +175,14 @@ mod tests {
             ("12345", -1_188_365_604),
         ] {
             assert_eq!(murmur2(key.as_bytes()), hash, "{key}");
+        }
+    }
+
+    #[test]
+    fn a_key_hashes_as_its_decimal_string() {
+        for key in 0..=Key::MAX {
+            let hash = murmur2(key.to_string().as_bytes());
+            assert_eq!(partition_for_key(key, 7), (hash & 0x7fff_ffff) as u32 % 7);
         }
     }
 

@@ -111,6 +111,43 @@ impl MemStores {
         self.stores.clear();
         self.windows.clear();
     }
+
+    /// Makes each of `keys` of `store` here what it is in `from`, in a key-value store and
+    /// in a window store of that name: a copy of `from` that differs only in keys written
+    /// since is brought level by copying those keys, not every store.
+    pub fn copy_keys(&mut self, from: &MemStores, store: &str, keys: &[Key]) {
+        copy_entries(&mut self.stores, &from.stores, store, keys, |v| *v);
+        copy_entries(&mut self.windows, &from.windows, store, keys, Vec::clone);
+    }
+}
+
+/// `MemStores::copy_keys` for one kind of store: each side's store is looked up once for
+/// all keys, and made here only when a key is copied into it.
+fn copy_entries<V>(
+    to: &mut BTreeMap<String, BTreeMap<Key, V>>,
+    from: &BTreeMap<String, BTreeMap<Key, V>>,
+    store: &str,
+    keys: &[Key],
+    copy: impl Fn(&V) -> V,
+) {
+    let source = from.get(store);
+    let copies_any = source.is_some_and(|s| keys.iter().any(|k| s.contains_key(k)));
+    if copies_any && !to.contains_key(store) {
+        to.insert(store.to_string(), BTreeMap::new());
+    }
+    let Some(target) = to.get_mut(store) else {
+        return; // nothing to copy, nothing to remove
+    };
+    for &key in keys {
+        match source.and_then(|s| s.get(&key)) {
+            Some(value) => {
+                target.insert(key, copy(value));
+            }
+            None => {
+                target.remove(&key);
+            }
+        }
+    }
 }
 
 impl StateStores for MemStores {
@@ -119,10 +156,16 @@ impl StateStores for MemStores {
     }
 
     fn put(&mut self, store: &str, key: Key, value: Value) {
-        self.stores
-            .entry(store.to_string())
-            .or_default()
-            .insert(key, value);
+        // The store's name is copied only when the store is first written.
+        match self.stores.get_mut(store) {
+            Some(s) => {
+                s.insert(key, value);
+            }
+            None => {
+                self.stores
+                    .insert(store.to_string(), BTreeMap::from([(key, value)]));
+            }
+        }
     }
 
     fn fetch(&self, store: &str, key: Key) -> &[StreamRecord] {
@@ -133,12 +176,12 @@ impl StateStores for MemStores {
     }
 
     fn append(&mut self, store: &str, record: StreamRecord) {
-        self.windows
-            .entry(store.to_string())
-            .or_default()
-            .entry(record.key)
-            .or_default()
-            .push(record);
+        // The store's name is copied only when the store is first written.
+        if !self.windows.contains_key(store) {
+            self.windows.insert(store.to_string(), BTreeMap::new());
+        }
+        let window = self.windows.get_mut(store).expect("inserted above");
+        window.entry(record.key).or_default().push(record);
     }
 }
 
@@ -1043,6 +1086,8 @@ impl Topology {
             id,
             topology: self.inner.clone(),
             processors,
+            pending: Vec::new(),
+            forwarded: Vec::new(),
         }
     }
 
@@ -1226,6 +1271,10 @@ pub struct Task {
     /// The processor of each node of this sub-topology (`None`: another sub-topology's
     /// node, a source or a sink).
     processors: Vec<Option<Box<dyn Processor>>>,
+    /// `process`'s work lists, kept empty between records so that each record reuses their
+    /// room instead of allocating its own.
+    pending: Vec<(usize, StreamRecord)>,
+    forwarded: Vec<StreamRecord>,
 }
 
 impl Task {
@@ -1261,12 +1310,35 @@ impl Task {
         record: StreamRecord,
         stores: &mut dyn StateStores,
     ) -> ProcessOutput {
-        let topology = self.topology.clone();
-        let source = self.source_node(&topology, topic);
         let mut output = ProcessOutput::default();
+        self.process_into(topic, record, stores, &mut output);
+        output
+    }
+
+    /// `process`, adding the records to send and the store updates to `output`'s (a runtime
+    /// that processes many records reuses one output's room).
+    pub fn process_into(
+        &mut self,
+        topic: &str,
+        record: StreamRecord,
+        stores: &mut dyn StateStores,
+        output: &mut ProcessOutput,
+    ) {
+        let source = self.source_node(&self.topology, topic);
+        // The fields apart: the topology is read while processors run (no count taken on
+        // it per record).
+        let Task {
+            id,
+            topology,
+            processors,
+            pending: spare_pending,
+            forwarded: spare_forwarded,
+        } = self;
+        let topology: &TopologyInner = topology;
         // (node, record) still to run, last first: children are pushed in reverse so the
         // first child runs (with everything it forwards) before the second.
-        let mut pending: Vec<(usize, StreamRecord)> = Vec::new();
+        let mut pending = std::mem::take(spare_pending);
+        pending.clear(); // a processor that panicked may have left some
         push_children(&mut pending, &topology.nodes[source].children, &[record]);
         while let Some((index, record)) = pending.pop() {
             let node = &topology.nodes[index];
@@ -1281,26 +1353,28 @@ impl Task {
                 NodeKind::Processor {
                     stores: connected, ..
                 } => {
-                    let processor = self.processors[index].as_mut().unwrap_or_else(|| {
-                        panic!("task {} has no processor {}", self.id, node.name)
-                    });
+                    let processor = processors[index]
+                        .as_mut()
+                        .unwrap_or_else(|| panic!("task {} has no processor {}", id, node.name));
                     let mut ctx = ProcessorContext {
-                        task: self.id,
+                        task: *id,
                         topic,
                         input_id: record.input_id,
                         processor: &node.name,
                         connected,
                         stores: &mut *stores,
                         updates: &mut output.store_updates,
-                        forwarded: Vec::new(),
+                        forwarded: std::mem::take(spare_forwarded),
                     };
                     processor.process(record, &mut ctx);
-                    let forwarded = std::mem::take(&mut ctx.forwarded);
+                    let mut forwarded = std::mem::take(&mut ctx.forwarded);
                     push_children(&mut pending, &node.children, &forwarded);
+                    forwarded.clear();
+                    *spare_forwarded = forwarded;
                 }
             }
         }
-        output
+        *spare_pending = pending;
     }
 
     fn source_node(&self, topology: &TopologyInner, topic: &str) -> usize {

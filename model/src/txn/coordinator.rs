@@ -23,12 +23,23 @@ pub const CONSUMER_OFFSETS_TOPIC: &str = "__consumer_offsets";
 
 /// The offsets partition of a group: `abs(javaHashCode(group)) % partitions`, as Kafka.
 pub fn offsets_partition_for(group_id: &str, partitions: u32) -> TopicPartition {
-    let hash = group_id
-        .encode_utf16()
-        .fold(0i32, |h, c| h.wrapping_mul(31).wrapping_add(c as i32));
+    TopicPartition::new(
+        CONSUMER_OFFSETS_TOPIC,
+        offsets_partition_index(group_id, partitions),
+    )
+}
+
+/// `offsets_partition_for`'s partition number alone (placing a coordinator needs no topic).
+pub fn offsets_partition_index(group_id: &str, partitions: u32) -> u32 {
+    let step = |h: i32, unit: i32| h.wrapping_mul(31).wrapping_add(unit);
+    // Java hashes UTF-16 code units; an ASCII byte is its own code unit.
+    let hash = if group_id.is_ascii() {
+        group_id.bytes().fold(0i32, |h, b| step(h, b as i32))
+    } else {
+        group_id.encode_utf16().fold(0i32, |h, c| step(h, c as i32))
+    };
     // Kafka's Utils.abs: masks the sign bit (so i32::MIN maps to 0).
-    let partition = (hash & 0x7fff_ffff) as u32 % partitions;
-    TopicPartition::new(CONSUMER_OFFSETS_TOPIC, partition)
+    (hash & 0x7fff_ffff) as u32 % partitions
 }
 
 /// Coordinator settings. Defaults are Kafka 4.0's.
@@ -195,12 +206,14 @@ impl TxnCoordinator {
             .get_mut(transactional_id)
             .expect("a transition of a known transactional.id");
         let transit = prepare(metadata);
+        // Applied before it is logged, so the log takes the transition itself (no copy of its
+        // partition set); nothing runs in between, and a transition that panics ends the run.
+        metadata.complete_transition(&transit);
         self.log.append(TxnLogRecord {
             transactional_id: transactional_id.clone(),
-            transit: transit.clone(),
+            transit,
         });
         self.log.sync();
-        metadata.complete_transition(&transit);
     }
 
     fn marker_request(&self, metadata: &TxnMetadata) -> MarkerRequest {

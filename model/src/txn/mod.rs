@@ -11,5 +11,6 @@ mod proptests;
 pub use coordinator::{
     CONSUMER_OFFSETS_TOPIC, EndTxnOutcome, InitProducerIdOutcome, MarkerRequest,
     ProducerIdAllocator, TxnCoordinator, TxnCoordinatorConfig, TxnLogRecord, offsets_partition_for,
+    offsets_partition_index,
 };
 pub use metadata::{MAX_PRODUCER_EPOCH, TxnMetadata, TxnState, TxnTransit, is_epoch_exhausted};

@@ -20,7 +20,7 @@ fn offsets() -> GroupOffsets {
 }
 
 fn partition() -> u32 {
-    offsets_partition_for(GROUP, 50).partition
+    offsets_partition_index(GROUP, 50)
 }
 
 /// A TxnOffsetCommit without group metadata (no members yet).

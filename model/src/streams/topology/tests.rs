@@ -371,3 +371,26 @@ fn a_task_is_sendable_and_a_topology_shareable() {
     send::<Task>();
     share::<Topology>();
 }
+
+/// The Streams runtime keeps its state directory's copy of a task's stores level by copying
+/// the keys written since the last save (`MemStores::copy_keys`), both store kinds.
+#[test]
+fn copying_the_written_keys_brings_a_copy_level() {
+    let mut live = MemStores::new();
+    live.put("kv", 1, 10);
+    live.append("win", rec(1, 1, 5));
+    let mut copy = live.clone();
+    live.put("kv", 1, 11);
+    live.put("kv", 2, 20);
+    live.put("other", 3, 30);
+    live.append("win", rec(2, 1, 6));
+    live.append("win", rec(3, 4, 7));
+    for (store, keys) in [("kv", &[1, 2][..]), ("other", &[3]), ("win", &[1, 4])] {
+        copy.copy_keys(&live, store, keys);
+    }
+    assert_eq!(copy, live);
+    // A key that is in neither copy stays absent; a store neither has is not made.
+    copy.copy_keys(&live, "kv", &[9]);
+    copy.copy_keys(&live, "none", &[1]);
+    assert_eq!(copy, live);
+}

@@ -919,3 +919,31 @@ fn with_the_rotation_a_transaction_at_the_maximum_epoch_is_impossible() {
     with_state(&mut c, TxnState::Ongoing, SMALL_MAX_EPOCH, 2);
     let _ = end(&mut c, PID, SMALL_MAX_EPOCH, TxnResult::Commit);
 }
+
+/// A group's offsets partition is Java's `String.hashCode` over UTF-16 code units; ASCII
+/// names hash their bytes, the same units.
+#[test]
+fn offsets_partitions_hash_utf16_code_units() {
+    let java = |s: &str| {
+        let hash = s
+            .encode_utf16()
+            .fold(0i32, |h, c| h.wrapping_mul(31).wrapping_add(c as i32));
+        (hash & 0x7fff_ffff) as u32 % 50
+    };
+    for name in [
+        "group",
+        "EosTest",
+        "",
+        "app-1_3",
+        "grüße",
+        "日本-群",
+        "𝄞clef",
+    ] {
+        assert_eq!(offsets_partition_index(name, 50), java(name), "{name}");
+        assert_eq!(
+            offsets_partition_for(name, 50).partition,
+            java(name),
+            "{name}"
+        );
+    }
+}
