@@ -477,6 +477,9 @@ fn read_line(line: &str, topics: &mut read::Topics) -> Result<Line, String> {
     if let Some(op) = canonical::op(line, topics) {
         return Ok(Line::Op(op));
     }
+    if let Some(log) = canonical::final_log(line, topics) {
+        return Ok(Line::FinalLog(log));
+    }
     if let Some(op) = read::op(line, topics) {
         return Ok(Line::Op(op));
     }

@@ -1,5 +1,5 @@
-//! The fastest path of the JSON Lines reader: an op line exactly as `History::to_jsonl` writes
-//! it, read by hand. serde_json reads a line key by key, asking at each one which field it
+//! The fastest path of the JSON Lines reader: an op or final-log line exactly as
+//! `History::to_jsonl` writes it, read by hand. serde_json reads a line key by key, asking at each one which field it
 //! is, and skips every string twice (to find its end, then to copy or borrow it); a line in
 //! the writer's own form has its keys in a known order, no spaces and, but for topics and
 //! errors, nothing but integers, so it is read in one pass with no look-up.
@@ -13,7 +13,7 @@
 //! histories written and read back).
 
 use super::read::Topics;
-use super::{Op, Operation, Phase, PolledRecord, TxnStep};
+use super::{FinalLog, LogEntry, Op, Operation, Phase, PolledRecord, RecordStatus, TxnStep};
 
 /// A position in one line, read from the left.
 struct Cursor<'a> {
@@ -51,6 +51,16 @@ impl<'a> Cursor<'a> {
 
     fn u32(&mut self) -> Option<u32> {
         u32::try_from(self.u64()?).ok()
+    }
+
+    /// A signed integer as JSON writes one (`-0` left to the serde paths).
+    fn i64(&mut self) -> Option<i64> {
+        if self.next_is("-") {
+            let magnitude = self.u64().filter(|&m| m != 0)?;
+            0i64.checked_sub_unsigned(magnitude)
+        } else {
+            i64::try_from(self.u64()?).ok()
+        }
     }
 
     /// A string without escapes or control characters (which the serde paths read).
@@ -152,6 +162,58 @@ pub(super) fn op(line: &str, topics: &mut Topics) -> Option<Op> {
         phase,
         op,
         error,
+    })
+}
+
+/// The final log on `line` if it is in the writer's form; `None` sends it to the serde paths.
+pub(super) fn final_log(line: &str, topics: &mut Topics) -> Option<FinalLog> {
+    let mut at = Cursor { rest: line };
+    at.eat("{\"type\":\"final-log\",\"topic\":")?;
+    let topic = topics.get(at.str()?);
+    at.eat(",\"partition\":")?;
+    let partition = at.u32()?;
+    at.eat(",\"records\":[")?;
+    let mut records = Vec::new();
+    if !at.next_is("]") {
+        loop {
+            records.push(log_entry(&mut at)?);
+            if at.next_is("]") {
+                break;
+            }
+            at.eat(",")?;
+        }
+    }
+    at.eat("}")?;
+    at.rest.is_empty().then_some(FinalLog {
+        topic,
+        partition,
+        records,
+    })
+}
+
+/// `{"offset":…,"value":…,"producer_id":…}`, and `"status"` unless it is plain.
+fn log_entry(at: &mut Cursor) -> Option<LogEntry> {
+    at.eat("{\"offset\":")?;
+    let offset = at.u64()?;
+    at.eat(",\"value\":")?;
+    let value = at.u64()?;
+    at.eat(",\"producer_id\":")?;
+    let producer_id = at.i64()?;
+    let status = match at.next_is(",\"status\":") {
+        false => RecordStatus::Plain,
+        true => match at.str()? {
+            "committed" => RecordStatus::Committed,
+            "aborted" => RecordStatus::Aborted,
+            "open" => RecordStatus::Open,
+            _ => return None,
+        },
+    };
+    at.eat("}")?;
+    Some(LogEntry {
+        offset,
+        value,
+        producer_id,
+        status,
     })
 }
 
@@ -358,6 +420,45 @@ mod tests {
         }
     }
 
+    /// What the derived reader makes of a final-log line.
+    fn derived_final_log(line: &str) -> Option<FinalLog> {
+        match serde_json::from_str::<Line>(line).ok()? {
+            Line::FinalLog(log) => Some(log),
+            _ => None,
+        }
+    }
+
+    fn final_log_agrees(line: &str) {
+        if let Some(fast) = final_log(line, &mut Topics::default()) {
+            assert_eq!(Some(fast), derived_final_log(line), "{line}");
+        }
+    }
+
+    #[test]
+    fn the_writers_final_logs_are_read_here_and_near_misses_are_refused_or_read_alike() {
+        let line = r#"{"type":"final-log","topic":"t","partition":2,"records":[{"offset":0,"value":5,"producer_id":3},{"offset":1,"value":6,"producer_id":-1,"status":"aborted"},{"offset":2,"value":7,"producer_id":-9223372036854775808,"status":"open"}]}"#;
+        assert!(final_log(line, &mut Topics::default()).is_some());
+        final_log_agrees(line);
+        let near_misses = [
+            r#"{"type":"final-log","topic":"t","partition":2,"records":[]}"#,
+            r#"{"type":"final-log","type":"op","topic":"t","partition":2,"records":[]}"#,
+            r#"{"type":"final-log","topic":"t","partition":2}"#,
+            r#"{"type":"final-log","topic":"t","partition":2,"records":null}"#,
+            r#"{"type":"final-log","topic":"t","partition":-2,"records":[]}"#,
+            r#"{"type":"final-log","topic":"t","partition":2,"records":[{"offset":0}]}"#,
+            r#"{"type":"final-log","topic":"t","partition":2,"records":[{"offset":0,"value":1}]}"#,
+            r#"{"type":"final-log","topic":"t","partition":2,"records":[{"offset":0,"value":1,"producer_id":-0}]}"#,
+            r#"{"type":"final-log","topic":"t","partition":2,"records":[{"offset":0,"value":1,"producer_id":-9223372036854775809}]}"#,
+            r#"{"type":"final-log","topic":"t","partition":2,"records":[{"offset":0,"value":1,"producer_id":1,"status":"plain"}]}"#,
+            r#"{"type":"final-log","topic":"t","partition":2,"records":[{"offset":0,"value":1,"producer_id":1,"status":"gone"}]}"#,
+            r#"{"type":"final-log","topic":"t","partition":2,"records":[],"extra":{"a":[1]}}"#,
+            r#"{"type":"final-log","topic":"t\u0031","partition":2,"records":[],"partition":3}"#,
+        ];
+        for line in near_misses {
+            final_log_agrees(line);
+        }
+    }
+
     fn name() -> impl Strategy<Value = String> {
         prop_oneof![
             Just("t".to_string()),
@@ -459,6 +560,66 @@ mod tests {
             Just(Phase::Fail),
             Just(Phase::Info)
         ]
+    }
+
+    fn status() -> impl Strategy<Value = RecordStatus> {
+        prop_oneof![
+            Just(RecordStatus::Plain),
+            Just(RecordStatus::Committed),
+            Just(RecordStatus::Aborted),
+            Just(RecordStatus::Open)
+        ]
+    }
+
+    fn log_entries() -> impl Strategy<Value = Vec<LogEntry>> {
+        let producer = prop_oneof![-1i64..3, Just(i64::MIN), Just(i64::MAX), any::<i64>()];
+        let entry = (number(), number(), producer, status()).prop_map(
+            |(offset, value, producer_id, status)| LogEntry {
+                offset,
+                value,
+                producer_id,
+                status,
+            },
+        );
+        prop::collection::vec(entry, 0..4)
+    }
+
+    proptest! {
+        /// Random final logs as the writer writes them read back as they were (unless the
+        /// topic needs an escape), and edits of them read as the derived reader reads them.
+        #[test]
+        fn written_final_logs_read_back_and_edits_agree_with_the_derived_reader(
+            topic in name(),
+            partition in prop_oneof![0u32..3, Just(u32::MAX)],
+            records in log_entries(),
+            edits in prop::collection::vec((any::<prop::sample::Index>(), 0usize..6), 1..4),
+        ) {
+            let log = FinalLog { topic: topic.into(), partition, records };
+            let mut history = History::default();
+            history.final_logs.push(log.clone());
+            let line = history.to_jsonl();
+            let line = line.trim_end();
+            let read = final_log(line, &mut Topics::default());
+            prop_assert_eq!(read.is_some(), !line.contains('\\'), "{}", line);
+            if let Some(read) = read {
+                prop_assert_eq!(&read, &log);
+                final_log_agrees(line);
+            }
+            let mut edited = line.to_string();
+            for (at, edit) in &edits {
+                let mut at = at.index(edited.len() + 1);
+                while !edited.is_char_boundary(at) {
+                    at -= 1;
+                }
+                let insert = ["", " ", "0", "-", "null", "\"x\":1,"][*edit];
+                if *edit == 0 && at < edited.len() {
+                    edited.remove(at);
+                } else {
+                    edited.insert_str(at, insert);
+                }
+            }
+            final_log_agrees(&edited);
+        }
     }
 
     proptest! {
