@@ -12,6 +12,7 @@ use std::sync::Arc;
 use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
 
+mod canonical;
 mod read;
 
 /// A topic name, shared cheaply between the many events that name it.
@@ -473,6 +474,12 @@ impl History {
 /// The line's item: through the reader's fast paths where they take it, else the derived
 /// reader (whose error message it gives).
 fn read_line(line: &str, topics: &mut read::Topics) -> Result<Line, String> {
+    if let Some(op) = canonical::op(line, topics) {
+        return Ok(Line::Op(op));
+    }
+    if let Some(log) = canonical::final_log(line, topics) {
+        return Ok(Line::FinalLog(log));
+    }
     if let Some(op) = read::op(line, topics) {
         return Ok(Line::Op(op));
     }
