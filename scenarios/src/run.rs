@@ -323,10 +323,9 @@ async fn execute(
     // Brokers sync before they acknowledge, so only a variant can lose acknowledged data.
     sim.set_lose_unsynced_on_crash(true);
     let net = KafkaNet::new(&sim, scenario.network.clone());
-    let stats_net = net.clone();
     *net_stats
         .lock()
-        .expect("set once, before anything can panic") = Some(Box::new(move || stats_net.stats()));
+        .expect("set once, before anything can panic") = Some(Box::new(net.stats_reader()));
     let (cluster, storages) =
         start_brokers(&sim, &net, scenario.cluster_with_app_topics(), &variants);
     let env = AppEnv {
@@ -349,8 +348,6 @@ async fn execute(
     history.converged = Some(converged);
     add_ground_truth(&mut history, &storages);
     history.aggregate_checks = app.aggregate_checks();
-    // Done without a panic: let go of the network here, inside the simulation.
-    net_stats.lock().expect("never poisoned").take();
     (history, net.stats(), sim::now_ms())
 }
 

@@ -817,6 +817,15 @@ impl<Req: Message, Resp: Message> Net<Req, Resp> {
         self.stats.snapshot()
     }
 
+    /// Reads the message counts from any thread, holding only the counters: unlike a `Net`
+    /// clone, it owns no channel end or run-locked state, so it may outlive the run (a
+    /// panicked run's counts are read, and the reader dropped, on the thread that started it;
+    /// dropping the network's state there would take its `RunLock` off the run's thread).
+    pub fn stats_reader(&self) -> impl Fn() -> NetStats + Send + Sync + 'static {
+        let counters = Arc::clone(&self.stats);
+        move || counters.snapshot()
+    }
+
     /// Books a replicated write's traffic on the links (`NetConfig::link_mbit_per_s`): from
     /// `ready`, the leader's out-link carries `bytes` to each follower in turn (each follower
     /// fetches on its own connection) and each follower's in-link takes them as they arrive
