@@ -210,6 +210,12 @@ fn streams_workload_is_bounded() {
     );
     assert!(e.contains("at most 100000 records per key"), "{e}");
     accepts(&with(STREAMS, "[app.streams]\nrecords = 200000\nkeys = 2"));
+    // Word count ignores `keys` (its words are its keys), so the rule is not its.
+    let word_count = STREAMS.replace("\"data\"", "\"lines\"");
+    accepts(&with(
+        &word_count,
+        "[app.streams]\ntopology = \"word-count\"\nrecords = 150000\nkeys = 1",
+    ));
     rejects_value(STREAMS, "app.streams.commit_interval_ms", "60001");
     rejects_value(STREAMS, "app.streams.commit_interval_records", "500001");
     rejects_value(STREAMS, "app.streams.txn_timeout_ms", "0");

@@ -87,6 +87,12 @@ impl StreamsApp {
         }
     }
 
+    /// Whether its loader spreads the inputs over `workload.keys` keys (the eos-test
+    /// generator's); word count writes lines of words and ignores `keys`.
+    pub fn draws_keys(self) -> bool {
+        !matches!(self, StreamsApp::WordCount)
+    }
+
     pub fn topology(self) -> Topology {
         match self {
             StreamsApp::EosTest => eos_test::eos_test_topology(),
