@@ -282,6 +282,34 @@ fn a_panic_in_the_simulation_is_reported_not_propagated() {
     assert!(err.contains("invariant broken"), "{err}");
 }
 
+/// A run that panics mid-call still gives its message counts to the thread that started it,
+/// through a reader that holds only the counters (a `Net` clone there would own channel ends
+/// and run-locked state, whose drop takes the network's lock off the run's thread).
+#[test]
+fn a_panicked_runs_message_counts_are_read_from_outside_it() {
+    type Reader = Box<dyn Fn() -> sim::NetStats + Send>;
+    let reader: Arc<std::sync::Mutex<Option<Reader>>> = Arc::default();
+    let slot = reader.clone();
+    let report = run_seed(7, &SeedOptions::default(), move |sim| async move {
+        let net: Net<Add, Total> = Net::new(&sim, NetConfig::default());
+        *slot.lock().unwrap() = Some(Box::new(net.stats_reader()));
+        let (server, _) = counter_server(&sim, &net, Arc::new(AtomicU64::new(0)));
+        let client = sim.add_node("client", |_| async {});
+        assert!(net.call(client, server, Add(2), TIMEOUT).await.is_ok());
+        let _in_flight = net.call(client, server, Add(3), TIMEOUT);
+        panic!("invariant broken mid-call");
+    });
+    assert!(report.outcome.unwrap_err().contains("mid-call"));
+    let read = reader
+        .lock()
+        .unwrap()
+        .take()
+        .expect("the run set its reader");
+    let stats = read();
+    assert_eq!((stats.sent, stats.delivered), (2, 2), "{stats:?}");
+    drop(read);
+}
+
 /// A transition the fault-plan validation should have refused (resuming a crashed node) is a
 /// bug: the run fails loudly, naming the node, the verb and the state it was in.
 #[test]
