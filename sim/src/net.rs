@@ -1439,7 +1439,10 @@ impl<Req, Resp> NetState<Req, Resp> {
         stray: bool,
         received: bool,
     ) -> StreamAtArrival {
-        assert!(!(received && response), "only a request is held at the server");
+        assert!(
+            !(received && response),
+            "only a request is held at the server"
+        );
         let direction = response as usize;
         let (closed, behind_lost_on_stream) = {
             let c = self.conns.get((conn.client, conn.server));
