@@ -29,11 +29,14 @@ use crate::cluster::{Cluster, OFFSETS_TOPIC_PARTITIONS};
 use crate::config::{Variant, Variants};
 use crate::coverage::CoveragePoint;
 use crate::fault_point::FaultPoint;
-use crate::group::{GroupMembers, GroupOffsets, GroupOffsetsConfig, OffsetLogRecord, Rebalance};
+use crate::group::{
+    GroupMembers, GroupOffsets, GroupOffsetsConfig, MemberMeta, OffsetLogRecord, Rebalance,
+};
 use crate::partition::{Partition, PartitionConfig, StoredBatch};
 use crate::producer_state::AppendOrigin;
 use crate::protocol::{
-    KafkaError, KafkaNet, Request, Response, TopicPartition, TxnMarker, TxnProducer,
+    IsolationLevel, KafkaError, KafkaNet, RecordBatch, Request, Response, TopicPartition,
+    TxnMarker, TxnProducer, TxnResult,
 };
 use crate::trace_note::TraceNote;
 use crate::txn::{
@@ -480,53 +483,13 @@ impl Broker {
     pub(crate) fn handle(&mut self, request: Request) -> Response {
         let now_ms = sim::now_ms();
         match request {
-            Request::Produce { tp, batch } => {
-                if !self.cluster().leader_ready(&tp, now_ms) {
-                    CoveragePoint::LeaderNotReady.hit();
-                    return Response::Produce(Err(KafkaError::NotLeaderOrFollower));
-                }
-                let Some(partition) = self.partitions.get_mut(&tp) else {
-                    return Response::Produce(Err(KafkaError::NotLeaderOrFollower));
-                };
-                let result = partition.append(&batch, AppendOrigin::Client);
-                if let Ok(ok) = &result
-                    && !ok.duplicate
-                {
-                    TraceNote::Append.record(self.me, tp.trace_code(), ok.base_offset);
-                    if !self.ack_before_sync {
-                        partition.sync();
-                    }
-                    let partition = Some((&*tp.topic, tp.partition));
-                    FaultPoint::Appended.reach(self.net.sim(), self.me, partition, None);
-                }
-                Response::Produce(result)
-            }
+            Request::Produce { tp, batch } => self.produce(&tp, &batch, now_ms),
             Request::Fetch {
                 tp,
                 offset,
                 max_records,
                 isolation,
-            } => match self.partitions.get(&tp) {
-                _ if !self.cluster().leader_ready(&tp, now_ms) => {
-                    Response::Fetch(Err(KafkaError::NotLeaderOrFollower))
-                }
-                Some(partition) => {
-                    let fetched = partition.fetch_isolated(offset, max_records, isolation);
-                    if isolation == crate::protocol::IsolationLevel::ReadCommitted
-                        && fetched.last_stable_offset < fetched.high_watermark
-                        && offset < fetched.high_watermark
-                        // Whole batches: count only the records at or above the offset.
-                        && fetched.records.len()
-                            - fetched.records.partition_point(|&(o, _)| o < offset)
-                            < max_records as usize
-                    {
-                        // Stopped at the LSO with records beyond it: an open transaction.
-                        CoveragePoint::LsoHeld.hit();
-                    }
-                    Response::Fetch(Ok(fetched))
-                }
-                None => Response::Fetch(Err(KafkaError::NotLeaderOrFollower)),
-            },
+            } => self.fetch(&tp, offset, max_records, isolation, now_ms),
             Request::InitProducerId {
                 transactional_id: None,
                 ..
@@ -537,67 +500,15 @@ impl Broker {
             Request::InitProducerId {
                 transactional_id: Some(id),
                 txn_timeout_ms,
-            } => {
-                if !self.is_txn_coordinator(&id) {
-                    return Response::InitProducerId(Err(KafkaError::NotCoordinator));
-                }
-                let outcome =
-                    self.txn_coordinator
-                        .init_producer_id(Some(&id), txn_timeout_ms, None, now_ms);
-                self.enqueue_markers(outcome.markers);
-                Response::InitProducerId(outcome.result)
-            }
+            } => self.init_transactional_producer(&id, txn_timeout_ms, now_ms),
             Request::AddPartitionsToTxn {
                 producer,
                 partitions,
-            } => {
-                let producer = self.unfenced(producer);
-                Response::AddPartitionsToTxn(self.check_txn_coordinator(&producer).and_then(|()| {
-                    self.txn_coordinator.add_partitions(
-                        &producer.transactional_id,
-                        producer.producer_id,
-                        producer.producer_epoch,
-                        &partitions,
-                        now_ms,
-                    )
-                }))
-            }
+            } => self.add_partitions_to_txn(producer, &partitions, now_ms),
             Request::AddOffsetsToTxn { producer, group_id } => {
-                let producer = self.unfenced(producer);
-                Response::AddOffsetsToTxn(self.check_txn_coordinator(&producer).and_then(|()| {
-                    self.txn_coordinator.add_offsets(
-                        &producer.transactional_id,
-                        producer.producer_id,
-                        producer.producer_epoch,
-                        &group_id,
-                        now_ms,
-                    )
-                }))
+                self.add_offsets_to_txn(producer, &group_id, now_ms)
             }
-            Request::EndTxn { producer, result } => {
-                let producer = self.unfenced(producer);
-                if let Err(e) = self.check_txn_coordinator(&producer) {
-                    return Response::EndTxn(Err(e));
-                }
-                let outcome = self.txn_coordinator.end_txn(
-                    &producer.transactional_id,
-                    producer.producer_id,
-                    producer.producer_epoch,
-                    result,
-                    now_ms,
-                );
-                if !outcome.markers.is_empty() {
-                    // Prepare{Commit,Abort} was logged just now (a retry logs nothing).
-                    let point = match result {
-                        crate::protocol::TxnResult::Commit => FaultPoint::PrepareCommitLogged,
-                        crate::protocol::TxnResult::Abort => FaultPoint::PrepareAbortLogged,
-                    };
-                    let id = Some(&*producer.transactional_id);
-                    point.reach(self.net.sim(), self.me, None, id);
-                }
-                self.enqueue_markers(outcome.markers);
-                Response::EndTxn(outcome.result)
-            }
+            Request::EndTxn { producer, result } => self.end_txn(producer, result, now_ms),
             Request::WriteTxnMarkers { marker, partitions } => Response::WriteTxnMarkers(
                 partitions
                     .into_iter()
@@ -612,76 +523,240 @@ impl Broker {
                 group,
                 offsets,
             } => Response::TxnOffsetCommit(self.txn_offset_commit(&producer, &group, &offsets)),
-            Request::OffsetCommit { group_id, offsets } => {
-                if !self.is_group_coordinator(&group_id) {
-                    return Response::OffsetCommit(Err(KafkaError::NotCoordinator));
-                }
-                Response::OffsetCommit(self.update_groups(|groups| {
-                    groups.commit(&group_id, &offsets);
-                    Ok(())
-                }))
-            }
+            Request::OffsetCommit { group_id, offsets } => self.offset_commit(&group_id, &offsets),
             Request::OffsetFetch {
                 group_id,
                 partitions,
                 require_stable,
-            } => {
-                if !self.is_group_coordinator(&group_id) {
-                    return Response::OffsetFetch(Err(KafkaError::NotCoordinator));
-                }
-                let fetched: Result<Vec<_>, _> = partitions
-                    .into_iter()
-                    .map(|tp| {
-                        let offset = self.groups.fetch(&group_id, &tp, require_stable)?;
-                        Ok((tp, offset))
-                    })
-                    .collect();
-                Response::OffsetFetch(fetched)
-            }
+            } => self.offset_fetch(&group_id, partitions, require_stable),
             Request::JoinGroup {
                 group_id,
                 member_id,
                 client,
                 meta,
-            } => {
-                if !self.is_group_coordinator(&group_id) {
-                    return Response::JoinGroup(Err(KafkaError::NotCoordinator));
-                }
-                let (result, rebalance) =
-                    self.members
-                        .join(&group_id, member_id.as_deref(), &client, meta, now_ms);
-                if let Some(rebalance) = rebalance {
-                    self.record_rebalance(&rebalance);
-                }
-                Response::JoinGroup(result)
-            }
+            } => self.join_group(&group_id, member_id.as_deref(), &client, meta, now_ms),
             Request::Heartbeat {
                 group_id,
                 member_id,
                 generation,
-            } => {
-                if !self.is_group_coordinator(&group_id) {
-                    return Response::Heartbeat(Err(KafkaError::NotCoordinator));
-                }
-                Response::Heartbeat(
-                    self.members
-                        .heartbeat(&group_id, &member_id, generation, now_ms),
-                )
-            }
+            } => self.heartbeat(&group_id, &member_id, generation, now_ms),
             Request::LeaveGroup {
                 group_id,
                 member_id,
-            } => {
-                if !self.is_group_coordinator(&group_id) {
-                    return Response::LeaveGroup(Err(KafkaError::NotCoordinator));
-                }
-                let (result, rebalance) = self.members.leave(&group_id, &member_id, now_ms);
-                if let Some(rebalance) = rebalance {
-                    self.record_rebalance(&rebalance);
-                }
-                Response::LeaveGroup(result)
-            }
+            } => self.leave_group(&group_id, &member_id, now_ms),
         }
+    }
+
+    /// Produce: appends a client's batch to a partition this broker leads. A new append (not
+    /// a duplicate the producer state answered) is traced, synced unless acks come before
+    /// the sync (`unsynced-acks`), and reaches `broker:appended` before it is answered.
+    fn produce(&mut self, tp: &TopicPartition, batch: &RecordBatch, now_ms: u64) -> Response {
+        if !self.cluster().leader_ready(tp, now_ms) {
+            CoveragePoint::LeaderNotReady.hit();
+            return Response::Produce(Err(KafkaError::NotLeaderOrFollower));
+        }
+        let Some(partition) = self.partitions.get_mut(tp) else {
+            return Response::Produce(Err(KafkaError::NotLeaderOrFollower));
+        };
+        let result = partition.append(batch, AppendOrigin::Client);
+        if let Ok(ok) = &result
+            && !ok.duplicate
+        {
+            TraceNote::Append.record(self.me, tp.trace_code(), ok.base_offset);
+            if !self.ack_before_sync {
+                partition.sync();
+            }
+            let partition = Some((&*tp.topic, tp.partition));
+            FaultPoint::Appended.reach(self.net.sim(), self.me, partition, None);
+        }
+        Response::Produce(result)
+    }
+
+    /// Fetch from a partition this broker leads, at the request's isolation level.
+    fn fetch(
+        &self,
+        tp: &TopicPartition,
+        offset: u64,
+        max_records: u32,
+        isolation: IsolationLevel,
+        now_ms: u64,
+    ) -> Response {
+        match self.partitions.get(tp) {
+            _ if !self.cluster().leader_ready(tp, now_ms) => {
+                Response::Fetch(Err(KafkaError::NotLeaderOrFollower))
+            }
+            Some(partition) => {
+                let fetched = partition.fetch_isolated(offset, max_records, isolation);
+                if isolation == IsolationLevel::ReadCommitted
+                    && fetched.last_stable_offset < fetched.high_watermark
+                    && offset < fetched.high_watermark
+                    // Whole batches: count only the records at or above the offset.
+                    && fetched.records.len()
+                        - fetched.records.partition_point(|&(o, _)| o < offset)
+                        < max_records as usize
+                {
+                    // Stopped at the LSO with records beyond it: an open transaction.
+                    CoveragePoint::LsoHeld.hit();
+                }
+                Response::Fetch(Ok(fetched))
+            }
+            None => Response::Fetch(Err(KafkaError::NotLeaderOrFollower)),
+        }
+    }
+
+    /// InitProducerId with a transactional.id, at its transaction coordinator: the markers
+    /// of a transaction it aborts (fencing an earlier instance) are queued.
+    fn init_transactional_producer(
+        &mut self,
+        id: &str,
+        txn_timeout_ms: u64,
+        now_ms: u64,
+    ) -> Response {
+        if !self.is_txn_coordinator(id) {
+            return Response::InitProducerId(Err(KafkaError::NotCoordinator));
+        }
+        let outcome = self
+            .txn_coordinator
+            .init_producer_id(Some(id), txn_timeout_ms, None, now_ms);
+        self.enqueue_markers(outcome.markers);
+        Response::InitProducerId(outcome.result)
+    }
+
+    fn add_partitions_to_txn(
+        &mut self,
+        producer: TxnProducer,
+        partitions: &[TopicPartition],
+        now_ms: u64,
+    ) -> Response {
+        let producer = self.unfenced(producer);
+        Response::AddPartitionsToTxn(self.check_txn_coordinator(&producer).and_then(|()| {
+            self.txn_coordinator.add_partitions(
+                &producer.transactional_id,
+                producer.producer_id,
+                producer.producer_epoch,
+                partitions,
+                now_ms,
+            )
+        }))
+    }
+
+    fn add_offsets_to_txn(
+        &mut self,
+        producer: TxnProducer,
+        group_id: &str,
+        now_ms: u64,
+    ) -> Response {
+        let producer = self.unfenced(producer);
+        Response::AddOffsetsToTxn(self.check_txn_coordinator(&producer).and_then(|()| {
+            self.txn_coordinator.add_offsets(
+                &producer.transactional_id,
+                producer.producer_id,
+                producer.producer_epoch,
+                group_id,
+                now_ms,
+            )
+        }))
+    }
+
+    /// EndTxn at the transaction coordinator: logs Prepare{Commit,Abort} and queues the
+    /// markers to write.
+    fn end_txn(&mut self, producer: TxnProducer, result: TxnResult, now_ms: u64) -> Response {
+        let producer = self.unfenced(producer);
+        if let Err(e) = self.check_txn_coordinator(&producer) {
+            return Response::EndTxn(Err(e));
+        }
+        let outcome = self.txn_coordinator.end_txn(
+            &producer.transactional_id,
+            producer.producer_id,
+            producer.producer_epoch,
+            result,
+            now_ms,
+        );
+        if !outcome.markers.is_empty() {
+            // Prepare{Commit,Abort} was logged just now (a retry logs nothing).
+            let point = match result {
+                TxnResult::Commit => FaultPoint::PrepareCommitLogged,
+                TxnResult::Abort => FaultPoint::PrepareAbortLogged,
+            };
+            let id = Some(&*producer.transactional_id);
+            point.reach(self.net.sim(), self.me, None, id);
+        }
+        self.enqueue_markers(outcome.markers);
+        Response::EndTxn(outcome.result)
+    }
+
+    fn offset_commit(&mut self, group_id: &str, offsets: &[(TopicPartition, u64)]) -> Response {
+        if !self.is_group_coordinator(group_id) {
+            return Response::OffsetCommit(Err(KafkaError::NotCoordinator));
+        }
+        Response::OffsetCommit(self.update_groups(|groups| {
+            groups.commit(group_id, offsets);
+            Ok(())
+        }))
+    }
+
+    fn offset_fetch(
+        &self,
+        group_id: &str,
+        partitions: Vec<TopicPartition>,
+        require_stable: bool,
+    ) -> Response {
+        if !self.is_group_coordinator(group_id) {
+            return Response::OffsetFetch(Err(KafkaError::NotCoordinator));
+        }
+        let fetched: Result<Vec<_>, _> = partitions
+            .into_iter()
+            .map(|tp| {
+                let offset = self.groups.fetch(group_id, &tp, require_stable)?;
+                Ok((tp, offset))
+            })
+            .collect();
+        Response::OffsetFetch(fetched)
+    }
+
+    fn join_group(
+        &mut self,
+        group_id: &str,
+        member_id: Option<&str>,
+        client: &str,
+        meta: MemberMeta,
+        now_ms: u64,
+    ) -> Response {
+        if !self.is_group_coordinator(group_id) {
+            return Response::JoinGroup(Err(KafkaError::NotCoordinator));
+        }
+        let (result, rebalance) = self.members.join(group_id, member_id, client, meta, now_ms);
+        if let Some(rebalance) = rebalance {
+            self.record_rebalance(&rebalance);
+        }
+        Response::JoinGroup(result)
+    }
+
+    fn heartbeat(
+        &mut self,
+        group_id: &str,
+        member_id: &str,
+        generation: i32,
+        now_ms: u64,
+    ) -> Response {
+        if !self.is_group_coordinator(group_id) {
+            return Response::Heartbeat(Err(KafkaError::NotCoordinator));
+        }
+        Response::Heartbeat(
+            self.members
+                .heartbeat(group_id, member_id, generation, now_ms),
+        )
+    }
+
+    fn leave_group(&mut self, group_id: &str, member_id: &str, now_ms: u64) -> Response {
+        if !self.is_group_coordinator(group_id) {
+            return Response::LeaveGroup(Err(KafkaError::NotCoordinator));
+        }
+        let (result, rebalance) = self.members.leave(group_id, member_id, now_ms);
+        if let Some(rebalance) = rebalance {
+            self.record_rebalance(&rebalance);
+        }
+        Response::LeaveGroup(result)
     }
 
     /// Under `no-zombie-fencing` the coordinator does not look at the epoch: a request from

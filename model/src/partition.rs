@@ -239,14 +239,7 @@ impl Partition {
             transactional: batch.transactional,
             control: None,
         };
-        if !self.config.epoch_fencing
-            && origin == AppendOrigin::Client
-            && let Some(current) = self
-                .producers
-                .entry(batch.producer_id)
-                .map(|e| e.epoch)
-                .filter(|&current| batch.producer_epoch < current)
-        {
+        if let Some(current) = self.unfenced_zombie_epoch(batch, origin) {
             // The variant's bug: the zombie's batch is taken as the current epoch's.
             stored.producer_epoch = current;
             stored.base_sequence = crate::protocol::NO_SEQUENCE;
@@ -257,14 +250,7 @@ impl Partition {
                 duplicate: false,
             });
         }
-        if self.config.idempotence_checks
-            && self.config.first_sequence_checked_on_new_partition
-            && origin == AppendOrigin::Client
-            && batch.is_idempotent()
-            && self.next_offset == 0
-            && self.producers.entry(batch.producer_id).is_none()
-            && batch.base_sequence != 0
-        {
+        if self.refuses_first_sequence(batch, origin) {
             CoveragePoint::UnknownProducerFirstSequence.hit();
             return Err(KafkaError::OutOfOrderSequence);
         }
@@ -293,6 +279,30 @@ impl Partition {
             base_offset,
             duplicate: false,
         })
+    }
+
+    /// Under `no-zombie-fencing`: the producer's current epoch when a client's batch comes
+    /// from an older one (a zombie's), which the variant appends as the current epoch's.
+    fn unfenced_zombie_epoch(&self, batch: &RecordBatch, origin: AppendOrigin) -> Option<i16> {
+        if self.config.epoch_fencing || origin != AppendOrigin::Client {
+            return None;
+        }
+        self.producers
+            .entry(batch.producer_id)
+            .map(|e| e.epoch)
+            .filter(|&current| batch.producer_epoch < current)
+    }
+
+    /// A never-written partition accepts only sequence 0 from a producer it has no state for
+    /// (the fix of KAFKA-15591; off under `accept-any-first-sequence`).
+    fn refuses_first_sequence(&self, batch: &RecordBatch, origin: AppendOrigin) -> bool {
+        self.config.idempotence_checks
+            && self.config.first_sequence_checked_on_new_partition
+            && origin == AppendOrigin::Client
+            && batch.is_idempotent()
+            && self.next_offset == 0
+            && self.producers.entry(batch.producer_id).is_none()
+            && batch.base_sequence != 0
     }
 
     /// Validates and appends a COMMIT/ABORT marker as a control batch; returns its offset.

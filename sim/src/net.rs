@@ -539,6 +539,24 @@ struct Envelope<Req, Resp> {
     request_content: Option<Box<RequestContent>>,
 }
 
+impl<Req: Message, Resp: Message> Envelope<Req, Resp> {
+    /// The trace's digest of the message's content.
+    fn content_digest(&self) -> u64 {
+        match &self.body {
+            Body::Request(request) => trace::content_digest(request),
+            Body::Response(response) => trace::content_digest(response),
+        }
+    }
+
+    /// Records the message carries, for the cost model.
+    fn records(&self) -> u64 {
+        match &self.body {
+            Body::Request(request) => request.records(),
+            Body::Response(response) => response.records(),
+        }
+    }
+}
+
 impl<Req: Clone, Resp: Clone> Envelope<Req, Resp> {
     fn duplicate(&self) -> Box<Self> {
         Box::new(Self {
@@ -1046,10 +1064,7 @@ impl<Req: Message, Resp: Message> Net<Req, Resp> {
     fn route(&self, mut envelope: Box<Envelope<Req, Resp>>, service: Duration) {
         let response = matches!(envelope.body, Body::Response(_));
         let (from, to, call, label) = (envelope.from, envelope.to, envelope.call, envelope.label);
-        let content = match &envelope.body {
-            Body::Request(request) => trace::content_digest(request),
-            Body::Response(response) => trace::content_digest(response),
-        };
+        let content = envelope.content_digest();
         trace::record(
             from,
             TraceKind::Send {
@@ -1074,22 +1089,7 @@ impl<Req: Message, Resp: Message> Net<Req, Resp> {
             self.link_faults(from, to, label, &envelope.body, asked)
         };
         Counters::count(&self.stats.sent);
-        let lost = !conn_dead && state.config.loss > 0.0 && {
-            let loss = state.config.loss;
-            state.rng.gen_bool(loss)
-        };
-        let drop_reason = if conn_dead {
-            Some(DropReason::ConnectionBroken)
-        } else if cut {
-            Some(DropReason::Partition)
-        } else if action == Some(RuleAction::Drop) {
-            Some(DropReason::Fault)
-        } else if lost {
-            Some(DropReason::Loss)
-        } else {
-            None
-        };
-        if let Some(reason) = drop_reason {
+        if let Some(reason) = state.drop_reason(conn_dead, cut, action) {
             Counters::count(&self.stats.dropped);
             if !conn_dead {
                 state.conns.get(conn_key).broken = true;
@@ -1108,71 +1108,64 @@ impl<Req: Message, Resp: Message> Net<Req, Resp> {
             );
             return;
         }
-        let now = sim_now();
-        let records = match &envelope.body {
-            Body::Request(request) => request.records(),
-            Body::Response(response) => response.records(),
-        };
-        let latency = state.latency() + state.config.cost(records) + service;
-        let arrival = if state.config.shares_resources() {
-            let hop = Hop {
-                from,
-                to,
-                records,
-                client_sends: !state.is_server(from),
-                client_receives: !state.is_server(to),
-            };
-            let state = &mut *state;
-            // Server-side work first, then the resources; the drawn latency is the wire's.
-            let wire_latency = latency - service;
-            state
-                .resources
-                .arrival(&state.config, hop, (now, now + service), wire_latency)
-        } else {
-            now + latency
-        };
+        let arrival = state.arrival(from, to, envelope.records(), service);
         let extra = match action {
-            Some(RuleAction::Delay { extra_ms }) => {
-                Counters::count(&self.stats.delayed);
-                // A held request is one the server received and handles late; a held
-                // response is still in the network (and dies with its connection).
-                envelope.received = !response;
-                trace::record(
-                    from,
-                    TraceKind::Delay {
-                        to,
-                        call,
-                        label,
-                        response,
-                        extra_ms,
-                    },
-                );
-                Duration::from_millis(extra_ms)
-            }
+            Some(RuleAction::Delay { extra_ms }) => self.hold(&mut envelope, extra_ms),
             _ => Duration::ZERO,
         };
         let due = state.fifo_due(conn_key, response, arrival + extra);
         if action == Some(RuleAction::Duplicate) {
-            Counters::count(&self.stats.duplicated);
-            Counters::count(&self.stats.sent);
-            trace::record(
-                from,
-                TraceKind::Duplicate {
-                    to,
-                    call,
-                    label,
-                    response,
-                },
-            );
-            let copy_due = due + state.latency();
-            let copy = envelope.duplicate();
-            state.enqueue(copy_due, copy);
+            self.enqueue_duplicate(&mut state, &envelope, due);
         }
         let earliest = state.enqueue(due, envelope);
         drop(state);
         if earliest {
             self.wake_delivery();
         }
+    }
+
+    /// A `Delay` fault's hold on a message: how much later it arrives.
+    fn hold(&self, envelope: &mut Envelope<Req, Resp>, extra_ms: u64) -> Duration {
+        let response = matches!(envelope.body, Body::Response(_));
+        Counters::count(&self.stats.delayed);
+        // A held request is one the server received and handles late; a held response is
+        // still in the network (and dies with its connection).
+        envelope.received = !response;
+        trace::record(
+            envelope.from,
+            TraceKind::Delay {
+                to: envelope.to,
+                call: envelope.call,
+                label: envelope.label,
+                response,
+                extra_ms,
+            },
+        );
+        Duration::from_millis(extra_ms)
+    }
+
+    /// A `Duplicate` fault's copy of a message due at `due`: it travels outside the
+    /// connection, a freshly drawn latency after the original.
+    fn enqueue_duplicate(
+        &self,
+        state: &mut NetState<Req, Resp>,
+        envelope: &Envelope<Req, Resp>,
+        due: Instant,
+    ) {
+        Counters::count(&self.stats.duplicated);
+        Counters::count(&self.stats.sent);
+        trace::record(
+            envelope.from,
+            TraceKind::Duplicate {
+                to: envelope.to,
+                call: envelope.call,
+                label: envelope.label,
+                response: matches!(envelope.body, Body::Response(_)),
+            },
+        );
+        let copy_due = due + state.latency();
+        let copy = envelope.duplicate();
+        state.enqueue(copy_due, copy);
     }
 
     /// Whether the link is cut, and the targeted fault (if any) that takes this message.
@@ -1257,50 +1250,17 @@ impl<Req: Message, Resp: Message> Net<Req, Resp> {
     }
 
     fn deliver(&self, seq: u64, envelope: Envelope<Req, Resp>) {
-        let Envelope {
-            from,
-            to,
-            to_incarnation,
-            from_incarnation,
-            call,
-            conn,
-            stray,
-            received,
-            label,
-            body,
-            request_content: _,
-        } = envelope;
-        let (to_state, current_incarnation) = {
-            let world = self.sim.lock();
-            let n = &world.nodes[to.0 as usize];
-            (n.state, n.incarnation)
-        };
-        let response = matches!(body, Body::Response(_));
+        let (from, to, call, label) = (envelope.from, envelope.to, envelope.call, envelope.label);
+        let (conn, stray, received) = (envelope.conn, envelope.stray, envelope.received);
+        let to_incarnation = envelope.to_incarnation;
+        let (down, current_incarnation) = self.destination_down(to, to_incarnation);
+        let response = matches!(envelope.body, Body::Response(_));
         let mut state = self.lock();
-        let direction = response as usize;
-        let (closed, behind_lost_on_stream) = {
-            let c = state.conns.get((conn.client, conn.server));
-            (
-                c.generation != conn.generation,
-                c.broken && c.lost_from_seq[direction].is_some_and(|lost| lost < seq),
-            )
-        };
-        // A request held at the server was received before its connection closed (only a
-        // crash loses it), unless something sent before it on the connection was never read:
-        // then neither was it.
-        let unread_ahead = received
-            && !stray
-            && if closed {
-                state
-                    .unread_from
-                    .get(&(conn.client, conn.server, conn.generation))
-                    .is_some_and(|&first| first < seq)
-            } else {
-                behind_lost_on_stream
-            };
-        let reset = (!received && closed) || unread_ahead;
-        let behind_lost = !stray && !received && !reset && behind_lost_on_stream;
-        let down = to_state.is_down() || current_incarnation != to_incarnation;
+        let StreamAtArrival {
+            closed,
+            reset,
+            behind_lost,
+        } = state.stream_at_arrival(seq, conn, response, stray, received);
         // A running node that is not serving refuses the request: a loss on the stream like
         // any other, so nothing behind it on the connection may arrive either. (Before this
         // held, a producer's seq-0 produce to a broker paused before it bound its server was
@@ -1309,45 +1269,23 @@ impl<Req: Message, Resp: Message> Net<Req, Resp> {
         // seed 27002826.)
         let refused = !down && !response && !state.is_serving(to, current_incarnation);
         if reset && !response && !stray {
-            let first = state
-                .unread_from
-                .entry((conn.client, conn.server, conn.generation))
-                .or_insert(seq);
-            *first = (*first).min(seq);
+            state.note_unread(conn, seq);
         }
         if down || refused || reset || behind_lost {
             Counters::count(&self.stats.dropped);
             if down {
                 SimPoint::DeliveryToDownNode.hit();
             }
-            let c = state.conns.get((conn.client, conn.server));
             if !reset && !stray && !received {
-                // A TCP stream that lost a message delivers nothing behind it.
-                if !c.broken {
-                    SimPoint::ConnectionBroken.hit();
-                }
-                c.broken = true;
-                let lost = &mut c.lost_from_seq[direction];
-                *lost = Some(lost.map_or(seq, |l| l.min(seq)));
+                state.lose_on_stream(conn, response, seq);
             }
             drop(state);
-            let reason = if down {
-                DropReason::DestinationDown
-            } else if refused {
-                DropReason::NotListening
-            } else {
-                DropReason::ConnectionBroken
+            let reason = match (down, refused) {
+                (true, _) => DropReason::DestinationDown,
+                (false, true) => DropReason::NotListening,
+                (false, false) => DropReason::ConnectionBroken,
             };
-            trace::record(
-                to,
-                TraceKind::Drop {
-                    to,
-                    call,
-                    label,
-                    response,
-                    reason,
-                },
-            );
+            trace_arrival(from, to, call, label, response, Err(reason));
             return;
         }
         if received && closed {
@@ -1355,70 +1293,100 @@ impl<Req: Message, Resp: Message> Net<Req, Resp> {
             // takes effect, late.
             SimPoint::HeldRequestAfterClose.hit();
         }
-        let delivered = match body {
+        let delivered = match envelope.body {
             Body::Request(request) => {
                 let reply_to = ReplyTo {
                     node: from,
-                    incarnation: from_incarnation,
+                    incarnation: envelope.from_incarnation,
                     call,
                     conn,
                 };
-                if self.sim.response_filters_armed() {
-                    let content = RequestContent::of(&request.content());
-                    state.request_contents.insert(call, content);
-                }
-                let (_, inbox) = state.inboxes[to.0 as usize]
-                    .as_ref()
-                    .expect("a request is delivered only to a serving node (checked above)");
-                inbox
-                    .send(Incoming { request, reply_to })
-                    .map_err(|_| DropReason::NotListening)
+                self.hand_over_request(&mut state, to, request, reply_to)
             }
-            Body::Response(resp) => {
-                let waiter = state.waiters.remove(call);
-                let accepted = match waiter {
-                    Some(w) if w.node == to && w.incarnation == to_incarnation => {
-                        w.reply.send(Ok(resp))
-                    }
-                    Some(_) => {
-                        state.orphaned_deadlines.push(call);
-                        false
-                    }
-                    None => false,
-                };
-                if accepted {
-                    Ok(())
-                } else {
-                    Err(DropReason::NoWaiter)
-                }
-            }
+            Body::Response(resp) => state.hand_over_response(call, to, to_incarnation, resp),
         };
         match delivered {
             Ok(()) => Counters::count(&self.stats.delivered),
             Err(_) => Counters::count(&self.stats.dropped),
         }
         drop(state);
-        match delivered {
-            Ok(()) => trace::record(
-                to,
-                TraceKind::Deliver {
-                    from,
-                    call,
-                    label,
-                    response,
-                },
-            ),
-            Err(reason) => trace::record(
-                to,
-                TraceKind::Drop {
-                    to,
-                    call,
-                    label,
-                    response,
-                    reason,
-                },
-            ),
+        trace_arrival(from, to, call, label, response, delivered);
+    }
+
+    /// Whether the destination `to` is down or no longer the incarnation a message was sent
+    /// to, and its current incarnation.
+    fn destination_down(&self, to: NodeId, to_incarnation: u32) -> (bool, u32) {
+        let (to_state, current_incarnation) = {
+            let world = self.sim.lock();
+            let n = &world.nodes[to.0 as usize];
+            (n.state, n.incarnation)
+        };
+        let down = to_state.is_down() || current_incarnation != to_incarnation;
+        (down, current_incarnation)
+    }
+
+    /// Puts a request into the serving node's inbox, keeping its content while a
+    /// content-filtered response fault is armed.
+    fn hand_over_request(
+        &self,
+        state: &mut NetState<Req, Resp>,
+        to: NodeId,
+        request: Req,
+        reply_to: ReplyTo,
+    ) -> Result<(), DropReason> {
+        if self.sim.response_filters_armed() {
+            let content = RequestContent::of(&request.content());
+            state.request_contents.insert(reply_to.call, content);
         }
+        let (_, inbox) = state.inboxes[to.0 as usize]
+            .as_ref()
+            .expect("a request is delivered only to a serving node (checked above)");
+        inbox
+            .send(Incoming { request, reply_to })
+            .map_err(|_| DropReason::NotListening)
+    }
+}
+
+/// Where a message arriving at its destination stands on its connection.
+struct StreamAtArrival {
+    /// The connection generation it was sent on has been replaced.
+    closed: bool,
+    /// Lost with its connection: sent on a closed one and not held at the server, or held
+    /// behind a request the closed connection never read.
+    reset: bool,
+    /// Behind a message its (still open) stream lost: TCP delivers nothing after a loss.
+    behind_lost: bool,
+}
+
+/// Records a message's arrival at `to`: delivered, or dropped for a reason.
+fn trace_arrival(
+    from: NodeId,
+    to: NodeId,
+    call: u64,
+    label: &'static str,
+    response: bool,
+    outcome: Result<(), DropReason>,
+) {
+    match outcome {
+        Ok(()) => trace::record(
+            to,
+            TraceKind::Deliver {
+                from,
+                call,
+                label,
+                response,
+            },
+        ),
+        Err(reason) => trace::record(
+            to,
+            TraceKind::Drop {
+                to,
+                call,
+                label,
+                response,
+                reason,
+            },
+        ),
     }
 }
 
@@ -1460,6 +1428,143 @@ impl<Req, Resp> NetState<Req, Resp> {
             }
             self.deadlines.pop();
         }
+    }
+
+    /// Where a message (send order `seq`) arriving now stands on its connection.
+    fn stream_at_arrival(
+        &mut self,
+        seq: u64,
+        conn: ConnId,
+        response: bool,
+        stray: bool,
+        received: bool,
+    ) -> StreamAtArrival {
+        assert!(
+            !(received && response),
+            "only a request is held at the server"
+        );
+        let direction = response as usize;
+        let (closed, behind_lost_on_stream) = {
+            let c = self.conns.get((conn.client, conn.server));
+            (
+                c.generation != conn.generation,
+                c.broken && c.lost_from_seq[direction].is_some_and(|lost| lost < seq),
+            )
+        };
+        // A request held at the server was received before its connection closed (only a
+        // crash loses it), unless something sent before it on the connection was never read:
+        // then neither was it.
+        let unread_ahead = received
+            && !stray
+            && if closed {
+                self.unread_from
+                    .get(&(conn.client, conn.server, conn.generation))
+                    .is_some_and(|&first| first < seq)
+            } else {
+                behind_lost_on_stream
+            };
+        let reset = (!received && closed) || unread_ahead;
+        let behind_lost = !stray && !received && !reset && behind_lost_on_stream;
+        StreamAtArrival {
+            closed,
+            reset,
+            behind_lost,
+        }
+    }
+
+    /// A request (send order `seq`) discarded unread with its closed connection: requests
+    /// held at the server behind it were never read either.
+    fn note_unread(&mut self, conn: ConnId, seq: u64) {
+        let first = self
+            .unread_from
+            .entry((conn.client, conn.server, conn.generation))
+            .or_insert(seq);
+        *first = (*first).min(seq);
+    }
+
+    /// A message (send order `seq`) lost at delivery: a TCP stream that lost a message
+    /// delivers nothing behind it.
+    fn lose_on_stream(&mut self, conn: ConnId, response: bool, seq: u64) {
+        let c = self.conns.get((conn.client, conn.server));
+        if !c.broken {
+            SimPoint::ConnectionBroken.hit();
+        }
+        c.broken = true;
+        let lost = &mut c.lost_from_seq[response as usize];
+        *lost = Some(lost.map_or(seq, |l| l.min(seq)));
+    }
+
+    /// Hands a response to the waiter of its call, if the caller's incarnation it was sent
+    /// to still waits for it.
+    fn hand_over_response(
+        &mut self,
+        call: u64,
+        to: NodeId,
+        to_incarnation: u32,
+        resp: Resp,
+    ) -> Result<(), DropReason> {
+        let waiter = self.waiters.remove(call);
+        let accepted = match waiter {
+            Some(w) if w.node == to && w.incarnation == to_incarnation => w.reply.send(Ok(resp)),
+            Some(_) => {
+                self.orphaned_deadlines.push(call);
+                false
+            }
+            None => false,
+        };
+        if accepted {
+            Ok(())
+        } else {
+            Err(DropReason::NoWaiter)
+        }
+    }
+
+    /// Why a message being sent is dropped, if it is: its connection is dead, its link cut,
+    /// a `Drop` fault takes it, or random loss. The loss draw is made for every message on a
+    /// live connection (while `loss` > 0), whatever else drops it.
+    fn drop_reason(
+        &mut self,
+        conn_dead: bool,
+        cut: bool,
+        action: Option<RuleAction>,
+    ) -> Option<DropReason> {
+        let lost = !conn_dead && self.config.loss > 0.0 && {
+            let loss = self.config.loss;
+            self.rng.gen_bool(loss)
+        };
+        if conn_dead {
+            Some(DropReason::ConnectionBroken)
+        } else if cut {
+            Some(DropReason::Partition)
+        } else if action == Some(RuleAction::Drop) {
+            Some(DropReason::Fault)
+        } else if lost {
+            Some(DropReason::Loss)
+        } else {
+            None
+        }
+    }
+
+    /// When a message sent now from `from` to `to` arrives: after a drawn latency, its
+    /// records' transfer cost and the server's `service` time, or, with shared resources,
+    /// when the nodes' resources have carried it.
+    fn arrival(&mut self, from: NodeId, to: NodeId, records: u64, service: Duration) -> Instant {
+        let now = sim_now();
+        let latency = self.latency() + self.config.cost(records) + service;
+        if !self.config.shares_resources() {
+            return now + latency;
+        }
+        let hop = Hop {
+            from,
+            to,
+            records,
+            client_sends: !self.is_server(from),
+            client_receives: !self.is_server(to),
+        };
+        // Server-side work first, then the resources; the drawn latency is the wire's.
+        let wire_latency = latency - service;
+        self.resources
+            .arrival(&self.config, hop, (now, now + service), wire_latency)
     }
 
     fn latency(&mut self) -> Duration {

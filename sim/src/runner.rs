@@ -185,6 +185,65 @@ struct Feed<I> {
     exhausted: bool,
 }
 
+impl<I: Iterator<Item = u64>> Feed<I> {
+    fn new(seeds: I) -> Self {
+        Feed {
+            seeds,
+            next: 0,
+            delivered: 0,
+            exhausted: false,
+        }
+    }
+
+    /// For a worker: the next seed to run and its position, once the reorder window
+    /// (`window` results ahead of the oldest undelivered one) has room; `None` once `stop`
+    /// is set or the seeds ran out.
+    fn take(shared: &(Mutex<Self>, Condvar), stop: &AtomicBool, window: u64) -> Option<(u64, u64)> {
+        let (lock, wake) = shared;
+        let mut feed = lock.lock().expect("seed feed lock");
+        loop {
+            if stop.load(Ordering::Relaxed) || feed.exhausted {
+                return None;
+            }
+            if feed.next < feed.delivered + window {
+                break;
+            }
+            feed = wake
+                .wait_timeout(feed, Duration::from_millis(50))
+                .expect("seed feed lock")
+                .0;
+        }
+        match feed.seeds.next() {
+            Some(seed) => {
+                feed.next += 1;
+                Some((feed.next - 1, seed))
+            }
+            None => {
+                feed.exhausted = true;
+                wake.notify_all();
+                None
+            }
+        }
+    }
+}
+
+/// After `stop` ended a pool: hands `sink` what finished, in order, past the gaps of the
+/// seeds in flight (`pending` and whatever the channel holds); returns how many.
+fn hand_over_finished<R>(
+    receiver: &std::sync::mpsc::Receiver<(u64, u64, R)>,
+    mut pending: BTreeMap<u64, (u64, R)>,
+    sink: &mut impl FnMut(u64, R),
+) -> u64 {
+    while let Ok((position, seed, result)) = receiver.try_recv() {
+        pending.insert(position, (seed, result));
+    }
+    let finished = pending.len() as u64;
+    for (seed, result) in pending.into_values() {
+        sink(seed, result);
+    }
+    finished
+}
+
 /// Runs `run(seed)` for every seed of `seeds` on `jobs` worker threads and hands each result
 /// to `sink` on the calling thread, in the order of `seeds`. Each result depends only on its
 /// seed, never on `jobs` or scheduling.
@@ -209,15 +268,7 @@ where
 {
     let jobs = jobs.max(1);
     let window = AHEAD_PER_WORKER * jobs as u64;
-    let feed = Arc::new((
-        Mutex::new(Feed {
-            seeds,
-            next: 0,
-            delivered: 0,
-            exhausted: false,
-        }),
-        Condvar::new(),
-    ));
+    let feed = Arc::new((Mutex::new(Feed::new(seeds)), Condvar::new()));
     let run = Arc::new(run);
     let (sender, receiver) = std::sync::mpsc::channel::<(u64, u64, R)>();
     for worker in 0..jobs {
@@ -225,34 +276,7 @@ where
         std::thread::Builder::new()
             .name(format!("seed-worker-{worker}"))
             .spawn(move || {
-                loop {
-                    let (position, seed) = {
-                        let (lock, wake) = &*feed;
-                        let mut feed = lock.lock().expect("seed feed lock");
-                        loop {
-                            if stop.load(Ordering::Relaxed) || feed.exhausted {
-                                return;
-                            }
-                            if feed.next < feed.delivered + window {
-                                break;
-                            }
-                            feed = wake
-                                .wait_timeout(feed, Duration::from_millis(50))
-                                .expect("seed feed lock")
-                                .0;
-                        }
-                        match feed.seeds.next() {
-                            Some(seed) => {
-                                feed.next += 1;
-                                (feed.next - 1, seed)
-                            }
-                            None => {
-                                feed.exhausted = true;
-                                wake.notify_all();
-                                return;
-                            }
-                        }
-                    };
+                while let Some((position, seed)) = Feed::take(&feed, &stop, window) {
                     let result = run(seed);
                     if sender.send((position, seed, result)).is_err() {
                         return;
@@ -286,14 +310,7 @@ where
     };
     let mut finished = delivered;
     if interrupted {
-        // What finished, in order, past the gaps of the seeds in flight.
-        while let Ok((position, seed, result)) = receiver.try_recv() {
-            pending.insert(position, (seed, result));
-        }
-        finished += pending.len() as u64;
-        for (seed, result) in pending.into_values() {
-            sink(seed, result);
-        }
+        finished += hand_over_finished(&receiver, pending, &mut sink);
         feed.1.notify_all();
     }
     PoolEnd {

@@ -145,6 +145,32 @@ impl TraceSummary {
 
     /// What happened, with node names (no time, no acting node).
     pub fn describe(&self, kind: &TraceKind) -> String {
+        match kind {
+            TraceKind::Send { .. }
+            | TraceKind::Deliver { .. }
+            | TraceKind::Drop { .. }
+            | TraceKind::Duplicate { .. }
+            | TraceKind::Delay { .. } => self.describe_message(kind),
+            TraceKind::Crash => "crash".to_string(),
+            TraceKind::Restart => "restart".to_string(),
+            TraceKind::Pause => "pause".to_string(),
+            TraceKind::Resume => "resume".to_string(),
+            TraceKind::Stop => "stop requested".to_string(),
+            TraceKind::Stopped { forced: false } => "stopped cleanly".to_string(),
+            TraceKind::Stopped { forced: true } => "killed: stop grace period over".to_string(),
+            TraceKind::Fault { index, description } => format!("fault #{index}: {description}"),
+            TraceKind::Heal => "heal: every fault lifted".to_string(),
+            // A first number above 32 bits is a (tag, index) pair, e.g. a topic's hash and a
+            // partition: shown as `tag/index`.
+            TraceKind::Note { what, a, b } if *a > u32::MAX as u64 => {
+                format!("{what} {:04x}/{} {b}", a >> 32, a & 0xffff_ffff)
+            }
+            TraceKind::Note { what, a, b } => format!("{what} {a} {b}"),
+        }
+    }
+
+    /// A message event (send, deliver, drop, duplicate, hold), with node names.
+    fn describe_message(&self, kind: &TraceKind) -> String {
         let name = |n: NodeId| self.node_name(n);
         match kind {
             TraceKind::Send {
@@ -210,21 +236,7 @@ impl TraceSummary {
                     name(*to)
                 )
             }
-            TraceKind::Crash => "crash".to_string(),
-            TraceKind::Restart => "restart".to_string(),
-            TraceKind::Pause => "pause".to_string(),
-            TraceKind::Resume => "resume".to_string(),
-            TraceKind::Stop => "stop requested".to_string(),
-            TraceKind::Stopped { forced: false } => "stopped cleanly".to_string(),
-            TraceKind::Stopped { forced: true } => "killed: stop grace period over".to_string(),
-            TraceKind::Fault { index, description } => format!("fault #{index}: {description}"),
-            TraceKind::Heal => "heal: every fault lifted".to_string(),
-            // A first number above 32 bits is a (tag, index) pair, e.g. a topic's hash and a
-            // partition: shown as `tag/index`.
-            TraceKind::Note { what, a, b } if *a > u32::MAX as u64 => {
-                format!("{what} {:04x}/{} {b}", a >> 32, a & 0xffff_ffff)
-            }
-            TraceKind::Note { what, a, b } => format!("{what} {a} {b}"),
+            _ => unreachable!("not a message event: {kind:?}"),
         }
     }
 }

@@ -339,29 +339,13 @@ impl Copier {
         calls: &AtomicU64,
         member: Option<&GroupMember>,
     ) -> RunEnd {
-        let process = || {
-            self.ctx
-                .client_id
-                .process(calls.fetch_add(1, Ordering::Relaxed))
-        };
         let consumer = Consumer::new(self.client(1));
-        let mut txn_producers = TxnProducers::default();
-        let mut plain_producer = None;
-        if !self.exactly_once {
-            let config = ProducerConfig {
-                enable_idempotence: false,
-                ..ProducerConfig::default()
-            };
-            let producer = Producer::connect(self.client(2), config)
-                .await
-                .expect("valid producer config");
-            plain_producer = Some(producer);
-        }
-        let isolation = if self.exactly_once {
-            IsolationLevel::ReadCommitted
+        let mut producers = if self.exactly_once {
+            RunProducers::Transactional(TxnProducers::default())
         } else {
-            IsolationLevel::ReadUncommitted
+            RunProducers::Plain(self.connect_plain_producer().await)
         };
+        let isolation = self.isolation();
         let mut turn = 0usize;
         // One pass per generation: (re)join, set up, copy until the group moves on.
         loop {
@@ -369,11 +353,8 @@ impl Copier {
                 Some(member) => member.join().await,
                 None => self.statically_owned(),
             };
-            if self.exactly_once
-                && self
-                    .prepare_producers(&mut txn_producers, &owned)
-                    .await
-                    .is_err()
+            if let RunProducers::Transactional(txn_producers) = &mut producers
+                && self.prepare_producers(txn_producers, &owned).await.is_err()
             {
                 return RunEnd::Fenced; // fenced by a newer instance
             }
@@ -386,116 +367,217 @@ impl Copier {
                 if member.is_some_and(GroupMember::is_stale) {
                     break; // rejoin: the assignment may have moved
                 }
-                let open: Vec<usize> = (0..positions.len())
-                    .filter(|&i| positions[i].1 < self.expected_end(&positions[i].0))
-                    .collect();
-                if open.is_empty() {
-                    // Done only once the group coordinator holds (stable) offsets at the
-                    // end: a commit's offset markers may still be on their way, and a DIY
-                    // commit whose answer was lost may not have happened (then copy again
-                    // from there).
-                    let stable = self.fetch_positions(&consumer, &owned).await;
-                    if stable
-                        .iter()
-                        .all(|(tp, offset)| *offset >= self.expected_end(tp))
-                    {
-                        self.done.finish(owned.iter().map(|tp| tp.partition));
-                        if member.is_none() {
-                            return RunEnd::Done;
-                        }
+                let Some(index) = self.next_open(&positions, &mut turn) else {
+                    match self.settle_at_end(&consumer, &owned, member).await {
+                        Some(stable) => positions = stable,
+                        None => return RunEnd::Done,
                     }
-                    positions = stable;
-                    madsim::time::sleep(COPY_RETRY_BACKOFF).await;
                     continue;
-                }
-                let index = open[turn % open.len()];
-                turn += 1;
+                };
                 let (input, position) = positions[index].clone();
-                let fetched = match consumer
-                    .fetch(&input, position, self.workload.commit_every, isolation)
-                    .await
-                {
-                    Ok(f) if !f.records.is_empty() => f.records,
-                    _ => {
-                        madsim::time::sleep(COPY_RETRY_BACKOFF).await;
-                        continue;
+                let fetched = self.fetch_batch(&consumer, input, position, isolation);
+                let Some(batch) = fetched.await else {
+                    continue;
+                };
+                let copied =
+                    self.copy_batch(&mut producers, &consumer, &batch, &group, turn, calls);
+                match copied.await {
+                    Copied::Done => positions[index].1 = batch.next_position,
+                    Copied::Fenced => return RunEnd::Fenced,
+                    Copied::Aborted if member.is_some() => {
+                        break; // e.g. ILLEGAL_GENERATION: rejoin first
                     }
-                };
-                let next_position = fetched.last().expect("non-empty").0 + 1;
-                let batch = Batch {
-                    input: input.clone(),
-                    output: self.output_of(&input),
-                    records: fetched,
-                    next_position,
-                };
-                let txn_id = match self.workload.producers {
-                    ProducerScope::PerInstance => transactional_id(self.instance),
-                    ProducerScope::PerTask => task_transactional_id(input.partition),
-                };
-                let process = process();
-                let record = |phase, offsets: Option<&[u64]>, error: Option<String>| {
-                    let op = batch.operation(self.exactly_once, &txn_id, offsets);
-                    self.ctx.recorder.record(process, phase, op, error);
-                };
-                record(Phase::Invoke, None, None);
-                if self.exactly_once {
-                    let producer = txn_producers.get(&input);
-                    // Under the variant, offsets are committed separately and only every few
-                    // batches (as a consumer's auto-commit would), and always at a
-                    // partition's end.
-                    let offsets_now = OffsetCommit::choose(
-                        self.ctx.switches.offsets_in_transaction,
-                        turn,
-                        next_position >= self.expected_end(&input),
-                    );
-                    match copy_transactionally(producer, &consumer, &batch, &group, offsets_now)
-                        .await
-                    {
-                        Ok(offsets) => {
-                            record(Phase::Ok, Some(&offsets), None);
-                            positions[index].1 = next_position;
-                        }
-                        Err(TxnError::Abortable(why)) => {
-                            let aborted = producer.abort_transaction().await;
-                            match aborted {
-                                Ok(()) => record(Phase::Fail, None, Some(why)),
-                                Err(e) => {
-                                    record(Phase::Fail, None, Some(format!("{why}; {e}")));
-                                    return RunEnd::Fenced; // fenced while aborting
-                                }
-                            }
-                            if member.is_some() {
-                                break; // e.g. ILLEGAL_GENERATION: rejoin first
-                            }
-                            if self.ctx.switches.seek_to_committed_after_abort {
-                                positions = self.fetch_positions(&consumer, &owned).await;
-                            } else {
-                                // KAFKA-17582: the consumer's position stays past the
-                                // aborted batch's records.
-                                crate::CoveragePoint::AbortWithoutSeek.hit();
-                                positions[index].1 = next_position;
-                            }
-                        }
-                        Err(TxnError::Fatal(why)) => {
-                            // Fenced: the coordinator aborted (or will abort) the transaction.
-                            record(Phase::Fail, None, Some(why));
-                            return RunEnd::Fenced;
-                        }
-                        Err(TxnError::Unknown(why)) => {
-                            record(Phase::Info, None, Some(why));
-                            return RunEnd::Fenced;
-                        }
+                    Copied::Aborted if self.ctx.switches.seek_to_committed_after_abort => {
+                        positions = self.fetch_positions(&consumer, &owned).await;
                     }
-                } else {
-                    let producer = plain_producer.as_ref().expect("one of the two");
-                    let (phase, offsets, error) =
-                        copy_at_least_once(producer, &consumer, &batch).await;
-                    record(phase, offsets.as_deref(), error);
-                    positions[index].1 = next_position;
+                    Copied::Aborted => {
+                        // KAFKA-17582: the consumer's position stays past the aborted
+                        // batch's records.
+                        crate::CoveragePoint::AbortWithoutSeek.hit();
+                        positions[index].1 = batch.next_position;
+                    }
                 }
             }
         }
     }
+
+    /// Exactly-once copiers read only committed records.
+    fn isolation(&self) -> IsolationLevel {
+        if self.exactly_once {
+            IsolationLevel::ReadCommitted
+        } else {
+            IsolationLevel::ReadUncommitted
+        }
+    }
+
+    /// The plain producer of an at-least-once copier (no idempotence).
+    async fn connect_plain_producer(&self) -> Producer {
+        let config = ProducerConfig {
+            enable_idempotence: false,
+            ..ProducerConfig::default()
+        };
+        Producer::connect(self.client(2), config)
+            .await
+            .expect("valid producer config")
+    }
+
+    /// The index in `positions` of the next partition with records left to copy, taking
+    /// turns among those; `None` if every one is at its end.
+    fn next_open(&self, positions: &[(TopicPartition, u64)], turn: &mut usize) -> Option<usize> {
+        let open: Vec<usize> = (0..positions.len())
+            .filter(|&i| positions[i].1 < self.expected_end(&positions[i].0))
+            .collect();
+        if open.is_empty() {
+            return None;
+        }
+        let index = open[*turn % open.len()];
+        *turn += 1;
+        Some(index)
+    }
+
+    /// Every owned partition is copied to its end. Done only once the group coordinator
+    /// holds (stable) offsets at the end: a commit's offset markers may still be on their
+    /// way, and a DIY commit whose answer was lost may not have happened (then copy again
+    /// from there). `None`: done, under static assignment (a group member stays); else,
+    /// after a backoff, the committed positions to go on from.
+    async fn settle_at_end(
+        &self,
+        consumer: &Consumer,
+        owned: &[TopicPartition],
+        member: Option<&GroupMember>,
+    ) -> Option<Vec<(TopicPartition, u64)>> {
+        let stable = self.fetch_positions(consumer, owned).await;
+        let at_end = stable
+            .iter()
+            .all(|(tp, offset)| *offset >= self.expected_end(tp));
+        if at_end {
+            self.done.finish(owned.iter().map(|tp| tp.partition));
+        }
+        if at_end && member.is_none() {
+            return None;
+        }
+        madsim::time::sleep(COPY_RETRY_BACKOFF).await;
+        Some(stable)
+    }
+
+    /// The next batch to copy: up to `commit_every` records of `input` from `position`;
+    /// `None`, after a backoff, if the fetch failed or found nothing.
+    async fn fetch_batch(
+        &self,
+        consumer: &Consumer,
+        input: TopicPartition,
+        position: u64,
+        isolation: IsolationLevel,
+    ) -> Option<Batch> {
+        let fetched = match consumer
+            .fetch(&input, position, self.workload.commit_every, isolation)
+            .await
+        {
+            Ok(f) if !f.records.is_empty() => f.records,
+            _ => {
+                madsim::time::sleep(COPY_RETRY_BACKOFF).await;
+                return None;
+            }
+        };
+        let next_position = fetched.last().expect("non-empty").0 + 1;
+        Some(Batch {
+            output: self.output_of(&input),
+            input,
+            records: fetched,
+            next_position,
+        })
+    }
+
+    /// Copies one batch, recorded as one history operation: in a transaction under
+    /// exactly-once (aborted on an abortable error), else by plain sends and an offset
+    /// commit, under the next process id of `calls`. `turn`: the batch's number in the run
+    /// (offsets outside the transaction are committed every few batches).
+    async fn copy_batch(
+        &self,
+        producers: &mut RunProducers,
+        consumer: &Consumer,
+        batch: &Batch,
+        group: &GroupMetadata,
+        turn: usize,
+        calls: &AtomicU64,
+    ) -> Copied {
+        assert_eq!(
+            matches!(producers, RunProducers::Transactional(_)),
+            self.exactly_once,
+            "transactional producers exactly under exactly-once"
+        );
+        let process = self
+            .ctx
+            .client_id
+            .process(calls.fetch_add(1, Ordering::Relaxed));
+        let txn_id = match self.workload.producers {
+            ProducerScope::PerInstance => transactional_id(self.instance),
+            ProducerScope::PerTask => task_transactional_id(batch.input.partition),
+        };
+        let record = |phase, offsets: Option<&[u64]>, error: Option<String>| {
+            let op = batch.operation(self.exactly_once, &txn_id, offsets);
+            self.ctx.recorder.record(process, phase, op, error);
+        };
+        record(Phase::Invoke, None, None);
+        let producer = match producers {
+            RunProducers::Transactional(txn_producers) => txn_producers.get(&batch.input),
+            RunProducers::Plain(producer) => {
+                let (phase, offsets, error) = copy_at_least_once(producer, consumer, batch).await;
+                record(phase, offsets.as_deref(), error);
+                return Copied::Done;
+            }
+        };
+        // Under the variant, offsets are committed separately and only every few batches
+        // (as a consumer's auto-commit would), and always at a partition's end.
+        let offsets_now = OffsetCommit::choose(
+            self.ctx.switches.offsets_in_transaction,
+            turn,
+            batch.next_position >= self.expected_end(&batch.input),
+        );
+        match copy_transactionally(producer, consumer, batch, group, offsets_now).await {
+            Ok(offsets) => {
+                record(Phase::Ok, Some(&offsets), None);
+                Copied::Done
+            }
+            Err(TxnError::Abortable(why)) => match producer.abort_transaction().await {
+                Ok(()) => {
+                    record(Phase::Fail, None, Some(why));
+                    Copied::Aborted
+                }
+                Err(e) => {
+                    record(Phase::Fail, None, Some(format!("{why}; {e}")));
+                    Copied::Fenced // fenced while aborting
+                }
+            },
+            Err(TxnError::Fatal(why)) => {
+                // Fenced: the coordinator aborted (or will abort) the transaction.
+                record(Phase::Fail, None, Some(why));
+                Copied::Fenced
+            }
+            Err(TxnError::Unknown(why)) => {
+                record(Phase::Info, None, Some(why));
+                Copied::Fenced
+            }
+        }
+    }
+}
+
+/// The producers of one run of the copy loop.
+enum RunProducers {
+    /// Exactly-once: transactional producers, set up for each generation's assignment.
+    Transactional(TxnProducers),
+    /// At-least-once: one plain producer.
+    Plain(Producer),
+}
+
+/// What became of a batch the copy loop tried to copy.
+enum Copied {
+    /// Copied (committed, under exactly-once): the input's position moves past it.
+    Done,
+    /// Its transaction was aborted, and the producer is still usable.
+    Aborted,
+    /// Fenced, or the transaction's outcome is unknown: re-initialise.
+    Fenced,
 }
 
 /// How often a fenced instance re-initialises before it gives up.

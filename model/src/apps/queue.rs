@@ -753,6 +753,41 @@ impl QueueClient {
         Ok(())
     }
 
+    /// One step of a non-transactional batch: a send through the plain producer or a poll,
+    /// recorded in `steps` (a failed send too, without its offset; a failed poll not).
+    /// Returns the partition a poll read, or the error that ends the batch.
+    async fn batch_step(
+        &self,
+        producer: &Producer,
+        consumer: &Consumer,
+        micro: &Micro,
+        positions: &mut BTreeMap<TopicPartition, u64>,
+        steps: &mut Vec<TxnStep>,
+    ) -> Result<Option<TopicPartition>, String> {
+        match micro {
+            Micro::Send(tp, value) => {
+                let result = producer.send(tp, *value).await;
+                steps.push(TxnStep::Send {
+                    topic: tp.topic.clone(),
+                    partition: tp.partition,
+                    value: *value,
+                    source: None,
+                    offset: result.as_ref().ok().copied(),
+                });
+                result.map(|_| None).map_err(|e| e.to_string())
+            }
+            Micro::Poll(tp) => {
+                let records = self.fetch(consumer, tp, positions).await?;
+                steps.push(TxnStep::Poll {
+                    topic: tp.topic.clone(),
+                    partition: tp.partition,
+                    records,
+                });
+                Ok(Some(tp.clone()))
+            }
+        }
+    }
+
     /// A non-transactional batch (at-least-once / at-most-once): the sends through the plain
     /// producer, the polls, then a plain offset commit; `ok` if every send was acknowledged
     /// and the offsets committed, else `info`.
@@ -781,35 +816,18 @@ impl QueueClient {
             {
                 madsim::time::sleep(pause).await;
             }
-            match micro {
-                Micro::Send(tp, value) => {
-                    let result = producer.send(tp, *value).await;
-                    steps.push(TxnStep::Send {
-                        topic: tp.topic.clone(),
-                        partition: tp.partition,
-                        value: *value,
-                        source: None,
-                        offset: result.as_ref().ok().copied(),
-                    });
-                    if let Err(e) = result {
-                        error = Some(e.to_string());
-                        break;
-                    }
+            match self
+                .batch_step(producer, consumer, micro, positions, &mut steps)
+                .await
+            {
+                Ok(Some(tp)) => {
+                    polled.insert(tp);
                 }
-                Micro::Poll(tp) => match self.fetch(consumer, tp, positions).await {
-                    Ok(records) => {
-                        polled.insert(tp.clone());
-                        steps.push(TxnStep::Poll {
-                            topic: tp.topic.clone(),
-                            partition: tp.partition,
-                            records,
-                        });
-                    }
-                    Err(e) => {
-                        error = Some(e);
-                        break;
-                    }
-                },
+                Ok(None) => {}
+                Err(e) => {
+                    error = Some(e);
+                    break;
+                }
             }
         }
         if error.is_none() && !polled.is_empty() {

@@ -19,6 +19,7 @@
 //! the offset commits.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::ops::ControlFlow;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -648,6 +649,17 @@ fn mark_saved(tasks: &mut [RunningTask]) {
     }
 }
 
+/// The topology's repartition hops: the sink topics a sub-topology reads.
+fn repartition_hops(topology: &Topology) -> Arc<BTreeSet<String>> {
+    Arc::new(
+        topology
+            .sink_topics()
+            .into_iter()
+            .filter(|t| topology.sub_topology_reading(t).is_some())
+            .collect(),
+    )
+}
+
 /// Every task's source partitions and positions (the offsets a cycle commits).
 fn task_positions(tasks: &[RunningTask]) -> Vec<(TopicPartition, u64)> {
     let mut positions = Vec::with_capacity(tasks.iter().map(|t| t.inputs.len()).sum());
@@ -818,20 +830,9 @@ impl StreamsInstance {
         consumer.request_timeout = Duration::from_millis(self.config.request_timeout_ms);
         let mut txn_producer = None;
         if self.exactly_once && !self.producer_per_task {
-            let config = TransactionalConfig {
-                txn_timeout_ms: self.config.txn_timeout_ms,
-                request_timeout_ms: self.config.request_timeout_ms,
-                record_history: false,
-                ..TransactionalConfig::new(&format!(
-                    "{}-{}",
-                    self.application_id(),
-                    self.instance + 1
-                ))
-            };
-            let mut producer = TransactionalProducer::new(self.client(2), config);
-            if producer.init_transactions().await.is_err() {
+            let Some(producer) = self.init_instance_producer().await else {
                 return;
-            }
+            };
             txn_producer = Some(producer);
         }
         loop {
@@ -840,78 +841,129 @@ impl StreamsInstance {
             }
             let assigned = member.join().await;
             let metadata = member.group_metadata();
-            // Per task: a new owner's init_transactions fences the task's previous owner —
-            // before the task restores and reads its committed offsets, as Kafka Streams'
-            // StreamTask.initializeIfNeeded initializes the record collector (the producer's
-            // initTransactions) before registering and restoring stores, and reads the
-            // committed offsets only when restoration completes. So a commit the previous
-            // owner still had under way is decided first, and seen.
-            let mut task_producers = Vec::new();
-            if self.exactly_once && self.producer_per_task {
-                for id in assigned_tasks(topology, &assigned) {
-                    let Some(producer) = self.init_task_producer(id).await else {
-                        return;
-                    };
-                    task_producers.push(producer);
-                }
-            }
+            let Some(mut task_producers) = self.init_task_producers(topology, &assigned).await
+            else {
+                return;
+            };
             let Some(mut tasks) = self
                 .open_tasks(topology, &consumer, member, &assigned, local)
                 .await
             else {
                 continue; // interrupted by a rebalance or a stop request: rejoin or stop
             };
-            loop {
-                if member.is_stale() || local.stop.is_requested() {
-                    // Every transaction is committed between cycles: a clean close.
-                    self.close_clean(&tasks, local);
-                    break;
-                }
-                if tasks.is_empty() {
-                    // An idle instance (more instances than partitions): Kafka's poll blocks
-                    // for its timeout; without a wait this loop would never yield to time.
-                    madsim::time::sleep(Duration::from_millis(self.config.commit_interval_ms))
-                        .await;
-                    continue;
-                }
-                let process = self
-                    .ctx
-                    .client_id
-                    .process(local.calls.fetch_add(1, Ordering::Relaxed));
-                let cx = CycleContext {
-                    consumer: &consumer,
+            let ended = self
+                .run_tasks(
+                    &consumer,
                     member,
-                    metadata: &metadata,
-                    process,
+                    &metadata,
                     local,
-                };
-                let outcome = match txn_producer.as_mut() {
-                    None if self.exactly_once => {
-                        self.cycle_task_transactions(&cx, &mut task_producers, &mut tasks)
-                            .await
-                    }
-                    Some(producer) => {
-                        self.cycle_instance_transaction(&cx, producer, &mut tasks)
-                            .await
-                    }
-                    None => self.cycle_at_least_once(&cx, &mut tasks).await,
-                };
-                match outcome {
-                    Cycle::Committed | Cycle::Idle => {}
-                    Cycle::Aborted | Cycle::Migrated => {
-                        // Close dirty, rejoin, restore, resume from the committed offsets.
-                        self.close_dirty(&tasks, local, outcome == Cycle::Aborted);
-                        break;
-                    }
-                    Cycle::Fenced => {
-                        self.close_dirty(&tasks, local, false);
-                        return;
-                    }
-                }
-                let positions = task_positions(&tasks);
-                self.report_finished(&consumer, &positions, &local.external_inputs)
-                    .await;
+                    &mut txn_producer,
+                    &mut task_producers,
+                    &mut tasks,
+                )
+                .await;
+            if ended.is_break() {
+                return;
             }
+        }
+    }
+
+    /// The instance's one transactional producer (exactly-once without a producer per
+    /// task), initialized; `None` if init_transactions failed.
+    async fn init_instance_producer(&self) -> Option<TransactionalProducer> {
+        let config = TransactionalConfig {
+            txn_timeout_ms: self.config.txn_timeout_ms,
+            request_timeout_ms: self.config.request_timeout_ms,
+            record_history: false,
+            ..TransactionalConfig::new(&format!("{}-{}", self.application_id(), self.instance + 1))
+        };
+        let mut producer = TransactionalProducer::new(self.client(2), config);
+        producer.init_transactions().await.ok()?;
+        Some(producer)
+    }
+
+    /// Under a producer per task, one initialized producer per assigned task, in task order
+    /// (none otherwise); `None` if one's init_transactions failed.
+    async fn init_task_producers(
+        &self,
+        topology: &Topology,
+        assigned: &[TopicPartition],
+    ) -> Option<Vec<TransactionalProducer>> {
+        // Per task: a new owner's init_transactions fences the task's previous owner —
+        // before the task restores and reads its committed offsets, as Kafka Streams'
+        // StreamTask.initializeIfNeeded initializes the record collector (the producer's
+        // initTransactions) before registering and restoring stores, and reads the
+        // committed offsets only when restoration completes. So a commit the previous
+        // owner still had under way is decided first, and seen.
+        let mut task_producers = Vec::new();
+        if self.exactly_once && self.producer_per_task {
+            for id in assigned_tasks(topology, assigned) {
+                task_producers.push(self.init_task_producer(id).await?);
+            }
+        }
+        Some(task_producers)
+    }
+
+    /// Runs commit cycles over the opened tasks of one assignment until a rebalance, a stop
+    /// request, an abort or fencing ends them, closing the tasks. `Continue`: rejoin the
+    /// group (or find the stop request); `Break`: fenced, this incarnation is done.
+    #[allow(clippy::too_many_arguments)]
+    async fn run_tasks(
+        &self,
+        consumer: &Consumer,
+        member: &GroupMember,
+        metadata: &GroupMetadata,
+        local: &Local,
+        txn_producer: &mut Option<TransactionalProducer>,
+        task_producers: &mut [TransactionalProducer],
+        tasks: &mut [RunningTask],
+    ) -> ControlFlow<()> {
+        loop {
+            if member.is_stale() || local.stop.is_requested() {
+                // Every transaction is committed between cycles: a clean close.
+                self.close_clean(tasks, local);
+                return ControlFlow::Continue(());
+            }
+            if tasks.is_empty() {
+                // An idle instance (more instances than partitions): Kafka's poll blocks
+                // for its timeout; without a wait this loop would never yield to time.
+                madsim::time::sleep(Duration::from_millis(self.config.commit_interval_ms)).await;
+                continue;
+            }
+            let process = self
+                .ctx
+                .client_id
+                .process(local.calls.fetch_add(1, Ordering::Relaxed));
+            let cx = CycleContext {
+                consumer,
+                member,
+                metadata,
+                process,
+                local,
+            };
+            let outcome = match txn_producer.as_mut() {
+                None if self.exactly_once => {
+                    self.cycle_task_transactions(&cx, task_producers, tasks)
+                        .await
+                }
+                Some(producer) => self.cycle_instance_transaction(&cx, producer, tasks).await,
+                None => self.cycle_at_least_once(&cx, tasks).await,
+            };
+            match outcome {
+                Cycle::Committed | Cycle::Idle => {}
+                Cycle::Aborted | Cycle::Migrated => {
+                    // Close dirty, rejoin, restore, resume from the committed offsets.
+                    self.close_dirty(tasks, local, outcome == Cycle::Aborted);
+                    return ControlFlow::Continue(());
+                }
+                Cycle::Fenced => {
+                    self.close_dirty(tasks, local, false);
+                    return ControlFlow::Break(());
+                }
+            }
+            let positions = task_positions(tasks);
+            self.report_finished(consumer, &positions, &local.external_inputs)
+                .await;
         }
     }
 
@@ -927,13 +979,7 @@ impl StreamsInstance {
         assigned: &[TopicPartition],
         local: &Local,
     ) -> Option<Vec<RunningTask>> {
-        let hops: Arc<BTreeSet<String>> = Arc::new(
-            topology
-                .sink_topics()
-                .into_iter()
-                .filter(|t| topology.sub_topology_reading(t).is_some())
-                .collect(),
-        );
+        let hops = repartition_hops(topology);
         // Only the first opening after a restart finds what the crash left open; whatever
         // this one does not take is wiped when next opened.
         let crashed_open = std::mem::take(&mut *local.crashed_open.lock().expect("crashed lock"));
@@ -1660,7 +1706,6 @@ impl StreamsInstance {
         (started, output): (&[(TopicPartition, u64)], CycleOutput),
         sending: Sending,
     ) -> Cycle {
-        let (metadata, local) = (cx.metadata, cx.local);
         let CycleOutput { steps, sends } = output;
         let offsets = task_positions(tasks);
         if sends.is_empty() && offsets == started {
@@ -1678,21 +1723,9 @@ impl StreamsInstance {
             )
         };
         self.record_commit_invoke(process, &sending, op(steps.clone(), None));
-        let result = async {
-            let acked = self
-                .sent_in_transaction(producer, &sends, local, sending)
-                .await?;
-            // Outputs and changelog records acknowledged, nothing committed yet: KAFKA-7192's
-            // window (a crash here leaves the store ahead of the committed changelog).
-            let event = FaultPoint::ChangelogFlushed.event(None, None);
-            self.ctx.sim.at_point(self.ctx.node, &event).await;
-            producer
-                .send_offsets_to_transaction(&offsets, metadata)
-                .await?;
-            producer.commit_transaction().await?;
-            Ok::<_, TxnError>(acked)
-        }
-        .await;
+        let result = self
+            .send_and_commit(producer, &sends, &offsets, cx, sending)
+            .await;
         // Kafka: a commit refused for the group's sake (CommitFailedException) is a
         // TaskMigratedException — the tasks are lost; any other abortable error corrupts them
         // (closed dirty and revived).
@@ -1743,6 +1776,30 @@ impl StreamsInstance {
                 self.ctx.recorder.record(process, Phase::Invoke, op, None);
             }
         }
+    }
+
+    /// An exactly-once commit's transaction: its records sent (`sent_in_transaction`), then
+    /// the offsets sent to the transaction, then the commit. Returns the records' offsets.
+    async fn send_and_commit(
+        &self,
+        producer: &mut TransactionalProducer,
+        sends: &[OutputRecord],
+        offsets: &[(TopicPartition, u64)],
+        cx: &CycleContext<'_>,
+        sending: Sending,
+    ) -> Result<Vec<u64>, TxnError> {
+        let acked = self
+            .sent_in_transaction(producer, sends, cx.local, sending)
+            .await?;
+        // Outputs and changelog records acknowledged, nothing committed yet: KAFKA-7192's
+        // window (a crash here leaves the store ahead of the committed changelog).
+        let event = FaultPoint::ChangelogFlushed.event(None, None);
+        self.ctx.sim.at_point(self.ctx.node, &event).await;
+        producer
+            .send_offsets_to_transaction(offsets, cx.metadata)
+            .await?;
+        producer.commit_transaction().await?;
+        Ok(acked)
     }
 
     /// A transaction's records, sent: now, at the commit (the transaction begins here), or
