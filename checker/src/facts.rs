@@ -416,7 +416,8 @@ impl ProcessEvents {
             start += run.len();
         }
         // (process, start) is distinct per run: an unstable sort orders them as a stable one.
-        runs.sort_unstable();
+        // Each client's calls (processes) come ascending, so the buckets mostly are sorted.
+        crate::ranges::sort_by_key_buckets(&mut runs, |&(process, ..)| process);
         runs
     }
 
