@@ -156,7 +156,7 @@ impl KeyRanges {
                 let Some(bucket) = key
                     .checked_sub(*base)
                     .and_then(|offset| usize::try_from(offset >> shift).ok())
-                    .filter(|&bucket| bucket + 1 < starts.len())
+                    .filter(|&bucket| bucket < starts.len().saturating_sub(1))
                 else {
                     return 0..0;
                 };
