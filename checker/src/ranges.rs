@@ -7,13 +7,17 @@
 //! keys' common stride: values dealt round-robin over partitions (the simulator's workloads,
 //! the bench's) are each partition's values counted up by the partition count, and an array
 //! over every integer of their span was mostly holes (three to six times the memory, and
-//! the kernel zeroes all of it first). Where the keys are far apart, a hash map of ranges
-//! (looked up, never iterated: its order is never seen). Both answer alike (a test and a
+//! the kernel zeroes all of it first). Where the keys are far apart (random values, as
+//! eos-test's packed key-and-value records are), the keys are kept and bucketed by their high
+//! bits over their span, about a bucket a key: a look-up reads its bucket's bounds and
+//! searches the few keys in it. Built in one pass without hashing (a hash map of ranges,
+//! filled an insert a key, cost more to build than all its look-ups), and no worse than a
+//! binary search where the keys crowd into a few buckets. Both answer alike (a test and a
 //! proptest hold them equal).
 
 use std::ops::Range;
 
-use rustc_hash::{FxHashMap, FxHashSet};
+use rustc_hash::FxHashSet;
 
 /// Each distinct key of a sorted sequence with its run's range of positions.
 #[derive(Debug)]
@@ -25,18 +29,31 @@ pub(crate) enum KeyRanges {
         stride: Stride,
         starts: Vec<u32>,
     },
-    Sparse(FxHashMap<u64, (u32, u32)>),
+    /// `keys` are the items' keys; `starts[b]` is the position of the first key whose
+    /// offset from `base`, shifted right by `shift`, is ≥ b: bucket b's keys are
+    /// `keys[starts[b]..starts[b + 1]]`.
+    Bucketed {
+        base: u64,
+        shift: u32,
+        starts: Vec<u32>,
+        keys: Vec<u64>,
+    },
 }
 
 impl Default for KeyRanges {
     fn default() -> Self {
-        KeyRanges::Sparse(FxHashMap::default())
+        KeyRanges::Bucketed {
+            base: 0,
+            shift: 0,
+            starts: Vec::new(),
+            keys: Vec::new(),
+        }
     }
 }
 
 impl KeyRanges {
     /// Keys spanning at most this many possible keys per key (and a little) are dense: the
-    /// array then takes at most 32 bytes a key, a hash map of ranges about 45.
+    /// array then takes at most 32 bytes a key; bucketed keys take 12 to 16.
     const DENSE_SLOTS_PER_KEY: u64 = 8;
 
     /// The runs of `keys`, which must be sorted ascending.
@@ -58,7 +75,7 @@ impl KeyRanges {
         if slots / Self::DENSE_SLOTS_PER_KEY <= items.len() as u64 + 64 {
             Self::dense(items, key, low, stride, slots as usize)
         } else {
-            Self::sparse(items, key)
+            Self::bucketed(items, key, low, high - low)
         }
     }
 
@@ -86,16 +103,30 @@ impl KeyRanges {
         }
     }
 
-    fn sparse<T>(items: &[T], key: impl Fn(&T) -> u64) -> Self {
-        let mut ranges = FxHashMap::default();
-        ranges.reserve(items.len());
-        let mut start = 0;
-        for run in items.chunk_by(|a, b| key(a) == key(b)) {
-            let end = start + run.len();
-            ranges.insert(key(&run[0]), (start as u32, end as u32));
-            start = end;
+    /// Buckets over `span` (the keys' high minus low, `base`), at least as many as the items
+    /// (a power of two), so that evenly spread keys have about one key a bucket.
+    fn bucketed<T>(items: &[T], key: impl Fn(&T) -> u64, base: u64, span: u64) -> Self {
+        let span_bits = u64::BITS - span.leading_zeros();
+        let bucket_bits = (usize::BITS - items.len().leading_zeros()).max(1);
+        // At most 63: a key's offset shifted by it stays in range (a shift by 64 overflows).
+        let shift = span_bits.saturating_sub(bucket_bits);
+        let mut starts = Vec::with_capacity((span >> shift) as usize + 2);
+        let mut keys = Vec::with_capacity(items.len());
+        for (position, item) in items.iter().enumerate() {
+            let key = key(item);
+            let bucket = ((key - base) >> shift) as usize;
+            if starts.len() <= bucket {
+                starts.resize(bucket + 1, position as u32);
+            }
+            keys.push(key);
         }
-        KeyRanges::Sparse(ranges)
+        starts.push(items.len() as u32);
+        KeyRanges::Bucketed {
+            base,
+            shift,
+            starts,
+            keys,
+        }
     }
 
     /// The positions of `key`'s run (empty if the keys do not hold it).
@@ -116,9 +147,25 @@ impl KeyRanges {
                     _ => 0..0,
                 }
             }
-            KeyRanges::Sparse(ranges) => ranges
-                .get(&key)
-                .map_or(0..0, |&(start, end)| start as usize..end as usize),
+            KeyRanges::Bucketed {
+                base,
+                shift,
+                starts,
+                keys,
+            } => {
+                let Some(bucket) = key
+                    .checked_sub(*base)
+                    .and_then(|offset| usize::try_from(offset >> shift).ok())
+                    .filter(|&bucket| bucket < starts.len().saturating_sub(1))
+                else {
+                    return 0..0;
+                };
+                let (low, high) = (starts[bucket] as usize, starts[bucket + 1] as usize);
+                let in_bucket = &keys[low..high];
+                let start = low + in_bucket.partition_point(|&k| k < key);
+                let end = low + in_bucket.partition_point(|&k| k <= key);
+                if start == end { 0..0 } else { start..end }
+            }
         }
     }
 }
@@ -229,6 +276,49 @@ impl ValueSet {
     }
 }
 
+/// Sorts `items` as `sort_unstable` does, first dealing them into buckets by their keys'
+/// high bits over the keys' span, about a bucket an item, then sorting each bucket: for keys
+/// spread evenly (random values, as eos-test's are) a few passes instead of a comparison
+/// sort's n log n mostly mispredicted branches; keys crowded into a few buckets sort as before.
+/// `key` must agree with the order: a smaller key is a smaller item.
+pub(crate) fn sort_by_key_buckets<T: Ord + Copy>(items: &mut [T], key: impl Fn(&T) -> u64) {
+    // Small slices gain nothing from the buckets; already-sorted ones sort in one pass.
+    if items.len() < 64 || items.is_sorted() {
+        items.sort_unstable();
+        return;
+    }
+    let (Some(low), Some(high)) = (items.iter().map(&key).min(), items.iter().map(&key).max())
+    else {
+        return;
+    };
+    let span_bits = u64::BITS - (high - low).leading_zeros();
+    let shift = span_bits.saturating_sub(usize::BITS - items.len().leading_zeros());
+    let bucket = |item: &T| ((key(item) - low) >> shift) as usize;
+    // ends[b]: where bucket b ends, once counted and summed; then, as items are dealt, where
+    // the next item of bucket b goes (filled from the end, back to its start).
+    let mut ends = vec![0u32; ((high - low) >> shift) as usize + 1];
+    for item in items.iter() {
+        ends[bucket(item)] += 1;
+    }
+    let mut sum = 0;
+    for end in &mut ends {
+        sum += *end;
+        *end = sum;
+    }
+    let mut dealt = items.to_vec();
+    for item in items.iter().rev() {
+        let end = &mut ends[bucket(item)];
+        *end -= 1;
+        dealt[*end as usize] = *item;
+    }
+    // Each `ends[b]` is now bucket b's start.
+    for (b, &start) in ends.iter().enumerate() {
+        let end = ends.get(b + 1).map_or(dealt.len(), |&next| next as usize);
+        dealt[start as usize..end].sort_unstable();
+    }
+    items.copy_from_slice(&dealt);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -295,7 +385,10 @@ mod tests {
         let dense = [3, 3, 4, 6, 6, 6, 9];
         let sparse = [5, 5, 1_000_000, u64::MAX];
         assert!(matches!(KeyRanges::new(&dense), KeyRanges::Dense { .. }));
-        assert!(matches!(KeyRanges::new(&sparse), KeyRanges::Sparse(_)));
+        assert!(matches!(
+            KeyRanges::new(&sparse),
+            KeyRanges::Bucketed { .. }
+        ));
         for keys in [&dense[..], &sparse[..], &[]] {
             let ranges = KeyRanges::new(keys);
             for key in [0, 2, 3, 4, 5, 6, 7, 9, 10, 1_000_000, u64::MAX] {
@@ -317,6 +410,45 @@ mod tests {
             for value in probes.into_iter().chain(values.iter().copied()) {
                 prop_assert_eq!(set.contains(value), values.contains(&value));
             }
+        }
+
+        /// Bucketed keys spread anywhere over u64, or crowded into a few buckets among a
+        /// few far-off keys, find their runs as a scan does; keys between them find none.
+        #[test]
+        fn bucketed_look_ups_agree_with_a_scan(
+            keys in prop::collection::vec(
+                prop_oneof![any::<u64>(), 0u64..4, 1u64 << 63..(1u64 << 63) + 3, Just(u64::MAX)],
+                1..80),
+        ) {
+            let mut keys = keys;
+            keys.sort_unstable();
+            let ranges = KeyRanges::new(&keys);
+            prop_assume!(matches!(ranges, KeyRanges::Bucketed { .. }));
+            let near = |k: u64| [k.wrapping_sub(1), k, k.wrapping_add(1)];
+            for key in keys.iter().flat_map(|&k| near(k)).chain([0, 5, u64::MAX - 1]) {
+                prop_assert_eq!(ranges.get(key), scanned(&keys, key));
+            }
+        }
+
+        /// Sorting by key buckets sorts as `sort_unstable` does, for keys spread over u64,
+        /// crowded into a few buckets, or sorted already; and pairs with equal keys by their
+        /// second part.
+        #[test]
+        fn bucket_sorts_agree_with_sort_unstable(
+            keys in prop::collection::vec(
+                prop_oneof![any::<u64>(), 0u64..4, 1u64 << 63..(1u64 << 63) + 3, Just(u64::MAX)],
+                0..300),
+            seconds in prop::collection::vec(0u8..3, 300),
+            presorted in any::<bool>(),
+        ) {
+            let mut pairs: Vec<(u64, u8)> = keys.iter().copied().zip(seconds).collect();
+            if presorted {
+                pairs.sort_unstable();
+            }
+            let mut expected = pairs.clone();
+            expected.sort_unstable();
+            sort_by_key_buckets(&mut pairs, |&(key, _)| key);
+            prop_assert_eq!(pairs, expected);
         }
 
         #[test]
