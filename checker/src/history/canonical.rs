@@ -584,6 +584,25 @@ mod tests {
         prop::collection::vec(entry, 0..4)
     }
 
+    /// `line` with each edit applied: at a position, the character there removed (edit 0) or
+    /// one of a few JSON-ish insertions (`third` is the third: a sign or a separator).
+    fn edited(line: &str, edits: &[(prop::sample::Index, usize)], third: &str) -> String {
+        let mut edited = line.to_string();
+        for (at, edit) in edits {
+            let mut at = at.index(edited.len() + 1);
+            while !edited.is_char_boundary(at) {
+                at -= 1;
+            }
+            let insert = ["", " ", "0", third, "null", "\"x\":1,"][*edit];
+            if *edit == 0 && at < edited.len() {
+                edited.remove(at);
+            } else {
+                edited.insert_str(at, insert);
+            }
+        }
+        edited
+    }
+
     proptest! {
         /// Random final logs as the writer writes them read back as they were (unless the
         /// topic needs an escape), and edits of them read as the derived reader reads them.
@@ -605,20 +624,7 @@ mod tests {
                 prop_assert_eq!(&read, &log);
                 final_log_agrees(line);
             }
-            let mut edited = line.to_string();
-            for (at, edit) in &edits {
-                let mut at = at.index(edited.len() + 1);
-                while !edited.is_char_boundary(at) {
-                    at -= 1;
-                }
-                let insert = ["", " ", "0", "-", "null", "\"x\":1,"][*edit];
-                if *edit == 0 && at < edited.len() {
-                    edited.remove(at);
-                } else {
-                    edited.insert_str(at, insert);
-                }
-            }
-            final_log_agrees(&edited);
+            final_log_agrees(&edited(line, &edits, "-"));
         }
     }
 
@@ -640,20 +646,7 @@ mod tests {
                     prop_assert_eq!((read.phase, &read.op, &read.error), (phase, &operation, &error));
                     agrees(line);
                 }
-                let mut edited = line.clone();
-                for (at, edit) in &edits {
-                    let mut at = at.index(edited.len() + 1);
-                    while !edited.is_char_boundary(at) {
-                        at -= 1;
-                    }
-                    let insert = ["", " ", "0", ",", "null", "\"x\":1,"][*edit];
-                    if *edit == 0 && at < edited.len() {
-                        edited.remove(at);
-                    } else {
-                        edited.insert_str(at, insert);
-                    }
-                }
-                agrees(&edited);
+                agrees(&edited(line, &edits, ","));
             }
         }
     }
