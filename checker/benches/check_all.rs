@@ -11,18 +11,15 @@
 
 use std::time::{Duration, Instant};
 
+#[path = "thread_cpu.rs"]
+mod thread_cpu;
+use thread_cpu::on_cpu;
+
 #[path = "history_gen.rs"]
 mod history_gen;
 
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
-/// This thread's time on CPU so far (Linux).
-fn on_cpu() -> Option<Duration> {
-    let stat = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
-    let nanos = stat.split_whitespace().next()?.parse().ok()?;
-    Some(Duration::from_nanos(nanos))
-}
 
 /// The best (wall, on CPU) of `rounds` runs of `work`, and its last result.
 fn best_of<T>(rounds: usize, mut work: impl FnMut() -> T) -> (Duration, Duration, T) {

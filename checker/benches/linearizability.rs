@@ -15,6 +15,10 @@
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
+#[path = "thread_cpu.rs"]
+mod thread_cpu;
+use thread_cpu::on_cpu;
+
 use checker::lin::{CheckOptions, Format, LinReport, ModelName, PreparedHistory};
 
 /// The eosim binary's allocator, so that the figures are those of `eosim check`.
@@ -161,13 +165,6 @@ fn run(case: &Case) -> (Duration, Option<Duration>, Vec<LinReport>) {
         .collect();
     let elapsed_on_cpu = start_on_cpu.zip(on_cpu()).map(|(start, end)| end - start);
     (start.elapsed(), elapsed_on_cpu, reports)
-}
-
-/// This thread's time on CPU so far (Linux).
-fn on_cpu() -> Option<Duration> {
-    let stat = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
-    let nanos = stat.split_whitespace().next()?.parse().ok()?;
-    Some(Duration::from_nanos(nanos))
 }
 
 /// Footnotes of the quoted Porcupine figures (see FORMATS.md).

@@ -79,9 +79,6 @@ fn main() {
     );
 }
 
-/// This thread's time on a CPU so far, from /proc/thread-self/schedstat (Linux).
-fn on_cpu() -> Option<Duration> {
-    let stat = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
-    let nanos = stat.split_whitespace().next()?.parse().ok()?;
-    Some(Duration::from_nanos(nanos))
-}
+#[path = "../benches/thread_cpu.rs"]
+mod thread_cpu;
+use thread_cpu::on_cpu;

@@ -17,13 +17,12 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 use std::time::Duration;
 
-/// This thread's time on CPU so far (Linux), or zero where unknown.
+#[path = "../benches/thread_cpu.rs"]
+mod thread_cpu;
+
+/// This thread's time on CPU so far, or zero where unknown.
 fn on_cpu() -> Duration {
-    let nanos = std::fs::read_to_string("/proc/thread-self/schedstat")
-        .ok()
-        .and_then(|stat| stat.split_whitespace().next()?.parse().ok())
-        .unwrap_or(0);
-    Duration::from_nanos(nanos)
+    thread_cpu::on_cpu().unwrap_or_default()
 }
 
 /// What a seed does after its run: check, then drop the history. Not inlined, so callgrind
