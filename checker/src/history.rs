@@ -13,6 +13,8 @@ use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
 
 mod canonical;
+#[cfg(test)]
+mod derived;
 mod read;
 
 /// A topic name, shared cheaply between the many events that name it.

@@ -330,21 +330,14 @@ fn topic_and_partition(at: &mut Cursor, topics: &mut Topics) -> Option<(super::T
 mod tests {
     use proptest::prelude::*;
 
+    use super::super::derived;
     use super::*;
-    use crate::history::{History, Line};
-
-    /// What the derived reader makes of a line (`None`: it refuses it or it is no op).
-    fn derived(line: &str) -> Option<Op> {
-        match serde_json::from_str::<Line>(line).ok()? {
-            Line::Op(op) => Some(op),
-            _ => None,
-        }
-    }
+    use crate::history::History;
 
     /// Whatever this path reads, the derived reader reads alike.
     fn agrees(line: &str) {
         if let Some(fast) = op(line, &mut Topics::default()) {
-            assert_eq!(Some(fast), derived(line), "{line}");
+            assert_eq!(Some(fast), derived::op(line), "{line}");
         }
     }
 
@@ -420,17 +413,9 @@ mod tests {
         }
     }
 
-    /// What the derived reader makes of a final-log line.
-    fn derived_final_log(line: &str) -> Option<FinalLog> {
-        match serde_json::from_str::<Line>(line).ok()? {
-            Line::FinalLog(log) => Some(log),
-            _ => None,
-        }
-    }
-
     fn final_log_agrees(line: &str) {
         if let Some(fast) = final_log(line, &mut Topics::default()) {
-            assert_eq!(Some(fast), derived_final_log(line), "{line}");
+            assert_eq!(Some(fast), derived::final_log(line), "{line}");
         }
     }
 

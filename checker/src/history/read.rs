@@ -210,22 +210,15 @@ fn step(flat: FlatStep, topics: &mut Topics) -> Option<TxnStep> {
 
 #[cfg(test)]
 mod tests {
+    use super::super::derived;
     use super::*;
-
-    /// What the derived reader makes of an op line (`None`: it refuses it).
-    fn derived(line: &str) -> Option<Op> {
-        match serde_json::from_str::<super::super::Line>(line).ok()? {
-            super::super::Line::Op(op) => Some(op),
-            _ => None,
-        }
-    }
 
     /// Every line this path reads, it reads as the derived reader does; what it refuses may
     /// be anything (the derived reader then has the last word).
     fn agrees(line: &str) {
         let fast = op(line, &mut Topics::default());
         if let Some(fast) = &fast {
-            assert_eq!(Some(fast), derived(line).as_ref(), "{line}");
+            assert_eq!(Some(fast), derived::op(line).as_ref(), "{line}");
         }
     }
 
@@ -278,18 +271,10 @@ mod tests {
         );
     }
 
-    /// What the derived reader makes of a final-log line (`None`: it refuses it).
-    fn derived_final_log(line: &str) -> Option<FinalLog> {
-        match serde_json::from_str::<super::super::Line>(line).ok()? {
-            super::super::Line::FinalLog(log) => Some(log),
-            _ => None,
-        }
-    }
-
     /// Every final-log line this path reads, it reads as the derived reader does.
     fn final_log_agrees(line: &str) {
         if let Some(fast) = final_log(line, &mut Topics::default()) {
-            assert_eq!(Some(fast), derived_final_log(line), "{line}");
+            assert_eq!(Some(fast), derived::final_log(line), "{line}");
         }
     }
 
@@ -359,7 +344,7 @@ mod tests {
             final_log_agrees(&complete);
             proptest::prop_assert_eq!(
                 final_log(&complete, &mut Topics::default()).is_some(),
-                derived_final_log(&complete).is_some()
+                derived::final_log(&complete).is_some()
             );
         }
     }
@@ -383,6 +368,6 @@ mod tests {
         assert!(op(r#"{"type":"end","converged":true}"#, &mut Topics::default()).is_none());
         let reordered = r#"{"index":3,"type":"op","process":7,"time_ns":9,"phase":"ok","f":"send","topic":"t","partition":1,"value":5}"#;
         assert!(op(reordered, &mut Topics::default()).is_none());
-        assert!(derived(reordered).is_some());
+        assert!(derived::op(reordered).is_some());
     }
 }
