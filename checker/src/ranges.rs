@@ -106,10 +106,7 @@ impl KeyRanges {
     /// Buckets over `span` (the keys' high minus low, `base`), at least as many as the items
     /// (a power of two), so that evenly spread keys have about one key a bucket.
     fn bucketed<T>(items: &[T], key: impl Fn(&T) -> u64, base: u64, span: u64) -> Self {
-        let span_bits = u64::BITS - span.leading_zeros();
-        let bucket_bits = (usize::BITS - items.len().leading_zeros()).max(1);
-        // At most 63: a key's offset shifted by it stays in range (a shift by 64 overflows).
-        let shift = span_bits.saturating_sub(bucket_bits);
+        let shift = bucket_shift(span, items.len());
         let mut starts = Vec::with_capacity((span >> shift) as usize + 2);
         let mut keys = Vec::with_capacity(items.len());
         for (position, item) in items.iter().enumerate() {
@@ -276,6 +273,16 @@ impl ValueSet {
     }
 }
 
+/// How far a key's offset from the lowest is shifted right to give its bucket, for `count`
+/// keys over `span`: at least as many buckets as keys (a power of two), so that evenly
+/// spread keys have about one a bucket. At most 63: a shifted offset stays in range (a shift
+/// by 64 overflows).
+fn bucket_shift(span: u64, count: usize) -> u32 {
+    let span_bits = u64::BITS - span.leading_zeros();
+    let bucket_bits = (usize::BITS - count.leading_zeros()).max(1);
+    span_bits.saturating_sub(bucket_bits)
+}
+
 /// Sorts `items` as `sort_unstable` does, first dealing them into buckets by their keys'
 /// high bits over the keys' span, about a bucket an item, then sorting each bucket: for keys
 /// spread evenly (random values, as eos-test's are) a few passes instead of a comparison
@@ -291,8 +298,7 @@ pub(crate) fn sort_by_key_buckets<T: Ord + Copy>(items: &mut [T], key: impl Fn(&
     else {
         return;
     };
-    let span_bits = u64::BITS - (high - low).leading_zeros();
-    let shift = span_bits.saturating_sub(usize::BITS - items.len().leading_zeros());
+    let shift = bucket_shift(high - low, items.len());
     let bucket = |item: &T| ((key(item) - low) >> shift) as usize;
     // ends[b]: where bucket b ends, once counted and summed; then, as items are dealt, where
     // the next item of bucket b goes (filled from the end, back to its start).
